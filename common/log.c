@@ -1,0 +1,37 @@
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static const char *log_name = "xenon";
+static FILE *log_file;
+static enum log_level log_max = LOG_INFO;
+
+void log_init(const char *name, FILE *file, enum log_level max)
+{
+    log_name = name;
+    log_file = file;
+    log_max = max;
+}
+
+void log_msg(enum log_level lvl, const char *fmt, ...)
+{
+    static const char *const tag[] = { "error", "warning", "info", "debug" };
+    char line[1024];
+    if (lvl > log_max)
+        return;
+    int n = snprintf(line, sizeof(line), "%s: %s: ", log_name, tag[lvl]);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof(line) - 2)
+        len = sizeof(line) - 2;
+    line[len++] = '\n';
+    FILE *f = log_file ? log_file : stderr;
+    /* One fwrite per line keeps lines from different threads whole. */
+    fwrite(line, 1, len, f);
+    fflush(f);
+}
