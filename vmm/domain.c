@@ -1,0 +1,47 @@
+#include "domain.h"
+#include "vcpu.h"
+
+#include <string.h>
+#include <unistd.h>
+
+void domain_init(struct domain *d, uint32_t domid, unsigned nr_vcpus)
+{
+    d->domid = domid;
+    d->nr_vcpus = nr_vcpus;
+    d->kvm_fd = d->vm_fd = -1;
+    d->wake_fd = -1;
+    d->shinfo_gpa = NO_GPA;
+    d->hypercall_page_gpa = NO_GPA;
+    atomic_init(&d->stopping, false);
+    atomic_init(&d->shutdown_reason, -1);
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->event_cond, NULL);
+    for (unsigned i = 0; i < nr_vcpus; i++) {
+        struct vcpu *v = &d->vcpu[i];
+        v->d = d;
+        v->id = i;
+        v->fd = -1;
+        v->oneshot_fd = v->periodic_fd = -1;
+        v->vcpu_info_gpa = NO_GPA;
+        pthread_cond_init(&v->wake, NULL);
+    }
+    evtchn_init(d);
+}
+
+void domain_shutdown(struct domain *d, int reason)
+{
+    int expected = -1;
+    atomic_compare_exchange_strong(&d->shutdown_reason, &expected, reason);
+    atomic_store(&d->stopping, true);
+    pthread_cond_broadcast(&d->event_cond);
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        pthread_cond_broadcast(&d->vcpu[i].wake);
+        vcpu_interrupt(&d->vcpu[i]);
+    }
+    if (d->wake_fd >= 0) {
+        uint64_t one = 1;
+        if (write(d->wake_fd, &one, sizeof(one)) < 0) {
+            /* the loop is already being woken */
+        }
+    }
+}

@@ -1,0 +1,137 @@
+/*
+ * One domain: the state of the VM this process runs. Layer 1 keeps all of
+ * it in this process; nothing here makes policy (names of files, sockets and
+ * which devices to attach come from the command line, set by libxenon).
+ */
+#ifndef XENON_DOMAIN_H
+#define XENON_DOMAIN_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <xen/xen.h>
+#include <xen/hvm/params.h>
+
+#include "gmem.h"
+#include "evtchn.h"
+#include "gnttab.h"
+#include "memmap.h"
+#include "uart.h"
+
+#define MAX_VCPUS 64
+#define NO_GPA UINT64_MAX
+
+/* Exit status of the VMM process: 100 + Xen's SHUTDOWN_* reason, so the
+ * toolstack can read why the domain ended. 1 is a VMM error at start-up. */
+#define VMM_EXIT_SHUTDOWN_BASE 100
+#define VMM_EXIT_ERROR 1
+
+struct domain;
+
+struct vcpu {
+    struct domain *d;
+    unsigned id;
+    int fd;
+    struct kvm_run *run;
+    pthread_t thread;
+    bool thread_started;
+
+    /* Bring-up: vCPU 0 starts at boot; others wait for VCPUOP_up. */
+    bool up;                        /* guarded by d->lock */
+    bool down;                      /* VCPUOP_down: parked outside KVM_RUN */
+    bool start_pending;             /* load init_ctx before running */
+    bool has_init_ctx;              /* VCPUOP_initialise was called */
+    struct vcpu_hvm_context_storage { uint8_t raw[256]; } init_ctx;
+
+    /* Xen per-vCPU state, guarded by d->lock. */
+    uint64_t vcpu_info_gpa;         /* NO_GPA: the slot in shared_info */
+    uint8_t upcall_vector;          /* HVMOP_set_evtchn_upcall_vector, 0 none */
+    int oneshot_fd, periodic_fd;    /* timerfds (timer.c) */
+    unsigned virq_port[NR_VIRQS];   /* per-vCPU VIRQs (timer, debug) */
+    bool blocked;                   /* in SCHEDOP_block / poll */
+    pthread_cond_t wake;            /* VCPUOP_up / down */
+
+    /* Counters for tests and the log. */
+    uint64_t nr_hypercalls;
+};
+
+struct console_backend;
+struct xs_relay;
+
+struct domain {
+    uint32_t domid;
+    char name[64];
+    uint8_t uuid[16];
+    bool user_hypercalls;           /* benchmark knob: allow CPL3 hypercalls */
+
+    int kvm_fd, vm_fd;
+    int run_size;
+    struct gmem mem;
+    unsigned nr_vcpus;
+    struct vcpu vcpu[MAX_VCPUS];
+
+    pthread_mutex_t lock;           /* Xen state below, vCPU bring-up */
+    pthread_cond_t event_cond;      /* events for blocked / polling vCPUs */
+
+    /* Shared info: guest-physical location once mapped, and its layout
+     * (latched from the guest's mode as Xen does). */
+    uint64_t shinfo_gpa;
+    bool shinfo_32bit;
+    uint64_t hypercall_page_gpa;
+
+    uint64_t hvm_param[HVM_NR_PARAMS];
+    uint8_t callback_vector;        /* from HVM_PARAM_CALLBACK_IRQ type 2 */
+
+    struct xen_e820entry e820[E820_MAX];
+    unsigned nr_e820;
+
+    struct evtchn_table evtchn;
+    struct gnttab gnttab;
+
+    /* Time: system time is CLOCK_MONOTONIC since boot_ns, published in
+     * pvclock form against the guest TSC. */
+    uint64_t boot_ns;
+    uint64_t tsc_khz;
+    int64_t guest_tsc_offset;       /* guest TSC = host TSC + offset */
+    uint32_t tsc_mul;
+    int8_t tsc_shift;
+    uint64_t boot_wallclock_ns;
+
+    struct console_backend *console;
+    struct xs_relay *xenstore;
+    struct uart uart_state;
+    int serial_fd[2];               /* where UART / 0xe9 / console_io go */
+    unsigned nr_serial_fds;
+
+    /* End of life. */
+    atomic_bool stopping;
+    atomic_int shutdown_reason;     /* SHUTDOWN_*, -1 while running */
+    int shutdown_code;              /* SCHEDOP_shutdown_code */
+    int wake_fd;                    /* eventfd: wakes the I/O loop */
+
+    /* Logged once per unimplemented hypercall / subop. */
+    uint8_t enosys_logged[64];
+};
+
+/* Initialise the state above for nr_vcpus vCPUs (no KVM yet). */
+void domain_init(struct domain *d, uint32_t domid, unsigned nr_vcpus);
+
+/* Request the domain to stop with a Xen shutdown reason. Safe from any
+ * thread; the first reason wins. */
+void domain_shutdown(struct domain *d, int reason);
+
+/* System time in ns (Xen's "system time": since the domain booted). */
+uint64_t domain_system_time(const struct domain *d);
+
+/* Host pointer to a vCPU's vcpu_info (either layout; the leading fields
+ * agree), or NULL when the guest has not mapped shared info yet. */
+void *vcpu_info_ptr(struct domain *d, const struct vcpu *v);
+
+/* Wake a vCPU that may be blocked, and interrupt it if it is running with
+ * an event for it pending. Call with d->lock held. */
+void vcpu_kick(struct vcpu *v);
+
+#endif

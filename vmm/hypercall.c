@@ -1,0 +1,137 @@
+#include "hypercall.h"
+#include "domain.h"
+#include "vm.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <xen/errno.h>
+
+#include "log.h"
+
+/* --- guest memory by virtual address ----------------------------------- */
+
+/* Translate one guest-virtual address; returns the guest-physical address
+ * or NO_GPA. */
+static uint64_t translate(struct hcall *h, uint64_t gva, bool write)
+{
+    if (!h->paging)
+        return gva & 0xffffffffull;     /* flat segments, no paging */
+    struct kvm_translation tr = { .linear_address = gva };
+    if (ioctl(h->v->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
+        return NO_GPA;
+    if (write && !tr.writeable)
+        return NO_GPA;
+    return tr.physical_address;
+}
+
+static int guest_copy(struct hcall *h, uint64_t gva, void *buf, size_t len,
+                      bool write)
+{
+    uint8_t *p = buf;
+    if (h->compat && (gva > 0xffffffffull || len > 0x100000000ull - gva))
+        return -XEN_EFAULT;
+    while (len > 0) {
+        size_t chunk = GMEM_PAGE_SIZE - (gva & (GMEM_PAGE_SIZE - 1));
+        if (chunk > len)
+            chunk = len;
+        uint64_t gpa = translate(h, gva, write);
+        if (gpa == NO_GPA)
+            return -XEN_EFAULT;
+        uint8_t *host = gmem_ptr(&h->d->mem, gpa, chunk);
+        if (!host)
+            return -XEN_EFAULT;
+        if (write)
+            memcpy(host, p, chunk);
+        else
+            memcpy(p, host, chunk);
+        p += chunk;
+        gva += chunk;
+        len -= chunk;
+    }
+    return 0;
+}
+
+int guest_read(struct hcall *h, uint64_t gva, void *dst, size_t len)
+{
+    return guest_copy(h, gva, dst, len, false);
+}
+
+int guest_write(struct hcall *h, uint64_t gva, const void *src, size_t len)
+{
+    return guest_copy(h, gva, (void *)src, len, true);
+}
+
+/* --- the page and the dispatcher --------------------------------------- */
+
+void hypercall_page_fill(uint8_t *page)
+{
+    /* 128 stubs of 32 bytes: mov $i,%eax; out %eax,$port; ret; int3 pad. */
+    memset(page, 0xcc, GMEM_PAGE_SIZE);
+    for (unsigned i = 0; i < GMEM_PAGE_SIZE / 32; i++) {
+        uint8_t *s = page + i * 32;
+        s[0] = 0xb8;
+        memcpy(s + 1, &i, 4);
+        s[5] = 0xe7;
+        s[6] = XEN_HYPERCALL_PORT;
+        s[7] = 0xc3;
+    }
+}
+
+void hcall_log_enosys(struct hcall *h, const char *what, unsigned sub)
+{
+    struct domain *d = h->d;
+    unsigned key = ((unsigned)h->nr * 31u + sub) % (sizeof(d->enosys_logged) * 8);
+    if (d->enosys_logged[key / 8] & (1u << (key % 8)))
+        return;
+    d->enosys_logged[key / 8] |= (uint8_t)(1u << (key % 8));
+    log_warn("dom%u: unimplemented %s %u: returning -ENOSYS", d->domid, what, sub);
+}
+
+typedef long (*hc_handler)(struct hcall *);
+
+static const hc_handler handlers[] = {
+    [__HYPERVISOR_set_timer_op] = hc_set_timer_op,
+    [__HYPERVISOR_memory_op] = hc_memory_op,
+    [__HYPERVISOR_xen_version] = hc_xen_version,
+    [__HYPERVISOR_console_io] = hc_console_io,
+    [__HYPERVISOR_grant_table_op] = hc_grant_table_op,
+    [__HYPERVISOR_vcpu_op] = hc_vcpu_op,
+    [__HYPERVISOR_sched_op] = hc_sched_op,
+    [__HYPERVISOR_event_channel_op] = hc_event_channel_op,
+    [__HYPERVISOR_hvm_op] = hc_hvm_op,
+};
+
+void hypercall_dispatch(struct vcpu *v, struct kvm_regs *regs,
+                        const struct kvm_sregs *sregs)
+{
+    struct domain *d = v->d;
+    bool long_mode = (sregs->efer & (1u << 10)) && sregs->cs.l;
+    struct hcall h = {
+        .d = d, .v = v,
+        .compat = !long_mode,
+        .paging = sregs->cr0 & (1u << 31),
+        .nr = regs->rax & 0xffffffffull,
+    };
+    if (long_mode) {
+        h.arg[0] = regs->rdi; h.arg[1] = regs->rsi; h.arg[2] = regs->rdx;
+        h.arg[3] = regs->r10; h.arg[4] = regs->r8;
+    } else {
+        h.arg[0] = regs->rbx & 0xffffffff; h.arg[1] = regs->rcx & 0xffffffff;
+        h.arg[2] = regs->rdx & 0xffffffff; h.arg[3] = regs->rsi & 0xffffffff;
+        h.arg[4] = regs->rdi & 0xffffffff;
+    }
+    v->nr_hypercalls++;
+
+    long ret;
+    unsigned cpl = sregs->cs.selector & 3;
+    if (cpl != 0 && !d->user_hypercalls) {
+        ret = -XEN_EPERM;           /* Xen refuses hypercalls from user mode */
+    } else if (h.nr < sizeof(handlers) / sizeof(handlers[0]) && handlers[h.nr]) {
+        ret = handlers[h.nr](&h);
+    } else {
+        hcall_log_enosys(&h, "hypercall", (unsigned)h.nr);
+        ret = -XEN_ENOSYS;
+    }
+    regs->rax = long_mode ? (uint64_t)ret : (uint64_t)(uint32_t)ret;
+}

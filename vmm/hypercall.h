@@ -1,0 +1,56 @@
+/*
+ * Hypercall dispatch. A guest reaches us through the hypercall page, whose
+ * stubs do `mov $nr,%eax; out %eax,$XEN_HYPERCALL_PORT; ret`; the vCPU loop
+ * hands the exit here with the guest's registers.
+ *
+ * Handlers get their arguments already widened, read and write guest memory
+ * only through guest_read()/guest_write() (guest-virtual addresses, checked
+ * page by page), and return a value for RAX: >= 0 or a negative Xen errno.
+ */
+#ifndef XENON_HYPERCALL_H
+#define XENON_HYPERCALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+
+struct domain;
+struct vcpu;
+
+struct hcall {
+    struct domain *d;
+    struct vcpu *v;
+    bool compat;                /* the guest called from 32-bit mode */
+    bool paging;                /* CR0.PG: addresses need translating */
+    uint64_t nr;
+    uint64_t arg[5];
+};
+
+/* Copy to/from guest-virtual memory; 0 or -XEN_EFAULT. */
+int guest_read(struct hcall *h, uint64_t gva, void *dst, size_t len);
+int guest_write(struct hcall *h, uint64_t gva, const void *src, size_t len);
+
+/* Run one hypercall; regs/sregs are the guest's at the exit. Writes the
+ * result into regs->rax. */
+void hypercall_dispatch(struct vcpu *v, struct kvm_regs *regs,
+                        const struct kvm_sregs *sregs);
+
+/* Fill a hypercall page with our stubs. */
+void hypercall_page_fill(uint8_t *page);
+
+/* Log an unimplemented hypercall or sub-op once per domain. */
+void hcall_log_enosys(struct hcall *h, const char *what, unsigned sub);
+
+/* Handlers (hc_*.c). */
+long hc_xen_version(struct hcall *h);
+long hc_console_io(struct hcall *h);
+long hc_memory_op(struct hcall *h);
+long hc_hvm_op(struct hcall *h);
+long hc_vcpu_op(struct hcall *h);
+long hc_set_timer_op(struct hcall *h);
+long hc_event_channel_op(struct hcall *h);
+long hc_grant_table_op(struct hcall *h);
+long hc_sched_op(struct hcall *h);
+
+#endif

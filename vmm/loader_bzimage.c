@@ -1,0 +1,93 @@
+/*
+ * bzImage loader for the Linux x86 boot protocol (Documentation/arch/x86/
+ * boot.rst). We take the 64-bit entry point, so protocol 2.12 or later with
+ * XLF_KERNEL_64 is required. The protected-mode kernel is copied to its
+ * preferred load address; the setup header is kept for boot_params.
+ */
+#include "loader.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define HDR_SETUP_SECTS   0x1f1
+#define HDR_BOOT_FLAG     0x1fe
+#define HDR_JUMP          0x200
+#define HDR_MAGIC         0x202
+#define HDR_VERSION       0x206
+#define HDR_LOADFLAGS     0x211
+#define HDR_XLOADFLAGS    0x236
+#define HDR_PREF_ADDRESS  0x258
+#define HDR_INIT_SIZE     0x260
+#define HDR_END_MAX       0x290
+
+#define LOADED_HIGH       0x01
+#define XLF_KERNEL_64     0x01
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (err && errlen)
+        vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -ENOEXEC;
+}
+
+static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+int load_bzimage(struct gmem *gm, const uint8_t *img, size_t size,
+                 struct loaded_kernel *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (size < HDR_END_MAX)
+        return fail(err, errlen, "too small for a Linux kernel (%zu bytes)", size);
+    if (rd16(img + HDR_BOOT_FLAG) != 0xaa55 ||
+        memcmp(img + HDR_MAGIC, "HdrS", 4) != 0)
+        return fail(err, errlen, "not a bzImage (no boot flag or HdrS magic)");
+    uint16_t version = rd16(img + HDR_VERSION);
+    if (version < 0x020c)
+        return fail(err, errlen,
+                    "boot protocol %u.%02u too old: 2.12 or later needed",
+                    version >> 8, version & 0xff);
+    if (!(img[HDR_LOADFLAGS] & LOADED_HIGH))
+        return fail(err, errlen, "zImage (not loaded high) is not supported");
+    if (!(rd16(img + HDR_XLOADFLAGS) & XLF_KERNEL_64))
+        return fail(err, errlen, "kernel has no 64-bit entry point");
+
+    unsigned setup_sects = img[HDR_SETUP_SECTS] ? img[HDR_SETUP_SECTS] : 4;
+    uint64_t kernel_off = (uint64_t)(setup_sects + 1) * 512;
+    if (kernel_off >= size)
+        return fail(err, errlen, "setup sectors (%u) run past the end of the file",
+                    setup_sects);
+    uint64_t kernel_size = size - kernel_off;
+
+    /* The header ends where the jump at 0x200 lands (0x202 + offset). */
+    size_t hdr_end = 0x202 + img[HDR_JUMP + 1];
+    if (hdr_end > HDR_END_MAX)
+        hdr_end = HDR_END_MAX;
+    if (hdr_end > kernel_off)
+        return fail(err, errlen, "setup header overlaps the kernel");
+
+    uint64_t load = rd64(img + HDR_PREF_ADDRESS);
+    uint32_t init_size = rd32(img + HDR_INIT_SIZE);
+    uint64_t need = init_size > kernel_size ? init_size : kernel_size;
+    if (load % 4096 || !gmem_is_ram(gm, load, need))
+        return fail(err, errlen,
+                    "kernel needs %#llx bytes at %#llx: not in guest RAM",
+                    (unsigned long long)need, (unsigned long long)load);
+
+    memcpy(gmem_ptr(gm, load, kernel_size), img + kernel_off, kernel_size);
+    out->kind = BOOT_LINUX64;
+    out->entry = load + 0x200;
+    out->lo = load;
+    out->hi = load + need;
+    out->setup_header_len = hdr_end - HDR_SETUP_SECTS;
+    memcpy(out->setup_header, img + HDR_SETUP_SECTS, out->setup_header_len);
+    return 0;
+}

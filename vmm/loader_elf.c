@@ -1,0 +1,212 @@
+/*
+ * PVH ELF loader. The image is hostile: every offset, size and count is
+ * checked against the file and against guest RAM before use, with overflow
+ * in mind. ELF32 and ELF64 are read through one normalised view.
+ */
+#include "loader.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <xen/elfnote.h>
+
+#define MAX_PHDRS 128
+
+struct seg {
+    uint32_t type;
+    uint64_t offset, filesz, memsz, paddr;
+};
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (err && errlen)
+        vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* [off, off+len) inside [0, size) without overflow. */
+static bool in_file(size_t size, uint64_t off, uint64_t len)
+{
+    return off <= size && len <= size - off;
+}
+
+static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+/* Walk one note area looking for Xen's PHYS32_ENTRY. Returns 1 if found. */
+static int scan_notes(const uint8_t *p, uint64_t len, uint64_t *entry)
+{
+    uint64_t off = 0;
+    while (len - off >= 12) {
+        uint32_t namesz = rd32(p + off), descsz = rd32(p + off + 4);
+        uint32_t type = rd32(p + off + 8);
+        off += 12;
+        uint64_t name_al = ((uint64_t)namesz + 3) & ~3ull;
+        uint64_t desc_al = ((uint64_t)descsz + 3) & ~3ull;
+        if (name_al > len - off)
+            return 0;
+        const uint8_t *name = p + off;
+        off += name_al;
+        if (desc_al > len - off)
+            return 0;
+        const uint8_t *desc = p + off;
+        off += desc_al;
+        if (namesz == 4 && memcmp(name, "Xen", 4) == 0 &&
+            type == XEN_ELFNOTE_PHYS32_ENTRY && descsz >= 4) {
+            /* Linux writes 8 bytes; the entry is the low 32 bits. */
+            *entry = rd32(desc);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
+                 struct loaded_kernel *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (size < EI_NIDENT || memcmp(img, ELFMAG, SELFMAG) != 0)
+        return fail(err, errlen, -ENOEXEC, "not an ELF file");
+    if (img[EI_DATA] != ELFDATA2LSB)
+        return fail(err, errlen, -ENOEXEC, "ELF is not little-endian");
+
+    struct seg segs[MAX_PHDRS];
+    unsigned nseg;
+    uint64_t phoff;
+    unsigned phnum, phentsize;
+    if (img[EI_CLASS] == ELFCLASS64) {
+        Elf64_Ehdr eh;
+        if (size < sizeof(eh))
+            return fail(err, errlen, -ENOEXEC, "ELF header truncated");
+        memcpy(&eh, img, sizeof(eh));
+        if (eh.e_machine != EM_X86_64)
+            return fail(err, errlen, -ENOEXEC, "ELF64 machine %u is not x86-64",
+                        eh.e_machine);
+        phoff = eh.e_phoff; phnum = eh.e_phnum; phentsize = eh.e_phentsize;
+        if (phentsize != sizeof(Elf64_Phdr))
+            return fail(err, errlen, -ENOEXEC, "bad program header size %u",
+                        phentsize);
+        out->elf_class = 64;
+    } else if (img[EI_CLASS] == ELFCLASS32) {
+        Elf32_Ehdr eh;
+        if (size < sizeof(eh))
+            return fail(err, errlen, -ENOEXEC, "ELF header truncated");
+        memcpy(&eh, img, sizeof(eh));
+        if (eh.e_machine != EM_386)
+            return fail(err, errlen, -ENOEXEC, "ELF32 machine %u is not i386",
+                        eh.e_machine);
+        phoff = eh.e_phoff; phnum = eh.e_phnum; phentsize = eh.e_phentsize;
+        if (phentsize != sizeof(Elf32_Phdr))
+            return fail(err, errlen, -ENOEXEC, "bad program header size %u",
+                        phentsize);
+        out->elf_class = 32;
+    } else {
+        return fail(err, errlen, -ENOEXEC, "unknown ELF class %u", img[EI_CLASS]);
+    }
+    if (phnum == 0)
+        return fail(err, errlen, -ENOEXEC, "no program headers");
+    if (phnum > MAX_PHDRS)
+        return fail(err, errlen, -ENOEXEC, "too many program headers (%u)", phnum);
+    if (!in_file(size, phoff, (uint64_t)phnum * phentsize))
+        return fail(err, errlen, -ENOEXEC,
+                    "program headers lie outside the file");
+
+    nseg = phnum;
+    for (unsigned i = 0; i < phnum; i++) {
+        const uint8_t *ph = img + phoff + (uint64_t)i * phentsize;
+        if (out->elf_class == 64) {
+            Elf64_Phdr p;
+            memcpy(&p, ph, sizeof(p));
+            segs[i] = (struct seg){ p.p_type, p.p_offset, p.p_filesz,
+                                    p.p_memsz, p.p_paddr };
+        } else {
+            Elf32_Phdr p;
+            memcpy(&p, ph, sizeof(p));
+            segs[i] = (struct seg){ p.p_type, p.p_offset, p.p_filesz,
+                                    p.p_memsz, p.p_paddr };
+        }
+    }
+
+    /* Validate every segment before touching guest memory. */
+    uint64_t entry = 0;
+    bool have_entry = false, have_load = false;
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (unsigned i = 0; i < nseg; i++) {
+        const struct seg *s = &segs[i];
+        if (s->type == PT_NOTE) {
+            if (!in_file(size, s->offset, s->filesz))
+                return fail(err, errlen, -ENOEXEC,
+                            "note segment %u lies outside the file", i);
+            if (!have_entry &&
+                scan_notes(img + s->offset, s->filesz, &entry))
+                have_entry = true;
+            continue;
+        }
+        if (s->type != PT_LOAD || s->memsz == 0)
+            continue;
+        if (!in_file(size, s->offset, s->filesz))
+            return fail(err, errlen, -ENOEXEC,
+                        "segment %u (offset %#llx, size %#llx) lies outside the file",
+                        i, (unsigned long long)s->offset,
+                        (unsigned long long)s->filesz);
+        if (s->filesz > s->memsz)
+            return fail(err, errlen, -ENOEXEC,
+                        "segment %u file size exceeds its memory size", i);
+        if (!gmem_is_ram(gm, s->paddr, s->memsz))
+            return fail(err, errlen, -ENOMEM,
+                        "segment %u at %#llx+%#llx does not fit in guest RAM",
+                        i, (unsigned long long)s->paddr,
+                        (unsigned long long)s->memsz);
+        for (unsigned j = 0; j < i; j++) {
+            const struct seg *t = &segs[j];
+            if (t->type != PT_LOAD || t->memsz == 0)
+                continue;
+            if (s->paddr < t->paddr + t->memsz && t->paddr < s->paddr + s->memsz)
+                return fail(err, errlen, -ENOEXEC,
+                            "segments %u and %u overlap in memory", j, i);
+        }
+        have_load = true;
+        if (s->paddr < lo)
+            lo = s->paddr;
+        if (s->paddr + s->memsz > hi)
+            hi = s->paddr + s->memsz;
+    }
+    if (!have_load)
+        return fail(err, errlen, -ENOEXEC, "no loadable segments");
+    if (!have_entry)
+        return fail(err, errlen, -ENOEXEC,
+                    "no Xen PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY): not a PVH kernel");
+    if (entry < lo || entry >= hi)
+        return fail(err, errlen, -ENOEXEC,
+                    "PVH entry %#llx lies outside the loaded image",
+                    (unsigned long long)entry);
+
+    for (unsigned i = 0; i < nseg; i++) {
+        const struct seg *s = &segs[i];
+        if (s->type != PT_LOAD || s->memsz == 0)
+            continue;
+        uint8_t *dst = gmem_ptr(gm, s->paddr, s->memsz);
+        memcpy(dst, img + s->offset, s->filesz);
+        memset(dst + s->filesz, 0, s->memsz - s->filesz);
+    }
+    out->kind = BOOT_PVH;
+    out->entry = entry;
+    out->lo = lo;
+    out->hi = hi;
+    return 0;
+}
+
+int load_kernel(struct gmem *gm, const uint8_t *img, size_t size,
+                struct loaded_kernel *out, char *err, size_t errlen)
+{
+    if (size >= 4 && memcmp(img, ELFMAG, SELFMAG) == 0)
+        return load_pvh_elf(gm, img, size, out, err, errlen);
+    return load_bzimage(gm, img, size, out, err, errlen);
+}

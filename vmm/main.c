@@ -1,0 +1,385 @@
+/*
+ * xenon-vmm: runs one domain. Everything about the domain comes from the
+ * command line (the toolstack decides names, paths and devices); the
+ * process ends when the domain does, with exit status 100 + Xen's
+ * SHUTDOWN_* reason (poweroff 100, reboot 101, suspend 102, crash 103,
+ * watchdog 104, soft_reset 105), 2 when destroyed by a signal, 1 when the
+ * domain could not be built.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "boot.h"
+#include "console.h"
+#include "domain.h"
+#include "ioloop.h"
+#include "layout.h"
+#include "loader.h"
+#include "shinfo.h"
+#include "timer.h"
+#include "vcpu.h"
+#include "vm.h"
+#include "xs_relay.h"
+
+#include "log.h"
+#include "util.h"
+
+#define EXIT_DESTROYED 2
+#define MAX_IMAGE (1ull << 30)
+
+struct options {
+    const char *kernel, *ramdisk, *cmdline, *name;
+    uint64_t memory_mib;
+    unsigned vcpus, domid, max_grant_frames;
+    struct console_opts console;
+    const char *serial_log;
+    bool serial_stdio;
+    const char *xenstore_socket;
+    const char *log_file;
+    bool verbose, user_hypercalls;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: xenon-vmm --kernel FILE [options]\n"
+"  --kernel FILE          PVH ELF kernel or bzImage\n"
+"  --ramdisk FILE         initrd (PVH module 0)\n"
+"  --cmdline STRING       kernel command line\n"
+"  --memory MIB           guest RAM (default 64)\n"
+"  --vcpus N              vCPUs (default 1, max %d)\n"
+"  --domid N              domain id (default 1)\n"
+"  --name NAME            domain name (default domN)\n"
+"  --max-grant-frames N   grant table frames (default %d)\n"
+"  --console-log FILE     append PV console output to FILE\n"
+"  --console-socket PATH  serve the PV console on a unix socket\n"
+"  --console-stdio        PV console on stdin/stdout\n"
+"  --serial-log FILE      append UART / debug port output to FILE\n"
+"  --serial-stdio         UART / debug port output on stdout\n"
+"  --xenstore-socket PATH relay the xenstore ring to this xenstored\n"
+"  --log-file FILE        VMM log (default stderr)\n"
+"  --bench-user-hypercalls  allow hypercalls from ring 3 (benchmarks only)\n"
+"  -v, --verbose\n"
+"With no console or serial option, both go to stdout.\n",
+            MAX_VCPUS, GNTTAB_DEFAULT_MAX_FRAMES);
+}
+
+static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || end == s || *end || s[0] == '-' || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    enum { O_KERNEL = 256, O_RAMDISK, O_CMDLINE, O_MEMORY, O_VCPUS, O_DOMID,
+           O_NAME, O_GNT, O_CLOG, O_CSOCK, O_CSTDIO, O_SLOG, O_SSTDIO, O_XS,
+           O_LOG, O_UHC };
+    static const struct option longopts[] = {
+        { "kernel", required_argument, NULL, O_KERNEL },
+        { "ramdisk", required_argument, NULL, O_RAMDISK },
+        { "cmdline", required_argument, NULL, O_CMDLINE },
+        { "memory", required_argument, NULL, O_MEMORY },
+        { "vcpus", required_argument, NULL, O_VCPUS },
+        { "domid", required_argument, NULL, O_DOMID },
+        { "name", required_argument, NULL, O_NAME },
+        { "max-grant-frames", required_argument, NULL, O_GNT },
+        { "console-log", required_argument, NULL, O_CLOG },
+        { "console-socket", required_argument, NULL, O_CSOCK },
+        { "console-stdio", no_argument, NULL, O_CSTDIO },
+        { "serial-log", required_argument, NULL, O_SLOG },
+        { "serial-stdio", no_argument, NULL, O_SSTDIO },
+        { "xenstore-socket", required_argument, NULL, O_XS },
+        { "log-file", required_argument, NULL, O_LOG },
+        { "bench-user-hypercalls", no_argument, NULL, O_UHC },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    *o = (struct options){ .memory_mib = 64, .vcpus = 1, .domid = 1,
+                           .max_grant_frames = GNTTAB_DEFAULT_MAX_FRAMES };
+    int c;
+    uint64_t v;
+    while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_KERNEL: o->kernel = optarg; break;
+        case O_RAMDISK: o->ramdisk = optarg; break;
+        case O_CMDLINE: o->cmdline = optarg; break;
+        case O_NAME: o->name = optarg; break;
+        case O_MEMORY:
+            if (!parse_uint(optarg, 1ull << 20, &v) || v < 2) {
+                fprintf(stderr, "xenon-vmm: --memory: '%s' is not a size in MiB (2..1048576)\n", optarg);
+                return -1;
+            }
+            o->memory_mib = v;
+            break;
+        case O_VCPUS:
+            if (!parse_uint(optarg, MAX_VCPUS, &v) || v < 1) {
+                fprintf(stderr, "xenon-vmm: --vcpus: '%s' is not 1..%d\n", optarg, MAX_VCPUS);
+                return -1;
+            }
+            o->vcpus = (unsigned)v;
+            break;
+        case O_DOMID:
+            if (!parse_uint(optarg, DOMID_FIRST_RESERVED - 1, &v) || v < 1) {
+                fprintf(stderr, "xenon-vmm: --domid: '%s' is not 1..%d\n", optarg, DOMID_FIRST_RESERVED - 1);
+                return -1;
+            }
+            o->domid = (unsigned)v;
+            break;
+        case O_GNT:
+            if (!parse_uint(optarg, GNTTAB_DEFAULT_MAX_FRAMES, &v) || v < 1) {
+                fprintf(stderr, "xenon-vmm: --max-grant-frames: '%s' is not 1..%d\n", optarg, GNTTAB_DEFAULT_MAX_FRAMES);
+                return -1;
+            }
+            o->max_grant_frames = (unsigned)v;
+            break;
+        case O_CLOG: o->console.log_path = optarg; break;
+        case O_CSOCK: o->console.socket_path = optarg; break;
+        case O_CSTDIO: o->console.stdio = true; break;
+        case O_SLOG: o->serial_log = optarg; break;
+        case O_SSTDIO: o->serial_stdio = true; break;
+        case O_XS: o->xenstore_socket = optarg; break;
+        case O_LOG: o->log_file = optarg; break;
+        case O_UHC: o->user_hypercalls = true; break;
+        case 'v': o->verbose = true; break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return -1;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "xenon-vmm: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (!o->kernel) {
+        fprintf(stderr, "xenon-vmm: --kernel is required\n");
+        usage(stderr);
+        return -1;
+    }
+    if (!o->console.log_path && !o->console.socket_path && !o->console.stdio &&
+        !o->serial_log && !o->serial_stdio) {
+        o->console.stdio = true;
+        o->serial_stdio = true;
+    }
+    return 0;
+}
+
+static uint8_t *read_file(const char *path, size_t *size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        log_err("%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > MAX_IMAGE) {
+        log_err("%s: not a regular file of at most 1 GiB", path);
+        close(fd);
+        return NULL;
+    }
+    uint8_t *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+    if (!buf || read_full(fd, buf, (size_t)st.st_size) < 0) {
+        log_err("%s: read failed", path);
+        free(buf);
+        close(fd);
+        return NULL;
+    }
+    close(fd);
+    *size = (size_t)st.st_size;
+    return buf;
+}
+
+static struct domain dom;
+static struct io_watch timer_watch[MAX_VCPUS * 2];
+static struct io_watch signal_watch, wake_watch;
+
+static void on_timer(struct io_watch *w, uint32_t events)
+{
+    struct vcpu *v = w->opaque;
+    pthread_mutex_lock(&v->d->lock);
+    timer_expired(v, w->fd);
+    pthread_mutex_unlock(&v->d->lock);
+}
+
+static void on_signal(struct io_watch *w, uint32_t events)
+{
+    struct signalfd_siginfo si;
+    if (read(w->fd, &si, sizeof(si)) != sizeof(si))
+        return;
+    log_info("dom%u: destroyed by signal %u", dom.domid, si.ssi_signo);
+    atomic_store(&dom.stopping, true);
+}
+
+static void on_wake(struct io_watch *w, uint32_t events)
+{
+    uint64_t n;
+    if (read(w->fd, &n, sizeof(n)) < 0) {
+        /* spurious */
+    }
+}
+
+static int open_serial(struct domain *d, const struct options *o)
+{
+    if (o->serial_stdio)
+        d->serial_fd[d->nr_serial_fds++] = STDOUT_FILENO;
+    if (o->serial_log) {
+        int fd = open(o->serial_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            log_err("%s: %s", o->serial_log, strerror(errno));
+            return -1;
+        }
+        d->serial_fd[d->nr_serial_fds++] = fd;
+    }
+    return 0;
+}
+
+/* Build the domain up to the point where its vCPUs can run. */
+static int build(struct domain *d, const struct options *o)
+{
+    char err[256] = "";
+    size_t ksize = 0, rsize = 0;
+    uint8_t *kernel = read_file(o->kernel, &ksize);
+    uint8_t *ramdisk = o->ramdisk ? read_file(o->ramdisk, &rsize) : NULL;
+    if (!kernel || (o->ramdisk && !ramdisk))
+        goto fail;
+
+    if (gmem_init(&d->mem, o->memory_mib << 20, LAYOUT_NR_SPECIAL) < 0) {
+        log_err("cannot allocate %llu MiB of guest memory",
+                (unsigned long long)o->memory_mib);
+        goto fail;
+    }
+    memmap_init(d);
+    struct loaded_kernel k;
+    if (load_kernel(&d->mem, kernel, ksize, &k, err, sizeof(err)) < 0) {
+        log_err("%s: %s", o->kernel, err);
+        goto fail;
+    }
+    struct boot_opts bo = { .cmdline = o->cmdline, .initrd = ramdisk,
+                            .initrd_size = rsize, .e820 = d->e820,
+                            .nr_e820 = d->nr_e820 };
+    struct boot_entry be;
+    if (boot_setup(&d->mem, &k, &bo, &be, err, sizeof(err)) < 0) {
+        log_err("%s: %s", o->kernel, err);
+        goto fail;
+    }
+    free(kernel);
+    free(ramdisk);
+    kernel = ramdisk = NULL;
+
+    if (vm_create(d) < 0 || vm_create_vcpus(d) < 0)
+        goto fail;
+    if (time_init(d) < 0) {
+        log_err("cannot read the TSC frequency");
+        goto fail;
+    }
+    if (vm_set_cpuid_all(d) < 0)
+        goto fail;
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        struct vcpu *v = &d->vcpu[i];
+        if (timer_init(v) < 0)
+            goto fail;
+        timer_watch[2 * i] = (struct io_watch){ v->oneshot_fd, on_timer, v };
+        timer_watch[2 * i + 1] = (struct io_watch){ v->periodic_fd, on_timer, v };
+        ioloop_add(&timer_watch[2 * i], EPOLLIN);
+        ioloop_add(&timer_watch[2 * i + 1], EPOLLIN);
+    }
+    gnttab_init(d, o->max_grant_frames);
+    /* Port order as libxl: xenstore first, then the console. */
+    if (xs_relay_init(d, o->xenstore_socket) < 0 ||
+        console_init(d, &o->console) < 0 || open_serial(d, o) < 0)
+        goto fail;
+
+    int rc = k.kind == BOOT_PVH
+                 ? vcpu_set_pvh_entry(&d->vcpu[0], (uint32_t)be.rip, (uint32_t)be.rbx)
+                 : vcpu_set_linux64_entry(&d->vcpu[0], be.rip, be.rsi, be.pml4, be.gdt);
+    if (rc < 0) {
+        log_err("cannot set the boot registers: %s", strerror(-rc));
+        goto fail;
+    }
+    log_info("dom%u (%s): %s kernel %s, entry %#llx, %llu MiB, %u vCPU(s)",
+             d->domid, d->name, k.kind == BOOT_PVH ? "PVH" : "Linux",
+             o->kernel, (unsigned long long)k.entry,
+             (unsigned long long)o->memory_mib, d->nr_vcpus);
+    return 0;
+fail:
+    free(kernel);
+    free(ramdisk);
+    return -1;
+}
+
+static const char *reason_name(int r)
+{
+    static const char *const names[] = { "poweroff", "reboot", "suspend",
+                                         "crash", "watchdog", "soft_reset" };
+    return r >= 0 && r < 6 ? names[r] : "unknown";
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    if (parse_options(argc, argv, &o) < 0)
+        return VMM_EXIT_ERROR;
+    FILE *logf = NULL;
+    if (o.log_file && !(logf = fopen(o.log_file, "ae"))) {
+        fprintf(stderr, "xenon-vmm: %s: %s\n", o.log_file, strerror(errno));
+        return VMM_EXIT_ERROR;
+    }
+    log_init("xenon-vmm", logf, o.verbose ? LOG_DEBUG : LOG_INFO);
+
+    /* Signals are read from a signalfd; vCPU threads inherit the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct domain *d = &dom;
+    domain_init(d, o.domid, o.vcpus);
+    d->user_hypercalls = o.user_hypercalls;
+    snprintf(d->name, sizeof(d->name), "%s", o.name ? o.name : "");
+    if (!o.name)
+        snprintf(d->name, sizeof(d->name), "dom%u", o.domid);
+
+    if (ioloop_init() < 0)
+        return VMM_EXIT_ERROR;
+    d->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    wake_watch = (struct io_watch){ d->wake_fd, on_wake, d };
+    signal_watch = (struct io_watch){ signalfd(-1, &sigs, SFD_CLOEXEC), on_signal, d };
+    if (d->wake_fd < 0 || signal_watch.fd < 0 ||
+        ioloop_add(&wake_watch, EPOLLIN) < 0 || ioloop_add(&signal_watch, EPOLLIN) < 0)
+        return VMM_EXIT_ERROR;
+
+    if (build(d, &o) < 0)
+        return VMM_EXIT_ERROR;
+    if (vcpus_start(d) < 0)
+        return VMM_EXIT_ERROR;
+    ioloop_run(&d->stopping);
+    vcpus_stop(d);
+    console_fini(d);
+    xs_relay_fini(d);
+
+    int reason = atomic_load(&d->shutdown_reason);
+    if (reason < 0)
+        return EXIT_DESTROYED;
+    log_info("dom%u (%s): shutdown: %s", d->domid, d->name, reason_name(reason));
+    return VMM_EXIT_SHUTDOWN_BASE + (reason & 0xff);
+}

@@ -1,0 +1,58 @@
+#include "uart.h"
+#include "domain.h"
+
+#include "util.h"
+
+#define LCR_DLAB 0x80
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+#define IIR_NONE 0x01
+#define MSR_DCD_DSR_CTS 0xb0
+
+void uart_sink_write(struct domain *d, const char *buf, size_t len)
+{
+    for (unsigned i = 0; i < d->nr_serial_fds; i++)
+        write_full(d->serial_fd[i], buf, len);
+}
+
+void uart_io(struct domain *d, unsigned reg, bool out, uint8_t *data,
+             unsigned size)
+{
+    struct uart *u = &d->uart_state;
+    bool dlab = u->lcr & LCR_DLAB;
+    if (out) {
+        uint8_t v = data[0];
+        switch (reg) {
+        case 0:
+            if (dlab)
+                u->dll = v;
+            else
+                uart_sink_write(d, (const char *)&v, 1);
+            break;
+        case 1:
+            if (dlab)
+                u->dlm = v;
+            else
+                u->ier = v & 0x0f;
+            break;
+        case 3: u->lcr = v; break;
+        case 4: u->mcr = v & 0x1f; break;
+        case 7: u->scr = v; break;
+        default: break;     /* FCR, LSR and MSR writes have no effect here */
+        }
+        return;
+    }
+    uint8_t v = 0;
+    switch (reg) {
+    case 0: v = dlab ? u->dll : 0; break;
+    case 1: v = dlab ? u->dlm : u->ier; break;
+    case 2: v = IIR_NONE; break;
+    case 3: v = u->lcr; break;
+    case 4: v = u->mcr; break;
+    case 5: v = LSR_THRE | LSR_TEMT; break;
+    case 6: v = MSR_DCD_DSR_CTS; break;
+    case 7: v = u->scr; break;
+    }
+    for (unsigned i = 0; i < size; i++)
+        data[i] = v;
+}

@@ -1,0 +1,31 @@
+/*
+ * vCPU threads. Each vCPU runs KVM_RUN on its own thread and handles its
+ * exits there (port I/O, the hypercall port, the hypercall-page MSR, faults).
+ * Secondary vCPUs enter KVM_RUN at once, so KVM holds them until an INIT/SIPI
+ * (Linux's way) unless the guest starts them Xen's way (VCPUOP_initialise
+ * then VCPUOP_up).
+ */
+#ifndef XENON_VCPU_H
+#define XENON_VCPU_H
+
+#include "domain.h"
+
+/* Start every vCPU thread; vCPU 0 begins at its boot state. */
+int vcpus_start(struct domain *d);
+/* Kick all vCPUs out of the guest and join their threads. */
+void vcpus_stop(struct domain *d);
+
+/* Boot state: 32-bit protected mode, paging off, flat segments (PVH entry),
+ * or 64-bit long mode with identity page tables (Linux boot protocol). */
+int vcpu_set_pvh_entry(struct vcpu *v, uint32_t entry, uint32_t ebx);
+int vcpu_set_linux64_entry(struct vcpu *v, uint64_t entry, uint64_t rsi,
+                           uint64_t pml4_gpa, uint64_t gdt_gpa);
+
+/* VCPUOP_up / VCPUOP_down. Called with d->lock held. */
+long vcpu_bring_up(struct vcpu *v);
+long vcpu_take_down(struct vcpu *v, struct vcpu *caller);
+
+/* Force a vCPU out of KVM_RUN so it re-examines its state. */
+void vcpu_interrupt(struct vcpu *v);
+
+#endif

@@ -1,0 +1,217 @@
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <xen/arch-x86/cpuid.h>
+
+#include "log.h"
+
+static int enable_cap(int fd, uint32_t cap, uint64_t arg0)
+{
+    struct kvm_enable_cap ec = { .cap = cap, .args = { arg0 } };
+    return ioctl(fd, KVM_ENABLE_CAP, &ec) < 0 ? -errno : 0;
+}
+
+/* Send writes (and reads) of the hypercall MSR to userspace. Everything
+ * else keeps KVM's handling. The MSR index collides with Hyper-V's
+ * GUEST_OS_ID inside KVM, so without the filter KVM would swallow it. */
+static int install_msr_filter(struct domain *d)
+{
+    int rc = enable_cap(d->vm_fd, KVM_CAP_X86_USER_SPACE_MSR,
+                        KVM_MSR_EXIT_REASON_FILTER);
+    if (rc < 0)
+        return rc;
+    static uint8_t deny = 0;    /* one MSR, bit clear = deny -> exit */
+    struct kvm_msr_filter f = {
+        .flags = KVM_MSR_FILTER_DEFAULT_ALLOW,
+        .ranges[0] = {
+            .flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
+            .nmsrs = 1,
+            .base = XEN_HYPERCALL_MSR,
+            .bitmap = &deny,
+        },
+    };
+    return ioctl(d->vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0 ? -errno : 0;
+}
+
+int vm_map_region(struct domain *d, unsigned i)
+{
+    const struct gmem_region *r = &d->mem.region[i];
+    struct kvm_userspace_memory_region m = {
+        .slot = i,
+        .guest_phys_addr = r->gpa,
+        .memory_size = r->size,
+        .userspace_addr = (uintptr_t)r->host,
+    };
+    return ioctl(d->vm_fd, KVM_SET_USER_MEMORY_REGION, &m) < 0 ? -errno : 0;
+}
+
+int vm_create(struct domain *d)
+{
+    d->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (d->kvm_fd < 0) {
+        int e = errno;
+        log_err("cannot open /dev/kvm: %s", strerror(e));
+        return -e;
+    }
+    if (ioctl(d->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+        log_err("unsupported KVM API version");
+        return -ENOTSUP;
+    }
+    d->vm_fd = ioctl(d->kvm_fd, KVM_CREATE_VM, 0);
+    if (d->vm_fd < 0) {
+        int e = errno;
+        log_err("KVM_CREATE_VM: %s", strerror(e));
+        return -e;
+    }
+    d->run_size = ioctl(d->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (d->run_size <= 0)
+        return -errno;
+
+    /* Intel needs these two pages reserved below 4 GiB; they sit in the
+     * MMIO hole above our special pages. */
+    ioctl(d->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul);
+    uint64_t ident = 0xfffbc000ull;
+    ioctl(d->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident);
+
+    int rc = enable_cap(d->vm_fd, KVM_CAP_SPLIT_IRQCHIP, 24);
+    if (rc < 0) {
+        log_err("KVM split irqchip: %s", strerror(-rc));
+        return rc;
+    }
+    rc = install_msr_filter(d);
+    if (rc < 0) {
+        log_err("KVM MSR filter: %s", strerror(-rc));
+        return rc;
+    }
+    for (unsigned i = 0; i < gmem_nr_regions(&d->mem); i++) {
+        rc = vm_map_region(d, i);
+        if (rc < 0) {
+            log_err("KVM memory slot %u: %s", i, strerror(-rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* The host's supported CPUID minus KVM's own hypervisor leaves, plus
+ * Xen's leaves for this vCPU. */
+static int set_cpuid(struct domain *d, struct vcpu *v)
+{
+    enum { MAX_ENT = 256 };
+    struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + MAX_ENT * sizeof(c->entries[0]));
+    if (!c)
+        return -ENOMEM;
+    c->nent = MAX_ENT;
+    if (ioctl(d->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+        int e = errno;
+        free(c);
+        return -e;
+    }
+    unsigned n = 0;
+    for (unsigned i = 0; i < c->nent; i++) {
+        struct kvm_cpuid_entry2 *e = &c->entries[i];
+        if (e->function >= 0x40000000 && e->function < 0x50000000)
+            continue;
+        if (e->function == 1) {
+            e->ecx |= 1u << 31;                 /* hypervisor present */
+            e->ebx = (e->ebx & 0x00ffffff) | (v->id << 24);   /* APIC id */
+        }
+        c->entries[n++] = *e;
+    }
+    const uint32_t base = XEN_CPUID_FIRST_LEAF;
+    const uint32_t limit = XEN_CPUID_MAX_NUM_LEAVES;
+    struct kvm_cpuid_entry2 xen[] = {
+        { .function = base + 0, .eax = base + limit,
+          .ebx = XEN_CPUID_SIGNATURE_EBX, .ecx = XEN_CPUID_SIGNATURE_ECX,
+          .edx = XEN_CPUID_SIGNATURE_EDX },
+        { .function = base + 1,
+          .eax = (XEN_VERSION_MAJOR << 16) | XEN_VERSION_MINOR },
+        { .function = base + 2, .eax = 1, .ebx = XEN_HYPERCALL_MSR },
+        { .function = base + 3, .index = 0,
+          .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+          .eax = 1u << 1 /* TSC is safe */, .ebx = 0 /* tsc_mode default */,
+          .ecx = (uint32_t)d->tsc_khz, .edx = 1 },
+        { .function = base + 3, .index = 1,
+          .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+          .ecx = d->tsc_mul, .edx = (uint32_t)(int32_t)d->tsc_shift },
+        { .function = base + 3, .index = 2,
+          .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+          .eax = (uint32_t)d->tsc_khz },
+        { .function = base + 4, .index = 0,
+          .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+          .eax = XEN_HVM_CPUID_IOMMU_MAPPINGS | XEN_HVM_CPUID_VCPU_ID_PRESENT |
+                 XEN_HVM_CPUID_DOMID_PRESENT | XEN_HVM_CPUID_UPCALL_VECTOR,
+          .ebx = v->id, .ecx = d->domid },
+        { .function = base + 5 },
+    };
+    for (unsigned i = 0; i < sizeof(xen) / sizeof(xen[0]) && n < MAX_ENT; i++)
+        c->entries[n++] = xen[i];
+    c->nent = n;
+    int rc = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
+    free(c);
+    return rc;
+}
+
+int vm_create_vcpus(struct domain *d)
+{
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        struct vcpu *v = &d->vcpu[i];
+        v->fd = ioctl(d->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
+        if (v->fd < 0) {
+            int e = errno;
+            log_err("KVM_CREATE_VCPU %u: %s", i, strerror(e));
+            return -e;
+        }
+        v->run = mmap(NULL, (size_t)d->run_size, PROT_READ | PROT_WRITE,
+                      MAP_SHARED, v->fd, 0);
+        if (v->run == MAP_FAILED) {
+            v->run = NULL;
+            return -errno;
+        }
+    }
+    return 0;
+}
+
+
+int vm_set_cpuid_all(struct domain *d)
+{
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        int rc = set_cpuid(d, &d->vcpu[i]);
+        if (rc < 0) {
+            log_err("KVM_SET_CPUID2 vCPU %u: %s", i, strerror(-rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int vm_inject_vector(struct domain *d, unsigned vcpu, uint8_t vector)
+{
+    /* A fixed-delivery, physical-destination MSI to the vCPU's APIC. */
+    struct kvm_msi msi = {
+        .address_lo = 0xfee00000u | (vcpu << 12),
+        .data = vector,
+    };
+    return ioctl(d->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
+}
+
+void vm_destroy(struct domain *d)
+{
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        struct vcpu *v = &d->vcpu[i];
+        if (v->run)
+            munmap(v->run, (size_t)d->run_size);
+        if (v->fd > 0)
+            close(v->fd);
+    }
+    if (d->vm_fd > 0)
+        close(d->vm_fd);
+    if (d->kvm_fd > 0)
+        close(d->kvm_fd);
+}
