@@ -55,7 +55,9 @@ void debug_write(const char *s, size_t n);      /* port 0xe9 */
 void uart_write(const char *s, size_t n);       /* 16550 at 0x3f8 */
 int pv_console_write(const char *s, size_t n);  /* ring + notify; <0 error */
 
-/* printf to the PV console (and nowhere else). */
+/* printf to the PV console (and nowhere else), or to the debug port when
+ * printk_to_debug_port is set (for guests that may break their console). */
+extern int printk_to_debug_port;
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int snprintf(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

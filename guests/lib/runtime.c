@@ -14,6 +14,7 @@ uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
 struct shared_info *shared_info;
 static uint8_t shared_info_page[4096] __attribute__((aligned(4096)));
 
+int printk_to_debug_port;
 static struct xencons_interface *cons_ring;
 static uint32_t cons_port;
 static unsigned nr_failed, nr_checks;
@@ -333,7 +334,10 @@ void printk(const char *fmt, ...)
     va_end(ap);
     if (n > (int)sizeof(buf) - 1)
         n = sizeof(buf) - 1;
-    pv_console_write(buf, (size_t)n);
+    if (printk_to_debug_port)
+        debug_write(buf, (size_t)n);
+    else
+        pv_console_write(buf, (size_t)n);
 }
 
 void check(const char *name, int ok, const char *fmt, ...)

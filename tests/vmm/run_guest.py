@@ -23,7 +23,8 @@ def kvm_or_skip():
 
 
 def run_vmm(vmm, guest, extra, timeout, tmp, tag="guest"):
-    paths = {k: os.path.join(tmp, f"{tag}.{k}") for k in ("console", "serial", "log")}
+    paths = {k: os.path.join(tmp, f"{tag}.{k}")
+             for k in ("console", "serial", "log", "stderr")}
     cmd = [vmm, "--kernel", guest, "--console-log", paths["console"],
            "--serial-log", paths["serial"], "--log-file", paths["log"]] + extra
     return cmd, paths
@@ -37,10 +38,17 @@ def read(path):
         return ""
 
 
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
+                   "UndefinedBehaviorSanitizer")
+
+
 def judge(name, rc, paths, expect_exit, where, expect_lines):
     out = {k: read(p) for k, p in paths.items()}
     text = out[where]
     problems = []
+    stderr = out.get("stderr", "")
+    if any(m in stderr for m in SANITIZER_MARKS):
+        problems.append("the sanitizer reported an error (see stderr)")
     if rc != expect_exit:
         problems.append(f"exit status {rc}, expected {expect_exit}")
     if expect_lines is None:
@@ -53,7 +61,7 @@ def judge(name, rc, paths, expect_exit, where, expect_lines):
             if line not in text:
                 problems.append(f"missing {line!r} in the {where}")
     if problems:
-        for k in ("console", "serial", "log"):
+        for k in ("console", "serial", "log", "stderr"):
             print(f"--- {k} ---\n{out[k][-6000:]}")
         print("FAILED: " + "; ".join(problems))
         return False
@@ -81,8 +89,10 @@ def main():
         other = None
         if a.beside:
             ocmd, opaths = run_vmm(a.vmm, a.beside, ["--domid", "2"], a.timeout, tmp, "beside")
-            other = subprocess.Popen(ocmd)
-        p = subprocess.run(cmd, timeout=a.timeout)
+            with open(opaths["stderr"], "w") as err:
+                other = subprocess.Popen(ocmd, stderr=err)
+        with open(paths["stderr"], "w") as err:
+            p = subprocess.run(cmd, timeout=a.timeout, stderr=err)
         ok = judge(a.name, p.returncode, paths, a.expect_exit, a.output, a.expect)
         if other:
             orc = other.wait(timeout=a.timeout)
