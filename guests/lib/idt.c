@@ -97,6 +97,13 @@ struct gate {
     uint16_t off_mid;
     uint32_t off_hi, zero;
 };
+/* Flat 64-bit code and data at the selectors entry64.S uses. */
+static const uint64_t gdt[] __attribute__((aligned(8))) = {
+    0,
+    0x00af9b000000ffffull,          /* 0x08: code 64 */
+    0x00cf93000000ffffull,          /* 0x10: data */
+};
+#define CODE_SEL 0x08
 #else
 struct gate {
     uint16_t off_lo, sel;
@@ -104,11 +111,12 @@ struct gate {
     uint16_t off_hi;
 };
 /* Flat 32-bit code and data at the selectors the PVH entry state uses. */
-static const uint64_t gdt32[] __attribute__((aligned(8))) = {
+static const uint64_t gdt[] __attribute__((aligned(8))) = {
     0, 0,
     0x00cf9b000000ffffull,          /* 0x10: code */
     0x00cf93000000ffffull,          /* 0x18: data */
 };
+#define CODE_SEL 0x10
 #endif
 
 static struct gate idt[256] __attribute__((aligned(16)));
@@ -134,11 +142,20 @@ void idt_set_handler(unsigned vector, irq_handler_t fn)
     handlers[vector & 255] = fn;
 }
 
-void idt_init(void)
+void idt_load(void)
 {
-    uint16_t cs;
-#if GUEST_BITS == 32
-    struct desc_ptr gp = { sizeof(gdt32) - 1, (uintptr_t)gdt32 };
+    struct desc_ptr gp = { sizeof(gdt) - 1, (uintptr_t)gdt };
+#if GUEST_BITS == 64
+    __asm__ volatile("lgdt %0\n"
+                     "pushq $0x08\n"
+                     "lea 1f(%%rip), %%rax\n"
+                     "pushq %%rax\n"
+                     "lretq\n"
+                     "1: mov $0x10, %%eax\n"
+                     "mov %%eax, %%ds; mov %%eax, %%es; mov %%eax, %%ss\n"
+                     "mov %%eax, %%fs; mov %%eax, %%gs\n"
+                     : : "m"(gp) : "rax", "memory");
+#else
     __asm__ volatile("lgdt %0\n"
                      "ljmp $0x10, $1f\n"
                      "1: mov $0x18, %%eax\n"
@@ -146,13 +163,18 @@ void idt_init(void)
                      "mov %%eax, %%fs; mov %%eax, %%gs\n"
                      : : "m"(gp) : "eax", "memory");
 #endif
-    __asm__ volatile("mov %%cs, %0" : "=r"(cs));
+    struct desc_ptr p = { sizeof(idt) - 1, (uintptr_t)idt };
+    __asm__ volatile("lidt %0" : : "m"(p) : "memory");
+}
+
+void idt_init(void)
+{
     for (unsigned i = 0; i < 256; i++) {
         uintptr_t a = (uintptr_t)(idt_stubs + 16 * i);
         struct gate *g = &idt[i];
         memset(g, 0, sizeof(*g));
         g->off_lo = (uint16_t)a;
-        g->sel = cs;
+        g->sel = CODE_SEL;
         g->type = 0x8e;             /* present, DPL 0, interrupt gate */
 #if GUEST_BITS == 64
         g->off_mid = (uint16_t)(a >> 16);
@@ -161,6 +183,5 @@ void idt_init(void)
         g->off_hi = (uint16_t)(a >> 16);
 #endif
     }
-    struct desc_ptr p = { sizeof(idt) - 1, (uintptr_t)idt };
-    __asm__ volatile("lidt %0" : : "m"(p) : "memory");
+    idt_load();
 }

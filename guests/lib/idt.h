@@ -11,9 +11,12 @@
 
 typedef void (*irq_handler_t)(unsigned vector);
 
-/* Load a GDT of our own (32-bit: flat code 0x10 / data 0x18, the PVH entry
- * selectors) and an IDT whose 256 gates lead to idt_dispatch(). */
+/* Build the IDT (256 gates leading to idt_dispatch()) and load it with a
+ * GDT of our own: flat code/data at 0x08/0x10 (64-bit, as entry64.S) or
+ * 0x10/0x18 (32-bit, the PVH entry selectors). */
 void idt_init(void);
+/* Load that GDT and IDT on another vCPU (after idt_init()). */
+void idt_load(void);
 void idt_set_handler(unsigned vector, irq_handler_t fn);
 
 static inline void irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }

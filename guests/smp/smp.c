@@ -8,21 +8,28 @@
  * The AP prints nothing (the console ring is not shared safely); it leaves
  * what it saw in variables for the BSP to check. */
 #include "guest.h"
+#include "idt.h"
 
 #include <xen/arch-x86/cpuid.h>
 #include <xen/errno.h>
 #include <xen/event_channel.h>
+#include <xen/hvm/hvm_op.h>
 #include <xen/hvm/hvm_vcpu.h>
 #include <xen/sched.h>
 #include <xen/vcpu.h>
 
 #define AP_MAGIC 0x5eed1234u
+#define AP_VECTOR 0xf3
+#define WORD_BITS (sizeof(xen_ulong_t) * 8)
 
 /* Written by the AP, read by the BSP. */
 static volatile uint32_t ap_alive, ap_magic, ap_id, ap_cpuid_eax, ap_cpuid_ebx;
 static volatile long ap_is_up_rc = -1;
 static volatile uint32_t ap_saw_pending, ap_saw_sel, ap_saw_upcall;
 static volatile uint32_t ap_done, ap_resumed;
+static volatile uint32_t ap_apic_id, ap_irq_ready, ap_irq_done, ap_irq_hits;
+static volatile uint32_t ap_irq_port_seen, ap_irq_vector;
+static volatile long ap_set_vector_rc = -1;
 /* Written by the BSP. */
 static volatile uint32_t ipi_port;
 
@@ -62,6 +69,40 @@ static uint64_t tsc_per_ms(void)
     return c ? c : 1000000;         /* ECX = TSC kHz */
 }
 
+/* vCPU 1's upcall handler: scan its selector for the IPI port, EOI. */
+static void ap_upcall(unsigned vector)
+{
+    volatile struct vcpu_info *vi = &shared_info->vcpu_info[1];
+    uint32_t p = ipi_port;
+    ap_irq_vector = vector;
+    vi->evtchn_upcall_pending = 0;
+    xen_ulong_t sel = __atomic_exchange_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
+    xen_ulong_t bit = (xen_ulong_t)1 << (p % WORD_BITS);
+    if (((sel >> (p / WORD_BITS)) & 1) &&
+        (__atomic_fetch_and(&shared_info->evtchn_pending[p / WORD_BITS], ~bit,
+                            __ATOMIC_SEQ_CST) & bit))
+        ap_irq_port_seen = 1;
+    ap_irq_hits++;
+    lapic_eoi();
+}
+
+/* Take one IPI by interrupt: per-vCPU upcall vector on our own LAPIC. */
+static void ap_interrupts(unsigned id)
+{
+    idt_load();
+    lapic_enable();
+    ap_apic_id = lapic_read(LAPIC_ID) >> 24;
+    struct xen_hvm_evtchn_upcall_vector u = { .vcpu = id, .vector = AP_VECTOR };
+    ap_set_vector_rc = HYPERCALL2(__HYPERVISOR_hvm_op, HVMOP_set_evtchn_upcall_vector, &u);
+    irq_enable();
+    ap_irq_ready = 1;
+    uint64_t limit = 2000 * tsc_per_ms(), t0 = rdtsc();
+    while (!ap_irq_hits && rdtsc() - t0 < limit)
+        __asm__ volatile("pause");
+    irq_disable();
+    ap_irq_done = 1;
+}
+
 void ap_main(unsigned long magic, unsigned long id)
 {
     uint32_t a, b, c, d;
@@ -93,6 +134,7 @@ void ap_main(unsigned long magic, unsigned long id)
         __asm__ volatile("pause");
     }
     ap_done = 1;
+    ap_interrupts((unsigned)id);
     vcpu_op(VCPUOP_down, (unsigned)id, NULL);
     /* Only reached when the BSP brings us up again. */
     ap_resumed = 1;
@@ -155,6 +197,8 @@ void guest_main(void)
 {
     printk("smp guest (%d-bit)\n", GUEST_BITS);
     CHECK_EQ("map_shared_info", map_shared_info(), 0);
+    idt_init();                     /* the AP loads it; we keep IF=0 */
+    idt_set_handler(AP_VECTOR, ap_upcall);
 
     /* How many vCPUs: is_up answers -ENOENT past the last one. */
     unsigned nr = 0;
@@ -228,6 +272,16 @@ void guest_main(void)
     CHECK("AP saw the IPI port pending", ap_saw_pending);
     CHECK("AP saw its evtchn_pending_sel bit", ap_saw_sel);
     CHECK("AP saw its evtchn_upcall_pending", ap_saw_upcall);
+
+    /* The same port again, now by interrupt on vCPU 1's own LAPIC. */
+    CHECK("AP ready for interrupts", wait_flag(&ap_irq_ready, 5000));
+    CHECK_EQ("AP LAPIC id", ap_apic_id, 1);
+    CHECK_EQ("AP set its upcall vector", ap_set_vector_rc, 0);
+    CHECK_EQ("send IPI again", evtchn_op(EVTCHNOP_send, &send), 0);
+    CHECK("AP interrupt wait over", wait_flag(&ap_irq_done, 5000));
+    CHECK_EQ("AP took one interrupt", ap_irq_hits, 1);
+    CHECK_EQ("AP interrupt vector", ap_irq_vector, AP_VECTOR);
+    CHECK("AP interrupt saw the IPI port", ap_irq_port_seen);
 
     CHECK("AP took itself down (is_up(1) == 0)", wait_is_up(1, 0, 5000));
     CHECK_EQ("initialise(1) after down", vcpu_op(VCPUOP_initialise, 1, &ctx), -XEN_EEXIST);
