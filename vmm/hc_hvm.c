@@ -1,6 +1,7 @@
 /* hvm_op: parameters and event delivery set-up. */
 #include "hypercall.h"
 #include "domain.h"
+#include "shinfo.h"
 
 #include <xen/errno.h>
 #include <xen/hvm/hvm_op.h>
@@ -77,6 +78,12 @@ static void set_callback(struct hcall *h, uint64_t value)
     }
     /* Xen latches the shared info layout from the caller's mode here. */
     d->shinfo_32bit = h->compat;
+    /* Events already pending are delivered through the new callback
+     * (hvm_set_callback_via() asserts every online vCPU's upcall). */
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpu[i].up && !d->vcpu[i].down &&
+            vcpu_upcall_pending(d, &d->vcpu[i]))
+            vcpu_kick(&d->vcpu[i]);
 }
 
 static long param_op(struct hcall *h, bool set)
@@ -122,7 +129,11 @@ long hc_hvm_op(struct hcall *h)
             return -XEN_EINVAL;
         if (u.vcpu >= h->d->nr_vcpus)
             return -XEN_ENOENT;
-        h->d->vcpu[u.vcpu].upcall_vector = u.vector;
+        struct vcpu *v = &h->d->vcpu[u.vcpu];
+        v->upcall_vector = u.vector;
+        /* As Xen: an upcall already pending is delivered at once. */
+        if (vcpu_upcall_pending(h->d, v))
+            vcpu_kick(v);
         return 0;
     }
     case HVMOP_get_time: {

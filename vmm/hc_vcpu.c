@@ -9,7 +9,81 @@
 #include <string.h>
 #include <xen/errno.h>
 #include <xen/hvm/hvm_vcpu.h>
+#include <xen/sched.h>
 #include <xen/vcpu.h>
+
+/* Xen's checks on a segment of a 32-bit start context (check_segment() in
+ * xen/arch/x86/hvm/domain.c); ar is as Xen sees it: accessed bit set on
+ * present segments, busy bit on TR. */
+enum seg_kind { SEG_CS, SEG_SS, SEG_DATA, SEG_TR };
+
+static bool seg_ok(uint16_t ar, enum seg_kind k)
+{
+    unsigned type = ar & 0xf, s = (ar >> 4) & 1, p = (ar >> 7) & 1;
+    if (ar & 0xf000)
+        return false;
+    if (ar == 0)
+        return k == SEG_DATA;
+    if (k == SEG_TR ? (s || type != 0xb) : !s)
+        return false;
+    if (!p)
+        return false;
+    switch (k) {
+    case SEG_CS:
+        return type & 0x8;
+    case SEG_SS:
+        return !(type & 0x8) && (type & 0x2);
+    case SEG_DATA:
+        return !((type & 0x8) && !(type & 0x2));
+    default:
+        return true;
+    }
+}
+
+static uint16_t seg_ar(uint16_t ar)
+{
+    return (ar & 0x80) ? ar | 1 : ar;       /* accessed, if present */
+}
+
+/* The sanity checks Xen's arch_set_info_hvm_guest() makes before it
+ * accepts a VCPUOP_initialise context: -EINVAL for what it refuses. */
+static long check_hvm_context(const vcpu_hvm_context_t *c)
+{
+    if (c->pad != 0)
+        return -XEN_EINVAL;
+    if (c->mode == VCPU_HVM_MODE_32B) {
+        const struct vcpu_hvm_x86_32 *x = &c->cpu_regs.x86_32;
+        if (x->pad1 || x->pad2[0] || x->pad2[1] || x->pad2[2])
+            return -XEN_EINVAL;
+        uint16_t cs = seg_ar(x->cs_ar), ss = seg_ar(x->ss_ar);
+        uint16_t ds = seg_ar(x->ds_ar), es = seg_ar(x->es_ar);
+        if (!seg_ok(cs, SEG_CS) || !seg_ok(ss, SEG_SS) || !seg_ok(ds, SEG_DATA) ||
+            !seg_ok(es, SEG_DATA) || !seg_ok(x->tr_ar | 2, SEG_TR))
+            return -XEN_EINVAL;
+        uint64_t limit = x->cs_limit;
+        if (cs & (1u << 11))
+            limit = (limit << 12) | 0xfff;
+        unsigned cs_dpl = (cs >> 5) & 3;
+        if (x->eip > limit || ((ss >> 5) & 3) != cs_dpl)
+            return -XEN_EINVAL;
+        if (((ds & 0x80) && ((ds >> 5) & 3) > cs_dpl) ||
+            ((es & 0x80) && ((es >> 5) & 3) > cs_dpl))
+            return -XEN_EINVAL;
+        if ((x->efer & (1u << 10)) && !(x->efer & (1u << 8)))
+            return -XEN_EINVAL;             /* LMA without LME */
+        return 0;
+    }
+    if (c->mode == VCPU_HVM_MODE_64B) {
+        const struct vcpu_hvm_x86_64 *x = &c->cpu_regs.x86_64;
+        if ((uint64_t)((int64_t)(x->rip << 16) >> 16) != x->rip)
+            return -XEN_EINVAL;             /* non-canonical */
+        if (!(x->cr0 & (1ull << 31)) || !(x->cr4 & (1u << 5)) ||
+            !(x->efer & (1u << 8)))
+            return -XEN_EINVAL;             /* needs PG, PAE and LME */
+        return 0;
+    }
+    return -XEN_EINVAL;
+}
 
 static long register_vcpu_info(struct hcall *h, struct vcpu *v)
 {
@@ -87,10 +161,13 @@ long hc_vcpu_op(struct hcall *h)
         vcpu_hvm_context_t ctx;
         if (guest_read(h, h->arg[2], &ctx, sizeof(ctx)))
             return -XEN_EFAULT;
-        if (ctx.mode != VCPU_HVM_MODE_32B && ctx.mode != VCPU_HVM_MODE_64B)
-            return -XEN_EINVAL;
+        /* Xen answers -EEXIST for an initialised vCPU before it looks at
+         * the context. */
         if (v->up || v->has_init_ctx)
             return -XEN_EEXIST;
+        long rc = check_hvm_context(&ctx);
+        if (rc < 0)
+            return rc;
         _Static_assert(sizeof(ctx) <= sizeof(v->init_ctx.raw), "ctx fits");
         memcpy(v->init_ctx.raw, &ctx, sizeof(ctx));
         v->has_init_ctx = true;
@@ -101,7 +178,12 @@ long hc_vcpu_op(struct hcall *h)
             return -XEN_EINVAL;
         return vcpu_bring_up(v);
     case VCPUOP_down:
-        return vcpu_take_down(v, h->v);
+        /* As in Xen, the last vCPU going down powers the domain off. */
+        for (unsigned i = 0; i < d->nr_vcpus; i++)
+            if (i != id && d->vcpu[i].up && !d->vcpu[i].down)
+                return vcpu_take_down(v, h->v);
+        domain_shutdown(d, SHUTDOWN_poweroff);
+        return 0;
     case VCPUOP_is_up:
         return v->up && !v->down;
     case VCPUOP_register_vcpu_info:

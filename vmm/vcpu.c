@@ -73,6 +73,8 @@ int vcpu_set_linux64_entry(struct vcpu *v, uint64_t entry, uint64_t rsi,
 static struct kvm_segment hvm_seg(uint32_t base, uint32_t limit, uint16_t ar,
                                   uint16_t sel)
 {
+    if (ar & 0x80)
+        ar |= (ar & 0x10) ? 1 : 0;  /* present code/data: accessed, as Xen */
     return (struct kvm_segment){
         .base = base, .limit = limit, .selector = sel,
         .type = ar & 0xf, .s = (ar >> 4) & 1, .dpl = (ar >> 5) & 3,
@@ -100,7 +102,8 @@ static int load_hvm_context(struct vcpu *v, const vcpu_hvm_context_t *c)
         s.es = hvm_seg(x->es_base, x->es_limit, x->es_ar, 0x18);
         s.ss = hvm_seg(x->ss_base, x->ss_limit, x->ss_ar, 0x18);
         s.fs = s.gs = s.ds;
-        s.tr = hvm_seg(x->tr_base, x->tr_limit, x->tr_ar, 0x20);
+        /* Xen marks TR busy (VMX refuses an available TSS). */
+        s.tr = hvm_seg(x->tr_base, x->tr_limit, x->tr_ar | 2, 0x20);
         if (!s.tr.present)
             s.tr = (struct kvm_segment){ .limit = 0x67, .selector = 0x20,
                                          .type = 0xb, .present = 1 };
@@ -315,7 +318,10 @@ static void park_if_needed(struct vcpu *v)
     if (v->start_pending) {
         v->start_pending = false;
         v->has_init_ctx = false;
-        if (load_hvm_context(v, (vcpu_hvm_context_t *)v->init_ctx.raw) < 0)
+        /* init_ctx is a byte array with no alignment: copy it out. */
+        vcpu_hvm_context_t ctx;
+        memcpy(&ctx, v->init_ctx.raw, sizeof(ctx));
+        if (load_hvm_context(v, &ctx) < 0)
             log_err("dom%u vcpu%u: cannot load start context", d->domid, v->id);
     }
     pthread_mutex_unlock(&d->lock);
