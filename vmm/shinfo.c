@@ -129,14 +129,19 @@ int time_init(struct domain *d)
         return -errno;
     d->tsc_khz = (uint64_t)khz;
 
-    struct { struct kvm_msrs hdr; struct kvm_msr_entry e; } msrs = {
-        .hdr.nmsrs = 1, .e.index = 0x10 /* IA32_TSC */,
-    };
+    union {
+        struct kvm_msrs hdr;
+        uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+    } msrs;
+    memset(&msrs, 0, sizeof(msrs));
+    msrs.hdr.nmsrs = 1;
+    msrs.hdr.entries[0].index = 0x10;   /* IA32_TSC */
     uint64_t before = __rdtsc();
     if (ioctl(d->vcpu[0].fd, KVM_GET_MSRS, &msrs) != 1)
         return -errno;
     uint64_t after = __rdtsc();
-    d->guest_tsc_offset = (int64_t)(msrs.e.data - (before + (after - before) / 2));
+    d->guest_tsc_offset = (int64_t)(msrs.hdr.entries[0].data -
+                                    (before + (after - before) / 2));
 
     /* pvclock scale: ns = ((tsc << shift) * mul) >> 32, with the scaled
      * frequency in (1 GHz, 2 GHz] so that mul keeps 31-32 bits. */

@@ -45,7 +45,7 @@ static unsigned long safe(uint64_t v)
 
 static unsigned long scratch_ptr(uint64_t r)
 {
-    return (unsigned long)scratch + (unsigned long)(r % (SCRATCH_WORDS * 8));
+    return (unsigned long)scratch + (uint32_t)r % (SCRATCH_WORDS * 8);
 }
 
 static unsigned long bad_value(void)
@@ -75,7 +75,7 @@ static unsigned long bad_value(void)
 static void refill_scratch(unsigned words)
 {
     for (unsigned i = 0; i < words; i++) {
-        unsigned at = (unsigned)(rand64() % SCRATCH_WORDS);
+        unsigned at = (uint32_t)rand64() % SCRATCH_WORDS;
         scratch[at] = sizeof(long) == 8 ? bad_value()
                                         : ((uint64_t)bad_value() << 32) | bad_value();
     }
@@ -147,8 +147,8 @@ static void random_calls(unsigned long long count)
         if ((calls & 15) == 0)
             refill_scratch(16);
         uint64_t r = rand64();
-        unsigned nr = (r & 3) ? implemented[(r >> 2) % 9] : (unsigned)((r >> 8) & 63);
-        unsigned long cmd = (r & 0x30000) ? (r >> 20) % 40 : bad_value();
+        unsigned nr = (r & 3) ? implemented[(uint32_t)(r >> 2) % 9u] : (unsigned)((r >> 8) & 63);
+        unsigned long cmd = (r & 0x30000) ? (uint32_t)(r >> 20) % 40u : bad_value();
         call(nr, cmd, bad_value(), bad_value(), bad_value(), bad_value());
     }
 }
