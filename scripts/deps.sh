@@ -6,7 +6,7 @@ set -eu
 PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev python3
       libxen-dev libcmocka-dev libseccomp-dev
       xenstore-utils xen-utils-4.17 grub-xen-host
-      linux-image-cloud-amd64 binutils xz-utils zstd
+      linux-image-cloud-amd64 binutils xz-utils zstd lz4
       qemu-system-x86"
 
 missing=""

@@ -23,6 +23,7 @@ struct loaded_kernel {
     uint64_t entry;     /* PVH: XEN_ELFNOTE_PHYS32_ENTRY; Linux: 64-bit entry */
     uint64_t lo, hi;    /* guest-physical extent of the loaded image */
     int elf_class;      /* 32 or 64 (ELF images) */
+    unsigned patched_hypercalls;    /* direct vmcall stubs rerouted */
     /* Linux boot protocol only: setup header copied for boot_params. */
     uint8_t setup_header[0x290 - 0x1f1];
     size_t setup_header_len;

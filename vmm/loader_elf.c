@@ -13,10 +13,12 @@
 #include <string.h>
 #include <xen/elfnote.h>
 
+#include "hcall_patch.h"
+
 #define MAX_PHDRS 128
 
 struct seg {
-    uint32_t type;
+    uint32_t type, flags;
     uint64_t offset, filesz, memsz, paddr;
 };
 
@@ -124,12 +126,12 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
         if (out->elf_class == 64) {
             Elf64_Phdr p;
             memcpy(&p, ph, sizeof(p));
-            segs[i] = (struct seg){ p.p_type, p.p_offset, p.p_filesz,
+            segs[i] = (struct seg){ p.p_type, p.p_flags, p.p_offset, p.p_filesz,
                                     p.p_memsz, p.p_paddr };
         } else {
             Elf32_Phdr p;
             memcpy(&p, ph, sizeof(p));
-            segs[i] = (struct seg){ p.p_type, p.p_offset, p.p_filesz,
+            segs[i] = (struct seg){ p.p_type, p.p_flags, p.p_offset, p.p_filesz,
                                     p.p_memsz, p.p_paddr };
         }
     }
@@ -195,6 +197,8 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
         uint8_t *dst = gmem_ptr(gm, s->paddr, s->memsz);
         memcpy(dst, img + s->offset, s->filesz);
         memset(dst + s->filesz, 0, s->memsz - s->filesz);
+        if (s->flags & PF_X)
+            out->patched_hypercalls += hcall_patch_segment(dst, s->filesz, s->paddr);
     }
     out->kind = BOOT_PVH;
     out->entry = entry;

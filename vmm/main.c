@@ -313,6 +313,9 @@ static int build(struct domain *d, const struct options *o)
         log_err("cannot set the boot registers: %s", strerror(-rc));
         goto fail;
     }
+    if (k.patched_hypercalls)
+        log_info("dom%u: rerouted %u direct vmcall/vmmcall hypercall stub(s)",
+                 d->domid, k.patched_hypercalls);
     log_info("dom%u (%s): %s kernel %s, entry %#llx, %llu MiB, %u vCPU(s)",
              d->domid, d->name, k.kind == BOOT_PVH ? "PVH" : "Linux",
              o->kernel, (unsigned long long)k.entry,
@@ -378,8 +381,12 @@ int main(int argc, char **argv)
     xs_relay_fini(d);
 
     int reason = atomic_load(&d->shutdown_reason);
-    if (reason < 0)
+    if (reason < 0) {
+        if (o.verbose)      /* where was a destroyed (perhaps hung) guest? */
+            for (unsigned i = 0; i < d->nr_vcpus; i++)
+                vcpu_dump_registers(&d->vcpu[i], "destroyed");
         return EXIT_DESTROYED;
+    }
     log_info("dom%u (%s): shutdown: %s", d->domid, d->name, reason_name(reason));
     return VMM_EXIT_SHUTDOWN_BASE + (reason & 0xff);
 }

@@ -168,7 +168,7 @@ void vcpu_kick(struct vcpu *v)
 
 /* --- exits -------------------------------------------------------------- */
 
-static void dump_registers(struct vcpu *v, const char *why)
+void vcpu_dump_registers(struct vcpu *v, const char *why)
 {
     struct kvm_regs r;
     struct kvm_sregs s;
@@ -186,7 +186,7 @@ static void dump_registers(struct vcpu *v, const char *why)
 
 static void crash(struct vcpu *v, const char *why)
 {
-    dump_registers(v, why);
+    vcpu_dump_registers(v, why);
     domain_shutdown(v->d, SHUTDOWN_crash);
 }
 

@@ -19,6 +19,7 @@
 
 #include "boot.h"
 #include "gmem.h"
+#include "hcall_patch.h"
 #include "layout.h"
 #include "loader.h"
 #include "memmap.h"
@@ -338,6 +339,33 @@ static void test_gmem_bounds(void **state)
     assert_int_equal(gmem_add_region(gm, 0xe0000001, 4096, GMEM_XEN_PAGE, NULL), -EINVAL);
 }
 
+static void test_hcall_patch(void **state)
+{
+    (void)state;
+    uint8_t text[128];
+    memset(text, 0xcc, sizeof(text));
+    static const uint8_t intel[] = { 0x0f, 0x01, 0xc1, 0xe9, 1, 2, 3, 4 };
+    static const uint8_t amd_ibt[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x0f, 0x01, 0xd9, 0xc3 };
+    static const uint8_t inline_call[] = { 0x0f, 0x01, 0xc1, 0x48, 0x85, 0xc0 };
+    memcpy(text + 0, intel, sizeof(intel));             /* aligned stub */
+    memcpy(text + 16, amd_ibt, sizeof(amd_ibt));        /* aligned, endbr */
+    memcpy(text + 32, inline_call, sizeof(inline_call)); /* no return after */
+    memcpy(text + 52, intel, sizeof(intel));            /* not aligned */
+    assert_int_equal(hcall_patch_segment(text, sizeof(text), 0x1000000), 2);
+    static const uint8_t out[] = { 0xe7, 0x5e, 0x90 };
+    assert_memory_equal(text, out, 3);
+    assert_int_equal(text[3], 0xe9);
+    assert_memory_equal(text + 20, out, 3);
+    assert_memory_equal(text + 32, inline_call, sizeof(inline_call));
+    assert_memory_equal(text + 52, intel, sizeof(intel));
+    /* Alignment is judged at the guest address, not the buffer offset. */
+    uint8_t shifted[64];
+    memset(shifted, 0xcc, sizeof(shifted));
+    memcpy(shifted + 8, intel, sizeof(intel));
+    assert_int_equal(hcall_patch_segment(shifted, sizeof(shifted), 0x1000008), 1);
+    assert_int_equal(shifted[8], 0xe7);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +378,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bzimage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pvh_start_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gmem_bounds, setup, teardown),
+        cmocka_unit_test(test_hcall_patch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
