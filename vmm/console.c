@@ -30,12 +30,20 @@ struct console_backend {
     struct io_watch client[MAX_CLIENTS];
     int log_fd;
     bool stdio;
+    bool wake_pending;          /* the I/O thread has been signalled */
     char *socket_path;
 };
 
+/* The guest sent on the console port (vCPU thread, domain lock held).
+ * Wake the I/O thread only when there is output to move and it is not
+ * already awake for it: a send on an empty ring changes nothing. */
 static void be_notify(void *opaque)
 {
     struct console_backend *c = opaque;
+    if (__atomic_load_n(&c->ring->out_prod, __ATOMIC_ACQUIRE) == c->ring->out_cons)
+        return;
+    if (__atomic_exchange_n(&c->wake_pending, true, __ATOMIC_ACQ_REL))
+        return;
     uint64_t one = 1;
     if (write(c->notify.fd, &one, sizeof(one)) < 0) {
         /* The counter is saturated only if the loop is stuck; nothing to do. */
@@ -110,6 +118,7 @@ static void on_notify(struct io_watch *w, uint32_t events)
     uint64_t n;
     if (read(w->fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
         return;
+    __atomic_store_n(&c->wake_pending, false, __ATOMIC_RELEASE);
     drain_output(c);
 }
 

@@ -15,8 +15,15 @@
  * or NO_GPA. */
 static uint64_t translate(struct hcall *h, uint64_t gva, bool write)
 {
-    if (!h->paging)
-        return gva & 0xffffffffull;     /* flat segments, no paging */
+    uint64_t gpa;
+    switch (gva_translate(&h->d->mem, &h->paging, gva, write, &gpa)) {
+    case GVA_OK:
+        return gpa;
+    case GVA_FAULT:
+        return NO_GPA;
+    case GVA_UNSUPPORTED:
+        break;              /* 5-level paging: ask KVM */
+    }
     struct kvm_translation tr = { .linear_address = gva };
     if (ioctl(h->v->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
         return NO_GPA;
@@ -110,7 +117,8 @@ void hypercall_dispatch(struct vcpu *v, struct kvm_regs *regs,
     struct hcall h = {
         .d = d, .v = v,
         .compat = !long_mode,
-        .paging = sregs->cr0 & (1u << 31),
+        .paging = { .cr0 = sregs->cr0, .cr3 = sregs->cr3, .cr4 = sregs->cr4,
+                    .efer = sregs->efer, .user = (sregs->ss.dpl & 3) == 3 },
         .nr = regs->rax & 0xffffffffull,
     };
     if (long_mode) {
@@ -124,7 +132,7 @@ void hypercall_dispatch(struct vcpu *v, struct kvm_regs *regs,
     v->nr_hypercalls++;
 
     long ret;
-    unsigned cpl = sregs->cs.selector & 3;
+    unsigned cpl = sregs->ss.dpl & 3;   /* SS.DPL is the CPL */
     if (cpl != 0 && !d->user_hypercalls) {
         ret = -XEN_EPERM;           /* Xen refuses hypercalls from user mode */
     } else if (h.nr < sizeof(handlers) / sizeof(handlers[0]) && handlers[h.nr]) {

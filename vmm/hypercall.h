@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <linux/kvm.h>
 
+#include "gva.h"
+
 struct domain;
 struct vcpu;
 
@@ -22,7 +24,7 @@ struct hcall {
     struct domain *d;
     struct vcpu *v;
     bool compat;                /* the guest called from 32-bit mode */
-    bool paging;                /* CR0.PG: addresses need translating */
+    struct paging paging;       /* the guest's MMU state at the call */
     uint64_t nr;
     uint64_t arg[5];
 };

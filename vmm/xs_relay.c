@@ -27,6 +27,7 @@ struct xs_relay {
     struct xenstore_domain_interface *ring;
     struct io_watch notify;
     struct io_watch sock;
+    bool wake_pending;          /* the I/O thread has been signalled */
     /* Guest requests not yet written to the socket, and daemon replies not
      * yet placed in the ring. */
     uint8_t to_daemon[BUF_SIZE];
@@ -35,9 +36,13 @@ struct xs_relay {
     size_t to_guest_len;
 };
 
+/* The guest sent on the xenstore port: wake the I/O thread unless it is
+ * already signalled (it re-reads both rings whenever it runs). */
 static void be_notify(void *opaque)
 {
     struct xs_relay *x = opaque;
+    if (__atomic_exchange_n(&x->wake_pending, true, __ATOMIC_ACQ_REL))
+        return;
     uint64_t one = 1;
     if (write(x->notify.fd, &one, sizeof(one)) < 0) {
         /* saturated counter: the loop will run anyway */
@@ -109,10 +114,12 @@ static void pump(struct xs_relay *x)
 
 static void on_notify(struct io_watch *w, uint32_t events)
 {
+    struct xs_relay *x = w->opaque;
     uint64_t n;
     if (read(w->fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
         return;
-    pump(w->opaque);
+    __atomic_store_n(&x->wake_pending, false, __ATOMIC_RELEASE);
+    pump(x);
 }
 
 static void on_sock(struct io_watch *w, uint32_t events)

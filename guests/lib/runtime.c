@@ -380,6 +380,12 @@ void guest_entry(const struct hvm_start_info *si)
     start_info = si;
     if (si->magic != XEN_HVM_START_MAGIC_VALUE)
         panic_early("bad hvm_start_info magic\n");
+#ifdef GUEST_NO_XEN
+    /* A guest for any PVH-capable VMM: no Xen detection, no hypercalls. */
+    guest_main();
+    for (;;)
+        __asm__ volatile("cli; hlt");
+#endif
 
     uint32_t a, b, c, d, base;
     for (base = 0x40000000; base < 0x40010000; base += 0x100) {
