@@ -31,6 +31,7 @@ struct console_backend {
     int log_fd;
     bool stdio;
     bool wake_pending;          /* the I/O thread has been signalled */
+    bool emitted;               /* any output yet (launch trace) */
     char *socket_path;
 };
 
@@ -52,6 +53,10 @@ static void be_notify(void *opaque)
 
 static void emit(struct console_backend *c, const char *buf, size_t n)
 {
+    if (!c->emitted) {
+        c->emitted = true;
+        domain_trace_launch(c->d, "first-console-byte");
+    }
     if (c->log_fd >= 0)
         write_full(c->log_fd, buf, n);
     if (c->stdio)

@@ -1,8 +1,11 @@
 #include "domain.h"
 #include "vcpu.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "util.h"
 
 void domain_init(struct domain *d, uint32_t domid, unsigned nr_vcpus)
 {
@@ -44,4 +47,10 @@ void domain_shutdown(struct domain *d, int reason)
             /* the loop is already being woken */
         }
     }
+}
+
+void domain_trace_launch(struct domain *d, const char *event)
+{
+    if (d->launch_trace)
+        fprintf(stderr, "launch: %s %llu\n", event, (unsigned long long)now_ns());
 }

@@ -38,6 +38,7 @@ struct vcpu {
     struct kvm_run *run;
     pthread_t thread;
     bool thread_started;
+    bool entered;                   /* has run guest code (launch trace) */
 
     /* Bring-up: vCPU 0 starts at boot; others wait for VCPUOP_up. */
     bool up;                        /* guarded by d->lock */
@@ -66,6 +67,7 @@ struct domain {
     char name[64];
     uint8_t uuid[16];
     bool user_hypercalls;           /* benchmark knob: allow CPL3 hypercalls */
+    bool launch_trace;              /* print launch milestones (benchmarks) */
 
     int kvm_fd, vm_fd;
     int run_size;
@@ -118,6 +120,10 @@ struct domain {
 
 /* Initialise the state above for nr_vcpus vCPUs (no KVM yet). */
 void domain_init(struct domain *d, uint32_t domid, unsigned nr_vcpus);
+
+/* With --launch-trace, print "launch: EVENT NS" (CLOCK_MONOTONIC) once
+ * per event on stderr, for benchmarks measuring launch time. */
+void domain_trace_launch(struct domain *d, const char *event);
 
 /* Request the domain to stop with a Xen shutdown reason. Safe from any
  * thread; the first reason wins. */

@@ -46,7 +46,7 @@ struct options {
     bool serial_stdio;
     const char *xenstore_socket;
     const char *log_file;
-    bool verbose, user_hypercalls;
+    bool verbose, user_hypercalls, launch_trace;
 };
 
 static void usage(FILE *f)
@@ -69,6 +69,7 @@ static void usage(FILE *f)
 "  --xenstore-socket PATH relay the xenstore ring to this xenstored\n"
 "  --log-file FILE        VMM log (default stderr)\n"
 "  --bench-user-hypercalls  allow hypercalls from ring 3 (benchmarks only)\n"
+"  --launch-trace         print launch milestones (CLOCK_MONOTONIC ns) on stderr\n"
 "  -v, --verbose\n"
 "With no console or serial option, both go to stdout.\n",
             MAX_VCPUS, GNTTAB_DEFAULT_MAX_FRAMES);
@@ -89,7 +90,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_KERNEL = 256, O_RAMDISK, O_CMDLINE, O_MEMORY, O_VCPUS, O_DOMID,
            O_NAME, O_GNT, O_CLOG, O_CSOCK, O_CSTDIO, O_SLOG, O_SSTDIO, O_XS,
-           O_LOG, O_UHC };
+           O_LOG, O_UHC, O_TRACE };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "ramdisk", required_argument, NULL, O_RAMDISK },
@@ -107,6 +108,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "xenstore-socket", required_argument, NULL, O_XS },
         { "log-file", required_argument, NULL, O_LOG },
         { "bench-user-hypercalls", no_argument, NULL, O_UHC },
+        { "launch-trace", no_argument, NULL, O_TRACE },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
@@ -157,6 +159,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case O_XS: o->xenstore_socket = optarg; break;
         case O_LOG: o->log_file = optarg; break;
         case O_UHC: o->user_hypercalls = true; break;
+        case O_TRACE: o->launch_trace = true; break;
         case 'v': o->verbose = true; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
@@ -358,6 +361,7 @@ int main(int argc, char **argv)
     struct domain *d = &dom;
     domain_init(d, o.domid, o.vcpus);
     d->user_hypercalls = o.user_hypercalls;
+    d->launch_trace = o.launch_trace;
     snprintf(d->name, sizeof(d->name), "%s", o.name ? o.name : "");
     if (!o.name)
         snprintf(d->name, sizeof(d->name), "dom%u", o.domid);

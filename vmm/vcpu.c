@@ -341,6 +341,10 @@ static void *vcpu_thread(void *arg)
         if (atomic_load(&d->stopping))
             break;
         v->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+        if (v->id == 0 && !v->entered) {
+            v->entered = true;
+            domain_trace_launch(d, "first-guest-entry");
+        }
         int rc = ioctl(v->fd, KVM_RUN, 0);
         v->run->kvm_dirty_regs = 0;
         if (rc < 0) {

@@ -11,11 +11,25 @@ _start:
     mov %ebx, %edi                  /* start info, kept for guest_entry */
     mov $stack_top, %esp
 
-    /* PML4[0] -> PDPT; PDPT[0..3] -> PD pages; PD: 2048 x 2 MiB. */
+    /* PML4[0] -> PDPT. With 1 GiB pages (CPUID 0x80000001 EDX bit 26)
+     * four PDPT entries map 4 GiB; otherwise PDPT[0..3] -> four PD pages
+     * of 512 x 2 MiB. Guest code is emulated on some hosts: the short
+     * path matters for boot time. */
     mov $pdpt, %eax
     or $0x7, %eax
     mov %eax, pml4
-    xor %ecx, %ecx
+    mov %edi, %esi                  /* cpuid clobbers ebx..edx */
+    mov $0x80000001, %eax
+    cpuid
+    mov %esi, %edi
+    bt $26, %edx
+    jnc 4f
+    movl $0x00000087, pdpt          /* present, writable, user, 1 GiB */
+    movl $0x40000087, pdpt + 8
+    movl $0x80000087, pdpt + 16
+    movl $0xc0000087, pdpt + 24
+    jmp 5f
+4:  xor %ecx, %ecx
 1:  mov %ecx, %eax
     shl $12, %eax
     add $pd, %eax
@@ -33,7 +47,7 @@ _start:
     cmp $2048, %ecx
     jne 2b
 
-    mov $pml4, %eax
+5:  mov $pml4, %eax
     mov %eax, %cr3
     mov %cr4, %eax
     or $0x20, %eax                  /* PAE */

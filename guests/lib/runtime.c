@@ -221,10 +221,15 @@ static void put(char *buf, size_t size, size_t *pos, char c)
     (*pos)++;
 }
 
-/* 64-bit division by a small base without libgcc (32-bit guests). */
+/* 64-bit division by a small base without libgcc (32-bit guests); 64-bit
+ * guests divide natively. */
 static unsigned long long divmod(unsigned long long v, unsigned base,
                                  unsigned *rem)
 {
+#if GUEST_BITS == 64
+    *rem = (unsigned)(v % base);
+    return v / base;
+#endif
     unsigned long long q = 0;
     unsigned r = 0;
     for (int i = 63; i >= 0; i--) {

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Run every benchmark and write the table.
+
+    python3 bench/run.py            (after scripts/test.sh or a meson build)
+
+Runs each bench/*/NAME.py in turn (each prints JSON records, see
+benchlib.py), then prints a Markdown table and writes it with the JSON to
+build/bench/results.md and results.json, with a description of the machine.
+"""
+import glob
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import benchlib
+
+
+def machine():
+    cpu = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem = next(l for l in open("/proc/meminfo") if l.startswith("MemTotal"))
+    except (OSError, StopIteration):
+        mem = "MemTotal: ?"
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem.split(":", 1)[1].strip(),
+            "kernel": platform.release(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def fmt(v):
+    return "" if v is None else str(v)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    scripts = sorted(glob.glob(os.path.join(here, "*", "*.py")))
+    records, failures = [], []
+    for s in scripts:
+        print(f"== {os.path.relpath(s, here)}", file=sys.stderr, flush=True)
+        p = subprocess.run([sys.executable, s], capture_output=True, text=True)
+        if p.returncode == 77:
+            failures.append(f"{os.path.relpath(s, here)}: skipped ({p.stderr.strip()})")
+            continue
+        if p.returncode != 0:
+            failures.append(f"{os.path.relpath(s, here)}: failed: {p.stderr.strip()[-500:]}")
+        for line in p.stdout.splitlines():
+            if line.startswith("{"):
+                records.append(json.loads(line))
+    m = machine()
+    lines = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}, Linux {m['kernel']}, {m['date']}",
+             "",
+             "| benchmark | Xenon | peer (same run) | peer value | ratio | ratio means | goal |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in records:
+        lines.append(f"| {r['metric']} | {r['value']} {r['unit']} | {fmt(r.get('peer'))} | "
+                     f"{fmt(r.get('peer_value'))} | {fmt(r.get('ratio'))} | "
+                     f"{fmt(r.get('ratio_means'))} | {fmt(r.get('goal'))} |")
+    for f in failures:
+        lines.append(f"\n{f}")
+    table = "\n".join(lines)
+    print(table)
+    out = os.path.join(benchlib.BUILD, "bench")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write(table + "\n")
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({"machine": m, "records": records, "problems": failures}, f, indent=2)
+    sys.exit(1 if any("failed" in f for f in failures) else 0)
+
+
+if __name__ == "__main__":
+    main()
