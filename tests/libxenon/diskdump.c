@@ -78,3 +78,51 @@ char *diskdump_xlu(const char *spec)
     fclose(o);
     return buf;
 }
+
+/* ---- vif rates ---- */
+
+#include "vif_spec.h"
+
+char *ratedump_ours(const char *rate)
+{
+    char *buf = NULL;
+    size_t sz = 0;
+    FILE *o = open_memstream(&buf, &sz);
+    struct xvif v;
+    int rc;
+
+    if (!o)
+        return NULL;
+    xvif_init(&v);
+    rc = xvif_parse_rate(o, "vif.cfg", rate, &v);
+    fprintf(o, "rc=%d bytes=%llu usecs=%u\n", rc,
+            (unsigned long long)v.rate_bytes_per_interval,
+            v.rate_interval_usecs);
+    xvif_dispose(&v);
+    fclose(o);
+    return buf;
+}
+
+char *ratedump_xlu(const char *rate)
+{
+    char *buf = NULL;
+    size_t sz = 0;
+    FILE *o = open_memstream(&buf, &sz);
+    XLU_Config *cfg;
+    libxl_device_nic n;
+    int rc;
+
+    if (!o)
+        return NULL;
+    cfg = xlu_cfg_init(o, "vif.cfg");
+    libxl_device_nic_init(&n);
+    errno = 0;      /* libxlutil reads errno without clearing it */
+    rc = xlu_vif_parse_rate(cfg, rate, &n);
+    fprintf(o, "rc=%d bytes=%llu usecs=%u\n", rc,
+            (unsigned long long)n.rate_bytes_per_interval,
+            n.rate_interval_usecs);
+    libxl_device_nic_dispose(&n);
+    xlu_cfg_destroy(cfg);
+    fclose(o);
+    return buf;
+}

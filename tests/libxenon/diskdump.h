@@ -6,4 +6,8 @@
 char *diskdump_ours(const char *spec);
 char *diskdump_xlu(const char *spec);
 
+/* The same for a vif rate= value (xlu_vif_parse_rate). */
+char *ratedump_ours(const char *rate);
+char *ratedump_xlu(const char *rate);
+
 #endif

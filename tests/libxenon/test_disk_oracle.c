@@ -1,21 +1,23 @@
 /* Every disk spec in tests/libxenon/disk_specs.txt is parsed by
- * disk_spec.c and by libxlutil's xlu_disk_parse: messages and all fields
- * must agree. */
+ * disk_spec.c and by libxlutil's xlu_disk_parse, and every vif rate in
+ * vif_rates.txt by vif_spec.c and xlu_vif_parse_rate: messages and all
+ * fields must agree. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "diskdump.h"
 
-int main(void)
+static int run(const char *file, char *(*ours_fn)(const char *),
+               char *(*ref_fn)(const char *))
 {
     const char *root = getenv("XENON_SOURCE_ROOT");
     char path[4096], line[4096];
     FILE *f;
     int n = 0, fails = 0;
 
-    snprintf(path, sizeof(path), "%s/tests/libxenon/disk_specs.txt",
-             root ? root : ".");
+    snprintf(path, sizeof(path), "%s/tests/libxenon/%s", root ? root : ".",
+             file);
     f = fopen(path, "r");
     if (!f) {
         perror(path);
@@ -36,8 +38,8 @@ int main(void)
             }
         }
         *q = 0;
-        ours = diskdump_ours(spec);
-        ref = diskdump_xlu(spec);
+        ours = ours_fn(spec);
+        ref = ref_fn(spec);
         n++;
         if (!ours || !ref || strcmp(ours, ref)) {
             printf("FAIL `%s'\n--- libxlutil\n%s--- xenon\n%s", line,
@@ -50,6 +52,14 @@ int main(void)
         free(ref);
     }
     fclose(f);
-    printf("%d disk specs, %d differ from libxlutil\n", n, fails);
+    printf("%s: %d specs, %d differ from libxlutil\n", file, n, fails);
+    return fails;
+}
+
+int main(void)
+{
+    int fails = run("disk_specs.txt", diskdump_ours, diskdump_xlu);
+
+    fails += run("vif_rates.txt", ratedump_ours, ratedump_xlu);
     return fails ? 1 : 0;
 }
