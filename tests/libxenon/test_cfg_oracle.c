@@ -4,7 +4,9 @@
  * Files named ok-*.cfg must parse and bad-*.cfg must fail, so the corpus
  * also pins the verdict xl gives.
  *
- * Usage: test_cfg_oracle [FILE...]   (no argument: the whole corpus) */
+ * The .cfg files in examples/ are compared too.
+ *
+ * Usage: test_cfg_oracle [FILE...]   (no argument: corpus and examples) */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,28 +85,33 @@ int main(int argc, char **argv)
         for (int i = 1; i < argc; i++)
             fails += check(argv[i], &n_ok, &n_bad);
     } else {
+        static const char *const dirs[] = { "tests/libxenon/corpus",
+                                            "examples" };
         const char *root = getenv("XENON_SOURCE_ROOT");
-        char dir[4096], path[8192];
-        struct dirent **ents;
-        int n;
 
-        snprintf(dir, sizeof(dir), "%s/tests/libxenon/corpus",
-                 root ? root : ".");
-        n = scandir(dir, &ents, NULL, alphasort);
-        if (n < 0) {
-            perror(dir);
-            return 1;
-        }
-        for (int i = 0; i < n; i++) {
-            size_t l = strlen(ents[i]->d_name);
+        for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+            char dir[4096], path[8192];
+            struct dirent **ents;
+            int n;
 
-            if (l > 4 && !strcmp(ents[i]->d_name + l - 4, ".cfg")) {
-                snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
-                fails += check(path, &n_ok, &n_bad);
+            snprintf(dir, sizeof(dir), "%s/%s", root ? root : ".", dirs[d]);
+            n = scandir(dir, &ents, NULL, alphasort);
+            if (n < 0) {
+                perror(dir);
+                return 1;
             }
-            free(ents[i]);
+            for (int i = 0; i < n; i++) {
+                size_t l = strlen(ents[i]->d_name);
+
+                if (l > 4 && !strcmp(ents[i]->d_name + l - 4, ".cfg")) {
+                    snprintf(path, sizeof(path), "%s/%s", dir,
+                             ents[i]->d_name);
+                    fails += check(path, &n_ok, &n_bad);
+                }
+                free(ents[i]);
+            }
+            free(ents);
         }
-        free(ents);
     }
     printf("%d configs agree with libxlutil (%d valid, %d invalid), "
            "%d differ\n", n_ok + n_bad, n_ok, n_bad, fails);
