@@ -18,7 +18,10 @@
  *  - an unexpected token right after a complete value (where only a
  *    newline, ';' or the end could come) is reported as "expecting $end"
  *    and ends the parse;
- *  - the end of the input inside a recovery ends the parse.
+ *  - the end of the input inside a recovery ends the parse;
+ *  - xl's parser keeps at most 10000 states on its stack; nesting lists
+ *    deeper than that fails with "memory exhausted" at the same token, so
+ *    the depth that machine would have is tracked (`sp`) as we descend.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -28,6 +31,8 @@
 #include "cfg_internal.h"
 
 enum { OK = 0, RECOVERED = 1, ABORT = 2 };
+
+#define MAX_DEPTH 10000     /* states xl's parser stack can hold */
 
 struct parser {
     struct cfg_ctx *ctx;
@@ -80,6 +85,16 @@ static void discard(struct parser *p)
     free(p->look.value);
     p->look.value = NULL;
     p->have_look = false;
+}
+
+/* A state is placed at stack index `sp`; the machine gives up when that
+ * would be its last slot. */
+static int push_at(struct parser *p, int sp)
+{
+    if (sp < MAX_DEPTH - 1)
+        return OK;
+    cfg_error_at(p->ctx, p->ctx->last_line, "memory exhausted");
+    return ABORT;
 }
 
 static void report_syntax(struct parser *p, const char *expecting)
@@ -170,31 +185,48 @@ static void list_append(struct cfg_ctx *ctx, struct xcfg_value *list,
 }
 
 static int parse_value(struct parser *p, struct xcfg_value **out,
-                       bool in_list);
+                       bool in_list, int sp);
 
-static void skip_newlines(struct parser *p)
+/* Newlines allowed in a list: each is shifted at index sp. */
+static int skip_newlines(struct parser *p, int sp)
 {
-    while (peek(p)->kind == T_NEWLINE)
+    while (peek(p)->kind == T_NEWLINE) {
         shift(p);
+        if (push_at(p, sp))
+            return ABORT;
+    }
+    return OK;
 }
 
-/* After '[': elements up to and including ']'. */
-static int parse_list(struct parser *p, struct xcfg_value **out)
+/* After '[' (at index sp - 1, its empty newline run at sp): elements up to
+ * and including ']'. */
+static int parse_list(struct parser *p, struct xcfg_value **out, int sp)
 {
     struct cfg_ctx *ctx = p->ctx;
     struct xcfg_value *list = NULL;
     bool first = true;
     int r;
 
-    skip_newlines(p);
+    if (skip_newlines(p, sp + 1))
+        return ABORT;
     for (;;) {
         struct tok *t = peek(p);
         struct xcfg_value *v = NULL;
+        int at = first ? sp + 1 : sp + 4;   /* where this element goes */
 
         if (t->kind == T_RBRACK) {
-            if (first)
+            if (first) {
                 list = value_new(ctx, XCFG_LIST, t->line);
+                if (push_at(p, sp + 1)) {   /* the empty list */
+                    cfg_value_free(list);
+                    return ABORT;
+                }
+            }
             shift(p);
+            if (push_at(p, sp + 2)) {
+                cfg_value_free(list);
+                return ABORT;
+            }
             *out = list;
             return OK;
         }
@@ -203,7 +235,7 @@ static int parse_list(struct parser *p, struct xcfg_value **out)
             cfg_value_free(list);
             return syntax_error(p, "']'");
         }
-        r = parse_value(p, &v, true);
+        r = parse_value(p, &v, true, at);
         if (r) {
             cfg_value_free(list);
             return r;
@@ -213,11 +245,18 @@ static int parse_list(struct parser *p, struct xcfg_value **out)
             first = false;
         }
         list_append(ctx, list, v);
-        skip_newlines(p);
+        if (push_at(p, at + 1) || skip_newlines(p, at + 2)) {
+            cfg_value_free(list);
+            return ABORT;
+        }
         t = peek(p);
         if (t->kind == T_COMMA) {
             shift(p);
-            skip_newlines(p);
+            if (push_at(p, sp + 2) || push_at(p, sp + 3) ||
+                skip_newlines(p, sp + 4)) {
+                cfg_value_free(list);
+                return ABORT;
+            }
         } else if (t->kind != T_RBRACK) {
             cfg_value_free(list);
             return syntax_error(p, "']'");
@@ -225,8 +264,9 @@ static int parse_list(struct parser *p, struct xcfg_value **out)
     }
 }
 
+/* A value whose first symbol goes at stack index sp. */
 static int parse_value(struct parser *p, struct xcfg_value **out,
-                       bool in_list)
+                       bool in_list, int sp)
 {
     struct tok *t = peek(p);
     int line = t->line;
@@ -236,6 +276,10 @@ static int parse_value(struct parser *p, struct xcfg_value **out,
         char *s = shift(p);
         struct xcfg_value *v = NULL;
 
+        if (push_at(p, sp)) {
+            free(s);
+            return ABORT;
+        }
         if (s)
             v = value_new(p->ctx, XCFG_STRING, line);
         if (v)
@@ -247,7 +291,9 @@ static int parse_value(struct parser *p, struct xcfg_value **out,
     }
     if (t->kind == T_LBRACK) {
         shift(p);
-        return parse_list(p, out);
+        if (push_at(p, sp) || push_at(p, sp + 1))
+            return ABORT;
+        return parse_list(p, out, sp + 1);
     }
     return syntax_error(p, in_list ? "']'" : "STRING or NUMBER or '['");
 }
@@ -362,7 +408,7 @@ static int parse_file(struct parser *p)
         op = t->kind == T_ADD ? XCFG_OP_ADD : XCFG_OP_ASSIGN;
         shift(p);
         line = peek(p)->line;
-        r = parse_value(p, &v, false);
+        r = parse_value(p, &v, false, 4);   /* after state0 stmts IDENT = */
         if (r) {
             free(name);
             if (r == ABORT)
