@@ -1,5 +1,6 @@
 /* Unit tests: domain_config defaults and checks, cpus/vif/disk helpers,
  * overrides, JSON. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -277,6 +278,64 @@ static void test_devices(void **state)
     free(msgs);
 }
 
+static void test_vif_spec(void **state)
+{
+    struct xvif v;
+    char *msgs;
+    size_t sz;
+    FILE *m;
+    int warnings = 0;
+
+    (void)state;
+    m = open_memstream(&msgs, &sz);
+    xvif_init(&v);
+    assert_int_equal(xvif_parse(m, "n.cfg", "  ip=10.0.0.1,,model=e1000,"
+                                "type=ioemu,vifname=tap7,backend=dd,"
+                                "gatewaydev=eth1,mtu=9000,vlan=12,untrusted,"
+                                "script=vif-route,frob", &v, false,
+                                &warnings), 0);
+    fclose(m);
+    assert_string_equal(msgs, "unrecognized argument `frob'\n");
+    assert_int_equal(warnings, 1);
+    assert_string_equal(v.ip, "10.0.0.1");
+    assert_string_equal(v.model, "e1000");
+    assert_int_equal(v.type, XVIF_TYPE_VIF_IOEMU);
+    assert_string_equal(v.ifname, "tap7");
+    assert_string_equal(v.backend_domname, "dd");
+    assert_string_equal(v.gatewaydev, "eth1");
+    assert_int_equal(v.mtu, 9000);
+    assert_int_equal(v.vlan, 12);
+    assert_int_equal(v.trusted, 0);
+    assert_string_equal(v.script, "vif-route");
+    assert_string_equal(v.bridge, "xenbr0");
+    assert_int_equal(v.rate_interval_usecs, 0);
+    xvif_dispose(&v);
+    free(msgs);
+
+    /* network-attach: an unknown key is fatal */
+    xvif_init(&v);
+    assert_int_equal(xvif_parse(NULL, "n", "bridge=b,frob", &v, true, NULL),
+                     EINVAL);
+    xvif_dispose(&v);
+
+    /* numbers and rates are always fatal */
+    m = open_memstream(&msgs, &sz);
+    xvif_init(&v);
+    assert_int_equal(xvif_parse(m, "n.cfg", "mtu=big", &v, false, NULL),
+                     EINVAL);
+    assert_int_equal(xvif_parse(m, "n.cfg", "rate=1GB/s@0s", &v, false,
+                                NULL), EOVERFLOW);
+    assert_int_equal(xvif_parse(m, "n.cfg", "mac=00:16", &v, false, NULL), 0);
+    fclose(m);
+    assert_string_equal(msgs,
+        "xl: failed to convert \"big\" to number\n"
+        "n.cfg: config parsing error in vif: replenishment interval overflow "
+        "in `0s'\n"
+        "Invalid parameter `mac'.\n");
+    xvif_dispose(&v);
+    free(msgs);
+}
+
 static void test_vdev_numbers(void **state)
 {
     (void)state;
@@ -378,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_cmdline),
         cmocka_unit_test(test_cpus),
         cmocka_unit_test(test_devices),
+        cmocka_unit_test(test_vif_spec),
         cmocka_unit_test(test_vdev_numbers),
         cmocka_unit_test(test_unsupported_and_overrides),
         cmocka_unit_test(test_append_overrides),
