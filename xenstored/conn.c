@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "domain.h"
 #include "log.h"
 #include "util.h"
 
@@ -108,7 +109,10 @@ void conn_kill(struct conn *c, const char *why)
         log_debug("dropping connection fd %d (dom%u): %s", c->fd, c->domid,
                   why);
     c->dead = true;
-    core_conn_gone(c);
+    /* Watches and transactions are freed with the connection at the end
+     * of the turn: we may be inside a loop over the watches right now.
+     * Dead connections get no events and their watches match nothing. */
+    domain_detach(c);
     epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
@@ -141,6 +145,7 @@ static void unlink_lists(struct conn *c)
 static void conn_free(struct conn *c)
 {
     unlink_lists(c);
+    core_conn_gone(c);
     while (c->out_head) {
         struct outmsg *m = c->out_head;
         c->out_head = m->next;

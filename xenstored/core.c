@@ -816,12 +816,21 @@ static int op_control(struct conn *c, const struct xsd_sockmsg *h,
     }
     if (strcmp(cmd, "quota") == 0)
         return control_quota(c, h, argv + 1, argc - 1);
+    if (strcmp(cmd, "compact") == 0) {
+        /* Write a snapshot now (normally done when the journal grows). */
+        if (journal_sync(&xs->journal) < 0 ||
+            journal_maybe_compact(&xs->journal, &xs->tree, core_dump_domains,
+                                  NULL, true) < 0)
+            return EIO;
+        reply_str(c, h, "OK");
+        return 0;
+    }
     if (strcmp(cmd, "check") == 0) {
         reply_str(c, h, "OK");
         return 0;
     }
     if (strcmp(cmd, "help") == 0) {
-        reply_str(c, h, "check\nlog\nprint\nquota\nring-attach\nhelp\n");
+        reply_str(c, h, "check\ncompact\nlog\nprint\nquota\nring-attach\nhelp\n");
         return 0;
     }
     if (strcmp(cmd, "ring-attach") == 0) {
