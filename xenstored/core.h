@@ -89,6 +89,7 @@ struct xs_state {
     struct tree tree;
     struct journal journal;
     struct domain *doms[TREE_MAX_DOMID];
+    unsigned ndoms;         /* non-NULL entries in doms[] */
     struct watch *whash[WATCH_BUCKETS];
     unsigned long nwatches;
     struct conn *conns;

@@ -24,6 +24,7 @@ static struct domain *domain_new(uint32_t domid)
     d->domid = domid;
     d->target = -1;
     xs->doms[domid] = d;
+    xs->ndoms++;
     return d;
 }
 
@@ -32,6 +33,7 @@ static void domain_maybe_free(struct domain *d)
     if (d->introduced || d->conn)
         return;
     xs->doms[d->domid] = NULL;
+    xs->ndoms--;
     free(d);
 }
 
@@ -117,7 +119,7 @@ int domain_release(uint32_t domid)
         conn_kill(d->conn, "domain released");
     remove_owned(domid);
     /* Controllers targeting this domain lose it. */
-    for (uint32_t i = 0; i < TREE_MAX_DOMID; i++)
+    for (uint32_t i = 0; i < TREE_MAX_DOMID && xs->ndoms; i++)
         if (xs->doms[i] && xs->doms[i]->target == (long)domid)
             xs->doms[i]->target = -1;
     d = domain_get(domid);
@@ -184,7 +186,7 @@ void domain_load(void *arg, enum jrec_type type, const struct jdomain_rec *r)
 void core_dump_domains(void *arg, struct journal *j)
 {
     (void)arg;
-    for (uint32_t i = 0; i < TREE_MAX_DOMID; i++) {
+    for (uint32_t i = 0; i < TREE_MAX_DOMID && xs->ndoms; i++) {
         const struct domain *d = xs->doms[i];
         if (d && d->introduced) {
             struct jdomain_rec r = { d->domid, d->mfn, d->port,
@@ -196,8 +198,11 @@ void core_dump_domains(void *arg, struct journal *j)
 
 void domain_free_all(void)
 {
-    for (uint32_t i = 0; i < TREE_MAX_DOMID; i++) {
-        free(xs->doms[i]);
-        xs->doms[i] = NULL;
+    for (uint32_t i = 0; i < TREE_MAX_DOMID && xs->ndoms; i++) {
+        if (xs->doms[i]) {
+            free(xs->doms[i]);
+            xs->doms[i] = NULL;
+            xs->ndoms--;
+        }
     }
 }
