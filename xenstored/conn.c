@@ -57,7 +57,7 @@ static void update_events(struct conn *c)
     uint32_t want = 0;
     if (!backpressured(c) && c->in_len < IN_CAP_MAX)
         want |= EPOLLIN;
-    if (c->out_head)
+    if (c->out_blocked)
         want |= EPOLLOUT;
     if (want == c->ev_mask)
         return;
@@ -211,9 +211,12 @@ static void conn_read(struct conn *c)
                 conn_kill(c, "read error");
             break;
         }
+        size_t space = c->in_cap - c->in_len;
         c->in_len += (size_t)n;
         process_input(c);
-        if (c->dead || backpressured(c) || c->ready_pending)
+        /* A short read drained the socket; epoll tells us about more. */
+        if (c->dead || backpressured(c) || c->ready_pending ||
+            (size_t)n < space)
             break;
     }
     if (!c->dead)
@@ -233,7 +236,9 @@ static void conn_flush(struct conn *c)
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno != EAGAIN)
+            if (errno == EAGAIN)
+                c->out_blocked = true; /* wait for EPOLLOUT */
+            else
                 conn_kill(c, "write error");
             break;
         }
@@ -260,6 +265,8 @@ static void conn_flush(struct conn *c)
     }
     if (c->dead)
         return;
+    if (!c->out_head)
+        c->out_blocked = false;
     /* Input held back by backpressure may proceed now. */
     if (!backpressured(c) && c->in_len >= WIRE_HDR_LEN)
         mark_ready(c);

@@ -75,6 +75,7 @@ struct conn {
     bool ready_pending;     /* input buffered, not yet processed */
     struct conn *ready_next;
     uint32_t ev_mask;
+    bool out_blocked;       /* socket full: waiting for EPOLLOUT */
     uint64_t last_progress_ns;
 };
 
