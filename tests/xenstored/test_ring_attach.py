@@ -123,6 +123,13 @@ def main():
         g8.write('data/hello', b'8')
         assert dom0.read('/local/domain/8/data/hello') == b'8'
         assert g8.err('READ', b'/local/domain/7/data/x\0') == 'EACCES'
+        # SET_TARGET: 8 may act as 7 (e.g. a device model).
+        assert g8.err('SET_TARGET', b'8\x007\x00') == 'EACCES'
+        assert dom0.err('SET_TARGET', b'8\x0099\x00') == 'ENOENT'
+        dom0.call('SET_TARGET', b'8\x007\x00')
+        assert g8.read('/local/domain/7/data/x') == b'1'
+        g8.write('/local/domain/7/data/x', b'from8')
+        assert g.read('data/x') == b'from8'
 
         # Release: the connection is closed, @releaseDomain fires, the
         # domain's own nodes go, the toolstack's remain.
