@@ -826,6 +826,11 @@ static int op_control(struct conn *c, const struct xsd_sockmsg *h,
         return 0;
     }
     if (strcmp(cmd, "check") == 0) {
+        const char *bad = tree_check(&xs->tree);
+        if (bad) {
+            log_err("check: %s", bad);
+            return EIO;
+        }
         reply_str(c, h, "OK");
         return 0;
     }

@@ -365,3 +365,73 @@ void tree_walk(const struct tree *t, const char *root,
     if (n)
         walk_rec(t, n, cb, arg);
 }
+
+struct check_ctx {
+    struct tree *t;
+    size_t reached;
+    uint32_t *owned;
+    uint64_t mark;
+    char *msg;
+    size_t msglen;
+};
+
+static bool check_rec(struct check_ctx *c, struct node *n)
+{
+    if (n->check_mark == c->mark) {
+        snprintf(c->msg, c->msglen, "%.200s: listed twice", n->path);
+        return false;
+    }
+    n->check_mark = c->mark;
+    c->reached++;
+    if (n->nperms == 0) {
+        snprintf(c->msg, c->msglen, "%.200s: no permissions", n->path);
+        return false;
+    }
+    if (n->perms[0].id < TREE_MAX_DOMID)
+        c->owned[n->perms[0].id]++;
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < n->nchildren; i++) {
+        bytes += strlen(n->children[i]) + 1;
+        char *cp = path_child(n->path, n->children[i]);
+        struct node *ch = nodemap_get(&c->t->map, cp);
+        free(cp);
+        if (!ch) {
+            snprintf(c->msg, c->msglen, "%.100s: child %.100s missing",
+                     n->path, n->children[i]);
+            return false;
+        }
+        if (!check_rec(c, ch))
+            return false;
+    }
+    if (bytes != n->childbytes) {
+        snprintf(c->msg, c->msglen, "%.200s: child bytes wrong", n->path);
+        return false;
+    }
+    return true;
+}
+
+const char *tree_check(struct tree *t)
+{
+    static char msg[256];
+    static uint64_t mark;
+    struct node *root = nodemap_get(&t->map, "/");
+    if (!root)
+        return "no root node";
+    struct check_ctx c = { t, 0, calloc(TREE_MAX_DOMID, sizeof(uint32_t)),
+                           ++mark, msg, sizeof(msg) };
+    if (!c.owned)
+        abort();
+    const char *err = NULL;
+    if (!check_rec(&c, root)) {
+        err = msg;
+    } else if (c.reached != t->map.count) {
+        /* Every node reached once: the others are not in their parent. */
+        snprintf(msg, sizeof(msg), "%zu nodes reachable of %zu", c.reached,
+                 t->map.count);
+        err = msg;
+    } else if (memcmp(c.owned, t->owned, TREE_MAX_DOMID * sizeof(uint32_t))) {
+        err = "per-owner node counts wrong";
+    }
+    free(c.owned);
+    return err;
+}

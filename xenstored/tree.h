@@ -41,6 +41,7 @@ struct node {
     bool tomb;                /* deleted (or absent) in the transaction */
     bool modified;
     bool kids_loaded;         /* children copied from the tree */
+    uint64_t check_mark;      /* tree_check() bookkeeping */
 };
 
 struct nodemap {
@@ -91,6 +92,11 @@ struct node *tree_put(struct tree *t, const char *path,
  * for every removed node before it is freed, deepest first. */
 bool tree_del(struct tree *t, const char *path,
               void (*cb)(void *arg, const struct node *n), void *arg);
+/* Check the invariants: every node but "/" is listed exactly once in its
+ * existing parent's child list, every listed child exists, every node is
+ * reachable from "/", owner counts match. Returns NULL or a description of
+ * the first violation (static buffer). */
+const char *tree_check(struct tree *t);
 /* Depth-first, parents before children, children in list order. */
 void tree_walk(const struct tree *t, const char *root,
                void (*cb)(void *arg, const struct node *n), void *arg);

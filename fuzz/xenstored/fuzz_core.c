@@ -1,7 +1,8 @@
 /* libFuzzer target: whole requests through the daemon's request handler
  * (in memory, no journal). The first input byte picks the connection kind
  * (dom0 or a guest); the rest is the client's byte stream. Every reply must
- * respect XENSTORE_PAYLOAD_MAX. */
+ * respect XENSTORE_PAYLOAD_MAX, and the tree's invariants (tree_check) must
+ * hold afterwards. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -66,6 +67,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         core_handle(&c, &h, pl);
         free(pl);
         off += ml;
+    }
+    const char *bad = tree_check(&xs->tree);
+    if (bad) {
+        log_err("tree invariant broken: %s", bad);
+        abort();
     }
     core_conn_gone(&c);
     core_conn_gone(&w);

@@ -76,6 +76,7 @@ def check(d, writers, domains):
             assert c.read(a) == b'A' and c.read(b) == b'B', (a, b)
     for dom in domains:
         assert c.call('IS_DOMAIN_INTRODUCED', b'%d\0' % dom) == b'T\0', dom
+    assert c.call('CONTROL', b'check\0') == b'OK\0'
     n = sum(len(w.acked) + len(w.acked_tx) for w in writers)
     c.close()
     return n

@@ -94,6 +94,7 @@ def main():
                 last[n % per_watch] = n
             for j, n in last.items():
                 assert c.read('/load/c%d/n%d/v' % (k, j)) == b'%d' % n
+        assert c.call('CONTROL', b'check\0') == b'OK\0'
         c.close()
         events = sum(sum(e.values()) for e in expected)
         print('%d clients, %d watches, %d writes in %.1f s (%.0f writes/s); '

@@ -182,6 +182,7 @@ def main():
         c.call('CONTROL', b'print\0hello from the test\0')
         assert c.err('CONTROL', b'no-such-command\0') == 'EINVAL'
 
+        assert c.call('CONTROL', b'check\0') == b'OK\0'
         for x in (c, c2, w):
             x.close()
     finally:

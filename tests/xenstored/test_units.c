@@ -136,6 +136,12 @@ static void test_tree(void **state)
     assert_null(tree_get(&t, "/a/b/999"));
     assert_int_equal(tree_get(&t, "/a")->nchildren, 1);
     assert_int_equal(t.owned[0], 5);
+    assert_null(tree_check(&t));
+    /* The checker notices damage. */
+    node_add_child(tree_get(&t, "/a"), "ghost");
+    assert_non_null(tree_check(&t));
+    node_del_child(tree_get(&t, "/a"), "ghost");
+    assert_null(tree_check(&t));
     assert_false(tree_del(&t, "/", NULL, NULL));
     assert_true(path_is_child("/a/b", "/a"));
     assert_true(path_is_child("/a", "/a"));
