@@ -673,8 +673,11 @@ static int op_introduce(struct conn *c, const struct xsd_sockmsg *h,
     unsigned long domid, mfn, port;
     if (wire_split(pl, h->len, argv, 3) < 3)
         return EINVAL;
+    /* The gfn is sent in signed decimal and, as in Xen, not needed: we
+     * never map guest memory. Keep it for the record if it parses. */
+    if (!wire_parse_uint(argv[1], UINT64_MAX, &mfn))
+        mfn = 0;
     if (!wire_parse_uint(argv[0], UINT32_MAX, &domid) ||
-        !wire_parse_uint(argv[1], UINT64_MAX, &mfn) ||
         !wire_parse_uint(argv[2], UINT32_MAX, &port))
         return EINVAL;
     int err = domain_introduce((uint32_t)domid, mfn, (uint32_t)port);

@@ -173,6 +173,9 @@ def main():
         # Xen's xenstored removes the nodes the released domain owned
         assert c.err('READ', b'/local/domain/5/owned\0') == 'ENOENT'
         assert c.err('INTRODUCE', b'0\x001\x001\0') == 'EINVAL'
+        assert c.err('INTRODUCE', b'6\x001\x000\0') == 'EINVAL'  # port 0
+        c.call('INTRODUCE', b'6\x00-1\x009\0')   # gfn is signed decimal
+        c.call('RELEASE', b'6\0')
 
         # control
         q = c.call('CONTROL', b'quota\0').decode()
