@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Daemon mode: without -N it forks, writes its pid file, serves, and on
 SIGTERM removes the pid file and socket; the state it was given survives."""
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,6 +49,7 @@ def start(binary, tmp):
 
 def main():
     tmp = tempfile.mkdtemp(prefix='xs-daemon-')
+    atexit.register(shutil.rmtree, tmp, True)
     sock = os.path.join(tmp, 'run', 'sock')
     pid = start(sys.argv[1], tmp)
     c = Client(sock)

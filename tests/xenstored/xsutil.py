@@ -1,6 +1,8 @@
 """Helpers for the xenstored integration tests: start the daemon on a
 temporary socket/data dir and talk xs_wire to it directly."""
+import atexit
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -27,7 +29,11 @@ class Daemon:
 
     def __init__(self, binary, tmpdir=None, extra=()):
         self.binary = binary
-        self.tmp = tmpdir or tempfile.mkdtemp(prefix='xs-test-')
+        if tmpdir is None:
+            tmpdir = tempfile.mkdtemp(prefix='xs-test-')
+            if not os.environ.get('XS_KEEP_TMP'):
+                atexit.register(shutil.rmtree, tmpdir, True)
+        self.tmp = tmpdir
         self.sock = os.path.join(self.tmp, 'sock')
         self.data = os.path.join(self.tmp, 'data')
         self.log = os.path.join(self.tmp, 'log')
