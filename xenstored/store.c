@@ -145,6 +145,7 @@ static void tx_delete_rec(struct store *s, struct node *n)
         s->tx->owned_delta--;
     node_copy_kids(n, &(struct node){ 0 });
     n->tomb = true;
+    n->was_deleted = true;
     mark(s->tx, n);
 }
 
@@ -217,10 +218,15 @@ int txn_commit(struct txn *t)
             if (n->modified)
                 mods[k++] = n;
     qsort(mods, nmod, sizeof(*mods), by_seq);
-    /* Deletions first: nodes that existed and are gone now. */
+    /* Deletions first: every node that existed and was deleted, even if
+     * recreated later in the transaction. Then (re)creations and updates in
+     * the order they happened. Child lists then end up in the order the
+     * transaction saw: surviving children keep their place, (re)created
+     * ones are appended in creation order. */
     for (size_t i = 0; i < nmod; i++) {
         struct node *n = mods[i];
-        if (n->tomb && n->base_gen && tree_del(&xs->tree, n->path, NULL, NULL))
+        if (n->was_deleted && n->base_gen &&
+            tree_del(&xs->tree, n->path, NULL, NULL))
             journal_del(&xs->journal, n->path);
     }
     for (size_t i = 0; i < nmod; i++) {

@@ -8,6 +8,7 @@
  * node's generation changed since; otherwise it replays the transaction's
  * deletions and then its creations/updates (in order) onto the tree,
  * journaling them, and fires the events recorded during the transaction.
+ * The committed tree equals the transaction's view, child order included.
  */
 #ifndef XENSTORED_STORE_H
 #define XENSTORED_STORE_H

@@ -39,6 +39,7 @@ struct node {
     uint64_t base_gen;        /* generation seen when first accessed */
     uint64_t seq;             /* order of first modification */
     bool tomb;                /* deleted (or absent) in the transaction */
+    bool was_deleted;         /* deleted at some point (maybe recreated) */
     bool modified;
     bool kids_loaded;         /* children copied from the tree */
     uint64_t check_mark;      /* tree_check() bookkeeping */
