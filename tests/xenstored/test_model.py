@@ -82,6 +82,40 @@ def step(m, op, p, v):
     return getattr(m, op)(p, v) if op == 'write' else getattr(m, op)(p)
 
 
+WATCHES = ['/m', '/m/a', '/m/a/b', '/m/c/c/c', '/m/b/a', '/m/a/a/a']
+
+
+def is_child(child, parent):
+    return child == parent or child.startswith(parent + '/')
+
+
+def expected_events(m, op, p):
+    """Events an operation on model m (state before it) must cause."""
+    if op in ('read', 'ls') or (op == 'mkdir' and p in m.nodes):
+        return []
+    if op == 'rm' and p not in m.nodes:
+        return []
+    ev = []
+    for i, w in enumerate(WATCHES):
+        if is_child(p, w):
+            ev.append((p.encode(), b'w%d' % i))
+        elif op == 'rm' and is_child(w, p):
+            ev.append((w.encode(), b'w%d' % i))   # removal of a parent
+    return ev
+
+
+CHECKED = [0]
+
+
+def check_events(w, expect):
+    """All events queued for w before now, compared as a multiset."""
+    CHECKED[0] += len(expect)
+    w.call('READ', b'/m\0')          # a round trip: events come first
+    got = sorted(w.events)
+    w.events = []
+    assert got == sorted(expect), (got, sorted(expect))
+
+
 def compare_all(c, m):
     for p in sorted(m.nodes):
         assert c.read(p) == m.nodes[p][0], p
@@ -98,28 +132,43 @@ def main():
         c, other = Client(d.sock), Client(d.sock)
         c.mkdir('/m')
         m = Model()
+
+        def new_watcher():
+            w = Client(d.sock)
+            for i, path in enumerate(WATCHES):
+                w.watch(path, 'w%d' % i)
+            check_events(w, [(path.encode(), b'w%d' % i)
+                             for i, path in enumerate(WATCHES)])
+            return w
+        w = new_watcher()
         for i in range(steps):
             if rng.random() < 0.15:
                 # A transaction of a few operations.
                 tx = c.tx_start()
                 view = copy.deepcopy(m)
                 log = []
+                tx_events = []
                 concurrent = rng.random() < 0.3
                 for _ in range(rng.randint(1, 6)):
                     op, p = rng.choice(ops), rand_path(rng)
                     v = b'%d' % rng.randint(0, 99)
                     got = do(c, op, p, v, tx)
+                    if got not in ('ENOENT',):
+                        tx_events += expected_events(view, op, p)
                     want = step(view, op, p, v)
                     if not concurrent:
                         assert got == want, (op, p, got, want)
                     log.append((op, p, v))
                     if concurrent and rng.random() < 0.5:
                         op2, p2 = rng.choice(['write', 'rm']), rand_path(rng)
+                        ev = expected_events(m, op2, p2)
                         step(m, op2, p2, b'x')
                         do(other, op2, p2, b'x')
+                        check_events(w, ev)
                 if rng.random() < 0.2:
                     c.tx_end(tx, commit=False)
                     stats['aborts'] += 1
+                    check_events(w, [])
                 else:
                     try:
                         c.tx_end(tx)
@@ -128,15 +177,23 @@ def main():
                         # state give the same result.
                         for op, p, v in log:
                             step(m, op, p, v)
+                        if not concurrent:
+                            check_events(w, tx_events)
+                        else:
+                            w.call('READ', b'/m\0')
+                            w.events = []
                     except XsError as e:
                         assert e.name == 'EAGAIN' and concurrent, e.name
                         stats['eagain'] += 1
+                        check_events(w, [])
             else:
                 op, p = rng.choice(ops), rand_path(rng)
                 v = b'%d' % rng.randint(0, 99)
+                ev = expected_events(m, op, p)
                 got = do(c, op, p, v)
                 want = step(m, op, p, v)
                 assert got == want, (i, op, p, got, want)
+                check_events(w, ev)
                 stats['ops'] += 1
             if i % 100 == 0:
                 compare_all(c, m)
@@ -148,13 +205,17 @@ def main():
                 d.kill()
                 d.start()
                 c, other = Client(d.sock), Client(d.sock)
+                w = new_watcher()
                 compare_all(c, m)
         compare_all(c, m)
         assert c.call('CONTROL', b'check\0') == b'OK\0'
     finally:
         d.stop()
+    stats['events'] = CHECKED[0]
+    assert stats['events'] > 0
     print('model test: %(ops)d operations, %(commits)d commits, '
-          '%(aborts)d aborts, %(eagain)d conflicts; daemon agreed' % stats)
+          '%(aborts)d aborts, %(eagain)d conflicts, %(events)d watch events; '
+          'daemon agreed' % stats)
 
 
 if __name__ == '__main__':
