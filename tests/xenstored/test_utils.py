@@ -4,7 +4,7 @@ import subprocess
 import sys
 import time
 
-from xsutil import Daemon
+from xsutil import Client, Daemon
 
 
 def main():
@@ -44,6 +44,15 @@ def main():
         out, _ = w.communicate(timeout=30)
         assert out.split() == ['/wt', '/wt/x', '/wt'], out
         assert w.returncode == 0
+        # A directory larger than one message: libxenstore falls back to
+        # DIRECTORY_PART and must get every name, in order.
+        c = Client(d.sock)
+        names = ['entry-with-a-rather-long-name-%04d' % i for i in range(400)]
+        for n in names:
+            c.write('/bigdir/' + n, b'')
+        c.close()
+        out = run('xenstore-list', '/bigdir').stdout.split()
+        assert out == names, (len(out), out[:3])
         ctl = '/usr/lib/xen-4.17/bin/xenstore-control'
         out = run(ctl, 'quota').stdout
         assert 'nodes' in out and 'watches' in out, out
