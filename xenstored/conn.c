@@ -90,6 +90,8 @@ void conn_queue(struct conn *c, uint32_t type, uint32_t req_id,
     m->off = 0;
     m->reply = type != XS_WATCH_EVENT;
     m->next = NULL;
+    if (!c->out_head)
+        c->last_progress_ns = now_ns(); /* the stall clock starts now */
     if (c->out_tail)
         c->out_tail->next = m;
     else
@@ -338,10 +340,27 @@ static void accept_all(void)
     }
 }
 
+/* Drop clients that stopped reading: output above the soft limit (so
+ * their requests are no longer served) and no progress for stall_ns. */
+static void drop_stalled(void)
+{
+    static uint64_t last_scan;
+    uint64_t now = now_ns();
+    if (!xs->stall_ns || now - last_scan < 1000000000ull)
+        return;
+    last_scan = now;
+    for (struct conn *c = xs->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->out_bytes > OUT_SOFT && now - c->last_progress_ns > xs->stall_ns)
+            conn_kill(c, "not reading its replies");
+    }
+}
+
 int conn_run(volatile sig_atomic_t *stop)
 {
     struct epoll_event evs[256];
     while (!*stop) {
+        drop_stalled();
         int n = epoll_wait(epfd, evs, 256, ready_list ? 0 : 1000);
         if (n < 0) {
             if (errno == EINTR)

@@ -46,6 +46,7 @@ int core_init(const char *data_dir)
     xs->quota[Q_PATH_MAX] = XENSTORE_REL_PATH_MAX;
     xs->quota[Q_PERMISSIONS] = 5;
     xs->out_hard_limit = 16u << 20;
+    xs->stall_ns = 30ull * 1000000000;
     tree_init(&xs->tree);
     if (journal_open(&xs->journal, data_dir, &xs->tree, domain_load, NULL) < 0)
         return -1;

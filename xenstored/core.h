@@ -99,6 +99,8 @@ struct xs_state {
     struct xs_perm *special_perms[2];
     uint32_t special_nperms[2];
     size_t out_hard_limit;  /* drop a client whose queue exceeds this */
+    uint64_t stall_ns;      /* drop a client whose full queue has not
+                               moved for this long (0: never) */
     bool verbose;
 };
 

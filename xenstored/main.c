@@ -37,6 +37,8 @@ static void usage(FILE *f)
         "                         outstanding, transaction-nodes, node-size,\n"
         "                         path-max, permissions)\n"
         "  -o, --max-output BYTES drop clients with more queued output (16M)\n"
+        "  -S, --stall-timeout S  drop clients whose output (over 256K) has not\n"
+        "                         moved for S seconds (30; 0 = never)\n"
         "  -v, --verbose          log every request\n"
         "  -h, --help\n");
 }
@@ -70,6 +72,7 @@ int main(int argc, char **argv)
         { "data-dir", required_argument, NULL, 'D' },
         { "quota", required_argument, NULL, 'Q' },
         { "max-output", required_argument, NULL, 'o' },
+        { "stall-timeout", required_argument, NULL, 'S' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -82,8 +85,9 @@ int main(int argc, char **argv)
     const char *quotas[32];
     unsigned nquotas = 0;
     unsigned long long maxout = 0;
+    long stall = -1;
     int o;
-    while ((o = getopt_long(argc, argv, "Ns:p:l:D:Q:o:vh", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "Ns:p:l:D:Q:o:S:vh", opts, NULL)) != -1) {
         switch (o) {
         case 'N': nofork = true; break;
         case 's': sock = optarg; break;
@@ -95,6 +99,7 @@ int main(int argc, char **argv)
                 quotas[nquotas++] = optarg;
             break;
         case 'o': maxout = strtoull(optarg, NULL, 0); break;
+        case 'S': stall = atol(optarg); break;
         case 'v': verbose = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -125,6 +130,8 @@ int main(int argc, char **argv)
     xs->verbose = verbose;
     if (maxout)
         xs->out_hard_limit = (size_t)maxout;
+    if (stall >= 0)
+        xs->stall_ns = (uint64_t)stall * 1000000000ull;
     for (unsigned i = 0; i < nquotas; i++) {
         static const char *const names[Q_COUNT] = {
             "nodes", "watches", "transactions", "outstanding",

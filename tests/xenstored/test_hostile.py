@@ -30,7 +30,8 @@ def dropped(c):
 
 
 def main():
-    d = Daemon(sys.argv[1], extra=['--max-output', '262144']).start()
+    d = Daemon(sys.argv[1], extra=['--max-output', '1048576',
+                                   '--stall-timeout', '1']).start()
     try:
         good = Client(d.sock)
         good.write('/g', b'1')
@@ -87,7 +88,7 @@ def main():
         w = Client(d.sock)
         # Events carry the path: make them ~2 KB each.
         long_name = 'p' * 1900
-        for i in range(400):
+        for i in range(700):    # ~1.4 MB of events, limit 1 MB
             w.write('/flood/%s/%d' % (long_name, i), b'')
         served(d)
         lazy.settimeout(5)
@@ -101,7 +102,44 @@ def main():
         except socket.timeout:
             raise AssertionError('non-reading client was not dropped')
         # It got at most what fit before the limit, then end of file.
-        assert total < 400 * 1900, total
+        assert total < 700 * 1900, total
+
+        # A client that sends requests but never reads the replies: its
+        # queue stops growing (its requests wait), and after the stall
+        # timeout it is dropped. Others are served meanwhile.
+        good.write('/big', b'B' * 4000)
+        hog = socket.socket(socket.AF_UNIX)
+        hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        hog.connect(d.sock)
+        req = struct.pack('<IIII', XS['READ'], 1, 0, 5) + b'/big\0'
+        hog.setblocking(False)
+        sent = 0
+        t0 = time.time()
+        while time.time() - t0 < 1:
+            try:
+                sent += hog.send(req * 100)
+            except BlockingIOError:
+                time.sleep(0.01)
+        served(d)
+        hog.setblocking(True)
+        hog.settimeout(10)
+        total = 0
+        t0 = time.time()
+        try:
+            while True:
+                chunk = hog.recv(65536)
+                if not chunk:
+                    break
+                total += len(chunk)
+                time.sleep(0.5)     # read a little, far too slowly
+        except ConnectionResetError:
+            pass
+        except socket.timeout:
+            raise AssertionError('non-reading client was not dropped')
+        # Far fewer replies than requests reached it.
+        assert total < sent // 21 * 4016, (total, sent)
+        print('stalled client dropped after %.1f s, got %d of %d replies' %
+              (time.time() - t0, total // 4016, sent // 21))
 
         # The well-behaved client from the start is still fine.
         assert good.read('/g') == b'1'
