@@ -121,13 +121,15 @@ static void fire_one(const struct event *e)
     free(buf);
     if (!e->recurse || !xs->nwatches)
         return;
-    /* Removal: watches strictly below the removed node. */
-    for (size_t b = 0; b < WATCH_BUCKETS; b++) {
-        for (struct watch *w = xs->whash[b]; w; w = w->hnext) {
-            if (w->conn->dead || w->path[0] != '/')
+    /* Removal: watches strictly below the removed node (O(watches)).
+     * Delivering may drop c (conn_kill relinks it), never another one. */
+    for (struct conn *c = xs->conns, *next; c; c = next) {
+        next = c->next;
+        for (struct watch *w = c->watches; w; w = w->cnext) {
+            if (c->dead || w->path[0] != '/')
                 continue;
             if (strlen(w->path) > len && path_is_child(w->path, path) &&
-                may_see(w->conn, e))
+                may_see(c, e))
                 watch_send(w, w->path);
         }
     }

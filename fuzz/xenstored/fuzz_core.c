@@ -46,6 +46,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&w, 0, sizeof(w));
     w.fd = -1;
     core_conn_init(&w);
+    /* Both are live connections of the daemon's list. */
+    c.next = &w;
+    w.prev = &c;
+    xs->conns = &c;
     static const char wmsg[] = "/\0tok";
     struct xsd_sockmsg wh = { XS_WATCH, 1, 0, sizeof(wmsg) };
     core_handle(&w, &wh, wmsg);
@@ -75,6 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     core_conn_gone(&c);
     core_conn_gone(&w);
+    xs->conns = NULL;
     core_fini();
     return 0;
 }
