@@ -136,14 +136,28 @@ def main():
         w = Client(d.sock)
         w.watch('@releaseDomain', 'r')
         assert w.wait_event() == (b'@releaseDomain', b'r')
+        g8.watch('@releaseDomain', 'g8r')     # the initial event always
+        assert g8.wait_event() == (b'@releaseDomain', b'g8r')
         dom0.call('RELEASE', b'7\0')
         assert w.wait_event() == (b'@releaseDomain', b'r')
+        g8.read('data/hello')                 # round trip: nothing for 8
+        assert not [e for e in g8.events if e[0] == b'@releaseDomain'], \
+            g8.events
         assert dropped(g)
         assert dom0.err('READ', b'/local/domain/7/data\0') == 'ENOENT'
         assert dom0.read('/local/domain/7/name') == b'guest7'
         assert dom0.call('IS_DOMAIN_INTRODUCED', b'7\0') == b'F\0'
         # domain 8 is unaffected
         assert g8.read('data/hello') == b'8'
+        # ... and gets @releaseDomain once the special node allows it.
+        assert g8.err('SET_PERMS', b'@releaseDomain\0n0\0r8\0') == 'EACCES'
+        dom0.set_perms('@releaseDomain', ['n0', 'r8'])
+        assert dom0.perms('@releaseDomain') == ['n0', 'r8']
+        dom0.call('INTRODUCE', b'9\x001\x005\x00')
+        dom0.call('RELEASE', b'9\0')
+        g8.read('data/hello')
+        assert (b'@releaseDomain', b'g8r') in g8.events, g8.events
+        g8.events = []
         # A VMM that goes away leaves the domain introduced.
         g8.close()
         assert dom0.call('IS_DOMAIN_INTRODUCED', b'8\0') == b'T\0'
