@@ -1,0 +1,194 @@
+/* xenon-xenstored: the xenstore daemon. Option parsing, daemonizing, pid
+ * file and signals; the work is in core.c and conn.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "core.h"
+#include "log.h"
+#include "util.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: xenon-xenstored [options]\n"
+        "  -N, --no-fork          stay in the foreground\n"
+        "  -s, --socket PATH      unix socket (default /run/xenon/xenstored/socket)\n"
+        "  -p, --pid-file PATH    pid file (default /run/xenon/xenstored.pid)\n"
+        "  -l, --log-file PATH    log file (default stderr)\n"
+        "  -D, --data-dir DIR     durable state (default /var/lib/xenon/xenstored;\n"
+        "                         \"none\" keeps everything in memory only)\n"
+        "  -Q, --quota NAME=N     set a quota (nodes, watches, transactions,\n"
+        "                         outstanding, transaction-nodes, node-size,\n"
+        "                         path-max, permissions)\n"
+        "  -o, --max-output BYTES drop clients with more queued output (16M)\n"
+        "  -S, --stall-timeout S  drop clients whose output (over 256K) has not\n"
+        "                         moved for S seconds (30; 0 = never)\n"
+        "  -v, --verbose          log every request\n"
+        "  -h, --help\n");
+}
+
+static int write_pidfile(const char *path)
+{
+    char *dir = strdup(path);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash && slash != dir) {
+        *slash = '\0';
+        mkdir_p(dir);
+    }
+    free(dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+    int rc = write_full(fd, buf, (size_t)n);
+    close(fd);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "no-fork", no_argument, NULL, 'N' },
+        { "socket", required_argument, NULL, 's' },
+        { "pid-file", required_argument, NULL, 'p' },
+        { "log-file", required_argument, NULL, 'l' },
+        { "data-dir", required_argument, NULL, 'D' },
+        { "quota", required_argument, NULL, 'Q' },
+        { "max-output", required_argument, NULL, 'o' },
+        { "stall-timeout", required_argument, NULL, 'S' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool nofork = false, verbose = false;
+    const char *sock = "/run/xenon/xenstored/socket";
+    const char *pidfile = "/run/xenon/xenstored.pid";
+    const char *logfile = NULL;
+    const char *datadir = "/var/lib/xenon/xenstored";
+    const char *quotas[32];
+    unsigned nquotas = 0;
+    unsigned long long maxout = 0;
+    long stall = -1;
+    int o;
+    while ((o = getopt_long(argc, argv, "Ns:p:l:D:Q:o:S:vh", opts, NULL)) != -1) {
+        switch (o) {
+        case 'N': nofork = true; break;
+        case 's': sock = optarg; break;
+        case 'p': pidfile = optarg; break;
+        case 'l': logfile = optarg; break;
+        case 'D': datadir = optarg; break;
+        case 'Q':
+            if (nquotas < ARRAY_SIZE(quotas))
+                quotas[nquotas++] = optarg;
+            break;
+        case 'o': maxout = strtoull(optarg, NULL, 0); break;
+        case 'S': stall = atol(optarg); break;
+        case 'v': verbose = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    FILE *lf = NULL;
+    if (logfile) {
+        lf = fopen(logfile, "ae");
+        if (!lf) {
+            fprintf(stderr, "xenon-xenstored: cannot open %s: %s\n", logfile,
+                    strerror(errno));
+            return 1;
+        }
+    }
+    log_init("xenon-xenstored", lf, verbose ? LOG_DEBUG : LOG_INFO);
+
+    uint64_t t0 = now_ns();
+    if (core_init(strcmp(datadir, "none") == 0 ? NULL : datadir) < 0) {
+        log_err("cannot load state from %s", datadir);
+        return 1;
+    }
+    log_info("state loaded: %zu nodes in %.1f ms", xs->tree.map.count,
+             (double)(now_ns() - t0) / 1e6);
+    xs->verbose = verbose;
+    if (maxout)
+        xs->out_hard_limit = (size_t)maxout;
+    if (stall >= 0)
+        xs->stall_ns = (uint64_t)stall * 1000000000ull;
+    for (unsigned i = 0; i < nquotas; i++) {
+        static const char *const names[Q_COUNT] = {
+            "nodes", "watches", "transactions", "outstanding",
+            "transaction-nodes", "node-size", "path-max", "permissions",
+        };
+        const char *eq = strchr(quotas[i], '=');
+        int q = -1;
+        for (int k = 0; eq && k < Q_COUNT; k++)
+            if (strlen(names[k]) == (size_t)(eq - quotas[i]) &&
+                strncmp(names[k], quotas[i], (size_t)(eq - quotas[i])) == 0)
+                q = k;
+        if (q < 0) {
+            log_err("bad --quota %s", quotas[i]);
+            return 2;
+        }
+        xs->quota[q] = atoi(eq + 1);
+    }
+
+    if (conn_listen(sock) < 0)
+        return 1;
+
+    if (!nofork) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            log_err("fork: %m");
+            return 1;
+        }
+        if (pid > 0)
+            _exit(0);
+        setsid();
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            if (lf)
+                dup2(null, 2);
+            if (null > 2)
+                close(null);
+        }
+    }
+    if (pidfile[0] && write_pidfile(pidfile) < 0)
+        log_warn("cannot write pid file %s: %m", pidfile);
+
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    log_info("listening on %s", sock);
+    int rc = conn_run(&stop_flag);
+    if (rc == 0)
+        rc = journal_sync(&xs->journal);
+    conn_shutdown();
+    core_fini();
+    if (pidfile[0])
+        unlink(pidfile);
+    if (lf)
+        fclose(lf);
+    return rc == 0 ? 0 : 1;
+}

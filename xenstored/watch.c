@@ -1,0 +1,235 @@
+/* watch: registration and firing (see watch.h). */
+#include "watch.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t whash(const char *s)
+{
+    size_t h = 5381;
+    for (; *s; s++)
+        h = h * 33 + (unsigned char)*s;
+    return h & (WATCH_BUCKETS - 1);
+}
+
+static char *dupstr(const char *s)
+{
+    char *d = strdup(s);
+    if (!d)
+        abort();
+    return d;
+}
+
+static struct xs_perm *dupperms(const struct xs_perm *p, uint32_t n)
+{
+    if (!n)
+        return NULL;
+    struct xs_perm *d = malloc(n * sizeof(*p));
+    if (!d)
+        abort();
+    memcpy(d, p, n * sizeof(*p));
+    return d;
+}
+
+void evlist_add(struct evlist *l, const char *path, const struct xs_perm *p,
+                uint32_t np, const struct xs_perm *old, uint32_t nold,
+                bool recurse)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 4;
+        l->v = realloc(l->v, l->cap * sizeof(*l->v));
+        if (!l->v)
+            abort();
+    }
+    struct event *e = &l->v[l->n++];
+    e->path = dupstr(path);
+    e->perms = dupperms(p, np);
+    e->np = np;
+    e->old = dupperms(old, nold);
+    e->nold = nold;
+    e->recurse = recurse;
+}
+
+static void event_clear(struct event *e)
+{
+    free(e->path);
+    free(e->perms);
+    free(e->old);
+}
+
+void evlist_free(struct evlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        event_clear(&l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
+}
+
+void watch_send(struct watch *w, const char *path)
+{
+    const char *p = path;
+    if (w->rel_prefix && strlen(path) > w->rel_prefix)
+        p = path + w->rel_prefix;
+    conn_queue(w->conn, XS_WATCH_EVENT, 0, 0, p, strlen(p) + 1, w->token,
+               strlen(w->token) + 1);
+}
+
+static long conn_target(const struct conn *c)
+{
+    return c->dom ? c->dom->target : -1;
+}
+
+static bool may_see(const struct conn *c, const struct event *e)
+{
+    if (c->privileged)
+        return true;
+    if (e->np && (perms_for(e->perms, e->np, c->domid, false,
+                            conn_target(c)) & PERM_READ))
+        return true;
+    if (e->nold && (perms_for(e->old, e->nold, c->domid, false,
+                              conn_target(c)) & PERM_READ))
+        return true;
+    return false;
+}
+
+static void fire_at(const struct event *e, const char *wpath)
+{
+    for (struct watch *w = xs->whash[whash(wpath)]; w; w = w->hnext)
+        if (!w->conn->dead && strcmp(w->path, wpath) == 0 &&
+            may_see(w->conn, e))
+            watch_send(w, e->path);
+}
+
+static void fire_one(const struct event *e)
+{
+    const char *path = e->path;
+    size_t len = strlen(path);
+    char *buf = malloc(len + 1);
+    if (!buf)
+        abort();
+    /* "/" and then every ancestor and the path itself. */
+    fire_at(e, "/");
+    for (size_t i = 1; i <= len; i++) {
+        if (path[i] == '/' || path[i] == '\0') {
+            memcpy(buf, path, i);
+            buf[i] = '\0';
+            fire_at(e, buf);
+        }
+    }
+    free(buf);
+    if (!e->recurse || !xs->nwatches)
+        return;
+    /* Removal: watches strictly below the removed node (O(watches)).
+     * Delivering may drop c (conn_kill relinks it), never another one. */
+    for (struct conn *c = xs->conns, *next; c; c = next) {
+        next = c->next;
+        for (struct watch *w = c->watches; w; w = w->cnext) {
+            if (c->dead || w->path[0] != '/')
+                continue;
+            if (strlen(w->path) > len && path_is_child(w->path, path) &&
+                may_see(c, e))
+                watch_send(w, w->path);
+        }
+    }
+}
+
+void evlist_fire(struct evlist *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        fire_one(&l->v[i]);
+        event_clear(&l->v[i]);
+    }
+    l->n = 0;
+}
+
+void watch_fire_special(const char *name)
+{
+    int idx = strcmp(name, "@introduceDomain") == 0 ? 0 : 1;
+    for (struct watch *w = xs->whash[whash(name)]; w; w = w->hnext) {
+        if (w->conn->dead || strcmp(w->path, name) != 0)
+            continue;
+        const struct conn *c = w->conn;
+        if (!c->privileged) {
+            if (!xs->special_nperms[idx])
+                continue;
+            unsigned p = perms_for(xs->special_perms[idx],
+                                   xs->special_nperms[idx], c->domid, false,
+                                   conn_target(c));
+            if (!(p & PERM_READ))
+                continue;
+        }
+        watch_send(w, name);
+    }
+}
+
+int watch_add(struct conn *c, const char *path, const char *token,
+              size_t rel_prefix)
+{
+    for (struct watch *w = c->watches; w; w = w->cnext)
+        if (strcmp(w->path, path) == 0 && strcmp(w->token, token) == 0)
+            return EEXIST;
+    if (!c->privileged && xs->quota[Q_WATCHES] &&
+        c->nwatches >= (unsigned)xs->quota[Q_WATCHES])
+        return E2BIG;
+    struct watch *w = calloc(1, sizeof(*w));
+    if (!w)
+        abort();
+    w->conn = c;
+    w->path = dupstr(path);
+    w->token = dupstr(token);
+    w->rel_prefix = rel_prefix;
+    w->cnext = c->watches;
+    c->watches = w;
+    c->nwatches++;
+    size_t h = whash(path);
+    w->hnext = xs->whash[h];
+    xs->whash[h] = w;
+    xs->nwatches++;
+    return 0;
+}
+
+static void unhash(struct watch *w)
+{
+    struct watch **pp = &xs->whash[whash(w->path)];
+    for (; *pp; pp = &(*pp)->hnext) {
+        if (*pp == w) {
+            *pp = w->hnext;
+            xs->nwatches--;
+            return;
+        }
+    }
+}
+
+static void watch_free(struct watch *w)
+{
+    unhash(w);
+    free(w->path);
+    free(w->token);
+    free(w);
+}
+
+int watch_remove(struct conn *c, const char *path, const char *token)
+{
+    for (struct watch **pp = &c->watches; *pp; pp = &(*pp)->cnext) {
+        struct watch *w = *pp;
+        if (strcmp(w->path, path) == 0 && strcmp(w->token, token) == 0) {
+            *pp = w->cnext;
+            c->nwatches--;
+            watch_free(w);
+            return 0;
+        }
+    }
+    return ENOENT;
+}
+
+void watch_remove_all(struct conn *c)
+{
+    while (c->watches) {
+        struct watch *w = c->watches;
+        c->watches = w->cnext;
+        watch_free(w);
+    }
+    c->nwatches = 0;
+}
