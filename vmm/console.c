@@ -1,4 +1,5 @@
 #include "console.h"
+#include "backend.h"
 #include "domain.h"
 #include "ioloop.h"
 #include "layout.h"
@@ -8,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -21,34 +21,22 @@
 
 struct console_backend {
     struct domain *d;
-    struct evtchn_backend be;
-    uint32_t port;
+    struct backend backend;     /* port and wake-up */
     struct xencons_interface *ring;
-    struct io_watch notify;     /* eventfd raised by the guest's sends */
     struct io_watch input;      /* stdin */
     struct io_watch listen;
     struct io_watch client[MAX_CLIENTS];
     int log_fd;
     bool stdio;
-    bool wake_pending;          /* the I/O thread has been signalled */
     bool emitted;               /* any output yet (launch trace) */
     char *socket_path;
 };
 
-/* The guest sent on the console port (vCPU thread, domain lock held).
- * Wake the I/O thread only when there is output to move and it is not
- * already awake for it: a send on an empty ring changes nothing. */
-static void be_notify(void *opaque)
+/* A send finds work only when the guest left output in the ring. */
+static bool has_output(void *opaque)
 {
     struct console_backend *c = opaque;
-    if (__atomic_load_n(&c->ring->out_prod, __ATOMIC_ACQUIRE) == c->ring->out_cons)
-        return;
-    if (__atomic_exchange_n(&c->wake_pending, true, __ATOMIC_ACQ_REL))
-        return;
-    uint64_t one = 1;
-    if (write(c->notify.fd, &one, sizeof(one)) < 0) {
-        /* The counter is saturated only if the loop is stuck; nothing to do. */
-    }
+    return __atomic_load_n(&c->ring->out_prod, __ATOMIC_ACQUIRE) != c->ring->out_cons;
 }
 
 static void emit(struct console_backend *c, const char *buf, size_t n)
@@ -76,8 +64,9 @@ static void emit(struct console_backend *c, const char *buf, size_t n)
 
 /* Drain the guest's output ring. Indices are guest-controlled: never read
  * more than the ring holds. */
-static void drain_output(struct console_backend *c)
+static void drain_output(void *opaque)
 {
+    struct console_backend *c = opaque;
     char buf[sizeof(c->ring->out)];
     struct domain *d = c->d;
     pthread_mutex_lock(&d->lock);
@@ -92,7 +81,7 @@ static void drain_output(struct console_backend *c)
         buf[i] = c->ring->out[MASK_XENCONS_IDX(cons + i, c->ring->out)];
     __atomic_store_n(&c->ring->out_cons, prod, __ATOMIC_RELEASE);
     if (avail)
-        evtchn_set_pending(d, c->port);
+        evtchn_set_pending(d, c->backend.port);
     pthread_mutex_unlock(&d->lock);
     if (avail)
         emit(c, buf, avail);
@@ -113,18 +102,8 @@ static void feed_input(struct console_backend *c, const char *buf, size_t n)
         c->ring->in[MASK_XENCONS_IDX(prod + i, c->ring->in)] = buf[i];
     __atomic_store_n(&c->ring->in_prod, prod + (uint32_t)n, __ATOMIC_RELEASE);
     if (n)
-        evtchn_set_pending(d, c->port);
+        evtchn_set_pending(d, c->backend.port);
     pthread_mutex_unlock(&d->lock);
-}
-
-static void on_notify(struct io_watch *w, uint32_t events)
-{
-    struct console_backend *c = w->opaque;
-    uint64_t n;
-    if (read(w->fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-        return;
-    __atomic_store_n(&c->wake_pending, false, __ATOMIC_RELEASE);
-    drain_output(c);
 }
 
 static void on_input(struct io_watch *w, uint32_t events)
@@ -199,20 +178,11 @@ int console_init(struct domain *d, const struct console_opts *o)
     c->ring = gmem_ptr(&d->mem, gpa, GMEM_PAGE_SIZE);
     memset(c->ring, 0, GMEM_PAGE_SIZE);
 
-    c->notify = (struct io_watch){
-        .fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), .ready = on_notify, .opaque = c,
-    };
-    if (c->notify.fd < 0 || ioloop_add(&c->notify, EPOLLIN) < 0)
-        return -errno;
-    c->be = (struct evtchn_backend){ .notify = be_notify, .opaque = c };
-    pthread_mutex_lock(&d->lock);
-    int port = evtchn_alloc_backend(d, &c->be);
-    pthread_mutex_unlock(&d->lock);
-    if (port < 0)
-        return -ENOSPC;
-    c->port = (uint32_t)port;
+    int rc = backend_init(d, &c->backend, has_output, drain_output, c);
+    if (rc < 0)
+        return rc;
     d->hvm_param[HVM_PARAM_CONSOLE_PFN] = gpa >> GMEM_PAGE_SHIFT;
-    d->hvm_param[HVM_PARAM_CONSOLE_EVTCHN] = c->port;
+    d->hvm_param[HVM_PARAM_CONSOLE_EVTCHN] = c->backend.port;
 
     if (o->log_path) {
         c->log_fd = open(o->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -222,11 +192,8 @@ int console_init(struct domain *d, const struct console_opts *o)
             return -e;
         }
     }
-    if (o->socket_path) {
-        int rc = open_socket(c, o->socket_path);
-        if (rc < 0)
-            return rc;
-    }
+    if (o->socket_path && (rc = open_socket(c, o->socket_path)) < 0)
+        return rc;
     c->stdio = o->stdio;
     if (o->stdio) {
         fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
@@ -254,7 +221,7 @@ void console_fini(struct domain *d)
         unlink(c->socket_path);
         free(c->socket_path);
     }
-    close(c->notify.fd);
+    backend_fini(&c->backend);
     free(c);
     d->console = NULL;
 }

@@ -9,26 +9,8 @@
 
 #include "log.h"
 
-static bool guest_may_get(uint32_t index)
-{
-    switch (index) {
-    case HVM_PARAM_CALLBACK_IRQ:
-    case HVM_PARAM_VM86_TSS:
-    case HVM_PARAM_VM86_TSS_SIZED:
-    case HVM_PARAM_ACPI_IOPORTS_LOCATION:
-    case HVM_PARAM_VM_GENERATION_ID_ADDR:
-    case HVM_PARAM_STORE_PFN:
-    case HVM_PARAM_STORE_EVTCHN:
-    case HVM_PARAM_CONSOLE_PFN:
-    case HVM_PARAM_CONSOLE_EVTCHN:
-    case HVM_PARAM_ALTP2M:
-    case HVM_PARAM_X87_FIP_WIDTH:
-        return true;
-    default:
-        return false;
-    }
-}
-
+/* Xen's allow-lists: what a guest may set about itself, and what it may
+ * read (all of that, plus where its rings are and the altp2m mode). */
 static bool guest_may_set(uint32_t index)
 {
     switch (index) {
@@ -44,6 +26,12 @@ static bool guest_may_set(uint32_t index)
     default:
         return false;
     }
+}
+
+static bool guest_may_get(uint32_t index)
+{
+    return guest_may_set(index) || index == HVM_PARAM_STORE_PFN ||
+           index == HVM_PARAM_CONSOLE_PFN || index == HVM_PARAM_ALTP2M;
 }
 
 static bool deprecated(uint32_t index)

@@ -1,4 +1,5 @@
 #include "xs_relay.h"
+#include "backend.h"
 #include "domain.h"
 #include "ioloop.h"
 #include "layout.h"
@@ -9,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -22,12 +22,9 @@
 
 struct xs_relay {
     struct domain *d;
-    struct evtchn_backend be;
-    uint32_t port;
+    struct backend backend;     /* port and wake-up */
     struct xenstore_domain_interface *ring;
-    struct io_watch notify;
     struct io_watch sock;
-    bool wake_pending;          /* the I/O thread has been signalled */
     /* Guest requests not yet written to the socket, and daemon replies not
      * yet placed in the ring. */
     uint8_t to_daemon[BUF_SIZE];
@@ -35,19 +32,6 @@ struct xs_relay {
     uint8_t to_guest[BUF_SIZE];
     size_t to_guest_len;
 };
-
-/* The guest sent on the xenstore port: wake the I/O thread unless it is
- * already signalled (it re-reads both rings whenever it runs). */
-static void be_notify(void *opaque)
-{
-    struct xs_relay *x = opaque;
-    if (__atomic_exchange_n(&x->wake_pending, true, __ATOMIC_ACQ_REL))
-        return;
-    uint64_t one = 1;
-    if (write(x->notify.fd, &one, sizeof(one)) < 0) {
-        /* saturated counter: the loop will run anyway */
-    }
-}
 
 /* Move bytes between the ring and our buffers; called with d->lock. */
 static bool pump_ring(struct xs_relay *x)
@@ -101,25 +85,16 @@ static void flush_to_daemon(struct xs_relay *x)
     ioloop_mod(&x->sock, EPOLLIN | (x->to_daemon_len ? EPOLLOUT : 0));
 }
 
-static void pump(struct xs_relay *x)
+static void pump(void *opaque)
 {
+    struct xs_relay *x = opaque;
     struct domain *d = x->d;
     pthread_mutex_lock(&d->lock);
     if (pump_ring(x))
-        evtchn_set_pending(d, x->port);
+        evtchn_set_pending(d, x->backend.port);
     pthread_mutex_unlock(&d->lock);
     if (x->sock.fd >= 0)
         flush_to_daemon(x);
-}
-
-static void on_notify(struct io_watch *w, uint32_t events)
-{
-    struct xs_relay *x = w->opaque;
-    uint64_t n;
-    if (read(w->fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-        return;
-    __atomic_store_n(&x->wake_pending, false, __ATOMIC_RELEASE);
-    pump(x);
 }
 
 static void on_sock(struct io_watch *w, uint32_t events)
@@ -195,23 +170,14 @@ int xs_relay_init(struct domain *d, const char *socket_path)
     memset(x->ring, 0, GMEM_PAGE_SIZE);
     x->ring->connection = XENSTORE_CONNECTED;
 
-    x->notify = (struct io_watch){
-        .fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), .ready = on_notify, .opaque = x,
-    };
-    if (x->notify.fd < 0 || ioloop_add(&x->notify, EPOLLIN) < 0)
-        return -errno;
-    x->be = (struct evtchn_backend){ .notify = be_notify, .opaque = x };
-    pthread_mutex_lock(&d->lock);
-    int port = evtchn_alloc_backend(d, &x->be);
-    pthread_mutex_unlock(&d->lock);
-    if (port < 0)
-        return -ENOSPC;
-    x->port = (uint32_t)port;
+    int rc = backend_init(d, &x->backend, NULL, pump, x);
+    if (rc < 0)
+        return rc;
     d->hvm_param[HVM_PARAM_STORE_PFN] = gpa >> GMEM_PAGE_SHIFT;
-    d->hvm_param[HVM_PARAM_STORE_EVTCHN] = x->port;
+    d->hvm_param[HVM_PARAM_STORE_EVTCHN] = x->backend.port;
 
     if (socket_path) {
-        int rc = attach(x, socket_path);
+        rc = attach(x, socket_path);
         if (rc < 0) {
             log_err("xenstored at %s: %s", socket_path, strerror(-rc));
             return rc;
@@ -227,7 +193,7 @@ void xs_relay_fini(struct domain *d)
         return;
     if (x->sock.fd >= 0)
         close(x->sock.fd);
-    close(x->notify.fd);
+    backend_fini(&x->backend);
     free(x);
     d->xenstore = NULL;
 }
