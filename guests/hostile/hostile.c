@@ -4,8 +4,10 @@
  * of RAM, into the special pages, non-canonical); a random pass then sends
  * random hypercall numbers, sub-ops and arguments, with argument structures
  * full of random values (huge counts, invalid ports and refs, frame numbers
- * anywhere). The VMM must answer every one with an error or a harmless
- * success and never crash; afterwards the guest checks Xen still works.
+ * anywhere), and now and then fills its console and xenstore ring pages
+ * with random bytes and kicks their backends. The VMM must answer every
+ * call with an error or a harmless success and never crash; afterwards
+ * the guest checks Xen still works.
  *
  * To stay alive itself, the guest never makes the calls that legitimately
  * end or park it (shutdown, block, poll, vcpu down, bringing up a vCPU with
@@ -16,6 +18,7 @@
 #include "guest.h"
 
 #include <xen/event_channel.h>
+#include <xen/hvm/params.h>
 #include <xen/sched.h>
 #include <xen/vcpu.h>
 #include <xen/version.h>
@@ -141,11 +144,34 @@ static void crafted(void)
     }
 }
 
+/* The shared rings are guest memory too: fill the console and xenstore
+ * ring pages (data and indices) with random bytes and kick their backends,
+ * which must clamp what they read and carry on. */
+static void scribble_rings(void)
+{
+    uint64_t pfn;
+    for (unsigned param = 0; param < 2; param++) {
+        if (hvm_get_param(param ? HVM_PARAM_STORE_PFN : HVM_PARAM_CONSOLE_PFN, &pfn))
+            continue;
+        uint64_t *ring = (uint64_t *)(uintptr_t)(pfn << 12);
+        for (unsigned i = 0; i < 8; i++)
+            ring[(uint32_t)rand64() % 512] = rand64();
+        /* Indices at the top of both layouts. */
+        ring[0x800 / 8 + (rand64() & 3)] = rand64();
+        ring[0xc00 / 8 + (rand64() & 3)] = rand64();
+        struct evtchn_send snd = { .port = param ? 1 : 2 };
+        evtchn_op(EVTCHNOP_send, &snd);
+        calls++;
+    }
+}
+
 static void random_calls(unsigned long long count)
 {
     while (calls < count) {
         if ((calls & 15) == 0)
             refill_scratch(16);
+        if ((calls & 255) == 0)
+            scribble_rings();
         uint64_t r = rand64();
         unsigned nr = (r & 3) ? implemented[(uint32_t)(r >> 2) % 9u] : (unsigned)((r >> 8) & 63);
         unsigned long cmd = (r & 0x30000) ? (uint32_t)(r >> 20) % 40u : bad_value();
