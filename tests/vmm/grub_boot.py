@@ -12,43 +12,20 @@ or grub-xen-host.
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
+from xsenv import Xenstored, wait_for
+
 GRUB = "/usr/lib/grub-xen/grub-i386-xen_pvh.bin"
-XS_WRITE, XS_SET_PERMS, XS_INTRODUCE = 11, 14, 8   # xs_wire.h
 DOMID = 1
-STORE_PFN, STORE_PORT = 0xfeffd, 1   # the VMM's layout: special page 1, port 1
 
 
 def skip(why):
     print(f"skipped: {why}")
     sys.exit(77)
-
-
-def xs_call(path, typ, payload):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(path)
-    s.sendall(struct.pack("<IIII", typ, 0, 0, len(payload)) + payload)
-    hdr = s.recv(16, socket.MSG_WAITALL)
-    rtype, _, _, n = struct.unpack("<IIII", hdr)
-    body = s.recv(n, socket.MSG_WAITALL) if n else b""
-    s.close()
-    if rtype != typ:
-        raise SystemExit(f"xenstored refused {typ}: {body!r}")
-    return body
-
-
-def wait_for(cond, secs):
-    end = time.time() + secs
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def main():
@@ -58,20 +35,11 @@ def main():
     if not os.path.exists(GRUB):
         skip(f"{GRUB} is missing (grub-xen-host)")
     with tempfile.TemporaryDirectory() as tmp:
-        sock = os.path.join(tmp, "xs.sock")
-        xs = subprocess.Popen([xenstored, "-N", "--socket", sock,
-                               "--data-dir", os.path.join(tmp, "xsdata"),
-                               "--pid-file", os.path.join(tmp, "xs.pid"),
-                               "--log-file", os.path.join(tmp, "xs.log")])
+        xs = Xenstored(xenstored, tmp)
+        sock = xs.sock
         vm = None
         try:
-            if not wait_for(lambda: os.path.exists(sock), 10):
-                raise SystemExit("xenstored did not start")
-            home = f"/local/domain/{DOMID}"
-            xs_call(sock, XS_WRITE, f"{home}/name\0grub".encode())
-            for node in (home, f"{home}/name"):
-                xs_call(sock, XS_SET_PERMS, f"{node}\0n{DOMID}\0".encode())
-            xs_call(sock, XS_INTRODUCE, f"{DOMID}\0{STORE_PFN}\0{STORE_PORT}\0".encode())
+            xs.introduce(DOMID, "grub")
 
             console_sock = os.path.join(tmp, "console.sock")
             console_log = os.path.join(tmp, "console.log")
@@ -123,8 +91,7 @@ def main():
             if vm and vm.poll() is None:
                 vm.send_signal(signal.SIGTERM)
                 vm.wait(timeout=30)
-            xs.send_signal(signal.SIGTERM)
-            xs.wait(timeout=30)
+            xs.stop()
 
 
 if __name__ == "__main__":
