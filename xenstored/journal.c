@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "wire.h"
 #include "util.h"
 
 #define JMAGIC 0x314a5358u /* "XSJ1" little endian */
@@ -224,7 +225,8 @@ int journal_apply(const uint8_t *body, size_t len, struct tree *t,
         uint32_t vlen = rd_u32(&r);
         const char *v = rd_take(&r, vlen);
         int rc = -1;
-        if (!r.bad && path[0] == '/' && tree_put(t, path, p, np, v, vlen))
+        if (!r.bad && wire_valid_path(path, SIZE_MAX) &&
+            tree_put(t, path, p, np, v, vlen))
             rc = 0;
         free(p);
         free(path);
@@ -234,6 +236,10 @@ int journal_apply(const uint8_t *body, size_t len, struct tree *t,
         char *path = rd_str(&r);
         if (!path)
             return -1;
+        if (!wire_valid_path(path, SIZE_MAX)) {
+            free(path);
+            return -1;
+        }
         tree_del(t, path, NULL, NULL);
         free(path);
         return 0;

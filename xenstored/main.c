@@ -150,6 +150,12 @@ int main(int argc, char **argv)
         xs->quota[q] = atoi(eq + 1);
     }
 
+    /* Handlers first: once the pid file exists, SIGTERM must be caught. */
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     if (conn_listen(sock) < 0)
         return 1;
 
@@ -174,11 +180,6 @@ int main(int argc, char **argv)
     }
     if (pidfile[0] && write_pidfile(pidfile) < 0)
         log_warn("cannot write pid file %s: %m", pidfile);
-
-    struct sigaction sa = { .sa_handler = on_signal };
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     log_info("listening on %s", sock);
     int rc = conn_run(&stop_flag);

@@ -51,20 +51,26 @@ def main():
     tmp = tempfile.mkdtemp(prefix='xs-daemon-')
     atexit.register(shutil.rmtree, tmp, True)
     sock = os.path.join(tmp, 'run', 'sock')
-    pid = start(sys.argv[1], tmp)
-    c = Client(sock)
-    c.write('/kept', b'value')
-    c.close()
-    os.kill(pid, signal.SIGTERM)
-    assert wait_for(lambda: not alive(pid)), 'daemon did not exit'
-    assert not os.path.exists(os.path.join(tmp, 'run', 'xs.pid'))
-    assert not os.path.exists(sock)
-    pid = start(sys.argv[1], tmp)
-    c = Client(sock)
-    assert c.read('/kept') == b'value'
-    c.close()
-    os.kill(pid, signal.SIGTERM)
-    assert wait_for(lambda: not alive(pid))
+    pid = None
+    try:
+        pid = start(sys.argv[1], tmp)
+        c = Client(sock)
+        c.write('/kept', b'value')
+        c.close()
+        os.kill(pid, signal.SIGTERM)
+        assert wait_for(lambda: not alive(pid)), 'daemon did not exit'
+        assert not os.path.exists(os.path.join(tmp, 'run', 'xs.pid'))
+        assert not os.path.exists(sock)
+        pid = start(sys.argv[1], tmp)
+        c = Client(sock)
+        assert c.read('/kept') == b'value'
+        c.close()
+        os.kill(pid, signal.SIGTERM)
+        assert wait_for(lambda: not alive(pid)), 'daemon did not exit'
+    finally:
+        # Never leave a daemon behind, whatever failed above.
+        if pid is not None and alive(pid):
+            os.kill(pid, signal.SIGKILL)
     print('daemon mode: ok')
 
 
