@@ -3,8 +3,8 @@
 
     python3 bench/run.py            (after scripts/test.sh or a meson build)
 
-Runs each bench/*/NAME.py in turn (each prints JSON records, see
-benchlib.py), then prints a Markdown table and writes it with the JSON to
+Runs each bench/*/NAME.py in turn with --json (each prints JSON records,
+see benchlib.py), then prints a Markdown table and writes it with the JSON to
 build/bench/results.md and results.json, with a description of the machine.
 """
 import glob
@@ -42,7 +42,7 @@ def main():
     records, failures = [], []
     for s in scripts:
         print(f"== {os.path.relpath(s, here)}", file=sys.stderr, flush=True)
-        p = subprocess.run([sys.executable, s], capture_output=True, text=True)
+        p = subprocess.run([sys.executable, s, "--json"], capture_output=True, text=True)
         if p.returncode == 77:
             failures.append(f"{os.path.relpath(s, here)}: skipped ({p.stderr.strip()})")
             continue

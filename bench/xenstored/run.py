@@ -12,6 +12,7 @@ client's sequential writes measure the disk's sync latency; "pipelined
 writes" (64 in flight) shows group commit (one sync per event-loop turn);
 --data-dir none shows the in-memory cost."""
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -43,6 +44,8 @@ def main():
         'XENON_BUILD_ROOT', os.path.join(root, 'build')))
     ap.add_argument('--n', type=int, default=20000,
                     help='round trips per measurement (default 20000)')
+    ap.add_argument('--json', action='store_true',
+                    help='print benchlib JSON records (for bench/run.py)')
     ap.add_argument('--data-dir', default=None,
                     help='daemon data dir (default: a temporary one; '
                          '"none" = in memory)')
@@ -80,10 +83,26 @@ def main():
                 ('writes', run('write', xs_sock, nw)),
                 ('pipelined writes', run('pwrite', xs_sock, n)),
                 ('txn commits', run('txn', xs_sock, nw))]
+        lat = run('watch', xs_sock, nw)
+        if a.json:
+            durable = 'durable' if data != 'none' else 'in memory'
+            goals = {'reads': '>= 0.5'}
+            for name, v in rows:
+                print(json.dumps({
+                    'bench': 'xenstored', 'metric': 'xenstored %s (%s)' % (name, durable),
+                    'value': round(v), 'unit': '/s',
+                    'peer': 'bare unix-socket request/response', 'peer_value': round(bare),
+                    'ratio': round(v / bare, 2), 'ratio_means': 'xenstored / bare',
+                    'goal': goals.get(name)}))
+            print(json.dumps({
+                'bench': 'xenstored', 'metric': 'xenstored watch-event latency (%s)' % durable,
+                'value': round(lat / 1000, 1), 'unit': 'us',
+                'peer': 'bare unix-socket round trip', 'peer_value': round(bare_ns / 1000, 1),
+                'ratio': round(bare_ns / lat, 2), 'ratio_means': 'bare rtt / latency'}))
+            return
         for name, v in rows:
             print('%-22s %12.0f /s   ratio to bare rtt: %.2f' %
                   (name, v, v / bare))
-        lat = run('watch', xs_sock, nw)
         print('%-22s %12.1f us   ratio bare rtt / latency: %.2f' %
               ('watch latency', lat / 1000, bare_ns / lat))
     finally:
