@@ -472,7 +472,7 @@ static int write_nodes(struct xs_client *xs, const struct domain_config *dc,
     return rc;
 }
 
-static int name_taken(struct xs_client *xs, const char *name, unsigned *who)
+static int name_taken(struct xs_client *xs, const char *name, unsigned avoid)
 {
     unsigned *ids;
     int n;
@@ -480,12 +480,10 @@ static int name_taken(struct xs_client *xs, const char *name, unsigned *who)
         return -1;
     int found = 0;
     for (int i = 0; i < n && !found; i++) {
+        if (ids[i] == avoid)
+            continue;
         char *nm = xs_readf(xs, "/local/domain/%u/name", ids[i]);
-        if (nm && strcmp(nm, name) == 0) {
-            found = 1;
-            if (who)
-                *who = ids[i];
-        }
+        found = nm && strcmp(nm, name) == 0;
         free(nm);
     }
     free(ids);
@@ -519,11 +517,12 @@ static void write_json(const struct xenon_paths *p, unsigned domid,
     }
 }
 
-/* Pick a domid, write the xenstore nodes, introduce the domain and write
+/* Pick a domid (never `avoid`, the domain being restarted, whose name may
+ * still be in use), write the xenstore nodes, introduce the domain and write
  * its state file. 0, or -1 with nothing left behind. */
 static int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
                         const struct domain_config *dc, const char *json,
-                        unsigned *domid_out, FILE *err)
+                        unsigned avoid, unsigned *domid_out, FILE *err)
 {
     int lock = lock_state(p);
     if (lock < 0) {
@@ -533,7 +532,7 @@ static int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
     int rc = -1;
     unsigned *a = NULL, *b = NULL;
     int na = 0, nb = 0;
-    int t = name_taken(xs, dc->name, NULL);
+    int t = name_taken(xs, dc->name, avoid);
     if (t < 0) {
         fprintf(err, "cannot read /local/domain from xenstored\n");
         goto out;
@@ -549,7 +548,7 @@ static int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
     }
     unsigned domid = 0;
     for (unsigned cand = 1; cand <= MAX_DOMID && !domid; cand++) {
-        bool used = false;
+        bool used = cand == avoid;
         for (int i = 0; i < na && !used; i++)
             used = a[i] == cand;
         for (int i = 0; i < nb && !used; i++)
@@ -832,23 +831,24 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
             mlog("domain %u preserved: `xl destroy %u` removes it", domid, domid);
             break;
         }
-        teardown(p, xs, domid);
         if (act != DC_ACTION_RESTART) {
+            teardown(p, xs, domid);
             if (act != DC_ACTION_DESTROY)
                 mlog("action %s is not supported: domain %u destroyed",
                      dc_action_name(act), domid);
             break;
         }
-        if (!xs) {
-            mlog("cannot reach xenstored at %s: not restarting", p->xs_path);
-            break;
-        }
+        /* The new domain is set up before the old one goes, so that a
+         * state file naming this monitor exists at every moment (destroy
+         * finds us) and the new domain gets a new domid. */
         unsigned nd;
-        if (domain_setup(p, xs, dc, json, &nd, stderr) < 0) {
+        if (!xs || domain_setup(p, xs, dc, json, domid, &nd, stderr) < 0) {
             mlog("domain %s: restart failed", dc->name);
+            teardown(p, xs, domid);
             break;
         }
         mlog("Domain %u needs to be cleaned up: destroying the domain", domid);
+        teardown(p, xs, domid);
         mlog("Done. Rebooting now: domain %s is domain %u", dc->name, nd);
         domid = nd;
     }
@@ -865,7 +865,7 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     if (!xs)
         return -1;
     unsigned domid;
-    if (domain_setup(p, xs, dc, config_json, &domid, err) < 0) {
+    if (domain_setup(p, xs, dc, config_json, 0, &domid, err) < 0) {
         xs_close(xs);
         return -1;
     }
@@ -1074,7 +1074,12 @@ int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err)
     if (!xs)
         return -1;
     struct dstate s;
-    if (state_read(p, domid, &s) == 0) {
+    int rc = 0;
+    if (state_read(p, domid, &s) < 0) {
+        char *nm = xs_readf(xs, "/local/domain/%u/name", domid);
+        rc = nm ? 0 : 1;
+        free(nm);
+    } else {
         /* The monitor, when alive, stops the VMM and cleans up itself. */
         if (proc_alive(s.mon_pid, s.mon_start)) {
             kill(s.mon_pid, SIGTERM);
@@ -1095,7 +1100,7 @@ int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err)
     }
     teardown(p, xs, domid);
     xs_close(xs);
-    return 0;
+    return rc;
 }
 
 int xenon_domain_request(const struct xenon_paths *p, unsigned domid,

@@ -65,7 +65,8 @@ int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
                         unsigned *domid, FILE *err);
 
 /* Kill the domain's monitor and VMM, release it in xenstored, remove its
- * xenstore nodes, state file and console socket. 0 or -1. */
+ * xenstore nodes, state file and console socket. 0, -1 on error, 1 when the
+ * domain had already gone (e.g. restarted under a new domid meanwhile). */
 int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err);
 
 /* Write control/shutdown (e.g. "poweroff", "reboot"). 0 or -1. */

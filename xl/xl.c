@@ -454,12 +454,19 @@ static int main_destroy(int argc, char **argv)
         fprintf(stderr, "Cannot destroy privileged domain 0.\n\n");
         return EXIT_FAILURE;
     }
-    unsigned domid = find_domain(p);
-    if (xenon_domain_destroy(&paths, domid, stderr) < 0) {
-        fprintf(stderr, "destroy failed (rc=%d)\n", -3);
-        return EXIT_FAILURE;
+    /* A domain being restarted changes domid: destroy by name follows it. */
+    for (int tries = 0; tries < 100; tries++) {
+        unsigned domid = find_domain(p);
+        int rc = xenon_domain_destroy(&paths, domid, stderr);
+        if (rc < 0) {
+            fprintf(stderr, "destroy failed (rc=%d)\n", -3);
+            return EXIT_FAILURE;
+        }
+        if (rc == 0)
+            return 0;
     }
-    return 0;
+    fprintf(stderr, "destroy failed (rc=%d)\n", -3);
+    return EXIT_FAILURE;
 }
 
 static int wait_dead(unsigned domid)
