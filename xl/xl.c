@@ -822,9 +822,11 @@ static void help(const char *command)
         for (size_t i = 0; i < NCMDS; i++) {
             if (!strcmp(cmds[i].name, "help"))
                 continue;
-            printf(" %-19s ", cmds[i].name);
-            if (strlen(cmds[i].name) > 19)
-                printf("\n %-19s ", "");
+            /* " %-19s ", continued on a new line for longer names */
+            size_t len = strlen(cmds[i].name);
+            printf(" %s%*s ", cmds[i].name, len < 19 ? (int)(19 - len) : 0, "");
+            if (len > 19)
+                printf("\n%21s", "");
             printf("%s\n", cmds[i].desc);
         }
         return;
