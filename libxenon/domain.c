@@ -167,7 +167,9 @@ static int state_write(const struct xenon_paths *p, unsigned domid,
             (int)s->mon_pid, s->mon_start, s->created, s->vcpus,
             (unsigned long long)s->target_kb, (unsigned long long)s->max_kb,
             s->shutdown_reason);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+    /* No fsync: rename makes the update atomic for a killed process, and
+     * after a host crash no domain is left for the file to describe. */
+    if (fflush(f) != 0) {
         fclose(f);
         unlink(tmp);
         return -1;
@@ -385,6 +387,7 @@ static void teardown(const struct xenon_paths *p, struct xs_client *xs,
     if (xs) {
         char *vm = xs_readf(xs, "/local/domain/%u/vm", domid);
         xs_release(xs, domid);      /* ENOENT when it was never introduced */
+        bool tx = xs_transaction_begin(xs) == 0;
         char path[128];
         snprintf(path, sizeof(path), "/local/domain/%u", domid);
         xs_rm(xs, path);
@@ -397,6 +400,17 @@ static void teardown(const struct xenon_paths *p, struct xs_client *xs,
             xs_rm(xs, path);
         }
         free(vm);
+        if (tx && xs_transaction_end(xs, 1) < 0) {
+            /* Conflict or failure: remove the nodes one by one instead. */
+            snprintf(path, sizeof(path), "/local/domain/%u", domid);
+            xs_rm(xs, path);
+            snprintf(path, sizeof(path), "/libxl/%u", domid);
+            xs_rm(xs, path);
+            if (have && s.uuid[0]) {
+                snprintf(path, sizeof(path), "/vm/%s", s.uuid);
+                xs_rm(xs, path);
+            }
+        }
     }
     if (have && s.console[0])
         unlink(s.console);
@@ -581,7 +595,20 @@ static int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
         goto out;
     }
     write_json(p, domid, json);
-    int xrc = write_nodes(xs, dc, domid, s.uuid, s.created);
+    /* One transaction: all nodes appear at once, and xenstored syncs its
+     * journal once rather than per node. */
+    int xrc;
+    for (int tries = 0;; tries++) {
+        xrc = xs_transaction_begin(xs);
+        if (xrc < 0)
+            break;
+        xrc = write_nodes(xs, dc, domid, s.uuid, s.created);
+        int erc = xs_transaction_end(xs, xrc == 0);
+        if (xrc == 0)
+            xrc = erc;
+        if (xrc != -EAGAIN || tries == 10)
+            break;
+    }
     if (xrc == 0)
         xrc = xs_introduce(xs, domid, STORE_GFN, STORE_PORT);
     if (xrc < 0) {

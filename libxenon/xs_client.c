@@ -15,6 +15,7 @@
 struct xs_client {
     int fd;
     uint32_t req_id;
+    uint32_t tx;
 };
 
 const char *xs_default_path(void)
@@ -88,7 +89,7 @@ static int call(struct xs_client *c, uint32_t type, const void *payload,
 {
     if (len > XENSTORE_PAYLOAD_MAX)
         return -E2BIG;
-    struct xsd_sockmsg m = { .type = type, .req_id = ++c->req_id, .tx_id = 0,
+    struct xsd_sockmsg m = { .type = type, .req_id = ++c->req_id, .tx_id = c->tx,
                              .len = (uint32_t)len };
     if (io_full(c->fd, &m, sizeof(m), 1) < 0 ||
         (len && io_full(c->fd, (void *)payload, len, 1) < 0))
@@ -221,6 +222,25 @@ int xs_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
     char buf[64];
     int n = snprintf(buf, sizeof(buf), "%u%c%lu%c%u", domid, 0, gfn, 0, port);
     return call(c, XS_INTRODUCE, buf, (size_t)n + 1, NULL, NULL);
+}
+
+int xs_transaction_begin(struct xs_client *c)
+{
+    char *id;
+    c->tx = 0;
+    int rc = call(c, XS_TRANSACTION_START, "", 1, &id, NULL);
+    if (rc < 0)
+        return rc;
+    c->tx = (uint32_t)strtoul(id, NULL, 10);
+    free(id);
+    return 0;
+}
+
+int xs_transaction_end(struct xs_client *c, int commit)
+{
+    int rc = call(c, XS_TRANSACTION_END, commit ? "T" : "F", 2, NULL, NULL);
+    c->tx = 0;
+    return rc;
 }
 
 int xs_release(struct xs_client *c, unsigned domid)

@@ -27,6 +27,11 @@ void xs_free_list(char **names, int n);
 /* perms: xenstore's text form, e.g. "n0\0r5\0" (nperms entries). */
 int xs_set_perms(struct xs_client *c, const char *path, const char *perms,
                  size_t len);
+/* A transaction: requests between begin and end run in it (each change
+ * then costs the daemon no journal sync of its own). end(commit=false)
+ * aborts; a conflicting commit returns -EAGAIN. */
+int xs_transaction_begin(struct xs_client *c);
+int xs_transaction_end(struct xs_client *c, int commit);
 int xs_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
                  unsigned port);
 int xs_release(struct xs_client *c, unsigned domid);
