@@ -184,6 +184,51 @@ def idle_cfg(e, name="idle", extra=""):
 
 # --- scenarios ---------------------------------------------------------------
 
+def console_session(e, args, line):
+    """Run xl ARGS with a pipe as its terminal, type LINE, wait for the idle
+    guest's echo, then ^]. Returns (exit status, output)."""
+    p = subprocess.Popen([XL, *args], env=e.env, cwd=BUILD, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    want = b"idle: got " + line
+    got = b""
+    os.set_blocking(p.stdout.fileno(), False)
+    end = time.time() + 15
+    next_type = 0
+    while want not in got and time.time() < end:
+        if time.time() >= next_type:       # again, until the console is attached
+            p.stdin.write(line + b"\r")
+            p.stdin.flush()
+            next_type = time.time() + 1
+        try:
+            chunk = p.stdout.read()
+            if chunk:
+                got += chunk
+        except (BlockingIOError, TypeError):
+            pass
+        time.sleep(0.05)
+    p.stdin.write(b"\x1d")
+    p.stdin.flush()
+    try:
+        rc = p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = None
+    return rc, got
+
+
+def t_create_console(e):
+    need_kvm()
+    cfg = idle_cfg(e)
+    rc, got = console_session(e, ["create", "-c", cfg], b"ping")
+    check("create -c attaches the console", b"idle: got ping" in got, got)
+    check("create -c: ^] leaves with exit 0", rc == 0, rc)
+    r = e.rows().get("idle")
+    check("the domain keeps running after ^]", r is not None and r.group(5)[:2] in ("r-", "-b"))
+    rc, _, err = e.xl("destroy", "idle")
+    check("destroy: exit 0", rc == 0, err)
+    e.check_empty("after create -c and destroy")
+
+
 def t_cli(e):
     rc, out, err = e.xl("frobnicate")
     check("unknown command: exit 1", rc == 1, rc)
@@ -305,30 +350,8 @@ def t_lifecycle(e):
     check("guest printed its banner", wait_for(lambda: "idle guest (64-bit): up" in e.console_log("idle"), 10),
           e.console_log("idle"))
     # Console: type a line, see the echo, leave with ^].
-    p = subprocess.Popen([XL, "console", "idle"], env=e.env, stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(0.3)
-    p.stdin.write(b"hello console\r")
-    p.stdin.flush()
-    got = b""
-    os.set_blocking(p.stdout.fileno(), False)
-    end = time.time() + 10
-    while b"idle: got hello console" not in got and time.time() < end:
-        try:
-            chunk = p.stdout.read()
-            if chunk:
-                got += chunk
-        except (BlockingIOError, TypeError):
-            pass
-        time.sleep(0.05)
+    rc, got = console_session(e, ["console", "idle"], b"hello console")
     check("xl console shows the guest's output", b"idle: got hello console" in got, got)
-    p.stdin.write(b"\x1d")
-    p.stdin.flush()
-    try:
-        rc = p.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        rc = None
     check("^] leaves xl console with exit 0", rc == 0, rc)
     # mem-set, pause/unpause, uptime, list -l
     rc, out, err = e.xl("mem-set", "idle", "8")
@@ -448,7 +471,7 @@ SCENARIOS = {
     "cli": (t_cli, True), "dryrun": (t_dryrun, True), "badcfg": (t_badcfg, False),
     "failed-create": (t_failed_create, True), "lifecycle": (t_lifecycle, True),
     "hello": (t_hello, True), "restart": (t_restart, True),
-    "preserve": (t_preserve, True), "killed-monitor": (t_killed_monitor, True),
+    "preserve": (t_preserve, True), "create-console": (t_create_console, True), "killed-monitor": (t_killed_monitor, True),
 }
 
 
