@@ -886,11 +886,13 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
 int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
                         const char *config_json, unsigned *domid_out, FILE *err)
 {
-    if (ensure_dirs(p, err) < 0)
-        return -1;
     struct xs_client *xs = xs_connect(p, err);
     if (!xs)
         return -1;
+    if (ensure_dirs(p, err) < 0) {
+        xs_close(xs);
+        return -1;
+    }
     unsigned domid;
     if (domain_setup(p, xs, dc, config_json, 0, &domid, err) < 0) {
         xs_close(xs);

@@ -229,6 +229,27 @@ def t_create_console(e):
     e.check_empty("after create -c and destroy")
 
 
+def t_parallel(e):
+    need_kvm()
+    cfgs = [idle_cfg(e, f"par{i}") for i in range(4)]
+    procs = [subprocess.Popen([XL, "create", c], env=e.env, cwd=BUILD,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for c in cfgs]
+    rcs = [p.wait(timeout=60) for p in procs]
+    check("four parallel creates: all exit 0", rcs == [0] * 4, rcs)
+    rows = e.rows()
+    ids = sorted(int(rows[f"par{i}"].group(2)) for i in range(4) if f"par{i}" in rows)
+    check("four parallel creates: domids 1..4, each once", ids == [1, 2, 3, 4], ids)
+    check("four VMMs run", len(e.vmm_pids()) == 4, e.vmm_pids())
+    old = rows["par2"].group(2) if "par2" in rows else None
+    rc, _, err = e.xl("destroy", "par2")
+    rc2, _, err2 = e.xl("create", cfgs[2])
+    check("the freed domid is taken again", rc == 0 and rc2 == 0 and
+          e.rows().get("par2") and e.rows()["par2"].group(2) == old, (err, err2))
+    for i in range(4):
+        e.xl("destroy", f"par{i}")
+    e.check_empty("after destroying all")
+
+
 def t_cli(e):
     rc, out, err = e.xl("frobnicate")
     check("unknown command: exit 1", rc == 1, rc)
@@ -347,6 +368,16 @@ def t_lifecycle(e):
     vm = e.xs_read("/local/domain/1/vm")
     check("xenstore vm -> /vm/UUID with name", vm and e.xs_read(vm + "/name") == "idle", vm)
     check("xenstore control/shutdown exists", e.xs_read("/local/domain/1/control/shutdown") == "")
+    # Permissions as libxl: the home owned by dom0 and readable by the
+    # domain; the nodes the guest writes owned by the domain.
+    for node, want in (("/local/domain/1", "n0\0r1\0"), ("/local/domain/1/name", "n0\0r1\0"),
+                       ("/local/domain/1/control", "n0\0r1\0"),
+                       ("/local/domain/1/control/shutdown", "n1\0"),
+                       ("/local/domain/1/data", "n1\0"), ("/local/domain/1/device", "n0\0r1\0"),
+                       ("/local/domain/1/device/suspend/event-channel", "n1\0"),
+                       (vm, "n0\0r1\0"), ("/libxl/1", "n0\0")):
+        t, body = e.xs_call(3, node.encode() + b"\0")    # XS_GET_PERMS
+        check(f"perms of {node}", t == 3 and body.decode() == want, body)
     check("guest printed its banner", wait_for(lambda: "idle guest (64-bit): up" in e.console_log("idle"), 10),
           e.console_log("idle"))
     # Console: type a line, see the echo, leave with ^].
@@ -471,7 +502,7 @@ SCENARIOS = {
     "cli": (t_cli, True), "dryrun": (t_dryrun, True), "badcfg": (t_badcfg, False),
     "failed-create": (t_failed_create, True), "lifecycle": (t_lifecycle, True),
     "hello": (t_hello, True), "restart": (t_restart, True),
-    "preserve": (t_preserve, True), "create-console": (t_create_console, True), "killed-monitor": (t_killed_monitor, True),
+    "preserve": (t_preserve, True), "parallel": (t_parallel, True), "create-console": (t_create_console, True), "killed-monitor": (t_killed_monitor, True),
 }
 
 
