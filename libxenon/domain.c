@@ -758,13 +758,6 @@ static void on_term(int sig)
     monitor_stop = 1;
 }
 
-static const char *reason_name(int r)
-{
-    static const char *const names[] = { "poweroff", "reboot", "suspend",
-                                         "crash", "watchdog", "soft_reset" };
-    return r >= 0 && r < 6 ? names[r] : "unknown";
-}
-
 /* Runs in the detached monitor process; never returns. `report` gets one
  * byte once the first VMM runs ('K') or has failed ('F'). */
 static void __attribute__((noreturn))
@@ -800,6 +793,8 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
         s.vmm_start = proc_start(vmm, NULL, NULL);
         state_write(p, domid, &s);
         mlog("domain %u (%s) running, xenon-vmm pid %d", domid, dc->name, (int)vmm);
+        mlog("Waiting for domain %s (domid %u) to die [pid %ld]", dc->name, domid,
+             (long)getpid());
         if (report >= 0) {
             (void)!write(report, "K", 1);
             close(report);
@@ -825,8 +820,11 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
         xs = xs_open(p->xs_path);
         int code = st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
         if (monitor_stop || code < 100 || code > 105) {
-            mlog("domain %u: %s (xenon-vmm status %d)", domid,
-                 monitor_stop ? "destroyed" : "died", code);
+            if (monitor_stop)
+                mlog("Domain %u has been destroyed.", domid);
+            else
+                mlog("domain %u: xenon-vmm died (status %d): destroying the domain",
+                     domid, code);
             teardown(p, xs, domid);
             break;
         }
@@ -838,8 +836,7 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
                            : reason == 4 ? dc->on_watchdog
                            : reason == 5 ? dc->on_soft_reset
                                          : DC_ACTION_DESTROY;
-        mlog("Action for shutdown reason code %d (%s) is %s", reason,
-             reason_name(reason), dc_action_name(act));
+        mlog("Action for shutdown reason code %d is %s", reason, dc_action_name(act));
         if (act == DC_ACTION_COREDUMP_DESTROY || act == DC_ACTION_COREDUMP_RESTART) {
             mlog("core dumps are not supported: not dumping domain %u", domid);
             act = act == DC_ACTION_COREDUMP_DESTROY ? DC_ACTION_DESTROY
@@ -876,7 +873,8 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
         }
         mlog("Domain %u needs to be cleaned up: destroying the domain", domid);
         teardown(p, xs, domid);
-        mlog("Done. Rebooting now: domain %s is domain %u", dc->name, nd);
+        mlog("Done. Rebooting now");
+        mlog("domain %s restarted as domain %u", dc->name, nd);
         domid = nd;
     }
     xs_close(xs);

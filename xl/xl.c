@@ -469,16 +469,18 @@ static int main_destroy(int argc, char **argv)
     return EXIT_FAILURE;
 }
 
-static int wait_dead(unsigned domid)
+/* shutdown -w: wait until the domains are gone (the monitor has applied
+ * on_poweroff; the shutdown reason is no longer known by then). */
+static void wait_dead(const unsigned *ids, int n)
 {
-    fprintf(stderr, "Waiting for 1 domains\n");
-    while (xenon_domain_exists(&paths, domid)) {
-        struct timespec ts = { 0, 100000000 };
-        nanosleep(&ts, NULL);
+    fprintf(stderr, "Waiting for %d domains\n", n);
+    for (int i = 0; i < n; i++) {
+        while (xenon_domain_exists(&paths, ids[i])) {
+            struct timespec ts = { 0, 50000000 };
+            nanosleep(&ts, NULL);
+        }
+        fprintf(stderr, "Domain %u has been destroyed\n", ids[i]);
     }
-    fprintf(stderr, "Domain %u has been shut down, reason code %d\n", domid, 0);
-    fprintf(stderr, "All domains have been shut down\n");
-    return 0;
 }
 
 static int shutdown_or_reboot(int argc, char **argv, int reboot)
@@ -529,8 +531,7 @@ static int shutdown_or_reboot(int argc, char **argv, int reboot)
         }
     }
     if (wait && !reboot)
-        for (int i = 0; i < n; i++)
-            wait_dead(ids[i]);
+        wait_dead(ids, n);
     free(ids);
     return 0;
 }

@@ -409,6 +409,10 @@ def t_lifecycle(e):
     check("shutdown: message and exit 0", rc == 0 and err == "Shutting down domain 1\n", err)
     check("shutdown writes control/shutdown=poweroff",
           e.xs_read("/local/domain/1/control/shutdown") == "poweroff")
+    rc, out, err = e.xl("reboot", "idle")
+    check("reboot: message and exit 0", rc == 0 and err == "Rebooting domain 1\n", err)
+    check("reboot writes control/shutdown=reboot",
+          e.xs_read("/local/domain/1/control/shutdown") == "reboot")
     # destroy
     rc, out, err = e.xl("destroy", "idle")
     check("destroy: exit 0, silent", rc == 0 and out == "" and err == "", (rc, err))
@@ -458,7 +462,9 @@ def t_restart(e):
             return 0
     check("restarted at least twice", wait_for(lambda: restarts() >= 2, 20), restarts())
     log = open(logf).read()
-    ids = [int(x) for x in re.findall(r"Rebooting now: domain rebooter is domain (\d+)", log)]
+    ids = [int(x) for x in re.findall(r"domain rebooter restarted as domain (\d+)", log)]
+    check("Xen's wording in the log", "Action for shutdown reason code 1 is restart" in log and
+          "Done. Rebooting now" in log, log[-500:])
     check("each restart gets a new domid", all(a != b for a, b in zip([1] + ids, ids)), ids)
     rc, out, err = e.xl("destroy", "rebooter")
     check("destroy a restarting domain by name", rc == 0, err)
