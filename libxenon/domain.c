@@ -34,10 +34,24 @@
 
 /* --- paths ---------------------------------------------------------------- */
 
+/* Paths are made absolute: the monitor runs in "/". */
+static void absolute_into(char *dst, const char *path)
+{
+    char cwd[XENON_PATH_MAX];
+    if (path[0] != '/' && getcwd(cwd, sizeof(cwd)) &&
+        strlen(cwd) + strlen(path) + 2 <= XENON_PATH_MAX) {
+        strcpy(dst, cwd);
+        strcat(dst, "/");
+        strcat(dst, path);
+    } else {
+        snprintf(dst, XENON_PATH_MAX, "%s", path);
+    }
+}
+
 static void set_path(char *dst, const char *env, const char *dflt)
 {
     const char *v = getenv(env);
-    snprintf(dst, XENON_PATH_MAX, "%s", v && *v ? v : dflt);
+    absolute_into(dst, v && *v ? v : dflt);
 }
 
 void xenon_paths_init(struct xenon_paths *p)
@@ -45,10 +59,13 @@ void xenon_paths_init(struct xenon_paths *p)
     set_path(p->state_dir, "XENON_STATE_DIR", "/var/lib/xenon");
     set_path(p->run_dir, "XENON_RUN_DIR", "/run/xenon");
     set_path(p->log_dir, "XENON_LOG_DIR", "/var/log/xenon");
-    snprintf(p->xs_path, sizeof(p->xs_path), "%s", xs_default_path());
+    absolute_into(p->xs_path, xs_default_path());
     const char *v = getenv("XENON_VMM");
     if (v && *v) {
-        snprintf(p->vmm, sizeof(p->vmm), "%s", v);
+        if (strchr(v, '/'))
+            absolute_into(p->vmm, v);
+        else
+            snprintf(p->vmm, sizeof(p->vmm), "%s", v);     /* from PATH */
         return;
     }
     /* Installed side by side, or the build tree (xl/ beside vmm/). */
@@ -577,6 +594,12 @@ static int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
     struct dstate s = { .shutdown_reason = -1, .vcpus = (unsigned)dc->avail_vcpus,
                         .target_kb = (uint64_t)dc->target_memkb,
                         .max_kb = (uint64_t)dc->max_memkb };
+    if (avoid) {
+        /* A restart, run by the monitor: name it from the start, so a
+         * destroy arriving before its VMM runs stops the monitor too. */
+        s.mon_pid = getpid();
+        s.mon_start = proc_start(s.mon_pid, NULL, NULL);
+    }
     struct timeval tv;
     gettimeofday(&tv, NULL);
     s.created = (double)tv.tv_sec + tv.tv_usec / 1e6;
