@@ -224,8 +224,21 @@ def t_create_console(e):
     check("create -c: ^] leaves with exit 0", rc == 0, rc)
     r = e.rows().get("idle")
     check("the domain keeps running after ^]", r is not None and r.group(5)[:2] in ("r-", "-b"))
+    # shutdown -w: the idle guest ignores the request; -w returns once the
+    # domain is gone (here: destroyed).
+    w = subprocess.Popen([XL, "shutdown", "-w", "idle"], env=e.env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    check("shutdown -w waits", w.poll() is None)
     rc, _, err = e.xl("destroy", "idle")
     check("destroy: exit 0", rc == 0, err)
+    try:
+        out, werr = w.communicate(timeout=10)
+        check("shutdown -w returns when the domain is gone", w.returncode == 0 and
+              werr == b"Shutting down domain 1\nWaiting for 1 domains\nDomain 1 has been destroyed\n", werr)
+    except subprocess.TimeoutExpired:
+        w.kill()
+        check("shutdown -w returns when the domain is gone", False, "timeout")
     e.check_empty("after create -c and destroy")
 
 
