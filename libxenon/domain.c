@@ -8,12 +8,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1005,6 +1007,106 @@ static bool vmm_blocked(pid_t pid)
     }
     closedir(d);
     return blocked;
+}
+
+static int cmp_uint(const void *a, const void *b)
+{
+    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+    return (x > y) - (x < y);
+}
+
+static void cpuset_string(const cpu_set_t *set, char *out, size_t n)
+{
+    int ncpu = get_nprocs_conf();
+    if (CPU_COUNT(set) >= ncpu) {
+        snprintf(out, n, "all");
+        return;
+    }
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < CPU_SETSIZE && len < n; i++) {
+        if (!CPU_ISSET(i, set))
+            continue;
+        int j = i;
+        while (j + 1 < CPU_SETSIZE && CPU_ISSET(j + 1, set))
+            j++;
+        int k = j > i ? snprintf(out + len, n - len, "%s%d-%d", len ? "," : "", i, j)
+                      : snprintf(out + len, n - len, "%s%d", len ? "," : "", i);
+        if (k < 0)
+            break;
+        len += (size_t)k;
+        i = j;
+    }
+}
+
+int xenon_domain_vcpus(pid_t vmm_pid, struct xenon_vcpuinfo **out, int *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)vmm_pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    unsigned tids[1024];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 1024) {
+        unsigned tid = (unsigned)atoi(e->d_name);
+        if (!tid || tid == (unsigned)vmm_pid)   /* the main thread runs the I/O loop */
+            continue;
+        /* KVM's own worker (kvm-nx-lpage-recovery) is a task of the VMM too. */
+        char cp[96], comm[32] = "";
+        snprintf(cp, sizeof(cp), "/proc/%d/task/%u/comm", (int)vmm_pid, tid);
+        int cfd = open(cp, O_RDONLY | O_CLOEXEC);
+        if (cfd >= 0) {
+            ssize_t k = read(cfd, comm, sizeof(comm) - 1);
+            comm[k > 0 ? k : 0] = 0;
+            close(cfd);
+        }
+        if (strncmp(comm, "kvm", 3) != 0)
+            tids[n++] = tid;
+    }
+    closedir(d);
+    qsort(tids, (size_t)n, sizeof(tids[0]), cmp_uint);
+    struct xenon_vcpuinfo *v = calloc((size_t)n + 1, sizeof(*v));
+    if (!v)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        v[i].vcpuid = (unsigned)i;
+        v[i].cpu = -1;
+        char sp[96], buf[1024];
+        snprintf(sp, sizeof(sp), "/proc/%d/task/%u/stat", (int)vmm_pid, tids[i]);
+        int fd = open(sp, O_RDONLY | O_CLOEXEC);
+        ssize_t r = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (r > 0) {
+            buf[r] = 0;
+            char *s = strrchr(buf, ')');
+            char st;
+            unsigned long long ut, stt;
+            int cpu;
+            /* 3 state ... 14 utime 15 stime ... 39 processor */
+            if (s && sscanf(s + 2, "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu "
+                                   "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                                   "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %d",
+                            &st, &ut, &stt, &cpu) == 4) {
+                v[i].running = st == 'R';
+                v[i].blocked = st != 'R';
+                v[i].cpu = cpu;
+                v[i].cpu_time = (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
+            }
+        }
+        cpu_set_t set;
+        if (sched_getaffinity((pid_t)tids[i], sizeof(set), &set) == 0)
+            cpuset_string(&set, v[i].affinity, sizeof(v[i].affinity));
+        else
+            snprintf(v[i].affinity, sizeof(v[i].affinity), "all");
+    }
+    *out = v;
+    *n_out = n;
+    return 0;
 }
 
 static int cmp_info(const void *a, const void *b)

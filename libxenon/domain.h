@@ -77,6 +77,21 @@ int xenon_domain_request(const struct xenon_paths *p, unsigned domid,
 int xenon_domain_set_target(const struct xenon_paths *p, unsigned domid,
                             uint64_t kb, FILE *err);
 
+/* One vCPU as `xl vcpu-list` shows it. The VMM runs vCPU i on the i-th
+ * thread it creates (vmm/vcpu.c), so threads are matched by creation
+ * order (thread id order, barring pid wrap-around). */
+struct xenon_vcpuinfo {
+    unsigned vcpuid;
+    int cpu;               /* host CPU it last ran on */
+    bool running, blocked;
+    double cpu_time;
+    char affinity[128];    /* "all" or a list like "0-3,5" */
+};
+
+/* The vCPUs of a running domain (malloc'd array). 0, or -1 when the VMM is
+ * not running. */
+int xenon_domain_vcpus(pid_t vmm_pid, struct xenon_vcpuinfo **out, int *n);
+
 /* The saved config JSON of a domain (malloc'd) or NULL. */
 char *xenon_domain_config_json(const struct xenon_paths *p, unsigned domid);
 

@@ -744,6 +744,45 @@ static int main_domname(int argc, char **argv)
     return EXIT_FAILURE;
 }
 
+static void print_vcpus_of(const struct xenon_dominfo *d)
+{
+    struct xenon_vcpuinfo *v;
+    int n;
+    if (!d->running || xenon_domain_vcpus(d->vmm_pid, &v, &n) < 0)
+        return;
+    for (int i = 0; i < n; i++) {
+        printf("%-32s %5u %5u", d->name, d->domid, v[i].vcpuid);
+        if (v[i].cpu < 0)
+            printf("%5c %3c%cp ", '-', '-', '-');
+        else
+            printf("%5d %3c%c- ", v[i].cpu, v[i].running ? 'r' : '-',
+                   v[i].blocked ? 'b' : '-');
+        printf("%9.1f  %s / all\n", v[i].cpu_time, v[i].affinity);
+    }
+    free(v);
+}
+
+static int main_vcpulist(int argc, char **argv)
+{
+    while (next_opt(argc, argv, "h", "vcpu-list", 0) != -1)
+        ;
+    struct xenon_dominfo *v;
+    int n;
+    if (xenon_domain_list(&paths, &v, &n, stderr) < 0)
+        return EXIT_FAILURE;
+    printf("%-32s %5s %5s %5s %5s %9s %s\n", "Name", "ID", "VCPU", "CPU", "State",
+           "Time(s)", "Affinity (Hard / Soft)");
+    for (int i = 0; i < n; i++) {
+        int ok = optind >= argc;
+        for (int j = optind; j < argc && !ok; j++)
+            ok = find_domain(argv[j]) == v[i].domid;
+        if (ok)
+            print_vcpus_of(&v[i]);
+    }
+    free(v);
+    return 0;
+}
+
 static int main_help(int argc, char **argv)
 {
     help(argc > 1 ? argv[1] : NULL);
@@ -794,6 +833,8 @@ static const struct cmd cmds[] = {
     { "info", main_info, 0, "Get information about Xen host", "-n, --numa         List host NUMA topology information", NULL },
     { "uptime", main_uptime, 0, "Print uptime for all/some domains",
       "[-s] [Domain]", NULL },
+    { "vcpu-list", main_vcpulist, 0, "List the VCPUs for all/some domains",
+      "[Domain, ...]", NULL },
     { "domid", main_domid, 0, "Convert a domain name to domain id", "<DomainName>", NULL },
     { "domname", main_domname, 0, "Convert a domain id to domain name", "<DomainId>", NULL },
     { "help", main_help, 0, "Print this help", "[command]", NULL },

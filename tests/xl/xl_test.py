@@ -408,6 +408,12 @@ def t_lifecycle(e):
     rc, _, err = e.xl("unpause", "1")
     unpaused = wait_for(lambda: e.rows().get("idle") and e.rows()["idle"].group(5)[2] == "-", 5)
     check("unpause: state not p", rc == 0 and unpaused, err)
+    rc, out, err = e.xl("vcpu-list")
+    lines = out.splitlines()
+    check("vcpu-list: header", rc == 0 and lines[0] == "Name                                ID  VCPU   CPU State   Time(s) Affinity (Hard / Soft)", lines[:1])
+    check("vcpu-list: one row for the one vCPU of idle",
+          len(lines) == 2 and re.match(r"^idle {28} +1 +0 +\d+   [r-][b-]-  +\d+\.\d  all / all$", lines[1]),
+          lines)
     rc, out, err = e.xl("uptime")
     check("uptime lists idle", rc == 0 and re.search(r"^idle {33}1 +\d+:\d\d:\d\d$", out, re.M), out)
     rc, out, err = e.xl("list", "-l")
