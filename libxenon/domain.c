@@ -906,9 +906,17 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
     _exit(0);
 }
 
-int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
-                        const char *config_json, unsigned *domid_out, FILE *err)
+void xenon_monitor_wait(pid_t monitor)
 {
+    while (waitpid(monitor, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
+                        const char *config_json, unsigned flags,
+                        unsigned *domid_out, pid_t *monitor_out, FILE *err)
+{
+    bool fg = flags & XENON_CREATE_FOREGROUND;
     struct xs_client *xs = xs_connect(p, err);
     if (!xs)
         return -1;
@@ -937,11 +945,13 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     fflush(NULL);
     pid_t child = fork();
     if (child == 0) {
-        /* Detach: new session, then a grandchild that init adopts. */
+        /* Detach: new session (a ^C at xl's terminal does not reach the
+         * monitor), then, unless in the foreground, a grandchild that init
+         * adopts. */
         close(pfd[0]);
         xs_close(xs);
         setsid();
-        if (fork() != 0)
+        if (!fg && fork() != 0)
             _exit(0);
         int null = open("/dev/null", O_RDWR);
         dup2(null, 0);
@@ -956,7 +966,7 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
         monitor(p, dc, config_json, domid, pfd[1]);
     }
     close(pfd[1]);
-    if (child > 0)
+    if (child > 0 && !fg)
         waitpid(child, NULL, 0);
     char c = 0;
     ssize_t r;
@@ -977,6 +987,8 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
         if (rfd >= 0)
             close(rfd);
         close(logfd);
+        if (child > 0 && fg)
+            xenon_monitor_wait(child);
         teardown(p, xs, domid);     /* in case the monitor could not */
         xs_close(xs);
         return -1;
@@ -984,6 +996,8 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     close(logfd);
     xs_close(xs);
     *domid_out = domid;
+    if (monitor_out)
+        *monitor_out = fg ? child : 0;
     return 0;
 }
 

@@ -50,9 +50,16 @@ struct xenon_dominfo {
 /* Create and start a domain. dc->kernel is used as given (xl makes it
  * absolute). `config_json` (may be NULL) is kept for `xl list -l`. On
  * success *domid is set and a monitor runs the domain; on failure an error
- * line went to `err` and nothing is left behind. Returns 0 or -1. */
+ * line went to `err` and nothing is left behind. Returns 0 or -1.
+ * *monitor (may be NULL) gets the monitor's pid when it is our child
+ * (XENON_CREATE_FOREGROUND: wait for it with xenon_monitor_wait). */
+#define XENON_CREATE_FOREGROUND 1u
 int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
-                        const char *config_json, unsigned *domid, FILE *err);
+                        const char *config_json, unsigned flags,
+                        unsigned *domid, pid_t *monitor, FILE *err);
+
+/* Wait until a foreground monitor ends (the domain is gone for good). */
+void xenon_monitor_wait(pid_t monitor);
 
 /* All guest domains, sorted by domid (malloc'd array). 0 or -1 (err
  * printed). */

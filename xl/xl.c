@@ -200,15 +200,16 @@ static int console_attach(unsigned domid)
 static int main_create(int argc, char **argv)
 {
     const char *file = NULL;
-    int console = 0, quiet = 0, c;
+    int console = 0, quiet = 0, foreground = 0, c;
     static const char *const none[1];
     if (argc > 1 && argv[1][0] != '-' && !strchr(argv[1], '=')) {
         file = argv[1];
         argc--;
         argv++;
     }
-    while ((c = next_opt(argc, argv, "hcf:nq", "create", 0)) != -1) {
+    while ((c = next_opt(argc, argv, "hcFf:nq", "create", 0)) != -1) {
         switch (c) {
+        case 'F': foreground = 1; break;
         case 'c': console = 1; break;
         case 'f': file = optarg; break;
         case 'n': dryrun_only = 1; break;
@@ -280,14 +281,18 @@ static int main_create(int argc, char **argv)
     dc.kernel = k;
     dc.ramdisk = r;
     unsigned domid;
-    rc = xenon_domain_create(&paths, &dc, json, &domid, stderr);
+    pid_t monitor = 0;
+    rc = xenon_domain_create(&paths, &dc, json, foreground ? XENON_CREATE_FOREGROUND : 0,
+                             &domid, &monitor, stderr);
     free(json);
     domain_config_dispose(&dc);
     if (rc < 0)
         return 3;
     if (console)
-        return console_attach(domid);
-    return 0;
+        rc = console_attach(domid);
+    if (monitor > 0)
+        xenon_monitor_wait(monitor);    /* -F: until the domain is gone */
+    return rc;
 }
 
 static char state_letters(const struct xenon_dominfo *d, char out[7])
@@ -798,6 +803,7 @@ static const struct cmd cmds[] = {
       "-q, --quiet             Quiet.\n"
       "-f FILE, --defconfig=FILE\n"
       "                        Use the given configuration file.\n"
+      "-F                      Run in foreground until death of the domain.\n"
       "-c                      Connect to the console after the domain is created." },
     { "list", main_list, 0, "List information about all/some domains",
       "[options] [Domain]\n",

@@ -464,6 +464,12 @@ def t_hello(e):
     log = open(os.path.join(e.env["XENON_LOG_DIR"], "xl-hello.log")).read()
     check("xl log records the shutdown reason", "has shut down, reason code 0" in log, log)
     print("hello was listed while running" if seen else "hello was gone before xl list")
+    # -F: xl itself waits until the domain is gone for good.
+    rc, out, err = e.xl("create", "-F", hello, f'kernel="{kernel}"')
+    check("create -F returns 0 once hello has powered off", rc == 0, err)
+    check("create -F: nothing left when it returns",
+          not e.state_files() and not e.vmm_pids() and
+          not [d for d in (e.xs_dir("/local/domain") or []) if d != "0"])
 
 
 def t_restart(e):
