@@ -432,9 +432,32 @@ def t_lifecycle(e):
     check("reboot: message and exit 0", rc == 0 and err == "Rebooting domain 1\n", err)
     check("reboot writes control/shutdown=reboot",
           e.xs_read("/local/domain/1/control/shutdown") == "reboot")
-    # destroy
+    # destroy; a watch on @releaseDomain sees xenstored release the domain.
+    w = socket.socket(socket.AF_UNIX)
+    w.connect(e.xs_sock)
+    w.settimeout(10)
+    payload = b"@releaseDomain\0tok\0"
+    w.sendall(struct.pack("<IIII", 4, 1, 0, len(payload)) + payload)     # XS_WATCH
+
+    def read_msgs(until_events):
+        events, buf = 0, b""
+        try:
+            while events < until_events:
+                while len(buf) < 16:
+                    buf += w.recv(4096)
+                t, _, _, n = struct.unpack("<IIII", buf[:16])
+                while len(buf) < 16 + n:
+                    buf += w.recv(4096)
+                buf = buf[16 + n:]
+                events += t == 15                                         # XS_WATCH_EVENT
+        except socket.timeout:
+            pass
+        return events
+    read_msgs(1)            # the event a new watch fires at once
     rc, out, err = e.xl("destroy", "idle")
     check("destroy: exit 0, silent", rc == 0 and out == "" and err == "", (rc, err))
+    check("destroy released the domain in xenstored (@releaseDomain fired)", read_msgs(1) == 1)
+    w.close()
     e.check_empty("after destroy")
     rc, out, err = e.xl("list")
     check("list after destroy: Domain-0 only", len(out.splitlines()) == 2, out)
