@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""`xl create` launch time, beside the same guest started by xenon-vmm
+directly, in the same run.
+
+- xl create (idle-64 guest) to "domain running": xl returns once the
+  domain's xenstore nodes are written, it is introduced to xenstored, the
+  monitor has started xenon-vmm and the VMM serves the console socket.
+- xl create to the first PV console byte in the domain's console log.
+Peer: xenon-vmm run directly with the same image (no toolstack, no
+xenstored), the same console socket/log options and the same detection by
+polling the files. ratio = xl / direct: the toolstack's cost factor.
+Each run starts and then destroys one domain; runs are interleaved and the
+median is reported. Uses a private xenstored and private state dirs.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import benchlib  # noqa: E402
+
+RUNS = 15
+
+
+def wait_file(pred, secs=30):
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        if pred():
+            return time.monotonic_ns()
+        time.sleep(0.0002)
+    sys.exit("timed out waiting for the guest")
+
+
+def nonempty(path):
+    try:
+        return os.path.getsize(path) > 0
+    except OSError:
+        return False
+
+
+def main():
+    benchlib.need_kvm()
+    xl = os.path.join(benchlib.BUILD, "xl", "xl")
+    xsd = os.path.join(benchlib.BUILD, "xenstored", "xenon-xenstored")
+    image = benchlib.guest("idle-64")
+    tmp = tempfile.mkdtemp(prefix="xl-bench-")
+    sock = os.path.join(tmp, "xs.sock")
+    env = dict(os.environ, XENSTORED_PATH=sock, XENON_STATE_DIR=os.path.join(tmp, "state"),
+               XENON_RUN_DIR=os.path.join(tmp, "run"), XENON_LOG_DIR=os.path.join(tmp, "log"),
+               XENON_VMM=benchlib.vmm())
+    xs = subprocess.Popen([xsd, "-N", "--socket", sock, "--data-dir", os.path.join(tmp, "xsd"),
+                           "--pid-file", "", "--log-file", "/dev/null"])
+    cfg = os.path.join(tmp, "bench.cfg")
+    with open(cfg, "w") as f:
+        f.write(f'name = "bench"\ntype = "pvh"\nkernel = "{image}"\nmemory = 16\n')
+    clog = os.path.join(tmp, "log", "console", "guest-bench.log")
+    try:
+        wait_file(lambda: os.path.exists(sock))
+        xl_run, xl_byte, d_run, d_byte = [], [], [], []
+        for i in range(RUNS):
+            if os.path.exists(clog):
+                os.unlink(clog)
+            t0 = time.monotonic_ns()
+            subprocess.run([xl, "create", "-q", cfg], env=env, check=True)
+            t1 = time.monotonic_ns()
+            t2 = wait_file(lambda: nonempty(clog))
+            subprocess.run([xl, "destroy", "bench"], env=env, check=True)
+            xl_run.append((t1 - t0) / 1e6)
+            xl_byte.append((t2 - t0) / 1e6)
+
+            csock = os.path.join(tmp, f"direct{i}.sock")
+            dlog = os.path.join(tmp, f"direct{i}.log")
+            t0 = time.monotonic_ns()
+            p = subprocess.Popen([benchlib.vmm(), "--kernel", image, "--memory", "16",
+                                  "--console-socket", csock, "--console-log", dlog,
+                                  "--log-file", "/dev/null"])
+            t1 = wait_file(lambda: os.path.exists(csock))
+            t2 = wait_file(lambda: nonempty(dlog))
+            p.send_signal(signal.SIGTERM)
+            p.wait()
+            d_run.append((t1 - t0) / 1e6)
+            d_byte.append((t2 - t0) / 1e6)
+        for what, mine, peer in (("domain running", xl_run, d_run),
+                                 ("first PV console byte", xl_byte, d_byte)):
+            m, q = benchlib.median(mine), benchlib.median(peer)
+            benchlib.emit(bench="xl", metric=f"xl create to {what} (idle-64)",
+                          value=round(m, 2), unit="ms",
+                          peer=f"xenon-vmm started directly, to {what}",
+                          peer_value=round(q, 2), ratio=round(m / q, 2),
+                          ratio_means="xl / direct VMM (toolstack cost factor)")
+    finally:
+        xs.send_signal(signal.SIGTERM)
+        xs.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

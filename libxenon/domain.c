@@ -1,0 +1,1300 @@
+/* See domain.h. The xenstore layout follows libxl (libxl__domain_make and
+ * libxl__build_post): the domain's home is readable by the domain and owned
+ * by dom0, with the nodes the guest writes (control/shutdown, data, ...)
+ * owned by the domain. */
+#include "domain.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "xs_client.h"
+
+/* The VMM's fixed layout (vmm/layout.h): xenstore ring in special page 1,
+ * console ring in special page 0; ports 1 (xenstore) and 2 (console). */
+#define STORE_GFN 0xfeffdul
+#define CONSOLE_GFN 0xfeffcul
+#define STORE_PORT 1
+#define CONSOLE_PORT 2
+#define MAX_DOMID 0x7fef            /* DOMID_FIRST_RESERVED - 1 */
+#define START_TIMEOUT_MS 30000
+#define STOP_TIMEOUT_MS 10000
+
+/* --- paths ---------------------------------------------------------------- */
+
+/* Paths are made absolute: the monitor runs in "/". */
+static void absolute_into(char *dst, const char *path)
+{
+    char cwd[XENON_PATH_MAX];
+    if (path[0] != '/' && getcwd(cwd, sizeof(cwd)) &&
+        strlen(cwd) + strlen(path) + 2 <= XENON_PATH_MAX) {
+        strcpy(dst, cwd);
+        strcat(dst, "/");
+        strcat(dst, path);
+    } else {
+        snprintf(dst, XENON_PATH_MAX, "%s", path);
+    }
+}
+
+static void set_path(char *dst, const char *env, const char *dflt)
+{
+    const char *v = getenv(env);
+    absolute_into(dst, v && *v ? v : dflt);
+}
+
+void xenon_paths_init(struct xenon_paths *p)
+{
+    set_path(p->state_dir, "XENON_STATE_DIR", "/var/lib/xenon");
+    set_path(p->run_dir, "XENON_RUN_DIR", "/run/xenon");
+    set_path(p->log_dir, "XENON_LOG_DIR", "/var/log/xenon");
+    absolute_into(p->xs_path, xs_default_path());
+    const char *v = getenv("XENON_VMM");
+    if (v && *v) {
+        if (strchr(v, '/'))
+            absolute_into(p->vmm, v);
+        else
+            snprintf(p->vmm, sizeof(p->vmm), "%s", v);     /* from PATH */
+        return;
+    }
+    /* Installed side by side, or the build tree (xl/ beside vmm/). */
+    char self[XENON_PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = 0;
+            static const char *const rel[] = { "xenon-vmm", "../vmm/xenon-vmm" };
+            for (size_t i = 0; i < 2; i++) {
+                char cand[XENON_PATH_MAX * 2];
+                snprintf(cand, sizeof(cand), "%s/%s", self, rel[i]);
+                if (access(cand, X_OK) == 0 && strlen(cand) < XENON_PATH_MAX) {
+                    snprintf(p->vmm, sizeof(p->vmm), "%s", cand);
+                    return;
+                }
+            }
+        }
+    }
+    snprintf(p->vmm, sizeof(p->vmm), "xenon-vmm");
+}
+
+/* --- processes ------------------------------------------------------------ */
+
+/* The start time (clock ticks after boot) of a live, non-zombie process, or
+ * 0 when there is none. A pid is only trusted together with this value, so
+ * a reused pid is never mistaken for ours. */
+static unsigned long long proc_start(pid_t pid, char *state, double *cpu)
+{
+    if (pid <= 0)
+        return 0;
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    char *s = strrchr(buf, ')');
+    if (!s)
+        return 0;
+    char st;
+    unsigned long long utime, stime, start;
+    /* fields after comm: 3 state ... 14 utime 15 stime ... 22 starttime */
+    if (sscanf(s + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu "
+                      "%*d %*d %*d %*d %*d %*d %llu",
+               &st, &utime, &stime, &start) != 4)
+        return 0;
+    if (st == 'Z' || st == 'X')
+        return 0;
+    if (state)
+        *state = st;
+    if (cpu)
+        *cpu = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+    return start;
+}
+
+static bool proc_alive(pid_t pid, unsigned long long start)
+{
+    return pid > 0 && start && proc_start(pid, NULL, NULL) == start;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* Wait until the process is gone; false on timeout. */
+static bool wait_gone(pid_t pid, unsigned long long start, unsigned timeout_ms)
+{
+    for (unsigned t = 0; t < timeout_ms; t += 10) {
+        if (!proc_alive(pid, start))
+            return true;
+        sleep_ms(10);
+    }
+    return !proc_alive(pid, start);
+}
+
+/* --- state files ---------------------------------------------------------- */
+
+struct dstate {
+    char name[256], uuid[37], console[XENON_PATH_MAX];
+    pid_t vmm_pid, mon_pid;
+    unsigned long long vmm_start, mon_start;
+    double created;
+    unsigned vcpus;
+    uint64_t target_kb, max_kb;
+    int shutdown_reason;
+};
+
+static void state_path(const struct xenon_paths *p, unsigned domid,
+                       const char *suffix, char *out, size_t n)
+{
+    snprintf(out, n, "%s/domain-%u%s", p->state_dir, domid, suffix);
+}
+
+static int state_write(const struct xenon_paths *p, unsigned domid,
+                       const struct dstate *s)
+{
+    char path[XENON_PATH_MAX + 32], tmp[XENON_PATH_MAX + 48];
+    state_path(p, domid, "", path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        return -1;
+    fprintf(f, "name=%s\nuuid=%s\nconsole=%s\nvmm_pid=%d\nvmm_start=%llu\n"
+               "monitor_pid=%d\nmonitor_start=%llu\ncreated=%.6f\nvcpus=%u\n"
+               "target_kb=%llu\nmax_kb=%llu\nshutdown_reason=%d\n",
+            s->name, s->uuid, s->console, (int)s->vmm_pid, s->vmm_start,
+            (int)s->mon_pid, s->mon_start, s->created, s->vcpus,
+            (unsigned long long)s->target_kb, (unsigned long long)s->max_kb,
+            s->shutdown_reason);
+    /* No fsync: rename makes the update atomic for a killed process, and
+     * after a host crash no domain is left for the file to describe. */
+    if (fflush(f) != 0) {
+        fclose(f);
+        unlink(tmp);
+        return -1;
+    }
+    fclose(f);
+    if (rename(tmp, path) < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int state_read(const struct xenon_paths *p, unsigned domid,
+                      struct dstate *s)
+{
+    char path[XENON_PATH_MAX + 32], line[XENON_PATH_MAX + 64];
+    state_path(p, domid, "", path, sizeof(path));
+    *s = (struct dstate){ .shutdown_reason = -1 };
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *v = strchr(line, '=');
+        if (!v)
+            continue;
+        *v++ = 0;
+        if (!strcmp(line, "name"))
+            snprintf(s->name, sizeof(s->name), "%s", v);
+        else if (!strcmp(line, "uuid"))
+            snprintf(s->uuid, sizeof(s->uuid), "%s", v);
+        else if (!strcmp(line, "console"))
+            snprintf(s->console, sizeof(s->console), "%s", v);
+        else if (!strcmp(line, "vmm_pid"))
+            s->vmm_pid = atoi(v);
+        else if (!strcmp(line, "vmm_start"))
+            s->vmm_start = strtoull(v, NULL, 10);
+        else if (!strcmp(line, "monitor_pid"))
+            s->mon_pid = atoi(v);
+        else if (!strcmp(line, "monitor_start"))
+            s->mon_start = strtoull(v, NULL, 10);
+        else if (!strcmp(line, "created"))
+            s->created = strtod(v, NULL);
+        else if (!strcmp(line, "vcpus"))
+            s->vcpus = (unsigned)atoi(v);
+        else if (!strcmp(line, "target_kb"))
+            s->target_kb = strtoull(v, NULL, 10);
+        else if (!strcmp(line, "max_kb"))
+            s->max_kb = strtoull(v, NULL, 10);
+        else if (!strcmp(line, "shutdown_reason"))
+            s->shutdown_reason = atoi(v);
+    }
+    fclose(f);
+    return 0;
+}
+
+static void state_remove(const struct xenon_paths *p, unsigned domid)
+{
+    char path[XENON_PATH_MAX + 32];
+    state_path(p, domid, "", path, sizeof(path));
+    unlink(path);
+    state_path(p, domid, ".json", path, sizeof(path));
+    unlink(path);
+}
+
+char *xenon_domain_config_json(const struct xenon_paths *p, unsigned domid)
+{
+    char path[XENON_PATH_MAX + 32];
+    state_path(p, domid, ".json", path, sizeof(path));
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (m) {
+        char chunk[4096];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+            fwrite(chunk, 1, n, m);
+        fclose(m);
+    }
+    fclose(f);
+    return buf;
+}
+
+/* Domain ids with a state file. */
+static int state_ids(const struct xenon_paths *p, unsigned **ids, int *n)
+{
+    *ids = NULL;
+    *n = 0;
+    DIR *d = opendir(p->state_dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    struct dirent *e;
+    int cap = 0;
+    while ((e = readdir(d))) {
+        unsigned id;
+        char tail;
+        if (sscanf(e->d_name, "domain-%u%c", &id, &tail) != 1)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            unsigned *v = realloc(*ids, (size_t)cap * sizeof(**ids));
+            if (!v) {
+                closedir(d);
+                return -1;
+            }
+            *ids = v;
+        }
+        (*ids)[(*n)++] = id;
+    }
+    closedir(d);
+    return 0;
+}
+
+/* --- xenstore ------------------------------------------------------------- */
+
+static struct xs_client *xs_connect(const struct xenon_paths *p, FILE *err)
+{
+    struct xs_client *xs = xs_open(p->xs_path);
+    if (!xs && err)
+        fprintf(err, "cannot connect to xenstored at %s: %s\n", p->xs_path,
+                strerror(errno));
+    return xs;
+}
+
+static int xs_printf(struct xs_client *xs, const char *value, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int xs_printf(struct xs_client *xs, const char *value, const char *fmt, ...)
+{
+    char path[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(path, sizeof(path), fmt, ap);
+    va_end(ap);
+    return xs_write(xs, path, value);
+}
+
+static char *xs_readf(struct xs_client *xs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static char *xs_readf(struct xs_client *xs, const char *fmt, ...)
+{
+    char path[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(path, sizeof(path), fmt, ap);
+    va_end(ap);
+    char *v = NULL;
+    return xs_read(xs, path, &v) == 0 ? v : NULL;
+}
+
+/* Domain ids with a home under /local/domain (dom0 excluded). */
+static int xs_domids(struct xs_client *xs, unsigned **ids, int *n)
+{
+    char **names;
+    int cnt;
+    *ids = NULL;
+    *n = 0;
+    int rc = xs_directory(xs, "/local/domain", &names, &cnt);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    *ids = calloc((size_t)cnt + 1, sizeof(**ids));
+    if (!*ids) {
+        xs_free_list(names, cnt);
+        return -ENOMEM;
+    }
+    for (int i = 0; i < cnt; i++) {
+        char *end;
+        unsigned long id = strtoul(names[i], &end, 10);
+        if (*end == 0 && id > 0 && id <= MAX_DOMID)
+            (*ids)[(*n)++] = (unsigned)id;
+    }
+    xs_free_list(names, cnt);
+    return 0;
+}
+
+/* Permission sets as libxl's: ro = owned by dom0, readable by the domain;
+ * rw = owned by the domain; none = dom0 only. */
+enum perm { P_RO, P_RW, P_NONE };
+
+static int xs_node(struct xs_client *xs, unsigned domid, enum perm pm,
+                   const char *value, const char *path)
+{
+    char perms[32];
+    int n;
+    if (pm == P_RO)
+        n = snprintf(perms, sizeof(perms), "n0%cr%u", 0, domid);
+    else if (pm == P_RW)
+        n = snprintf(perms, sizeof(perms), "n%u", domid);
+    else
+        n = snprintf(perms, sizeof(perms), "n0");
+    int rc = xs_write(xs, path, value ? value : "");
+    if (rc == 0)
+        rc = xs_set_perms(xs, path, perms, (size_t)n + 1);
+    return rc;
+}
+
+static void uuid_string(const uint8_t u[16], char out[37])
+{
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+                      "%02x%02x%02x%02x%02x%02x",
+             u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10],
+             u[11], u[12], u[13], u[14], u[15]);
+}
+
+/* Remove what a domain left in xenstore and on disk. Safe to repeat. */
+static void teardown(const struct xenon_paths *p, struct xs_client *xs,
+                     unsigned domid)
+{
+    struct dstate s;
+    bool have = state_read(p, domid, &s) == 0;
+    if (xs) {
+        char *vm = xs_readf(xs, "/local/domain/%u/vm", domid);
+        xs_release(xs, domid);      /* ENOENT when it was never introduced */
+        bool tx = xs_transaction_begin(xs) == 0;
+        char path[128];
+        snprintf(path, sizeof(path), "/local/domain/%u", domid);
+        xs_rm(xs, path);
+        snprintf(path, sizeof(path), "/libxl/%u", domid);
+        xs_rm(xs, path);
+        if (vm && strncmp(vm, "/vm/", 4) == 0)
+            xs_rm(xs, vm);
+        else if (have && s.uuid[0]) {
+            snprintf(path, sizeof(path), "/vm/%s", s.uuid);
+            xs_rm(xs, path);
+        }
+        free(vm);
+        if (tx && xs_transaction_end(xs, 1) < 0) {
+            /* Conflict or failure: remove the nodes one by one instead. */
+            snprintf(path, sizeof(path), "/local/domain/%u", domid);
+            xs_rm(xs, path);
+            snprintf(path, sizeof(path), "/libxl/%u", domid);
+            xs_rm(xs, path);
+            if (have && s.uuid[0]) {
+                snprintf(path, sizeof(path), "/vm/%s", s.uuid);
+                xs_rm(xs, path);
+            }
+        }
+    }
+    if (have && s.console[0])
+        unlink(s.console);
+    state_remove(p, domid);
+}
+
+/* Write the domain's xenstore nodes as libxl does. */
+static int write_nodes(struct xs_client *xs, const struct domain_config *dc,
+                       unsigned domid, const char *uuid, double created)
+{
+    char dom[64], vm[64], lib[64], v[64];
+    snprintf(dom, sizeof(dom), "/local/domain/%u", domid);
+    snprintf(vm, sizeof(vm), "/vm/%s", uuid);
+    snprintf(lib, sizeof(lib), "/libxl/%u", domid);
+    int rc = 0;
+#define NODE(pm, val, ...)                                          \
+    do {                                                            \
+        char path_[256];                                            \
+        snprintf(path_, sizeof(path_), __VA_ARGS__);                \
+        if (rc == 0)                                                \
+            rc = xs_node(xs, domid, pm, val, path_);                \
+    } while (0)
+    NODE(P_RO, NULL, "%s", dom);
+    NODE(P_RO, NULL, "%s", vm);
+    NODE(P_NONE, NULL, "%s", lib);
+    NODE(P_NONE, NULL, "%s/device", lib);
+    NODE(P_NONE, dc_type_name(dc->type), "%s/type", lib);
+    NODE(P_RO, vm, "%s/vm", dom);
+    NODE(P_RO, dc->name, "%s/name", dom);
+    snprintf(v, sizeof(v), "%u", domid);
+    NODE(P_RO, v, "%s/domid", dom);
+    NODE(P_RO, NULL, "%s/cpu", dom);
+    for (int i = 0; i < dc->max_vcpus; i++)
+        NODE(P_RO, i < dc->avail_vcpus ? "online" : "offline",
+             "%s/cpu/%d/availability", dom, i);
+    NODE(P_RO, NULL, "%s/memory", dom);
+    snprintf(v, sizeof(v), "%lld", (long long)dc->max_memkb);
+    NODE(P_RO, v, "%s/memory/static-max", dom);
+    snprintf(v, sizeof(v), "%lld", (long long)dc->target_memkb);
+    NODE(P_RO, v, "%s/memory/target", dom);
+    NODE(P_RO, "0", "%s/memory/videoram", dom);
+    NODE(P_RO, NULL, "%s/device", dom);
+    NODE(P_RW, NULL, "%s/device/suspend/event-channel", dom);
+    NODE(P_RO, NULL, "%s/control", dom);
+    NODE(P_RW, NULL, "%s/control/shutdown", dom);
+    NODE(P_RW, NULL, "%s/control/feature-poweroff", dom);
+    NODE(P_RW, NULL, "%s/control/feature-reboot", dom);
+    NODE(P_RW, NULL, "%s/control/feature-suspend", dom);
+    NODE(P_RW, NULL, "%s/control/sysrq", dom);
+    NODE(P_RO, "1", "%s/control/platform-feature-multiprocessor-suspend", dom);
+    NODE(P_RO, "1", "%s/control/platform-feature-xs_reset_watches", dom);
+    NODE(P_RW, NULL, "%s/data", dom);
+    NODE(P_RW, NULL, "%s/drivers", dom);
+    NODE(P_RW, NULL, "%s/feature", dom);
+    NODE(P_RW, NULL, "%s/attr", dom);
+    NODE(P_RW, NULL, "%s/error", dom);
+    snprintf(v, sizeof(v), "%u", STORE_PORT);
+    NODE(P_RO, v, "%s/store/port", dom);
+    snprintf(v, sizeof(v), "%lu", STORE_GFN);
+    NODE(P_RO, v, "%s/store/ring-ref", dom);
+    snprintf(v, sizeof(v), "%u", CONSOLE_PORT);
+    NODE(P_RW, NULL, "%s/console", dom);
+    NODE(P_RO, v, "%s/console/port", dom);
+    snprintf(v, sizeof(v), "%lu", CONSOLE_GFN);
+    NODE(P_RO, v, "%s/console/ring-ref", dom);
+    NODE(P_RO, "xenconsoled", "%s/console/type", dom);
+    NODE(P_RO, uuid, "%s/uuid", vm);
+    NODE(P_RO, dc->name, "%s/name", vm);
+    NODE(P_RO, dc_type_name(dc->type), "%s/image/ostype", vm);
+    snprintf(v, sizeof(v), "%.2f", created);
+    NODE(P_RO, v, "%s/start_time", vm);
+#undef NODE
+    return rc;
+}
+
+static int name_taken(struct xs_client *xs, const char *name, unsigned avoid)
+{
+    unsigned *ids;
+    int n;
+    if (xs_domids(xs, &ids, &n) < 0)
+        return -1;
+    int found = 0;
+    for (int i = 0; i < n && !found; i++) {
+        if (ids[i] == avoid)
+            continue;
+        char *nm = xs_readf(xs, "/local/domain/%u/name", ids[i]);
+        found = nm && strcmp(nm, name) == 0;
+        free(nm);
+    }
+    free(ids);
+    return found;
+}
+
+static int lock_state(const struct xenon_paths *p)
+{
+    char path[XENON_PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/lock", p->state_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+static void write_json(const struct xenon_paths *p, unsigned domid,
+                       const char *json)
+{
+    if (!json)
+        return;
+    char path[XENON_PATH_MAX + 32];
+    state_path(p, domid, ".json", path, sizeof(path));
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        if (write_full(fd, json, strlen(json)) < 0)
+            unlink(path);
+        close(fd);
+    }
+}
+
+/* Pick a domid (never `avoid`, the domain being restarted, whose name may
+ * still be in use), write the xenstore nodes, introduce the domain and write
+ * its state file. 0, or -1 with nothing left behind. */
+static int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
+                        const struct domain_config *dc, const char *json,
+                        unsigned avoid, unsigned *domid_out, FILE *err)
+{
+    int lock = lock_state(p);
+    if (lock < 0) {
+        fprintf(err, "cannot lock %s/lock: %s\n", p->state_dir, strerror(errno));
+        return -1;
+    }
+    int rc = -1;
+    unsigned *a = NULL, *b = NULL;
+    int na = 0, nb = 0;
+    int t = name_taken(xs, dc->name, avoid);
+    if (t < 0) {
+        fprintf(err, "cannot read /local/domain from xenstored\n");
+        goto out;
+    }
+    if (t) {
+        fprintf(err, "libxl: error: Domain with name \"%s\" already exists.\n",
+                dc->name);
+        goto out;
+    }
+    if (xs_domids(xs, &a, &na) < 0 || state_ids(p, &b, &nb) < 0) {
+        fprintf(err, "cannot list domains\n");
+        goto out;
+    }
+    unsigned domid = 0;
+    for (unsigned cand = 1; cand <= MAX_DOMID && !domid; cand++) {
+        bool used = cand == avoid;
+        for (int i = 0; i < na && !used; i++)
+            used = a[i] == cand;
+        for (int i = 0; i < nb && !used; i++)
+            used = b[i] == cand;
+        if (!used)
+            domid = cand;
+    }
+    if (!domid) {
+        fprintf(err, "no free domain id\n");
+        goto out;
+    }
+    struct dstate s = { .shutdown_reason = -1, .vcpus = (unsigned)dc->avail_vcpus,
+                        .target_kb = (uint64_t)dc->target_memkb,
+                        .max_kb = (uint64_t)dc->max_memkb };
+    if (avoid) {
+        /* A restart, run by the monitor: name it from the start, so a
+         * destroy arriving before its VMM runs stops the monitor too. */
+        s.mon_pid = getpid();
+        s.mon_start = proc_start(s.mon_pid, NULL, NULL);
+    }
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    s.created = (double)tv.tv_sec + tv.tv_usec / 1e6;
+    snprintf(s.name, sizeof(s.name), "%s", dc->name);
+    uuid_string(dc->uuid, s.uuid);
+    if (snprintf(s.console, sizeof(s.console), "%s/console/%u.sock", p->run_dir,
+                 domid) >= (int)sizeof(s.console)) {
+        fprintf(err, "run directory path too long: %s\n", p->run_dir);
+        goto out;
+    }
+    /* The state file first: it reserves the domid and lets destroy find
+     * whatever the steps below managed to create. */
+    if (state_write(p, domid, &s) < 0) {
+        fprintf(err, "cannot write the state file in %s: %s\n", p->state_dir,
+                strerror(errno));
+        goto out;
+    }
+    write_json(p, domid, json);
+    /* One transaction: all nodes appear at once, and xenstored syncs its
+     * journal once rather than per node. */
+    int xrc;
+    for (int tries = 0;; tries++) {
+        xrc = xs_transaction_begin(xs);
+        if (xrc < 0)
+            break;
+        xrc = write_nodes(xs, dc, domid, s.uuid, s.created);
+        int erc = xs_transaction_end(xs, xrc == 0);
+        if (xrc == 0)
+            xrc = erc;
+        if (xrc != -EAGAIN || tries == 10)
+            break;
+    }
+    if (xrc == 0)
+        xrc = xs_introduce(xs, domid, STORE_GFN, STORE_PORT);
+    if (xrc < 0) {
+        fprintf(err, "cannot set up domain %u in xenstore: %s\n", domid,
+                strerror(-xrc));
+        teardown(p, xs, domid);
+        goto out;
+    }
+    *domid_out = domid;
+    rc = 0;
+out:
+    free(a);
+    free(b);
+    close(lock);
+    return rc;
+}
+
+/* --- the VMM -------------------------------------------------------------- */
+
+static int ensure_dirs(const struct xenon_paths *p, FILE *err)
+{
+    char d[XENON_PATH_MAX + 16];
+    const char *dirs[4] = { p->state_dir, d, p->log_dir, NULL };
+    snprintf(d, sizeof(d), "%s/console", p->run_dir);
+    char d2[XENON_PATH_MAX + 16];
+    snprintf(d2, sizeof(d2), "%s/console", p->log_dir);
+    dirs[3] = d2;
+    for (int i = 0; i < 4; i++)
+        if (mkdir_p(dirs[i]) < 0) {
+            fprintf(err, "cannot create %s: %s\n", dirs[i], strerror(errno));
+            return -1;
+        }
+    return 0;
+}
+
+static void log_path(const struct xenon_paths *p, const char *name, char *out,
+                     size_t n)
+{
+    snprintf(out, n, "%s/xl-%s.log", p->log_dir, name);
+}
+
+static void mlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void mlog(const char *fmt, ...)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    localtime_r(&tv.tv_sec, &tm);
+    char ts[32];
+    strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+    fprintf(stderr, "%s.%03ld xl: ", ts, (long)(tv.tv_usec / 1000));
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* Start xenon-vmm for the domain and wait until its console socket exists
+ * (the domain is built and about to run). The VMM's log goes to our stderr
+ * (the xl log). 0 and *pid, or -1 (the VMM is gone, reaped). */
+static int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
+                     unsigned domid, const char *console, pid_t *pid_out)
+{
+    char domid_s[16], mem_s[32], vcpus_s[16], gnt_s[16], clog[XENON_PATH_MAX + 300];
+    snprintf(domid_s, sizeof(domid_s), "%u", domid);
+    snprintf(mem_s, sizeof(mem_s), "%lld", (long long)(dc->max_memkb / 1024));
+    snprintf(vcpus_s, sizeof(vcpus_s), "%d", dc->avail_vcpus);
+    snprintf(gnt_s, sizeof(gnt_s), "%d", dc->max_grant_frames);
+    snprintf(clog, sizeof(clog), "%s/console/guest-%s.log", p->log_dir, dc->name);
+    const char *argv[32];
+    int n = 0;
+    argv[n++] = p->vmm;
+    argv[n++] = "--kernel";
+    argv[n++] = dc->kernel ? dc->kernel : "";
+    if (dc->ramdisk) {
+        argv[n++] = "--ramdisk";
+        argv[n++] = dc->ramdisk;
+    }
+    if (dc->cmdline) {
+        argv[n++] = "--cmdline";
+        argv[n++] = dc->cmdline;
+    }
+    argv[n++] = "--memory";
+    argv[n++] = mem_s;
+    argv[n++] = "--vcpus";
+    argv[n++] = vcpus_s;
+    argv[n++] = "--domid";
+    argv[n++] = domid_s;
+    argv[n++] = "--name";
+    argv[n++] = dc->name;
+    if (dc->max_grant_frames > 0) {
+        argv[n++] = "--max-grant-frames";
+        argv[n++] = gnt_s;
+    }
+    argv[n++] = "--xenstore-socket";
+    argv[n++] = p->xs_path;
+    argv[n++] = "--console-socket";
+    argv[n++] = console;
+    argv[n++] = "--console-log";
+    argv[n++] = clog;
+    argv[n] = NULL;
+
+    unlink(console);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execvp(argv[0], (char **)argv);
+        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    for (unsigned t = 0; t < START_TIMEOUT_MS; t += 2) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            mlog("domain %u: xenon-vmm exited with status %d before the domain ran",
+                 domid, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+            unlink(console);
+            return -1;
+        }
+        struct stat sb;
+        if (stat(console, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+            *pid_out = pid;
+            return 0;
+        }
+        sleep_ms(2);
+    }
+    mlog("domain %u: xenon-vmm did not start in %u s", domid, START_TIMEOUT_MS / 1000);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    unlink(console);
+    return -1;
+}
+
+/* --- the monitor ---------------------------------------------------------- */
+
+static volatile sig_atomic_t monitor_stop;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    monitor_stop = 1;
+}
+
+/* Runs in the detached monitor process; never returns. `report` gets one
+ * byte once the first VMM runs ('K') or has failed ('F'). */
+static void __attribute__((noreturn))
+monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
+        unsigned domid, int report)
+{
+    struct sigaction sa = { .sa_handler = on_term };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct xs_client *xs = NULL;
+    for (;;) {
+        struct dstate s;
+        if (state_read(p, domid, &s) < 0) {
+            mlog("domain %u: state file vanished", domid);
+            break;
+        }
+        s.mon_pid = getpid();
+        s.mon_start = proc_start(s.mon_pid, NULL, NULL);
+        state_write(p, domid, &s);
+        pid_t vmm;
+        if (monitor_stop || vmm_start(p, dc, domid, s.console, &vmm) < 0) {
+            xs = xs ? xs : xs_open(p->xs_path);
+            teardown(p, xs, domid);
+            if (report >= 0)
+                (void)!write(report, "F", 1);
+            break;
+        }
+        s.vmm_pid = vmm;
+        s.vmm_start = proc_start(vmm, NULL, NULL);
+        state_write(p, domid, &s);
+        mlog("domain %u (%s) running, xenon-vmm pid %d", domid, dc->name, (int)vmm);
+        mlog("Waiting for domain %s (domid %u) to die [pid %ld]", dc->name, domid,
+             (long)getpid());
+        if (report >= 0) {
+            (void)!write(report, "K", 1);
+            close(report);
+            report = -1;
+        }
+        int st = 0;
+        bool signalled = false;
+        for (;;) {
+            if (monitor_stop && !signalled) {
+                kill(vmm, SIGTERM);
+                kill(vmm, SIGCONT);     /* a paused VMM must see it */
+                signalled = true;
+            }
+            pid_t r = waitpid(vmm, &st, 0);
+            if (r == vmm)
+                break;
+            if (r < 0 && errno != EINTR) {
+                st = -1;
+                break;
+            }
+        }
+        xs_close(xs);
+        xs = xs_open(p->xs_path);
+        int code = st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        if (monitor_stop || code < 100 || code > 105) {
+            if (monitor_stop)
+                mlog("Domain %u has been destroyed.", domid);
+            else
+                mlog("domain %u: xenon-vmm died (status %d): destroying the domain",
+                     domid, code);
+            teardown(p, xs, domid);
+            break;
+        }
+        int reason = code - 100;
+        mlog("Domain %u has shut down, reason code %d 0x%x", domid, reason, reason);
+        enum dc_action act = reason == 0 ? dc->on_poweroff
+                           : reason == 1 ? dc->on_reboot
+                           : reason == 3 ? dc->on_crash
+                           : reason == 4 ? dc->on_watchdog
+                           : reason == 5 ? dc->on_soft_reset
+                                         : DC_ACTION_DESTROY;
+        mlog("Action for shutdown reason code %d is %s", reason, dc_action_name(act));
+        if (act == DC_ACTION_COREDUMP_DESTROY || act == DC_ACTION_COREDUMP_RESTART) {
+            mlog("core dumps are not supported: not dumping domain %u", domid);
+            act = act == DC_ACTION_COREDUMP_DESTROY ? DC_ACTION_DESTROY
+                                                    : DC_ACTION_RESTART;
+        }
+        if (act == DC_ACTION_PRESERVE) {
+            if (state_read(p, domid, &s) == 0) {
+                s.vmm_pid = 0;
+                s.vmm_start = 0;
+                s.mon_pid = 0;
+                s.mon_start = 0;
+                s.shutdown_reason = reason;
+                state_write(p, domid, &s);
+            }
+            unlink(s.console);
+            mlog("domain %u preserved: `xl destroy %u` removes it", domid, domid);
+            break;
+        }
+        if (act != DC_ACTION_RESTART) {
+            teardown(p, xs, domid);
+            if (act != DC_ACTION_DESTROY)
+                mlog("action %s is not supported: domain %u destroyed",
+                     dc_action_name(act), domid);
+            break;
+        }
+        /* The new domain is set up before the old one goes, so that a
+         * state file naming this monitor exists at every moment (destroy
+         * finds us) and the new domain gets a new domid. */
+        unsigned nd;
+        if (!xs || domain_setup(p, xs, dc, json, domid, &nd, stderr) < 0) {
+            mlog("domain %s: restart failed", dc->name);
+            teardown(p, xs, domid);
+            break;
+        }
+        mlog("Domain %u needs to be cleaned up: destroying the domain", domid);
+        teardown(p, xs, domid);
+        mlog("Done. Rebooting now");
+        mlog("domain %s restarted as domain %u", dc->name, nd);
+        domid = nd;
+    }
+    xs_close(xs);
+    _exit(0);
+}
+
+void xenon_monitor_wait(pid_t monitor)
+{
+    while (waitpid(monitor, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
+                        const char *config_json, unsigned flags,
+                        unsigned *domid_out, pid_t *monitor_out, FILE *err)
+{
+    bool fg = flags & XENON_CREATE_FOREGROUND;
+    struct xs_client *xs = xs_connect(p, err);
+    if (!xs)
+        return -1;
+    if (ensure_dirs(p, err) < 0) {
+        xs_close(xs);
+        return -1;
+    }
+    unsigned domid;
+    if (domain_setup(p, xs, dc, config_json, 0, &domid, err) < 0) {
+        xs_close(xs);
+        return -1;
+    }
+    char logf[XENON_PATH_MAX + 300];
+    log_path(p, dc->name, logf, sizeof(logf));
+    int logfd = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    off_t log_start = logfd >= 0 ? lseek(logfd, 0, SEEK_END) : 0;
+    int pfd[2];
+    if (logfd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
+        fprintf(err, "cannot open %s: %s\n", logf, strerror(errno));
+        if (logfd >= 0)
+            close(logfd);
+        teardown(p, xs, domid);
+        xs_close(xs);
+        return -1;
+    }
+    fflush(NULL);
+    pid_t child = fork();
+    if (child == 0) {
+        /* Detach: new session (a ^C at xl's terminal does not reach the
+         * monitor), then, unless in the foreground, a grandchild that init
+         * adopts. */
+        close(pfd[0]);
+        xs_close(xs);
+        setsid();
+        if (!fg && fork() != 0)
+            _exit(0);
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(logfd, 1);
+        dup2(logfd, 2);
+        if (null > 2)
+            close(null);
+        close(logfd);
+        if (chdir("/") < 0) {
+            /* keep going: all paths we use are absolute or already resolved */
+        }
+        monitor(p, dc, config_json, domid, pfd[1]);
+    }
+    close(pfd[1]);
+    if (child > 0 && !fg)
+        waitpid(child, NULL, 0);
+    char c = 0;
+    ssize_t r;
+    do {
+        r = read(pfd[0], &c, 1);
+    } while (r < 0 && errno == EINTR);
+    close(pfd[0]);
+    if (child < 0 || r != 1 || c != 'K') {
+        /* The monitor has cleaned up; show what the VMM said. */
+        fprintf(err, "libxl: error: domain %u (%s) failed to start; log %s:\n",
+                domid, dc->name, logf);
+        char buf[4096];
+        ssize_t n;
+        int rfd = open(logf, O_RDONLY | O_CLOEXEC);
+        if (rfd >= 0 && lseek(rfd, log_start, SEEK_SET) == log_start)
+            while ((n = read(rfd, buf, sizeof(buf))) > 0)
+                fwrite(buf, 1, (size_t)n, err);
+        if (rfd >= 0)
+            close(rfd);
+        close(logfd);
+        if (child > 0 && fg)
+            xenon_monitor_wait(child);
+        teardown(p, xs, domid);     /* in case the monitor could not */
+        xs_close(xs);
+        return -1;
+    }
+    close(logfd);
+    xs_close(xs);
+    *domid_out = domid;
+    if (monitor_out)
+        *monitor_out = fg ? child : 0;
+    return 0;
+}
+
+/* --- queries and control -------------------------------------------------- */
+
+static bool vmm_blocked(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return false;
+    bool blocked = true;
+    struct dirent *e;
+    while ((e = readdir(d)) && blocked) {
+        if (e->d_name[0] == '.')
+            continue;
+        char st = 0;
+        if (proc_start(atoi(e->d_name), &st, NULL) && st == 'R')
+            blocked = false;
+    }
+    closedir(d);
+    return blocked;
+}
+
+static int cmp_uint(const void *a, const void *b)
+{
+    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+    return (x > y) - (x < y);
+}
+
+static void cpuset_string(const cpu_set_t *set, char *out, size_t n)
+{
+    int ncpu = get_nprocs_conf();
+    if (CPU_COUNT(set) >= ncpu) {
+        snprintf(out, n, "all");
+        return;
+    }
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < CPU_SETSIZE && len < n; i++) {
+        if (!CPU_ISSET(i, set))
+            continue;
+        int j = i;
+        while (j + 1 < CPU_SETSIZE && CPU_ISSET(j + 1, set))
+            j++;
+        int k = j > i ? snprintf(out + len, n - len, "%s%d-%d", len ? "," : "", i, j)
+                      : snprintf(out + len, n - len, "%s%d", len ? "," : "", i);
+        if (k < 0)
+            break;
+        len += (size_t)k;
+        i = j;
+    }
+}
+
+int xenon_domain_vcpus(pid_t vmm_pid, struct xenon_vcpuinfo **out, int *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)vmm_pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    unsigned tids[1024];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 1024) {
+        unsigned tid = (unsigned)atoi(e->d_name);
+        if (!tid || tid == (unsigned)vmm_pid)   /* the main thread runs the I/O loop */
+            continue;
+        /* KVM's own worker (kvm-nx-lpage-recovery) is a task of the VMM too. */
+        char cp[96], comm[32] = "";
+        snprintf(cp, sizeof(cp), "/proc/%d/task/%u/comm", (int)vmm_pid, tid);
+        int cfd = open(cp, O_RDONLY | O_CLOEXEC);
+        if (cfd >= 0) {
+            ssize_t k = read(cfd, comm, sizeof(comm) - 1);
+            comm[k > 0 ? k : 0] = 0;
+            close(cfd);
+        }
+        if (strncmp(comm, "kvm", 3) != 0)
+            tids[n++] = tid;
+    }
+    closedir(d);
+    qsort(tids, (size_t)n, sizeof(tids[0]), cmp_uint);
+    struct xenon_vcpuinfo *v = calloc((size_t)n + 1, sizeof(*v));
+    if (!v)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        v[i].vcpuid = (unsigned)i;
+        v[i].cpu = -1;
+        char sp[96], buf[1024];
+        snprintf(sp, sizeof(sp), "/proc/%d/task/%u/stat", (int)vmm_pid, tids[i]);
+        int fd = open(sp, O_RDONLY | O_CLOEXEC);
+        ssize_t r = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (r > 0) {
+            buf[r] = 0;
+            char *s = strrchr(buf, ')');
+            char st;
+            unsigned long long ut, stt;
+            int cpu;
+            /* 3 state ... 14 utime 15 stime ... 39 processor */
+            if (s && sscanf(s + 2, "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu "
+                                   "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                                   "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %d",
+                            &st, &ut, &stt, &cpu) == 4) {
+                v[i].running = st == 'R';
+                v[i].blocked = st != 'R';
+                v[i].cpu = cpu;
+                v[i].cpu_time = (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
+            }
+        }
+        cpu_set_t set;
+        if (sched_getaffinity((pid_t)tids[i], sizeof(set), &set) == 0)
+            cpuset_string(&set, v[i].affinity, sizeof(v[i].affinity));
+        else
+            snprintf(v[i].affinity, sizeof(v[i].affinity), "all");
+    }
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
+static int cmp_info(const void *a, const void *b)
+{
+    const struct xenon_dominfo *x = a, *y = b;
+    return (x->domid > y->domid) - (x->domid < y->domid);
+}
+
+int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
+                      int *n_out, FILE *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    struct xs_client *xs = xs_connect(p, err);
+    if (!xs)
+        return -1;
+    unsigned *a = NULL, *b = NULL;
+    int na = 0, nb = 0;
+    if (xs_domids(xs, &a, &na) < 0 || state_ids(p, &b, &nb) < 0) {
+        fprintf(err, "cannot list domains\n");
+        free(a);
+        free(b);
+        xs_close(xs);
+        return -1;
+    }
+    struct xenon_dominfo *v = calloc((size_t)(na + nb) + 1, sizeof(*v));
+    int n = 0;
+    for (int i = 0; v && i < na + nb; i++) {
+        unsigned id = i < na ? a[i] : b[i - na];
+        bool dup = false;
+        for (int j = 0; j < n && !dup; j++)
+            dup = v[j].domid == id;
+        if (dup)
+            continue;
+        struct xenon_dominfo *d = &v[n++];
+        struct dstate s;
+        bool have = state_read(p, id, &s) == 0;
+        d->domid = id;
+        d->shutdown_reason = -1;
+        char *nm = xs_readf(xs, "/local/domain/%u/name", id);
+        snprintf(d->name, sizeof(d->name), "%s", nm ? nm : have ? s.name : "");
+        free(nm);
+        char *t = xs_readf(xs, "/local/domain/%u/memory/target", id);
+        d->target_kb = t ? strtoull(t, NULL, 10) : have ? s.target_kb : 0;
+        free(t);
+        t = xs_readf(xs, "/local/domain/%u/memory/static-max", id);
+        d->max_kb = t ? strtoull(t, NULL, 10) : have ? s.max_kb : 0;
+        free(t);
+        if (have) {
+            snprintf(d->uuid, sizeof(d->uuid), "%s", s.uuid);
+            snprintf(d->console, sizeof(d->console), "%s", s.console);
+            d->vcpus = s.vcpus;
+            d->start_time = s.created;
+            d->shutdown_reason = s.shutdown_reason;
+            if (proc_alive(s.vmm_pid, s.vmm_start)) {
+                d->vmm_pid = s.vmm_pid;
+                d->running = true;
+                proc_start(s.vmm_pid, NULL, &d->cpu_time);
+                d->blocked = vmm_blocked(s.vmm_pid);
+            }
+            if (proc_alive(s.mon_pid, s.mon_start))
+                d->monitor_pid = s.mon_pid;
+        }
+    }
+    free(a);
+    free(b);
+    xs_close(xs);
+    if (!v) {
+        fprintf(err, "out of memory\n");
+        return -1;
+    }
+    qsort(v, (size_t)n, sizeof(*v), cmp_info);
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
+bool xenon_domain_exists(const struct xenon_paths *p, unsigned domid)
+{
+    char path[XENON_PATH_MAX + 32];
+    state_path(p, domid, "", path, sizeof(path));
+    if (access(path, F_OK) == 0)
+        return true;
+    struct xs_client *xs = xs_open(p->xs_path);
+    if (!xs)
+        return false;
+    char *nm = xs_readf(xs, "/local/domain/%u/name", domid);
+    xs_close(xs);
+    free(nm);
+    return nm != NULL;
+}
+
+int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
+                        unsigned *domid, FILE *err)
+{
+    struct xenon_dominfo *v;
+    int n;
+    if (xenon_domain_list(p, &v, &n, err) < 0)
+        return -2;
+    char *end;
+    errno = 0;
+    unsigned long id = strtoul(spec, &end, 10);
+    bool numeric = *spec && *end == 0 && !errno && spec[0] != '-';
+    int rc = -1;
+    for (int i = 0; i < n && rc; i++)
+        if (numeric ? v[i].domid == id : strcmp(v[i].name, spec) == 0) {
+            *domid = v[i].domid;
+            rc = 0;
+        }
+    free(v);
+    return rc;
+}
+
+int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err)
+{
+    struct xs_client *xs = xs_connect(p, err);
+    if (!xs)
+        return -1;
+    struct dstate s;
+    int rc = 0;
+    if (state_read(p, domid, &s) < 0) {
+        char *nm = xs_readf(xs, "/local/domain/%u/name", domid);
+        rc = nm ? 0 : 1;
+        free(nm);
+    } else {
+        /* The monitor, when alive, stops the VMM and cleans up itself. */
+        if (proc_alive(s.mon_pid, s.mon_start)) {
+            kill(s.mon_pid, SIGTERM);
+            if (!wait_gone(s.mon_pid, s.mon_start, STOP_TIMEOUT_MS)) {
+                kill(s.mon_pid, SIGKILL);
+                wait_gone(s.mon_pid, s.mon_start, 1000);
+            }
+        }
+        if (proc_alive(s.vmm_pid, s.vmm_start)) {
+            kill(s.vmm_pid, SIGKILL);
+            if (!wait_gone(s.vmm_pid, s.vmm_start, STOP_TIMEOUT_MS)) {
+                fprintf(err, "domain %u: xenon-vmm (pid %d) does not die\n",
+                        domid, (int)s.vmm_pid);
+                xs_close(xs);
+                return -1;
+            }
+        }
+    }
+    teardown(p, xs, domid);
+    xs_close(xs);
+    return rc;
+}
+
+int xenon_domain_request(const struct xenon_paths *p, unsigned domid,
+                         const char *what, FILE *err)
+{
+    struct xs_client *xs = xs_connect(p, err);
+    if (!xs)
+        return -1;
+    int rc = xs_printf(xs, what, "/local/domain/%u/control/shutdown", domid);
+    xs_close(xs);
+    if (rc < 0)
+        fprintf(err, "cannot write control/shutdown of domain %u: %s\n", domid,
+                strerror(-rc));
+    return rc < 0 ? -1 : 0;
+}
+
+int xenon_domain_set_target(const struct xenon_paths *p, unsigned domid,
+                            uint64_t kb, FILE *err)
+{
+    struct xs_client *xs = xs_connect(p, err);
+    if (!xs)
+        return -1;
+    char v[32];
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)kb);
+    int rc = xs_printf(xs, v, "/local/domain/%u/memory/target", domid);
+    xs_close(xs);
+    if (rc < 0)
+        fprintf(err, "cannot write memory/target of domain %u: %s\n", domid,
+                strerror(-rc));
+    return rc < 0 ? -1 : 0;
+}

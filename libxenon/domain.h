@@ -1,0 +1,108 @@
+/* Domain lifecycle: create, list, destroy, shut down domains made from a
+ * domain_config. State lives in xenstore (/local/domain/N, /vm/UUID,
+ * /libxl/N) and in one state file per domain under the state directory, so
+ * that a killed xl or monitor loses nothing.
+ *
+ * Every domain has a monitor process (forked by create, detached) that runs
+ * xenon-vmm, waits for it and applies on_poweroff/on_reboot/on_crash/
+ * on_watchdog; its log is LOG_DIR/xl-NAME.log. */
+#ifndef XENON_DOMAIN_H
+#define XENON_DOMAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "domain_config.h"
+
+#define XENON_PATH_MAX 512
+
+/* Where things live. Defaults, each overridden by an environment variable:
+ *   state_dir  /var/lib/xenon      XENON_STATE_DIR
+ *   run_dir    /run/xenon          XENON_RUN_DIR   (console sockets)
+ *   log_dir    /var/log/xenon      XENON_LOG_DIR   (console/ below it)
+ *   xs_path    /run/xenon/xenstored/socket   XENSTORED_PATH
+ *   vmm        xenon-vmm next to the running program, else in PATH
+ *                                  XENON_VMM */
+struct xenon_paths {
+    char state_dir[XENON_PATH_MAX], run_dir[XENON_PATH_MAX],
+         log_dir[XENON_PATH_MAX], xs_path[XENON_PATH_MAX], vmm[XENON_PATH_MAX];
+};
+void xenon_paths_init(struct xenon_paths *p);
+
+/* What `xl list` shows about one domain. */
+struct xenon_dominfo {
+    unsigned domid;
+    char name[256];
+    char uuid[37];
+    uint64_t target_kb, max_kb;
+    unsigned vcpus;
+    pid_t vmm_pid, monitor_pid;
+    bool running;          /* the VMM process is alive */
+    bool blocked;          /* ... and no vCPU thread is on a CPU */
+    int shutdown_reason;   /* -1 unless preserved after a shutdown */
+    double cpu_time;       /* seconds of CPU used by the VMM */
+    double start_time;     /* unix time of creation */
+    char console[XENON_PATH_MAX];
+};
+
+/* Create and start a domain. dc->kernel is used as given (xl makes it
+ * absolute). `config_json` (may be NULL) is kept for `xl list -l`. On
+ * success *domid is set and a monitor runs the domain; on failure an error
+ * line went to `err` and nothing is left behind. Returns 0 or -1.
+ * *monitor (may be NULL) gets the monitor's pid when it is our child
+ * (XENON_CREATE_FOREGROUND: wait for it with xenon_monitor_wait). */
+#define XENON_CREATE_FOREGROUND 1u
+int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
+                        const char *config_json, unsigned flags,
+                        unsigned *domid, pid_t *monitor, FILE *err);
+
+/* Wait until a foreground monitor ends (the domain is gone for good). */
+void xenon_monitor_wait(pid_t monitor);
+
+/* All guest domains, sorted by domid (malloc'd array). 0 or -1 (err
+ * printed). */
+int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
+                      int *n, FILE *err);
+
+/* A domain by name or number: 0 and *domid, -1 when there is no such
+ * domain, -2 when xenstored cannot be reached (err printed). */
+int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
+                        unsigned *domid, FILE *err);
+
+/* Kill the domain's monitor and VMM, release it in xenstored, remove its
+ * xenstore nodes, state file and console socket. 0, -1 on error, 1 when the
+ * domain had already gone (e.g. restarted under a new domid meanwhile). */
+int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err);
+
+/* Write control/shutdown (e.g. "poweroff", "reboot"). 0 or -1. */
+int xenon_domain_request(const struct xenon_paths *p, unsigned domid,
+                         const char *what, FILE *err);
+
+/* Write memory/target in KiB. 0 or -1. */
+int xenon_domain_set_target(const struct xenon_paths *p, unsigned domid,
+                            uint64_t kb, FILE *err);
+
+/* One vCPU as `xl vcpu-list` shows it. The VMM runs vCPU i on the i-th
+ * thread it creates (vmm/vcpu.c), so threads are matched by creation
+ * order (thread id order, barring pid wrap-around). */
+struct xenon_vcpuinfo {
+    unsigned vcpuid;
+    int cpu;               /* host CPU it last ran on */
+    bool running, blocked;
+    double cpu_time;
+    char affinity[128];    /* "all" or a list like "0-3,5" */
+};
+
+/* The vCPUs of a running domain (malloc'd array). 0, or -1 when the VMM is
+ * not running. */
+int xenon_domain_vcpus(pid_t vmm_pid, struct xenon_vcpuinfo **out, int *n);
+
+/* The saved config JSON of a domain (malloc'd) or NULL. */
+char *xenon_domain_config_json(const struct xenon_paths *p, unsigned domid);
+
+/* True while the domain exists (its state file or xenstore home). */
+bool xenon_domain_exists(const struct xenon_paths *p, unsigned domid);
+
+#endif

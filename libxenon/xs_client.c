@@ -1,0 +1,251 @@
+/* See xs_client.h. */
+#include "xs_client.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <xen/io/xs_wire.h>
+
+struct xs_client {
+    int fd;
+    uint32_t req_id;
+    uint32_t tx;
+};
+
+const char *xs_default_path(void)
+{
+    const char *p = getenv("XENSTORED_PATH");
+    return p && *p ? p : "/run/xenon/xenstored/socket";
+}
+
+struct xs_client *xs_open(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return NULL;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    struct xs_client *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        errno = ENOMEM;
+        return NULL;
+    }
+    c->fd = fd;
+    return c;
+}
+
+void xs_close(struct xs_client *c)
+{
+    if (c) {
+        close(c->fd);
+        free(c);
+    }
+}
+
+static int io_full(int fd, void *buf, size_t n, int writing)
+{
+    uint8_t *p = buf;
+    while (n) {
+        ssize_t r = writing ? send(fd, p, n, MSG_NOSIGNAL) : read(fd, p, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static int err_from_name(const char *s)
+{
+    for (size_t i = 0; i < sizeof(xsd_errors) / sizeof(xsd_errors[0]); i++)
+        if (strcmp(s, xsd_errors[i].errstring) == 0)
+            return -xsd_errors[i].errnum;
+    return -EIO;
+}
+
+/* Send one request built from `parts` (each ended by its own length) and
+ * read its reply into *reply (malloc'd, NUL-terminated, length *rlen). */
+static int call(struct xs_client *c, uint32_t type, const void *payload,
+                size_t len, char **reply, size_t *rlen)
+{
+    if (len > XENSTORE_PAYLOAD_MAX)
+        return -E2BIG;
+    struct xsd_sockmsg m = { .type = type, .req_id = ++c->req_id, .tx_id = c->tx,
+                             .len = (uint32_t)len };
+    if (io_full(c->fd, &m, sizeof(m), 1) < 0 ||
+        (len && io_full(c->fd, (void *)payload, len, 1) < 0))
+        return -EIO;
+    for (;;) {
+        struct xsd_sockmsg r;
+        if (io_full(c->fd, &r, sizeof(r), 0) < 0 || r.len > XENSTORE_PAYLOAD_MAX)
+            return -EIO;
+        char *body = malloc(r.len + 1);
+        if (!body)
+            return -ENOMEM;
+        if (r.len && io_full(c->fd, body, r.len, 0) < 0) {
+            free(body);
+            return -EIO;
+        }
+        body[r.len] = 0;
+        if (r.type == XS_WATCH_EVENT) {
+            free(body);
+            continue;
+        }
+        if (r.type == XS_ERROR) {
+            int e = err_from_name(body);
+            free(body);
+            return e;
+        }
+        if (r.type != type) {
+            free(body);
+            return -EIO;
+        }
+        if (reply) {
+            *reply = body;
+            if (rlen)
+                *rlen = r.len;
+        } else {
+            free(body);
+        }
+        return 0;
+    }
+}
+
+static int call_path(struct xs_client *c, uint32_t type, const char *path,
+                     char **reply, size_t *rlen)
+{
+    return call(c, type, path, strlen(path) + 1, reply, rlen);
+}
+
+int xs_read(struct xs_client *c, const char *path, char **value)
+{
+    return call_path(c, XS_READ, path, value, NULL);
+}
+
+int xs_write(struct xs_client *c, const char *path, const char *value)
+{
+    size_t pl = strlen(path) + 1, vl = strlen(value);
+    char *buf = malloc(pl + vl + 1);
+    if (!buf)
+        return -ENOMEM;
+    memcpy(buf, path, pl);
+    memcpy(buf + pl, value, vl);
+    int rc = call(c, XS_WRITE, buf, pl + vl, NULL, NULL);
+    free(buf);
+    return rc;
+}
+
+int xs_mkdir(struct xs_client *c, const char *path)
+{
+    return call_path(c, XS_MKDIR, path, NULL, NULL);
+}
+
+int xs_rm(struct xs_client *c, const char *path)
+{
+    int rc = call_path(c, XS_RM, path, NULL, NULL);
+    return rc == -ENOENT ? 0 : rc;
+}
+
+void xs_free_list(char **names, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+int xs_directory(struct xs_client *c, const char *path, char ***names, int *n)
+{
+    char *body;
+    size_t len;
+    *names = NULL;
+    *n = 0;
+    int rc = call_path(c, XS_DIRECTORY, path, &body, &len);
+    if (rc < 0)
+        return rc;
+    int count = 0;
+    for (size_t i = 0; i < len; i++)
+        count += body[i] == 0;
+    char **v = calloc((size_t)count + 1, sizeof(*v));
+    if (!v) {
+        free(body);
+        return -ENOMEM;
+    }
+    int k = 0;
+    for (size_t i = 0; i < len && k < count; i += strlen(body + i) + 1)
+        if (!(v[k++] = strdup(body + i))) {
+            xs_free_list(v, k);
+            free(body);
+            return -ENOMEM;
+        }
+    free(body);
+    *names = v;
+    *n = k;
+    return 0;
+}
+
+int xs_set_perms(struct xs_client *c, const char *path, const char *perms,
+                 size_t len)
+{
+    size_t pl = strlen(path) + 1;
+    char *buf = malloc(pl + len);
+    if (!buf)
+        return -ENOMEM;
+    memcpy(buf, path, pl);
+    memcpy(buf + pl, perms, len);
+    int rc = call(c, XS_SET_PERMS, buf, pl + len, NULL, NULL);
+    free(buf);
+    return rc;
+}
+
+int xs_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
+                 unsigned port)
+{
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), "%u%c%lu%c%u", domid, 0, gfn, 0, port);
+    return call(c, XS_INTRODUCE, buf, (size_t)n + 1, NULL, NULL);
+}
+
+int xs_transaction_begin(struct xs_client *c)
+{
+    char *id;
+    c->tx = 0;
+    int rc = call(c, XS_TRANSACTION_START, "", 1, &id, NULL);
+    if (rc < 0)
+        return rc;
+    c->tx = (uint32_t)strtoul(id, NULL, 10);
+    free(id);
+    return 0;
+}
+
+int xs_transaction_end(struct xs_client *c, int commit)
+{
+    int rc = call(c, XS_TRANSACTION_END, commit ? "T" : "F", 2, NULL, NULL);
+    c->tx = 0;
+    return rc;
+}
+
+int xs_release(struct xs_client *c, unsigned domid)
+{
+    char buf[16];
+    int n = snprintf(buf, sizeof(buf), "%u", domid);
+    return call(c, XS_RELEASE, buf, (size_t)n + 1, NULL, NULL);
+}

@@ -1,0 +1,39 @@
+/* A small synchronous xenstore client for the toolstack: one unix-socket
+ * connection to xenon-xenstored (as dom0), one request at a time. Watch
+ * events are not used by the toolstack and are dropped if they arrive. */
+#ifndef XENON_XS_CLIENT_H
+#define XENON_XS_CLIENT_H
+
+#include <stddef.h>
+
+struct xs_client;
+
+/* The socket path: $XENSTORED_PATH, else /run/xenon/xenstored/socket. */
+const char *xs_default_path(void);
+
+/* NULL with errno set when the daemon cannot be reached. */
+struct xs_client *xs_open(const char *path);
+void xs_close(struct xs_client *c);
+
+/* All return 0 or a negative errno (the daemon's error name mapped back,
+ * -EIO on a broken connection). Strings returned are malloc'd. */
+int xs_read(struct xs_client *c, const char *path, char **value);
+int xs_write(struct xs_client *c, const char *path, const char *value);
+int xs_mkdir(struct xs_client *c, const char *path);
+int xs_rm(struct xs_client *c, const char *path);
+/* Children as a malloc'd array of malloc'd strings (free with xs_free_list). */
+int xs_directory(struct xs_client *c, const char *path, char ***names, int *n);
+void xs_free_list(char **names, int n);
+/* perms: xenstore's text form, e.g. "n0\0r5\0" (nperms entries). */
+int xs_set_perms(struct xs_client *c, const char *path, const char *perms,
+                 size_t len);
+/* A transaction: requests between begin and end run in it (each change
+ * then costs the daemon no journal sync of its own). end(commit=false)
+ * aborts; a conflicting commit returns -EAGAIN. */
+int xs_transaction_begin(struct xs_client *c);
+int xs_transaction_end(struct xs_client *c, int commit);
+int xs_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
+                 unsigned port);
+int xs_release(struct xs_client *c, unsigned domid);
+
+#endif
