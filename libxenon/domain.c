@@ -700,6 +700,8 @@ static int vmm_start(const struct xenon_paths *p, const struct domain_config *dc
                      unsigned domid, const char *console, pid_t *pid_out)
 {
     char domid_s[16], mem_s[32], vcpus_s[16], gnt_s[16], clog[XENON_PATH_MAX + 300];
+    char uuid[37];
+    uuid_string(dc->uuid, uuid);
     snprintf(domid_s, sizeof(domid_s), "%u", domid);
     snprintf(mem_s, sizeof(mem_s), "%lld", (long long)(dc->max_memkb / 1024));
     snprintf(vcpus_s, sizeof(vcpus_s), "%d", dc->avail_vcpus);
@@ -726,6 +728,8 @@ static int vmm_start(const struct xenon_paths *p, const struct domain_config *dc
     argv[n++] = domid_s;
     argv[n++] = "--name";
     argv[n++] = dc->name;
+    argv[n++] = "--uuid";
+    argv[n++] = uuid;
     if (dc->max_grant_frames > 0) {
         argv[n++] = "--max-grant-frames";
         argv[n++] = gnt_s;

@@ -39,6 +39,7 @@
 
 struct options {
     const char *kernel, *ramdisk, *cmdline, *name;
+    uint8_t uuid[16];
     uint64_t memory_mib;
     unsigned vcpus, domid, max_grant_frames;
     struct console_opts console;
@@ -60,6 +61,7 @@ static void usage(FILE *f)
 "  --vcpus N              vCPUs (default 1, max %d)\n"
 "  --domid N              domain id (default 1)\n"
 "  --name NAME            domain name (default domN)\n"
+"  --uuid UUID            domain handle (xen_version guest_handle)\n"
 "  --max-grant-frames N   grant table frames (default %d)\n"
 "  --console-log FILE     append PV console output to FILE\n"
 "  --console-socket PATH  serve the PV console on a unix socket\n"
@@ -86,11 +88,36 @@ static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
     return true;
 }
 
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" into 16 bytes; 0 or -1. */
+static int parse_uuid(const char *s, uint8_t out[16])
+{
+    static const int dash[] = { 8, 13, 18, 23 };
+    if (strlen(s) != 36)
+        return -1;
+    for (unsigned i = 0, b = 0; i < 36; i++) {
+        if (i == (unsigned)dash[0] || i == (unsigned)dash[1] ||
+            i == (unsigned)dash[2] || i == (unsigned)dash[3]) {
+            if (s[i] != '-')
+                return -1;
+            continue;
+        }
+        char c = s[i];
+        int v = c >= '0' && c <= '9' ? c - '0'
+              : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (v < 0)
+            return -1;
+        out[b / 2] = (uint8_t)(b % 2 ? out[b / 2] | v : v << 4);
+        b++;
+    }
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_KERNEL = 256, O_RAMDISK, O_CMDLINE, O_MEMORY, O_VCPUS, O_DOMID,
            O_NAME, O_GNT, O_CLOG, O_CSOCK, O_CSTDIO, O_SLOG, O_SSTDIO, O_XS,
-           O_LOG, O_UHC, O_TRACE };
+           O_LOG, O_UHC, O_TRACE, O_UUID };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "ramdisk", required_argument, NULL, O_RAMDISK },
@@ -99,6 +126,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "vcpus", required_argument, NULL, O_VCPUS },
         { "domid", required_argument, NULL, O_DOMID },
         { "name", required_argument, NULL, O_NAME },
+        { "uuid", required_argument, NULL, O_UUID },
         { "max-grant-frames", required_argument, NULL, O_GNT },
         { "console-log", required_argument, NULL, O_CLOG },
         { "console-socket", required_argument, NULL, O_CSOCK },
@@ -123,6 +151,13 @@ static int parse_options(int argc, char **argv, struct options *o)
         case O_RAMDISK: o->ramdisk = optarg; break;
         case O_CMDLINE: o->cmdline = optarg; break;
         case O_NAME: o->name = optarg; break;
+        case O_UUID:
+            if (parse_uuid(optarg, o->uuid) < 0) {
+                fprintf(stderr, "xenon-vmm: --uuid: '%s' is not a UUID "
+                        "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)\n", optarg);
+                return -1;
+            }
+            break;
         case O_MEMORY:
             if (!parse_uint(optarg, 1ull << 20, &v) || v < 2) {
                 fprintf(stderr, "xenon-vmm: --memory: '%s' is not a size in MiB (2..1048576)\n", optarg);
@@ -361,6 +396,7 @@ int main(int argc, char **argv)
     struct domain *d = &dom;
     domain_init(d, o.domid, o.vcpus);
     d->user_hypercalls = o.user_hypercalls;
+    memcpy(d->uuid, o.uuid, sizeof(d->uuid));
     d->launch_trace = o.launch_trace;
     snprintf(d->name, sizeof(d->name), "%s", o.name ? o.name : "");
     if (!o.name)

@@ -48,6 +48,8 @@ static void test_xen_version(void)
     CHECK_EQ("pagesize", HYPERCALL2(__HYPERVISOR_xen_version, XENVER_pagesize, 0), 4096);
     xen_domain_handle_t h;
     CHECK_EQ("guest_handle", HYPERCALL2(__HYPERVISOR_xen_version, XENVER_guest_handle, h), 0);
+    /* The test runs the VMM with --uuid 00112233-4455-6677-8899-aabbccddeeff. */
+    CHECK("guest_handle is the domain's UUID", h[0] == 0x00 && h[1] == 0x11 && h[15] == 0xff);
     CHECK_EQ("commandline is privileged",
              HYPERCALL2(__HYPERVISOR_xen_version, XENVER_commandline, scratch), -XEN_EPERM);
     CHECK_EQ("unknown subop", HYPERCALL2(__HYPERVISOR_xen_version, 99, 0), -XEN_ENOSYS);

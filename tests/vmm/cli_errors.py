@@ -43,6 +43,7 @@ def main():
             (["--kernel", good, "--domid", "70000"], ["--domid"]),
             (["--kernel", good, "--max-grant-frames", "99999"], ["--max-grant-frames"]),
             (["--kernel", good, "--bogus"], ["unrecognized option"]),
+            (["--kernel", good, "--uuid", "not-a-uuid"], ["--uuid", "not-a-uuid"]),
             (["--kernel", good, "extra-argument"], ["unexpected argument 'extra-argument'"]),
             ([], ["--kernel is required"]),
             (["--kernel", good, "--memory", "2", "--ramdisk", big],
