@@ -703,10 +703,15 @@ static int vmm_start(const struct xenon_paths *p, const struct domain_config *dc
     char uuid[37];
     uuid_string(dc->uuid, uuid);
     snprintf(domid_s, sizeof(domid_s), "%u", domid);
-    snprintf(mem_s, sizeof(mem_s), "%lld", (long long)(dc->max_memkb / 1024));
+    /* RAM is `memory`: without ballooning, maxmem cannot be reached. */
+    snprintf(mem_s, sizeof(mem_s), "%lld", (long long)(dc->target_memkb / 1024));
     snprintf(vcpus_s, sizeof(vcpus_s), "%d", dc->avail_vcpus);
     snprintf(gnt_s, sizeof(gnt_s), "%d", dc->max_grant_frames);
     snprintf(clog, sizeof(clog), "%s/console/guest-%s.log", p->log_dir, dc->name);
+    /* What Xen would print on its own console for this domain: the debug
+     * port, console_io writes and the UART (Linux's earlyprintk=xen). */
+    char hlog[XENON_PATH_MAX + 300];
+    snprintf(hlog, sizeof(hlog), "%s/console/hypervisor-%s.log", p->log_dir, dc->name);
     const char *argv[32];
     int n = 0;
     argv[n++] = p->vmm;
@@ -740,6 +745,8 @@ static int vmm_start(const struct xenon_paths *p, const struct domain_config *dc
     argv[n++] = console;
     argv[n++] = "--console-log";
     argv[n++] = clog;
+    argv[n++] = "--serial-log";
+    argv[n++] = hlog;
     argv[n] = NULL;
 
     unlink(console);
@@ -924,6 +931,17 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     struct xs_client *xs = xs_connect(p, err);
     if (!xs)
         return -1;
+    /* Parsed but not yet built: say so rather than drop them silently. */
+    if (dc->num_disks)
+        fprintf(err, "warning: disk devices are not supported by Xenon yet: "
+                "%d disk(s) not attached\n", dc->num_disks);
+    if (dc->num_nics)
+        fprintf(err, "warning: network devices are not supported by Xenon yet: "
+                "%d vif(s) not attached\n", dc->num_nics);
+    if (dc->max_memkb > dc->target_memkb)
+        fprintf(err, "warning: maxmem (%lld MiB) above memory: ballooning is not "
+                "supported by Xenon yet; the domain gets memory (%lld MiB)\n",
+                (long long)(dc->max_memkb / 1024), (long long)(dc->target_memkb / 1024));
     if (ensure_dirs(p, err) < 0) {
         xs_close(xs);
         return -1;
