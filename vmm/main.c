@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -377,6 +378,9 @@ int main(int argc, char **argv)
 
     if (build(d, &o) < 0)
         return VMM_EXIT_ERROR;
+    /* The kernel and initrd images were read into the heap and freed; give
+     * the pages back instead of keeping them for the domain's lifetime. */
+    malloc_trim(0);
     if (vcpus_start(d) < 0)
         return VMM_EXIT_ERROR;
     ioloop_run(&d->stopping);
