@@ -79,6 +79,21 @@ def proc_cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
+def proc_ctxt_switches(pid):
+    """Context switches (voluntary + not) of every thread of a process: how
+    often it woke up."""
+    n = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if "ctxt_switches" in line:
+                        n += int(line.split()[1])
+        except OSError:
+            pass
+    return n
+
+
 def mem_available_kib():
     with open("/proc/meminfo") as f:
         for line in f:

@@ -22,7 +22,9 @@ out and SETTLE seconds have passed; medians are reported.
   page tables, kernel stacks, file objects. No PSS shows it.
 - Threads (/proc/PID/task, which includes KVM's kvm-nx-lpage-recovery
   worker for both) and open file descriptors (/proc/PID/fd).
-- CPU time the idle process accumulates over IDLE_S seconds (utime+stime).
+- CPU time the idle process accumulates over IDLE_S seconds (utime+stime,
+  10 ms ticks) and its threads' context switches over the same seconds
+  (wake-ups: 0 means nothing in the process ran at all).
 """
 import os
 import shutil
@@ -59,9 +61,10 @@ def measure(pid, is_guest, touched_kib, cg):
     guest = guest_ram_pss_kib(pid, is_guest)
     r = dict(overhead=pss - guest, touched=touched_kib(), kmem=cg.kmem_kib(),
              threads=benchlib.proc_threads(pid), fds=benchlib.proc_fds(pid))
-    t0 = benchlib.proc_cpu_ticks(pid)
+    t0, w0 = benchlib.proc_cpu_ticks(pid), benchlib.proc_ctxt_switches(pid)
     time.sleep(IDLE_S)
     r["cpu_ms"] = (benchlib.proc_cpu_ticks(pid) - t0) * 1000 / os.sysconf("SC_CLK_TCK")
+    r["wakeups"] = benchlib.proc_ctxt_switches(pid) - w0
     return r
 
 
@@ -149,6 +152,8 @@ def main():
     emit("idle domain: open file descriptors", "fds", "fds", "QEMU / Xenon")
     emit(f"idle domain: CPU time over {IDLE_S:g} s idle", "cpu_ms", "ms", "QEMU / Xenon",
          goal="0")
+    emit(f"idle domain: thread wake-ups over {IDLE_S:g} s idle", "wakeups", "switches",
+         "QEMU / Xenon", goal="0")
 
 
 if __name__ == "__main__":
