@@ -363,6 +363,7 @@ int main(int argc, char **argv)
     domain_init(d, o.domid, o.vcpus);
     d->user_hypercalls = o.user_hypercalls;
     d->launch_trace = o.launch_trace;
+    domain_trace_launch(d, "main");     /* after exec and the dynamic loader */
     snprintf(d->name, sizeof(d->name), "%s", o.name ? o.name : "");
     if (!o.name)
         snprintf(d->name, sizeof(d->name), "dom%u", o.domid);
@@ -381,6 +382,7 @@ int main(int argc, char **argv)
     /* The kernel and initrd images were read into the heap and freed; give
      * the pages back instead of keeping them for the domain's lifetime. */
     malloc_trim(0);
+    domain_trace_launch(d, "built");
     if (vcpus_start(d) < 0)
         return VMM_EXIT_ERROR;
     ioloop_run(&d->stopping);
