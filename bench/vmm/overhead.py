@@ -22,6 +22,9 @@ out and SETTLE seconds have passed; medians are reported.
   page tables, kernel stacks, file objects. No PSS shows it.
 - Threads (/proc/PID/task, which includes KVM's kvm-nx-lpage-recovery
   worker for both) and open file descriptors (/proc/PID/fd).
+- With KVMTOOL=/path/to/lkvm, kvmtool too, as a second peer (records
+  marked "(vs kvmtool)"): lkvm run -m 64 -c 1 with a 12-byte real-mode
+  flat binary (kvmtool loads no PVH ELF) that prints "K" and halts.
 - CPU time the idle process accumulates over IDLE_S seconds (utime+stime,
   10 ms ticks) and its threads' context switches over the same seconds
   (wake-ups: 0 means nothing in the process ran at all).
@@ -96,15 +99,38 @@ def run_xenon(tmp):
 
 
 def run_qemu(qemu):
-    cg = benchlib.MemCgroup("qemu-overhead")
-    p = subprocess.Popen([qemu, "-enable-kvm", "-M", "microvm", "-nodefaults",
-                          "-no-user-config", "-display", "none", "-serial", "stdio",
-                          "-m", str(RAM_MIB), "-kernel", benchlib.guest("serial-hello-64")],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, preexec_fn=cg.join)
+    return run_peer([qemu, "-enable-kvm", "-M", "microvm", "-nodefaults",
+                     "-no-user-config", "-display", "none", "-serial", "stdio",
+                     "-m", str(RAM_MIB), "-kernel", benchlib.guest("serial-hello-64")],
+                    lambda line: True)
+
+
+# kvmtool boots no PVH ELF: its guest is this real-mode flat binary, which
+# writes "K" and a newline to the UART at 0x3f8 and halts.
+KVMTOOL_GUEST = bytes.fromhex("baf803b04beeb00aeef4ebfd")
+
+
+def run_kvmtool(lkvm, tmp):
+    image = os.path.join(tmp, "kvmtool-guest.bin")
+    with open(image, "wb") as f:
+        f.write(KVMTOOL_GUEST)
+    # kvmtool keeps a control socket (left behind on SIGTERM) and a default
+    # rootfs under $HOME/.lkvm: give it the temporary directory as $HOME.
+    return run_peer([lkvm, "run", "-k", image, "-m", str(RAM_MIB), "-c", "1"],
+                    lambda line: line.strip() == "K", env=dict(os.environ, HOME=tmp))
+
+
+def run_peer(cmd, ready, env=None):
+    cg = benchlib.MemCgroup("peer-overhead")
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True, preexec_fn=cg.join,
+                         env=env)
     try:
-        if not p.stdout.readline():
-            raise RuntimeError("no output from QEMU")
+        for line in p.stdout:
+            if ready(line):
+                break
+        else:
+            raise RuntimeError(f"no output from {cmd[0]}")
 
         def is_ram(hdr, f):     # anonymous, exactly -m in size
             return len(hdr.split()) == 5 and f.get("Size") == RAM_MIB * 1024
@@ -112,8 +138,12 @@ def run_qemu(qemu):
         r = measure(p.pid, is_ram,
                     lambda: guest_ram_pss_kib(p.pid, is_ram), cg)
     finally:
-        p.kill()
-        p.wait(timeout=30)
+        p.terminate()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
         cg.remove()
     return r
 
@@ -121,27 +151,37 @@ def run_qemu(qemu):
 def main():
     benchlib.need_kvm()
     qemu = shutil.which("qemu-system-x86_64")
-    xs, qs = [], []
+    lkvm = os.environ.get("KVMTOOL")
+    xs, qs, ks = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(RUNS):
             xs.append(run_xenon(tmp))
             if qemu:
                 qs.append(run_qemu(qemu))
+            if lkvm:
+                ks.append(run_kvmtool(lkvm, tmp))
 
     def med(rs, k):
         vals = [r[k] for r in rs if r[k] is not None]
         return benchlib.median(vals) if vals else None
     peer = "QEMU microvm, -m 64, serial-hello-64 halted"
 
-    def emit(metric, key, unit, ratio_means, goal=None, scale=1.0, nd=0):
-        x, q = med(xs, key), med(qs, key) if qs else None
+    peers = [(peer, qs, "")] if qs else [(None, [], "")]
+    if ks:
+        peers.append(("kvmtool lkvm run -m 64 -c 1, flat real-mode guest halted", ks,
+                      " (vs kvmtool)"))
+
+    def emit(metric, key, unit, ratio_means, goal=None):
+        x = med(xs, key)
         if x is None:
             return
-        xv = round(x * scale, nd) if nd else round(x * scale)
-        qv = None if q is None else (round(q * scale, nd) if nd else round(q * scale))
-        ratio = round(q / x, 1) if q is not None and x else None
-        benchlib.emit(bench="vmm", metric=metric, value=xv, unit=unit, peer=peer,
-                      peer_value=qv, ratio=ratio, ratio_means=ratio_means, goal=goal)
+        for name, ps, suffix in peers:
+            q = med(ps, key) if ps else None
+            ratio = round(q / x, 1) if q is not None and x else None
+            benchlib.emit(bench="vmm", metric=metric + suffix, value=round(x), unit=unit,
+                          peer=name, peer_value=None if q is None else round(q),
+                          ratio=ratio, ratio_means=ratio_means.replace("QEMU", "peer")
+                          if suffix else ratio_means, goal=goal)
     emit("idle domain: process memory beyond guest RAM (PSS)", "overhead", "KiB",
          "QEMU / Xenon", goal="<= 1024 KiB")
     emit("idle domain: kernel memory charged (cgroup kmem)", "kmem", "KiB",
