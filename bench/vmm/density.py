@@ -113,10 +113,16 @@ def run(n, make_cmd, ready_text, expect_rc, tag, log_names):
         t0 = time.monotonic()
         try:
             for i in range(1, n + 1):
-                procs.append(subprocess.Popen(make_cmd(i, outs[i - 1], tmp),
-                                              stdin=subprocess.DEVNULL,
-                                              stdout=subprocess.DEVNULL,
-                                              stderr=subprocess.DEVNULL))
+                # stderr (where a sanitizer reports) joins the first log file
+                err = (open(os.path.join(tmp, log_names[0].format(i=i)), "ab")
+                       if log_names else subprocess.DEVNULL)
+                try:
+                    procs.append(subprocess.Popen(make_cmd(i, outs[i - 1], tmp),
+                                                  stdin=subprocess.DEVNULL,
+                                                  stdout=subprocess.DEVNULL, stderr=err))
+                finally:
+                    if log_names:
+                        err.close()
             t_spawned = time.monotonic()
             pending = set(range(n))
             answered = 0
