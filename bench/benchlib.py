@@ -127,6 +127,14 @@ class MemCgroup:
             with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
                 f.write(str(os.getpid()))
 
+    def usage_kib(self):
+        """Everything charged: user pages (anon, shmem such as guest RAM
+        memfds, page cache first touched here) and kernel memory."""
+        if not self.path:
+            return None
+        with open(os.path.join(self.path, "memory.usage_in_bytes")) as f:
+            return int(f.read()) // 1024
+
     def kmem_kib(self):
         if not self.path:
             return None

@@ -12,7 +12,10 @@ reports:
   domain's line),
 - host memory in use per domain (MemAvailable before, minus with all N up,
   divided by N; this includes the kernel's side: KVM structures, page
-  tables, kernel stacks),
+  tables, kernel stacks; but also whatever else the host did meanwhile),
+  and, exact where cgroup v1 memory is writable, the memory charged to a
+  cgroup holding the N processes (user pages incl. guest RAM touched, and
+  kernel memory, which is also reported alone),
 - CPU time all N processes accumulate over IDLE_S seconds of idling (it
   should be ~0: a vCPU in SCHEDOP_block sleeps on a condition variable),
 - time to destroy them all with SIGTERM,
@@ -107,6 +110,7 @@ def run(n, make_cmd, ready_text, expect_rc, tag, log_names):
         for i in range(1, n + 1):
             expected_files |= {name.format(i=i) for name in log_names}
         mem0 = benchlib.mem_available_kib()
+        cg = benchlib.MemCgroup(f"density-{tag}")
         procs = []
         ru = resource.getrusage(resource.RUSAGE_SELF)
         runner0 = ru.ru_utime + ru.ru_stime
@@ -119,7 +123,8 @@ def run(n, make_cmd, ready_text, expect_rc, tag, log_names):
                 try:
                     procs.append(subprocess.Popen(make_cmd(i, outs[i - 1], tmp),
                                                   stdin=subprocess.DEVNULL,
-                                                  stdout=subprocess.DEVNULL, stderr=err))
+                                                  stdout=subprocess.DEVNULL, stderr=err,
+                                                  preexec_fn=cg.join if cg.path else None))
                 finally:
                     if log_names:
                         err.close()
@@ -154,6 +159,7 @@ def run(n, make_cmd, ready_text, expect_rc, tag, log_names):
                                 f"{READY_TIMEOUT:g} s")
             time.sleep(1.0)     # let late page-ins and lazy frees settle
             mem_up = benchlib.mem_available_kib()
+            cg_up, cg_kmem = cg.usage_kib(), cg.kmem_kib()
             live = [p for p in procs if p.poll() is None]
             c0 = sum(benchlib.proc_cpu_ticks(p.pid) for p in live)
             launch_cpu_ms = c0 * 1000 / os.sysconf("SC_CLK_TCK") / max(1, len(live))
@@ -195,12 +201,15 @@ def run(n, make_cmd, ready_text, expect_rc, tag, log_names):
                 break
         time.sleep(0.5)
         mem_after = benchlib.mem_available_kib()
+        cg.remove()
     if own_fds() > fds_before:
         problems.append(f"this script holds {own_fds() - fds_before} more descriptors")
     return dict(n=n, answered=answered, problems=problems,
                 start_s=t_ready - t0, spawn_s=t_spawned - t0,
                 per_s=n / (t_ready - t0),
                 mem_kib_per=(mem0 - mem_up) / n,
+                cg_kib_per=None if cg_up is None else cg_up / n,
+                cg_kmem_kib_per=None if cg_kmem is None else cg_kmem / n,
                 mem_not_returned_kib=max(0, mem0 - mem_after),
                 launch_cpu_ms=launch_cpu_ms, runner_cpu_s=runner_cpu_s,
                 idle_cpu_ms=idle_cpu_ms, idle_cpu_ms_per=idle_cpu_ms / n,
@@ -242,7 +251,8 @@ def main():
     x = run(n, xenon_cmd(a.vmm, guest, a.memory), "idle: up", 2, "xenon", ["dom{i}.log"])
     note(f"{x['answered']}/{n} answered in {x['start_s']:.1f} s "
          f"(spawned in {x['spawn_s']:.1f} s, this script's CPU {x['runner_cpu_s']:.1f} s); "
-         f"launch CPU {x['launch_cpu_ms']:.1f} ms/domain; {x['mem_kib_per']:.0f} KiB/domain; "
+         f"launch CPU {x['launch_cpu_ms']:.1f} ms/domain; {x['mem_kib_per']:.0f} KiB/domain "
+         f"(cgroup {x['cg_kib_per'] or 0:.0f}, kernel {x['cg_kmem_kib_per'] or 0:.0f}); "
          f"idle CPU {x['idle_cpu_ms']:.0f} ms over {IDLE_S:g} s; "
          f"destroyed in {x['destroy_s']:.1f} s; "
          f"MemAvailable not back: {x['mem_not_returned_kib'] / 1024:.0f} MiB")
@@ -266,8 +276,10 @@ def main():
     peer = f"QEMU microvm x{qn}, -m {a.memory}, serial-hello-{a.bits} halted" if q else None
 
     def emit(metric, key, unit, ratio_means, goal=None, nd=1, lower_better=True):
+        if x.get(key) is None:
+            return
         xv = round(x[key], nd)
-        qv = round(q[key], nd) if q else None
+        qv = round(q[key], nd) if q and q.get(key) is not None else None
         ratio = None
         if q and x[key] and q[key]:
             ratio = round(q[key] / x[key] if lower_better else x[key] / q[key], 1)
@@ -279,6 +291,10 @@ def main():
          "launch_cpu_ms", "ms", "QEMU / Xenon", nd=1)
     emit(f"density: host memory per idle domain ({n} up, MemAvailable)", "mem_kib_per",
          "KiB", "QEMU / Xenon", nd=0)
+    emit(f"density: memory charged per idle domain ({n} up, cgroup: user + kernel)",
+         "cg_kib_per", "KiB", "QEMU / Xenon", nd=0)
+    emit(f"density: of which kernel memory per idle domain ({n} up, cgroup kmem)",
+         "cg_kmem_kib_per", "KiB", "QEMU / Xenon", nd=0)
     emit(f"density: CPU time per idle domain over {IDLE_S:g} s ({n} up)", "idle_cpu_ms_per",
          "ms", "QEMU / Xenon", goal="~0", nd=3)
     emit(f"density: destroy time per domain ({n} SIGTERMed at once)", "destroy_ms_per", "ms",
