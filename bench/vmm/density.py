@@ -29,7 +29,10 @@ run, with M instances (default min(N, 50), or $DENSITY_QEMU_N; 0 skips it):
 QEMU costs ~35 MiB each, so a thousand do not fit the build machines.
 
 Host limits are checked first and, as root, raised where too low
-(RLIMIT_NOFILE, kernel.pid_max, kernel.threads-max).
+(RLIMIT_NOFILE, kernel.pid_max, kernel.threads-max). vm.max_map_count is
+per process (a VMM has ~30 mappings) and KVM sets no limit on the number
+of VMs, so neither needs raising; each domain holds ~16 descriptors of its
+own and 3 tasks (main/I-O, vCPU, KVM's kvm-nx-lpage-recovery worker).
 
 --check (used by tests/vmm/density.py) prints no records, runs no peer and
 exits 1 when any domain did not answer or anything was left behind.
