@@ -11,6 +11,7 @@ import json
 import os
 import statistics
 import sys
+import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BUILD = os.environ.get("XENON_BUILD", os.path.join(ROOT, "build"))
@@ -36,3 +37,115 @@ def need_kvm():
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         print("skipped: /dev/kvm is missing", file=sys.stderr)
         sys.exit(77)
+
+
+# --- per-process resources (overhead and density benchmarks) -------------
+
+def proc_smaps(pid):
+    """[(header line, {field: kB})] for every mapping of a process."""
+    maps, cur = [], None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if parts and ":" not in parts[0]:
+                cur = (line.rstrip("\n"), {})
+                maps.append(cur)
+            elif cur is not None and len(parts) >= 2 and parts[1].isdigit():
+                cur[1][parts[0].rstrip(":")] = int(parts[1])
+    return maps
+
+
+def proc_pss_kib(pid):
+    """The process's proportional set size (kB), all mappings."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no Pss for {pid}")
+
+
+def proc_threads(pid):
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def proc_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def proc_cpu_ticks(pid):
+    """utime + stime of the whole process, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def proc_ctxt_switches(pid):
+    """Context switches (voluntary + not) of every thread of a process: how
+    often it woke up."""
+    n = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if "ctxt_switches" in line:
+                        n += int(line.split()[1])
+        except OSError:
+            pass
+    return n
+
+
+def mem_available_kib():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1])
+    raise RuntimeError("no MemAvailable")
+
+
+class MemCgroup:
+    """A cgroup v1 memory cgroup under our own, to read the kernel memory
+    charged to one process (KVM's per-VM and per-vCPU structures, page
+    tables, kernel stacks). None of it shows in the process's PSS. Absent
+    (self.path None) where cgroup v1 memory is not mounted or writable."""
+
+    def __init__(self, name):
+        self.path = None
+        try:
+            with open("/proc/self/cgroup") as f:
+                mine = next(l.split(":", 2)[2].strip() for l in f
+                            if l.split(":")[1] == "memory")
+            base = "/sys/fs/cgroup/memory" + mine.rstrip("/")
+            path = os.path.join(base, f"{name}-{os.getpid()}")
+            os.mkdir(path)
+            self.path = path
+        except (OSError, StopIteration, IndexError):
+            pass
+
+    def join(self):
+        """For Popen(preexec_fn=...): move the child in before exec."""
+        if self.path:
+            with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+
+    def usage_kib(self):
+        """Everything charged: user pages (anon, shmem such as guest RAM
+        memfds, page cache first touched here) and kernel memory."""
+        if not self.path:
+            return None
+        with open(os.path.join(self.path, "memory.usage_in_bytes")) as f:
+            return int(f.read()) // 1024
+
+    def kmem_kib(self):
+        if not self.path:
+            return None
+        with open(os.path.join(self.path, "memory.kmem.usage_in_bytes")) as f:
+            return int(f.read()) // 1024
+
+    def remove(self):
+        if self.path:
+            for _ in range(50):
+                try:
+                    os.rmdir(self.path)
+                    return
+                except OSError:
+                    time.sleep(0.1)

@@ -118,7 +118,8 @@ struct domain {
     uint8_t enosys_logged[64];
 };
 
-/* Initialise the state above for nr_vcpus vCPUs (no KVM yet). */
+/* Initialise the state above for nr_vcpus vCPUs (no KVM yet). d must be
+ * zero-filled (static or calloc'd): large tables are not cleared again. */
 void domain_init(struct domain *d, uint32_t domid, unsigned nr_vcpus);
 
 /* With --launch-trace, print "launch: EVENT NS" (CLOCK_MONOTONIC) once

@@ -7,7 +7,9 @@
 
 void evtchn_init(struct domain *d)
 {
-    memset(&d->evtchn, 0, sizeof(d->evtchn));
+    /* The table (4096 ports, 128 KiB) starts zeroed: domain_init's caller
+     * passes zeroed storage. Clearing it here again would make every page
+     * of it resident in every domain, used or not. */
     /* Port 0 is never handed out, as in Xen. */
     d->evtchn.port[0].state = EVTCHNSTAT_closed;
     d->evtchn.next_dom0_port = 1;

@@ -6,6 +6,7 @@
 #include "shinfo.h"
 #include "vm.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <xen/errno.h>
 #include <xen/memory.h>
@@ -160,11 +161,18 @@ static long set_memory_map(struct hcall *h)
         return -XEN_EPERM;
     if (nr > E820_MAX)
         return -XEN_EINVAL;
-    static __thread struct xen_e820entry tmp[E820_MAX];
-    if (guest_read(h, buf, tmp, (size_t)nr * sizeof(tmp[0])))
+    /* Not a __thread array: 20 KiB of static TLS would be cleared, and so
+     * made resident, in every thread of every domain. */
+    struct xen_e820entry *tmp = malloc((nr ? nr : 1) * sizeof(*tmp));
+    if (!tmp)
+        return -XEN_ENOMEM;
+    if (guest_read(h, buf, tmp, (size_t)nr * sizeof(tmp[0]))) {
+        free(tmp);
         return -XEN_EFAULT;
+    }
     memcpy(d->e820, tmp, (size_t)nr * sizeof(tmp[0]));
     d->nr_e820 = nr;
+    free(tmp);
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -398,6 +399,7 @@ int main(int argc, char **argv)
     d->user_hypercalls = o.user_hypercalls;
     memcpy(d->uuid, o.uuid, sizeof(d->uuid));
     d->launch_trace = o.launch_trace;
+    domain_trace_launch(d, "main");     /* after exec and the dynamic loader */
     snprintf(d->name, sizeof(d->name), "%s", o.name ? o.name : "");
     if (!o.name)
         snprintf(d->name, sizeof(d->name), "dom%u", o.domid);
@@ -413,6 +415,10 @@ int main(int argc, char **argv)
 
     if (build(d, &o) < 0)
         return VMM_EXIT_ERROR;
+    /* The kernel and initrd images were read into the heap and freed; give
+     * the pages back instead of keeping them for the domain's lifetime. */
+    malloc_trim(0);
+    domain_trace_launch(d, "built");
     if (vcpus_start(d) < 0)
         return VMM_EXIT_ERROR;
     ioloop_run(&d->stopping);

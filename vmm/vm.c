@@ -99,30 +99,26 @@ int vm_create(struct domain *d)
     return 0;
 }
 
-/* The host's supported CPUID minus KVM's own hypervisor leaves, plus
- * Xen's leaves for this vCPU. */
-static int set_cpuid(struct domain *d, struct vcpu *v)
+enum { MAX_ENT = 256 };
+
+/* The host's supported CPUID (`host`, read once per domain) minus KVM's own
+ * hypervisor leaves, plus Xen's leaves for this vCPU. */
+static int set_cpuid(struct domain *d, struct vcpu *v, const struct kvm_cpuid2 *host)
 {
-    enum { MAX_ENT = 256 };
     struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + MAX_ENT * sizeof(c->entries[0]));
     if (!c)
         return -ENOMEM;
-    c->nent = MAX_ENT;
-    if (ioctl(d->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
-        int e = errno;
-        free(c);
-        return -e;
-    }
     unsigned n = 0;
-    for (unsigned i = 0; i < c->nent; i++) {
-        struct kvm_cpuid_entry2 *e = &c->entries[i];
+    for (unsigned i = 0; i < host->nent; i++) {
+        struct kvm_cpuid_entry2 *e = &c->entries[n];
+        *e = host->entries[i];
         if (e->function >= 0x40000000 && e->function < 0x50000000)
             continue;
         if (e->function == 1) {
             e->ecx |= 1u << 31;                 /* hypervisor present */
             e->ebx = (e->ebx & 0x00ffffff) | (v->id << 24);   /* APIC id */
         }
-        c->entries[n++] = *e;
+        n++;
     }
     const uint32_t base = XEN_CPUID_FIRST_LEAF;
     const uint32_t limit = XEN_CPUID_MAX_NUM_LEAVES;
@@ -181,14 +177,25 @@ int vm_create_vcpus(struct domain *d)
 
 int vm_set_cpuid_all(struct domain *d)
 {
-    for (unsigned i = 0; i < d->nr_vcpus; i++) {
-        int rc = set_cpuid(d, &d->vcpu[i]);
-        if (rc < 0) {
-            log_err("KVM_SET_CPUID2 vCPU %u: %s", i, strerror(-rc));
-            return rc;
-        }
+    /* One KVM_GET_SUPPORTED_CPUID for the domain, not one per vCPU. */
+    struct kvm_cpuid2 *host = calloc(1, sizeof(*host) + MAX_ENT * sizeof(host->entries[0]));
+    if (!host)
+        return -ENOMEM;
+    host->nent = MAX_ENT;
+    if (ioctl(d->kvm_fd, KVM_GET_SUPPORTED_CPUID, host) < 0) {
+        int e = errno;
+        log_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(e));
+        free(host);
+        return -e;
     }
-    return 0;
+    int rc = 0;
+    for (unsigned i = 0; i < d->nr_vcpus && rc == 0; i++) {
+        rc = set_cpuid(d, &d->vcpu[i], host);
+        if (rc < 0)
+            log_err("KVM_SET_CPUID2 vCPU %u: %s", i, strerror(-rc));
+    }
+    free(host);
+    return rc;
 }
 
 int vm_inject_vector(struct domain *d, unsigned vcpu, uint8_t vector)

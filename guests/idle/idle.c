@@ -13,7 +13,7 @@
 
 void guest_main(void)
 {
-    printk("idle guest (%d-bit): up, blocking\n", GUEST_BITS);
+    printk("idle: up (%d-bit guest), blocking\n", GUEST_BITS);
     uint64_t pfn;
     if (map_shared_info() < 0 || hvm_get_param(HVM_PARAM_CONSOLE_PFN, &pfn) < 0) {
         printk("idle: no shared info or console, spinning in block\n");

@@ -391,7 +391,7 @@ def t_lifecycle(e):
                        (vm, "n0\0r1\0"), ("/libxl/1", "n0\0")):
         t, body = e.xs_call(3, node.encode() + b"\0")    # XS_GET_PERMS
         check(f"perms of {node}", t == 3 and body.decode() == want, body)
-    check("guest printed its banner", wait_for(lambda: "idle guest (64-bit): up" in e.console_log("idle"), 10),
+    check("guest printed its banner", wait_for(lambda: "idle: up (64-bit guest)" in e.console_log("idle"), 10),
           e.console_log("idle"))
     # Console: type a line, see the echo, leave with ^].
     rc, got = console_session(e, ["console", "idle"], b"hello console")
