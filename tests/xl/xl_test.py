@@ -552,11 +552,39 @@ def t_killed_monitor(e):
     e.check_empty("after destroy without a monitor")
 
 
+def t_pvcontrol(e):
+    """A guest with PV control: xl shutdown -w ends it, xl reboot restarts
+    it under a new domid (on_reboot="restart")."""
+    need_kvm()
+    cfg = e.cfg("pv.cfg", 'name = "pv"\ntype = "pvh"\n'
+                f'kernel = "{os.path.join(BUILD, "guests", "guest-pvcontrol-64")}"\n'
+                'memory = 16\non_reboot = "restart"\n')
+    rc, out, err = e.xl("create", cfg)
+    check("create pvcontrol: exit 0", rc == 0, err)
+    check("guest watches control/shutdown",
+          wait_for(lambda: "watching control/shutdown" in e.console_log("pv"), 30))
+    check("guest announced feature-poweroff",
+          e.xs_read("/local/domain/1/control/feature-poweroff") == "1")
+    rc, out, err = e.xl("reboot", "pv")
+    check("reboot: exit 0", rc == 0, err)
+    check("rebooted under a new domid",
+          wait_for(lambda: (e.rows().get("pv") or [None, None, "1"])[2] == "2", 30),
+          str(e.rows()))
+    check("the new domain watches again",
+          wait_for(lambda: e.console_log("pv").count("watching control/shutdown") >= 2, 30))
+    rc, out, err = e.xl("shutdown", "-w", "pv", timeout=60)
+    check("shutdown -w: exit 0", rc == 0, err)
+    check("shutdown -w returns with the domain gone", "pv" not in e.rows(), str(e.rows()))
+    check("the guest acted on poweroff", "poweroff requested" in e.console_log("pv"))
+    e.check_empty("after shutdown")
+
+
 SCENARIOS = {
     "cli": (t_cli, True), "dryrun": (t_dryrun, True), "badcfg": (t_badcfg, False),
     "failed-create": (t_failed_create, True), "lifecycle": (t_lifecycle, True),
     "hello": (t_hello, True), "restart": (t_restart, True),
     "preserve": (t_preserve, True), "parallel": (t_parallel, True), "create-console": (t_create_console, True), "killed-monitor": (t_killed_monitor, True),
+    "pvcontrol": (t_pvcontrol, True),
 }
 
 
