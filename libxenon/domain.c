@@ -697,7 +697,8 @@ static void mlog(const char *fmt, ...)
  * (the domain is built and about to run). The VMM's log goes to our stderr
  * (the xl log). 0 and *pid, or -1 (the VMM is gone, reaped). */
 static int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
-                     unsigned domid, const char *console, pid_t *pid_out)
+                     unsigned domid, const char *console, bool paused,
+                     pid_t *pid_out)
 {
     char domid_s[16], mem_s[32], vcpus_s[16], gnt_s[16], clog[XENON_PATH_MAX + 300];
     char uuid[37];
@@ -747,6 +748,8 @@ static int vmm_start(const struct xenon_paths *p, const struct domain_config *dc
     argv[n++] = clog;
     argv[n++] = "--serial-log";
     argv[n++] = hlog;
+    if (paused)
+        argv[n++] = "--paused";
     argv[n] = NULL;
 
     unlink(console);
@@ -798,7 +801,7 @@ static void on_term(int sig)
  * byte once the first VMM runs ('K') or has failed ('F'). */
 static void __attribute__((noreturn))
 monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
-        unsigned domid, int report)
+        unsigned domid, int report, bool paused)
 {
     struct sigaction sa = { .sa_handler = on_term };
     sigemptyset(&sa.sa_mask);
@@ -818,7 +821,10 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
         s.mon_start = proc_start(s.mon_pid, NULL, NULL);
         state_write(p, domid, &s);
         pid_t vmm;
-        if (monitor_stop || vmm_start(p, dc, domid, s.console, &vmm) < 0) {
+        /* Only the first start may be paused (xl create -p); a restarted
+         * domain runs. */
+        if (monitor_stop ||
+            vmm_start(p, dc, domid, s.console, paused && report >= 0, &vmm) < 0) {
             xs = xs ? xs : xs_open(p->xs_path);
             teardown(p, xs, domid);
             if (report >= 0)
@@ -985,7 +991,7 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
         if (chdir("/") < 0) {
             /* keep going: all paths we use are absolute or already resolved */
         }
-        monitor(p, dc, config_json, domid, pfd[1]);
+        monitor(p, dc, config_json, domid, pfd[1], flags & XENON_CREATE_PAUSED);
     }
     close(pfd[1]);
     if (child > 0 && !fg)

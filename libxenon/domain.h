@@ -54,6 +54,8 @@ struct xenon_dominfo {
  * *monitor (may be NULL) gets the monitor's pid when it is our child
  * (XENON_CREATE_FOREGROUND: wait for it with xenon_monitor_wait). */
 #define XENON_CREATE_FOREGROUND 1u
+/* Build the domain but leave it paused (xl create -p); xl unpause runs it. */
+#define XENON_CREATE_PAUSED 2u
 int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
                         const char *config_json, unsigned flags,
                         unsigned *domid, pid_t *monitor, FILE *err);

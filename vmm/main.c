@@ -48,7 +48,7 @@ struct options {
     bool serial_stdio;
     const char *xenstore_socket;
     const char *log_file;
-    bool verbose, user_hypercalls, launch_trace;
+    bool verbose, user_hypercalls, launch_trace, paused;
 };
 
 static void usage(FILE *f)
@@ -63,6 +63,8 @@ static void usage(FILE *f)
 "  --domid N              domain id (default 1)\n"
 "  --name NAME            domain name (default domN)\n"
 "  --uuid UUID            domain handle (xen_version guest_handle)\n"
+"  --paused               stop (SIGSTOP) once built, before any guest code\n"
+"                         runs; SIGCONT starts it (xl create -p, xl unpause)\n"
 "  --max-grant-frames N   grant table frames (default %d)\n"
 "  --console-log FILE     append PV console output to FILE\n"
 "  --console-socket PATH  serve the PV console on a unix socket\n"
@@ -118,7 +120,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_KERNEL = 256, O_RAMDISK, O_CMDLINE, O_MEMORY, O_VCPUS, O_DOMID,
            O_NAME, O_GNT, O_CLOG, O_CSOCK, O_CSTDIO, O_SLOG, O_SSTDIO, O_XS,
-           O_LOG, O_UHC, O_TRACE, O_UUID };
+           O_LOG, O_UHC, O_TRACE, O_UUID, O_PAUSED };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "ramdisk", required_argument, NULL, O_RAMDISK },
@@ -128,6 +130,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "domid", required_argument, NULL, O_DOMID },
         { "name", required_argument, NULL, O_NAME },
         { "uuid", required_argument, NULL, O_UUID },
+        { "paused", no_argument, NULL, O_PAUSED },
         { "max-grant-frames", required_argument, NULL, O_GNT },
         { "console-log", required_argument, NULL, O_CLOG },
         { "console-socket", required_argument, NULL, O_CSOCK },
@@ -196,6 +199,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case O_LOG: o->log_file = optarg; break;
         case O_UHC: o->user_hypercalls = true; break;
         case O_TRACE: o->launch_trace = true; break;
+        case O_PAUSED: o->paused = true; break;
         case 'v': o->verbose = true; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
@@ -419,6 +423,8 @@ int main(int argc, char **argv)
      * the pages back instead of keeping them for the domain's lifetime. */
     malloc_trim(0);
     domain_trace_launch(d, "built");
+    if (o.paused)
+        raise(SIGSTOP);     /* xl create -p: wait for xl unpause (SIGCONT) */
     if (vcpus_start(d) < 0)
         return VMM_EXIT_ERROR;
     ioloop_run(&d->stopping);

@@ -200,16 +200,17 @@ static int console_attach(unsigned domid)
 static int main_create(int argc, char **argv)
 {
     const char *file = NULL;
-    int console = 0, quiet = 0, foreground = 0, c;
+    int console = 0, quiet = 0, foreground = 0, paused = 0, c;
     static const char *const none[1];
     if (argc > 1 && argv[1][0] != '-' && !strchr(argv[1], '=')) {
         file = argv[1];
         argc--;
         argv++;
     }
-    while ((c = next_opt(argc, argv, "hcFf:nq", "create", 0)) != -1) {
+    while ((c = next_opt(argc, argv, "hcFf:npq", "create", 0)) != -1) {
         switch (c) {
         case 'F': foreground = 1; break;
+        case 'p': paused = 1; break;
         case 'c': console = 1; break;
         case 'f': file = optarg; break;
         case 'n': dryrun_only = 1; break;
@@ -282,7 +283,9 @@ static int main_create(int argc, char **argv)
     dc.ramdisk = r;
     unsigned domid;
     pid_t monitor = 0;
-    rc = xenon_domain_create(&paths, &dc, json, foreground ? XENON_CREATE_FOREGROUND : 0,
+    rc = xenon_domain_create(&paths, &dc, json,
+                             (foreground ? XENON_CREATE_FOREGROUND : 0) |
+                             (paused ? XENON_CREATE_PAUSED : 0),
                              &domid, &monitor, stderr);
     free(json);
     domain_config_dispose(&dc);
@@ -800,6 +803,7 @@ static const struct cmd cmds[] = {
       "-h                      Print this help.\n"
       "-n, --dryrun            Dry run - prints the resulting configuration\n"
       "                         (deprecated in favour of global -N option).\n"
+      "-p                      Leave the domain paused after it is created.\n"
       "-q, --quiet             Quiet.\n"
       "-f FILE, --defconfig=FILE\n"
       "                        Use the given configuration file.\n"

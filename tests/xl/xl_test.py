@@ -579,12 +579,31 @@ def t_pvcontrol(e):
     e.check_empty("after shutdown")
 
 
+def t_create_paused(e):
+    """xl create -p: built but paused before any guest code; unpause runs it."""
+    need_kvm()
+    rc, out, err = e.xl("create", "-p", idle_cfg(e))
+    check("create -p: exit 0", rc == 0, err)
+    r = e.rows().get("idle")
+    check("listed as paused", r is not None and r.group(5)[2] == "p", r.group(0) if r else e.rows())
+    time.sleep(0.5)
+    check("no guest output while paused", "idle: up" not in e.console_log("idle"),
+          e.console_log("idle"))
+    rc, out, err = e.xl("unpause", "idle")
+    check("unpause: exit 0", rc == 0, err)
+    check("the guest runs after unpause",
+          wait_for(lambda: "idle: up" in e.console_log("idle"), 30))
+    rc, out, err = e.xl("destroy", "idle")
+    check("destroy: exit 0", rc == 0, err)
+    e.check_empty("after destroy")
+
+
 SCENARIOS = {
     "cli": (t_cli, True), "dryrun": (t_dryrun, True), "badcfg": (t_badcfg, False),
     "failed-create": (t_failed_create, True), "lifecycle": (t_lifecycle, True),
     "hello": (t_hello, True), "restart": (t_restart, True),
     "preserve": (t_preserve, True), "parallel": (t_parallel, True), "create-console": (t_create_console, True), "killed-monitor": (t_killed_monitor, True),
-    "pvcontrol": (t_pvcontrol, True),
+    "pvcontrol": (t_pvcontrol, True), "create-paused": (t_create_paused, True),
 }
 
 
