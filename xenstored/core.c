@@ -255,12 +255,18 @@ static void add_event(struct store *s, const struct node *n, bool recurse,
 
 /* ---- node operations ---- */
 
+/* The request's single path argument, canonicalised (relative paths are
+ * under the caller's home); NULL means EINVAL. The caller frees it. */
+static char *path_arg(struct store *s, const struct xsd_sockmsg *h,
+                      const char *pl)
+{
+    return wire_onearg(pl, h->len) ? canon(s->c, pl) : NULL;
+}
+
 static int op_read(struct store *s, const struct xsd_sockmsg *h,
                    const char *pl)
 {
-    if (!wire_onearg(pl, h->len))
-        return EINVAL;
-    char *path = canon(s->c, pl);
+    char *path = path_arg(s, h, pl);
     if (!path)
         return EINVAL;
     int err = 0;
@@ -310,9 +316,7 @@ static int op_write(struct store *s, const struct xsd_sockmsg *h,
 static int op_mkdir(struct store *s, const struct xsd_sockmsg *h,
                     const char *pl)
 {
-    if (!wire_onearg(pl, h->len))
-        return EINVAL;
-    char *path = canon(s->c, pl);
+    char *path = path_arg(s, h, pl);
     if (!path)
         return EINVAL;
     int err = 0;
@@ -331,9 +335,7 @@ static int op_mkdir(struct store *s, const struct xsd_sockmsg *h,
 static int op_rm(struct store *s, const struct xsd_sockmsg *h,
                  const char *pl)
 {
-    if (!wire_onearg(pl, h->len))
-        return EINVAL;
-    char *path = canon(s->c, pl);
+    char *path = path_arg(s, h, pl);
     if (!path)
         return EINVAL;
     int err = 0;
@@ -358,9 +360,7 @@ static int op_rm(struct store *s, const struct xsd_sockmsg *h,
 static int op_directory(struct store *s, const struct xsd_sockmsg *h,
                         const char *pl)
 {
-    if (!wire_onearg(pl, h->len))
-        return EINVAL;
-    char *path = canon(s->c, pl);
+    char *path = path_arg(s, h, pl);
     if (!path)
         return EINVAL;
     int err = 0;
