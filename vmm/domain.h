@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include <xen/xen.h>
+#include <xen/hvm/hvm_vcpu.h>
 #include <xen/hvm/params.h>
 
 #include "gmem.h"
@@ -45,7 +46,7 @@ struct vcpu {
     bool down;                      /* VCPUOP_down: parked outside KVM_RUN */
     bool start_pending;             /* load init_ctx before running */
     bool has_init_ctx;              /* VCPUOP_initialise was called */
-    struct vcpu_hvm_context_storage { uint8_t raw[256]; } init_ctx;
+    vcpu_hvm_context_t init_ctx;    /* from VCPUOP_initialise, validated */
 
     /* Xen per-vCPU state, guarded by d->lock. */
     uint64_t vcpu_info_gpa;         /* NO_GPA: the slot in shared_info */

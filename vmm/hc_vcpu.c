@@ -168,8 +168,7 @@ long hc_vcpu_op(struct hcall *h)
         long rc = check_hvm_context(&ctx);
         if (rc < 0)
             return rc;
-        _Static_assert(sizeof(ctx) <= sizeof(v->init_ctx.raw), "ctx fits");
-        memcpy(v->init_ctx.raw, &ctx, sizeof(ctx));
+        v->init_ctx = ctx;
         v->has_init_ctx = true;
         return 0;
     }

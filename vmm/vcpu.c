@@ -318,10 +318,7 @@ static void park_if_needed(struct vcpu *v)
     if (v->start_pending) {
         v->start_pending = false;
         v->has_init_ctx = false;
-        /* init_ctx is a byte array with no alignment: copy it out. */
-        vcpu_hvm_context_t ctx;
-        memcpy(&ctx, v->init_ctx.raw, sizeof(ctx));
-        if (load_hvm_context(v, &ctx) < 0)
+        if (load_hvm_context(v, &v->init_ctx) < 0)
             log_err("dom%u vcpu%u: cannot load start context", d->domid, v->id);
     }
     pthread_mutex_unlock(&d->lock);
