@@ -127,6 +127,12 @@ void domain_init(struct domain *d, uint32_t domid, unsigned nr_vcpus);
  * per event on stderr, for benchmarks measuring launch time. */
 void domain_trace_launch(struct domain *d, const char *event);
 
+/* Whether a domid names this domain (DOMID_SELF or its own id). */
+static inline bool domain_is_self(const struct domain *d, uint32_t dom)
+{
+    return dom == DOMID_SELF || dom == d->domid;
+}
+
 /* Request the domain to stop with a Xen shutdown reason. Safe from any
  * thread; the first reason wins. */
 void domain_shutdown(struct domain *d, int reason);

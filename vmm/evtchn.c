@@ -41,11 +41,6 @@ static int port_alloc(struct domain *d)
     return -XEN_ENOSPC;
 }
 
-static bool is_self(const struct domain *d, uint32_t dom)
-{
-    return dom == DOMID_SELF || dom == d->domid;
-}
-
 int evtchn_alloc_unbound(struct domain *d, uint32_t remote_dom)
 {
     int port = port_alloc(d);
@@ -60,7 +55,7 @@ int evtchn_alloc_unbound(struct domain *d, uint32_t remote_dom)
 int evtchn_bind_interdomain(struct domain *d, uint32_t remote_dom,
                             uint32_t remote_port)
 {
-    if (!is_self(d, remote_dom)) {
+    if (!domain_is_self(d, remote_dom)) {
         /* Domain 0's ports live in backends that bind from their side;
          * other domains are separate processes we cannot reach yet. */
         return remote_dom == 0 ? -XEN_EINVAL : -XEN_ESRCH;

@@ -9,11 +9,6 @@
 #define IN(x) do { if (guest_read(h, h->arg[1], &(x), sizeof(x))) return -XEN_EFAULT; } while (0)
 #define OUT(x) (guest_write(h, h->arg[1], &(x), sizeof(x)) ? -XEN_EFAULT : 0)
 
-static bool self(const struct hcall *h, uint32_t dom)
-{
-    return dom == DOMID_SELF || dom == h->d->domid;
-}
-
 static long foreign(uint32_t dom)
 {
     /* Acting on another domain's channels takes privilege we never give
@@ -29,7 +24,7 @@ long hc_event_channel_op(struct hcall *h)
     case EVTCHNOP_alloc_unbound: {
         struct evtchn_alloc_unbound a;
         IN(a);
-        if (!self(h, a.dom))
+        if (!domain_is_self(h->d, a.dom))
             return foreign(a.dom);
         if ((rc = evtchn_alloc_unbound(d, a.remote_dom)) < 0)
             return rc;
@@ -73,7 +68,7 @@ long hc_event_channel_op(struct hcall *h)
     case EVTCHNOP_status: {
         struct evtchn_status s;
         IN(s);
-        if (!self(h, s.dom))
+        if (!domain_is_self(h->d, s.dom))
             return foreign(s.dom);
         if ((rc = evtchn_status(d, s.port, &s)) < 0)
             return rc;

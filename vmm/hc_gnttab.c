@@ -9,11 +9,6 @@
 
 #include "log.h"
 
-static bool self(const struct hcall *h, uint32_t dom)
-{
-    return dom == DOMID_SELF || dom == h->d->domid;
-}
-
 static long setup_table(struct hcall *h)
 {
     struct domain *d = h->d;
@@ -31,7 +26,7 @@ static long setup_table(struct hcall *h)
             return -XEN_EFAULT;
         dom = s.dom; nr = s.nr_frames; list = (uintptr_t)s.frame_list.p;
     }
-    if (!self(h, dom)) {
+    if (!domain_is_self(h->d, dom)) {
         status = GNTST_permission_denied;
     } else if (nr > d->gnttab.max_frames) {
         status = GNTST_general_error;
@@ -71,7 +66,7 @@ static uint8_t *copy_end(struct hcall *h, bool gref, uint64_t u, uint32_t dom,
                                          (domid_t)d->domid, status);
         return p ? p + offset : NULL;
     }
-    if (!self(h, dom)) {
+    if (!domain_is_self(h->d, dom)) {
         *status = GNTST_permission_denied;
         return NULL;
     }
@@ -177,7 +172,7 @@ long hc_grant_table_op(struct hcall *h)
             return -XEN_EINVAL;
         if (guest_read(h, h->arg[1], &t, sizeof(t)))
             return -XEN_EFAULT;
-        t.status = self(h, t.dom) ? GNTST_okay : GNTST_permission_denied;
+        t.status = domain_is_self(h->d, t.dom) ? GNTST_okay : GNTST_permission_denied;
         if (t.status == GNTST_okay)
             log_info("dom%u: grant table: %u of %u frames", d->domid,
                      d->gnttab.nr_frames, d->gnttab.max_frames);
@@ -189,7 +184,7 @@ long hc_grant_table_op(struct hcall *h)
             return -XEN_EINVAL;
         if (guest_read(h, h->arg[1], &q, sizeof(q)))
             return -XEN_EFAULT;
-        if (self(h, q.dom)) {
+        if (domain_is_self(h->d, q.dom)) {
             q.nr_frames = d->gnttab.nr_frames;
             q.max_nr_frames = d->gnttab.max_frames;
             q.status = GNTST_okay;
@@ -220,7 +215,7 @@ long hc_grant_table_op(struct hcall *h)
             return -XEN_EINVAL;
         if (guest_read(h, h->arg[1], &v, sizeof(v)))
             return -XEN_EFAULT;
-        if (!self(h, v.dom))
+        if (!domain_is_self(h->d, v.dom))
             return -XEN_EPERM;
         v.version = 1;
         return guest_write(h, h->arg[1], &v, sizeof(v)) ? -XEN_EFAULT : 0;

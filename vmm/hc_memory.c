@@ -20,11 +20,6 @@
 /* Highest guest-physical address we let a guest place a frame at. */
 #define MAX_PLACE_GPA (1ull << 40)
 
-static bool self_domid(const struct hcall *h, uint32_t dom)
-{
-    return dom == DOMID_SELF || dom == h->d->domid;
-}
-
 /* Make sure a page exists at gpa: guest RAM is used in place (the guest
  * gave that page up, as with Xen); a hole gets a fresh page. */
 static int ensure_page(struct domain *d, uint64_t gpa)
@@ -84,7 +79,7 @@ static long add_to_physmap(struct hcall *h)
     }
     if (space == XENMAPSPACE_gmfn_foreign)
         return -XEN_ENOSYS;
-    if (!self_domid(h, domid))
+    if (!domain_is_self(h->d, domid))
         return -XEN_EPERM;
     if (gpfn >= MAX_PLACE_GPA >> GMEM_PAGE_SHIFT)
         return -XEN_EINVAL;
@@ -157,7 +152,7 @@ static long set_memory_map(struct hcall *h)
             return -XEN_EFAULT;
         domid = m.domid; nr = m.map.nr_entries; buf = (uintptr_t)m.map.buffer.p;
     }
-    if (!self_domid(h, domid))
+    if (!domain_is_self(h->d, domid))
         return -XEN_EPERM;
     if (nr > E820_MAX)
         return -XEN_EINVAL;
@@ -192,7 +187,7 @@ long hc_memory_op(struct hcall *h)
         domid_t dom;
         if (guest_read(h, h->arg[1], &dom, sizeof(dom)))
             return -XEN_EFAULT;
-        if (!self_domid(h, dom))
+        if (!domain_is_self(h->d, dom))
             return -XEN_EPERM;
         return (long)(d->mem.ram_bytes >> GMEM_PAGE_SHIFT);
     }
