@@ -2,24 +2,12 @@
 #include "layout.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <xen/xen.h>
 #include <xen/arch-x86/hvm/start_info.h>
 
 #include "util.h"
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
 
 /* Place the initrd page-aligned at or above `from`, inside low RAM. */
 static int place_initrd(struct gmem *gm, const struct boot_opts *o,
@@ -30,7 +18,7 @@ static int place_initrd(struct gmem *gm, const struct boot_opts *o,
         return 0;
     uint64_t at = ALIGN_UP(from, (uint64_t)GMEM_PAGE_SIZE);
     if (!gmem_is_ram(gm, at, o->initrd_size))
-        return fail(err, errlen, -ENOMEM,
+        return loader_fail(err, errlen, -ENOMEM,
                     "initrd of %zu bytes does not fit in guest RAM after the kernel",
                     o->initrd_size);
     memcpy(gmem_ptr(gm, at, o->initrd_size), o->initrd, o->initrd_size);
@@ -55,7 +43,7 @@ static int setup_pvh(struct gmem *gm, const struct loaded_kernel *k,
     if (at + total > k->lo || !gmem_is_ram(gm, at, total))
         at = ALIGN_UP(k->hi, (uint64_t)GMEM_PAGE_SIZE);
     if (!gmem_is_ram(gm, at, total))
-        return fail(err, errlen, -ENOMEM, "no room in guest RAM for boot information");
+        return loader_fail(err, errlen, -ENOMEM, "no room in guest RAM for boot information");
     uint8_t *base = gmem_ptr(gm, at, total);
     memset(base, 0, total);
 
@@ -116,14 +104,14 @@ static int setup_linux(struct gmem *gm, const struct loaded_kernel *k,
                        char *err, size_t errlen)
 {
     if (k->lo < LX_CMDLINE + LX_CMDLINE_MAX)
-        return fail(err, errlen, -ENOEXEC, "kernel overlaps the boot data area");
+        return loader_fail(err, errlen, -ENOEXEC, "kernel overlaps the boot data area");
     uint8_t *zp = gmem_ptr(gm, LX_ZERO_PAGE, GMEM_PAGE_SIZE);
     uint64_t *pml4 = gmem_ptr(gm, LX_PML4, GMEM_PAGE_SIZE);
     uint64_t *pdpt = gmem_ptr(gm, LX_PDPT, GMEM_PAGE_SIZE);
     uint64_t *pd = gmem_ptr(gm, LX_PD, 4 * GMEM_PAGE_SIZE);
     uint64_t *gdt = gmem_ptr(gm, LX_GDT, 4 * 8);
     if (!zp || !pml4 || !pdpt || !pd || !gdt)
-        return fail(err, errlen, -ENOMEM, "guest RAM too small for Linux boot data");
+        return loader_fail(err, errlen, -ENOMEM, "guest RAM too small for Linux boot data");
 
     memset(zp, 0, GMEM_PAGE_SIZE);
     memcpy(zp + BP_SETUP_HDR, k->setup_header, k->setup_header_len);
@@ -132,7 +120,7 @@ static int setup_linux(struct gmem *gm, const struct loaded_kernel *k,
 
     size_t cmdlen = o->cmdline ? strlen(o->cmdline) : 0;
     if (cmdlen >= LX_CMDLINE_MAX)
-        return fail(err, errlen, -E2BIG, "command line too long (%zu bytes)", cmdlen);
+        return loader_fail(err, errlen, -E2BIG, "command line too long (%zu bytes)", cmdlen);
     char *cmd = gmem_ptr(gm, LX_CMDLINE, cmdlen + 1);
     if (cmdlen)
         memcpy(cmd, o->cmdline, cmdlen);
@@ -148,7 +136,7 @@ static int setup_linux(struct gmem *gm, const struct loaded_kernel *k,
         if (rc < 0)
             return rc;
         if (initrd_gpa + o->initrd_size - 1 > max)
-            return fail(err, errlen, -ENOMEM, "initrd lies above the kernel's limit %#x", max);
+            return loader_fail(err, errlen, -ENOMEM, "initrd lies above the kernel's limit %#x", max);
         v32 = (uint32_t)initrd_gpa;
         memcpy(zp + BP_RAMDISK_IMAGE, &v32, 4);
         v32 = (uint32_t)o->initrd_size;

@@ -38,6 +38,11 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
 int load_bzimage(struct gmem *gm, const uint8_t *img, size_t size,
                  struct loaded_kernel *out, char *err, size_t errlen);
 
+/* Write a one-line message into err (if given) and return rc: how every
+ * loader and the boot-information builder report a bad image. */
+int loader_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Pick the loader by content; PVH ELF first, then bzImage. */
 int load_kernel(struct gmem *gm, const uint8_t *img, size_t size,
                 struct loaded_kernel *out, char *err, size_t errlen);

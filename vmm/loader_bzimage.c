@@ -7,7 +7,6 @@
 #include "loader.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,18 +24,6 @@
 #define LOADED_HIGH       0x01
 #define XLF_KERNEL_64     0x01
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -ENOEXEC;
-}
-
 static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
@@ -46,24 +33,24 @@ int load_bzimage(struct gmem *gm, const uint8_t *img, size_t size,
 {
     memset(out, 0, sizeof(*out));
     if (size < HDR_END_MAX)
-        return fail(err, errlen, "too small for a Linux kernel (%zu bytes)", size);
+        return loader_fail(err, errlen, -ENOEXEC, "too small for a Linux kernel (%zu bytes)", size);
     if (rd16(img + HDR_BOOT_FLAG) != 0xaa55 ||
         memcmp(img + HDR_MAGIC, "HdrS", 4) != 0)
-        return fail(err, errlen, "not a bzImage (no boot flag or HdrS magic)");
+        return loader_fail(err, errlen, -ENOEXEC, "not a bzImage (no boot flag or HdrS magic)");
     uint16_t version = rd16(img + HDR_VERSION);
     if (version < 0x020c)
-        return fail(err, errlen,
+        return loader_fail(err, errlen, -ENOEXEC,
                     "boot protocol %u.%02u too old: 2.12 or later needed",
                     version >> 8, version & 0xff);
     if (!(img[HDR_LOADFLAGS] & LOADED_HIGH))
-        return fail(err, errlen, "zImage (not loaded high) is not supported");
+        return loader_fail(err, errlen, -ENOEXEC, "zImage (not loaded high) is not supported");
     if (!(rd16(img + HDR_XLOADFLAGS) & XLF_KERNEL_64))
-        return fail(err, errlen, "kernel has no 64-bit entry point");
+        return loader_fail(err, errlen, -ENOEXEC, "kernel has no 64-bit entry point");
 
     unsigned setup_sects = img[HDR_SETUP_SECTS] ? img[HDR_SETUP_SECTS] : 4;
     uint64_t kernel_off = (uint64_t)(setup_sects + 1) * 512;
     if (kernel_off >= size)
-        return fail(err, errlen, "setup sectors (%u) run past the end of the file",
+        return loader_fail(err, errlen, -ENOEXEC, "setup sectors (%u) run past the end of the file",
                     setup_sects);
     uint64_t kernel_size = size - kernel_off;
 
@@ -72,13 +59,13 @@ int load_bzimage(struct gmem *gm, const uint8_t *img, size_t size,
     if (hdr_end > HDR_END_MAX)
         hdr_end = HDR_END_MAX;
     if (hdr_end > kernel_off)
-        return fail(err, errlen, "setup header overlaps the kernel");
+        return loader_fail(err, errlen, -ENOEXEC, "setup header overlaps the kernel");
 
     uint64_t load = rd64(img + HDR_PREF_ADDRESS);
     uint32_t init_size = rd32(img + HDR_INIT_SIZE);
     uint64_t need = init_size > kernel_size ? init_size : kernel_size;
     if (load % 4096 || !gmem_is_ram(gm, load, need))
-        return fail(err, errlen,
+        return loader_fail(err, errlen, -ENOEXEC,
                     "kernel needs %#llx bytes at %#llx: not in guest RAM",
                     (unsigned long long)need, (unsigned long long)load);
 

@@ -7,7 +7,6 @@
 
 #include <elf.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,18 +20,6 @@ struct seg {
     uint32_t type, flags;
     uint64_t offset, filesz, memsz, paddr;
 };
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
 
 /* [off, off+len) inside [0, size) without overflow. */
 static bool in_file(size_t size, uint64_t off, uint64_t len)
@@ -75,9 +62,9 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
 {
     memset(out, 0, sizeof(*out));
     if (size < EI_NIDENT || memcmp(img, ELFMAG, SELFMAG) != 0)
-        return fail(err, errlen, -ENOEXEC, "not an ELF file");
+        return loader_fail(err, errlen, -ENOEXEC, "not an ELF file");
     if (img[EI_DATA] != ELFDATA2LSB)
-        return fail(err, errlen, -ENOEXEC, "ELF is not little-endian");
+        return loader_fail(err, errlen, -ENOEXEC, "ELF is not little-endian");
 
     struct seg segs[MAX_PHDRS];
     unsigned nseg;
@@ -86,38 +73,38 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
     if (img[EI_CLASS] == ELFCLASS64) {
         Elf64_Ehdr eh;
         if (size < sizeof(eh))
-            return fail(err, errlen, -ENOEXEC, "ELF header truncated");
+            return loader_fail(err, errlen, -ENOEXEC, "ELF header truncated");
         memcpy(&eh, img, sizeof(eh));
         if (eh.e_machine != EM_X86_64)
-            return fail(err, errlen, -ENOEXEC, "ELF64 machine %u is not x86-64",
+            return loader_fail(err, errlen, -ENOEXEC, "ELF64 machine %u is not x86-64",
                         eh.e_machine);
         phoff = eh.e_phoff; phnum = eh.e_phnum; phentsize = eh.e_phentsize;
         if (phentsize != sizeof(Elf64_Phdr))
-            return fail(err, errlen, -ENOEXEC, "bad program header size %u",
+            return loader_fail(err, errlen, -ENOEXEC, "bad program header size %u",
                         phentsize);
         out->elf_class = 64;
     } else if (img[EI_CLASS] == ELFCLASS32) {
         Elf32_Ehdr eh;
         if (size < sizeof(eh))
-            return fail(err, errlen, -ENOEXEC, "ELF header truncated");
+            return loader_fail(err, errlen, -ENOEXEC, "ELF header truncated");
         memcpy(&eh, img, sizeof(eh));
         if (eh.e_machine != EM_386)
-            return fail(err, errlen, -ENOEXEC, "ELF32 machine %u is not i386",
+            return loader_fail(err, errlen, -ENOEXEC, "ELF32 machine %u is not i386",
                         eh.e_machine);
         phoff = eh.e_phoff; phnum = eh.e_phnum; phentsize = eh.e_phentsize;
         if (phentsize != sizeof(Elf32_Phdr))
-            return fail(err, errlen, -ENOEXEC, "bad program header size %u",
+            return loader_fail(err, errlen, -ENOEXEC, "bad program header size %u",
                         phentsize);
         out->elf_class = 32;
     } else {
-        return fail(err, errlen, -ENOEXEC, "unknown ELF class %u", img[EI_CLASS]);
+        return loader_fail(err, errlen, -ENOEXEC, "unknown ELF class %u", img[EI_CLASS]);
     }
     if (phnum == 0)
-        return fail(err, errlen, -ENOEXEC, "no program headers");
+        return loader_fail(err, errlen, -ENOEXEC, "no program headers");
     if (phnum > MAX_PHDRS)
-        return fail(err, errlen, -ENOEXEC, "too many program headers (%u)", phnum);
+        return loader_fail(err, errlen, -ENOEXEC, "too many program headers (%u)", phnum);
     if (!in_file(size, phoff, (uint64_t)phnum * phentsize))
-        return fail(err, errlen, -ENOEXEC,
+        return loader_fail(err, errlen, -ENOEXEC,
                     "program headers lie outside the file");
 
     nseg = phnum;
@@ -144,7 +131,7 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
         const struct seg *s = &segs[i];
         if (s->type == PT_NOTE) {
             if (!in_file(size, s->offset, s->filesz))
-                return fail(err, errlen, -ENOEXEC,
+                return loader_fail(err, errlen, -ENOEXEC,
                             "note segment %u lies outside the file", i);
             if (!have_entry &&
                 scan_notes(img + s->offset, s->filesz, &entry))
@@ -154,15 +141,15 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
         if (s->type != PT_LOAD || s->memsz == 0)
             continue;
         if (!in_file(size, s->offset, s->filesz))
-            return fail(err, errlen, -ENOEXEC,
+            return loader_fail(err, errlen, -ENOEXEC,
                         "segment %u (offset %#llx, size %#llx) lies outside the file",
                         i, (unsigned long long)s->offset,
                         (unsigned long long)s->filesz);
         if (s->filesz > s->memsz)
-            return fail(err, errlen, -ENOEXEC,
+            return loader_fail(err, errlen, -ENOEXEC,
                         "segment %u file size exceeds its memory size", i);
         if (!gmem_is_ram(gm, s->paddr, s->memsz))
-            return fail(err, errlen, -ENOMEM,
+            return loader_fail(err, errlen, -ENOMEM,
                         "segment %u at %#llx+%#llx does not fit in guest RAM",
                         i, (unsigned long long)s->paddr,
                         (unsigned long long)s->memsz);
@@ -171,7 +158,7 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
             if (t->type != PT_LOAD || t->memsz == 0)
                 continue;
             if (s->paddr < t->paddr + t->memsz && t->paddr < s->paddr + s->memsz)
-                return fail(err, errlen, -ENOEXEC,
+                return loader_fail(err, errlen, -ENOEXEC,
                             "segments %u and %u overlap in memory", j, i);
         }
         have_load = true;
@@ -181,12 +168,12 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
             hi = s->paddr + s->memsz;
     }
     if (!have_load)
-        return fail(err, errlen, -ENOEXEC, "no loadable segments");
+        return loader_fail(err, errlen, -ENOEXEC, "no loadable segments");
     if (!have_entry)
-        return fail(err, errlen, -ENOEXEC,
+        return loader_fail(err, errlen, -ENOEXEC,
                     "no Xen PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY): not a PVH kernel");
     if (entry < lo || entry >= hi)
-        return fail(err, errlen, -ENOEXEC,
+        return loader_fail(err, errlen, -ENOEXEC,
                     "PVH entry %#llx lies outside the loaded image",
                     (unsigned long long)entry);
 
@@ -205,12 +192,4 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
     out->lo = lo;
     out->hi = hi;
     return 0;
-}
-
-int load_kernel(struct gmem *gm, const uint8_t *img, size_t size,
-                struct loaded_kernel *out, char *err, size_t errlen)
-{
-    if (size >= 4 && memcmp(img, ELFMAG, SELFMAG) == 0)
-        return load_pvh_elf(gm, img, size, out, err, errlen);
-    return load_bzimage(gm, img, size, out, err, errlen);
 }
