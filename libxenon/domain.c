@@ -505,13 +505,11 @@ static int write_nodes(struct xs_client *xs, const struct domain_config *dc,
     return rc;
 }
 
-static int name_taken(struct xs_client *xs, const char *name, unsigned avoid)
+/* Whether a domain among ids[0..n) other than `avoid` is called `name`. */
+static bool name_taken(struct xs_client *xs, const unsigned *ids, int n,
+                       const char *name, unsigned avoid)
 {
-    unsigned *ids;
-    int n;
-    if (xs_domids(xs, &ids, &n) < 0)
-        return -1;
-    int found = 0;
+    bool found = false;
     for (int i = 0; i < n && !found; i++) {
         if (ids[i] == avoid)
             continue;
@@ -519,7 +517,6 @@ static int name_taken(struct xs_client *xs, const char *name, unsigned avoid)
         found = nm && strcmp(nm, name) == 0;
         free(nm);
     }
-    free(ids);
     return found;
 }
 
@@ -565,17 +562,16 @@ static int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
     int rc = -1;
     unsigned *a = NULL, *b = NULL;
     int na = 0, nb = 0;
-    int t = name_taken(xs, dc->name, avoid);
-    if (t < 0) {
+    if (xs_domids(xs, &a, &na) < 0) {
         fprintf(err, "cannot read /local/domain from xenstored\n");
         goto out;
     }
-    if (t) {
+    if (name_taken(xs, a, na, dc->name, avoid)) {
         fprintf(err, "libxl: error: Domain with name \"%s\" already exists.\n",
                 dc->name);
         goto out;
     }
-    if (xs_domids(xs, &a, &na) < 0 || state_ids(p, &b, &nb) < 0) {
+    if (state_ids(p, &b, &nb) < 0) {
         fprintf(err, "cannot list domains\n");
         goto out;
     }
