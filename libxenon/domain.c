@@ -4,6 +4,7 @@
  * owned by the domain. */
 #include "domain.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -286,9 +287,16 @@ static int state_ids(const struct xenon_paths *p, unsigned **ids, int *n)
     struct dirent *e;
     int cap = 0;
     while ((e = readdir(d))) {
-        unsigned id;
-        char tail;
-        if (sscanf(e->d_name, "domain-%u%c", &id, &tail) != 1)
+        /* "domain-N" exactly as state_path spells it (not its .json/.tmp
+         * files, no "-1", "+5" or "05", which "%u" took) and only an id
+         * xs_domids would accept too. */
+        const char *num = e->d_name + 7;
+        if (strncmp(e->d_name, "domain-", 7) != 0 ||
+            !isdigit((unsigned char)*num) || *num == '0')
+            continue;
+        char *end;
+        unsigned long id = strtoul(num, &end, 10);
+        if (*end || id == 0 || id > MAX_DOMID)
             continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
@@ -299,7 +307,7 @@ static int state_ids(const struct xenon_paths *p, unsigned **ids, int *n)
             }
             *ids = v;
         }
-        (*ids)[(*n)++] = id;
+        (*ids)[(*n)++] = (unsigned)id;
     }
     closedir(d);
     return 0;
