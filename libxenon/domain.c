@@ -405,6 +405,19 @@ static void uuid_string(const uint8_t u[16], char out[37])
              u[11], u[12], u[13], u[14], u[15]);
 }
 
+/* Remove the domain's /local/domain, /libxl and /vm nodes; `vm` is the
+ * /vm path it names, NULL when unknown. */
+static void rm_nodes(struct xs_client *xs, unsigned domid, const char *vm)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/local/domain/%u", domid);
+    xs_rm(xs, path);
+    snprintf(path, sizeof(path), "/libxl/%u", domid);
+    xs_rm(xs, path);
+    if (vm)
+        xs_rm(xs, vm);
+}
+
 /* Remove what a domain left in xenstore and on disk. Safe to repeat. */
 static void teardown(const struct xenon_paths *p, struct xs_client *xs,
                      unsigned domid)
@@ -413,31 +426,23 @@ static void teardown(const struct xenon_paths *p, struct xs_client *xs,
     bool have = state_read(p, domid, &s) == 0;
     if (xs) {
         char *vm = xs_readf(xs, "/local/domain/%u/vm", domid);
-        xs_release(xs, domid);      /* ENOENT when it was never introduced */
-        bool tx = xs_transaction_begin(xs) == 0;
-        char path[128];
-        snprintf(path, sizeof(path), "/local/domain/%u", domid);
-        xs_rm(xs, path);
-        snprintf(path, sizeof(path), "/libxl/%u", domid);
-        xs_rm(xs, path);
-        if (vm && strncmp(vm, "/vm/", 4) == 0)
-            xs_rm(xs, vm);
-        else if (have && s.uuid[0]) {
-            snprintf(path, sizeof(path), "/vm/%s", s.uuid);
-            xs_rm(xs, path);
-        }
-        free(vm);
-        if (tx && xs_transaction_end(xs, 1) < 0) {
-            /* Conflict or failure: remove the nodes one by one instead. */
-            snprintf(path, sizeof(path), "/local/domain/%u", domid);
-            xs_rm(xs, path);
-            snprintf(path, sizeof(path), "/libxl/%u", domid);
-            xs_rm(xs, path);
+        char vm_s[64];
+        if (!(vm && strncmp(vm, "/vm/", 4) == 0 && vm[4])) {
+            free(vm);
+            vm = NULL;
             if (have && s.uuid[0]) {
-                snprintf(path, sizeof(path), "/vm/%s", s.uuid);
-                xs_rm(xs, path);
+                snprintf(vm_s, sizeof(vm_s), "/vm/%s", s.uuid);
+                vm = vm_s;
             }
         }
+        xs_release(xs, domid);      /* ENOENT when it was never introduced */
+        bool tx = xs_transaction_begin(xs) == 0;
+        rm_nodes(xs, domid, vm);
+        /* Conflict or failure: remove the nodes one by one instead. */
+        if (tx && xs_transaction_end(xs, 1) < 0)
+            rm_nodes(xs, domid, vm);
+        if (vm != vm_s)
+            free(vm);
     }
     if (have && s.console[0])
         unlink(s.console);
