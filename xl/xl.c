@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,37 @@ static unsigned find_domain(const char *spec)
         exit(EXIT_FAILURE);
     }
     return domid;
+}
+
+/* How a command spells domain 0, which find_domain does not know. */
+enum dom0_spelling { DOM0_NONE, DOM0_ID, DOM0_ID_OR_NAME };
+
+/* The domains named by argv[optind..argc), each looked up once (exiting as
+ * find_domain does); *n = 0 when none are named, which means all. */
+static unsigned *wanted_domains(int argc, char **argv, enum dom0_spelling d0,
+                                int *n)
+{
+    unsigned *want = calloc((size_t)(argc > optind ? argc - optind : 0) + 1,
+                            sizeof(*want));
+    if (!want) {
+        fprintf(stderr, "out of memory\n");
+        exit(EXIT_FAILURE);
+    }
+    *n = 0;
+    for (int i = optind; i < argc; i++) {
+        bool dom0 = (d0 != DOM0_NONE && !strcmp(argv[i], "0")) ||
+                    (d0 == DOM0_ID_OR_NAME && !strcmp(argv[i], "Domain-0"));
+        want[(*n)++] = dom0 ? 0 : find_domain(argv[i]);
+    }
+    return want;
+}
+
+static bool is_wanted(const unsigned *want, int n, unsigned domid)
+{
+    for (int i = 0; i < n; i++)
+        if (want[i] == domid)
+            return true;
+    return n == 0;
 }
 
 /* getopt for a subcommand: only -h beyond `opts`; bad options exit 2. */
@@ -384,23 +416,14 @@ static int main_list(int argc, char **argv)
     if (xenon_domain_list(&paths, &v, &n, stderr) < 0)
         return EXIT_FAILURE;
     /* Which domains: all, or the ones named. */
-    int want_all = optind >= argc;
-    unsigned *want = calloc((size_t)(argc - optind) + 1, sizeof(*want));
-    int nwant = 0;
-    for (int i = optind; i < argc; i++)
-        want[nwant++] = !strcmp(argv[i], "0") || !strcmp(argv[i], "Domain-0")
-                            ? 0 : find_domain(argv[i]);
-    int show0 = want_all;
-    for (int i = 0; i < nwant; i++)
-        show0 |= want[i] == 0;
+    int nwant;
+    unsigned *want = wanted_domains(argc, argv, DOM0_ID_OR_NAME, &nwant);
+    bool show0 = is_wanted(want, nwant, 0);
     if (details) {
         printf("[\n");
         int first = 1;
         for (int i = 0; i < n; i++) {
-            int ok = want_all;
-            for (int j = 0; j < nwant; j++)
-                ok |= want[j] == v[i].domid;
-            if (!ok)
+            if (!is_wanted(want, nwant, v[i].domid))
                 continue;
             char *json = xenon_domain_config_json(&paths, v[i].domid);
             printf("%s    {\n        \"domid\": %u,\n        \"config\": ",
@@ -427,10 +450,7 @@ static int main_list(int argc, char **argv)
         printf("\n");
     }
     for (int i = 0; i < n; i++) {
-        int ok = want_all;
-        for (int j = 0; j < nwant; j++)
-            ok |= want[j] == v[i].domid;
-        if (!ok)
+        if (!is_wanted(want, nwant, v[i].domid))
             continue;
         char st[7];
         state_letters(&v[i], st);
@@ -643,23 +663,15 @@ static int main_uptime(int argc, char **argv)
     int n;
     if (xenon_domain_list(&paths, &v, &n, stderr) < 0)
         return EXIT_FAILURE;
-    unsigned *want = calloc((size_t)argc + 1, sizeof(*want));
-    int nwant = 0;
-    for (int i = optind; i < argc; i++)
-        want[nwant++] = !strcmp(argv[i], "0") ? 0 : find_domain(argv[i]);
+    int nwant;
+    unsigned *want = wanted_domains(argc, argv, DOM0_ID, &nwant);
     printf("%-33s %4s %s\n", "Name", "ID", "Uptime");
     struct sysinfo si;
-    int show0 = !nwant;
-    for (int j = 0; j < nwant; j++)
-        show0 |= want[j] == 0;
-    if (show0 && sysinfo(&si) == 0)
+    if (is_wanted(want, nwant, 0) && sysinfo(&si) == 0)
         print_uptime_row("Domain-0", 0, (unsigned long)si.uptime);
     time_t now = time(NULL);
     for (int i = 0; i < n; i++) {
-        int ok = !nwant;
-        for (int j = 0; j < nwant; j++)
-            ok |= want[j] == v[i].domid;
-        if (ok)
+        if (is_wanted(want, nwant, v[i].domid))
             print_uptime_row(v[i].name, v[i].domid,
                              (unsigned long)(now - (time_t)v[i].start_time));
     }
@@ -780,13 +792,13 @@ static int main_vcpulist(int argc, char **argv)
         return EXIT_FAILURE;
     printf("%-32s %5s %5s %5s %5s %9s %s\n", "Name", "ID", "VCPU", "CPU", "State",
            "Time(s)", "Affinity (Hard / Soft)");
-    for (int i = 0; i < n; i++) {
-        int ok = optind >= argc;
-        for (int j = optind; j < argc && !ok; j++)
-            ok = find_domain(argv[j]) == v[i].domid;
-        if (ok)
+    /* Each name looked up once, not once per listed domain. */
+    int nwant;
+    unsigned *want = wanted_domains(argc, argv, DOM0_NONE, &nwant);
+    for (int i = 0; i < n; i++)
+        if (is_wanted(want, nwant, v[i].domid))
             print_vcpus_of(&v[i]);
-    }
+    free(want);
     free(v);
     return 0;
 }
