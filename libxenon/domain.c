@@ -819,6 +819,8 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
 
+    const pid_t me = getpid();
+    const unsigned long long me_start = proc_start(me, NULL, NULL);
     struct xs_client *xs = NULL;
     for (;;) {
         struct dstate s;
@@ -826,9 +828,12 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
             mlog("domain %u: state file vanished", domid);
             break;
         }
-        s.mon_pid = getpid();
-        s.mon_start = proc_start(s.mon_pid, NULL, NULL);
-        state_write(p, domid, &s);
+        /* A restarted domain's state file names us already (domain_setup). */
+        if (s.mon_pid != me || s.mon_start != me_start) {
+            s.mon_pid = me;
+            s.mon_start = me_start;
+            state_write(p, domid, &s);
+        }
         pid_t vmm;
         /* Only the first start may be paused (xl create -p); a restarted
          * domain runs. */
@@ -845,7 +850,7 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
         state_write(p, domid, &s);
         mlog("domain %u (%s) running, xenon-vmm pid %d", domid, dc->name, (int)vmm);
         mlog("Waiting for domain %s (domid %u) to die [pid %ld]", dc->name, domid,
-             (long)getpid());
+             (long)me);
         if (report >= 0) {
             (void)!write(report, "K", 1);
             close(report);
