@@ -174,6 +174,12 @@ static void state_path(const struct xenon_paths *p, unsigned domid,
 static int state_write(const struct xenon_paths *p, unsigned domid,
                        const struct dstate *s)
 {
+    /* One key=value a line: a newline in a value (a config file's name
+     * can hold "\n") would end it early and add lines of its own. */
+    if (strchr(s->name, '\n') || strchr(s->uuid, '\n') || strchr(s->console, '\n')) {
+        errno = EINVAL;
+        return -1;
+    }
     char path[XENON_PATH_MAX + 32], tmp[XENON_PATH_MAX + 48];
     state_path(p, domid, "", path, sizeof(path));
     snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
