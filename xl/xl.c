@@ -250,6 +250,10 @@ static int main_create(int argc, char **argv)
         }
     }
     const char **over = calloc((size_t)argc + 1, sizeof(*over));
+    if (!over) {
+        fprintf(stderr, "out of memory\n");
+        return 3;
+    }
     int nover = 0;
     for (; optind < argc; optind++) {
         if (strchr(argv[optind], '='))
@@ -633,7 +637,9 @@ static int main_memset(int argc, char **argv)
     } else if (*end) {
         end = NULL;
     }
-    if (!end || errno || end == mem || mem[0] == '-') {
+    /* A size whose KiB do not fit 64 bits is as invalid as a bad suffix. */
+    if (!end || errno || end == mem || mem[0] == '-' ||
+        (mult && v > ULLONG_MAX / mult)) {
         fprintf(stderr, "Invalid memory size: %s\n", mem);
         return EXIT_FAILURE;
     }
