@@ -334,7 +334,7 @@ static int main_create(int argc, char **argv)
     return rc;
 }
 
-static char state_letters(const struct xenon_dominfo *d, char out[7])
+static void state_letters(const struct xenon_dominfo *d, char out[7])
 {
     static const char reasons[] = "-rscwS";
     int paused = 0;
@@ -358,7 +358,6 @@ static char state_letters(const struct xenon_dominfo *d, char out[7])
     out[4] = sr >= 0 ? (sr < (int)sizeof(reasons) - 1 ? reasons[sr] : '?') : '-';
     out[5] = !d->running && sr < 0 ? 'd' : '-';
     out[6] = 0;
-    return 0;
 }
 
 static double host_cpu_seconds(void)
