@@ -1261,6 +1261,18 @@ bool xenon_domain_exists(const struct xenon_paths *p, unsigned domid)
     return nm != NULL;
 }
 
+int xenon_dominfo_find(const struct xenon_dominfo *v, int n, const char *spec)
+{
+    char *end;
+    errno = 0;
+    unsigned long id = strtoul(spec, &end, 10);
+    bool numeric = *spec && *end == 0 && !errno && spec[0] != '-';
+    for (int i = 0; i < n; i++)
+        if (numeric ? v[i].domid == id : strcmp(v[i].name, spec) == 0)
+            return i;
+    return -1;
+}
+
 int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
                         unsigned *domid, FILE *err)
 {
@@ -1268,18 +1280,11 @@ int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
     int n;
     if (xenon_domain_list(p, &v, &n, err) < 0)
         return -2;
-    char *end;
-    errno = 0;
-    unsigned long id = strtoul(spec, &end, 10);
-    bool numeric = *spec && *end == 0 && !errno && spec[0] != '-';
-    int rc = -1;
-    for (int i = 0; i < n && rc; i++)
-        if (numeric ? v[i].domid == id : strcmp(v[i].name, spec) == 0) {
-            *domid = v[i].domid;
-            rc = 0;
-        }
+    int i = xenon_dominfo_find(v, n, spec);
+    if (i >= 0)
+        *domid = v[i].domid;
     free(v);
-    return rc;
+    return i >= 0 ? 0 : -1;
 }
 
 int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err)

@@ -37,6 +37,12 @@ static void help(const char *command);
 
 /* --- helpers -------------------------------------------------------------- */
 
+static void __attribute__((noreturn)) invalid_domain(const char *spec)
+{
+    fprintf(stderr, "%s is an invalid domain identifier (rc=%d)\n", spec, -6);
+    exit(EXIT_FAILURE);
+}
+
 /* A domain by name or id, exiting as xl's find_domain does. */
 static unsigned find_domain(const char *spec)
 {
@@ -44,10 +50,8 @@ static unsigned find_domain(const char *spec)
     int rc = xenon_domain_lookup(&paths, spec, &domid, stderr);
     if (rc == -2)
         exit(EXIT_FAILURE);
-    if (rc < 0) {
-        fprintf(stderr, "%s is an invalid domain identifier (rc=%d)\n", spec, -6);
-        exit(EXIT_FAILURE);
-    }
+    if (rc < 0)
+        invalid_domain(spec);
     return domid;
 }
 
@@ -593,15 +597,16 @@ static int pause_or_unpause(int argc, char **argv, int pause)
     const char *cmd = pause ? "pause" : "unpause";
     while (next_opt(argc, argv, "h", cmd, 1) != -1)
         ;
-    unsigned domid = find_domain(argv[optind]);
+    /* One listing both finds the domain and tells whether it runs. */
     struct xenon_dominfo *v;
     int n;
     if (xenon_domain_list(&paths, &v, &n, stderr) < 0)
         return EXIT_FAILURE;
-    pid_t pid = 0;
-    for (int i = 0; i < n; i++)
-        if (v[i].domid == domid && v[i].running)
-            pid = v[i].vmm_pid;
+    int i = xenon_dominfo_find(v, n, argv[optind]);
+    if (i < 0)
+        invalid_domain(argv[optind]);
+    unsigned domid = v[i].domid;
+    pid_t pid = v[i].running ? v[i].vmm_pid : 0;
     free(v);
     /* The VMM's threads are the vCPUs: stopping the process pauses them all. */
     if (!pid || kill(pid, pause ? SIGSTOP : SIGCONT) < 0) {
