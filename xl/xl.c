@@ -175,7 +175,9 @@ static int console_attach(unsigned domid)
     free(v);
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     int fd = -1;
-    if (sock[0] && strlen(sock) < sizeof(sa.sun_path)) {
+    if (sock[0] && strlen(sock) >= sizeof(sa.sun_path)) {
+        errno = ENAMETOOLONG;       /* else strerror below shows a stale one */
+    } else if (sock[0]) {
         strcpy(sa.sun_path, sock);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
