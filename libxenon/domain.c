@@ -4,6 +4,7 @@
  * owned by the domain. */
 #include "domain.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -173,6 +174,12 @@ static void state_path(const struct xenon_paths *p, unsigned domid,
 static int state_write(const struct xenon_paths *p, unsigned domid,
                        const struct dstate *s)
 {
+    /* One key=value a line: a newline in a value (a config file's name
+     * can hold "\n") would end it early and add lines of its own. */
+    if (strchr(s->name, '\n') || strchr(s->uuid, '\n') || strchr(s->console, '\n')) {
+        errno = EINVAL;
+        return -1;
+    }
     char path[XENON_PATH_MAX + 32], tmp[XENON_PATH_MAX + 48];
     state_path(p, domid, "", path, sizeof(path));
     snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
@@ -286,9 +293,16 @@ static int state_ids(const struct xenon_paths *p, unsigned **ids, int *n)
     struct dirent *e;
     int cap = 0;
     while ((e = readdir(d))) {
-        unsigned id;
-        char tail;
-        if (sscanf(e->d_name, "domain-%u%c", &id, &tail) != 1)
+        /* "domain-N" exactly as state_path spells it (not its .json/.tmp
+         * files, no "-1", "+5" or "05", which "%u" took) and only an id
+         * xs_domids would accept too. */
+        const char *num = e->d_name + 7;
+        if (strncmp(e->d_name, "domain-", 7) != 0 ||
+            !isdigit((unsigned char)*num) || *num == '0')
+            continue;
+        char *end;
+        unsigned long id = strtoul(num, &end, 10);
+        if (*end || id == 0 || id > MAX_DOMID)
             continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
@@ -299,7 +313,7 @@ static int state_ids(const struct xenon_paths *p, unsigned **ids, int *n)
             }
             *ids = v;
         }
-        (*ids)[(*n)++] = id;
+        (*ids)[(*n)++] = (unsigned)id;
     }
     closedir(d);
     return 0;
@@ -397,6 +411,19 @@ static void uuid_string(const uint8_t u[16], char out[37])
              u[11], u[12], u[13], u[14], u[15]);
 }
 
+/* Remove the domain's /local/domain, /libxl and /vm nodes; `vm` is the
+ * /vm path it names, NULL when unknown. */
+static void rm_nodes(struct xs_client *xs, unsigned domid, const char *vm)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/local/domain/%u", domid);
+    xs_rm(xs, path);
+    snprintf(path, sizeof(path), "/libxl/%u", domid);
+    xs_rm(xs, path);
+    if (vm)
+        xs_rm(xs, vm);
+}
+
 /* Remove what a domain left in xenstore and on disk. Safe to repeat. */
 static void teardown(const struct xenon_paths *p, struct xs_client *xs,
                      unsigned domid)
@@ -405,31 +432,23 @@ static void teardown(const struct xenon_paths *p, struct xs_client *xs,
     bool have = state_read(p, domid, &s) == 0;
     if (xs) {
         char *vm = xs_readf(xs, "/local/domain/%u/vm", domid);
-        xs_release(xs, domid);      /* ENOENT when it was never introduced */
-        bool tx = xs_transaction_begin(xs) == 0;
-        char path[128];
-        snprintf(path, sizeof(path), "/local/domain/%u", domid);
-        xs_rm(xs, path);
-        snprintf(path, sizeof(path), "/libxl/%u", domid);
-        xs_rm(xs, path);
-        if (vm && strncmp(vm, "/vm/", 4) == 0)
-            xs_rm(xs, vm);
-        else if (have && s.uuid[0]) {
-            snprintf(path, sizeof(path), "/vm/%s", s.uuid);
-            xs_rm(xs, path);
-        }
-        free(vm);
-        if (tx && xs_transaction_end(xs, 1) < 0) {
-            /* Conflict or failure: remove the nodes one by one instead. */
-            snprintf(path, sizeof(path), "/local/domain/%u", domid);
-            xs_rm(xs, path);
-            snprintf(path, sizeof(path), "/libxl/%u", domid);
-            xs_rm(xs, path);
+        char vm_s[64];
+        if (!(vm && strncmp(vm, "/vm/", 4) == 0 && vm[4])) {
+            free(vm);
+            vm = NULL;
             if (have && s.uuid[0]) {
-                snprintf(path, sizeof(path), "/vm/%s", s.uuid);
-                xs_rm(xs, path);
+                snprintf(vm_s, sizeof(vm_s), "/vm/%s", s.uuid);
+                vm = vm_s;
             }
         }
+        xs_release(xs, domid);      /* ENOENT when it was never introduced */
+        bool tx = xs_transaction_begin(xs) == 0;
+        rm_nodes(xs, domid, vm);
+        /* Conflict or failure: remove the nodes one by one instead. */
+        if (tx && xs_transaction_end(xs, 1) < 0)
+            rm_nodes(xs, domid, vm);
+        if (vm != vm_s)
+            free(vm);
     }
     if (have && s.console[0])
         unlink(s.console);
@@ -505,13 +524,11 @@ static int write_nodes(struct xs_client *xs, const struct domain_config *dc,
     return rc;
 }
 
-static int name_taken(struct xs_client *xs, const char *name, unsigned avoid)
+/* Whether a domain among ids[0..n) other than `avoid` is called `name`. */
+static bool name_taken(struct xs_client *xs, const unsigned *ids, int n,
+                       const char *name, unsigned avoid)
 {
-    unsigned *ids;
-    int n;
-    if (xs_domids(xs, &ids, &n) < 0)
-        return -1;
-    int found = 0;
+    bool found = false;
     for (int i = 0; i < n && !found; i++) {
         if (ids[i] == avoid)
             continue;
@@ -519,7 +536,6 @@ static int name_taken(struct xs_client *xs, const char *name, unsigned avoid)
         found = nm && strcmp(nm, name) == 0;
         free(nm);
     }
-    free(ids);
     return found;
 }
 
@@ -565,17 +581,16 @@ static int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
     int rc = -1;
     unsigned *a = NULL, *b = NULL;
     int na = 0, nb = 0;
-    int t = name_taken(xs, dc->name, avoid);
-    if (t < 0) {
+    if (xs_domids(xs, &a, &na) < 0) {
         fprintf(err, "cannot read /local/domain from xenstored\n");
         goto out;
     }
-    if (t) {
+    if (name_taken(xs, a, na, dc->name, avoid)) {
         fprintf(err, "libxl: error: Domain with name \"%s\" already exists.\n",
                 dc->name);
         goto out;
     }
-    if (xs_domids(xs, &a, &na) < 0 || state_ids(p, &b, &nb) < 0) {
+    if (state_ids(p, &b, &nb) < 0) {
         fprintf(err, "cannot list domains\n");
         goto out;
     }
@@ -810,6 +825,8 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
 
+    const pid_t me = getpid();
+    const unsigned long long me_start = proc_start(me, NULL, NULL);
     struct xs_client *xs = NULL;
     for (;;) {
         struct dstate s;
@@ -817,9 +834,12 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
             mlog("domain %u: state file vanished", domid);
             break;
         }
-        s.mon_pid = getpid();
-        s.mon_start = proc_start(s.mon_pid, NULL, NULL);
-        state_write(p, domid, &s);
+        /* A restarted domain's state file names us already (domain_setup). */
+        if (s.mon_pid != me || s.mon_start != me_start) {
+            s.mon_pid = me;
+            s.mon_start = me_start;
+            state_write(p, domid, &s);
+        }
         pid_t vmm;
         /* Only the first start may be paused (xl create -p); a restarted
          * domain runs. */
@@ -836,7 +856,7 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
         state_write(p, domid, &s);
         mlog("domain %u (%s) running, xenon-vmm pid %d", domid, dc->name, (int)vmm);
         mlog("Waiting for domain %s (domid %u) to die [pid %ld]", dc->name, domid,
-             (long)getpid());
+             (long)me);
         if (report >= 0) {
             (void)!write(report, "K", 1);
             close(report);
@@ -1241,6 +1261,18 @@ bool xenon_domain_exists(const struct xenon_paths *p, unsigned domid)
     return nm != NULL;
 }
 
+int xenon_dominfo_find(const struct xenon_dominfo *v, int n, const char *spec)
+{
+    char *end;
+    errno = 0;
+    unsigned long id = strtoul(spec, &end, 10);
+    bool numeric = *spec && *end == 0 && !errno && spec[0] != '-';
+    for (int i = 0; i < n; i++)
+        if (numeric ? v[i].domid == id : strcmp(v[i].name, spec) == 0)
+            return i;
+    return -1;
+}
+
 int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
                         unsigned *domid, FILE *err)
 {
@@ -1248,18 +1280,11 @@ int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
     int n;
     if (xenon_domain_list(p, &v, &n, err) < 0)
         return -2;
-    char *end;
-    errno = 0;
-    unsigned long id = strtoul(spec, &end, 10);
-    bool numeric = *spec && *end == 0 && !errno && spec[0] != '-';
-    int rc = -1;
-    for (int i = 0; i < n && rc; i++)
-        if (numeric ? v[i].domid == id : strcmp(v[i].name, spec) == 0) {
-            *domid = v[i].domid;
-            rc = 0;
-        }
+    int i = xenon_dominfo_find(v, n, spec);
+    if (i >= 0)
+        *domid = v[i].domid;
     free(v);
-    return rc;
+    return i >= 0 ? 0 : -1;
 }
 
 int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err)

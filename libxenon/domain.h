@@ -73,6 +73,10 @@ int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
 int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
                         unsigned *domid, FILE *err);
 
+/* The index in v[0..n) of the domain `spec` names (by number or name, as
+ * xenon_domain_lookup), or -1. */
+int xenon_dominfo_find(const struct xenon_dominfo *v, int n, const char *spec);
+
 /* Kill the domain's monitor and VMM, release it in xenstored, remove its
  * xenstore nodes, state file and console socket. 0, -1 on error, 1 when the
  * domain had already gone (e.g. restarted under a new domid meanwhile). */

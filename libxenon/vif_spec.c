@@ -67,22 +67,40 @@ static bool interval_shape(const char *s)
     return !*s;
 }
 
+/* The number a rate or an interval starts with, once `shape` accepts the
+ * whole string: 1..UINT32_MAX before its unit scales it (libxlu's
+ * checks). *unit is left at the unit. 0, EINVAL or EOVERFLOW (reported as
+ * "invalid WHAT" / "WHAT overflow"). */
+static int leading_number(FILE *report, const char *source, const char *s,
+                          bool (*shape)(const char *), const char *what,
+                          unsigned long long *out, char **unit)
+{
+    char msg[64];
+
+    if (!shape(s)) {
+        snprintf(msg, sizeof(msg), "invalid %s", what);
+        vif_err(report, source, msg, s);
+        return EINVAL;
+    }
+    errno = 0;
+    *out = strtoull(s, unit, 0);
+    if (*out == 0 || *out > UINT32_MAX || errno == ERANGE) {
+        snprintf(msg, sizeof(msg), "%s overflow", what);
+        vif_err(report, source, msg, s);
+        return EOVERFLOW;
+    }
+    return 0;
+}
+
 static int bytes_per_sec(FILE *report, const char *source, const char *s,
                          uint64_t *out)
 {
     char *p;
     unsigned long long v;
+    int rc = leading_number(report, source, s, rate_shape, "rate", &v, &p);
 
-    if (!rate_shape(s)) {
-        vif_err(report, source, "invalid rate", s);
-        return EINVAL;
-    }
-    errno = 0;
-    v = strtoull(s, &p, 0);
-    if (v == 0 || v > UINT32_MAX || errno == ERANGE) {
-        vif_err(report, source, "rate overflow", s);
-        return EOVERFLOW;
-    }
+    if (rc)
+        return rc;
     if (*p == 'G')
         v *= 1000ULL * 1000 * 1000;
     else if (*p == 'M')
@@ -100,17 +118,11 @@ static int interval_usecs(FILE *report, const char *source, const char *s,
 {
     char *p;
     unsigned long long v;
+    int rc = leading_number(report, source, s, interval_shape,
+                            "replenishment interval", &v, &p);
 
-    if (!interval_shape(s)) {
-        vif_err(report, source, "invalid replenishment interval", s);
-        return EINVAL;
-    }
-    errno = 0;
-    v = strtoull(s, &p, 0);
-    if (v == 0 || v > UINT32_MAX || errno == ERANGE) {
-        vif_err(report, source, "replenishment interval overflow", s);
-        return EOVERFLOW;
-    }
+    if (rc)
+        return rc;
     if (*p == 's' || *p == 0)
         v *= 1000ULL * 1000;
     else if (*p == 'm')

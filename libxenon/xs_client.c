@@ -2,6 +2,7 @@
 #include "xs_client.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,8 +232,16 @@ int xs_transaction_begin(struct xs_client *c)
     int rc = call(c, XS_TRANSACTION_START, "", 1, &id, NULL);
     if (rc < 0)
         return rc;
-    c->tx = (uint32_t)strtoul(id, NULL, 10);
+    /* Id 0 means "no transaction": a reply that does not parse as a real
+     * id must not silently turn the writes that follow into plain ones. */
+    char *end;
+    errno = 0;
+    unsigned long tx = strtoul(id, &end, 10);
+    bool ok = end != id && *end == 0 && !errno && tx && tx <= UINT32_MAX;
     free(id);
+    if (!ok)
+        return -EIO;
+    c->tx = (uint32_t)tx;
     return 0;
 }
 

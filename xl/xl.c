@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,12 @@ static void help(const char *command);
 
 /* --- helpers -------------------------------------------------------------- */
 
+static void __attribute__((noreturn)) invalid_domain(const char *spec)
+{
+    fprintf(stderr, "%s is an invalid domain identifier (rc=%d)\n", spec, -6);
+    exit(EXIT_FAILURE);
+}
+
 /* A domain by name or id, exiting as xl's find_domain does. */
 static unsigned find_domain(const char *spec)
 {
@@ -43,11 +50,40 @@ static unsigned find_domain(const char *spec)
     int rc = xenon_domain_lookup(&paths, spec, &domid, stderr);
     if (rc == -2)
         exit(EXIT_FAILURE);
-    if (rc < 0) {
-        fprintf(stderr, "%s is an invalid domain identifier (rc=%d)\n", spec, -6);
+    if (rc < 0)
+        invalid_domain(spec);
+    return domid;
+}
+
+/* How a command spells domain 0, which find_domain does not know. */
+enum dom0_spelling { DOM0_NONE, DOM0_ID, DOM0_ID_OR_NAME };
+
+/* The domains named by argv[optind..argc), each looked up once (exiting as
+ * find_domain does); *n = 0 when none are named, which means all. */
+static unsigned *wanted_domains(int argc, char **argv, enum dom0_spelling d0,
+                                int *n)
+{
+    unsigned *want = calloc((size_t)(argc > optind ? argc - optind : 0) + 1,
+                            sizeof(*want));
+    if (!want) {
+        fprintf(stderr, "out of memory\n");
         exit(EXIT_FAILURE);
     }
-    return domid;
+    *n = 0;
+    for (int i = optind; i < argc; i++) {
+        bool dom0 = (d0 != DOM0_NONE && !strcmp(argv[i], "0")) ||
+                    (d0 == DOM0_ID_OR_NAME && !strcmp(argv[i], "Domain-0"));
+        want[(*n)++] = dom0 ? 0 : find_domain(argv[i]);
+    }
+    return want;
+}
+
+static bool is_wanted(const unsigned *want, int n, unsigned domid)
+{
+    for (int i = 0; i < n; i++)
+        if (want[i] == domid)
+            return true;
+    return n == 0;
 }
 
 /* getopt for a subcommand: only -h beyond `opts`; bad options exit 2. */
@@ -139,7 +175,9 @@ static int console_attach(unsigned domid)
     free(v);
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     int fd = -1;
-    if (sock[0] && strlen(sock) < sizeof(sa.sun_path)) {
+    if (sock[0] && strlen(sock) >= sizeof(sa.sun_path)) {
+        errno = ENAMETOOLONG;       /* else strerror below shows a stale one */
+    } else if (sock[0]) {
         strcpy(sa.sun_path, sock);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -218,6 +256,10 @@ static int main_create(int argc, char **argv)
         }
     }
     const char **over = calloc((size_t)argc + 1, sizeof(*over));
+    if (!over) {
+        fprintf(stderr, "out of memory\n");
+        return 3;
+    }
     int nover = 0;
     for (; optind < argc; optind++) {
         if (strchr(argv[optind], '='))
@@ -298,7 +340,7 @@ static int main_create(int argc, char **argv)
     return rc;
 }
 
-static char state_letters(const struct xenon_dominfo *d, char out[7])
+static void state_letters(const struct xenon_dominfo *d, char out[7])
 {
     static const char reasons[] = "-rscwS";
     int paused = 0;
@@ -322,7 +364,6 @@ static char state_letters(const struct xenon_dominfo *d, char out[7])
     out[4] = sr >= 0 ? (sr < (int)sizeof(reasons) - 1 ? reasons[sr] : '?') : '-';
     out[5] = !d->running && sr < 0 ? 'd' : '-';
     out[6] = 0;
-    return 0;
 }
 
 static double host_cpu_seconds(void)
@@ -384,23 +425,14 @@ static int main_list(int argc, char **argv)
     if (xenon_domain_list(&paths, &v, &n, stderr) < 0)
         return EXIT_FAILURE;
     /* Which domains: all, or the ones named. */
-    int want_all = optind >= argc;
-    unsigned *want = calloc((size_t)(argc - optind) + 1, sizeof(*want));
-    int nwant = 0;
-    for (int i = optind; i < argc; i++)
-        want[nwant++] = !strcmp(argv[i], "0") || !strcmp(argv[i], "Domain-0")
-                            ? 0 : find_domain(argv[i]);
-    int show0 = want_all;
-    for (int i = 0; i < nwant; i++)
-        show0 |= want[i] == 0;
+    int nwant;
+    unsigned *want = wanted_domains(argc, argv, DOM0_ID_OR_NAME, &nwant);
+    bool show0 = is_wanted(want, nwant, 0);
     if (details) {
         printf("[\n");
         int first = 1;
         for (int i = 0; i < n; i++) {
-            int ok = want_all;
-            for (int j = 0; j < nwant; j++)
-                ok |= want[j] == v[i].domid;
-            if (!ok)
+            if (!is_wanted(want, nwant, v[i].domid))
                 continue;
             char *json = xenon_domain_config_json(&paths, v[i].domid);
             printf("%s    {\n        \"domid\": %u,\n        \"config\": ",
@@ -427,10 +459,7 @@ static int main_list(int argc, char **argv)
         printf("\n");
     }
     for (int i = 0; i < n; i++) {
-        int ok = want_all;
-        for (int j = 0; j < nwant; j++)
-            ok |= want[j] == v[i].domid;
-        if (!ok)
+        if (!is_wanted(want, nwant, v[i].domid))
             continue;
         char st[7];
         state_letters(&v[i], st);
@@ -570,15 +599,16 @@ static int pause_or_unpause(int argc, char **argv, int pause)
     const char *cmd = pause ? "pause" : "unpause";
     while (next_opt(argc, argv, "h", cmd, 1) != -1)
         ;
-    unsigned domid = find_domain(argv[optind]);
+    /* One listing both finds the domain and tells whether it runs. */
     struct xenon_dominfo *v;
     int n;
     if (xenon_domain_list(&paths, &v, &n, stderr) < 0)
         return EXIT_FAILURE;
-    pid_t pid = 0;
-    for (int i = 0; i < n; i++)
-        if (v[i].domid == domid && v[i].running)
-            pid = v[i].vmm_pid;
+    int i = xenon_dominfo_find(v, n, argv[optind]);
+    if (i < 0)
+        invalid_domain(argv[optind]);
+    unsigned domid = v[i].domid;
+    pid_t pid = v[i].running ? v[i].vmm_pid : 0;
     free(v);
     /* The VMM's threads are the vCPUs: stopping the process pauses them all. */
     if (!pid || kill(pid, pause ? SIGSTOP : SIGCONT) < 0) {
@@ -613,7 +643,9 @@ static int main_memset(int argc, char **argv)
     } else if (*end) {
         end = NULL;
     }
-    if (!end || errno || end == mem || mem[0] == '-') {
+    /* A size whose KiB do not fit 64 bits is as invalid as a bad suffix. */
+    if (!end || errno || end == mem || mem[0] == '-' ||
+        (mult && v > ULLONG_MAX / mult)) {
         fprintf(stderr, "Invalid memory size: %s\n", mem);
         return EXIT_FAILURE;
     }
@@ -643,23 +675,15 @@ static int main_uptime(int argc, char **argv)
     int n;
     if (xenon_domain_list(&paths, &v, &n, stderr) < 0)
         return EXIT_FAILURE;
-    unsigned *want = calloc((size_t)argc + 1, sizeof(*want));
-    int nwant = 0;
-    for (int i = optind; i < argc; i++)
-        want[nwant++] = !strcmp(argv[i], "0") ? 0 : find_domain(argv[i]);
+    int nwant;
+    unsigned *want = wanted_domains(argc, argv, DOM0_ID, &nwant);
     printf("%-33s %4s %s\n", "Name", "ID", "Uptime");
     struct sysinfo si;
-    int show0 = !nwant;
-    for (int j = 0; j < nwant; j++)
-        show0 |= want[j] == 0;
-    if (show0 && sysinfo(&si) == 0)
+    if (is_wanted(want, nwant, 0) && sysinfo(&si) == 0)
         print_uptime_row("Domain-0", 0, (unsigned long)si.uptime);
     time_t now = time(NULL);
     for (int i = 0; i < n; i++) {
-        int ok = !nwant;
-        for (int j = 0; j < nwant; j++)
-            ok |= want[j] == v[i].domid;
-        if (ok)
+        if (is_wanted(want, nwant, v[i].domid))
             print_uptime_row(v[i].name, v[i].domid,
                              (unsigned long)(now - (time_t)v[i].start_time));
     }
@@ -780,13 +804,13 @@ static int main_vcpulist(int argc, char **argv)
         return EXIT_FAILURE;
     printf("%-32s %5s %5s %5s %5s %9s %s\n", "Name", "ID", "VCPU", "CPU", "State",
            "Time(s)", "Affinity (Hard / Soft)");
-    for (int i = 0; i < n; i++) {
-        int ok = optind >= argc;
-        for (int j = optind; j < argc && !ok; j++)
-            ok = find_domain(argv[j]) == v[i].domid;
-        if (ok)
+    /* Each name looked up once, not once per listed domain. */
+    int nwant;
+    unsigned *want = wanted_domains(argc, argv, DOM0_NONE, &nwant);
+    for (int i = 0; i < n; i++)
+        if (is_wanted(want, nwant, v[i].domid))
             print_vcpus_of(&v[i]);
-    }
+    free(want);
     free(v);
     return 0;
 }
