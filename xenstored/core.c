@@ -896,6 +896,14 @@ void core_handle(struct conn *c, const struct xsd_sockmsg *h,
             reply_err(c, h, ENOENT);
             return;
         }
+        /* The request that went past transaction-nodes got ENOSPC, but
+         * st_get() had already copied its nodes in. Refuse what follows
+         * (until the end) so that a guest cannot grow the copy without
+         * bound by reading ever new paths in one transaction. */
+        if (h->type != XS_TRANSACTION_END && txn_over_quota(t, c)) {
+            reply_err(c, h, ENOSPC);
+            return;
+        }
     }
     struct evlist ev = { 0 };
     struct store s = { c, t, t ? &t->events : &ev, 0 };

@@ -7,11 +7,6 @@
 
 #include "log.h"
 
-static bool unpriv(const struct store *s)
-{
-    return s->c && !s->c->privileged;
-}
-
 long st_owned(struct store *s)
 {
     uint32_t d = s->c ? s->c->domid : 0;
@@ -36,8 +31,7 @@ struct node *st_get(struct store *s, const char *path)
         }
         nodemap_add(&s->tx->map, n);
         s->tx->naccessed++;
-        if (unpriv(s) && xs->quota[Q_TXN_NODES] &&
-            s->tx->naccessed > (size_t)xs->quota[Q_TXN_NODES])
+        if (s->c && txn_over_quota(s->tx, s->c))
             s->err = ENOSPC;
     }
     return n->tomb ? NULL : n;
@@ -168,6 +162,12 @@ void st_delete(struct store *s, struct node *n)
         node_del_child(parent, path_base(n->path));
     }
     tx_delete_rec(s, n);
+}
+
+bool txn_over_quota(const struct txn *t, const struct conn *c)
+{
+    return !c->privileged && xs->quota[Q_TXN_NODES] &&
+           t->naccessed > (size_t)xs->quota[Q_TXN_NODES];
 }
 
 struct txn *txn_new(uint32_t id)
