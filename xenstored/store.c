@@ -102,17 +102,9 @@ void st_update(struct store *s, struct node *n, const char *v, uint32_t vlen,
         np = n->nperms;
     }
     if (!s->tx) {
-        /* tree_put frees the old value/perms: copy what we pass in. */
-        char *vc = malloc(vlen ? vlen : 1);
-        struct xs_perm *pc = malloc(np * sizeof(*p));
-        if (!vc || !pc)
-            abort();
-        memcpy(vc, v, vlen);
-        memcpy(pc, p, np * sizeof(*p));
-        struct node *r = tree_put(&xs->tree, n->path, pc, np, vc, vlen);
-        free(vc);
-        free(pc);
-        journal_put(&xs->journal, r);
+        /* v and p may be n's own: node_set_* copy before they free. */
+        journal_put(&xs->journal,
+                    tree_put(&xs->tree, n->path, p, np, v, vlen));
         return;
     }
     bool was = owned_by_caller(s, n->perms, n->nperms);

@@ -146,20 +146,23 @@ void node_free(struct node *n)
     free(n);
 }
 
+/* Both copy before they free, so v or p may be n's own. */
 void node_set_value(struct node *n, const char *v, uint32_t len)
 {
-    free(n->value);
-    n->value = xmalloc(len);
+    char *copy = xmalloc(len);
     if (len)
-        memcpy(n->value, v, len);
+        memcpy(copy, v, len);
+    free(n->value);
+    n->value = copy;
     n->vlen = len;
 }
 
 void node_set_perms(struct node *n, const struct xs_perm *p, uint32_t np)
 {
+    struct xs_perm *copy = xmalloc(np * sizeof(*p));
+    memcpy(copy, p, np * sizeof(*p));
     free(n->perms);
-    n->perms = xmalloc(np * sizeof(*p));
-    memcpy(n->perms, p, np * sizeof(*p));
+    n->perms = copy;
     n->nperms = np;
 }
 

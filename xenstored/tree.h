@@ -65,6 +65,7 @@ void nodemap_clear(struct nodemap *m);
 
 struct node *node_new(const char *path);
 void node_free(struct node *n);
+/* v and p may point into n itself. */
 void node_set_value(struct node *n, const char *v, uint32_t len);
 void node_set_perms(struct node *n, const struct xs_perm *p, uint32_t np);
 void node_add_child(struct node *n, const char *name);
