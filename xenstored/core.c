@@ -439,37 +439,44 @@ static int op_directory_part(struct store *s, const struct xsd_sockmsg *h,
     return 0;
 }
 
+/* Index of a special node in xs->special_perms, or -1. */
+static int special_idx(const char *name)
+{
+    return strcmp(name, "@introduceDomain") == 0  ? 0
+           : strcmp(name, "@releaseDomain") == 0 ? 1
+                                                 : -1;
+}
+
 static int op_get_perms(struct store *s, const struct xsd_sockmsg *h,
                         const char *pl)
 {
+    static const struct xs_perm n0 = { 0, PERM_NONE };
+    const struct xs_perm *p;
+    uint32_t np;
     if (!wire_onearg(pl, h->len))
         return EINVAL;
     if (pl[0] == '@') {
-        int idx = strcmp(pl, "@introduceDomain") == 0 ? 0
-                  : strcmp(pl, "@releaseDomain") == 0 ? 1 : -1;
+        int idx = special_idx(pl);
         if (idx < 0)
             return ENOENT;
-        static const struct xs_perm n0 = { 0, PERM_NONE };
-        const struct xs_perm *p = xs->special_nperms[idx]
-                                      ? xs->special_perms[idx] : &n0;
-        uint32_t np = xs->special_nperms[idx] ? xs->special_nperms[idx] : 1;
-        char buf[XENSTORE_PAYLOAD_MAX];
-        size_t len = perms_format(p, np, buf, sizeof(buf));
-        reply(s->c, h, buf, len);
-        return 0;
+        p = xs->special_nperms[idx] ? xs->special_perms[idx] : &n0;
+        np = xs->special_nperms[idx] ? xs->special_nperms[idx] : 1;
+    } else {
+        char *path = canon(s->c, pl);
+        if (!path)
+            return EINVAL;
+        int err = 0;
+        struct node *n = get_checked(s, path, PERM_READ, &err);
+        free(path);
+        if (!n)
+            return err;
+        if (s->err)
+            return s->err;
+        p = n->perms;
+        np = n->nperms;
     }
-    char *path = canon(s->c, pl);
-    if (!path)
-        return EINVAL;
-    int err = 0;
-    struct node *n = get_checked(s, path, PERM_READ, &err);
-    free(path);
-    if (!n)
-        return err;
-    if (s->err)
-        return s->err;
     char buf[XENSTORE_PAYLOAD_MAX];
-    size_t len = perms_format(n->perms, n->nperms, buf, sizeof(buf));
+    size_t len = perms_format(p, np, buf, sizeof(buf));
     if (!len)
         return E2BIG;
     reply(s->c, h, buf, len);
@@ -504,8 +511,7 @@ static int op_set_perms(struct store *s, const struct xsd_sockmsg *h,
         }
     }
     if (argv[0][0] == '@') {
-        int idx = strcmp(argv[0], "@introduceDomain") == 0 ? 0
-                  : strcmp(argv[0], "@releaseDomain") == 0 ? 1 : -1;
+        int idx = special_idx(argv[0]);
         if (idx < 0) {
             err = EINVAL;
         } else if (!s->c->privileged) {
