@@ -487,17 +487,17 @@ static int op_set_perms(struct store *s, const struct xsd_sockmsg *h,
                         const char *pl)
 {
     enum { MAXP = XENSTORE_PAYLOAD_MAX / 2 + 1 };
-    const char **argv = malloc(MAXP * sizeof(*argv));
-    struct xs_perm *p = malloc(MAXP * sizeof(*p));
+    /* Count first: sized for the request, not for the largest one. */
+    unsigned argc = wire_split(pl, h->len, NULL, 0);
+    if (argc < 2 || argc > MAXP)
+        return EINVAL;
+    const char **argv = malloc(argc * sizeof(*argv));
+    struct xs_perm *p = malloc(argc * sizeof(*p));
     char *path = NULL;
     int err = 0;
     if (!argv || !p)
         abort();
-    unsigned argc = wire_split(pl, h->len, argv, MAXP);
-    if (argc < 2 || argc > MAXP) {
-        err = EINVAL;
-        goto out;
-    }
+    wire_split(pl, h->len, argv, argc);
     uint32_t np = argc - 1;
     if (!s->c->privileged && xs->quota[Q_PERMISSIONS] &&
         np > (uint32_t)xs->quota[Q_PERMISSIONS]) {
