@@ -31,6 +31,15 @@ static const char *const quota_descr[Q_COUNT] = {
     [Q_PERMISSIONS] = "Max. number of permissions per node",
 };
 
+int core_quota_id(const char *name, size_t len)
+{
+    for (int i = 0; i < Q_COUNT; i++)
+        if (strlen(quota_names[i]) == len &&
+            strncmp(quota_names[i], name, len) == 0)
+            return i;
+    return -1;
+}
+
 int core_init(const char *data_dir)
 {
     xs = calloc(1, sizeof(*xs));
@@ -767,14 +776,12 @@ static int control_quota(struct conn *c, const struct xsd_sockmsg *h,
         unsigned long v;
         if (argc != 3 || !wire_parse_uint(argv[2], INT32_MAX, &v) || v < 1)
             return EINVAL;
-        for (int i = 0; i < Q_COUNT; i++) {
-            if (strcmp(argv[1], quota_names[i]) == 0) {
-                xs->quota[i] = (int)v;
-                reply_str(c, h, "OK");
-                return 0;
-            }
-        }
-        return EINVAL;
+        int q = core_quota_id(argv[1], strlen(argv[1]));
+        if (q < 0)
+            return EINVAL;
+        xs->quota[q] = (int)v;
+        reply_str(c, h, "OK");
+        return 0;
     }
     unsigned long domid;
     if (argc != 1 || !wire_parse_uint(argv[0], TREE_MAX_DOMID - 1, &domid))
