@@ -157,18 +157,21 @@ static char *canon(const struct conn *c, const char *arg)
     return out;
 }
 
-/* Closest existing ancestor of path (path itself excluded). */
+/* Closest existing ancestor of path (path itself excluded). One copy of
+ * the path, cut back one level at a time. */
 static struct node *existing_ancestor(struct store *s, const char *path)
 {
-    char *p = path_parent(path);
-    struct node *n;
-    for (;;) {
-        n = st_get(s, p);
-        if (n || strcmp(p, "/") == 0)
+    char *p = strdup(path);
+    if (!p)
+        abort();
+    struct node *n = NULL;
+    for (char *slash; !n && (slash = strrchr(p, '/'));) {
+        if (slash == p) {
+            n = st_get(s, "/");
             break;
-        char *q = path_parent(p);
-        free(p);
-        p = q;
+        }
+        *slash = '\0';
+        n = st_get(s, p);
     }
     free(p);
     return n;
@@ -176,9 +179,10 @@ static struct node *existing_ancestor(struct store *s, const char *path)
 
 /* Look up a node the caller needs perm on. On failure returns NULL with
  * *err = EACCES, or ENOENT when the closest ancestor grants perm (so a
- * caller learns nothing about nodes it could not see). */
+ * caller learns nothing about nodes it could not see); with ENOENT,
+ * *anc (if anc is not NULL) is that ancestor. */
 static struct node *get_checked(struct store *s, const char *path,
-                                unsigned perm, int *err)
+                                unsigned perm, int *err, struct node **anc)
 {
     struct node *n = st_get(s, path);
     if (n) {
@@ -189,6 +193,8 @@ static struct node *get_checked(struct store *s, const char *path,
     }
     struct node *a = existing_ancestor(s, path);
     *err = (a && (perm_of(s->c, a) & perm)) ? ENOENT : EACCES;
+    if (anc)
+        *anc = a;
     return NULL;
 }
 
@@ -201,11 +207,11 @@ static bool over_node_size(const struct store *s, const struct node *n,
     return vlen + kids > (size_t)xs->quota[Q_NODE_SIZE];
 }
 
-/* Create path (and missing parents) with value; 0 or errno. */
-static int create_path(struct store *s, const char *path, const char *v,
-                       uint32_t vlen)
+/* Create path (and missing parents) below anc, its closest existing
+ * ancestor (from get_checked), with value; 0 or errno. */
+static int create_path(struct store *s, struct node *anc, const char *path,
+                       const char *v, uint32_t vlen)
 {
-    struct node *anc = existing_ancestor(s, path);
     if (!anc)
         return EINVAL;
     if (!(perm_of(s->c, anc) & PERM_WRITE))
@@ -279,7 +285,7 @@ static int op_read(struct store *s, const struct xsd_sockmsg *h,
     if (!path)
         return EINVAL;
     int err = 0;
-    struct node *n = get_checked(s, path, PERM_READ, &err);
+    struct node *n = get_checked(s, path, PERM_READ, &err, NULL);
     free(path);
     if (!n)
         return err;
@@ -301,7 +307,8 @@ static int op_write(struct store *s, const struct xsd_sockmsg *h,
     if (!path)
         return EINVAL;
     int err = 0;
-    struct node *n = get_checked(s, path, PERM_WRITE, &err);
+    struct node *anc = NULL;
+    struct node *n = get_checked(s, path, PERM_WRITE, &err, &anc);
     if (n) {
         if (over_node_size(s, n, vlen)) {
             err = ENOSPC;
@@ -310,8 +317,9 @@ static int op_write(struct store *s, const struct xsd_sockmsg *h,
             err = 0;
         }
     } else if (err == ENOENT) {
-        err = over_node_size(s, NULL, vlen) ? ENOSPC
-                                            : create_path(s, path, v, vlen);
+        err = over_node_size(s, NULL, vlen)
+                  ? ENOSPC
+                  : create_path(s, anc, path, v, vlen);
     }
     if (!err) {
         n = st_get(s, path);
@@ -329,11 +337,12 @@ static int op_mkdir(struct store *s, const struct xsd_sockmsg *h,
     if (!path)
         return EINVAL;
     int err = 0;
-    struct node *n = get_checked(s, path, PERM_WRITE, &err);
+    struct node *anc = NULL;
+    struct node *n = get_checked(s, path, PERM_WRITE, &err, &anc);
     if (n) {
         err = 0;
     } else if (err == ENOENT) {
-        err = create_path(s, path, "", 0);
+        err = create_path(s, anc, path, "", 0);
         if (!err && (n = st_get(s, path)))
             add_event(s, n, false, NULL, 0);
     }
@@ -348,7 +357,7 @@ static int op_rm(struct store *s, const struct xsd_sockmsg *h,
     if (!path)
         return EINVAL;
     int err = 0;
-    struct node *n = get_checked(s, path, PERM_WRITE, &err);
+    struct node *n = get_checked(s, path, PERM_WRITE, &err, NULL);
     if (!n) {
         if (err == ENOENT && strcmp(path, "/") != 0) {
             char *pp = path_parent(path);
@@ -373,7 +382,7 @@ static int op_directory(struct store *s, const struct xsd_sockmsg *h,
     if (!path)
         return EINVAL;
     int err = 0;
-    struct node *n = get_checked(s, path, PERM_READ, &err);
+    struct node *n = get_checked(s, path, PERM_READ, &err, NULL);
     free(path);
     if (!n)
         return err;
@@ -408,7 +417,7 @@ static int op_directory_part(struct store *s, const struct xsd_sockmsg *h,
     if (!path)
         return EINVAL;
     int err = 0;
-    struct node *n = get_checked(s, path, PERM_READ, &err);
+    struct node *n = get_checked(s, path, PERM_READ, &err, NULL);
     free(path);
     if (!n)
         return err;
@@ -475,7 +484,7 @@ static int op_get_perms(struct store *s, const struct xsd_sockmsg *h,
         if (!path)
             return EINVAL;
         int err = 0;
-        struct node *n = get_checked(s, path, PERM_READ, &err);
+        struct node *n = get_checked(s, path, PERM_READ, &err, NULL);
         free(path);
         if (!n)
             return err;
@@ -538,7 +547,8 @@ static int op_set_perms(struct store *s, const struct xsd_sockmsg *h,
         err = EINVAL;
         goto out;
     }
-    struct node *n = get_checked(s, path, PERM_WRITE | PERM_OWNER, &err);
+    struct node *n =
+        get_checked(s, path, PERM_WRITE | PERM_OWNER, &err, NULL);
     if (!n)
         goto out;
     err = 0;
