@@ -79,8 +79,13 @@ void watch_send(struct watch *w, const char *path)
     const char *p = path;
     if (w->rel_prefix && strlen(path) > w->rel_prefix)
         p = path + w->rel_prefix;
-    conn_queue(w->conn, XS_WATCH_EVENT, 0, 0, p, strlen(p) + 1, w->token,
-               strlen(w->token) + 1);
+    size_t plen = strlen(p) + 1, tlen = strlen(w->token) + 1;
+    /* A long token and a long path below the watch can add up to more
+     * than a message may carry; as Xen does, such an event is not sent
+     * (the peer would take the frame for a malformed one). */
+    if (plen + tlen > XENSTORE_PAYLOAD_MAX)
+        return;
+    conn_queue(w->conn, XS_WATCH_EVENT, 0, 0, p, plen, w->token, tlen);
 }
 
 static long conn_target(const struct conn *c)
