@@ -22,7 +22,7 @@ struct node *st_get(struct store *s, const char *path)
     if (!n) {
         const struct node *g = tree_get(&xs->tree, path);
         if (g) {
-            n = node_dup(g, false);
+            n = node_dup(g);
             n->base_gen = g->gen;
         } else {
             n = node_new(path);

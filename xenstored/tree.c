@@ -199,14 +199,12 @@ void node_copy_kids(struct node *dst, const struct node *src)
         node_add_child(dst, src->children[i]);
 }
 
-struct node *node_dup(const struct node *n, bool with_kids)
+struct node *node_dup(const struct node *n)
 {
     struct node *d = node_new(n->path);
     node_set_value(d, n->value, n->vlen);
     node_set_perms(d, n->perms, n->nperms);
     d->gen = n->gen;
-    if (with_kids)
-        node_copy_kids(d, n);
     return d;
 }
 
