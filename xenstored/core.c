@@ -208,9 +208,10 @@ static bool over_node_size(const struct store *s, const struct node *n,
 }
 
 /* Create path (and missing parents) below anc, its closest existing
- * ancestor (from get_checked), with value; 0 or errno. */
+ * ancestor (from get_checked), with value; 0 (and the new node in *leaf)
+ * or errno. */
 static int create_path(struct store *s, struct node *anc, const char *path,
-                       const char *v, uint32_t vlen)
+                       const char *v, uint32_t vlen, struct node **leaf)
 {
     if (!anc)
         return EINVAL;
@@ -259,6 +260,7 @@ static int create_path(struct store *s, struct node *anc, const char *path,
     }
     free(buf);
     free(p);
+    *leaf = parent;
     return 0;
 }
 
@@ -319,13 +321,10 @@ static int op_write(struct store *s, const struct xsd_sockmsg *h,
     } else if (err == ENOENT) {
         err = over_node_size(s, NULL, vlen)
                   ? ENOSPC
-                  : create_path(s, anc, path, v, vlen);
+                  : create_path(s, anc, path, v, vlen, &n);
     }
-    if (!err) {
-        n = st_get(s, path);
-        if (n)
-            add_event(s, n, false, NULL, 0);
-    }
+    if (!err)
+        add_event(s, n, false, NULL, 0);
     free(path);
     return err ? err : s->err;
 }
@@ -342,8 +341,8 @@ static int op_mkdir(struct store *s, const struct xsd_sockmsg *h,
     if (n) {
         err = 0;
     } else if (err == ENOENT) {
-        err = create_path(s, anc, path, "", 0);
-        if (!err && (n = st_get(s, path)))
+        err = create_path(s, anc, path, "", 0, &n);
+        if (!err)
             add_event(s, n, false, NULL, 0);
     }
     free(path);
@@ -562,10 +561,8 @@ static int op_set_perms(struct store *s, const struct xsd_sockmsg *h,
     if (!old)
         abort();
     memcpy(old, n->perms, nold * sizeof(*old));
-    st_update(s, n, NULL, 0, p, np);
-    n = st_get(s, path);
-    if (n)
-        add_event(s, n, false, old, nold);
+    st_update(s, n, NULL, 0, p, np); /* n is changed in place */
+    add_event(s, n, false, old, nold);
     free(old);
     err = s->err;
 out:
