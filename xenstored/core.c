@@ -31,6 +31,15 @@ static const char *const quota_descr[Q_COUNT] = {
     [Q_PERMISSIONS] = "Max. number of permissions per node",
 };
 
+int core_quota_id(const char *name, size_t len)
+{
+    for (int i = 0; i < Q_COUNT; i++)
+        if (strlen(quota_names[i]) == len &&
+            strncmp(quota_names[i], name, len) == 0)
+            return i;
+    return -1;
+}
+
 int core_init(const char *data_dir)
 {
     xs = calloc(1, sizeof(*xs));
@@ -148,18 +157,21 @@ static char *canon(const struct conn *c, const char *arg)
     return out;
 }
 
-/* Closest existing ancestor of path (path itself excluded). */
+/* Closest existing ancestor of path (path itself excluded). One copy of
+ * the path, cut back one level at a time. */
 static struct node *existing_ancestor(struct store *s, const char *path)
 {
-    char *p = path_parent(path);
-    struct node *n;
-    for (;;) {
-        n = st_get(s, p);
-        if (n || strcmp(p, "/") == 0)
+    char *p = strdup(path);
+    if (!p)
+        abort();
+    struct node *n = NULL;
+    for (char *slash; !n && (slash = strrchr(p, '/'));) {
+        if (slash == p) {
+            n = st_get(s, "/");
             break;
-        char *q = path_parent(p);
-        free(p);
-        p = q;
+        }
+        *slash = '\0';
+        n = st_get(s, p);
     }
     free(p);
     return n;
@@ -167,9 +179,10 @@ static struct node *existing_ancestor(struct store *s, const char *path)
 
 /* Look up a node the caller needs perm on. On failure returns NULL with
  * *err = EACCES, or ENOENT when the closest ancestor grants perm (so a
- * caller learns nothing about nodes it could not see). */
+ * caller learns nothing about nodes it could not see); with ENOENT,
+ * *anc (if anc is not NULL) is that ancestor. */
 static struct node *get_checked(struct store *s, const char *path,
-                                unsigned perm, int *err)
+                                unsigned perm, int *err, struct node **anc)
 {
     struct node *n = st_get(s, path);
     if (n) {
@@ -180,6 +193,8 @@ static struct node *get_checked(struct store *s, const char *path,
     }
     struct node *a = existing_ancestor(s, path);
     *err = (a && (perm_of(s->c, a) & perm)) ? ENOENT : EACCES;
+    if (anc)
+        *anc = a;
     return NULL;
 }
 
@@ -192,11 +207,12 @@ static bool over_node_size(const struct store *s, const struct node *n,
     return vlen + kids > (size_t)xs->quota[Q_NODE_SIZE];
 }
 
-/* Create path (and missing parents) with value; 0 or errno. */
-static int create_path(struct store *s, const char *path, const char *v,
-                       uint32_t vlen)
+/* Create path (and missing parents) below anc, its closest existing
+ * ancestor (from get_checked), with value; 0 (and the new node in *leaf)
+ * or errno. */
+static int create_path(struct store *s, struct node *anc, const char *path,
+                       const char *v, uint32_t vlen, struct node **leaf)
 {
-    struct node *anc = existing_ancestor(s, path);
     if (!anc)
         return EINVAL;
     if (!(perm_of(s->c, anc) & PERM_WRITE))
@@ -244,6 +260,7 @@ static int create_path(struct store *s, const char *path, const char *v,
     }
     free(buf);
     free(p);
+    *leaf = parent;
     return 0;
 }
 
@@ -270,7 +287,7 @@ static int op_read(struct store *s, const struct xsd_sockmsg *h,
     if (!path)
         return EINVAL;
     int err = 0;
-    struct node *n = get_checked(s, path, PERM_READ, &err);
+    struct node *n = get_checked(s, path, PERM_READ, &err, NULL);
     free(path);
     if (!n)
         return err;
@@ -292,7 +309,8 @@ static int op_write(struct store *s, const struct xsd_sockmsg *h,
     if (!path)
         return EINVAL;
     int err = 0;
-    struct node *n = get_checked(s, path, PERM_WRITE, &err);
+    struct node *anc = NULL;
+    struct node *n = get_checked(s, path, PERM_WRITE, &err, &anc);
     if (n) {
         if (over_node_size(s, n, vlen)) {
             err = ENOSPC;
@@ -301,14 +319,12 @@ static int op_write(struct store *s, const struct xsd_sockmsg *h,
             err = 0;
         }
     } else if (err == ENOENT) {
-        err = over_node_size(s, NULL, vlen) ? ENOSPC
-                                            : create_path(s, path, v, vlen);
+        err = over_node_size(s, NULL, vlen)
+                  ? ENOSPC
+                  : create_path(s, anc, path, v, vlen, &n);
     }
-    if (!err) {
-        n = st_get(s, path);
-        if (n)
-            add_event(s, n, false, NULL, 0);
-    }
+    if (!err)
+        add_event(s, n, false, NULL, 0);
     free(path);
     return err ? err : s->err;
 }
@@ -320,12 +336,13 @@ static int op_mkdir(struct store *s, const struct xsd_sockmsg *h,
     if (!path)
         return EINVAL;
     int err = 0;
-    struct node *n = get_checked(s, path, PERM_WRITE, &err);
+    struct node *anc = NULL;
+    struct node *n = get_checked(s, path, PERM_WRITE, &err, &anc);
     if (n) {
         err = 0;
     } else if (err == ENOENT) {
-        err = create_path(s, path, "", 0);
-        if (!err && (n = st_get(s, path)))
+        err = create_path(s, anc, path, "", 0, &n);
+        if (!err)
             add_event(s, n, false, NULL, 0);
     }
     free(path);
@@ -339,7 +356,7 @@ static int op_rm(struct store *s, const struct xsd_sockmsg *h,
     if (!path)
         return EINVAL;
     int err = 0;
-    struct node *n = get_checked(s, path, PERM_WRITE, &err);
+    struct node *n = get_checked(s, path, PERM_WRITE, &err, NULL);
     if (!n) {
         if (err == ENOENT && strcmp(path, "/") != 0) {
             char *pp = path_parent(path);
@@ -364,7 +381,7 @@ static int op_directory(struct store *s, const struct xsd_sockmsg *h,
     if (!path)
         return EINVAL;
     int err = 0;
-    struct node *n = get_checked(s, path, PERM_READ, &err);
+    struct node *n = get_checked(s, path, PERM_READ, &err, NULL);
     free(path);
     if (!n)
         return err;
@@ -399,7 +416,7 @@ static int op_directory_part(struct store *s, const struct xsd_sockmsg *h,
     if (!path)
         return EINVAL;
     int err = 0;
-    struct node *n = get_checked(s, path, PERM_READ, &err);
+    struct node *n = get_checked(s, path, PERM_READ, &err, NULL);
     free(path);
     if (!n)
         return err;
@@ -439,37 +456,44 @@ static int op_directory_part(struct store *s, const struct xsd_sockmsg *h,
     return 0;
 }
 
+/* Index of a special node in xs->special_perms, or -1. */
+static int special_idx(const char *name)
+{
+    return strcmp(name, "@introduceDomain") == 0  ? 0
+           : strcmp(name, "@releaseDomain") == 0 ? 1
+                                                 : -1;
+}
+
 static int op_get_perms(struct store *s, const struct xsd_sockmsg *h,
                         const char *pl)
 {
+    static const struct xs_perm n0 = { 0, PERM_NONE };
+    const struct xs_perm *p;
+    uint32_t np;
     if (!wire_onearg(pl, h->len))
         return EINVAL;
     if (pl[0] == '@') {
-        int idx = strcmp(pl, "@introduceDomain") == 0 ? 0
-                  : strcmp(pl, "@releaseDomain") == 0 ? 1 : -1;
+        int idx = special_idx(pl);
         if (idx < 0)
             return ENOENT;
-        static const struct xs_perm n0 = { 0, PERM_NONE };
-        const struct xs_perm *p = xs->special_nperms[idx]
-                                      ? xs->special_perms[idx] : &n0;
-        uint32_t np = xs->special_nperms[idx] ? xs->special_nperms[idx] : 1;
-        char buf[XENSTORE_PAYLOAD_MAX];
-        size_t len = perms_format(p, np, buf, sizeof(buf));
-        reply(s->c, h, buf, len);
-        return 0;
+        p = xs->special_nperms[idx] ? xs->special_perms[idx] : &n0;
+        np = xs->special_nperms[idx] ? xs->special_nperms[idx] : 1;
+    } else {
+        char *path = canon(s->c, pl);
+        if (!path)
+            return EINVAL;
+        int err = 0;
+        struct node *n = get_checked(s, path, PERM_READ, &err, NULL);
+        free(path);
+        if (!n)
+            return err;
+        if (s->err)
+            return s->err;
+        p = n->perms;
+        np = n->nperms;
     }
-    char *path = canon(s->c, pl);
-    if (!path)
-        return EINVAL;
-    int err = 0;
-    struct node *n = get_checked(s, path, PERM_READ, &err);
-    free(path);
-    if (!n)
-        return err;
-    if (s->err)
-        return s->err;
     char buf[XENSTORE_PAYLOAD_MAX];
-    size_t len = perms_format(n->perms, n->nperms, buf, sizeof(buf));
+    size_t len = perms_format(p, np, buf, sizeof(buf));
     if (!len)
         return E2BIG;
     reply(s->c, h, buf, len);
@@ -480,17 +504,17 @@ static int op_set_perms(struct store *s, const struct xsd_sockmsg *h,
                         const char *pl)
 {
     enum { MAXP = XENSTORE_PAYLOAD_MAX / 2 + 1 };
-    const char **argv = malloc(MAXP * sizeof(*argv));
-    struct xs_perm *p = malloc(MAXP * sizeof(*p));
+    /* Count first: sized for the request, not for the largest one. */
+    unsigned argc = wire_split(pl, h->len, NULL, 0);
+    if (argc < 2 || argc > MAXP)
+        return EINVAL;
+    const char **argv = malloc(argc * sizeof(*argv));
+    struct xs_perm *p = malloc(argc * sizeof(*p));
     char *path = NULL;
     int err = 0;
     if (!argv || !p)
         abort();
-    unsigned argc = wire_split(pl, h->len, argv, MAXP);
-    if (argc < 2 || argc > MAXP) {
-        err = EINVAL;
-        goto out;
-    }
+    wire_split(pl, h->len, argv, argc);
     uint32_t np = argc - 1;
     if (!s->c->privileged && xs->quota[Q_PERMISSIONS] &&
         np > (uint32_t)xs->quota[Q_PERMISSIONS]) {
@@ -504,8 +528,7 @@ static int op_set_perms(struct store *s, const struct xsd_sockmsg *h,
         }
     }
     if (argv[0][0] == '@') {
-        int idx = strcmp(argv[0], "@introduceDomain") == 0 ? 0
-                  : strcmp(argv[0], "@releaseDomain") == 0 ? 1 : -1;
+        int idx = special_idx(argv[0]);
         if (idx < 0) {
             err = EINVAL;
         } else if (!s->c->privileged) {
@@ -523,7 +546,8 @@ static int op_set_perms(struct store *s, const struct xsd_sockmsg *h,
         err = EINVAL;
         goto out;
     }
-    struct node *n = get_checked(s, path, PERM_WRITE | PERM_OWNER, &err);
+    struct node *n =
+        get_checked(s, path, PERM_WRITE | PERM_OWNER, &err, NULL);
     if (!n)
         goto out;
     err = 0;
@@ -537,10 +561,8 @@ static int op_set_perms(struct store *s, const struct xsd_sockmsg *h,
     if (!old)
         abort();
     memcpy(old, n->perms, nold * sizeof(*old));
-    st_update(s, n, NULL, 0, p, np);
-    n = st_get(s, path);
-    if (n)
-        add_event(s, n, false, old, nold);
+    st_update(s, n, NULL, 0, p, np); /* n is changed in place */
+    add_event(s, n, false, old, nold);
     free(old);
     err = s->err;
 out:
@@ -761,14 +783,12 @@ static int control_quota(struct conn *c, const struct xsd_sockmsg *h,
         unsigned long v;
         if (argc != 3 || !wire_parse_uint(argv[2], INT32_MAX, &v) || v < 1)
             return EINVAL;
-        for (int i = 0; i < Q_COUNT; i++) {
-            if (strcmp(argv[1], quota_names[i]) == 0) {
-                xs->quota[i] = (int)v;
-                reply_str(c, h, "OK");
-                return 0;
-            }
-        }
-        return EINVAL;
+        int q = core_quota_id(argv[1], strlen(argv[1]));
+        if (q < 0)
+            return EINVAL;
+        xs->quota[q] = (int)v;
+        reply_str(c, h, "OK");
+        return 0;
     }
     unsigned long domid;
     if (argc != 1 || !wire_parse_uint(argv[0], TREE_MAX_DOMID - 1, &domid))
@@ -894,6 +914,14 @@ void core_handle(struct conn *c, const struct xsd_sockmsg *h,
         t = txn_find(c, h->tx_id);
         if (!t) {
             reply_err(c, h, ENOENT);
+            return;
+        }
+        /* The request that went past transaction-nodes got ENOSPC, but
+         * st_get() had already copied its nodes in. Refuse what follows
+         * (until the end) so that a guest cannot grow the copy without
+         * bound by reading ever new paths in one transaction. */
+        if (h->type != XS_TRANSACTION_END && txn_over_quota(t, c)) {
+            reply_err(c, h, ENOSPC);
             return;
         }
     }

@@ -114,6 +114,10 @@ void conn_queue(struct conn *c, uint32_t type, uint32_t req_id,
  * later (safe to call while iterating). */
 void conn_kill(struct conn *c, const char *why);
 
+/* The quota called name[0..len) (Xen's names: "nodes", "path-max", ...),
+ * or -1. */
+int core_quota_id(const char *name, size_t len);
+
 /* Set up the state (quotas default, initial tree, journal from dir or
  * in-memory when dir is NULL). 0 or -1. */
 int core_init(const char *data_dir);

@@ -133,16 +133,8 @@ int main(int argc, char **argv)
     if (stall >= 0)
         xs->stall_ns = (uint64_t)stall * 1000000000ull;
     for (unsigned i = 0; i < nquotas; i++) {
-        static const char *const names[Q_COUNT] = {
-            "nodes", "watches", "transactions", "outstanding",
-            "transaction-nodes", "node-size", "path-max", "permissions",
-        };
         const char *eq = strchr(quotas[i], '=');
-        int q = -1;
-        for (int k = 0; eq && k < Q_COUNT; k++)
-            if (strlen(names[k]) == (size_t)(eq - quotas[i]) &&
-                strncmp(names[k], quotas[i], (size_t)(eq - quotas[i])) == 0)
-                q = k;
+        int q = eq ? core_quota_id(quotas[i], (size_t)(eq - quotas[i])) : -1;
         if (q < 0) {
             log_err("bad --quota %s", quotas[i]);
             return 2;

@@ -7,11 +7,6 @@
 
 #include "log.h"
 
-static bool unpriv(const struct store *s)
-{
-    return s->c && !s->c->privileged;
-}
-
 long st_owned(struct store *s)
 {
     uint32_t d = s->c ? s->c->domid : 0;
@@ -27,7 +22,7 @@ struct node *st_get(struct store *s, const char *path)
     if (!n) {
         const struct node *g = tree_get(&xs->tree, path);
         if (g) {
-            n = node_dup(g, false);
+            n = node_dup(g);
             n->base_gen = g->gen;
         } else {
             n = node_new(path);
@@ -36,8 +31,7 @@ struct node *st_get(struct store *s, const char *path)
         }
         nodemap_add(&s->tx->map, n);
         s->tx->naccessed++;
-        if (unpriv(s) && xs->quota[Q_TXN_NODES] &&
-            s->tx->naccessed > (size_t)xs->quota[Q_TXN_NODES])
+        if (s->c && txn_over_quota(s->tx, s->c))
             s->err = ENOSPC;
     }
     return n->tomb ? NULL : n;
@@ -108,17 +102,9 @@ void st_update(struct store *s, struct node *n, const char *v, uint32_t vlen,
         np = n->nperms;
     }
     if (!s->tx) {
-        /* tree_put frees the old value/perms: copy what we pass in. */
-        char *vc = malloc(vlen ? vlen : 1);
-        struct xs_perm *pc = malloc(np * sizeof(*p));
-        if (!vc || !pc)
-            abort();
-        memcpy(vc, v, vlen);
-        memcpy(pc, p, np * sizeof(*p));
-        struct node *r = tree_put(&xs->tree, n->path, pc, np, vc, vlen);
-        free(vc);
-        free(pc);
-        journal_put(&xs->journal, r);
+        /* v and p may be n's own: node_set_* copy before they free. */
+        journal_put(&xs->journal,
+                    tree_put(&xs->tree, n->path, p, np, v, vlen));
         return;
     }
     bool was = owned_by_caller(s, n->perms, n->nperms);
@@ -168,6 +154,12 @@ void st_delete(struct store *s, struct node *n)
         node_del_child(parent, path_base(n->path));
     }
     tx_delete_rec(s, n);
+}
+
+bool txn_over_quota(const struct txn *t, const struct conn *c)
+{
+    return !c->privileged && xs->quota[Q_TXN_NODES] &&
+           t->naccessed > (size_t)xs->quota[Q_TXN_NODES];
 }
 
 struct txn *txn_new(uint32_t id)

@@ -51,6 +51,9 @@ long st_owned(struct store *s);
 
 struct txn *txn_new(uint32_t id);
 void txn_free(struct txn *t);
+/* The transaction has accessed more nodes than c's transaction-nodes
+ * quota allows. */
+bool txn_over_quota(const struct txn *t, const struct conn *c);
 /* 0 or EAGAIN. On success the transaction's events have been fired. */
 int txn_commit(struct txn *t);
 

@@ -146,20 +146,23 @@ void node_free(struct node *n)
     free(n);
 }
 
+/* Both copy before they free, so v or p may be n's own. */
 void node_set_value(struct node *n, const char *v, uint32_t len)
 {
-    free(n->value);
-    n->value = xmalloc(len);
+    char *copy = xmalloc(len);
     if (len)
-        memcpy(n->value, v, len);
+        memcpy(copy, v, len);
+    free(n->value);
+    n->value = copy;
     n->vlen = len;
 }
 
 void node_set_perms(struct node *n, const struct xs_perm *p, uint32_t np)
 {
+    struct xs_perm *copy = xmalloc(np * sizeof(*p));
+    memcpy(copy, p, np * sizeof(*p));
     free(n->perms);
-    n->perms = xmalloc(np * sizeof(*p));
-    memcpy(n->perms, p, np * sizeof(*p));
+    n->perms = copy;
     n->nperms = np;
 }
 
@@ -196,14 +199,12 @@ void node_copy_kids(struct node *dst, const struct node *src)
         node_add_child(dst, src->children[i]);
 }
 
-struct node *node_dup(const struct node *n, bool with_kids)
+struct node *node_dup(const struct node *n)
 {
     struct node *d = node_new(n->path);
     node_set_value(d, n->value, n->vlen);
     node_set_perms(d, n->perms, n->nperms);
     d->gen = n->gen;
-    if (with_kids)
-        node_copy_kids(d, n);
     return d;
 }
 

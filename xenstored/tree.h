@@ -65,12 +65,14 @@ void nodemap_clear(struct nodemap *m);
 
 struct node *node_new(const char *path);
 void node_free(struct node *n);
+/* v and p may point into n itself. */
 void node_set_value(struct node *n, const char *v, uint32_t len);
 void node_set_perms(struct node *n, const struct xs_perm *p, uint32_t np);
 void node_add_child(struct node *n, const char *name);
 bool node_del_child(struct node *n, const char *name);
-/* Copy value and perms (and children if with_kids). */
-struct node *node_dup(const struct node *n, bool with_kids);
+/* Copy path, value, perms and generation; not the children (a
+ * transaction loads those only when it needs them, st_load_kids). */
+struct node *node_dup(const struct node *n);
 void node_copy_kids(struct node *dst, const struct node *src);
 
 /* Parent path of an absolute path other than "/" (malloc'd). */

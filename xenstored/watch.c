@@ -5,11 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define WHASH_SEED 5381
+
+static size_t whash_step(size_t h, char c)
+{
+    return h * 33 + (unsigned char)c;
+}
+
 static size_t whash(const char *s)
 {
-    size_t h = 5381;
+    size_t h = WHASH_SEED;
     for (; *s; s++)
-        h = h * 33 + (unsigned char)*s;
+        h = whash_step(h, *s);
     return h & (WATCH_BUCKETS - 1);
 }
 
@@ -72,8 +79,13 @@ void watch_send(struct watch *w, const char *path)
     const char *p = path;
     if (w->rel_prefix && strlen(path) > w->rel_prefix)
         p = path + w->rel_prefix;
-    conn_queue(w->conn, XS_WATCH_EVENT, 0, 0, p, strlen(p) + 1, w->token,
-               strlen(w->token) + 1);
+    size_t plen = strlen(p) + 1, tlen = strlen(w->token) + 1;
+    /* A long token and a long path below the watch can add up to more
+     * than a message may carry; as Xen does, such an event is not sent
+     * (the peer would take the frame for a malformed one). */
+    if (plen + tlen > XENSTORE_PAYLOAD_MAX)
+        return;
+    conn_queue(w->conn, XS_WATCH_EVENT, 0, 0, p, plen, w->token, tlen);
 }
 
 static long conn_target(const struct conn *c)
@@ -94,9 +106,9 @@ static bool may_see(const struct conn *c, const struct event *e)
     return false;
 }
 
-static void fire_at(const struct event *e, const char *wpath)
+static void fire_at(const struct event *e, const char *wpath, size_t bucket)
 {
-    for (struct watch *w = xs->whash[whash(wpath)]; w; w = w->hnext)
+    for (struct watch *w = xs->whash[bucket]; w; w = w->hnext)
         if (!w->conn->dead && strcmp(w->path, wpath) == 0 &&
             may_see(w->conn, e))
             watch_send(w, e->path);
@@ -104,22 +116,25 @@ static void fire_at(const struct event *e, const char *wpath)
 
 static void fire_one(const struct event *e)
 {
+    if (!xs->nwatches)
+        return;
     const char *path = e->path;
     size_t len = strlen(path);
-    char *buf = malloc(len + 1);
-    if (!buf)
-        abort();
-    /* "/" and then every ancestor and the path itself. */
-    fire_at(e, "/");
+    /* "/" and then every ancestor and the path itself: one copy, cut at
+     * each '/' in turn, its hash carried along (linear in the path). */
+    fire_at(e, "/", whash("/"));
+    char *buf = dupstr(path);
+    size_t h = whash_step(WHASH_SEED, path[0]);
     for (size_t i = 1; i <= len; i++) {
         if (path[i] == '/' || path[i] == '\0') {
-            memcpy(buf, path, i);
             buf[i] = '\0';
-            fire_at(e, buf);
+            fire_at(e, buf, h & (WATCH_BUCKETS - 1));
+            buf[i] = path[i];
         }
+        h = whash_step(h, path[i]);
     }
     free(buf);
-    if (!e->recurse || !xs->nwatches)
+    if (!e->recurse)
         return;
     /* Removal: watches strictly below the removed node (O(watches)).
      * Delivering may drop c (conn_kill relinks it), never another one. */

@@ -90,9 +90,12 @@ bool wire_parse_uint(const char *s, unsigned long max, unsigned long *out)
     for (; *s; s++) {
         if (*s < '0' || *s > '9')
             return false;
-        v = v * 10 + (unsigned long)(*s - '0');
-        if (v > max)
+        unsigned long d = (unsigned long)(*s - '0');
+        /* Checked before it is computed: v * 10 + d may wrap when max is
+         * near ULONG_MAX (the 64-bit gfn, any u32 on an ILP32 build). */
+        if (d > max || v > (max - d) / 10)
             return false;
+        v = v * 10 + d;
     }
     *out = v;
     return true;

@@ -33,7 +33,8 @@ enum wire_frame_status wire_frame(const uint8_t *buf, size_t avail,
 
 /* Split a payload into NUL-terminated strings. Stores up to max pointers
  * into argv (pointing into payload) and returns how many NUL-terminated
- * strings the payload holds; bytes after the last NUL are not counted. */
+ * strings the payload holds; bytes after the last NUL are not counted.
+ * With max 0, argv may be NULL: the count alone. */
 unsigned wire_split(const char *payload, size_t len, const char **argv,
                     unsigned max);
 

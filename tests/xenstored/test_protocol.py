@@ -107,6 +107,13 @@ def main():
         c.write('/local/domain/0/rel/x', b'')
         w.watch('/sentinel', 's')
         assert w.wait_event() == (b'/sentinel', b's')  # nothing before it
+        # An event that would not fit in one message is not sent.
+        w.watch('/big', 'T' * 3000)
+        assert w.wait_event() == (b'/big', b'T' * 3000)
+        c.write('/big/' + 'a' * 1200, b'')
+        c.write('/big/b', b'')
+        assert w.wait_event() == (b'/big/b', b'T' * 3000)
+        w.call('UNWATCH', b'/big\0' + b'T' * 3000 + b'\0')
 
         # transactions: isolation, commit, abort, conflict
         t = c.tx_start()

@@ -100,6 +100,18 @@ def main():
         assert g.err('WRITE', b'data/x\0' + b'v' * 2100) == 'ENOSPC'
         assert g.err('SET_PERMS', b'data/x\0n7\0r1\0r2\0r3\0r4\0r5\0') == \
             'ENOSPC'
+        # transaction-nodes: past the quota the transaction takes no more
+        # requests (it would otherwise copy in every new path it is sent).
+        dom0.call('CONTROL', b'quota\x00set\x00transaction-nodes\x004\x00')
+        t = g.tx_start()
+        g.read('data/x', t)
+        errs = [g.err('READ', b'data/r%d\0' % i, t) for i in range(8)]
+        assert errs[0] == 'ENOENT' and errs[-1] == 'ENOSPC', errs
+        assert g.err('READ', b'data/x\0', t) == 'ENOSPC'
+        assert g.err('READ', b'data/new\0', t) == 'ENOSPC'
+        g.tx_end(t, False)
+        g.read('data/x')
+        dom0.call('CONTROL', b'quota\x00set\x00transaction-nodes\x001024\x00')
         dom0.call('CONTROL', b'quota\x00set\x00nodes\x001000\x00')
 
         # Outstanding requests: a guest pipelining more than the quota
