@@ -288,9 +288,22 @@ static void test_grant_table_op(void)
     CHECK_EQ("unknown grant op", HYPERCALL3(__HYPERVISOR_grant_table_op, 99, 0, 0), -XEN_ENOSYS);
 }
 
+/* The runtime's formatter: a 32-bit guest divides 64-bit numbers by hand. */
+static void test_formatting(void)
+{
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%llu|%llx|%d|%u", 18446744073709551615ull,
+             0x123456789abcdef0ull, -42, 4294967295u);
+    CHECK("64-bit numbers format",
+          strcmp(buf, "18446744073709551615|123456789abcdef0|-42|4294967295") == 0);
+    snprintf(buf, sizeof(buf), "%llu", 10000000000ull);
+    CHECK("number above 2^32 formats", strcmp(buf, "10000000000") == 0);
+}
+
 void guest_main(void)
 {
     printk("hypercalls: %d-bit guest\n", GUEST_BITS);
+    test_formatting();
     test_xen_version();
     test_console_io();
     test_memory_op();

@@ -221,26 +221,23 @@ static void put(char *buf, size_t size, size_t *pos, char c)
     (*pos)++;
 }
 
-/* 64-bit division by a small base without libgcc (32-bit guests); 64-bit
- * guests divide natively. */
+/* 64-bit division by a small base without libgcc: 32-bit guests use two
+ * 32-bit divides (the high half, then remainder:low half, whose quotient
+ * fits in 32 bits because remainder < base). A bit-by-bit loop costs ~900
+ * instructions a digit, which matters where guest code is emulated. */
 static unsigned long long divmod(unsigned long long v, unsigned base,
                                  unsigned *rem)
 {
 #if GUEST_BITS == 64
     *rem = (unsigned)(v % base);
     return v / base;
-#endif
-    unsigned long long q = 0;
-    unsigned r = 0;
-    for (int i = 63; i >= 0; i--) {
-        r = (r << 1) | (unsigned)((v >> i) & 1);
-        if (r >= base) {
-            r -= base;
-            q |= 1ull << i;
-        }
-    }
+#else
+    uint32_t hi = (uint32_t)(v >> 32), lo = (uint32_t)v;
+    uint32_t q_hi = hi / base, r = hi % base, q_lo;
+    __asm__("divl %4" : "=a"(q_lo), "=d"(r) : "a"(lo), "d"(r), "rm"(base));
     *rem = r;
-    return q;
+    return ((unsigned long long)q_hi << 32) | q_lo;
+#endif
 }
 
 static void put_num(char *buf, size_t size, size_t *pos, unsigned long long v,
