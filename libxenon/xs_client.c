@@ -13,10 +13,20 @@
 
 #include <xen/io/xs_wire.h>
 
+/* Requests queued while pipelining: sent in one go, their replies read in
+ * order at the flush. */
+#define PIPE_MAX_BYTES 32768
+
 struct xs_client {
     int fd;
     uint32_t req_id;
     uint32_t tx;
+    bool pipelining;
+    char *out;              /* queued requests, header + payload each */
+    size_t out_len;
+    uint32_t first_queued;  /* req_id of the first queued request */
+    unsigned queued;
+    int queued_err;         /* first error among flushed replies */
 };
 
 const char *xs_default_path(void)
@@ -56,6 +66,7 @@ void xs_close(struct xs_client *c)
 {
     if (c) {
         close(c->fd);
+        free(c->out);
         free(c);
     }
 }
@@ -83,18 +94,12 @@ static int err_from_name(const char *s)
     return -EIO;
 }
 
-/* Send one request built from `parts` (each ended by its own length) and
- * read its reply into *reply (malloc'd, NUL-terminated, length *rlen). */
-static int call(struct xs_client *c, uint32_t type, const void *payload,
-                size_t len, char **reply, size_t *rlen)
+/* Read the reply to request `req_id` of `type` into *reply (malloc'd,
+ * NUL-terminated, length *rlen) unless reply is NULL. Watch events are
+ * dropped; replies come in request order on one connection. */
+static int recv_reply(struct xs_client *c, uint32_t type, uint32_t req_id,
+                      char **reply, size_t *rlen)
 {
-    if (len > XENSTORE_PAYLOAD_MAX)
-        return -E2BIG;
-    struct xsd_sockmsg m = { .type = type, .req_id = ++c->req_id, .tx_id = c->tx,
-                             .len = (uint32_t)len };
-    if (io_full(c->fd, &m, sizeof(m), 1) < 0 ||
-        (len && io_full(c->fd, (void *)payload, len, 1) < 0))
-        return -EIO;
     for (;;) {
         struct xsd_sockmsg r;
         if (io_full(c->fd, &r, sizeof(r), 0) < 0 || r.len > XENSTORE_PAYLOAD_MAX)
@@ -110,6 +115,10 @@ static int call(struct xs_client *c, uint32_t type, const void *payload,
         if (r.type == XS_WATCH_EVENT) {
             free(body);
             continue;
+        }
+        if (r.req_id != req_id) {
+            free(body);
+            return -EIO;
         }
         if (r.type == XS_ERROR) {
             int e = err_from_name(body);
@@ -131,15 +140,90 @@ static int call(struct xs_client *c, uint32_t type, const void *payload,
     }
 }
 
-static int call_path(struct xs_client *c, uint32_t type, const char *path,
-                     char **reply, size_t *rlen)
+static int queue(struct xs_client *c, const struct xsd_sockmsg *m,
+                 const void *payload)
 {
-    return call(c, type, path, strlen(path) + 1, reply, rlen);
+    size_t need = c->out_len + sizeof(*m) + m->len;
+    char *b = realloc(c->out, need);
+    if (!b)
+        return -ENOMEM;
+    memcpy(b + c->out_len, m, sizeof(*m));
+    memcpy(b + c->out_len + sizeof(*m), payload, m->len);
+    c->out = b;
+    c->out_len = need;
+    if (c->queued++ == 0)
+        c->first_queued = m->req_id;
+    return 0;
+}
+
+/* Send the queue and read its replies ("OK" each), keeping the first error
+ * in queued_err. -EIO when the connection broke, else 0. */
+static int flush_queue(struct xs_client *c)
+{
+    int rc = io_full(c->fd, c->out, c->out_len, 1) < 0 ? -EIO : 0;
+    size_t off = 0;
+    for (unsigned i = 0; i < c->queued && rc == 0; i++) {
+        const struct xsd_sockmsg *m = (const struct xsd_sockmsg *)(c->out + off);
+        off += sizeof(*m) + m->len;
+        int r = recv_reply(c, m->type, c->first_queued + i, NULL, NULL);
+        if (r < 0 && c->queued_err == 0)
+            c->queued_err = r;
+        if (r == -EIO)
+            rc = -EIO;
+    }
+    c->out_len = 0;
+    c->queued = 0;
+    return rc;
+}
+
+void xs_pipeline_begin(struct xs_client *c)
+{
+    c->pipelining = true;
+    c->queued_err = 0;
+}
+
+int xs_pipeline_end(struct xs_client *c)
+{
+    c->pipelining = false;
+    if (c->queued)
+        flush_queue(c);
+    int e = c->queued_err;
+    c->queued_err = 0;
+    return e;
+}
+
+/* Send one request and read its reply into *reply (see recv_reply). While
+ * pipelining, a request that may be queued (a change whose reply is only
+ * "OK") is; its error comes from xs_pipeline_end. Any other request sends
+ * the queue first. */
+static int call(struct xs_client *c, uint32_t type, const void *payload,
+                size_t len, char **reply, size_t *rlen, bool may_queue)
+{
+    if (len > XENSTORE_PAYLOAD_MAX)
+        return -E2BIG;
+    struct xsd_sockmsg m = { .type = type, .req_id = ++c->req_id, .tx_id = c->tx,
+                             .len = (uint32_t)len };
+    may_queue = may_queue && c->pipelining;
+    if (c->queued && (!may_queue || c->out_len + sizeof(m) + len > PIPE_MAX_BYTES) &&
+        flush_queue(c) < 0)
+        return -EIO;
+    if (may_queue)
+        return queue(c, &m, payload);
+    if (io_full(c->fd, &m, sizeof(m), 1) < 0 ||
+        (len && io_full(c->fd, (void *)payload, len, 1) < 0))
+        return -EIO;
+    return recv_reply(c, type, m.req_id, reply, rlen);
+}
+
+static int call_path(struct xs_client *c, uint32_t type, const char *path,
+                     char **reply, size_t *rlen, bool may_queue)
+{
+    return call(c, type, path, strlen(path) + 1, reply, rlen, may_queue);
 }
 
 int xs_read(struct xs_client *c, const char *path, char **value)
 {
-    return call_path(c, XS_READ, path, value, NULL);
+    return call_path(c, XS_READ, path, value, NULL, false);
 }
 
 int xs_write(struct xs_client *c, const char *path, const char *value)
@@ -150,19 +234,19 @@ int xs_write(struct xs_client *c, const char *path, const char *value)
         return -ENOMEM;
     memcpy(buf, path, pl);
     memcpy(buf + pl, value, vl);
-    int rc = call(c, XS_WRITE, buf, pl + vl, NULL, NULL);
+    int rc = call(c, XS_WRITE, buf, pl + vl, NULL, NULL, true);
     free(buf);
     return rc;
 }
 
 int xs_mkdir(struct xs_client *c, const char *path)
 {
-    return call_path(c, XS_MKDIR, path, NULL, NULL);
+    return call_path(c, XS_MKDIR, path, NULL, NULL, true);
 }
 
 int xs_rm(struct xs_client *c, const char *path)
 {
-    int rc = call_path(c, XS_RM, path, NULL, NULL);
+    int rc = call_path(c, XS_RM, path, NULL, NULL, false);
     return rc == -ENOENT ? 0 : rc;
 }
 
@@ -179,7 +263,7 @@ int xs_directory(struct xs_client *c, const char *path, char ***names, int *n)
     size_t len;
     *names = NULL;
     *n = 0;
-    int rc = call_path(c, XS_DIRECTORY, path, &body, &len);
+    int rc = call_path(c, XS_DIRECTORY, path, &body, &len, false);
     if (rc < 0)
         return rc;
     int count = 0;
@@ -212,7 +296,7 @@ int xs_set_perms(struct xs_client *c, const char *path, const char *perms,
         return -ENOMEM;
     memcpy(buf, path, pl);
     memcpy(buf + pl, perms, len);
-    int rc = call(c, XS_SET_PERMS, buf, pl + len, NULL, NULL);
+    int rc = call(c, XS_SET_PERMS, buf, pl + len, NULL, NULL, true);
     free(buf);
     return rc;
 }
@@ -222,14 +306,14 @@ int xs_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
 {
     char buf[64];
     int n = snprintf(buf, sizeof(buf), "%u%c%lu%c%u", domid, 0, gfn, 0, port);
-    return call(c, XS_INTRODUCE, buf, (size_t)n + 1, NULL, NULL);
+    return call(c, XS_INTRODUCE, buf, (size_t)n + 1, NULL, NULL, false);
 }
 
 int xs_transaction_begin(struct xs_client *c)
 {
     char *id;
     c->tx = 0;
-    int rc = call(c, XS_TRANSACTION_START, "", 1, &id, NULL);
+    int rc = call(c, XS_TRANSACTION_START, "", 1, &id, NULL, false);
     if (rc < 0)
         return rc;
     /* Id 0 means "no transaction": a reply that does not parse as a real
@@ -247,7 +331,7 @@ int xs_transaction_begin(struct xs_client *c)
 
 int xs_transaction_end(struct xs_client *c, int commit)
 {
-    int rc = call(c, XS_TRANSACTION_END, commit ? "T" : "F", 2, NULL, NULL);
+    int rc = call(c, XS_TRANSACTION_END, commit ? "T" : "F", 2, NULL, NULL, false);
     c->tx = 0;
     return rc;
 }
@@ -256,5 +340,5 @@ int xs_release(struct xs_client *c, unsigned domid)
 {
     char buf[16];
     int n = snprintf(buf, sizeof(buf), "%u", domid);
-    return call(c, XS_RELEASE, buf, (size_t)n + 1, NULL, NULL);
+    return call(c, XS_RELEASE, buf, (size_t)n + 1, NULL, NULL, false);
 }

@@ -1,6 +1,7 @@
 /* A small synchronous xenstore client for the toolstack: one unix-socket
- * connection to xenon-xenstored (as dom0), one request at a time. Watch
- * events are not used by the toolstack and are dropped if they arrive. */
+ * connection to xenon-xenstored (as dom0), one request at a time unless
+ * pipelining. Watch events are not used by the toolstack and are dropped
+ * if they arrive. */
 #ifndef XENON_XS_CLIENT_H
 #define XENON_XS_CLIENT_H
 
@@ -32,6 +33,14 @@ int xs_set_perms(struct xs_client *c, const char *path, const char *perms,
  * aborts; a conflicting commit returns -EAGAIN. */
 int xs_transaction_begin(struct xs_client *c);
 int xs_transaction_end(struct xs_client *c, int commit);
+/* Pipelining: between begin and end, write, mkdir and set_perms are queued
+ * (they return 0) and sent together, their replies read in order at the
+ * next other request or at end; one round trip for many changes. end
+ * returns the first error any queued request got (0 if none); the changes
+ * before and after a failed one were still made, so pipeline inside a
+ * transaction and abort it on error. */
+void xs_pipeline_begin(struct xs_client *c);
+int xs_pipeline_end(struct xs_client *c);
 int xs_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
                  unsigned port);
 int xs_release(struct xs_client *c, unsigned domid);

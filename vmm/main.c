@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,6 +50,7 @@ struct options {
     const char *xenstore_socket;
     const char *log_file;
     bool verbose, user_hypercalls, launch_trace, paused;
+    int ready_fd;
 };
 
 static void usage(FILE *f)
@@ -75,6 +77,9 @@ static void usage(FILE *f)
 "  --log-file FILE        VMM log (default stderr)\n"
 "  --bench-user-hypercalls  allow hypercalls from ring 3 (benchmarks only)\n"
 "  --launch-trace         print launch milestones (CLOCK_MONOTONIC ns) on stderr\n"
+"  --ready-fd N           write \"R\" to descriptor N and close it once the\n"
+"                         domain is built and its console served (a toolstack\n"
+"                         waits on it; end of file means the VMM failed)\n"
 "  -v, --verbose\n"
 "With no console or serial option, both go to stdout.\n",
             MAX_VCPUS, GNTTAB_DEFAULT_MAX_FRAMES);
@@ -120,7 +125,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_KERNEL = 256, O_RAMDISK, O_CMDLINE, O_MEMORY, O_VCPUS, O_DOMID,
            O_NAME, O_GNT, O_CLOG, O_CSOCK, O_CSTDIO, O_SLOG, O_SSTDIO, O_XS,
-           O_LOG, O_UHC, O_TRACE, O_UUID, O_PAUSED };
+           O_LOG, O_UHC, O_TRACE, O_UUID, O_PAUSED, O_READY };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "ramdisk", required_argument, NULL, O_RAMDISK },
@@ -141,11 +146,12 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "log-file", required_argument, NULL, O_LOG },
         { "bench-user-hypercalls", no_argument, NULL, O_UHC },
         { "launch-trace", no_argument, NULL, O_TRACE },
+        { "ready-fd", required_argument, NULL, O_READY },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
-    *o = (struct options){ .memory_mib = 64, .vcpus = 1, .domid = 1,
+    *o = (struct options){ .ready_fd = -1, .memory_mib = 64, .vcpus = 1, .domid = 1,
                            .max_grant_frames = GNTTAB_DEFAULT_MAX_FRAMES };
     int c;
     uint64_t v;
@@ -200,6 +206,15 @@ static int parse_options(int argc, char **argv, struct options *o)
         case O_UHC: o->user_hypercalls = true; break;
         case O_TRACE: o->launch_trace = true; break;
         case O_PAUSED: o->paused = true; break;
+        case O_READY:
+            if (!parse_uint(optarg, INT_MAX, &v) || fcntl((int)v, F_GETFD) < 0) {
+                fprintf(stderr, "xenon-vmm: --ready-fd: '%s' is not an open descriptor\n", optarg);
+                return -1;
+            }
+            o->ready_fd = (int)v;
+            /* Not for anything the VMM might start later. */
+            fcntl(o->ready_fd, F_SETFD, FD_CLOEXEC);
+            break;
         case 'v': o->verbose = true; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
@@ -423,6 +438,11 @@ int main(int argc, char **argv)
      * the pages back instead of keeping them for the domain's lifetime. */
     malloc_trim(0);
     domain_trace_launch(d, "built");
+    if (o.ready_fd >= 0) {
+        if (write(o.ready_fd, "R", 1) != 1)
+            log_warn("--ready-fd: %s", strerror(errno));
+        close(o.ready_fd);
+    }
     if (o.paused)
         raise(SIGSTOP);     /* xl create -p: wait for xl unpause (SIGCONT) */
     if (vcpus_start(d) < 0)

@@ -1,0 +1,150 @@
+/* The toolstack's xenstore client against a real xenon-xenstored (started
+ * here, private socket and data directory): plain calls and pipelining.
+ *     test_xs_client XENSTORED */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "xs_client.h"
+
+static const char *xenstored;
+static char dir[] = "/tmp/xs-client-test.XXXXXX";
+static char sock[sizeof(dir) + 16];
+static pid_t daemon_pid;
+
+static int start_daemon(void **state)
+{
+    (void)state;
+    if (!mkdtemp(dir))
+        return -1;
+    char data[sizeof(dir) + 16];
+    snprintf(sock, sizeof(sock), "%s/sock", dir);
+    snprintf(data, sizeof(data), "%s/data", dir);
+    daemon_pid = fork();
+    if (daemon_pid == 0) {
+        execl(xenstored, xenstored, "-N", "--socket", sock, "--data-dir", data,
+              "--pid-file", "", "--log-file", "/dev/null", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 1000; i++) {
+        struct xs_client *c = xs_open(sock);
+        if (c) {
+            xs_close(c);
+            return 0;
+        }
+        struct timespec ts = { 0, 5000000 };
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+static int stop_daemon(void **state)
+{
+    (void)state;
+    kill(daemon_pid, SIGTERM);
+    waitpid(daemon_pid, NULL, 0);
+    char cmd[sizeof(dir) + 16];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void check_value(struct xs_client *c, const char *path, const char *want)
+{
+    char *v = NULL;
+    assert_int_equal(xs_read(c, path, &v), 0);
+    assert_string_equal(v, want);
+    free(v);
+}
+
+/* More writes than one queue holds (32 KiB; ~45 bytes each) but within
+ * the transaction-nodes quota: the client sends the queue when full
+ * and all of them land, in order, in one transaction. */
+static void test_pipelined_transaction(void **state)
+{
+    (void)state;
+    struct xs_client *c = xs_open(sock);
+    assert_non_null(c);
+    assert_int_equal(xs_transaction_begin(c), 0);
+    xs_pipeline_begin(c);
+    char path[64], value[32];
+    for (int i = 0; i < 800; i++) {
+        snprintf(path, sizeof(path), "/pipe/tx/node%d", i);
+        snprintf(value, sizeof(value), "value-%d", i);
+        assert_int_equal(xs_write(c, path, value), 0);
+    }
+    assert_int_equal(xs_set_perms(c, "/pipe/tx/node7", "n0\0r5", 6), 0);
+    assert_int_equal(xs_pipeline_end(c), 0);
+    assert_int_equal(xs_transaction_end(c, 1), 0);
+
+    struct xs_client *other = xs_open(sock);
+    assert_non_null(other);
+    for (int i = 0; i < 800; i++) {
+        snprintf(path, sizeof(path), "/pipe/tx/node%d", i);
+        snprintf(value, sizeof(value), "value-%d", i);
+        check_value(other, path, value);
+    }
+    xs_close(other);
+    xs_close(c);
+}
+
+/* A failing request in the queue: end reports its error, the requests
+ * around it still ran, and replies stay in step with requests. */
+static void test_pipelined_error(void **state)
+{
+    (void)state;
+    struct xs_client *c = xs_open(sock);
+    assert_non_null(c);
+    xs_pipeline_begin(c);
+    assert_int_equal(xs_write(c, "/pipe/err/a", "1"), 0);
+    assert_int_equal(xs_write(c, "/pipe/err//bad", "2"), 0);   /* queued */
+    assert_int_equal(xs_write(c, "/pipe/err/c", "3"), 0);
+    assert_int_equal(xs_pipeline_end(c), -EINVAL);
+    check_value(c, "/pipe/err/a", "1");
+    check_value(c, "/pipe/err/c", "3");
+    assert_int_equal(xs_pipeline_end(c), 0);    /* the error was reported once */
+    xs_close(c);
+}
+
+/* A read while pipelining sends the queue first: it sees the writes. */
+static void test_read_flushes(void **state)
+{
+    (void)state;
+    struct xs_client *c = xs_open(sock);
+    assert_non_null(c);
+    xs_pipeline_begin(c);
+    assert_int_equal(xs_write(c, "/pipe/rw", "before"), 0);
+    check_value(c, "/pipe/rw", "before");
+    assert_int_equal(xs_write(c, "/pipe/rw", "after"), 0);
+    assert_int_equal(xs_mkdir(c, "/pipe/rw-dir"), 0);
+    assert_int_equal(xs_pipeline_end(c), 0);
+    check_value(c, "/pipe/rw", "after");
+    check_value(c, "/pipe/rw-dir", "");
+    xs_close(c);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s XENSTORED\n", argv[0]);
+        return 2;
+    }
+    xenstored = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pipelined_transaction),
+        cmocka_unit_test(test_pipelined_error),
+        cmocka_unit_test(test_read_flushes),
+    };
+    return cmocka_run_group_tests(tests, start_daemon, stop_daemon);
+}
