@@ -9,7 +9,9 @@ are noisy); the ratio is what to read. bench/run.py gathers the records.
 """
 import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import time
 
@@ -31,6 +33,29 @@ def median(xs):
 
 def emit(**record):
     print(json.dumps(record), flush=True)
+
+
+def qemu_microvm_cmd(qemu, image, memory_mib=64):
+    """QEMU microvm booting a PVH ELF with its serial port on stdout: the
+    launch-time peer."""
+    return [qemu, "-enable-kvm", "-M", "microvm", "-nodefaults", "-no-user-config",
+            "-display", "none", "-serial", "stdio", "-m", str(memory_mib),
+            "-kernel", image]
+
+
+def first_stdout_byte_ms(cmd):
+    """Milliseconds from starting cmd to the first byte on its stdout; the
+    process is killed then."""
+    t0 = time.monotonic_ns()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL)
+    first = p.stdout.read(1)
+    t1 = time.monotonic_ns()
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    if not first:
+        sys.exit(f"no output from {cmd[0]}")
+    return (t1 - t0) / 1e6
 
 
 def need_kvm():

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/time.h>
@@ -568,18 +569,20 @@ static void write_json(const struct xenon_paths *p, unsigned domid,
 }
 
 /* Pick a domid (never `avoid`, the domain being restarted, whose name may
- * still be in use), write the xenstore nodes, introduce the domain and write
- * its state file. 0, or -1 with nothing left behind. */
-static int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
-                        const struct domain_config *dc, const char *json,
-                        unsigned avoid, unsigned *domid_out, FILE *err)
+ * still be in use) and write its state file, which reserves the domid.
+ * Returns the state lock, held so that no other create takes the name
+ * before domain_publish() has written it: pass it there. -1 with nothing
+ * left behind. */
+static int domain_reserve(const struct xenon_paths *p, struct xs_client *xs,
+                          const struct domain_config *dc, const char *json,
+                          unsigned avoid, unsigned *domid_out, FILE *err)
 {
     int lock = lock_state(p);
     if (lock < 0) {
         fprintf(err, "cannot lock %s/lock: %s\n", p->state_dir, strerror(errno));
         return -1;
     }
-    int rc = -1;
+    bool ok = false;
     unsigned *a = NULL, *b = NULL;
     int na = 0, nb = 0;
     if (xs_domids(xs, &a, &na) < 0) {
@@ -629,18 +632,37 @@ static int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
         goto out;
     }
     /* The state file first: it reserves the domid and lets destroy find
-     * whatever the steps below managed to create. */
+     * whatever the steps that follow managed to create. */
     if (state_write(p, domid, &s) < 0) {
         fprintf(err, "cannot write the state file in %s: %s\n", p->state_dir,
                 strerror(errno));
         goto out;
     }
     write_json(p, domid, json);
+    *domid_out = domid;
+    ok = true;
+out:
+    free(a);
+    free(b);
+    if (!ok) {
+        close(lock);
+        return -1;
+    }
+    return lock;
+}
+
+/* Write the reserved domain's xenstore nodes, introduce it to xenstored and
+ * release `lock` (from domain_reserve). 0, or -1 after teardown. */
+static int domain_publish(const struct xenon_paths *p, struct xs_client *xs,
+                          const struct domain_config *dc, unsigned domid,
+                          int lock, FILE *err)
+{
+    struct dstate s;
+    int xrc = state_read(p, domid, &s) < 0 ? -ENOENT : 0;
     /* One transaction: all nodes appear at once, and xenstored syncs its
      * journal once rather than per node. Pipelined: the ~90 requests cost
      * one round trip, not one each. */
-    int xrc;
-    for (int tries = 0;; tries++) {
+    for (int tries = 0; xrc == 0; tries++) {
         xrc = xs_transaction_begin(xs);
         if (xrc < 0)
             break;
@@ -661,15 +683,20 @@ static int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
         fprintf(err, "cannot set up domain %u in xenstore: %s\n", domid,
                 strerror(-xrc));
         teardown(p, xs, domid);
-        goto out;
     }
-    *domid_out = domid;
-    rc = 0;
-out:
-    free(a);
-    free(b);
     close(lock);
-    return rc;
+    return xrc < 0 ? -1 : 0;
+}
+
+/* Both steps at once (a restart, run by the monitor). */
+static int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
+                        const struct domain_config *dc, const char *json,
+                        unsigned avoid, unsigned *domid_out, FILE *err)
+{
+    int lock = domain_reserve(p, xs, dc, json, avoid, domid_out, err);
+    if (lock < 0)
+        return -1;
+    return domain_publish(p, xs, dc, *domid_out, lock, err);
 }
 
 /* --- the VMM -------------------------------------------------------------- */
@@ -715,12 +742,14 @@ static void mlog(const char *fmt, ...)
 }
 
 /* Start xenon-vmm for the domain and wait until it reports, on a pipe
- * (--ready-fd), that the domain is built and its console served. The
- * VMM's log goes to our stderr (the xl log). 0 and *pid, or -1 (the VMM is
- * gone, reaped). */
+ * (--ready-fd), that the domain is built and its console served. With
+ * go_fd >= 0 the VMM then waits for "G" there before running the guest
+ * (xl create writes it once the xenstore nodes are in place). The VMM's
+ * log goes to our stderr (the xl log). 0 and *pid, or -1 (the VMM is gone,
+ * reaped). */
 static int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
                      unsigned domid, const char *console, bool paused,
-                     pid_t *pid_out)
+                     int go_fd, pid_t *pid_out)
 {
     char domid_s[16], mem_s[32], vcpus_s[16], gnt_s[16], clog[XENON_PATH_MAX + 300];
     char uuid[37];
@@ -774,12 +803,17 @@ static int vmm_start(const struct xenon_paths *p, const struct domain_config *dc
         argv[n++] = "--paused";
     /* The VMM writes "R" once built; end of file means it failed first. */
     int ready[2];
-    char ready_s[16];
+    char ready_s[16], go_s[16];
     if (pipe2(ready, O_CLOEXEC) < 0)
         return -1;
     snprintf(ready_s, sizeof(ready_s), "%d", ready[1]);
     argv[n++] = "--ready-fd";
     argv[n++] = ready_s;
+    if (go_fd >= 0) {
+        snprintf(go_s, sizeof(go_s), "%d", go_fd);
+        argv[n++] = "--go-fd";
+        argv[n++] = go_s;
+    }
     argv[n] = NULL;
 
     unlink(console);
@@ -793,7 +827,10 @@ static int vmm_start(const struct xenon_paths *p, const struct domain_config *dc
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        fcntl(ready[1], F_SETFD, 0);    /* the one descriptor exec passes on */
+        /* The descriptors exec passes on. */
+        fcntl(ready[1], F_SETFD, 0);
+        if (go_fd >= 0)
+            fcntl(go_fd, F_SETFD, 0);
         execvp(argv[0], (char **)argv);
         fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
@@ -839,7 +876,7 @@ static void on_term(int sig)
  * byte once the first VMM runs ('K') or has failed ('F'). */
 static void __attribute__((noreturn))
 monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
-        unsigned domid, int report, bool paused)
+        unsigned domid, int report, int go_fd, bool paused)
 {
     struct sigaction sa = { .sa_handler = on_term };
     sigemptyset(&sa.sa_mask);
@@ -867,24 +904,30 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
         /* Only the first start may be paused (xl create -p); a restarted
          * domain runs. */
         if (monitor_stop ||
-            vmm_start(p, dc, domid, s.console, paused && report >= 0, &vmm) < 0) {
+            vmm_start(p, dc, domid, s.console, paused && report >= 0, go_fd, &vmm) < 0) {
             xs = xs ? xs : xs_open(p->xs_path);
             teardown(p, xs, domid);
             if (report >= 0)
                 (void)!write(report, "F", 1);
             break;
         }
+        if (go_fd >= 0) {       /* only the first VMM waits for xl's go */
+            close(go_fd);
+            go_fd = -1;
+        }
         s.vmm_pid = vmm;
         s.vmm_start = proc_start(vmm, NULL, NULL);
         state_write(p, domid, &s);
-        mlog("domain %u (%s) running, xenon-vmm pid %d", domid, dc->name, (int)vmm);
-        mlog("Waiting for domain %s (domid %u) to die [pid %ld]", dc->name, domid,
-             (long)me);
+        /* xl returns at "K": the state file names the VMM by then (for
+         * destroy); the log lines can come after. */
         if (report >= 0) {
             (void)!write(report, "K", 1);
             close(report);
             report = -1;
         }
+        mlog("domain %u (%s) running, xenon-vmm pid %d", domid, dc->name, (int)vmm);
+        mlog("Waiting for domain %s (domid %u) to die [pid %ld]", dc->name, domid,
+             (long)me);
         int st = 0;
         bool signalled = false;
         for (;;) {
@@ -995,8 +1038,12 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
         xs_close(xs);
         return -1;
     }
+    /* As libxl builds a domain paused and unpauses it once its xenstore
+     * nodes exist: the monitor starts the VMM, which builds the domain
+     * while we write the nodes, then waits for "G" on the go pipe. */
     unsigned domid;
-    if (domain_setup(p, xs, dc, config_json, 0, &domid, err) < 0) {
+    int lock = domain_reserve(p, xs, dc, config_json, 0, &domid, err);
+    if (lock < 0) {
         xs_close(xs);
         return -1;
     }
@@ -1004,12 +1051,20 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     log_path(p, dc->name, logf, sizeof(logf));
     int logfd = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     off_t log_start = logfd >= 0 ? lseek(logfd, 0, SEEK_END) : 0;
-    int pfd[2];
-    if (logfd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
+    int pfd[2] = { -1, -1 }, go[2] = { -1, -1 };
+    /* go is a socket pair only so that sending to a VMM that already
+     * died is an error (MSG_NOSIGNAL), not a SIGPIPE for the caller. */
+    if (logfd < 0 || pipe2(pfd, O_CLOEXEC) < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0) {
         fprintf(err, "cannot open %s: %s\n", logf, strerror(errno));
         if (logfd >= 0)
             close(logfd);
+        for (int i = 0; i < 2; i++) {
+            if (pfd[i] >= 0)
+                close(pfd[i]);
+        }
         teardown(p, xs, domid);
+        close(lock);
         xs_close(xs);
         return -1;
     }
@@ -1018,8 +1073,11 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     if (child == 0) {
         /* Detach: new session (a ^C at xl's terminal does not reach the
          * monitor), then, unless in the foreground, a grandchild that init
-         * adopts. */
+         * adopts. The lock's open file is shared with us: close our copy,
+         * or the lock would last as long as the monitor. */
+        close(lock);
         close(pfd[0]);
+        close(go[1]);
         xs_close(xs);
         setsid();
         if (!fg && fork() != 0)
@@ -1034,9 +1092,21 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
         if (chdir("/") < 0) {
             /* keep going: all paths we use are absolute or already resolved */
         }
-        monitor(p, dc, config_json, domid, pfd[1], flags & XENON_CREATE_PAUSED);
+        monitor(p, dc, config_json, domid, pfd[1], go[0], flags & XENON_CREATE_PAUSED);
     }
     close(pfd[1]);
+    close(go[0]);
+    /* No go (the socket closes unwritten) when the nodes could not be
+     * written: the VMM then exits and the monitor tears down. */
+    bool published = false;
+    if (child > 0) {
+        published = domain_publish(p, xs, dc, domid, lock, err) == 0;
+        if (published)
+            (void)!send(go[1], "G", 1, MSG_NOSIGNAL);
+    } else {
+        close(lock);
+    }
+    close(go[1]);
     if (child > 0 && !fg)
         waitpid(child, NULL, 0);
     char c = 0;
@@ -1045,7 +1115,7 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
         r = read(pfd[0], &c, 1);
     } while (r < 0 && errno == EINTR);
     close(pfd[0]);
-    if (child < 0 || r != 1 || c != 'K') {
+    if (!published || r != 1 || c != 'K') {
         /* The monitor has cleaned up; show what the VMM said. */
         fprintf(err, "libxl: error: domain %u (%s) failed to start; log %s:\n",
                 domid, dc->name, logf);

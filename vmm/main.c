@@ -50,7 +50,7 @@ struct options {
     const char *xenstore_socket;
     const char *log_file;
     bool verbose, user_hypercalls, launch_trace, paused;
-    int ready_fd;
+    int ready_fd, go_fd;
 };
 
 static void usage(FILE *f)
@@ -80,6 +80,10 @@ static void usage(FILE *f)
 "  --ready-fd N           write \"R\" to descriptor N and close it once the\n"
 "                         domain is built and its console served (a toolstack\n"
 "                         waits on it; end of file means the VMM failed)\n"
+"  --go-fd N              once built (and ready reported), wait for \"G\" on\n"
+"                         descriptor N before running any guest code; end of\n"
+"                         file instead destroys the domain (the toolstack\n"
+"                         gave up while writing its xenstore nodes)\n"
 "  -v, --verbose\n"
 "With no console or serial option, both go to stdout.\n",
             MAX_VCPUS, GNTTAB_DEFAULT_MAX_FRAMES);
@@ -125,7 +129,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_KERNEL = 256, O_RAMDISK, O_CMDLINE, O_MEMORY, O_VCPUS, O_DOMID,
            O_NAME, O_GNT, O_CLOG, O_CSOCK, O_CSTDIO, O_SLOG, O_SSTDIO, O_XS,
-           O_LOG, O_UHC, O_TRACE, O_UUID, O_PAUSED, O_READY };
+           O_LOG, O_UHC, O_TRACE, O_UUID, O_PAUSED, O_READY, O_GO };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "ramdisk", required_argument, NULL, O_RAMDISK },
@@ -147,11 +151,12 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "bench-user-hypercalls", no_argument, NULL, O_UHC },
         { "launch-trace", no_argument, NULL, O_TRACE },
         { "ready-fd", required_argument, NULL, O_READY },
+        { "go-fd", required_argument, NULL, O_GO },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
-    *o = (struct options){ .ready_fd = -1, .memory_mib = 64, .vcpus = 1, .domid = 1,
+    *o = (struct options){ .ready_fd = -1, .go_fd = -1, .memory_mib = 64, .vcpus = 1, .domid = 1,
                            .max_grant_frames = GNTTAB_DEFAULT_MAX_FRAMES };
     int c;
     uint64_t v;
@@ -207,14 +212,17 @@ static int parse_options(int argc, char **argv, struct options *o)
         case O_TRACE: o->launch_trace = true; break;
         case O_PAUSED: o->paused = true; break;
         case O_READY:
+        case O_GO: {
+            const char *what = c == O_READY ? "--ready-fd" : "--go-fd";
             if (!parse_uint(optarg, INT_MAX, &v) || fcntl((int)v, F_GETFD) < 0) {
-                fprintf(stderr, "xenon-vmm: --ready-fd: '%s' is not an open descriptor\n", optarg);
+                fprintf(stderr, "xenon-vmm: %s: '%s' is not an open descriptor\n", what, optarg);
                 return -1;
             }
-            o->ready_fd = (int)v;
             /* Not for anything the VMM might start later. */
-            fcntl(o->ready_fd, F_SETFD, FD_CLOEXEC);
+            fcntl((int)v, F_SETFD, FD_CLOEXEC);
+            *(c == O_READY ? &o->ready_fd : &o->go_fd) = (int)v;
             break;
+        }
         case 'v': o->verbose = true; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
@@ -442,6 +450,19 @@ int main(int argc, char **argv)
         if (write(o.ready_fd, "R", 1) != 1)
             log_warn("--ready-fd: %s", strerror(errno));
         close(o.ready_fd);
+    }
+    if (o.go_fd >= 0) {
+        char go = 0;
+        ssize_t r;
+        do
+            r = read(o.go_fd, &go, 1);
+        while (r < 0 && errno == EINTR);
+        close(o.go_fd);
+        if (r != 1 || go != 'G') {
+            log_info("dom%u (%s): destroyed before it ran (no go from the toolstack)",
+                     d->domid, d->name);
+            return EXIT_DESTROYED;
+        }
     }
     if (o.paused)
         raise(SIGSTOP);     /* xl create -p: wait for xl unpause (SIGCONT) */
