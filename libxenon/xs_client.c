@@ -163,9 +163,10 @@ static int flush_queue(struct xs_client *c)
     int rc = io_full(c->fd, c->out, c->out_len, 1) < 0 ? -EIO : 0;
     size_t off = 0;
     for (unsigned i = 0; i < c->queued && rc == 0; i++) {
-        const struct xsd_sockmsg *m = (const struct xsd_sockmsg *)(c->out + off);
-        off += sizeof(*m) + m->len;
-        int r = recv_reply(c, m->type, c->first_queued + i, NULL, NULL);
+        struct xsd_sockmsg m;   /* copied: payloads leave headers unaligned */
+        memcpy(&m, c->out + off, sizeof(m));
+        off += sizeof(m) + m.len;
+        int r = recv_reply(c, m.type, c->first_queued + i, NULL, NULL);
         if (r < 0 && c->queued_err == 0)
             c->queued_err = r;
         if (r == -EIO)

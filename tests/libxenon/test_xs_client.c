@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -34,6 +35,7 @@ static int start_daemon(void **state)
     snprintf(data, sizeof(data), "%s/data", dir);
     daemon_pid = fork();
     if (daemon_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);  /* a test that aborts stops it too */
         execl(xenstored, xenstored, "-N", "--socket", sock, "--data-dir", data,
               "--pid-file", "", "--log-file", "/dev/null", (char *)NULL);
         _exit(127);
