@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,6 +61,25 @@ static int write_pidfile(const char *path)
     int rc = write_full(fd, buf, (size_t)n);
     close(fd);
     return rc;
+}
+
+/* One descriptor per connection, and every domain's VMM holds one: the
+ * soft limit services get by default (1024) would stop a host near 1000
+ * domains, with the hard limit far above. Take what the hard one allows. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    rlim_t want = rl.rlim_max;
+    if (want == RLIM_INFINITY || want > (rlim_t)1 << 20)
+        want = (rlim_t)1 << 20;             /* the kernel's usual nr_open */
+    if (rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        log_warn("cannot raise the open file limit to %llu: %m",
+                 (unsigned long long)want);
 }
 
 int main(int argc, char **argv)
@@ -119,6 +139,7 @@ int main(int argc, char **argv)
         }
     }
     log_init("xenon-xenstored", lf, verbose ? LOG_DEBUG : LOG_INFO);
+    raise_nofile();
 
     uint64_t t0 = now_ns();
     if (core_init(strcmp(datadir, "none") == 0 ? NULL : datadir) < 0) {

@@ -263,6 +263,32 @@ def t_parallel(e):
     e.check_empty("after destroying all")
 
 
+def t_lookup(e):
+    """Commands find a domain by number or by name (xenstore's name, else
+    the state file's), as `xl list` shows it; none else."""
+    need_kvm()
+    for nm in ("lk1", "lk2"):
+        rc, _, err = e.xl("create", "-q", idle_cfg(e, nm))
+        check(f"create {nm}", rc == 0, err)
+    rc, _, err = e.xl("pause", "lk2")
+    check("pause by name", rc == 0, err)
+    check("the named domain is paused", (e.rows().get("lk2") or [None] * 6)[5][2:3] == "p")
+    rc, _, err = e.xl("unpause", "2")
+    check("unpause by number", rc == 0, err)
+    for spec in ("nosuch", "7", "lk"):
+        rc, _, err = e.xl("pause", spec)
+        check(f"no domain {spec!r}: fails", rc != 0 and "invalid domain identifier" in err.lower(),
+              (rc, err))
+    # Without its xenstore name the domain is still found by its state file.
+    e.xs_call(13, b"/local/domain/2/name\0")      # XS_RM
+    check("the xenstore name is gone", e.xs_read("/local/domain/2/name") is None)
+    rc, _, err = e.xl("destroy", "lk2")
+    check("destroy by the state file's name", rc == 0, err)
+    rc, _, err = e.xl("destroy", "lk1")
+    check("destroy lk1", rc == 0, err)
+    e.check_empty("after destroying both")
+
+
 def t_cli(e):
     rc, out, err = e.xl("frobnicate")
     check("unknown command: exit 1", rc == 1, rc)
@@ -604,6 +630,7 @@ SCENARIOS = {
     "hello": (t_hello, True), "restart": (t_restart, True),
     "preserve": (t_preserve, True), "parallel": (t_parallel, True), "create-console": (t_create_console, True), "killed-monitor": (t_killed_monitor, True),
     "pvcontrol": (t_pvcontrol, True), "create-paused": (t_create_paused, True),
+    "lookup": (t_lookup, True),
 }
 
 
