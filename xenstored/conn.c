@@ -310,17 +310,39 @@ int conn_listen(const char *path)
     return epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
 }
 
+/* Out of descriptors, the listening socket stays readable: rather than
+ * spin on a failing accept, stop watching it and look again every
+ * ACCEPT_RETRY_NS. Clients wait in the backlog meanwhile. */
+#define ACCEPT_RETRY_NS 100000000ull
+static uint64_t accept_paused_at;   /* 0: accepting */
+static bool accept_warned;          /* once per shortage, not per retry */
+
+static void listen_watch(bool on)
+{
+    struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.ptr = NULL };
+    epoll_ctl(epfd, EPOLL_CTL_MOD, lfd, &ev);
+    accept_paused_at = on ? 0 : now_ns();
+}
+
 static void accept_all(void)
 {
     for (;;) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EINTR)
+            if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                errno == ENOMEM) {
+                if (!accept_warned)
+                    log_warn("accept: %m: new connections wait until one closes");
+                accept_warned = true;
+                listen_watch(false);
+            } else if (errno != EAGAIN) {
                 log_warn("accept: %m");
+            }
             return;
         }
+        accept_warned = false;
         struct conn *c = calloc(1, sizeof(*c));
         if (!c)
             abort();
@@ -361,7 +383,9 @@ int conn_run(volatile sig_atomic_t *stop)
     struct epoll_event evs[256];
     while (!*stop) {
         drop_stalled();
-        int n = epoll_wait(epfd, evs, 256, ready_list ? 0 : 1000);
+        if (accept_paused_at && now_ns() - accept_paused_at >= ACCEPT_RETRY_NS)
+            listen_watch(true);
+        int n = epoll_wait(epfd, evs, 256, ready_list ? 0 : accept_paused_at ? 100 : 1000);
         if (n < 0) {
             if (errno == EINTR)
                 continue;

@@ -27,7 +27,7 @@ def skip(reason):
 class Daemon:
     """The daemon under test, in the foreground, with its own dirs."""
 
-    def __init__(self, binary, tmpdir=None, extra=()):
+    def __init__(self, binary, tmpdir=None, extra=(), preexec=None):
         self.binary = binary
         if tmpdir is None:
             tmpdir = tempfile.mkdtemp(prefix='xs-test-')
@@ -38,6 +38,7 @@ class Daemon:
         self.data = os.path.join(self.tmp, 'data')
         self.log = os.path.join(self.tmp, 'log')
         self.extra = list(extra)
+        self.preexec = preexec      # run in the child before exec
         self.proc = None
 
     def start(self):
@@ -46,7 +47,7 @@ class Daemon:
                 '--data-dir', self.data, '--log-file', self.log] + self.extra
         if os.path.exists(self.sock):
             os.unlink(self.sock)
-        self.proc = subprocess.Popen(args)
+        self.proc = subprocess.Popen(args, preexec_fn=self.preexec)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
