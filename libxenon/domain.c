@@ -18,6 +18,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -144,9 +145,26 @@ static void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
-/* Wait until the process is gone; false on timeout. */
+/* Wait until the process is gone; false on timeout. A pidfd (Linux 5.3)
+ * becomes readable when the process exits, so the wait ends then rather
+ * than at the next 10 ms poll; one opened for a reused pid is caught by
+ * checking the start time after opening it. */
 static bool wait_gone(pid_t pid, unsigned long long start, unsigned timeout_ms)
 {
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pfd >= 0) {
+        bool gone = !proc_alive(pid, start);
+        if (!gone) {
+            struct pollfd w = { .fd = pfd, .events = POLLIN };
+            int r;
+            do
+                r = poll(&w, 1, (int)timeout_ms);
+            while (r < 0 && errno == EINTR);
+            gone = r > 0 || !proc_alive(pid, start);
+        }
+        close(pfd);
+        return gone;
+    }
     for (unsigned t = 0; t < timeout_ms; t += 10) {
         if (!proc_alive(pid, start))
             return true;
@@ -388,9 +406,41 @@ static int xs_domids(struct xs_client *xs, unsigned **ids, int *n)
  * rw = owned by the domain; none = dom0 only. */
 enum perm { P_RO, P_RW, P_NONE };
 
-static int xs_node(struct xs_client *xs, unsigned domid, enum perm pm,
-                   const char *value, const char *path)
+/* The nodes a domain's set-up wrote so far, with their permissions: a node
+ * created in xenstore takes its parent's, so a child whose set equals its
+ * nearest written ancestor's needs no SET_PERMS of its own. */
+struct node_log {
+    int n;
+    struct { char path[128]; enum perm pm; } e[64];
+};
+
+static bool perms_inherited(const struct node_log *log, const char *path,
+                            enum perm pm)
 {
+    size_t best = 0;
+    enum perm parent = pm;
+    for (int i = 0; i < log->n; i++) {
+        size_t len = strlen(log->e[i].path);
+        if (len > best && strncmp(path, log->e[i].path, len) == 0 && path[len] == '/') {
+            best = len;
+            parent = log->e[i].pm;
+        }
+    }
+    return best > 0 && parent == pm;
+}
+
+static int xs_node(struct xs_client *xs, struct node_log *log, unsigned domid,
+                   enum perm pm, const char *value, const char *path)
+{
+    bool inherited = perms_inherited(log, path, pm);
+    if (log->n < (int)(sizeof(log->e) / sizeof(log->e[0])) &&
+        strlen(path) < sizeof(log->e[0].path)) {
+        snprintf(log->e[log->n].path, sizeof(log->e[0].path), "%s", path);
+        log->e[log->n++].pm = pm;
+    }
+    int rc = xs_write(xs, path, value ? value : "");
+    if (rc != 0 || inherited)
+        return rc;
     char perms[32];
     int n;
     if (pm == P_RO)
@@ -399,10 +449,7 @@ static int xs_node(struct xs_client *xs, unsigned domid, enum perm pm,
         n = snprintf(perms, sizeof(perms), "n%u", domid);
     else
         n = snprintf(perms, sizeof(perms), "n0");
-    int rc = xs_write(xs, path, value ? value : "");
-    if (rc == 0)
-        rc = xs_set_perms(xs, path, perms, (size_t)n + 1);
-    return rc;
+    return xs_set_perms(xs, path, perms, (size_t)n + 1);
 }
 
 static void uuid_string(const uint8_t u[16], char out[37])
@@ -466,12 +513,13 @@ static int write_nodes(struct xs_client *xs, const struct domain_config *dc,
     snprintf(vm, sizeof(vm), "/vm/%s", uuid);
     snprintf(lib, sizeof(lib), "/libxl/%u", domid);
     int rc = 0;
+    struct node_log log = { 0 };
 #define NODE(pm, val, ...)                                          \
     do {                                                            \
         char path_[256];                                            \
         snprintf(path_, sizeof(path_), __VA_ARGS__);                \
         if (rc == 0)                                                \
-            rc = xs_node(xs, domid, pm, val, path_);                \
+            rc = xs_node(xs, &log, domid, pm, val, path_);                \
     } while (0)
     NODE(P_RO, NULL, "%s", dom);
     NODE(P_RO, NULL, "%s", vm);

@@ -164,11 +164,11 @@ def run(n, make_cmd, ready_text, expect_rc, tag, log_names):
             mem_up = benchlib.mem_available_kib()
             cg_up, cg_kmem = cg.usage_kib(), cg.kmem_kib()
             live = [p for p in procs if p.poll() is None]
-            c0 = sum(benchlib.proc_cpu_ticks(p.pid) for p in live)
-            launch_cpu_ms = c0 * 1000 / os.sysconf("SC_CLK_TCK") / max(1, len(live))
+            c0 = sum(benchlib.proc_cpu_ns(p.pid) for p in live)
+            launch_cpu_ms = c0 / 1e6 / max(1, len(live))
             time.sleep(IDLE_S)
-            c1 = sum(benchlib.proc_cpu_ticks(p.pid) for p in live if p.poll() is None)
-            idle_cpu_ms = (c1 - c0) * 1000 / os.sysconf("SC_CLK_TCK")
+            c1 = sum(benchlib.proc_cpu_ns(p.pid) for p in live if p.poll() is None)
+            idle_cpu_ms = (c1 - c0) / 1e6
         finally:
             td = time.monotonic()
             for p in procs:

@@ -64,9 +64,9 @@ def measure(pid, is_guest, touched_kib, cg):
     guest = guest_ram_pss_kib(pid, is_guest)
     r = dict(overhead=pss - guest, touched=touched_kib(), kmem=cg.kmem_kib(),
              threads=benchlib.proc_threads(pid), fds=benchlib.proc_fds(pid))
-    t0, w0 = benchlib.proc_cpu_ticks(pid), benchlib.proc_ctxt_switches(pid)
+    t0, w0 = benchlib.proc_cpu_ns(pid), benchlib.proc_ctxt_switches(pid)
     time.sleep(IDLE_S)
-    r["cpu_ms"] = (benchlib.proc_cpu_ticks(pid) - t0) * 1000 / os.sysconf("SC_CLK_TCK")
+    r["cpu_ms"] = (benchlib.proc_cpu_ns(pid) - t0) / 1e6
     r["wakeups"] = benchlib.proc_ctxt_switches(pid) - w0
     return r
 
