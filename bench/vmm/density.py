@@ -113,6 +113,7 @@ def run(n, make_cmd, ready_text, expect_rc, tag, log_names):
         for i in range(1, n + 1):
             expected_files |= {name.format(i=i) for name in log_names}
         mem0 = benchlib.mem_available_kib()
+        kern0 = benchlib.kernel_meminfo_kib()
         cg = benchlib.MemCgroup(f"density-{tag}")
         procs = []
         ru = resource.getrusage(resource.RUSAGE_SELF)
@@ -162,6 +163,7 @@ def run(n, make_cmd, ready_text, expect_rc, tag, log_names):
                                 f"{READY_TIMEOUT:g} s")
             time.sleep(1.0)     # let late page-ins and lazy frees settle
             mem_up = benchlib.mem_available_kib()
+            kern_up = benchlib.kernel_meminfo_kib()
             cg_up, cg_kmem = cg.usage_kib(), cg.kmem_kib()
             live = [p for p in procs if p.poll() is None]
             c0 = sum(benchlib.proc_cpu_ns(p.pid) for p in live)
@@ -211,6 +213,7 @@ def run(n, make_cmd, ready_text, expect_rc, tag, log_names):
                 start_s=t_ready - t0, spawn_s=t_spawned - t0,
                 per_s=n / (t_ready - t0),
                 mem_kib_per=(mem0 - mem_up) / n,
+                kernel_kib_per={k: (kern_up[k] - kern0.get(k, 0)) / n for k in kern_up},
                 cg_kib_per=None if cg_up is None else cg_up / n,
                 cg_kmem_kib_per=None if cg_kmem is None else cg_kmem / n,
                 mem_not_returned_kib=max(0, mem0 - mem_after),
@@ -300,6 +303,17 @@ def main():
          "cg_kib_per", "KiB", "QEMU / Xenon", nd=0)
     emit(f"density: of which kernel memory per idle domain ({n} up, cgroup kmem)",
          "cg_kmem_kib_per", "KiB", "QEMU / Xenon", nd=0)
+    # Where the kernel's share goes (host-wide /proc/meminfo deltas, so
+    # approximate): KVM's vCPU and VM structures are slab and vmalloc.
+    what = dict(KernelStack="thread kernel stacks", PageTables="process page tables",
+                SecPageTables="KVM page tables for the guest", Slab="slab (KVM vCPU, "
+                "debugfs, tasks, files)", VmallocUsed="vmalloc (KVM VM, memslots, stacks)")
+    for kind, text in what.items():
+        for r in (x, q):
+            if r and r.get("kernel_kib_per") and kind in r["kernel_kib_per"]:
+                r["k_" + kind] = r["kernel_kib_per"][kind]
+        emit(f"density: kernel memory per idle domain, {text} ({n} up, /proc/meminfo "
+             f"{kind})", "k_" + kind, "KiB", "QEMU / Xenon", nd=0)
     emit(f"density: CPU time per idle domain over {IDLE_S:g} s ({n} up)", "idle_cpu_ms_per",
          "ms", "QEMU / Xenon", goal="~0", nd=3)
     emit(f"density: destroy time per domain ({n} SIGTERMed at once)", "destroy_ms_per", "ms",

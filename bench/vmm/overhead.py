@@ -105,19 +105,9 @@ def run_qemu(qemu):
                     lambda line: True)
 
 
-# kvmtool boots no PVH ELF: its guest is this real-mode flat binary, which
-# writes "K" and a newline to the UART at 0x3f8 and halts.
-KVMTOOL_GUEST = bytes.fromhex("baf803b04beeb00aeef4ebfd")
-
-
 def run_kvmtool(lkvm, tmp):
-    image = os.path.join(tmp, "kvmtool-guest.bin")
-    with open(image, "wb") as f:
-        f.write(KVMTOOL_GUEST)
-    # kvmtool keeps a control socket (left behind on SIGTERM) and a default
-    # rootfs under $HOME/.lkvm: give it the temporary directory as $HOME.
-    return run_peer([lkvm, "run", "-k", image, "-m", str(RAM_MIB), "-c", "1"],
-                    lambda line: line.strip() == "K", env=dict(os.environ, HOME=tmp))
+    cmd, env = benchlib.kvmtool_cmd(lkvm, tmp, RAM_MIB)
+    return run_peer(cmd, lambda line: line.strip() == "K", env=env)
 
 
 def run_peer(cmd, ready, env=None):
@@ -151,7 +141,7 @@ def run_peer(cmd, ready, env=None):
 def main():
     benchlib.need_kvm()
     qemu = shutil.which("qemu-system-x86_64")
-    lkvm = os.environ.get("KVMTOOL")
+    lkvm = benchlib.kvmtool()
     xs, qs, ks = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(RUNS):
