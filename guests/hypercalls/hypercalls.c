@@ -298,6 +298,10 @@ static void test_formatting(void)
           strcmp(buf, "18446744073709551615|123456789abcdef0|-42|4294967295") == 0);
     snprintf(buf, sizeof(buf), "%llu", 10000000000ull);
     CHECK("number above 2^32 formats", strcmp(buf, "10000000000") == 0);
+    int n = snprintf(buf, 8, "hello %s", "world");
+    CHECK("snprintf truncates, counts all", n == 11 && strcmp(buf, "hello w") == 0);
+    n = snprintf(buf, 4, "abcdef%d", 7);
+    CHECK("literal run truncated", n == 7 && strcmp(buf, "abc") == 0);
 }
 
 void guest_main(void)

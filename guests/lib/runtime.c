@@ -21,20 +21,20 @@ static unsigned nr_failed, nr_checks;
 
 /* --- libc ---------------------------------------------------------------- */
 
+/* String instructions: where guest code is emulated, one rep movsb/stosb
+ * costs about what one instruction does, where a byte loop costs ~4 an
+ * element. */
 void *memset(void *d, int c, size_t n)
 {
-    uint8_t *p = d;
-    while (n--)
-        *p++ = (uint8_t)c;
+    void *p = d;
+    __asm__ volatile("rep stosb" : "+D"(p), "+c"(n) : "a"(c) : "memory");
     return d;
 }
 
 void *memcpy(void *d, const void *s, size_t n)
 {
-    uint8_t *p = d;
-    const uint8_t *q = s;
-    while (n--)
-        *p++ = *q++;
+    void *p = d;
+    __asm__ volatile("rep movsb" : "+D"(p), "+S"(s), "+c"(n) : : "memory");
     return d;
 }
 
@@ -200,8 +200,11 @@ int pv_console_write(const char *s, size_t n)
             continue;
         }
         size_t k = n < space ? n : space;
-        for (size_t i = 0; i < k; i++)
-            cons_ring->out[MASK_XENCONS_IDX(prod + i, cons_ring->out)] = s[i];
+        /* In at most two pieces: up to the end of the ring, then from 0. */
+        size_t at = MASK_XENCONS_IDX(prod, cons_ring->out);
+        size_t first = k < sizeof(cons_ring->out) - at ? k : sizeof(cons_ring->out) - at;
+        memcpy((char *)cons_ring->out + at, s, first);
+        memcpy((char *)cons_ring->out, s + first, k - first);
         __asm__ volatile("" ::: "memory");
         cons_ring->out_prod = prod + (XENCONS_RING_IDX)k;
         s += k;
@@ -263,7 +266,15 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
     size_t pos = 0;
     for (; *fmt; fmt++) {
         if (*fmt != '%') {
-            put(buf, size, &pos, *fmt);
+            /* A run of literal text: one copy, not a put() a byte. */
+            const char *end = fmt;
+            while (end[1] && end[1] != '%')
+                end++;
+            size_t len = (size_t)(end - fmt) + 1;
+            if (pos + 1 < size)
+                memcpy(buf + pos, fmt, pos + len < size ? len : size - 1 - pos);
+            pos += len;
+            fmt = end;
             continue;
         }
         fmt++;
