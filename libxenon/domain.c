@@ -575,17 +575,45 @@ static int write_nodes(struct xs_client *xs, const struct domain_config *dc,
 }
 
 /* Whether a domain among ids[0..n) other than `avoid` is called `name`. */
-static bool name_taken(struct xs_client *xs, const unsigned *ids, int n,
-                       const char *name, unsigned avoid)
+/* The names of domains ids[0..n) from /local/domain/N/name, read in one
+ * pipelined batch: with a thousand domains, one round trip each made a
+ * name check cost ~20 ms. names[i] is NULL where there is none. A calloc'd
+ * array (free with xs_free_list), or NULL when the batch failed. */
+static char **read_names(struct xs_client *xs, const unsigned *ids, int n)
 {
-    bool found = false;
-    for (int i = 0; i < n && !found; i++) {
-        if (ids[i] == avoid)
-            continue;
-        char *nm = xs_readf(xs, "/local/domain/%u/name", ids[i]);
-        found = nm && strcmp(nm, name) == 0;
-        free(nm);
+    char **names = calloc((size_t)n + 1, sizeof(*names));
+    char (*paths)[40] = calloc((size_t)n + 1, sizeof(*paths));
+    const char **pp = calloc((size_t)n + 1, sizeof(*pp));
+    bool ok = names && paths && pp;
+    for (int i = 0; ok && i < n; i++) {
+        snprintf(paths[i], sizeof(paths[i]), "/local/domain/%u/name", ids[i]);
+        pp[i] = paths[i];
     }
+    if (ok && xs_read_many(xs, pp, n, names) < 0) {
+        xs_free_list(names, n);
+        names = NULL;
+    }
+    free(paths);
+    free(pp);
+    if (!ok) {
+        free(names);
+        return NULL;
+    }
+    return names;
+}
+
+/* Whether a domain among ids[0..n) other than `avoid` is called `name`;
+ * -1 when the names cannot be read. */
+static int name_taken(struct xs_client *xs, const unsigned *ids, int n,
+                      const char *name, unsigned avoid)
+{
+    char **names = read_names(xs, ids, n);
+    if (!names)
+        return -1;
+    bool found = false;
+    for (int i = 0; i < n && !found; i++)
+        found = ids[i] != avoid && names[i] && strcmp(names[i], name) == 0;
+    xs_free_list(names, n);
     return found;
 }
 
@@ -637,7 +665,12 @@ static int domain_reserve(const struct xenon_paths *p, struct xs_client *xs,
         fprintf(err, "cannot read /local/domain from xenstored\n");
         goto out;
     }
-    if (name_taken(xs, a, na, dc->name, avoid)) {
+    int taken = name_taken(xs, a, na, dc->name, avoid);
+    if (taken < 0) {
+        fprintf(err, "cannot read domain names from xenstored\n");
+        goto out;
+    }
+    if (taken) {
         fprintf(err, "libxl: error: Domain with name \"%s\" already exists.\n",
                 dc->name);
         goto out;
@@ -1442,6 +1475,14 @@ int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
     /* The lowest matching domid, as the sorted list would give. */
     bool found = false;
     unsigned best = 0;
+    char **names = numeric ? NULL : read_names(xs, a, na);
+    if (!numeric && !names) {
+        fprintf(err, "cannot read domain names from xenstored\n");
+        free(a);
+        free(b);
+        xs_close(xs);
+        return -2;
+    }
     for (int i = 0; i < na + nb; i++) {
         unsigned id = i < na ? a[i] : b[i - na];
         if (found && id >= best)
@@ -1450,17 +1491,20 @@ int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
         if (numeric) {
             match = id == want;
         } else {
-            char *nm = xs_readf(xs, "/local/domain/%u/name", id);
+            /* xenstore's name, else the state file's (a domain that is
+             * being set up or torn down). */
             struct dstate s;
+            const char *nm = i < na ? names[i] : NULL;
             match = nm ? strcmp(nm, spec) == 0
                        : state_read(p, id, &s) == 0 && strcmp(s.name, spec) == 0;
-            free(nm);
         }
         if (match) {
             found = true;
             best = id;
         }
     }
+    if (names)
+        xs_free_list(names, na);
     free(a);
     free(b);
     xs_close(xs);

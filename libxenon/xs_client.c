@@ -227,6 +227,53 @@ int xs_read(struct xs_client *c, const char *path, char **value)
     return call_path(c, XS_READ, path, value, NULL, false);
 }
 
+int xs_read_many(struct xs_client *c, const char *const *paths, int n, char **values)
+{
+    for (int i = 0; i < n; i++)
+        values[i] = NULL;
+    if (c->queued && flush_queue(c) < 0)
+        return -EIO;
+    /* Batches of requests up to the pipelining limit, each sent with one
+     * write and its replies read in order. */
+    char *buf = malloc(PIPE_MAX_BYTES);
+    if (!buf)
+        return -ENOMEM;
+    int rc = 0;
+    for (int first = 0; first < n && rc == 0;) {
+        size_t len = 0;
+        int last = first;
+        uint32_t id0 = c->req_id + 1;
+        while (last < n) {
+            size_t pl = strlen(paths[last]) + 1;
+            struct xsd_sockmsg m = { .type = XS_READ, .req_id = c->req_id + 1,
+                                     .tx_id = c->tx, .len = (uint32_t)pl };
+            if (pl > XENSTORE_PAYLOAD_MAX)
+                break;
+            if (len + sizeof(m) + pl > PIPE_MAX_BYTES)
+                break;
+            c->req_id++;
+            memcpy(buf + len, &m, sizeof(m));
+            memcpy(buf + len + sizeof(m), paths[last], pl);
+            len += sizeof(m) + pl;
+            last++;
+        }
+        if (last == first) {        /* a path too long for one request */
+            first++;
+            continue;
+        }
+        if (io_full(c->fd, buf, len, 1) < 0)
+            rc = -EIO;
+        for (int i = first; i < last && rc == 0; i++) {
+            int r = recv_reply(c, XS_READ, id0 + (uint32_t)(i - first), &values[i], NULL);
+            if (r == -EIO || r == -ENOMEM)
+                rc = r;
+        }
+        first = last;
+    }
+    free(buf);
+    return rc;
+}
+
 int xs_write(struct xs_client *c, const char *path, const char *value)
 {
     size_t pl = strlen(path) + 1, vl = strlen(value);

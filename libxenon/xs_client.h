@@ -19,6 +19,11 @@ void xs_close(struct xs_client *c);
 /* All return 0 or a negative errno (the daemon's error name mapped back,
  * -EIO on a broken connection). Strings returned are malloc'd. */
 int xs_read(struct xs_client *c, const char *path, char **value);
+/* Read n nodes at once (pipelined: one round trip per 32 KiB of requests).
+ * values[i] gets the malloc'd value of paths[i], or NULL when that read
+ * failed (no such node, no permission, path too long). 0, or -EIO /
+ * -ENOMEM when the batch itself failed (values read so far are set). */
+int xs_read_many(struct xs_client *c, const char *const *paths, int n, char **values);
 int xs_write(struct xs_client *c, const char *path, const char *value);
 int xs_mkdir(struct xs_client *c, const char *path);
 int xs_rm(struct xs_client *c, const char *path);

@@ -136,6 +136,45 @@ static void test_read_flushes(void **state)
     xs_close(c);
 }
 
+/* Many reads in one batch: more than one 32 KiB round of requests, values
+ * in order, a missing node as NULL, and the connection still in step. */
+static void test_read_many(void **state)
+{
+    (void)state;
+    struct xs_client *c = xs_open(sock);
+    assert_non_null(c);
+    enum { N = 1200 };
+    static char paths[N][64];
+    const char *pp[N];
+    char *values[N];
+    assert_int_equal(xs_transaction_begin(c), 0);
+    xs_pipeline_begin(c);
+    for (int i = 0; i < N; i++) {
+        snprintf(paths[i], sizeof(paths[i]), "/many/%d/a-fairly-long-node-name", i);
+        pp[i] = paths[i];
+        char v[16];
+        snprintf(v, sizeof(v), "v%d", i);
+        if (i % 7 != 3 && i < 1000)     /* quota: at most 1024 per transaction */
+            assert_int_equal(xs_write(c, paths[i], v), 0);
+    }
+    assert_int_equal(xs_pipeline_end(c), 0);
+    assert_int_equal(xs_transaction_end(c, 1), 0);
+    assert_int_equal(xs_read_many(c, pp, N, values), 0);
+    for (int i = 0; i < N; i++) {
+        if (i % 7 == 3 || i >= 1000) {
+            assert_null(values[i]);
+        } else {
+            char v[16];
+            snprintf(v, sizeof(v), "v%d", i);
+            assert_non_null(values[i]);
+            assert_string_equal(values[i], v);
+        }
+        free(values[i]);
+    }
+    check_value(c, "/many/0/a-fairly-long-node-name", "v0");
+    xs_close(c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -147,6 +186,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pipelined_transaction),
         cmocka_unit_test(test_pipelined_error),
         cmocka_unit_test(test_read_flushes),
+        cmocka_unit_test(test_read_many),
     };
     return cmocka_run_group_tests(tests, start_daemon, stop_daemon);
 }
