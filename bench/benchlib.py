@@ -102,6 +102,15 @@ def first_line_ms(cmd, pred, env=None):
     return (t1 - t0) / 1e6
 
 
+def add_run_mode_args(ap):
+    """--json (what bench/run.py passes; records are always JSON) and
+    --check (test mode: no peer, no records, exit 1 on any problem)."""
+    ap.add_argument("--json", action="store_true",
+                    help="accepted for bench/run.py; records are always JSON")
+    ap.add_argument("--check", action="store_true",
+                    help="test mode: no peer, no records, exit 1 on any problem")
+
+
 def need_kvm():
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         print("skipped: /dev/kvm is missing", file=sys.stderr)

@@ -1351,6 +1351,24 @@ static int cmp_info(const void *a, const void *b)
     return (x->domid > y->domid) - (x->domid < y->domid);
 }
 
+/* Every domain id we know of: those with a home in xenstore (*a) and
+ * those with a state file (*b), which may overlap. 0, or -1 with a message
+ * on err and nothing to free. */
+static int domain_ids(const struct xenon_paths *p, struct xs_client *xs,
+                      unsigned **a, int *na, unsigned **b, int *nb, FILE *err)
+{
+    *a = *b = NULL;
+    *na = *nb = 0;
+    if (xs_domids(xs, a, na) < 0 || state_ids(p, b, nb) < 0) {
+        fprintf(err, "cannot list domains\n");
+        free(*a);
+        free(*b);
+        *a = *b = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
                       int *n_out, FILE *err)
 {
@@ -1359,12 +1377,9 @@ int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
     struct xs_client *xs = xs_connect(p, err);
     if (!xs)
         return -1;
-    unsigned *a = NULL, *b = NULL;
-    int na = 0, nb = 0;
-    if (xs_domids(xs, &a, &na) < 0 || state_ids(p, &b, &nb) < 0) {
-        fprintf(err, "cannot list domains\n");
-        free(a);
-        free(b);
+    unsigned *a, *b;
+    int na, nb;
+    if (domain_ids(p, xs, &a, &na, &b, &nb, err) < 0) {
         xs_close(xs);
         return -1;
     }
@@ -1463,12 +1478,9 @@ int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
     struct xs_client *xs = xs_connect(p, err);
     if (!xs)
         return -2;
-    unsigned *a = NULL, *b = NULL;
-    int na = 0, nb = 0;
-    if (xs_domids(xs, &a, &na) < 0 || state_ids(p, &b, &nb) < 0) {
-        fprintf(err, "cannot list domains\n");
-        free(a);
-        free(b);
+    unsigned *a, *b;
+    int na, nb;
+    if (domain_ids(p, xs, &a, &na, &b, &nb, err) < 0) {
         xs_close(xs);
         return -2;
     }

@@ -245,10 +245,7 @@ def main():
     ap.add_argument("--qemu-count", type=int, default=None)
     ap.add_argument("--vmm", default=benchlib.vmm())
     ap.add_argument("--guest", default=None)
-    ap.add_argument("--json", action="store_true",
-                    help="accepted for bench/run.py; records are always JSON")
-    ap.add_argument("--check", action="store_true",
-                    help="test mode: no peer, no records, exit 1 on any problem")
+    benchlib.add_run_mode_args(ap)
     a = ap.parse_args()
     benchlib.need_kvm()
     n = a.count

@@ -421,10 +421,7 @@ def main():
                     help="xl destroy processes in flight (0: all at once)")
     ap.add_argument("--peer-count", type=int, default=None)
     ap.add_argument("--guest", default=None)
-    ap.add_argument("--json", action="store_true",
-                    help="accepted for bench/run.py; records are always JSON")
-    ap.add_argument("--check", action="store_true",
-                    help="test mode: no peer, no records, exit 1 on any problem")
+    benchlib.add_run_mode_args(ap)
     a = ap.parse_args()
     benchlib.need_kvm()
     if not shutil.which("xenstore-list"):

@@ -22,12 +22,20 @@ def check(name, ok, detail=""):
         failures.append(name)
 
 
-def start(vmm, guest, ready_w, go_r):
-    return subprocess.Popen([vmm, "--kernel", guest, "--memory", "16", "--console-stdio",
-                             "--log-file", "/dev/null", "--ready-fd", str(ready_w),
-                             "--go-fd", str(go_r)],
-                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            pass_fds=(ready_w, go_r))
+def start(vmm, guest, what):
+    """A VMM with ready and go pipes, once it said R: (process, go writer)."""
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    vm = subprocess.Popen([vmm, "--kernel", guest, "--memory", "16", "--console-stdio",
+                           "--log-file", "/dev/null", "--ready-fd", str(ready_w),
+                           "--go-fd", str(go_r)],
+                          stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                          pass_fds=(ready_w, go_r))
+    os.close(ready_w)
+    os.close(go_r)
+    check(f"R once built ({what})", os.read(ready_r, 1) == b"R")
+    os.close(ready_r)
+    return vm, go_w
 
 
 def main():
@@ -46,12 +54,7 @@ def main():
         sys.exit(1 if failures else 77)
 
     # Go after ready: the guest waits, then runs.
-    ready_r, ready_w = os.pipe()
-    go_r, go_w = os.pipe()
-    vm = start(vmm, guest, ready_w, go_r)
-    os.close(ready_w)
-    os.close(go_r)
-    check("R once built", os.read(ready_r, 1) == b"R")
+    vm, go_w = start(vmm, guest, "first domain")
     # Whatever a guest run early would print is on stdout within this
     # wait; an empty pipe after it shows the guest held.
     early, _, _ = select.select([vm.stdout], [], [], 0.5)
@@ -62,20 +65,13 @@ def main():
     rc = vm.wait(timeout=60)
     check("the guest runs after go", "RESULT hello: PASS" in out and rc == 100,
           f"status {rc}, output {out!r}")
-    os.close(ready_r)
 
     # No go: destroyed before it ran.
-    ready_r, ready_w = os.pipe()
-    go_r, go_w = os.pipe()
-    vm = start(vmm, guest, ready_w, go_r)
-    os.close(ready_w)
-    os.close(go_r)
-    check("R once built (second domain)", os.read(ready_r, 1) == b"R")
+    vm, go_w = start(vmm, guest, "second domain")
     os.close(go_w)
     out = vm.stdout.read()
     rc = vm.wait(timeout=60)
     check("no go: destroyed unrun", rc == 2 and out == b"", f"status {rc}, output {out!r}")
-    os.close(ready_r)
     sys.exit(1 if failures else 0)
 
 
