@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -452,15 +453,20 @@ int main(int argc, char **argv)
         close(o.ready_fd);
     }
     if (o.go_fd >= 0) {
+        /* The go, or a signal (a destroy while the toolstack set up). */
+        struct pollfd w[2] = { { .fd = o.go_fd, .events = POLLIN },
+                               { .fd = signal_watch.fd, .events = POLLIN } };
         char go = 0;
-        ssize_t r;
+        int r;
         do
-            r = read(o.go_fd, &go, 1);
+            r = poll(w, 2, -1);
         while (r < 0 && errno == EINTR);
+        bool got = r > 0 && !(w[1].revents & POLLIN) && read(o.go_fd, &go, 1) == 1 &&
+                   go == 'G';
         close(o.go_fd);
-        if (r != 1 || go != 'G') {
-            log_info("dom%u (%s): destroyed before it ran (no go from the toolstack)",
-                     d->domid, d->name);
+        if (!got) {
+            log_info("dom%u (%s): destroyed before it ran (%s)", d->domid, d->name,
+                     w[1].revents & POLLIN ? "signalled" : "no go from the toolstack");
             return EXIT_DESTROYED;
         }
     }

@@ -4,12 +4,13 @@
   code runs (nothing on its console) until "G" arrives on the go one;
 - after "G" the guest runs to its end;
 - a go descriptor closed without "G" destroys the domain unrun (status 2,
-  no console output);
+  no console output), and so does SIGTERM while it waits;
 - descriptors that are not open are refused (status 1).
     ready_go.py VMM HELLO_GUEST
 """
 import os
 import select
+import signal
 import subprocess
 import sys
 
@@ -72,6 +73,21 @@ def main():
     out = vm.stdout.read()
     rc = vm.wait(timeout=60)
     check("no go: destroyed unrun", rc == 2 and out == b"", f"status {rc}, output {out!r}")
+
+    # Destroyed (SIGTERM) while it waits for its go: it ends unrun, without
+    # waiting for the go socket to close.
+    vm, go_w = start(vmm, guest, "third domain")
+    vm.send_signal(signal.SIGTERM)
+    try:
+        rc = vm.wait(timeout=30)
+        out = vm.stdout.read()
+        check("SIGTERM before go: destroyed unrun", rc == 2 and out == b"",
+              f"status {rc}, output {out!r}")
+    except subprocess.TimeoutExpired:
+        check("SIGTERM before go: the VMM ends", False, "still waiting for its go")
+        vm.kill()
+        vm.wait()
+    os.close(go_w)
     sys.exit(1 if failures else 0)
 
 
