@@ -408,9 +408,12 @@ enum perm { P_RO, P_RW, P_NONE };
 
 /* The nodes a domain's set-up wrote so far, with their permissions: a node
  * created in xenstore takes its parent's, so a child whose set equals its
- * nearest written ancestor's needs no SET_PERMS of its own. */
+ * nearest written ancestor's needs no SET_PERMS of its own. Once a node
+ * could not be logged (full: many vCPUs), the nearest logged ancestor may
+ * not be the parent, so every later node gets its SET_PERMS. */
 struct node_log {
     int n;
+    bool incomplete;
     struct { char path[128]; enum perm pm; } e[64];
 };
 
@@ -419,6 +422,8 @@ static bool perms_inherited(const struct node_log *log, const char *path,
 {
     size_t best = 0;
     enum perm parent = pm;
+    if (log->incomplete)
+        return false;
     for (int i = 0; i < log->n; i++) {
         size_t len = strlen(log->e[i].path);
         if (len > best && strncmp(path, log->e[i].path, len) == 0 && path[len] == '/') {
@@ -437,6 +442,8 @@ static int xs_node(struct xs_client *xs, struct node_log *log, unsigned domid,
         strlen(path) < sizeof(log->e[0].path)) {
         snprintf(log->e[log->n].path, sizeof(log->e[0].path), "%s", path);
         log->e[log->n++].pm = pm;
+    } else {
+        log->incomplete = true;
     }
     int rc = xs_write(xs, path, value ? value : "");
     if (rc != 0 || inherited)

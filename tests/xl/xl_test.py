@@ -289,6 +289,26 @@ def t_lookup(e):
     e.check_empty("after destroying both")
 
 
+def t_perms_many_vcpus(e):
+    """With maxvcpus=40 the set-up writes more nodes than it remembers for
+    permission inheritance; every node must still get libxl's set."""
+    need_kvm()
+    rc, _, err = e.xl("create", "-q", idle_cfg(e, "wide", "maxvcpus = 40\n"))
+    check("create with maxvcpus=40", rc == 0, err)
+    d = "/local/domain/1"
+    for node, want in ((d, "n0\0r1\0"), (f"{d}/cpu/39/availability", "n0\0r1\0"),
+                       (f"{d}/control/shutdown", "n1\0"), (f"{d}/error", "n1\0"),
+                       (f"{d}/store/port", "n0\0r1\0"), (f"{d}/console", "n1\0"),
+                       (f"{d}/console/port", "n0\0r1\0"),
+                       (f"{d}/console/type", "n0\0r1\0")):
+        t, body = e.xs_call(3, node.encode() + b"\0")    # XS_GET_PERMS
+        check(f"perms of {node}", t == 3 and body.decode() == want, body)
+    check("cpu 39 offline", e.xs_read(f"{d}/cpu/39/availability") == "offline")
+    rc, _, err = e.xl("destroy", "wide")
+    check("destroy", rc == 0, err)
+    e.check_empty("after destroy")
+
+
 def t_cli(e):
     rc, out, err = e.xl("frobnicate")
     check("unknown command: exit 1", rc == 1, rc)
@@ -630,7 +650,7 @@ SCENARIOS = {
     "hello": (t_hello, True), "restart": (t_restart, True),
     "preserve": (t_preserve, True), "parallel": (t_parallel, True), "create-console": (t_create_console, True), "killed-monitor": (t_killed_monitor, True),
     "pvcontrol": (t_pvcontrol, True), "create-paused": (t_create_paused, True),
-    "lookup": (t_lookup, True),
+    "lookup": (t_lookup, True), "perms-many-vcpus": (t_perms_many_vcpus, True),
 }
 
 
