@@ -1144,7 +1144,10 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
      * died is an error (MSG_NOSIGNAL), not a SIGPIPE for the caller. */
     if (logfd < 0 || pipe2(pfd, O_CLOEXEC) < 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0) {
-        fprintf(err, "cannot open %s: %s\n", logf, strerror(errno));
+        if (logfd < 0)
+            fprintf(err, "cannot open %s: %s\n", logf, strerror(errno));
+        else
+            fprintf(err, "cannot start domain %u: %s\n", domid, strerror(errno));
         if (logfd >= 0)
             close(logfd);
         for (int i = 0; i < 2; i++) {
