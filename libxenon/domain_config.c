@@ -187,6 +187,24 @@ static void generate_uuid(uint8_t out[16])
     out[8] = (uint8_t)((out[8] & 0x3f) | 0x80);
 }
 
+/* `memory` / `maxmem` (MiB) into *kb; untouched when absent (or not a
+ * number: xl warns and goes on). A size whose KiB do not fit an int64 (xl
+ * would overflow) or a negative one is an error naming file and line. */
+static int parse_mem_kb(const struct xcfg *cfg, FILE *errs, const char *key,
+                        int64_t *kb)
+{
+    long l;
+    if (xcfg_get_long(cfg, key, &l, 0))
+        return 0;
+    if (l < 0 || l > INT64_MAX / 1024) {
+        ERR("%s:%d: %s = %ld: not a size in MiB from 0 to %lld\n", cfg->source,
+            xcfg_find(cfg, key)->line, key, l, (long long)(INT64_MAX / 1024));
+        return -1;
+    }
+    *kb = (int64_t)l * 1024;
+    return 0;
+}
+
 static int parse_action(const struct xcfg *cfg, FILE *errs, const char *key,
                         const char *dflt, enum dc_action *out)
 {
@@ -429,10 +447,9 @@ int domain_config_from_xcfg(const struct xcfg *cfg, FILE *errs,
         dc->sched_cap = (int)l;
 
     dc->target_memkb = dc->max_memkb = -1;
-    if (!xcfg_get_long(cfg, "memory", &l, 0))
-        dc->target_memkb = (int64_t)l * 1024;
-    if (!xcfg_get_long(cfg, "maxmem", &l, 0))
-        dc->max_memkb = (int64_t)l * 1024;
+    if (parse_mem_kb(cfg, errs, "memory", &dc->target_memkb) ||
+        parse_mem_kb(cfg, errs, "maxmem", &dc->max_memkb))
+        return -1;
     if (!xcfg_get_long(cfg, "vcpus", &l, 0)) {
         if (l < 1 || l > 4096) {
             ERR("xl: invalid number of vcpus %ld\n", l);

@@ -84,6 +84,18 @@ static void test_memory_vcpus(void **state)
     domain_config_dispose(&dc);
     free(msgs);
 
+    /* KiB beyond int64 (found by fuzz_domain_config: xl overflows). */
+    assert_int_equal(build("name='m'\nmaxmem = 22222222222222222\n", &dc, &msgs), -1);
+    assert_string_equal(msgs, "t.cfg:2: maxmem = 22222222222222222: not a size in "
+                        "MiB from 0 to 9007199254740991\n");
+    domain_config_dispose(&dc);
+    free(msgs);
+    assert_int_equal(build("name='m'\nmemory = \"-1\"\n", &dc, &msgs), -1);
+    assert_string_equal(msgs, "t.cfg:2: memory = -1: not a size in MiB from 0 to "
+                        "9007199254740991\n");
+    domain_config_dispose(&dc);
+    free(msgs);
+
     assert_int_equal(build("name='m'\nmemory=\"lots\"\n", &dc, &msgs), 0);
     assert_string_equal(msgs, "t.cfg:2: warning: parameter `memory' is not a "
                         "valid number\n");
