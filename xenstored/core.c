@@ -198,6 +198,21 @@ static struct node *get_checked(struct store *s, const char *path,
     return NULL;
 }
 
+/* The node at the client's path `arg` (canonicalised), if the client may
+ * read it; NULL with *err set (EINVAL: not a valid path). The store's own
+ * error (s->err) is the caller's to check. */
+static struct node *readable_node(struct store *s, const char *arg, int *err)
+{
+    char *path = canon(s->c, arg);
+    if (!path) {
+        *err = EINVAL;
+        return NULL;
+    }
+    struct node *n = get_checked(s, path, PERM_READ, err, NULL);
+    free(path);
+    return n;
+}
+
 static bool over_node_size(const struct store *s, const struct node *n,
                            uint32_t vlen)
 {
@@ -283,12 +298,10 @@ static char *path_arg(struct store *s, const struct xsd_sockmsg *h,
 static int op_read(struct store *s, const struct xsd_sockmsg *h,
                    const char *pl)
 {
-    char *path = path_arg(s, h, pl);
-    if (!path)
+    if (!wire_onearg(pl, h->len))
         return EINVAL;
-    int err = 0;
-    struct node *n = get_checked(s, path, PERM_READ, &err, NULL);
-    free(path);
+    int err;
+    struct node *n = readable_node(s, pl, &err);
     if (!n)
         return err;
     if (s->err)
@@ -377,12 +390,10 @@ static int op_rm(struct store *s, const struct xsd_sockmsg *h,
 static int op_directory(struct store *s, const struct xsd_sockmsg *h,
                         const char *pl)
 {
-    char *path = path_arg(s, h, pl);
-    if (!path)
+    if (!wire_onearg(pl, h->len))
         return EINVAL;
-    int err = 0;
-    struct node *n = get_checked(s, path, PERM_READ, &err, NULL);
-    free(path);
+    int err;
+    struct node *n = readable_node(s, pl, &err);
     if (!n)
         return err;
     st_load_kids(s, n);
@@ -412,12 +423,8 @@ static int op_directory_part(struct store *s, const struct xsd_sockmsg *h,
     if (wire_split(pl, h->len, argv, 2) != 2 ||
         !wire_parse_uint(argv[1], UINT32_MAX, &offset))
         return EINVAL;
-    char *path = canon(s->c, argv[0]);
-    if (!path)
-        return EINVAL;
-    int err = 0;
-    struct node *n = get_checked(s, path, PERM_READ, &err, NULL);
-    free(path);
+    int err;
+    struct node *n = readable_node(s, argv[0], &err);
     if (!n)
         return err;
     st_load_kids(s, n);
@@ -479,12 +486,8 @@ static int op_get_perms(struct store *s, const struct xsd_sockmsg *h,
         p = xs->special_nperms[idx] ? xs->special_perms[idx] : &n0;
         np = xs->special_nperms[idx] ? xs->special_nperms[idx] : 1;
     } else {
-        char *path = canon(s->c, pl);
-        if (!path)
-            return EINVAL;
-        int err = 0;
-        struct node *n = get_checked(s, path, PERM_READ, &err, NULL);
-        free(path);
+        int err;
+        struct node *n = readable_node(s, pl, &err);
         if (!n)
             return err;
         if (s->err)
