@@ -55,13 +55,23 @@ static unsigned find_domain(const char *spec)
     return domid;
 }
 
+/* All guest domains, or exit as xl does when they cannot be listed. */
+static struct xenon_dominfo *list_domains(int *n)
+{
+    struct xenon_dominfo *v;
+    if (xenon_domain_list(&paths, &v, n, stderr) < 0)
+        exit(EXIT_FAILURE);
+    return v;
+}
+
 /* How a command spells domain 0, which find_domain does not know. */
 enum dom0_spelling { DOM0_NONE, DOM0_ID, DOM0_ID_OR_NAME };
 
-/* The domains named by argv[optind..argc), each looked up once (exiting as
- * find_domain does); *n = 0 when none are named, which means all. */
+/* The domains named by argv[optind..argc), found in the listing v[0..nv)
+ * the command already made (exiting as find_domain does); *n = 0 when none
+ * are named, which means all. */
 static unsigned *wanted_domains(int argc, char **argv, enum dom0_spelling d0,
-                                int *n)
+                                const struct xenon_dominfo *v, int nv, int *n)
 {
     unsigned *want = calloc((size_t)(argc > optind ? argc - optind : 0) + 1,
                             sizeof(*want));
@@ -73,7 +83,10 @@ static unsigned *wanted_domains(int argc, char **argv, enum dom0_spelling d0,
     for (int i = optind; i < argc; i++) {
         bool dom0 = (d0 != DOM0_NONE && !strcmp(argv[i], "0")) ||
                     (d0 == DOM0_ID_OR_NAME && !strcmp(argv[i], "Domain-0"));
-        want[(*n)++] = dom0 ? 0 : find_domain(argv[i]);
+        int k = dom0 ? -1 : xenon_dominfo_find(v, nv, argv[i]);
+        if (!dom0 && k < 0)
+            invalid_domain(argv[i]);
+        want[(*n)++] = dom0 ? 0 : v[k].domid;
     }
     return want;
 }
@@ -164,10 +177,8 @@ static void tty_restore(void)
  * domain goes away. */
 static int console_attach(unsigned domid)
 {
-    struct xenon_dominfo *v;
     int n;
-    if (xenon_domain_list(&paths, &v, &n, stderr) < 0)
-        return EXIT_FAILURE;
+    struct xenon_dominfo *v = list_domains(&n);
     char sock[XENON_PATH_MAX] = "";
     for (int i = 0; i < n; i++)
         if (v[i].domid == domid && v[i].running)
@@ -420,13 +431,11 @@ static int main_list(int argc, char **argv)
             return 2;
         }
     }
-    struct xenon_dominfo *v;
     int n;
-    if (xenon_domain_list(&paths, &v, &n, stderr) < 0)
-        return EXIT_FAILURE;
+    struct xenon_dominfo *v = list_domains(&n);
     /* Which domains: all, or the ones named. */
     int nwant;
-    unsigned *want = wanted_domains(argc, argv, DOM0_ID_OR_NAME, &nwant);
+    unsigned *want = wanted_domains(argc, argv, DOM0_ID_OR_NAME, v, n, &nwant);
     bool show0 = is_wanted(want, nwant, 0);
     if (details) {
         printf("[\n");
@@ -541,9 +550,7 @@ static int shutdown_or_reboot(int argc, char **argv, int reboot)
     unsigned *ids = NULL;
     int n = 0;
     if (all) {
-        struct xenon_dominfo *v;
-        if (xenon_domain_list(&paths, &v, &n, stderr) < 0)
-            return EXIT_FAILURE;
+        struct xenon_dominfo *v = list_domains(&n);
         ids = calloc((size_t)n + 1, sizeof(*ids));
         for (int i = 0; i < n; i++)
             ids[i] = v[i].domid;
@@ -600,10 +607,8 @@ static int pause_or_unpause(int argc, char **argv, int pause)
     while (next_opt(argc, argv, "h", cmd, 1) != -1)
         ;
     /* One listing both finds the domain and tells whether it runs. */
-    struct xenon_dominfo *v;
     int n;
-    if (xenon_domain_list(&paths, &v, &n, stderr) < 0)
-        return EXIT_FAILURE;
+    struct xenon_dominfo *v = list_domains(&n);
     int i = xenon_dominfo_find(v, n, argv[optind]);
     if (i < 0)
         invalid_domain(argv[optind]);
@@ -671,12 +676,10 @@ static int main_uptime(int argc, char **argv)
 {
     while (next_opt(argc, argv, "hs", "uptime", 0) != -1)
         ;
-    struct xenon_dominfo *v;
     int n;
-    if (xenon_domain_list(&paths, &v, &n, stderr) < 0)
-        return EXIT_FAILURE;
+    struct xenon_dominfo *v = list_domains(&n);
     int nwant;
-    unsigned *want = wanted_domains(argc, argv, DOM0_ID, &nwant);
+    unsigned *want = wanted_domains(argc, argv, DOM0_ID, v, n, &nwant);
     printf("%-33s %4s %s\n", "Name", "ID", "Uptime");
     struct sysinfo si;
     if (is_wanted(want, nwant, 0) && sysinfo(&si) == 0)
@@ -731,10 +734,8 @@ static int main_domid(int argc, char **argv)
         printf("0\n");
         return 0;
     }
-    struct xenon_dominfo *v;
     int n;
-    if (xenon_domain_list(&paths, &v, &n, stderr) < 0)
-        return EXIT_FAILURE;
+    struct xenon_dominfo *v = list_domains(&n);
     for (int i = 0; i < n; i++)
         if (!strcmp(v[i].name, argv[optind])) {
             printf("%u\n", v[i].domid);
@@ -761,10 +762,8 @@ static int main_domname(int argc, char **argv)
         printf("Domain-0\n");
         return 0;
     }
-    struct xenon_dominfo *v;
     int n;
-    if (xenon_domain_list(&paths, &v, &n, stderr) < 0)
-        return EXIT_FAILURE;
+    struct xenon_dominfo *v = list_domains(&n);
     for (int i = 0; i < n; i++)
         if (v[i].domid == id) {
             printf("%s\n", v[i].name);
@@ -798,15 +797,13 @@ static int main_vcpulist(int argc, char **argv)
 {
     while (next_opt(argc, argv, "h", "vcpu-list", 0) != -1)
         ;
-    struct xenon_dominfo *v;
     int n;
-    if (xenon_domain_list(&paths, &v, &n, stderr) < 0)
-        return EXIT_FAILURE;
+    struct xenon_dominfo *v = list_domains(&n);
     printf("%-32s %5s %5s %5s %5s %9s %s\n", "Name", "ID", "VCPU", "CPU", "State",
            "Time(s)", "Affinity (Hard / Soft)");
     /* Each name looked up once, not once per listed domain. */
     int nwant;
-    unsigned *want = wanted_domains(argc, argv, DOM0_NONE, &nwant);
+    unsigned *want = wanted_domains(argc, argv, DOM0_NONE, v, n, &nwant);
     for (int i = 0; i < n; i++)
         if (is_wanted(want, nwant, v[i].domid))
             print_vcpus_of(&v[i]);
