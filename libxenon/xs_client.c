@@ -274,17 +274,25 @@ int xs_read_many(struct xs_client *c, const char *const *paths, int n, char **va
     return rc;
 }
 
-int xs_write(struct xs_client *c, const char *path, const char *value)
+/* A change whose payload is the path, its NUL, then `len` bytes of data
+ * (WRITE's value, SET_PERMS's list); queued while pipelining. */
+static int call_path_data(struct xs_client *c, uint32_t type, const char *path,
+                          const void *data, size_t len)
 {
-    size_t pl = strlen(path) + 1, vl = strlen(value);
-    char *buf = malloc(pl + vl + 1);
+    size_t pl = strlen(path) + 1;
+    char *buf = malloc(pl + len + 1);
     if (!buf)
         return -ENOMEM;
     memcpy(buf, path, pl);
-    memcpy(buf + pl, value, vl);
-    int rc = call(c, XS_WRITE, buf, pl + vl, NULL, NULL, true);
+    memcpy(buf + pl, data, len);
+    int rc = call(c, type, buf, pl + len, NULL, NULL, true);
     free(buf);
     return rc;
+}
+
+int xs_write(struct xs_client *c, const char *path, const char *value)
+{
+    return call_path_data(c, XS_WRITE, path, value, strlen(value));
 }
 
 int xs_mkdir(struct xs_client *c, const char *path)
@@ -338,15 +346,7 @@ int xs_directory(struct xs_client *c, const char *path, char ***names, int *n)
 int xs_set_perms(struct xs_client *c, const char *path, const char *perms,
                  size_t len)
 {
-    size_t pl = strlen(path) + 1;
-    char *buf = malloc(pl + len);
-    if (!buf)
-        return -ENOMEM;
-    memcpy(buf, path, pl);
-    memcpy(buf + pl, perms, len);
-    int rc = call(c, XS_SET_PERMS, buf, pl + len, NULL, NULL, true);
-    free(buf);
-    return rc;
+    return call_path_data(c, XS_SET_PERMS, path, perms, len);
 }
 
 int xs_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
