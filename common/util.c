@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -70,4 +72,29 @@ int mkdir_p(const char *path)
     if (mkdir(buf, 0755) < 0 && errno != EEXIST)
         return -1;
     return 0;
+}
+
+char *read_whole_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&buf, &n);
+    char chunk[4096];
+    size_t k;
+    while (m && (k = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        fwrite(chunk, 1, k, m);
+    int e = ferror(f) || !m;
+    fclose(f);
+    if (m && fclose(m) != 0)
+        e = 1;
+    if (e) {
+        free(buf);
+        errno = errno ? errno : EIO;
+        return NULL;
+    }
+    *len = n;
+    return buf;
 }

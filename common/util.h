@@ -24,4 +24,8 @@ uint64_t now_ns(void);
 /* Create a directory and its parents (mode 0755); 0 or -1 with errno. */
 int mkdir_p(const char *path);
 
+/* A whole file (any kind: pipes too) in a malloc'd buffer with a NUL after
+ * its *len bytes; NULL with errno set. */
+char *read_whole_file(const char *path, size_t *len);
+
 #endif

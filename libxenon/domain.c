@@ -285,21 +285,8 @@ char *xenon_domain_config_json(const struct xenon_paths *p, unsigned domid)
 {
     char path[XENON_PATH_MAX + 32];
     state_path(p, domid, ".json", path, sizeof(path));
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    if (m) {
-        char chunk[4096];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-            fwrite(chunk, 1, n, m);
-        fclose(m);
-    }
-    fclose(f);
-    return buf;
+    size_t len;
+    return read_whole_file(path, &len);
 }
 
 /* Domain ids with a state file. */

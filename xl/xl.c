@@ -21,6 +21,7 @@
 
 #include "domain.h"
 #include "domain_config.h"
+#include "util.h"
 
 static struct xenon_paths paths;
 static int dryrun_only;
@@ -135,31 +136,6 @@ static char *absolute(const char *path)
     if (asprintf(&out, "%s/%s", cwd, path) < 0)
         return NULL;
     return out;
-}
-
-static char *read_all(const char *file, size_t *len)
-{
-    FILE *f = fopen(file, "re");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t n = 0;
-    FILE *m = open_memstream(&buf, &n);
-    char chunk[4096];
-    size_t k;
-    while (m && (k = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        fwrite(chunk, 1, k, m);
-    int e = ferror(f);
-    fclose(f);
-    if (m)
-        fclose(m);
-    if (e) {
-        free(buf);
-        errno = EIO;
-        return NULL;
-    }
-    *len = n;
-    return buf;
 }
 
 /* --- console -------------------------------------------------------------- */
@@ -289,7 +265,7 @@ static int main_create(int argc, char **argv)
         return 3;       /* ERROR_FAIL, as xl */
     }
     size_t len = 0;
-    char *data = strcmp(file, "/dev/null") ? read_all(file, &len) : strdup("");
+    char *data = strcmp(file, "/dev/null") ? read_whole_file(file, &len) : strdup("");
     if (!data) {
         fprintf(stderr, "Failed to read config file: %s: %s\n", file,
                 strerror(errno));
