@@ -839,7 +839,9 @@ static int vmm_start(const struct xenon_paths *p, const struct domain_config *dc
      * port, console_io writes and the UART (Linux's earlyprintk=xen). */
     char hlog[XENON_PATH_MAX + 300];
     snprintf(hlog, sizeof(hlog), "%s/console/hypervisor-%s.log", p->log_dir, dc->name);
-    const char *argv[32];
+    /* Room for every option below at once: 33 entries with the NULL (a
+     * ramdisk, a cmdline, grant frames, -p and the go descriptor). */
+    const char *argv[40];
     int n = 0;
     argv[n++] = p->vmm;
     argv[n++] = "--kernel";

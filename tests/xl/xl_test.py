@@ -626,9 +626,12 @@ def t_pvcontrol(e):
 
 
 def t_create_paused(e):
-    """xl create -p: built but paused before any guest code; unpause runs it."""
+    """xl create -p: built but paused before any guest code; unpause runs it.
+    The config sets every option the monitor passes on to xenon-vmm."""
     need_kvm()
-    rc, out, err = e.xl("create", "-p", idle_cfg(e))
+    rc, out, err = e.xl("create", "-p", idle_cfg(
+        e, extra='ramdisk = "guests/guest-hello-64"\ncmdline = "quiet"\n'
+                 'max_grant_frames = 4\n'))
     check("create -p: exit 0", rc == 0, err)
     r = e.rows().get("idle")
     check("listed as paused", r is not None and r.group(5)[2] == "p", r.group(0) if r else e.rows())
