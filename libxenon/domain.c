@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -18,13 +17,12 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/sysinfo.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "util.h"
 #include "xs_client.h"
 
@@ -94,83 +92,6 @@ void xenon_paths_init(struct xenon_paths *p)
         }
     }
     snprintf(p->vmm, sizeof(p->vmm), "xenon-vmm");
-}
-
-/* --- processes ------------------------------------------------------------ */
-
-/* The start time (clock ticks after boot) of a live, non-zombie process, or
- * 0 when there is none. A pid is only trusted together with this value, so
- * a reused pid is never mistaken for ours. */
-static unsigned long long proc_start(pid_t pid, char *state, double *cpu)
-{
-    if (pid <= 0)
-        return 0;
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = 0;
-    char *s = strrchr(buf, ')');
-    if (!s)
-        return 0;
-    char st;
-    unsigned long long utime, stime, start;
-    /* fields after comm: 3 state ... 14 utime 15 stime ... 22 starttime */
-    if (sscanf(s + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu "
-                      "%*d %*d %*d %*d %*d %*d %llu",
-               &st, &utime, &stime, &start) != 4)
-        return 0;
-    if (st == 'Z' || st == 'X')
-        return 0;
-    if (state)
-        *state = st;
-    if (cpu)
-        *cpu = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
-    return start;
-}
-
-static bool proc_alive(pid_t pid, unsigned long long start)
-{
-    return pid > 0 && start && proc_start(pid, NULL, NULL) == start;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-/* Wait until the process is gone; false on timeout. A pidfd (Linux 5.3)
- * becomes readable when the process exits, so the wait ends then rather
- * than at the next 10 ms poll; one opened for a reused pid is caught by
- * checking the start time after opening it. */
-static bool wait_gone(pid_t pid, unsigned long long start, unsigned timeout_ms)
-{
-    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (pfd >= 0) {
-        bool gone = !proc_alive(pid, start);
-        if (!gone) {
-            struct pollfd w = { .fd = pfd, .events = POLLIN };
-            int r;
-            do
-                r = poll(&w, 1, (int)timeout_ms);
-            while (r < 0 && errno == EINTR);
-            gone = r > 0 || !proc_alive(pid, start);
-        }
-        close(pfd);
-        return gone;
-    }
-    for (unsigned t = 0; t < timeout_ms; t += 10) {
-        if (!proc_alive(pid, start))
-            return true;
-        sleep_ms(10);
-    }
-    return !proc_alive(pid, start);
 }
 
 /* --- state files ---------------------------------------------------------- */
@@ -1092,6 +1013,47 @@ void xenon_monitor_wait(pid_t monitor)
         ;
 }
 
+/* --- pausing -------------------------------------------------------------- */
+
+#define PAUSE_TIMEOUT_NS 5000000000ull
+
+/* Reads the domain's state into *s when its VMM runs; else err names
+ * `what` and -1. */
+static int running_vmm(const struct xenon_paths *p, unsigned domid,
+                       const char *what, struct dstate *s, FILE *err)
+{
+    if (state_read(p, domid, s) < 0 || !proc_alive(s->vmm_pid, s->vmm_start)) {
+        fprintf(err, "%s failed: domain %u is not running\n", what, domid);
+        return -1;
+    }
+    return 0;
+}
+
+/* SIGSTOP only starts a group stop: each thread stops when it next passes
+ * through the kernel (a vCPU in KVM_RUN is kicked out of the guest). Waits
+ * until all have, as Xen's pause returns once no vCPU runs. */
+static int wait_stopped(const struct dstate *s, unsigned domid, FILE *err)
+{
+    uint64_t deadline = now_ns() + PAUSE_TIMEOUT_NS;
+    long step_ns = 20000;
+    while (!vmm_stopped(s->vmm_pid)) {
+        if (!proc_alive(s->vmm_pid, s->vmm_start)) {
+            fprintf(err, "pause failed: domain %u is gone\n", domid);
+            return -1;
+        }
+        if (now_ns() > deadline) {
+            fprintf(err, "pause failed: domain %u did not stop within %llu s\n",
+                    domid, PAUSE_TIMEOUT_NS / 1000000000ull);
+            return -1;
+        }
+        struct timespec ts = { 0, step_ns };
+        nanosleep(&ts, NULL);
+        if (step_ns < 5000000)
+            step_ns *= 2;
+    }
+    return 0;
+}
+
 int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
                         const char *config_json, unsigned flags,
                         unsigned *domid_out, pid_t *monitor_out, FILE *err)
@@ -1216,6 +1178,14 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     }
     close(logfd);
     xs_close(xs);
+    /* Like pause, create -p returns once the VMM has stopped itself. */
+    struct dstate s;
+    if ((flags & XENON_CREATE_PAUSED) &&
+        (state_read(p, domid, &s) < 0 || wait_stopped(&s, domid, err) < 0)) {
+        fprintf(err, "libxl: error: domain %u (%s) did not stay paused\n", domid, dc->name);
+        xenon_domain_destroy(p, domid, err);
+        return -1;
+    }
     *domid_out = domid;
     if (monitor_out)
         *monitor_out = fg ? child : 0;
@@ -1223,126 +1193,6 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
 }
 
 /* --- queries and control -------------------------------------------------- */
-
-static bool vmm_blocked(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-    DIR *d = opendir(path);
-    if (!d)
-        return false;
-    bool blocked = true;
-    struct dirent *e;
-    while ((e = readdir(d)) && blocked) {
-        if (e->d_name[0] == '.')
-            continue;
-        char st = 0;
-        if (proc_start(atoi(e->d_name), &st, NULL) && st == 'R')
-            blocked = false;
-    }
-    closedir(d);
-    return blocked;
-}
-
-static int cmp_uint(const void *a, const void *b)
-{
-    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
-    return (x > y) - (x < y);
-}
-
-static void cpuset_string(const cpu_set_t *set, char *out, size_t n)
-{
-    int ncpu = get_nprocs_conf();
-    if (CPU_COUNT(set) >= ncpu) {
-        snprintf(out, n, "all");
-        return;
-    }
-    size_t len = 0;
-    out[0] = 0;
-    for (int i = 0; i < CPU_SETSIZE && len < n; i++) {
-        if (!CPU_ISSET(i, set))
-            continue;
-        int j = i;
-        while (j + 1 < CPU_SETSIZE && CPU_ISSET(j + 1, set))
-            j++;
-        int k = j > i ? snprintf(out + len, n - len, "%s%d-%d", len ? "," : "", i, j)
-                      : snprintf(out + len, n - len, "%s%d", len ? "," : "", i);
-        if (k < 0)
-            break;
-        len += (size_t)k;
-        i = j;
-    }
-}
-
-int xenon_domain_vcpus(pid_t vmm_pid, struct xenon_vcpuinfo **out, int *n_out)
-{
-    *out = NULL;
-    *n_out = 0;
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/task", (int)vmm_pid);
-    DIR *d = opendir(path);
-    if (!d)
-        return -1;
-    unsigned tids[1024];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 1024) {
-        unsigned tid = (unsigned)atoi(e->d_name);
-        if (!tid || tid == (unsigned)vmm_pid)   /* the main thread runs the I/O loop */
-            continue;
-        /* KVM's own worker (kvm-nx-lpage-recovery) is a task of the VMM too. */
-        char cp[96], comm[32] = "";
-        snprintf(cp, sizeof(cp), "/proc/%d/task/%u/comm", (int)vmm_pid, tid);
-        int cfd = open(cp, O_RDONLY | O_CLOEXEC);
-        if (cfd >= 0) {
-            ssize_t k = read(cfd, comm, sizeof(comm) - 1);
-            comm[k > 0 ? k : 0] = 0;
-            close(cfd);
-        }
-        if (strncmp(comm, "kvm", 3) != 0)
-            tids[n++] = tid;
-    }
-    closedir(d);
-    qsort(tids, (size_t)n, sizeof(tids[0]), cmp_uint);
-    struct xenon_vcpuinfo *v = calloc((size_t)n + 1, sizeof(*v));
-    if (!v)
-        return -1;
-    for (int i = 0; i < n; i++) {
-        v[i].vcpuid = (unsigned)i;
-        v[i].cpu = -1;
-        char sp[96], buf[1024];
-        snprintf(sp, sizeof(sp), "/proc/%d/task/%u/stat", (int)vmm_pid, tids[i]);
-        int fd = open(sp, O_RDONLY | O_CLOEXEC);
-        ssize_t r = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-        if (fd >= 0)
-            close(fd);
-        if (r > 0) {
-            buf[r] = 0;
-            char *s = strrchr(buf, ')');
-            char st;
-            unsigned long long ut, stt;
-            int cpu;
-            /* 3 state ... 14 utime 15 stime ... 39 processor */
-            if (s && sscanf(s + 2, "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu "
-                                   "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-                                   "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %d",
-                            &st, &ut, &stt, &cpu) == 4) {
-                v[i].running = st == 'R';
-                v[i].blocked = st != 'R';
-                v[i].cpu = cpu;
-                v[i].cpu_time = (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
-            }
-        }
-        cpu_set_t set;
-        if (sched_getaffinity((pid_t)tids[i], sizeof(set), &set) == 0)
-            cpuset_string(&set, v[i].affinity, sizeof(v[i].affinity));
-        else
-            snprintf(v[i].affinity, sizeof(v[i].affinity), "all");
-    }
-    *out = v;
-    *n_out = n;
-    return 0;
-}
 
 static int cmp_info(const void *a, const void *b)
 {
@@ -1416,6 +1266,7 @@ int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
                 d->running = true;
                 proc_start(s.vmm_pid, NULL, &d->cpu_time);
                 d->blocked = vmm_blocked(s.vmm_pid);
+                d->paused = vmm_stopped(s.vmm_pid);
             }
             if (proc_alive(s.mon_pid, s.mon_start))
                 d->monitor_pid = s.mon_pid;
@@ -1539,14 +1390,14 @@ int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err)
         /* The monitor, when alive, stops the VMM and cleans up itself. */
         if (proc_alive(s.mon_pid, s.mon_start)) {
             kill(s.mon_pid, SIGTERM);
-            if (!wait_gone(s.mon_pid, s.mon_start, STOP_TIMEOUT_MS)) {
+            if (!proc_wait_gone(s.mon_pid, s.mon_start, STOP_TIMEOUT_MS)) {
                 kill(s.mon_pid, SIGKILL);
-                wait_gone(s.mon_pid, s.mon_start, 1000);
+                proc_wait_gone(s.mon_pid, s.mon_start, 1000);
             }
         }
         if (proc_alive(s.vmm_pid, s.vmm_start)) {
             kill(s.vmm_pid, SIGKILL);
-            if (!wait_gone(s.vmm_pid, s.vmm_start, STOP_TIMEOUT_MS)) {
+            if (!proc_wait_gone(s.vmm_pid, s.vmm_start, STOP_TIMEOUT_MS)) {
                 fprintf(err, "domain %u: xenon-vmm (pid %d) does not die\n",
                         domid, (int)s.vmm_pid);
                 xs_close(xs);
@@ -1557,6 +1408,31 @@ int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err)
     teardown(p, xs, domid);
     xs_close(xs);
     return rc;
+}
+
+int xenon_domain_pause(const struct xenon_paths *p, unsigned domid, FILE *err)
+{
+    struct dstate s;
+    if (running_vmm(p, domid, "pause", &s, err) < 0)
+        return -1;
+    if (kill(s.vmm_pid, SIGSTOP) < 0) {
+        fprintf(err, "pause failed: domain %u: %s\n", domid, strerror(errno));
+        return -1;
+    }
+    return wait_stopped(&s, domid, err);
+}
+
+int xenon_domain_unpause(const struct xenon_paths *p, unsigned domid, FILE *err)
+{
+    struct dstate s;
+    if (running_vmm(p, domid, "unpause", &s, err) < 0)
+        return -1;
+    /* SIGCONT ends the group stop before kill() returns. */
+    if (kill(s.vmm_pid, SIGCONT) < 0) {
+        fprintf(err, "unpause failed: domain %u: %s\n", domid, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 int xenon_domain_request(const struct xenon_paths *p, unsigned domid,

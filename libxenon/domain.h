@@ -41,6 +41,7 @@ struct xenon_dominfo {
     pid_t vmm_pid, monitor_pid;
     bool running;          /* the VMM process is alive */
     bool blocked;          /* ... and no vCPU thread is on a CPU */
+    bool paused;           /* ... and stopped by xenon_domain_pause (or -p) */
     int shutdown_reason;   /* -1 unless preserved after a shutdown */
     double cpu_time;       /* seconds of CPU used by the VMM */
     double start_time;     /* unix time of creation */
@@ -81,6 +82,15 @@ int xenon_dominfo_find(const struct xenon_dominfo *v, int n, const char *spec);
  * xenstore nodes, state file and console socket. 0, -1 on error, 1 when the
  * domain had already gone (e.g. restarted under a new domid meanwhile). */
 int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err);
+
+/* Pause every vCPU and device of a running domain, as Xen's
+ * XEN_DOMCTL_pausedomain: when 0 is returned, no guest code runs. Pausing a
+ * paused domain is a no-op. 0, or -1 (err printed: not running, or not
+ * stopped within a few seconds). */
+int xenon_domain_pause(const struct xenon_paths *p, unsigned domid, FILE *err);
+
+/* Let a paused domain run again. 0 or -1 (err printed). */
+int xenon_domain_unpause(const struct xenon_paths *p, unsigned domid, FILE *err);
 
 /* Write control/shutdown (e.g. "poweroff", "reboot"). 0 or -1. */
 int xenon_domain_request(const struct xenon_paths *p, unsigned domid,

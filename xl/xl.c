@@ -330,19 +330,7 @@ static int main_create(int argc, char **argv)
 static void state_letters(const struct xenon_dominfo *d, char out[7])
 {
     static const char reasons[] = "-rscwS";
-    int paused = 0;
-    if (d->running && d->vmm_pid) {
-        char path[64], buf[512];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)d->vmm_pid);
-        FILE *f = fopen(path, "re");
-        if (f) {
-            if (fgets(buf, sizeof(buf), f)) {
-                char *s = strrchr(buf, ')');
-                paused = s && s[1] && (s[2] == 'T' || s[2] == 't');
-            }
-            fclose(f);
-        }
-    }
+    bool paused = d->paused;
     int sr = d->shutdown_reason;
     out[0] = d->running && !paused && !d->blocked ? 'r' : '-';
     out[1] = d->running && !paused && d->blocked ? 'b' : '-';
@@ -582,21 +570,10 @@ static int pause_or_unpause(int argc, char **argv, int pause)
     const char *cmd = pause ? "pause" : "unpause";
     while (next_opt(argc, argv, "h", cmd, 1) != -1)
         ;
-    /* One listing both finds the domain and tells whether it runs. */
-    int n;
-    struct xenon_dominfo *v = list_domains(&n);
-    int i = xenon_dominfo_find(v, n, argv[optind]);
-    if (i < 0)
-        invalid_domain(argv[optind]);
-    unsigned domid = v[i].domid;
-    pid_t pid = v[i].running ? v[i].vmm_pid : 0;
-    free(v);
-    /* The VMM's threads are the vCPUs: stopping the process pauses them all. */
-    if (!pid || kill(pid, pause ? SIGSTOP : SIGCONT) < 0) {
-        fprintf(stderr, "%s failed: domain %u is not running\n", cmd, domid);
-        return EXIT_FAILURE;
-    }
-    return 0;
+    unsigned domid = find_domain(argv[optind]);
+    int rc = pause ? xenon_domain_pause(&paths, domid, stderr)
+                   : xenon_domain_unpause(&paths, domid, stderr);
+    return rc < 0 ? EXIT_FAILURE : 0;
 }
 
 static int main_pause(int argc, char **argv) { return pause_or_unpause(argc, argv, 1); }

@@ -1,0 +1,232 @@
+/* See proc.h. */
+#include "proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "domain.h"
+
+unsigned long long proc_start(pid_t pid, char *state, double *cpu)
+{
+    if (pid <= 0)
+        return 0;
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    char *s = strrchr(buf, ')');
+    if (!s)
+        return 0;
+    char st;
+    unsigned long long utime, stime, start;
+    /* fields after comm: 3 state ... 14 utime 15 stime ... 22 starttime */
+    if (sscanf(s + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu "
+                      "%*d %*d %*d %*d %*d %*d %llu",
+               &st, &utime, &stime, &start) != 4)
+        return 0;
+    if (st == 'Z' || st == 'X')
+        return 0;
+    if (state)
+        *state = st;
+    if (cpu)
+        *cpu = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+    return start;
+}
+
+bool proc_alive(pid_t pid, unsigned long long start)
+{
+    return pid > 0 && start && proc_start(pid, NULL, NULL) == start;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* A pidfd (Linux 5.3) becomes readable when the process exits, so the wait
+ * ends then rather than at the next 10 ms poll; one opened for a reused pid
+ * is caught by checking the start time after opening it. */
+bool proc_wait_gone(pid_t pid, unsigned long long start, unsigned timeout_ms)
+{
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pfd >= 0) {
+        bool gone = !proc_alive(pid, start);
+        if (!gone) {
+            struct pollfd w = { .fd = pfd, .events = POLLIN };
+            int r;
+            do
+                r = poll(&w, 1, (int)timeout_ms);
+            while (r < 0 && errno == EINTR);
+            gone = r > 0 || !proc_alive(pid, start);
+        }
+        close(pfd);
+        return gone;
+    }
+    for (unsigned t = 0; t < timeout_ms; t += 10) {
+        if (!proc_alive(pid, start))
+            return true;
+        sleep_ms(10);
+    }
+    return !proc_alive(pid, start);
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* KVM's workers in the VMM's thread group are named "kvm-..."; the VMM
+ * names none of its threads so. */
+static bool is_kvm_worker(pid_t pid, pid_t tid)
+{
+    char path[96], comm[32] = "";
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t k = read(fd, comm, sizeof(comm) - 1);
+    comm[k > 0 ? k : 0] = 0;
+    close(fd);
+    return strncmp(comm, "kvm", 3) == 0;
+}
+
+int vmm_threads(pid_t pid, pid_t *tids, int max)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < max) {
+        pid_t tid = (pid_t)atoi(e->d_name);
+        if (tid > 0 && !is_kvm_worker(pid, tid))
+            tids[n++] = tid;
+    }
+    closedir(d);
+    qsort(tids, (size_t)n, sizeof(tids[0]), cmp_pid);
+    return n;
+}
+
+#define MAX_THREADS 1024
+
+bool vmm_blocked(pid_t pid)
+{
+    pid_t tids[MAX_THREADS];
+    int n = vmm_threads(pid, tids, MAX_THREADS);
+    for (int i = 0; i < n; i++) {
+        char st = 0;
+        if (proc_start(tids[i], &st, NULL) && st == 'R')
+            return false;
+    }
+    return n > 0;
+}
+
+bool vmm_stopped(pid_t pid)
+{
+    pid_t tids[MAX_THREADS];
+    int n = vmm_threads(pid, tids, MAX_THREADS);
+    for (int i = 0; i < n; i++) {
+        char st = 0;
+        /* 't' is a traced stop, also one where nothing runs. */
+        if (!proc_start(tids[i], &st, NULL) || (st != 'T' && st != 't'))
+            return false;
+    }
+    return n > 0;
+}
+
+/* --- xl vcpu-list ---------------------------------------------------------- */
+
+static void cpuset_string(const cpu_set_t *set, char *out, size_t n)
+{
+    int ncpu = get_nprocs_conf();
+    if (CPU_COUNT(set) >= ncpu) {
+        snprintf(out, n, "all");
+        return;
+    }
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < CPU_SETSIZE && len < n; i++) {
+        if (!CPU_ISSET(i, set))
+            continue;
+        int j = i;
+        while (j + 1 < CPU_SETSIZE && CPU_ISSET(j + 1, set))
+            j++;
+        int k = j > i ? snprintf(out + len, n - len, "%s%d-%d", len ? "," : "", i, j)
+                      : snprintf(out + len, n - len, "%s%d", len ? "," : "", i);
+        if (k < 0)
+            break;
+        len += (size_t)k;
+        i = j;
+    }
+}
+
+int xenon_domain_vcpus(pid_t vmm_pid, struct xenon_vcpuinfo **out, int *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    pid_t all[MAX_THREADS], tids[MAX_THREADS];
+    int m = vmm_threads(vmm_pid, all, MAX_THREADS), n = 0;
+    if (m < 0)
+        return -1;
+    for (int i = 0; i < m; i++)
+        if (all[i] != vmm_pid)      /* the main thread runs the I/O loop */
+            tids[n++] = all[i];
+    struct xenon_vcpuinfo *v = calloc((size_t)n + 1, sizeof(*v));
+    if (!v)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        v[i].vcpuid = (unsigned)i;
+        v[i].cpu = -1;
+        char sp[96], buf[1024];
+        snprintf(sp, sizeof(sp), "/proc/%d/task/%d/stat", (int)vmm_pid, (int)tids[i]);
+        int fd = open(sp, O_RDONLY | O_CLOEXEC);
+        ssize_t r = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (r > 0) {
+            buf[r] = 0;
+            char *s = strrchr(buf, ')');
+            char st;
+            unsigned long long ut, stt;
+            int cpu;
+            /* 3 state ... 14 utime 15 stime ... 39 processor */
+            if (s && sscanf(s + 2, "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu "
+                                   "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                                   "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %d",
+                            &st, &ut, &stt, &cpu) == 4) {
+                v[i].running = st == 'R';
+                v[i].blocked = st != 'R';
+                v[i].cpu = cpu;
+                v[i].cpu_time = (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
+            }
+        }
+        cpu_set_t set;
+        if (sched_getaffinity((pid_t)tids[i], sizeof(set), &set) == 0)
+            cpuset_string(&set, v[i].affinity, sizeof(v[i].affinity));
+        else
+            snprintf(v[i].affinity, sizeof(v[i].affinity), "all");
+    }
+    *out = v;
+    *n_out = n;
+    return 0;
+}

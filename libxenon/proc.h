@@ -1,0 +1,38 @@
+/* What libxenon learns about a domain's processes from /proc, and waits for.
+ * Internal to libxenon.
+ *
+ * A domain is a xenon-vmm process: its main thread runs the I/O loop and
+ * thread k (in creation order) runs vCPU k-1. KVM may add workers of its own
+ * to the thread group (e.g. kvm-nx-lpage-recovery); they are never counted
+ * as the domain's threads. */
+#ifndef XENON_PROC_H
+#define XENON_PROC_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* The start time (clock ticks after boot) of a live, non-zombie process or
+ * thread, or 0 when there is none. `state` (may be NULL) gets its state
+ * letter, `cpu` (may be NULL) its CPU seconds. A pid is only trusted
+ * together with this value, so a reused pid is never mistaken for ours. */
+unsigned long long proc_start(pid_t pid, char *state, double *cpu);
+
+/* True while `pid` is the process that started at `start`. */
+bool proc_alive(pid_t pid, unsigned long long start);
+
+/* Wait until that process is gone; false when it is still there after
+ * timeout_ms. */
+bool proc_wait_gone(pid_t pid, unsigned long long start, unsigned timeout_ms);
+
+/* The VMM's own threads (main thread first, then the vCPUs), at most `max`,
+ * sorted by thread id. Returns how many, or -1 when the process is gone. */
+int vmm_threads(pid_t pid, pid_t *tids, int max);
+
+/* No thread of the VMM is on a CPU or runnable. */
+bool vmm_blocked(pid_t pid);
+
+/* Every thread of the VMM is in a group stop (SIGSTOP): no guest code runs
+ * and no device is served. */
+bool vmm_stopped(pid_t pid);
+
+#endif
