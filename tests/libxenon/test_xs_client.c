@@ -175,6 +175,50 @@ static void test_read_many(void **state)
     xs_close(c);
 }
 
+/* Replies of every size through the client's 4 KiB read buffer: values
+ * of the largest size a write allows, read one by one and batched between
+ * small ones, and a directory listing whose reply fills the whole 4096-byte
+ * payload (read past the buffer). */
+static void test_large_replies(void **state)
+{
+    (void)state;
+    struct xs_client *c = xs_open(sock);
+    assert_non_null(c);
+    const char *path = "/big/value";
+    /* payload = path, NUL, data */
+    static char big[4096];
+    size_t n = 4096 - strlen(path) - 1;
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char)('a' + i % 26);
+    big[n] = 0;
+    assert_int_equal(xs_write(c, path, big), 0);
+    assert_int_equal(xs_write(c, "/big/small", "s"), 0);
+    check_value(c, path, big);
+    const char *pp[] = { "/big/small", path, "/big/small", path, "/big/small" };
+    char *values[5];
+    assert_int_equal(xs_read_many(c, pp, 5, values), 0);
+    for (int i = 0; i < 5; i++) {
+        assert_non_null(values[i]);
+        assert_string_equal(values[i], i % 2 ? big : "s");
+        free(values[i]);
+    }
+    /* 64 children named by 63 characters: "name\0" x 64 = 4096 bytes. */
+    char child[128];
+    for (int i = 0; i < 64; i++) {
+        snprintf(child, sizeof(child), "/dir/%02d%061d", i, 0);
+        assert_int_equal(xs_write(c, child, ""), 0);
+    }
+    char **names = NULL;
+    int count = 0;
+    assert_int_equal(xs_directory(c, "/dir", &names, &count), 0);
+    assert_int_equal(count, 64);
+    for (int i = 0; i < count; i++)
+        assert_int_equal(strlen(names[i]), 63);
+    xs_free_list(names, count);
+    check_value(c, "/big/small", "s");  /* the stream is still in step */
+    xs_close(c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -187,6 +231,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pipelined_error),
         cmocka_unit_test(test_read_flushes),
         cmocka_unit_test(test_read_many),
+        cmocka_unit_test(test_large_replies),
     };
     return cmocka_run_group_tests(tests, start_daemon, stop_daemon);
 }
