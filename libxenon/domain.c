@@ -1017,13 +1017,17 @@ void xenon_monitor_wait(pid_t monitor)
 
 #define PAUSE_TIMEOUT_NS 5000000000ull
 
-/* Reads the domain's state into *s when its VMM runs; else err names
- * `what` and -1. */
-static int running_vmm(const struct xenon_paths *p, unsigned domid,
-                       const char *what, struct dstate *s, FILE *err)
+/* Sends `sig` to the domain's running VMM, its state read into *s; else
+ * err names `what` and -1. */
+static int signal_vmm(const struct xenon_paths *p, unsigned domid, int sig,
+                      const char *what, struct dstate *s, FILE *err)
 {
     if (state_read(p, domid, s) < 0 || !proc_alive(s->vmm_pid, s->vmm_start)) {
         fprintf(err, "%s failed: domain %u is not running\n", what, domid);
+        return -1;
+    }
+    if (kill(s->vmm_pid, sig) < 0) {
+        fprintf(err, "%s failed: domain %u: %s\n", what, domid, strerror(errno));
         return -1;
     }
     return 0;
@@ -1413,26 +1417,16 @@ int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err)
 int xenon_domain_pause(const struct xenon_paths *p, unsigned domid, FILE *err)
 {
     struct dstate s;
-    if (running_vmm(p, domid, "pause", &s, err) < 0)
+    if (signal_vmm(p, domid, SIGSTOP, "pause", &s, err) < 0)
         return -1;
-    if (kill(s.vmm_pid, SIGSTOP) < 0) {
-        fprintf(err, "pause failed: domain %u: %s\n", domid, strerror(errno));
-        return -1;
-    }
     return wait_stopped(&s, domid, err);
 }
 
+/* SIGCONT ends the group stop before kill() returns. */
 int xenon_domain_unpause(const struct xenon_paths *p, unsigned domid, FILE *err)
 {
     struct dstate s;
-    if (running_vmm(p, domid, "unpause", &s, err) < 0)
-        return -1;
-    /* SIGCONT ends the group stop before kill() returns. */
-    if (kill(s.vmm_pid, SIGCONT) < 0) {
-        fprintf(err, "unpause failed: domain %u: %s\n", domid, strerror(errno));
-        return -1;
-    }
-    return 0;
+    return signal_vmm(p, domid, SIGCONT, "unpause", &s, err);
 }
 
 int xenon_domain_request(const struct xenon_paths *p, unsigned domid,
