@@ -351,6 +351,86 @@ void xs_free_list(char **names, int n)
     free(names);
 }
 
+/* The children of `path` as consecutive NUL-terminated names in *out
+ * (malloc'd, *len bytes) by DIRECTORY_PART, for lists longer than one
+ * reply holds (a thousand domains under /local/domain). Each reply is the
+ * node's generation, then names from the byte offset asked for, then an
+ * empty name once the list is complete; a generation change means the
+ * list changed meanwhile, and the read starts over. */
+static int directory_parts(struct xs_client *c, const char *path, char **out,
+                           size_t *len)
+{
+    size_t plen = strlen(path) + 1;
+    if (plen + 16 > XENSTORE_PAYLOAD_MAX)
+        return -E2BIG;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        char *list = NULL, gen0[24] = "";
+        size_t used = 0;
+        bool done = false, changed = false;
+        while (!done && !changed) {
+            char req[XENSTORE_PAYLOAD_MAX];
+            memcpy(req, path, plen);
+            int k = snprintf(req + plen, sizeof(req) - plen, "%zu", used);
+            char *body;
+            size_t blen;
+            int rc = call(c, XS_DIRECTORY_PART, req, plen + (size_t)k + 1, &body,
+                          &blen, false);
+            if (rc < 0) {
+                free(list);
+                return rc;
+            }
+            size_t gl = strnlen(body, blen);
+            if (gl == blen || gl >= sizeof(gen0)) {
+                free(body);
+                free(list);
+                return -EIO;
+            }
+            if (!gen0[0])
+                memcpy(gen0, body, gl + 1);
+            else if (strcmp(gen0, body) != 0)
+                changed = true;
+            /* Whole names after the generation, up to an empty one. */
+            size_t i = gl + 1, names_end = i;
+            while (i < blen && body[i]) {
+                size_t l = strnlen(body + i, blen - i);
+                if (i + l == blen)
+                    break;                  /* unterminated: malformed */
+                i += l + 1;
+                names_end = i;
+            }
+            done = i < blen && body[i] == 0;
+            size_t add = names_end - (gl + 1);
+            if (!changed && !done && add == 0) {
+                free(body);             /* no progress: malformed */
+                free(list);
+                return -EIO;
+            }
+            char *grown = changed ? list : realloc(list, used + add + 1);
+            if (!grown) {
+                free(body);
+                free(list);
+                return -ENOMEM;
+            }
+            list = grown;
+            if (!changed) {
+                memcpy(list + used, body + gl + 1, add);
+                used += add;
+            }
+            free(body);
+        }
+        if (changed) {
+            free(list);
+            continue;
+        }
+        if (!list && !(list = malloc(1)))
+            return -ENOMEM;
+        *out = list;
+        *len = used;
+        return 0;
+    }
+    return -EAGAIN;
+}
+
 int xs_directory(struct xs_client *c, const char *path, char ***names, int *n)
 {
     char *body;
@@ -358,6 +438,8 @@ int xs_directory(struct xs_client *c, const char *path, char ***names, int *n)
     *names = NULL;
     *n = 0;
     int rc = call_path(c, XS_DIRECTORY, path, &body, &len, false);
+    if (rc == -E2BIG)
+        rc = directory_parts(c, path, &body, &len);
     if (rc < 0)
         return rc;
     int count = 0;
