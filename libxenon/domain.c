@@ -489,32 +489,41 @@ static int write_nodes(struct xs_client *xs, const struct domain_config *dc,
     return rc;
 }
 
-/* Whether a domain among ids[0..n) other than `avoid` is called `name`. */
-/* The names of domains ids[0..n) from /local/domain/N/name, read in one
+/* For domains ids[0..n), /local/domain/N/NODE for each of nodes[0..k):
+ * v[i*k + j] is node j of domain i, NULL where there is none. Read in one
  * pipelined batch: with a thousand domains, one round trip each made a
- * name check cost ~20 ms. names[i] is NULL where there is none. A calloc'd
- * array (free with xs_free_list), or NULL when the batch failed. */
-static char **read_names(struct xs_client *xs, const unsigned *ids, int n)
+ * name check cost ~20 ms. A calloc'd array (free with xs_free_list, n*k
+ * entries), or NULL when the batch failed. */
+static char **read_domain_nodes(struct xs_client *xs, const unsigned *ids, int n,
+                                const char *const *nodes, int k)
 {
-    char **names = calloc((size_t)n + 1, sizeof(*names));
-    char (*paths)[40] = calloc((size_t)n + 1, sizeof(*paths));
-    const char **pp = calloc((size_t)n + 1, sizeof(*pp));
-    bool ok = names && paths && pp;
-    for (int i = 0; ok && i < n; i++) {
-        snprintf(paths[i], sizeof(paths[i]), "/local/domain/%u/name", ids[i]);
+    size_t m = (size_t)n * (size_t)k;
+    char **v = calloc(m + 1, sizeof(*v));
+    char (*paths)[64] = calloc(m + 1, sizeof(*paths));
+    const char **pp = calloc(m + 1, sizeof(*pp));
+    bool ok = v && paths && pp;
+    for (size_t i = 0; ok && i < m; i++) {
+        snprintf(paths[i], sizeof(paths[i]), "/local/domain/%u/%s", ids[i / (size_t)k],
+                 nodes[i % (size_t)k]);
         pp[i] = paths[i];
     }
-    if (ok && xs_read_many(xs, pp, n, names) < 0) {
-        xs_free_list(names, n);
-        names = NULL;
+    if (ok && xs_read_many(xs, pp, (int)m, v) < 0) {
+        xs_free_list(v, (int)m);
+        v = NULL;
     }
     free(paths);
     free(pp);
     if (!ok) {
-        free(names);
+        free(v);
         return NULL;
     }
-    return names;
+    return v;
+}
+
+static char **read_names(struct xs_client *xs, const unsigned *ids, int n)
+{
+    static const char *const name[] = { "name" };
+    return read_domain_nodes(xs, ids, n, name, 1);
 }
 
 /* Whether a domain among ids[0..n) other than `avoid` is called `name`;
@@ -1040,7 +1049,7 @@ static int wait_stopped(const struct dstate *s, unsigned domid, FILE *err)
 {
     uint64_t deadline = now_ns() + PAUSE_TIMEOUT_NS;
     long step_ns = 20000;
-    while (!vmm_stopped(s->vmm_pid)) {
+    while (!vmm_activity(s->vmm_pid).stopped) {
         if (!proc_alive(s->vmm_pid, s->vmm_start)) {
             fprintf(err, "pause failed: domain %u is gone\n", domid);
             return -1;
@@ -1222,6 +1231,10 @@ static int domain_ids(const struct xenon_paths *p, struct xs_client *xs,
     return 0;
 }
 
+/* The xenstore nodes `xenon_domain_list` shows, in this order. */
+static const char *const list_nodes[] = { "name", "memory/target", "memory/static-max" };
+#define LIST_NODES 3
+
 int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
                       int *n_out, FILE *err)
 {
@@ -1236,29 +1249,40 @@ int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
         xs_close(xs);
         return -1;
     }
-    struct xenon_dominfo *v = calloc((size_t)(na + nb) + 1, sizeof(*v));
+    /* Every domain once: those in xenstore, then those with only a state
+     * file. */
+    unsigned *ids = calloc((size_t)(na + nb) + 1, sizeof(*ids));
+    uint8_t seen[(MAX_DOMID + 8) / 8] = { 0 };
     int n = 0;
-    for (int i = 0; v && i < na + nb; i++) {
+    for (int i = 0; ids && i < na + nb; i++) {
         unsigned id = i < na ? a[i] : b[i - na];
-        bool dup = false;
-        for (int j = 0; j < n && !dup; j++)
-            dup = v[j].domid == id;
-        if (dup)
-            continue;
-        struct xenon_dominfo *d = &v[n++];
+        if (!(seen[id / 8] & (1u << (id % 8)))) {
+            seen[id / 8] |= (uint8_t)(1u << (id % 8));
+            ids[n++] = id;
+        }
+    }
+    free(a);
+    free(b);
+    char **xv = ids ? read_domain_nodes(xs, ids, n, list_nodes, LIST_NODES) : NULL;
+    xs_close(xs);
+    struct xenon_dominfo *v = xv ? calloc((size_t)n + 1, sizeof(*v)) : NULL;
+    if (!v) {
+        fprintf(err, ids && !xv ? "cannot read domains from xenstored\n" : "out of memory\n");
+        if (xv)
+            xs_free_list(xv, n * LIST_NODES);
+        free(ids);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        struct xenon_dominfo *d = &v[i];
+        char *const *x = &xv[i * LIST_NODES];
         struct dstate s;
-        bool have = state_read(p, id, &s) == 0;
-        d->domid = id;
+        bool have = state_read(p, ids[i], &s) == 0;
+        d->domid = ids[i];
         d->shutdown_reason = -1;
-        char *nm = xs_readf(xs, "/local/domain/%u/name", id);
-        snprintf(d->name, sizeof(d->name), "%s", nm ? nm : have ? s.name : "");
-        free(nm);
-        char *t = xs_readf(xs, "/local/domain/%u/memory/target", id);
-        d->target_kb = t ? strtoull(t, NULL, 10) : have ? s.target_kb : 0;
-        free(t);
-        t = xs_readf(xs, "/local/domain/%u/memory/static-max", id);
-        d->max_kb = t ? strtoull(t, NULL, 10) : have ? s.max_kb : 0;
-        free(t);
+        snprintf(d->name, sizeof(d->name), "%s", x[0] ? x[0] : have ? s.name : "");
+        d->target_kb = x[1] ? strtoull(x[1], NULL, 10) : have ? s.target_kb : 0;
+        d->max_kb = x[2] ? strtoull(x[2], NULL, 10) : have ? s.max_kb : 0;
         if (have) {
             snprintf(d->uuid, sizeof(d->uuid), "%s", s.uuid);
             snprintf(d->console, sizeof(d->console), "%s", s.console);
@@ -1269,20 +1293,16 @@ int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
                 d->vmm_pid = s.vmm_pid;
                 d->running = true;
                 proc_start(s.vmm_pid, NULL, &d->cpu_time);
-                d->blocked = vmm_blocked(s.vmm_pid);
-                d->paused = vmm_stopped(s.vmm_pid);
+                struct vmm_activity act = vmm_activity(s.vmm_pid);
+                d->blocked = act.blocked;
+                d->paused = act.stopped;
             }
             if (proc_alive(s.mon_pid, s.mon_start))
                 d->monitor_pid = s.mon_pid;
         }
     }
-    free(a);
-    free(b);
-    xs_close(xs);
-    if (!v) {
-        fprintf(err, "out of memory\n");
-        return -1;
-    }
+    xs_free_list(xv, n * LIST_NODES);
+    free(ids);
     qsort(v, (size_t)n, sizeof(*v), cmp_info);
     *out = v;
     *n_out = n;
@@ -1349,6 +1369,13 @@ int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
         xs_close(xs);
         return -2;
     }
+    /* Domains whose xenstore name was compared already: their state files
+     * need no reading (with a thousand domains, that was a thousand file
+     * reads per lookup). */
+    uint8_t named[(MAX_DOMID + 8) / 8] = { 0 };
+    for (int i = 0; names && i < na; i++)
+        if (names[i])
+            named[a[i] / 8] |= (uint8_t)(1u << (a[i] % 8));
     for (int i = 0; i < na + nb; i++) {
         unsigned id = i < na ? a[i] : b[i - na];
         if (found && id >= best)
@@ -1356,13 +1383,14 @@ int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
         bool match;
         if (numeric) {
             match = id == want;
+        } else if (i < na && names[i]) {
+            match = strcmp(names[i], spec) == 0;
         } else {
-            /* xenstore's name, else the state file's (a domain that is
-             * being set up or torn down). */
+            /* No xenstore name: the state file's (a domain that is being
+             * set up or torn down). */
             struct dstate s;
-            const char *nm = i < na ? names[i] : NULL;
-            match = nm ? strcmp(nm, spec) == 0
-                       : state_read(p, id, &s) == 0 && strcmp(s.name, spec) == 0;
+            match = !(named[id / 8] & (1u << (id % 8))) &&
+                    state_read(p, id, &s) == 0 && strcmp(s.name, spec) == 0;
         }
         if (match) {
             found = true;

@@ -129,29 +129,22 @@ int vmm_threads(pid_t pid, pid_t *tids, int max)
 
 #define MAX_THREADS 1024
 
-bool vmm_blocked(pid_t pid)
+struct vmm_activity vmm_activity(pid_t pid)
 {
     pid_t tids[MAX_THREADS];
     int n = vmm_threads(pid, tids, MAX_THREADS);
+    struct vmm_activity act = { .blocked = n > 0, .stopped = n > 0 };
     for (int i = 0; i < n; i++) {
         char st = 0;
-        if (proc_start(tids[i], &st, NULL) && st == 'R')
-            return false;
-    }
-    return n > 0;
-}
-
-bool vmm_stopped(pid_t pid)
-{
-    pid_t tids[MAX_THREADS];
-    int n = vmm_threads(pid, tids, MAX_THREADS);
-    for (int i = 0; i < n; i++) {
-        char st = 0;
+        if (!proc_start(tids[i], &st, NULL))
+            st = 0;
+        if (st == 'R')
+            act.blocked = false;
         /* 't' is a traced stop, also one where nothing runs. */
-        if (!proc_start(tids[i], &st, NULL) || (st != 'T' && st != 't'))
-            return false;
+        if (st != 'T' && st != 't')
+            act.stopped = false;
     }
-    return n > 0;
+    return act;
 }
 
 /* --- xl vcpu-list ---------------------------------------------------------- */

@@ -28,11 +28,12 @@ bool proc_wait_gone(pid_t pid, unsigned long long start, unsigned timeout_ms);
  * sorted by thread id. Returns how many, or -1 when the process is gone. */
 int vmm_threads(pid_t pid, pid_t *tids, int max);
 
-/* No thread of the VMM is on a CPU or runnable. */
-bool vmm_blocked(pid_t pid);
-
-/* Every thread of the VMM is in a group stop (SIGSTOP): no guest code runs
- * and no device is served. */
-bool vmm_stopped(pid_t pid);
+/* What the VMM's threads are doing, from one pass over them. */
+struct vmm_activity {
+    bool blocked;   /* none is on a CPU or runnable */
+    bool stopped;   /* all are in a group stop (SIGSTOP): no guest code runs
+                     * and no device is served */
+};
+struct vmm_activity vmm_activity(pid_t pid);
 
 #endif
