@@ -87,30 +87,25 @@ bool proc_wait_gone(pid_t pid, unsigned long long start, unsigned timeout_ms)
     return !proc_alive(pid, start);
 }
 
-static int cmp_pid(const void *a, const void *b)
+/* One thread of the VMM, from /proc/PID/task/TID/stat. */
+struct task {
+    pid_t tid;
+    char state;
+};
+
+static int cmp_task(const void *a, const void *b)
 {
-    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+    pid_t x = ((const struct task *)a)->tid, y = ((const struct task *)b)->tid;
     return (x > y) - (x < y);
 }
 
-/* KVM's workers in the VMM's thread group are named "kvm-..."; the VMM
- * names none of its threads so. */
-static bool is_kvm_worker(pid_t pid, pid_t tid)
+/* The VMM's own threads with their states, sorted by thread id: one read
+ * of each thread's stat gives both its name and its state. KVM's workers
+ * in the thread group are named "kvm-..."; the VMM names none of its
+ * threads so. Returns how many, or -1 when the process is gone. */
+static int vmm_tasks(pid_t pid, struct task *t, int max)
 {
-    char path[96], comm[32] = "";
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t k = read(fd, comm, sizeof(comm) - 1);
-    comm[k > 0 ? k : 0] = 0;
-    close(fd);
-    return strncmp(comm, "kvm", 3) == 0;
-}
-
-int vmm_threads(pid_t pid, pid_t *tids, int max)
-{
-    char path[64];
+    char path[96];
     snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
     DIR *d = opendir(path);
     if (!d)
@@ -119,29 +114,51 @@ int vmm_threads(pid_t pid, pid_t *tids, int max)
     struct dirent *e;
     while ((e = readdir(d)) && n < max) {
         pid_t tid = (pid_t)atoi(e->d_name);
-        if (tid > 0 && !is_kvm_worker(pid, tid))
-            tids[n++] = tid;
+        if (tid <= 0)
+            continue;
+        char buf[512];
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t k = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (k <= 0)
+            continue;                   /* the thread just ended */
+        buf[k] = 0;
+        /* "TID (COMM) S ...": the name may hold spaces and parentheses. */
+        char *open_paren = strchr(buf, '('), *close_paren = strrchr(buf, ')');
+        if (!open_paren || !close_paren || close_paren < open_paren || !close_paren[1])
+            continue;
+        if (strncmp(open_paren + 1, "kvm", 3) == 0)
+            continue;
+        t[n++] = (struct task){ tid, close_paren[2] };
     }
     closedir(d);
-    qsort(tids, (size_t)n, sizeof(tids[0]), cmp_pid);
+    qsort(t, (size_t)n, sizeof(t[0]), cmp_task);
     return n;
 }
 
 #define MAX_THREADS 1024
 
+int vmm_threads(pid_t pid, pid_t *tids, int max)
+{
+    struct task t[MAX_THREADS];
+    int n = vmm_tasks(pid, t, max < MAX_THREADS ? max : MAX_THREADS);
+    for (int i = 0; i < n; i++)
+        tids[i] = t[i].tid;
+    return n;
+}
+
 struct vmm_activity vmm_activity(pid_t pid)
 {
-    pid_t tids[MAX_THREADS];
-    int n = vmm_threads(pid, tids, MAX_THREADS);
+    struct task t[MAX_THREADS];
+    int n = vmm_tasks(pid, t, MAX_THREADS);
     struct vmm_activity act = { .blocked = n > 0, .stopped = n > 0 };
     for (int i = 0; i < n; i++) {
-        char st = 0;
-        if (!proc_start(tids[i], &st, NULL))
-            st = 0;
-        if (st == 'R')
+        if (t[i].state == 'R')
             act.blocked = false;
         /* 't' is a traced stop, also one where nothing runs. */
-        if (st != 'T' && st != 't')
+        if (t[i].state != 'T' && t[i].state != 't')
             act.stopped = false;
     }
     return act;
