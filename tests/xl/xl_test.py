@@ -650,6 +650,39 @@ def t_create_paused(e):
     e.check_empty("after destroy")
 
 
+def t_many_domains(e):
+    """More domains than one xenstore reply can name: /local/domain's list
+    passes 4096 bytes at about 1050 domains, where xenstored answers
+    DIRECTORY with E2BIG and the toolstack must read it in parts. The
+    domains here are only xenstore homes (no VMM), so no KVM is needed."""
+    n = 1100
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(e.xs_sock)
+        reqs = b""
+        for i in range(1, n + 1):
+            body = f"/local/domain/{i}/name\0ghost{i}".encode()
+            reqs += struct.pack("<IIII", 11, i, 0, len(body)) + body    # XS_WRITE
+        s.sendall(reqs)
+        ok = 0
+        for _ in range(n):
+            t, _, _, ln = struct.unpack("<IIII", s.recv(16, socket.MSG_WAITALL))
+            s.recv(ln, socket.MSG_WAITALL)
+            ok += t == 11
+    check(f"{n} xenstore homes written", ok == n, ok)
+    rc, out, err = e.xl("list")
+    names = [line.split()[0] for line in out.splitlines()[1:]]
+    check(f"xl list shows all {n} and Domain-0", rc == 0 and len(names) == n + 1 and
+          names[-1] == f"ghost{n}", (rc, err, names[-2:]))
+    rc, out, err = e.xl("domid", f"ghost{n}")
+    check("xl domid finds the last one by name", rc == 0 and out.strip() == str(n), (rc, out, err))
+    rc, _, err = e.xl("destroy", f"ghost{n - 1}")
+    check("xl destroy by name removes its home", rc == 0 and
+          e.xs_read(f"/local/domain/{n - 1}/name") is None, (rc, err))
+    for i in range(1, n + 1):
+        e.xs_call(13, f"/local/domain/{i}\0".encode())                  # XS_RM
+    check("all removed", (e.xs_dir("/local/domain") or []) in ([], ["0"]), e.xs_dir("/local/domain"))
+
+
 SCENARIOS = {
     "cli": (t_cli, True), "dryrun": (t_dryrun, True), "badcfg": (t_badcfg, False),
     "failed-create": (t_failed_create, True), "lifecycle": (t_lifecycle, True),
@@ -657,6 +690,7 @@ SCENARIOS = {
     "preserve": (t_preserve, True), "parallel": (t_parallel, True), "create-console": (t_create_console, True), "killed-monitor": (t_killed_monitor, True),
     "pvcontrol": (t_pvcontrol, True), "create-paused": (t_create_paused, True),
     "lookup": (t_lookup, True), "perms-many-vcpus": (t_perms_many_vcpus, True),
+    "many-domains": (t_many_domains, True),
 }
 
 
