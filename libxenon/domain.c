@@ -628,7 +628,7 @@ static int domain_reserve(const struct xenon_paths *p, struct xs_client *xs,
         /* A restart, run by the monitor: name it from the start, so a
          * destroy arriving before its VMM runs stops the monitor too. */
         s.mon_pid = getpid();
-        s.mon_start = proc_start(s.mon_pid, NULL, NULL);
+        s.mon_start = proc_start(s.mon_pid, NULL);
     }
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -897,7 +897,7 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
     signal(SIGPIPE, SIG_IGN);
 
     const pid_t me = getpid();
-    const unsigned long long me_start = proc_start(me, NULL, NULL);
+    const unsigned long long me_start = proc_start(me, NULL);
     struct xs_client *xs = NULL;
     for (;;) {
         struct dstate s;
@@ -927,7 +927,7 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
             go_fd = -1;
         }
         s.vmm_pid = vmm;
-        s.vmm_start = proc_start(vmm, NULL, NULL);
+        s.vmm_start = proc_start(vmm, NULL);
         state_write(p, domid, &s);
         /* xl returns at "K": the state file names the VMM by then (for
          * destroy); the log lines can come after. */
@@ -1028,7 +1028,7 @@ void xenon_monitor_wait(pid_t monitor)
 
 /* --- pausing -------------------------------------------------------------- */
 
-#define PAUSE_TIMEOUT_NS 5000000000ull
+#define PAUSE_TIMEOUT_MS 5000
 
 /* Sends `sig` to the domain's running VMM, its state read into *s; else
  * err names `what` and -1. */
@@ -1051,24 +1051,13 @@ static int signal_vmm(const struct xenon_paths *p, unsigned domid, int sig,
  * until all have, as Xen's pause returns once no vCPU runs. */
 static int wait_stopped(const struct dstate *s, unsigned domid, FILE *err)
 {
-    uint64_t deadline = now_ns() + PAUSE_TIMEOUT_NS;
-    long step_ns = 20000;
-    while (!vmm_activity(s->vmm_pid).stopped) {
-        if (!proc_alive(s->vmm_pid, s->vmm_start)) {
-            fprintf(err, "pause failed: domain %u is gone\n", domid);
-            return -1;
-        }
-        if (now_ns() > deadline) {
-            fprintf(err, "pause failed: domain %u did not stop within %llu s\n",
-                    domid, PAUSE_TIMEOUT_NS / 1000000000ull);
-            return -1;
-        }
-        struct timespec ts = { 0, step_ns };
-        nanosleep(&ts, NULL);
-        if (step_ns < 5000000)
-            step_ns *= 2;
-    }
-    return 0;
+    int rc = vmm_wait_stopped(s->vmm_pid, s->vmm_start, PAUSE_TIMEOUT_MS);
+    if (rc == -ESRCH)
+        fprintf(err, "pause failed: domain %u is gone\n", domid);
+    else if (rc < 0)
+        fprintf(err, "pause failed: domain %u did not stop within %u s\n", domid,
+                PAUSE_TIMEOUT_MS / 1000);
+    return rc < 0 ? -1 : 0;
 }
 
 int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
@@ -1295,7 +1284,7 @@ int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
             d->shutdown_reason = s.shutdown_reason;
             /* One read of the VMM's stat: alive, ours, and its CPU time. */
             double cpu = 0;
-            if (s.vmm_start && proc_start(s.vmm_pid, NULL, &cpu) == s.vmm_start) {
+            if (s.vmm_start && proc_start(s.vmm_pid, &cpu) == s.vmm_start) {
                 d->vmm_pid = s.vmm_pid;
                 d->running = true;
                 d->cpu_time = cpu;

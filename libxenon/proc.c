@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,43 +16,76 @@
 #include <unistd.h>
 
 #include "domain.h"
+#include "util.h"
 
-unsigned long long proc_start(pid_t pid, char *state, double *cpu)
+/* The fields of a /proc stat file that libxenon reads. */
+struct stat_fields {
+    char comm[16];
+    char state;
+    unsigned long long ticks;   /* utime + stime */
+    unsigned long long start;   /* clock ticks after boot */
+    int cpu;                    /* last ran on; -1 if not shown */
+};
+
+/* Reads /proc/PID/stat or /proc/PID/task/TID/stat; false when the process
+ * or thread has ended (or the file makes no sense). */
+static bool read_stat(const char *path, struct stat_fields *f)
 {
-    if (pid <= 0)
-        return 0;
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    char buf[1024];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 0;
+        return false;
     ssize_t n = read(fd, buf, sizeof(buf) - 1);
     close(fd);
     if (n <= 0)
-        return 0;
+        return false;
     buf[n] = 0;
-    char *s = strrchr(buf, ')');
-    if (!s)
+    /* "PID (COMM) S ...": the name may hold spaces and parentheses. */
+    char *open_paren = strchr(buf, '('), *close_paren = strrchr(buf, ')');
+    if (!open_paren || !close_paren || close_paren < open_paren || close_paren[1] != ' ')
+        return false;
+    size_t cl = (size_t)(close_paren - open_paren - 1);
+    if (cl >= sizeof(f->comm))
+        cl = sizeof(f->comm) - 1;
+    memcpy(f->comm, open_paren + 1, cl);
+    f->comm[cl] = 0;
+    unsigned long long utime, stime;
+    f->cpu = -1;
+    /* after comm: 3 state ... 14 utime 15 stime ... 22 starttime ... 39
+     * processor */
+    int k = sscanf(close_paren + 2,
+                   "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu "
+                   "%*s %*s %*s %*s %*s %*s %llu "
+                   "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %d",
+                   &f->state, &utime, &stime, &f->start, &f->cpu);
+    if (k < 4)
+        return false;
+    f->ticks = utime + stime;
+    return true;
+}
+
+static double ticks_to_seconds(unsigned long long ticks)
+{
+    return (double)ticks / (double)sysconf(_SC_CLK_TCK);
+}
+
+unsigned long long proc_start(pid_t pid, double *cpu)
+{
+    if (pid <= 0)
         return 0;
-    char st;
-    unsigned long long utime, stime, start;
-    /* fields after comm: 3 state ... 14 utime 15 stime ... 22 starttime */
-    if (sscanf(s + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu "
-                      "%*d %*d %*d %*d %*d %*d %llu",
-               &st, &utime, &stime, &start) != 4)
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    struct stat_fields f;
+    if (!read_stat(path, &f) || f.state == 'Z' || f.state == 'X')
         return 0;
-    if (st == 'Z' || st == 'X')
-        return 0;
-    if (state)
-        *state = st;
     if (cpu)
-        *cpu = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
-    return start;
+        *cpu = ticks_to_seconds(f.ticks);
+    return f.start;
 }
 
 bool proc_alive(pid_t pid, unsigned long long start)
 {
-    return pid > 0 && start && proc_start(pid, NULL, NULL) == start;
+    return pid > 0 && start && proc_start(pid, NULL) == start;
 }
 
 static void sleep_ms(unsigned ms)
@@ -87,10 +121,10 @@ bool proc_wait_gone(pid_t pid, unsigned long long start, unsigned timeout_ms)
     return !proc_alive(pid, start);
 }
 
-/* One thread of the VMM, from /proc/PID/task/TID/stat. */
+/* One thread of the VMM. */
 struct task {
     pid_t tid;
-    char state;
+    struct stat_fields f;
 };
 
 static int cmp_task(const void *a, const void *b)
@@ -99,69 +133,81 @@ static int cmp_task(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The VMM's own threads with their states, sorted by thread id: one read
- * of each thread's stat gives both its name and its state. KVM's workers
- * in the thread group are named "kvm-..."; the VMM names none of its
- * threads so. Returns how many, or -1 when the process is gone. */
-static int vmm_tasks(pid_t pid, struct task *t, int max)
+/* The VMM's own threads, sorted by thread id (main thread first, then the
+ * vCPUs), each from one read of its stat. KVM's workers in the thread
+ * group are named "kvm-..."; the VMM names none of its threads so. A
+ * malloc'd array and *n, or NULL when the process is gone. */
+static struct task *vmm_tasks(pid_t pid, int *n)
 {
     char path[96];
     snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
     DIR *d = opendir(path);
     if (!d)
-        return -1;
-    int n = 0;
+        return NULL;
+    struct task *t = NULL;
+    int cap = 0;
+    *n = 0;
     struct dirent *e;
-    while ((e = readdir(d)) && n < max) {
+    while ((e = readdir(d))) {
         pid_t tid = (pid_t)atoi(e->d_name);
         if (tid <= 0)
             continue;
-        char buf[512];
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 4;
+            struct task *g = realloc(t, (size_t)cap * sizeof(*t));
+            if (!g) {
+                free(t);
+                closedir(d);
+                return NULL;
+            }
+            t = g;
+        }
         snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        ssize_t k = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-        if (fd >= 0)
-            close(fd);
-        if (k <= 0)
-            continue;                   /* the thread just ended */
-        buf[k] = 0;
-        /* "TID (COMM) S ...": the name may hold spaces and parentheses. */
-        char *open_paren = strchr(buf, '('), *close_paren = strrchr(buf, ')');
-        if (!open_paren || !close_paren || close_paren < open_paren || !close_paren[1])
-            continue;
-        if (strncmp(open_paren + 1, "kvm", 3) == 0)
-            continue;
-        t[n++] = (struct task){ tid, close_paren[2] };
+        struct task *cur = &t[*n];
+        if (read_stat(path, &cur->f) && strncmp(cur->f.comm, "kvm", 3) != 0) {
+            cur->tid = tid;
+            (*n)++;
+        }
     }
     closedir(d);
-    qsort(t, (size_t)n, sizeof(t[0]), cmp_task);
-    return n;
-}
-
-#define MAX_THREADS 1024
-
-int vmm_threads(pid_t pid, pid_t *tids, int max)
-{
-    struct task t[MAX_THREADS];
-    int n = vmm_tasks(pid, t, max < MAX_THREADS ? max : MAX_THREADS);
-    for (int i = 0; i < n; i++)
-        tids[i] = t[i].tid;
-    return n;
+    if (!t)
+        t = malloc(sizeof(*t));     /* none: still "not gone" */
+    if (t)
+        qsort(t, (size_t)*n, sizeof(t[0]), cmp_task);
+    return t;
 }
 
 struct vmm_activity vmm_activity(pid_t pid)
 {
-    struct task t[MAX_THREADS];
-    int n = vmm_tasks(pid, t, MAX_THREADS);
+    int n = 0;
+    struct task *t = vmm_tasks(pid, &n);
     struct vmm_activity act = { .blocked = n > 0, .stopped = n > 0 };
     for (int i = 0; i < n; i++) {
-        if (t[i].state == 'R')
+        if (t[i].f.state == 'R')
             act.blocked = false;
         /* 't' is a traced stop, also one where nothing runs. */
-        if (t[i].state != 'T' && t[i].state != 't')
+        if (t[i].f.state != 'T' && t[i].f.state != 't')
             act.stopped = false;
     }
+    free(t);
     return act;
+}
+
+int vmm_wait_stopped(pid_t pid, unsigned long long start, unsigned timeout_ms)
+{
+    uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+    long step_ns = 20000;       /* doubling up to 5 ms: a stop takes ~0.1 ms */
+    while (!vmm_activity(pid).stopped) {
+        if (!proc_alive(pid, start))
+            return -ESRCH;
+        if (now_ns() > deadline)
+            return -ETIMEDOUT;
+        struct timespec ts = { 0, step_ns };
+        nanosleep(&ts, NULL);
+        if (step_ns < 5000000)
+            step_ns *= 2;
+    }
+    return 0;
 }
 
 /* --- xl vcpu-list ---------------------------------------------------------- */
@@ -194,48 +240,32 @@ int xenon_domain_vcpus(pid_t vmm_pid, struct xenon_vcpuinfo **out, int *n_out)
 {
     *out = NULL;
     *n_out = 0;
-    pid_t all[MAX_THREADS], tids[MAX_THREADS];
-    int m = vmm_threads(vmm_pid, all, MAX_THREADS), n = 0;
-    if (m < 0)
+    int m;
+    struct task *t = vmm_tasks(vmm_pid, &m);
+    if (!t)
         return -1;
-    for (int i = 0; i < m; i++)
-        if (all[i] != vmm_pid)      /* the main thread runs the I/O loop */
-            tids[n++] = all[i];
-    struct xenon_vcpuinfo *v = calloc((size_t)n + 1, sizeof(*v));
-    if (!v)
+    struct xenon_vcpuinfo *v = calloc((size_t)m + 1, sizeof(*v));
+    if (!v) {
+        free(t);
         return -1;
-    for (int i = 0; i < n; i++) {
-        v[i].vcpuid = (unsigned)i;
-        v[i].cpu = -1;
-        char sp[96], buf[1024];
-        snprintf(sp, sizeof(sp), "/proc/%d/task/%d/stat", (int)vmm_pid, (int)tids[i]);
-        int fd = open(sp, O_RDONLY | O_CLOEXEC);
-        ssize_t r = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-        if (fd >= 0)
-            close(fd);
-        if (r > 0) {
-            buf[r] = 0;
-            char *s = strrchr(buf, ')');
-            char st;
-            unsigned long long ut, stt;
-            int cpu;
-            /* 3 state ... 14 utime 15 stime ... 39 processor */
-            if (s && sscanf(s + 2, "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu "
-                                   "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-                                   "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %d",
-                            &st, &ut, &stt, &cpu) == 4) {
-                v[i].running = st == 'R';
-                v[i].blocked = st != 'R';
-                v[i].cpu = cpu;
-                v[i].cpu_time = (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
-            }
-        }
-        cpu_set_t set;
-        if (sched_getaffinity((pid_t)tids[i], sizeof(set), &set) == 0)
-            cpuset_string(&set, v[i].affinity, sizeof(v[i].affinity));
-        else
-            snprintf(v[i].affinity, sizeof(v[i].affinity), "all");
     }
+    int n = 0;
+    for (int i = 0; i < m; i++) {
+        if (t[i].tid == vmm_pid)        /* the main thread runs the I/O loop */
+            continue;
+        struct xenon_vcpuinfo *c = &v[n];
+        c->vcpuid = (unsigned)n++;
+        c->running = t[i].f.state == 'R';
+        c->blocked = !c->running;
+        c->cpu = t[i].f.cpu;
+        c->cpu_time = ticks_to_seconds(t[i].f.ticks);
+        cpu_set_t set;
+        if (sched_getaffinity(t[i].tid, sizeof(set), &set) == 0)
+            cpuset_string(&set, c->affinity, sizeof(c->affinity));
+        else
+            snprintf(c->affinity, sizeof(c->affinity), "all");
+    }
+    free(t);
     *out = v;
     *n_out = n;
     return 0;

@@ -11,11 +11,11 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* The start time (clock ticks after boot) of a live, non-zombie process or
- * thread, or 0 when there is none. `state` (may be NULL) gets its state
- * letter, `cpu` (may be NULL) its CPU seconds. A pid is only trusted
- * together with this value, so a reused pid is never mistaken for ours. */
-unsigned long long proc_start(pid_t pid, char *state, double *cpu);
+/* The start time (clock ticks after boot) of a live, non-zombie process, or
+ * 0 when there is none; `cpu` (may be NULL) gets its CPU seconds. A pid is
+ * only trusted together with this value, so a reused pid is never mistaken
+ * for ours. */
+unsigned long long proc_start(pid_t pid, double *cpu);
 
 /* True while `pid` is the process that started at `start`. */
 bool proc_alive(pid_t pid, unsigned long long start);
@@ -24,10 +24,6 @@ bool proc_alive(pid_t pid, unsigned long long start);
  * timeout_ms. */
 bool proc_wait_gone(pid_t pid, unsigned long long start, unsigned timeout_ms);
 
-/* The VMM's own threads (main thread first, then the vCPUs), at most `max`,
- * sorted by thread id. Returns how many, or -1 when the process is gone. */
-int vmm_threads(pid_t pid, pid_t *tids, int max);
-
 /* What the VMM's threads are doing, from one pass over them. */
 struct vmm_activity {
     bool blocked;   /* none is on a CPU or runnable */
@@ -35,5 +31,9 @@ struct vmm_activity {
                      * and no device is served */
 };
 struct vmm_activity vmm_activity(pid_t pid);
+
+/* Wait until the VMM that started at `start` is stopped (after a SIGSTOP):
+ * 0, -ESRCH when it is gone, -ETIMEDOUT after timeout_ms. */
+int vmm_wait_stopped(pid_t pid, unsigned long long start, unsigned timeout_ms);
 
 #endif
