@@ -1206,22 +1206,32 @@ static int cmp_info(const void *a, const void *b)
     return (x->domid > y->domid) - (x->domid < y->domid);
 }
 
-/* Every domain id we know of: those with a home in xenstore (*a) and
- * those with a state file (*b), which may overlap. 0, or -1 with a message
- * on err and nothing to free. */
-static int domain_ids(const struct xenon_paths *p, struct xs_client *xs,
-                      unsigned **a, int *na, unsigned **b, int *nb, FILE *err)
+/* Every domain id we know of, each once: those with a home in xenstore,
+ * then those with only a state file (being set up or torn down). A
+ * malloc'd array and *n, or NULL with a message on err. */
+static unsigned *domain_ids(const struct xenon_paths *p, struct xs_client *xs,
+                            int *n, FILE *err)
 {
-    *a = *b = NULL;
-    *na = *nb = 0;
-    if (xs_domids(xs, a, na) < 0 || state_ids(p, b, nb) < 0) {
+    unsigned *a = NULL, *b = NULL, *ids = NULL;
+    int na = 0, nb = 0;
+    *n = 0;
+    if (xs_domids(xs, &a, &na) < 0 || state_ids(p, &b, &nb) < 0) {
         fprintf(err, "cannot list domains\n");
-        free(*a);
-        free(*b);
-        *a = *b = NULL;
-        return -1;
+    } else if (!(ids = calloc((size_t)(na + nb) + 1, sizeof(*ids)))) {
+        fprintf(err, "out of memory\n");
+    } else {
+        uint8_t seen[(MAX_DOMID + 8) / 8] = { 0 };  /* ids are <= MAX_DOMID */
+        for (int i = 0; i < na + nb; i++) {
+            unsigned id = i < na ? a[i] : b[i - na];
+            if (!(seen[id / 8] & (1u << (id % 8)))) {
+                seen[id / 8] |= (uint8_t)(1u << (id % 8));
+                ids[(*n)++] = id;
+            }
+        }
     }
-    return 0;
+    free(a);
+    free(b);
+    return ids;
 }
 
 /* The xenstore nodes `xenon_domain_list` shows, in this order. */
@@ -1236,31 +1246,14 @@ int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
     struct xs_client *xs = xs_connect(p, err);
     if (!xs)
         return -1;
-    unsigned *a, *b;
-    int na, nb;
-    if (domain_ids(p, xs, &a, &na, &b, &nb, err) < 0) {
-        xs_close(xs);
-        return -1;
-    }
-    /* Every domain once: those in xenstore, then those with only a state
-     * file. */
-    unsigned *ids = calloc((size_t)(na + nb) + 1, sizeof(*ids));
-    uint8_t seen[(MAX_DOMID + 8) / 8] = { 0 };
-    int n = 0;
-    for (int i = 0; ids && i < na + nb; i++) {
-        unsigned id = i < na ? a[i] : b[i - na];
-        if (!(seen[id / 8] & (1u << (id % 8)))) {
-            seen[id / 8] |= (uint8_t)(1u << (id % 8));
-            ids[n++] = id;
-        }
-    }
-    free(a);
-    free(b);
+    int n;
+    unsigned *ids = domain_ids(p, xs, &n, err);
     char **xv = ids ? read_domain_nodes(xs, ids, n, list_nodes, LIST_NODES) : NULL;
     xs_close(xs);
     struct xenon_dominfo *v = xv ? calloc((size_t)n + 1, sizeof(*v)) : NULL;
     if (!v) {
-        fprintf(err, ids && !xv ? "cannot read domains from xenstored\n" : "out of memory\n");
+        if (ids)
+            fprintf(err, xv ? "out of memory\n" : "cannot read domains from xenstored\n");
         if (xv)
             xs_free_list(xv, n * LIST_NODES);
         free(ids);
@@ -1347,56 +1340,35 @@ int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
     struct xs_client *xs = xs_connect(p, err);
     if (!xs)
         return -2;
-    unsigned *a, *b;
-    int na, nb;
-    if (domain_ids(p, xs, &a, &na, &b, &nb, err) < 0) {
-        xs_close(xs);
+    int n;
+    unsigned *ids = domain_ids(p, xs, &n, err);
+    char **names = ids && !numeric ? read_names(xs, ids, n) : NULL;
+    xs_close(xs);
+    if (!ids || (!numeric && !names)) {
+        if (ids)
+            fprintf(err, "cannot read domain names from xenstored\n");
+        free(ids);
         return -2;
     }
     /* The lowest matching domid, as the sorted list would give. */
     bool found = false;
     unsigned best = 0;
-    char **names = numeric ? NULL : read_names(xs, a, na);
-    if (!numeric && !names) {
-        fprintf(err, "cannot read domain names from xenstored\n");
-        free(a);
-        free(b);
-        xs_close(xs);
-        return -2;
-    }
-    /* Domains whose xenstore name was compared already: their state files
-     * need no reading (with a thousand domains, that was a thousand file
-     * reads per lookup). */
-    uint8_t named[(MAX_DOMID + 8) / 8] = { 0 };
-    for (int i = 0; names && i < na; i++)
-        if (names[i])
-            named[a[i] / 8] |= (uint8_t)(1u << (a[i] % 8));
-    for (int i = 0; i < na + nb; i++) {
-        unsigned id = i < na ? a[i] : b[i - na];
-        if (found && id >= best)
+    for (int i = 0; i < n; i++) {
+        if (found && ids[i] >= best)
             continue;
-        bool match;
-        if (numeric) {
-            match = id == want;
-        } else if (i < na && names[i]) {
-            match = strcmp(names[i], spec) == 0;
-        } else {
-            /* No xenstore name: the state file's (a domain that is being
-             * set up or torn down). */
-            struct dstate s;
-            match = !(named[id / 8] & (1u << (id % 8))) &&
-                    state_read(p, id, &s) == 0 && strcmp(s.name, spec) == 0;
-        }
+        struct dstate s;
+        bool match = numeric ? ids[i] == want
+                   : names[i] ? strcmp(names[i], spec) == 0
+                   /* no xenstore name: the state file's */
+                   : state_read(p, ids[i], &s) == 0 && strcmp(s.name, spec) == 0;
         if (match) {
             found = true;
-            best = id;
+            best = ids[i];
         }
     }
     if (names)
-        xs_free_list(names, na);
-    free(a);
-    free(b);
-    xs_close(xs);
+        xs_free_list(names, n);
+    free(ids);
     if (found)
         *domid = best;
     return found ? 0 : -1;
