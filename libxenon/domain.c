@@ -438,7 +438,7 @@ static int write_nodes(struct xs_client *xs, const struct domain_config *dc,
         char path_[256];                                            \
         snprintf(path_, sizeof(path_), __VA_ARGS__);                \
         if (rc == 0)                                                \
-            rc = xs_node(xs, &log, domid, pm, val, path_);                \
+            rc = xs_node(xs, &log, domid, pm, val, path_);          \
     } while (0)
     NODE(P_RO, NULL, "%s", dom);
     NODE(P_RO, NULL, "%s", vm);

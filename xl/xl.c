@@ -330,11 +330,10 @@ static int main_create(int argc, char **argv)
 static void state_letters(const struct xenon_dominfo *d, char out[7])
 {
     static const char reasons[] = "-rscwS";
-    bool paused = d->paused;
     int sr = d->shutdown_reason;
-    out[0] = d->running && !paused && !d->blocked ? 'r' : '-';
-    out[1] = d->running && !paused && d->blocked ? 'b' : '-';
-    out[2] = paused ? 'p' : '-';
+    out[0] = d->running && !d->paused && !d->blocked ? 'r' : '-';
+    out[1] = d->running && !d->paused && d->blocked ? 'b' : '-';
+    out[2] = d->paused ? 'p' : '-';
     out[3] = sr >= 0 ? 's' : '-';
     out[4] = sr >= 0 ? (sr < (int)sizeof(reasons) - 1 ? reasons[sr] : '?') : '-';
     out[5] = !d->running && sr < 0 ? 'd' : '-';
