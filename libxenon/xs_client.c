@@ -23,7 +23,7 @@ struct xs_client {
     uint32_t tx;
     bool pipelining;
     char *out;              /* queued requests, header + payload each */
-    size_t out_len;
+    size_t out_len, out_cap;
     uint32_t first_queued;  /* req_id of the first queued request */
     unsigned queued;
     int queued_err;         /* first error among flushed replies */
@@ -177,23 +177,42 @@ static int queue(struct xs_client *c, const struct xsd_sockmsg *m,
                  const void *payload)
 {
     size_t need = c->out_len + sizeof(*m) + m->len;
-    char *b = realloc(c->out, need);
-    if (!b)
-        return -ENOMEM;
-    memcpy(b + c->out_len, m, sizeof(*m));
-    memcpy(b + c->out_len + sizeof(*m), payload, m->len);
-    c->out = b;
+    if (need > c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap * 2 : 4096;
+        while (cap < need)
+            cap *= 2;
+        char *b = realloc(c->out, cap);
+        if (!b)
+            return -ENOMEM;
+        c->out = b;
+        c->out_cap = cap;
+    }
+    memcpy(c->out + c->out_len, m, sizeof(*m));
+    memcpy(c->out + c->out_len + sizeof(*m), payload, m->len);
     c->out_len = need;
     if (c->queued++ == 0)
         c->first_queued = m->req_id;
     return 0;
 }
 
+/* Send the queued requests in one write; -EIO when the connection broke.
+ * Their replies are the caller's to read; clear_queue() then. */
+static int send_queue(struct xs_client *c)
+{
+    return io_full(c->fd, c->out, c->out_len, 1) < 0 ? -EIO : 0;
+}
+
+static void clear_queue(struct xs_client *c)
+{
+    c->out_len = 0;
+    c->queued = 0;
+}
+
 /* Send the queue and read its replies ("OK" each), keeping the first error
  * in queued_err. -EIO when the connection broke, else 0. */
 static int flush_queue(struct xs_client *c)
 {
-    int rc = io_full(c->fd, c->out, c->out_len, 1) < 0 ? -EIO : 0;
+    int rc = send_queue(c);
     size_t off = 0;
     for (unsigned i = 0; i < c->queued && rc == 0; i++) {
         struct xsd_sockmsg m;   /* copied: payloads leave headers unaligned */
@@ -205,8 +224,7 @@ static int flush_queue(struct xs_client *c)
         if (r == -EIO)
             rc = -EIO;
     }
-    c->out_len = 0;
-    c->queued = 0;
+    clear_queue(c);
     return rc;
 }
 
@@ -271,44 +289,35 @@ int xs_read_many(struct xs_client *c, const char *const *paths, int n, char **va
         values[i] = NULL;
     if (c->queued && flush_queue(c) < 0)
         return -EIO;
-    /* Batches of requests up to the pipelining limit, each sent with one
+    /* Batches of as many reads as one queue holds, each sent with one
      * write and its replies read in order. */
-    char *buf = malloc(PIPE_MAX_BYTES);
-    if (!buf)
-        return -ENOMEM;
     int rc = 0;
     for (int first = 0; first < n && rc == 0;) {
-        size_t len = 0;
         int last = first;
-        uint32_t id0 = c->req_id + 1;
-        while (last < n) {
+        while (last < n && rc == 0) {
             size_t pl = strlen(paths[last]) + 1;
-            struct xsd_sockmsg m = { .type = XS_READ, .req_id = c->req_id + 1,
+            if (pl > XENSTORE_PAYLOAD_MAX ||
+                c->out_len + sizeof(struct xsd_sockmsg) + pl > PIPE_MAX_BYTES)
+                break;
+            struct xsd_sockmsg m = { .type = XS_READ, .req_id = ++c->req_id,
                                      .tx_id = c->tx, .len = (uint32_t)pl };
-            if (pl > XENSTORE_PAYLOAD_MAX)
-                break;
-            if (len + sizeof(m) + pl > PIPE_MAX_BYTES)
-                break;
-            c->req_id++;
-            memcpy(buf + len, &m, sizeof(m));
-            memcpy(buf + len + sizeof(m), paths[last], pl);
-            len += sizeof(m) + pl;
-            last++;
+            rc = queue(c, &m, paths[last++]);
         }
         if (last == first) {        /* a path too long for one request */
             first++;
             continue;
         }
-        if (io_full(c->fd, buf, len, 1) < 0)
-            rc = -EIO;
+        if (rc == 0)
+            rc = send_queue(c);
         for (int i = first; i < last && rc == 0; i++) {
-            int r = recv_reply(c, XS_READ, id0 + (uint32_t)(i - first), &values[i], NULL);
+            int r = recv_reply(c, XS_READ, c->first_queued + (uint32_t)(i - first),
+                               &values[i], NULL);
             if (r == -EIO || r == -ENOMEM)
                 rc = r;
         }
+        clear_queue(c);
         first = last;
     }
-    free(buf);
     return rc;
 }
 
