@@ -360,84 +360,75 @@ void xs_free_list(char **names, int n)
     free(names);
 }
 
+/* One DIRECTORY_PART reply, `body` (blen bytes, NUL after): the node's
+ * generation, then whole names from the offset asked for, then an empty
+ * name once the list is complete. Appends the names to *list (*used
+ * bytes); *gen keeps the first reply's generation. 1 when complete, 0 when
+ * more follow, -EAGAIN when the generation changed (the list changed
+ * meanwhile), -EIO when the reply makes no sense or no progress. */
+static int take_part(const char *body, size_t blen, char gen[24], char **list,
+                     size_t *used)
+{
+    size_t gl = strnlen(body, blen);
+    if (gl == blen || gl >= 24)
+        return -EIO;
+    if (!gen[0])
+        memcpy(gen, body, gl + 1);
+    else if (strcmp(gen, body) != 0)
+        return -EAGAIN;
+    size_t i = gl + 1;
+    while (i < blen && body[i]) {
+        size_t l = strnlen(body + i, blen - i);
+        if (i + l == blen)
+            return -EIO;            /* an unterminated name */
+        i += l + 1;
+    }
+    bool complete = i < blen;       /* stopped at the empty name */
+    size_t add = i - (gl + 1);
+    if (!complete && add == 0)
+        return -EIO;
+    char *grown = realloc(*list, *used + add + 1);
+    if (!grown)
+        return -ENOMEM;
+    memcpy(grown + *used, body + gl + 1, add);
+    *list = grown;
+    *used += add;
+    return complete;
+}
+
 /* The children of `path` as consecutive NUL-terminated names in *out
- * (malloc'd, *len bytes) by DIRECTORY_PART, for lists longer than one
- * reply holds (a thousand domains under /local/domain). Each reply is the
- * node's generation, then names from the byte offset asked for, then an
- * empty name once the list is complete; a generation change means the
- * list changed meanwhile, and the read starts over. */
+ * (malloc'd, *len bytes), read with DIRECTORY_PART: for lists longer than
+ * one reply holds (a thousand domains under /local/domain), as Xen's
+ * libxenstore does. Starts over when the list changes between parts. */
 static int directory_parts(struct xs_client *c, const char *path, char **out,
                            size_t *len)
 {
     size_t plen = strlen(path) + 1;
     if (plen + 16 > XENSTORE_PAYLOAD_MAX)
         return -E2BIG;
-    for (int attempt = 0; attempt < 8; attempt++) {
-        char *list = NULL, gen0[24] = "";
+    int rc = -EAGAIN;
+    for (int attempt = 0; attempt < 8 && rc == -EAGAIN; attempt++) {
+        char *list = NULL, gen[24] = "";
         size_t used = 0;
-        bool done = false, changed = false;
-        while (!done && !changed) {
-            char req[XENSTORE_PAYLOAD_MAX];
+        do {
+            char req[XENSTORE_PAYLOAD_MAX], *body;
+            size_t blen;
             memcpy(req, path, plen);
             int k = snprintf(req + plen, sizeof(req) - plen, "%zu", used);
-            char *body;
-            size_t blen;
-            int rc = call(c, XS_DIRECTORY_PART, req, plen + (size_t)k + 1, &body,
-                          &blen, false);
-            if (rc < 0) {
-                free(list);
-                return rc;
-            }
-            size_t gl = strnlen(body, blen);
-            if (gl == blen || gl >= sizeof(gen0)) {
+            rc = call(c, XS_DIRECTORY_PART, req, plen + (size_t)k + 1, &body, &blen, false);
+            if (rc == 0) {
+                rc = take_part(body, blen, gen, &list, &used);
                 free(body);
-                free(list);
-                return -EIO;
             }
-            if (!gen0[0])
-                memcpy(gen0, body, gl + 1);
-            else if (strcmp(gen0, body) != 0)
-                changed = true;
-            /* Whole names after the generation, up to an empty one. */
-            size_t i = gl + 1, names_end = i;
-            while (i < blen && body[i]) {
-                size_t l = strnlen(body + i, blen - i);
-                if (i + l == blen)
-                    break;                  /* unterminated: malformed */
-                i += l + 1;
-                names_end = i;
-            }
-            done = i < blen && body[i] == 0;
-            size_t add = names_end - (gl + 1);
-            if (!changed && !done && add == 0) {
-                free(body);             /* no progress: malformed */
-                free(list);
-                return -EIO;
-            }
-            char *grown = changed ? list : realloc(list, used + add + 1);
-            if (!grown) {
-                free(body);
-                free(list);
-                return -ENOMEM;
-            }
-            list = grown;
-            if (!changed) {
-                memcpy(list + used, body + gl + 1, add);
-                used += add;
-            }
-            free(body);
+        } while (rc == 0);
+        if (rc == 1) {                  /* take_part allocated the list */
+            *out = list;
+            *len = used;
+            return 0;
         }
-        if (changed) {
-            free(list);
-            continue;
-        }
-        if (!list && !(list = malloc(1)))
-            return -ENOMEM;
-        *out = list;
-        *len = used;
-        return 0;
+        free(list);
     }
-    return -EAGAIN;
+    return rc;
 }
 
 int xs_directory(struct xs_client *c, const char *path, char ***names, int *n)
