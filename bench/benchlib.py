@@ -43,19 +43,24 @@ def qemu_microvm_cmd(qemu, image, memory_mib=64):
             "-kernel", image]
 
 
-def first_stdout_byte_ms(cmd):
-    """Milliseconds from starting cmd to the first byte on its stdout; the
-    process is killed then."""
+def _ms_until_output(cmd, seen, env=None):
+    """Milliseconds from starting cmd until seen(its stdout) returns true
+    (False at end of output); the process is killed then."""
     t0 = time.monotonic_ns()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                         stdin=subprocess.DEVNULL)
-    first = p.stdout.read(1)
+                         stdin=subprocess.DEVNULL, env=env)
+    ok = seen(p.stdout)
     t1 = time.monotonic_ns()
     p.send_signal(signal.SIGKILL)
     p.wait()
-    if not first:
-        sys.exit(f"no output from {cmd[0]}")
+    if not ok:
+        sys.exit(f"no expected output from {cmd[0]}")
     return (t1 - t0) / 1e6
+
+
+def first_stdout_byte_ms(cmd):
+    """Milliseconds from starting cmd to the first byte on its stdout."""
+    return _ms_until_output(cmd, lambda out: bool(out.read(1)))
 
 
 # kvmtool (a second peer, when $KVMTOOL names its lkvm) boots no PVH ELF:
@@ -86,20 +91,8 @@ def kvmtool_cmd(lkvm, tmp, memory_mib):
 
 def first_line_ms(cmd, pred, env=None):
     """Milliseconds from starting cmd to the first stdout line satisfying
-    pred; the process is killed then."""
-    t0 = time.monotonic_ns()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                         stdin=subprocess.DEVNULL, env=env)
-    t1 = None
-    for line in p.stdout:
-        if pred(line):
-            t1 = time.monotonic_ns()
-            break
-    p.send_signal(signal.SIGKILL)
-    p.wait()
-    if t1 is None:
-        sys.exit(f"no expected output from {cmd[0]}")
-    return (t1 - t0) / 1e6
+    pred."""
+    return _ms_until_output(cmd, lambda out: any(pred(line) for line in out), env)
 
 
 def add_run_mode_args(ap):
