@@ -26,7 +26,7 @@
 #include "util.h"
 #include "xs_client.h"
 
-/* The VMM's fixed layout (vmm/layout.h): xenstore ring in special page 1,
+/* The VMM's fixed layout (vmm/memory/layout.h): xenstore ring in special page 1,
  * console ring in special page 0; ports 1 (xenstore) and 2 (console). */
 #define STORE_GFN 0xfeffdul
 #define CONSOLE_GFN 0xfeffcul

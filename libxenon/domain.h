@@ -101,7 +101,7 @@ int xenon_domain_set_target(const struct xenon_paths *p, unsigned domid,
                             uint64_t kb, FILE *err);
 
 /* One vCPU as `xl vcpu-list` shows it. The VMM runs vCPU i on the i-th
- * thread it creates (vmm/vcpu.c), so threads are matched by creation
+ * thread it creates (vmm/platform/vcpu.c), so threads are matched by creation
  * order (thread id order, barring pid wrap-around). */
 struct xenon_vcpuinfo {
     unsigned vcpuid;

@@ -1,4 +1,4 @@
-/* Unit tests for the guest page-table walker (vmm/gva.c). */
+/* Unit tests for the guest page-table walker (vmm/memory/gva.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
