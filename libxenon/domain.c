@@ -23,15 +23,16 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "xenon/contract.h"
+#include <xen/sched.h>
 #include "util.h"
 #include "xs_client.h"
 
-/* The VMM's fixed layout (vmm/memory/layout.h): xenstore ring in special page 1,
- * console ring in special page 0; ports 1 (xenstore) and 2 (console). */
-#define STORE_GFN 0xfeffdul
-#define CONSOLE_GFN 0xfeffcul
-#define STORE_PORT 1
-#define CONSOLE_PORT 2
+/* The VMM's special pages and ports, as the contract fixes them. */
+#define STORE_GFN ((unsigned long)XENON_XENSTORE_GFN)
+#define CONSOLE_GFN ((unsigned long)XENON_CONSOLE_GFN)
+#define STORE_PORT XENON_PORT_XENSTORE
+#define CONSOLE_PORT XENON_PORT_CONSOLE
 #define MAX_DOMID 0x7fef            /* DOMID_FIRST_RESERVED - 1 */
 #define START_TIMEOUT_MS 30000
 #define STOP_TIMEOUT_MS 10000
@@ -958,7 +959,8 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
         xs_close(xs);
         xs = xs_open(p->xs_path);
         int code = st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        if (monitor_stop || code < 100 || code > 105) {
+        if (monitor_stop || code < XENON_EXIT_SHUTDOWN_BASE ||
+            code > XENON_EXIT_SHUTDOWN_BASE + SHUTDOWN_MAX) {
             if (monitor_stop)
                 mlog("Domain %u has been destroyed.", domid);
             else
@@ -967,7 +969,7 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
             teardown(p, xs, domid);
             break;
         }
-        int reason = code - 100;
+        int reason = code - XENON_EXIT_SHUTDOWN_BASE;
         mlog("Domain %u has shut down, reason code %d 0x%x", domid, reason, reason);
         enum dc_action act = reason == 0 ? dc->on_poweroff
                            : reason == 1 ? dc->on_reboot

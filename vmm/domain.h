@@ -16,6 +16,7 @@
 #include <xen/hvm/hvm_vcpu.h>
 #include <xen/hvm/params.h>
 
+#include "xenon/contract.h"
 #include "gmem.h"
 #include "evtchn.h"
 #include "gnttab.h"
@@ -25,10 +26,10 @@
 #define MAX_VCPUS 64
 #define NO_GPA UINT64_MAX
 
-/* Exit status of the VMM process: 100 + Xen's SHUTDOWN_* reason, so the
- * toolstack can read why the domain ended. 1 is a VMM error at start-up. */
-#define VMM_EXIT_SHUTDOWN_BASE 100
-#define VMM_EXIT_ERROR 1
+/* Exit status of the VMM process (the contract): 100 + Xen's SHUTDOWN_*
+ * reason, so the toolstack can read why the domain ended. */
+#define VMM_EXIT_SHUTDOWN_BASE XENON_EXIT_SHUTDOWN_BASE
+#define VMM_EXIT_ERROR XENON_EXIT_ERROR
 
 struct domain;
 

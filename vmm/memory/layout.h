@@ -7,15 +7,16 @@
 #ifndef XENON_LAYOUT_H
 #define XENON_LAYOUT_H
 
+#include "xenon/contract.h"
+
 #define LAYOUT_LOWMEM_END      0xf0000000ull   /* start of the MMIO hole */
 #define LAYOUT_HIGHMEM_START   0x100000000ull
-#define LAYOUT_SPECIAL_END     0xff000000ull
-#define LAYOUT_NR_SPECIAL      4
-#define LAYOUT_SPECIAL_START   (LAYOUT_SPECIAL_END - LAYOUT_NR_SPECIAL * 4096ull)
-
-/* Special page indices. */
-#define SPECIAL_CONSOLE 0
-#define SPECIAL_XENSTORE 1
+/* The special pages, as the contract with the toolstack fixes them. */
+#define LAYOUT_SPECIAL_END     XENON_SPECIAL_END
+#define LAYOUT_NR_SPECIAL      XENON_NR_SPECIAL
+#define LAYOUT_SPECIAL_START   XENON_SPECIAL_START
+#define SPECIAL_CONSOLE        XENON_SPECIAL_CONSOLE
+#define SPECIAL_XENSTORE       XENON_SPECIAL_XENSTORE
 
 /* Legacy VGA/BIOS area the memory map marks reserved, as on a PC. */
 #define LAYOUT_LEGACY_START    0xa0000ull
