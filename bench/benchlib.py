@@ -27,6 +27,27 @@ def guest(name):
     return os.path.join(BUILD, "guests", "guest-" + name)
 
 
+def floor_cmd():
+    """The launch floor (bench/floor/kvm_floor.c): a static program that
+    makes a one-slot, one-vCPU VM whose real-mode code writes one byte to
+    a port, which it copies to stdout."""
+    return [os.path.join(BUILD, "bench", "floor", "kvm-floor")]
+
+
+def floor_ms():
+    """Milliseconds from starting the floor program to its byte."""
+    return first_stdout_byte_ms(floor_cmd())
+
+
+def floor_fields(value_ms, floor_value_ms, goal=None):
+    """The fields that set a launch figure against the floor of the same
+    run: floor (ms), floor_ratio (value / floor) and its goal."""
+    f = dict(floor=round(floor_value_ms, 2), floor_ratio=round(value_ms / floor_value_ms, 2))
+    if goal:
+        f["floor_goal"] = goal
+    return f
+
+
 def median(xs):
     return statistics.median(xs)
 
