@@ -5,8 +5,10 @@ set -eu
 
 PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev python3
       libxen-dev libcmocka-dev libseccomp-dev
+      zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev
+      gzip bzip2 xz-utils lzop lz4 zstd
       xenstore-utils xen-utils-4.17 grub-xen-host
-      linux-image-cloud-amd64 binutils xz-utils zstd lz4
+      linux-image-cloud-amd64 binutils
       qemu-system-x86"
 
 missing=""

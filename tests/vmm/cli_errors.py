@@ -32,7 +32,7 @@ def main():
         no_note = file("no-note.elf", bytes(no_note))
         big = file("big-initrd", b"\0" * (4 << 20))
         cases = [
-            (["--kernel", not_elf], [not_elf, "not a bzImage"]),
+            (["--kernel", not_elf], [not_elf, "neither a PVH ELF nor a bzImage"]),
             (["--kernel", truncated], [truncated, "outside the file"]),
             (["--kernel", no_note], [no_note, "no Xen PVH entry note"]),
             (["--kernel", os.path.join(tmp, "missing")], ["missing", "No such file"]),

@@ -2,6 +2,7 @@
 #include "loader.h"
 
 #include <elf.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,5 +22,8 @@ int load_kernel(struct gmem *gm, const uint8_t *img, size_t size,
 {
     if (size >= 4 && memcmp(img, ELFMAG, SELFMAG) == 0)
         return load_pvh_elf(gm, img, size, out, err, errlen);
-    return load_bzimage(gm, img, size, out, err, errlen);
+    if (is_bzimage(img, size))
+        return load_bzimage_pvh(gm, img, size, out, err, errlen);
+    return loader_fail(err, errlen, -ENOEXEC,
+                       "not a kernel Xenon boots (neither a PVH ELF nor a bzImage)");
 }

@@ -8,6 +8,7 @@
 #ifndef XENON_LOADER_H
 #define XENON_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,16 @@ struct loaded_kernel {
 int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
                  struct loaded_kernel *out, char *err, size_t errlen);
 
+/* Whether img carries a bzImage setup header (boot flag and HdrS). */
+bool is_bzimage(const uint8_t *img, size_t size);
+
+/* Load a bzImage as Xen loads a PVH kernel: decompress its payload (the
+ * vmlinux ELF; gzip, bzip2, xz, lzma, lzo, lz4 or zstd) and load that
+ * through load_pvh_elf(). The decompressed ELF may be no larger than the
+ * guest's RAM (and 1 GiB). */
+int load_bzimage_pvh(struct gmem *gm, const uint8_t *img, size_t size,
+                     struct loaded_kernel *out, char *err, size_t errlen);
+
 /* Load a bzImage with the Linux x86 boot protocol (>= 2.12, 64-bit entry). */
 int load_bzimage(struct gmem *gm, const uint8_t *img, size_t size,
                  struct loaded_kernel *out, char *err, size_t errlen);
@@ -43,7 +54,8 @@ int load_bzimage(struct gmem *gm, const uint8_t *img, size_t size,
 int loader_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Pick the loader by content; PVH ELF first, then bzImage. */
+/* Pick the loader by content, as Xen's PVH domain builder does: a PVH
+ * ELF, or a bzImage whose payload is one. */
 int load_kernel(struct gmem *gm, const uint8_t *img, size_t size,
                 struct loaded_kernel *out, char *err, size_t errlen);
 
