@@ -66,14 +66,21 @@ static int domain_reserve(const struct xenon_paths *p, struct xs_client *xs,
         fprintf(err, "cannot list domains\n");
         goto out;
     }
-    unsigned domid = 0;
-    for (unsigned cand = 1; cand <= MAX_DOMID && !domid; cand++) {
-        bool used = cand == avoid;
-        for (int i = 0; i < na && !used; i++)
-            used = a[i] == cand;
-        for (int i = 0; i < nb && !used; i++)
-            used = b[i] == cand;
-        if (!used)
+    /* As Xen allocates domids (XEN_DOMCTL_createdomain): the next free one
+     * after the last one given, wrapping past the highest to 1, so a
+     * domid is not reused at once and tools that still hold it (a watch, a
+     * log line) do not mistake the next domain for it. */
+    uint8_t used[(MAX_DOMID + 8) / 8] = { 0 };
+    for (int i = 0; i < na + nb; i++) {
+        unsigned id = i < na ? a[i] : b[i - na];
+        used[id / 8] |= (uint8_t)(1u << (id % 8));  /* ids are <= MAX_DOMID */
+    }
+    if (avoid)
+        used[avoid / 8] |= (uint8_t)(1u << (avoid % 8));
+    unsigned domid = 0, cand = state_last_domid(p);
+    for (unsigned tries = 0; tries < MAX_DOMID && !domid; tries++) {
+        cand = cand >= MAX_DOMID ? 1 : cand + 1;
+        if (!(used[cand / 8] & (1u << (cand % 8))))
             domid = cand;
     }
     if (!domid) {
@@ -106,6 +113,7 @@ static int domain_reserve(const struct xenon_paths *p, struct xs_client *xs,
                 strerror(errno));
         goto out;
     }
+    state_set_last_domid(p, domid);
     write_json(p, domid, json);
     *domid_out = domid;
     ok = true;
@@ -175,17 +183,12 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     struct xs_client *xs = xs_connect(p, err);
     if (!xs)
         return -1;
-    /* Parsed but not yet built: say so rather than drop them silently. */
-    if (dc->num_disks)
-        fprintf(err, "warning: disk devices are not supported by Xenon yet: "
-                "%d disk(s) not attached\n", dc->num_disks);
-    if (dc->num_nics)
-        fprintf(err, "warning: network devices are not supported by Xenon yet: "
-                "%d vif(s) not attached\n", dc->num_nics);
+    /* Keys Xenon does not act on (disk, vif, ...) were named when the
+     * config was read (domain_config.c); maxmem is acted on in part. */
     if (dc->max_memkb > dc->target_memkb)
-        fprintf(err, "warning: maxmem (%lld MiB) above memory: ballooning is not "
-                "supported by Xenon yet; the domain gets memory (%lld MiB)\n",
-                (long long)(dc->max_memkb / 1024), (long long)(dc->target_memkb / 1024));
+        fprintf(err, "warning: `maxmem' above `memory' (ballooning) is not "
+                "implemented in Xenon yet: the domain gets memory (%lld MiB)\n",
+                (long long)(dc->target_memkb / 1024));
     if (ensure_dirs(p, err) < 0) {
         xs_close(xs);
         return -1;

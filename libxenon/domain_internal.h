@@ -67,6 +67,9 @@ int state_ids(const struct xenon_paths *p, unsigned **ids, int *n);
 void uuid_string(const uint8_t u[16], char out[37]);
 /* STATE_DIR/lock taken exclusively: its descriptor, or -1. */
 int lock_state(const struct xenon_paths *p);
+/* The domid given last (0: none yet), and recording it, under the lock. */
+unsigned state_last_domid(const struct xenon_paths *p);
+void state_set_last_domid(const struct xenon_paths *p, unsigned domid);
 /* Keep the config JSON (for xl list -l) beside the state file. */
 void write_json(const struct xenon_paths *p, unsigned domid, const char *json);
 

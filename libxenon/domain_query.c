@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -71,8 +72,9 @@ int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
         free(ids);
         return -1;
     }
+    int shown = 0;
     for (int i = 0; i < n; i++) {
-        struct xenon_dominfo *d = &v[i];
+        struct xenon_dominfo *d = &v[shown];
         char *const *x = &xv[i * LIST_NODES];
         struct dstate s;
         bool have = state_read(p, ids[i], &s) == 0;
@@ -100,12 +102,22 @@ int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
             if (proc_alive(s.mon_pid, s.mon_start))
                 d->monitor_pid = s.mon_pid;
         }
+        /* Without its VMM a domain is listed only while it is preserved
+         * or nobody is left to clean it away (its monitor is gone: `-----d`
+         * until destroy). Not while its monitor is building it, restarting
+         * it or tearing it down, and never once its xenstore home is gone:
+         * a domain that is being or has just been destroyed leaves no row. */
+        bool acting = d->monitor_pid && d->shutdown_reason < 0;
+        if (d->running || (x[0] && !acting))
+            shown++;
+        else
+            memset(d, 0, sizeof(*d));
     }
     xs_free_list(xv, n * LIST_NODES);
     free(ids);
-    qsort(v, (size_t)n, sizeof(*v), cmp_info);
+    qsort(v, (size_t)shown, sizeof(*v), cmp_info);
     *out = v;
-    *n_out = n;
+    *n_out = shown;
     return 0;
 }
 
@@ -184,4 +196,26 @@ int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
     if (found)
         *domid = best;
     return found ? 0 : -1;
+}
+
+char *xenon_dom0_config_json(void)
+{
+    struct domain_config dc;
+    domain_config_init(&dc);
+    struct sysinfo si;
+    int64_t kb = sysinfo(&si) == 0 ? (int64_t)((uint64_t)si.totalram * si.mem_unit >> 10) : 0;
+    dc.type = DC_TYPE_PV;
+    dc.name = strdup("Domain-0");
+    dc.max_vcpus = dc.avail_vcpus = get_nprocs();
+    dc.max_memkb = dc.target_memkb = kb;
+    dc.uuid_given = true;       /* all zero, as Xen's dom0 without a handle */
+    char *json = dc.name ? domain_config_to_json(&dc) : NULL;
+    domain_config_dispose(&dc);
+    return json;
+}
+
+int xenon_domain_shutdown_reason(const struct xenon_paths *p, unsigned domid)
+{
+    struct dstate s;
+    return state_read(p, domid, &s) == 0 ? s.shutdown_reason : -1;
 }

@@ -137,7 +137,7 @@ void monitor(const struct xenon_paths *p, struct domain_config *dc, const char *
                                          : DC_ACTION_DESTROY;
         mlog("Action for shutdown reason code %d is %s", reason, dc_action_name(act));
         if (act == DC_ACTION_COREDUMP_DESTROY || act == DC_ACTION_COREDUMP_RESTART) {
-            mlog("core dumps are not supported: not dumping domain %u", domid);
+            mlog("core dumps are not implemented in Xenon yet: not dumping domain %u", domid);
             act = act == DC_ACTION_COREDUMP_DESTROY ? DC_ACTION_DESTROY
                                                     : DC_ACTION_RESTART;
         }
@@ -157,7 +157,7 @@ void monitor(const struct xenon_paths *p, struct domain_config *dc, const char *
         if (act != DC_ACTION_RESTART) {
             teardown(p, xs, domid);
             if (act != DC_ACTION_DESTROY)
-                mlog("action %s is not supported: domain %u destroyed",
+                mlog("action %s is not implemented in Xenon yet: domain %u destroyed",
                      dc_action_name(act), domid);
             break;
         }

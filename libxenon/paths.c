@@ -88,3 +88,9 @@ void log_path(const struct xenon_paths *p, const char *name, char *out,
 {
     snprintf(out, n, "%s/xl-%s.log", p->log_dir, name);
 }
+
+void xenon_hypervisor_log_path(const struct xenon_paths *p, const char *name,
+                               char *out, size_t n)
+{
+    snprintf(out, n, "%s/console/hypervisor-%s.log", p->log_dir, name);
+}

@@ -191,3 +191,32 @@ void write_json(const struct xenon_paths *p, unsigned domid,
         close(fd);
     }
 }
+
+/* STATE_DIR/last-domid: the domid given last, the allocator's rover. */
+unsigned state_last_domid(const struct xenon_paths *p)
+{
+    char path[XENON_PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/last-domid", p->state_dir);
+    FILE *f = fopen(path, "re");
+    unsigned long v = 0;
+    if (f) {
+        if (fscanf(f, "%lu", &v) != 1 || v > MAX_DOMID)
+            v = 0;
+        fclose(f);
+    }
+    return (unsigned)v;
+}
+
+void state_set_last_domid(const struct xenon_paths *p, unsigned domid)
+{
+    char path[XENON_PATH_MAX + 16], tmp[XENON_PATH_MAX + 40];
+    snprintf(path, sizeof(path), "%s/last-domid", p->state_dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        return;
+    bool ok = fprintf(f, "%u\n", domid) > 0;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) < 0)
+        unlink(tmp);
+}

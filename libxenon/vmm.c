@@ -37,7 +37,7 @@ int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
     /* What Xen would print on its own console for this domain: the debug
      * port, console_io writes and the UART (Linux's earlyprintk=xen). */
     char hlog[XENON_PATH_MAX + 300];
-    snprintf(hlog, sizeof(hlog), "%s/console/hypervisor-%s.log", p->log_dir, dc->name);
+    xenon_hypervisor_log_path(p, dc->name, hlog, sizeof(hlog));
     /* Room for every option below at once: 33 entries with the NULL (a
      * ramdisk, a cmdline, grant frames, -p and the go descriptor). */
     const char *argv[40];
