@@ -3,6 +3,7 @@
 #include "xl.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,14 @@ void help(const char *command)
     if (!command || !strcmp(command, "help")) {
         printf("Usage xl [-vfNtT] <subcommand> [args]\n\n");
         printf("xl full list of subcommands:\n\n");
+        bool missing = false;
         for (size_t i = 0; i < cmds_count; i++) {
             if (!strcmp(cmds[i].name, "help"))
                 continue;
+            if (!cmds[i].fn && !missing) {
+                printf("\nNot implemented in Xenon yet:\n\n");
+                missing = true;
+            }
             /* " %-19s ", continued on a new line for longer names */
             size_t len = strlen(cmds[i].name);
             printf(" %s%*s ", cmds[i].name, len < 19 ? (int)(19 - len) : 0, "");
@@ -36,6 +42,10 @@ void help(const char *command)
     const struct cmd *c = lookup(command);
     if (!c) {
         printf("command \"%s\" not implemented\n", command);
+        return;
+    }
+    if (!c->fn) {
+        printf("xl %s: %s. Not implemented in Xenon yet.\n", c->name, c->desc);
         return;
     }
     printf("Usage: xl [-vtT%s] %s %s\n\n%s.\n\n", c->can_dryrun ? "N" : "",
@@ -73,6 +83,10 @@ int main(int argc, char **argv)
     const struct cmd *c = lookup(cmd);
     if (!c) {
         fprintf(stderr, "command not implemented\n");
+        return EXIT_FAILURE;
+    }
+    if (!c->fn) {
+        fprintf(stderr, "xl %s: not implemented in Xenon yet\n", c->name);
         return EXIT_FAILURE;
     }
     if (dryrun_only && !c->can_dryrun) {

@@ -9,7 +9,10 @@
  *   xl_console.c    console
  *   xl_info.c       list, info, uptime, domid, domname
  *   xl_vcpu.c       vcpu-list
- *   xl_mem.c        mem-set */
+ *   xl_mem.c        mem-set
+ *   xl_misc.c       dmesg
+ *   xl_top.c        top (xentop's screen)
+ *   xl_host.c       the host's facts (Domain-0 is the host) */
 #ifndef XENON_XL_H
 #define XENON_XL_H
 
@@ -65,6 +68,28 @@ char *absolute(const char *path);
 /* Bridge the terminal and the domain's console until ^] or its end. */
 int console_attach(unsigned domid);
 
+/* --- xl_host.c ------------------------------------------------------------ */
+
+/* The host's CPU time (user + nice + system) in seconds. */
+double host_cpu_seconds(void);
+/* The host's RAM in MiB. */
+unsigned long host_mem_mib(void);
+/* Busy seconds of each host CPU into secs[0..n): how many were read. */
+int host_cpu_times(double *secs, int n);
+/* Where a host CPU sits. */
+struct host_cpu_topo { int core, socket, node; };
+void host_cpu_topology(int cpu, struct host_cpu_topo *t);
+/* What `xl info` reports of the host's processors. */
+struct host_shape {
+    int nr_cpus, max_cpu_id, nr_nodes, cores_per_socket, threads_per_core;
+    unsigned long cpu_khz;
+};
+void host_shape(struct host_shape *s);
+/* A NUMA node's memory and its distances ("10,20"): 0, or -1 when there is
+ * no such node. */
+int host_node_memory(int node, unsigned long long *total_kb,
+                     unsigned long long *free_kb, char *dists, size_t n);
+
 /* --- the commands --------------------------------------------------------- */
 
 int main_create(int argc, char **argv);
@@ -81,5 +106,7 @@ int main_domid(int argc, char **argv);
 int main_domname(int argc, char **argv);
 int main_vcpulist(int argc, char **argv);
 int main_memset(int argc, char **argv);
+int main_dmesg(int argc, char **argv);
+int main_top(int argc, char **argv);
 
 #endif

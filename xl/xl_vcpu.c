@@ -1,8 +1,10 @@
 /* xl vcpu-list (Xen's tools/xl/xl_vcpu.c). */
 #include "xl.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 static void print_vcpus_of(const struct xenon_dominfo *d)
@@ -23,6 +25,21 @@ static void print_vcpus_of(const struct xenon_dominfo *d)
     free(v);
 }
 
+/* Domain-0's vCPUs are the host's CPUs: vCPU i runs on CPU i, for the CPU
+ * time the host spent there; the one running this xl is `r`. */
+static void print_dom0_vcpus(void)
+{
+    int n = get_nprocs_conf(), self = sched_getcpu();
+    double *t = calloc((size_t)n + 1, sizeof(*t));
+    if (!t)
+        return;
+    int got = host_cpu_times(t, n);
+    for (int i = 0; i < got; i++)
+        printf("%-32s %5u %5u%5d %3c%c- %9.1f  all / all\n", "Domain-0", 0u,
+               (unsigned)i, i, i == self ? 'r' : '-', i == self ? '-' : 'b', t[i]);
+    free(t);
+}
+
 int main_vcpulist(int argc, char **argv)
 {
     while (next_opt(argc, argv, "h", "vcpu-list", 0) != -1)
@@ -33,7 +50,9 @@ int main_vcpulist(int argc, char **argv)
            "Time(s)", "Affinity (Hard / Soft)");
     /* Each name looked up once, not once per listed domain. */
     int nwant;
-    unsigned *want = wanted_domains(argc, argv, DOM0_NONE, v, n, &nwant);
+    unsigned *want = wanted_domains(argc, argv, DOM0_ID_OR_NAME, v, n, &nwant);
+    if (is_wanted(want, nwant, 0))
+        print_dom0_vcpus();
     for (int i = 0; i < n; i++)
         if (is_wanted(want, nwant, v[i].domid))
             print_vcpus_of(&v[i]);

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -142,31 +143,52 @@ int main_destroy(int argc, char **argv)
     return EXIT_FAILURE;
 }
 
-/* shutdown -w: wait until the domains are gone (the monitor has applied
- * on_poweroff; the shutdown reason is no longer known by then). */
-static void wait_dead(const unsigned *ids, int n)
+/* shutdown/reboot -w: wait, as Xen's xl, until each domain has shut down or
+ * is gone; -ww (`death_only`) until it is gone. A domain the monitor
+ * destroys or restarts is gone by the time its shutdown could be seen from
+ * here (the reason is in xl-NAME.log); a preserved one stays, shut down. */
+static void wait_for_shutdowns(const unsigned *ids, int n, bool death_only)
 {
     fprintf(stderr, "Waiting for %d domains\n", n);
-    for (int i = 0; i < n; i++) {
-        while (xenon_domain_exists(&paths, ids[i])) {
+    bool *done = calloc((size_t)n + 1, sizeof(*done));
+    if (!done) {
+        fprintf(stderr, "out of memory\n");
+        exit(EXIT_FAILURE);
+    }
+    for (int left = n; left > 0;) {
+        for (int i = 0; i < n; i++) {
+            if (done[i])
+                continue;
+            int reason = xenon_domain_shutdown_reason(&paths, ids[i]);
+            if (!xenon_domain_exists(&paths, ids[i]))
+                fprintf(stderr, "Domain %u has been destroyed\n", ids[i]);
+            else if (!death_only && reason >= 0)
+                fprintf(stderr, "Domain %u has been shut down, reason code %d\n",
+                        ids[i], reason);
+            else
+                continue;
+            done[i] = true;
+            left--;
+        }
+        if (left > 0) {
             struct timespec ts = { 0, 50000000 };
             nanosleep(&ts, NULL);
         }
-        fprintf(stderr, "Domain %u has been destroyed\n", ids[i]);
     }
+    free(done);
 }
 
 static int shutdown_or_reboot(int argc, char **argv, int reboot)
 {
     const char *cmd = reboot ? "reboot" : "shutdown";
-    int c, all = 0, wait = 0;
+    int c, all = 0, wait = 0;     /* -w: shut down or gone; -ww: gone */
     static const struct option lopts[] = {
         { "all", 0, 0, 'a' }, { "wait", 0, 0, 'w' }, { "help", 0, 0, 'h' },
         { 0 } };
     while ((c = getopt_long(argc, argv, "awFh", lopts, NULL)) != -1) {
         switch (c) {
         case 'a': all = 1; break;
-        case 'w': wait = 1; break;
+        case 'w': wait++; break;
         case 'F': break;   /* PVH always has PV control in xl's eyes */
         case 'h': help(cmd); return 0;
         default:
@@ -184,8 +206,8 @@ static int shutdown_or_reboot(int argc, char **argv, int reboot)
         free(v);
     } else {
         if (optind >= argc) {
-            help(cmd);
-            return 2;
+            fprintf(stderr, "You must specify -a or a domain id.\n\n");
+            return EXIT_FAILURE;
         }
         ids = calloc(1, sizeof(*ids));
         ids[0] = find_domain(argv[optind]);
@@ -201,8 +223,8 @@ static int shutdown_or_reboot(int argc, char **argv, int reboot)
             return EXIT_FAILURE;
         }
     }
-    if (wait && !reboot)
-        wait_dead(ids, n);
+    if (wait)
+        wait_for_shutdowns(ids, n, wait > 1);
     free(ids);
     return 0;
 }
