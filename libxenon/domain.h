@@ -31,6 +31,12 @@ struct xenon_paths {
 };
 void xenon_paths_init(struct xenon_paths *p);
 
+/* Where a domain's hypervisor log is: LOG_DIR/console/hypervisor-NAME.log,
+ * what Xen would print on its own console for it (the debug port,
+ * console_io writes, the UART). `xl dmesg` shows it. */
+void xenon_hypervisor_log_path(const struct xenon_paths *p, const char *name,
+                               char *out, size_t n);
+
 /* What `xl list` shows about one domain. */
 struct xenon_dominfo {
     unsigned domid;
@@ -117,6 +123,15 @@ int xenon_domain_vcpus(pid_t vmm_pid, struct xenon_vcpuinfo **out, int *n);
 
 /* The saved config JSON of a domain (malloc'd) or NULL. */
 char *xenon_domain_config_json(const struct xenon_paths *p, unsigned domid);
+
+/* Domain-0's config JSON as `xl list -l 0` shows it (malloc'd, or NULL):
+ * the stub Xen's xen-init-dom0 stores (type pv), with the host's name for
+ * it, its CPUs and memory. */
+char *xenon_dom0_config_json(void);
+
+/* The reason code (SHUTDOWN_*) of a domain kept shut down (preserved), or
+ * -1 while it runs or when there is no such domain. */
+int xenon_domain_shutdown_reason(const struct xenon_paths *p, unsigned domid);
 
 /* True while the domain exists (its state file or xenstore home). */
 bool xenon_domain_exists(const struct xenon_paths *p, unsigned domid);

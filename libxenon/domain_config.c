@@ -8,16 +8,16 @@
 #include <unistd.h>
 
 #include "domain_config.h"
+#include "xl_keys.h"
 
-/* Keys this model reads. Anything else in a file gets a warning. */
-static const char *const supported_keys[] = {
-    "name", "type", "builder", "uuid", "seclabel", "init_seclabel", "pool",
-    "memory", "maxmem", "vcpus", "maxvcpus", "cpus", "cpus_soft",
-    "cpu_weight", "cap", "kernel", "ramdisk", "cmdline", "root", "extra",
-    "bootloader", "bootloader_args", "on_poweroff", "on_reboot",
-    "on_watchdog", "on_crash", "on_soft_reset", "disk", "vif", "serial",
-    "vnc", "vnclisten", "vncpasswd", "vncdisplay", "nomigrate",
-    "max_grant_frames", "max_maptrack_frames", "tsc_mode",
+/* Keys Xenon acts on. Every other key Xen's xl knows (xl_keys.c) is parsed
+ * where the model has room for it but gets a warning; a key xl does not
+ * know is ignored silently, as xl ignores it. */
+static const char *const implemented_keys[] = {
+    "name", "type", "builder", "uuid", "memory", "maxmem", "vcpus",
+    "maxvcpus", "kernel", "ramdisk", "cmdline", "root", "extra",
+    "on_poweroff", "on_reboot", "on_watchdog", "on_crash", "on_soft_reset",
+    "max_grant_frames", "nomigrate",
 };
 
 static const char *const action_names[] = {
@@ -323,16 +323,31 @@ static int parse_cmdline(const struct xcfg *cfg, FILE *errs, char **out)
     return 0;
 }
 
-static bool is_supported(const char *key)
+static bool is_implemented(const char *key)
 {
-    for (size_t i = 0; i < sizeof(supported_keys) / sizeof(supported_keys[0]);
-         i++)
-        if (!strcmp(key, supported_keys[i]))
+    for (size_t i = 0;
+         i < sizeof(implemented_keys) / sizeof(implemented_keys[0]); i++)
+        if (!strcmp(key, implemented_keys[i]))
             return true;
     return false;
 }
 
-/* One warning per unsupported key, in file order, at its first line. */
+/* What Xenon does instead of an on_* action it lacks, or NULL when it has
+ * the action. */
+static const char *action_fallback(const char *value)
+{
+    if (!strcmp(value, "rename-restart") || !strcmp(value, "soft-reset"))
+        return "the domain is destroyed instead";
+    if (!strcmp(value, "coredump-destroy"))
+        return "no core is dumped; the domain is destroyed";
+    if (!strcmp(value, "coredump-restart"))
+        return "no core is dumped; the domain is restarted";
+    return NULL;
+}
+
+/* One warning per key xl knows and Xenon does not act on (and per on_*
+ * action Xenon lacks), in file order, at the key's first line; the keys go
+ * to dc->unsupported. The same words for every one of them. */
 static int note_unsupported(const struct xcfg *cfg, FILE *errs,
                             struct domain_config *dc)
 {
@@ -349,10 +364,20 @@ static int note_unsupported(const struct xcfg *cfg, FILE *errs,
         v[n++] = s;
     for (int i = n - 1; i >= 0; i--) {      /* oldest first */
         const struct xcfg_setting *s = v[i];
+        const char *value, *instead;
         bool seen = false;
         char **nu;
 
-        if (is_supported(s->name))
+        if (is_implemented(s->name)) {
+            /* The value in force is the last one, as xl reads it. */
+            if (!strncmp(s->name, "on_", 3) &&
+                !xcfg_get_string(cfg, s->name, &value, 1) &&
+                (instead = action_fallback(value)) && s == xcfg_find(cfg, s->name))
+                ERR("%s:%d: warning: `%s=\"%s\"' is not implemented in Xenon "
+                    "yet: %s\n", cfg->source, s->line, s->name, value, instead);
+            continue;
+        }
+        if (!xl_knows_key(s->name))
             continue;
         for (int j = 0; j < dc->num_unsupported; j++)
             if (!strcmp(dc->unsupported[j], s->name))
@@ -367,7 +392,7 @@ static int note_unsupported(const struct xcfg *cfg, FILE *errs,
         if (!(nu[dc->num_unsupported] = strdup(s->name)))
             goto fail;
         dc->num_unsupported++;
-        ERR("%s:%d: warning: `%s' is not supported by Xenon yet and is "
+        ERR("%s:%d: warning: `%s' is not implemented in Xenon yet and is "
             "ignored\n", cfg->source, s->line, s->name);
     }
     free(v);

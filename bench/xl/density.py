@@ -28,7 +28,7 @@ then counts what is left, each a number that must be 0: processes of this
 run (found by the temp dir in their command line), xenstored descriptors
 beyond its count before the first create, xenstore nodes under
 /local/domain (but dom0's), /vm and /libxl, new vif*/tap* interfaces, and
-files in the state (but xl's "lock") and run directories. Console logs are
+files in the state (but xl's "lock" and "last-domid") and run directories. Console logs are
 kept on purpose (Xen keeps /var/log/xen/console too): counted, not a
 leftover; no xl log may report an error or a sanitizer finding.
 
@@ -372,7 +372,7 @@ def run(n, memory, parallel, dparallel, guest):
             left["/vm nodes"] = len(inst.xs_list("/vm"))
             left["/libxl nodes"] = len(inst.xs_list("/libxl"))
             left["vif/tap interfaces"] = len(vif_taps() - taps0)
-            sfiles = [f for f in os.listdir(inst.state) if f != "lock"]
+            sfiles = [f for f in os.listdir(inst.state) if f not in ("lock", "last-domid")]
             rfiles = [os.path.join(d, f) for d, _, fs in os.walk(inst.rundir) for f in fs]
             left["state files"] = len(sfiles)
             left["run files"] = len(rfiles)

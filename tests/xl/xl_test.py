@@ -118,7 +118,8 @@ class Env:
 
     def state_files(self):
         d = self.env["XENON_STATE_DIR"]
-        return sorted(f for f in os.listdir(d) if f != "lock") if os.path.isdir(d) else []
+        keep = ("lock", "last-domid")       # the state lock, the domid rover
+        return sorted(f for f in os.listdir(d) if f not in keep) if os.path.isdir(d) else []
 
     def sockets(self):
         d = os.path.join(self.env["XENON_RUN_DIR"], "console")
@@ -253,11 +254,10 @@ def t_parallel(e):
     ids = sorted(int(rows[f"par{i}"].group(2)) for i in range(4) if f"par{i}" in rows)
     check("four parallel creates: domids 1..4, each once", ids == [1, 2, 3, 4], ids)
     check("four VMMs run", len(e.vmm_pids()) == 4, e.vmm_pids())
-    old = rows["par2"].group(2) if "par2" in rows else None
     rc, _, err = e.xl("destroy", "par2")
     rc2, _, err2 = e.xl("create", cfgs[2])
-    check("the freed domid is taken again", rc == 0 and rc2 == 0 and
-          e.rows().get("par2") and e.rows()["par2"].group(2) == old, (err, err2))
+    check("the freed domid is not taken again at once: the next is 5", rc == 0 and rc2 == 0 and
+          e.rows().get("par2") and e.rows()["par2"].group(2) == "5", (err, err2))
     for i in range(4):
         e.xl("destroy", f"par{i}")
     e.check_empty("after destroying all")
@@ -337,7 +337,7 @@ def t_cli(e):
     check("console unknown id: message", rc == 1 and "7 is an invalid domain identifier (rc=-6)" in err, err)
     rc, out, err = e.xl("destroy")
     check("destroy without argument: exit 2", rc == 2, rc)
-    rc, out, err = e.xl("list", "-Z")
+    rc, out, err = e.xl("list", "-Q")
     check("bad option: exit 2", rc == 2, rc)
     rc, out, err = e.xl("-N", "list")
     check("-N on a command without dry run", rc == 1 and
@@ -457,7 +457,7 @@ def t_lifecycle(e):
     rc, _, err = e.xl("unpause", "1")
     r = e.rows().get("idle")
     check("unpause: state not p at once", rc == 0 and r and r.group(5)[2] == "-", (err, r and r.group(0)))
-    rc, out, err = e.xl("vcpu-list")
+    rc, out, err = e.xl("vcpu-list", "idle")
     lines = out.splitlines()
     check("vcpu-list: header", rc == 0 and lines[0] == "Name                                ID  VCPU   CPU State   Time(s) Affinity (Hard / Soft)", lines[:1])
     check("vcpu-list: one row for the one vCPU of idle",
@@ -468,8 +468,8 @@ def t_lifecycle(e):
     rc, out, err = e.xl("list", "-l")
     try:
         j = json.loads(out)
-        check("list -l: JSON with domid and config", j[0]["domid"] == 1 and
-              j[0]["config"]["c_info"]["name"] == "idle", out[:200])
+        check("list -l: Domain-0, then idle with its domid and config", j[0]["domid"] == 0 and
+              j[1]["domid"] == 1 and j[1]["config"]["c_info"]["name"] == "idle", out[:200])
     except (ValueError, KeyError, IndexError) as ex:
         check("list -l: JSON", False, f"{ex}: {out[:200]}")
     # shutdown: PVH has PV control in xl's view: the request is written.
@@ -510,11 +510,11 @@ def t_lifecycle(e):
     e.check_empty("after destroy")
     rc, out, err = e.xl("list")
     check("list after destroy: Domain-0 only", len(out.splitlines()) == 2, out)
-    # The freed domid is reused (lowest free).
+    # As Xen's: the next domid, not the freed one.
     rc, _, err = e.xl("create", cfg)
-    check("create again: domid 1 again", rc == 0 and e.rows().get("idle") and
-          e.rows()["idle"].group(2) == "1", err)
-    e.xl("destroy", "1")
+    check("create again: domid 2", rc == 0 and e.rows().get("idle") and
+          e.rows()["idle"].group(2) == "2", err)
+    e.xl("destroy", "2")
     e.check_empty("after destroy by id")
 
 
@@ -530,8 +530,9 @@ def t_hello(e):
     # It powers off quickly: either listed now, or already gone.
     check("hello ran and printed", wait_for(lambda: "Hello from Xenon on the PV console" in
                                             e.console_log("hello"), 10), e.console_log("hello"))
+    # The row goes as the teardown starts; the state file goes last.
     check("hello powered off: on_poweroff=destroy cleaned up",
-          wait_for(lambda: "hello" not in e.rows(), 10))
+          wait_for(lambda: "hello" not in e.rows() and not e.state_files(), 10))
     e.check_empty("after hello powered off")
     log = open(os.path.join(e.env["XENON_LOG_DIR"], "xl-hello.log")).read()
     check("xl log records the shutdown reason", "has shut down, reason code 0" in log, log)
@@ -683,6 +684,215 @@ def t_many_domains(e):
     check("all removed", (e.xs_dir("/local/domain") or []) in ([], ["0"]), e.xs_dir("/local/domain"))
 
 
+# --- xl as Xen users know it (checked against Xen 4.17's tools/xl) ----------
+
+# Every key `xl info` prints, in Xen's order (xl_info.c: node, phys, xen).
+INFO_KEYS = ["host", "release", "version", "machine", "nr_cpus", "max_cpu_id",
+             "nr_nodes", "cores_per_socket", "threads_per_core", "cpu_mhz",
+             "hw_caps", "virt_caps", "total_memory", "free_memory",
+             "sharing_freed_memory", "sharing_used_memory", "outstanding_claims",
+             "free_cpus", "xen_major", "xen_minor", "xen_extra", "xen_version",
+             "xen_caps", "xen_scheduler", "xen_pagesize", "platform_params",
+             "xen_changeset", "xen_commandline", "cc_compiler", "cc_compile_by",
+             "cc_compile_domain", "cc_compile_date", "build_id",
+             "xend_config_format"]
+UPTIME_SHORT = re.compile(r"^ \d\d:\d\d:\d\d up (\d+ days?, )?[ \d]\d:\d\d, (\S+) \((\d+)\)$")
+
+
+def t_xen_cli(e):
+    """What needs no guest: info, uptime -s, list's options and Domain-0,
+    vcpu-list of Domain-0, commands Xenon lacks, config keys."""
+    rc, out, err = e.xl("info")
+    keys = [l[:23].rstrip() for l in out.splitlines()]
+    check("info: every key of Xen's, in Xen's order", rc == 0 and keys == INFO_KEYS,
+          [k for k in keys if k not in INFO_KEYS] or [k for k in INFO_KEYS if k not in keys] or keys)
+    check("info: each line `key` padded to 23 columns then `: `",
+          all(l[23:25] == ": " or l[23:] == ":" for l in out.splitlines()), out)
+    rc, out, err = e.xl("info", "-n")
+    lines = out.splitlines()
+    check("info -n: cpu topology after free_cpus", rc == 0 and "cpu_topology           :" in lines and
+          lines.index("cpu_topology           :") == INFO_KEYS.index("free_cpus") + 1, out[:2000])
+    check("info -n: cpu table header", "cpu:    core    socket     node" in lines, out)
+    cpu_rows = lines[lines.index("cpu:    core    socket     node") + 1:] if "cpu:    core    socket     node" in lines else []
+    cpu_rows = cpu_rows[:cpu_rows.index("device topology        :")] if "device topology        :" in cpu_rows else []
+    check("info -n: one row per CPU", len(cpu_rows) == os.cpu_count() and
+          all(re.match(r"^ *\d+:    +\d+ +\d+ +\d+$", l) for l in cpu_rows), cpu_rows)
+    check("info -n: device topology and numa_info", "device topology        :" in lines and
+          "numa_info              :" in lines and "node:    memsize    memfree    distances" in lines, out)
+    check("info -n: a row for node 0", any(re.match(r"^   0:    +\d+ +\d+ +\d+", l) for l in lines), out)
+    check("info -n: the xen keys follow", lines and lines[-1].startswith("xend_config_format"), lines[-1:])
+    rc, out, err = e.xl("info", "nr_cpus")
+    check("info NAME: only the value", rc == 0 and out == f"{os.cpu_count()}\n", repr(out))
+    rc, out, err = e.xl("info", "xen_m")
+    check("info PREFIX: the values of every key it begins", rc == 0 and out == "4\n17\n", repr(out))
+
+    rc, out, err = e.xl("uptime", "-s")
+    m = UPTIME_SHORT.match(out.rstrip("\n"))
+    check("uptime -s: Xen's short form for Domain-0, no header",
+          rc == 0 and len(out.splitlines()) == 1 and m and m.group(2) == "Domain-0" and m.group(3) == "0",
+          repr(out))
+    rc, out, err = e.xl("uptime", "-s", "0")
+    check("uptime -s 0", rc == 0 and UPTIME_SHORT.match(out.rstrip("\n")), repr(out))
+
+    rc, out, err = e.xl("list", "-Z")
+    lines = out.splitlines()
+    check("list -Z: Security Label column", rc == 0 and lines[0] == HEADER + "   Security Label" and
+          lines[1].endswith(" " * 16 + "-") and ROW.match(lines[1][:-17]), lines)
+    rc, out, err = e.xl("list", "-c")
+    lines = out.splitlines()
+    check("list -c: Cpupool column, Pool-0", rc == 0 and lines[0] == HEADER + "         Cpupool" and
+          lines[1].endswith(" " * 10 + "Pool-0") and ROW.match(lines[1][:-16]), lines)
+    rc, out, err = e.xl("list", "-n")
+    lines = out.splitlines()
+    check("list -n: NODE Affinity column", rc == 0 and lines[0] == HEADER + " NODE Affinity" and
+          lines[1].endswith(" all") and ROW.match(lines[1][:-4]), lines)
+    rc, out, err = e.xl("list", "-v", "-Z")
+    check("list -v -Z: one Security Label", rc == 0 and out.splitlines()[0].count("Security Label") == 1,
+          out.splitlines()[:1])
+    rc, out, err = e.xl("list", "-Q")
+    check("list: a bad option exits 2", rc == 2, rc)
+    rc, out, err = e.xl("list", "0", "Domain-0")
+    check("list with two domains: usage, exit 1 (as Xen's)", rc == 1 and "Usage: xl" in out, (rc, out[:80]))
+    rc, out, err = e.xl("list", "-l", "0")
+    try:
+        j = json.loads(out)
+        check("list -l 0: Domain-0's config", rc == 0 and len(j) == 1 and j[0]["domid"] == 0 and
+              j[0]["config"]["c_info"]["name"] == "Domain-0" and j[0]["config"]["c_info"]["type"] == "pv" and
+              j[0]["config"]["b_info"]["max_vcpus"] == os.cpu_count(), out[:300])
+    except (ValueError, KeyError, IndexError) as ex:
+        check("list -l 0: JSON", False, f"{ex}: {out[:200]}")
+    rc, out, err = e.xl("list", "-l")
+    try:
+        j = json.loads(out)
+        check("list -l: Domain-0 first, as Xen's", rc == 0 and j and j[0]["domid"] == 0, out[:200])
+    except (ValueError, IndexError) as ex:
+        check("list -l: JSON", False, f"{ex}: {out[:200]}")
+    check("list -l: no blank line", "\n\n" not in out, out)
+
+    for args in (["vcpu-list", "0"], ["vcpu-list", "Domain-0"], ["vcpu-list"]):
+        rc, out, err = e.xl(*args)
+        rows = [l for l in out.splitlines()[1:] if l.startswith("Domain-0")]
+        check(f"{' '.join(args)}: a Domain-0 row per host CPU", rc == 0 and len(rows) == os.cpu_count() and
+              all(re.match(r"^Domain-0 {24} +0 +(\d+) +\1   [r-][b-]-  +\d+\.\d  all / all$", r) for r in rows),
+              (rc, out, err))
+
+    # Commands Xen has and Xenon not yet: their own message, not an unknown one.
+    for cmd in ("save", "migrate", "block-attach", "network-list", "vcpu-pin", "cpupool-list"):
+        rc, out, err = e.xl(cmd, "x")
+        check(f"{cmd}: not implemented in Xenon yet", rc == 1 and
+              err == f"xl {cmd}: not implemented in Xenon yet\n", (rc, err))
+    rc, out, err = e.xl("frobnicate")
+    check("an unknown command still says so", rc == 1 and err == "command not implemented\n", err)
+    rc, out, err = e.xl("help")
+    check("help lists the commands Xenon lacks too", re.search(r"^ save ", out, re.M), out[-500:])
+
+    # Config keys: unknown to xl -> silent; known to xl, not implemented by
+    # Xenon -> one warning naming it; a typo is not "not supported".
+    cfg = e.cfg("keys.cfg", 'name = "k"\ntype = "pvh"\nkernel = "/x"\nmemory = 16\n'
+                'cpus = "0-1"\ncap = 50\nvnc = 1\npool = "p"\nviridian = 1\n'
+                'on_reboot = "rename-restart"\nmemroy = 32\nfrobnicate = "yes"\n')
+    rc, out, err = e.xl("create", "-n", cfg)
+    warned = re.findall(r"warning: `([^']+)' is not implemented in Xenon yet", err)
+    check("known keys Xenon lacks: one warning each, in file order", rc == 0 and
+          warned == ["cpus", "cap", "vnc", "pool", "viridian", 'on_reboot="rename-restart"'], (warned, err))
+    check("keys xl does not know: silent", "memroy" not in err and "frobnicate" not in err, err)
+    check("never 'not supported by Xenon yet'", "not supported" not in err, err)
+    rc, out, err = e.xl("create", "-n", e.cfg("plain.cfg", 'name = "p"\ntype = "pvh"\nkernel = "/x"\n'
+                                              'memory = 16\nvcpus = 1\non_reboot = "restart"\n'))
+    check("implemented keys: no warning", rc == 0 and "warning" not in err, err)
+
+
+def t_xen_guest(e):
+    """What needs guests: domids as Xen allocates them, no row left by a
+    destroy, list -l, reboot -w, uptime -s, dmesg, top."""
+    need_kvm()
+    cfgs = {n: idle_cfg(e, n) for n in ("a", "b", "c")}
+    for n in ("a", "b"):
+        rc, _, err = e.xl("create", "-q", cfgs[n])
+        check(f"create {n}", rc == 0, err)
+    rc, _, err = e.xl("destroy", "a")
+    check("destroy a (domid 1)", rc == 0, err)
+    rc, _, err = e.xl("create", "-q", cfgs["c"])
+    r = e.rows().get("c")
+    check("domids count up: the next domain is 3, not the freed 1", rc == 0 and r and r.group(2) == "3",
+          (err, r and r.group(0)))
+    rc, _, err = e.xl("create", "-q", cfgs["a"])
+    r = e.rows().get("a")
+    check("... and 4 after that", rc == 0 and r and r.group(2) == "4", (err, r and r.group(0)))
+
+    rc, out, err = e.xl("list", "-l", "c")
+    check("list -l DOMAIN: no blank line", rc == 0 and "\n\n" not in out and json.loads(out)[0]["domid"] == 3,
+          out[-120:])
+    rc, out, err = e.xl("uptime", "-s", "c")
+    m = UPTIME_SHORT.match(out.rstrip("\n"))
+    check("uptime -s c", rc == 0 and m and m.group(2) == "c" and m.group(3) == "3", repr(out))
+
+    # While one xl destroys, others list: no row of the domain once it is
+    # being torn down (no ghost `-----d`), none after.
+    seen, stop = [], []
+
+    def lister():
+        while not stop:
+            seen.append(e.xl("list")[1])
+    import threading
+    th = threading.Thread(target=lister)
+    th.start()
+    time.sleep(0.3)
+    rc, _, err = e.xl("destroy", "b")
+    stop.append(1)
+    th.join()
+    rows_b = {l[40:].split()[-2] for o in seen for l in o.splitlines() if l.split()[:1] == ["b"]}
+    check("destroy: no dying row of the domain in any listing", rc == 0 and "-----d" not in rows_b, rows_b)
+    check("destroy: no row after", "b" not in e.rows(), e.rows().keys())
+
+    rc, out, err = e.xl("top", "-b", "-i", "2", "-d", "1")
+    lines = out.splitlines()
+    hdr = [i for i, l in enumerate(lines) if l.split()[:2] == ["NAME", "STATE"]]
+    check("top -b -i 2: two tables", rc == 0 and len(hdr) == 2, out)
+    if len(hdr) == 2:
+        check("top: xentop's columns", lines[hdr[0]].split() == [
+            "NAME", "STATE", "CPU(sec)", "CPU(%)", "MEM(k)", "MEM(%)", "MAXMEM(k)", "MAXMEM(%)",
+            "VCPUS", "NETS", "NETTX(k)", "NETRX(k)", "VBDS", "VBD_OO", "VBD_RD", "VBD_WR",
+            "VBD_RSECT", "VBD_WSECT", "SSID"], lines[hdr[0]])
+        rows = {l.split()[0]: l.split() for l in lines[hdr[1] + 1:]}
+        check("top: Domain-0 and the guests", set(rows) == {"Domain-0", "a", "c"}, rows.keys())
+        c = rows.get("c", [])
+        check("top: a guest's memory, vCPUs and zero device counters", len(c) == 19 and
+              c[4] == "16384" and c[6] == "16384" and c[8] == "1" and
+              c[9:] == ["0", "0", "0", "0", "0", "0", "0", "0", "0", "0"], c)
+        check("top: CPU(%) a number", len(c) == 19 and re.match(r"^\d+\.\d$", c[3]), c)
+
+    # dmesg: the domain's hypervisor log (console_io and debug port).
+    hlog = os.path.join(e.env["XENON_LOG_DIR"], "console", "hypervisor-c.log")
+    with open(hlog, "a") as f:
+        f.write("(test) a hypervisor line\n")
+    rc, out, err = e.xl("dmesg", "c")
+    check("dmesg DOMAIN: its hypervisor log", rc == 0 and "(test) a hypervisor line\n" in out, (rc, out, err))
+    rc, out, err = e.xl("dmesg")
+    check("dmesg: every domain's, lines named by domain", rc == 0 and
+          "(c) (test) a hypervisor line\n" in out, (rc, out[-300:], err))
+    rc, out, err = e.xl("dmesg", "-c", "c")
+    rc2, out2, _ = e.xl("dmesg", "c")
+    check("dmesg -c: shown, then cleared", rc == 0 and "a hypervisor line" in out and out2 == "", (out, out2))
+
+    # reboot -w waits until the domain has shut down (it restarts under a
+    # new domid); the shutdown guest reboots at once when asked to.
+    rcfg = e.cfg("rb.cfg", 'name = "rb"\ntype = "pvh"\n'
+                 f'kernel = "{os.path.join(BUILD, "guests", "guest-pvcontrol-64")}"\n'
+                 'memory = 16\non_reboot = "restart"\n')
+    rc, _, err = e.xl("create", "-q", rcfg)
+    check("create rb", rc == 0, err)
+    check("rb watches control/shutdown", wait_for(lambda: "watching control/shutdown" in e.console_log("rb"), 30))
+    old = e.rows()["rb"].group(2)
+    rc, out, err = e.xl("reboot", "-w", "rb", timeout=60)
+    check("reboot -w: Xen's messages, exit 0", rc == 0 and err.startswith(
+          f"Rebooting domain {old}\nWaiting for 1 domains\nDomain {old} has been ") , (rc, err))
+    check("reboot -w returns once the old domain is gone", e.xl("list", old)[0] == 1, e.rows().get("rb"))
+    for n in ("a", "c", "rb"):
+        e.xl("destroy", n)
+    e.check_empty("after the Xen-compat checks")
+
+
 SCENARIOS = {
     "cli": (t_cli, True), "dryrun": (t_dryrun, True), "badcfg": (t_badcfg, False),
     "failed-create": (t_failed_create, True), "lifecycle": (t_lifecycle, True),
@@ -691,6 +901,7 @@ SCENARIOS = {
     "pvcontrol": (t_pvcontrol, True), "create-paused": (t_create_paused, True),
     "lookup": (t_lookup, True), "perms-many-vcpus": (t_perms_many_vcpus, True),
     "many-domains": (t_many_domains, True),
+    "xen-cli": (t_xen_cli, True), "xen-guest": (t_xen_guest, True),
 }
 
 

@@ -1,0 +1,84 @@
+/* Taking a domain away: its monitor and VMM stopped, its xenstore nodes,
+ * state files and console socket removed (docs/xl.md, teardown order). */
+#include "domain_internal.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "xs_client.h"
+
+#define STOP_TIMEOUT_MS 10000
+
+/* Remove what a domain left in xenstore and on disk. Safe to repeat. */
+void teardown(const struct xenon_paths *p, struct xs_client *xs,
+                     unsigned domid)
+{
+    struct dstate s;
+    bool have = state_read(p, domid, &s) == 0;
+    if (xs) {
+        char *vm = xs_readf(xs, "/local/domain/%u/vm", domid);
+        char vm_s[64];
+        if (!(vm && strncmp(vm, "/vm/", 4) == 0 && vm[4])) {
+            free(vm);
+            vm = NULL;
+            if (have && s.uuid[0]) {
+                snprintf(vm_s, sizeof(vm_s), "/vm/%s", s.uuid);
+                vm = vm_s;
+            }
+        }
+        bool tx = xs_transaction_begin(xs) == 0;
+        rm_nodes(xs, domid, vm);
+        /* Conflict or failure: remove the nodes one by one instead. */
+        if (tx && xs_transaction_end(xs, 1) < 0)
+            rm_nodes(xs, domid, vm);
+        /* Released after its nodes are gone, as libxl removes them before
+         * the domain dies: xenstored then owns nothing of the domain's to
+         * look for, a search through the whole store (20 ms with a thousand
+         * domains). ENOENT when it was never introduced. */
+        xs_release(xs, domid);
+        if (vm != vm_s)
+            free(vm);
+    }
+    if (have && s.console[0])
+        unlink(s.console);
+    state_remove(p, domid);
+}
+
+int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err)
+{
+    struct xs_client *xs = xs_connect(p, err);
+    if (!xs)
+        return -1;
+    struct dstate s;
+    int rc = 0;
+    if (state_read(p, domid, &s) < 0) {
+        char *nm = xs_readf(xs, "/local/domain/%u/name", domid);
+        rc = nm ? 0 : 1;
+        free(nm);
+    } else {
+        /* The monitor, when alive, stops the VMM and cleans up itself. */
+        if (proc_alive(s.mon_pid, s.mon_start)) {
+            kill(s.mon_pid, SIGTERM);
+            if (!proc_wait_gone(s.mon_pid, s.mon_start, STOP_TIMEOUT_MS)) {
+                kill(s.mon_pid, SIGKILL);
+                proc_wait_gone(s.mon_pid, s.mon_start, 1000);
+            }
+        }
+        if (proc_alive(s.vmm_pid, s.vmm_start)) {
+            kill(s.vmm_pid, SIGKILL);
+            if (!proc_wait_gone(s.vmm_pid, s.vmm_start, STOP_TIMEOUT_MS)) {
+                fprintf(err, "domain %u: xenon-vmm (pid %d) does not die\n",
+                        domid, (int)s.vmm_pid);
+                xs_close(xs);
+                return -1;
+            }
+        }
+    }
+    teardown(p, xs, domid);
+    xs_close(xs);
+    return rc;
+}

@@ -1,0 +1,131 @@
+/* What libxenon's domain files share among themselves; not part of the
+ * library's interface (that is domain.h). One section per file:
+ *
+ *   paths.c           where things live; directories and log names
+ *   state.c           the state file of a domain, the creation lock
+ *   xs_layout.c       a domain's xenstore nodes, written, read, removed
+ *   domain_create.c   xenon_domain_create (reserve, publish, go)
+ *   vmm.c             starting xenon-vmm, pause and unpause
+ *   monitor.c         the per-domain monitor process and its log
+ *   domain_destroy.c  teardown and xenon_domain_destroy
+ *   domain_query.c    list, lookup, exists
+ *   domain_control.c  control/shutdown and memory/target requests */
+#ifndef XENON_DOMAIN_INTERNAL_H
+#define XENON_DOMAIN_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "domain.h"
+#include "xenon/contract.h"
+
+struct xs_client;
+
+/* The VMM's special pages and ports, as the contract fixes them. */
+#define STORE_GFN ((unsigned long)XENON_XENSTORE_GFN)
+#define CONSOLE_GFN ((unsigned long)XENON_CONSOLE_GFN)
+#define STORE_PORT XENON_PORT_XENSTORE
+#define CONSOLE_PORT XENON_PORT_CONSOLE
+#define MAX_DOMID 0x7fef            /* DOMID_FIRST_RESERVED - 1 */
+
+/* --- paths.c -------------------------------------------------------------- */
+
+/* Make the state, run/console, log and log/console directories. */
+int ensure_dirs(const struct xenon_paths *p, FILE *err);
+/* LOG_DIR/xl-NAME.log */
+void log_path(const struct xenon_paths *p, const char *name, char *out,
+              size_t n);
+
+/* --- state.c -------------------------------------------------------------- */
+
+/* One domain's state file. Pids are only trusted with their start times. */
+struct dstate {
+    char name[256], uuid[37], console[XENON_PATH_MAX];
+    pid_t vmm_pid, mon_pid;
+    unsigned long long vmm_start, mon_start;
+    double created;
+    unsigned vcpus;
+    uint64_t target_kb, max_kb;
+    int shutdown_reason;
+};
+
+/* STATE_DIR/domain-N followed by `suffix` ("", ".json"). */
+void state_path(const struct xenon_paths *p, unsigned domid,
+                const char *suffix, char *out, size_t n);
+/* Replace the state file atomically. 0 or -1 (errno). */
+int state_write(const struct xenon_paths *p, unsigned domid,
+                const struct dstate *s);
+/* 0, or -1 when there is no state file (*s then zeroed). */
+int state_read(const struct xenon_paths *p, unsigned domid, struct dstate *s);
+/* Remove the state file and its .json. */
+void state_remove(const struct xenon_paths *p, unsigned domid);
+/* Domain ids with a state file (malloc'd array). 0 or -1. */
+int state_ids(const struct xenon_paths *p, unsigned **ids, int *n);
+/* The 36-character text form of a uuid. */
+void uuid_string(const uint8_t u[16], char out[37]);
+/* STATE_DIR/lock taken exclusively: its descriptor, or -1. */
+int lock_state(const struct xenon_paths *p);
+/* The domid given last (0: none yet), and recording it, under the lock. */
+unsigned state_last_domid(const struct xenon_paths *p);
+void state_set_last_domid(const struct xenon_paths *p, unsigned domid);
+/* Keep the config JSON (for xl list -l) beside the state file. */
+void write_json(const struct xenon_paths *p, unsigned domid, const char *json);
+
+/* --- xs_layout.c ---------------------------------------------------------- */
+
+/* A connection to xenstored; NULL with a message on err (may be NULL). */
+struct xs_client *xs_connect(const struct xenon_paths *p, FILE *err);
+/* xs_write / xs_read with a printf-formatted path. */
+int xs_printf(struct xs_client *xs, const char *value, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+char *xs_readf(struct xs_client *xs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Domain ids with a home under /local/domain (dom0 excluded). 0 or -errno. */
+int xs_domids(struct xs_client *xs, unsigned **ids, int *n);
+/* Write the domain's nodes as libxl does (inside the caller's transaction). */
+int write_nodes(struct xs_client *xs, const struct domain_config *dc,
+                unsigned domid, const char *uuid, double created);
+/* Remove /local/domain/N, /libxl/N and `vm` (may be NULL). */
+void rm_nodes(struct xs_client *xs, unsigned domid, const char *vm);
+/* Node j of domain i at v[i*k + j] for nodes[0..k), in one pipelined batch;
+ * free with xs_free_list(v, n*k). NULL when the batch failed. */
+char **read_domain_nodes(struct xs_client *xs, const unsigned *ids, int n,
+                         const char *const *nodes, int k);
+/* read_domain_nodes of "name" alone. */
+char **read_names(struct xs_client *xs, const unsigned *ids, int n);
+
+/* --- domain_create.c ------------------------------------------------------ */
+
+/* Reserve a domid other than `avoid` and publish the domain in xenstore (a
+ * restart, run by the monitor). 0 and *domid_out, or -1 (err printed). */
+int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
+                 const struct domain_config *dc, const char *json,
+                 unsigned avoid, unsigned *domid_out, FILE *err);
+
+/* --- vmm.c ---------------------------------------------------------------- */
+
+/* Start xenon-vmm and wait for its ready byte. 0 and *pid_out, or -1. */
+int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
+              unsigned domid, const char *console, bool paused,
+              int go_fd, pid_t *pid_out);
+/* Wait until the paused VMM has stopped. 0 or -1 (err printed). */
+int wait_stopped(const struct dstate *s, unsigned domid, FILE *err);
+
+/* --- monitor.c ------------------------------------------------------------ */
+
+/* A timestamped line on stderr (the monitor's log). */
+void mlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The monitor's body, in the forked process; never returns. */
+void __attribute__((noreturn))
+monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
+        unsigned domid, int report, int go_fd, bool paused);
+
+/* --- domain_destroy.c ----------------------------------------------------- */
+
+/* Remove what a domain left in xenstore (xs may be NULL) and on disk. Safe
+ * to repeat. */
+void teardown(const struct xenon_paths *p, struct xs_client *xs, unsigned domid);
+
+#endif

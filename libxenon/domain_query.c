@@ -1,0 +1,221 @@
+/* What xl list, lookups by name or number and waits for a domain's end
+ * learn about domains: from xenstore, the state files and /proc. */
+#include "domain_internal.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "xs_client.h"
+
+static int cmp_info(const void *a, const void *b)
+{
+    const struct xenon_dominfo *x = a, *y = b;
+    return (x->domid > y->domid) - (x->domid < y->domid);
+}
+
+/* Every domain id we know of, each once: those with a home in xenstore,
+ * then those with only a state file (being set up or torn down). A
+ * malloc'd array and *n, or NULL with a message on err. */
+static unsigned *domain_ids(const struct xenon_paths *p, struct xs_client *xs,
+                            int *n, FILE *err)
+{
+    unsigned *a = NULL, *b = NULL, *ids = NULL;
+    int na = 0, nb = 0;
+    *n = 0;
+    if (xs_domids(xs, &a, &na) < 0 || state_ids(p, &b, &nb) < 0) {
+        fprintf(err, "cannot list domains\n");
+    } else if (!(ids = calloc((size_t)(na + nb) + 1, sizeof(*ids)))) {
+        fprintf(err, "out of memory\n");
+    } else {
+        uint8_t seen[(MAX_DOMID + 8) / 8] = { 0 };  /* ids are <= MAX_DOMID */
+        for (int i = 0; i < na + nb; i++) {
+            unsigned id = i < na ? a[i] : b[i - na];
+            if (!(seen[id / 8] & (1u << (id % 8)))) {
+                seen[id / 8] |= (uint8_t)(1u << (id % 8));
+                ids[(*n)++] = id;
+            }
+        }
+    }
+    free(a);
+    free(b);
+    return ids;
+}
+
+/* The xenstore nodes `xenon_domain_list` shows, in this order. */
+static const char *const list_nodes[] = { "name", "memory/target", "memory/static-max" };
+#define LIST_NODES 3
+
+int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
+                      int *n_out, FILE *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    struct xs_client *xs = xs_connect(p, err);
+    if (!xs)
+        return -1;
+    int n;
+    unsigned *ids = domain_ids(p, xs, &n, err);
+    char **xv = ids ? read_domain_nodes(xs, ids, n, list_nodes, LIST_NODES) : NULL;
+    xs_close(xs);
+    struct xenon_dominfo *v = xv ? calloc((size_t)n + 1, sizeof(*v)) : NULL;
+    if (!v) {
+        if (ids)
+            fprintf(err, xv ? "out of memory\n" : "cannot read domains from xenstored\n");
+        if (xv)
+            xs_free_list(xv, n * LIST_NODES);
+        free(ids);
+        return -1;
+    }
+    int shown = 0;
+    for (int i = 0; i < n; i++) {
+        struct xenon_dominfo *d = &v[shown];
+        char *const *x = &xv[i * LIST_NODES];
+        struct dstate s;
+        bool have = state_read(p, ids[i], &s) == 0;
+        d->domid = ids[i];
+        d->shutdown_reason = -1;
+        snprintf(d->name, sizeof(d->name), "%s", x[0] ? x[0] : have ? s.name : "");
+        d->target_kb = x[1] ? strtoull(x[1], NULL, 10) : have ? s.target_kb : 0;
+        d->max_kb = x[2] ? strtoull(x[2], NULL, 10) : have ? s.max_kb : 0;
+        if (have) {
+            snprintf(d->uuid, sizeof(d->uuid), "%s", s.uuid);
+            snprintf(d->console, sizeof(d->console), "%s", s.console);
+            d->vcpus = s.vcpus;
+            d->start_time = s.created;
+            d->shutdown_reason = s.shutdown_reason;
+            /* One read of the VMM's stat: alive, ours, and its CPU time. */
+            double cpu = 0;
+            if (s.vmm_start && proc_start(s.vmm_pid, &cpu) == s.vmm_start) {
+                d->vmm_pid = s.vmm_pid;
+                d->running = true;
+                d->cpu_time = cpu;
+                struct vmm_activity act = vmm_activity(s.vmm_pid);
+                d->blocked = act.blocked;
+                d->paused = act.stopped;
+            }
+            if (proc_alive(s.mon_pid, s.mon_start))
+                d->monitor_pid = s.mon_pid;
+        }
+        /* Without its VMM a domain is listed only while it is preserved
+         * or nobody is left to clean it away (its monitor is gone: `-----d`
+         * until destroy). Not while its monitor is building it, restarting
+         * it or tearing it down, and never once its xenstore home is gone:
+         * a domain that is being or has just been destroyed leaves no row. */
+        bool acting = d->monitor_pid && d->shutdown_reason < 0;
+        if (d->running || (x[0] && !acting))
+            shown++;
+        else
+            memset(d, 0, sizeof(*d));
+    }
+    xs_free_list(xv, n * LIST_NODES);
+    free(ids);
+    qsort(v, (size_t)shown, sizeof(*v), cmp_info);
+    *out = v;
+    *n_out = shown;
+    return 0;
+}
+
+bool xenon_domain_exists(const struct xenon_paths *p, unsigned domid)
+{
+    char path[XENON_PATH_MAX + 32];
+    state_path(p, domid, "", path, sizeof(path));
+    if (access(path, F_OK) == 0)
+        return true;
+    struct xs_client *xs = xs_open(p->xs_path);
+    if (!xs)
+        return false;
+    char *nm = xs_readf(xs, "/local/domain/%u/name", domid);
+    xs_close(xs);
+    free(nm);
+    return nm != NULL;
+}
+
+int xenon_dominfo_find(const struct xenon_dominfo *v, int n, const char *spec)
+{
+    char *end;
+    errno = 0;
+    unsigned long id = strtoul(spec, &end, 10);
+    bool numeric = *spec && *end == 0 && !errno && spec[0] != '-';
+    for (int i = 0; i < n; i++)
+        if (numeric ? v[i].domid == id : strcmp(v[i].name, spec) == 0)
+            return i;
+    return -1;
+}
+
+/* What xenon_dominfo_find finds in xenon_domain_list's answer, without
+ * building it: a number needs no per-domain read, a name one read per
+ * domain (the xenstore name, else the state file's), where the list took
+ * three xenstore reads, the state file and several /proc files each. With
+ * many domains and as many concurrent `xl destroy NAME`, the list made
+ * every lookup cost O(domains) in xenstored and /proc. */
+int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
+                        unsigned *domid, FILE *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long want = strtoul(spec, &end, 10);
+    bool numeric = *spec && *end == 0 && !errno && spec[0] != '-';
+    struct xs_client *xs = xs_connect(p, err);
+    if (!xs)
+        return -2;
+    int n;
+    unsigned *ids = domain_ids(p, xs, &n, err);
+    char **names = ids && !numeric ? read_names(xs, ids, n) : NULL;
+    xs_close(xs);
+    if (!ids || (!numeric && !names)) {
+        if (ids)
+            fprintf(err, "cannot read domain names from xenstored\n");
+        free(ids);
+        return -2;
+    }
+    /* The lowest matching domid, as the sorted list would give. */
+    bool found = false;
+    unsigned best = 0;
+    for (int i = 0; i < n; i++) {
+        if (found && ids[i] >= best)
+            continue;
+        struct dstate s;
+        bool match = numeric ? ids[i] == want
+                   : names[i] ? strcmp(names[i], spec) == 0
+                   /* no xenstore name: the state file's */
+                   : state_read(p, ids[i], &s) == 0 && strcmp(s.name, spec) == 0;
+        if (match) {
+            found = true;
+            best = ids[i];
+        }
+    }
+    if (names)
+        xs_free_list(names, n);
+    free(ids);
+    if (found)
+        *domid = best;
+    return found ? 0 : -1;
+}
+
+char *xenon_dom0_config_json(void)
+{
+    struct domain_config dc;
+    domain_config_init(&dc);
+    struct sysinfo si;
+    int64_t kb = sysinfo(&si) == 0 ? (int64_t)((uint64_t)si.totalram * si.mem_unit >> 10) : 0;
+    dc.type = DC_TYPE_PV;
+    dc.name = strdup("Domain-0");
+    dc.max_vcpus = dc.avail_vcpus = get_nprocs();
+    dc.max_memkb = dc.target_memkb = kb;
+    dc.uuid_given = true;       /* all zero, as Xen's dom0 without a handle */
+    char *json = dc.name ? domain_config_to_json(&dc) : NULL;
+    domain_config_dispose(&dc);
+    return json;
+}
+
+int xenon_domain_shutdown_reason(const struct xenon_paths *p, unsigned domid)
+{
+    struct dstate s;
+    return state_read(p, domid, &s) == 0 ? s.shutdown_reason : -1;
+}

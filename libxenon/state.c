@@ -1,0 +1,222 @@
+/* The state file of a domain (STATE_DIR/domain-N, its config JSON beside it
+ * in domain-N.json) and the lock that serialises creation. One key=value a
+ * line; written to a temporary file and renamed, so a killed writer leaves
+ * the old file or the new one. */
+#include "domain_internal.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "util.h"
+
+void state_path(const struct xenon_paths *p, unsigned domid,
+                       const char *suffix, char *out, size_t n)
+{
+    snprintf(out, n, "%s/domain-%u%s", p->state_dir, domid, suffix);
+}
+
+int state_write(const struct xenon_paths *p, unsigned domid,
+                       const struct dstate *s)
+{
+    /* One key=value a line: a newline in a value (a config file's name
+     * can hold "\n") would end it early and add lines of its own. */
+    if (strchr(s->name, '\n') || strchr(s->uuid, '\n') || strchr(s->console, '\n')) {
+        errno = EINVAL;
+        return -1;
+    }
+    char path[XENON_PATH_MAX + 32], tmp[XENON_PATH_MAX + 48];
+    state_path(p, domid, "", path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        return -1;
+    fprintf(f, "name=%s\nuuid=%s\nconsole=%s\nvmm_pid=%d\nvmm_start=%llu\n"
+               "monitor_pid=%d\nmonitor_start=%llu\ncreated=%.6f\nvcpus=%u\n"
+               "target_kb=%llu\nmax_kb=%llu\nshutdown_reason=%d\n",
+            s->name, s->uuid, s->console, (int)s->vmm_pid, s->vmm_start,
+            (int)s->mon_pid, s->mon_start, s->created, s->vcpus,
+            (unsigned long long)s->target_kb, (unsigned long long)s->max_kb,
+            s->shutdown_reason);
+    /* No fsync: rename makes the update atomic for a killed process, and
+     * after a host crash no domain is left for the file to describe. */
+    if (fflush(f) != 0) {
+        fclose(f);
+        unlink(tmp);
+        return -1;
+    }
+    fclose(f);
+    if (rename(tmp, path) < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int state_read(const struct xenon_paths *p, unsigned domid,
+                      struct dstate *s)
+{
+    char path[XENON_PATH_MAX + 32], line[XENON_PATH_MAX + 64];
+    state_path(p, domid, "", path, sizeof(path));
+    *s = (struct dstate){ .shutdown_reason = -1 };
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *v = strchr(line, '=');
+        if (!v)
+            continue;
+        *v++ = 0;
+        if (!strcmp(line, "name"))
+            snprintf(s->name, sizeof(s->name), "%s", v);
+        else if (!strcmp(line, "uuid"))
+            snprintf(s->uuid, sizeof(s->uuid), "%s", v);
+        else if (!strcmp(line, "console"))
+            snprintf(s->console, sizeof(s->console), "%s", v);
+        else if (!strcmp(line, "vmm_pid"))
+            s->vmm_pid = atoi(v);
+        else if (!strcmp(line, "vmm_start"))
+            s->vmm_start = strtoull(v, NULL, 10);
+        else if (!strcmp(line, "monitor_pid"))
+            s->mon_pid = atoi(v);
+        else if (!strcmp(line, "monitor_start"))
+            s->mon_start = strtoull(v, NULL, 10);
+        else if (!strcmp(line, "created"))
+            s->created = strtod(v, NULL);
+        else if (!strcmp(line, "vcpus"))
+            s->vcpus = (unsigned)atoi(v);
+        else if (!strcmp(line, "target_kb"))
+            s->target_kb = strtoull(v, NULL, 10);
+        else if (!strcmp(line, "max_kb"))
+            s->max_kb = strtoull(v, NULL, 10);
+        else if (!strcmp(line, "shutdown_reason"))
+            s->shutdown_reason = atoi(v);
+    }
+    fclose(f);
+    return 0;
+}
+
+void state_remove(const struct xenon_paths *p, unsigned domid)
+{
+    char path[XENON_PATH_MAX + 32];
+    state_path(p, domid, "", path, sizeof(path));
+    unlink(path);
+    state_path(p, domid, ".json", path, sizeof(path));
+    unlink(path);
+}
+
+char *xenon_domain_config_json(const struct xenon_paths *p, unsigned domid)
+{
+    char path[XENON_PATH_MAX + 32];
+    state_path(p, domid, ".json", path, sizeof(path));
+    size_t len;
+    return read_whole_file(path, &len);
+}
+
+/* Domain ids with a state file. */
+int state_ids(const struct xenon_paths *p, unsigned **ids, int *n)
+{
+    *ids = NULL;
+    *n = 0;
+    DIR *d = opendir(p->state_dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    struct dirent *e;
+    int cap = 0;
+    while ((e = readdir(d))) {
+        /* "domain-N" exactly as state_path spells it (not its .json/.tmp
+         * files, no "-1", "+5" or "05", which "%u" took) and only an id
+         * xs_domids would accept too. */
+        const char *num = e->d_name + 7;
+        if (strncmp(e->d_name, "domain-", 7) != 0 ||
+            !isdigit((unsigned char)*num) || *num == '0')
+            continue;
+        char *end;
+        unsigned long id = strtoul(num, &end, 10);
+        if (*end || id == 0 || id > MAX_DOMID)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            unsigned *v = realloc(*ids, (size_t)cap * sizeof(**ids));
+            if (!v) {
+                closedir(d);
+                return -1;
+            }
+            *ids = v;
+        }
+        (*ids)[(*n)++] = (unsigned)id;
+    }
+    closedir(d);
+    return 0;
+}
+
+void uuid_string(const uint8_t u[16], char out[37])
+{
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+                      "%02x%02x%02x%02x%02x%02x",
+             u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10],
+             u[11], u[12], u[13], u[14], u[15]);
+}
+
+int lock_state(const struct xenon_paths *p)
+{
+    char path[XENON_PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/lock", p->state_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+void write_json(const struct xenon_paths *p, unsigned domid,
+                       const char *json)
+{
+    if (!json)
+        return;
+    char path[XENON_PATH_MAX + 32];
+    state_path(p, domid, ".json", path, sizeof(path));
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        if (write_full(fd, json, strlen(json)) < 0)
+            unlink(path);
+        close(fd);
+    }
+}
+
+/* STATE_DIR/last-domid: the domid given last, the allocator's rover. */
+unsigned state_last_domid(const struct xenon_paths *p)
+{
+    char path[XENON_PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/last-domid", p->state_dir);
+    FILE *f = fopen(path, "re");
+    unsigned long v = 0;
+    if (f) {
+        if (fscanf(f, "%lu", &v) != 1 || v > MAX_DOMID)
+            v = 0;
+        fclose(f);
+    }
+    return (unsigned)v;
+}
+
+void state_set_last_domid(const struct xenon_paths *p, unsigned domid)
+{
+    char path[XENON_PATH_MAX + 16], tmp[XENON_PATH_MAX + 40];
+    snprintf(path, sizeof(path), "%s/last-domid", p->state_dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        return;
+    bool ok = fprintf(f, "%u\n", domid) > 0;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) < 0)
+        unlink(tmp);
+}
