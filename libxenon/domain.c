@@ -26,6 +26,7 @@
 #include "xenon/contract.h"
 #include <xen/sched.h>
 #include "util.h"
+#include "vmm_control.h"
 #include "xs_client.h"
 
 /* The VMM's special pages and ports, as the contract fixes them. */
@@ -421,6 +422,9 @@ static void teardown(const struct xenon_paths *p, struct xs_client *xs,
     }
     if (have && s.console[0])
         unlink(s.console);
+    char ctl[XENON_PATH_MAX + 32];
+    if (vmmctl_socket_path(p->run_dir, domid, ctl, sizeof(ctl)) == 0)
+        unlink(ctl);
     state_remove(p, domid);
 }
 
@@ -713,13 +717,12 @@ static int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
 
 static int ensure_dirs(const struct xenon_paths *p, FILE *err)
 {
-    char d[XENON_PATH_MAX + 16];
-    const char *dirs[4] = { p->state_dir, d, p->log_dir, NULL };
+    char d[XENON_PATH_MAX + 16], d2[XENON_PATH_MAX + 16], d3[XENON_PATH_MAX + 16];
+    const char *dirs[5] = { p->state_dir, d, p->log_dir, d2, d3 };
     snprintf(d, sizeof(d), "%s/console", p->run_dir);
-    char d2[XENON_PATH_MAX + 16];
     snprintf(d2, sizeof(d2), "%s/console", p->log_dir);
-    dirs[3] = d2;
-    for (int i = 0; i < 4; i++)
+    snprintf(d3, sizeof(d3), "%s/control", p->run_dir);    /* control sockets */
+    for (int i = 0; i < 5; i++)
         if (mkdir_p(dirs[i]) < 0) {
             fprintf(err, "cannot create %s: %s\n", dirs[i], strerror(errno));
             return -1;
@@ -751,10 +754,11 @@ static void mlog(const char *fmt, ...)
     fflush(stderr);
 }
 
-/* Start xenon-vmm for the domain and wait until it reports, on a pipe
- * (--ready-fd), that the domain is built and its console served. With
- * go_fd >= 0 the VMM then waits for "G" there before running the guest
- * (xl create writes it once the xenstore nodes are in place). The VMM's
+/* Start xenon-vmm for the domain and wait until it reports, on a control
+ * connection handed to it (--control-fd), that the domain is built and its
+ * console served. With go_fd >= 0 (another control connection) the VMM
+ * then holds its vCPUs until GO arrives there (xl create sends it once the
+ * xenstore nodes are in place). The VMM's
  * log goes to our stderr (the xl log). 0 and *pid, or -1 (the VMM is gone,
  * reaped). */
 static int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
@@ -813,22 +817,30 @@ static int vmm_start(const struct xenon_paths *p, const struct domain_config *dc
     argv[n++] = hlog;
     if (paused)
         argv[n++] = "--paused";
-    /* The VMM writes "R" once built; end of file means it failed first. */
+    char ctl_path[XENON_PATH_MAX + 32];
+    if (vmmctl_socket_path(p->run_dir, domid, ctl_path, sizeof(ctl_path)) < 0)
+        return -1;
+    argv[n++] = "--control-socket";
+    argv[n++] = ctl_path;
+    /* The VMM sends BUILT here once built; end of file means it failed
+     * first. */
     int ready[2];
     char ready_s[16], go_s[16];
-    if (pipe2(ready, O_CLOEXEC) < 0)
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ready) < 0)
         return -1;
     snprintf(ready_s, sizeof(ready_s), "%d", ready[1]);
-    argv[n++] = "--ready-fd";
+    argv[n++] = "--control-fd";
     argv[n++] = ready_s;
     if (go_fd >= 0) {
         snprintf(go_s, sizeof(go_s), "%d", go_fd);
-        argv[n++] = "--go-fd";
+        argv[n++] = "--control-fd";
         argv[n++] = go_s;
+        argv[n++] = "--hold";
     }
     argv[n] = NULL;
 
     unlink(console);
+    unlink(ctl_path);
     pid_t pid = fork();
     if (pid < 0) {
         close(ready[0]);
@@ -848,29 +860,24 @@ static int vmm_start(const struct xenon_paths *p, const struct domain_config *dc
         _exit(127);
     }
     close(ready[1]);
-    struct pollfd pfd = { .fd = ready[0], .events = POLLIN };
-    char byte = 0;
-    int r;
-    do
-        r = poll(&pfd, 1, START_TIMEOUT_MS);
-    while (r < 0 && errno == EINTR);
-    if (r > 0 && read(ready[0], &byte, 1) == 1 && byte == 'R') {
-        close(ready[0]);
+    int r = vmmctl_wait_built(ready[0], START_TIMEOUT_MS);
+    close(ready[0]);
+    if (r == 0) {
         *pid_out = pid;
         return 0;
     }
-    close(ready[0]);
-    if (r == 0) {
+    if (r == -ETIMEDOUT) {
         mlog("domain %u: xenon-vmm did not start in %u s", domid, START_TIMEOUT_MS / 1000);
         kill(pid, SIGKILL);
     }
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
-    if (r != 0)
+    if (r != -ETIMEDOUT)
         mlog("domain %u: xenon-vmm exited with status %d before the domain ran",
              domid, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
     unlink(console);
+    unlink(ctl_path);
     return -1;
 }
 
@@ -1030,36 +1037,25 @@ void xenon_monitor_wait(pid_t monitor)
 
 /* --- pausing -------------------------------------------------------------- */
 
-#define PAUSE_TIMEOUT_MS 5000
+/* The VMM's control channel pauses only the vCPUs: its reply comes once
+ * none runs guest code, and the console and backends keep serving. */
+#define PAUSE_TIMEOUT_MS 10000
 
-/* Sends `sig` to the domain's running VMM, its state read into *s; else
- * err names `what` and -1. */
-static int signal_vmm(const struct xenon_paths *p, unsigned domid, int sig,
-                      const char *what, struct dstate *s, FILE *err)
+static int control_vmm(const struct xenon_paths *p, unsigned domid, uint16_t type,
+                       const char *what, FILE *err)
 {
-    if (state_read(p, domid, s) < 0 || !proc_alive(s->vmm_pid, s->vmm_start)) {
+    struct dstate s;
+    if (state_read(p, domid, &s) < 0 || !proc_alive(s.vmm_pid, s.vmm_start)) {
         fprintf(err, "%s failed: domain %u is not running\n", what, domid);
         return -1;
     }
-    if (kill(s->vmm_pid, sig) < 0) {
-        fprintf(err, "%s failed: domain %u: %s\n", what, domid, strerror(errno));
+    int rc = vmmctl_request(p->run_dir, domid, type, NULL, 0, NULL, 0, NULL,
+                            PAUSE_TIMEOUT_MS);
+    if (rc < 0) {
+        fprintf(err, "%s failed: domain %u: %s\n", what, domid, strerror(-rc));
         return -1;
     }
     return 0;
-}
-
-/* SIGSTOP only starts a group stop: each thread stops when it next passes
- * through the kernel (a vCPU in KVM_RUN is kicked out of the guest). Waits
- * until all have, as Xen's pause returns once no vCPU runs. */
-static int wait_stopped(const struct dstate *s, unsigned domid, FILE *err)
-{
-    int rc = vmm_wait_stopped(s->vmm_pid, s->vmm_start, PAUSE_TIMEOUT_MS);
-    if (rc == -ESRCH)
-        fprintf(err, "pause failed: domain %u is gone\n", domid);
-    else if (rc < 0)
-        fprintf(err, "pause failed: domain %u did not stop within %u s\n", domid,
-                PAUSE_TIMEOUT_MS / 1000);
-    return rc < 0 ? -1 : 0;
 }
 
 int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
@@ -1099,8 +1095,7 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     int logfd = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     off_t log_start = logfd >= 0 ? lseek(logfd, 0, SEEK_END) : 0;
     int pfd[2] = { -1, -1 }, go[2] = { -1, -1 };
-    /* go is a socket pair only so that sending to a VMM that already
-     * died is an error (MSG_NOSIGNAL), not a SIGPIPE for the caller. */
+    /* go is a control connection handed to the VMM: GO goes there. */
     if (logfd < 0 || pipe2(pfd, O_CLOEXEC) < 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0) {
         if (logfd < 0)
@@ -1152,7 +1147,7 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     if (child > 0) {
         published = domain_publish(p, xs, dc, domid, lock, err) == 0;
         if (published)
-            (void)!send(go[1], "G", 1, MSG_NOSIGNAL);
+            (void)!vmmctl_send_go(go[1]);
     } else {
         close(lock);
     }
@@ -1186,10 +1181,9 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     }
     close(logfd);
     xs_close(xs);
-    /* Like pause, create -p returns once the VMM has stopped itself. */
-    struct dstate s;
-    if ((flags & XENON_CREATE_PAUSED) &&
-        (state_read(p, domid, &s) < 0 || wait_stopped(&s, domid, err) < 0)) {
+    /* Like pause, create -p returns once no vCPU runs (a PAUSE of the
+     * domain started paused). */
+    if ((flags & XENON_CREATE_PAUSED) && xenon_domain_pause(p, domid, err) < 0) {
         fprintf(err, "libxl: error: domain %u (%s) did not stay paused\n", domid, dc->name);
         xenon_domain_destroy(p, domid, err);
         return -1;
@@ -1235,6 +1229,9 @@ static unsigned *domain_ids(const struct xenon_paths *p, struct xs_client *xs,
     free(b);
     return ids;
 }
+
+/* How long `xl list` waits for a VMM's INFO reply. */
+#define LIST_TIMEOUT_MS 2000
 
 /* The xenstore nodes `xenon_domain_list` shows, in this order. */
 static const char *const list_nodes[] = { "name", "memory/target", "memory/static-max" };
@@ -1285,7 +1282,12 @@ int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
                 d->cpu_time = cpu;
                 struct vmm_activity act = vmm_activity(s.vmm_pid);
                 d->blocked = act.blocked;
-                d->paused = act.stopped;
+                d->paused = act.stopped;    /* SIGSTOP from outside */
+                struct vmmctl_info vi;
+                if (!act.stopped &&
+                    vmmctl_domain_info(p->run_dir, ids[i], &vi, LIST_TIMEOUT_MS) == 0)
+                    d->paused = vi.state == XENON_CTL_STATE_PAUSED ||
+                                vi.state == XENON_CTL_STATE_HELD;
             }
             if (proc_alive(s.mon_pid, s.mon_start))
                 d->monitor_pid = s.mon_pid;
@@ -1413,17 +1415,12 @@ int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err)
 
 int xenon_domain_pause(const struct xenon_paths *p, unsigned domid, FILE *err)
 {
-    struct dstate s;
-    if (signal_vmm(p, domid, SIGSTOP, "pause", &s, err) < 0)
-        return -1;
-    return wait_stopped(&s, domid, err);
+    return control_vmm(p, domid, XENON_CTL_PAUSE, "pause", err);
 }
 
-/* SIGCONT ends the group stop before kill() returns. */
 int xenon_domain_unpause(const struct xenon_paths *p, unsigned domid, FILE *err)
 {
-    struct dstate s;
-    return signal_vmm(p, domid, SIGCONT, "unpause", &s, err);
+    return control_vmm(p, domid, XENON_CTL_UNPAUSE, "unpause", err);
 }
 
 int xenon_domain_request(const struct xenon_paths *p, unsigned domid,
