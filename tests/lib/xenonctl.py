@@ -2,6 +2,7 @@
 message = header (magic, version, type, id, len) + payload, host order."""
 import socket
 import struct
+import time
 
 MAGIC = 0x4c54434e
 VERSION = 1
@@ -51,10 +52,20 @@ def call(s, typ, payload=b"", id=1):
 
 
 def connect(path, timeout=10):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(timeout)
-    s.connect(path)
-    return s
+    """A connection; retried while the VMM's backlog is full (a unix
+    socket's connect says EAGAIN then instead of waiting)."""
+    end = time.time() + timeout
+    while True:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(timeout)
+        try:
+            s.connect(path)
+            return s
+        except BlockingIOError:
+            s.close()
+            if time.time() > end:
+                raise
+            time.sleep(0.01)
 
 
 def decode_info(body):

@@ -297,7 +297,7 @@ static int listen_on(const char *path)
     mode_t old = umask(0177);
     int rc = bind(fd, (struct sockaddr *)&a, sizeof(a));
     umask(old);
-    if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, MAX_CONNS) < 0) {
+    if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, 2 * MAX_CONNS) < 0) {
         log_err("%s: %s", path, strerror(errno));
         close(fd);
         return -1;
