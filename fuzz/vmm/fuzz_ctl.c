@@ -43,6 +43,7 @@ static void on_error(void *o, uint16_t type, uint32_t id, int err)
     reply_checked(type & ~XENON_CTL_REPLY, id, err);
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
