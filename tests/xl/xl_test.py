@@ -809,6 +809,10 @@ def t_pause_console(e):
     check("still paused after a killed xl and client",
           r is not None and r.group(5)[2] == "p", r.group(0) if r else e.rows())
 
+    # A killed monitor: the VMM does not depend on it either.
+    os.kill(int(e.state(1)["monitor_pid"]), signal.SIGKILL)
+    time.sleep(0.2)
+    check("the paused VMM survives its monitor", pid in e.vmm_pids())
     rc, _, err = e.xl("unpause", "counter")
     check("unpause: exit 0", rc == 0, err)
     r = e.rows().get("counter")
