@@ -122,6 +122,19 @@ def run(vm, path):
         _, rid, st, body = ctl.read_reply(s)
         check("a request sent byte by byte is answered", rid == 5 and st == 0, (rid, st))
 
+    # A client that pipelines: 300 requests in one write, then the replies.
+    with ctl.connect(path) as s:
+        s.sendall(b"".join(ctl.encode(ctl.INFO, id=1000 + i) for i in range(300)))
+        ids = []
+        try:
+            for _ in range(300):
+                _, rid, st, _ = ctl.read_reply(s)
+                ids.append(rid if st == 0 else -1)
+        except (EOFError, ConnectionResetError):
+            pass
+        check("300 pipelined requests: 300 replies, in order",
+              ids == list(range(1000, 1300)), (len(ids), ids[-3:]))
+
     # Truncated messages, then gone.
     for n in range(1, 16):
         with ctl.connect(path) as s:

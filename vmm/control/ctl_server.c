@@ -47,8 +47,12 @@ static struct {
 
 /* --- replies ------------------------------------------------------------ */
 
+static void conn_flush(struct ctl_conn *c);
+
 static void queue(struct ctl_conn *c, const uint8_t *msg, size_t n)
 {
+    if (c->tx_len + n > sizeof(c->tx))
+        conn_flush(c);          /* room for a client that pipelines */
     if (!n || c->tx_len + n > sizeof(c->tx)) {
         c->dead = true;         /* it does not read what we send */
         return;
@@ -114,6 +118,8 @@ static void on_request(void *opaque, const struct ctl_request *req)
 {
     struct ctl_conn *c = opaque;
     struct domain *d = srv.d;
+    if (c->dead)
+        return;                 /* dropped: act on nothing more from it */
     switch (req->type) {
     case XENON_CTL_HELLO: {
         struct xenon_ctl_hello_reply r = { .version = XENON_CONTRACT_VERSION,
@@ -160,7 +166,9 @@ static void on_request(void *opaque, const struct ctl_request *req)
 
 static void on_error(void *opaque, uint16_t type, uint32_t id, int err)
 {
-    reply(opaque, type & ~XENON_CTL_REPLY, id, err, NULL, 0);
+    struct ctl_conn *c = opaque;
+    if (!c->dead)
+        reply(c, type & ~XENON_CTL_REPLY, id, err, NULL, 0);
 }
 
 /* --- connections -------------------------------------------------------- */
