@@ -47,7 +47,8 @@ struct xenon_dominfo {
     pid_t vmm_pid, monitor_pid;
     bool running;          /* the VMM process is alive */
     bool blocked;          /* ... and no vCPU thread is on a CPU */
-    bool paused;           /* ... and stopped by xenon_domain_pause (or -p) */
+    bool paused;           /* ... and paused (xenon_domain_pause, create -p),
+                            * as its VMM reports */
     int shutdown_reason;   /* -1 unless preserved after a shutdown */
     double cpu_time;       /* seconds of CPU used by the VMM */
     double start_time;     /* unix time of creation */
@@ -89,10 +90,11 @@ int xenon_dominfo_find(const struct xenon_dominfo *v, int n, const char *spec);
  * domain had already gone (e.g. restarted under a new domid meanwhile). */
 int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err);
 
-/* Pause every vCPU and device of a running domain, as Xen's
- * XEN_DOMCTL_pausedomain: when 0 is returned, no guest code runs. Pausing a
- * paused domain is a no-op. 0, or -1 (err printed: not running, or not
- * stopped within a few seconds). */
+/* Pause every vCPU of a running domain, as Xen's XEN_DOMCTL_pausedomain
+ * (over the VMM's control channel): when 0 is returned, no guest code runs;
+ * the console and backends keep serving. Pausing a paused domain is a
+ * no-op. 0, or -1 (err printed: not running, or not stopped within a few
+ * seconds). */
 int xenon_domain_pause(const struct xenon_paths *p, unsigned domid, FILE *err);
 
 /* Let a paused domain run again. 0 or -1 (err printed). */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "vmm_control.h"
 #include "xs_client.h"
 
 /* Whether a domain among ids[0..n) other than `avoid` is called `name`;
@@ -207,8 +208,7 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     int logfd = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     off_t log_start = logfd >= 0 ? lseek(logfd, 0, SEEK_END) : 0;
     int pfd[2] = { -1, -1 }, go[2] = { -1, -1 };
-    /* go is a socket pair only so that sending to a VMM that already
-     * died is an error (MSG_NOSIGNAL), not a SIGPIPE for the caller. */
+    /* go is a control connection handed to the VMM: GO goes there. */
     if (logfd < 0 || pipe2(pfd, O_CLOEXEC) < 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0) {
         if (logfd < 0)
@@ -260,7 +260,7 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     if (child > 0) {
         published = domain_publish(p, xs, dc, domid, lock, err) == 0;
         if (published)
-            (void)!send(go[1], "G", 1, MSG_NOSIGNAL);
+            (void)!vmmctl_send_go(go[1]);
     } else {
         close(lock);
     }
@@ -294,10 +294,9 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     }
     close(logfd);
     xs_close(xs);
-    /* Like pause, create -p returns once the VMM has stopped itself. */
-    struct dstate s;
-    if ((flags & XENON_CREATE_PAUSED) &&
-        (state_read(p, domid, &s) < 0 || wait_stopped(&s, domid, err) < 0)) {
+    /* Like pause, create -p returns once no vCPU runs (a PAUSE of the
+     * domain started paused). */
+    if ((flags & XENON_CREATE_PAUSED) && xenon_domain_pause(p, domid, err) < 0) {
         fprintf(err, "libxl: error: domain %u (%s) did not stay paused\n", domid, dc->name);
         xenon_domain_destroy(p, domid, err);
         return -1;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "vmm_control.h"
 #include "xs_client.h"
 
 #define STOP_TIMEOUT_MS 10000
@@ -45,6 +46,9 @@ void teardown(const struct xenon_paths *p, struct xs_client *xs,
     }
     if (have && s.console[0])
         unlink(s.console);
+    char ctl[XENON_PATH_MAX + 32];
+    if (vmmctl_socket_path(p->run_dir, domid, ctl, sizeof(ctl)) == 0)
+        unlink(ctl);
     state_remove(p, domid);
 }
 

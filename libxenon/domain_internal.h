@@ -106,12 +106,11 @@ int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
 
 /* --- vmm.c ---------------------------------------------------------------- */
 
-/* Start xenon-vmm and wait for its ready byte. 0 and *pid_out, or -1. */
+/* Start xenon-vmm and wait until it reports the domain built on its
+ * control connection. 0 and *pid_out, or -1. */
 int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
               unsigned domid, const char *console, bool paused,
               int go_fd, pid_t *pid_out);
-/* Wait until the paused VMM has stopped. 0 or -1 (err printed). */
-int wait_stopped(const struct dstate *s, unsigned domid, FILE *err);
 
 /* --- monitor.c ------------------------------------------------------------ */
 

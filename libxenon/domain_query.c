@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "vmm_control.h"
 #include "xs_client.h"
 
 static int cmp_info(const void *a, const void *b)
@@ -46,6 +47,9 @@ static unsigned *domain_ids(const struct xenon_paths *p, struct xs_client *xs,
     free(b);
     return ids;
 }
+
+/* How long `xl list` waits for a VMM's INFO reply. */
+#define LIST_TIMEOUT_MS 2000
 
 /* The xenstore nodes `xenon_domain_list` shows, in this order. */
 static const char *const list_nodes[] = { "name", "memory/target", "memory/static-max" };
@@ -97,7 +101,12 @@ int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
                 d->cpu_time = cpu;
                 struct vmm_activity act = vmm_activity(s.vmm_pid);
                 d->blocked = act.blocked;
-                d->paused = act.stopped;
+                d->paused = act.stopped;    /* SIGSTOP from outside */
+                struct vmmctl_info vi;
+                if (!act.stopped &&
+                    vmmctl_domain_info(p->run_dir, ids[i], &vi, LIST_TIMEOUT_MS) == 0)
+                    d->paused = vi.state == XENON_CTL_STATE_PAUSED ||
+                                vi.state == XENON_CTL_STATE_HELD;
             }
             if (proc_alive(s.mon_pid, s.mon_start))
                 d->monitor_pid = s.mon_pid;

@@ -103,7 +103,7 @@ void monitor(const struct xenon_paths *p, struct domain_config *dc, const char *
         for (;;) {
             if (monitor_stop && !signalled) {
                 kill(vmm, SIGTERM);
-                kill(vmm, SIGCONT);     /* a paused VMM must see it */
+                kill(vmm, SIGCONT);     /* one stopped from outside must see it */
                 signalled = true;
             }
             pid_t r = waitpid(vmm, &st, 0);

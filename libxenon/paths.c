@@ -69,13 +69,12 @@ void xenon_paths_init(struct xenon_paths *p)
 
 int ensure_dirs(const struct xenon_paths *p, FILE *err)
 {
-    char d[XENON_PATH_MAX + 16];
-    const char *dirs[4] = { p->state_dir, d, p->log_dir, NULL };
+    char d[XENON_PATH_MAX + 16], d2[XENON_PATH_MAX + 16], d3[XENON_PATH_MAX + 16];
+    const char *dirs[5] = { p->state_dir, d, p->log_dir, d2, d3 };
     snprintf(d, sizeof(d), "%s/console", p->run_dir);
-    char d2[XENON_PATH_MAX + 16];
     snprintf(d2, sizeof(d2), "%s/console", p->log_dir);
-    dirs[3] = d2;
-    for (int i = 0; i < 4; i++)
+    snprintf(d3, sizeof(d3), "%s/control", p->run_dir);    /* control sockets */
+    for (int i = 0; i < 5; i++)
         if (mkdir_p(dirs[i]) < 0) {
             fprintf(err, "cannot create %s: %s\n", dirs[i], strerror(errno));
             return -1;

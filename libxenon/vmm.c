@@ -1,5 +1,5 @@
-/* Starting xenon-vmm for a domain and talking to it: the ready and go
- * descriptors of its start, and pause and unpause. */
+/* Starting xenon-vmm for a domain and talking to it: the control
+ * connections of its start (built, go), and pause and unpause. */
 #include "domain_internal.h"
 
 #include <errno.h>
@@ -8,17 +8,20 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "proc.h"
+#include "vmm_control.h"
 
 #define START_TIMEOUT_MS 30000
 
-/* Start xenon-vmm for the domain and wait until it reports, on a pipe
- * (--ready-fd), that the domain is built and its console served. With
- * go_fd >= 0 the VMM then waits for "G" there before running the guest
- * (xl create writes it once the xenstore nodes are in place). The VMM's
+/* Start xenon-vmm for the domain and wait until it reports, on a control
+ * connection handed to it (--control-fd), that the domain is built and its
+ * console served. With go_fd >= 0 (another control connection) the VMM
+ * then holds its vCPUs until GO arrives there (xl create sends it once the
+ * xenstore nodes are in place). The VMM's
  * log goes to our stderr (the xl log). 0 and *pid, or -1 (the VMM is gone,
  * reaped). */
 int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
@@ -77,22 +80,30 @@ int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
     argv[n++] = hlog;
     if (paused)
         argv[n++] = "--paused";
-    /* The VMM writes "R" once built; end of file means it failed first. */
+    char ctl_path[XENON_PATH_MAX + 32];
+    if (vmmctl_socket_path(p->run_dir, domid, ctl_path, sizeof(ctl_path)) < 0)
+        return -1;
+    argv[n++] = "--control-socket";
+    argv[n++] = ctl_path;
+    /* The VMM sends BUILT here once built; end of file means it failed
+     * first. */
     int ready[2];
     char ready_s[16], go_s[16];
-    if (pipe2(ready, O_CLOEXEC) < 0)
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ready) < 0)
         return -1;
     snprintf(ready_s, sizeof(ready_s), "%d", ready[1]);
-    argv[n++] = "--ready-fd";
+    argv[n++] = "--control-fd";
     argv[n++] = ready_s;
     if (go_fd >= 0) {
         snprintf(go_s, sizeof(go_s), "%d", go_fd);
-        argv[n++] = "--go-fd";
+        argv[n++] = "--control-fd";
         argv[n++] = go_s;
+        argv[n++] = "--hold";
     }
     argv[n] = NULL;
 
     unlink(console);
+    unlink(ctl_path);
     pid_t pid = fork();
     if (pid < 0) {
         close(ready[0]);
@@ -112,77 +123,56 @@ int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
         _exit(127);
     }
     close(ready[1]);
-    struct pollfd pfd = { .fd = ready[0], .events = POLLIN };
-    char byte = 0;
-    int r;
-    do
-        r = poll(&pfd, 1, START_TIMEOUT_MS);
-    while (r < 0 && errno == EINTR);
-    if (r > 0 && read(ready[0], &byte, 1) == 1 && byte == 'R') {
-        close(ready[0]);
+    int r = vmmctl_wait_built(ready[0], START_TIMEOUT_MS);
+    close(ready[0]);
+    if (r == 0) {
         *pid_out = pid;
         return 0;
     }
-    close(ready[0]);
-    if (r == 0) {
+    if (r == -ETIMEDOUT) {
         mlog("domain %u: xenon-vmm did not start in %u s", domid, START_TIMEOUT_MS / 1000);
         kill(pid, SIGKILL);
     }
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
-    if (r != 0)
+    if (r != -ETIMEDOUT)
         mlog("domain %u: xenon-vmm exited with status %d before the domain ran",
              domid, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
     unlink(console);
+    unlink(ctl_path);
     return -1;
 }
 
 /* --- pausing -------------------------------------------------------------- */
 
-#define PAUSE_TIMEOUT_MS 5000
+/* The VMM's control channel pauses only the vCPUs: its reply comes once
+ * none runs guest code, and the console and backends keep serving. */
+#define PAUSE_TIMEOUT_MS 10000
 
-/* Sends `sig` to the domain's running VMM, its state read into *s; else
- * err names `what` and -1. */
-static int signal_vmm(const struct xenon_paths *p, unsigned domid, int sig,
-                      const char *what, struct dstate *s, FILE *err)
+static int control_vmm(const struct xenon_paths *p, unsigned domid, uint16_t type,
+                       const char *what, FILE *err)
 {
-    if (state_read(p, domid, s) < 0 || !proc_alive(s->vmm_pid, s->vmm_start)) {
+    struct dstate s;
+    if (state_read(p, domid, &s) < 0 || !proc_alive(s.vmm_pid, s.vmm_start)) {
         fprintf(err, "%s failed: domain %u is not running\n", what, domid);
         return -1;
     }
-    if (kill(s->vmm_pid, sig) < 0) {
-        fprintf(err, "%s failed: domain %u: %s\n", what, domid, strerror(errno));
+    int rc = vmmctl_request(p->run_dir, domid, type, NULL, 0, NULL, 0, NULL,
+                            PAUSE_TIMEOUT_MS);
+    if (rc < 0) {
+        fprintf(err, "%s failed: domain %u: %s\n", what, domid, strerror(-rc));
         return -1;
     }
     return 0;
 }
 
-/* SIGSTOP only starts a group stop: each thread stops when it next passes
- * through the kernel (a vCPU in KVM_RUN is kicked out of the guest). Waits
- * until all have, as Xen's pause returns once no vCPU runs. */
-int wait_stopped(const struct dstate *s, unsigned domid, FILE *err)
-{
-    int rc = vmm_wait_stopped(s->vmm_pid, s->vmm_start, PAUSE_TIMEOUT_MS);
-    if (rc == -ESRCH)
-        fprintf(err, "pause failed: domain %u is gone\n", domid);
-    else if (rc < 0)
-        fprintf(err, "pause failed: domain %u did not stop within %u s\n", domid,
-                PAUSE_TIMEOUT_MS / 1000);
-    return rc < 0 ? -1 : 0;
-}
-
 int xenon_domain_pause(const struct xenon_paths *p, unsigned domid, FILE *err)
 {
-    struct dstate s;
-    if (signal_vmm(p, domid, SIGSTOP, "pause", &s, err) < 0)
-        return -1;
-    return wait_stopped(&s, domid, err);
+    return control_vmm(p, domid, XENON_CTL_PAUSE, "pause", err);
 }
 
-/* SIGCONT ends the group stop before kill() returns. */
 int xenon_domain_unpause(const struct xenon_paths *p, unsigned domid, FILE *err)
 {
-    struct dstate s;
-    return signal_vmm(p, domid, SIGCONT, "unpause", &s, err);
+    return control_vmm(p, domid, XENON_CTL_UNPAUSE, "unpause", err);
 }

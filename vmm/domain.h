@@ -22,6 +22,7 @@
 #include "gnttab.h"
 #include "memmap.h"
 #include "uart.h"
+#include "pause.h"
 
 #define MAX_VCPUS 64
 #define NO_GPA UINT64_MAX
@@ -55,6 +56,8 @@ struct vcpu {
     int oneshot_fd, periodic_fd;    /* timerfds (timer.c) */
     unsigned virq_port[NR_VIRQS];   /* per-vCPU VIRQs (timer, debug) */
     bool blocked;                   /* in SCHEDOP_block / poll */
+    bool parked;                    /* waiting at its loop top (pause.h) */
+    bool exited;                    /* its thread has ended */
     pthread_cond_t wake;            /* VCPUOP_up / down */
 
     /* Counters for tests and the log. */
@@ -79,6 +82,7 @@ struct domain {
 
     pthread_mutex_t lock;           /* Xen state below, vCPU bring-up */
     pthread_cond_t event_cond;      /* events for blocked / polling vCPUs */
+    struct pause_state pause;       /* held for GO, paused (control/pause.h) */
 
     /* Shared info: guest-physical location once mapped, and its layout
      * (latched from the guest's mode as Xen does). */

@@ -11,7 +11,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <malloc.h>
-#include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +24,12 @@
 
 #include "boot.h"
 #include "console.h"
+#include "ctl_server.h"
 #include "domain.h"
 #include "ioloop.h"
 #include "layout.h"
 #include "loader.h"
+#include "pause.h"
 #include "shinfo.h"
 #include "timer.h"
 #include "vcpu.h"
@@ -51,7 +53,7 @@ struct options {
     const char *xenstore_socket;
     const char *log_file;
     bool verbose, user_hypercalls, launch_trace, paused;
-    int ready_fd, go_fd;
+    struct control_opts control;
 };
 
 static void usage(FILE *f)
@@ -66,8 +68,8 @@ static void usage(FILE *f)
 "  --domid N              domain id (default 1)\n"
 "  --name NAME            domain name (default domN)\n"
 "  --uuid UUID            domain handle (xen_version guest_handle)\n"
-"  --paused               stop (SIGSTOP) once built, before any guest code\n"
-"                         runs; SIGCONT starts it (xl create -p, xl unpause)\n"
+"  --paused               start with the vCPUs paused, before any guest code\n"
+"                         runs; UNPAUSE on the control channel runs them\n"
 "  --max-grant-frames N   grant table frames (default %d)\n"
 "  --console-log FILE     append PV console output to FILE\n"
 "  --console-socket PATH  serve the PV console on a unix socket\n"
@@ -78,16 +80,17 @@ static void usage(FILE *f)
 "  --log-file FILE        VMM log (default stderr)\n"
 "  --bench-user-hypercalls  allow hypercalls from ring 3 (benchmarks only)\n"
 "  --launch-trace         print launch milestones (CLOCK_MONOTONIC ns) on stderr\n"
-"  --ready-fd N           write \"R\" to descriptor N and close it once the\n"
-"                         domain is built and its console served (a toolstack\n"
-"                         waits on it; end of file means the VMM failed)\n"
-"  --go-fd N              once built (and ready reported), wait for \"G\" on\n"
-"                         descriptor N before running any guest code; end of\n"
-"                         file instead destroys the domain (the toolstack\n"
-"                         gave up while writing its xenstore nodes)\n"
+"  --control-socket PATH  serve the control channel on a unix socket (0600)\n"
+"  --control-fd N         a connected control-channel socket (repeatable, up\n"
+"                         to %d); it gets the BUILT notice once the domain is\n"
+"                         built and its console served (end of file first:\n"
+"                         the build failed)\n"
+"  --hold                 once built, run no guest code until GO arrives on\n"
+"                         the control channel; every --control-fd closed\n"
+"                         before it destroys the domain unrun (status 2)\n"
 "  -v, --verbose\n"
 "With no console or serial option, both go to stdout.\n",
-            MAX_VCPUS, GNTTAB_DEFAULT_MAX_FRAMES);
+            MAX_VCPUS, GNTTAB_DEFAULT_MAX_FRAMES, CTL_MAX_HANDOVER);
 }
 
 static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
@@ -130,7 +133,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_KERNEL = 256, O_RAMDISK, O_CMDLINE, O_MEMORY, O_VCPUS, O_DOMID,
            O_NAME, O_GNT, O_CLOG, O_CSOCK, O_CSTDIO, O_SLOG, O_SSTDIO, O_XS,
-           O_LOG, O_UHC, O_TRACE, O_UUID, O_PAUSED, O_READY, O_GO };
+           O_LOG, O_UHC, O_TRACE, O_UUID, O_PAUSED, O_CTL_SOCK, O_CTL_FD, O_HOLD };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "ramdisk", required_argument, NULL, O_RAMDISK },
@@ -151,13 +154,14 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "log-file", required_argument, NULL, O_LOG },
         { "bench-user-hypercalls", no_argument, NULL, O_UHC },
         { "launch-trace", no_argument, NULL, O_TRACE },
-        { "ready-fd", required_argument, NULL, O_READY },
-        { "go-fd", required_argument, NULL, O_GO },
+        { "control-socket", required_argument, NULL, O_CTL_SOCK },
+        { "control-fd", required_argument, NULL, O_CTL_FD },
+        { "hold", no_argument, NULL, O_HOLD },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
-    *o = (struct options){ .ready_fd = -1, .go_fd = -1, .memory_mib = 64, .vcpus = 1, .domid = 1,
+    *o = (struct options){ .memory_mib = 64, .vcpus = 1, .domid = 1,
                            .max_grant_frames = GNTTAB_DEFAULT_MAX_FRAMES };
     int c;
     uint64_t v;
@@ -212,16 +216,25 @@ static int parse_options(int argc, char **argv, struct options *o)
         case O_UHC: o->user_hypercalls = true; break;
         case O_TRACE: o->launch_trace = true; break;
         case O_PAUSED: o->paused = true; break;
-        case O_READY:
-        case O_GO: {
-            const char *what = c == O_READY ? "--ready-fd" : "--go-fd";
-            if (!parse_uint(optarg, INT_MAX, &v) || fcntl((int)v, F_GETFD) < 0) {
-                fprintf(stderr, "xenon-vmm: %s: '%s' is not an open descriptor\n", what, optarg);
+        case O_CTL_SOCK: o->control.socket_path = optarg; break;
+        case O_HOLD: o->control.hold = true; break;
+        case O_CTL_FD: {
+            int type = 0;
+            socklen_t tl = sizeof(type);
+            if (!parse_uint(optarg, INT_MAX, &v) ||
+                getsockopt((int)v, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+                type != SOCK_STREAM) {
+                fprintf(stderr, "xenon-vmm: --control-fd: '%s' is not a connected "
+                        "stream socket\n", optarg);
+                return -1;
+            }
+            if (o->control.nr_handover == CTL_MAX_HANDOVER) {
+                fprintf(stderr, "xenon-vmm: --control-fd: at most %d\n", CTL_MAX_HANDOVER);
                 return -1;
             }
             /* Not for anything the VMM might start later. */
             fcntl((int)v, F_SETFD, FD_CLOEXEC);
-            *(c == O_READY ? &o->ready_fd : &o->go_fd) = (int)v;
+            o->control.handover[o->control.nr_handover++] = (int)v;
             break;
         }
         case 'v': o->verbose = true; break;
@@ -231,6 +244,11 @@ static int parse_options(int argc, char **argv, struct options *o)
     }
     if (optind != argc) {
         fprintf(stderr, "xenon-vmm: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (o->control.hold && !o->control.nr_handover && !o->control.socket_path) {
+        fprintf(stderr, "xenon-vmm: --hold needs --control-fd or --control-socket "
+                "(the GO comes from there)\n");
         return -1;
     }
     if (!o->kernel) {
@@ -441,41 +459,23 @@ int main(int argc, char **argv)
         ioloop_add(&wake_watch, EPOLLIN) < 0 || ioloop_add(&signal_watch, EPOLLIN) < 0)
         return VMM_EXIT_ERROR;
 
+    pause_init(d, o.control.hold, o.paused);
+    if (control_init(d, &o.control) < 0)
+        return VMM_EXIT_ERROR;
     if (build(d, &o) < 0)
         return VMM_EXIT_ERROR;
     /* The kernel and initrd images were read into the heap and freed; give
      * the pages back instead of keeping them for the domain's lifetime. */
     malloc_trim(0);
     domain_trace_launch(d, "built");
-    if (o.ready_fd >= 0) {
-        if (write(o.ready_fd, "R", 1) != 1)
-            log_warn("--ready-fd: %s", strerror(errno));
-        close(o.ready_fd);
-    }
-    if (o.go_fd >= 0) {
-        /* The go, or a signal (a destroy while the toolstack set up). */
-        struct pollfd w[2] = { { .fd = o.go_fd, .events = POLLIN },
-                               { .fd = signal_watch.fd, .events = POLLIN } };
-        char go = 0;
-        int r;
-        do
-            r = poll(w, 2, -1);
-        while (r < 0 && errno == EINTR);
-        bool got = r > 0 && !(w[1].revents & POLLIN) && read(o.go_fd, &go, 1) == 1 &&
-                   go == 'G';
-        close(o.go_fd);
-        if (!got) {
-            log_info("dom%u (%s): destroyed before it ran (%s)", d->domid, d->name,
-                     w[1].revents & POLLIN ? "signalled" : "no go from the toolstack");
-            return EXIT_DESTROYED;
-        }
-    }
-    if (o.paused)
-        raise(SIGSTOP);     /* xl create -p: wait for xl unpause (SIGCONT) */
+    /* Held (--hold) or paused (--paused), the vCPUs park before any guest
+     * code; the I/O loop serves the control channel meanwhile. */
+    control_notify_built(d);
     if (vcpus_start(d) < 0)
         return VMM_EXIT_ERROR;
     ioloop_run(&d->stopping);
     vcpus_stop(d);
+    control_fini(d);
     console_fini(d);
     xs_relay_fini(d);
 

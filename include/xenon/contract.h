@@ -41,4 +41,127 @@
 #define XENON_EXIT_DESTROYED      2   /* ended by the toolstack (SIGTERM, destroy) */
 #define XENON_EXIT_SHUTDOWN_BASE  100 /* + Xen's SHUTDOWN_* reason */
 
+/* === control channel ====================================================
+ * One unix stream socket per domain (RUN_DIR/control/DOMID.sock, mode
+ * 0600), served by the VMM's I/O thread; connections handed over at start
+ * (--control-fd) speak the same protocol. Both ends are on one host, so
+ * integers are in host byte order. Every message is a header and `len`
+ * payload bytes:
+ *
+ *   request  (toolstack -> VMM)  type = XENON_CTL_<REQUEST>
+ *   reply    (VMM -> toolstack)  type = XENON_CTL_<REQUEST> | XENON_CTL_REPLY,
+ *                                same id; payload: struct xenon_ctl_status,
+ *                                then the request's reply body (only when
+ *                                status is 0)
+ *   notice   (VMM -> toolstack)  type = XENON_CTL_NOTICE_*, id 0, unasked
+ *
+ * A request whose header is wrong (magic, version, len above
+ * XENON_CTL_MAX_PAYLOAD) gets an error reply and the connection is closed:
+ * the stream cannot be trusted after it. A well-framed request with an
+ * unknown type, a wrong payload size, a nonzero reserved field or a bad
+ * value gets an error reply (-ENOSYS, -EINVAL, -EOPNOTSUPP...) and the
+ * connection stays. Status values are negated Linux errno values.
+ *
+ * The VMM answers requests in order, one at a time (several clients may
+ * be connected; their requests are serialised by the I/O thread). Nothing
+ * depends on a client staying connected: a client may vanish at any
+ * moment and a new one connect. */
+#define XENON_CTL_MAGIC          0x4c54434eu   /* "NCTL" in memory */
+#define XENON_CTL_MAX_PAYLOAD    4096u
+#define XENON_CTL_MAX_VCPUS      64u           /* vCPUs an INFO reply lists */
+
+struct xenon_ctl_hdr {
+    uint32_t magic;          /* XENON_CTL_MAGIC */
+    uint16_t version;        /* XENON_CONTRACT_VERSION */
+    uint16_t type;           /* XENON_CTL_* */
+    uint32_t id;             /* chosen by the client, echoed in the reply */
+    uint32_t len;            /* payload bytes that follow */
+};
+
+#define XENON_CTL_REPLY          0x8000u
+
+/* Requests. Payload sizes are exact; reserved fields must be 0. */
+#define XENON_CTL_HELLO          1   /* struct xenon_ctl_hello -> xenon_ctl_hello_reply */
+#define XENON_CTL_PAUSE          2   /* none; replies once no vCPU runs guest code */
+#define XENON_CTL_UNPAUSE        3   /* none */
+#define XENON_CTL_SHUTDOWN       4   /* struct xenon_ctl_shutdown; the VMM ends
+                                      * with exit status 100 + reason */
+#define XENON_CTL_INFO           5   /* none -> struct xenon_ctl_info + vCPUs */
+#define XENON_CTL_GO             6   /* none; the create handshake: run a domain
+                                      * held by --hold (stays paused if --paused) */
+/* Reserved for the next issues; today they get -EOPNOTSUPP. */
+#define XENON_CTL_SAVE           16  /* save the domain's state to a descriptor */
+#define XENON_CTL_RESTORE        17  /* load saved state before the first GO */
+#define XENON_CTL_MIGRATE_SEND   18  /* live migration, sending side */
+#define XENON_CTL_MIGRATE_RECV   19  /* live migration, receiving side */
+#define XENON_CTL_DEVICE_ATTACH  32  /* hot-plug a PV backend (vbd, vif) */
+#define XENON_CTL_DEVICE_DETACH  33
+#define XENON_CTL_RESERVED_FIRST 16  /* 16..63: reserved as above */
+#define XENON_CTL_RESERVED_LAST  63
+
+/* Notices. */
+#define XENON_CTL_NOTICE_BUILT   0x4001u   /* the domain is built and its console
+                                            * served; sent to the --control-fd
+                                            * connections (no payload) */
+
+struct xenon_ctl_status {
+    int32_t status;          /* 0 or -errno */
+    uint32_t reserved;
+};
+
+struct xenon_ctl_hello {
+    uint32_t version;        /* XENON_CONTRACT_VERSION of the client */
+    uint32_t reserved;
+};
+
+struct xenon_ctl_hello_reply {
+    uint32_t version;        /* XENON_CONTRACT_VERSION of the VMM */
+    uint32_t domid;
+    uint32_t nr_vcpus;
+    uint32_t pid;            /* the VMM's process id */
+};
+
+struct xenon_ctl_shutdown {
+    uint32_t reason;         /* Xen's SHUTDOWN_* (0..5); others: -EINVAL */
+    uint32_t reserved;
+};
+
+#define XENON_CTL_STATE_HELD      0   /* built, waiting for GO */
+#define XENON_CTL_STATE_RUNNING   1
+#define XENON_CTL_STATE_PAUSED    2   /* every vCPU stopped; backends serve */
+#define XENON_CTL_STATE_SHUTDOWN  3   /* shutting down (reason known) */
+
+#define XENON_CTL_VCPU_RUNNING    0   /* may run guest code */
+#define XENON_CTL_VCPU_BLOCKED    1   /* in SCHEDOP_block / poll */
+#define XENON_CTL_VCPU_PAUSED     2   /* stopped by pause (or held) */
+#define XENON_CTL_VCPU_DOWN       3   /* VCPUOP_down, or its thread ended */
+
+struct xenon_ctl_info {
+    uint32_t state;          /* XENON_CTL_STATE_* */
+    int32_t shutdown_reason; /* SHUTDOWN_*, -1 while none */
+    uint32_t nr_vcpus;       /* entries that follow (<= XENON_CTL_MAX_VCPUS) */
+    uint32_t reserved;
+    uint64_t memory_bytes;   /* guest RAM */
+    uint64_t uptime_ns;      /* Xen system time: since the domain was built */
+    /* struct xenon_ctl_vcpu vcpu[nr_vcpus]; */
+};
+
+struct xenon_ctl_vcpu {
+    uint64_t cpu_time_ns;    /* CPU time of the vCPU's thread */
+    uint32_t state;          /* XENON_CTL_VCPU_* */
+    int32_t host_cpu;        /* host CPU it last ran on, -1 unknown */
+};
+
+_Static_assert(sizeof(struct xenon_ctl_hdr) == 16, "control header layout");
+_Static_assert(sizeof(struct xenon_ctl_status) == 8, "control status layout");
+_Static_assert(sizeof(struct xenon_ctl_hello) == 8, "hello layout");
+_Static_assert(sizeof(struct xenon_ctl_hello_reply) == 16, "hello reply layout");
+_Static_assert(sizeof(struct xenon_ctl_shutdown) == 8, "shutdown layout");
+_Static_assert(sizeof(struct xenon_ctl_info) == 32, "info layout");
+_Static_assert(sizeof(struct xenon_ctl_vcpu) == 16, "vcpu info layout");
+_Static_assert(sizeof(struct xenon_ctl_status) + sizeof(struct xenon_ctl_info) +
+               XENON_CTL_MAX_VCPUS * sizeof(struct xenon_ctl_vcpu) <= XENON_CTL_MAX_PAYLOAD,
+               "the largest reply fits the payload limit");
+/* === end of the control channel ========================================= */
+
 #endif

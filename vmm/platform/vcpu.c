@@ -308,13 +308,17 @@ static bool handle_exit(struct vcpu *v)
     }
 }
 
-/* Wait while the vCPU is down; apply a pending VCPUOP_up context. */
+/* Wait while the vCPU is down, or the domain held or paused; apply a pending VCPUOP_up context. */
 static void park_if_needed(struct vcpu *v)
 {
     struct domain *d = v->d;
     pthread_mutex_lock(&d->lock);
-    while (v->down && !atomic_load(&d->stopping))
+    while ((v->down || pause_holds(&d->pause)) && !atomic_load(&d->stopping)) {
+        v->parked = true;
+        pause_note_stopped(v);
         pthread_cond_wait(&v->wake, &d->lock);
+    }
+    v->parked = false;
     if (v->start_pending) {
         v->start_pending = false;
         v->has_init_ctx = false;
@@ -357,6 +361,10 @@ static void *vcpu_thread(void *arg)
         if (!handle_exit(v))
             break;
     }
+    pthread_mutex_lock(&d->lock);
+    v->exited = true;
+    pause_note_stopped(v);
+    pthread_mutex_unlock(&d->lock);
     return NULL;
 }
 

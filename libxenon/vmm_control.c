@@ -1,0 +1,267 @@
+/* See vmm_control.h. */
+#include "vmm_control.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define MAX_MESSAGE (sizeof(struct xenon_ctl_hdr) + XENON_CTL_MAX_PAYLOAD)
+
+int vmmctl_socket_path(const char *run_dir, unsigned domid, char *out, size_t n)
+{
+    int k = snprintf(out, n, "%s/control/%u.sock", run_dir, domid);
+    return k < 0 || (size_t)k >= n ? -ENAMETOOLONG : 0;
+}
+
+size_t vmmctl_encode_request(uint8_t *out, size_t cap, uint16_t type, uint32_t id,
+                             const void *payload, size_t len)
+{
+    struct xenon_ctl_hdr h = { .magic = XENON_CTL_MAGIC,
+                               .version = XENON_CONTRACT_VERSION,
+                               .type = type, .id = id, .len = (uint32_t)len };
+    if (len > XENON_CTL_MAX_PAYLOAD || sizeof(h) + len > cap)
+        return 0;
+    memcpy(out, &h, sizeof(h));
+    if (len)
+        memcpy(out + sizeof(h), payload, len);
+    return sizeof(h) + len;
+}
+
+int vmmctl_decode_reply(const uint8_t *msg, size_t len, uint16_t type, uint32_t id,
+                        int32_t *status, const uint8_t **body, size_t *body_len)
+{
+    struct xenon_ctl_hdr h;
+    struct xenon_ctl_status st;
+    if (len < sizeof(h) + sizeof(st))
+        return -EPROTO;
+    memcpy(&h, msg, sizeof(h));
+    memcpy(&st, msg + sizeof(h), sizeof(st));
+    if (h.magic != XENON_CTL_MAGIC || h.version != XENON_CONTRACT_VERSION ||
+        h.type != (type | XENON_CTL_REPLY) || h.id != id ||
+        h.len != len - sizeof(h) || st.reserved || st.status > 0 ||
+        (st.status < 0 && h.len != sizeof(st)))
+        return -EPROTO;
+    *status = st.status;
+    *body = msg + sizeof(h) + sizeof(st);
+    *body_len = len - sizeof(h) - sizeof(st);
+    return 0;
+}
+
+int vmmctl_decode_info(const uint8_t *body, size_t len, struct vmmctl_info *out)
+{
+    struct xenon_ctl_info in;
+    if (len < sizeof(in))
+        return -EPROTO;
+    memcpy(&in, body, sizeof(in));
+    if (in.nr_vcpus > XENON_CTL_MAX_VCPUS || in.state > XENON_CTL_STATE_SHUTDOWN ||
+        len != sizeof(in) + in.nr_vcpus * sizeof(struct xenon_ctl_vcpu))
+        return -EPROTO;
+    *out = (struct vmmctl_info){ .state = in.state,
+                                 .shutdown_reason = in.shutdown_reason,
+                                 .memory_bytes = in.memory_bytes,
+                                 .uptime_ns = in.uptime_ns,
+                                 .nr_vcpus = in.nr_vcpus };
+    memcpy(out->vcpu, body + sizeof(in), in.nr_vcpus * sizeof(struct xenon_ctl_vcpu));
+    for (unsigned i = 0; i < in.nr_vcpus; i++)
+        if (out->vcpu[i].state > XENON_CTL_VCPU_DOWN)
+            return -EPROTO;
+    return 0;
+}
+
+/* --- the socket --------------------------------------------------------- */
+
+/* Wait until fd is readable before the deadline (now_ns() clock). */
+static int wait_readable(int fd, uint64_t deadline)
+{
+    for (;;) {
+        uint64_t now = now_ns();
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int ms = (int)((deadline - now + 999999) / 1000000);
+        int r = poll(&p, 1, ms);
+        if (r > 0)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+static int read_exact(int fd, void *buf, size_t len, uint64_t deadline)
+{
+    size_t got = 0;
+    while (got < len) {
+        int rc = wait_readable(fd, deadline);
+        if (rc < 0)
+            return rc;
+        ssize_t n = recv(fd, (uint8_t *)buf + got, len - got, MSG_DONTWAIT);
+        if (n == 0)
+            return -EPIPE;
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            return -errno;
+        }
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+/* One whole message into buf (MAX_MESSAGE bytes): its length, or -errno. */
+static int read_message(int fd, uint8_t *buf, uint64_t deadline)
+{
+    struct xenon_ctl_hdr h;
+    int rc = read_exact(fd, buf, sizeof(h), deadline);
+    if (rc < 0)
+        return rc;
+    memcpy(&h, buf, sizeof(h));
+    if (h.magic != XENON_CTL_MAGIC || h.version != XENON_CONTRACT_VERSION ||
+        h.len > XENON_CTL_MAX_PAYLOAD)
+        return -EPROTO;
+    rc = read_exact(fd, buf + sizeof(h), h.len, deadline);
+    return rc < 0 ? rc : (int)(sizeof(h) + h.len);
+}
+
+static int send_all(int fd, const uint8_t *msg, size_t len)
+{
+    while (len) {
+        ssize_t n = send(fd, msg, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        msg += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static uint32_t next_id = 1;
+
+int vmmctl_call(int fd, uint16_t type, const void *payload, size_t len,
+                void *body, size_t cap, size_t *got, unsigned timeout_ms)
+{
+    uint8_t msg[MAX_MESSAGE];
+    uint32_t id = next_id++;
+    size_t n = vmmctl_encode_request(msg, sizeof(msg), type, id, payload, len);
+    if (!n)
+        return -EMSGSIZE;
+    int rc = send_all(fd, msg, n);
+    if (rc < 0)
+        return rc;
+    uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    for (;;) {
+        int m = read_message(fd, msg, deadline);
+        if (m < 0)
+            return m;
+        struct xenon_ctl_hdr h;
+        memcpy(&h, msg, sizeof(h));
+        if (!(h.type & XENON_CTL_REPLY))
+            continue;           /* a notice */
+        int32_t status;
+        const uint8_t *b;
+        size_t blen;
+        if (vmmctl_decode_reply(msg, (size_t)m, type, id, &status, &b, &blen) < 0)
+            return -EPROTO;
+        if (status == 0) {
+            if (blen > cap)
+                return -EPROTO;
+            if (blen)
+                memcpy(body, b, blen);
+            if (got)
+                *got = blen;
+        }
+        return status;
+    }
+}
+
+int vmmctl_open(const char *path, unsigned timeout_ms, int *pid)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(a.sun_path))
+        return -ENAMETOOLONG;
+    strcpy(a.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    struct xenon_ctl_hello hello = { .version = XENON_CONTRACT_VERSION };
+    struct xenon_ctl_hello_reply r;
+    size_t got = 0;
+    int rc = vmmctl_call(fd, XENON_CTL_HELLO, &hello, sizeof(hello), &r, sizeof(r),
+                         &got, timeout_ms);
+    if (rc == 0 && (got != sizeof(r) || r.version != XENON_CONTRACT_VERSION))
+        rc = -EPROTO;
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    if (pid)
+        *pid = (int)r.pid;
+    return fd;
+}
+
+int vmmctl_send_go(int fd)
+{
+    uint8_t msg[sizeof(struct xenon_ctl_hdr)];
+    size_t n = vmmctl_encode_request(msg, sizeof(msg), XENON_CTL_GO, next_id++, NULL, 0);
+    return send_all(fd, msg, n);
+}
+
+int vmmctl_wait_built(int fd, unsigned timeout_ms)
+{
+    uint8_t msg[MAX_MESSAGE];
+    uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    for (;;) {
+        int m = read_message(fd, msg, deadline);
+        if (m < 0)
+            return m;
+        struct xenon_ctl_hdr h;
+        memcpy(&h, msg, sizeof(h));
+        if (h.type == XENON_CTL_NOTICE_BUILT)
+            return h.len == 0 && h.id == 0 ? 0 : -EPROTO;
+    }
+}
+
+int vmmctl_info(int fd, struct vmmctl_info *out, unsigned timeout_ms)
+{
+    uint8_t body[XENON_CTL_MAX_PAYLOAD];
+    size_t got = 0;
+    int rc = vmmctl_call(fd, XENON_CTL_INFO, NULL, 0, body, sizeof(body), &got, timeout_ms);
+    return rc < 0 ? rc : vmmctl_decode_info(body, got, out);
+}
+
+int vmmctl_request(const char *run_dir, unsigned domid, uint16_t type,
+                   const void *payload, size_t len, void *body, size_t cap,
+                   size_t *got, unsigned timeout_ms)
+{
+    char path[4096];
+    int rc = vmmctl_socket_path(run_dir, domid, path, sizeof(path));
+    int fd = rc < 0 ? rc : vmmctl_open(path, timeout_ms, NULL);
+    if (fd < 0)
+        return fd;
+    rc = vmmctl_call(fd, type, payload, len, body, cap, got, timeout_ms);
+    close(fd);
+    return rc;
+}
+
+int vmmctl_domain_info(const char *run_dir, unsigned domid, struct vmmctl_info *out,
+                       unsigned timeout_ms)
+{
+    uint8_t body[XENON_CTL_MAX_PAYLOAD];
+    size_t got = 0;
+    int rc = vmmctl_request(run_dir, domid, XENON_CTL_INFO, NULL, 0, body, sizeof(body),
+                            &got, timeout_ms);
+    return rc < 0 ? rc : vmmctl_decode_info(body, got, out);
+}

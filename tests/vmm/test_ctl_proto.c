@@ -1,0 +1,273 @@
+/* Unit tests of the control channel's codec: the VMM's framing and checks
+ * (vmm/control/ctl_proto.c) against the toolstack's encoder and reply
+ * decoder (libxenon/vmm_control.c), both ways. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ctl_proto.h"
+#include "vmm_control.h"
+
+static size_t req(uint8_t *buf, uint16_t type, uint32_t id, const void *p, size_t len)
+{
+    size_t n = vmmctl_encode_request(buf, CTL_MAX_MESSAGE, type, id, p, len);
+    assert_int_equal(n, sizeof(struct xenon_ctl_hdr) + len);
+    return n;
+}
+
+static void set_hdr(uint8_t *buf, size_t off, uint32_t v, size_t size)
+{
+    memcpy(buf + off, &v, size);
+}
+
+static void test_hello_round_trip(void **state)
+{
+    (void)state;
+    uint8_t buf[CTL_MAX_MESSAGE];
+    struct xenon_ctl_hello h = { .version = XENON_CONTRACT_VERSION };
+    size_t n = req(buf, XENON_CTL_HELLO, 42, &h, sizeof(h));
+    struct xenon_ctl_hdr hdr;
+    size_t total = 0;
+    int err = 0;
+    assert_int_equal(ctl_frame(buf, n, &hdr, &total, &err), CTL_FRAME_OK);
+    assert_int_equal(total, n);
+    struct ctl_request r;
+    assert_int_equal(ctl_check_request(&hdr, buf + sizeof(hdr), &r), 0);
+    assert_int_equal(r.type, XENON_CTL_HELLO);
+    assert_int_equal(r.id, 42);
+    assert_int_equal(r.u.hello.version, XENON_CONTRACT_VERSION);
+}
+
+static void test_frame_needs_whole_message(void **state)
+{
+    (void)state;
+    uint8_t buf[CTL_MAX_MESSAGE];
+    struct xenon_ctl_shutdown s = { .reason = 1 };
+    size_t n = req(buf, XENON_CTL_SHUTDOWN, 1, &s, sizeof(s));
+    struct xenon_ctl_hdr hdr;
+    size_t total;
+    int err;
+    for (size_t k = 0; k < n; k++)
+        assert_int_equal(ctl_frame(buf, k, &hdr, &total, &err), CTL_FRAME_MORE);
+    assert_int_equal(ctl_frame(buf, n, &hdr, &total, &err), CTL_FRAME_OK);
+}
+
+static void test_frame_rejects_bad_headers(void **state)
+{
+    (void)state;
+    uint8_t buf[CTL_MAX_MESSAGE];
+    struct xenon_ctl_hdr hdr;
+    size_t total;
+    int err = 0;
+    size_t n = req(buf, XENON_CTL_INFO, 1, NULL, 0);
+    buf[0] ^= 1;                                    /* magic */
+    assert_int_equal(ctl_frame(buf, 3, &hdr, &total, &err), CTL_FRAME_MORE);
+    assert_int_equal(ctl_frame(buf, 4, &hdr, &total, &err), CTL_FRAME_BAD);
+    assert_int_equal(err, -EPROTO);
+    n = req(buf, XENON_CTL_INFO, 1, NULL, 0);
+    set_hdr(buf, offsetof(struct xenon_ctl_hdr, version), XENON_CONTRACT_VERSION + 1, 2);
+    assert_int_equal(ctl_frame(buf, n, &hdr, &total, &err), CTL_FRAME_BAD);
+    assert_int_equal(err, -EPROTONOSUPPORT);
+    n = req(buf, XENON_CTL_INFO, 1, NULL, 0);
+    set_hdr(buf, offsetof(struct xenon_ctl_hdr, len), XENON_CTL_MAX_PAYLOAD + 1, 4);
+    assert_int_equal(ctl_frame(buf, n, &hdr, &total, &err), CTL_FRAME_BAD);
+    assert_int_equal(err, -EMSGSIZE);
+    set_hdr(buf, offsetof(struct xenon_ctl_hdr, len), 0xffffffffu, 4);
+    assert_int_equal(ctl_frame(buf, n, &hdr, &total, &err), CTL_FRAME_BAD);
+    assert_int_equal(err, -EMSGSIZE);
+    /* The limit itself is a valid length: the whole message is awaited. */
+    set_hdr(buf, offsetof(struct xenon_ctl_hdr, len), XENON_CTL_MAX_PAYLOAD, 4);
+    assert_int_equal(ctl_frame(buf, n, &hdr, &total, &err), CTL_FRAME_MORE);
+    assert_int_equal(ctl_frame(buf, CTL_MAX_MESSAGE, &hdr, &total, &err), CTL_FRAME_OK);
+    assert_int_equal(total, CTL_MAX_MESSAGE);
+}
+
+static int check(uint16_t type, const void *p, size_t len, struct ctl_request *r)
+{
+    uint8_t buf[CTL_MAX_MESSAGE];
+    size_t n = req(buf, type, 7, p, len);
+    struct xenon_ctl_hdr hdr;
+    size_t total;
+    int err;
+    assert_int_equal(ctl_frame(buf, n, &hdr, &total, &err), CTL_FRAME_OK);
+    return ctl_check_request(&hdr, buf + sizeof(hdr), r);
+}
+
+static void test_request_checks(void **state)
+{
+    (void)state;
+    struct ctl_request r;
+    uint8_t zero[16] = { 0 };
+    /* Exact payload sizes. */
+    uint16_t empty[] = { XENON_CTL_PAUSE, XENON_CTL_UNPAUSE, XENON_CTL_INFO, XENON_CTL_GO };
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(check(empty[i], NULL, 0, &r), 0);
+        assert_int_equal(r.type, empty[i]);
+        assert_int_equal(check(empty[i], zero, 1, &r), -EINVAL);
+    }
+    assert_int_equal(check(XENON_CTL_HELLO, zero, 4, &r), -EINVAL);
+    assert_int_equal(check(XENON_CTL_HELLO, zero, 12, &r), -EINVAL);
+    assert_int_equal(check(XENON_CTL_SHUTDOWN, zero, 0, &r), -EINVAL);
+    /* Values and reserved fields. */
+    for (uint32_t reason = 0; reason <= 5; reason++) {
+        struct xenon_ctl_shutdown s = { .reason = reason };
+        assert_int_equal(check(XENON_CTL_SHUTDOWN, &s, sizeof(s), &r), 0);
+        assert_int_equal(r.u.shutdown.reason, reason);
+    }
+    struct xenon_ctl_shutdown s = { .reason = 6 };
+    assert_int_equal(check(XENON_CTL_SHUTDOWN, &s, sizeof(s), &r), -EINVAL);
+    s = (struct xenon_ctl_shutdown){ .reason = 0x80000000u };
+    assert_int_equal(check(XENON_CTL_SHUTDOWN, &s, sizeof(s), &r), -EINVAL);
+    s = (struct xenon_ctl_shutdown){ .reason = 0, .reserved = 1 };
+    assert_int_equal(check(XENON_CTL_SHUTDOWN, &s, sizeof(s), &r), -EINVAL);
+    struct xenon_ctl_hello h = { .version = 1, .reserved = 2 };
+    assert_int_equal(check(XENON_CTL_HELLO, &h, sizeof(h), &r), -EINVAL);
+    /* Types: reserved, unknown, replies and notices. */
+    for (uint16_t t = XENON_CTL_RESERVED_FIRST; t <= XENON_CTL_RESERVED_LAST; t++)
+        assert_int_equal(check(t, NULL, 0, &r), -EOPNOTSUPP);
+    assert_int_equal(check(0, NULL, 0, &r), -ENOSYS);
+    assert_int_equal(check(7, NULL, 0, &r), -ENOSYS);
+    assert_int_equal(check(XENON_CTL_INFO | XENON_CTL_REPLY, NULL, 0, &r), -ENOSYS);
+    assert_int_equal(check(XENON_CTL_NOTICE_BUILT, NULL, 0, &r), -ENOSYS);
+    assert_int_equal(check(0xffff, NULL, 0, &r), -ENOSYS);
+}
+
+static void test_reply_round_trip(void **state)
+{
+    (void)state;
+    uint8_t buf[CTL_MAX_MESSAGE];
+    struct xenon_ctl_hello_reply hr = { .version = 1, .domid = 3, .nr_vcpus = 2, .pid = 99 };
+    size_t n = ctl_encode_reply(buf, sizeof(buf), XENON_CTL_HELLO, 5, 0, &hr, sizeof(hr));
+    assert_int_equal(n, sizeof(struct xenon_ctl_hdr) + 8 + sizeof(hr));
+    int32_t st;
+    const uint8_t *body;
+    size_t blen;
+    assert_int_equal(vmmctl_decode_reply(buf, n, XENON_CTL_HELLO, 5, &st, &body, &blen), 0);
+    assert_int_equal(st, 0);
+    assert_int_equal(blen, sizeof(hr));
+    assert_memory_equal(body, &hr, sizeof(hr));
+    /* Not the reply asked for, or cut short. */
+    assert_int_equal(vmmctl_decode_reply(buf, n, XENON_CTL_HELLO, 6, &st, &body, &blen), -EPROTO);
+    assert_int_equal(vmmctl_decode_reply(buf, n, XENON_CTL_INFO, 5, &st, &body, &blen), -EPROTO);
+    assert_int_equal(vmmctl_decode_reply(buf, n - 1, XENON_CTL_HELLO, 5, &st, &body, &blen), -EPROTO);
+    assert_int_equal(vmmctl_decode_reply(buf, 20, XENON_CTL_HELLO, 5, &st, &body, &blen), -EPROTO);
+    /* An error carries no body, even when one is offered. */
+    n = ctl_encode_reply(buf, sizeof(buf), XENON_CTL_PAUSE, 1, -ETIMEDOUT, &hr, sizeof(hr));
+    assert_int_equal(n, sizeof(struct xenon_ctl_hdr) + 8);
+    assert_int_equal(vmmctl_decode_reply(buf, n, XENON_CTL_PAUSE, 1, &st, &body, &blen), 0);
+    assert_int_equal(st, -ETIMEDOUT);
+    assert_int_equal(blen, 0);
+    /* A positive status is no errno. */
+    n = ctl_encode_reply(buf, sizeof(buf), XENON_CTL_PAUSE, 1, 5, NULL, 0);
+    assert_int_equal(vmmctl_decode_reply(buf, n, XENON_CTL_PAUSE, 1, &st, &body, &blen), -EPROTO);
+    /* Too large, or a buffer too small: nothing encoded. */
+    assert_int_equal(ctl_encode_reply(buf, sizeof(buf), XENON_CTL_INFO, 1, 0, buf,
+                                      XENON_CTL_MAX_PAYLOAD), 0);
+    assert_int_equal(ctl_encode_reply(buf, 20, XENON_CTL_INFO, 1, 0, NULL, 0), 0);
+    assert_int_equal(vmmctl_encode_request(buf, sizeof(buf), XENON_CTL_INFO, 1, buf,
+                                           XENON_CTL_MAX_PAYLOAD + 1), 0);
+}
+
+static void test_info_decode(void **state)
+{
+    (void)state;
+    uint8_t body[XENON_CTL_MAX_PAYLOAD];
+    struct xenon_ctl_info in = { .state = XENON_CTL_STATE_PAUSED, .shutdown_reason = -1,
+                                 .nr_vcpus = 2, .memory_bytes = 16 << 20, .uptime_ns = 5 };
+    struct xenon_ctl_vcpu v[2] = { { 100, XENON_CTL_VCPU_PAUSED, -1 },
+                                   { 200, XENON_CTL_VCPU_DOWN, 3 } };
+    memcpy(body, &in, sizeof(in));
+    memcpy(body + sizeof(in), v, sizeof(v));
+    struct vmmctl_info out;
+    assert_int_equal(vmmctl_decode_info(body, sizeof(in) + sizeof(v), &out), 0);
+    assert_int_equal(out.state, XENON_CTL_STATE_PAUSED);
+    assert_int_equal(out.nr_vcpus, 2);
+    assert_int_equal(out.vcpu[1].cpu_time_ns, 200);
+    assert_int_equal(out.memory_bytes, 16 << 20);
+    /* Sizes that disagree with the count, too many vCPUs, unknown states. */
+    assert_int_equal(vmmctl_decode_info(body, sizeof(in) + sizeof(v) - 1, &out), -EPROTO);
+    assert_int_equal(vmmctl_decode_info(body, sizeof(in) - 1, &out), -EPROTO);
+    in.nr_vcpus = XENON_CTL_MAX_VCPUS + 1;
+    memcpy(body, &in, sizeof(in));
+    assert_int_equal(vmmctl_decode_info(body, sizeof(in) + (XENON_CTL_MAX_VCPUS + 1) * 16, &out),
+                     -EPROTO);
+    in.nr_vcpus = 2;
+    in.state = 9;
+    memcpy(body, &in, sizeof(in));
+    assert_int_equal(vmmctl_decode_info(body, sizeof(in) + sizeof(v), &out), -EPROTO);
+    in.state = XENON_CTL_STATE_RUNNING;
+    v[0].state = 4;
+    memcpy(body, &in, sizeof(in));
+    memcpy(body + sizeof(in), v, sizeof(v));
+    assert_int_equal(vmmctl_decode_info(body, sizeof(in) + sizeof(v), &out), -EPROTO);
+}
+
+struct seen {
+    int requests, errors, last_err;
+    uint32_t ids[8];
+};
+
+static void on_req(void *o, const struct ctl_request *r)
+{
+    struct seen *s = o;
+    s->ids[s->requests++ % 8] = r->id;
+}
+
+static void on_err(void *o, uint16_t type, uint32_t id, int err)
+{
+    (void)type;
+    (void)id;
+    struct seen *s = o;
+    s->errors++;
+    s->last_err = err;
+}
+
+static void test_consume_stream(void **state)
+{
+    (void)state;
+    uint8_t buf[4 * CTL_MAX_MESSAGE];
+    size_t n = 0;
+    n += vmmctl_encode_request(buf + n, sizeof(buf) - n, XENON_CTL_INFO, 1, NULL, 0);
+    n += vmmctl_encode_request(buf + n, sizeof(buf) - n, XENON_CTL_PAUSE, 2, "x", 1);
+    n += vmmctl_encode_request(buf + n, sizeof(buf) - n, XENON_CTL_GO, 3, NULL, 0);
+    size_t whole = n;
+    n += vmmctl_encode_request(buf + n, sizeof(buf) - n, XENON_CTL_UNPAUSE, 4, NULL, 0) - 3;
+    struct seen s = { 0 };
+    struct ctl_sink sink = { on_req, on_err, &s };
+    bool close = true;
+    /* Two good, one refused (the stream goes on), a partial one kept. */
+    assert_int_equal(ctl_consume(buf, n, &sink, &close), whole);
+    assert_false(close);
+    assert_int_equal(s.requests, 2);
+    assert_int_equal(s.ids[0], 1);
+    assert_int_equal(s.ids[1], 3);
+    assert_int_equal(s.errors, 1);
+    assert_int_equal(s.last_err, -EINVAL);
+    /* A bad header ends the stream, after the messages before it. */
+    s = (struct seen){ 0 };
+    n = vmmctl_encode_request(buf, sizeof(buf), XENON_CTL_INFO, 1, NULL, 0);
+    memcpy(buf + n, "JUNKJUNKJUNKJUNK", 16);
+    assert_int_equal(ctl_consume(buf, n + 16, &sink, &close), n + 16);
+    assert_true(close);
+    assert_int_equal(s.requests, 1);
+    assert_int_equal(s.last_err, -EPROTO);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hello_round_trip),
+        cmocka_unit_test(test_frame_needs_whole_message),
+        cmocka_unit_test(test_frame_rejects_bad_headers),
+        cmocka_unit_test(test_request_checks),
+        cmocka_unit_test(test_reply_round_trip),
+        cmocka_unit_test(test_info_decode),
+        cmocka_unit_test(test_consume_stream),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

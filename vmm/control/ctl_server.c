@@ -1,0 +1,374 @@
+/* See ctl_server.h. One connection at a time is served per event, and each
+ * request is answered before the next is read: requests from several
+ * clients are serialised by the I/O thread. A client that does not read
+ * its replies cannot grow our memory: while a reply is unsent no request
+ * is read from it, and a reply that does not fit its buffer drops it. */
+#include "ctl_server.h"
+#include "ctl_proto.h"
+#include "domain.h"
+#include "ioloop.h"
+#include "pause.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define MAX_CONNS 8             /* at once, handed-over ones included */
+#define TX_CAP (2 * CTL_MAX_MESSAGE)
+#define PAUSE_TIMEOUT_MS 5000
+
+struct ctl_conn {
+    struct io_watch w;
+    bool handover;              /* from --control-fd */
+    bool dead;                  /* close once the event is handled */
+    size_t rx_len, tx_len;
+    uint8_t rx[CTL_MAX_MESSAGE];
+    uint8_t tx[TX_CAP];
+};
+
+static struct {
+    struct domain *d;
+    struct io_watch listen;
+    bool listening;             /* the listen watch is in the loop */
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    struct ctl_conn *conn[MAX_CONNS];
+    bool hold;
+    unsigned handover_open;
+    bool go_received;
+} srv = { .listen = { .fd = -1 } };
+
+/* --- replies ------------------------------------------------------------ */
+
+static void conn_flush(struct ctl_conn *c);
+
+static void queue(struct ctl_conn *c, const uint8_t *msg, size_t n)
+{
+    if (c->tx_len + n > sizeof(c->tx))
+        conn_flush(c);          /* room for a client that pipelines */
+    if (!n || c->tx_len + n > sizeof(c->tx)) {
+        c->dead = true;         /* it does not read what we send */
+        return;
+    }
+    memcpy(c->tx + c->tx_len, msg, n);
+    c->tx_len += n;
+}
+
+static void reply(struct ctl_conn *c, uint16_t type, uint32_t id, int32_t status,
+                  const void *body, size_t len)
+{
+    uint8_t msg[CTL_MAX_MESSAGE];
+    queue(c, msg, ctl_encode_reply(msg, sizeof(msg), type, id, status, body, len));
+}
+
+/* --- requests ----------------------------------------------------------- */
+
+static uint64_t thread_cpu_ns(const struct vcpu *v)
+{
+    clockid_t cid;
+    struct timespec ts;
+    if (!v->thread_started || pthread_getcpuclockid(v->thread, &cid) != 0 ||
+        clock_gettime(cid, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static size_t fill_info(struct domain *d, uint8_t *body, size_t cap)
+{
+    struct xenon_ctl_info info = {
+        .nr_vcpus = d->nr_vcpus < XENON_CTL_MAX_VCPUS ? d->nr_vcpus : XENON_CTL_MAX_VCPUS,
+        .memory_bytes = d->mem.ram_bytes,
+    };
+    size_t len = sizeof(info) + info.nr_vcpus * sizeof(struct xenon_ctl_vcpu);
+    if (len > cap)
+        return 0;
+    pthread_mutex_lock(&d->lock);
+    info.shutdown_reason = atomic_load(&d->shutdown_reason);
+    info.state = info.shutdown_reason >= 0 || atomic_load(&d->stopping)
+                     ? XENON_CTL_STATE_SHUTDOWN
+               : d->pause.held ? XENON_CTL_STATE_HELD
+               : d->pause.paused ? XENON_CTL_STATE_PAUSED
+                                 : XENON_CTL_STATE_RUNNING;
+    info.uptime_ns = d->boot_ns ? domain_system_time(d) : 0;
+    for (unsigned i = 0; i < info.nr_vcpus; i++) {
+        const struct vcpu *v = &d->vcpu[i];
+        struct xenon_ctl_vcpu cv = {
+            .cpu_time_ns = thread_cpu_ns(v),
+            .host_cpu = -1,
+            .state = v->exited || v->down ? XENON_CTL_VCPU_DOWN
+                   : v->parked || !v->thread_started ? XENON_CTL_VCPU_PAUSED
+                   : v->blocked ? XENON_CTL_VCPU_BLOCKED
+                                : XENON_CTL_VCPU_RUNNING,
+        };
+        memcpy(body + sizeof(info) + i * sizeof(cv), &cv, sizeof(cv));
+    }
+    pthread_mutex_unlock(&d->lock);
+    memcpy(body, &info, sizeof(info));
+    return len;
+}
+
+static void on_request(void *opaque, const struct ctl_request *req)
+{
+    struct ctl_conn *c = opaque;
+    struct domain *d = srv.d;
+    if (c->dead)
+        return;                 /* dropped: act on nothing more from it */
+    switch (req->type) {
+    case XENON_CTL_HELLO: {
+        struct xenon_ctl_hello_reply r = { .version = XENON_CONTRACT_VERSION,
+                                           .domid = d->domid,
+                                           .nr_vcpus = d->nr_vcpus,
+                                           .pid = (uint32_t)getpid() };
+        reply(c, req->type, req->id, 0, &r, sizeof(r));
+        return;
+    }
+    case XENON_CTL_PAUSE: {
+        int rc = pause_domain(d, PAUSE_TIMEOUT_MS);
+        if (rc < 0)
+            log_warn("dom%u: control: vCPUs did not stop within %u ms", d->domid,
+                     PAUSE_TIMEOUT_MS);
+        reply(c, req->type, req->id, rc, NULL, 0);
+        return;
+    }
+    case XENON_CTL_UNPAUSE:
+        unpause_domain(d);
+        reply(c, req->type, req->id, 0, NULL, 0);
+        return;
+    case XENON_CTL_SHUTDOWN:
+        log_info("dom%u: control: shutdown requested (reason %u)", d->domid,
+                 req->u.shutdown.reason);
+        reply(c, req->type, req->id, 0, NULL, 0);
+        domain_shutdown(d, (int)req->u.shutdown.reason);
+        return;
+    case XENON_CTL_INFO: {
+        uint8_t body[XENON_CTL_MAX_PAYLOAD];
+        size_t n = fill_info(d, body, sizeof(body) - sizeof(struct xenon_ctl_status));
+        reply(c, req->type, req->id, n ? 0 : -EOVERFLOW, body, n);
+        return;
+    }
+    case XENON_CTL_GO:
+        if (!srv.go_received) {
+            srv.go_received = true;
+            pause_release_hold(d);
+        }
+        reply(c, req->type, req->id, 0, NULL, 0);
+        return;
+    }
+    reply(c, req->type, req->id, -ENOSYS, NULL, 0);    /* not reached */
+}
+
+static void on_error(void *opaque, uint16_t type, uint32_t id, int err)
+{
+    struct ctl_conn *c = opaque;
+    if (!c->dead)
+        reply(c, type & ~XENON_CTL_REPLY, id, err, NULL, 0);
+}
+
+/* --- connections -------------------------------------------------------- */
+
+static void conn_close(struct ctl_conn *c)
+{
+    for (unsigned i = 0; i < MAX_CONNS; i++)
+        if (srv.conn[i] == c)
+            srv.conn[i] = NULL;
+    ioloop_del(&c->w);
+    close(c->w.fd);
+    if (c->handover && srv.handover_open && --srv.handover_open == 0 && srv.hold &&
+        !srv.go_received) {
+        log_info("dom%u (%s): destroyed before it ran (no go from the toolstack)",
+                 srv.d->domid, srv.d->name);
+        atomic_store(&srv.d->stopping, true);
+    }
+    free(c);
+    /* A slot is free again: take connections again if we had stopped. */
+    if (srv.listen.fd >= 0 && !srv.listening && ioloop_add(&srv.listen, EPOLLIN) == 0)
+        srv.listening = true;
+}
+
+static void conn_flush(struct ctl_conn *c)
+{
+    while (c->tx_len) {
+        ssize_t n = send(c->w.fd, c->tx, c->tx_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            /* The peer no longer reads (it may have sent GO and closed):
+             * drop what it would not read, but still read what it sent;
+             * its end of file ends the connection. */
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                c->tx_len = 0;
+            break;
+        }
+        memmove(c->tx, c->tx + n, c->tx_len - (size_t)n);
+        c->tx_len -= (size_t)n;
+    }
+}
+
+static void conn_ready(struct io_watch *w, uint32_t events)
+{
+    struct ctl_conn *c = w->opaque;
+    if (c->tx_len)
+        conn_flush(c);
+    if (!c->tx_len && !c->dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+        ssize_t n = recv(c->w.fd, c->rx + c->rx_len, sizeof(c->rx) - c->rx_len,
+                         MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            c->dead = true;
+        } else if (n > 0) {
+            c->rx_len += (size_t)n;
+            struct ctl_sink sink = { on_request, on_error, c };
+            bool bad = false;
+            size_t used = ctl_consume(c->rx, c->rx_len, &sink, &bad);
+            memmove(c->rx, c->rx + used, c->rx_len - used);
+            c->rx_len -= used;
+            conn_flush(c);
+            if (bad)
+                c->dead = true;
+        }
+    }
+    if (c->dead) {
+        conn_flush(c);          /* the error reply, if the socket takes it */
+        conn_close(c);
+        return;
+    }
+    /* Unsent replies: wait until the socket drains, read nothing meanwhile. */
+    ioloop_mod(&c->w, c->tx_len ? EPOLLOUT : EPOLLIN);
+}
+
+static struct ctl_conn *conn_add(int fd, bool handover)
+{
+    unsigned slot = MAX_CONNS;
+    for (unsigned i = 0; i < MAX_CONNS && slot == MAX_CONNS; i++)
+        if (!srv.conn[i])
+            slot = i;
+    struct ctl_conn *c = slot < MAX_CONNS ? calloc(1, sizeof(*c)) : NULL;
+    if (!c) {
+        close(fd);
+        return NULL;
+    }
+    c->w = (struct io_watch){ fd, conn_ready, c };
+    c->handover = handover;
+    if (ioloop_add(&c->w, EPOLLIN) < 0) {
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    srv.conn[slot] = c;
+    if (handover)
+        srv.handover_open++;
+    return c;
+}
+
+static void on_accept(struct io_watch *w, uint32_t events)
+{
+    (void)events;
+    int fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+        /* Out of descriptors: stop listening (the socket would stay
+         * readable and spin the loop) until a connection closes. */
+        if ((errno == EMFILE || errno == ENFILE) && srv.listening) {
+            ioloop_del(w);
+            srv.listening = false;
+        }
+        return;
+    }
+    if (!conn_add(fd, false))
+        log_debug("dom%u: control: connection refused (%u at once)", srv.d->domid,
+                  MAX_CONNS);
+}
+
+/* --- set-up ------------------------------------------------------------- */
+
+static int listen_on(const char *path)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(a.sun_path)) {
+        log_err("--control-socket: path too long: %s", path);
+        return -1;
+    }
+    strcpy(a.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        log_err("control socket: %s", strerror(errno));
+        return -1;
+    }
+    /* The mode comes from here, not from the caller's umask: only the
+     * owner (the toolstack) may pause or shut down the domain. No other
+     * thread runs yet, so changing the umask races with nothing. */
+    mode_t old = umask(0177);
+    int rc = bind(fd, (struct sockaddr *)&a, sizeof(a));
+    umask(old);
+    if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, 2 * MAX_CONNS) < 0) {
+        log_err("%s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int control_init(struct domain *d, const struct control_opts *o)
+{
+    srv.d = d;
+    srv.hold = o->hold;
+    for (unsigned i = 0; i < o->nr_handover; i++) {
+        int fd = o->handover[i];
+        if (!conn_add(fd, true)) {
+            log_err("--control-fd %d: cannot serve it", fd);
+            return -1;
+        }
+    }
+    if (o->socket_path) {
+        int fd = listen_on(o->socket_path);
+        if (fd < 0)
+            return -1;
+        snprintf(srv.path, sizeof(srv.path), "%s", o->socket_path);
+        srv.listen = (struct io_watch){ fd, on_accept, d };
+        if (ioloop_add(&srv.listen, EPOLLIN) < 0)
+            return -1;
+        srv.listening = true;
+    }
+    return 0;
+}
+
+void control_notify_built(struct domain *d)
+{
+    (void)d;
+    uint8_t msg[sizeof(struct xenon_ctl_hdr)];
+    size_t n = ctl_encode_notice(msg, sizeof(msg), XENON_CTL_NOTICE_BUILT);
+    for (unsigned i = 0; i < MAX_CONNS; i++) {
+        struct ctl_conn *c = srv.conn[i];
+        if (c && c->handover) {
+            queue(c, msg, n);
+            conn_flush(c);
+        }
+    }
+}
+
+void control_fini(struct domain *d)
+{
+    (void)d;
+    if (srv.listen.fd >= 0) {
+        if (srv.listening)
+            ioloop_del(&srv.listen);
+        srv.listening = false;
+        close(srv.listen.fd);
+        srv.listen.fd = -1;
+        if (srv.path[0])
+            unlink(srv.path);
+    }
+    for (unsigned i = 0; i < MAX_CONNS; i++) {
+        struct ctl_conn *c = srv.conn[i];
+        if (c) {
+            conn_flush(c);
+            c->handover = false;    /* no "destroyed before it ran" now */
+            conn_close(c);
+        }
+    }
+}
