@@ -26,10 +26,12 @@
 #include "console.h"
 #include "domain.h"
 #include "ioloop.h"
+#include "hypercall.h"
 #include "layout.h"
 #include "loader.h"
 #include "shinfo.h"
 #include "timer.h"
+#include "uart.h"
 #include "vcpu.h"
 #include "vm.h"
 #include "xs_relay.h"
@@ -350,6 +352,10 @@ static int build(struct domain *d, const struct options *o)
     free(ramdisk);
     kernel = ramdisk = NULL;
 
+    /* The modules that handle port and MSR exits claim them before the VM
+     * exists: the platform takes the claimed MSRs from KVM. */
+    if (hypercall_register_exits(d) < 0 || uart_register_exits(d) < 0)
+        goto fail;
     if (vm_create(d) < 0 || vm_create_vcpus(d) < 0)
         goto fail;
     if (time_init(d) < 0) {

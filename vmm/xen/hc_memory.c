@@ -4,7 +4,7 @@
 #include "compat32.h"
 #include "memmap.h"
 #include "shinfo.h"
-#include "vm.h"
+#include "platform.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +33,7 @@ static int ensure_page(struct domain *d, uint64_t gpa)
     int rc = gmem_add_region(&d->mem, gpa, GMEM_PAGE_SIZE, GMEM_XEN_PAGE, NULL);
     if (rc < 0)
         return -XEN_ENOMEM;
-    if (vm_map_region(d, idx) < 0) {
+    if (platform_map_region(d, idx) < 0) {
         log_err("dom%u: cannot map a page at %#llx", d->domid,
                 (unsigned long long)gpa);
         return -XEN_ENOMEM;
