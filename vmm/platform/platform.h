@@ -5,7 +5,8 @@
  * no caller includes <linux/kvm.h> or issues an ioctl.
  *
  * Two implementations, chosen at link time:
- *   platform/kvm_platform.c  Linux KVM, linked into xenon-vmm
+ *   platform/vm.c, vcpu.c    Linux KVM (state in platform/kvm.h), linked
+ *                            into xenon-vmm
  *   platform/mem_platform.c  plain memory and recorded calls, linked into
  *                            the unit tests and the hypercall fuzz target
  *                            (no /dev/kvm needed)
