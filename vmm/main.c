@@ -374,7 +374,8 @@ static int build(struct domain *d, const struct options *o)
         ioloop_add(&timer_watch[2 * i + 1], EPOLLIN);
     }
     gnttab_init(d, o->max_grant_frames);
-    /* Port order as libxl: xenstore first, then the console. */
+    /* Their ports are fixed by the contract (XENON_PORT_*), not by this
+     * order. */
     if (xs_relay_init(d, o->xenstore_socket) < 0 ||
         console_init(d, &o->console) < 0 || open_serial(d, o) < 0)
         goto fail;

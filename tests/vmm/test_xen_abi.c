@@ -285,6 +285,46 @@ static void test_evtchn_early_event(void **state)
     assert_int_equal(upcall_pending(f), 1);
 }
 
+/* The console and xenstore ports are the contract's, whatever order the
+ * backends bind in, and a guest's own ports never take them. */
+static unsigned notified;
+static void count_notify(void *opaque) { (void)opaque; notified++; }
+
+static void test_backend_ports(void **state)
+{
+    struct fixture *f = *state;
+    struct evtchn_backend console = { .notify = count_notify };
+    struct evtchn_backend store = { .notify = count_notify };
+    pthread_mutex_lock(&f->d->lock);
+    assert_int_equal(evtchn_bind_backend(f->d, XENON_PORT_CONSOLE, &console),
+                     XENON_PORT_CONSOLE);
+    assert_int_equal(evtchn_bind_backend(f->d, XENON_PORT_XENSTORE, &store),
+                     XENON_PORT_XENSTORE);
+    assert_int_equal(evtchn_bind_backend(f->d, XENON_PORT_CONSOLE, &store),
+                     -XEN_EBUSY);
+    assert_int_equal(evtchn_bind_backend(f->d, 0, &store), -XEN_EINVAL);
+    assert_int_equal(evtchn_bind_backend(f->d, EVTCHN_2L_MAX_64, &store),
+                     -XEN_EINVAL);
+    pthread_mutex_unlock(&f->d->lock);
+
+    struct evtchn_alloc_unbound au = { .dom = DOMID_SELF, .remote_dom = 0 };
+    assert_int_equal(evtchn_op(f, EVTCHNOP_alloc_unbound, &au, sizeof(au)), 0);
+    get(f, ARG, &au, sizeof(au));
+    assert_true(au.port != XENON_PORT_CONSOLE && au.port != XENON_PORT_XENSTORE);
+
+    struct evtchn_status st = { .dom = DOMID_SELF, .port = XENON_PORT_CONSOLE };
+    assert_int_equal(evtchn_op(f, EVTCHNOP_status, &st, sizeof(st)), 0);
+    get(f, ARG, &st, sizeof(st));
+    assert_int_equal(st.status, EVTCHNSTAT_interdomain);
+    assert_int_equal(st.u.interdomain.dom, 0);
+    assert_int_equal(st.u.interdomain.port, XENON_PORT_CONSOLE);
+
+    notified = 0;
+    struct evtchn_send s = { .port = XENON_PORT_XENSTORE };
+    assert_int_equal(evtchn_op(f, EVTCHNOP_send, &s, sizeof(s)), 0);
+    assert_int_equal(notified, 1);
+}
+
 /* --- grant tables ------------------------------------------------------- */
 
 static long setup_table(struct fixture *f, uint16_t dom, uint32_t nr,
@@ -508,6 +548,7 @@ int main(void)
         BOTH(test_evtchn_loopback),
         BOTH(test_evtchn_bad_arguments),
         BOTH(test_evtchn_early_event),
+        BOTH(test_backend_ports),
         BOTH(test_gnttab_setup_and_query),
         BOTH(test_add_to_physmap),
         BOTH(test_shutdown_reasons),

@@ -236,6 +236,21 @@ int evtchn_alloc_backend(struct domain *d, struct evtchn_backend *be)
     return port;
 }
 
+int evtchn_bind_backend(struct domain *d, uint32_t port,
+                        struct evtchn_backend *be)
+{
+    struct evtchn *c = port_get(d, port);
+    if (!c)
+        return -XEN_EINVAL;
+    if (c->state != EVTCHNSTAT_closed)
+        return -XEN_EBUSY;
+    shinfo_clear_pending(d, port);
+    *c = (struct evtchn){ .state = EVTCHNSTAT_interdomain, .remote_dom = 0,
+                          .be = be };
+    be->dom0_port = port;
+    return (int)port;
+}
+
 void evtchn_set_pending(struct domain *d, uint32_t port)
 {
     if (port == 0 || port >= evtchn_max_ports(d))

@@ -61,6 +61,12 @@ int evtchn_unmask(struct domain *d, uint32_t port);
 
 /* Allocate a guest port connected to a backend in this VMM. */
 int evtchn_alloc_backend(struct domain *d, struct evtchn_backend *be);
+/* Connect a backend at a port fixed in advance (include/xenon/contract.h's
+ * XENON_PORT_*, which the toolstack publishes without asking us); dom0's
+ * end reports the same number. The port, or -XEN_EINVAL out of range,
+ * -XEN_EBUSY if it is taken. */
+int evtchn_bind_backend(struct domain *d, uint32_t port,
+                        struct evtchn_backend *be);
 
 /* Raise an event on a guest port (from a backend or a timer). */
 void evtchn_set_pending(struct domain *d, uint32_t port);
