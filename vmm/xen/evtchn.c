@@ -79,7 +79,7 @@ int evtchn_bind_interdomain(struct domain *d, uint32_t remote_dom,
     return port;
 }
 
-static bool virq_is_per_vcpu(uint32_t virq)
+bool evtchn_virq_is_per_vcpu(uint32_t virq)
 {
     return virq == VIRQ_TIMER || virq == VIRQ_DEBUG ||
            virq == VIRQ_XENOPROF || virq == VIRQ_XENPMU;
@@ -89,12 +89,12 @@ int evtchn_bind_virq(struct domain *d, uint32_t virq, uint32_t vcpu)
 {
     if (virq >= NR_VIRQS)
         return -XEN_EINVAL;
-    if (!virq_is_per_vcpu(virq) && vcpu != 0)
+    if (!evtchn_virq_is_per_vcpu(virq) && vcpu != 0)
         return -XEN_EINVAL;
     if (vcpu >= d->nr_vcpus)
         return -XEN_ENOENT;
     /* Global VIRQs belong to the hardware domain; ARGO is per-domain. */
-    if (!virq_is_per_vcpu(virq) && virq != VIRQ_ARGO)
+    if (!evtchn_virq_is_per_vcpu(virq) && virq != VIRQ_ARGO)
         return -XEN_EBUSY;
     struct vcpu *v = &d->vcpu[vcpu];
     if (v->virq_port[virq])
@@ -210,7 +210,7 @@ int evtchn_bind_vcpu(struct domain *d, uint32_t port, uint32_t vcpu)
         return -XEN_EINVAL;
     switch (c->state) {
     case EVTCHNSTAT_virq:
-        if (virq_is_per_vcpu(c->virq))
+        if (evtchn_virq_is_per_vcpu(c->virq))
             return -XEN_EINVAL;
         c->vcpu = vcpu;
         return 0;

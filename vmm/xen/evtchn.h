@@ -77,6 +77,10 @@ void evtchn_send_virq(struct domain *d, unsigned vcpu, uint32_t virq);
 /* Apply events raised before shared info was mapped. */
 void evtchn_flush_early(struct domain *d);
 
+/* Whether a VIRQ is bound per vCPU (timer, debug...) rather than once per
+ * domain; a per-domain VIRQ's port sits in vCPU 0's virq_port table. */
+bool evtchn_virq_is_per_vcpu(uint32_t virq);
+
 /* Whether a port is pending (for SCHEDOP_poll). */
 bool evtchn_is_pending(struct domain *d, uint32_t port);
 
