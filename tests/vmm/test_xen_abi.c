@@ -270,6 +270,23 @@ static void test_evtchn_bad_arguments(void **state)
     assert_int_equal(hc(f, __HYPERVISOR_event_channel_op, 99, ARG, 0), -XEN_ENOSYS);
 }
 
+/* A per-domain VIRQ moved to another vCPU is still unbound by its close,
+ * as Xen finds its binding on vCPU 0 (evtchn_close()'s virq_is_global). */
+static void test_global_virq_close(void **state)
+{
+    struct fixture *f = *state;
+    struct evtchn_bind_virq bv = { .virq = VIRQ_ARGO, .vcpu = 0 };
+    assert_int_equal(evtchn_op(f, EVTCHNOP_bind_virq, &bv, sizeof(bv)), 0);
+    get(f, ARG, &bv, sizeof(bv));
+    struct evtchn_bind_vcpu mv = { .port = bv.port, .vcpu = 1 };
+    assert_int_equal(evtchn_op(f, EVTCHNOP_bind_vcpu, &mv, sizeof(mv)), 0);
+    struct evtchn_close c = { .port = bv.port };
+    assert_int_equal(evtchn_op(f, EVTCHNOP_close, &c, sizeof(c)), 0);
+    assert_int_equal(f->d->vcpu[0].virq_port[VIRQ_ARGO], 0);
+    bv = (struct evtchn_bind_virq){ .virq = VIRQ_ARGO, .vcpu = 0 };
+    assert_int_equal(evtchn_op(f, EVTCHNOP_bind_virq, &bv, sizeof(bv)), 0);
+}
+
 /* Sent before shared info exists, an event is kept and applied once the
  * guest maps the page. */
 static void test_evtchn_early_event(void **state)
@@ -548,6 +565,7 @@ int main(void)
         BOTH(test_evtchn_loopback),
         BOTH(test_evtchn_bad_arguments),
         BOTH(test_evtchn_early_event),
+        BOTH(test_global_virq_close),
         BOTH(test_backend_ports),
         BOTH(test_gnttab_setup_and_query),
         BOTH(test_add_to_physmap),

@@ -131,11 +131,14 @@ int evtchn_close(struct domain *d, uint32_t port)
     switch (c->state) {
     case EVTCHNSTAT_closed:
         return -XEN_EINVAL;
-    case EVTCHNSTAT_virq:
-        if (c->vcpu < d->nr_vcpus &&
-            d->vcpu[c->vcpu].virq_port[c->virq] == port)
-            d->vcpu[c->vcpu].virq_port[c->virq] = 0;
+    case EVTCHNSTAT_virq: {
+        /* A per-domain VIRQ stays bound on vCPU 0 when bind_vcpu moves
+         * its notifications elsewhere. */
+        unsigned owner = evtchn_virq_is_per_vcpu(c->virq) ? c->vcpu : 0;
+        if (owner < d->nr_vcpus && d->vcpu[owner].virq_port[c->virq] == port)
+            d->vcpu[owner].virq_port[c->virq] = 0;
         break;
+    }
     case EVTCHNSTAT_interdomain:
         if (c->be) {
             c->be = NULL;   /* the backend sees no more notifications */
