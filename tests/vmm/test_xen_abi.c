@@ -178,6 +178,42 @@ static void test_dispatch_errors(void **state)
     assert_int_equal(vcpu0(f)->nr_hypercalls, 3);
 }
 
+/* A 64-bit guest buffer that runs off the top of the address space is a
+ * fault, not a wrap to address 0. The top 2 MiB of virtual space is mapped
+ * to guest RAM, and gva 0 to guest-physical 0, so only the range check
+ * can refuse. */
+static void test_address_wrap(void **state)
+{
+    struct fixture *f = *state;
+    if (!f->long_mode)
+        return;         /* 32-bit: the compat range check has its own test */
+    const uint64_t pd = 0x4000, top_gpa = 0x200000;
+    uint64_t e = pd | 0x3;                          /* PDPT[511] -> PD */
+    put(f, MEM_PLATFORM_PML4 + 0x1000 + 511 * 8, &e, 8);
+    e = (MEM_PLATFORM_PML4 + 0x1000) | 0x3;         /* PML4[511] -> PDPT */
+    put(f, MEM_PLATFORM_PML4 + 511 * 8, &e, 8);
+    e = top_gpa | 0x83;                             /* PD[511]: 2 MiB page */
+    put(f, pd + 511 * 8, &e, 8);
+
+    uint8_t before[16], after[16];
+    get(f, 0, before, sizeof(before));
+    /* 16 bytes at 2^64 - 8: the last 8 bytes would land at gva 0. */
+    assert_int_equal(hc(f, __HYPERVISOR_xen_version, XENVER_extraversion,
+                        0xfffffffffffffff8ull, 0), -XEN_EFAULT);
+    get(f, 0, after, sizeof(after));
+    assert_memory_equal(before, after, sizeof(before));
+    /* The last bytes below 2^64 are reachable. */
+    assert_int_equal(hc(f, __HYPERVISOR_xen_version, XENVER_extraversion,
+                        0xfffffffffffffff0ull, 0), 0);
+    char extra[XEN_EXTRAVERSION_LEN];
+    get(f, top_gpa + 0x1ffff0, extra, sizeof(extra));
+    assert_string_equal(extra, ".0-xenon");
+    /* In 32-bit mode, the end of the 4 GiB space. */
+    mem_vcpu_compat_mode(vcpu0(f));
+    assert_int_equal(hc(f, __HYPERVISOR_xen_version, XENVER_extraversion,
+                        0xfffffff8ull, 0), -XEN_EFAULT);
+}
+
 /* --- event channels ----------------------------------------------------- */
 
 static long evtchn_op(struct fixture *f, unsigned cmd, const void *arg, size_t n)
@@ -562,6 +598,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         BOTH(test_xen_version),
         BOTH(test_dispatch_errors),
+        BOTH(test_address_wrap),
         BOTH(test_evtchn_loopback),
         BOTH(test_evtchn_bad_arguments),
         BOTH(test_evtchn_early_event),

@@ -32,6 +32,10 @@ static int guest_copy(struct hcall *h, uint64_t gva, void *buf, size_t len,
     uint8_t *p = buf;
     if (h->compat && (gva > 0xffffffffull || len > 0x100000000ull - gva))
         return -XEN_EFAULT;
+    /* A buffer running off the top of the address space would wrap to
+     * address 0 and on: a fault, not a copy. */
+    if (len > 0 && len - 1 > UINT64_MAX - gva)
+        return -XEN_EFAULT;
     while (len > 0) {
         size_t chunk = GMEM_PAGE_SIZE - (gva & (GMEM_PAGE_SIZE - 1));
         if (chunk > len)
