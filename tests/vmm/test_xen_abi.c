@@ -508,6 +508,48 @@ static void test_add_to_physmap(void **state)
     assert_int_equal(f->d->shinfo_gpa, 0x81000);
 }
 
+/* One guest frame shows one Xen page. Placing a grant frame where shared
+ * info is unhooks shared info, as Xen's add_to_physmap unhooks the Xen
+ * page a frame held: event delivery must no longer write into what is now
+ * the grant table. Two grant frames at one frame likewise. */
+static void test_one_xen_page_per_frame(void **state)
+{
+    struct fixture *f = *state;
+    map_shinfo(f);
+    assert_int_equal(add_to_physmap(f, DOMID_SELF, XENMAPSPACE_grant_table, 0,
+                                    SHINFO_GFN), 0);
+    assert_int_equal(f->d->gnttab.frame_gpa[0], SHINFO_GFN << 12);
+    assert_int_equal(f->d->shinfo_gpa, NO_GPA);
+
+    /* Fill the page with grant entries, then raise an event. */
+    uint8_t page[4096], after[4096];
+    memset(page, 0x11, sizeof(page));
+    put(f, SHINFO_GFN << 12, page, sizeof(page));
+    struct evtchn_bind_ipi ipi = { .vcpu = 0 };
+    assert_int_equal(evtchn_op(f, EVTCHNOP_bind_ipi, &ipi, sizeof(ipi)), 0);
+    get(f, ARG, &ipi, sizeof(ipi));
+    struct evtchn_send s = { .port = ipi.port };
+    assert_int_equal(evtchn_op(f, EVTCHNOP_send, &s, sizeof(s)), 0);
+    get(f, SHINFO_GFN << 12, after, sizeof(after));
+    assert_memory_equal(page, after, sizeof(page));
+
+    /* Shared info placed again starts afresh and gets the event. */
+    assert_int_equal(add_to_physmap(f, DOMID_SELF, XENMAPSPACE_shared_info, 0,
+                                    SHINFO_GFN + 1), 0);
+    assert_true(f->d->shinfo_gpa == (SHINFO_GFN + 1) << 12);
+
+    /* Grant frame 1 where frame 0 is: frame 0 loses its place. */
+    assert_int_equal(add_to_physmap(f, DOMID_SELF, XENMAPSPACE_grant_table, 1,
+                                    SHINFO_GFN), 0);
+    assert_int_equal(f->d->gnttab.frame_gpa[1], SHINFO_GFN << 12);
+    assert_int_equal(f->d->gnttab.frame_gpa[0], NO_GPA);
+    /* And shared info onto a grant frame unhooks the frame. */
+    assert_int_equal(add_to_physmap(f, DOMID_SELF, XENMAPSPACE_shared_info, 0,
+                                    SHINFO_GFN), 0);
+    assert_int_equal(f->d->gnttab.frame_gpa[1], NO_GPA);
+    assert_int_equal(f->d->shinfo_gpa, SHINFO_GFN << 12);
+}
+
 /* --- sched_op ----------------------------------------------------------- */
 
 static void test_shutdown_reasons(void **state)
@@ -606,6 +648,7 @@ int main(void)
         BOTH(test_backend_ports),
         BOTH(test_gnttab_setup_and_query),
         BOTH(test_add_to_physmap),
+        BOTH(test_one_xen_page_per_frame),
         BOTH(test_shutdown_reasons),
         BOTH(test_exit_table),
     };

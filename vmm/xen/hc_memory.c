@@ -62,6 +62,20 @@ static long place_shared_info(struct domain *d, uint64_t gpa)
     return 0;
 }
 
+/* One guest frame shows one Xen page. As Xen's add_to_physmap unhooks the
+ * Xen page a frame held before, the page there (shared info or another
+ * grant frame) loses its place; placed again, it starts zeroed. */
+static void unhook_xen_page(struct domain *d, uint64_t gpa, unsigned space,
+                            uint64_t idx)
+{
+    if (space != XENMAPSPACE_shared_info && d->shinfo_gpa == gpa)
+        d->shinfo_gpa = NO_GPA;
+    for (unsigned i = 0; i < GNTTAB_DEFAULT_MAX_FRAMES; i++)
+        if (d->gnttab.frame_gpa[i] == gpa &&
+            (space != XENMAPSPACE_grant_table || i != idx))
+            d->gnttab.frame_gpa[i] = NO_GPA;
+}
+
 static long add_to_physmap(struct hcall *h)
 {
     uint32_t domid, space;
@@ -107,6 +121,7 @@ static long add_to_physmap(struct hcall *h)
     int rc = ensure_page(d, gpa);
     if (rc < 0)
         return rc;
+    unhook_xen_page(d, gpa, space, idx);
     if (space == XENMAPSPACE_shared_info)
         return place_shared_info(d, gpa);
     return gnttab_map_frame(d, idx, gpa);
