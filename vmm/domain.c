@@ -1,5 +1,5 @@
 #include "domain.h"
-#include "vcpu.h"
+#include "platform.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +11,6 @@ void domain_init(struct domain *d, uint32_t domid, unsigned nr_vcpus)
 {
     d->domid = domid;
     d->nr_vcpus = nr_vcpus;
-    d->kvm_fd = d->vm_fd = -1;
     d->wake_fd = -1;
     d->shinfo_gpa = NO_GPA;
     d->hypercall_page_gpa = NO_GPA;
@@ -23,7 +22,6 @@ void domain_init(struct domain *d, uint32_t domid, unsigned nr_vcpus)
         struct vcpu *v = &d->vcpu[i];
         v->d = d;
         v->id = i;
-        v->fd = -1;
         v->oneshot_fd = v->periodic_fd = -1;
         v->vcpu_info_gpa = NO_GPA;
         pthread_cond_init(&v->wake, NULL);
@@ -39,7 +37,7 @@ void domain_shutdown(struct domain *d, int reason)
     pthread_cond_broadcast(&d->event_cond);
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         pthread_cond_broadcast(&d->vcpu[i].wake);
-        vcpu_interrupt(&d->vcpu[i]);
+        platform_kick(&d->vcpu[i]);
     }
     if (d->wake_fd >= 0) {
         uint64_t one = 1;
@@ -53,4 +51,32 @@ void domain_trace_launch(struct domain *d, const char *event)
 {
     if (d->launch_trace)
         fprintf(stderr, "launch: %s %llu\n", event, (unsigned long long)now_ns());
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+    struct domain *d = v->d;
+    pthread_cond_broadcast(&d->event_cond);
+    uint8_t vector = v->upcall_vector ? v->upcall_vector : d->callback_vector;
+    if (vector)
+        platform_inject_vector(d, v->id, vector);
+}
+
+long vcpu_bring_up(struct vcpu *v)
+{
+    if (v->has_init_ctx)
+        v->start_pending = true;
+    v->up = true;
+    v->down = false;
+    pthread_cond_broadcast(&v->wake);
+    platform_kick(v);
+    return 0;
+}
+
+long vcpu_take_down(struct vcpu *v, struct vcpu *caller)
+{
+    v->down = true;
+    if (v != caller)
+        platform_kick(v);
+    return 0;
 }

@@ -6,7 +6,6 @@
 #ifndef XENON_DOMAIN_H
 #define XENON_DOMAIN_H
 
-#include <linux/kvm.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -19,6 +18,7 @@
 #include "xenon/contract.h"
 #include "gmem.h"
 #include "evtchn.h"
+#include "exits.h"
 #include "gnttab.h"
 #include "memmap.h"
 #include "uart.h"
@@ -33,15 +33,13 @@
 #define VMM_EXIT_ERROR XENON_EXIT_ERROR
 
 struct domain;
+struct platform_vcpu;
+struct platform_vm;
 
 struct vcpu {
     struct domain *d;
     unsigned id;
-    int fd;
-    struct kvm_run *run;
-    pthread_t thread;
-    bool thread_started;
-    bool entered;                   /* has run guest code (launch trace) */
+    struct platform_vcpu *pv;       /* the platform's own (platform.h) */
 
     /* Bring-up: vCPU 0 starts at boot; others wait for VCPUOP_up. */
     bool up;                        /* guarded by d->lock */
@@ -74,8 +72,8 @@ struct domain {
     bool user_hypercalls;           /* benchmark knob: allow CPL3 hypercalls */
     bool launch_trace;              /* print launch milestones (benchmarks) */
 
-    int kvm_fd, vm_fd;
-    int run_size;
+    struct platform_vm *pvm;        /* the platform's own (platform.h) */
+    struct exits exits;             /* port and MSR exit handlers */
     struct gmem mem;
     unsigned nr_vcpus;
     struct vcpu vcpu[MAX_VCPUS];
@@ -152,5 +150,9 @@ void *vcpu_info_ptr(struct domain *d, const struct vcpu *v);
 /* Wake a vCPU that may be blocked, and interrupt it if it is running with
  * an event for it pending. Call with d->lock held. */
 void vcpu_kick(struct vcpu *v);
+
+/* VCPUOP_up / VCPUOP_down. Called with d->lock held. */
+long vcpu_bring_up(struct vcpu *v);
+long vcpu_take_down(struct vcpu *v, struct vcpu *caller);
 
 #endif

@@ -27,11 +27,13 @@
 #include "ctl_server.h"
 #include "domain.h"
 #include "ioloop.h"
+#include "hypercall.h"
 #include "layout.h"
 #include "loader.h"
 #include "pause.h"
 #include "shinfo.h"
 #include "timer.h"
+#include "uart.h"
 #include "vcpu.h"
 #include "vm.h"
 #include "xs_relay.h"
@@ -368,6 +370,10 @@ static int build(struct domain *d, const struct options *o)
     free(ramdisk);
     kernel = ramdisk = NULL;
 
+    /* The modules that handle port and MSR exits claim them before the VM
+     * exists: the platform takes the claimed MSRs from KVM. */
+    if (hypercall_register_exits(d) < 0 || uart_register_exits(d) < 0)
+        goto fail;
     if (vm_create(d) < 0 || vm_create_vcpus(d) < 0)
         goto fail;
     if (time_init(d) < 0) {
@@ -386,7 +392,8 @@ static int build(struct domain *d, const struct options *o)
         ioloop_add(&timer_watch[2 * i + 1], EPOLLIN);
     }
     gnttab_init(d, o->max_grant_frames);
-    /* Port order as libxl: xenstore first, then the console. */
+    /* Their ports are fixed by the contract (XENON_PORT_*), not by this
+     * order. */
     if (xs_relay_init(d, o->xenstore_socket) < 0 ||
         console_init(d, &o->console) < 0 || open_serial(d, o) < 0)
         goto fail;

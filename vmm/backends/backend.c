@@ -30,7 +30,7 @@ static void on_wake(struct io_watch *w, uint32_t events)
     b->service(b->opaque);
 }
 
-int backend_init(struct domain *d, struct backend *b,
+int backend_init(struct domain *d, struct backend *b, uint32_t port,
                  bool (*has_work)(void *), void (*service)(void *),
                  void *opaque)
 {
@@ -46,11 +46,12 @@ int backend_init(struct domain *d, struct backend *b,
         return rc;
     b->be = (struct evtchn_backend){ .notify = on_send, .opaque = b };
     pthread_mutex_lock(&d->lock);
-    int port = evtchn_alloc_backend(d, &b->be);
+    int bound = port ? evtchn_bind_backend(d, port, &b->be)
+                     : evtchn_alloc_backend(d, &b->be);
     pthread_mutex_unlock(&d->lock);
-    if (port < 0)
-        return -ENOSPC;
-    b->port = (uint32_t)port;
+    if (bound < 0)
+        return port ? -EBUSY : -ENOSPC;
+    b->port = (uint32_t)bound;
     return 0;
 }
 

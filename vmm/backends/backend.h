@@ -30,8 +30,9 @@ struct backend {
     void *opaque;
 };
 
-/* Allocate the guest port and the wake-up; 0 or a negative errno. */
-int backend_init(struct domain *d, struct backend *b,
+/* Bind the guest port (`port`, fixed by the contract, or 0 for any free
+ * one) and the wake-up; 0 or a negative errno. */
+int backend_init(struct domain *d, struct backend *b, uint32_t port,
                  bool (*has_work)(void *), void (*service)(void *),
                  void *opaque);
 void backend_fini(struct backend *b);

@@ -178,7 +178,8 @@ int console_init(struct domain *d, const struct console_opts *o)
     c->ring = gmem_ptr(&d->mem, gpa, GMEM_PAGE_SIZE);
     memset(c->ring, 0, GMEM_PAGE_SIZE);
 
-    int rc = backend_init(d, &c->backend, has_output, drain_output, c);
+    int rc = backend_init(d, &c->backend, XENON_PORT_CONSOLE, has_output,
+                          drain_output, c);
     if (rc < 0)
         return rc;
     d->hvm_param[HVM_PARAM_CONSOLE_PFN] = gpa >> GMEM_PAGE_SHIFT;

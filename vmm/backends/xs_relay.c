@@ -170,7 +170,8 @@ int xs_relay_init(struct domain *d, const char *socket_path)
     memset(x->ring, 0, GMEM_PAGE_SIZE);
     x->ring->connection = XENSTORE_CONNECTED;
 
-    int rc = backend_init(d, &x->backend, NULL, pump, x);
+    int rc = backend_init(d, &x->backend, XENON_PORT_XENSTORE, NULL, pump,
+                          x);
     if (rc < 0)
         return rc;
     d->hvm_param[HVM_PARAM_STORE_PFN] = gpa >> GMEM_PAGE_SHIFT;

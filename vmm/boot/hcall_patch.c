@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "vm.h"
+#include "hypercall.h"
 
 static const uint8_t VMCALL[3] = { 0x0f, 0x01, 0xc1 };
 static const uint8_t VMMCALL[3] = { 0x0f, 0x01, 0xd9 };

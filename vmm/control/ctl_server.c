@@ -8,6 +8,7 @@
 #include "domain.h"
 #include "ioloop.h"
 #include "pause.h"
+#include "platform.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -70,16 +71,6 @@ static void reply(struct ctl_conn *c, uint16_t type, uint32_t id, int32_t status
 
 /* --- requests ----------------------------------------------------------- */
 
-static uint64_t thread_cpu_ns(const struct vcpu *v)
-{
-    clockid_t cid;
-    struct timespec ts;
-    if (!v->thread_started || pthread_getcpuclockid(v->thread, &cid) != 0 ||
-        clock_gettime(cid, &ts) != 0)
-        return 0;
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static size_t fill_info(struct domain *d, uint8_t *body, size_t cap)
 {
     struct xenon_ctl_info info = {
@@ -100,10 +91,10 @@ static size_t fill_info(struct domain *d, uint8_t *body, size_t cap)
     for (unsigned i = 0; i < info.nr_vcpus; i++) {
         const struct vcpu *v = &d->vcpu[i];
         struct xenon_ctl_vcpu cv = {
-            .cpu_time_ns = thread_cpu_ns(v),
+            .cpu_time_ns = platform_vcpu_cpu_ns(v),
             .host_cpu = -1,
             .state = v->exited || v->down ? XENON_CTL_VCPU_DOWN
-                   : v->parked || !v->thread_started ? XENON_CTL_VCPU_PAUSED
+                   : v->parked || !platform_vcpu_started(v) ? XENON_CTL_VCPU_PAUSED
                    : v->blocked ? XENON_CTL_VCPU_BLOCKED
                                 : XENON_CTL_VCPU_RUNNING,
         };

@@ -1,7 +1,7 @@
 /* See pause.h. */
 #include "pause.h"
 #include "domain.h"
-#include "vcpu.h"
+#include "platform.h"
 
 #include <errno.h>
 #include <time.h>
@@ -26,7 +26,7 @@ void pause_note_stopped(struct vcpu *v)
 
 static bool vcpu_stopped(const struct vcpu *v)
 {
-    return !v->thread_started || v->parked || v->blocked || v->exited;
+    return !platform_vcpu_started(v) || v->parked || v->blocked || v->exited;
 }
 
 bool pause_all_stopped(struct domain *d)
@@ -49,7 +49,7 @@ int pause_domain(struct domain *d, unsigned timeout_ms)
     pthread_mutex_unlock(&d->lock);
     /* Out of KVM_RUN: each vCPU then parks at its loop top. */
     for (unsigned i = 0; i < d->nr_vcpus; i++)
-        vcpu_interrupt(&d->vcpu[i]);
+        platform_kick(&d->vcpu[i]);
     uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
     int rc = 0;
     pthread_mutex_lock(&d->lock);

@@ -1,5 +1,8 @@
 #include "uart.h"
 #include "domain.h"
+#include "exits.h"
+
+#include <string.h>
 
 #include "util.h"
 
@@ -55,4 +58,35 @@ void uart_io(struct domain *d, unsigned reg, bool out, uint8_t *data,
     }
     for (unsigned i = 0; i < size; i++)
         data[i] = v;
+}
+
+static void on_uart_port(struct vcpu *v, uint16_t port, bool out,
+                         uint8_t *data, unsigned size, unsigned count,
+                         void *opaque)
+{
+    (void)opaque;
+    for (unsigned i = 0; i < count; i++)
+        uart_io(v->d, port - UART_BASE, out, data + (size_t)i * size, size);
+}
+
+static void on_debug_port(struct vcpu *v, uint16_t port, bool out,
+                          uint8_t *data, unsigned size, unsigned count,
+                          void *opaque)
+{
+    (void)port;
+    (void)opaque;
+    for (unsigned i = 0; i < count; i++) {
+        uint8_t *p = data + (size_t)i * size;
+        if (out)
+            uart_sink_write(v->d, (char *)p, 1);
+        else
+            memset(p, DEBUG_PORT, size);
+    }
+}
+
+int uart_register_exits(struct domain *d)
+{
+    int rc = exits_register_ports(&d->exits, UART_BASE, 8, on_uart_port, NULL);
+    return rc < 0 ? rc : exits_register_ports(&d->exits, DEBUG_PORT, 1,
+                                              on_debug_port, NULL);
 }

@@ -1,12 +1,12 @@
 #include "vcpu.h"
-#include "hypercall.h"
-#include "shinfo.h"
-#include "uart.h"
-#include "vm.h"
+#include "exits.h"
+#include "kvm.h"
+#include "platform.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <xen/hvm/hvm_vcpu.h>
 #include <xen/sched.h>
@@ -31,7 +31,7 @@ static struct kvm_segment flat_seg(uint16_t sel, uint8_t type, bool code64)
 int vcpu_set_pvh_entry(struct vcpu *v, uint32_t entry, uint32_t ebx)
 {
     struct kvm_sregs s;
-    if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+    if (ioctl(v->pv->fd, KVM_GET_SREGS, &s) < 0)
         return -errno;
     s.cs = flat_seg(0x10, 0xb, false);
     s.ds = s.es = s.fs = s.gs = s.ss = flat_seg(0x18, 0x3, false);
@@ -41,17 +41,17 @@ int vcpu_set_pvh_entry(struct vcpu *v, uint32_t entry, uint32_t ebx)
     s.cr3 = 0;
     s.cr4 = 0;
     s.efer = 0;
-    if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0)
+    if (ioctl(v->pv->fd, KVM_SET_SREGS, &s) < 0)
         return -errno;
     struct kvm_regs r = { .rip = entry, .rbx = ebx, .rflags = 0x2 };
-    return ioctl(v->fd, KVM_SET_REGS, &r) < 0 ? -errno : 0;
+    return ioctl(v->pv->fd, KVM_SET_REGS, &r) < 0 ? -errno : 0;
 }
 
 int vcpu_set_linux64_entry(struct vcpu *v, uint64_t entry, uint64_t rsi,
                            uint64_t pml4_gpa, uint64_t gdt_gpa)
 {
     struct kvm_sregs s;
-    if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+    if (ioctl(v->pv->fd, KVM_GET_SREGS, &s) < 0)
         return -errno;
     s.cs = flat_seg(0x10, 0xb, true);
     s.ds = s.es = s.fs = s.gs = s.ss = flat_seg(0x18, 0x3, false);
@@ -63,10 +63,10 @@ int vcpu_set_linux64_entry(struct vcpu *v, uint64_t entry, uint64_t rsi,
     s.cr3 = pml4_gpa;
     s.cr4 = 0x20;           /* PAE */
     s.efer = MSR_EFER_LME | MSR_EFER_LMA;
-    if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0)
+    if (ioctl(v->pv->fd, KVM_SET_SREGS, &s) < 0)
         return -errno;
     struct kvm_regs r = { .rip = entry, .rsi = rsi, .rflags = 0x2 };
-    return ioctl(v->fd, KVM_SET_REGS, &r) < 0 ? -errno : 0;
+    return ioctl(v->pv->fd, KVM_SET_REGS, &r) < 0 ? -errno : 0;
 }
 
 /* Xen packs segment attributes as type:4 s:1 dpl:2 p:1 avl:1 l:1 db:1 g:1. */
@@ -89,7 +89,7 @@ static int load_hvm_context(struct vcpu *v, const vcpu_hvm_context_t *c)
     struct kvm_sregs s;
     struct kvm_regs r;
     memset(&r, 0, sizeof(r));
-    if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+    if (ioctl(v->pv->fd, KVM_GET_SREGS, &s) < 0)
         return -errno;
     if (c->mode == VCPU_HVM_MODE_32B) {
         const struct vcpu_hvm_x86_32 *x = &c->cpu_regs.x86_32;
@@ -119,51 +119,121 @@ static int load_hvm_context(struct vcpu *v, const vcpu_hvm_context_t *c)
         s.tr = (struct kvm_segment){ .limit = 0x67, .selector = 0x20,
                                      .type = 0xb, .present = 1 };
     }
-    if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0 || ioctl(v->fd, KVM_SET_REGS, &r) < 0)
+    if (ioctl(v->pv->fd, KVM_SET_SREGS, &s) < 0 || ioctl(v->pv->fd, KVM_SET_REGS, &r) < 0)
         return -errno;
     struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
-    return ioctl(v->fd, KVM_SET_MP_STATE, &mp) < 0 ? -errno : 0;
+    return ioctl(v->pv->fd, KVM_SET_MP_STATE, &mp) < 0 ? -errno : 0;
 }
 
 /* --- kicks and bring-up ------------------------------------------------- */
 
 static void kick_handler(int sig) { (void)sig; }
 
-void vcpu_interrupt(struct vcpu *v)
+void platform_kick(struct vcpu *v)
 {
-    if (!v->run)
+    if (!v->pv || !v->pv->run)
         return;
-    __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-    if (v->thread_started)
-        pthread_kill(v->thread, KICK_SIGNAL);
+    __atomic_store_n(&v->pv->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+    if (v->pv->thread_started)
+        pthread_kill(v->pv->thread, KICK_SIGNAL);
 }
 
-long vcpu_bring_up(struct vcpu *v)
+bool platform_vcpu_started(const struct vcpu *v)
 {
-    if (v->has_init_ctx)
-        v->start_pending = true;
-    v->up = true;
-    v->down = false;
-    pthread_cond_broadcast(&v->wake);
-    vcpu_interrupt(v);
+    return v->pv && v->pv->thread_started;
+}
+
+uint64_t platform_vcpu_cpu_ns(const struct vcpu *v)
+{
+    clockid_t cid;
+    struct timespec ts;
+    if (!platform_vcpu_started(v) || pthread_getcpuclockid(v->pv->thread, &cid) != 0 ||
+        clock_gettime(cid, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* --- vCPU state for the Xen ABI (platform.h) --------------------------- */
+
+/* KVM and platform.h order the general registers alike. */
+_Static_assert(sizeof(struct platform_regs) == sizeof(struct kvm_regs),
+               "platform_regs mirrors kvm_regs");
+
+int platform_get_regs(struct vcpu *v, struct platform_regs *r)
+{
+    if (v->pv->in_exit) {
+        memcpy(r, &v->pv->run->s.regs.regs, sizeof(*r));
+        return 0;
+    }
+    struct kvm_regs k;
+    if (ioctl(v->pv->fd, KVM_GET_REGS, &k) < 0)
+        return -errno;
+    memcpy(r, &k, sizeof(*r));
     return 0;
 }
 
-long vcpu_take_down(struct vcpu *v, struct vcpu *caller)
+int platform_set_regs(struct vcpu *v, const struct platform_regs *r)
 {
-    v->down = true;
-    if (v != caller)
-        vcpu_interrupt(v);
+    if (v->pv->in_exit) {
+        memcpy(&v->pv->run->s.regs.regs, r, sizeof(*r));
+        v->pv->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+        return 0;
+    }
+    struct kvm_regs k;
+    memcpy(&k, r, sizeof(k));
+    return ioctl(v->pv->fd, KVM_SET_REGS, &k) < 0 ? -errno : 0;
+}
+
+int platform_get_sregs(struct vcpu *v, struct platform_sregs *out)
+{
+    struct kvm_sregs k;
+    const struct kvm_sregs *s = &v->pv->run->s.regs.sregs;
+    if (!v->pv->in_exit) {
+        if (ioctl(v->pv->fd, KVM_GET_SREGS, &k) < 0)
+            return -errno;
+        s = &k;
+    }
+    *out = (struct platform_sregs){
+        .cr0 = s->cr0, .cr2 = s->cr2, .cr3 = s->cr3, .cr4 = s->cr4,
+        .efer = s->efer, .cs_selector = s->cs.selector, .cs_l = s->cs.l,
+        .cpl = s->ss.dpl & 3,
+    };
     return 0;
 }
 
-void vcpu_kick(struct vcpu *v)
+int platform_get_msr(struct vcpu *v, uint32_t index, uint64_t *value)
 {
-    struct domain *d = v->d;
-    pthread_cond_broadcast(&d->event_cond);
-    uint8_t vector = v->upcall_vector ? v->upcall_vector : d->callback_vector;
-    if (vector)
-        vm_inject_vector(d, v->id, vector);
+    union {
+        struct kvm_msrs hdr;
+        uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+    } msrs;
+    memset(&msrs, 0, sizeof(msrs));
+    msrs.hdr.nmsrs = 1;
+    msrs.hdr.entries[0].index = index;
+    if (ioctl(v->pv->fd, KVM_GET_MSRS, &msrs) != 1)
+        return errno ? -errno : -EINVAL;
+    *value = msrs.hdr.entries[0].data;
+    return 0;
+}
+
+int platform_tsc_khz(struct domain *d, uint64_t *khz)
+{
+    int r = ioctl(d->vcpu[0].pv->fd, KVM_GET_TSC_KHZ, 0);
+    if (r <= 0)
+        return r < 0 ? -errno : -EINVAL;
+    *khz = (uint64_t)r;
+    return 0;
+}
+
+int platform_translate(struct vcpu *v, uint64_t gva, bool write, uint64_t *gpa)
+{
+    struct kvm_translation tr = { .linear_address = gva };
+    if (ioctl(v->pv->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
+        return -EFAULT;
+    if (write && !tr.writeable)
+        return -EFAULT;
+    *gpa = tr.physical_address;
+    return 0;
 }
 
 /* --- exits -------------------------------------------------------------- */
@@ -172,7 +242,7 @@ void vcpu_dump_registers(struct vcpu *v, const char *why)
 {
     struct kvm_regs r;
     struct kvm_sregs s;
-    if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
+    if (ioctl(v->pv->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->pv->fd, KVM_GET_SREGS, &s) < 0) {
         log_err("dom%u vcpu%u: %s (registers unavailable)", v->d->domid, v->id, why);
         return;
     }
@@ -192,63 +262,26 @@ static void crash(struct vcpu *v, const char *why)
 
 static void handle_io(struct vcpu *v)
 {
-    struct kvm_run *run = v->run;
-    struct domain *d = v->d;
-    uint8_t *data = (uint8_t *)run + run->io.data_offset;
-    bool out = run->io.direction == KVM_EXIT_IO_OUT;
-    uint16_t port = run->io.port;
-
-    if (port == XEN_HYPERCALL_PORT && out && run->io.size == 4 &&
-        run->io.count == 1) {
-        pthread_mutex_lock(&d->lock);
-        hypercall_dispatch(v, &run->s.regs.regs, &run->s.regs.sregs);
-        pthread_mutex_unlock(&d->lock);
-        run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
-        return;
-    }
-    for (uint32_t i = 0; i < run->io.count; i++) {
-        uint8_t *p = data + (size_t)i * run->io.size;
-        if (port >= UART_BASE && port < UART_BASE + 8) {
-            uart_io(d, port - UART_BASE, out, p, run->io.size);
-        } else if (port == 0xe9) {
-            if (out)
-                uart_sink_write(d, (char *)p, 1);
-            else
-                memset(p, 0xe9, run->io.size);
-        } else if (!out) {
-            memset(p, 0xff, run->io.size);  /* nothing decodes this port */
-        }
-    }
+    struct kvm_run *run = v->pv->run;
+    exits_port_io(&v->d->exits, v, run->io.port,
+                  run->io.direction == KVM_EXIT_IO_OUT,
+                  (uint8_t *)run + run->io.data_offset, run->io.size,
+                  run->io.count);
 }
 
 static void handle_msr(struct vcpu *v, bool write)
 {
-    struct kvm_run *run = v->run;
-    struct domain *d = v->d;
-    run->msr.error = 1;             /* #GP unless handled */
-    if (run->msr.index != XEN_HYPERCALL_MSR || !write)
-        return;
-    uint64_t gpa = run->msr.data & ~0xfffull;
-    if ((run->msr.data & 0xfff) != 0)
-        return;                     /* we provide one page: index 0 */
-    pthread_mutex_lock(&d->lock);
-    uint8_t *page = gmem_is_ram(&d->mem, gpa, GMEM_PAGE_SIZE)
-                        ? gmem_ptr(&d->mem, gpa, GMEM_PAGE_SIZE) : NULL;
-    if (page) {
-        hypercall_page_fill(page);
-        d->hypercall_page_gpa = gpa;
-        /* Xen latches the shared info layout from the guest's mode here. */
-        struct kvm_sregs s;
-        if (ioctl(v->fd, KVM_GET_SREGS, &s) == 0)
-            d->shinfo_32bit = !((s.efer & MSR_EFER_LMA) && s.cs.l);
-        run->msr.error = 0;
-    }
-    pthread_mutex_unlock(&d->lock);
+    struct kvm_run *run = v->pv->run;
+    uint64_t value = run->msr.data;
+    bool ok = exits_msr(&v->d->exits, v, run->msr.index, write, &value);
+    if (ok && !write)
+        run->msr.data = value;
+    run->msr.error = ok ? 0 : 1;    /* #GP unless handled */
 }
 
 static void handle_system_event(struct vcpu *v)
 {
-    switch (v->run->system_event.type) {
+    switch (v->pv->run->system_event.type) {
     case KVM_SYSTEM_EVENT_SHUTDOWN:
         domain_shutdown(v->d, SHUTDOWN_poweroff);
         break;
@@ -264,7 +297,7 @@ static void handle_system_event(struct vcpu *v)
 /* One exit; false ends the loop. */
 static bool handle_exit(struct vcpu *v)
 {
-    struct kvm_run *run = v->run;
+    struct kvm_run *run = v->pv->run;
     switch (run->exit_reason) {
     case KVM_EXIT_IO:
         handle_io(v);
@@ -341,16 +374,18 @@ static void *vcpu_thread(void *arg)
         park_if_needed(v);
         if (atomic_load(&d->stopping))
             break;
-        v->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
-        if (v->id == 0 && !v->entered) {
-            v->entered = true;
+        v->pv->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+        if (v->id == 0 && !v->pv->entered) {
+            v->pv->entered = true;
             domain_trace_launch(d, "first-guest-entry");
         }
-        int rc = ioctl(v->fd, KVM_RUN, 0);
-        v->run->kvm_dirty_regs = 0;
+        v->pv->in_exit = false;
+        int rc = ioctl(v->pv->fd, KVM_RUN, 0);
+        v->pv->run->kvm_dirty_regs = 0;
+        v->pv->in_exit = rc == 0;
         if (rc < 0) {
             if (errno == EINTR || errno == EAGAIN) {
-                __atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+                __atomic_store_n(&v->pv->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
                 continue;
             }
             char why[96];
@@ -376,12 +411,12 @@ int vcpus_start(struct domain *d)
     d->vcpu[0].up = true;
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *v = &d->vcpu[i];
-        int rc = pthread_create(&v->thread, NULL, vcpu_thread, v);
+        int rc = pthread_create(&v->pv->thread, NULL, vcpu_thread, v);
         if (rc != 0) {
             log_err("cannot start vCPU %u thread: %s", i, strerror(rc));
             return -rc;
         }
-        v->thread_started = true;
+        v->pv->thread_started = true;
     }
     return 0;
 }
@@ -396,10 +431,10 @@ void vcpus_stop(struct domain *d)
     pthread_mutex_unlock(&d->lock);
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *v = &d->vcpu[i];
-        if (!v->thread_started)
+        if (!v->pv->thread_started)
             continue;
-        vcpu_interrupt(v);
-        pthread_join(v->thread, NULL);
-        v->thread_started = false;
+        platform_kick(v);
+        pthread_join(v->pv->thread, NULL);
+        v->pv->thread_started = false;
     }
 }

@@ -21,14 +21,7 @@ int vcpu_set_pvh_entry(struct vcpu *v, uint32_t entry, uint32_t ebx);
 int vcpu_set_linux64_entry(struct vcpu *v, uint64_t entry, uint64_t rsi,
                            uint64_t pml4_gpa, uint64_t gdt_gpa);
 
-/* VCPUOP_up / VCPUOP_down. Called with d->lock held. */
-long vcpu_bring_up(struct vcpu *v);
-long vcpu_take_down(struct vcpu *v, struct vcpu *caller);
-
 /* Log a vCPU's registers (it must be out of KVM_RUN). */
 void vcpu_dump_registers(struct vcpu *v, const char *why);
-
-/* Force a vCPU out of KVM_RUN so it re-examines its state. */
-void vcpu_interrupt(struct vcpu *v);
 
 #endif

@@ -1,4 +1,7 @@
 #include "vm.h"
+#include "hypercall.h"
+#include "kvm.h"
+#include "platform.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,69 +20,91 @@ static int enable_cap(int fd, uint32_t cap, uint64_t arg0)
     return ioctl(fd, KVM_ENABLE_CAP, &ec) < 0 ? -errno : 0;
 }
 
-/* Send writes (and reads) of the hypercall MSR to userspace. Everything
- * else keeps KVM's handling. The MSR index collides with Hyper-V's
- * GUEST_OS_ID inside KVM, so without the filter KVM would swallow it. */
+/* Send reads and writes of the MSRs that modules registered (exits.h) to
+ * userspace; everything else keeps KVM's handling. The hypercall page MSR
+ * collides with Hyper-V's GUEST_OS_ID inside KVM, so without the filter
+ * KVM would swallow it. */
 static int install_msr_filter(struct domain *d)
 {
-    int rc = enable_cap(d->vm_fd, KVM_CAP_X86_USER_SPACE_MSR,
+    int rc = enable_cap(d->pvm->vm_fd, KVM_CAP_X86_USER_SPACE_MSR,
                         KVM_MSR_EXIT_REASON_FILTER);
     if (rc < 0)
         return rc;
-    static uint8_t deny = 0;    /* one MSR, bit clear = deny -> exit */
-    struct kvm_msr_filter f = {
-        .flags = KVM_MSR_FILTER_DEFAULT_ALLOW,
-        .ranges[0] = {
+    static uint8_t deny = 0;    /* one MSR per range, bit clear = deny -> exit */
+    struct kvm_msr_filter f = { .flags = KVM_MSR_FILTER_DEFAULT_ALLOW };
+    _Static_assert(EXITS_MAX_MSRS <= KVM_MSR_FILTER_MAX_RANGES,
+                   "one filter range per registered MSR");
+    for (unsigned i = 0; i < d->exits.nr_msrs; i++)
+        f.ranges[i] = (struct kvm_msr_filter_range){
             .flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
             .nmsrs = 1,
-            .base = XEN_HYPERCALL_MSR,
+            .base = d->exits.msr[i].index,
             .bitmap = &deny,
-        },
-    };
-    return ioctl(d->vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0 ? -errno : 0;
+        };
+    return ioctl(d->pvm->vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0 ? -errno : 0;
 }
 
-int vm_map_region(struct domain *d, unsigned i)
+static int set_slot(struct domain *d, unsigned i, bool present)
 {
+    if (i >= gmem_nr_regions(&d->mem))
+        return -EINVAL;
     const struct gmem_region *r = &d->mem.region[i];
     struct kvm_userspace_memory_region m = {
         .slot = i,
         .guest_phys_addr = r->gpa,
-        .memory_size = r->size,
+        .memory_size = present ? r->size : 0,   /* size 0 deletes the slot */
         .userspace_addr = (uintptr_t)r->host,
     };
-    return ioctl(d->vm_fd, KVM_SET_USER_MEMORY_REGION, &m) < 0 ? -errno : 0;
+    return ioctl(d->pvm->vm_fd, KVM_SET_USER_MEMORY_REGION, &m) < 0 ? -errno : 0;
+}
+
+int platform_map_region(struct domain *d, unsigned i)
+{
+    return set_slot(d, i, true);
+}
+
+int platform_unmap_region(struct domain *d, unsigned i)
+{
+    return set_slot(d, i, false);
 }
 
 int vm_create(struct domain *d)
 {
-    d->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (d->kvm_fd < 0) {
+    d->pvm = calloc(1, sizeof(*d->pvm));
+    if (!d->pvm)
+        return -ENOMEM;
+    d->pvm->kvm_fd = d->pvm->vm_fd = -1;
+    for (unsigned i = 0; i < MAX_VCPUS; i++)
+        d->pvm->vcpu[i].fd = -1;
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        d->vcpu[i].pv = &d->pvm->vcpu[i];
+    d->pvm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (d->pvm->kvm_fd < 0) {
         int e = errno;
         log_err("cannot open /dev/kvm: %s", strerror(e));
         return -e;
     }
-    if (ioctl(d->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+    if (ioctl(d->pvm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
         log_err("unsupported KVM API version");
         return -ENOTSUP;
     }
-    d->vm_fd = ioctl(d->kvm_fd, KVM_CREATE_VM, 0);
-    if (d->vm_fd < 0) {
+    d->pvm->vm_fd = ioctl(d->pvm->kvm_fd, KVM_CREATE_VM, 0);
+    if (d->pvm->vm_fd < 0) {
         int e = errno;
         log_err("KVM_CREATE_VM: %s", strerror(e));
         return -e;
     }
-    d->run_size = ioctl(d->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-    if (d->run_size <= 0)
+    d->pvm->run_size = ioctl(d->pvm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (d->pvm->run_size <= 0)
         return -errno;
 
     /* Intel needs these two pages reserved below 4 GiB; they sit in the
      * MMIO hole above our special pages. */
-    ioctl(d->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul);
+    ioctl(d->pvm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul);
     uint64_t ident = 0xfffbc000ull;
-    ioctl(d->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident);
+    ioctl(d->pvm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident);
 
-    int rc = enable_cap(d->vm_fd, KVM_CAP_SPLIT_IRQCHIP, 24);
+    int rc = enable_cap(d->pvm->vm_fd, KVM_CAP_SPLIT_IRQCHIP, 24);
     if (rc < 0) {
         log_err("KVM split irqchip: %s", strerror(-rc));
         return rc;
@@ -90,7 +115,7 @@ int vm_create(struct domain *d)
         return rc;
     }
     for (unsigned i = 0; i < gmem_nr_regions(&d->mem); i++) {
-        rc = vm_map_region(d, i);
+        rc = platform_map_region(d, i);
         if (rc < 0) {
             log_err("KVM memory slot %u: %s", i, strerror(-rc));
             return rc;
@@ -149,7 +174,7 @@ static int set_cpuid(struct domain *d, struct vcpu *v, const struct kvm_cpuid2 *
     for (unsigned i = 0; i < sizeof(xen) / sizeof(xen[0]) && n < MAX_ENT; i++)
         c->entries[n++] = xen[i];
     c->nent = n;
-    int rc = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
+    int rc = ioctl(v->pv->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
     free(c);
     return rc;
 }
@@ -158,16 +183,16 @@ int vm_create_vcpus(struct domain *d)
 {
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *v = &d->vcpu[i];
-        v->fd = ioctl(d->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
-        if (v->fd < 0) {
+        v->pv->fd = ioctl(d->pvm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
+        if (v->pv->fd < 0) {
             int e = errno;
             log_err("KVM_CREATE_VCPU %u: %s", i, strerror(e));
             return -e;
         }
-        v->run = mmap(NULL, (size_t)d->run_size, PROT_READ | PROT_WRITE,
-                      MAP_SHARED, v->fd, 0);
-        if (v->run == MAP_FAILED) {
-            v->run = NULL;
+        v->pv->run = mmap(NULL, (size_t)d->pvm->run_size, PROT_READ | PROT_WRITE,
+                      MAP_SHARED, v->pv->fd, 0);
+        if (v->pv->run == MAP_FAILED) {
+            v->pv->run = NULL;
             return -errno;
         }
     }
@@ -182,7 +207,7 @@ int vm_set_cpuid_all(struct domain *d)
     if (!host)
         return -ENOMEM;
     host->nent = MAX_ENT;
-    if (ioctl(d->kvm_fd, KVM_GET_SUPPORTED_CPUID, host) < 0) {
+    if (ioctl(d->pvm->kvm_fd, KVM_GET_SUPPORTED_CPUID, host) < 0) {
         int e = errno;
         log_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(e));
         free(host);
@@ -198,27 +223,33 @@ int vm_set_cpuid_all(struct domain *d)
     return rc;
 }
 
-int vm_inject_vector(struct domain *d, unsigned vcpu, uint8_t vector)
+int platform_inject_vector(struct domain *d, unsigned vcpu, uint8_t vector)
 {
     /* A fixed-delivery, physical-destination MSI to the vCPU's APIC. */
     struct kvm_msi msi = {
         .address_lo = 0xfee00000u | (vcpu << 12),
         .data = vector,
     };
-    return ioctl(d->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
+    return ioctl(d->pvm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
 }
 
 void vm_destroy(struct domain *d)
 {
+    if (!d->pvm)
+        return;
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *v = &d->vcpu[i];
-        if (v->run)
-            munmap(v->run, (size_t)d->run_size);
-        if (v->fd > 0)
-            close(v->fd);
+        if (v->pv->run)
+            munmap(v->pv->run, (size_t)d->pvm->run_size);
+        if (v->pv->fd > 0)
+            close(v->pv->fd);
     }
-    if (d->vm_fd > 0)
-        close(d->vm_fd);
-    if (d->kvm_fd > 0)
-        close(d->kvm_fd);
+    if (d->pvm->vm_fd > 0)
+        close(d->pvm->vm_fd);
+    if (d->pvm->kvm_fd > 0)
+        close(d->pvm->kvm_fd);
+    free(d->pvm);
+    d->pvm = NULL;
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        d->vcpu[i].pv = NULL;
 }

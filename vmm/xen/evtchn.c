@@ -79,7 +79,7 @@ int evtchn_bind_interdomain(struct domain *d, uint32_t remote_dom,
     return port;
 }
 
-static bool virq_is_per_vcpu(uint32_t virq)
+bool evtchn_virq_is_per_vcpu(uint32_t virq)
 {
     return virq == VIRQ_TIMER || virq == VIRQ_DEBUG ||
            virq == VIRQ_XENOPROF || virq == VIRQ_XENPMU;
@@ -89,12 +89,12 @@ int evtchn_bind_virq(struct domain *d, uint32_t virq, uint32_t vcpu)
 {
     if (virq >= NR_VIRQS)
         return -XEN_EINVAL;
-    if (!virq_is_per_vcpu(virq) && vcpu != 0)
+    if (!evtchn_virq_is_per_vcpu(virq) && vcpu != 0)
         return -XEN_EINVAL;
     if (vcpu >= d->nr_vcpus)
         return -XEN_ENOENT;
     /* Global VIRQs belong to the hardware domain; ARGO is per-domain. */
-    if (!virq_is_per_vcpu(virq) && virq != VIRQ_ARGO)
+    if (!evtchn_virq_is_per_vcpu(virq) && virq != VIRQ_ARGO)
         return -XEN_EBUSY;
     struct vcpu *v = &d->vcpu[vcpu];
     if (v->virq_port[virq])
@@ -131,11 +131,14 @@ int evtchn_close(struct domain *d, uint32_t port)
     switch (c->state) {
     case EVTCHNSTAT_closed:
         return -XEN_EINVAL;
-    case EVTCHNSTAT_virq:
-        if (c->vcpu < d->nr_vcpus &&
-            d->vcpu[c->vcpu].virq_port[c->virq] == port)
-            d->vcpu[c->vcpu].virq_port[c->virq] = 0;
+    case EVTCHNSTAT_virq: {
+        /* A per-domain VIRQ stays bound on vCPU 0 when bind_vcpu moves
+         * its notifications elsewhere. */
+        unsigned owner = evtchn_virq_is_per_vcpu(c->virq) ? c->vcpu : 0;
+        if (owner < d->nr_vcpus && d->vcpu[owner].virq_port[c->virq] == port)
+            d->vcpu[owner].virq_port[c->virq] = 0;
         break;
+    }
     case EVTCHNSTAT_interdomain:
         if (c->be) {
             c->be = NULL;   /* the backend sees no more notifications */
@@ -210,7 +213,7 @@ int evtchn_bind_vcpu(struct domain *d, uint32_t port, uint32_t vcpu)
         return -XEN_EINVAL;
     switch (c->state) {
     case EVTCHNSTAT_virq:
-        if (virq_is_per_vcpu(c->virq))
+        if (evtchn_virq_is_per_vcpu(c->virq))
             return -XEN_EINVAL;
         c->vcpu = vcpu;
         return 0;
@@ -234,6 +237,21 @@ int evtchn_alloc_backend(struct domain *d, struct evtchn_backend *be)
     c->be = be;
     be->dom0_port = d->evtchn.next_dom0_port++;
     return port;
+}
+
+int evtchn_bind_backend(struct domain *d, uint32_t port,
+                        struct evtchn_backend *be)
+{
+    struct evtchn *c = port_get(d, port);
+    if (!c)
+        return -XEN_EINVAL;
+    if (c->state != EVTCHNSTAT_closed)
+        return -XEN_EBUSY;
+    shinfo_clear_pending(d, port);
+    *c = (struct evtchn){ .state = EVTCHNSTAT_interdomain, .remote_dom = 0,
+                          .be = be };
+    be->dom0_port = port;
+    return (int)port;
 }
 
 void evtchn_set_pending(struct domain *d, uint32_t port)

@@ -61,6 +61,12 @@ int evtchn_unmask(struct domain *d, uint32_t port);
 
 /* Allocate a guest port connected to a backend in this VMM. */
 int evtchn_alloc_backend(struct domain *d, struct evtchn_backend *be);
+/* Connect a backend at a port fixed in advance (include/xenon/contract.h's
+ * XENON_PORT_*, which the toolstack publishes without asking us); dom0's
+ * end reports the same number. The port, or -XEN_EINVAL out of range,
+ * -XEN_EBUSY if it is taken. */
+int evtchn_bind_backend(struct domain *d, uint32_t port,
+                        struct evtchn_backend *be);
 
 /* Raise an event on a guest port (from a backend or a timer). */
 void evtchn_set_pending(struct domain *d, uint32_t port);
@@ -70,6 +76,10 @@ void evtchn_send_virq(struct domain *d, unsigned vcpu, uint32_t virq);
 
 /* Apply events raised before shared info was mapped. */
 void evtchn_flush_early(struct domain *d);
+
+/* Whether a VIRQ is bound per vCPU (timer, debug...) rather than once per
+ * domain; a per-domain VIRQ's port sits in vCPU 0's virq_port table. */
+bool evtchn_virq_is_per_vcpu(uint32_t virq);
 
 /* Whether a port is pending (for SCHEDOP_poll). */
 bool evtchn_is_pending(struct domain *d, uint32_t port);

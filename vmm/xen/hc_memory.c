@@ -4,7 +4,7 @@
 #include "compat32.h"
 #include "memmap.h"
 #include "shinfo.h"
-#include "vm.h"
+#include "platform.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +33,7 @@ static int ensure_page(struct domain *d, uint64_t gpa)
     int rc = gmem_add_region(&d->mem, gpa, GMEM_PAGE_SIZE, GMEM_XEN_PAGE, NULL);
     if (rc < 0)
         return -XEN_ENOMEM;
-    if (vm_map_region(d, idx) < 0) {
+    if (platform_map_region(d, idx) < 0) {
         log_err("dom%u: cannot map a page at %#llx", d->domid,
                 (unsigned long long)gpa);
         return -XEN_ENOMEM;
@@ -60,6 +60,20 @@ static long place_shared_info(struct domain *d, uint64_t gpa)
     shinfo_update_time(d);
     evtchn_flush_early(d);
     return 0;
+}
+
+/* One guest frame shows one Xen page. As Xen's add_to_physmap unhooks the
+ * Xen page a frame held before, the page there (shared info or another
+ * grant frame) loses its place; placed again, it starts zeroed. */
+static void unhook_xen_page(struct domain *d, uint64_t gpa, unsigned space,
+                            uint64_t idx)
+{
+    if (space != XENMAPSPACE_shared_info && d->shinfo_gpa == gpa)
+        d->shinfo_gpa = NO_GPA;
+    for (unsigned i = 0; i < GNTTAB_DEFAULT_MAX_FRAMES; i++)
+        if (d->gnttab.frame_gpa[i] == gpa &&
+            (space != XENMAPSPACE_grant_table || i != idx))
+            d->gnttab.frame_gpa[i] = NO_GPA;
 }
 
 static long add_to_physmap(struct hcall *h)
@@ -107,6 +121,7 @@ static long add_to_physmap(struct hcall *h)
     int rc = ensure_page(d, gpa);
     if (rc < 0)
         return rc;
+    unhook_xen_page(d, gpa, space, idx);
     if (space == XENMAPSPACE_shared_info)
         return place_shared_info(d, gpa);
     return gnttab_map_frame(d, idx, gpa);

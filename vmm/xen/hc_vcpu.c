@@ -4,7 +4,6 @@
 #include "compat32.h"
 #include "shinfo.h"
 #include "timer.h"
-#include "vcpu.h"
 
 #include <string.h>
 #include <xen/errno.h>

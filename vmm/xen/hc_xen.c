@@ -1,7 +1,6 @@
 /* xen_version and console_io. */
 #include "hypercall.h"
 #include "domain.h"
-#include "vm.h"
 #include "uart.h"
 
 #include <string.h>

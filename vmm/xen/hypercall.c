@@ -1,10 +1,9 @@
 #include "hypercall.h"
 #include "domain.h"
-#include "vm.h"
+#include "exits.h"
 
 #include <errno.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <xen/errno.h>
 
 #include "log.h"
@@ -22,14 +21,9 @@ static uint64_t translate(struct hcall *h, uint64_t gva, bool write)
     case GVA_FAULT:
         return NO_GPA;
     case GVA_UNSUPPORTED:
-        break;              /* 5-level paging: ask KVM */
+        break;              /* 5-level paging: ask the platform */
     }
-    struct kvm_translation tr = { .linear_address = gva };
-    if (ioctl(h->v->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
-        return NO_GPA;
-    if (write && !tr.writeable)
-        return NO_GPA;
-    return tr.physical_address;
+    return platform_translate(h->v, gva, write, &gpa) == 0 ? gpa : NO_GPA;
 }
 
 static int guest_copy(struct hcall *h, uint64_t gva, void *buf, size_t len,
@@ -37,6 +31,10 @@ static int guest_copy(struct hcall *h, uint64_t gva, void *buf, size_t len,
 {
     uint8_t *p = buf;
     if (h->compat && (gva > 0xffffffffull || len > 0x100000000ull - gva))
+        return -XEN_EFAULT;
+    /* A buffer running off the top of the address space would wrap to
+     * address 0 and on: a fault, not a copy. */
+    if (len > 0 && len - 1 > UINT64_MAX - gva)
         return -XEN_EFAULT;
     while (len > 0) {
         size_t chunk = GMEM_PAGE_SIZE - (gva & (GMEM_PAGE_SIZE - 1));
@@ -109,16 +107,16 @@ static const hc_handler handlers[] = {
     [__HYPERVISOR_hvm_op] = hc_hvm_op,
 };
 
-void hypercall_dispatch(struct vcpu *v, struct kvm_regs *regs,
-                        const struct kvm_sregs *sregs)
+void hypercall_dispatch(struct vcpu *v, struct platform_regs *regs,
+                        const struct platform_sregs *sregs)
 {
     struct domain *d = v->d;
-    bool long_mode = (sregs->efer & (1u << 10)) && sregs->cs.l;
+    bool long_mode = platform_long_mode(sregs);
     struct hcall h = {
         .d = d, .v = v,
         .compat = !long_mode,
         .paging = { .cr0 = sregs->cr0, .cr3 = sregs->cr3, .cr4 = sregs->cr4,
-                    .efer = sregs->efer, .user = (sregs->ss.dpl & 3) == 3 },
+                    .efer = sregs->efer, .user = sregs->cpl == 3 },
         .nr = regs->rax & 0xffffffffull,
     };
     if (long_mode) {
@@ -132,8 +130,7 @@ void hypercall_dispatch(struct vcpu *v, struct kvm_regs *regs,
     v->nr_hypercalls++;
 
     long ret;
-    unsigned cpl = sregs->ss.dpl & 3;   /* SS.DPL is the CPL */
-    if (cpl != 0 && !d->user_hypercalls) {
+    if (sregs->cpl != 0 && !d->user_hypercalls) {
         ret = -XEN_EPERM;           /* Xen refuses hypercalls from user mode */
     } else if (h.nr < sizeof(handlers) / sizeof(handlers[0]) && handlers[h.nr]) {
         ret = handlers[h.nr](&h);
@@ -142,4 +139,65 @@ void hypercall_dispatch(struct vcpu *v, struct kvm_regs *regs,
         ret = -XEN_ENOSYS;
     }
     regs->rax = long_mode ? (uint64_t)ret : (uint64_t)(uint32_t)ret;
+}
+
+/* --- the exits that reach us ------------------------------------------- */
+
+/* `out %eax, $XEN_HYPERCALL_PORT` from a hypercall page stub. Anything
+ * else on the port (a read, another width, string I/O) decodes nothing. */
+static void on_hypercall_port(struct vcpu *v, uint16_t port, bool out,
+                              uint8_t *data, unsigned size, unsigned count,
+                              void *opaque)
+{
+    (void)port;
+    (void)opaque;
+    if (!out || size != 4 || count != 1) {
+        if (!out)
+            memset(data, 0xff, (size_t)size * count);
+        return;
+    }
+    struct domain *d = v->d;
+    struct platform_regs regs;
+    struct platform_sregs sregs;
+    if (platform_get_regs(v, &regs) < 0 || platform_get_sregs(v, &sregs) < 0)
+        return;
+    pthread_mutex_lock(&d->lock);
+    hypercall_dispatch(v, &regs, &sregs);
+    pthread_mutex_unlock(&d->lock);
+    platform_set_regs(v, &regs);
+}
+
+/* The guest asks for the hypercall page at a guest-physical address (low
+ * 12 bits: the page index; we provide one page). Reads give #GP. */
+static bool on_hypercall_msr(struct vcpu *v, uint32_t index, bool write,
+                             uint64_t *value, void *opaque)
+{
+    (void)index;
+    (void)opaque;
+    if (!write || (*value & 0xfff) != 0)
+        return false;
+    struct domain *d = v->d;
+    uint64_t gpa = *value & ~0xfffull;
+    struct platform_sregs s;
+    bool have_mode = platform_get_sregs(v, &s) == 0;
+    pthread_mutex_lock(&d->lock);
+    uint8_t *page = gmem_is_ram(&d->mem, gpa, GMEM_PAGE_SIZE)
+                        ? gmem_ptr(&d->mem, gpa, GMEM_PAGE_SIZE) : NULL;
+    if (page) {
+        hypercall_page_fill(page);
+        d->hypercall_page_gpa = gpa;
+        /* Xen latches the shared info layout from the guest's mode here. */
+        if (have_mode)
+            d->shinfo_32bit = !platform_long_mode(&s);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return page != NULL;
+}
+
+int hypercall_register_exits(struct domain *d)
+{
+    int rc = exits_register_ports(&d->exits, XEN_HYPERCALL_PORT, 1,
+                                  on_hypercall_port, NULL);
+    return rc < 0 ? rc : exits_register_msr(&d->exits, XEN_HYPERCALL_MSR,
+                                            on_hypercall_msr, NULL);
 }

@@ -13,12 +13,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <linux/kvm.h>
 
 #include "gva.h"
+#include "platform.h"
 
 struct domain;
 struct vcpu;
+
+/* The MSR a guest writes the hypercall page address to (CPUID 0x40000002). */
+#define XEN_HYPERCALL_MSR 0x40000000u
+/* The I/O port the hypercall page stubs use to reach the VMM. Chosen from
+ * ports no PC device decodes; an 8-bit port so that `out %eax, $imm8`
+ * leaves every argument register untouched. */
+#define XEN_HYPERCALL_PORT 0x5e
+
+#define XEN_VERSION_MAJOR 4
+#define XEN_VERSION_MINOR 17
 
 struct hcall {
     struct domain *d;
@@ -34,9 +44,13 @@ int guest_read(struct hcall *h, uint64_t gva, void *dst, size_t len);
 int guest_write(struct hcall *h, uint64_t gva, const void *src, size_t len);
 
 /* Run one hypercall; regs/sregs are the guest's at the exit. Writes the
- * result into regs->rax. */
-void hypercall_dispatch(struct vcpu *v, struct kvm_regs *regs,
-                        const struct kvm_sregs *sregs);
+ * result into regs->rax. Call with d->lock held. */
+void hypercall_dispatch(struct vcpu *v, struct platform_regs *regs,
+                        const struct platform_sregs *sregs);
+
+/* Claim the hypercall port and the hypercall-page MSR (exits.h). Their
+ * handlers take d->lock and run hypercall_dispatch() / fill the page. */
+int hypercall_register_exits(struct domain *d);
 
 /* Fill a hypercall page with our stubs. */
 void hypercall_page_fill(uint8_t *page);

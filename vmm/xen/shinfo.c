@@ -1,15 +1,17 @@
 #include "shinfo.h"
 #include "domain.h"
+#include "platform.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include <x86intrin.h>
 #include <xen/foreign/x86_32.h>
 
 #include "util.h"
+
+#define MSR_IA32_TSC 0x10
 
 static uint8_t *shinfo_host(struct domain *d)
 {
@@ -124,24 +126,19 @@ bool vcpu_upcall_pending(struct domain *d, const struct vcpu *v)
 
 int time_init(struct domain *d)
 {
-    int khz = ioctl(d->vcpu[0].fd, KVM_GET_TSC_KHZ, 0);
-    if (khz <= 0)
-        return -errno;
-    d->tsc_khz = (uint64_t)khz;
+    int rc = platform_tsc_khz(d, &d->tsc_khz);
+    if (rc < 0)
+        return rc;
+    if (d->tsc_khz == 0)
+        return -EINVAL;
 
-    union {
-        struct kvm_msrs hdr;
-        uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
-    } msrs;
-    memset(&msrs, 0, sizeof(msrs));
-    msrs.hdr.nmsrs = 1;
-    msrs.hdr.entries[0].index = 0x10;   /* IA32_TSC */
+    uint64_t guest_tsc;
     uint64_t before = __rdtsc();
-    if (ioctl(d->vcpu[0].fd, KVM_GET_MSRS, &msrs) != 1)
-        return -errno;
+    rc = platform_get_msr(&d->vcpu[0], MSR_IA32_TSC, &guest_tsc);
+    if (rc < 0)
+        return rc;
     uint64_t after = __rdtsc();
-    d->guest_tsc_offset = (int64_t)(msrs.hdr.entries[0].data -
-                                    (before + (after - before) / 2));
+    d->guest_tsc_offset = (int64_t)(guest_tsc - (before + (after - before) / 2));
 
     /* pvclock scale: ns = ((tsc << shift) * mul) >> 32, with the scaled
      * frequency in (1 GHz, 2 GHz] so that mul keeps 31-32 bits. */

@@ -1,0 +1,31 @@
+/*
+ * The KVM platform's own state, private to platform/ (vm.c, vcpu.c): the
+ * only header in the VMM that includes <linux/kvm.h>. struct domain and
+ * struct vcpu point to these as opaque types.
+ */
+#ifndef XENON_KVM_H
+#define XENON_KVM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "domain.h"
+
+struct platform_vcpu {
+    int fd;
+    struct kvm_run *run;
+    pthread_t thread;
+    bool thread_started;
+    bool in_exit;           /* between KVM_RUN and the next entry: the
+                               synced registers in run->s.regs are live */
+    bool entered;           /* has run guest code (launch trace) */
+};
+
+struct platform_vm {
+    int kvm_fd, vm_fd;
+    int run_size;
+    struct platform_vcpu vcpu[MAX_VCPUS];
+};
+
+#endif

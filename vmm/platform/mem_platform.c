@@ -1,0 +1,189 @@
+#include "mem_platform.h"
+#include "exits.h"
+#include "gnttab.h"
+#include "hypercall.h"
+#include "layout.h"
+#include "memmap.h"
+#include "shinfo.h"
+#include "uart.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <x86intrin.h>
+
+#define MSR_IA32_TSC 0x10
+#define MEM_TSC_KHZ 2000000ull      /* a 2 GHz TSC */
+
+int platform_get_regs(struct vcpu *v, struct platform_regs *r)
+{
+    *r = v->pv->regs;
+    return 0;
+}
+
+int platform_set_regs(struct vcpu *v, const struct platform_regs *r)
+{
+    v->pv->regs = *r;
+    return 0;
+}
+
+int platform_get_sregs(struct vcpu *v, struct platform_sregs *s)
+{
+    *s = v->pv->sregs;
+    return 0;
+}
+
+int platform_get_msr(struct vcpu *v, uint32_t index, uint64_t *value)
+{
+    (void)v;
+    if (index != MSR_IA32_TSC)
+        return -EINVAL;
+    *value = __rdtsc();             /* the guest TSC is the host's */
+    return 0;
+}
+
+int platform_tsc_khz(struct domain *d, uint64_t *khz)
+{
+    *khz = d->pvm->tsc_khz;
+    return 0;
+}
+
+/* memory/gva.c walks every mode a test puts a vCPU in; 5-level paging,
+ * the one it leaves to the platform, has no walker here. */
+int platform_translate(struct vcpu *v, uint64_t gva, bool write, uint64_t *gpa)
+{
+    (void)v; (void)gva; (void)write; (void)gpa;
+    return -EFAULT;
+}
+
+int platform_map_region(struct domain *d, unsigned index)
+{
+    if (index >= gmem_nr_regions(&d->mem))
+        return -EINVAL;
+    d->pvm->mapped[index] = true;
+    return 0;
+}
+
+int platform_unmap_region(struct domain *d, unsigned index)
+{
+    if (index >= gmem_nr_regions(&d->mem) || !d->pvm->mapped[index])
+        return -EINVAL;
+    d->pvm->mapped[index] = false;
+    return 0;
+}
+
+int platform_inject_vector(struct domain *d, unsigned vcpu, uint8_t vector)
+{
+    if (vcpu >= d->nr_vcpus)
+        return -EINVAL;
+    d->pvm->vcpu[vcpu].injected++;
+    d->pvm->vcpu[vcpu].last_vector = vector;
+    return 0;
+}
+
+void platform_kick(struct vcpu *v)
+{
+    if (v->pv)
+        v->pv->kicks++;
+}
+
+/* No threads here: the in-memory vCPUs never run. */
+bool platform_vcpu_started(const struct vcpu *v)
+{
+    (void)v;
+    return false;
+}
+
+uint64_t platform_vcpu_cpu_ns(const struct vcpu *v)
+{
+    (void)v;
+    return 0;
+}
+
+/* --- building a domain -------------------------------------------------- */
+
+void mem_vcpu_compat_mode(struct vcpu *v)
+{
+    v->pv->sregs = (struct platform_sregs){ .cr0 = 0x11, .cs_selector = 0x10 };
+}
+
+void mem_vcpu_long_mode(struct vcpu *v)
+{
+    /* PML4[0] -> PDPT; PDPT[i] maps 1 GiB at i GiB, writable. */
+    uint64_t pml4e = (MEM_PLATFORM_PML4 + 0x1000) | 0x3;
+    gmem_write(&v->d->mem, MEM_PLATFORM_PML4, &pml4e, sizeof(pml4e));
+    for (uint64_t i = 0; i < 512; i++) {
+        uint64_t pdpte = (i << 30) | 0x83;      /* P RW PS */
+        gmem_write(&v->d->mem, MEM_PLATFORM_PML4 + 0x1000 + i * 8, &pdpte, 8);
+    }
+    v->pv->sregs = (struct platform_sregs){
+        .cr0 = 0x80050033, .cr3 = MEM_PLATFORM_PML4, .cr4 = 0x20,
+        .efer = (1u << 8) | PLATFORM_EFER_LMA, .cs_selector = 0x10,
+        .cs_l = true,
+    };
+}
+
+struct domain *mem_domain_create(uint32_t domid, unsigned nr_vcpus,
+                                 uint64_t ram_bytes)
+{
+    if (nr_vcpus == 0 || nr_vcpus > MAX_VCPUS)
+        return NULL;
+    struct domain *d = calloc(1, sizeof(*d));
+    struct platform_vm *pvm = calloc(1, sizeof(*pvm));
+    if (!d || !pvm)
+        goto fail;
+    domain_init(d, domid, nr_vcpus);
+    snprintf(d->name, sizeof(d->name), "mem%u", domid);
+    d->pvm = pvm;
+    pvm->tsc_khz = MEM_TSC_KHZ;
+    for (unsigned i = 0; i < nr_vcpus; i++) {
+        d->vcpu[i].pv = &pvm->vcpu[i];
+        mem_vcpu_compat_mode(&d->vcpu[i]);
+    }
+    if (gmem_init(&d->mem, ram_bytes, LAYOUT_NR_SPECIAL) < 0)
+        goto fail_mem;
+    memmap_init(d);
+    gnttab_init(d, GNTTAB_DEFAULT_MAX_FRAMES);
+    if (hypercall_register_exits(d) < 0 || uart_register_exits(d) < 0 ||
+        time_init(d) < 0)
+        goto fail_all;
+    for (unsigned i = 0; i < gmem_nr_regions(&d->mem); i++)
+        platform_map_region(d, i);
+    d->vcpu[0].up = true;
+    return d;
+fail_all:
+    gmem_destroy(&d->mem);
+fail_mem:
+fail:
+    free(pvm);
+    free(d);
+    return NULL;
+}
+
+void mem_domain_destroy(struct domain *d)
+{
+    if (!d)
+        return;
+    gmem_destroy(&d->mem);
+    free(d->pvm);
+    free(d);
+}
+
+long mem_hypercall(struct vcpu *v, uint64_t nr, uint64_t a0, uint64_t a1,
+                   uint64_t a2, uint64_t a3, uint64_t a4)
+{
+    struct platform_regs *r = &v->pv->regs;
+    bool long_mode = platform_long_mode(&v->pv->sregs);
+    r->rax = nr;
+    if (long_mode) {
+        r->rdi = a0; r->rsi = a1; r->rdx = a2; r->r10 = a3; r->r8 = a4;
+    } else {
+        r->rbx = a0; r->rcx = a1; r->rdx = a2; r->rsi = a3; r->rdi = a4;
+    }
+    /* The stub's `out %eax, $XEN_HYPERCALL_PORT`. */
+    uint32_t eax = (uint32_t)nr;
+    exits_port_io(&v->d->exits, v, XEN_HYPERCALL_PORT, true, (uint8_t *)&eax,
+                  4, 1);
+    return long_mode ? (long)r->rax : (long)(int32_t)r->rax;
+}

@@ -1,0 +1,105 @@
+#include "state.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct state_module *modules[STATE_MAX_MODULES];
+static unsigned nr_modules;
+
+struct record_header {
+    char name[STATE_NAME_LEN];
+    uint32_t version;
+    uint32_t length;
+};
+
+int state_put(struct state_buf *b, const void *p, size_t n)
+{
+    if (n > SIZE_MAX / 2 - b->len)
+        return -ENOMEM;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n)
+            cap *= 2;
+        uint8_t *d = realloc(b->data, cap);
+        if (!d)
+            return -ENOMEM;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+void state_buf_free(struct state_buf *b)
+{
+    free(b->data);
+    *b = (struct state_buf){ 0 };
+}
+
+const struct state_module *state_find(const char *name)
+{
+    for (unsigned i = 0; i < nr_modules; i++)
+        if (strcmp(modules[i]->name, name) == 0)
+            return modules[i];
+    return NULL;
+}
+
+void state_register(const struct state_module *m)
+{
+    if (strlen(m->name) >= STATE_NAME_LEN || state_find(m->name) ||
+        nr_modules >= STATE_MAX_MODULES) {
+        fprintf(stderr, "state: cannot register module %s\n", m->name);
+        abort();
+    }
+    modules[nr_modules++] = m;
+}
+
+int state_save(struct domain *d, struct state_buf *out)
+{
+    for (unsigned i = 0; i < nr_modules; i++) {
+        const struct state_module *m = modules[i];
+        struct record_header h = { .version = m->version };
+        memcpy(h.name, m->name, strlen(m->name));
+        size_t at = out->len;
+        int rc = state_put(out, &h, sizeof(h));
+        if (rc < 0)
+            return rc;
+        rc = m->save(d, out);
+        if (rc < 0)
+            return rc;
+        size_t len = out->len - at - sizeof(h);
+        if (len > STATE_MAX_RECORD)
+            return -E2BIG;
+        h.length = (uint32_t)len;
+        memcpy(out->data + at, &h, sizeof(h));
+    }
+    return 0;
+}
+
+int state_load(struct domain *d, const uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        struct record_header h;
+        if (len < sizeof(h))
+            return -EINVAL;
+        memcpy(&h, buf, sizeof(h));
+        buf += sizeof(h);
+        len -= sizeof(h);
+        if (h.length > len || h.length > STATE_MAX_RECORD)
+            return -EINVAL;
+        if (memchr(h.name, 0, sizeof(h.name)) == NULL)
+            return -EINVAL;
+        const struct state_module *m = state_find(h.name);
+        if (!m || h.version != m->version)
+            return -EINVAL;
+        int rc = m->load(d, buf, h.length);
+        if (rc < 0)
+            return rc;
+        buf += h.length;
+        len -= h.length;
+    }
+    return 0;
+}
