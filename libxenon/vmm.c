@@ -147,7 +147,7 @@ int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
 static int signal_vmm(const struct xenon_paths *p, unsigned domid, int sig,
                       const char *what, struct dstate *s, FILE *err)
 {
-    if (state_read(p, domid, s) < 0 || !proc_alive(s->vmm_pid, s->vmm_start)) {
+    if (state_read(p, domid, s) < 0 || !state_vmm_ours(p, s, domid)) {
         fprintf(err, "%s failed: domain %u is not running\n", what, domid);
         return -1;
     }
