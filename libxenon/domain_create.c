@@ -50,13 +50,13 @@ static unsigned state_name_taken(const struct xenon_paths *p, const unsigned *xs
                                  int nxs, const unsigned *ids, int n,
                                  const char *name, unsigned avoid)
 {
+    uint8_t in_xs[(MAX_DOMID + 8) / 8] = { 0 };     /* ids are <= MAX_DOMID */
+    for (int j = 0; j < nxs; j++)
+        in_xs[xs_ids[j] / 8] |= (uint8_t)(1u << (xs_ids[j] % 8));
     for (int i = 0; i < n; i++) {
-        bool in_xs = false;
-        for (int j = 0; j < nxs && !in_xs; j++)
-            in_xs = xs_ids[j] == ids[i];
         struct dstate s;
-        if (!in_xs && ids[i] != avoid && state_read(p, ids[i], &s) == 0 &&
-            strcmp(s.name, name) == 0)
+        if (!(in_xs[ids[i] / 8] & (1u << (ids[i] % 8))) && ids[i] != avoid &&
+            state_read(p, ids[i], &s) == 0 && strcmp(s.name, name) == 0)
             return ids[i];
     }
     return 0;
