@@ -5,10 +5,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,11 +27,40 @@ static int name_taken(struct xs_client *xs, const unsigned *ids, int n,
     char **names = read_names(xs, ids, n);
     if (!names)
         return -1;
-    bool found = false;
+    unsigned found = 0;
     for (int i = 0; i < n && !found; i++)
-        found = ids[i] != avoid && names[i] && strcmp(names[i], name) == 0;
+        if (ids[i] != avoid && names[i] && strcmp(names[i], name) == 0)
+            found = ids[i];
     xs_free_list(names, n);
-    return found;
+    return (int)found;
+}
+
+/* Whether the domain `domid` that holds `name` may keep it: 1, or 0 when
+ * nobody will ever run or clean it up (abandoned: xl create killed before
+ * its monitor ran, or a power cut took its VMM and monitor), in which case
+ * it is cleaned away here as a destroy would. */
+static int holds_name(const struct xenon_paths *p, struct xs_client *xs,
+                      unsigned domid)
+{
+    return !reap_if_abandoned(p, xs, domid);
+}
+
+/* A domain with only a state file (not yet, or no longer, in xenstore)
+ * called `name`, other than `avoid`: its domid, else 0. */
+static unsigned state_name_taken(const struct xenon_paths *p, const unsigned *xs_ids,
+                                 int nxs, const unsigned *ids, int n,
+                                 const char *name, unsigned avoid)
+{
+    uint8_t in_xs[(MAX_DOMID + 8) / 8] = { 0 };     /* ids are <= MAX_DOMID */
+    for (int j = 0; j < nxs; j++)
+        in_xs[xs_ids[j] / 8] |= (uint8_t)(1u << (xs_ids[j] % 8));
+    for (int i = 0; i < n; i++) {
+        struct dstate s;
+        if (!(in_xs[ids[i] / 8] & (1u << (ids[i] % 8))) && ids[i] != avoid &&
+            state_read(p, ids[i], &s) == 0 && strcmp(s.name, name) == 0)
+            return ids[i];
+    }
+    return 0;
 }
 
 /* Pick a domid (never `avoid`, the domain being restarted, whose name may
@@ -58,13 +89,17 @@ static int domain_reserve(const struct xenon_paths *p, struct xs_client *xs,
         fprintf(err, "cannot read domain names from xenstored\n");
         goto out;
     }
-    if (taken) {
-        fprintf(err, "libxl: error: Domain with name \"%s\" already exists.\n",
-                dc->name);
-        goto out;
-    }
     if (state_ids(p, &b, &nb) < 0) {
         fprintf(err, "cannot list domains\n");
+        goto out;
+    }
+    /* Names are unique across xenstore and the state files (a domain is in
+     * a state file before its nodes are written). */
+    if (!taken)
+        taken = (int)state_name_taken(p, a, na, b, nb, dc->name, avoid);
+    if (taken && holds_name(p, xs, (unsigned)taken)) {
+        fprintf(err, "libxl: error: Domain with name \"%s\" already exists.\n",
+                dc->name);
         goto out;
     }
     /* As Xen allocates domids (XEN_DOMCTL_createdomain): the next free one
@@ -91,19 +126,20 @@ static int domain_reserve(const struct xenon_paths *p, struct xs_client *xs,
     struct dstate s = { .shutdown_reason = -1, .vcpus = (unsigned)dc->avail_vcpus,
                         .target_kb = (uint64_t)dc->target_memkb,
                         .max_kb = (uint64_t)dc->max_memkb };
+    s.creator_pid = getpid();
+    s.creator_start = proc_start(s.creator_pid, NULL);
     if (avoid) {
         /* A restart, run by the monitor: name it from the start, so a
          * destroy arriving before its VMM runs stops the monitor too. */
-        s.mon_pid = getpid();
-        s.mon_start = proc_start(s.mon_pid, NULL);
+        s.mon_pid = s.creator_pid;
+        s.mon_start = s.creator_start;
     }
     struct timeval tv;
     gettimeofday(&tv, NULL);
     s.created = (double)tv.tv_sec + tv.tv_usec / 1e6;
     snprintf(s.name, sizeof(s.name), "%s", dc->name);
     uuid_string(dc->uuid, s.uuid);
-    if (snprintf(s.console, sizeof(s.console), "%s/console/%u.sock", p->run_dir,
-                 domid) >= (int)sizeof(s.console)) {
+    if (state_console_path(p, domid, s.console, sizeof(s.console)) < 0) {
         fprintf(err, "run directory path too long: %s\n", p->run_dir);
         goto out;
     }
@@ -176,6 +212,38 @@ int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
     return domain_publish(p, xs, dc, *domid_out, lock, err);
 }
 
+/* Wait until the monitor has named itself in the state file (its first
+ * step), or has reported (`report` readable: it failed, or it is already
+ * past that step). Only then are the nodes published: a domain that is in
+ * xenstore always has a live creator or a named monitor, so it is never
+ * taken for abandoned (state_abandoned) if this xl is killed. */
+static void wait_monitor_named(const struct xenon_paths *p, unsigned domid,
+                               int report)
+{
+    for (int ms = 0; ms < 30000; ms++) {
+        struct dstate s;
+        if (state_read(p, domid, &s) < 0 || s.mon_pid)
+            return;
+        struct pollfd pf = { report, POLLIN, 0 };
+        if (poll(&pf, 1, 1) != 0)
+            return;
+    }
+}
+
+/* LOG_DIR/console/PREFIXNAME.log made 0640 (kept if it exists), so that the
+ * VMM, which appends to it under the monitor's umask, logs with that mode. */
+static void make_log(const struct xenon_paths *p, const char *prefix,
+                     const char *name)
+{
+    char path[XENON_PATH_MAX + 300];
+    snprintf(path, sizeof(path), "%s/console/%s%s.log", p->log_dir, prefix, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (fd >= 0) {
+        (void)!fchmod(fd, 0640);
+        close(fd);
+    }
+}
+
 int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
                         const char *config_json, unsigned flags,
                         unsigned *domid_out, pid_t *monitor_out, FILE *err)
@@ -205,7 +273,13 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     }
     char logf[XENON_PATH_MAX + 300];
     log_path(p, dc->name, logf, sizeof(logf));
-    int logfd = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    /* Logs are 0640 whatever the umask (the monitor's umask keeps what the
+     * VMM creates private; the logs it appends to are made here). */
+    int logfd = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (logfd >= 0)
+        (void)!fchmod(logfd, 0640);
+    make_log(p, "guest-", dc->name);
+    make_log(p, "hypervisor-", dc->name);
     off_t log_start = logfd >= 0 ? lseek(logfd, 0, SEEK_END) : 0;
     int pfd[2] = { -1, -1 }, go[2] = { -1, -1 };
     /* go is a control connection handed to the VMM: GO goes there. */
@@ -258,6 +332,7 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
      * written: the VMM then exits and the monitor tears down. */
     bool published = false;
     if (child > 0) {
+        wait_monitor_named(p, domid, pfd[0]);
         published = domain_publish(p, xs, dc, domid, lock, err) == 0;
         if (published)
             (void)!vmmctl_send_go(go[1]);

@@ -65,14 +65,16 @@ int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err)
         free(nm);
     } else {
         /* The monitor, when alive, stops the VMM and cleans up itself. */
-        if (proc_alive(s.mon_pid, s.mon_start)) {
+        /* Only a pid that is, now, this domain's monitor or VMM is
+         * signalled: the state file names it, and a file is no proof. */
+        if (state_monitor_ours(&s)) {
             kill(s.mon_pid, SIGTERM);
             if (!proc_wait_gone(s.mon_pid, s.mon_start, STOP_TIMEOUT_MS)) {
                 kill(s.mon_pid, SIGKILL);
                 proc_wait_gone(s.mon_pid, s.mon_start, 1000);
             }
         }
-        if (proc_alive(s.vmm_pid, s.vmm_start)) {
+        if (state_vmm_ours(p, &s, domid)) {
             kill(s.vmm_pid, SIGKILL);
             if (!proc_wait_gone(s.vmm_pid, s.vmm_start, STOP_TIMEOUT_MS)) {
                 fprintf(err, "domain %u: xenon-vmm (pid %d) does not die\n",
@@ -85,4 +87,17 @@ int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err)
     teardown(p, xs, domid);
     xs_close(xs);
     return rc;
+}
+
+bool reap_if_abandoned(const struct xenon_paths *p, struct xs_client *xs,
+                       unsigned domid)
+{
+    int reaping = lock_reaping(p);
+    struct dstate s;
+    bool abandoned = state_read(p, domid, &s) == 0 && state_abandoned(p, &s, domid);
+    if (abandoned)
+        teardown(p, xs, domid);
+    if (reaping >= 0)
+        close(reaping);
+    return abandoned;
 }

@@ -45,6 +45,11 @@ struct dstate {
     char name[256], uuid[37], console[XENON_PATH_MAX];
     pid_t vmm_pid, mon_pid;
     unsigned long long vmm_start, mon_start;
+    /* The process that reserved the domain (xl create, or the monitor for a
+     * restart): while it lives, a domain with no VMM or monitor yet is
+     * being created, not abandoned. */
+    pid_t creator_pid;
+    unsigned long long creator_start;
     double created;
     unsigned vcpus;
     uint64_t target_kb, max_kb;
@@ -67,9 +72,33 @@ int state_ids(const struct xenon_paths *p, unsigned **ids, int *n);
 void uuid_string(const uint8_t u[16], char out[37]);
 /* STATE_DIR/lock taken exclusively: its descriptor, or -1. */
 int lock_state(const struct xenon_paths *p);
+/* RUN_DIR/console/N.sock: the only console path libxenon unlinks. -1 when
+ * it does not fit. */
+int state_console_path(const struct xenon_paths *p, unsigned domid, char *out,
+                       size_t n);
+/* A uuid's text form, exactly. */
+bool uuid_valid(const char *u);
+/* The monitor names itself so (prctl), so that no other process of ours
+ * that happens to have its pid and start time is taken for it. */
+#define MONITOR_COMM "xenon-monitor"
+/* Whether the pids of the state file are, now, that domain's VMM (started
+ * by us for this domain and this xenstored) or monitor: libxenon signals a
+ * pid from a state file only then. */
+bool state_vmm_ours(const struct xenon_paths *p, const struct dstate *s,
+                    unsigned domid);
+bool state_monitor_ours(const struct dstate *s);
+/* No VMM, monitor or creator alive and not preserved: nobody will run or
+ * clean up this domain (a killed xl create, a power cut). */
+bool state_abandoned(const struct xenon_paths *p, const struct dstate *s,
+                     unsigned domid);
 /* The domid given last (0: none yet), and recording it, under the lock. */
 unsigned state_last_domid(const struct xenon_paths *p);
 void state_set_last_domid(const struct xenon_paths *p, unsigned domid);
+/* The reaping lock (a flock on STATE_DIR itself): held while a monitor
+ * names itself in its state file, and while an abandoned domain is checked
+ * and cleaned away, so neither happens half-way through the other. Taken
+ * after the state lock where both are held. Its descriptor, or -1. */
+int lock_reaping(const struct xenon_paths *p);
 /* Keep the config JSON (for xl list -l) beside the state file. */
 void write_json(const struct xenon_paths *p, unsigned domid, const char *json);
 
@@ -126,5 +155,9 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
 /* Remove what a domain left in xenstore (xs may be NULL) and on disk. Safe
  * to repeat. */
 void teardown(const struct xenon_paths *p, struct xs_client *xs, unsigned domid);
+/* Clean the domain away as a destroy would if it is abandoned
+ * (state_abandoned, checked again under the reaping lock). True if so. */
+bool reap_if_abandoned(const struct xenon_paths *p, struct xs_client *xs,
+                       unsigned domid);
 
 #endif

@@ -66,9 +66,9 @@ int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
     int n;
     unsigned *ids = domain_ids(p, xs, &n, err);
     char **xv = ids ? read_domain_nodes(xs, ids, n, list_nodes, LIST_NODES) : NULL;
-    xs_close(xs);
     struct xenon_dominfo *v = xv ? calloc((size_t)n + 1, sizeof(*v)) : NULL;
     if (!v) {
+        xs_close(xs);
         if (ids)
             fprintf(err, xv ? "out of memory\n" : "cannot read domains from xenstored\n");
         if (xv)
@@ -117,11 +117,19 @@ int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
          * it or tearing it down, and never once its xenstore home is gone:
          * a domain that is being or has just been destroyed leaves no row. */
         bool acting = d->monitor_pid && d->shutdown_reason < 0;
-        if (d->running || (x[0] && !acting))
+        /* Nobody left to run or clean it (a killed xl create, a killed
+         * monitor whose guest then ended, a power cut): cleaned away now,
+         * as a destroy would, so that it neither lingers nor holds its
+         * name. */
+        bool abandoned = have && !d->running && !acting &&
+                         state_abandoned(p, &s, ids[i]) &&
+                         reap_if_abandoned(p, xs, ids[i]);
+        if (!abandoned && (d->running || (x[0] && !acting)))
             shown++;
         else
             memset(d, 0, sizeof(*d));
     }
+    xs_close(xs);
     xs_free_list(xv, n * LIST_NODES);
     free(ids);
     qsort(v, (size_t)shown, sizeof(*v), cmp_info);

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,14 +56,24 @@ void monitor(const struct xenon_paths *p, struct domain_config *dc, const char *
     sigaction(SIGINT, &sa, NULL);
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+    /* A name destroy checks before it signals us (state_monitor_ours);
+     * files the VMM makes (its console socket, its logs) are ours alone,
+     * whatever umask xl ran with (logs are made 0640 beforehand). */
+    prctl(PR_SET_NAME, MONITOR_COMM, 0, 0, 0);
+    umask(077);
 
     const pid_t me = getpid();
     const unsigned long long me_start = proc_start(me, NULL);
     struct xs_client *xs = NULL;
     for (;;) {
         struct dstate s;
+        /* Named under the reaping lock: either before anyone can take the
+         * domain for abandoned, or not at all (its state file is gone). */
+        int reaping = lock_reaping(p);
         if (state_read(p, domid, &s) < 0) {
             mlog("domain %u: state file vanished", domid);
+            if (reaping >= 0)
+                close(reaping);
             break;
         }
         /* A restarted domain's state file names us already (domain_setup). */
@@ -70,6 +82,8 @@ void monitor(const struct xenon_paths *p, struct domain_config *dc, const char *
             s.mon_start = me_start;
             state_write(p, domid, &s);
         }
+        if (reaping >= 0)
+            close(reaping);
         pid_t vmm;
         /* Only the first start may be paused (xl create -p); a restarted
          * domain runs. */

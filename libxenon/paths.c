@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -67,6 +68,30 @@ void xenon_paths_init(struct xenon_paths *p)
     snprintf(p->vmm, sizeof(p->vmm), "xenon-vmm");
 }
 
+/* Make `dir` (and its parents) with exactly `mode` when it is new, whatever
+ * the umask. One that exists keeps its mode: the path may be one the admin
+ * chose (XENON_LOG_DIR=/tmp), which is not ours to change. */
+static int make_dir(const char *dir, mode_t mode)
+{
+    if (mkdir(dir, mode) == 0)
+        return chmod(dir, mode);
+    if (errno == EEXIST)
+        return 0;
+    if (errno != ENOENT)
+        return -1;
+    char parent[XENON_PATH_MAX + 16];
+    snprintf(parent, sizeof(parent), "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = 0;
+        if (mkdir_p(parent) < 0)
+            return -1;
+    }
+    if (mkdir(dir, mode) < 0)
+        return errno == EEXIST ? 0 : -1;
+    return chmod(dir, mode);
+}
+
 int ensure_dirs(const struct xenon_paths *p, FILE *err)
 {
     char d[XENON_PATH_MAX + 16], d2[XENON_PATH_MAX + 16], d3[XENON_PATH_MAX + 16];
@@ -74,8 +99,11 @@ int ensure_dirs(const struct xenon_paths *p, FILE *err)
     snprintf(d, sizeof(d), "%s/console", p->run_dir);
     snprintf(d2, sizeof(d2), "%s/console", p->log_dir);
     snprintf(d3, sizeof(d3), "%s/control", p->run_dir);    /* control sockets */
+    /* State, console and control sockets: ours alone; logs: readable by
+     * the group (adm-style), as Xen's /var/log/xen. */
+    static const mode_t modes[5] = { 0700, 0700, 0750, 0750, 0700 };
     for (int i = 0; i < 5; i++)
-        if (mkdir_p(dirs[i]) < 0) {
+        if (make_dir(dirs[i], modes[i]) < 0) {
             fprintf(err, "cannot create %s: %s\n", dirs[i], strerror(errno));
             return -1;
         }

@@ -270,3 +270,55 @@ int xenon_domain_vcpus(pid_t vmm_pid, struct xenon_vcpuinfo **out, int *n_out)
     *n_out = n;
     return 0;
 }
+
+/* --- whose process it is -------------------------------------------------- */
+
+/* The real uid of a process, or -1. */
+static long proc_uid(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    long uid = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (!strncmp(line, "Uid:", 4)) {
+            uid = strtol(line + 4, NULL, 10);
+            break;
+        }
+    if (f)
+        fclose(f);
+    return uid;
+}
+
+bool proc_is_ours(pid_t pid, unsigned long long start)
+{
+    return proc_alive(pid, start) && proc_uid(pid) == (long)getuid();
+}
+
+bool proc_comm_is(pid_t pid, const char *comm)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    struct stat_fields f;
+    return read_stat(path, &f) && strcmp(f.comm, comm) == 0;
+}
+
+bool proc_cmdline_has(pid_t pid, const char *arg, const char *next)
+{
+    char path[64], buf[8192];
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = 0;
+    for (char *p = buf; p < buf + n; p += strlen(p) + 1) {
+        char *after = p + strlen(p) + 1;
+        if (!strcmp(p, arg) && (!next || (after < buf + n && !strcmp(after, next))))
+            return true;
+    }
+    return false;
+}

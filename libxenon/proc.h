@@ -36,4 +36,13 @@ struct vmm_activity vmm_activity(pid_t pid);
  * 0, -ESRCH when it is gone, -ETIMEDOUT after timeout_ms. */
 int vmm_wait_stopped(pid_t pid, unsigned long long start, unsigned timeout_ms);
 
+/* What a pid from a state file must be before libxenon signals it: */
+/* ... alive since `start` and run by our user; */
+bool proc_is_ours(pid_t pid, unsigned long long start);
+/* ... named `comm` (the monitor names itself, see monitor.c); */
+bool proc_comm_is(pid_t pid, const char *comm);
+/* ... started with `arg` among its arguments, followed by `next` (may be
+ * NULL: anywhere). */
+bool proc_cmdline_has(pid_t pid, const char *arg, const char *next);
+
 #endif

@@ -14,6 +14,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "util.h"
 
 void state_path(const struct xenon_paths *p, unsigned domid,
@@ -33,15 +34,25 @@ int state_write(const struct xenon_paths *p, unsigned domid,
     }
     char path[XENON_PATH_MAX + 32], tmp[XENON_PATH_MAX + 48];
     state_path(p, domid, "", path, sizeof(path));
-    snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "we");
-    if (!f)
+    /* One writer at a time per domain (its creator, then its monitor), so
+     * one temporary name: a writer killed before the rename leaves nothing
+     * that the next write or the teardown does not take away. */
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    /* 0600 whatever the caller's umask: nobody else may read or edit it. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
         return -1;
+    }
     fprintf(f, "name=%s\nuuid=%s\nconsole=%s\nvmm_pid=%d\nvmm_start=%llu\n"
-               "monitor_pid=%d\nmonitor_start=%llu\ncreated=%.6f\nvcpus=%u\n"
+               "monitor_pid=%d\nmonitor_start=%llu\ncreator_pid=%d\n"
+               "creator_start=%llu\ncreated=%.6f\nvcpus=%u\n"
                "target_kb=%llu\nmax_kb=%llu\nshutdown_reason=%d\n",
             s->name, s->uuid, s->console, (int)s->vmm_pid, s->vmm_start,
-            (int)s->mon_pid, s->mon_start, s->created, s->vcpus,
+            (int)s->mon_pid, s->mon_start, (int)s->creator_pid, s->creator_start,
+            s->created, s->vcpus,
             (unsigned long long)s->target_kb, (unsigned long long)s->max_kb,
             s->shutdown_reason);
     /* No fsync: rename makes the update atomic for a killed process, and
@@ -88,6 +99,10 @@ int state_read(const struct xenon_paths *p, unsigned domid,
             s->mon_pid = atoi(v);
         else if (!strcmp(line, "monitor_start"))
             s->mon_start = strtoull(v, NULL, 10);
+        else if (!strcmp(line, "creator_pid"))
+            s->creator_pid = atoi(v);
+        else if (!strcmp(line, "creator_start"))
+            s->creator_start = strtoull(v, NULL, 10);
         else if (!strcmp(line, "created"))
             s->created = strtod(v, NULL);
         else if (!strcmp(line, "vcpus"))
@@ -100,7 +115,55 @@ int state_read(const struct xenon_paths *p, unsigned domid,
             s->shutdown_reason = atoi(v);
     }
     fclose(f);
+    /* Nothing in the file is trusted where it names something to remove:
+     * the console socket is where domain_reserve puts it, whatever the file
+     * says, and a uuid that is not one names no /vm node. */
+    if (state_console_path(p, domid, s->console, sizeof(s->console)) < 0)
+        s->console[0] = 0;
+    if (!uuid_valid(s->uuid))
+        s->uuid[0] = 0;
     return 0;
+}
+
+int state_console_path(const struct xenon_paths *p, unsigned domid, char *out,
+                       size_t n)
+{
+    return snprintf(out, n, "%s/console/%u.sock", p->run_dir, domid) >= (int)n ? -1 : 0;
+}
+
+bool uuid_valid(const char *u)
+{
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? u[i] != '-' : !isxdigit((unsigned char)u[i]))
+            return false;
+    }
+    return u[36] == 0;
+}
+
+bool state_vmm_ours(const struct xenon_paths *p, const struct dstate *s,
+                    unsigned domid)
+{
+    char id[16];
+    snprintf(id, sizeof(id), "%u", domid);
+    return s->vmm_start && proc_is_ours(s->vmm_pid, s->vmm_start) &&
+           proc_cmdline_has(s->vmm_pid, p->vmm, NULL) &&
+           proc_cmdline_has(s->vmm_pid, "--domid", id) &&
+           proc_cmdline_has(s->vmm_pid, "--xenstore-socket", p->xs_path);
+}
+
+bool state_monitor_ours(const struct dstate *s)
+{
+    return s->mon_start && proc_is_ours(s->mon_pid, s->mon_start) &&
+           proc_comm_is(s->mon_pid, MONITOR_COMM);
+}
+
+bool state_abandoned(const struct xenon_paths *p, const struct dstate *s,
+                     unsigned domid)
+{
+    return s->shutdown_reason < 0 && !state_vmm_ours(p, s, domid) &&
+           !state_monitor_ours(s) &&
+           !(s->creator_start && proc_is_ours(s->creator_pid, s->creator_start));
 }
 
 void state_remove(const struct xenon_paths *p, unsigned domid)
@@ -109,6 +172,8 @@ void state_remove(const struct xenon_paths *p, unsigned domid)
     state_path(p, domid, "", path, sizeof(path));
     unlink(path);
     state_path(p, domid, ".json", path, sizeof(path));
+    unlink(path);
+    state_path(p, domid, ".tmp", path, sizeof(path));
     unlink(path);
 }
 
@@ -165,6 +230,16 @@ void uuid_string(const uint8_t u[16], char out[37])
              u[11], u[12], u[13], u[14], u[15]);
 }
 
+int lock_reaping(const struct xenon_paths *p)
+{
+    int fd = open(p->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
 int lock_state(const struct xenon_paths *p)
 {
     char path[XENON_PATH_MAX + 16];
@@ -209,14 +284,15 @@ unsigned state_last_domid(const struct xenon_paths *p)
 
 void state_set_last_domid(const struct xenon_paths *p, unsigned domid)
 {
-    char path[XENON_PATH_MAX + 16], tmp[XENON_PATH_MAX + 40];
+    /* Rewritten in place, fixed width, under the state lock: a writer
+     * killed at any point leaves the old number or the new one, and no
+     * temporary file. */
+    char path[XENON_PATH_MAX + 16], line[16];
     snprintf(path, sizeof(path), "%s/last-domid", p->state_dir);
-    snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "we");
-    if (!f)
+    int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
         return;
-    bool ok = fprintf(f, "%u\n", domid) > 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) < 0)
-        unlink(tmp);
+    int n = snprintf(line, sizeof(line), "%10u\n", domid);
+    (void)!pwrite(fd, line, (size_t)n, 0);
+    close(fd);
 }

@@ -154,7 +154,7 @@ static int control_vmm(const struct xenon_paths *p, unsigned domid, uint16_t typ
                        const char *what, FILE *err)
 {
     struct dstate s;
-    if (state_read(p, domid, &s) < 0 || !proc_alive(s.vmm_pid, s.vmm_start)) {
+    if (state_read(p, domid, &s) < 0 || !state_vmm_ours(p, &s, domid)) {
         fprintf(err, "%s failed: domain %u is not running\n", what, domid);
         return -1;
     }
