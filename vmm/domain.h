@@ -52,6 +52,8 @@ struct vcpu {
     /* Xen per-vCPU state, guarded by d->lock. */
     uint64_t vcpu_info_gpa;         /* NO_GPA: the slot in shared_info */
     uint8_t upcall_vector;          /* HVMOP_set_evtchn_upcall_vector, 0 none */
+    atomic_bool callback_due;       /* assert the callback vector before the
+                                       next entry (vcpu.c) */
     int oneshot_fd, periodic_fd;    /* timerfds (timer.c) */
     unsigned virq_port[NR_VIRQS];   /* per-vCPU VIRQs (timer, debug) */
     bool blocked;                   /* in SCHEDOP_block / poll */

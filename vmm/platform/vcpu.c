@@ -161,9 +161,46 @@ void vcpu_kick(struct vcpu *v)
 {
     struct domain *d = v->d;
     pthread_cond_broadcast(&d->event_cond);
-    uint8_t vector = v->upcall_vector ? v->upcall_vector : d->callback_vector;
-    if (vector)
+    if (v->upcall_vector) {
+        /* A LAPIC interrupt, as Xen's vlapic_set_irq(); the guest EOIs. */
+        vm_inject_vector(d, v->id, v->upcall_vector);
+    } else if (d->callback_vector) {
+        /* The vCPU's own thread asserts it before its next entry
+         * (assert_callback()): KVM_INTERRUPT is a vCPU ioctl. */
+        atomic_store(&v->callback_due, true);
+        if (!v->thread_started || !pthread_equal(pthread_self(), v->thread))
+            vcpu_interrupt(v);
+    }
+}
+
+/*
+ * The global callback vector (HVM_PARAM_CALLBACK_IRQ type 2), as Xen
+ * delivers it: injected by the hypervisor itself while the vCPU's
+ * evtchn_upcall_pending is set (hvm_vcpu_has_pending_irq(), source
+ * hvm_intsrc_vector), never through the local APIC, so it needs no EOI and
+ * reaches a guest whose LAPIC is software-disabled (Mini-OS never enables
+ * its LAPIC; a LAPIC MSI would be dropped there). KVM's way in past the
+ * LAPIC is an external interrupt, which it lets through while LVT0 is in
+ * ExtINT mode (vCPU 0's reset state) or the LAPIC is off. A guest that
+ * masked LVT0 has programmed its LAPIC; it gets a LAPIC MSI instead.
+ */
+static void assert_callback(struct vcpu *v)
+{
+    struct domain *d = v->d;
+    pthread_mutex_lock(&d->lock);
+    uint8_t vector = v->upcall_vector ? 0 : d->callback_vector;
+    bool pending = vector && d->shinfo_gpa != NO_GPA && vcpu_upcall_pending(d, v);
+    pthread_mutex_unlock(&d->lock);
+    if (!pending)
+        return;
+    if (vm_lapic_takes_extint(v, v->run->s.regs.sregs.apic_base)) {
+        int rc = vm_queue_extint(v, vector);
+        if (rc < 0 && rc != -EEXIST)     /* EEXIST: one is still queued */
+            log_err("dom%u vcpu%u: KVM_INTERRUPT: %s", d->domid, v->id,
+                    strerror(-rc));
+    } else {
         vm_inject_vector(d, v->id, vector);
+    }
 }
 
 /* --- exits -------------------------------------------------------------- */
@@ -338,6 +375,8 @@ static void *vcpu_thread(void *arg)
         if (atomic_load(&d->stopping))
             break;
         v->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+        if (atomic_exchange(&v->callback_due, false))
+            assert_callback(v);
         if (v->id == 0 && !v->entered) {
             v->entered = true;
             domain_trace_launch(d, "first-guest-entry");
