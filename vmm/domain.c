@@ -57,9 +57,10 @@ void vcpu_kick(struct vcpu *v)
 {
     struct domain *d = v->d;
     pthread_cond_broadcast(&d->event_cond);
-    uint8_t vector = v->upcall_vector ? v->upcall_vector : d->callback_vector;
-    if (vector)
-        platform_inject_vector(d, v->id, vector);
+    if (v->upcall_vector)       /* a LAPIC interrupt, as Xen's vlapic_set_irq() */
+        platform_inject_vector(d, v->id, v->upcall_vector);
+    else if (d->callback_vector)
+        platform_raise_callback(v);
 }
 
 long vcpu_bring_up(struct vcpu *v)

@@ -218,6 +218,131 @@ static void test_elf_notes(void **state)
     expect_error(state, &im, "outside the loaded image");
 }
 
+/*
+ * The image make_elf() builds, with its note moved from the PT_NOTE segment
+ * into an SHT_NOTE section, as Mini-OS links it: section headers at 0x300,
+ * [0] SHT_NULL, [1] .note at file offset 0x200.
+ */
+#define SHDR_OFF 0x300
+
+static void make_elf_note_section(struct image *im, int bits)
+{
+    make_elf(im, bits);
+    if (bits == 64) {
+        Elf64_Ehdr *eh = (Elf64_Ehdr *)im->buf;
+        eh->e_phnum = 1;                            /* drop the PT_NOTE */
+        eh->e_shoff = SHDR_OFF;
+        eh->e_shentsize = sizeof(Elf64_Shdr);
+        eh->e_shnum = 2;
+        Elf64_Shdr *sh = (Elf64_Shdr *)(im->buf + SHDR_OFF);
+        sh[1] = (Elf64_Shdr){ .sh_type = SHT_NOTE, .sh_offset = 0x200, .sh_size = 20 };
+    } else {
+        Elf32_Ehdr *eh = (Elf32_Ehdr *)im->buf;
+        eh->e_phnum = 1;
+        eh->e_shoff = SHDR_OFF;
+        eh->e_shentsize = sizeof(Elf32_Shdr);
+        eh->e_shnum = 2;
+        Elf32_Shdr *sh = (Elf32_Shdr *)(im->buf + SHDR_OFF);
+        sh[1] = (Elf32_Shdr){ .sh_type = SHT_NOTE, .sh_offset = 0x200, .sh_size = 20 };
+    }
+}
+
+static Elf64_Shdr *sh64(struct image *im)
+{
+    return (Elf64_Shdr *)(im->buf + SHDR_OFF);
+}
+
+static void test_note_section_loads(void **state, int bits)
+{
+    struct image im;
+    make_elf_note_section(&im, bits);
+    struct loaded_kernel k;
+    char err[256] = "";
+    assert_int_equal(load_pvh_elf(*state, im.buf, im.size, &k, err, sizeof(err)), 0);
+    assert_int_equal(k.kind, BOOT_PVH);
+    assert_int_equal(k.entry, 0x100010);
+    assert_int_equal(k.elf_class, bits);
+}
+
+static void test_note_section32(void **state) { test_note_section_loads(state, 32); }
+static void test_note_section64(void **state) { test_note_section_loads(state, 64); }
+
+static void test_note_section_lies(void **state)
+{
+    struct image im;
+
+    make_elf_note_section(&im, 64);
+    ((Elf64_Ehdr *)im.buf)->e_shoff = 0xfffffffffffffff0ull;  /* wraps */
+    expect_error(state, &im, "section headers lie outside");
+
+    make_elf_note_section(&im, 64);
+    ((Elf64_Ehdr *)im.buf)->e_shoff = im.size - sizeof(Elf64_Shdr);
+    expect_error(state, &im, "section headers lie outside");
+
+    make_elf_note_section(&im, 64);
+    ((Elf64_Ehdr *)im.buf)->e_shnum = 0xffff;       /* table runs off the file */
+    expect_error(state, &im, "section headers lie outside");
+
+    make_elf_note_section(&im, 64);
+    ((Elf64_Ehdr *)im.buf)->e_shentsize = 8;        /* entries overlap */
+    expect_error(state, &im, "bad section header size");
+
+    make_elf_note_section(&im, 64);
+    sh64(&im)[1].sh_offset = 0xffffffffffffff00ull; /* offset + size wraps */
+    expect_error(state, &im, "note section 1");
+
+    make_elf_note_section(&im, 64);
+    sh64(&im)[1].sh_size = im.size;                 /* runs past the end */
+    expect_error(state, &im, "note section 1");
+
+    make_elf_note_section(&im, 64);
+    uint32_t huge = 0xfffffff0u;                    /* namesz running off */
+    memcpy(im.buf + 0x200, &huge, 4);
+    expect_error(state, &im, "no Xen PVH entry note");
+
+    make_elf_note_section(&im, 64);
+    memcpy(im.buf + 0x200 + 4, &huge, 4);           /* descsz running off */
+    expect_error(state, &im, "no Xen PVH entry note");
+
+    make_elf_note_section(&im, 64);
+    sh64(&im)[1].sh_size = 19;                      /* descriptor cut short */
+    expect_error(state, &im, "no Xen PVH entry note");
+
+    make_elf_note_section(&im, 64);
+    sh64(&im)[1].sh_type = SHT_PROGBITS;            /* not a note section */
+    expect_error(state, &im, "no Xen PVH entry note");
+
+    make_elf_note_section(&im, 64);
+    ((Elf64_Ehdr *)im.buf)->e_shnum = 0;            /* no table at all */
+    expect_error(state, &im, "no Xen PVH entry note");
+}
+
+/* As in libelf, sections are read only when no note segment holds a Xen
+ * note: a bad section table does not matter then, and a segment with Xen
+ * notes but no entry is not completed from the sections. */
+static void test_note_section_only_as_fallback(void **state)
+{
+    struct image im;
+    make_elf(&im, 64);
+    Elf64_Ehdr *eh = (Elf64_Ehdr *)im.buf;
+    eh->e_shoff = 0xfffffffffffffff0ull;
+    eh->e_shnum = 3;
+    eh->e_shentsize = 1;
+    struct loaded_kernel k;
+    char err[256] = "";
+    assert_int_equal(load_pvh_elf(*state, im.buf, im.size, &k, err, sizeof(err)), 0);
+    assert_int_equal(k.entry, 0x100010);
+
+    /* Segment: a Xen GUEST_OS note. Section: the entry. Xen refuses. */
+    make_elf_note_section(&im, 64);
+    eh->e_phnum = 2;
+    ph64(&im)[1] = (Elf64_Phdr){ .p_type = PT_NOTE, .p_offset = 0x280, .p_filesz = 20 };
+    uint32_t nh[3] = { 4, 4, XEN_ELFNOTE_GUEST_OS };
+    memcpy(im.buf + 0x280, nh, 12);
+    memcpy(im.buf + 0x28c, "Xen\0Mini", 8);
+    expect_error(state, &im, "no Xen PVH entry note");
+}
+
 /* A synthetic bzImage: setup sectors, header, and a small kernel body. */
 static void make_bzimage(struct image *im)
 {
@@ -375,6 +500,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_elf_lies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_elf_overlap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_elf_notes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_note_section32, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_note_section64, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_note_section_lies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_note_section_only_as_fallback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bzimage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pvh_start_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gmem_bounds, setup, teardown),

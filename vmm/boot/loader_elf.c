@@ -1,7 +1,9 @@
 /*
  * PVH ELF loader. The image is hostile: every offset, size and count is
  * checked against the file and against guest RAM before use, with overflow
- * in mind. ELF32 and ELF64 are read through one normalised view.
+ * in mind. ELF32 and ELF64 are read through one normalised view. Xen's
+ * notes come from PT_NOTE segments, or, as in Xen's libelf, from SHT_NOTE
+ * sections when no segment holds one.
  */
 #include "loader.h"
 
@@ -29,8 +31,17 @@ static bool in_file(size_t size, uint64_t off, uint64_t len)
 
 static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
-/* Walk one note area looking for Xen's PHYS32_ENTRY. Returns 1 if found. */
-static int scan_notes(const uint8_t *p, uint64_t len, uint64_t *entry)
+/* What the Xen notes of an image told us. */
+struct xen_notes {
+    unsigned count;         /* Xen notes seen, of any type */
+    bool have_entry;
+    uint64_t entry;         /* XEN_ELFNOTE_PHYS32_ENTRY */
+};
+
+/* Walk one note area (already checked to lie inside the file), recording
+ * Xen's notes. A note whose name or descriptor runs past the area ends the
+ * walk: what follows it cannot be framed. */
+static void scan_notes(const uint8_t *p, uint64_t len, struct xen_notes *xn)
 {
     uint64_t off = 0;
     while (len - off >= 12) {
@@ -40,19 +51,71 @@ static int scan_notes(const uint8_t *p, uint64_t len, uint64_t *entry)
         uint64_t name_al = ((uint64_t)namesz + 3) & ~3ull;
         uint64_t desc_al = ((uint64_t)descsz + 3) & ~3ull;
         if (name_al > len - off)
-            return 0;
+            return;
         const uint8_t *name = p + off;
         off += name_al;
         if (desc_al > len - off)
-            return 0;
+            return;
         const uint8_t *desc = p + off;
         off += desc_al;
-        if (namesz == 4 && memcmp(name, "Xen", 4) == 0 &&
-            type == XEN_ELFNOTE_PHYS32_ENTRY && descsz >= 4) {
+        if (namesz != 4 || memcmp(name, "Xen", 4) != 0)
+            continue;
+        xn->count++;
+        if (type == XEN_ELFNOTE_PHYS32_ENTRY && descsz >= 4 && !xn->have_entry) {
             /* Linux writes 8 bytes; the entry is the low 32 bits. */
-            *entry = rd32(desc);
-            return 1;
+            xn->entry = rd32(desc);
+            xn->have_entry = true;
         }
+    }
+}
+
+/* The section header table, as the ELF header describes it. */
+struct shdr_table {
+    uint64_t off;
+    unsigned num, entsize;
+};
+
+/*
+ * Xen's libelf falls back to SHT_NOTE sections when no PT_NOTE segment
+ * holds a Xen note; Mini-OS is such an image (its .note section is in no
+ * segment). The table is read only then, so a bad table never refuses an
+ * image whose segments carry the notes. Returns 0 or a loader_fail().
+ */
+static int scan_note_sections(const uint8_t *img, size_t size, int elf_class,
+                              const struct shdr_table *sh, struct xen_notes *xn,
+                              char *err, size_t errlen)
+{
+    /* e_shnum 0: no table (or extended numbering, which only object files
+     * with 65280+ sections need). */
+    if (sh->num == 0)
+        return 0;
+    size_t want = elf_class == 64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr);
+    if (sh->entsize != want)
+        return loader_fail(err, errlen, -ENOEXEC, "bad section header size %u",
+                           sh->entsize);
+    if (!in_file(size, sh->off, (uint64_t)sh->num * sh->entsize))
+        return loader_fail(err, errlen, -ENOEXEC,
+                           "section headers lie outside the file");
+    for (unsigned i = 0; i < sh->num; i++) {
+        const uint8_t *p = img + sh->off + (uint64_t)i * sh->entsize;
+        uint32_t type;
+        uint64_t off, len;
+        if (elf_class == 64) {
+            Elf64_Shdr s;
+            memcpy(&s, p, sizeof(s));
+            type = s.sh_type; off = s.sh_offset; len = s.sh_size;
+        } else {
+            Elf32_Shdr s;
+            memcpy(&s, p, sizeof(s));
+            type = s.sh_type; off = s.sh_offset; len = s.sh_size;
+        }
+        if (type != SHT_NOTE)
+            continue;
+        if (!in_file(size, off, len))
+            return loader_fail(err, errlen, -ENOEXEC,
+                               "note section %u (offset %#llx, size %#llx) lies outside the file",
+                               i, (unsigned long long)off, (unsigned long long)len);
+        scan_notes(img + off, len, xn);
     }
     return 0;
 }
@@ -70,6 +133,7 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
     unsigned nseg;
     uint64_t phoff;
     unsigned phnum, phentsize;
+    struct shdr_table sh;
     if (img[EI_CLASS] == ELFCLASS64) {
         Elf64_Ehdr eh;
         if (size < sizeof(eh))
@@ -79,6 +143,7 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
             return loader_fail(err, errlen, -ENOEXEC, "ELF64 machine %u is not x86-64",
                         eh.e_machine);
         phoff = eh.e_phoff; phnum = eh.e_phnum; phentsize = eh.e_phentsize;
+        sh = (struct shdr_table){ eh.e_shoff, eh.e_shnum, eh.e_shentsize };
         if (phentsize != sizeof(Elf64_Phdr))
             return loader_fail(err, errlen, -ENOEXEC, "bad program header size %u",
                         phentsize);
@@ -92,6 +157,7 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
             return loader_fail(err, errlen, -ENOEXEC, "ELF32 machine %u is not i386",
                         eh.e_machine);
         phoff = eh.e_phoff; phnum = eh.e_phnum; phentsize = eh.e_phentsize;
+        sh = (struct shdr_table){ eh.e_shoff, eh.e_shnum, eh.e_shentsize };
         if (phentsize != sizeof(Elf32_Phdr))
             return loader_fail(err, errlen, -ENOEXEC, "bad program header size %u",
                         phentsize);
@@ -124,8 +190,8 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
     }
 
     /* Validate every segment before touching guest memory. */
-    uint64_t entry = 0;
-    bool have_entry = false, have_load = false;
+    struct xen_notes xn = { 0 };
+    bool have_load = false;
     uint64_t lo = UINT64_MAX, hi = 0;
     for (unsigned i = 0; i < nseg; i++) {
         const struct seg *s = &segs[i];
@@ -133,9 +199,7 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
             if (!in_file(size, s->offset, s->filesz))
                 return loader_fail(err, errlen, -ENOEXEC,
                             "note segment %u lies outside the file", i);
-            if (!have_entry &&
-                scan_notes(img + s->offset, s->filesz, &entry))
-                have_entry = true;
+            scan_notes(img + s->offset, s->filesz, &xn);
             continue;
         }
         if (s->type != PT_LOAD || s->memsz == 0)
@@ -169,13 +233,19 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
     }
     if (!have_load)
         return loader_fail(err, errlen, -ENOEXEC, "no loadable segments");
-    if (!have_entry)
+    if (xn.count == 0) {
+        int rc = scan_note_sections(img, size, out->elf_class, &sh, &xn,
+                                    err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    if (!xn.have_entry)
         return loader_fail(err, errlen, -ENOEXEC,
                     "no Xen PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY): not a PVH kernel");
-    if (entry < lo || entry >= hi)
+    if (xn.entry < lo || xn.entry >= hi)
         return loader_fail(err, errlen, -ENOEXEC,
                     "PVH entry %#llx lies outside the loaded image",
-                    (unsigned long long)entry);
+                    (unsigned long long)xn.entry);
 
     for (unsigned i = 0; i < nseg; i++) {
         const struct seg *s = &segs[i];
@@ -188,7 +258,7 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
             out->patched_hypercalls += hcall_patch_segment(dst, s->filesz, s->paddr);
     }
     out->kind = BOOT_PVH;
-    out->entry = entry;
+    out->entry = xn.entry;
     out->lo = lo;
     out->hi = hi;
     return 0;

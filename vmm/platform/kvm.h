@@ -8,6 +8,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "domain.h"
@@ -20,6 +21,8 @@ struct platform_vcpu {
     bool in_exit;           /* between KVM_RUN and the next entry: the
                                synced registers in run->s.regs are live */
     bool entered;           /* has run guest code (launch trace) */
+    atomic_bool callback_due;   /* assert the callback vector before the
+                                   next entry (platform_raise_callback) */
 };
 
 struct platform_vm {

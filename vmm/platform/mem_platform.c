@@ -82,6 +82,12 @@ int platform_inject_vector(struct domain *d, unsigned vcpu, uint8_t vector)
     return 0;
 }
 
+void platform_raise_callback(struct vcpu *v)
+{
+    if (v->pv)
+        v->pv->callbacks++;
+}
+
 void platform_kick(struct vcpu *v)
 {
     if (v->pv)

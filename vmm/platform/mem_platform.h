@@ -22,6 +22,7 @@ struct platform_vcpu {
     struct platform_regs regs;
     struct platform_sregs sregs;
     unsigned kicks;                 /* platform_kick() calls */
+    unsigned callbacks;             /* platform_raise_callback() calls */
     unsigned injected;              /* platform_inject_vector() calls */
     uint8_t last_vector;
 };

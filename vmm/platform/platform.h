@@ -71,6 +71,12 @@ int platform_unmap_region(struct domain *d, unsigned index);
 /* Deliver a fixed interrupt with this vector to vCPU `vcpu` (its APIC id). */
 int platform_inject_vector(struct domain *d, unsigned vcpu, uint8_t vector);
 
+/* Deliver the domain's global callback vector (HVM_PARAM_CALLBACK_IRQ
+ * type 2) to v as Xen does: past the local APIC, needing no EOI, while the
+ * vCPU's evtchn_upcall_pending is set. Asserted on the vCPU's own thread
+ * before its next entry; safe from any thread. */
+void platform_raise_callback(struct vcpu *v);
+
 /* Force a vCPU out of guest mode so that its thread re-examines the
  * domain's state (shutdown, VCPUOP_down, a start context). Harmless on a
  * vCPU that is not running or does not exist yet. */

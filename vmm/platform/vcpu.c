@@ -2,6 +2,8 @@
 #include "exits.h"
 #include "kvm.h"
 #include "platform.h"
+#include "shinfo.h"
+#include "vm.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -236,6 +238,47 @@ int platform_translate(struct vcpu *v, uint64_t gva, bool write, uint64_t *gpa)
     return 0;
 }
 
+/*
+ * The global callback vector (HVM_PARAM_CALLBACK_IRQ type 2), as Xen
+ * delivers it: injected by the hypervisor itself while the vCPU's
+ * evtchn_upcall_pending is set (hvm_vcpu_has_pending_irq(), source
+ * hvm_intsrc_vector), never through the local APIC, so it needs no EOI and
+ * reaches a guest whose LAPIC is software-disabled (Mini-OS never enables
+ * its LAPIC; a LAPIC MSI would be dropped there). KVM's way in past the
+ * LAPIC is an external interrupt, which it lets through while LVT0 is in
+ * ExtINT mode (vCPU 0's reset state) or the LAPIC is off. A guest that
+ * masked LVT0 has programmed its LAPIC; it gets a LAPIC MSI instead.
+ */
+static void assert_callback(struct vcpu *v)
+{
+    struct domain *d = v->d;
+    pthread_mutex_lock(&d->lock);
+    uint8_t vector = v->upcall_vector ? 0 : d->callback_vector;
+    bool pending = vector && d->shinfo_gpa != NO_GPA && vcpu_upcall_pending(d, v);
+    pthread_mutex_unlock(&d->lock);
+    if (!pending)
+        return;
+    if (vm_lapic_takes_extint(v, v->pv->run->s.regs.sregs.apic_base)) {
+        int rc = vm_queue_extint(v, vector);
+        if (rc < 0 && rc != -EEXIST)     /* EEXIST: one is still queued */
+            log_err("dom%u vcpu%u: KVM_INTERRUPT: %s", d->domid, v->id,
+                    strerror(-rc));
+    } else {
+        platform_inject_vector(d, v->id, vector);
+    }
+}
+
+void platform_raise_callback(struct vcpu *v)
+{
+    /* The vCPU's own thread asserts it before its next entry
+     * (assert_callback()): KVM_INTERRUPT is a vCPU ioctl. */
+    if (!v->pv)
+        return;
+    atomic_store(&v->pv->callback_due, true);
+    if (!v->pv->thread_started || !pthread_equal(pthread_self(), v->pv->thread))
+        platform_kick(v);
+}
+
 /* --- exits -------------------------------------------------------------- */
 
 void vcpu_dump_registers(struct vcpu *v, const char *why)
@@ -375,6 +418,8 @@ static void *vcpu_thread(void *arg)
         if (atomic_load(&d->stopping))
             break;
         v->pv->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+        if (atomic_exchange(&v->pv->callback_due, false))
+            assert_callback(v);
         if (v->id == 0 && !v->pv->entered) {
             v->pv->entered = true;
             domain_trace_launch(d, "first-guest-entry");

@@ -233,6 +233,31 @@ int platform_inject_vector(struct domain *d, unsigned vcpu, uint8_t vector)
     return ioctl(d->pvm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
 }
 
+int vm_queue_extint(struct vcpu *v, uint8_t vector)
+{
+    struct kvm_interrupt irq = { .irq = vector };
+    return ioctl(v->pv->fd, KVM_INTERRUPT, &irq) < 0 ? -errno : 0;
+}
+
+#define APIC_BASE_ENABLE (1u << 11)
+#define APIC_LVT0 0x350
+#define APIC_LVT_MASKED (1u << 16)
+#define APIC_LVT_MODE_MASK (7u << 8)
+#define APIC_LVT_MODE_EXTINT (7u << 8)
+
+bool vm_lapic_takes_extint(struct vcpu *v, uint64_t apic_base)
+{
+    if (!(apic_base & APIC_BASE_ENABLE))
+        return true;
+    struct kvm_lapic_state lapic;
+    if (ioctl(v->pv->fd, KVM_GET_LAPIC, &lapic) < 0)
+        return false;
+    uint32_t lvt0;
+    memcpy(&lvt0, lapic.regs + APIC_LVT0, sizeof(lvt0));
+    return !(lvt0 & APIC_LVT_MASKED) &&
+           (lvt0 & APIC_LVT_MODE_MASK) == APIC_LVT_MODE_EXTINT;
+}
+
 void vm_destroy(struct domain *d)
 {
     if (!d->pvm)

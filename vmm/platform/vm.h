@@ -20,6 +20,18 @@ int vm_create_vcpus(struct domain *d);
 /* Install the CPUID tables (after time_init: leaf 3 carries the TSC). */
 int vm_set_cpuid_all(struct domain *d);
 
+/* Queue vector as an external interrupt (KVM_INTERRUPT). With the split
+ * irqchip KVM injects it as soon as the guest takes interrupts, past the
+ * LAPIC's IRR and ISR: no EOI follows, whether or not the LAPIC is
+ * software-enabled. Only on the vCPU's own thread, outside KVM_RUN.
+ * Returns 0, -EEXIST if one is still queued, or -errno. */
+int vm_queue_extint(struct vcpu *v, uint8_t vector);
+
+/* Whether KVM lets an external interrupt through v's LAPIC: the LAPIC is
+ * hardware-disabled (apic_base is the vCPU's APIC_BASE MSR), or its LVT0
+ * is unmasked in ExtINT mode (KVM's reset state for vCPU 0). */
+bool vm_lapic_takes_extint(struct vcpu *v, uint64_t apic_base);
+
 void vm_destroy(struct domain *d);
 
 #endif
