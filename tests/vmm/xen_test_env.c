@@ -1,5 +1,6 @@
 #include "xen_test_env.h"
 #include "vcpu.h"
+#include "grant_map.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ struct domain *test_domain_new(unsigned frames_placed)
 
 void test_domain_free(struct domain *d)
 {
+    grant_mapper_fini(&d->grants);
     gmem_destroy(&d->mem);
     free(d);
 }

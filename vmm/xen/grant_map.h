@@ -6,7 +6,8 @@
  * later cross-process broker implements the same calls for a backend that
  * runs in its own process.
  *
- * One grant_mapper per guest domain. It holds what Xen keeps for it: the
+ * One grant_mapper per guest domain, d->grants (two would each clear the
+ * flags the other's mappings need). It holds what Xen keeps for it: the
  * active entries (a pin count per grant ref, read-only and writable kept
  * apart, and the page pinned when the first pin was taken) and the maptrack
  * (one handle per mapping). The `by` argument names the domain the backend
