@@ -182,6 +182,23 @@ static void revoke_while_mapped_keeps_the_pinned_page(void **state)
     assert_int_equal(grant_unmap(f->m, h3), GNTST_okay);
 }
 
+static void unmap_after_the_guest_moved_its_grant_frame(void **state)
+{
+    struct fixture *f = *state;
+    test_grant(f->d, REF, GTF_permit_access, 0, FRAME);
+    grant_handle_t h;
+    void *p;
+    assert_int_equal(grant_map(f->m, 0, REF, false, &h, &p), GNTST_okay);
+    /* add_to_physmap moves frame 0 (contents and all) onto a RAM page. */
+    const uint64_t moved = 0x500000;
+    assert_int_equal(gnttab_map_frame(f->d, 0, moved), 0);
+    grant_entry_v1_t *e = gmem_ptr(&f->d->mem, moved + REF * sizeof(*e), sizeof(*e));
+    assert_int_equal(e->flags, GTF_permit_access | GTF_reading | GTF_writing);
+    assert_int_equal(grant_unmap(f->m, h), GNTST_okay);
+    /* The flags are cleared where the entry is now. */
+    assert_int_equal(e->flags, GTF_permit_access);
+}
+
 static void refs_beyond_the_table_and_unplaced_frames(void **state)
 {
     (void)state;
@@ -427,6 +444,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(wrong_domid_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(revoked_or_wrong_type_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(revoke_while_mapped_keeps_the_pinned_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(unmap_after_the_guest_moved_its_grant_frame, setup, teardown),
         cmocka_unit_test(refs_beyond_the_table_and_unplaced_frames),
         cmocka_unit_test_setup_teardown(frames_outside_guest_ram_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(copy_bounds_and_direction, setup, teardown),
