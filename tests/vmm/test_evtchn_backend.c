@@ -1,5 +1,8 @@
 /* Unit tests for a backend's end of an event channel (vmm/xen/
  * evtchn_backend.c) and the backends built on it (vmm/backends/backend.c). */
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -181,6 +184,61 @@ static void guest_close_then_reuse_never_sees_the_backend(void **state)
     assert_int_equal(status_of(d, port).status, EVTCHNSTAT_ipi);
 }
 
+/*
+ * Coalescing loses no wake-up: a vCPU thread produces items into a ring of
+ * RING slots, sending after each (under the domain lock, as a hypercall
+ * does) and waiting while the ring is full; the backend sleeps in poll()
+ * with no timeout and, after each consume, takes all produced so far. A
+ * lost wake-up leaves both waiting for ever: the test then fails by
+ * meson's timeout, not by a clock here.
+ */
+#define ITEMS 20000u
+#define RING 16u
+
+struct producer {
+    struct domain *d;
+    uint32_t port;
+    unsigned produced, seen;
+};
+
+static void *produce(void *arg)
+{
+    struct producer *pr = arg;
+    for (unsigned i = 1; i <= ITEMS; i++) {
+        while (i - __atomic_load_n(&pr->seen, __ATOMIC_ACQUIRE) > RING)
+            sched_yield();
+        __atomic_store_n(&pr->produced, i, __ATOMIC_RELEASE);
+        pthread_mutex_lock(&pr->d->lock);
+        evtchn_send(pr->d, pr->port);
+        pthread_mutex_unlock(&pr->d->lock);
+    }
+    return NULL;
+}
+
+static void no_wake_up_lost_under_concurrent_sends(void **state)
+{
+    struct domain *d = *state;
+    struct evtchn_be be;
+    assert_int_equal(evtchn_be_alloc(&be, d, 0, NULL, NULL), 0);
+    struct producer pr = { .d = d, .port = evtchn_be_guest_port(&be) };
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, produce, &pr), 0);
+    unsigned wake_ups = 0;
+    while (__atomic_load_n(&pr.seen, __ATOMIC_ACQUIRE) < ITEMS) {
+        struct pollfd pfd = { .fd = be.fd, .events = POLLIN };
+        assert_int_equal(poll(&pfd, 1, -1), 1);
+        if (evtchn_be_consume(&be)) {
+            wake_ups++;
+            __atomic_store_n(&pr.seen, __atomic_load_n(&pr.produced, __ATOMIC_ACQUIRE),
+                             __ATOMIC_RELEASE);
+        }
+    }
+    pthread_join(t, NULL);
+    /* The ring forced at least one wake-up per RING items. */
+    assert_true(wake_ups >= ITEMS / RING && wake_ups <= ITEMS);
+    evtchn_be_unbind(&be);
+}
+
 /* The console and xenstore relay notify through backend.c: after the
  * guest closed their port, a reused port number must not be raised. */
 static void service(void *opaque)
@@ -224,6 +282,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(notify_sets_pending_and_raises_the_upcall, setup, teardown),
         cmocka_unit_test_setup_teardown(unbind_leaves_the_guests_port_unbound, setup, teardown),
         cmocka_unit_test_setup_teardown(guest_close_then_reuse_never_sees_the_backend, setup, teardown),
+        cmocka_unit_test_setup_teardown(no_wake_up_lost_under_concurrent_sends, setup, teardown),
         cmocka_unit_test_setup_teardown(backend_notify_after_guest_close, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
