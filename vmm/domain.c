@@ -27,6 +27,7 @@ void domain_init(struct domain *d, uint32_t domid, unsigned nr_vcpus)
         pthread_cond_init(&v->wake, NULL);
     }
     evtchn_init(d);
+    grant_mapper_init(&d->grants, d);
 }
 
 void domain_shutdown(struct domain *d, int reason)

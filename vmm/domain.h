@@ -20,6 +20,7 @@
 #include "evtchn.h"
 #include "exits.h"
 #include "gnttab.h"
+#include "grant_map.h"
 #include "memmap.h"
 #include "uart.h"
 #include "pause.h"
@@ -96,6 +97,7 @@ struct domain {
 
     struct evtchn_table evtchn;
     struct gnttab gnttab;
+    struct grant_mapper grants;     /* the backends' maps of our grants */
 
     /* Time: system time is CLOCK_MONOTONIC since boot_ns, published in
      * pvclock form against the guest TSC. */

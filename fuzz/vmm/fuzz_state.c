@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ready = 1;
     }
     struct domain *d = mem_domain_create(3, 2, 1u << 20);
-    if (!d || evtchn_bind_backend(d, XENON_PORT_CONSOLE, &console) < 0)
+    if (!d || evtchn_alloc_backend_at(d, XENON_PORT_CONSOLE, &console) < 0)
         abort();
     if (state_load(d, data, size) == 0) {
         for (uint32_t p = 1; p < EVTCHN_2L_MAX_64; p++) {

@@ -30,7 +30,7 @@ static struct domain *domain_with_console(struct evtchn_backend *be)
 {
     struct domain *d = mem_domain_create(4, 2, 4u << 20);
     assert_non_null(d);
-    assert_int_equal(evtchn_bind_backend(d, XENON_PORT_CONSOLE, be),
+    assert_int_equal(evtchn_alloc_backend_at(d, XENON_PORT_CONSOLE, be),
                      XENON_PORT_CONSOLE);
     return d;
 }

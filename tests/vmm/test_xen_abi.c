@@ -349,14 +349,14 @@ static void test_backend_ports(void **state)
     struct evtchn_backend console = { .notify = count_notify };
     struct evtchn_backend store = { .notify = count_notify };
     pthread_mutex_lock(&f->d->lock);
-    assert_int_equal(evtchn_bind_backend(f->d, XENON_PORT_CONSOLE, &console),
+    assert_int_equal(evtchn_alloc_backend_at(f->d, XENON_PORT_CONSOLE, &console),
                      XENON_PORT_CONSOLE);
-    assert_int_equal(evtchn_bind_backend(f->d, XENON_PORT_XENSTORE, &store),
+    assert_int_equal(evtchn_alloc_backend_at(f->d, XENON_PORT_XENSTORE, &store),
                      XENON_PORT_XENSTORE);
-    assert_int_equal(evtchn_bind_backend(f->d, XENON_PORT_CONSOLE, &store),
+    assert_int_equal(evtchn_alloc_backend_at(f->d, XENON_PORT_CONSOLE, &store),
                      -XEN_EBUSY);
-    assert_int_equal(evtchn_bind_backend(f->d, 0, &store), -XEN_EINVAL);
-    assert_int_equal(evtchn_bind_backend(f->d, EVTCHN_2L_MAX_64, &store),
+    assert_int_equal(evtchn_alloc_backend_at(f->d, 0, &store), -XEN_EINVAL);
+    assert_int_equal(evtchn_alloc_backend_at(f->d, EVTCHN_2L_MAX_64, &store),
                      -XEN_EINVAL);
     pthread_mutex_unlock(&f->d->lock);
 

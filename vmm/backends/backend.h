@@ -1,8 +1,8 @@
 /*
- * A device backend in this VMM, acting as domain 0 for one guest ring: an
- * event channel port bound to it, and an eventfd through which a guest's
- * send wakes the I/O thread to service the ring. The console, the xenstore
- * relay and (later) block and network backends are built on it.
+ * A device backend in this VMM, acting as domain 0 for one guest ring: its
+ * end of an event channel (evtchn_backend.h) whose eventfd the I/O loop
+ * watches, so that a guest's send wakes the I/O thread to service the ring.
+ * The console and the xenstore relay are built on it.
  *
  * Wake-ups are coalesced: a send while a wake-up is pending costs nothing,
  * and a backend can say (has_work, called on the sending vCPU's thread with
@@ -14,18 +14,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "evtchn.h"
+#include "evtchn_backend.h"
 #include "ioloop.h"
 
 struct domain;
 
 struct backend {
     struct domain *d;
-    struct evtchn_backend be;
-    struct io_watch wake;
-    uint32_t port;                  /* the guest's end */
-    bool wake_pending;
-    bool (*has_work)(void *opaque); /* NULL: every send has work */
+    struct evtchn_be chan;          /* our end of the guest's port */
+    struct io_watch wake;           /* chan's eventfd on the I/O loop */
+    uint32_t port;                  /* the guest's end, as allocated */
     void (*service)(void *opaque);  /* on the I/O thread, no lock held */
     void *opaque;
 };
@@ -36,5 +34,8 @@ int backend_init(struct domain *d, struct backend *b, uint32_t port,
                  bool (*has_work)(void *), void (*service)(void *),
                  void *opaque);
 void backend_fini(struct backend *b);
+
+/* Notify the guest, with d->lock held (nothing once it closed its port). */
+void backend_notify_locked(struct backend *b);
 
 #endif

@@ -81,7 +81,7 @@ static void drain_output(void *opaque)
         buf[i] = c->ring->out[MASK_XENCONS_IDX(cons + i, c->ring->out)];
     __atomic_store_n(&c->ring->out_cons, prod, __ATOMIC_RELEASE);
     if (avail)
-        evtchn_set_pending(d, c->backend.port);
+        backend_notify_locked(&c->backend);
     pthread_mutex_unlock(&d->lock);
     if (avail)
         emit(c, buf, avail);
@@ -102,7 +102,7 @@ static void feed_input(struct console_backend *c, const char *buf, size_t n)
         c->ring->in[MASK_XENCONS_IDX(prod + i, c->ring->in)] = buf[i];
     __atomic_store_n(&c->ring->in_prod, prod + (uint32_t)n, __ATOMIC_RELEASE);
     if (n)
-        evtchn_set_pending(d, c->backend.port);
+        backend_notify_locked(&c->backend);
     pthread_mutex_unlock(&d->lock);
 }
 

@@ -91,7 +91,7 @@ static void pump(void *opaque)
     struct domain *d = x->d;
     pthread_mutex_lock(&d->lock);
     if (pump_ring(x))
-        evtchn_set_pending(d, x->backend.port);
+        backend_notify_locked(&x->backend);
     pthread_mutex_unlock(&d->lock);
     if (x->sock.fd >= 0)
         flush_to_daemon(x);

@@ -141,7 +141,10 @@ int evtchn_close(struct domain *d, uint32_t port)
     }
     case EVTCHNSTAT_interdomain:
         if (c->be) {
-            c->be = NULL;   /* the backend sees no more notifications */
+            /* The backend's end is left unbound: it sees no more sends
+             * and its own sends go nowhere. */
+            c->be->guest_port = 0;
+            c->be = NULL;
         } else if (c->remote_port != port) {
             /* Loopback within this domain: the peer reverts to unbound. */
             struct evtchn *r = port_get(d, c->remote_port);
@@ -192,7 +195,8 @@ int evtchn_status(struct domain *d, uint32_t port, struct evtchn_status *st)
         st->u.unbound.dom = (domid_t)c->remote_dom;
         break;
     case EVTCHNSTAT_interdomain:
-        st->u.interdomain.dom = c->be ? 0 : (domid_t)c->remote_dom;
+        st->u.interdomain.dom = c->be ? (domid_t)c->be->domid
+                                      : (domid_t)c->remote_dom;
         st->u.interdomain.port = c->be ? c->be->dom0_port : c->remote_port;
         break;
     case EVTCHNSTAT_virq:
@@ -233,14 +237,15 @@ int evtchn_alloc_backend(struct domain *d, struct evtchn_backend *be)
         return port;
     struct evtchn *c = &d->evtchn.port[port];
     c->state = EVTCHNSTAT_interdomain;
-    c->remote_dom = 0;
+    c->remote_dom = be->domid;
     c->be = be;
     be->dom0_port = d->evtchn.next_dom0_port++;
+    be->guest_port = (uint32_t)port;
     return port;
 }
 
-int evtchn_bind_backend(struct domain *d, uint32_t port,
-                        struct evtchn_backend *be)
+int evtchn_alloc_backend_at(struct domain *d, uint32_t port,
+                            struct evtchn_backend *be)
 {
     struct evtchn *c = port_get(d, port);
     if (!c)
@@ -248,10 +253,41 @@ int evtchn_bind_backend(struct domain *d, uint32_t port,
     if (c->state != EVTCHNSTAT_closed)
         return -XEN_EBUSY;
     shinfo_clear_pending(d, port);
-    *c = (struct evtchn){ .state = EVTCHNSTAT_interdomain, .remote_dom = 0,
+    *c = (struct evtchn){ .state = EVTCHNSTAT_interdomain, .remote_dom = be->domid,
                           .be = be };
     be->dom0_port = port;
+    be->guest_port = port;
     return (int)port;
+}
+
+int evtchn_bind_backend(struct domain *d, uint32_t guest_port,
+                        struct evtchn_backend *be)
+{
+    struct evtchn *c = port_get(d, guest_port);
+    if (!c || c->state != EVTCHNSTAT_unbound || c->remote_dom != be->domid)
+        return -XEN_EINVAL;
+    c->state = EVTCHNSTAT_interdomain;
+    c->be = be;
+    be->dom0_port = d->evtchn.next_dom0_port++;
+    be->guest_port = guest_port;
+    return 0;
+}
+
+void evtchn_unbind_backend(struct domain *d, struct evtchn_backend *be)
+{
+    struct evtchn *c = port_get(d, be->guest_port);
+    if (c && c->state == EVTCHNSTAT_interdomain && c->be == be) {
+        c->state = EVTCHNSTAT_unbound;
+        c->remote_dom = be->domid;
+        c->be = NULL;
+    }
+    be->guest_port = 0;
+}
+
+void evtchn_backend_send(struct domain *d, struct evtchn_backend *be)
+{
+    if (be->guest_port)
+        evtchn_set_pending(d, be->guest_port);
 }
 
 void evtchn_set_pending(struct domain *d, uint32_t port)

@@ -21,12 +21,15 @@
 
 struct domain;
 
-/* A backend endpoint in this VMM. notify() runs on the sending vCPU's
- * thread with the domain lock held: it must only signal, never block. */
+/* A backend's end of an interdomain channel (evtchn_backend.h builds the
+ * backend-facing API on it). notify() runs on the sending vCPU's thread
+ * with the domain lock held: it must only signal, never block. */
 struct evtchn_backend {
     void (*notify)(void *opaque);
     void *opaque;
-    uint32_t dom0_port;     /* the port number dom0's side reports */
+    uint32_t domid;         /* the backend's domain (0: this VMM's own) */
+    uint32_t dom0_port;     /* the port number the backend's side reports */
+    uint32_t guest_port;    /* the guest's end; 0 once either end closed */
 };
 
 struct evtchn {
@@ -65,8 +68,21 @@ int evtchn_alloc_backend(struct domain *d, struct evtchn_backend *be);
  * XENON_PORT_*, which the toolstack publishes without asking us); dom0's
  * end reports the same number. The port, or -XEN_EINVAL out of range,
  * -XEN_EBUSY if it is taken. */
-int evtchn_bind_backend(struct domain *d, uint32_t port,
+int evtchn_alloc_backend_at(struct domain *d, uint32_t port,
+                            struct evtchn_backend *be);
+
+/* The backend's side of EVTCHNOP_bind_interdomain: connect be to a port
+ * the guest allocated unbound for be->domid. 0 or -XEN_EINVAL. */
+int evtchn_bind_backend(struct domain *d, uint32_t guest_port,
                         struct evtchn_backend *be);
+
+/* The backend closes its end: the guest's port becomes unbound for
+ * be->domid, as Xen's evtchn_close leaves the remote end. */
+void evtchn_unbind_backend(struct domain *d, struct evtchn_backend *be);
+
+/* A send from the backend's end: raise the guest's port, or nothing if
+ * the guest closed it (Xen drops a send on an unbound port). */
+void evtchn_backend_send(struct domain *d, struct evtchn_backend *be);
 
 /* Raise an event on a guest port (from a backend or a timer). */
 void evtchn_set_pending(struct domain *d, uint32_t port);

@@ -37,7 +37,12 @@ int gnttab_map_frame(struct domain *d, uint64_t idx, uint64_t gpa)
     return 0;
 }
 
-static grant_entry_v1_t *entry(struct domain *d, grant_ref_t ref)
+unsigned gnttab_nr_entries(const struct domain *d)
+{
+    return d->gnttab.nr_frames * (unsigned)GNTTAB_ENTRIES_PER_FRAME;
+}
+
+grant_entry_v1_t *gnttab_entry(struct domain *d, grant_ref_t ref)
 {
     struct gnttab *gt = &d->gnttab;
     uint64_t frame = ref / GNTTAB_ENTRIES_PER_FRAME;
@@ -52,7 +57,7 @@ static grant_entry_v1_t *entry(struct domain *d, grant_ref_t ref)
 static void *resolve(struct domain *d, grant_ref_t ref, bool write,
                      domid_t by, int16_t *status, grant_entry_v1_t **out)
 {
-    grant_entry_v1_t *e = entry(d, ref);
+    grant_entry_v1_t *e = gnttab_entry(d, ref);
     if (!e) {
         *status = GNTST_bad_gntref;
         return NULL;
@@ -77,28 +82,6 @@ static void *resolve(struct domain *d, grant_ref_t ref, bool write,
     *out = e;
     *status = GNTST_okay;
     return page;
-}
-
-void *gnttab_backend_map(struct domain *d, grant_ref_t ref, bool readonly,
-                         int16_t *status)
-{
-    grant_entry_v1_t *e;
-    void *page = resolve(d, ref, !readonly, 0, status, &e);
-    if (page)
-        __atomic_fetch_or(&e->flags, readonly ? GTF_reading
-                                              : GTF_reading | GTF_writing,
-                          __ATOMIC_SEQ_CST);
-    return page;
-}
-
-void gnttab_backend_unmap(struct domain *d, grant_ref_t ref, bool readonly)
-{
-    grant_entry_v1_t *e = entry(d, ref);
-    if (e)
-        __atomic_fetch_and(&e->flags,
-                           (uint16_t)~(readonly ? GTF_reading
-                                                : GTF_reading | GTF_writing),
-                           __ATOMIC_SEQ_CST);
 }
 
 void *gnttab_copy_resolve(struct domain *d, grant_ref_t ref, bool write,

@@ -2,10 +2,9 @@
  * Grant tables, version 1 (Xenon behaves as Xen with max_grant_version=1).
  *
  * Grant frames are placed where the guest maps them (add_to_physmap); the
- * VMM reads entries there. Backends in this VMM act as domain 0: they map
- * and copy granted pages with gnttab_backend_*(), which check the entry and
- * set GTF_reading/GTF_writing as Xen does while a mapping is held.
- * Callers hold d->lock.
+ * VMM reads entries there. Backends map and copy granted pages through
+ * grant_map.h, which pins entries and sets GTF_reading/GTF_writing as Xen
+ * does while a mapping is held. Callers hold d->lock.
  */
 #ifndef XENON_GNTTAB_H
 #define XENON_GNTTAB_H
@@ -30,11 +29,14 @@ void gnttab_init(struct domain *d, unsigned max_frames);
 /* XENMEM_add_to_physmap(XENMAPSPACE_grant_table): map frame idx at gpa. */
 int gnttab_map_frame(struct domain *d, uint64_t idx, uint64_t gpa);
 
-/* Dom0-side access for backends in this VMM. Returns a host pointer to the
- * granted page, or NULL with *status set to a GNTST_* code. */
-void *gnttab_backend_map(struct domain *d, grant_ref_t ref, bool readonly,
-                         int16_t *status);
-void gnttab_backend_unmap(struct domain *d, grant_ref_t ref, bool readonly);
+/* Number of grant entries the table has (Xen's nr_grant_entries). */
+unsigned gnttab_nr_entries(const struct domain *d);
+
+/* The entry for ref in guest memory, or NULL when ref is beyond the table
+ * or its frame has not been placed by the guest (an unplaced frame reads
+ * as zeroes in Xen: no entry in it grants anything). The pointer is valid
+ * while d->lock is held: the guest may move the frame after. */
+grant_entry_v1_t *gnttab_entry(struct domain *d, grant_ref_t ref);
 
 /* Resolve a grant for a copy by domain `by`: returns the page or NULL. */
 void *gnttab_copy_resolve(struct domain *d, grant_ref_t ref, bool write,
