@@ -182,7 +182,8 @@ int vmmctl_call(int fd, uint16_t type, const void *payload, size_t len,
     }
 }
 
-int vmmctl_open(const char *path, unsigned timeout_ms, int *pid)
+/* A connected socket, or -errno. */
+static int connect_to(const char *path)
 {
     struct sockaddr_un a = { .sun_family = AF_UNIX };
     if (strlen(path) >= sizeof(a.sun_path))
@@ -196,6 +197,14 @@ int vmmctl_open(const char *path, unsigned timeout_ms, int *pid)
         close(fd);
         return e;
     }
+    return fd;
+}
+
+int vmmctl_open(const char *path, unsigned timeout_ms, int *pid)
+{
+    int fd = connect_to(path);
+    if (fd < 0)
+        return fd;
     struct xenon_ctl_hello hello = { .version = XENON_CONTRACT_VERSION };
     struct xenon_ctl_hello_reply r;
     size_t got = 0;
@@ -248,7 +257,9 @@ int vmmctl_request(const char *run_dir, unsigned domid, uint16_t type,
 {
     char path[4096];
     int rc = vmmctl_socket_path(run_dir, domid, path, sizeof(path));
-    int fd = rc < 0 ? rc : vmmctl_open(path, timeout_ms, NULL);
+    /* No HELLO: every header carries the contract version, which both ends
+     * check, and xl list makes one of these per domain. */
+    int fd = rc < 0 ? rc : connect_to(path);
     if (fd < 0)
         return fd;
     rc = vmmctl_call(fd, type, payload, len, body, cap, got, timeout_ms);
