@@ -123,6 +123,13 @@ struct xenon_vcpuinfo {
  * not running. */
 int xenon_domain_vcpus(pid_t vmm_pid, struct xenon_vcpuinfo **out, int *n);
 
+/* The same, corrected by what the domain's VMM reports on its control
+ * channel (vCPUs that are down show offline, paused ones neither running
+ * nor blocked, times are the VMM's); the threads' view alone when the VMM
+ * does not answer. 0 or -1. */
+int xenon_domain_vcpus_of(const struct xenon_paths *p, unsigned domid, pid_t vmm_pid,
+                          struct xenon_vcpuinfo **out, int *n);
+
 /* The saved config JSON of a domain (malloc'd) or NULL. */
 char *xenon_domain_config_json(const struct xenon_paths *p, unsigned domid);
 

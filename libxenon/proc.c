@@ -193,23 +193,6 @@ struct vmm_activity vmm_activity(pid_t pid)
     return act;
 }
 
-int vmm_wait_stopped(pid_t pid, unsigned long long start, unsigned timeout_ms)
-{
-    uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
-    long step_ns = 20000;       /* doubling up to 5 ms: a stop takes ~0.1 ms */
-    while (!vmm_activity(pid).stopped) {
-        if (!proc_alive(pid, start))
-            return -ESRCH;
-        if (now_ns() > deadline)
-            return -ETIMEDOUT;
-        struct timespec ts = { 0, step_ns };
-        nanosleep(&ts, NULL);
-        if (step_ns < 5000000)
-            step_ns *= 2;
-    }
-    return 0;
-}
-
 /* --- xl vcpu-list ---------------------------------------------------------- */
 
 static void cpuset_string(const cpu_set_t *set, char *out, size_t n)

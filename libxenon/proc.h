@@ -32,10 +32,6 @@ struct vmm_activity {
 };
 struct vmm_activity vmm_activity(pid_t pid);
 
-/* Wait until the VMM that started at `start` is stopped (after a SIGSTOP):
- * 0, -ESRCH when it is gone, -ETIMEDOUT after timeout_ms. */
-int vmm_wait_stopped(pid_t pid, unsigned long long start, unsigned timeout_ms);
-
 /* What a pid from a state file must be before libxenon signals it: */
 /* ... alive since `start` and run by our user; */
 bool proc_is_ours(pid_t pid, unsigned long long start);

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "domain.h"
 #include "util.h"
 
 #define MAX_MESSAGE (sizeof(struct xenon_ctl_hdr) + XENON_CTL_MAX_PAYLOAD)
@@ -182,7 +183,8 @@ int vmmctl_call(int fd, uint16_t type, const void *payload, size_t len,
     }
 }
 
-int vmmctl_open(const char *path, unsigned timeout_ms, int *pid)
+/* A connected socket, or -errno. */
+static int connect_to(const char *path)
 {
     struct sockaddr_un a = { .sun_family = AF_UNIX };
     if (strlen(path) >= sizeof(a.sun_path))
@@ -196,6 +198,14 @@ int vmmctl_open(const char *path, unsigned timeout_ms, int *pid)
         close(fd);
         return e;
     }
+    return fd;
+}
+
+int vmmctl_open(const char *path, unsigned timeout_ms, int *pid)
+{
+    int fd = connect_to(path);
+    if (fd < 0)
+        return fd;
     struct xenon_ctl_hello hello = { .version = XENON_CONTRACT_VERSION };
     struct xenon_ctl_hello_reply r;
     size_t got = 0;
@@ -248,7 +258,9 @@ int vmmctl_request(const char *run_dir, unsigned domid, uint16_t type,
 {
     char path[4096];
     int rc = vmmctl_socket_path(run_dir, domid, path, sizeof(path));
-    int fd = rc < 0 ? rc : vmmctl_open(path, timeout_ms, NULL);
+    /* No HELLO: every header carries the contract version, which both ends
+     * check, and xl list makes one of these per domain. */
+    int fd = rc < 0 ? rc : connect_to(path);
     if (fd < 0)
         return fd;
     rc = vmmctl_call(fd, type, payload, len, body, cap, got, timeout_ms);
@@ -264,4 +276,35 @@ int vmmctl_domain_info(const char *run_dir, unsigned domid, struct vmmctl_info *
     int rc = vmmctl_request(run_dir, domid, XENON_CTL_INFO, NULL, 0, body, sizeof(body),
                             &got, timeout_ms);
     return rc < 0 ? rc : vmmctl_decode_info(body, got, out);
+}
+
+/* --- what the VMM knows better than /proc -------------------------------- */
+
+int xenon_domain_vcpus_of(const struct xenon_paths *p, unsigned domid, pid_t vmm_pid,
+                          struct xenon_vcpuinfo **out, int *n)
+{
+    if (xenon_domain_vcpus(vmm_pid, out, n) < 0)
+        return -1;
+    struct vmmctl_info vi;
+    if (vmmctl_domain_info(p->run_dir, domid, &vi, 2000) < 0)
+        return 0;               /* the threads' view alone */
+    for (int i = 0; i < *n && (unsigned)i < vi.nr_vcpus; i++) {
+        struct xenon_vcpuinfo *v = &(*out)[i];
+        const struct xenon_ctl_vcpu *c = &vi.vcpu[i];
+        v->cpu_time = (double)c->cpu_time_ns / 1e9;
+        switch (c->state) {
+        case XENON_CTL_VCPU_DOWN:       /* offline, as Xen shows it */
+            v->cpu = -1;
+            v->running = v->blocked = false;
+            break;
+        case XENON_CTL_VCPU_PAUSED:     /* neither running nor blocked */
+            v->running = v->blocked = false;
+            break;
+        case XENON_CTL_VCPU_BLOCKED:
+            v->running = false;
+            v->blocked = true;
+            break;
+        }
+    }
+    return 0;
 }

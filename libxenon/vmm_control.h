@@ -50,8 +50,8 @@ struct vmmctl_info {
 };
 int vmmctl_info(int fd, struct vmmctl_info *out, unsigned timeout_ms);
 
-/* One request to domain `domid`'s VMM under run_dir: connect, HELLO,
- * the request, close. As vmmctl_call. */
+/* One request to domain `domid`'s VMM under run_dir: connect, the
+ * request, close (one round trip). As vmmctl_call. */
 int vmmctl_request(const char *run_dir, unsigned domid, uint16_t type,
                    const void *payload, size_t len, void *body, size_t cap,
                    size_t *got, unsigned timeout_ms);

@@ -11,7 +11,7 @@ static void print_vcpus_of(const struct xenon_dominfo *d)
 {
     struct xenon_vcpuinfo *v;
     int n;
-    if (!d->running || xenon_domain_vcpus(d->vmm_pid, &v, &n) < 0)
+    if (!d->running || xenon_domain_vcpus_of(&paths, d->domid, d->vmm_pid, &v, &n) < 0)
         return;
     for (int i = 0; i < n; i++) {
         printf("%-32s %5u %5u", d->name, d->domid, v[i].vcpuid);

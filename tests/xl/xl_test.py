@@ -1010,6 +1010,10 @@ def t_pause_console(e):
           i2["vcpus"][0]["time_ns"] - i1["vcpus"][0]["time_ns"] < 1000000, (i1, i2))
     check("/proc: the vCPU thread's time does not grow while paused", t2 - t1 <= 1, (t1, t2))
     check("no console output while paused", n1 == n2, (n1, n2))
+    rc, out, _ = e.xl("vcpu-list", "counter")
+    rows = out.splitlines()[1:]
+    check("vcpu-list while paused: vCPU 0 neither running nor blocked",
+          rc == 0 and len(rows) == 1 and re.match(r"^counter +1 +0 +\d+   ---  ", rows[0]), rows)
     check("xl console stays connected while paused", con.p.poll() is None)
 
     # A killed `xl pause`, and a client killed holding half a request: the
@@ -1045,6 +1049,10 @@ def t_pause_console(e):
     check("INFO: the vCPU's time grows again", i3["vcpus"][0]["time_ns"] > i2["vcpus"][0]["time_ns"],
           (i2, i3))
     check("INFO: state running", i3["state"] == "running", i3)
+    rc, out, _ = e.xl("vcpu-list", "counter")
+    rows = out.splitlines()[1:]
+    check("vcpu-list after unpause: vCPU 0 running or blocked",
+          rc == 0 and len(rows) == 1 and re.match(r"^counter +1 +0 +\d+   (r-|-b)-  ", rows[0]), rows)
     check("/proc: the vCPU thread's time grows again", t3 > t2, (t2, t3))
     c = con.counts()
     check("no line lost across the pause: the counts are consecutive",
