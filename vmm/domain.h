@@ -78,7 +78,8 @@ struct domain {
     struct vcpu vcpu[MAX_VCPUS];
 
     pthread_mutex_t lock;           /* Xen state below, vCPU bring-up */
-    pthread_cond_t event_cond;      /* events for blocked / polling vCPUs */
+    pthread_cond_t event_cond;      /* events for blocked / polling vCPUs;
+                                     * waits on CLOCK_MONOTONIC */
 
     /* Shared info: guest-physical location once mapped, and its layout
      * (latched from the guest's mode as Xen does). */
