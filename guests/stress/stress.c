@@ -39,10 +39,16 @@ static int starts_with(const char *s, const char *prefix)
     return 1;
 }
 
-static void block_forever(void)
+/* Sleep without a timeout on a port nothing signals: unlike
+ * SCHEDOP_block, events on other ports do not end it. */
+static void sleep_forever(void)
 {
-    for (;;)
-        HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_block, 0);
+    evtchn_port_t port = 7;
+    for (;;) {
+        struct sched_poll sp = { .nr_ports = 1, .timeout = 0 };
+        set_xen_guest_handle(sp.ports, &port);
+        HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_poll, &sp);
+    }
 }
 
 static void poll_forever(void)
@@ -126,7 +132,7 @@ static void xs_unread(void)
     if (hvm_get_param(HVM_PARAM_STORE_PFN, &pfn) < 0 ||
         hvm_get_param(HVM_PARAM_STORE_EVTCHN, &port) < 0) {
         printk("stress: no xenstore\n");
-        block_forever();
+        sleep_forever();
     }
     struct xenstore_domain_interface *r =
         (struct xenstore_domain_interface *)(uintptr_t)(pfn << 12);
@@ -158,8 +164,7 @@ static void xs_unread(void)
         t0 = xen_system_time();
     }
     printk("stress: xs-unread: %u requests sent, none read\n", sent);
-    shared_info->vcpu_info[0].evtchn_upcall_mask = 1;
-    block_forever();
+    sleep_forever();
 }
 
 static unsigned long parse_number(const char *s)
@@ -192,7 +197,7 @@ void guest_main(void)
         printk("stress: shutdown reason %u\n", s.reason);
         long rc = HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_shutdown, &s);
         printk("stress: shutdown returned %ld\n", rc);
-        block_forever();
+        sleep_forever();
     }
     check("known command", 0, "unknown command '%s'", cmd);
     finish("stress");
