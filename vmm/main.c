@@ -3,8 +3,8 @@
  * command line (the toolstack decides names, paths and devices); the
  * process ends when the domain does, with exit status 100 + Xen's
  * SHUTDOWN_* reason (poweroff 100, reboot 101, suspend 102, crash 103,
- * watchdog 104, soft_reset 105), 2 when destroyed by a signal, 1 when the
- * domain could not be built.
+ * watchdog 104, soft_reset 105), 99 for a reason Xen does not define, 2
+ * when destroyed by a signal, 1 when the domain could not be built.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +21,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xen/sched.h>
 
 #include "boot.h"
 #include "console.h"
@@ -486,6 +487,12 @@ int main(int argc, char **argv)
                 vcpu_dump_registers(&d->vcpu[i], "destroyed");
         return EXIT_DESTROYED;
     }
+    if (reason > SHUTDOWN_MAX) {
+        /* No guest value may pass for another status (100 + 156 is 0). */
+        log_info("dom%u (%s): shutdown with reason %d, which Xen does not define",
+                 d->domid, d->name, reason);
+        return XENON_EXIT_SHUTDOWN_UNDEFINED;
+    }
     log_info("dom%u (%s): shutdown: %s", d->domid, d->name, reason_name(reason));
-    return VMM_EXIT_SHUTDOWN_BASE + (reason & 0xff);
+    return VMM_EXIT_SHUTDOWN_BASE + reason;
 }

@@ -39,6 +39,9 @@
 /* --- exit status of a xenon-vmm process --------------------------------- */
 #define XENON_EXIT_ERROR          1   /* the domain could not be built */
 #define XENON_EXIT_DESTROYED      2   /* ended by the toolstack (SIGTERM, destroy) */
-#define XENON_EXIT_SHUTDOWN_BASE  100 /* + Xen's SHUTDOWN_* reason */
+#define XENON_EXIT_SHUTDOWN_BASE  100 /* + Xen's SHUTDOWN_* reason, 0..SHUTDOWN_MAX */
+/* Shut down with a reason Xen does not define (above SHUTDOWN_MAX): Xen
+ * accepts it and xl destroys such a domain; the number is in the VMM log. */
+#define XENON_EXIT_SHUTDOWN_UNDEFINED 99
 
 #endif
