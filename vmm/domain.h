@@ -3,8 +3,8 @@
  * it in this process; nothing here makes policy (names of files, sockets and
  * which devices to attach come from the command line, set by libxenon).
  */
-#ifndef XENON_DOMAIN_H
-#define XENON_DOMAIN_H
+#ifndef XENON_VMM_DOMAIN_H
+#define XENON_VMM_DOMAIN_H
 
 #include <linux/kvm.h>
 #include <pthread.h>
