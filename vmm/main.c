@@ -26,6 +26,7 @@
 #include "boot.h"
 #include "console.h"
 #include "domain.h"
+#include "host_mem.h"
 #include "ioloop.h"
 #include "layout.h"
 #include "loader.h"
@@ -247,9 +248,11 @@ static int parse_options(int argc, char **argv, struct options *o)
     return 0;
 }
 
+/* Images are read only from regular files. O_NONBLOCK: opening a FIFO
+ * (or a device) must not wait for a writer; fstat then refuses it. */
 static uint8_t *read_file(const char *path, size_t *size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0) {
         log_err("%s: %s", path, strerror(errno));
@@ -328,6 +331,15 @@ static int build(struct domain *d, const struct options *o)
     if (!kernel || (o->ramdisk && !ramdisk))
         goto fail;
 
+    struct host_meminfo mi;
+    if (host_meminfo_read(&mi) < 0) {
+        log_err("cannot read /proc/meminfo to check the guest's memory");
+        goto fail;
+    }
+    if (host_mem_check(&mi, o->memory_mib << 20, err, sizeof(err)) < 0) {
+        log_err("--memory %llu: %s", (unsigned long long)o->memory_mib, err);
+        goto fail;
+    }
     if (gmem_init(&d->mem, o->memory_mib << 20, LAYOUT_NR_SPECIAL) < 0) {
         log_err("cannot allocate %llu MiB of guest memory",
                 (unsigned long long)o->memory_mib);
