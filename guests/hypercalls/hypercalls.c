@@ -304,6 +304,70 @@ static void test_formatting(void)
     CHECK("literal run truncated", n == 7 && strcmp(buf, "abc") == 0);
 }
 
+/* Xen pages are placed in guest frames one to a frame: a second Xen page
+ * at a frame that holds one would alias the two (shared info written over
+ * grant entries). */
+static uint8_t grant_frames[2][4096] __attribute__((aligned(4096)));
+
+static void test_one_xen_page_per_frame(void)
+{
+    struct xen_add_to_physmap x = {
+        .domid = DOMID_SELF, .space = XENMAPSPACE_grant_table, .idx = 2,
+        .gpfn = (unsigned long)shared_info >> 12,
+    };
+    CHECK_EQ("grant frame onto shared info",
+             HYPERCALL2(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, &x), -XEN_EINVAL);
+    x.gpfn = (unsigned long)grant_frames[0] >> 12;
+    CHECK_EQ("grant frame 2 placed",
+             HYPERCALL2(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, &x), 0);
+    CHECK_EQ("grant frame 2 placed again at its own frame",
+             HYPERCALL2(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, &x), 0);
+    x.idx = 3;
+    CHECK_EQ("grant frame 3 onto grant frame 2",
+             HYPERCALL2(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, &x), -XEN_EINVAL);
+    x.space = XENMAPSPACE_shared_info;
+    x.idx = 0;
+    CHECK_EQ("shared info onto grant frame 2",
+             HYPERCALL2(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, &x), -XEN_EINVAL);
+    x.space = XENMAPSPACE_grant_table;
+    x.idx = 2;
+    x.gpfn = (unsigned long)grant_frames[1] >> 12;
+    CHECK_EQ("grant frame 2 moved on",
+             HYPERCALL2(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, &x), 0);
+    x.idx = 3;
+    x.gpfn = (unsigned long)grant_frames[0] >> 12;
+    CHECK_EQ("grant frame 3 where frame 2 was",
+             HYPERCALL2(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, &x), 0);
+}
+
+#if GUEST_BITS == 64
+/* A 64-bit buffer that runs past the top of the address space must not
+ * wrap to address 0. The last 2 MiB of the address space are mapped to
+ * physical 2 MiB (past this guest's image), and address 0 is mapped too. */
+static uint64_t top_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t top_pd[512] __attribute__((aligned(4096)));
+
+static void test_wrapping_buffer(void)
+{
+    uint64_t cr3;
+    __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+    uint64_t *pml4 = (uint64_t *)(uintptr_t)(cr3 & ~0xfffull);
+    top_pd[511] = 0x200000 | 0x87;
+    top_pdpt[511] = (uintptr_t)top_pd | 7;
+    pml4[511] = (uintptr_t)top_pdpt | 7;
+    __asm__ volatile("mov %0, %%cr3" : : "r"(cr3) : "memory");
+    volatile uint64_t *top = (volatile uint64_t *)0xfffffffffffffff8ul;
+    *top = 0x1122334455667788ull;
+    CHECK("the top of the address space is mapped",
+          *(volatile uint64_t *)0x3ffff8ul == 0x1122334455667788ull);
+    CHECK_EQ("extraversion into a buffer wrapping past 2^64",
+             HYPERCALL2(__HYPERVISOR_xen_version, XENVER_extraversion, 0xfffffffffffffff8ul),
+             -XEN_EFAULT);
+    pml4[511] = 0;
+    __asm__ volatile("mov %0, %%cr3" : : "r"(cr3) : "memory");
+}
+#endif
+
 void guest_main(void)
 {
     printk("hypercalls: %d-bit guest\n", GUEST_BITS);
@@ -315,6 +379,10 @@ void guest_main(void)
     test_vcpu_op();
     test_timer_and_poll();
     test_grant_table_op();
+    test_one_xen_page_per_frame();
+#if GUEST_BITS == 64
+    test_wrapping_buffer();
+#endif
     CHECK_EQ("unknown hypercall", HYPERCALL0(50), -XEN_ENOSYS);
     CHECK_EQ("hypercall beyond the table", HYPERCALL0(120), -XEN_ENOSYS);
     finish("hypercalls");

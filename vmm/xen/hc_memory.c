@@ -62,6 +62,23 @@ static long place_shared_info(struct domain *d, uint64_t gpa)
     return 0;
 }
 
+/* Whether a Xen page other than (space, idx) already lives at gpa. Xen
+ * pages live in the frame the guest chose (see docs/vmm.md), so two at one
+ * frame would be one page written as both. Xen would take the old page out
+ * of the guest's physmap instead; here it would lose its contents, so the
+ * guest must move it first. */
+static bool other_xen_page_at(struct domain *d, uint64_t gpa, uint32_t space,
+                              uint64_t idx)
+{
+    if (d->shinfo_gpa == gpa && space != XENMAPSPACE_shared_info)
+        return true;
+    for (unsigned i = 0; i < d->gnttab.nr_frames; i++)
+        if (d->gnttab.frame_gpa[i] == gpa &&
+            (space != XENMAPSPACE_grant_table || i != idx))
+            return true;
+    return false;
+}
+
 static long add_to_physmap(struct hcall *h)
 {
     uint32_t domid, space;
@@ -104,6 +121,8 @@ static long add_to_physmap(struct hcall *h)
     default:
         return -XEN_EINVAL;
     }
+    if (other_xen_page_at(d, gpa, space, idx))
+        return -XEN_EINVAL;
     int rc = ensure_page(d, gpa);
     if (rc < 0)
         return rc;

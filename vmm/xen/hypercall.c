@@ -38,6 +38,8 @@ static int guest_copy(struct hcall *h, uint64_t gva, void *buf, size_t len,
     uint8_t *p = buf;
     if (h->compat && (gva > 0xffffffffull || len > 0x100000000ull - gva))
         return -XEN_EFAULT;
+    if (len && gva + (len - 1) < gva)
+        return -XEN_EFAULT;     /* runs past 2^64: must not wrap to 0 */
     while (len > 0) {
         size_t chunk = GMEM_PAGE_SIZE - (gva & (GMEM_PAGE_SIZE - 1));
         if (chunk > len)
