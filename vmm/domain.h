@@ -62,6 +62,7 @@ struct vcpu {
 };
 
 struct console_backend;
+struct serial_sink;
 struct xs_relay;
 
 struct domain {
@@ -107,9 +108,8 @@ struct domain {
 
     struct console_backend *console;
     struct xs_relay *xenstore;
-    struct uart uart_state;
-    int serial_fd[2];               /* where UART / 0xe9 / console_io go */
-    unsigned nr_serial_fds;
+    struct uart uart_state;         /* guarded by lock */
+    struct serial_sink *serial;     /* where UART / 0xe9 / console_io go */
 
     /* End of life. */
     atomic_bool stopping;

@@ -30,6 +30,7 @@
 #include "ioloop.h"
 #include "layout.h"
 #include "loader.h"
+#include "serial.h"
 #include "shinfo.h"
 #include "timer.h"
 #include "vcpu.h"
@@ -78,6 +79,10 @@ static void usage(FILE *f)
 "  --serial-stdio         UART / debug port output on stdout\n"
 "  --xenstore-socket PATH relay the xenstore ring to this xenstored\n"
 "  --log-file FILE        VMM log (default stderr)\n"
+"  --log-max-size BYTES   cap of each console and serial log file; a full\n"
+"                         one is rotated to FILE.1, FILE.2, ... (default %d)\n"
+"  --log-files N          log files kept per log, the current one included\n"
+"                         (default %d; at most N x BYTES per log)\n"
 "  --bench-user-hypercalls  allow hypercalls from ring 3 (benchmarks only)\n"
 "  --launch-trace         print launch milestones (CLOCK_MONOTONIC ns) on stderr\n"
 "  --ready-fd N           write \"R\" to descriptor N and close it once the\n"
@@ -89,7 +94,8 @@ static void usage(FILE *f)
 "                         gave up while writing its xenstore nodes)\n"
 "  -v, --verbose\n"
 "With no console or serial option, both go to stdout.\n",
-            MAX_VCPUS, GNTTAB_DEFAULT_MAX_FRAMES);
+            MAX_VCPUS, GNTTAB_DEFAULT_MAX_FRAMES, XENON_LOG_MAX_SIZE_DEFAULT,
+            XENON_LOG_FILES_DEFAULT);
 }
 
 static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
@@ -132,7 +138,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_KERNEL = 256, O_RAMDISK, O_CMDLINE, O_MEMORY, O_VCPUS, O_DOMID,
            O_NAME, O_GNT, O_CLOG, O_CSOCK, O_CSTDIO, O_SLOG, O_SSTDIO, O_XS,
-           O_LOG, O_UHC, O_TRACE, O_UUID, O_PAUSED, O_READY, O_GO };
+           O_LOG, O_UHC, O_TRACE, O_UUID, O_PAUSED, O_READY, O_GO, O_LOGSIZE,
+           O_LOGFILES };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "ramdisk", required_argument, NULL, O_RAMDISK },
@@ -151,6 +158,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "serial-stdio", no_argument, NULL, O_SSTDIO },
         { "xenstore-socket", required_argument, NULL, O_XS },
         { "log-file", required_argument, NULL, O_LOG },
+        { "log-max-size", required_argument, NULL, O_LOGSIZE },
+        { "log-files", required_argument, NULL, O_LOGFILES },
         { "bench-user-hypercalls", no_argument, NULL, O_UHC },
         { "launch-trace", no_argument, NULL, O_TRACE },
         { "ready-fd", required_argument, NULL, O_READY },
@@ -161,6 +170,8 @@ static int parse_options(int argc, char **argv, struct options *o)
     };
     *o = (struct options){ .ready_fd = -1, .go_fd = -1, .memory_mib = 64, .vcpus = 1, .domid = 1,
                            .max_grant_frames = GNTTAB_DEFAULT_MAX_FRAMES };
+    o->console.log_limits = (struct log_limits){ XENON_LOG_MAX_SIZE_DEFAULT,
+                                                 XENON_LOG_FILES_DEFAULT };
     int c;
     uint64_t v;
     while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
@@ -211,6 +222,22 @@ static int parse_options(int argc, char **argv, struct options *o)
         case O_SSTDIO: o->serial_stdio = true; break;
         case O_XS: o->xenstore_socket = optarg; break;
         case O_LOG: o->log_file = optarg; break;
+        case O_LOGSIZE:
+            if (!parse_uint(optarg, 1ull << 40, &v) || v < LOGFILE_MIN_SIZE) {
+                fprintf(stderr, "xenon-vmm: --log-max-size: '%s' is not %d..2^40 bytes\n",
+                        optarg, LOGFILE_MIN_SIZE);
+                return -1;
+            }
+            o->console.log_limits.max_size = v;
+            break;
+        case O_LOGFILES:
+            if (!parse_uint(optarg, LOGFILE_MAX_FILES, &v) || v < 1) {
+                fprintf(stderr, "xenon-vmm: --log-files: '%s' is not 1..%d\n", optarg,
+                        LOGFILE_MAX_FILES);
+                return -1;
+            }
+            o->console.log_limits.files = (unsigned)v;
+            break;
         case O_UHC: o->user_hypercalls = true; break;
         case O_TRACE: o->launch_trace = true; break;
         case O_PAUSED: o->paused = true; break;
@@ -306,20 +333,6 @@ static void on_wake(struct io_watch *w, uint32_t events)
     }
 }
 
-static int open_serial(struct domain *d, const struct options *o)
-{
-    if (o->serial_stdio)
-        d->serial_fd[d->nr_serial_fds++] = STDOUT_FILENO;
-    if (o->serial_log) {
-        int fd = open(o->serial_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            log_err("%s: %s", o->serial_log, strerror(errno));
-            return -1;
-        }
-        d->serial_fd[d->nr_serial_fds++] = fd;
-    }
-    return 0;
-}
 
 /* Build the domain up to the point where its vCPUs can run. */
 static int build(struct domain *d, const struct options *o)
@@ -383,7 +396,8 @@ static int build(struct domain *d, const struct options *o)
     gnttab_init(d, o->max_grant_frames);
     /* Port order as libxl: xenstore first, then the console. */
     if (xs_relay_init(d, o->xenstore_socket) < 0 ||
-        console_init(d, &o->console) < 0 || open_serial(d, o) < 0)
+        console_init(d, &o->console) < 0 ||
+        serial_init(d, o->serial_log, o->serial_stdio, &o->console.log_limits) < 0)
         goto fail;
 
     int rc = k.kind == BOOT_PVH
@@ -424,6 +438,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "xenon-vmm: %s: %s\n", o.log_file, strerror(errno));
         return VMM_EXIT_ERROR;
     }
+    if (logf)
+        fchmod(fileno(logf), LOGFILE_MODE);     /* whatever the umask */
     log_init("xenon-vmm", logf, o.verbose ? LOG_DEBUG : LOG_INFO);
 
     /* Signals are read from a signalfd; vCPU threads inherit the mask. */
@@ -490,6 +506,7 @@ int main(int argc, char **argv)
     ioloop_run(&d->stopping);
     vcpus_stop(d);
     console_fini(d);
+    serial_fini(d);
     xs_relay_fini(d);
 
     int reason = atomic_load(&d->shutdown_reason);

@@ -44,4 +44,10 @@
  * accepts it and xl destroys such a domain; the number is in the VMM log. */
 #define XENON_EXIT_SHUTDOWN_UNDEFINED 99
 
+/* --- log caps (xenon-vmm --log-max-size, --log-files) --------------------
+ * Each console and serial log of a domain holds at most SIZE bytes per file
+ * in FILES files (the current one and FILE.1 .. FILE.(FILES-1)). */
+#define XENON_LOG_MAX_SIZE_DEFAULT (1024 * 1024)
+#define XENON_LOG_FILES_DEFAULT    4
+
 #endif
