@@ -149,9 +149,9 @@ static void tty_restore(void)
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
 }
 
-/* Bridge the terminal and the domain's console socket until ^] or the
- * domain goes away. */
-static int console_attach(unsigned domid)
+/* Connect to the domain's console socket; the descriptor, or -1 with the
+ * reason printed. */
+static int console_connect(unsigned domid)
 {
     int n;
     struct xenon_dominfo *v = list_domains(&n);
@@ -172,11 +172,16 @@ static int console_attach(unsigned domid)
             fd = -1;
         }
     }
-    if (fd < 0) {
+    if (fd < 0)
         fprintf(stderr, "Unable to attach console of domain %u: %s\n", domid,
                 sock[0] ? strerror(errno) : "the domain is not running");
-        return EXIT_FAILURE;
-    }
+    return fd;
+}
+
+/* Bridge the terminal and a connected console until ^] or the domain goes
+ * away. */
+static int console_bridge(int fd)
+{
     if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
         struct termios raw = saved_tio;
         cfmakeraw(&raw);
@@ -218,6 +223,12 @@ static int console_attach(unsigned domid)
     }
     close(fd);
     return EXIT_SUCCESS;
+}
+
+static int console_attach(unsigned domid)
+{
+    int fd = console_connect(domid);
+    return fd < 0 ? EXIT_FAILURE : console_bridge(fd);
 }
 
 /* --- commands ------------------------------------------------------------- */
@@ -312,16 +323,26 @@ static int main_create(int argc, char **argv)
     dc.ramdisk = r;
     unsigned domid;
     pid_t monitor = 0;
+    /* -c: the console is attached before the guest can print (as xl's
+     * console autoconnect runs while libxl holds the domain paused): the
+     * domain is built paused, connected to, then let run. */
     rc = xenon_domain_create(&paths, &dc, json,
                              (foreground ? XENON_CREATE_FOREGROUND : 0) |
-                             (paused ? XENON_CREATE_PAUSED : 0),
+                             (paused || console ? XENON_CREATE_PAUSED : 0),
                              &domid, &monitor, stderr);
     free(json);
     domain_config_dispose(&dc);
     if (rc < 0)
         return 3;
-    if (console)
-        rc = console_attach(domid);
+    if (console) {
+        int fd = console_connect(domid);
+        if (!paused && xenon_domain_unpause(&paths, domid, stderr) < 0) {
+            if (fd >= 0)
+                close(fd);
+            return 3;
+        }
+        rc = fd < 0 ? EXIT_FAILURE : console_bridge(fd);
+    }
     if (monitor > 0)
         xenon_monitor_wait(monitor);    /* -F: until the domain is gone */
     return rc;
