@@ -62,7 +62,7 @@ static void set_callback(struct hcall *h, uint64_t value)
         d->callback_vector = (uint8_t)value;
     } else if (value != 0) {
         log_limited(LOG_WARN, "dom%u: callback via type %u is not supported; "
-                 "use a vector callback", d->domid, type);
+                    "use a vector callback", d->domid, type);
     }
     /* Xen latches the shared info layout from the caller's mode here. */
     d->shinfo_32bit = h->compat;

@@ -35,7 +35,7 @@ static int ensure_page(struct domain *d, uint64_t gpa)
         return -XEN_ENOMEM;
     if (vm_map_region(d, idx) < 0) {
         log_limited(LOG_ERR, "dom%u: cannot map a page at %#llx", d->domid,
-                (unsigned long long)gpa);
+                    (unsigned long long)gpa);
         return -XEN_ENOMEM;
     }
     return 0;
