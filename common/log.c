@@ -1,6 +1,8 @@
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <time.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -34,4 +36,30 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
     /* One fwrite per line keeps lines from different threads whole. */
     fwrite(line, 1, len, f);
     fflush(f);
+}
+
+int log_ratelimit_ok(struct log_ratelimit *rl, unsigned long long *suppressed)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    unsigned long long now = (unsigned long long)ts.tv_sec * 1000000000ull +
+                             (unsigned long long)ts.tv_nsec;
+    int ok;
+    pthread_mutex_lock(&lock);
+    if (rl->window_start_ns == 0 ||
+        now - rl->window_start_ns >= LOG_WINDOW_S * 1000000000ull) {
+        rl->window_start_ns = now;
+        rl->count = 0;
+    }
+    ok = rl->count < LOG_BURST;
+    if (ok) {
+        rl->count++;
+        *suppressed = rl->suppressed;
+        rl->suppressed = 0;
+    } else {
+        rl->suppressed++;
+    }
+    pthread_mutex_unlock(&lock);
+    return ok;
 }

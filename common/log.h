@@ -13,6 +13,32 @@ void log_init(const char *name, FILE *file, enum log_level max);
 void log_msg(enum log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Rate limiting for lines that someone else (a guest, a client) can make
+ * us print: each call site may print LOG_BURST lines per LOG_WINDOW_S
+ * seconds; what it suppresses is counted and reported with its next line.
+ * Thread-safe. */
+#define LOG_BURST 10
+#define LOG_WINDOW_S 60
+struct log_ratelimit {
+    unsigned long long window_start_ns;
+    unsigned count;
+    unsigned long long suppressed;
+};
+/* Whether the caller may print now; *suppressed gets the number of lines
+ * dropped since the last one printed (then reset). */
+int log_ratelimit_ok(struct log_ratelimit *rl, unsigned long long *suppressed);
+
+#define log_limited(lvl, fmt, ...)                                            \
+    do {                                                                      \
+        static struct log_ratelimit rl_;                                      \
+        unsigned long long dropped_;                                          \
+        if (log_ratelimit_ok(&rl_, &dropped_)) {                              \
+            if (dropped_)                                                     \
+                log_msg(lvl, "(%llu similar lines suppressed)", dropped_);     \
+            log_msg(lvl, fmt, ##__VA_ARGS__);                                 \
+        }                                                                     \
+    } while (0)
+
 #define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -41,9 +42,10 @@ int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
      * port, console_io writes and the UART (Linux's earlyprintk=xen). */
     char hlog[XENON_PATH_MAX + 300];
     xenon_hypervisor_log_path(p, dc->name, hlog, sizeof(hlog));
-    /* Room for every option below at once: 33 entries with the NULL (a
-     * ramdisk, a cmdline, grant frames, -p and the go descriptor). */
-    const char *argv[40];
+    /* Room for every option below at once: 40 entries with the NULL (a
+     * ramdisk, a cmdline, grant frames, log caps, -p, both control
+     * connections and --hold), and some to spare. */
+    const char *argv[48];
     int n = 0;
     argv[n++] = p->vmm;
     argv[n++] = "--kernel";
@@ -78,6 +80,20 @@ int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
     argv[n++] = clog;
     argv[n++] = "--serial-log";
     argv[n++] = hlog;
+    /* Log caps: the admin's (XENON_LOG_MAX_SIZE bytes per file,
+     * XENON_LOG_FILES files per log) or the contract's defaults. */
+    char logsize_s[24], logfiles_s[16];
+    const char *env_size = getenv("XENON_LOG_MAX_SIZE"), *env_files = getenv("XENON_LOG_FILES");
+    snprintf(logsize_s, sizeof(logsize_s), "%s", env_size && *env_size ? env_size : "");
+    snprintf(logfiles_s, sizeof(logfiles_s), "%s", env_files && *env_files ? env_files : "");
+    if (!logsize_s[0])
+        snprintf(logsize_s, sizeof(logsize_s), "%d", XENON_LOG_MAX_SIZE_DEFAULT);
+    if (!logfiles_s[0])
+        snprintf(logfiles_s, sizeof(logfiles_s), "%d", XENON_LOG_FILES_DEFAULT);
+    argv[n++] = "--log-max-size";
+    argv[n++] = logsize_s;
+    argv[n++] = "--log-files";
+    argv[n++] = logfiles_s;
     if (paused)
         argv[n++] = "--paused";
     char ctl_path[XENON_PATH_MAX + 32];

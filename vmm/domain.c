@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -17,7 +18,13 @@ void domain_init(struct domain *d, uint32_t domid, unsigned nr_vcpus)
     atomic_init(&d->stopping, false);
     atomic_init(&d->shutdown_reason, -1);
     pthread_mutex_init(&d->lock, NULL);
-    pthread_cond_init(&d->event_cond, NULL);
+    /* Deadlines (SCHEDOP_poll) are CLOCK_MONOTONIC, as is system time:
+     * a CLOCK_REALTIME wait would take them for long past, and spin. */
+    pthread_condattr_t mono;
+    pthread_condattr_init(&mono);
+    pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
+    pthread_cond_init(&d->event_cond, &mono);
+    pthread_condattr_destroy(&mono);
     for (unsigned i = 0; i < nr_vcpus; i++) {
         struct vcpu *v = &d->vcpu[i];
         v->d = d;

@@ -3,8 +3,8 @@
  * it in this process; nothing here makes policy (names of files, sockets and
  * which devices to attach come from the command line, set by libxenon).
  */
-#ifndef XENON_DOMAIN_H
-#define XENON_DOMAIN_H
+#ifndef XENON_VMM_DOMAIN_H
+#define XENON_VMM_DOMAIN_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -64,6 +64,7 @@ struct vcpu {
 };
 
 struct console_backend;
+struct serial_sink;
 struct xs_relay;
 
 struct domain {
@@ -80,7 +81,8 @@ struct domain {
     struct vcpu vcpu[MAX_VCPUS];
 
     pthread_mutex_t lock;           /* Xen state below, vCPU bring-up */
-    pthread_cond_t event_cond;      /* events for blocked / polling vCPUs */
+    pthread_cond_t event_cond;      /* events for blocked / polling vCPUs;
+                                     * waits on CLOCK_MONOTONIC */
     struct pause_state pause;       /* held for GO, paused (control/pause.h) */
 
     /* Shared info: guest-physical location once mapped, and its layout
@@ -110,9 +112,8 @@ struct domain {
 
     struct console_backend *console;
     struct xs_relay *xenstore;
-    struct uart uart_state;
-    int serial_fd[2];               /* where UART / 0xe9 / console_io go */
-    unsigned nr_serial_fds;
+    struct uart uart_state;         /* guarded by lock */
+    struct serial_sink *serial;     /* where UART / 0xe9 / console_io go */
 
     /* End of life. */
     atomic_bool stopping;

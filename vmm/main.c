@@ -3,8 +3,8 @@
  * command line (the toolstack decides names, paths and devices); the
  * process ends when the domain does, with exit status 100 + Xen's
  * SHUTDOWN_* reason (poweroff 100, reboot 101, suspend 102, crash 103,
- * watchdog 104, soft_reset 105), 2 when destroyed by a signal, 1 when the
- * domain could not be built.
+ * watchdog 104, soft_reset 105), 99 for a reason Xen does not define, 2
+ * when destroyed by a signal, 1 when the domain could not be built.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,16 +21,19 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xen/sched.h>
 
 #include "boot.h"
 #include "console.h"
 #include "ctl_server.h"
 #include "domain.h"
+#include "host_mem.h"
 #include "ioloop.h"
 #include "hypercall.h"
 #include "layout.h"
 #include "loader.h"
 #include "pause.h"
+#include "serial.h"
 #include "shinfo.h"
 #include "timer.h"
 #include "uart.h"
@@ -80,6 +83,10 @@ static void usage(FILE *f)
 "  --serial-stdio         UART / debug port output on stdout\n"
 "  --xenstore-socket PATH relay the xenstore ring to this xenstored\n"
 "  --log-file FILE        VMM log (default stderr)\n"
+"  --log-max-size BYTES   cap of each console and serial log file; a full\n"
+"                         one is rotated to FILE.1, FILE.2, ... (default %d)\n"
+"  --log-files N          log files kept per log, the current one included\n"
+"                         (default %d; at most N x BYTES per log)\n"
 "  --bench-user-hypercalls  allow hypercalls from ring 3 (benchmarks only)\n"
 "  --launch-trace         print launch milestones (CLOCK_MONOTONIC ns) on stderr\n"
 "  --control-socket PATH  serve the control channel on a unix socket (0600)\n"
@@ -92,7 +99,8 @@ static void usage(FILE *f)
 "                         before it destroys the domain unrun (status 2)\n"
 "  -v, --verbose\n"
 "With no console or serial option, both go to stdout.\n",
-            MAX_VCPUS, GNTTAB_DEFAULT_MAX_FRAMES, CTL_MAX_HANDOVER);
+            MAX_VCPUS, GNTTAB_DEFAULT_MAX_FRAMES, XENON_LOG_MAX_SIZE_DEFAULT,
+            XENON_LOG_FILES_DEFAULT, CTL_MAX_HANDOVER);
 }
 
 static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
@@ -135,7 +143,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_KERNEL = 256, O_RAMDISK, O_CMDLINE, O_MEMORY, O_VCPUS, O_DOMID,
            O_NAME, O_GNT, O_CLOG, O_CSOCK, O_CSTDIO, O_SLOG, O_SSTDIO, O_XS,
-           O_LOG, O_UHC, O_TRACE, O_UUID, O_PAUSED, O_CTL_SOCK, O_CTL_FD, O_HOLD };
+           O_LOG, O_UHC, O_TRACE, O_UUID, O_PAUSED, O_CTL_SOCK, O_CTL_FD, O_HOLD,
+           O_LOGSIZE, O_LOGFILES };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "ramdisk", required_argument, NULL, O_RAMDISK },
@@ -154,6 +163,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "serial-stdio", no_argument, NULL, O_SSTDIO },
         { "xenstore-socket", required_argument, NULL, O_XS },
         { "log-file", required_argument, NULL, O_LOG },
+        { "log-max-size", required_argument, NULL, O_LOGSIZE },
+        { "log-files", required_argument, NULL, O_LOGFILES },
         { "bench-user-hypercalls", no_argument, NULL, O_UHC },
         { "launch-trace", no_argument, NULL, O_TRACE },
         { "control-socket", required_argument, NULL, O_CTL_SOCK },
@@ -165,6 +176,8 @@ static int parse_options(int argc, char **argv, struct options *o)
     };
     *o = (struct options){ .memory_mib = 64, .vcpus = 1, .domid = 1,
                            .max_grant_frames = GNTTAB_DEFAULT_MAX_FRAMES };
+    o->console.log_limits = (struct log_limits){ XENON_LOG_MAX_SIZE_DEFAULT,
+                                                 XENON_LOG_FILES_DEFAULT };
     int c;
     uint64_t v;
     while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
@@ -215,6 +228,22 @@ static int parse_options(int argc, char **argv, struct options *o)
         case O_SSTDIO: o->serial_stdio = true; break;
         case O_XS: o->xenstore_socket = optarg; break;
         case O_LOG: o->log_file = optarg; break;
+        case O_LOGSIZE:
+            if (!parse_uint(optarg, 1ull << 40, &v) || v < LOGFILE_MIN_SIZE) {
+                fprintf(stderr, "xenon-vmm: --log-max-size: '%s' is not %d..2^40 bytes\n",
+                        optarg, LOGFILE_MIN_SIZE);
+                return -1;
+            }
+            o->console.log_limits.max_size = v;
+            break;
+        case O_LOGFILES:
+            if (!parse_uint(optarg, LOGFILE_MAX_FILES, &v) || v < 1) {
+                fprintf(stderr, "xenon-vmm: --log-files: '%s' is not 1..%d\n", optarg,
+                        LOGFILE_MAX_FILES);
+                return -1;
+            }
+            o->console.log_limits.files = (unsigned)v;
+            break;
         case O_UHC: o->user_hypercalls = true; break;
         case O_TRACE: o->launch_trace = true; break;
         case O_PAUSED: o->paused = true; break;
@@ -266,9 +295,11 @@ static int parse_options(int argc, char **argv, struct options *o)
     return 0;
 }
 
+/* Images are read only from regular files. O_NONBLOCK: opening a FIFO
+ * (or a device) must not wait for a writer; fstat then refuses it. */
 static uint8_t *read_file(const char *path, size_t *size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0) {
         log_err("%s: %s", path, strerror(errno));
@@ -322,20 +353,6 @@ static void on_wake(struct io_watch *w, uint32_t events)
     }
 }
 
-static int open_serial(struct domain *d, const struct options *o)
-{
-    if (o->serial_stdio)
-        d->serial_fd[d->nr_serial_fds++] = STDOUT_FILENO;
-    if (o->serial_log) {
-        int fd = open(o->serial_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            log_err("%s: %s", o->serial_log, strerror(errno));
-            return -1;
-        }
-        d->serial_fd[d->nr_serial_fds++] = fd;
-    }
-    return 0;
-}
 
 /* Build the domain up to the point where its vCPUs can run. */
 static int build(struct domain *d, const struct options *o)
@@ -347,6 +364,15 @@ static int build(struct domain *d, const struct options *o)
     if (!kernel || (o->ramdisk && !ramdisk))
         goto fail;
 
+    struct host_meminfo mi;
+    if (host_meminfo_read(&mi) < 0) {
+        log_err("cannot read /proc/meminfo to check the guest's memory");
+        goto fail;
+    }
+    if (host_mem_check(&mi, o->memory_mib << 20, err, sizeof(err)) < 0) {
+        log_err("--memory %llu: %s", (unsigned long long)o->memory_mib, err);
+        goto fail;
+    }
     if (gmem_init(&d->mem, o->memory_mib << 20, LAYOUT_NR_SPECIAL) < 0) {
         log_err("cannot allocate %llu MiB of guest memory",
                 (unsigned long long)o->memory_mib);
@@ -395,7 +421,8 @@ static int build(struct domain *d, const struct options *o)
     /* Their ports are fixed by the contract (XENON_PORT_*), not by this
      * order. */
     if (xs_relay_init(d, o->xenstore_socket) < 0 ||
-        console_init(d, &o->console) < 0 || open_serial(d, o) < 0)
+        console_init(d, &o->console) < 0 ||
+        serial_init(d, o->serial_log, o->serial_stdio, &o->console.log_limits) < 0)
         goto fail;
 
     int rc = k.kind == BOOT_PVH
@@ -436,6 +463,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "xenon-vmm: %s: %s\n", o.log_file, strerror(errno));
         return VMM_EXIT_ERROR;
     }
+    if (logf)
+        fchmod(fileno(logf), LOGFILE_MODE);     /* whatever the umask */
     log_init("xenon-vmm", logf, o.verbose ? LOG_DEBUG : LOG_INFO);
 
     /* Signals are read from a signalfd; vCPU threads inherit the mask. */
@@ -484,6 +513,7 @@ int main(int argc, char **argv)
     vcpus_stop(d);
     control_fini(d);
     console_fini(d);
+    serial_fini(d);
     xs_relay_fini(d);
 
     int reason = atomic_load(&d->shutdown_reason);
@@ -493,6 +523,12 @@ int main(int argc, char **argv)
                 vcpu_dump_registers(&d->vcpu[i], "destroyed");
         return EXIT_DESTROYED;
     }
+    if (reason > SHUTDOWN_MAX) {
+        /* No guest value may pass for another status (100 + 156 is 0). */
+        log_info("dom%u (%s): shutdown with reason %d, which Xen does not define",
+                 d->domid, d->name, reason);
+        return XENON_EXIT_SHUTDOWN_UNDEFINED;
+    }
     log_info("dom%u (%s): shutdown: %s", d->domid, d->name, reason_name(reason));
-    return VMM_EXIT_SHUTDOWN_BASE + (reason & 0xff);
+    return VMM_EXIT_SHUTDOWN_BASE + reason;
 }

@@ -66,6 +66,13 @@ char *absolute(const char *path);
 /* --- xl_console.c --------------------------------------------------------- */
 
 /* Bridge the terminal and the domain's console until ^] or its end. */
+/* Connect to the domain's console socket: the descriptor, or -1 with the
+ * reason printed. */
+int console_connect(unsigned domid);
+/* Bridge the terminal and a connected console until ^] or the domain goes
+ * away; the exit status. */
+int console_bridge(int fd);
+/* Both: bridge the terminal and the domain's console. */
 int console_attach(unsigned domid);
 
 /* --- xl_host.c ------------------------------------------------------------ */

@@ -21,9 +21,7 @@ static void tty_restore(void)
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
 }
 
-/* Bridge the terminal and the domain's console socket until ^] or the
- * domain goes away. */
-int console_attach(unsigned domid)
+int console_connect(unsigned domid)
 {
     int n;
     struct xenon_dominfo *v = list_domains(&n);
@@ -44,11 +42,14 @@ int console_attach(unsigned domid)
             fd = -1;
         }
     }
-    if (fd < 0) {
+    if (fd < 0)
         fprintf(stderr, "Unable to attach console of domain %u: %s\n", domid,
                 sock[0] ? strerror(errno) : "the domain is not running");
-        return EXIT_FAILURE;
-    }
+    return fd;
+}
+
+int console_bridge(int fd)
+{
     if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
         struct termios raw = saved_tio;
         cfmakeraw(&raw);
@@ -90,6 +91,12 @@ int console_attach(unsigned domid)
     }
     close(fd);
     return EXIT_SUCCESS;
+}
+
+int console_attach(unsigned domid)
+{
+    int fd = console_connect(domid);
+    return fd < 0 ? EXIT_FAILURE : console_bridge(fd);
 }
 
 int main_console(int argc, char **argv)

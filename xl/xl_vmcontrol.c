@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
@@ -103,16 +104,26 @@ int main_create(int argc, char **argv)
     dc.ramdisk = r;
     unsigned domid;
     pid_t monitor = 0;
+    /* -c: the console is attached before the guest can print (as xl's
+     * console autoconnect runs while libxl holds the domain paused): the
+     * domain is built paused, connected to, then let run. */
     rc = xenon_domain_create(&paths, &dc, json,
                              (foreground ? XENON_CREATE_FOREGROUND : 0) |
-                             (paused ? XENON_CREATE_PAUSED : 0),
+                             (paused || console ? XENON_CREATE_PAUSED : 0),
                              &domid, &monitor, stderr);
     free(json);
     domain_config_dispose(&dc);
     if (rc < 0)
         return 3;
-    if (console)
-        rc = console_attach(domid);
+    if (console) {
+        int fd = console_connect(domid);
+        if (!paused && xenon_domain_unpause(&paths, domid, stderr) < 0) {
+            if (fd >= 0)
+                close(fd);
+            return 3;
+        }
+        rc = fd < 0 ? EXIT_FAILURE : console_bridge(fd);
+    }
     if (monitor > 0)
         xenon_monitor_wait(monitor);    /* -F: until the domain is gone */
     return rc;

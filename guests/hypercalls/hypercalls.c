@@ -304,6 +304,34 @@ static void test_formatting(void)
     CHECK("literal run truncated", n == 7 && strcmp(buf, "abc") == 0);
 }
 
+#if GUEST_BITS == 64
+/* A 64-bit buffer that runs past the top of the address space must not
+ * wrap to address 0. The last 2 MiB of the address space are mapped to
+ * physical 2 MiB (past this guest's image), and address 0 is mapped too. */
+static uint64_t top_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t top_pd[512] __attribute__((aligned(4096)));
+
+static void test_wrapping_buffer(void)
+{
+    uint64_t cr3;
+    __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+    uint64_t *pml4 = (uint64_t *)(uintptr_t)(cr3 & ~0xfffull);
+    top_pd[511] = 0x200000 | 0x87;
+    top_pdpt[511] = (uintptr_t)top_pd | 7;
+    pml4[511] = (uintptr_t)top_pdpt | 7;
+    __asm__ volatile("mov %0, %%cr3" : : "r"(cr3) : "memory");
+    volatile uint64_t *top = (volatile uint64_t *)0xfffffffffffffff8ul;
+    *top = 0x1122334455667788ull;
+    CHECK("the top of the address space is mapped",
+          *(volatile uint64_t *)0x3ffff8ul == 0x1122334455667788ull);
+    CHECK_EQ("extraversion into a buffer wrapping past 2^64",
+             HYPERCALL2(__HYPERVISOR_xen_version, XENVER_extraversion, 0xfffffffffffffff8ul),
+             -XEN_EFAULT);
+    pml4[511] = 0;
+    __asm__ volatile("mov %0, %%cr3" : : "r"(cr3) : "memory");
+}
+#endif
+
 void guest_main(void)
 {
     printk("hypercalls: %d-bit guest\n", GUEST_BITS);
@@ -315,6 +343,9 @@ void guest_main(void)
     test_vcpu_op();
     test_timer_and_poll();
     test_grant_table_op();
+#if GUEST_BITS == 64
+    test_wrapping_buffer();
+#endif
     CHECK_EQ("unknown hypercall", HYPERCALL0(50), -XEN_ENOSYS);
     CHECK_EQ("hypercall beyond the table", HYPERCALL0(120), -XEN_ENOSYS);
     finish("hypercalls");

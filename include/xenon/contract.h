@@ -39,7 +39,16 @@
 /* --- exit status of a xenon-vmm process --------------------------------- */
 #define XENON_EXIT_ERROR          1   /* the domain could not be built */
 #define XENON_EXIT_DESTROYED      2   /* ended by the toolstack (SIGTERM, destroy) */
-#define XENON_EXIT_SHUTDOWN_BASE  100 /* + Xen's SHUTDOWN_* reason */
+#define XENON_EXIT_SHUTDOWN_BASE  100 /* + Xen's SHUTDOWN_* reason, 0..SHUTDOWN_MAX */
+/* Shut down with a reason Xen does not define (above SHUTDOWN_MAX): Xen
+ * accepts it and xl destroys such a domain; the number is in the VMM log. */
+#define XENON_EXIT_SHUTDOWN_UNDEFINED 99
+
+/* --- log caps (xenon-vmm --log-max-size, --log-files) --------------------
+ * Each console and serial log of a domain holds at most SIZE bytes per file
+ * in FILES files (the current one and FILE.1 .. FILE.(FILES-1)). */
+#define XENON_LOG_MAX_SIZE_DEFAULT (1024 * 1024)
+#define XENON_LOG_FILES_DEFAULT    4
 
 /* === control channel ====================================================
  * One unix stream socket per domain (RUN_DIR/control/DOMID.sock, mode

@@ -10,7 +10,7 @@ import tempfile
 
 
 def run(vmm, args):
-    p = subprocess.run([vmm] + args, capture_output=True, text=True, timeout=60)
+    p = subprocess.run([vmm] + args, capture_output=True, text=True, timeout=20)
     return p.returncode, p.stdout + p.stderr
 
 
@@ -31,6 +31,10 @@ def main():
         no_note[no_note.find(b"Xen\x00") : no_note.find(b"Xen\x00") + 4] = b"Nix\x00"
         no_note = file("no-note.elf", bytes(no_note))
         big = file("big-initrd", b"\0" * (4 << 20))
+        fifo = os.path.join(tmp, "fifo")
+        os.mkfifo(fifo)     # nobody writes it: open() without O_NONBLOCK waits
+        with open("/proc/meminfo") as f:
+            total_mib = next(int(l.split()[1]) for l in f if l.startswith("MemTotal:")) >> 10
         cases = [
             (["--kernel", not_elf], [not_elf, "neither a PVH ELF nor a bzImage"]),
             (["--kernel", truncated], [truncated, "outside the file"]),
@@ -46,11 +50,19 @@ def main():
             (["--kernel", good, "--uuid", "not-a-uuid"], ["--uuid", "not-a-uuid"]),
             (["--kernel", good, "extra-argument"], ["unexpected argument 'extra-argument'"]),
             ([], ["--kernel is required"]),
+            (["--kernel", fifo], [fifo, "not a regular file"]),
+            (["--kernel", good, "--ramdisk", fifo], [fifo, "not a regular file"]),
+            (["--kernel", good, "--memory", str(total_mib + 1024)],
+             ["--memory", "more than this host has available"]),
             (["--kernel", good, "--memory", "2", "--ramdisk", big],
              [good, "initrd of 4194304 bytes does not fit"]),
         ]
         for args, expect in cases:
-            rc, out = run(vmm, args)
+            try:
+                rc, out = run(vmm, args)
+            except subprocess.TimeoutExpired:
+                failures.append(f"{args}: still running after 20 s")
+                continue
             missing = [e for e in expect if e not in out]
             if rc != 1 or missing:
                 failures.append(f"{args}: exit {rc}, missing {missing} in:\n{out}")

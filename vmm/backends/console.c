@@ -1,8 +1,10 @@
 #include "console.h"
 #include "backend.h"
+#include "byteq.h"
 #include "domain.h"
 #include "ioloop.h"
 #include "layout.h"
+#include "stdout_sink.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <xen/io/console.h>
@@ -26,7 +29,10 @@ struct console_backend {
     struct io_watch input;      /* stdin */
     struct io_watch listen;
     struct io_watch client[MAX_CLIENTS];
-    int log_fd;
+    unsigned nr_clients;
+    struct byteq replay;        /* output no client has seen yet */
+    struct logfile log;
+    bool has_log;
     bool stdio;
     bool emitted;               /* any output yet (launch trace) */
     char *socket_path;
@@ -39,27 +45,39 @@ static bool has_output(void *opaque)
     return __atomic_load_n(&c->ring->out_prod, __ATOMIC_ACQUIRE) != c->ring->out_cons;
 }
 
+static void drop_client(struct console_backend *c, struct io_watch *w)
+{
+    ioloop_del(w);
+    close(w->fd);
+    w->fd = -1;
+    c->nr_clients--;
+}
+
+/* A client that cannot keep up loses output rather than stall us. */
+static void send_client(struct console_backend *c, struct io_watch *w,
+                        const char *buf, size_t n)
+{
+    if (send(w->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
+        drop_client(c, w);
+}
+
 static void emit(struct console_backend *c, const char *buf, size_t n)
 {
     if (!c->emitted) {
         c->emitted = true;
         domain_trace_launch(c->d, "first-console-byte");
     }
-    if (c->log_fd >= 0)
-        write_full(c->log_fd, buf, n);
+    if (c->has_log)
+        logfile_write(&c->log, buf, n);
     if (c->stdio)
-        write_full(STDOUT_FILENO, buf, n);
-    for (int i = 0; i < MAX_CLIENTS; i++) {
-        if (c->client[i].fd < 0)
-            continue;
-        /* A client that cannot keep up loses output rather than stall us. */
-        if (send(c->client[i].fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
-            errno != EAGAIN) {
-            ioloop_del(&c->client[i]);
-            close(c->client[i].fd);
-            c->client[i].fd = -1;
-        }
+        stdout_sink_write(buf, n);
+    if (!c->nr_clients) {
+        byteq_push_latest(&c->replay, buf, n);
+        return;
     }
+    for (int i = 0; i < MAX_CLIENTS; i++)
+        if (c->client[i].fd >= 0)
+            send_client(c, &c->client[i], buf, n);
 }
 
 /* Drain the guest's output ring. Indices are guest-controlled: never read
@@ -117,26 +135,41 @@ static void on_input(struct io_watch *w, uint32_t events)
     }
     if (n < 0 && errno == EAGAIN)
         return;
+    if (w != &c->input) {
+        drop_client(c, w);
+        return;
+    }
     ioloop_del(w);
-    if (w != &c->input)
-        close(w->fd);
     w->fd = -1;
+}
+
+/* Take one pending connection; false when there is none. */
+static bool accept_one(struct console_backend *c)
+{
+    int fd = accept4(c->listen.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+        return false;
+    for (int i = 0; i < MAX_CLIENTS; i++) {
+        if (c->client[i].fd >= 0)
+            continue;
+        struct io_watch *w = &c->client[i];
+        *w = (struct io_watch){ .fd = fd, .ready = on_input, .opaque = c };
+        ioloop_add(w, EPOLLIN);
+        c->nr_clients++;
+        /* What the guest printed while no one watched. */
+        char buf[4096];
+        size_t n;
+        while (w->fd >= 0 && (n = byteq_pop(&c->replay, buf, sizeof(buf))) > 0)
+            send_client(c, w, buf, n);
+        return true;
+    }
+    close(fd);      /* too many clients */
+    return true;
 }
 
 static void on_accept(struct io_watch *w, uint32_t events)
 {
-    struct console_backend *c = w->opaque;
-    int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0)
-        return;
-    for (int i = 0; i < MAX_CLIENTS; i++) {
-        if (c->client[i].fd >= 0)
-            continue;
-        c->client[i] = (struct io_watch){ .fd = fd, .ready = on_input, .opaque = c };
-        ioloop_add(&c->client[i], EPOLLIN);
-        return;
-    }
-    close(fd);      /* too many clients */
+    accept_one(w->opaque);
 }
 
 static int open_socket(struct console_backend *c, const char *path)
@@ -151,7 +184,13 @@ static int open_socket(struct console_backend *c, const char *path)
     if (fd < 0)
         return -errno;
     unlink(path);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+    /* Whoever connects can type into the guest: the socket is 0600 from
+     * the moment it exists, whatever our caller's umask. No other thread
+     * runs yet, so the process-wide umask can be borrowed. */
+    mode_t old_mask = umask(0177);
+    int bound = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old_mask);
+    if (bound < 0 || listen(fd, 4) < 0) {
         int e = errno;
         log_err("console socket %s: %s", path, strerror(e));
         close(fd);
@@ -168,7 +207,7 @@ int console_init(struct domain *d, const struct console_opts *o)
     if (!c)
         return -ENOMEM;
     c->d = d;
-    c->log_fd = -1;
+    c->log.fd = -1;
     c->listen.fd = c->input.fd = -1;
     for (int i = 0; i < MAX_CLIENTS; i++)
         c->client[i].fd = -1;
@@ -185,13 +224,15 @@ int console_init(struct domain *d, const struct console_opts *o)
     d->hvm_param[HVM_PARAM_CONSOLE_PFN] = gpa >> GMEM_PAGE_SHIFT;
     d->hvm_param[HVM_PARAM_CONSOLE_EVTCHN] = c->backend.port;
 
+    if (byteq_init(&c->replay, CONSOLE_REPLAY_SIZE) < 0)
+        return -ENOMEM;
     if (o->log_path) {
-        c->log_fd = open(o->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (c->log_fd < 0) {
-            int e = errno;
-            log_err("console log %s: %s", o->log_path, strerror(e));
-            return -e;
+        rc = logfile_open(&c->log, o->log_path, &o->log_limits);
+        if (rc < 0) {
+            log_err("console log %s: %s", o->log_path, strerror(-rc));
+            return rc;
         }
+        c->has_log = true;
     }
     if (o->socket_path && (rc = open_socket(c, o->socket_path)) < 0)
         return rc;
@@ -210,9 +251,14 @@ void console_fini(struct domain *d)
     struct console_backend *c = d->console;
     if (!c)
         return;
+    /* A client that connected while the guest ran its last steps (xl
+     * create -c of a short-lived guest) still gets all of its output. */
+    while (c->listen.fd >= 0 && accept_one(c))
+        ;
     drain_output(c);    /* whatever the guest wrote last */
-    if (c->log_fd >= 0)
-        close(c->log_fd);
+    if (c->has_log)
+        logfile_close(&c->log);
+    byteq_fini(&c->replay);
     for (int i = 0; i < MAX_CLIENTS; i++)
         if (c->client[i].fd >= 0)
             close(c->client[i].fd);

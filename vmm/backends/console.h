@@ -9,15 +9,24 @@
 
 #include <stdbool.h>
 
+#include "logfile.h"
+
 struct domain;
+
+/* Output no client has seen is kept (the latest CONSOLE_REPLAY_SIZE bytes)
+ * and replayed to the next client that connects, as xenconsoled buffers a
+ * guest's output until someone reads it. */
+#define CONSOLE_REPLAY_SIZE (64 * 1024)
 
 struct console_opts {
     const char *log_path;       /* NULL: no log */
+    struct log_limits log_limits;
     const char *socket_path;    /* NULL: no socket */
     bool stdio;                 /* mirror to stdout, read stdin */
 };
 
-/* Set up the ring, its event channel and sinks. Call before vCPUs run. */
+/* Set up the ring, its event channel and sinks (the socket is created
+ * 0600, the log 0640, whatever the umask). Call before vCPUs run. */
 int console_init(struct domain *d, const struct console_opts *o);
 void console_fini(struct domain *d);
 

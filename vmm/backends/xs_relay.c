@@ -31,7 +31,30 @@ struct xs_relay {
     size_t to_daemon_len;
     uint8_t to_guest[BUF_SIZE];
     size_t to_guest_len;
+    /* What the socket is watched for: EPOLLIN only while to_guest has
+     * room (a guest that leaves replies unread must not make a readable
+     * socket wake us forever), EPOLLOUT while to_daemon holds bytes.
+     * With neither, the socket is out of the loop (a hang-up would still
+     * be reported, and spin us). */
+    uint32_t watching;
 };
+
+static void watch_socket(struct xs_relay *x)
+{
+    if (x->sock.fd < 0)
+        return;
+    uint32_t want = (x->to_guest_len < BUF_SIZE ? EPOLLIN : 0) |
+                    (x->to_daemon_len ? EPOLLOUT : 0);
+    if (want == x->watching)
+        return;
+    if (!want)
+        ioloop_del(&x->sock);
+    else if (!x->watching)
+        ioloop_add(&x->sock, want);
+    else
+        ioloop_mod(&x->sock, want);
+    x->watching = want;
+}
 
 /* Move bytes between the ring and our buffers; called with d->lock. */
 static bool pump_ring(struct xs_relay *x)
@@ -82,7 +105,6 @@ static void flush_to_daemon(struct xs_relay *x)
         memmove(x->to_daemon, x->to_daemon + n, x->to_daemon_len - (size_t)n);
         x->to_daemon_len -= (size_t)n;
     }
-    ioloop_mod(&x->sock, EPOLLIN | (x->to_daemon_len ? EPOLLOUT : 0));
 }
 
 static void pump(void *opaque)
@@ -95,18 +117,30 @@ static void pump(void *opaque)
     pthread_mutex_unlock(&d->lock);
     if (x->sock.fd >= 0)
         flush_to_daemon(x);
+    watch_socket(x);
 }
 
 static void on_sock(struct io_watch *w, uint32_t events)
 {
     struct xs_relay *x = w->opaque;
+    if ((events & (EPOLLHUP | EPOLLERR)) && !(x->watching & EPOLLIN)) {
+        /* Gone while we were not reading: what it sent has no room. */
+        log_warn("dom%u: xenstored closed the connection", x->d->domid);
+        ioloop_del(w);
+        x->watching = 0;
+        close(w->fd);
+        w->fd = -1;
+        return;
+    }
     if (events & EPOLLIN) {
         size_t room = BUF_SIZE - x->to_guest_len;
         if (room) {
             ssize_t n = recv(w->fd, x->to_guest + x->to_guest_len, room, MSG_DONTWAIT);
             if (n == 0 || (n < 0 && errno != EAGAIN)) {
                 log_warn("dom%u: xenstored closed the connection", x->d->domid);
-                ioloop_del(w);
+                if (x->watching)
+                    ioloop_del(w);
+                x->watching = 0;
                 close(w->fd);
                 w->fd = -1;
                 return;
@@ -154,6 +188,7 @@ static int attach(struct xs_relay *x, const char *path)
         return -EPERM;
     }
     x->sock = (struct io_watch){ .fd = fd, .ready = on_sock, .opaque = x };
+    x->watching = EPOLLIN;
     return ioloop_add(&x->sock, EPOLLIN);
 }
 

@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#include "util.h"
+#include "serial.h"
 
 #define LCR_DLAB 0x80
 #define LSR_THRE 0x20
@@ -14,12 +14,24 @@
 
 void uart_sink_write(struct domain *d, const char *buf, size_t len)
 {
-    for (unsigned i = 0; i < d->nr_serial_fds; i++)
-        write_full(d->serial_fd[i], buf, len);
+    serial_write(d, buf, len);      /* queued: never waits for host I/O */
 }
 
+static void uart_access(struct domain *d, unsigned reg, bool out, uint8_t *data,
+                        unsigned size);
+
+/* vCPUs share the UART: its registers are read and written under the
+ * domain lock. */
 void uart_io(struct domain *d, unsigned reg, bool out, uint8_t *data,
              unsigned size)
+{
+    pthread_mutex_lock(&d->lock);
+    uart_access(d, reg, out, data, size);
+    pthread_mutex_unlock(&d->lock);
+}
+
+static void uart_access(struct domain *d, unsigned reg, bool out, uint8_t *data,
+                        unsigned size)
 {
     struct uart *u = &d->uart_state;
     bool dlab = u->lcr & LCR_DLAB;

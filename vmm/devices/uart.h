@@ -1,8 +1,8 @@
 /*
  * A 16550-compatible UART at 0x3f8 (transmit side; receive reports no
- * data), the 0xe9 debug port (Bochs/QEMU's debugcon: a write prints a byte,
- * a read returns 0xe9), and the "serial sink": where UART bytes, the debug
- * port and console_io writes go (the VMM's stdout and/or a log file).
+ * data). uart_sink_write() hands UART bytes, the 0xe9 debug port and
+ * console_io writes to the serial sink (backends/serial.h), which queues
+ * them for the I/O thread. uart_io() takes the domain lock itself.
  */
 #ifndef XENON_UART_H
 #define XENON_UART_H

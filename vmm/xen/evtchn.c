@@ -303,6 +303,9 @@ void evtchn_set_pending(struct domain *d, uint32_t port)
         vcpu = 0;
     if (shinfo_mark_pending(d, port, &d->vcpu[vcpu]))
         vcpu_kick(&d->vcpu[vcpu]);
+    else    /* no upcall (masked, or one pending): pollers still wake, as
+             * Xen's evtchn_check_pollers runs for every port set pending */
+        pthread_cond_broadcast(&d->event_cond);
 }
 
 int evtchn_unmask(struct domain *d, uint32_t port)

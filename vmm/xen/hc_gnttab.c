@@ -174,8 +174,8 @@ long hc_grant_table_op(struct hcall *h)
             return -XEN_EFAULT;
         t.status = domain_is_self(h->d, t.dom) ? GNTST_okay : GNTST_permission_denied;
         if (t.status == GNTST_okay)
-            log_info("dom%u: grant table: %u of %u frames", d->domid,
-                     d->gnttab.nr_frames, d->gnttab.max_frames);
+            log_limited(LOG_INFO, "dom%u: grant table: %u of %u frames", d->domid,
+                        d->gnttab.nr_frames, d->gnttab.max_frames);
         return guest_write(h, h->arg[1], &t, sizeof(t)) ? -XEN_EFAULT : 0;
     }
     case GNTTABOP_query_size: {

@@ -61,8 +61,8 @@ static void set_callback(struct hcall *h, uint64_t value)
     if (type == HVM_PARAM_CALLBACK_TYPE_VECTOR) {
         d->callback_vector = (uint8_t)value;
     } else if (value != 0) {
-        log_warn("dom%u: callback via type %u is not supported; "
-                 "use a vector callback", d->domid, type);
+        log_limited(LOG_WARN, "dom%u: callback via type %u is not supported; "
+                    "use a vector callback", d->domid, type);
     }
     /* Xen latches the shared info layout from the caller's mode here. */
     d->shinfo_32bit = h->compat;

@@ -34,8 +34,8 @@ static int ensure_page(struct domain *d, uint64_t gpa)
     if (rc < 0)
         return -XEN_ENOMEM;
     if (platform_map_region(d, idx) < 0) {
-        log_err("dom%u: cannot map a page at %#llx", d->domid,
-                (unsigned long long)gpa);
+        log_limited(LOG_ERR, "dom%u: cannot map a page at %#llx", d->domid,
+                    (unsigned long long)gpa);
         return -XEN_ENOMEM;
     }
     return 0;

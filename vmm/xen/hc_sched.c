@@ -101,6 +101,9 @@ long hc_sched_op(struct hcall *h)
         struct sched_shutdown s;
         if (guest_read(h, h->arg[1], &s, sizeof(s)))
             return -XEN_EFAULT;
+        /* As Xen: the reason is taken as a byte and any value is
+         * accepted; main() keeps an undefined one from passing for a
+         * defined exit status. */
         domain_shutdown(d, (int)(uint8_t)s.reason);
         return 0;
     }

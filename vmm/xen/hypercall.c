@@ -90,7 +90,7 @@ void hcall_log_enosys(struct hcall *h, const char *what, unsigned sub)
     if (d->enosys_logged[key / 8] & (1u << (key % 8)))
         return;
     d->enosys_logged[key / 8] |= (uint8_t)(1u << (key % 8));
-    log_warn("dom%u: unimplemented %s %u: returning -ENOSYS", d->domid, what, sub);
+    log_limited(LOG_WARN, "dom%u: unimplemented %s %u: returning -ENOSYS", d->domid, what, sub);
 }
 
 typedef long (*hc_handler)(struct hcall *);
