@@ -425,9 +425,7 @@ static int build(struct domain *d, const struct options *o)
         serial_init(d, o->serial_log, o->serial_stdio, &o->console.log_limits) < 0)
         goto fail;
 
-    int rc = k.kind == BOOT_PVH
-                 ? vcpu_set_pvh_entry(&d->vcpu[0], (uint32_t)be.rip, (uint32_t)be.rbx)
-                 : vcpu_set_linux64_entry(&d->vcpu[0], be.rip, be.rsi, be.pml4, be.gdt);
+    int rc = vcpu_set_pvh_entry(&d->vcpu[0], (uint32_t)be.rip, (uint32_t)be.rbx);
     if (rc < 0) {
         log_err("cannot set the boot registers: %s", strerror(-rc));
         goto fail;
@@ -436,7 +434,7 @@ static int build(struct domain *d, const struct options *o)
         log_info("dom%u: rerouted %u direct vmcall/vmmcall hypercall stub(s)",
                  d->domid, k.patched_hypercalls);
     log_info("dom%u (%s): %s kernel %s, entry %#llx, %llu MiB, %u vCPU(s)",
-             d->domid, d->name, k.kind == BOOT_PVH ? "PVH" : "Linux",
+             d->domid, d->name, "PVH",
              o->kernel, (unsigned long long)k.entry,
              (unsigned long long)o->memory_mib, d->nr_vcpus);
     return 0;

@@ -109,7 +109,6 @@ static void test_elf_loads(void **state, int bits)
     struct loaded_kernel k;
     char err[256] = "";
     assert_int_equal(load_pvh_elf(gm, im.buf, im.size, &k, err, sizeof(err)), 0);
-    assert_int_equal(k.kind, BOOT_PVH);
     assert_int_equal(k.entry, 0x100010);
     assert_int_equal(k.lo, 0x100000);
     assert_int_equal(k.hi, 0x102000);
@@ -259,7 +258,6 @@ static void test_note_section_loads(void **state, int bits)
     struct loaded_kernel k;
     char err[256] = "";
     assert_int_equal(load_pvh_elf(*state, im.buf, im.size, &k, err, sizeof(err)), 0);
-    assert_int_equal(k.kind, BOOT_PVH);
     assert_int_equal(k.entry, 0x100010);
     assert_int_equal(k.elf_class, bits);
 }
@@ -341,67 +339,6 @@ static void test_note_section_only_as_fallback(void **state)
     memcpy(im.buf + 0x280, nh, 12);
     memcpy(im.buf + 0x28c, "Xen\0Mini", 8);
     expect_error(state, &im, "no Xen PVH entry note");
-}
-
-/* A synthetic bzImage: setup sectors, header, and a small kernel body. */
-static void make_bzimage(struct image *im)
-{
-    memset(im, 0, sizeof(*im));
-    im->buf[0x1f1] = 4;                             /* setup_sects */
-    im->buf[0x1fe] = 0x55;
-    im->buf[0x1ff] = 0xaa;
-    im->buf[0x201] = 0x66;                          /* jump: header ends 0x268 */
-    memcpy(im->buf + 0x202, "HdrS", 4);
-    uint16_t ver = 0x020f;
-    memcpy(im->buf + 0x206, &ver, 2);
-    im->buf[0x211] = 0x01;                          /* LOADED_HIGH */
-    uint16_t xlf = 0x01;                            /* XLF_KERNEL_64 */
-    memcpy(im->buf + 0x236, &xlf, 2);
-    uint64_t pref = 0x800000;
-    memcpy(im->buf + 0x258, &pref, 8);
-    uint32_t init = 0x10000;
-    memcpy(im->buf + 0x260, &init, 4);
-    memset(im->buf + 5 * 512, 0xcc, 0x200);
-    im->size = 5 * 512 + 0x200;
-}
-
-static void test_bzimage(void **state)
-{
-    struct gmem *gm = *state;
-    struct image im;
-    struct loaded_kernel k;
-    char err[256] = "";
-    make_bzimage(&im);
-    assert_int_equal(load_bzimage(gm, im.buf, im.size, &k, err, sizeof(err)), 0);
-    assert_int_equal(k.kind, BOOT_LINUX64);
-    assert_int_equal(k.entry, 0x800200);
-    assert_int_equal(*(uint8_t *)gmem_ptr(gm, 0x800000, 1), 0xcc);
-    assert_int_equal(k.setup_header_len, 0x268 - 0x1f1);
-
-    make_bzimage(&im);
-    memcpy(im.buf + 0x202, "HdrX", 4);
-    assert_true(load_bzimage(gm, im.buf, im.size, &k, err, sizeof(err)) < 0);
-    assert_non_null(strstr(err, "not a bzImage"));
-
-    make_bzimage(&im);
-    uint16_t old = 0x0205;
-    memcpy(im.buf + 0x206, &old, 2);
-    assert_true(load_bzimage(gm, im.buf, im.size, &k, err, sizeof(err)) < 0);
-    assert_non_null(strstr(err, "too old"));
-
-    make_bzimage(&im);
-    im.buf[0x1f1] = 200;                            /* setup beyond the file */
-    assert_true(load_bzimage(gm, im.buf, im.size, &k, err, sizeof(err)) < 0);
-    assert_non_null(strstr(err, "past the end"));
-
-    make_bzimage(&im);
-    uint32_t init = 0x7fffffff;                     /* needs more than RAM */
-    memcpy(im.buf + 0x260, &init, 4);
-    assert_true(load_bzimage(gm, im.buf, im.size, &k, err, sizeof(err)) < 0);
-    assert_non_null(strstr(err, "not in guest RAM"));
-
-    assert_true(load_bzimage(gm, im.buf, 100, &k, err, sizeof(err)) < 0);
-    assert_non_null(strstr(err, "too small"));
 }
 
 static void test_pvh_start_info(void **state)
@@ -504,7 +441,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_note_section64, setup, teardown),
         cmocka_unit_test_setup_teardown(test_note_section_lies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_note_section_only_as_fallback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bzimage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pvh_start_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gmem_bounds, setup, teardown),
         cmocka_unit_test(test_hcall_patch),

@@ -79,97 +79,9 @@ static int setup_pvh(struct gmem *gm, const struct loaded_kernel *k,
     return 0;
 }
 
-/* Linux boot protocol: fixed low-memory layout below 640 KiB. */
-#define LX_GDT        0x500ull
-#define LX_ZERO_PAGE  0x7000ull
-#define LX_PML4       0x9000ull
-#define LX_PDPT       0xa000ull
-#define LX_PD         0xb000ull     /* four pages: 4 GiB of 2 MiB pages */
-#define LX_CMDLINE    0x20000ull
-#define LX_CMDLINE_MAX 0x10000ull
-
-#define BP_E820_ENTRIES  0x1e8
-#define BP_SETUP_HDR     0x1f1
-#define BP_TYPE_OF_LOADER 0x210
-#define BP_LOADFLAGS     0x211
-#define BP_RAMDISK_IMAGE 0x218
-#define BP_RAMDISK_SIZE  0x21c
-#define BP_CMD_LINE_PTR  0x228
-#define BP_INITRD_MAX    0x22c
-#define BP_E820_TABLE    0x2d0
-#define BP_E820_MAX      128
-
-static int setup_linux(struct gmem *gm, const struct loaded_kernel *k,
-                       const struct boot_opts *o, struct boot_entry *e,
-                       char *err, size_t errlen)
-{
-    if (k->lo < LX_CMDLINE + LX_CMDLINE_MAX)
-        return loader_fail(err, errlen, -ENOEXEC, "kernel overlaps the boot data area");
-    uint8_t *zp = gmem_ptr(gm, LX_ZERO_PAGE, GMEM_PAGE_SIZE);
-    uint64_t *pml4 = gmem_ptr(gm, LX_PML4, GMEM_PAGE_SIZE);
-    uint64_t *pdpt = gmem_ptr(gm, LX_PDPT, GMEM_PAGE_SIZE);
-    uint64_t *pd = gmem_ptr(gm, LX_PD, 4 * GMEM_PAGE_SIZE);
-    uint64_t *gdt = gmem_ptr(gm, LX_GDT, 4 * 8);
-    if (!zp || !pml4 || !pdpt || !pd || !gdt)
-        return loader_fail(err, errlen, -ENOMEM, "guest RAM too small for Linux boot data");
-
-    memset(zp, 0, GMEM_PAGE_SIZE);
-    memcpy(zp + BP_SETUP_HDR, k->setup_header, k->setup_header_len);
-    zp[BP_TYPE_OF_LOADER] = 0xff;
-    zp[BP_LOADFLAGS] |= 0x01;        /* LOADED_HIGH */
-
-    size_t cmdlen = o->cmdline ? strlen(o->cmdline) : 0;
-    if (cmdlen >= LX_CMDLINE_MAX)
-        return loader_fail(err, errlen, -E2BIG, "command line too long (%zu bytes)", cmdlen);
-    char *cmd = gmem_ptr(gm, LX_CMDLINE, cmdlen + 1);
-    if (cmdlen)
-        memcpy(cmd, o->cmdline, cmdlen);
-    cmd[cmdlen] = '\0';
-    uint32_t v32 = (uint32_t)LX_CMDLINE;
-    memcpy(zp + BP_CMD_LINE_PTR, &v32, 4);
-
-    if (o->initrd && o->initrd_size) {
-        uint32_t max;
-        memcpy(&max, zp + BP_INITRD_MAX, 4);
-        uint64_t initrd_gpa;
-        int rc = place_initrd(gm, o, k->hi, &initrd_gpa, err, errlen);
-        if (rc < 0)
-            return rc;
-        if (initrd_gpa + o->initrd_size - 1 > max)
-            return loader_fail(err, errlen, -ENOMEM, "initrd lies above the kernel's limit %#x", max);
-        v32 = (uint32_t)initrd_gpa;
-        memcpy(zp + BP_RAMDISK_IMAGE, &v32, 4);
-        v32 = (uint32_t)o->initrd_size;
-        memcpy(zp + BP_RAMDISK_SIZE, &v32, 4);
-    }
-
-    unsigned n = o->nr_e820 < BP_E820_MAX ? o->nr_e820 : BP_E820_MAX;
-    zp[BP_E820_ENTRIES] = (uint8_t)n;
-    memcpy(zp + BP_E820_TABLE, o->e820, n * sizeof(o->e820[0]));
-
-    /* Identity map the first 4 GiB with 2 MiB pages. */
-    memset(pml4, 0, GMEM_PAGE_SIZE);
-    memset(pdpt, 0, GMEM_PAGE_SIZE);
-    pml4[0] = LX_PDPT | 0x3;
-    for (unsigned i = 0; i < 4; i++)
-        pdpt[i] = (LX_PD + i * GMEM_PAGE_SIZE) | 0x3;
-    for (unsigned i = 0; i < 4 * 512; i++)
-        pd[i] = ((uint64_t)i << 21) | 0x83;
-    gdt[0] = 0;
-    gdt[1] = 0;
-    gdt[2] = 0x00af9b000000ffffull;  /* 0x10: 64-bit code */
-    gdt[3] = 0x00cf93000000ffffull;  /* 0x18: data */
-
-    *e = (struct boot_entry){ .rip = k->entry, .rsi = LX_ZERO_PAGE,
-                              .pml4 = LX_PML4, .gdt = LX_GDT };
-    return 0;
-}
-
 int boot_setup(struct gmem *gm, const struct loaded_kernel *k,
                const struct boot_opts *o, struct boot_entry *e,
                char *err, size_t errlen)
 {
-    if (k->kind == BOOT_PVH)
-        return setup_pvh(gm, k, o, e, err, errlen);
-    return setup_linux(gm, k, o, e, err, errlen);
+    return setup_pvh(gm, k, o, e, err, errlen);
 }

@@ -1,6 +1,6 @@
 /*
- * Boot information for a loaded kernel: hvm_start_info (PVH) or the Linux
- * boot_params "zero page" with identity page tables (Linux 64-bit boot).
+ * Boot information for a loaded PVH kernel: hvm_start_info with the memory
+ * map, the command line and the initrd as module 0.
  * Works on guest memory only; the caller puts the returned register state
  * into vCPU 0.
  */
@@ -23,9 +23,7 @@ struct boot_opts {
 
 struct boot_entry {
     uint64_t rip;
-    uint64_t rbx;                   /* PVH: hvm_start_info */
-    uint64_t rsi;                   /* Linux: boot_params */
-    uint64_t pml4, gdt;             /* Linux: page tables and GDT */
+    uint64_t rbx;                   /* hvm_start_info */
 };
 
 int boot_setup(struct gmem *gm, const struct loaded_kernel *k,

@@ -14,20 +14,12 @@
 
 #include "gmem.h"
 
-enum boot_kind {
-    BOOT_PVH,           /* 32-bit protected mode entry, EBX = hvm_start_info */
-    BOOT_LINUX64,       /* Linux 64-bit boot protocol, RSI = boot_params */
-};
-
 struct loaded_kernel {
-    enum boot_kind kind;
-    uint64_t entry;     /* PVH: XEN_ELFNOTE_PHYS32_ENTRY; Linux: 64-bit entry */
+    uint64_t entry;     /* XEN_ELFNOTE_PHYS32_ENTRY: 32-bit protected mode,
+                           EBX = hvm_start_info */
     uint64_t lo, hi;    /* guest-physical extent of the loaded image */
     int elf_class;      /* 32 or 64 (ELF images) */
     unsigned patched_hypercalls;    /* direct vmcall stubs rerouted */
-    /* Linux boot protocol only: setup header copied for boot_params. */
-    uint8_t setup_header[0x290 - 0x1f1];
-    size_t setup_header_len;
 };
 
 /* Load a PVH ELF (ELF32 or ELF64, EM_386 or EM_X86_64, with a Xen
@@ -44,10 +36,6 @@ bool is_bzimage(const uint8_t *img, size_t size);
  * guest's RAM (and 1 GiB). */
 int load_bzimage_pvh(struct gmem *gm, const uint8_t *img, size_t size,
                      struct loaded_kernel *out, char *err, size_t errlen);
-
-/* Load a bzImage with the Linux x86 boot protocol (>= 2.12, 64-bit entry). */
-int load_bzimage(struct gmem *gm, const uint8_t *img, size_t size,
-                 struct loaded_kernel *out, char *err, size_t errlen);
 
 /* Write a one-line message into err (if given) and return rc: how every
  * loader and the boot-information builder report a bad image. */

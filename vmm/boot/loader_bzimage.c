@@ -1,13 +1,11 @@
 /*
- * bzImage loaders (Documentation/arch/x86/boot.rst).
+ * bzImage loader (Documentation/arch/x86/boot.rst).
  *
  * load_bzimage_pvh() boots a bzImage as Xen does a PVH domain's: the
  * payload the setup header points at (protocol 2.08+) is the compressed
  * vmlinux ELF; it is decompressed and loaded through its PVH entry note.
- *
- * load_bzimage() is the Linux boot protocol itself: protocol 2.12 or
- * later with XLF_KERNEL_64, the protected-mode kernel copied to its
- * preferred load address, the setup header kept for boot_params.
+ * Xen never boots a PVH domain through the Linux boot protocol, and
+ * neither does Xenon.
  */
 #include "loader.h"
 
@@ -21,23 +19,14 @@
 
 #define HDR_SETUP_SECTS   0x1f1
 #define HDR_BOOT_FLAG     0x1fe
-#define HDR_JUMP          0x200
 #define HDR_MAGIC         0x202
 #define HDR_VERSION       0x206
-#define HDR_LOADFLAGS     0x211
-#define HDR_XLOADFLAGS    0x236
 #define HDR_PAYLOAD_OFF   0x248
 #define HDR_PAYLOAD_LEN   0x24c
-#define HDR_PREF_ADDRESS  0x258
-#define HDR_INIT_SIZE     0x260
-#define HDR_END_MAX       0x290
-
-#define LOADED_HIGH       0x01
-#define XLF_KERNEL_64     0x01
+#define HDR_END_MAX       0x290     /* the setup header's end, protocol 2.15 */
 
 static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
 /* The largest vmlinux we decompress, whatever the guest's RAM. */
 #define MAX_VMLINUX (1ull << 30)
@@ -83,55 +72,5 @@ int load_bzimage_pvh(struct gmem *gm, const uint8_t *img, size_t size,
     free(elf);
     if (rc < 0)
         return loader_fail(err, errlen, rc, "vmlinux inside the bzImage (%s): %s", format, why);
-    return 0;
-}
-
-int load_bzimage(struct gmem *gm, const uint8_t *img, size_t size,
-                 struct loaded_kernel *out, char *err, size_t errlen)
-{
-    memset(out, 0, sizeof(*out));
-    if (size < HDR_END_MAX)
-        return loader_fail(err, errlen, -ENOEXEC, "too small for a Linux kernel (%zu bytes)", size);
-    if (!is_bzimage(img, size))
-        return loader_fail(err, errlen, -ENOEXEC, "not a bzImage (no boot flag or HdrS magic)");
-    uint16_t version = rd16(img + HDR_VERSION);
-    if (version < 0x020c)
-        return loader_fail(err, errlen, -ENOEXEC,
-                    "boot protocol %u.%02u too old: 2.12 or later needed",
-                    version >> 8, version & 0xff);
-    if (!(img[HDR_LOADFLAGS] & LOADED_HIGH))
-        return loader_fail(err, errlen, -ENOEXEC, "zImage (not loaded high) is not supported");
-    if (!(rd16(img + HDR_XLOADFLAGS) & XLF_KERNEL_64))
-        return loader_fail(err, errlen, -ENOEXEC, "kernel has no 64-bit entry point");
-
-    unsigned setup_sects = img[HDR_SETUP_SECTS] ? img[HDR_SETUP_SECTS] : 4;
-    uint64_t kernel_off = (uint64_t)(setup_sects + 1) * 512;
-    if (kernel_off >= size)
-        return loader_fail(err, errlen, -ENOEXEC, "setup sectors (%u) run past the end of the file",
-                    setup_sects);
-    uint64_t kernel_size = size - kernel_off;
-
-    /* The header ends where the jump at 0x200 lands (0x202 + offset). */
-    size_t hdr_end = 0x202 + img[HDR_JUMP + 1];
-    if (hdr_end > HDR_END_MAX)
-        hdr_end = HDR_END_MAX;
-    if (hdr_end > kernel_off)
-        return loader_fail(err, errlen, -ENOEXEC, "setup header overlaps the kernel");
-
-    uint64_t load = rd64(img + HDR_PREF_ADDRESS);
-    uint32_t init_size = rd32(img + HDR_INIT_SIZE);
-    uint64_t need = init_size > kernel_size ? init_size : kernel_size;
-    if (load % 4096 || !gmem_is_ram(gm, load, need))
-        return loader_fail(err, errlen, -ENOEXEC,
-                    "kernel needs %#llx bytes at %#llx: not in guest RAM",
-                    (unsigned long long)need, (unsigned long long)load);
-
-    memcpy(gmem_ptr(gm, load, kernel_size), img + kernel_off, kernel_size);
-    out->kind = BOOT_LINUX64;
-    out->entry = load + 0x200;
-    out->lo = load;
-    out->hi = load + need;
-    out->setup_header_len = hdr_end - HDR_SETUP_SECTS;
-    memcpy(out->setup_header, img + HDR_SETUP_SECTS, out->setup_header_len);
     return 0;
 }

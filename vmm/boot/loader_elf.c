@@ -257,7 +257,6 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
         if (s->flags & PF_X)
             out->patched_hypercalls += hcall_patch_segment(dst, s->filesz, s->paddr);
     }
-    out->kind = BOOT_PVH;
     out->entry = xn.entry;
     out->lo = lo;
     out->hi = hi;

@@ -49,28 +49,6 @@ int vcpu_set_pvh_entry(struct vcpu *v, uint32_t entry, uint32_t ebx)
     return ioctl(v->pv->fd, KVM_SET_REGS, &r) < 0 ? -errno : 0;
 }
 
-int vcpu_set_linux64_entry(struct vcpu *v, uint64_t entry, uint64_t rsi,
-                           uint64_t pml4_gpa, uint64_t gdt_gpa)
-{
-    struct kvm_sregs s;
-    if (ioctl(v->pv->fd, KVM_GET_SREGS, &s) < 0)
-        return -errno;
-    s.cs = flat_seg(0x10, 0xb, true);
-    s.ds = s.es = s.fs = s.gs = s.ss = flat_seg(0x18, 0x3, false);
-    s.tr = (struct kvm_segment){ .limit = 0x67, .selector = 0x20, .type = 0xb,
-                                 .present = 1 };
-    s.gdt.base = gdt_gpa;
-    s.gdt.limit = 4 * 8 - 1;
-    s.cr0 = 0x80050033;     /* PG WP NE ET MP PE */
-    s.cr3 = pml4_gpa;
-    s.cr4 = 0x20;           /* PAE */
-    s.efer = MSR_EFER_LME | MSR_EFER_LMA;
-    if (ioctl(v->pv->fd, KVM_SET_SREGS, &s) < 0)
-        return -errno;
-    struct kvm_regs r = { .rip = entry, .rsi = rsi, .rflags = 0x2 };
-    return ioctl(v->pv->fd, KVM_SET_REGS, &r) < 0 ? -errno : 0;
-}
-
 /* Xen packs segment attributes as type:4 s:1 dpl:2 p:1 avl:1 l:1 db:1 g:1. */
 static struct kvm_segment hvm_seg(uint32_t base, uint32_t limit, uint16_t ar,
                                   uint16_t sel)

@@ -10,16 +10,14 @@
 
 #include "domain.h"
 
+/* Boot state: 32-bit protected mode, paging off, flat segments, EBX the
+ * physical address of hvm_start_info (the PVH entry). */
+int vcpu_set_pvh_entry(struct vcpu *v, uint32_t entry, uint32_t ebx);
+
 /* Start every vCPU thread; vCPU 0 begins at its boot state. */
 int vcpus_start(struct domain *d);
 /* Kick all vCPUs out of the guest and join their threads. */
 void vcpus_stop(struct domain *d);
-
-/* Boot state: 32-bit protected mode, paging off, flat segments (PVH entry),
- * or 64-bit long mode with identity page tables (Linux boot protocol). */
-int vcpu_set_pvh_entry(struct vcpu *v, uint32_t entry, uint32_t ebx);
-int vcpu_set_linux64_entry(struct vcpu *v, uint64_t entry, uint64_t rsi,
-                           uint64_t pml4_gpa, uint64_t gdt_gpa);
 
 /* Log a vCPU's registers (it must be out of KVM_RUN). */
 void vcpu_dump_registers(struct vcpu *v, const char *why);
