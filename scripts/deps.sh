@@ -1,13 +1,17 @@
 #!/bin/sh
-# Install the Debian packages Xenon builds, tests and benchmarks with.
+# Install the Debian packages that building and running Xenon needs, and
+# nothing else: compilers and build tools, Xen's public headers (libxen-dev,
+# which brings Xen's client libraries with it), cmocka for the unit tests,
+# the decompressors the kernel tests use, and debhelper to build the .deb.
+# The test oracles (Debian's cloud kernel, GRUB's Xen image, Xen's tools,
+# QEMU) are not installed: scripts/oracles.py unpacks them into a cache.
 # Idempotent: apt is only touched when something is missing.
 set -eu
 
 PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev python3
       libxen-dev libcmocka-dev libseccomp-dev
-      xenstore-utils xen-utils-4.17 grub-xen-host
-      linux-image-cloud-amd64 binutils xz-utils zstd lz4
-      qemu-system-x86"
+      binutils xz-utils zstd lz4
+      debhelper dpkg-dev fakeroot"
 
 missing=""
 for p in $PKGS; do
@@ -23,5 +27,4 @@ fi
 echo "deps.sh: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-# xen-utils pulls in a xen hypervisor package; we only want its tools.
 apt-get install -y -q --no-install-recommends $missing

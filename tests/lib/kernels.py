@@ -1,23 +1,19 @@
 """Debian's cloud kernel, unpacked for tests: the ELF vmlinux (which has
-the Xen PVH entry note) is the compressed payload of the bzImage in /boot."""
-import glob
+the Xen PVH entry note) is the compressed payload of the bzImage that
+scripts/oracles.py unpacked into the oracle cache's boot/ (never /boot)."""
 import shutil
 import struct
 import subprocess
-import sys
 
-
-def skip(why):
-    print(f"skipped: {why}")
-    sys.exit(77)
+from oracles import skip
 
 
 def cloud_kernel():
-    """The newest /boot/vmlinuz-*-cloud-amd64, or skip the test."""
-    kernels = sorted(glob.glob("/boot/vmlinuz-*-cloud-amd64"))
-    if not kernels:
-        skip("no Debian cloud kernel in /boot (linux-image-cloud-amd64)")
-    return kernels[-1]
+    """The newest cached vmlinuz-*-cloud-amd64, or skip the test."""
+    import oracles
+    kernel = oracles.cloud_kernel()
+    print(f"oracle: {kernel}")
+    return kernel
 
 
 DECOMPRESSORS = [  # (magic, command reading stdin)
