@@ -39,7 +39,7 @@ rc=0
 echo "== tests: normal build"
 meson test -C build --no-suite fuzz --print-errorlogs || rc=1
 echo "== tests: ASan + UBSan build"
-meson test -C build-asan --no-suite fuzz --no-suite nosan --print-errorlogs || rc=1
+meson test -C build-asan --no-suite fuzz --no-suite nosan --no-suite package --print-errorlogs || rc=1
 echo "== tests: fuzz targets (${FUZZ_SECONDS}s each)"
 meson test -C build-fuzz --suite fuzz --print-errorlogs --timeout-multiplier 0 || rc=1
 
