@@ -11,7 +11,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from kernels import cloud_kernel, extract_vmlinux  # noqa: E402
+from kernels import cloud_kernel, empty_initrd, extract_vmlinux  # noqa: E402
 from xl_test import SRC, Env, check, failures, need_kvm, wait_for  # noqa: E402
 
 EXPECT = ["Hypervisor detected: Xen HVM", "Xen version 4.17.",
@@ -26,10 +26,11 @@ def main():
         vmlinux = os.path.join(env.tmp, "vmlinux")
         extract_vmlinux(kernel, vmlinux)
         initrd = kernel.replace("vmlinuz", "initrd.img")
+        if not os.path.exists(initrd):
+            initrd = os.path.join(env.tmp, "initrd.img")
+            empty_initrd(initrd)
         args = ["create", os.path.join(SRC, "examples", "pvhlinux.cfg"),
-                f'kernel="{vmlinux}"']
-        if os.path.exists(initrd):
-            args.append(f'ramdisk="{initrd}"')
+                f'kernel="{vmlinux}"', f'ramdisk="{initrd}"']
         rc, out, err = env.xl(*args)
         check("xl create pvhlinux.cfg", rc == 0, err)
         check("disks warned about", "disk devices are not supported" in err, err)
