@@ -18,6 +18,27 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BUILD = os.environ.get("XENON_BUILD", os.path.join(ROOT, "build"))
 
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import oracles  # noqa: E402
+
+# The peers (QEMU, Xen's tools) run from the oracle cache with its
+# libraries; Xenon's own programs are static and do not look.
+os.environ.update({k: oracles.env()[k] for k in ("LD_LIBRARY_PATH", "PYTHONPATH")})
+
+
+def qemu():
+    """QEMU's command prefix from the oracle cache (scripts/oracles.py
+    qemu), or None: the QEMU column is then left out."""
+    cmd = oracles.qemu()
+    print(f"# qemu: {cmd[0] if cmd else 'not in the oracle cache, not measured'}",
+          file=sys.stderr)
+    return cmd
+
+
+def xen_tool(name):
+    """A Xen tool from the oracle cache, or skip the benchmark."""
+    return oracles.xen_tool(name)
+
 
 def vmm():
     return os.path.join(BUILD, "vmm", "xenon-vmm")
@@ -57,9 +78,9 @@ def emit(**record):
 
 
 def qemu_microvm_cmd(qemu, image, memory_mib=64):
-    """QEMU microvm booting a PVH ELF with its serial port on stdout: the
-    launch-time peer."""
-    return [qemu, "-enable-kvm", "-M", "microvm", "-nodefaults", "-no-user-config",
+    """QEMU microvm (qemu: the command prefix qemu() gives) booting a PVH
+    ELF with its serial port on stdout: the launch-time peer."""
+    return [*qemu, "-enable-kvm", "-M", "microvm", "-nodefaults", "-no-user-config",
             "-display", "none", "-serial", "stdio", "-m", str(memory_mib),
             "-kernel", image]
 

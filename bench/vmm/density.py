@@ -40,7 +40,6 @@ exits 1 when any domain did not answer or anything was left behind.
 import argparse
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -231,7 +230,7 @@ def xenon_cmd(vmm, guest, memory):
 
 def qemu_cmd(qemu, guest, memory):
     def make(i, out, tmp):
-        return [qemu, "-enable-kvm", "-M", "microvm", "-nodefaults", "-no-user-config",
+        return [*qemu, "-enable-kvm", "-M", "microvm", "-nodefaults", "-no-user-config",
                 "-display", "none", "-serial", f"file:{out}", "-m", str(memory),
                 "-kernel", guest]
     return make
@@ -266,7 +265,7 @@ def main():
     if a.check:
         sys.exit(1 if x["problems"] or x["answered"] != n else 0)
 
-    qemu = shutil.which("qemu-system-x86_64")
+    qemu = benchlib.qemu()
     qn = a.qemu_count if a.qemu_count is not None else int(
         os.environ.get("DENSITY_QEMU_N", str(min(n, 50))))
     q = None

@@ -25,7 +25,6 @@ bench/xl/launch.py measures the same through `xl create`.
 Runs are interleaved and the median of each is reported.
 """
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -116,7 +115,7 @@ def measure_kvmtool(lkvm):
 
 def main():
     benchlib.need_kvm()
-    qemu = shutil.which("qemu-system-x86_64")
+    qemu = benchlib.qemu()
     for bits in (32, 64):
         measure(bits, qemu)
     lkvm = benchlib.kvmtool()

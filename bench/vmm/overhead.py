@@ -30,7 +30,6 @@ out and SETTLE seconds have passed; medians are reported.
   (wake-ups: 0 means nothing in the process ran at all).
 """
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -99,7 +98,7 @@ def run_xenon(tmp):
 
 
 def run_qemu(qemu):
-    return run_peer([qemu, "-enable-kvm", "-M", "microvm", "-nodefaults",
+    return run_peer([*qemu, "-enable-kvm", "-M", "microvm", "-nodefaults",
                      "-no-user-config", "-display", "none", "-serial", "stdio",
                      "-m", str(RAM_MIB), "-kernel", benchlib.guest("serial-hello-64")],
                     lambda line: True)
@@ -140,7 +139,7 @@ def run_peer(cmd, ready, env=None):
 
 def main():
     benchlib.need_kvm()
-    qemu = shutil.which("qemu-system-x86_64")
+    qemu = benchlib.qemu()
     lkvm = benchlib.kvmtool()
     xs, qs, ks = [], [], []
     with tempfile.TemporaryDirectory() as tmp:

@@ -44,7 +44,6 @@ import importlib.util
 import os
 import resource
 import selectors
-import shutil
 import socket
 import subprocess
 import sys
@@ -158,6 +157,7 @@ class Instance:
         self.rundir = os.path.join(tmp, "run")
         self.logdir = os.path.join(tmp, "log")
         self.xl = os.path.join(build, "xl", "xl")
+        self.xs_list_tool = benchlib.xen_tool("xenstore-list")
         self.env = dict(os.environ, XENSTORED_PATH=self.sock, XENON_STATE_DIR=self.state,
                         XENON_RUN_DIR=self.rundir, XENON_LOG_DIR=self.logdir,
                         XENON_VMM=benchlib.vmm())
@@ -172,7 +172,7 @@ class Instance:
             time.sleep(0.01)
 
     def xs_list(self, path):
-        r = subprocess.run(["xenstore-list", path], env=self.env, capture_output=True,
+        r = subprocess.run([self.xs_list_tool, path], env=self.env, capture_output=True,
                            text=True)
         return r.stdout.split() if r.returncode == 0 else []
 
@@ -424,9 +424,7 @@ def main():
     benchlib.add_run_mode_args(ap)
     a = ap.parse_args()
     benchlib.need_kvm()
-    if not shutil.which("xenstore-list"):
-        print("skipped: xenstore-list (xenstore-utils) is missing", file=sys.stderr)
-        sys.exit(77)
+    benchlib.xen_tool("xenstore-list")      # skips without it
     n = a.count
     guest = a.guest or benchlib.guest("idle-64")
     # the monitors (one per domain) and each xl's descriptors come on top

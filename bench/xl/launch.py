@@ -50,7 +50,7 @@ def nonempty(path):
 
 
 def hello_vs_qemu(xl, env, tmp):
-    qemu = shutil.which("qemu-system-x86_64")
+    qemu = benchlib.qemu()
     for bits in (32, 64):
         mine, peer, floors = [], [], []
         for i in range(RUNS):

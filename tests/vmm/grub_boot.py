@@ -3,11 +3,11 @@
 
 Starts xenon-xenstored, creates the domain's xenstore home as a toolstack
 would (/local/domain/1, owned by the domain) and introduces the domain,
-then boots /usr/lib/grub-xen/grub-i386-xen_pvh.bin with its xenstore ring
+then boots grub-i386-xen_pvh.bin (from the oracle cache) with its xenstore ring
 relayed to that daemon and its PV console on a unix socket. The test waits
 for GRUB's banner and prompt, types a command at the prompt and expects
 GRUB's answer: both directions of the PV console. Skips without /dev/kvm
-or grub-xen-host.
+or the cached grub-xen-host (scripts/oracles.py grub).
 """
 import os
 import signal
@@ -19,7 +19,9 @@ import time
 
 from xsenv import Xenstored, wait_for
 
-GRUB = "/usr/lib/grub-xen/grub-i386-xen_pvh.bin"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import oracles  # noqa: E402
+
 DOMID = 1
 
 
@@ -32,8 +34,8 @@ def main():
     vmm, xenstored = sys.argv[1], sys.argv[2]
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         skip("/dev/kvm is missing or not accessible")
-    if not os.path.exists(GRUB):
-        skip(f"{GRUB} is missing (grub-xen-host)")
+    GRUB = oracles.grub_pvh()
+    print(f"oracle: {GRUB}")
     with tempfile.TemporaryDirectory() as tmp:
         xs = Xenstored(xenstored, tmp)
         sock = xs.sock

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Boot Debian's cloud kernel, the bzImage in /boot as it is, as a Xen PVH
+"""Boot Debian's cloud kernel, its bzImage as it is, as a Xen PVH
 guest: the loader unpacks the vmlinux ELF its payload carries and enters it
 through its PVH entry note, as Xen's does.
 
@@ -18,7 +18,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from kernels import cloud_kernel, skip  # noqa: E402
+from kernels import cloud_kernel  # noqa: E402
+from oracles import skip  # noqa: E402
 
 EXPECT = [
     "Linux version",

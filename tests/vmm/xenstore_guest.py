@@ -9,6 +9,9 @@ import tempfile
 
 from xsenv import Xenstored, wait_for
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import oracles  # noqa: E402
+
 DOMID = 1
 
 
@@ -17,6 +20,8 @@ def main():
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         print("skipped: /dev/kvm is missing or not accessible")
         sys.exit(77)
+    write = oracles.xen_tool("xenstore-write")
+    print(f"oracle: {write}")
     with tempfile.TemporaryDirectory() as tmp:
         xs = Xenstored(xenstored, tmp)
         try:
@@ -30,8 +35,8 @@ def main():
             read = lambda: open(console, errors="replace").read() if os.path.exists(console) else ""
             ready = wait_for(lambda: "waiting for the host" in read() or vm.poll() is not None, 120)
             if ready and vm.poll() is None:
-                env = dict(os.environ, XENSTORED_PATH=xs.sock)
-                subprocess.run(["xenstore-write", "-s", f"/local/domain/{DOMID}/data/from-host",
+                env = dict(oracles.env(), XENSTORED_PATH=xs.sock)
+                subprocess.run([write, "-s", f"/local/domain/{DOMID}/data/from-host",
                                 "written by the host"], env=env, check=True)
             rc = vm.wait(timeout=120)
             text = read()

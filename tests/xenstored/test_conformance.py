@@ -5,12 +5,11 @@ for -r 60, which is what a full run should use)."""
 import os
 import sys
 
-from xsutil import Daemon, TEST_XENSTORE, skip
+from xsutil import Daemon, xen_tool
 
 
 def main():
-    if not os.access(TEST_XENSTORE, os.X_OK):
-        skip('test-xenstore not installed (xen-utils-4.17)')
+    TEST_XENSTORE = xen_tool('test-xenstore')
     secs = os.environ.get('XS_RANDOM_SECONDS', '10')
     d = Daemon(sys.argv[1]).start()
     try:

@@ -4,10 +4,11 @@ import subprocess
 import sys
 import time
 
-from xsutil import Client, Daemon
+from xsutil import Client, Daemon, xen_tool
 
 
 def main():
+    ctl = xen_tool('xenstore-control')
     d = Daemon(sys.argv[1]).start()
     try:
         run = d.run
@@ -36,7 +37,7 @@ def main():
         run('xenstore-rm', '/vm')
         assert run('xenstore-exists', '/vm', check=False).returncode == 1
         # xenstore-watch: the initial event, then changes below
-        w = subprocess.Popen(['xenstore-watch', '-n', '3', '/wt'],
+        w = subprocess.Popen([xen_tool('xenstore-watch'), '-n', '3', '/wt'],
                              env=d.env(), stdout=subprocess.PIPE, text=True)
         time.sleep(0.5)
         run('xenstore-write', '/wt/x', '1')
@@ -53,7 +54,6 @@ def main():
         c.close()
         out = run('xenstore-list', '/bigdir').stdout.split()
         assert out == names, (len(out), out[:3])
-        ctl = '/usr/lib/xen-4.17/bin/xenstore-control'
         out = run(ctl, 'quota').stdout
         assert 'nodes' in out and 'watches' in out, out
         assert run(ctl, 'print', 'hi').stdout.strip() == 'OK'

@@ -11,12 +11,15 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', 'lib'))
+import oracles  # noqa: E402  (Xen's tools, from the oracle cache)
+
 XS = dict(CONTROL=0, DIRECTORY=1, READ=2, GET_PERMS=3, WATCH=4, UNWATCH=5,
           TRANSACTION_START=6, TRANSACTION_END=7, INTRODUCE=8, RELEASE=9,
           GET_DOMAIN_PATH=10, WRITE=11, MKDIR=12, RM=13, SET_PERMS=14,
           WATCH_EVENT=15, ERROR=16, IS_DOMAIN_INTRODUCED=17, RESUME=18,
           SET_TARGET=19, RESET_WATCHES=21, DIRECTORY_PART=22)
-TEST_XENSTORE = '/usr/lib/xen-4.17/bin/test-xenstore'
 
 
 def skip(reason):
@@ -83,18 +86,33 @@ class Daemon:
         self.proc = None
 
     def env(self):
-        e = dict(os.environ)
+        e = oracles.env()
         e['XENSTORED_PATH'] = self.sock
         return e
 
     def run(self, *cmd, check=True, timeout=60):
-        """Run a real xenstore tool against the daemon."""
-        r = subprocess.run(list(cmd), env=self.env(), capture_output=True,
+        """Run one of Xen's tools (by name, from the oracle cache) against
+        the daemon."""
+        cmd = [xen_tool(cmd[0])] + list(cmd[1:])
+        r = subprocess.run(cmd, env=self.env(), capture_output=True,
                            text=True, timeout=timeout)
         if check and r.returncode != 0:
             raise AssertionError('%s failed (%d): %s%s' %
                                  (cmd, r.returncode, r.stdout, r.stderr))
         return r
+
+
+_shown = set()
+
+
+def xen_tool(name):
+    """The cached path of a Xen tool (skips the test without it); the first
+    use of each is printed, so a log shows which copy ran."""
+    path = name if '/' in name else oracles.xen_tool(name)
+    if path not in _shown:
+        _shown.add(path)
+        print('oracle: %s' % path)
+    return path
 
 
 class XsError(Exception):
