@@ -13,6 +13,7 @@
 
 #include "conn.h"
 #include "core.h"
+#include "instance.h"
 #include "log.h"
 #include "util.h"
 
@@ -42,25 +43,6 @@ static void usage(FILE *f)
         "                         moved for S seconds (30; 0 = never)\n"
         "  -v, --verbose          log every request\n"
         "  -h, --help\n");
-}
-
-static int write_pidfile(const char *path)
-{
-    char *dir = strdup(path);
-    char *slash = dir ? strrchr(dir, '/') : NULL;
-    if (slash && slash != dir) {
-        *slash = '\0';
-        mkdir_p(dir);
-    }
-    free(dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
-    char buf[32];
-    int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-    int rc = write_full(fd, buf, (size_t)n);
-    close(fd);
-    return rc;
 }
 
 /* One descriptor per connection, and every domain's VMM holds one: the
@@ -141,8 +123,16 @@ int main(int argc, char **argv)
     log_init("xenon-xenstored", lf, verbose ? LOG_DEBUG : LOG_INFO);
     raise_nofile();
 
+    /* One daemon: refuse before touching the pid file's contents, the
+     * journal or the socket of a running one. */
+    bool persistent = strcmp(datadir, "none") != 0;
+    if ((pidfile[0] && instance_lock_pidfile(pidfile) < 0) ||
+        (persistent && instance_lock_dir(datadir) < 0) ||
+        instance_check_socket(sock) < 0)
+        return 1;
+
     uint64_t t0 = now_ns();
-    if (core_init(strcmp(datadir, "none") == 0 ? NULL : datadir) < 0) {
+    if (core_init(persistent ? datadir : NULL) < 0) {
         log_err("cannot load state from %s", datadir);
         return 1;
     }
@@ -178,8 +168,11 @@ int main(int argc, char **argv)
             log_err("fork: %m");
             return 1;
         }
-        if (pid > 0)
+        if (pid > 0) {
+            /* The pid file is complete when the parent returns. */
+            instance_write_pid(pid);
             _exit(0);
+        }
         setsid();
         int null = open("/dev/null", O_RDWR);
         if (null >= 0) {
@@ -191,8 +184,8 @@ int main(int argc, char **argv)
                 close(null);
         }
     }
-    if (pidfile[0] && write_pidfile(pidfile) < 0)
-        log_warn("cannot write pid file %s: %m", pidfile);
+    if (nofork)
+        instance_write_pid(getpid());
 
     log_info("listening on %s", sock);
     int rc = conn_run(&stop_flag);
@@ -200,8 +193,7 @@ int main(int argc, char **argv)
         rc = journal_sync(&xs->journal);
     conn_shutdown();
     core_fini();
-    if (pidfile[0])
-        unlink(pidfile);
+    instance_remove_pidfile();
     if (lf)
         fclose(lf);
     return rc == 0 ? 0 : 1;
