@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -19,6 +20,9 @@
 #define IN_CAP_MAX (64u * 1024)
 #define OUT_SOFT (256u * 1024)
 #define MSGS_PER_TURN 64
+/* Journal bytes one turn may buffer before requests wait for the next:
+ * keeps a turn's append well inside the disk-full reserve. */
+#define TURN_JOURNAL_MAX (1u << 20)
 
 static int epfd = -1, lfd = -1;
 static char *sock_path;
@@ -174,7 +178,8 @@ static void process_input(struct conn *c)
             conn_kill(c, "payload too long");
             return;
         }
-        if (budget-- == 0) {
+        if (budget-- == 0 ||
+            journal_pending_bytes(&xs->journal) > TURN_JOURNAL_MAX) {
             mark_ready(c);
             break;
         }
@@ -378,11 +383,35 @@ static void drop_stalled(void)
     }
 }
 
+/* The turn's changes could not be made durable even with the reserve
+ * given back (or the disk failed): nothing of the turn may be
+ * acknowledged, so hold every reply and retry until the journal takes
+ * the records. 0, or -1 if told to stop meanwhile. */
+static int hold_until_durable(volatile sig_atomic_t *stop)
+{
+    log_err("journal: holding every reply until the journal can be "
+            "written (retrying every second)");
+    while (!*stop) {
+        struct timespec ts = { 1, 0 };
+        nanosleep(&ts, NULL);
+        if (journal_sync(&xs->journal) == 0) {
+            log_info("journal: written; serving again");
+            return 0;
+        }
+    }
+    return -1;
+}
+
 int conn_run(volatile sig_atomic_t *stop)
 {
     struct epoll_event evs[256];
+    uint64_t last_tick = 0;
     while (!*stop) {
         drop_stalled();
+        if (now_ns() - last_tick >= 1000000000ull) {
+            last_tick = now_ns();
+            journal_tick(&xs->journal);
+        }
         if (accept_paused_at && now_ns() - accept_paused_at >= ACCEPT_RETRY_NS)
             listen_watch(true);
         int n = epoll_wait(epfd, evs, 256, ready_list ? 0 : accept_paused_at ? 100 : 1000);
@@ -417,11 +446,12 @@ int conn_run(volatile sig_atomic_t *stop)
         }
         /* Group commit: everything of this turn becomes durable before
          * any reply or event leaves. */
-        if (journal_sync(&xs->journal) < 0)
+        if (journal_sync(&xs->journal) < 0 && hold_until_durable(stop) < 0)
             return -1;
-        if (journal_maybe_compact(&xs->journal, &xs->tree, core_dump_domains,
-                                  NULL, false) < 0)
-            return -1;
+        /* A failed compaction is logged and retried later; the journal
+         * stays valid either way. */
+        journal_maybe_compact(&xs->journal, &xs->tree, core_dump_domains,
+                              NULL, false);
         struct conn *f = flush_list;
         flush_list = NULL;
         while (f) {

@@ -40,7 +40,7 @@ int core_quota_id(const char *name, size_t len)
     return -1;
 }
 
-int core_init(const char *data_dir)
+int core_init(const char *data_dir, const struct journal_opts *o)
 {
     xs = calloc(1, sizeof(*xs));
     if (!xs)
@@ -57,7 +57,14 @@ int core_init(const char *data_dir)
     xs->out_hard_limit = 16u << 20;
     xs->stall_ns = 30ull * 1000000000;
     tree_init(&xs->tree);
-    if (journal_open(&xs->journal, data_dir, &xs->tree, domain_load, NULL) < 0)
+    if (journal_open(&xs->journal, data_dir, o, &xs->tree, domain_load,
+                     NULL) < 0)
+        return -1;
+    /* Salvaged: write what was kept as a clean snapshot and journal before
+     * the first change lands beside the damage. */
+    if (xs->journal.salvaged &&
+        journal_maybe_compact(&xs->journal, &xs->tree, core_dump_domains,
+                              NULL, true) < 0)
         return -1;
     return 0;
 }
@@ -897,6 +904,22 @@ static const uint8_t type_flags[XS_TYPE_COUNT] = {
     [XS_SET_TARGET] = F_PRIV,
 };
 
+/* The request would append to the journal (refused while the disk is
+ * full; reads and changes inside a transaction go on). */
+static bool changes_store(const struct xsd_sockmsg *h, const struct txn *t)
+{
+    switch (h->type) {
+    case XS_WRITE: case XS_MKDIR: case XS_RM: case XS_SET_PERMS:
+        return !h->tx_id;
+    case XS_TRANSACTION_END:
+        return t && t->seq;     /* a commit with changes */
+    case XS_INTRODUCE: case XS_RELEASE: case XS_SET_TARGET:
+        return true;
+    default:
+        return false;
+    }
+}
+
 void core_handle(struct conn *c, const struct xsd_sockmsg *h,
                  const char *pl)
 {
@@ -928,9 +951,14 @@ void core_handle(struct conn *c, const struct xsd_sockmsg *h,
             return;
         }
     }
+    if (journal_full(&xs->journal) && changes_store(h, t)) {
+        reply_err(c, h, ENOSPC);
+        return;
+    }
     struct evlist ev = { 0 };
     struct store s = { c, t, t ? &t->events : &ev, 0 };
     int err;
+    journal_group_begin(&xs->journal);
     switch (h->type) {
     case XS_READ: err = op_read(&s, h, pl); break;
     case XS_WRITE: err = op_write(&s, h, pl); break;
@@ -955,6 +983,7 @@ void core_handle(struct conn *c, const struct xsd_sockmsg *h,
     case XS_CONTROL: err = op_control(c, h, pl); break;
     default: err = op_domain_misc(c, h, pl); break;
     }
+    journal_group_end(&xs->journal);
     if (err) {
         /* A failed request inside a transaction may have left partial
          * copies behind; they are private, and its events are dropped

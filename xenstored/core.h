@@ -119,8 +119,8 @@ void conn_kill(struct conn *c, const char *why);
 int core_quota_id(const char *name, size_t len);
 
 /* Set up the state (quotas default, initial tree, journal from dir or
- * in-memory when dir is NULL). 0 or -1. */
-int core_init(const char *data_dir);
+ * in-memory when dir is NULL; o as for journal_open). 0 or -1. */
+int core_init(const char *data_dir, const struct journal_opts *o);
 void core_fini(void);
 
 /* Handle one complete message. payload holds hdr->len bytes. */

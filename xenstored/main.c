@@ -41,6 +41,10 @@ static void usage(FILE *f)
         "  -o, --max-output BYTES drop clients with more queued output (16M)\n"
         "  -S, --stall-timeout S  drop clients whose output (over 256K) has not\n"
         "                         moved for S seconds (30; 0 = never)\n"
+        "  -R, --reserve BYTES    disk space held back for when the disk fills\n"
+        "                         up (8M; 0 = none)\n"
+        "      --salvage          start despite a damaged journal, keeping\n"
+        "                         every intact record (the damaged file is kept)\n"
         "  -v, --verbose          log every request\n"
         "  -h, --help\n");
 }
@@ -75,6 +79,8 @@ int main(int argc, char **argv)
         { "quota", required_argument, NULL, 'Q' },
         { "max-output", required_argument, NULL, 'o' },
         { "stall-timeout", required_argument, NULL, 'S' },
+        { "reserve", required_argument, NULL, 'R' },
+        { "salvage", no_argument, NULL, 1 },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -88,8 +94,9 @@ int main(int argc, char **argv)
     unsigned nquotas = 0;
     unsigned long long maxout = 0;
     long stall = -1;
+    struct journal_opts jopts = { .salvage = false, .reserve = 8u << 20 };
     int o;
-    while ((o = getopt_long(argc, argv, "Ns:p:l:D:Q:o:S:vh", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "Ns:p:l:D:Q:o:S:R:vh", opts, NULL)) != -1) {
         switch (o) {
         case 'N': nofork = true; break;
         case 's': sock = optarg; break;
@@ -102,6 +109,8 @@ int main(int argc, char **argv)
             break;
         case 'o': maxout = strtoull(optarg, NULL, 0); break;
         case 'S': stall = atol(optarg); break;
+        case 'R': jopts.reserve = strtoull(optarg, NULL, 0); break;
+        case 1: jopts.salvage = true; break;
         case 'v': verbose = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -132,8 +141,10 @@ int main(int argc, char **argv)
         return 1;
 
     uint64_t t0 = now_ns();
-    if (core_init(persistent ? datadir : NULL) < 0) {
+    if (core_init(persistent ? datadir : NULL, &jopts) < 0) {
         log_err("cannot load state from %s", datadir);
+        fprintf(stderr, "xenon-xenstored: cannot load state from %s (the "
+                "log says why)\n", datadir);
         return 1;
     }
     log_info("state loaded: %zu nodes in %.1f ms", xs->tree.map.count,
