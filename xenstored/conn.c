@@ -50,6 +50,11 @@ static bool backpressured(const struct conn *c)
 {
     if (c->out_bytes > OUT_SOFT)
         return true;
+    /* A guest at its memory quota with output queued is not read until
+     * it has taken some (Xen: "interface stalled"). Not without output:
+     * then only ending its transactions could free memory. */
+    if (core_over_memory(c) && c->out_head)
+        return true;
     return !c->privileged && xs->quota[Q_OUTSTANDING] &&
            c->out_replies >= (unsigned)xs->quota[Q_OUTSTANDING];
 }
@@ -81,6 +86,14 @@ void conn_queue(struct conn *c, uint32_t type, uint32_t req_id,
         conn_kill(c, "output queue limit exceeded (client not reading)");
         return;
     }
+    bool event = type == XS_WATCH_EVENT;
+    /* A guest's watch events count against its memory quota and are
+     * dropped past it, as in Xen; replies are charged regardless (they
+     * are bounded by the outstanding quota). */
+    if (!core_charge(c, (long)len, !event)) {
+        c->events_dropped++;
+        return;
+    }
     struct outmsg *m = malloc(sizeof(*m) + len);
     if (!m)
         abort();
@@ -92,7 +105,10 @@ void conn_queue(struct conn *c, uint32_t type, uint32_t req_id,
         memcpy(m->data + WIRE_HDR_LEN + alen, b, blen);
     m->len = len;
     m->off = 0;
-    m->reply = type != XS_WATCH_EVENT;
+    m->reply = !event;
+    m->expires_ns = event && !c->privileged && xs->event_timeout_ns
+                        ? now_ns() + xs->event_timeout_ns
+                        : 0;
     m->next = NULL;
     if (!c->out_head)
         c->last_progress_ns = now_ns(); /* the stall clock starts now */
@@ -262,6 +278,7 @@ static void conn_flush(struct conn *c)
             }
             left -= part;
             c->out_bytes -= part;
+            core_charge(c, -(long)m->len, true);
             if (m->reply)
                 c->out_replies--;
             c->out_head = m->next;
@@ -367,19 +384,56 @@ static void accept_all(void)
     }
 }
 
-/* Drop clients that stopped reading: output above the soft limit (so
- * their requests are no longer served) and no progress for stall_ns. */
+/* Drop the guest's watch events that waited past their time (and have
+ * not started to go out), as Xen does: a guest that reads a little now
+ * and then cannot keep a queue for ever. */
+static void expire_events(struct conn *c, uint64_t now)
+{
+    struct outmsg **pp = &c->out_head, *prev = NULL;
+    bool dropped = false;
+    while (*pp) {
+        struct outmsg *m = *pp;
+        if (m->expires_ns && m->expires_ns <= now && m->off == 0) {
+            *pp = m->next;
+            c->out_bytes -= m->len;
+            core_charge(c, -(long)m->len, true);
+            c->events_dropped++;
+            free(m);
+            dropped = true;
+            continue;
+        }
+        prev = m;
+        pp = &m->next;
+    }
+    c->out_tail = prev;
+    if (dropped) {
+        log_debug("dom%u: dropped watch events it did not read in time",
+                  c->domid);
+        if (!c->out_head)
+            c->out_blocked = false;
+        update_events(c);
+        if (!backpressured(c) && c->in_len >= WIRE_HDR_LEN)
+            mark_ready(c);
+    }
+}
+
+/* Once a second: drop clients that stopped reading (output above the
+ * soft limit, so their requests are no longer served, and no progress for
+ * stall_ns) and guests' watch events past their time. */
 static void drop_stalled(void)
 {
     static uint64_t last_scan;
     uint64_t now = now_ns();
-    if (!xs->stall_ns || now - last_scan < 1000000000ull)
+    if (now - last_scan < 1000000000ull)
         return;
     last_scan = now;
     for (struct conn *c = xs->conns, *next; c; c = next) {
         next = c->next;
-        if (c->out_bytes > OUT_SOFT && now - c->last_progress_ns > xs->stall_ns)
+        if (xs->stall_ns && c->out_bytes > OUT_SOFT &&
+            now - c->last_progress_ns > xs->stall_ns)
             conn_kill(c, "not reading its replies");
+        else if (!c->privileged && c->out_head && xs->event_timeout_ns)
+            expire_events(c, now);
     }
 }
 

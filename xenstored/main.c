@@ -37,7 +37,9 @@ static void usage(FILE *f)
         "                         \"none\" keeps everything in memory only)\n"
         "  -Q, --quota NAME=N     set a quota (nodes, watches, transactions,\n"
         "                         outstanding, transaction-nodes, node-size,\n"
-        "                         path-max, permissions)\n"
+        "                         path-max, permissions, memory)\n"
+        "  -w, --timeout watch-event=S  drop a guest's watch events unread\n"
+        "                         after S seconds (20; 0 = never)\n"
         "  -o, --max-output BYTES drop clients with more queued output (16M)\n"
         "  -S, --stall-timeout S  drop clients whose output (over 256K) has not\n"
         "                         moved for S seconds (30; 0 = never)\n"
@@ -80,6 +82,7 @@ int main(int argc, char **argv)
         { "max-output", required_argument, NULL, 'o' },
         { "stall-timeout", required_argument, NULL, 'S' },
         { "reserve", required_argument, NULL, 'R' },
+        { "timeout", required_argument, NULL, 'w' },
         { "salvage", no_argument, NULL, 1 },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -94,9 +97,10 @@ int main(int argc, char **argv)
     unsigned nquotas = 0;
     unsigned long long maxout = 0;
     long stall = -1;
+    long event_timeout = -1;
     struct journal_opts jopts = { .salvage = false, .reserve = 8u << 20 };
     int o;
-    while ((o = getopt_long(argc, argv, "Ns:p:l:D:Q:o:S:R:vh", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "Ns:p:l:D:Q:o:S:R:w:vh", opts, NULL)) != -1) {
         switch (o) {
         case 'N': nofork = true; break;
         case 's': sock = optarg; break;
@@ -109,6 +113,14 @@ int main(int argc, char **argv)
             break;
         case 'o': maxout = strtoull(optarg, NULL, 0); break;
         case 'S': stall = atol(optarg); break;
+        case 'w':
+            if (strncmp(optarg, "watch-event=", 12) != 0) {
+                fprintf(stderr, "xenon-xenstored: unknown timeout %s\n",
+                        optarg);
+                return 2;
+            }
+            event_timeout = atol(optarg + 12);
+            break;
         case 'R': jopts.reserve = strtoull(optarg, NULL, 0); break;
         case 1: jopts.salvage = true; break;
         case 'v': verbose = true; break;
@@ -154,6 +166,8 @@ int main(int argc, char **argv)
         xs->out_hard_limit = (size_t)maxout;
     if (stall >= 0)
         xs->stall_ns = (uint64_t)stall * 1000000000ull;
+    if (event_timeout >= 0)
+        xs->event_timeout_ns = (uint64_t)event_timeout * 1000000000ull;
     for (unsigned i = 0; i < nquotas; i++) {
         const char *eq = strchr(quotas[i], '=');
         int q = eq ? core_quota_id(quotas[i], (size_t)(eq - quotas[i])) : -1;
