@@ -217,7 +217,7 @@ bool jscan(const uint8_t *data, size_t len, size_t start, bool salvage,
     memset(r, 0, sizeof(*r));
     /* Enough to resync past any number of bad bytes in an honest file;
      * a crafted one gets "damaged to the end". */
-    size_t budget = 16 * len + (1u << 20);
+    size_t budget = 16 * len + 65536;
     bool applying = true;
     size_t off = start;
     r->end = start;
