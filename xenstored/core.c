@@ -956,13 +956,15 @@ static const uint8_t type_flags[XS_TYPE_COUNT] = {
 
 /* The request would append to the journal (refused while the disk is
  * full; reads and changes inside a transaction go on). */
-static bool changes_store(const struct xsd_sockmsg *h, const struct txn *t)
+static bool changes_store(const struct xsd_sockmsg *h, const char *pl,
+                          const struct txn *t)
 {
     switch (h->type) {
     case XS_WRITE: case XS_MKDIR: case XS_RM: case XS_SET_PERMS:
         return !h->tx_id;
     case XS_TRANSACTION_END:
-        return t && t->seq;     /* a commit with changes */
+        /* A commit with changes (an abort always goes through). */
+        return t && t->seq && h->len >= 1 && pl[0] == 'T';
     case XS_INTRODUCE: case XS_RELEASE: case XS_SET_TARGET:
         return true;
     default:
@@ -1005,7 +1007,12 @@ void core_handle(struct conn *c, const struct xsd_sockmsg *h,
             return;
         }
     }
-    if (journal_full(&xs->journal) && changes_store(h, t)) {
+    if (journal_full(&xs->journal) && changes_store(h, pl, t)) {
+        /* A refused commit ends its transaction, as a failed one does. */
+        if (h->type == XS_TRANSACTION_END) {
+            txn_unlink(c, t);
+            txn_drop(c, t);
+        }
         reply_err(c, h, ENOSPC);
         return;
     }

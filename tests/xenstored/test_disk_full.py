@@ -104,8 +104,13 @@ def disk_full(binary, mnt):
         assert other.err('READ', path.encode() + b'\0') == 'ENOENT'
     t = other.tx_start()
     assert other.read('/before', tx=t) == b'b'
-    assert other.err('TRANSACTION_END', b'T\0', tx=0) == 'ENOENT'
-    other.tx_end(t)
+    other.write('/in-tx', b'x', tx=t)
+    assert other.err('TRANSACTION_END', b'T\0', tx=t) == 'ENOSPC'
+    assert other.err('READ', b'/before\0', tx=t) == 'ENOENT'   # it ended
+    t = other.tx_start()
+    other.write('/in-tx', b'x', tx=t)
+    other.tx_end(t, commit=False)       # an abort goes through
+    refused.append('/in-tx')
     assert other.err('MKDIR', b'/full/dir\0') == 'ENOSPC'
     # Space returns: changes resume.
     fill.remove()
