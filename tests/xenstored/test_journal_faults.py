@@ -69,11 +69,10 @@ def torn_commit(binary):
             f.write(whole[:cut])
         d.start()
         c = Client(d.sock)
-        back = sum(1 for i in range(NODES)
-                   if not c.err_or_none('READ', b'/tx/n%02d\0' % i))
+        back = 0 if c.err_or_none('READ', b'/tx\0') else len(c.ls('/tx'))
         assert c.read('/base') == b'b'
         c.close()
-        d.stop()
+        d.kill()        # quicker than a clean stop, 700 times over
         seen[back] = seen.get(back, 0) + 1
         assert back == (NODES if cut == after else 0), \
             'cut at %d of %d..%d: %d of %d nodes came back' % (
