@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -19,21 +20,45 @@
 
 static uint32_t crc_table[256];
 
+static uint32_t crc32_update(uint32_t c, const void *data, size_t len);
+
 uint32_t crc32_buf(const void *data, size_t len)
+{
+    return crc32_update(0xffffffffu, data, len) ^ 0xffffffffu;
+}
+
+uint32_t jrec_crc(const uint32_t *key, const void *body, size_t len)
+{
+    uint32_t c = 0xffffffffu;
+    if (key)
+        c = crc32_update(c, key, sizeof(*key));
+    return crc32_update(c, body, len) ^ 0xffffffffu;
+}
+
+static uint32_t crc32_update(uint32_t c, const void *data, size_t len)
 {
     if (!crc_table[1]) {
         for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
+            uint32_t t = i;
             for (int k = 0; k < 8; k++)
-                c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-            crc_table[i] = c;
+                t = (t & 1) ? 0xedb88320u ^ (t >> 1) : t >> 1;
+            crc_table[i] = t;
         }
     }
     const uint8_t *p = data;
-    uint32_t c = 0xffffffffu;
     for (size_t i = 0; i < len; i++)
         c = crc_table[(c ^ p[i]) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
+    return c;
+}
+
+/* A new file's secret key: unknown to clients, so that no value they
+ * write can carry a record that passes for ours. */
+static uint32_t fresh_key(void)
+{
+    uint32_t k;
+    if (getrandom(&k, sizeof(k), 0) != (ssize_t)sizeof(k))
+        k = (uint32_t)(now_ns() * 0x9e3779b97f4a7c15ull >> 32);
+    return k;
 }
 
 static void jb_reserve(struct jbuf *b, size_t n)
@@ -73,7 +98,8 @@ static size_t rec_begin(struct jbuf *b, uint8_t type)
 static void rec_end(struct jbuf *b, size_t off)
 {
     uint32_t len = (uint32_t)(b->len - off - JREC_HDR);
-    uint32_t crc = crc32_buf(b->p + off + JREC_HDR, len);
+    uint32_t crc = jrec_crc(b->keyed ? &b->key : NULL, b->p + off + JREC_HDR,
+                            len);
     memcpy(b->p + off, &len, 4);
     memcpy(b->p + off + 4, &crc, 4);
     b->nrec++;
@@ -105,11 +131,16 @@ static void rec_domain(struct jbuf *b, const struct jdomain_rec *d)
     rec_end(b, off);
 }
 
-static void header(struct jbuf *b, uint64_t epoch)
+/* A version-2 header; the file's records are keyed with key. */
+static void header(struct jbuf *b, uint64_t epoch, uint32_t key)
 {
     jb_u32(b, JMAGIC);
-    jb_u32(b, 1);
+    jb_u32(b, 2);
     jb_u64(b, epoch);
+    jb_u32(b, key);
+    jb_u32(b, 0);
+    b->keyed = true;
+    b->key = key;
 }
 
 void journal_put(struct journal *j, const struct node *n)
@@ -213,15 +244,34 @@ static int read_file(int dirfd, const char *name, uint8_t **data, size_t *len)
 }
 
 
-static bool header_ok(const uint8_t *data, size_t len, uint64_t *epoch)
+struct jheader {
+    uint64_t epoch;
+    size_t len;         /* where the records start */
+    bool keyed;
+    uint32_t key;
+};
+
+/* Parse a header; false if it is damaged. h is filled in either way with
+ * the best guess of the layout (for salvage): version 2 unless the
+ * version field says 1 or the file is too short. */
+static bool header_ok(const uint8_t *data, size_t len, struct jheader *h)
 {
-    uint32_t magic, ver;
-    if (len < JHDR_LEN)
-        return false;
-    memcpy(&magic, data, 4);
-    memcpy(&ver, data + 4, 4);
-    memcpy(epoch, data + 8, 8);
-    return magic == JMAGIC && ver == 1;
+    uint32_t magic = 0, ver = 0;
+    memset(h, 0, sizeof(*h));
+    if (len >= 8) {
+        memcpy(&magic, data, 4);
+        memcpy(&ver, data + 4, 4);
+    }
+    if (len >= JHDR_LEN)
+        memcpy(&h->epoch, data + 8, 8);
+    if (ver != 1 && len >= JHDR2_LEN) {
+        h->len = JHDR2_LEN;
+        h->keyed = true;
+        memcpy(&h->key, data + 16, 4);
+        return magic == JMAGIC && ver == 2;
+    }
+    h->len = MIN(len, (size_t)JHDR_LEN);
+    return magic == JMAGIC && ver == 1 && len >= JHDR_LEN;
 }
 
 static int fsync_dir(struct journal *j)
@@ -270,17 +320,26 @@ static int open_journal_fd(struct journal *j)
     return 0;
 }
 
-/* Start a fresh journal for the current epoch. */
+/* Start a fresh journal for the current epoch, keyed with j->buf.key
+ * (records may be buffered with it already). */
 static int new_journal(struct journal *j)
 {
     struct jbuf h = { 0 };
-    header(&h, j->epoch);
+    header(&h, j->epoch, j->buf.key);
     int rc = write_tmp(j->dirfd, "journal", &h);
     free(h.p);
     if (rc < 0 || put_in_place(j->dirfd, "journal") < 0)
         return -1;
-    j->size = JHDR_LEN;
+    j->size = h.len;
     return open_journal_fd(j);
+}
+
+/* The journal file is to be (re)made from scratch: a new key. */
+static int fresh_journal(struct journal *j)
+{
+    j->buf.keyed = true;
+    j->buf.key = fresh_key();
+    return new_journal(j);
 }
 
 /* ---- the reserve ---- */
@@ -379,13 +438,16 @@ static int load_snapshot(struct journal *j, struct tree *t,
     }
     /* The snapshot holds the whole tree, including /tool. */
     tree_del(t, "/tool", NULL, NULL);
-    if (!header_ok(data, len, &j->epoch)) {
+    struct jheader h;
+    if (!header_ok(data, len, &h)) {
         log_err("%s/snapshot: bad header", j->dir);
         free(data);
         return -1;
     }
+    j->epoch = h.epoch;
     struct jscan r;
-    bool ok = jscan(data, len, JHDR_LEN, false, "snapshot", t, cb, arg, &r);
+    bool ok = jscan(data, len, h.len, h.keyed ? &h.key : NULL, false,
+                    "snapshot", t, cb, arg, &r);
     free(data);
     if (!ok || r.torn) {
         /* Snapshots are renamed into place only when complete. */
@@ -408,17 +470,21 @@ static int load_journal(struct journal *j, const struct journal_opts *o,
         return -1;
     }
     if (rc == 1)
-        return new_journal(j) < 0 ? -1 : 0;
-    uint64_t jepoch = 0;
-    bool hdr = header_ok(data, len, &jepoch);
+        return fresh_journal(j) < 0 ? -1 : 0;
+    struct jheader h;
+    bool hdr = header_ok(data, len, &h);
+    uint64_t jepoch = h.epoch;
     if (hdr && j->snap_size && jepoch + 1 == j->epoch) {
         /* A crash between the two steps of a compaction. */
         free(data);
         log_info("journal: replacing the stale journal of epoch %llu",
                  (unsigned long long)jepoch);
-        return new_journal(j) < 0 ? -1 : 0;
+        return fresh_journal(j) < 0 ? -1 : 0;
     }
     bool hdr_damaged = !hdr || jepoch != j->epoch;
+    /* Appends go on with the file's own layout (until a compaction). */
+    j->buf.keyed = h.keyed;
+    j->buf.key = h.key;
     if (hdr_damaged)
         log_err("%s/journal: damaged header (%s; the snapshot's epoch is "
                 "%llu)", j->dir, !hdr ? "bad magic, version or length"
@@ -427,7 +493,7 @@ static int load_journal(struct journal *j, const struct journal_opts *o,
     struct jscan r = { 0 };
     bool ok = false;
     if (!hdr_damaged || o->salvage)
-        ok = jscan(data, len, MIN(len, (size_t)JHDR_LEN), o->salvage,
+        ok = jscan(data, len, h.len, h.keyed ? &h.key : NULL, o->salvage,
                    "journal", t, cb, arg, &r);
     free(data);
     if (!ok || (hdr_damaged && !o->salvage)) {
@@ -592,7 +658,7 @@ int journal_maybe_compact(struct journal *j, const struct tree *t,
         return 0;
     uint64_t t0 = now_ns();
     struct jbuf snap = { 0 };
-    header(&snap, j->epoch + 1);
+    header(&snap, j->epoch + 1, fresh_key());
     struct snap_ctx s = { &snap };
     /* The root always exists; store its perms and value too. */
     tree_walk(t, "/", snap_node, &s);
@@ -604,7 +670,7 @@ int journal_maybe_compact(struct journal *j, const struct tree *t,
     snap = j->buf;
     j->buf = saved;
     struct jbuf jh = { 0 };
-    header(&jh, j->epoch + 1);
+    header(&jh, j->epoch + 1, fresh_key());
     /* Everything that needs space first (both files written and synced
      * beside the old ones), then the two renames, each made durable
      * before the next: the old pair stays valid until the new snapshot is
@@ -628,6 +694,9 @@ int journal_maybe_compact(struct journal *j, const struct tree *t,
     j->epoch++;
     j->snap_size = snap_len;
     j->compact_failed_at = 0;
+    /* From here on records belong to the new journal and its key. */
+    j->buf.keyed = true;
+    j->buf.key = jh.key;
     if (put_in_place(j->dirfd, "journal") < 0) {
         log_err("compaction: cannot put the new journal in place (%m); it "
                 "is created before anything else is written");
@@ -635,7 +704,7 @@ int journal_maybe_compact(struct journal *j, const struct tree *t,
         j->fd = -1;
         return -1;
     }
-    j->size = JHDR_LEN;
+    j->size = jh.len;
     if (open_journal_fd(j) < 0) {
         close(j->fd);
         j->fd = -1;

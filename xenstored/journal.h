@@ -5,12 +5,15 @@
  *   journal   header + records appended since that snapshot
  *   reserve   zeros, given back when the disk fills up (below)
  *   journal.damaged-N  a damaged journal kept by --salvage
- * Header: magic "XSJ1", u32 version 1, u64 epoch. The journal belongs to
+ * Header: magic "XSJ1", u32 version, u64 epoch, and in version 2 a u32
+ * secret key and u32 0 (24 bytes; version 1, 16 bytes, is still read and
+ * appended to until the next compaction). The journal belongs to
  * the snapshot with the same epoch; a journal one epoch older is stale
  * (left by a crash during compaction, its records are in the snapshot) and
  * is replaced. Any other header is damage.
- * Record: u32 body length, u32 CRC-32 of the body, body = u8 type + fields
- * (little endian). Reading back: jreplay.h (a torn tail is cut; damage in
+ * Record: u32 body length, u32 CRC-32 of the body (version 2: of the key
+ * and the body, so that bytes a client put in a value can never pass for
+ * a record), body = u8 type + fields (little endian). Reading back: jreplay.h (a torn tail is cut; damage in
  * the middle refuses the start unless salvaging).
  *
  * Contract: a change is acknowledged to a client only after journal_sync()
@@ -49,6 +52,8 @@ struct jbuf {
     uint8_t *p;
     size_t len, cap;
     size_t nrec;        /* records in the buffer */
+    bool keyed;         /* records' CRCs cover key (version 2 files) */
+    uint32_t key;
 };
 
 struct journal_opts {
@@ -85,6 +90,8 @@ typedef void (*journal_domain_cb)(void *arg, enum jrec_type type,
                                   const struct jdomain_rec *d);
 
 uint32_t crc32_buf(const void *data, size_t len);
+/* A record's CRC: of *key and the body, or of the body (key NULL). */
+uint32_t jrec_crc(const uint32_t *key, const void *body, size_t len);
 
 /* Open dir (created if missing) and load its state into t (which must be
  * freshly tree_init'ed). dir NULL: no persistence. o NULL: defaults (no

@@ -61,7 +61,7 @@ static char *rd_str(struct rd *r)
  * type) fits and its CRC matches (the complement of the CRC for a member of
  * a group: crc_xor ~0). */
 static bool rec_intact_x(const uint8_t *data, size_t len, size_t off,
-                         uint32_t *rlen, uint32_t crc_xor)
+                         uint32_t *rlen, const uint32_t *key)
 {
     if (len - off < JREC_HDR)
         return false;
@@ -70,26 +70,26 @@ static bool rec_intact_x(const uint8_t *data, size_t len, size_t off,
     memcpy(&crc, data + off + 4, 4);
     if (l == 0 || l > JREC_MAX || len - off - JREC_HDR < l)
         return false;
-    if ((crc32_buf(data + off + JREC_HDR, l) ^ crc_xor) != crc)
+    if (jrec_crc(key, data + off + JREC_HDR, l) != crc)
         return false;
     *rlen = l;
     return true;
 }
 
-static bool rec_intact(const uint8_t *data, size_t len, size_t off,
-                       uint32_t *rlen)
-{
-    return rec_intact_x(data, len, off, rlen, 0);
-}
 
-/* A group's body: type, then whole intact members (records with their CRC
- * complemented), none of them a group. */
+
+/* A group's body: type, then whole members (records whose CRC field is
+ * complemented, so that they are no records on their own; the group's
+ * CRC covers them), none of them empty or a group. */
 static bool group_ok(const uint8_t *body, size_t len)
 {
     size_t off = 1;
     while (off < len) {
         uint32_t l;
-        if (!rec_intact_x(body, len, off, &l, 0xffffffffu) ||
+        if (len - off < JREC_HDR)
+            return false;
+        memcpy(&l, body + off, 4);
+        if (l == 0 || len - off - JREC_HDR < l ||
             body[off + JREC_HDR] == JREC_GROUP)
             return false;
         off += JREC_HDR + l;
@@ -186,8 +186,8 @@ int journal_apply(const uint8_t *body, size_t len, struct tree *t,
  * [from, len) where an intact record of a known type starts. The CRC work
  * is bounded by *budget bytes; false when none is found (or the budget
  * ran out: *budget is then 0). */
-static bool resync(const uint8_t *data, size_t len, size_t from, size_t *at,
-                   size_t *budget)
+static bool resync(const uint8_t *data, size_t len, size_t from,
+                   const uint32_t *key, size_t *at, size_t *budget)
 {
     for (size_t off = from; off < len && len - off > JREC_HDR; off++) {
         uint32_t l;
@@ -202,7 +202,7 @@ static bool resync(const uint8_t *data, size_t len, size_t from, size_t *at,
             return false;
         }
         *budget -= l;
-        if (rec_intact(data, len, off, &l)) {
+        if (rec_intact_x(data, len, off, &l, key)) {
             *at = off;
             return true;
         }
@@ -210,8 +210,8 @@ static bool resync(const uint8_t *data, size_t len, size_t from, size_t *at,
     return false;
 }
 
-bool jscan(const uint8_t *data, size_t len, size_t start, bool salvage,
-           const char *name, struct tree *t, journal_domain_cb cb, void *arg,
+bool jscan(const uint8_t *data, size_t len, size_t start,
+           const uint32_t *key, bool salvage, const char *name, struct tree *t, journal_domain_cb cb, void *arg,
            struct jscan *r)
 {
     memset(r, 0, sizeof(*r));
@@ -223,7 +223,7 @@ bool jscan(const uint8_t *data, size_t len, size_t start, bool salvage,
     r->end = start;
     while (off < len) {
         uint32_t l;
-        if (rec_intact(data, len, off, &l)) {
+        if (rec_intact_x(data, len, off, &l, key)) {
             if (applying) {
                 if (journal_apply(data + off + JREC_HDR, l, t, cb, arg) < 0)
                     log_warn("%s: record at offset %zu does not apply", name,
@@ -237,7 +237,7 @@ bool jscan(const uint8_t *data, size_t len, size_t start, bool salvage,
             continue;
         }
         size_t next = len;
-        bool found = resync(data, len, off + 1, &next, &budget);
+        bool found = resync(data, len, off + 1, key, &next, &budget);
         if (!found && budget) {
             /* Nothing intact follows: a torn tail (or the stretch after
              * damage we are not applying). */

@@ -24,7 +24,8 @@
 
 #include "journal.h"
 
-#define JHDR_LEN 16
+#define JHDR_LEN 16     /* version 1 */
+#define JHDR2_LEN 24    /* version 2 (with the key) */
 #define JREC_HDR 8
 #define JREC_MAX (64u * 1024 * 1024)
 
@@ -38,11 +39,12 @@ struct jscan {
     bool torn;          /* a torn tail was cut at end */
 };
 
-/* Scan data[start..len) (see above). name is the file's name for the log.
+/* Scan data[start..len) (see above); key as for jrec_crc. name is the
+ * file's name for the log.
  * Returns true unless damage was found without salvage (then nothing
  * after the first damage was applied). */
-bool jscan(const uint8_t *data, size_t len, size_t start, bool salvage,
-           const char *name, struct tree *t, journal_domain_cb cb, void *arg,
+bool jscan(const uint8_t *data, size_t len, size_t start,
+           const uint32_t *key, bool salvage, const char *name, struct tree *t, journal_domain_cb cb, void *arg,
            struct jscan *r);
 
 #endif

@@ -1,8 +1,9 @@
 /* libFuzzer target: reading a whole journal file back, with and without
  * salvage (jreplay.c: torn tails, damage, resynchronisation, groups).
  *
- * The input (after the leading byte the xenstored targets share) is a
- * list of chunks: u8 control, u16 length, then that many bytes. A chunk
+ * The leading byte (shared with the other xenstored targets) picks the
+ * file version: bit 0 set, version 2 (records keyed), else version 1. The
+ * rest is a list of chunks: u8 control, u16 length, then that many bytes. A chunk
  * with control bit 0 set becomes a record with a correct length and CRC
  * (bit 1: a group whose members are the next chunks up to bit 2's end,
  * each sealed as a group member); a chunk without it is copied raw, so
@@ -39,10 +40,13 @@ static void put(struct img *m, const void *d, size_t n)
     m->len += n;
 }
 
-static void seal(struct img *m, size_t off, uint32_t crc_xor)
+static const uint32_t fuzz_key = 0x5eed5eedu;
+
+static void seal(struct img *m, size_t off, const uint32_t *key,
+                 uint32_t crc_xor)
 {
     uint32_t len = (uint32_t)(m->len - off - JREC_HDR);
-    uint32_t crc = crc32_buf(m->p + off + JREC_HDR, len) ^ crc_xor;
+    uint32_t crc = jrec_crc(key, m->p + off + JREC_HDR, len) ^ crc_xor;
     memcpy(m->p + off, &len, 4);
     memcpy(m->p + off + 4, &crc, 4);
 }
@@ -61,9 +65,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         once = true;
     }
     struct img m = { 0 };
+    const uint32_t *key = size && (data[0] & 1) ? &fuzz_key : NULL;
     static const uint8_t hdr[JHDR_LEN] = { 'X', 'S', 'J', '1', 1, 0, 0, 0,
                                            1, 0, 0, 0, 0, 0, 0, 0 };
     put(&m, hdr, sizeof(hdr));
+    if (key) {
+        m.p[4] = 2;
+        put(&m, key, 4);
+        put(&m, "\0\0\0\0", 4);
+    }
+    size_t start = m.len;
     size_t off = 1, group = SIZE_MAX;
     while (size > off && size - off >= 3) {
         uint8_t ctl = data[off];
@@ -80,10 +91,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t r = m.len;
             put(&m, "\0\0\0\0\0\0\0\0", 8);
             put(&m, data + off, n);
-            seal(&m, r, group == SIZE_MAX ? 0 : 0xffffffffu);
+            seal(&m, r, key, group == SIZE_MAX ? 0 : 0xffffffffu);
         }
         if (group != SIZE_MAX && (ctl & 4)) {
-            seal(&m, group, 0);
+            seal(&m, group, key, 0);
             group = SIZE_MAX;
         }
         off += n;
@@ -92,9 +103,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct tree a, b;
     tree_init(&a);
     tree_init(&b);
-    bool ok = jscan(m.p, m.len, JHDR_LEN, false, "fuzz", &a, dom_cb, NULL,
+    bool ok = jscan(m.p, m.len, start, key, false, "fuzz", &a, dom_cb, NULL,
                     &strict);
-    if (!jscan(m.p, m.len, JHDR_LEN, true, "fuzz", &b, dom_cb, NULL,
+    if (!jscan(m.p, m.len, start, key, true, "fuzz", &b, dom_cb, NULL,
                &salvage))
         abort();                /* salvage always gets through */
     if (tree_check(&a) || tree_check(&b))
@@ -102,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (salvage.applied < strict.applied || strict.end > m.len ||
         salvage.end > m.len || salvage.dropped > m.len ||
         (ok && strict.ndamaged) || (!ok && !strict.ndamaged) ||
-        (strict.ndamaged && (strict.bad_off < JHDR_LEN ||
+        (strict.ndamaged && (strict.bad_off < start ||
                              strict.bad_end > m.len ||
                              strict.bad_off >= strict.bad_end)))
         abort();

@@ -5,14 +5,19 @@
   offset inside a 20-node commit's records, and after a restart either the
   whole commit is there or none of it.
 * A torn last record is cut away and the start goes on.
+* A value that carries a well-formed record (as a client can write one)
+  never passes for a record when a write tears inside it: records' CRCs
+  are keyed with a secret of the file.
 * A flipped byte in a middle record, or in the header, refuses the start,
   says what and where at error level, and leaves the file as it was;
   --salvage keeps every intact record before and after the damage, keeps
   the damaged file, and reports what it dropped; the next start is clean."""
 import os
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 
 from xsutil import Client, Daemon
 
@@ -90,7 +95,8 @@ def flip(path, off):
 
 
 def record_offsets(data):
-    offs, off = [], 16
+    version = int.from_bytes(data[4:8], 'little')
+    offs, off = [], 24 if version == 2 else 16
     while off + 8 <= len(data):
         n = int.from_bytes(data[off:off + 4], 'little')
         offs.append(off)
@@ -174,8 +180,66 @@ def torn_last(binary):
     print('torn last record: cut, start goes on')
 
 
+def forged_record(binary):
+    path = b'/tool/forged'
+    body = (b'\x01' + struct.pack('<I', len(path)) + path +
+            struct.pack('<IIBI', 1, 0, 3, 1) + b'x')
+    forged = struct.pack('<II', len(body), zlib.crc32(body)) + body
+    d = Daemon(binary).start()
+    c = Client(d.sock)
+    c.write('/base', b'b')
+    c.write('/v', b'A' * 8 + forged + b'B' * 64)
+    c.close()
+    d.stop()
+    with open(journal(d), 'rb') as f:
+        data = f.read()
+    at = data.rindex(forged) + len(forged)
+    with open(journal(d), 'wb') as f:
+        f.write(data[:at + 4])          # a write torn inside the value
+    d.start()
+    c = Client(d.sock)
+    assert c.read('/base') == b'b'
+    assert c.err('READ', b'/v\0') == 'ENOENT'
+    assert c.err('READ', path + b'\0') == 'ENOENT'
+    c.close()
+    d.stop()
+    print('a record forged inside a value: a torn tail, never a record')
+
+
+def version1_journal(binary):
+    """A journal written before records were keyed (version 1) is read,
+    appended to, and replaced by version 2 at the next compaction."""
+    def put(path, val):
+        body = (b'\x01' + struct.pack('<I', len(path)) + path +
+                struct.pack('<IIBI', 1, 0, 0, len(val)) + val)
+        return struct.pack('<II', len(body), zlib.crc32(body)) + body
+    d = Daemon(binary)
+    os.makedirs(d.data)
+    with open(journal(d), 'wb') as f:
+        f.write(b'XSJ1' + struct.pack('<IQ', 1, 1) + put(b'/old', b'o'))
+    d.start()
+    c = Client(d.sock)
+    assert c.read('/old') == b'o'
+    c.write('/new', b'n')
+    c.close()
+    d.kill()
+    for compact in (True, False):
+        d.start()
+        c = Client(d.sock)
+        assert c.read('/old') == b'o' and c.read('/new') == b'n'
+        if compact:
+            c.call('CONTROL', b'compact\0')
+        c.close()
+        d.kill()
+    with open(journal(d), 'rb') as f:
+        assert struct.unpack('<I', f.read(8)[4:])[0] == 2
+    print('version 1 journal: read, appended to, compacted to version 2')
+
+
 def main():
     binary = sys.argv[1]
+    version1_journal(binary)
+    forged_record(binary)
     torn_last(binary)
     damaged(binary, 'middle')
     damaged(binary, 'header')

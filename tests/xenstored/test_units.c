@@ -242,7 +242,7 @@ static void test_journal(void **state)
      * damage: the start is refused and the file left as it is... */
     fd = open(path, O_RDWR);
     assert_true(fd >= 0);
-    assert_int_equal(pwrite(fd, "\xff", 1, 16 + 8 + 3), 1);
+    assert_int_equal(pwrite(fd, "\xff", 1, 24 + 8 + 3), 1); /* v2 header */
     close(fd);
     off_t damaged = file_size("journal");
     tree_init(&t);
