@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -19,6 +20,9 @@
 #define IN_CAP_MAX (64u * 1024)
 #define OUT_SOFT (256u * 1024)
 #define MSGS_PER_TURN 64
+/* Journal bytes one turn may buffer before requests wait for the next:
+ * keeps a turn's append well inside the disk-full reserve. */
+#define TURN_JOURNAL_MAX (1u << 20)
 
 static int epfd = -1, lfd = -1;
 static char *sock_path;
@@ -45,6 +49,11 @@ static void mark_ready(struct conn *c)
 static bool backpressured(const struct conn *c)
 {
     if (c->out_bytes > OUT_SOFT)
+        return true;
+    /* A guest at its memory quota with output queued is not read until
+     * it has taken some (Xen: "interface stalled"). Not without output:
+     * then only ending its transactions could free memory. */
+    if (core_over_memory(c) && c->out_head)
         return true;
     return !c->privileged && xs->quota[Q_OUTSTANDING] &&
            c->out_replies >= (unsigned)xs->quota[Q_OUTSTANDING];
@@ -77,6 +86,14 @@ void conn_queue(struct conn *c, uint32_t type, uint32_t req_id,
         conn_kill(c, "output queue limit exceeded (client not reading)");
         return;
     }
+    bool event = type == XS_WATCH_EVENT;
+    /* A guest's watch events count against its memory quota and are
+     * dropped past it, as in Xen; replies are charged regardless (they
+     * are bounded by the outstanding quota). */
+    if (!core_charge(c, (long)len, !event)) {
+        c->events_dropped++;
+        return;
+    }
     struct outmsg *m = malloc(sizeof(*m) + len);
     if (!m)
         abort();
@@ -88,7 +105,10 @@ void conn_queue(struct conn *c, uint32_t type, uint32_t req_id,
         memcpy(m->data + WIRE_HDR_LEN + alen, b, blen);
     m->len = len;
     m->off = 0;
-    m->reply = type != XS_WATCH_EVENT;
+    m->reply = !event;
+    m->expires_ns = event && !c->privileged && xs->event_timeout_ns
+                        ? now_ns() + xs->event_timeout_ns
+                        : 0;
     m->next = NULL;
     if (!c->out_head)
         c->last_progress_ns = now_ns(); /* the stall clock starts now */
@@ -174,7 +194,8 @@ static void process_input(struct conn *c)
             conn_kill(c, "payload too long");
             return;
         }
-        if (budget-- == 0) {
+        if (budget-- == 0 ||
+            journal_pending_bytes(&xs->journal) > TURN_JOURNAL_MAX) {
             mark_ready(c);
             break;
         }
@@ -257,6 +278,7 @@ static void conn_flush(struct conn *c)
             }
             left -= part;
             c->out_bytes -= part;
+            core_charge(c, -(long)m->len, true);
             if (m->reply)
                 c->out_replies--;
             c->out_head = m->next;
@@ -362,27 +384,88 @@ static void accept_all(void)
     }
 }
 
-/* Drop clients that stopped reading: output above the soft limit (so
- * their requests are no longer served) and no progress for stall_ns. */
+/* Drop the guest's watch events that waited past their time (and have
+ * not started to go out), as Xen does: a guest that reads a little now
+ * and then cannot keep a queue for ever. */
+static void expire_events(struct conn *c, uint64_t now)
+{
+    struct outmsg **pp = &c->out_head, *prev = NULL;
+    bool dropped = false;
+    while (*pp) {
+        struct outmsg *m = *pp;
+        if (m->expires_ns && m->expires_ns <= now && m->off == 0) {
+            *pp = m->next;
+            c->out_bytes -= m->len;
+            core_charge(c, -(long)m->len, true);
+            c->events_dropped++;
+            free(m);
+            dropped = true;
+            continue;
+        }
+        prev = m;
+        pp = &m->next;
+    }
+    c->out_tail = prev;
+    if (dropped) {
+        log_debug("dom%u: dropped watch events it did not read in time",
+                  c->domid);
+        if (!c->out_head)
+            c->out_blocked = false;
+        update_events(c);
+        if (!backpressured(c) && c->in_len >= WIRE_HDR_LEN)
+            mark_ready(c);
+    }
+}
+
+/* Once a second: drop clients that stopped reading (output above the
+ * soft limit, so their requests are no longer served, and no progress for
+ * stall_ns) and guests' watch events past their time. */
 static void drop_stalled(void)
 {
     static uint64_t last_scan;
     uint64_t now = now_ns();
-    if (!xs->stall_ns || now - last_scan < 1000000000ull)
+    if (now - last_scan < 1000000000ull)
         return;
     last_scan = now;
     for (struct conn *c = xs->conns, *next; c; c = next) {
         next = c->next;
-        if (c->out_bytes > OUT_SOFT && now - c->last_progress_ns > xs->stall_ns)
+        if (xs->stall_ns && c->out_bytes > OUT_SOFT &&
+            now - c->last_progress_ns > xs->stall_ns)
             conn_kill(c, "not reading its replies");
+        else if (!c->privileged && c->out_head && xs->event_timeout_ns)
+            expire_events(c, now);
     }
+}
+
+/* The turn's changes could not be made durable even with the reserve
+ * given back (or the disk failed): nothing of the turn may be
+ * acknowledged, so hold every reply and retry until the journal takes
+ * the records. 0, or -1 if told to stop meanwhile. */
+static int hold_until_durable(volatile sig_atomic_t *stop)
+{
+    log_err("journal: holding every reply until the journal can be "
+            "written (retrying every second)");
+    while (!*stop) {
+        struct timespec ts = { 1, 0 };
+        nanosleep(&ts, NULL);
+        if (journal_sync(&xs->journal) == 0) {
+            log_info("journal: written; serving again");
+            return 0;
+        }
+    }
+    return -1;
 }
 
 int conn_run(volatile sig_atomic_t *stop)
 {
     struct epoll_event evs[256];
+    uint64_t last_tick = 0;
     while (!*stop) {
         drop_stalled();
+        if (now_ns() - last_tick >= 1000000000ull) {
+            last_tick = now_ns();
+            journal_tick(&xs->journal);
+        }
         if (accept_paused_at && now_ns() - accept_paused_at >= ACCEPT_RETRY_NS)
             listen_watch(true);
         int n = epoll_wait(epfd, evs, 256, ready_list ? 0 : accept_paused_at ? 100 : 1000);
@@ -417,11 +500,12 @@ int conn_run(volatile sig_atomic_t *stop)
         }
         /* Group commit: everything of this turn becomes durable before
          * any reply or event leaves. */
-        if (journal_sync(&xs->journal) < 0)
+        if (journal_sync(&xs->journal) < 0 && hold_until_durable(stop) < 0)
             return -1;
-        if (journal_maybe_compact(&xs->journal, &xs->tree, core_dump_domains,
-                                  NULL, false) < 0)
-            return -1;
+        /* A failed compaction is logged and retried later; the journal
+         * stays valid either way. */
+        journal_maybe_compact(&xs->journal, &xs->tree, core_dump_domains,
+                              NULL, false);
         struct conn *f = flush_list;
         flush_list = NULL;
         while (f) {

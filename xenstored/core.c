@@ -19,6 +19,7 @@ static const char *const quota_names[Q_COUNT] = {
     [Q_TRANSACTIONS] = "transactions", [Q_OUTSTANDING] = "outstanding",
     [Q_TXN_NODES] = "transaction-nodes", [Q_NODE_SIZE] = "node-size",
     [Q_PATH_MAX] = "path-max", [Q_PERMISSIONS] = "permissions",
+    [Q_MEMORY] = "memory",
 };
 static const char *const quota_descr[Q_COUNT] = {
     [Q_NODES] = "Nodes per domain",
@@ -29,6 +30,7 @@ static const char *const quota_descr[Q_COUNT] = {
     [Q_NODE_SIZE] = "Max. size of a node",
     [Q_PATH_MAX] = "Max. length of a node path",
     [Q_PERMISSIONS] = "Max. number of permissions per node",
+    [Q_MEMORY] = "Max. memory (bytes) held for a domain",
 };
 
 int core_quota_id(const char *name, size_t len)
@@ -40,7 +42,7 @@ int core_quota_id(const char *name, size_t len)
     return -1;
 }
 
-int core_init(const char *data_dir)
+int core_init(const char *data_dir, const struct journal_opts *o)
 {
     xs = calloc(1, sizeof(*xs));
     if (!xs)
@@ -54,10 +56,19 @@ int core_init(const char *data_dir)
     xs->quota[Q_NODE_SIZE] = 2048;
     xs->quota[Q_PATH_MAX] = XENSTORE_REL_PATH_MAX;
     xs->quota[Q_PERMISSIONS] = 5;
+    xs->quota[Q_MEMORY] = 2 * 1024 * 1024 + 512 * 1024; /* Xen's hard one */
+    xs->event_timeout_ns = 20ull * 1000000000;
     xs->out_hard_limit = 16u << 20;
     xs->stall_ns = 30ull * 1000000000;
     tree_init(&xs->tree);
-    if (journal_open(&xs->journal, data_dir, &xs->tree, domain_load, NULL) < 0)
+    if (journal_open(&xs->journal, data_dir, o, &xs->tree, domain_load,
+                     NULL) < 0)
+        return -1;
+    /* Salvaged: write what was kept as a clean snapshot and journal before
+     * the first change lands beside the damage. */
+    if (xs->journal.salvaged &&
+        journal_maybe_compact(&xs->journal, &xs->tree, core_dump_domains,
+                              NULL, true) < 0)
         return -1;
     return 0;
 }
@@ -82,12 +93,48 @@ void core_conn_init(struct conn *c)
     c->next_txid = 1;
 }
 
+bool core_over_memory(const struct conn *c)
+{
+    return !c->privileged && xs->quota[Q_MEMORY] &&
+           c->mem >= (size_t)xs->quota[Q_MEMORY];
+}
+
+bool core_charge(struct conn *c, long delta, bool force)
+{
+    if (delta > 0 && !force && !c->privileged && xs->quota[Q_MEMORY] &&
+        c->mem + (size_t)delta > (size_t)xs->quota[Q_MEMORY]) {
+        if (!c->mem_over)
+            log_warn("dom%u is at its memory quota (%d bytes): its "
+                     "requests get ENOMEM and its watch events are dropped",
+                     c->domid, xs->quota[Q_MEMORY]);
+        c->mem_over = true;
+        return false;
+    }
+    if (delta < 0 && (size_t)-delta > c->mem)
+        c->mem = 0;
+    else
+        c->mem += (size_t)delta;
+    if (c->mem_over && !core_over_memory(c) &&
+        c->mem + 4096 < (size_t)xs->quota[Q_MEMORY]) {
+        c->mem_over = false;
+        log_info("dom%u is below its memory quota again", c->domid);
+    }
+    return true;
+}
+
+/* A transaction goes: what it held is given back. */
+static void txn_drop(struct conn *c, struct txn *t)
+{
+    core_charge(c, -(long)t->mem, true);
+    txn_free(t);
+}
+
 static void txns_free_all(struct conn *c)
 {
     while (c->txns) {
         struct txn *t = c->txns;
         c->txns = t->next;
-        txn_free(t);
+        txn_drop(c, t);
     }
     c->ntxns = 0;
 }
@@ -282,6 +329,10 @@ static int create_path(struct store *s, struct node *anc, const char *path,
 static void add_event(struct store *s, const struct node *n, bool recurse,
                       const struct xs_perm *old, uint32_t nold)
 {
+    /* A transaction's events wait for its end: the guest holds them. */
+    if (s->tx)
+        st_charge(s, (long)(sizeof(struct event) + strlen(n->path) + 1 +
+                            (n->nperms + nold) * sizeof(struct xs_perm)));
     evlist_add(s->ev, n->path, n->perms, n->nperms, old, nold, recurse);
 }
 
@@ -605,11 +656,14 @@ static int op_txn_start(struct conn *c, const struct xsd_sockmsg *h,
     if (!c->privileged && xs->quota[Q_TRANSACTIONS] &&
         c->ntxns >= (unsigned)xs->quota[Q_TRANSACTIONS])
         return ENOSPC;
+    if (!core_charge(c, (long)sizeof(struct txn), false))
+        return ENOMEM;
     uint32_t id;
     do {
         id = c->next_txid++;
     } while (id == 0 || txn_find(c, id));
     struct txn *t = txn_new(id);
+    t->mem = sizeof(struct txn);
     t->next = c->txns;
     c->txns = t;
     c->ntxns++;
@@ -638,7 +692,7 @@ static int op_txn_end(struct conn *c, const struct xsd_sockmsg *h,
         else
             err = txn_commit(t);
     }
-    txn_free(t);
+    txn_drop(c, t);
     if (!err)
         reply_str(c, h, "OK");
     return err;
@@ -800,14 +854,17 @@ static int control_quota(struct conn *c, const struct xsd_sockmsg *h,
     if (!d)
         return ENOENT;
     unsigned nw = 0, nt = 0;
+    size_t mem = 0;
     if (d->conn) {
         nw = d->conn->nwatches;
         nt = d->conn->ntxns;
+        mem = d->conn->mem;
     }
     snprintf(buf, sizeof(buf),
-             "Domain: %lu\n%-17s: %8u\n%-17s: %8u\n%-17s: %8u\n", domid,
+             "Domain: %lu\n%-17s: %8u\n%-17s: %8u\n%-17s: %8u\n"
+             "%-17s: %8zu\n", domid,
              "nodes", xs->tree.owned[domid], "watches", nw, "transactions",
-             nt);
+             nt, "memory", mem);
     reply_str(c, h, buf);
     return 0;
 }
@@ -897,6 +954,24 @@ static const uint8_t type_flags[XS_TYPE_COUNT] = {
     [XS_SET_TARGET] = F_PRIV,
 };
 
+/* The request would append to the journal (refused while the disk is
+ * full; reads and changes inside a transaction go on). */
+static bool changes_store(const struct xsd_sockmsg *h, const char *pl,
+                          const struct txn *t)
+{
+    switch (h->type) {
+    case XS_WRITE: case XS_MKDIR: case XS_RM: case XS_SET_PERMS:
+        return !h->tx_id;
+    case XS_TRANSACTION_END:
+        /* A commit with changes (an abort always goes through). */
+        return t && t->seq && h->len >= 1 && pl[0] == 'T';
+    case XS_INTRODUCE: case XS_RELEASE: case XS_SET_TARGET:
+        return true;
+    default:
+        return false;
+    }
+}
+
 void core_handle(struct conn *c, const struct xsd_sockmsg *h,
                  const char *pl)
 {
@@ -927,10 +1002,24 @@ void core_handle(struct conn *c, const struct xsd_sockmsg *h,
             reply_err(c, h, ENOSPC);
             return;
         }
+        if (h->type != XS_TRANSACTION_END && core_over_memory(c)) {
+            reply_err(c, h, ENOMEM);
+            return;
+        }
+    }
+    if (journal_full(&xs->journal) && changes_store(h, pl, t)) {
+        /* A refused commit ends its transaction, as a failed one does. */
+        if (h->type == XS_TRANSACTION_END) {
+            txn_unlink(c, t);
+            txn_drop(c, t);
+        }
+        reply_err(c, h, ENOSPC);
+        return;
     }
     struct evlist ev = { 0 };
     struct store s = { c, t, t ? &t->events : &ev, 0 };
     int err;
+    journal_group_begin(&xs->journal);
     switch (h->type) {
     case XS_READ: err = op_read(&s, h, pl); break;
     case XS_WRITE: err = op_write(&s, h, pl); break;
@@ -955,6 +1044,7 @@ void core_handle(struct conn *c, const struct xsd_sockmsg *h,
     case XS_CONTROL: err = op_control(c, h, pl); break;
     default: err = op_domain_misc(c, h, pl); break;
     }
+    journal_group_end(&xs->journal);
     if (err) {
         /* A failed request inside a transaction may have left partial
          * copies behind; they are private, and its events are dropped

@@ -46,6 +46,8 @@ struct outmsg {
     struct outmsg *next;
     size_t len, off;
     bool reply;             /* counts as outstanding request */
+    uint64_t expires_ns;    /* watch event to a guest: dropped unsent
+                               after this (0: never) */
     uint8_t data[];
 };
 
@@ -62,6 +64,12 @@ struct conn {
     struct outmsg *out_head, *out_tail;
     size_t out_bytes;
     unsigned out_replies;
+    /* Memory this connection makes the daemon hold (queued output,
+     * watches, transactions): a guest's counts against its "memory"
+     * quota, as in Xen 4.17 (XSA-326). */
+    size_t mem;
+    bool mem_over;          /* over the quota (logged once per episode) */
+    uint64_t events_dropped;
     /* state */
     struct watch *watches;
     unsigned nwatches;
@@ -81,7 +89,7 @@ struct conn {
 
 enum quota_id {
     Q_NODES, Q_WATCHES, Q_TRANSACTIONS, Q_OUTSTANDING, Q_TXN_NODES,
-    Q_NODE_SIZE, Q_PATH_MAX, Q_PERMISSIONS, Q_COUNT
+    Q_NODE_SIZE, Q_PATH_MAX, Q_PERMISSIONS, Q_MEMORY, Q_COUNT
 };
 
 #define WATCH_BUCKETS 16384
@@ -101,6 +109,8 @@ struct xs_state {
     size_t out_hard_limit;  /* drop a client whose queue exceeds this */
     uint64_t stall_ns;      /* drop a client whose full queue has not
                                moved for this long (0: never) */
+    uint64_t event_timeout_ns; /* a guest's undelivered watch event is
+                                  dropped after this (0: never) */
     bool verbose;
 };
 
@@ -119,13 +129,21 @@ void conn_kill(struct conn *c, const char *why);
 int core_quota_id(const char *name, size_t len);
 
 /* Set up the state (quotas default, initial tree, journal from dir or
- * in-memory when dir is NULL). 0 or -1. */
-int core_init(const char *data_dir);
+ * in-memory when dir is NULL; o as for journal_open). 0 or -1. */
+int core_init(const char *data_dir, const struct journal_opts *o);
 void core_fini(void);
 
 /* Handle one complete message. payload holds hdr->len bytes. */
 void core_handle(struct conn *c, const struct xsd_sockmsg *hdr,
                  const char *payload);
+
+/* Charge (or with a negative delta give back) bytes held for c. Returns
+ * false, charging nothing, if c is a guest that would go past its memory
+ * quota (the caller fails the request with ENOMEM); with force the charge
+ * is made regardless. */
+bool core_charge(struct conn *c, long delta, bool force);
+/* c is a guest at or over its memory quota. */
+bool core_over_memory(const struct conn *c);
 
 /* Connection lifecycle hooks. */
 void core_conn_init(struct conn *c);

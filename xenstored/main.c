@@ -13,6 +13,7 @@
 
 #include "conn.h"
 #include "core.h"
+#include "instance.h"
 #include "log.h"
 #include "util.h"
 
@@ -36,31 +37,18 @@ static void usage(FILE *f)
         "                         \"none\" keeps everything in memory only)\n"
         "  -Q, --quota NAME=N     set a quota (nodes, watches, transactions,\n"
         "                         outstanding, transaction-nodes, node-size,\n"
-        "                         path-max, permissions)\n"
+        "                         path-max, permissions, memory)\n"
+        "  -w, --timeout watch-event=S  drop a guest's watch events unread\n"
+        "                         after S seconds (20; 0 = never)\n"
         "  -o, --max-output BYTES drop clients with more queued output (16M)\n"
         "  -S, --stall-timeout S  drop clients whose output (over 256K) has not\n"
         "                         moved for S seconds (30; 0 = never)\n"
+        "  -R, --reserve BYTES    disk space held back for when the disk fills\n"
+        "                         up (8M; 0 = none)\n"
+        "      --salvage          start despite a damaged journal, keeping\n"
+        "                         every intact record (the damaged file is kept)\n"
         "  -v, --verbose          log every request\n"
         "  -h, --help\n");
-}
-
-static int write_pidfile(const char *path)
-{
-    char *dir = strdup(path);
-    char *slash = dir ? strrchr(dir, '/') : NULL;
-    if (slash && slash != dir) {
-        *slash = '\0';
-        mkdir_p(dir);
-    }
-    free(dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
-    char buf[32];
-    int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-    int rc = write_full(fd, buf, (size_t)n);
-    close(fd);
-    return rc;
 }
 
 /* One descriptor per connection, and every domain's VMM holds one: the
@@ -93,6 +81,9 @@ int main(int argc, char **argv)
         { "quota", required_argument, NULL, 'Q' },
         { "max-output", required_argument, NULL, 'o' },
         { "stall-timeout", required_argument, NULL, 'S' },
+        { "reserve", required_argument, NULL, 'R' },
+        { "timeout", required_argument, NULL, 'w' },
+        { "salvage", no_argument, NULL, 1 },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -106,8 +97,10 @@ int main(int argc, char **argv)
     unsigned nquotas = 0;
     unsigned long long maxout = 0;
     long stall = -1;
+    long event_timeout = -1;
+    struct journal_opts jopts = { .salvage = false, .reserve = 8u << 20 };
     int o;
-    while ((o = getopt_long(argc, argv, "Ns:p:l:D:Q:o:S:vh", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "Ns:p:l:D:Q:o:S:R:w:vh", opts, NULL)) != -1) {
         switch (o) {
         case 'N': nofork = true; break;
         case 's': sock = optarg; break;
@@ -120,6 +113,16 @@ int main(int argc, char **argv)
             break;
         case 'o': maxout = strtoull(optarg, NULL, 0); break;
         case 'S': stall = atol(optarg); break;
+        case 'w':
+            if (strncmp(optarg, "watch-event=", 12) != 0) {
+                fprintf(stderr, "xenon-xenstored: unknown timeout %s\n",
+                        optarg);
+                return 2;
+            }
+            event_timeout = atol(optarg + 12);
+            break;
+        case 'R': jopts.reserve = strtoull(optarg, NULL, 0); break;
+        case 1: jopts.salvage = true; break;
         case 'v': verbose = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -141,9 +144,19 @@ int main(int argc, char **argv)
     log_init("xenon-xenstored", lf, verbose ? LOG_DEBUG : LOG_INFO);
     raise_nofile();
 
+    /* One daemon: refuse before touching the pid file's contents, the
+     * journal or the socket of a running one. */
+    bool persistent = strcmp(datadir, "none") != 0;
+    if ((pidfile[0] && instance_lock_pidfile(pidfile) < 0) ||
+        (persistent && instance_lock_dir(datadir) < 0) ||
+        instance_check_socket(sock) < 0)
+        return 1;
+
     uint64_t t0 = now_ns();
-    if (core_init(strcmp(datadir, "none") == 0 ? NULL : datadir) < 0) {
+    if (core_init(persistent ? datadir : NULL, &jopts) < 0) {
         log_err("cannot load state from %s", datadir);
+        fprintf(stderr, "xenon-xenstored: cannot load state from %s (the "
+                "log says why)\n", datadir);
         return 1;
     }
     log_info("state loaded: %zu nodes in %.1f ms", xs->tree.map.count,
@@ -153,6 +166,8 @@ int main(int argc, char **argv)
         xs->out_hard_limit = (size_t)maxout;
     if (stall >= 0)
         xs->stall_ns = (uint64_t)stall * 1000000000ull;
+    if (event_timeout >= 0)
+        xs->event_timeout_ns = (uint64_t)event_timeout * 1000000000ull;
     for (unsigned i = 0; i < nquotas; i++) {
         const char *eq = strchr(quotas[i], '=');
         int q = eq ? core_quota_id(quotas[i], (size_t)(eq - quotas[i])) : -1;
@@ -178,8 +193,11 @@ int main(int argc, char **argv)
             log_err("fork: %m");
             return 1;
         }
-        if (pid > 0)
+        if (pid > 0) {
+            /* The pid file is complete when the parent returns. */
+            instance_write_pid(pid);
             _exit(0);
+        }
         setsid();
         int null = open("/dev/null", O_RDWR);
         if (null >= 0) {
@@ -191,8 +209,8 @@ int main(int argc, char **argv)
                 close(null);
         }
     }
-    if (pidfile[0] && write_pidfile(pidfile) < 0)
-        log_warn("cannot write pid file %s: %m", pidfile);
+    if (nofork)
+        instance_write_pid(getpid());
 
     log_info("listening on %s", sock);
     int rc = conn_run(&stop_flag);
@@ -200,8 +218,7 @@ int main(int argc, char **argv)
         rc = journal_sync(&xs->journal);
     conn_shutdown();
     core_fini();
-    if (pidfile[0])
-        unlink(pidfile);
+    instance_remove_pidfile();
     if (lf)
         fclose(lf);
     return rc == 0 ? 0 : 1;

@@ -14,6 +14,25 @@ long st_owned(struct store *s)
     return n + (s->tx ? s->tx->owned_delta : 0);
 }
 
+void st_charge(struct store *s, long bytes)
+{
+    if (!s->tx || !s->c)
+        return;
+    s->tx->mem += (size_t)bytes;
+    if (!core_charge(s->c, bytes, false)) {
+        core_charge(s->c, bytes, true);
+        if (!s->err)
+            s->err = ENOMEM;
+    }
+}
+
+/* What a private copy of n costs (its children are charged when loaded). */
+static long node_cost(const struct node *n)
+{
+    return (long)(sizeof(*n) + strlen(n->path) + 1 + n->vlen +
+                  n->nperms * sizeof(struct xs_perm));
+}
+
 struct node *st_get(struct store *s, const char *path)
 {
     if (!s->tx)
@@ -31,6 +50,7 @@ struct node *st_get(struct store *s, const char *path)
         }
         nodemap_add(&s->tx->map, n);
         s->tx->naccessed++;
+        st_charge(s, node_cost(n));
         if (s->c && txn_over_quota(s->tx, s->c))
             s->err = ENOSPC;
     }
@@ -42,8 +62,10 @@ void st_load_kids(struct store *s, struct node *n)
     if (!s->tx || n->kids_loaded)
         return;
     const struct node *g = tree_get(&xs->tree, n->path);
-    if (g)
+    if (g) {
         node_copy_kids(n, g);
+        st_charge(s, (long)(g->childbytes + g->nchildren * sizeof(char *)));
+    }
     n->kids_loaded = true;
 }
 
@@ -76,7 +98,9 @@ struct node *st_create(struct store *s, struct node *parent, const char *path,
         n->base_gen = 0;
         nodemap_add(&s->tx->map, n);
         s->tx->naccessed++;
+        st_charge(s, node_cost(n));
     }
+    st_charge(s, (long)vlen + (long)(strlen(path_base(path)) + 1));
     st_load_kids(s, parent);
     node_add_child(parent, path_base(path));
     n->tomb = false;
@@ -109,6 +133,8 @@ void st_update(struct store *s, struct node *n, const char *v, uint32_t vlen,
     }
     bool was = owned_by_caller(s, n->perms, n->nperms);
     bool now = owned_by_caller(s, p, np);
+    if (vlen > n->vlen)
+        st_charge(s, (long)(vlen - n->vlen));
     if (v != n->value)
         node_set_value(n, v, vlen);
     if (p != n->perms)

@@ -24,6 +24,7 @@ struct txn {
     long owned_delta;       /* nodes created - removed for the owner */
     size_t naccessed;
     struct evlist events;
+    size_t mem;             /* bytes charged to the connection for it */
 };
 
 struct store {
@@ -46,6 +47,10 @@ void st_update(struct store *s, struct node *n, const char *v, uint32_t vlen,
                const struct xs_perm *p, uint32_t np);
 /* Remove n and its subtree (n must not be "/"). */
 void st_delete(struct store *s, struct node *n);
+/* Charge bytes a transaction makes the daemon hold to it and its
+ * connection; past the memory quota the request fails (s->err = ENOMEM),
+ * the copy having been made (the next request is refused up front). */
+void st_charge(struct store *s, long bytes);
 /* Nodes owned by the caller's domain, including the transaction's delta. */
 long st_owned(struct store *s);
 

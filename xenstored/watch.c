@@ -179,6 +179,12 @@ void watch_fire_special(const char *name)
     }
 }
 
+/* What a watch makes the daemon hold for its connection. */
+static long watch_cost(const char *path, const char *token)
+{
+    return (long)(sizeof(struct watch) + strlen(path) + strlen(token) + 2);
+}
+
 int watch_add(struct conn *c, const char *path, const char *token,
               size_t rel_prefix)
 {
@@ -188,6 +194,8 @@ int watch_add(struct conn *c, const char *path, const char *token,
     if (!c->privileged && xs->quota[Q_WATCHES] &&
         c->nwatches >= (unsigned)xs->quota[Q_WATCHES])
         return E2BIG;
+    if (!core_charge(c, watch_cost(path, token), false))
+        return ENOMEM;
     struct watch *w = calloc(1, sizeof(*w));
     if (!w)
         abort();
@@ -219,6 +227,7 @@ static void unhash(struct watch *w)
 
 static void watch_free(struct watch *w)
 {
+    core_charge(w->conn, -watch_cost(w->path, w->token), true);
     unhash(w);
     free(w->path);
     free(w->token);

@@ -35,7 +35,8 @@ void evlist_add(struct evlist *l, const char *path, const struct xs_perm *p,
 void evlist_fire(struct evlist *l);
 void evlist_free(struct evlist *l);
 
-/* 0, EEXIST (same path and token), or E2BIG (quota). */
+/* 0, EEXIST (same path and token), E2BIG (watches quota) or ENOMEM
+ * (memory quota). */
 int watch_add(struct conn *c, const char *path, const char *token,
               size_t rel_prefix);
 int watch_remove(struct conn *c, const char *path, const char *token);

@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         log_init("fuzz", NULL, LOG_ERR);
         once = true;
     }
-    if (size < 1 || core_init(NULL) < 0)
+    if (size < 1 || core_init(NULL, NULL) < 0)
         return 0;
     struct conn c;
     memset(&c, 0, sizeof(c));

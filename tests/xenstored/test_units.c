@@ -16,6 +16,7 @@
 #include "log.h"
 #include "perms.h"
 #include "tree.h"
+#include "util.h"
 #include "wire.h"
 
 static void test_wire_paths(void **state)
@@ -177,7 +178,7 @@ static void test_journal(void **state)
     struct journal j;
     struct tree t;
     tree_init(&t);
-    assert_int_equal(journal_open(&j, tmpdir, &t, dom_cb, NULL), 0);
+    assert_int_equal(journal_open(&j, tmpdir, NULL, &t, dom_cb, NULL), 0);
     struct node *n = tree_put(&t, "/k", &n0, 1, "v1", 2);
     journal_put(&j, n);
     struct xs_perm p2[2] = { { 3, PERM_NONE }, { 4, PERM_READ } };
@@ -205,7 +206,7 @@ static void test_journal(void **state)
 
     dom_count = 0;
     tree_init(&t);
-    assert_int_equal(journal_open(&j, tmpdir, &t, dom_cb, NULL), 0);
+    assert_int_equal(journal_open(&j, tmpdir, NULL, &t, dom_cb, NULL), 0);
     assert_int_equal(file_size("journal"), good);
     assert_int_equal(dom_count, 1);
     n = tree_get(&t, "/k/sub");
@@ -227,7 +228,7 @@ static void test_journal(void **state)
 
     dom_count = 0;
     tree_init(&t);
-    assert_int_equal(journal_open(&j, tmpdir, &t, dom_cb, NULL), 0);
+    assert_int_equal(journal_open(&j, tmpdir, NULL, &t, dom_cb, NULL), 0);
     assert_non_null(tree_get(&t, "/k/sub"));
     assert_non_null(tree_get(&t, "/after"));
     assert_null(tree_get(&t, "/tool"));
@@ -237,18 +238,87 @@ static void test_journal(void **state)
     journal_close(&j);
     tree_free(&t);
 
-    /* A corrupted byte inside a record stops replay there. */
+    /* A corrupted byte inside a record with an intact one after it is
+     * damage: the start is refused and the file left as it is... */
     fd = open(path, O_RDWR);
     assert_true(fd >= 0);
-    assert_int_equal(pwrite(fd, "\xff", 1, 16 + 8 + 3), 1);
+    assert_int_equal(pwrite(fd, "\xff", 1, 24 + 8 + 3), 1); /* v2 header */
     close(fd);
+    off_t damaged = file_size("journal");
     tree_init(&t);
-    assert_int_equal(journal_open(&j, tmpdir, &t, NULL, NULL), 0);
-    assert_null(tree_get(&t, "/after"));     /* lost with the bad record */
+    assert_int_equal(journal_open(&j, tmpdir, NULL, &t, NULL, NULL), -1);
+    journal_close(&j);
+    tree_free(&t);
+    assert_int_equal(file_size("journal"), damaged);
+    /* ... unless salvaging: the record after the damage is kept and the
+     * damaged file too. */
+    struct journal_opts salvage = { .salvage = true };
+    dom_count = 0;
+    tree_init(&t);
+    assert_int_equal(journal_open(&j, tmpdir, &salvage, &t, dom_cb, NULL), 0);
+    assert_true(j.salvaged);
+    assert_null(tree_get(&t, "/after"));     /* the damaged record */
     assert_non_null(tree_get(&t, "/k/sub"));  /* snapshot intact */
+    assert_int_equal(dom_count, -1);          /* the release after it */
+    assert_int_equal(file_size("journal.damaged-1"), damaged);
     journal_close(&j);
     tree_free(&t);
 
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The records of one group come back all or none, wherever a write
+ * tears inside them. */
+static void test_journal_group(void **state)
+{
+    (void)state;
+    strcpy(tmpdir, "/tmp/xs-unit-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    struct journal j;
+    struct tree t;
+    tree_init(&t);
+    assert_int_equal(journal_open(&j, tmpdir, NULL, &t, NULL, NULL), 0);
+    journal_put(&j, tree_put(&t, "/base", &n0, 1, "b", 1));
+    assert_int_equal(journal_sync(&j), 0);
+    off_t before = file_size("journal");
+    journal_group_begin(&j);
+    char p[32];
+    for (int i = 0; i < 20; i++) {
+        snprintf(p, sizeof(p), "/base/n%d", i);
+        journal_put(&j, tree_put(&t, p, &n0, 1, "v", 1));
+    }
+    journal_group_end(&j);
+    assert_int_equal(journal_sync(&j), 0);
+    off_t after = file_size("journal");
+    journal_close(&j);
+    tree_free(&t);
+
+    char path[256];
+    snprintf(path, sizeof(path), "%s/journal", tmpdir);
+    size_t len;
+    char *whole = read_whole_file(path, &len);
+    assert_non_null(whole);
+    assert_int_equal((off_t)len, after);
+    for (off_t cut = before; cut <= after; cut++) {
+        int fd = open(path, O_WRONLY | O_TRUNC);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, whole, (size_t)cut), cut);
+        close(fd);
+        tree_init(&t);
+        assert_int_equal(journal_open(&j, tmpdir, NULL, &t, NULL, NULL), 0);
+        int back = 0;
+        for (int i = 0; i < 20; i++) {
+            snprintf(p, sizeof(p), "/base/n%d", i);
+            back += tree_get(&t, p) != NULL;
+        }
+        assert_non_null(tree_get(&t, "/base"));
+        assert_int_equal(back, cut == after ? 20 : 0);
+        journal_close(&j);
+        tree_free(&t);
+    }
+    free(whole);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
     assert_int_equal(system(cmd), 0);
@@ -264,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_perms),
         cmocka_unit_test(test_tree),
         cmocka_unit_test(test_journal),
+        cmocka_unit_test(test_journal_group),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

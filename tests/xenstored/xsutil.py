@@ -188,6 +188,14 @@ class Client:
             return e.name
         raise AssertionError('expected an error, got %r' % data)
 
+    def err_or_none(self, typ, payload, tx=0):
+        """The error name a request fails with, or None if it succeeds."""
+        try:
+            self.call(typ, payload, tx)
+        except XsError as e:
+            return e.name
+        return None
+
     def wait_event(self, timeout=10):
         if self.events:
             return self.events.pop(0)
