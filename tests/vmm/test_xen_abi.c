@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -451,6 +452,53 @@ static void test_gnttab_setup_and_query(void **state)
     assert_int_equal(q.status, GNTST_permission_denied);
 }
 
+/* A hypercall with a large count is done in pieces: each exit does a
+ * bounded share and puts the vCPU back on the hypercall instruction with
+ * the rest (Xen's continuations), so no exit holds the domain lock for
+ * long. The guest sees one call and every op done. */
+static void test_long_hypercalls_continue(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 1000 };
+    static struct gnttab_unmap_grant_ref u[N];
+    memset(u, 0, sizeof(u));
+    put(f, ARG, u, sizeof(u));
+    assert_int_equal(hc(f, __HYPERVISOR_grant_table_op, GNTTABOP_unmap_grant_ref,
+                        ARG, N), 0);
+    get(f, ARG, u, sizeof(u));
+    for (unsigned i = 0; i < N; i++)
+        assert_int_equal(u[i].status, GNTST_bad_handle);
+    assert_int_equal(vcpu0(f)->pv->continuations, (N - 1) / 128);
+    /* As under Xen, the argument registers now describe the last piece
+     * (hypercalls clobber them): the handle moved to the last batch. */
+    assert_int_equal(f->long_mode ? vcpu0(f)->pv->regs.rsi : vcpu0(f)->pv->regs.rcx,
+                     ARG + (N - 1) / 128 * 128 * sizeof(u[0]));
+
+    /* 40000 bytes of console_io in three pieces, all of them written. */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    f->d->serial_fd[0] = fds[1];
+    f->d->nr_serial_fds = 1;
+    static char text[40000], back[40000];
+    for (unsigned i = 0; i < sizeof(text); i++)
+        text[i] = (char)('a' + i % 26);
+    put(f, ARG, text, sizeof(text));
+    vcpu0(f)->pv->continuations = 0;
+    assert_int_equal(hc(f, __HYPERVISOR_console_io, CONSOLEIO_write,
+                        sizeof(text), ARG), 0);
+    assert_int_equal(vcpu0(f)->pv->continuations, 2);
+    size_t got = 0;
+    while (got < sizeof(back)) {
+        ssize_t n = read(fds[0], back + got, sizeof(back) - got);
+        assert_true(n > 0);
+        got += (size_t)n;
+    }
+    assert_memory_equal(text, back, sizeof(text));
+    f->d->nr_serial_fds = 0;
+    close(fds[0]);
+    close(fds[1]);
+}
+
 /* --- memory_op ---------------------------------------------------------- */
 
 static long add_to_physmap(struct fixture *f, uint16_t domid, unsigned space,
@@ -647,6 +695,7 @@ int main(void)
         BOTH(test_global_virq_close),
         BOTH(test_backend_ports),
         BOTH(test_gnttab_setup_and_query),
+        BOTH(test_long_hypercalls_continue),
         BOTH(test_add_to_physmap),
         BOTH(test_one_xen_page_per_frame),
         BOTH(test_shutdown_reasons),
