@@ -79,6 +79,22 @@ void guest_main(void)
     CHECK_EQ("copy past the page end", ops[3].status, GNTST_bad_copy_arg);
     CHECK_EQ("copy with another domain", ops[4].status, GNTST_bad_domain);
 
+    /* A long batch is done in pieces (continuations: the VMM puts the vCPU
+     * back on the hypercall instruction) and every op gets its status. */
+    static struct gnttab_copy many[300];
+    for (int i = 0; i < 300; i++) {
+        many[i] = op;
+        many[i].status = 99;
+        if (i == 299)
+            many[i].dest.u.ref = 100000;        /* the last one fails */
+    }
+    CHECK_EQ("batch of 300 copies", copy(many, 300), 0);
+    int okay = 0;
+    for (int i = 0; i < 299; i++)
+        okay += many[i].status == GNTST_okay;
+    CHECK_EQ("batch of 300: statuses", okay, 299);
+    CHECK_EQ("batch of 300: the last", many[299].status, GNTST_bad_gntref);
+
     /* Read-only grant as a source works. */
     struct gnttab_copy rd = {
         .source = { .u.ref = 9, .domid = self, .offset = 200 },

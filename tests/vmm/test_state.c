@@ -161,6 +161,13 @@ static void test_damaged_streams(void **state)
             assert_int_equal(load_patched(&good, at, &other, 4, 0), -EINVAL);
             assert_int_equal(load_patched(&good, at + 5, &backend, 1, 0), -EINVAL);
         }
+        if (port == XENON_PORT_CONSOLE) {
+            /* A backend's port as anything but interdomain (fuzz-state
+             * found a VIRQ carrying the console's backend). */
+            uint8_t virq_state = EVTCHNSTAT_virq, unbound_state = EVTCHNSTAT_unbound;
+            assert_int_equal(load_patched(&good, at + 4, &virq_state, 1, 0), -EINVAL);
+            assert_int_equal(load_patched(&good, at + 4, &unbound_state, 1, 0), -EINVAL);
+        }
         if (port == (uint32_t)lb) {
             /* A loopback whose peer does not point back. */
             uint32_t stray = (uint32_t)unbound;

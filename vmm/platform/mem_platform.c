@@ -15,6 +15,7 @@
 
 #define MSR_IA32_TSC 0x10
 #define MEM_TSC_KHZ 2000000ull      /* a 2 GHz TSC */
+#define MEM_HCALL_RIP 0x3000ull     /* where mem_hypercall's `out` sits */
 
 int platform_get_regs(struct vcpu *v, struct platform_regs *r)
 {
@@ -145,6 +146,7 @@ struct domain *mem_domain_create(uint32_t domid, unsigned nr_vcpus,
     pvm->tsc_khz = MEM_TSC_KHZ;
     for (unsigned i = 0; i < nr_vcpus; i++) {
         d->vcpu[i].pv = &pvm->vcpu[i];
+        pvm->vcpu[i].max_continuations = UINT32_MAX;
         mem_vcpu_compat_mode(&d->vcpu[i]);
     }
     if (gmem_init(&d->mem, ram_bytes, LAYOUT_NR_SPECIAL) < 0)
@@ -182,14 +184,21 @@ long mem_hypercall(struct vcpu *v, uint64_t nr, uint64_t a0, uint64_t a1,
     struct platform_regs *r = &v->pv->regs;
     bool long_mode = platform_long_mode(&v->pv->sregs);
     r->rax = nr;
+    r->rip = MEM_HCALL_RIP + XEN_HYPERCALL_INSN_LEN;
     if (long_mode) {
         r->rdi = a0; r->rsi = a1; r->rdx = a2; r->r10 = a3; r->r8 = a4;
     } else {
         r->rbx = a0; r->rcx = a1; r->rdx = a2; r->rsi = a3; r->rdi = a4;
     }
-    /* The stub's `out %eax, $XEN_HYPERCALL_PORT`. */
-    uint32_t eax = (uint32_t)nr;
-    exits_port_io(&v->d->exits, v, XEN_HYPERCALL_PORT, true, (uint8_t *)&eax,
-                  4, 1);
+    for (unsigned n = 0;; n++) {
+        /* The stub's `out %eax, $XEN_HYPERCALL_PORT`. */
+        uint32_t eax = (uint32_t)r->rax;
+        exits_port_io(&v->d->exits, v, XEN_HYPERCALL_PORT, true,
+                      (uint8_t *)&eax, 4, 1);
+        if (r->rip != MEM_HCALL_RIP || n >= v->pv->max_continuations)
+            break;
+        v->pv->continuations++;     /* back on the instruction: again */
+        r->rip = MEM_HCALL_RIP + XEN_HYPERCALL_INSN_LEN;
+    }
     return long_mode ? (long)r->rax : (long)(int32_t)r->rax;
 }

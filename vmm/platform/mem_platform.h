@@ -25,6 +25,8 @@ struct platform_vcpu {
     unsigned callbacks;             /* platform_raise_callback() calls */
     unsigned injected;              /* platform_inject_vector() calls */
     uint8_t last_vector;
+    unsigned continuations;         /* hypercalls re-issued (hcall_continue) */
+    unsigned max_continuations;     /* mem_hypercall() gives up after these */
 };
 
 struct platform_vm {
@@ -53,7 +55,9 @@ void mem_vcpu_long_mode(struct vcpu *v);
 /* Make hypercall nr with up to five arguments from vCPU v in its current
  * mode, through the hypercall port as a hypercall page stub would, and
  * return what the guest would see in RAX (sign-extended from EAX for a
- * 32-bit guest). */
+ * 32-bit guest). A continuation (the vCPU put back on the hypercall
+ * instruction) is re-issued as a guest would, up to max_continuations
+ * times (then RAX still holds the hypercall number). */
 long mem_hypercall(struct vcpu *v, uint64_t nr, uint64_t a0, uint64_t a1,
                    uint64_t a2, uint64_t a3, uint64_t a4);
 

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include <sys/ioctl.h>
@@ -136,7 +137,11 @@ uint64_t platform_vcpu_cpu_ns(const struct vcpu *v)
 /* --- vCPU state for the Xen ABI (platform.h) --------------------------- */
 
 /* KVM and platform.h order the general registers alike. */
-_Static_assert(sizeof(struct platform_regs) == sizeof(struct kvm_regs),
+_Static_assert(sizeof(struct platform_regs) == sizeof(struct kvm_regs) &&
+               offsetof(struct platform_regs, rsp) == offsetof(struct kvm_regs, rsp) &&
+               offsetof(struct platform_regs, r8) == offsetof(struct kvm_regs, r8) &&
+               offsetof(struct platform_regs, rip) == offsetof(struct kvm_regs, rip) &&
+               offsetof(struct platform_regs, rflags) == offsetof(struct kvm_regs, rflags),
                "platform_regs mirrors kvm_regs");
 
 int platform_get_regs(struct vcpu *v, struct platform_regs *r)

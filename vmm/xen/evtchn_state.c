@@ -65,6 +65,8 @@ static int check_record(struct domain *d, const struct evtchn_record *r,
     bool is_backend = d->evtchn.port[r->port].be != NULL;
     if (r->backend != is_backend)
         return -EINVAL;
+    if (r->backend && r->state != EVTCHNSTAT_interdomain)
+        return -EINVAL;             /* a backend's port is interdomain */
     switch (r->state) {
     case EVTCHNSTAT_unbound:
         return r->remote_dom <= 0xffff ? 0 : -EINVAL;

@@ -79,11 +79,31 @@ static uint8_t *copy_end(struct hcall *h, bool gref, uint64_t u, uint32_t dom,
     return (uint8_t *)gmem_ptr(&d->mem, gpa, GMEM_PAGE_SIZE) + offset;
 }
 
+/* Operations done per exit; the rest goes to a continuation. */
+#define GNTTAB_OPS_PER_EXIT 128
+
+static uint32_t batch(uint32_t count)
+{
+    return count < GNTTAB_OPS_PER_EXIT ? count : GNTTAB_OPS_PER_EXIT;
+}
+
+/* After the first `done` of `count` ops of size esz: continue with the
+ * rest, or 0 when there is none. */
+static long rest(struct hcall *h, uint32_t count, uint32_t done, size_t esz)
+{
+    if (done == count)
+        return 0;
+    h->arg[1] += (uint64_t)done * esz;
+    h->arg[2] = count - done;
+    return hcall_continue(h);
+}
+
 static long do_copy(struct hcall *h, uint32_t count)
 {
     size_t esz = h->compat ? sizeof(struct compat_gnttab_copy)
                            : sizeof(struct gnttab_copy);
-    for (uint32_t i = 0; i < count; i++) {
+    uint32_t n = batch(count);
+    for (uint32_t i = 0; i < n; i++) {
         uint64_t at = h->arg[1] + (uint64_t)i * esz;
         uint64_t su, du;
         uint32_t sdom, ddom;
@@ -118,7 +138,7 @@ static long do_copy(struct hcall *h, uint32_t count)
         if (guest_write(h, at + status_off, &status, sizeof(status)))
             return -XEN_EFAULT;
     }
-    return 0;
+    return rest(h, count, n, esz);
 }
 
 /* Mapping a grant into this guest's physical address space needs another
@@ -126,7 +146,8 @@ static long do_copy(struct hcall *h, uint32_t count)
  * for a domain it cannot find. */
 static long do_map(struct hcall *h, uint32_t count)
 {
-    for (uint32_t i = 0; i < count; i++) {
+    uint32_t n = batch(count);
+    for (uint32_t i = 0; i < n; i++) {
         uint64_t at = h->arg[1] + (uint64_t)i * sizeof(struct gnttab_map_grant_ref);
         struct gnttab_map_grant_ref m;
         if (guest_read(h, at, &m, sizeof(m)))
@@ -138,12 +159,13 @@ static long do_map(struct hcall *h, uint32_t count)
         if (guest_write(h, at, &m, sizeof(m)))
             return -XEN_EFAULT;
     }
-    return 0;
+    return rest(h, count, n, sizeof(struct gnttab_map_grant_ref));
 }
 
 static long do_unmap(struct hcall *h, uint32_t count)
 {
-    for (uint32_t i = 0; i < count; i++) {
+    uint32_t n = batch(count);
+    for (uint32_t i = 0; i < n; i++) {
         uint64_t at = h->arg[1] + (uint64_t)i * sizeof(struct gnttab_unmap_grant_ref);
         struct gnttab_unmap_grant_ref u;
         if (guest_read(h, at, &u, sizeof(u)))
@@ -152,7 +174,7 @@ static long do_unmap(struct hcall *h, uint32_t count)
         if (guest_write(h, at, &u, sizeof(u)))
             return -XEN_EFAULT;
     }
-    return 0;
+    return rest(h, count, n, sizeof(struct gnttab_unmap_grant_ref));
 }
 
 long hc_grant_table_op(struct hcall *h)

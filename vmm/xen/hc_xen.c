@@ -70,6 +70,10 @@ long hc_xen_version(struct hcall *h)
     }
 }
 
+/* Bytes of a CONSOLEIO_write copied per exit; the rest goes to a
+ * continuation. */
+#define CONSOLE_BYTES_PER_EXIT 16384u
+
 /* CONSOLEIO_write goes to the domain's serial log, as a Xen debug build
  * lets every domain write the hypervisor console. Reading Xen's console
  * is for the control domain only. */
@@ -79,14 +83,20 @@ long hc_console_io(struct hcall *h)
     switch (h->arg[0]) {
     case CONSOLEIO_write: {
         char buf[256];
-        uint64_t done = 0;
-        while (done < count) {
-            size_t n = count - done < sizeof(buf) ? (size_t)(count - done)
-                                                   : sizeof(buf);
+        uint64_t done = 0, now = count < CONSOLE_BYTES_PER_EXIT
+                                     ? count : CONSOLE_BYTES_PER_EXIT;
+        while (done < now) {
+            size_t n = now - done < sizeof(buf) ? (size_t)(now - done)
+                                                 : sizeof(buf);
             if (guest_read(h, h->arg[2] + done, buf, n))
                 return -XEN_EFAULT;
             uart_sink_write(h->d, buf, n);
             done += n;
+        }
+        if (done < count) {         /* the rest in a continuation */
+            h->arg[1] = count - done;
+            h->arg[2] += done;
+            return hcall_continue(h);
         }
         return 0;
     }

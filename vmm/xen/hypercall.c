@@ -93,6 +93,12 @@ void hcall_log_enosys(struct hcall *h, const char *what, unsigned sub)
     log_limited(LOG_WARN, "dom%u: unimplemented %s %u: returning -ENOSYS", d->domid, what, sub);
 }
 
+long hcall_continue(struct hcall *h)
+{
+    h->preempted = true;
+    return 0;
+}
+
 typedef long (*hc_handler)(struct hcall *);
 
 static const hc_handler handlers[] = {
@@ -137,6 +143,18 @@ void hypercall_dispatch(struct vcpu *v, struct platform_regs *regs,
     } else {
         hcall_log_enosys(&h, "hypercall", (unsigned)h.nr);
         ret = -XEN_ENOSYS;
+    }
+    if (h.preempted) {
+        regs->rip -= XEN_HYPERCALL_INSN_LEN;
+        if (long_mode) {
+            regs->rdi = h.arg[0]; regs->rsi = h.arg[1]; regs->rdx = h.arg[2];
+            regs->r10 = h.arg[3]; regs->r8 = h.arg[4];
+        } else {
+            regs->rbx = (uint32_t)h.arg[0]; regs->rcx = (uint32_t)h.arg[1];
+            regs->rdx = (uint32_t)h.arg[2]; regs->rsi = (uint32_t)h.arg[3];
+            regs->rdi = (uint32_t)h.arg[4];
+        }
+        return;
     }
     regs->rax = long_mode ? (uint64_t)ret : (uint64_t)(uint32_t)ret;
 }

@@ -37,7 +37,21 @@ struct hcall {
     struct paging paging;       /* the guest's MMU state at the call */
     uint64_t nr;
     uint64_t arg[5];
+    bool preempted;             /* set by hcall_continue() */
 };
+
+/* The hypercall instruction: `out %eax, $XEN_HYPERCALL_PORT` (2 bytes),
+ * in the hypercall page's stubs and in rerouted vmcall stubs alike. */
+#define XEN_HYPERCALL_INSN_LEN 2
+
+/* Leave the rest of a long hypercall to the guest, as Xen's
+ * hypercall_create_continuation() does: the handler has updated h->arg[]
+ * to the work that remains; the vCPU is put back on the hypercall
+ * instruction with those arguments (RAX untouched, still the number), so
+ * it re-issues the call. The domain lock is dropped between the pieces,
+ * and no single exit does unbounded work. Returns 0 for the handler to
+ * return (the guest sees no result until the last piece). */
+long hcall_continue(struct hcall *h);
 
 /* Copy to/from guest-virtual memory; 0 or -XEN_EFAULT. */
 int guest_read(struct hcall *h, uint64_t gva, void *dst, size_t len);
