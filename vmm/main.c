@@ -515,12 +515,16 @@ int main(int argc, char **argv)
     xs_relay_fini(d);
 
     int reason = atomic_load(&d->shutdown_reason);
-    if (reason < 0) {
-        if (o.verbose)      /* where was a destroyed (perhaps hung) guest? */
-            for (unsigned i = 0; i < d->nr_vcpus; i++)
-                vcpu_dump_registers(&d->vcpu[i], "destroyed");
+    if (reason < 0 && o.verbose)    /* where was a destroyed (perhaps hung) guest? */
+        for (unsigned i = 0; i < d->nr_vcpus; i++)
+            vcpu_dump_registers(&d->vcpu[i], "destroyed");
+    /* The VM goes before the process does, and with it KVM's per-VM
+     * kernel worker, which runs as a task of this process: LeakSanitizer's
+     * exit check (sanitizer builds) cannot stop that task, and waited for
+     * it forever. */
+    vm_destroy(d);
+    if (reason < 0)
         return EXIT_DESTROYED;
-    }
     if (reason > SHUTDOWN_MAX) {
         /* No guest value may pass for another status (100 + 156 is 0). */
         log_info("dom%u (%s): shutdown with reason %d, which Xen does not define",
