@@ -29,17 +29,26 @@ struct stat_fields {
 
 /* Reads /proc/PID/stat or /proc/PID/task/TID/stat; false when the process
  * or thread has ended (or the file makes no sense). */
+/* One read of a small /proc file into buf, NUL-terminated: its length,
+ * or -1 when it cannot be read or is empty. */
+static ssize_t read_proc_file(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    return n;
+}
+
 static bool read_stat(const char *path, struct stat_fields *f)
 {
     char buf[1024];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (read_proc_file(path, buf, sizeof(buf)) < 0)
         return false;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = 0;
     /* "PID (COMM) S ...": the name may hold spaces and parentheses. */
     char *open_paren = strchr(buf, '('), *close_paren = strrchr(buf, ')');
     if (!open_paren || !close_paren || close_paren < open_paren || close_paren[1] != ' ')
@@ -290,14 +299,9 @@ bool proc_cmdline_has(pid_t pid, const char *arg, const char *next)
 {
     char path[64], buf[8192];
     snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    ssize_t n = read_proc_file(path, buf, sizeof(buf));
+    if (n < 0)
         return false;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = 0;
     for (char *p = buf; p < buf + n; p += strlen(p) + 1) {
         char *after = p + strlen(p) + 1;
         if (!strcmp(p, arg) && (!next || (after < buf + n && !strcmp(after, next))))
