@@ -213,21 +213,26 @@ int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
 }
 
 /* Wait until the monitor has named itself in the state file (its first
- * step), or has reported (`report` readable: it failed, or it is already
- * past that step). Only then are the nodes published: a domain that is in
+ * step): 'N' on `report`; end of file or its failure byte instead mean it
+ * will not. Only then are the nodes published: a domain that is in
  * xenstore always has a live creator or a named monitor, so it is never
- * taken for abandoned (state_abandoned) if this xl is killed. */
-static void wait_monitor_named(const struct xenon_paths *p, unsigned domid,
-                               int report)
+ * taken for abandoned (state_abandoned) if this xl is killed. Returns the
+ * byte read other than 'N' (0 for none), which the caller reads as the
+ * monitor's report. */
+static char wait_monitor_named(int report)
 {
-    for (int ms = 0; ms < 30000; ms++) {
-        struct dstate s;
-        if (state_read(p, domid, &s) < 0 || s.mon_pid)
-            return;
-        struct pollfd pf = { report, POLLIN, 0 };
-        if (poll(&pf, 1, 1) != 0)
-            return;
-    }
+    struct pollfd pf = { report, POLLIN, 0 };
+    char c = 0;
+    ssize_t r;
+    int ready;
+    while ((ready = poll(&pf, 1, 30000)) < 0 && errno == EINTR)
+        ;
+    if (ready <= 0)
+        return 0;       /* no word in 30 s: publish anyway, as before */
+    do
+        r = read(report, &c, 1);
+    while (r < 0 && errno == EINTR);
+    return r == 1 && c != 'N' ? c : 0;
 }
 
 /* LOG_DIR/console/PREFIXNAME.log made 0640 (kept if it exists), so that the
@@ -331,8 +336,9 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     /* No go (the socket closes unwritten) when the nodes could not be
      * written: the VMM then exits and the monitor tears down. */
     bool published = false;
+    char early = 0;     /* the monitor's report, if it came before 'N' */
     if (child > 0) {
-        wait_monitor_named(p, domid, pfd[0]);
+        early = wait_monitor_named(pfd[0]);
         published = domain_publish(p, xs, dc, domid, lock, err) == 0;
         if (published)
             (void)!vmmctl_send_go(go[1]);
@@ -342,11 +348,10 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     close(go[1]);
     if (child > 0 && !fg)
         waitpid(child, NULL, 0);
-    char c = 0;
-    ssize_t r;
-    do {
-        r = read(pfd[0], &c, 1);
-    } while (r < 0 && errno == EINTR);
+    char c = early;
+    ssize_t r = early ? 1 : 0;
+    while (!early && (r = read(pfd[0], &c, 1)) < 0 && errno == EINTR)
+        ;
     close(pfd[0]);
     if (!published || r != 1 || c != 'K') {
         /* The monitor has cleaned up; show what the VMM said. */

@@ -45,8 +45,9 @@ static void on_term(int sig)
     monitor_stop = 1;
 }
 
-/* Runs in the detached monitor process; never returns. `report` gets one
- * byte once the first VMM runs ('K') or has failed ('F'). */
+/* Runs in the detached monitor process; never returns. `report` gets 'N'
+ * once the monitor has named itself in the state file, then one byte once
+ * the first VMM runs ('K') or has failed ('F'). */
 void monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
         unsigned domid, int report, int go_fd, bool paused)
 {
@@ -65,6 +66,7 @@ void monitor(const struct xenon_paths *p, struct domain_config *dc, const char *
     const pid_t me = getpid();
     const unsigned long long me_start = proc_start(me, NULL);
     struct xs_client *xs = NULL;
+    bool named = false;
     for (;;) {
         struct dstate s;
         /* Named under the reaping lock: either before anyone can take the
@@ -84,6 +86,10 @@ void monitor(const struct xenon_paths *p, struct domain_config *dc, const char *
         }
         if (reaping >= 0)
             close(reaping);
+        if (report >= 0 && !named) {
+            (void)!write(report, "N", 1);
+            named = true;
+        }
         pid_t vmm;
         /* Only the first start may be paused (xl create -p); a restarted
          * domain runs. */
