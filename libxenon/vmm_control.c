@@ -129,6 +129,23 @@ static int read_message(int fd, uint8_t *buf, uint64_t deadline)
     return rc < 0 ? rc : (int)(sizeof(h) + h.len);
 }
 
+/* Read messages into msg (MAX_MESSAGE bytes) until one that is `want`:
+ * XENON_CTL_REPLY for any reply (the reply bit set), else that exact type.
+ * Its length, or -errno (-ETIMEDOUT after timeout_ms). */
+static int read_until(int fd, uint8_t *msg, uint16_t want, unsigned timeout_ms)
+{
+    uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    for (;;) {
+        int m = read_message(fd, msg, deadline);
+        if (m < 0)
+            return m;
+        struct xenon_ctl_hdr h;
+        memcpy(&h, msg, sizeof(h));
+        if (want == XENON_CTL_REPLY ? (h.type & XENON_CTL_REPLY) != 0 : h.type == want)
+            return m;
+    }
+}
+
 static int send_all(int fd, const uint8_t *msg, size_t len)
 {
     while (len) {
@@ -157,30 +174,23 @@ int vmmctl_call(int fd, uint16_t type, const void *payload, size_t len,
     int rc = send_all(fd, msg, n);
     if (rc < 0)
         return rc;
-    uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
-    for (;;) {
-        int m = read_message(fd, msg, deadline);
-        if (m < 0)
-            return m;
-        struct xenon_ctl_hdr h;
-        memcpy(&h, msg, sizeof(h));
-        if (!(h.type & XENON_CTL_REPLY))
-            continue;           /* a notice */
-        int32_t status;
-        const uint8_t *b;
-        size_t blen;
-        if (vmmctl_decode_reply(msg, (size_t)m, type, id, &status, &b, &blen) < 0)
+    int m = read_until(fd, msg, XENON_CTL_REPLY, timeout_ms);  /* notices skipped */
+    if (m < 0)
+        return m;
+    int32_t status;
+    const uint8_t *b;
+    size_t blen;
+    if (vmmctl_decode_reply(msg, (size_t)m, type, id, &status, &b, &blen) < 0)
+        return -EPROTO;
+    if (status == 0) {
+        if (blen > cap)
             return -EPROTO;
-        if (status == 0) {
-            if (blen > cap)
-                return -EPROTO;
-            if (blen)
-                memcpy(body, b, blen);
-            if (got)
-                *got = blen;
-        }
-        return status;
+        if (blen)
+            memcpy(body, b, blen);
+        if (got)
+            *got = blen;
     }
+    return status;
 }
 
 /* A connected socket, or -errno. */
@@ -232,16 +242,12 @@ int vmmctl_send_go(int fd)
 int vmmctl_wait_built(int fd, unsigned timeout_ms)
 {
     uint8_t msg[MAX_MESSAGE];
-    uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
-    for (;;) {
-        int m = read_message(fd, msg, deadline);
-        if (m < 0)
-            return m;
-        struct xenon_ctl_hdr h;
-        memcpy(&h, msg, sizeof(h));
-        if (h.type == XENON_CTL_NOTICE_BUILT)
-            return h.len == 0 && h.id == 0 ? 0 : -EPROTO;
-    }
+    int m = read_until(fd, msg, XENON_CTL_NOTICE_BUILT, timeout_ms);
+    if (m < 0)
+        return m;
+    struct xenon_ctl_hdr h;
+    memcpy(&h, msg, sizeof(h));
+    return h.len == 0 && h.id == 0 ? 0 : -EPROTO;
 }
 
 int vmmctl_info(int fd, struct vmmctl_info *out, unsigned timeout_ms)
