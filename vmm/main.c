@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <xen/sched.h>
 
+#include "blkback.h"
 #include "boot.h"
 #include "console.h"
 #include "ctl_server.h"
@@ -495,6 +496,7 @@ int main(int argc, char **argv)
         ioloop_add(&wake_watch, EPOLLIN) < 0 || ioloop_add(&signal_watch, EPOLLIN) < 0)
         return VMM_EXIT_ERROR;
 
+    blkback_register();
     pause_init(d, o.control.hold, o.paused);
     if (control_init(d, &o.control) < 0)
         return VMM_EXIT_ERROR;
