@@ -10,6 +10,11 @@
  * With "durable" on its command line it stops after the first disk's
  * acknowledged flush, prints "BLK durable", and waits: the test then kills
  * the VMM and reads the image from the host.
+ *
+ * With "hotplug" it keeps its disks connected ("BLK ready"), closes the
+ * frontend when the toolstack closes the backend (xl block-detach: "BLK
+ * detached"), then waits for a disk to appear again (xl block-attach),
+ * connects to it and reads it ("BLK reattached").
  */
 #include "guest.h"
 #include "blkfront.h"
@@ -115,6 +120,47 @@ static void test_ro_disk(struct blkfront *f, unsigned id)
     CHECK_EQ(n, f->discard, 0);
 }
 
+/* Hot-plug: see the top. */
+static void hotplug(struct blkfront *f, int n)
+{
+    printk("BLK ready\n");
+    int gone = -1;
+    for (int round = 0; round < 30000 && gone < 0; round++) {
+        for (int i = 0; i < n && gone < 0; i++)
+            if (blkfront_backend_state(&f[i]) == 5) {   /* XenbusStateClosing */
+                CHECK_EQ("close when the toolstack detaches", blkfront_close(&f[i]), 0);
+                gone = i;
+            }
+        guest_sleep_ms(10);
+    }
+    printk("BLK detached\n");
+    /* A disk we have not had (the detached one's nodes may linger a
+     * moment, until the toolstack removes them). */
+    unsigned ids[4];
+    int id = -1;
+    for (int round = 0; round < 30000 && id < 0; round++) {
+        int m = blkfront_list(ids, 4);
+        for (int i = 0; i < m; i++) {
+            int known = 0;
+            for (int j = 0; j < n; j++)
+                known |= ids[i] == f[j].devid;
+            if (!known)
+                id = (int)ids[i];
+        }
+        guest_sleep_ms(10);
+    }
+    struct blkfront g;
+    static uint8_t ring[4096] __attribute__((aligned(4096)));
+    CHECK("a disk attached again", id >= 0);
+    CHECK_EQ("connect to the attached disk", blkfront_connect(&g, (unsigned)id, ring), 0);
+    memset(back, 0, sizeof(back));
+    CHECK_EQ("read the attached disk", blkfront_rw(&g, 0, 64, back, 0, 0), BLKIF_RSP_OKAY);
+    CHECK("the attached disk holds the host's data", memcmp(back, "XENON-HOST", 10) == 0);
+    printk("BLK reattached\n");
+    CHECK_EQ("close the attached disk", blkfront_close(&g), 0);
+    finish("blk");
+}
+
 void guest_main(void)
 {
     printk("blk: %d-bit guest\n", GUEST_BITS);
@@ -146,6 +192,8 @@ void guest_main(void)
         else
             test_rw_disk(&f[i], ids[i], durable);
     }
+    if (has_arg("hotplug"))
+        hotplug(f, n);
     for (int i = 0; i < n; i++) {
         char name[64];
         snprintf(name, sizeof(name), "vbd %u: close", ids[i]);

@@ -128,6 +128,7 @@ static int write_key(struct blkfront *f, const char *key, const char *fmt, unsig
 int blkfront_connect(struct blkfront *f, unsigned devid, void *ring_page)
 {
     memset(f, 0, sizeof(*f));
+    f->devid = devid;
     snprintf(f->fe, sizeof(f->fe), "device/vbd/%u", devid);
     char path[96];
     snprintf(path, sizeof(path), "%s/backend", f->fe);

@@ -22,6 +22,7 @@
 
 struct blkfront {
     char fe[48];                    /* device/vbd/<devid> (relative) */
+    unsigned devid;
     char be[128];                   /* its backend directory */
     struct blkif_sring *sring;
     blkif_front_ring_t ring;

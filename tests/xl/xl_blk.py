@@ -170,6 +170,72 @@ def t_bad_disks(e):
     no_devices_left(e, "after failed creates")
 
 
+def block_list(e, dom):
+    rc, out, err = e.xl("block-list", dom)
+    lines = out.splitlines()
+    return rc, lines[0] if lines else "", [l.split() for l in lines[1:]], err
+
+
+def t_hotplug(e):
+    """xl block-list, block-detach and block-attach while the guest runs:
+    the guest closes on detach and connects to the disk attached again; a
+    disk attached to a domain that never connects it is detached at once."""
+    need_kvm()
+    rw = make_image(e, "rw.img")
+    cfg = guest_cfg(e, "hp", "guest-blk-64", [f"{rw},raw,xvda,w"], 'cmdline = "hotplug"\n')
+    rc, out, err = e.xl("create", cfg)
+    check("create: exit 0", rc == 0, err)
+    check("the guest is connected", wait_for(lambda: "BLK ready" in e.console_log("hp"), 120),
+          e.console_log("hp")[-2000:])
+    domid = int(e.rows()["hp"].group(2))
+    rc, head, rows, err = block_list(e, "hp")
+    check("block-list: xl's header", head.split() ==
+          ["Vdev", "BE", "handle", "state", "evt-ch", "ring-ref", "BE-path"], head)
+    check("block-list: the connected disk", rc == 0 and len(rows) == 1 and
+          rows[0][:4] == [str(XVDA), "0", str(domid), "4"] and int(rows[0][4]) > 0 and
+          rows[0][6] == f"/local/domain/0/backend/vbd/{domid}/{XVDA}", rows)
+    rc, out, err = e.xl("block-detach", "hp", "xvda")
+    check("block-detach: exit 0", rc == 0, err)
+    check("the guest closed its frontend", wait_for(lambda: "BLK detached" in e.console_log("hp"), 60))
+    check("the nodes are gone", e.xs_dir(f"/local/domain/{domid}/device/vbd") in (None, []) and
+          e.xs_dir(f"/local/domain/0/backend/vbd/{domid}") is None and
+          e.xs_dir(f"/libxl/{domid}/device/vbd") in (None, []),
+          str(e.xs_dir(f"/local/domain/0/backend/vbd/{domid}")))
+    rc, head, rows, err = block_list(e, "hp")
+    check("block-list: nothing after the detach", rc == 0 and rows == [], rows)
+    rc, out, err = e.xl("block-detach", "hp", "xvda")
+    check("block-detach of no device: xl's error", rc != 0 and
+          "Error: Device xvda not connected." in err, err)
+    rc, out, err = e.xl("block-attach", "hp", f"format=raw,vdev=xvdb,access=rw,target={rw}")
+    check("block-attach: exit 0", rc == 0, err)
+    check("the guest connected the attached disk and read it",
+          wait_for(lambda: "RESULT blk: " in e.console_log("hp"), 120) and
+          "BLK reattached" in e.console_log("hp"), e.console_log("hp")[-2000:])
+    check("hotplug: all guest checks pass", "RESULT blk: PASS" in e.console_log("hp"),
+          e.console_log("hp")[-2000:])
+    wait_for(lambda: "hp" not in e.rows(), 30)
+    no_devices_left(e, "after the hotplug guest")
+
+    # A frontend that never connects: the idle guest.
+    cfg = e.cfg("idle.cfg", f'name = "idle"\ntype = "pvh"\n'
+                f'kernel = "{os.path.join(BUILD, "guests", "guest-idle-64")}"\nmemory = 16\n')
+    rc, out, err = e.xl("create", cfg)
+    check("create an idle domain", rc == 0, err)
+    rc, out, err = e.xl("block-attach", "idle", f"{rw},raw,xvdc,r")
+    check("block-attach to a domain that never connects: exit 0", rc == 0, err)
+    rc, head, rows, err = block_list(e, "idle")
+    check("block-list: frontend Initialising, no ring", len(rows) == 1 and
+          rows[0][0] == "51744" and rows[0][3:6] == ["1", "-1", "-1"], rows)
+    rc, out, err = e.xl("block-attach", "idle", f"{rw},raw,xvdc,r")
+    check("block-attach of a vdev in use: refused", rc != 0, err)
+    rc, out, err = e.xl("block-detach", "idle", "51744")
+    check("block-detach of a never-connected disk: exit 0, no wait", rc == 0, err)
+    rc, head, rows, err = block_list(e, "idle")
+    check("block-list: empty", rows == [], rows)
+    rc, out, err = e.xl("destroy", "idle")
+    no_devices_left(e, "after destroy")
+
+
 SCENARIOS = {n[2:]: f for n, f in globals().items() if n.startswith("t_")}
 
 
