@@ -108,7 +108,7 @@ def t_nodes_durable(e):
     want_be = {"frontend": fe, "frontend-id": str(domid), "online": "1", "state": "4",
                "params": rw, "type": "phy", "mode": "w", "device-type": "disk",
                "removable": "0", "sectors": str(SECTORS), "sector-size": "512",
-               "physical-sector-size": "512", "info": "0", "feature-flush-cache": "1",
+               "physical-sector-size": "512", "info": "0", "feature-flush-cache": "1", "feature-barrier": "1",
                "feature-discard": "1", "discard-granularity": "4096",
                "discard-alignment": "0", "max-ring-page-order": "0",
                "multi-queue-max-queues": "1", "feature-persistent": "0"}

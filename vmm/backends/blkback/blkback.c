@@ -378,6 +378,8 @@ static int probe(struct xenbus_dev *dev, int fd, uint32_t flags)
     unsigned info = (b->readonly ? VDISK_READONLY : 0) |
                     ((flags & XENON_DEV_F_CDROM) ? VDISK_CDROM | VDISK_REMOVABLE : 0);
     xenbus_dev_printf(dev, "feature-flush-cache", "1");
+    /* As Xen's blkback: a barrier is carried out (drain, then flush). */
+    xenbus_dev_printf(dev, "feature-barrier", "1");
     xenbus_dev_printf(dev, "feature-persistent", "0");
     if (!b->readonly) {
         xenbus_dev_printf(dev, "feature-discard", "1");
