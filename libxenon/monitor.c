@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "vmm_control.h"
 #include "xenon/contract.h"
 #include <xen/sched.h>
 #include "xs_client.h"
@@ -91,10 +93,22 @@ void monitor(const struct xenon_paths *p, struct domain_config *dc, const char *
             named = true;
         }
         pid_t vmm;
+        /* A restarted domain with disks is held, as xl create holds the
+         * first one, until its vbds are in place (held: our end). */
+        int held = -1;
+        if (go_fd < 0 && dc->num_disks > 0) {
+            int pair[2];
+            if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0) {
+                go_fd = pair[0];
+                held = pair[1];
+            }
+        }
         /* Only the first start may be paused (xl create -p); a restarted
          * domain runs. */
         if (monitor_stop ||
             vmm_start(p, dc, domid, s.console, paused && report >= 0, go_fd, &vmm) < 0) {
+            if (held >= 0)
+                close(held);
             xs = xs ? xs : xs_open(p->xs_path);
             teardown(p, xs, domid);
             if (report >= 0)
@@ -104,6 +118,14 @@ void monitor(const struct xenon_paths *p, struct domain_config *dc, const char *
         if (go_fd >= 0) {       /* only the first VMM waits for xl's go */
             close(go_fd);
             go_fd = -1;
+        }
+        if (held >= 0) {
+            xs = xs ? xs : xs_open(p->xs_path);
+            if (xs && vbd_add_all(xs, held, domid, dc, stderr) == 0)
+                (void)!vmmctl_send_go(held);
+            else
+                mlog("domain %u: its disks could not be attached", domid);
+            close(held);        /* no GO sent: the VMM destroys the domain */
         }
         s.vmm_pid = vmm;
         s.vmm_start = proc_start(vmm, NULL);

@@ -236,6 +236,22 @@ def t_hotplug(e):
     no_devices_left(e, "after destroy")
 
 
+def t_restart(e):
+    """A domain restarted by its monitor (on_poweroff = "restart") gets its
+    disks again: the guest passes its checks in the second life too."""
+    need_kvm()
+    rw = make_image(e, "rw.img")
+    cfg = guest_cfg(e, "rs", "guest-blk-64", [f"{rw},raw,xvda,w"], 'on_poweroff = "restart"\n')
+    rc, out, err = e.xl("create", cfg)
+    check("create: exit 0", rc == 0, err)
+    check("the guest passed twice (restarted with its disk)",
+          wait_for(lambda: e.console_log("rs").count("RESULT blk: PASS") >= 2, 240),
+          e.console_log("rs")[-2000:])
+    rc, out, err = e.xl("destroy", "rs")
+    check("destroy: exit 0", rc == 0, err)
+    no_devices_left(e, "after destroy")
+
+
 SCENARIOS = {n[2:]: f for n, f in globals().items() if n.startswith("t_")}
 
 
