@@ -22,7 +22,10 @@
 
 #include <xen/io/blkif.h>
 
-static uint8_t ring_pages[4][4096] __attribute__((aligned(4096)));
+static uint8_t ring_pages[4][4 * 4096] __attribute__((aligned(4096)));
+#define BIG_PAGES 32
+static uint8_t big[BIG_PAGES * 4096] __attribute__((aligned(4096)));
+static uint8_t big_back[BIG_PAGES * 4096] __attribute__((aligned(4096)));
 static uint8_t buf[4096] __attribute__((aligned(4096)));
 static uint8_t back[4096] __attribute__((aligned(4096)));
 
@@ -96,6 +99,21 @@ static void test_rw_disk(struct blkfront *f, unsigned id, int durable)
         static const uint8_t zero[4096];
         snprintf(n, sizeof(n), "vbd %u: a discarded page reads as zeroes", id);
         CHECK(n, memcmp(back, zero, 4096) == 0);
+    }
+    if (f->max_indirect >= BIG_PAGES) {
+        for (unsigned i = 0; i < BIG_PAGES; i++)
+            fill(big + 4096 * i, id * 1000 + i);
+        snprintf(n, sizeof(n), "vbd %u: indirect write of %u pages", id, BIG_PAGES);
+        CHECK_EQ(n, blkfront_rw_indirect(f, 1, 256, big, BIG_PAGES), BLKIF_RSP_OKAY);
+        memset(big_back, 0, sizeof(big_back));
+        snprintf(n, sizeof(n), "vbd %u: indirect read of %u pages", id, BIG_PAGES);
+        CHECK_EQ(n, blkfront_rw_indirect(f, 0, 256, big_back, BIG_PAGES), BLKIF_RSP_OKAY);
+        const uint32_t *x = (const uint32_t *)big, *y = (const uint32_t *)big_back;
+        unsigned bad = 0;
+        for (unsigned i = 0; i < sizeof(big) / 4; i++)
+            bad += x[i] != y[i];
+        snprintf(n, sizeof(n), "vbd %u: indirect round trip", id);
+        CHECK_EQ(n, bad, 0);
     }
     /* What the host checks after we are gone: sector 128 holds this. */
     memset(buf, 0, sizeof(buf));
@@ -176,15 +194,18 @@ void guest_main(void)
     for (int i = 0; i < n; i++) {
         char name[64];
         snprintf(name, sizeof(name), "vbd %u: connect", ids[i]);
-        int ok = blkfront_connect(&f[i], ids[i], ring_pages[i]) == 0;
+        /* The first disk on a ring of 4 pages, if offered. */
+        int ok = blkfront_connect_order(&f[i], ids[i], ring_pages[i], i == 0 ? 2 : 0) == 0;
         check(name, ok, "see above");
         if (!ok) {
             n = i;
             break;
         }
-        printk("blk: vbd %u: %llu sectors of %u bytes, info %u%s%s\n", ids[i],
+        printk("blk: vbd %u: %llu sectors of %u bytes, info %u%s%s, ring of %u page(s), "
+               "%u indirect segments\n", ids[i],
                (unsigned long long)f[i].sectors, f[i].sector_size, f[i].info,
-               f[i].flush ? ", flush" : "", f[i].discard ? ", discard" : "");
+               f[i].flush ? ", flush" : "", f[i].discard ? ", discard" : "",
+               1u << f[i].ring_order, f[i].max_indirect);
         snprintf(name, sizeof(name), "vbd %u: sector size 512", ids[i]);
         CHECK_EQ(name, f[i].sector_size, 512);
         if (f[i].info & VDISK_READONLY)

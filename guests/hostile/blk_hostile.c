@@ -90,10 +90,43 @@ void guest_main(void)
     r = read_req(0, g);
     r.operation = 99;
     CHECK_EQ("an unknown operation", blkfront_request(&a, &r), BLKIF_RSP_EOPNOTSUPP);
-    r = read_req(0, g);
-    r.operation = BLKIF_OP_INDIRECT;
-    CHECK_EQ("an indirect request (not offered)", blkfront_request(&a, &r),
-             BLKIF_RSP_EOPNOTSUPP);
+    /* Indirect requests: bad indirect pages, bad segments in them. */
+    {
+        static struct blkif_request_segment ind[512] __attribute__((aligned(4096)));
+        blkif_request_indirect_t ir;
+        memset(&ir, 0, sizeof(ir));
+        ir.operation = BLKIF_OP_INDIRECT;
+        ir.indirect_op = BLKIF_OP_READ;
+        ir.nr_segments = 2;
+        ir.id = next_id++;
+        ir.indirect_grefs[0] = 100002;                  /* beyond the table */
+        CHECK_EQ("indirect: a bad indirect page", blkfront_request(&a, (blkif_request_t *)&ir),
+                 BLKIF_RSP_ERROR);
+        grant_ref_t gi = gnt_grant(ind, 1);
+        ind[0] = (struct blkif_request_segment){ .gref = g, .first_sect = 0, .last_sect = 7 };
+        ind[1] = (struct blkif_request_segment){ .gref = g, .first_sect = 7, .last_sect = 1 };
+        ir.indirect_grefs[0] = gi;
+        ir.id = next_id++;
+        CHECK_EQ("indirect: first_sect > last_sect inside", blkfront_request(&a,
+                 (blkif_request_t *)&ir), BLKIF_RSP_ERROR);
+        ir.nr_segments = 300;
+        ir.id = next_id++;
+        CHECK_EQ("indirect: 300 segments", blkfront_request(&a, (blkif_request_t *)&ir),
+                 BLKIF_RSP_ERROR);
+        ir.nr_segments = 1;
+        ir.indirect_op = BLKIF_OP_DISCARD;
+        ir.id = next_id++;
+        CHECK_EQ("indirect: not a read or write", blkfront_request(&a,
+                 (blkif_request_t *)&ir), BLKIF_RSP_ERROR);
+        ind[1].first_sect = 0;
+        ir.indirect_op = BLKIF_OP_READ;
+        ir.nr_segments = 2;
+        ir.sector_number = a.sectors - 8;               /* 16 sectors, 8 past the end */
+        ir.id = next_id++;
+        CHECK_EQ("indirect: past the end", blkfront_request(&a, (blkif_request_t *)&ir),
+                 BLKIF_RSP_ERROR);
+        gnt_revoke(gi);
+    }
     r = read_req(0, g);
     CHECK_EQ("the ring still serves good reads", blkfront_request(&a, &r), BLKIF_RSP_OKAY);
 

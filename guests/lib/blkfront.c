@@ -127,6 +127,12 @@ static int write_key(struct blkfront *f, const char *key, const char *fmt, unsig
 
 int blkfront_connect(struct blkfront *f, unsigned devid, void *ring_page)
 {
+    return blkfront_connect_order(f, devid, ring_page, 0);
+}
+
+int blkfront_connect_order(struct blkfront *f, unsigned devid, void *ring_page,
+                           unsigned order)
+{
     memset(f, 0, sizeof(*f));
     f->devid = devid;
     snprintf(f->fe, sizeof(f->fe), "device/vbd/%u", devid);
@@ -138,19 +144,33 @@ int blkfront_connect(struct blkfront *f, unsigned devid, void *ring_page)
     }
     if (wait_backend(f, XenbusStateInitWait) < 0)
         return -1;
+    unsigned long max = 0;
+    read_int(f->be, "max-ring-page-order", &max);
+    f->ring_order = order < max ? order : (unsigned)max;
     struct evtchn_alloc_unbound a = { .dom = DOMID_SELF, .remote_dom = 0 };
     if (evtchn_op(EVTCHNOP_alloc_unbound, &a))
         return -1;
     f->port = a.port;
     f->sring = ring_page;
     SHARED_RING_INIT(f->sring);
-    FRONT_RING_INIT(&f->ring, f->sring, 4096);
+    FRONT_RING_INIT(&f->ring, f->sring, 4096u << f->ring_order);
     f->ring_ref = gnt_grant(ring_page, 0);
+    if (f->ring_order) {
+        char key[16];
+        for (unsigned i = 0; i < (1u << f->ring_order); i++) {
+            snprintf(key, sizeof(key), "ring-ref%u", i);
+            grant_ref_t r = i ? gnt_grant((uint8_t *)ring_page + 4096 * i, 0) : f->ring_ref;
+            if (write_key(f, key, "%lu", r) < 0)
+                return -1;
+        }
+        if (write_key(f, "ring-page-order", "%lu", f->ring_order) < 0)
+            return -1;
+    }
     char proto[16];
     snprintf(proto, sizeof(proto), "%s",
              GUEST_BITS == 64 ? XEN_IO_PROTO_ABI_X86_64 : XEN_IO_PROTO_ABI_X86_32);
     snprintf(path, sizeof(path), "%s/protocol", f->fe);
-    if (write_key(f, "ring-ref", "%lu", f->ring_ref) < 0 ||
+    if ((!f->ring_order && write_key(f, "ring-ref", "%lu", f->ring_ref) < 0) ||
         write_key(f, "event-channel", "%lu", f->port) < 0 || xs_write(path, proto) < 0 ||
         write_key(f, "state", "%lu", XenbusStateInitialised) < 0)
         return -1;
@@ -171,6 +191,9 @@ int blkfront_connect(struct blkfront *f, unsigned devid, void *ring_page)
     v = 0;
     read_int(f->be, "feature-discard", &v);
     f->discard = v == 1;
+    v = 0;
+    read_int(f->be, "feature-max-indirect-segments", &v);
+    f->max_indirect = (unsigned)v;
     return write_key(f, "state", "%lu", XenbusStateConnected);
 }
 
@@ -233,6 +256,34 @@ int blkfront_rw(struct blkfront *f, int write, uint64_t sector, void *page,
     r.seg[0].last_sect = (uint8_t)last;
     int st = blkfront_request(f, &r);
     gnt_revoke(r.seg[0].gref);
+    return st;
+}
+
+int blkfront_rw_indirect(struct blkfront *f, int write, uint64_t sector, void *pages,
+                         unsigned n)
+{
+    static struct blkif_request_segment ind[512] __attribute__((aligned(4096)));
+    if (n == 0 || n > 512)
+        return -102;
+    for (unsigned i = 0; i < n; i++)
+        ind[i] = (struct blkif_request_segment){
+            .gref = gnt_grant((uint8_t *)pages + 4096 * i, write),
+            .first_sect = 0, .last_sect = 7 };
+    grant_ref_t gi = gnt_grant(ind, 1);
+    blkif_request_indirect_t r;
+    memset(&r, 0, sizeof(r));
+    r.operation = BLKIF_OP_INDIRECT;
+    r.indirect_op = write ? BLKIF_OP_WRITE : BLKIF_OP_READ;
+    r.nr_segments = (uint16_t)n;
+    r.id = request_id++;
+    r.sector_number = sector;
+    r.indirect_grefs[0] = gi;
+    blkfront_push(f, (blkif_request_t *)&r);
+    blkif_response_t rsp;
+    int st = blkfront_wait(f, &rsp, 5000) < 0 ? -100 : rsp.id != r.id ? -101 : rsp.status;
+    gnt_revoke(gi);
+    for (unsigned i = 0; i < n; i++)
+        gnt_revoke(ind[i].gref);
     return st;
 }
 

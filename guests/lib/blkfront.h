@@ -31,6 +31,8 @@ struct blkfront {
     uint64_t sectors;
     unsigned sector_size, info;
     int flush, discard;             /* features the backend published */
+    unsigned ring_order;            /* pages of the ring: 1 << ring_order */
+    unsigned max_indirect;          /* feature-max-indirect-segments */
 };
 
 /* Map grant frame 0 (once). 0 or -1. */
@@ -52,6 +54,11 @@ int blkfront_list(unsigned *ids, int max);
  * Connected, read sectors/info/sector-size and the features, go
  * Connected. ring_page: one page of ours for the ring. 0 or -1 (printed). */
 int blkfront_connect(struct blkfront *f, unsigned devid, void *ring_page);
+/* The same with a ring of 1 << order pages (ring_pages: that many
+ * contiguous pages of ours) when the backend offers that order
+ * (max-ring-page-order), else of the largest it offers. */
+int blkfront_connect_order(struct blkfront *f, unsigned devid, void *ring_pages,
+                           unsigned order);
 /* Put one raw request on the ring and kick (no wait). */
 void blkfront_push(struct blkfront *f, const blkif_request_t *req);
 /* Wait up to ms for a response: 0 with *rsp, or -1. */
@@ -63,6 +70,10 @@ int blkfront_request(struct blkfront *f, const blkif_request_t *req);
 int blkfront_rw(struct blkfront *f, int write, uint64_t sector, void *page,
                 unsigned first, unsigned last);
 int blkfront_flush(struct blkfront *f);
+/* n contiguous pages at `sector` in one indirect request (n <= 512): the
+ * status. */
+int blkfront_rw_indirect(struct blkfront *f, int write, uint64_t sector, void *pages,
+                         unsigned n);
 int blkfront_discard(struct blkfront *f, uint64_t sector, uint64_t n);
 /* Close as a frontend does (Closing, wait for the backend, Closed). */
 int blkfront_close(struct blkfront *f);

@@ -97,7 +97,6 @@ static void test_checks(void **state)
     assert_int_equal(check_one(BLKIF_OP_FLUSH_DISKCACHE, 0, 0, 0, 0, false), BLKIF_RSP_OKAY);
     assert_int_equal(check_one(BLKIF_OP_FLUSH_DISKCACHE, 0, 0, 0, 0, true), BLKIF_RSP_ERROR);
     assert_int_equal(check_one(BLKIF_OP_WRITE_BARRIER, 1, 0, 0, 7, false), BLKIF_RSP_OKAY);
-    assert_int_equal(check_one(BLKIF_OP_INDIRECT, 1, 0, 0, 7, false), BLKIF_RSP_EOPNOTSUPP);
     assert_int_equal(check_one(BLKIF_OP_RESERVED_1, 1, 0, 0, 7, false), BLKIF_RSP_EOPNOTSUPP);
     assert_int_equal(check_one(200, 1, 0, 0, 7, false), BLKIF_RSP_EOPNOTSUPP);
 
@@ -115,11 +114,72 @@ static void test_checks(void **state)
     assert_int_equal(blkif_check(&r, DISK, false), BLKIF_RSP_ERROR);
 }
 
+/* Indirect: the header here, the segments from the indirect pages. */
+static void test_indirect(void **state)
+{
+    (void)state;
+    blkif_request_indirect_t q = { .operation = BLKIF_OP_INDIRECT,
+                                   .indirect_op = BLKIF_OP_WRITE, .nr_segments = 256,
+                                   .id = 5, .sector_number = 16 };
+    for (int i = 0; i < 8; i++)
+        q.indirect_grefs[i] = 100 + i;
+    struct blk_req r;
+    blkif_parse(&q, BLKIF_ABI_X86_64, &r);
+    assert_int_equal(r.nr_segments, 256);
+    assert_int_equal(r.indirect_gref[7], 107);
+    assert_int_equal(blkif_rsp_op(&r), BLKIF_OP_WRITE);
+    assert_int_equal(blkif_indirect_pages(&r), 1);
+    assert_int_equal(blkif_check(&r, DISK, false), BLKIF_RSP_OKAY);
+    assert_int_equal(blkif_check(&r, DISK, true), BLKIF_RSP_ERROR);
+    /* The i386 layout: id at 4, sector at 12, handle at 20, grefs at 24. */
+    uint8_t s32[108] = { BLKIF_OP_INDIRECT, BLKIF_OP_READ, 0, 1 };   /* 256 segments */
+    uint64_t id = 5, sector = 16;
+    memcpy(s32 + 4, &id, 8);
+    memcpy(s32 + 12, &sector, 8);
+    for (uint32_t i = 0; i < 8; i++) {
+        uint32_t g = 100 + i;
+        memcpy(s32 + 24 + 4 * i, &g, 4);
+    }
+    struct blk_req r32;
+    blkif_parse(s32, BLKIF_ABI_X86_32, &r32);
+    assert_int_equal(r32.nr_segments, 256);
+    assert_int_equal(r32.indirect_gref[0], 100);
+    assert_int_equal(r32.indirect_gref[7], 107);
+    assert_int_equal(r32.sector, 16);
+    q.nr_segments = 257;
+    blkif_parse(&q, BLKIF_ABI_X86_64, &r);
+    assert_int_equal(blkif_check(&r, DISK, false), BLKIF_RSP_ERROR);
+    q.nr_segments = 0;
+    blkif_parse(&q, BLKIF_ABI_X86_64, &r);
+    assert_int_equal(blkif_check(&r, DISK, false), BLKIF_RSP_ERROR);
+    q.nr_segments = 8, q.indirect_op = BLKIF_OP_FLUSH_DISKCACHE;
+    blkif_parse(&q, BLKIF_ABI_X86_64, &r);
+    assert_int_equal(blkif_check(&r, DISK, false), BLKIF_RSP_ERROR);
+
+    /* Segments out of a page, then checked. */
+    static uint8_t page[4096];
+    struct blkif_request_segment sg[512];
+    for (int i = 0; i < 512; i++)
+        sg[i] = (struct blkif_request_segment){ .gref = (grant_ref_t)i, .first_sect = 0,
+                                                .last_sect = 7 };
+    memcpy(page, sg, sizeof(page));
+    struct blk_seg out[512];
+    blkif_indirect_segs(page, 0, 512, out);
+    assert_int_equal(out[511].gref, 511);
+    uint64_t n;
+    assert_int_equal(blkif_check_segs(out, 256, 0, DISK, &n), BLKIF_RSP_OKAY);
+    assert_int_equal(n, 2048);
+    assert_int_equal(blkif_check_segs(out, 256, 1, DISK, &n), BLKIF_RSP_ERROR);
+    out[3].first_sect = 6, out[3].last_sect = 5;
+    assert_int_equal(blkif_check_segs(out, 8, 0, DISK, &n), BLKIF_RSP_ERROR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layouts),
         cmocka_unit_test(test_checks),
+        cmocka_unit_test(test_indirect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,6 +85,11 @@ def t_disks(e, bits="64"):
     check("the read-only image is untouched", sector(ro, 0, 4096) == b"\0" * 4096 and
           sector(ro, 64, 10) == b"XENON-HOST")
     check("the domain went away after poweroff", wait_for(lambda: "blk" not in e.rows(), 30))
+    vlog = open(os.path.join(e.env["XENON_LOG_DIR"], "xl-blk.log"), errors="replace").read()
+    abi = "x86_64" if bits == "64" else "x86_32"
+    check(f"the first disk ran a 4-page {abi} ring, the second a 1-page one",
+          f"{abi} ring of 4 page(s), 128 entries" in vlog and
+          f"{abi} ring of 1 page(s), 32 entries" in vlog, vlog[-1500:])
     no_devices_left(e, "after poweroff")
 
 
@@ -110,7 +115,8 @@ def t_nodes_durable(e):
                "removable": "0", "sectors": str(SECTORS), "sector-size": "512",
                "physical-sector-size": "512", "info": "0", "feature-flush-cache": "1", "feature-barrier": "1",
                "feature-discard": "1", "discard-granularity": "4096",
-               "discard-alignment": "0", "max-ring-page-order": "0",
+               "discard-alignment": "0", "max-ring-page-order": "4",
+               "feature-max-indirect-segments": "256",
                "multi-queue-max-queues": "1", "feature-persistent": "0"}
     for k, v in want_be.items():
         check(f"backend {k} = {v}", e.xs_read(f"{be}/{k}") == v, repr(e.xs_read(f"{be}/{k}")))

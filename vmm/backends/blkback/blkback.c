@@ -1,6 +1,7 @@
-/* See blkback.h. One ring page (max-ring-page-order 0) and one queue per
- * disk; requests in flight never exceed the ring's entries, so the
- * pending table and the uring are sized by it. */
+/* See blkback.h. Rings of up to 16 pages (max-ring-page-order 4) and one
+ * queue per disk; requests in flight never exceed the ring's entries, so
+ * the pending table is sized by it. Indirect requests carry up to 256
+ * segments. */
 #include "blkback.h"
 #include "backend.h"
 #include "blkif_req.h"
@@ -21,26 +22,30 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <xen/io/ring.h>
 
 #include "log.h"
 
-#define RING_BYTES 4096u
-#define MAX_ENTRIES 64u                 /* either layout, one page: 32 */
-#define URING_DEPTH (2 * MAX_ENTRIES)   /* a flush with data is two ops */
+#define PAGE_BYTES 4096u
+#define MAX_RING_ORDER 4u               /* Xen's XENBUS_MAX_RING_GRANT_ORDER */
+#define MAX_RING_PAGES (1u << MAX_RING_ORDER)
+#define URING_DEPTH 256u                /* a full ring waits for room (deferred) */
+#define MAX_SEGS BLK_MAX_INDIRECT_SEGMENTS
 
 /* One request being carried out. */
 struct pending {
     bool used;
-    uint8_t op;
+    uint8_t op;                         /* what the I/O does: never INDIRECT */
+    uint8_t rsp_op;                     /* what the response names */
     uint64_t id;
     int16_t status;
     unsigned ops_left;                  /* uring completions still due */
     size_t bytes;                       /* what a read or write must move */
     unsigned nr_maps;
-    grant_handle_t handle[BLKIF_MAX_SEGMENTS_PER_REQUEST];
-    struct iovec iov[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+    grant_handle_t handle[MAX_SEGS];
+    struct iovec iov[MAX_SEGS];
 };
 
 struct blkback {
@@ -57,8 +62,10 @@ struct blkback {
     bool connected, dead;
     struct backend chan;
     bool chan_bound;
-    grant_handle_t ring_handle;
-    void *ring_page;
+    unsigned nr_pages;                  /* of the ring; 0: not mapped */
+    grant_handle_t ring_handle[MAX_RING_PAGES];
+    uint8_t *ring_page[MAX_RING_PAGES]; /* each its own mapping: not contiguous */
+    void *ring_page0;                   /* the header's page (NULL: unmapped) */
     enum blkif_abi abi;
     size_t slot_size;
     unsigned nr_ents;
@@ -66,25 +73,45 @@ struct blkback {
     unsigned inflight;
     bool draining;                      /* a barrier waits for in-flight I/O */
     bool deferred;                      /* a request waits for a free uring slot */
-    struct pending pend[MAX_ENTRIES];
+    struct pending *pend;               /* nr_ents of them */
+    struct blk_seg segs[MAX_SEGS];      /* an indirect request's, copied out */
 };
 
 static struct blkif_sring *sring(struct blkback *b)
 {
-    return b->ring_page;
+    return b->ring_page0;
 }
 
-static void *slot(struct blkback *b, RING_IDX i)
+/* Slot i's bytes start at ring offset off; a slot may straddle two pages
+ * of a multi-page ring, so it is copied in pieces. */
+static size_t slot_offset(struct blkback *b, RING_IDX i)
 {
-    return (uint8_t *)b->ring_page + offsetof(struct blkif_sring, ring) +
-           (size_t)(i & (b->nr_ents - 1)) * b->slot_size;
+    return offsetof(struct blkif_sring, ring) + (size_t)(i & (b->nr_ents - 1)) * b->slot_size;
+}
+
+static void ring_copy(struct blkback *b, size_t off, void *buf, size_t len, bool out)
+{
+    uint8_t *p = buf;
+    while (len) {
+        size_t pg = off / PAGE_BYTES, in = off % PAGE_BYTES;
+        size_t n = PAGE_BYTES - in < len ? PAGE_BYTES - in : len;
+        if (pg >= b->nr_pages)
+            return;     /* not reached: slots lie within the ring */
+        if (out)
+            memcpy(b->ring_page[pg] + in, p, n);
+        else
+            memcpy(p, b->ring_page[pg] + in, n);
+        off += n, p += n, len -= n;
+    }
 }
 
 /* --- responses ---------------------------------------------------------- */
 
 static void respond(struct blkback *b, uint64_t id, uint8_t op, int16_t status)
 {
-    blkif_put_response(slot(b, b->rsp_prod_pvt), id, op, status);
+    uint8_t rsp[sizeof(union blkif_sring_entry)];
+    blkif_put_response(rsp, id, op, status);
+    ring_copy(b, slot_offset(b, b->rsp_prod_pvt), rsp, 12, true);
     b->rsp_prod_pvt++;
 }
 
@@ -107,7 +134,7 @@ static void release(struct blkback *b, struct pending *p)
     for (unsigned i = 0; i < p->nr_maps; i++)
         grant_unmap(&b->d->grants, p->handle[i]);
     p->nr_maps = 0;
-    respond(b, p->id, p->op, p->status);
+    respond(b, p->id, p->rsp_op, p->status);
     p->used = false;
     b->inflight--;
 }
@@ -123,30 +150,58 @@ static void shut_ring(struct blkback *b, const char *why)
 
 static struct pending *alloc_pending(struct blkback *b)
 {
-    for (unsigned i = 0; i < b->nr_ents; i++)
-        if (!b->pend[i].used)
+    /* In flight <= nr_ents (checked), so a linear look finds one soon:
+     * start where the last one was taken. */
+    static unsigned hint;
+    for (unsigned k = 0; k < b->nr_ents; k++) {
+        unsigned i = (hint + k) % b->nr_ents;
+        if (!b->pend[i].used) {
+            hint = i + 1;
             return &b->pend[i];
-    return NULL;    /* not reached: in flight <= nr_ents (checked) */
+        }
+    }
+    return NULL;
+}
+
+/* Copy an indirect request's segments out of its indirect pages (mapped
+ * read-only for the copy only) into b->segs: BLKIF_RSP_OKAY, or
+ * BLKIF_RSP_ERROR (a bad grant, bad segments). */
+static int read_indirect(struct blkback *b, struct blk_req *r)
+{
+    unsigned pages = blkif_indirect_pages(r);
+    for (unsigned i = 0; i < pages; i++) {
+        grant_handle_t h;
+        void *page;
+        if (grant_map(&b->d->grants, 0, r->indirect_gref[i], true, &h, &page) != GNTST_okay)
+            return BLKIF_RSP_ERROR;
+        unsigned first = i * BLK_SEGS_PER_INDIRECT_PAGE;
+        unsigned n = r->nr_segments - first < BLK_SEGS_PER_INDIRECT_PAGE
+                         ? r->nr_segments - first : BLK_SEGS_PER_INDIRECT_PAGE;
+        blkif_indirect_segs(page, 0, n, b->segs + first);
+        grant_unmap(&b->d->grants, h);
+    }
+    return blkif_check_segs(b->segs, r->nr_segments, r->sector, b->sectors, &r->nr_sectors);
 }
 
 /* Map the segments' grants and point the iovecs into them: 0, or -1 with
  * everything mapped so far unmapped again (a bad or revoked grant). */
-static int map_segments(struct blkback *b, const struct blk_req *r, struct pending *p)
+static int map_segments(struct blkback *b, const struct blk_seg *segs, unsigned nseg,
+                        bool to_guest, struct pending *p)
 {
     /* A read writes into the guest's pages; a write only reads them. */
-    bool readonly = r->op != BLKIF_OP_READ;
+    bool readonly = !to_guest;
     p->bytes = 0;
-    for (unsigned i = 0; i < r->nr_segments; i++) {
+    for (unsigned i = 0; i < nseg; i++) {
         void *page;
-        int16_t st = grant_map(&b->d->grants, 0, r->seg[i].gref, readonly,
+        int16_t st = grant_map(&b->d->grants, 0, segs[i].gref, readonly,
                                &p->handle[i], &page);
         if (st != GNTST_okay) {
             log_debug("dom%u: vbd %u: grant %u: status %d", b->d->domid,
-                      b->dev->devid, r->seg[i].gref, st);
+                      b->dev->devid, segs[i].gref, st);
             return -1;
         }
         p->nr_maps = i + 1;
-        unsigned first = r->seg[i].first_sect, last = r->seg[i].last_sect;
+        unsigned first = segs[i].first_sect, last = segs[i].last_sect;
         p->iov[i].iov_base = (uint8_t *)page + ((size_t)first << BLK_SECTOR_SHIFT);
         p->iov[i].iov_len = (size_t)(last - first + 1) << BLK_SECTOR_SHIFT;
         p->bytes += p->iov[i].iov_len;
@@ -165,10 +220,10 @@ static struct io_uring_sqe *get_sqe(struct blkback *b)
 }
 
 /* Start one checked request; false when the uring has no room now. */
-static bool start(struct blkback *b, const struct blk_req *r)
+static bool start(struct blkback *b, struct blk_req *r)
 {
-    unsigned need = r->op == BLKIF_OP_FLUSH_DISKCACHE || r->op == BLKIF_OP_WRITE_BARRIER
-                        ? (r->nr_segments ? 2 : 1) : 1;
+    bool flush = r->op == BLKIF_OP_FLUSH_DISKCACHE || r->op == BLKIF_OP_WRITE_BARRIER;
+    unsigned need = flush && r->nr_segments ? 2 : 1;
     if (io_uring_sq_space_left(&b->uring) < need)
         io_uring_submit(&b->uring);
     if (io_uring_sq_space_left(&b->uring) < need)
@@ -178,10 +233,20 @@ static bool start(struct blkback *b, const struct blk_req *r)
         shut_ring(b, "more requests in flight than the ring holds");
         return true;
     }
-    *p = (struct pending){ .used = true, .op = r->op, .id = r->id,
-                           .status = BLKIF_RSP_OKAY };
+    uint8_t op = r->op == BLKIF_OP_INDIRECT ? r->indirect_op : r->op;
+    *p = (struct pending){ .used = true, .op = op, .rsp_op = blkif_rsp_op(r),
+                           .id = r->id, .status = BLKIF_RSP_OKAY };
     b->inflight++;
-    if (b->fd < 0 || map_segments(b, r, p) < 0) {
+    const struct blk_seg *segs = r->seg;
+    if (r->op == BLKIF_OP_INDIRECT) {
+        if (read_indirect(b, r) != BLKIF_RSP_OKAY) {
+            p->status = BLKIF_RSP_ERROR;
+            release(b, p);
+            return true;
+        }
+        segs = b->segs;
+    }
+    if (b->fd < 0 || map_segments(b, segs, r->nr_segments, op == BLKIF_OP_READ, p) < 0) {
         p->status = BLKIF_RSP_ERROR;
         release(b, p);
         return true;
@@ -189,7 +254,7 @@ static bool start(struct blkback *b, const struct blk_req *r)
     uint64_t off = r->sector << BLK_SECTOR_SHIFT;
     uint64_t tag = (uint64_t)(p - b->pend);
     struct io_uring_sqe *sqe;
-    switch (r->op) {
+    switch (op) {
     case BLKIF_OP_READ:
         sqe = get_sqe(b);
         io_uring_prep_readv(sqe, b->fd, p->iov, r->nr_segments, off);
@@ -241,13 +306,13 @@ static void take_requests(struct blkback *b)
         while (b->req_cons != rp && !b->dead) {
             if (b->draining)
                 return;
-            memcpy(buf, slot(b, b->req_cons), b->slot_size);
+            ring_copy(b, slot_offset(b, b->req_cons), buf, b->slot_size, false);
             struct blk_req r;
             blkif_parse(buf, b->abi, &r);
             int st = blkif_check(&r, b->sectors, b->readonly);
             if (st != BLKIF_RSP_OKAY) {
                 b->req_cons++;
-                respond(b, r.id, r.op, (int16_t)st);
+                respond(b, r.id, blkif_rsp_op(&r), (int16_t)st);
                 continue;
             }
             if (r.op == BLKIF_OP_WRITE_BARRIER && b->inflight) {
@@ -292,7 +357,7 @@ static void reap(struct blkback *b)
     io_uring_for_each_cqe(&b->uring, head, cqe) {
         n++;
         uint64_t tag = io_uring_cqe_get_data64(cqe);
-        if (tag >= MAX_ENTRIES || !b->pend[tag].used)
+        if (tag >= b->nr_ents || !b->pend[tag].used)
             continue;
         struct pending *p = &b->pend[tag];
         int res = cqe->res;
@@ -387,7 +452,8 @@ static int probe(struct xenbus_dev *dev, int fd, uint32_t flags)
         xenbus_dev_printf(dev, "discard-alignment", "0");
         xenbus_dev_printf(dev, "discard-secure", "0");
     }
-    xenbus_dev_printf(dev, "max-ring-page-order", "0");
+    xenbus_dev_printf(dev, "max-ring-page-order", "%u", MAX_RING_ORDER);
+    xenbus_dev_printf(dev, "feature-max-indirect-segments", "%u", MAX_SEGS);
     xenbus_dev_printf(dev, "multi-queue-max-queues", "1");
     xenbus_dev_printf(dev, "sectors", "%llu", (unsigned long long)b->sectors);
     xenbus_dev_printf(dev, "sector-size", "512");
@@ -409,10 +475,20 @@ static void drain(struct blkback *b)
     }
 }
 
+static void unmap_ring(struct blkback *b)
+{
+    for (unsigned i = 0; i < b->nr_pages; i++)
+        grant_unmap(&b->d->grants, b->ring_handle[i]);
+    b->nr_pages = 0;
+    b->ring_page0 = NULL;
+    free(b->pend);
+    b->pend = NULL;
+}
+
 static void blk_disconnect(struct xenbus_dev *dev)
 {
     struct blkback *b = dev->priv;
-    if (b->ring_page) {
+    if (b->ring_page0) {
         drain(b);
         if (b->chan_bound)
             push_responses(b);
@@ -421,26 +497,53 @@ static void blk_disconnect(struct xenbus_dev *dev)
         backend_fini(&b->chan);
         b->chan_bound = false;
     }
-    if (b->ring_page) {
-        grant_unmap(&b->d->grants, b->ring_handle);
-        b->ring_page = NULL;
-    }
+    unmap_ring(b);
     b->connected = b->dead = b->draining = b->deferred = false;
+}
+
+/* The frontend's ring-ref (one page) or ring-ref0..N-1 (ring-page-order). */
+static int map_ring(struct xenbus_dev *dev, struct blkback *b, unsigned order)
+{
+    unsigned n = 1u << order;
+    for (unsigned i = 0; i < n; i++) {
+        char key[16];
+        unsigned long ref;
+        snprintf(key, sizeof(key), order ? "ring-ref%u" : "ring-ref", i);
+        if (xenbus_dev_fe_uint(dev, key, UINT32_MAX, &ref) < 0) {
+            log_warn("dom%u: vbd %u: no %s", dev->d->domid, dev->devid, key);
+            unmap_ring(b);
+            return -EINVAL;
+        }
+        void *page;
+        int16_t st = grant_map(&b->d->grants, 0, (grant_ref_t)ref, false,
+                               &b->ring_handle[i], &page);
+        if (st != GNTST_okay) {
+            log_warn("dom%u: vbd %u: %s %lu: grant status %d", dev->d->domid,
+                     dev->devid, key, ref, st);
+            unmap_ring(b);
+            return -EINVAL;
+        }
+        b->ring_page[i] = page;
+        b->nr_pages = i + 1;
+    }
+    b->ring_page0 = b->ring_page[0];
+    return 0;
 }
 
 static int blk_connect(struct xenbus_dev *dev)
 {
     struct blkback *b = dev->priv;
-    unsigned long ref, port, v;
-    if (xenbus_dev_fe_uint(dev, "ring-ref", UINT32_MAX, &ref) < 0 ||
-        xenbus_dev_fe_uint(dev, "event-channel", UINT32_MAX, &port) < 0) {
-        log_warn("dom%u: vbd %u: no ring-ref or event-channel (or a multi-page ring, "
-                 "not offered)", dev->d->domid, dev->devid);
+    unsigned long port, v, order = 0;
+    if (xenbus_dev_fe_uint(dev, "event-channel", UINT32_MAX, &port) < 0) {
+        log_warn("dom%u: vbd %u: no event-channel", dev->d->domid, dev->devid);
         return -EINVAL;
     }
-    int rc = xenbus_dev_fe_uint(dev, "ring-page-order", 16, &v);
-    if ((rc == 0 && v != 0) || rc == -EINVAL)
-        return -EINVAL;     /* we published max-ring-page-order 0 */
+    int rc = xenbus_dev_fe_uint(dev, "ring-page-order", MAX_RING_ORDER, &order);
+    if (rc == -EINVAL) {
+        log_warn("dom%u: vbd %u: ring-page-order above %u", dev->d->domid, dev->devid,
+                 MAX_RING_ORDER);
+        return -EINVAL;
+    }
     rc = xenbus_dev_fe_uint(dev, "multi-queue-num-queues", 1024, &v);
     if ((rc == 0 && v != 1) || rc == -EINVAL)
         return -EINVAL;     /* we published multi-queue-max-queues 1 */
@@ -450,31 +553,27 @@ static int blk_connect(struct xenbus_dev *dev)
         return -EINVAL;
     }
     b->slot_size = blkif_slot_size(b->abi);
-    b->nr_ents = blkif_ring_entries(b->abi, RING_BYTES);
-    void *page;
-    int16_t st = grant_map(&b->d->grants, 0, (grant_ref_t)ref, false, &b->ring_handle,
-                           &page);
-    if (st != GNTST_okay) {
-        log_warn("dom%u: vbd %u: ring-ref %lu: grant status %d", dev->d->domid,
-                 dev->devid, ref, st);
-        return -EINVAL;
-    }
-    b->ring_page = page;
+    b->nr_ents = blkif_ring_entries(b->abi, (size_t)PAGE_BYTES << order);
+    b->pend = calloc(b->nr_ents, sizeof(*b->pend));
+    if (!b->pend)
+        return -ENOMEM;
+    if ((rc = map_ring(dev, b, (unsigned)order)) < 0)
+        return rc;
     b->req_cons = b->rsp_prod_pvt = 0;
     b->inflight = 0;
     rc = backend_bind(b->d, &b->chan, (uint32_t)port, NULL, on_kick, b);
     if (rc < 0) {
         log_warn("dom%u: vbd %u: event channel %lu: cannot bind", dev->d->domid,
                  dev->devid, port);
-        grant_unmap(&b->d->grants, b->ring_handle);
-        b->ring_page = NULL;
+        unmap_ring(b);
         return rc;
     }
     b->chan_bound = true;
     b->connected = true;
-    log_info("dom%u: vbd %u connected: %s ring, %u entries, %llu sectors%s",
+    log_info("dom%u: vbd %u connected: %s ring of %u page(s), %u entries, %llu sectors%s",
              dev->d->domid, dev->devid, b->abi == BLKIF_ABI_X86_32 ? "x86_32" : "x86_64",
-             b->nr_ents, (unsigned long long)b->sectors, b->readonly ? ", read-only" : "");
+             b->nr_pages, b->nr_ents, (unsigned long long)b->sectors,
+             b->readonly ? ", read-only" : "");
     return 0;
 }
 

@@ -25,6 +25,16 @@ struct blkif_x86_32_request_discard {
     blkif_sector_t sector_number;
     uint64_t nr_sectors;
 };
+struct blkif_x86_32_request_indirect {
+    uint8_t operation;
+    uint8_t indirect_op;
+    uint16_t nr_segments;
+    uint64_t id;
+    blkif_sector_t sector_number;
+    blkif_vdev_t handle;
+    grant_ref_t indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+    uint64_t pad;
+};
 struct blkif_x86_32_response {
     uint64_t id;
     uint8_t operation;
@@ -33,6 +43,8 @@ struct blkif_x86_32_response {
 #pragma pack(pop)
 _Static_assert(sizeof(struct blkif_x86_32_request) == 108, "i386 blkif request");
 _Static_assert(sizeof(struct blkif_x86_32_response) == 12, "i386 blkif response");
+_Static_assert(sizeof(struct blkif_x86_32_request_indirect) == 64, "i386 indirect request");
+_Static_assert(sizeof(struct blkif_request_indirect) == 64, "x86_64 indirect request");
 _Static_assert(sizeof(union blkif_sring_entry) == 112, "x86_64 blkif slot");
 _Static_assert(offsetof(struct blkif_response, status) ==
                offsetof(struct blkif_x86_32_response, status) &&
@@ -77,6 +89,15 @@ void blkif_parse(const void *slot, enum blkif_abi abi, struct blk_req *r)
         memcpy(&q, slot, sizeof(q));
         r->op = q.operation;
         r->id = q.id;
+        if (q.operation == BLKIF_OP_INDIRECT) {
+            struct blkif_x86_32_request_indirect iq;
+            memcpy(&iq, slot, sizeof(iq));
+            r->indirect_op = iq.indirect_op;
+            r->nr_segments = iq.nr_segments;
+            r->sector = iq.sector_number;
+            memcpy(r->indirect_gref, iq.indirect_grefs, sizeof(r->indirect_gref));
+            return;
+        }
         if (q.operation == BLKIF_OP_DISCARD) {
             struct blkif_x86_32_request_discard dq;
             memcpy(&dq, slot, sizeof(dq));
@@ -87,17 +108,24 @@ void blkif_parse(const void *slot, enum blkif_abi abi, struct blk_req *r)
         }
         r->nr_segments = q.nr_segments;
         r->sector = q.sector_number;
-        for (unsigned i = 0; i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++) {
-            r->seg[i].gref = q.seg[i].gref;
-            r->seg[i].first_sect = q.seg[i].first_sect;
-            r->seg[i].last_sect = q.seg[i].last_sect;
-        }
+        for (unsigned i = 0; i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++)
+            r->seg[i] = (struct blk_seg){ q.seg[i].gref, q.seg[i].first_sect,
+                                          q.seg[i].last_sect };
         return;
     }
     struct blkif_request q;
     memcpy(&q, slot, sizeof(q));
     r->op = q.operation;
     r->id = q.id;
+    if (q.operation == BLKIF_OP_INDIRECT) {
+        struct blkif_request_indirect iq;
+        memcpy(&iq, slot, sizeof(iq));
+        r->indirect_op = iq.indirect_op;
+        r->nr_segments = iq.nr_segments;
+        r->sector = iq.sector_number;
+        memcpy(r->indirect_gref, iq.indirect_grefs, sizeof(r->indirect_gref));
+        return;
+    }
     if (q.operation == BLKIF_OP_DISCARD) {
         struct blkif_request_discard dq;
         memcpy(&dq, slot, sizeof(dq));
@@ -108,17 +136,31 @@ void blkif_parse(const void *slot, enum blkif_abi abi, struct blk_req *r)
     }
     r->nr_segments = q.nr_segments;
     r->sector = q.sector_number;
-    for (unsigned i = 0; i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++) {
-        r->seg[i].gref = q.seg[i].gref;
-        r->seg[i].first_sect = q.seg[i].first_sect;
-        r->seg[i].last_sect = q.seg[i].last_sect;
-    }
+    for (unsigned i = 0; i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++)
+        r->seg[i] = (struct blk_seg){ q.seg[i].gref, q.seg[i].first_sect,
+                                      q.seg[i].last_sect };
 }
 
 static bool range_ok(uint64_t sector, uint64_t n, uint64_t disk_sectors)
 {
     uint64_t end = sector + n;
     return end >= sector && end <= disk_sectors;
+}
+
+int blkif_check_segs(const struct blk_seg *segs, unsigned n, uint64_t sector,
+                     uint64_t disk_sectors, uint64_t *nr_sectors)
+{
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (segs[i].last_sect >= BLK_SECTORS_PER_PAGE ||
+            segs[i].last_sect < segs[i].first_sect)
+            return BLKIF_RSP_ERROR;
+        sum += (uint64_t)(segs[i].last_sect - segs[i].first_sect + 1);
+    }
+    if (sum && !range_ok(sector, sum, disk_sectors))
+        return BLKIF_RSP_ERROR;
+    *nr_sectors = sum;
+    return BLKIF_RSP_OKAY;
 }
 
 int blkif_check(struct blk_req *r, uint64_t disk_sectors, bool readonly)
@@ -133,21 +175,18 @@ int blkif_check(struct blk_req *r, uint64_t disk_sectors, bool readonly)
         if ((r->nr_segments == 0 && !flush) ||
             r->nr_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST)
             return BLKIF_RSP_ERROR;
-        uint64_t n = 0;
-        for (unsigned i = 0; i < r->nr_segments; i++) {
-            if (r->seg[i].last_sect >= BLK_SECTORS_PER_PAGE ||
-                r->seg[i].last_sect < r->seg[i].first_sect)
-                return BLKIF_RSP_ERROR;
-            n += (uint64_t)(r->seg[i].last_sect - r->seg[i].first_sect + 1);
-        }
-        r->nr_sectors = n;
         /* xen_vbd_translate: anything but a read is refused read-only. */
         if (r->op != BLKIF_OP_READ && readonly)
             return BLKIF_RSP_ERROR;
-        if (n && !range_ok(r->sector, n, disk_sectors))
+        return blkif_check_segs(r->seg, r->nr_segments, r->sector, disk_sectors,
+                                &r->nr_sectors);
+    }
+    case BLKIF_OP_INDIRECT:
+        if ((r->indirect_op != BLKIF_OP_READ && r->indirect_op != BLKIF_OP_WRITE) ||
+            r->nr_segments == 0 || r->nr_segments > BLK_MAX_INDIRECT_SEGMENTS ||
+            (r->indirect_op != BLKIF_OP_READ && readonly))
             return BLKIF_RSP_ERROR;
         return BLKIF_RSP_OKAY;
-    }
     case BLKIF_OP_DISCARD:
         /* BLKIF_DISCARD_SECURE is ignored (we publish no discard-secure),
          * as Xen's blkback ignores it then. */
@@ -155,7 +194,18 @@ int blkif_check(struct blk_req *r, uint64_t disk_sectors, bool readonly)
             return BLKIF_RSP_ERROR;
         return BLKIF_RSP_OKAY;
     default:
-        return BLKIF_RSP_EOPNOTSUPP;    /* indirect (not offered), others */
+        return BLKIF_RSP_EOPNOTSUPP;    /* reserved, unknown */
+    }
+}
+
+void blkif_indirect_segs(const void *page, unsigned first, unsigned n,
+                         struct blk_seg *out)
+{
+    const uint8_t *p = page;
+    for (unsigned i = 0; i < n && first + i < BLK_SEGS_PER_INDIRECT_PAGE; i++) {
+        struct blkif_request_segment s;
+        memcpy(&s, p + (first + i) * sizeof(s), sizeof(s));
+        out[i] = (struct blk_seg){ s.gref, s.first_sect, s.last_sect };
     }
 }
 
