@@ -296,6 +296,10 @@ static void take_requests(struct blkback *b)
 {
     struct blkif_sring *s = sring(b);
     uint8_t buf[sizeof(union blkif_sring_entry)];
+    /* A frontend producing without end must not hold the I/O thread (and
+     * with it the console and the other disks): after a budget, come back
+     * through our own wake-up, behind whatever else is ready. */
+    unsigned budget = 4 * b->nr_ents;
     for (;;) {
         RING_IDX rp = __atomic_load_n(&s->req_prod, __ATOMIC_ACQUIRE);
         /* RING_REQUEST_PROD_OVERFLOW: more requests than the ring holds. */
@@ -306,6 +310,11 @@ static void take_requests(struct blkback *b)
         while (b->req_cons != rp && !b->dead) {
             if (b->draining)
                 return;
+            if (budget-- == 0) {
+                uint64_t one = 1;
+                (void)!write(b->chan.chan.fd, &one, sizeof(one));
+                return;
+            }
             ring_copy(b, slot_offset(b, b->req_cons), buf, b->slot_size, false);
             struct blk_req r;
             blkif_parse(buf, b->abi, &r);
