@@ -220,5 +220,14 @@ void guest_main(void)
         snprintf(name, sizeof(name), "vbd %u: close", ids[i]);
         CHECK_EQ(name, blkfront_close(&f[i]), 0);
     }
+    if (n > 0) {
+        /* A frontend that closed connects again, and is served. */
+        CHECK_EQ("reconnect after a close", blkfront_connect(&f[0], ids[0], ring_pages[0]), 0);
+        memset(back, 0, sizeof(back));
+        CHECK_EQ("read after reconnecting", blkfront_rw(&f[0], 0, 64, back, 0, 0),
+                 BLKIF_RSP_OKAY);
+        CHECK("the data after reconnecting", memcmp(back, "XENON-HOST", 10) == 0);
+        CHECK_EQ("close again", blkfront_close(&f[0]), 0);
+    }
     finish("blk");
 }

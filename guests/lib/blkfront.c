@@ -142,6 +142,11 @@ int blkfront_connect_order(struct blkfront *f, unsigned devid, void *ring_page,
         printk("blkfront: %s: no backend\n", f->fe);
         return -1;
     }
+    /* A frontend connecting again after a close starts at Initialising:
+     * the backend goes back to InitWait. */
+    if (blkfront_backend_state(f) == XenbusStateClosed &&
+        write_key(f, "state", "%lu", XenbusStateInitialising) < 0)
+        return -1;
     if (wait_backend(f, XenbusStateInitWait) < 0)
         return -1;
     unsigned long max = 0;
