@@ -31,6 +31,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         return 0;
     }
+    if (r.op == BLKIF_OP_INDIRECT) {
+        /* Its segments come from the indirect pages: checked apart. */
+        if ((r.indirect_op != BLKIF_OP_READ && r.indirect_op != BLKIF_OP_WRITE) ||
+            r.nr_segments == 0 || r.nr_segments > BLK_MAX_INDIRECT_SEGMENTS ||
+            (ro && r.indirect_op != BLKIF_OP_READ) || blkif_indirect_pages(&r) > 8)
+            abort();
+        struct blk_seg segs[BLK_SEGS_PER_INDIRECT_PAGE];
+        blkif_indirect_segs(slot, 0, 14, segs);     /* a slot as a page's start */
+        uint64_t n;
+        if (blkif_check_segs(segs, 14, r.sector, disk, &n) == BLKIF_RSP_OKAY &&
+            (r.sector + n < r.sector || r.sector + n > disk))
+            abort();
+        return 0;
+    }
     if (r.op != BLKIF_OP_READ && r.op != BLKIF_OP_WRITE &&
         r.op != BLKIF_OP_FLUSH_DISKCACHE && r.op != BLKIF_OP_WRITE_BARRIER)
         abort();
