@@ -39,9 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         struct blk_seg segs[BLK_SEGS_PER_INDIRECT_PAGE];
         blkif_indirect_segs(slot, 0, 14, segs);     /* a slot as a page's start */
-        uint64_t n;
-        if (blkif_check_segs(segs, 14, r.sector, disk, &n) == BLKIF_RSP_OKAY &&
-            (r.sector + n < r.sector || r.sector + n > disk))
+        uint64_t nsec;
+        if (blkif_check_segs(segs, 14, r.sector, disk, &nsec) == BLKIF_RSP_OKAY &&
+            (r.sector + nsec < r.sector || r.sector + nsec > disk))
             abort();
         return 0;
     }
