@@ -68,7 +68,8 @@ int vbd_add(struct xs_client *xs, int ctl_fd, unsigned domid, const struct xdisk
     if (!empty && (fd = open_target(d, ro, err)) < 0)
         return -1;
     uint32_t flags = (ro ? XENON_DEV_F_READONLY : 0) |
-                     (d->is_cdrom ? XENON_DEV_F_CDROM : 0) | (empty ? XENON_DEV_F_EMPTY : 0);
+                     (d->is_cdrom ? XENON_DEV_F_CDROM : 0) | (empty ? XENON_DEV_F_EMPTY : 0) |
+                     (d->discard_enable == 0 ? XENON_DEV_F_NO_DISCARD : 0);
 
     char fid[16], vdev_num[16];
     snprintf(fid, sizeof(fid), "%u", domid);

@@ -186,7 +186,8 @@ struct xenon_ctl_vcpu {
 #define XENON_DEV_F_READONLY     0x1u  /* refuse writes (vbd: access=ro) */
 #define XENON_DEV_F_CDROM        0x2u  /* vbd: device-type cdrom */
 #define XENON_DEV_F_EMPTY        0x4u  /* no medium, no descriptor (cdrom) */
-#define XENON_DEV_F_ALL          0x7u
+#define XENON_DEV_F_NO_DISCARD   0x8u  /* vbd: discard-enable=0, offer no discard */
+#define XENON_DEV_F_ALL          0xfu
 #define XENON_DEV_PATH_MAX       128   /* with its NUL */
 
 struct xenon_ctl_device_attach {

@@ -155,7 +155,9 @@ static void test_device_attach(void **state)
     assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), 0);
     b.flags = XENON_DEV_F_EMPTY;                    /* empty needs cdrom */
     assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), -EINVAL);
-    b = a, b.flags = 0x8;
+    b = a, b.flags = XENON_DEV_F_NO_DISCARD;
+    assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), 0);
+    b = a, b.flags = 0x10;
     assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), -EINVAL);
     b = a, b.kind = 3;
     assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), -EINVAL);

@@ -143,6 +143,11 @@ def t_hostile(e):
     need_kvm()
     rw, ro = make_image(e, "rw.img"), make_image(e, "ro.img")
     before = sector(rw, 0, SECTORS * 512)
+    # A neighbour with its own disk, running at the same time.
+    nb = make_image(e, "neighbour.img")
+    ncfg = guest_cfg(e, "neighbour", "guest-blk-64", [f"{nb},raw,xvda,rw"])
+    rc, out, err = e.xl("create", ncfg)
+    check("create the neighbour: exit 0", rc == 0, err)
     cfg = guest_cfg(e, "hostile", "guest-blk-hostile-64",
                     [f"{rw},raw,xvda,rw", f"{ro},raw,xvdb,ro"])
     rc, out, err = e.xl("create", cfg)
@@ -157,6 +162,11 @@ def t_hostile(e):
     check("the VMM shut the ring down", "ring shut down" in vlog, vlog[-2000:])
     check("no byte of the images changed", sector(rw, 0, SECTORS * 512) == before and
           sector(ro, 64, 10) == b"XENON-HOST")
+    check("the neighbour never noticed: all its checks pass",
+          result(e, "neighbour", "blk") and "RESULT blk: PASS" in e.console_log("neighbour"),
+          e.console_log("neighbour")[-1500:])
+    check("and its disk holds what it wrote", sector(nb, 128, 11) == b"XENON-GUEST")
+    wait_for(lambda: "neighbour" not in e.rows(), 30)
     wait_for(lambda: "hostile" not in e.rows(), 30)
     rc, out, err = e.xl("destroy", "hostile")
     no_devices_left(e, "after the hostile guest")
@@ -238,6 +248,13 @@ def t_hotplug(e):
     check("block-detach of a never-connected disk: exit 0, no wait", rc == 0, err)
     rc, head, rows, err = block_list(e, "idle")
     check("block-list: empty", rows == [], rows)
+    rc, out, err = e.xl("block-attach", "idle", f"format=raw,vdev=xvdd,access=rw,no-discard,target={rw}")
+    check("block-attach with no-discard: exit 0", rc == 0, err)
+    domid = int(e.rows()["idle"].group(2))
+    be = f"/local/domain/0/backend/vbd/{domid}/51760"
+    check("no-discard: discard-enable 0, no feature-discard offered",
+          e.xs_read(f"{be}/discard-enable") == "0" and e.xs_read(f"{be}/feature-discard") is None
+          and e.xs_read(f"{be}/feature-flush-cache") == "1", str(e.xs_dir(be)))
     rc, out, err = e.xl("destroy", "idle")
     no_devices_left(e, "after destroy")
 

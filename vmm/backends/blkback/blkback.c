@@ -53,6 +53,7 @@ struct blkback {
     struct domain *d;
     int fd;                             /* the image, -1 when empty */
     bool readonly;
+    bool discard;                       /* offered (feature-discard) */
     uint64_t sectors;
     struct io_uring uring;
     bool uring_ok;
@@ -319,6 +320,8 @@ static void take_requests(struct blkback *b)
             struct blk_req r;
             blkif_parse(buf, b->abi, &r);
             int st = blkif_check(&r, b->sectors, b->readonly);
+            if (st == BLKIF_RSP_OKAY && r.op == BLKIF_OP_DISCARD && !b->discard)
+                st = BLKIF_RSP_EOPNOTSUPP;      /* not offered (discard-enable=0) */
             if (st != BLKIF_RSP_OKAY) {
                 b->req_cons++;
                 respond(b, r.id, blkif_rsp_op(&r), (int16_t)st);
@@ -424,6 +427,7 @@ static int probe(struct xenbus_dev *dev, int fd, uint32_t flags)
     b->d = dev->d;
     b->fd = fd;
     b->readonly = (flags & XENON_DEV_F_READONLY) || fd < 0;
+    b->discard = !b->readonly && !(flags & XENON_DEV_F_NO_DISCARD);
     b->uring_watch.fd = -1;
     int rc = fd >= 0 ? disk_sectors(fd, &b->sectors) : 0;
     if (rc == 0)
@@ -455,7 +459,7 @@ static int probe(struct xenbus_dev *dev, int fd, uint32_t flags)
     /* As Xen's blkback: a barrier is carried out (drain, then flush). */
     xenbus_dev_printf(dev, "feature-barrier", "1");
     xenbus_dev_printf(dev, "feature-persistent", "0");
-    if (!b->readonly) {
+    if (b->discard) {
         xenbus_dev_printf(dev, "feature-discard", "1");
         xenbus_dev_printf(dev, "discard-granularity", "4096");
         xenbus_dev_printf(dev, "discard-alignment", "0");
