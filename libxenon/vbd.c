@@ -100,7 +100,8 @@ int vbd_add(struct xs_client *xs, int ctl_fd, unsigned domid, const struct xdisk
     if (rc < 0) {
         fprintf(err, "libxl: error: unable to add disk %s (vdev %s) to domain %u: %s\n",
                 d->pdev_path ? d->pdev_path : "(empty)", d->vdev, domid, strerror(-rc));
-        xdev_remove(xs, -1, XENON_DEV_VBD, domid, (unsigned)devid, NULL);
+        /* Closed and detached again if the VMM took it, nodes removed. */
+        xdev_remove(xs, ctl_fd, XENON_DEV_VBD, domid, (unsigned)devid, NULL);
         return -1;
     }
     return 0;

@@ -75,6 +75,7 @@ struct blkback {
     bool draining;                      /* a barrier waits for in-flight I/O */
     bool deferred;                      /* a request waits for a free uring slot */
     struct pending *pend;               /* nr_ents of them */
+    unsigned pend_hint;                 /* where to look for a free one */
     struct blk_seg segs[MAX_SEGS];      /* an indirect request's, copied out */
 };
 
@@ -153,11 +154,10 @@ static struct pending *alloc_pending(struct blkback *b)
 {
     /* In flight <= nr_ents (checked), so a linear look finds one soon:
      * start where the last one was taken. */
-    static unsigned hint;
     for (unsigned k = 0; k < b->nr_ents; k++) {
-        unsigned i = (hint + k) % b->nr_ents;
+        unsigned i = (b->pend_hint + k) % b->nr_ents;
         if (!b->pend[i].used) {
-            hint = i + 1;
+            b->pend_hint = i + 1;
             return &b->pend[i];
         }
     }
