@@ -179,23 +179,10 @@ static void on_ready(struct io_watch *w, uint32_t events)
     }
 }
 
-struct xs_conn *xs_conn_open(const char *socket_path)
+struct xs_conn *xs_conn_adopt(int fd)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(socket_path) >= sizeof(sa.sun_path)) {
-        errno = ENAMETOOLONG;
-        return NULL;
-    }
-    strcpy(sa.sun_path, socket_path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return NULL;
-    /* A local connect completes at once; only then is it non-blocking. */
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
-        int e = errno;
+    if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
         close(fd);
-        errno = e;
         return NULL;
     }
     struct xs_conn *c = calloc(1, sizeof(*c));
@@ -214,6 +201,33 @@ struct xs_conn *xs_conn_open(const char *socket_path)
     }
     c->watching = EPOLLIN;
     return c;
+}
+
+struct xs_conn *xs_conn_open(const char *socket_path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(socket_path) >= sizeof(sa.sun_path)) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    strcpy(sa.sun_path, socket_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return NULL;
+    /* A local connect completes at once; only then is it non-blocking. */
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    return xs_conn_adopt(fd);
+}
+
+void xs_conn_service(struct xs_conn *c)
+{
+    if (c->w.fd >= 0)
+        on_ready(&c->w, EPOLLIN);
 }
 
 void xs_conn_close(struct xs_conn *c)

@@ -41,6 +41,12 @@ typedef void xs_watch_fn(void *opaque, const char *path);
  * connection on the I/O loop. NULL with errno set. */
 struct xs_conn *xs_conn_open(const char *socket_path);
 void xs_conn_close(struct xs_conn *c);
+/* The same over an already connected stream socket (tests, the fuzz
+ * target: fuzz/vmm/fuzz_xs_conn.c); it is made non-blocking and owned. */
+struct xs_conn *xs_conn_adopt(int fd);
+/* Read and dispatch whatever the socket holds now (what the I/O loop does
+ * when it is readable). */
+void xs_conn_service(struct xs_conn *c);
 
 /* Queue a request whose payload is `n` NUL-terminated strings, the last
  * sent without its NUL when raw_last is set (XS_WRITE's value). 0 or
