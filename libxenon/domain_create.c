@@ -340,6 +340,10 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     if (child > 0) {
         early = wait_monitor_named(pfd[0]);
         published = domain_publish(p, xs, dc, domid, lock, err) == 0;
+        /* Devices are added while the domain is held, as libxl adds them
+         * before it unpauses: the VMM answers once it is built. */
+        if (published && vbd_add_all(xs, go[1], domid, dc, err) < 0)
+            published = false;
         if (published)
             (void)!vmmctl_send_go(go[1]);
     } else {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "device.h"
 #include "proc.h"
 #include "vmm_control.h"
 #include "xs_client.h"
@@ -33,9 +34,12 @@ void teardown(const struct xenon_paths *p, struct xs_client *xs,
         }
         bool tx = xs_transaction_begin(xs) == 0;
         rm_nodes(xs, domid, vm);
+        xdev_rm_domain(xs, domid);
         /* Conflict or failure: remove the nodes one by one instead. */
-        if (tx && xs_transaction_end(xs, 1) < 0)
+        if (tx && xs_transaction_end(xs, 1) < 0) {
             rm_nodes(xs, domid, vm);
+            xdev_rm_domain(xs, domid);
+        }
         /* Released after its nodes are gone, as libxl removes them before
          * the domain dies: xenstored then owns nothing of the domain's to
          * look for, a search through the whole store (20 ms with a thousand

@@ -9,7 +9,8 @@
  *   monitor.c         the per-domain monitor process and its log
  *   domain_destroy.c  teardown and xenon_domain_destroy
  *   domain_query.c    list, lookup, exists
- *   domain_control.c  control/shutdown and memory/target requests */
+ *   domain_control.c  control/shutdown and memory/target requests
+ *   vbd.c             disks: vbds as libxl makes them (device.h) */
 #ifndef XENON_DOMAIN_INTERNAL_H
 #define XENON_DOMAIN_INTERNAL_H
 
@@ -159,5 +160,18 @@ void teardown(const struct xenon_paths *p, struct xs_client *xs, unsigned domid)
  * (state_abandoned, checked again under the reaping lock). True if so. */
 bool reap_if_abandoned(const struct xenon_paths *p, struct xs_client *xs,
                        unsigned domid);
+
+/* --- vbd.c ---------------------------------------------------------------- */
+
+struct xdisk;
+/* Make the disk a vbd of domain `domid`: its nodes, DEVICE_ATTACH over the
+ * control connection ctl_fd with the opened image, and the wait for the
+ * backend's InitWait. 0, or -1 with the device removed again (err
+ * printed). */
+int vbd_add(struct xs_client *xs, int ctl_fd, unsigned domid, const struct xdisk *d,
+            FILE *err);
+/* Every disk of the config, in order. */
+int vbd_add_all(struct xs_client *xs, int ctl_fd, unsigned domid,
+                const struct domain_config *dc, FILE *err);
 
 #endif

@@ -146,8 +146,33 @@ static int read_until(int fd, uint8_t *msg, uint16_t want, unsigned timeout_ms)
     }
 }
 
-static int send_all(int fd, const uint8_t *msg, size_t len)
+/* Send msg; pass_fd >= 0 goes with its first byte (SCM_RIGHTS). */
+static int send_all(int fd, const uint8_t *msg, size_t len, int pass_fd)
 {
+    while (pass_fd >= 0 && len) {
+        union {
+            struct cmsghdr h;
+            char buf[CMSG_SPACE(sizeof(int))];
+        } cm;
+        memset(&cm, 0, sizeof(cm));
+        struct iovec iov = { (void *)msg, len };
+        struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+                            .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(h), &pass_fd, sizeof(int));
+        ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        msg += n;
+        len -= (size_t)n;
+        pass_fd = -1;
+    }
     while (len) {
         ssize_t n = send(fd, msg, len, MSG_NOSIGNAL);
         if (n < 0) {
@@ -166,12 +191,19 @@ static uint32_t next_id = 1;
 int vmmctl_call(int fd, uint16_t type, const void *payload, size_t len,
                 void *body, size_t cap, size_t *got, unsigned timeout_ms)
 {
+    return vmmctl_call_fd(fd, type, payload, len, -1, body, cap, got, timeout_ms);
+}
+
+int vmmctl_call_fd(int fd, uint16_t type, const void *payload, size_t len,
+                   int pass_fd, void *body, size_t cap, size_t *got,
+                   unsigned timeout_ms)
+{
     uint8_t msg[MAX_MESSAGE];
     uint32_t id = next_id++;
     size_t n = vmmctl_encode_request(msg, sizeof(msg), type, id, payload, len);
     if (!n)
         return -EMSGSIZE;
-    int rc = send_all(fd, msg, n);
+    int rc = send_all(fd, msg, n, pass_fd);
     if (rc < 0)
         return rc;
     int m = read_until(fd, msg, XENON_CTL_REPLY, timeout_ms);  /* notices skipped */
@@ -236,7 +268,7 @@ int vmmctl_send_go(int fd)
 {
     uint8_t msg[sizeof(struct xenon_ctl_hdr)];
     size_t n = vmmctl_encode_request(msg, sizeof(msg), XENON_CTL_GO, next_id++, NULL, 0);
-    return send_all(fd, msg, n);
+    return send_all(fd, msg, n, -1);
 }
 
 int vmmctl_wait_built(int fd, unsigned timeout_ms)

@@ -32,6 +32,12 @@ int vmmctl_open(const char *path, unsigned timeout_ms, int *pid);
 int vmmctl_call(int fd, uint16_t type, const void *payload, size_t len,
                 void *body, size_t cap, size_t *got, unsigned timeout_ms);
 
+/* The same, passing descriptor pass_fd (>= 0) with the request's bytes
+ * (SCM_RIGHTS; DEVICE_ATTACH). The caller keeps its own copy. */
+int vmmctl_call_fd(int fd, uint16_t type, const void *payload, size_t len,
+                   int pass_fd, void *body, size_t cap, size_t *got,
+                   unsigned timeout_ms);
+
 /* Send GO without waiting for the reply (create: the handed-over
  * connection is closed right after). 0 or -errno. */
 int vmmctl_send_go(int fd);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <xen/sched.h>
 
+#include "blkback.h"
 #include "boot.h"
 #include "console.h"
 #include "ctl_server.h"
@@ -39,6 +40,7 @@
 #include "uart.h"
 #include "vcpu.h"
 #include "vm.h"
+#include "xenbus_be.h"
 #include "xs_relay.h"
 
 #include "log.h"
@@ -421,6 +423,7 @@ static int build(struct domain *d, const struct options *o)
     /* Their ports are fixed by the contract (XENON_PORT_*), not by this
      * order. */
     if (xs_relay_init(d, o->xenstore_socket) < 0 ||
+        xenbus_be_init(d, o->xenstore_socket) < 0 ||
         console_init(d, &o->console) < 0 ||
         serial_init(d, o->serial_log, o->serial_stdio, &o->console.log_limits) < 0)
         goto fail;
@@ -493,6 +496,7 @@ int main(int argc, char **argv)
         ioloop_add(&wake_watch, EPOLLIN) < 0 || ioloop_add(&signal_watch, EPOLLIN) < 0)
         return VMM_EXIT_ERROR;
 
+    blkback_register();
     pause_init(d, o.control.hold, o.paused);
     if (control_init(d, &o.control) < 0)
         return VMM_EXIT_ERROR;
@@ -509,6 +513,7 @@ int main(int argc, char **argv)
         return VMM_EXIT_ERROR;
     ioloop_run(&d->stopping);
     vcpus_stop(d);
+    xenbus_be_fini(d);
     control_fini(d);
     console_fini(d);
     serial_fini(d);

@@ -32,6 +32,14 @@ static void on_request(void *o, const struct ctl_request *r)
     (void)o;
     if (r->type == XENON_CTL_SHUTDOWN && r->u.shutdown.reason > 5)
         abort();                /* a check let a bad reason through */
+    if (r->type == XENON_CTL_DEVICE_ATTACH) {
+        const struct xenon_ctl_device_attach *a = &r->u.attach;
+        if (a->reserved || (a->kind != XENON_DEV_VBD && a->kind != XENON_DEV_VIF) ||
+            (a->flags & ~XENON_DEV_F_ALL) ||
+            strnlen(a->backend, sizeof(a->backend)) == sizeof(a->backend) ||
+            strncmp(a->backend, "/local/domain/0/backend/", 24) != 0)
+            abort();            /* an attach the backends must not see */
+    }
     reply_checked(r->type, r->id, 0);
 }
 

@@ -103,9 +103,12 @@ struct xenon_ctl_hdr {
 #define XENON_CTL_RESTORE        17  /* load saved state before the first GO */
 #define XENON_CTL_MIGRATE_SEND   18  /* live migration, sending side */
 #define XENON_CTL_MIGRATE_RECV   19  /* live migration, receiving side */
-#define XENON_CTL_DEVICE_ATTACH  32  /* hot-plug a PV backend (vbd, vif) */
-#define XENON_CTL_DEVICE_DETACH  33
-#define XENON_CTL_RESERVED_FIRST 16  /* 16..63: reserved as above */
+#define XENON_CTL_RESERVED_FIRST 16  /* 16..63: reserved as above, except */
+/* ... these two, served: */
+#define XENON_CTL_DEVICE_ATTACH  32  /* struct xenon_ctl_device_attach, plus one
+                                      * descriptor (SCM_RIGHTS) unless
+                                      * XENON_DEV_F_EMPTY: start a PV backend */
+#define XENON_CTL_DEVICE_DETACH  33  /* struct xenon_ctl_device_detach: stop it */
 #define XENON_CTL_RESERVED_LAST  63
 
 /* Notices. */
@@ -160,6 +163,49 @@ struct xenon_ctl_vcpu {
     uint32_t state;          /* XENON_CTL_VCPU_* */
     int32_t host_cpu;        /* host CPU it last ran on, -1 unknown */
 };
+
+/* --- PV devices (DEVICE_ATTACH / DETACH) ---------------------------------
+ * The VMM runs the backend of a device as domain 0 would: it serves the
+ * xenbus protocol in the backend directory `backend` (written beforehand
+ * by the toolstack, as libxl writes it) against the frontend directory
+ * /local/domain/<domid>/device/<kind>/<devid>. The toolstack opens what the
+ * backend works on (the disk image or block device for a vbd, the tap for
+ * a vif) and passes the descriptor in the same sendmsg() as the request's
+ * bytes (one SCM_RIGHTS descriptor). A descriptor received goes to the
+ * next DEVICE_ATTACH the VMM handles on that connection; a second one
+ * arriving before the first was taken, or more than one in a message,
+ * closes the connection (the descriptors with it).
+ * Replies: 0; -EEXIST (that kind and devid already attached), -EBADF (a
+ * descriptor missing, or one sent with an EMPTY device), -EOPNOTSUPP (a
+ * kind this VMM has no backend for), -EINVAL (bad fields), -ENOENT
+ * (DETACH of nothing). DETACH stops the backend at once (the toolstack
+ * first closes the device through xenstore, as libxl does) and closes
+ * the descriptor; the VMM never removes xenstore nodes it did not write. */
+#define XENON_DEV_VBD            1
+#define XENON_DEV_VIF            2
+#define XENON_DEV_F_READONLY     0x1u  /* refuse writes (vbd: access=ro) */
+#define XENON_DEV_F_CDROM        0x2u  /* vbd: device-type cdrom */
+#define XENON_DEV_F_EMPTY        0x4u  /* no medium, no descriptor (cdrom) */
+#define XENON_DEV_F_ALL          0x7u
+#define XENON_DEV_PATH_MAX       128   /* with its NUL */
+
+struct xenon_ctl_device_attach {
+    uint32_t kind;           /* XENON_DEV_VBD, XENON_DEV_VIF */
+    uint32_t devid;          /* vbd: libxl's disk number; vif: its index */
+    uint32_t flags;          /* XENON_DEV_F_* */
+    uint32_t reserved;
+    char backend[XENON_DEV_PATH_MAX];  /* NUL-terminated, NUL-padded:
+                                        * /local/domain/0/backend/<kind>/<domid>/<devid> */
+};
+
+struct xenon_ctl_device_detach {
+    uint32_t kind;
+    uint32_t devid;
+};
+
+_Static_assert(sizeof(struct xenon_ctl_device_attach) == 16 + XENON_DEV_PATH_MAX,
+               "device attach layout");
+_Static_assert(sizeof(struct xenon_ctl_device_detach) == 8, "device detach layout");
 
 _Static_assert(sizeof(struct xenon_ctl_hdr) == 16, "control header layout");
 _Static_assert(sizeof(struct xenon_ctl_status) == 8, "control status layout");

@@ -129,12 +129,58 @@ static void test_request_checks(void **state)
     assert_int_equal(check(XENON_CTL_HELLO, &h, sizeof(h), &r), -EINVAL);
     /* Types: reserved, unknown, replies and notices. */
     for (uint16_t t = XENON_CTL_RESERVED_FIRST; t <= XENON_CTL_RESERVED_LAST; t++)
-        assert_int_equal(check(t, NULL, 0, &r), -EOPNOTSUPP);
+        if (t != XENON_CTL_DEVICE_ATTACH && t != XENON_CTL_DEVICE_DETACH)
+            assert_int_equal(check(t, NULL, 0, &r), -EOPNOTSUPP);
+    assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, NULL, 0, &r), -EINVAL);
+    assert_int_equal(check(XENON_CTL_DEVICE_DETACH, NULL, 0, &r), -EINVAL);
     assert_int_equal(check(0, NULL, 0, &r), -ENOSYS);
     assert_int_equal(check(7, NULL, 0, &r), -ENOSYS);
     assert_int_equal(check(XENON_CTL_INFO | XENON_CTL_REPLY, NULL, 0, &r), -ENOSYS);
     assert_int_equal(check(XENON_CTL_NOTICE_BUILT, NULL, 0, &r), -ENOSYS);
     assert_int_equal(check(0xffff, NULL, 0, &r), -ENOSYS);
+}
+
+/* DEVICE_ATTACH: every field checked before a backend sees it. */
+static void test_device_attach(void **state)
+{
+    (void)state;
+    struct ctl_request r;
+    struct xenon_ctl_device_attach a = { .kind = XENON_DEV_VBD, .devid = 51712 };
+    strcpy(a.backend, "/local/domain/0/backend/vbd/3/51712");
+    assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &a, sizeof(a), &r), 0);
+    assert_int_equal(r.u.attach.devid, 51712);
+    assert_string_equal(r.u.attach.backend, a.backend);
+    struct xenon_ctl_device_attach b = a;
+    b.flags = XENON_DEV_F_CDROM | XENON_DEV_F_EMPTY | XENON_DEV_F_READONLY;
+    assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), 0);
+    b.flags = XENON_DEV_F_EMPTY;                    /* empty needs cdrom */
+    assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), -EINVAL);
+    b = a, b.flags = 0x8;
+    assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), -EINVAL);
+    b = a, b.kind = 3;
+    assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), -EINVAL);
+    b = a, b.reserved = 1;
+    assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), -EINVAL);
+    b = a, b.kind = XENON_DEV_VIF, b.flags = XENON_DEV_F_READONLY;
+    assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), -EINVAL);
+    const char *bad[] = { "/local/domain/1/backend/vbd/3/1", "/local/domain/0/backend/",
+                          "/local/domain/0/backend/vbd//1", "/local/domain/0/backend/vbd/",
+                          "/local/domain/0/backend/v.d/1", "relative/path" };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        b = a;
+        memset(b.backend, 0, sizeof(b.backend));
+        strcpy(b.backend, bad[i]);
+        assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), -EINVAL);
+    }
+    b = a, b.backend[sizeof(b.backend) - 1] = 'x';  /* garbage after the NUL */
+    assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), -EINVAL);
+    memset(b.backend, 'a', sizeof(b.backend));       /* no NUL at all */
+    assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), -EINVAL);
+    assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &a, sizeof(a) - 1, &r), -EINVAL);
+    struct xenon_ctl_device_detach dt = { .kind = XENON_DEV_VIF, .devid = 0 };
+    assert_int_equal(check(XENON_CTL_DEVICE_DETACH, &dt, sizeof(dt), &r), 0);
+    dt.kind = 0;
+    assert_int_equal(check(XENON_CTL_DEVICE_DETACH, &dt, sizeof(dt), &r), -EINVAL);
 }
 
 static void test_reply_round_trip(void **state)
@@ -265,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_frame_needs_whole_message),
         cmocka_unit_test(test_frame_rejects_bad_headers),
         cmocka_unit_test(test_request_checks),
+        cmocka_unit_test(test_device_attach),
         cmocka_unit_test(test_reply_round_trip),
         cmocka_unit_test(test_info_decode),
         cmocka_unit_test(test_consume_stream),

@@ -31,6 +31,25 @@ int backend_init(struct domain *d, struct backend *b, uint32_t port,
     return rc;
 }
 
+int backend_bind(struct domain *d, struct backend *b, uint32_t guest_port,
+                 bool (*has_work)(void *), void (*service)(void *),
+                 void *opaque)
+{
+    *b = (struct backend){ .d = d, .service = service, .opaque = opaque };
+    b->wake.fd = -1;
+    int rc = evtchn_be_bind(&b->chan, d, 0, guest_port, has_work, opaque);
+    if (rc < 0)
+        return rc == -XEN_ENOMEM ? -ENOMEM : -EINVAL;
+    b->port = guest_port;
+    b->wake = (struct io_watch){ .fd = b->chan.fd, .ready = on_wake, .opaque = b };
+    rc = ioloop_add(&b->wake, EPOLLIN);
+    if (rc < 0) {
+        evtchn_be_unbind(&b->chan);
+        b->wake.fd = -1;
+    }
+    return rc;
+}
+
 void backend_fini(struct backend *b)
 {
     if (b->wake.fd >= 0) {

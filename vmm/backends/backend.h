@@ -33,6 +33,13 @@ struct backend {
 int backend_init(struct domain *d, struct backend *b, uint32_t port,
                  bool (*has_work)(void *), void (*service)(void *),
                  void *opaque);
+/* The same for a port the guest allocated (EVTCHNOP_alloc_unbound for
+ * domain 0) and published in xenstore: the backend binds to it, as
+ * EVTCHNOP_bind_interdomain would. -EINVAL when the port is not the
+ * guest's unbound port for dom0. */
+int backend_bind(struct domain *d, struct backend *b, uint32_t guest_port,
+                 bool (*has_work)(void *), void (*service)(void *),
+                 void *opaque);
 void backend_fini(struct backend *b);
 
 /* Notify the guest, with d->lock held (nothing once it closed its port). */

@@ -3,6 +3,7 @@
 #include "ctl_proto.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <xen/sched.h>
@@ -42,6 +43,10 @@ static int payload_size(uint16_t type)
         return sizeof(struct xenon_ctl_hello);
     case XENON_CTL_SHUTDOWN:
         return sizeof(struct xenon_ctl_shutdown);
+    case XENON_CTL_DEVICE_ATTACH:
+        return sizeof(struct xenon_ctl_device_attach);
+    case XENON_CTL_DEVICE_DETACH:
+        return sizeof(struct xenon_ctl_device_detach);
     case XENON_CTL_PAUSE:
     case XENON_CTL_UNPAUSE:
     case XENON_CTL_INFO:
@@ -52,13 +57,49 @@ static int payload_size(uint16_t type)
     }
 }
 
+/* The backend path of an attach: NUL-terminated, NUL after it, and a
+ * plain xenstore path under dom0's backend directory. */
+static bool backend_path_ok(const char *p, size_t cap)
+{
+    static const char prefix[] = "/local/domain/0/backend/";
+    size_t n = strnlen(p, cap);
+    if (n == cap || n <= sizeof(prefix) - 1 || strncmp(p, prefix, sizeof(prefix) - 1))
+        return false;
+    for (size_t i = n; i < cap; i++)
+        if (p[i])
+            return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '/';
+        if (!ok || (c == '/' && p[i + 1] == '/'))
+            return false;
+    }
+    return p[n - 1] != '/';
+}
+
+static int check_attach(const struct xenon_ctl_device_attach *a)
+{
+    if (a->reserved || (a->kind != XENON_DEV_VBD && a->kind != XENON_DEV_VIF) ||
+        (a->flags & ~XENON_DEV_F_ALL) || a->devid > INT32_MAX)
+        return -EINVAL;
+    if ((a->flags & XENON_DEV_F_EMPTY) && !(a->flags & XENON_DEV_F_CDROM))
+        return -EINVAL;
+    if (a->kind == XENON_DEV_VIF && a->flags)
+        return -EINVAL;
+    return backend_path_ok(a->backend, sizeof(a->backend)) ? 0 : -EINVAL;
+}
+
 int ctl_check_request(const struct xenon_ctl_hdr *hdr, const uint8_t *payload,
                       struct ctl_request *req)
 {
     memset(req, 0, sizeof(*req));
     req->type = hdr->type;
     req->id = hdr->id;
-    if (hdr->type >= XENON_CTL_RESERVED_FIRST && hdr->type <= XENON_CTL_RESERVED_LAST)
+    bool device = hdr->type == XENON_CTL_DEVICE_ATTACH ||
+                  hdr->type == XENON_CTL_DEVICE_DETACH;
+    if (!device && hdr->type >= XENON_CTL_RESERVED_FIRST &&
+        hdr->type <= XENON_CTL_RESERVED_LAST)
         return -EOPNOTSUPP;
     int size = payload_size(hdr->type);
     if (size < 0)
@@ -76,6 +117,14 @@ int ctl_check_request(const struct xenon_ctl_hdr *hdr, const uint8_t *payload,
     case XENON_CTL_SHUTDOWN:
         memcpy(&req->u.shutdown, payload, sizeof(req->u.shutdown));
         if (req->u.shutdown.reserved || req->u.shutdown.reason > SHUTDOWN_MAX)
+            return -EINVAL;
+        break;
+    case XENON_CTL_DEVICE_ATTACH:
+        memcpy(&req->u.attach, payload, sizeof(req->u.attach));
+        return check_attach(&req->u.attach);
+    case XENON_CTL_DEVICE_DETACH:
+        memcpy(&req->u.detach, payload, sizeof(req->u.detach));
+        if (req->u.detach.kind != XENON_DEV_VBD && req->u.detach.kind != XENON_DEV_VIF)
             return -EINVAL;
         break;
     }

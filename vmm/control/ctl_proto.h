@@ -24,6 +24,8 @@ struct ctl_request {
     union {
         struct xenon_ctl_hello hello;
         struct xenon_ctl_shutdown shutdown;
+        struct xenon_ctl_device_attach attach;
+        struct xenon_ctl_device_detach detach;
     } u;
 };
 
@@ -44,9 +46,11 @@ enum ctl_frame_result ctl_frame(const uint8_t *buf, size_t len,
 
 /* Check a framed request (payload hdr->len bytes): 0 with *req filled, or
  * the -errno its error reply carries: -ENOSYS (unknown type, a reply or a
- * notice sent to the VMM), -EOPNOTSUPP (reserved for save, migrate,
- * devices), -EINVAL (wrong payload size, nonzero reserved field, a value
- * out of range). */
+ * notice sent to the VMM), -EOPNOTSUPP (reserved for save, migrate),
+ * -EINVAL (wrong payload size, nonzero reserved field, a value out of
+ * range; for DEVICE_ATTACH also an unknown kind or flag, EMPTY without
+ * CDROM or on a vif, a backend path that is not NUL-terminated and
+ * NUL-padded or not under /local/domain/0/backend/). */
 int ctl_check_request(const struct xenon_ctl_hdr *hdr, const uint8_t *payload,
                       struct ctl_request *req);
 

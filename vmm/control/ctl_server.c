@@ -9,6 +9,7 @@
 #include "ioloop.h"
 #include "pause.h"
 #include "platform.h"
+#include "xenbus_be.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -30,6 +31,8 @@ struct ctl_conn {
     struct io_watch w;
     bool handover;              /* from --control-fd */
     bool dead;                  /* close once the event is handled */
+    int fd_pending;             /* SCM_RIGHTS descriptor for the next
+                                 * DEVICE_ATTACH, -1: none */
     size_t rx_len, tx_len;
     uint8_t rx[CTL_MAX_MESSAGE];
     uint8_t tx[TX_CAP];
@@ -144,6 +147,26 @@ static void on_request(void *opaque, const struct ctl_request *req)
         reply(c, req->type, req->id, n ? 0 : -EOVERFLOW, body, n);
         return;
     }
+    case XENON_CTL_DEVICE_ATTACH: {
+        /* The descriptor is the backend's from here on, or closed. */
+        int fd = c->fd_pending;
+        c->fd_pending = -1;
+        bool empty = req->u.attach.flags & XENON_DEV_F_EMPTY;
+        int rc;
+        if ((fd < 0) != empty) {
+            if (fd >= 0)
+                close(fd);
+            rc = -EBADF;
+        } else {
+            rc = xenbus_be_attach(d, &req->u.attach, fd);
+        }
+        reply(c, req->type, req->id, rc, NULL, 0);
+        return;
+    }
+    case XENON_CTL_DEVICE_DETACH:
+        reply(c, req->type, req->id,
+              xenbus_be_detach(d, req->u.detach.kind, req->u.detach.devid), NULL, 0);
+        return;
     case XENON_CTL_GO:
         if (!srv.go_received) {
             srv.go_received = true;
@@ -171,6 +194,8 @@ static void conn_close(struct ctl_conn *c)
             srv.conn[i] = NULL;
     ioloop_del(&c->w);
     close(c->w.fd);
+    if (c->fd_pending >= 0)
+        close(c->fd_pending);
     if (c->handover && srv.handover_open && --srv.handover_open == 0 && srv.hold &&
         !srv.go_received) {
         log_info("dom%u (%s): destroyed before it ran (no go from the toolstack)",
@@ -202,17 +227,55 @@ static void conn_flush(struct ctl_conn *c)
     }
 }
 
+/* recv() that also takes one SCM_RIGHTS descriptor (for DEVICE_ATTACH).
+ * A second pending descriptor, more than one at once, or truncated
+ * ancillary data mark the connection dead; every descriptor received is
+ * either kept in c->fd_pending or closed. */
+static ssize_t conn_recv(struct ctl_conn *c)
+{
+    struct iovec iov = { c->rx + c->rx_len, sizeof(c->rx) - c->rx_len };
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(4 * sizeof(int))];
+    } cm;
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+                        .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+    ssize_t n = recvmsg(c->w.fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0)
+        return n;
+    bool bad = (m.msg_flags & MSG_CTRUNC) != 0;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t nfd = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < nfd; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(fd));
+            if (nfd == 1 && c->fd_pending < 0 && !bad)
+                c->fd_pending = fd;
+            else {
+                close(fd);
+                bad = true;
+            }
+        }
+    }
+    if (bad) {
+        log_warn("dom%u: control: descriptors sent out of turn; closing", srv.d->domid);
+        c->dead = true;
+    }
+    return n;
+}
+
 static void conn_ready(struct io_watch *w, uint32_t events)
 {
     struct ctl_conn *c = w->opaque;
     if (c->tx_len)
         conn_flush(c);
     if (!c->tx_len && !c->dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
-        ssize_t n = recv(c->w.fd, c->rx + c->rx_len, sizeof(c->rx) - c->rx_len,
-                         MSG_DONTWAIT);
+        ssize_t n = conn_recv(c);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
             c->dead = true;
-        } else if (n > 0) {
+        } else if (n > 0 && !c->dead) {
             c->rx_len += (size_t)n;
             struct ctl_sink sink = { on_request, on_error, c };
             bool bad = false;
@@ -246,6 +309,7 @@ static struct ctl_conn *conn_add(int fd, bool handover)
     }
     c->w = (struct io_watch){ fd, conn_ready, c };
     c->handover = handover;
+    c->fd_pending = -1;
     if (ioloop_add(&c->w, EPOLLIN) < 0) {
         close(fd);
         free(c);

@@ -1,0 +1,506 @@
+/* See blkback.h. One ring page (max-ring-page-order 0) and one queue per
+ * disk; requests in flight never exceed the ring's entries, so the
+ * pending table and the uring are sized by it. */
+#include "blkback.h"
+#include "backend.h"
+#include "blkif_req.h"
+#include "domain.h"
+#include "grant_map.h"
+#include "ioloop.h"
+#include "xenbus_be.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <xen/io/ring.h>
+
+#include "log.h"
+
+#define RING_BYTES 4096u
+#define MAX_ENTRIES 64u                 /* either layout, one page: 32 */
+#define URING_DEPTH (2 * MAX_ENTRIES)   /* a flush with data is two ops */
+
+/* One request being carried out. */
+struct pending {
+    bool used;
+    uint8_t op;
+    uint64_t id;
+    int16_t status;
+    unsigned ops_left;                  /* uring completions still due */
+    size_t bytes;                       /* what a read or write must move */
+    unsigned nr_maps;
+    grant_handle_t handle[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+    struct iovec iov[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+};
+
+struct blkback {
+    struct xenbus_dev *dev;
+    struct domain *d;
+    int fd;                             /* the image, -1 when empty */
+    bool readonly;
+    uint64_t sectors;
+    struct io_uring uring;
+    bool uring_ok;
+    struct io_watch uring_watch;        /* the uring's eventfd */
+
+    /* The ring, while connected. */
+    bool connected, dead;
+    struct backend chan;
+    bool chan_bound;
+    grant_handle_t ring_handle;
+    void *ring_page;
+    enum blkif_abi abi;
+    size_t slot_size;
+    unsigned nr_ents;
+    RING_IDX req_cons, rsp_prod_pvt;
+    unsigned inflight;
+    bool draining;                      /* a barrier waits for in-flight I/O */
+    bool deferred;                      /* a request waits for a free uring slot */
+    struct pending pend[MAX_ENTRIES];
+};
+
+static struct blkif_sring *sring(struct blkback *b)
+{
+    return b->ring_page;
+}
+
+static void *slot(struct blkback *b, RING_IDX i)
+{
+    return (uint8_t *)b->ring_page + offsetof(struct blkif_sring, ring) +
+           (size_t)(i & (b->nr_ents - 1)) * b->slot_size;
+}
+
+/* --- responses ---------------------------------------------------------- */
+
+static void respond(struct blkback *b, uint64_t id, uint8_t op, int16_t status)
+{
+    blkif_put_response(slot(b, b->rsp_prod_pvt), id, op, status);
+    b->rsp_prod_pvt++;
+}
+
+/* RING_PUSH_RESPONSES_AND_CHECK_NOTIFY, then the notification. */
+static void push_responses(struct blkback *b)
+{
+    struct blkif_sring *s = sring(b);
+    RING_IDX old = s->rsp_prod, new = b->rsp_prod_pvt;
+    if (old == new)
+        return;
+    __atomic_store_n(&s->rsp_prod, new, __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    RING_IDX ev = __atomic_load_n(&s->rsp_event, __ATOMIC_ACQUIRE);
+    if ((RING_IDX)(new - ev) < (RING_IDX)(new - old))
+        evtchn_be_notify(&b->chan.chan);
+}
+
+static void release(struct blkback *b, struct pending *p)
+{
+    for (unsigned i = 0; i < p->nr_maps; i++)
+        grant_unmap(&b->d->grants, p->handle[i]);
+    p->nr_maps = 0;
+    respond(b, p->id, p->op, p->status);
+    p->used = false;
+    b->inflight--;
+}
+
+/* --- requests ----------------------------------------------------------- */
+
+static void shut_ring(struct blkback *b, const char *why)
+{
+    log_warn("dom%u: vbd %u: %s; ring shut down", b->d->domid, b->dev->devid, why);
+    b->dead = true;
+}
+
+
+static struct pending *alloc_pending(struct blkback *b)
+{
+    for (unsigned i = 0; i < b->nr_ents; i++)
+        if (!b->pend[i].used)
+            return &b->pend[i];
+    return NULL;    /* not reached: in flight <= nr_ents (checked) */
+}
+
+/* Map the segments' grants and point the iovecs into them: 0, or -1 with
+ * everything mapped so far unmapped again (a bad or revoked grant). */
+static int map_segments(struct blkback *b, const struct blk_req *r, struct pending *p)
+{
+    /* A read writes into the guest's pages; a write only reads them. */
+    bool readonly = r->op != BLKIF_OP_READ;
+    p->bytes = 0;
+    for (unsigned i = 0; i < r->nr_segments; i++) {
+        void *page;
+        int16_t st = grant_map(&b->d->grants, 0, r->seg[i].gref, readonly,
+                               &p->handle[i], &page);
+        if (st != GNTST_okay) {
+            log_debug("dom%u: vbd %u: grant %u: status %d", b->d->domid,
+                      b->dev->devid, r->seg[i].gref, st);
+            return -1;
+        }
+        p->nr_maps = i + 1;
+        unsigned first = r->seg[i].first_sect, last = r->seg[i].last_sect;
+        p->iov[i].iov_base = (uint8_t *)page + ((size_t)first << BLK_SECTOR_SHIFT);
+        p->iov[i].iov_len = (size_t)(last - first + 1) << BLK_SECTOR_SHIFT;
+        p->bytes += p->iov[i].iov_len;
+    }
+    return 0;
+}
+
+static struct io_uring_sqe *get_sqe(struct blkback *b)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&b->uring);
+    if (!sqe) {
+        io_uring_submit(&b->uring);
+        sqe = io_uring_get_sqe(&b->uring);
+    }
+    return sqe;
+}
+
+/* Start one checked request; false when the uring has no room now. */
+static bool start(struct blkback *b, const struct blk_req *r)
+{
+    unsigned need = r->op == BLKIF_OP_FLUSH_DISKCACHE || r->op == BLKIF_OP_WRITE_BARRIER
+                        ? (r->nr_segments ? 2 : 1) : 1;
+    if (io_uring_sq_space_left(&b->uring) < need)
+        io_uring_submit(&b->uring);
+    if (io_uring_sq_space_left(&b->uring) < need)
+        return false;
+    struct pending *p = alloc_pending(b);
+    if (!p) {
+        shut_ring(b, "more requests in flight than the ring holds");
+        return true;
+    }
+    *p = (struct pending){ .used = true, .op = r->op, .id = r->id,
+                           .status = BLKIF_RSP_OKAY };
+    b->inflight++;
+    if (b->fd < 0 || map_segments(b, r, p) < 0) {
+        p->status = BLKIF_RSP_ERROR;
+        release(b, p);
+        return true;
+    }
+    uint64_t off = r->sector << BLK_SECTOR_SHIFT;
+    uint64_t tag = (uint64_t)(p - b->pend);
+    struct io_uring_sqe *sqe;
+    switch (r->op) {
+    case BLKIF_OP_READ:
+        sqe = get_sqe(b);
+        io_uring_prep_readv(sqe, b->fd, p->iov, r->nr_segments, off);
+        break;
+    case BLKIF_OP_WRITE:
+        sqe = get_sqe(b);
+        io_uring_prep_writev(sqe, b->fd, p->iov, r->nr_segments, off);
+        break;
+    case BLKIF_OP_DISCARD:
+        sqe = get_sqe(b);
+        /* Punching a hole reads back as zeroes: on a file and, since
+         * Linux 4.9, on a block device. */
+        io_uring_prep_fallocate(sqe, b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                                off, r->nr_sectors << BLK_SECTOR_SHIFT);
+        break;
+    default:
+        /* FLUSH_DISKCACHE and WRITE_BARRIER (which Xen's blkback carries
+         * out as a flush once the I/O before it drained): the data, if
+         * any, then fdatasync, linked so the sync follows the write. */
+        if (r->nr_segments) {
+            sqe = get_sqe(b);
+            io_uring_prep_writev(sqe, b->fd, p->iov, r->nr_segments, off);
+            sqe->flags |= IOSQE_IO_LINK;
+            io_uring_sqe_set_data64(sqe, tag);
+            p->ops_left++;
+        }
+        sqe = get_sqe(b);
+        io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
+        p->bytes = 0;   /* the sync's result is 0 */
+        break;
+    }
+    io_uring_sqe_set_data64(sqe, tag);
+    p->ops_left++;
+    return true;
+}
+
+/* Take every request the frontend has produced (one batch per kick). */
+static void take_requests(struct blkback *b)
+{
+    struct blkif_sring *s = sring(b);
+    uint8_t buf[sizeof(union blkif_sring_entry)];
+    for (;;) {
+        RING_IDX rp = __atomic_load_n(&s->req_prod, __ATOMIC_ACQUIRE);
+        /* RING_REQUEST_PROD_OVERFLOW: more requests than the ring holds. */
+        if ((RING_IDX)(rp - b->rsp_prod_pvt) > b->nr_ents) {
+            shut_ring(b, "the frontend's req_prod runs past the ring");
+            return;
+        }
+        while (b->req_cons != rp && !b->dead) {
+            if (b->draining)
+                return;
+            memcpy(buf, slot(b, b->req_cons), b->slot_size);
+            struct blk_req r;
+            blkif_parse(buf, b->abi, &r);
+            int st = blkif_check(&r, b->sectors, b->readonly);
+            if (st != BLKIF_RSP_OKAY) {
+                b->req_cons++;
+                respond(b, r.id, r.op, (int16_t)st);
+                continue;
+            }
+            if (r.op == BLKIF_OP_WRITE_BARRIER && b->inflight) {
+                b->draining = true;     /* taken again once they completed */
+                return;
+            }
+            if (!start(b, &r)) {
+                b->deferred = true;
+                return;
+            }
+            b->req_cons++;
+        }
+        /* RING_FINAL_CHECK_FOR_REQUESTS */
+        __atomic_store_n(&s->req_event, b->req_cons + 1, __ATOMIC_RELEASE);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&s->req_prod, __ATOMIC_ACQUIRE) == b->req_cons)
+            return;
+    }
+}
+
+static void service(struct blkback *b)
+{
+    if (!b->connected || b->dead)
+        return;
+    b->deferred = false;
+    take_requests(b);
+    io_uring_submit(&b->uring);
+    push_responses(b);
+}
+
+static void on_kick(void *opaque)
+{
+    service(opaque);
+}
+
+/* --- completions -------------------------------------------------------- */
+
+static void reap(struct blkback *b)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, n = 0;
+    io_uring_for_each_cqe(&b->uring, head, cqe) {
+        n++;
+        uint64_t tag = io_uring_cqe_get_data64(cqe);
+        if (tag >= MAX_ENTRIES || !b->pend[tag].used)
+            continue;
+        struct pending *p = &b->pend[tag];
+        int res = cqe->res;
+        bool ok = res >= 0 && (p->op == BLKIF_OP_DISCARD || p->bytes == 0 ||
+                               (size_t)res == p->bytes ||
+                               /* a flush's data write, linked before its sync */
+                               p->ops_left == 2);
+        if (!ok && p->status == BLKIF_RSP_OKAY)
+            p->status = res == -EOPNOTSUPP ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR;
+        if (--p->ops_left == 0)
+            release(b, p);
+    }
+    io_uring_cq_advance(&b->uring, n);
+}
+
+static void on_uring(struct io_watch *w, uint32_t events)
+{
+    (void)events;
+    struct blkback *b = w->opaque;
+    uint64_t v;
+    (void)!read(w->fd, &v, sizeof(v));
+    reap(b);
+    if (!b->connected)
+        return;
+    if (b->draining && !b->inflight)
+        b->draining = false;
+    push_responses(b);
+    if (!b->draining || b->deferred)
+        service(b);
+}
+
+/* --- the xenbus driver -------------------------------------------------- */
+
+static int disk_sectors(int fd, uint64_t *out)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    uint64_t bytes = (uint64_t)st.st_size;
+    if (S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, &bytes) < 0)
+        return -errno;
+    *out = bytes >> BLK_SECTOR_SHIFT;
+    return 0;
+}
+
+static int probe(struct xenbus_dev *dev, int fd, uint32_t flags)
+{
+    struct blkback *b = calloc(1, sizeof(*b));
+    if (!b) {
+        if (fd >= 0)
+            close(fd);
+        return -ENOMEM;
+    }
+    b->dev = dev;
+    b->d = dev->d;
+    b->fd = fd;
+    b->readonly = (flags & XENON_DEV_F_READONLY) || fd < 0;
+    b->uring_watch.fd = -1;
+    int rc = fd >= 0 ? disk_sectors(fd, &b->sectors) : 0;
+    if (rc == 0)
+        rc = io_uring_queue_init(URING_DEPTH, &b->uring, 0);
+    if (rc == 0) {
+        b->uring_ok = true;
+        b->uring_watch = (struct io_watch){ .fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC),
+                                            .ready = on_uring, .opaque = b };
+        rc = b->uring_watch.fd < 0 ? -errno
+             : io_uring_register_eventfd(&b->uring, b->uring_watch.fd);
+        if (rc == 0)
+            rc = ioloop_add(&b->uring_watch, EPOLLIN);
+    }
+    if (rc < 0) {
+        log_err("dom%u: vbd %u: %s", dev->d->domid, dev->devid, strerror(-rc));
+        if (b->uring_watch.fd >= 0)
+            close(b->uring_watch.fd);
+        if (b->uring_ok)
+            io_uring_queue_exit(&b->uring);
+        if (fd >= 0)
+            close(fd);
+        free(b);
+        return rc;
+    }
+    dev->priv = b;
+    unsigned info = (b->readonly ? VDISK_READONLY : 0) |
+                    ((flags & XENON_DEV_F_CDROM) ? VDISK_CDROM | VDISK_REMOVABLE : 0);
+    xenbus_dev_printf(dev, "feature-flush-cache", "1");
+    xenbus_dev_printf(dev, "feature-persistent", "0");
+    if (!b->readonly) {
+        xenbus_dev_printf(dev, "feature-discard", "1");
+        xenbus_dev_printf(dev, "discard-granularity", "4096");
+        xenbus_dev_printf(dev, "discard-alignment", "0");
+        xenbus_dev_printf(dev, "discard-secure", "0");
+    }
+    xenbus_dev_printf(dev, "max-ring-page-order", "0");
+    xenbus_dev_printf(dev, "multi-queue-max-queues", "1");
+    xenbus_dev_printf(dev, "sectors", "%llu", (unsigned long long)b->sectors);
+    xenbus_dev_printf(dev, "sector-size", "512");
+    xenbus_dev_printf(dev, "physical-sector-size", "512");
+    xenbus_dev_printf(dev, "info", "%u", info);
+    return 0;
+}
+
+/* Wait for the I/O in flight (the kernel may still be writing into
+ * granted pages): only on disconnect, for at most the disk's latency. */
+static void drain(struct blkback *b)
+{
+    while (b->inflight) {
+        io_uring_submit(&b->uring);
+        struct io_uring_cqe *cqe;
+        if (io_uring_wait_cqe(&b->uring, &cqe) < 0)
+            break;
+        reap(b);
+    }
+}
+
+static void blk_disconnect(struct xenbus_dev *dev)
+{
+    struct blkback *b = dev->priv;
+    if (b->ring_page) {
+        drain(b);
+        if (b->chan_bound)
+            push_responses(b);
+    }
+    if (b->chan_bound) {
+        backend_fini(&b->chan);
+        b->chan_bound = false;
+    }
+    if (b->ring_page) {
+        grant_unmap(&b->d->grants, b->ring_handle);
+        b->ring_page = NULL;
+    }
+    b->connected = b->dead = b->draining = b->deferred = false;
+}
+
+static int blk_connect(struct xenbus_dev *dev)
+{
+    struct blkback *b = dev->priv;
+    unsigned long ref, port, v;
+    if (xenbus_dev_fe_uint(dev, "ring-ref", UINT32_MAX, &ref) < 0 ||
+        xenbus_dev_fe_uint(dev, "event-channel", UINT32_MAX, &port) < 0) {
+        log_warn("dom%u: vbd %u: no ring-ref or event-channel (or a multi-page ring, "
+                 "not offered)", dev->d->domid, dev->devid);
+        return -EINVAL;
+    }
+    int rc = xenbus_dev_fe_uint(dev, "ring-page-order", 16, &v);
+    if ((rc == 0 && v != 0) || rc == -EINVAL)
+        return -EINVAL;     /* we published max-ring-page-order 0 */
+    rc = xenbus_dev_fe_uint(dev, "multi-queue-num-queues", 1024, &v);
+    if ((rc == 0 && v != 1) || rc == -EINVAL)
+        return -EINVAL;     /* we published multi-queue-max-queues 1 */
+    if (blkif_abi_from_protocol(xenbus_dev_fe_str(dev, "protocol"), &b->abi) < 0) {
+        log_warn("dom%u: vbd %u: unknown protocol %s", dev->d->domid, dev->devid,
+                 xenbus_dev_fe_str(dev, "protocol"));
+        return -EINVAL;
+    }
+    b->slot_size = blkif_slot_size(b->abi);
+    b->nr_ents = blkif_ring_entries(b->abi, RING_BYTES);
+    void *page;
+    int16_t st = grant_map(&b->d->grants, 0, (grant_ref_t)ref, false, &b->ring_handle,
+                           &page);
+    if (st != GNTST_okay) {
+        log_warn("dom%u: vbd %u: ring-ref %lu: grant status %d", dev->d->domid,
+                 dev->devid, ref, st);
+        return -EINVAL;
+    }
+    b->ring_page = page;
+    b->req_cons = b->rsp_prod_pvt = 0;
+    b->inflight = 0;
+    rc = backend_bind(b->d, &b->chan, (uint32_t)port, NULL, on_kick, b);
+    if (rc < 0) {
+        log_warn("dom%u: vbd %u: event channel %lu: cannot bind", dev->d->domid,
+                 dev->devid, port);
+        grant_unmap(&b->d->grants, b->ring_handle);
+        b->ring_page = NULL;
+        return rc;
+    }
+    b->chan_bound = true;
+    b->connected = true;
+    log_info("dom%u: vbd %u connected: %s ring, %u entries, %llu sectors%s",
+             dev->d->domid, dev->devid, b->abi == BLKIF_ABI_X86_32 ? "x86_32" : "x86_64",
+             b->nr_ents, (unsigned long long)b->sectors, b->readonly ? ", read-only" : "");
+    return 0;
+}
+
+static void remove_dev(struct xenbus_dev *dev)
+{
+    struct blkback *b = dev->priv;
+    if (!b)
+        return;
+    blk_disconnect(dev);
+    ioloop_del(&b->uring_watch);
+    close(b->uring_watch.fd);
+    io_uring_queue_exit(&b->uring);
+    if (b->fd >= 0)
+        close(b->fd);
+    free(b);
+    dev->priv = NULL;
+}
+
+static const struct xenbus_driver blkback_driver = {
+    .kind = XENON_DEV_VBD,
+    .name = "vbd",
+    .probe = probe,
+    .connect = blk_connect,
+    .disconnect = blk_disconnect,
+    .remove = remove_dev,
+};
+
+void blkback_register(void)
+{
+    xenbus_be_register(&blkback_driver);
+}

@@ -1,0 +1,16 @@
+/*
+ * blkback: the vbd backend in this VMM (docs/blk.md). A xenbus driver
+ * (xenbus_be.h) serving one io/blkif.h ring per disk, on the I/O thread,
+ * with the disk's I/O through io_uring: a ring kick takes every request
+ * (copied out of the shared page once, checked as Xen's blkback checks
+ * them), maps their grants (xen/grant_map.h) and submits them in one
+ * batch; completions come back out of order through the uring's eventfd
+ * on the I/O loop, each answered as it completes.
+ */
+#ifndef XENON_BLKBACK_H
+#define XENON_BLKBACK_H
+
+/* Register the driver (kind XENON_DEV_VBD) with xenbus_be. */
+void blkback_register(void);
+
+#endif

@@ -1,0 +1,435 @@
+/* See xenbus_be.h. One domain per VMM process: the module state is
+ * static, as the control server's is. */
+#include "xenbus_be.h"
+#include "domain.h"
+#include "xs_conn.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xen/io/xenbus.h>
+#include <xen/io/xs_wire.h>
+
+#include "log.h"
+
+#define MAX_DRIVERS 4
+#define MAX_FE_KEYS 64          /* a frontend directory larger is refused */
+
+static struct {
+    struct domain *d;
+    struct xs_conn *xs;
+    const struct xenbus_driver *drv[MAX_DRIVERS];
+    unsigned nr_drv;
+    struct xenbus_dev *devs;
+} bus;
+
+void xenbus_be_register(const struct xenbus_driver *drv)
+{
+    if (bus.nr_drv < MAX_DRIVERS)
+        bus.drv[bus.nr_drv++] = drv;
+}
+
+int xenbus_be_init(struct domain *d, const char *socket_path)
+{
+    bus.d = d;
+    if (!socket_path)
+        return 0;
+    bus.xs = xs_conn_open(socket_path);
+    if (!bus.xs) {
+        int e = errno;
+        log_err("xenstored at %s (backends): %s", socket_path, strerror(e));
+        return -e;
+    }
+    return 0;
+}
+
+/* --- helpers ------------------------------------------------------------ */
+
+static void dev_path(const struct xenbus_dev *dev, bool fe, const char *key,
+                     char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", fe ? dev->fe_path : dev->be_path, key);
+}
+
+int xenbus_dev_printf(struct xenbus_dev *dev, const char *key, const char *fmt, ...)
+{
+    char path[XENON_DEV_PATH_MAX + 64], v[256];
+    dev_path(dev, false, key, path, sizeof(path));
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(v, sizeof(v), fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= sizeof(v))
+        return -E2BIG;
+    int rc = xs_conn_write(bus.xs, path, v, dev, NULL, NULL);
+    if (rc < 0)
+        log_warn("dom%u: %s: cannot write: %s", dev->d->domid, path, strerror(-rc));
+    return rc;
+}
+
+struct key_read {
+    struct xenbus_dev *dev;
+    unsigned idx;
+};
+
+/* Drop the frontend directory read so far, and the reads still pending
+ * (their owner is &dev->gen, so that forgetting them leaves the device's
+ * watches and state reads alone). */
+static void free_keys(struct xenbus_dev *dev)
+{
+    if (bus.xs)
+        xs_conn_forget(bus.xs, &dev->gen);
+    free(dev->reads);
+    dev->reads = NULL;
+    for (unsigned i = 0; i < dev->nr_keys; i++) {
+        free(dev->keys[i]);
+        free(dev->values[i]);
+    }
+    free(dev->keys);
+    free(dev->values);
+    dev->keys = dev->values = NULL;
+    dev->nr_keys = dev->keys_pending = 0;
+}
+
+const char *xenbus_dev_fe_str(const struct xenbus_dev *dev, const char *key)
+{
+    for (unsigned i = 0; i < dev->nr_keys; i++)
+        if (strcmp(dev->keys[i], key) == 0)
+            return dev->values[i];
+    return NULL;
+}
+
+int xenbus_dev_fe_uint(const struct xenbus_dev *dev, const char *key,
+                       unsigned long max, unsigned long *out)
+{
+    const char *v = xenbus_dev_fe_str(dev, key);
+    if (!v)
+        return -ENOENT;
+    unsigned long n = 0;
+    if (!*v || strlen(v) > 10)
+        return -EINVAL;
+    for (const char *p = v; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+        n = n * 10 + (unsigned long)(*p - '0');
+    }
+    if (n > max)
+        return -EINVAL;
+    *out = n;
+    return 0;
+}
+
+static const char *state_name(int s)
+{
+    static const char *const n[] = { "Unknown", "Initialising", "InitWait",
+                                     "Initialised", "Connected", "Closing",
+                                     "Closed", "Reconfiguring", "Reconfigured" };
+    return s >= 0 && s <= 8 ? n[s] : "?";
+}
+
+static void set_state(struct xenbus_dev *dev, int s)
+{
+    if (dev->be_state == s)
+        return;
+    log_debug("dom%u: %s %u: backend %s -> %s", dev->d->domid, dev->drv->name,
+              dev->devid, state_name(dev->be_state), state_name(s));
+    dev->be_state = s;
+    xenbus_dev_printf(dev, "state", "%d", s);
+}
+
+static void do_disconnect(struct xenbus_dev *dev)
+{
+    if (dev->connected) {
+        dev->drv->disconnect(dev);
+        dev->connected = false;
+    }
+    free_keys(dev);
+}
+
+/* --- connecting: read the frontend directory, then connect() ------------ */
+
+static void try_connect(struct xenbus_dev *dev)
+{
+    if (dev->toolstack_closing || dev->be_state != XenbusStateInitWait)
+        return;
+    int rc = dev->drv->connect(dev);
+    if (rc < 0) {
+        log_warn("dom%u: %s %u: cannot connect to the frontend: %s", dev->d->domid,
+                 dev->drv->name, dev->devid, strerror(-rc));
+        set_state(dev, XenbusStateClosing);
+        return;
+    }
+    dev->connected = true;
+    set_state(dev, XenbusStateConnected);
+}
+
+static void on_key(void *opaque, uint32_t type, const char *body, uint32_t len)
+{
+    struct key_read *k = opaque;
+    struct xenbus_dev *dev = k->dev;
+    if (type == XS_READ && !memchr(body, 0, len) && !dev->values[k->idx])
+        dev->values[k->idx] = strndup(body, len);
+    if (--dev->keys_pending == 0)
+        try_connect(dev);
+}
+
+static void on_fe_dir(void *opaque, uint32_t type, const char *body, uint32_t len)
+{
+    struct xenbus_dev *dev = opaque;
+    if (type != XS_DIRECTORY) {
+        log_warn("dom%u: %s %u: frontend directory unreadable: %s", dev->d->domid,
+                 dev->drv->name, dev->devid, body);
+        return;
+    }
+    unsigned n = 0;
+    for (uint32_t i = 0; i < len; i++)
+        n += body[i] == 0;
+    if (n > MAX_FE_KEYS) {
+        log_warn("dom%u: %s %u: frontend directory has %u entries", dev->d->domid,
+                 dev->drv->name, dev->devid, n);
+        set_state(dev, XenbusStateClosing);
+        return;
+    }
+    dev->keys = calloc(n + 1, sizeof(char *));
+    dev->values = calloc(n + 1, sizeof(char *));
+    dev->reads = calloc(n + 1, sizeof(*dev->reads));
+    if (!dev->keys || !dev->values || !dev->reads) {
+        free_keys(dev);
+        return;
+    }
+    const char *p = body;
+    for (unsigned i = 0; i < n; i++) {
+        dev->keys[i] = strdup(p);
+        p += strlen(p) + 1;
+        dev->nr_keys++;
+        if (!dev->keys[i])
+            break;
+    }
+    dev->keys_pending = dev->nr_keys;
+    if (!dev->nr_keys) {
+        try_connect(dev);
+        return;
+    }
+    for (unsigned i = 0; i < dev->nr_keys; i++) {
+        char path[XENON_DEV_PATH_MAX + XENSTORE_ABS_PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", dev->fe_path, dev->keys[i]);
+        struct key_read *kr = &dev->reads[i];
+        *kr = (struct key_read){ dev, i };
+        if (xs_conn_read(bus.xs, path, &dev->gen, on_key, kr) < 0)
+            dev->keys_pending--;
+    }
+    if (!dev->keys_pending)
+        try_connect(dev);
+}
+
+static void start_connect(struct xenbus_dev *dev)
+{
+    free_keys(dev);
+    const char *a[] = { dev->fe_path };
+    xs_conn_request(bus.xs, XS_DIRECTORY, a, 1, 0, &dev->gen, on_fe_dir, dev);
+}
+
+/* --- the state machine -------------------------------------------------- */
+
+static void closed_if_idle(struct xenbus_dev *dev)
+{
+    /* The toolstack wants the device gone: once the frontend no longer
+     * uses the rings, close. */
+    int fe = dev->fe_state;
+    if (fe == XenbusStateConnected || fe == XenbusStateInitialised ||
+        fe == XenbusStateClosing) {
+        set_state(dev, XenbusStateClosing);
+        return;
+    }
+    do_disconnect(dev);
+    set_state(dev, XenbusStateClosed);
+}
+
+static void frontend_changed(struct xenbus_dev *dev, int fe)
+{
+    int old = dev->fe_state;
+    dev->fe_state = fe;
+    if (old != fe)
+        log_debug("dom%u: %s %u: frontend %s", dev->d->domid, dev->drv->name,
+                  dev->devid, state_name(fe));
+    if (dev->toolstack_closing) {
+        closed_if_idle(dev);
+        return;
+    }
+    switch (fe) {
+    case XenbusStateInitialising:
+        if (dev->be_state == XenbusStateClosed) {
+            do_disconnect(dev);
+            set_state(dev, XenbusStateInitWait);
+        }
+        break;
+    case XenbusStateInitialised:
+    case XenbusStateConnected:
+        if (dev->be_state == XenbusStateInitWait && !dev->connected)
+            start_connect(dev);
+        break;
+    case XenbusStateClosing:
+        free_keys(dev);
+        set_state(dev, XenbusStateClosing);
+        break;
+    case XenbusStateClosed:
+    case XenbusStateUnknown:
+        do_disconnect(dev);
+        set_state(dev, XenbusStateClosed);
+        break;
+    default:
+        break;      /* InitWait, Reconfiguring: nothing for a frontend */
+    }
+}
+
+static int parse_state(uint32_t type, const char *body)
+{
+    if (type != XS_READ)
+        return XenbusStateUnknown;      /* gone: as Xen's watch reads it */
+    char *end;
+    long v = strtol(body, &end, 10);
+    if (end == body || *end || v < 0 || v > XenbusStateReconfigured)
+        return XenbusStateUnknown;
+    return (int)v;
+}
+
+static void on_fe_state(void *opaque, uint32_t type, const char *body, uint32_t len)
+{
+    (void)len;
+    frontend_changed(opaque, parse_state(type, body));
+}
+
+static void fe_state_watch(void *opaque, const char *path)
+{
+    (void)path;
+    struct xenbus_dev *dev = opaque;
+    char p[XENON_DEV_PATH_MAX + 16];
+    dev_path(dev, true, "state", p, sizeof(p));
+    xs_conn_read(bus.xs, p, dev, on_fe_state, dev);
+}
+
+static void on_online(void *opaque, uint32_t type, const char *body, uint32_t len)
+{
+    (void)len;
+    struct xenbus_dev *dev = opaque;
+    if (type == XS_READ && strcmp(body, "0") == 0 && !dev->toolstack_closing) {
+        log_debug("dom%u: %s %u: the toolstack closes it", dev->d->domid,
+                  dev->drv->name, dev->devid);
+        dev->toolstack_closing = true;
+        if (!dev->connected)
+            free_keys(dev);
+        closed_if_idle(dev);
+    }
+}
+
+static void online_watch(void *opaque, const char *path)
+{
+    (void)path;
+    struct xenbus_dev *dev = opaque;
+    char p[XENON_DEV_PATH_MAX + 16];
+    dev_path(dev, false, "online", p, sizeof(p));
+    xs_conn_read(bus.xs, p, dev, on_online, dev);
+}
+
+/* --- attach / detach ---------------------------------------------------- */
+
+static struct xenbus_dev **find(uint32_t kind, uint32_t devid)
+{
+    for (struct xenbus_dev **p = &bus.devs; *p; p = &(*p)->next)
+        if ((*p)->drv->kind == kind && (*p)->devid == devid)
+            return p;
+    return NULL;
+}
+
+int xenbus_be_attach(struct domain *d, const struct xenon_ctl_device_attach *a,
+                     int fd)
+{
+    const struct xenbus_driver *drv = NULL;
+    for (unsigned i = 0; i < bus.nr_drv; i++)
+        if (bus.drv[i]->kind == a->kind)
+            drv = bus.drv[i];
+    char want[XENON_DEV_PATH_MAX];
+    int rc = 0;
+    if (!drv)
+        rc = -EOPNOTSUPP;
+    else if (!bus.xs)
+        rc = -ENOTCONN;
+    else if (snprintf(want, sizeof(want), "/local/domain/0/backend/%s/%u/%u",
+                      drv->name, d->domid, a->devid) >= (int)sizeof(want) ||
+             strcmp(want, a->backend) != 0)
+        rc = -EINVAL;       /* the backend directory is where libxl puts it */
+    else if (find(a->kind, a->devid))
+        rc = -EEXIST;
+    struct xenbus_dev *dev = rc ? NULL : calloc(1, sizeof(*dev));
+    if (!rc && !dev)
+        rc = -ENOMEM;
+    if (rc) {
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    *dev = (struct xenbus_dev){ .d = d, .drv = drv, .devid = a->devid,
+                                .flags = a->flags, .fe_state = -1,
+                                .be_state = XenbusStateInitialising };
+    snprintf(dev->be_path, sizeof(dev->be_path), "%s", a->backend);
+    snprintf(dev->fe_path, sizeof(dev->fe_path), "/local/domain/%u/device/%s/%u",
+             d->domid, drv->name, a->devid);
+    rc = drv->probe(dev, fd, a->flags);
+    if (rc < 0) {
+        free(dev);
+        return rc;
+    }
+    char p[XENON_DEV_PATH_MAX + 16];
+    set_state(dev, XenbusStateInitWait);
+    dev_path(dev, true, "state", p, sizeof(p));
+    rc = xs_conn_watch(bus.xs, p, dev, fe_state_watch, dev);
+    dev_path(dev, false, "online", p, sizeof(p));
+    if (rc == 0)
+        rc = xs_conn_watch(bus.xs, p, dev, online_watch, dev);
+    if (rc < 0) {
+        xs_conn_forget(bus.xs, dev);
+        drv->remove(dev);
+        free(dev);
+        return rc;
+    }
+    dev->next = bus.devs;
+    bus.devs = dev;
+    log_info("dom%u: %s %u attached (%s)", d->domid, drv->name, a->devid, a->backend);
+    return 0;
+}
+
+static void dev_free(struct xenbus_dev *dev)
+{
+    xs_conn_forget(bus.xs, dev);
+    do_disconnect(dev);
+    dev->drv->remove(dev);
+    free(dev);
+}
+
+
+int xenbus_be_detach(struct domain *d, uint32_t kind, uint32_t devid)
+{
+    struct xenbus_dev **p = find(kind, devid);
+    if (!p)
+        return -ENOENT;
+    struct xenbus_dev *dev = *p;
+    *p = dev->next;
+    log_info("dom%u: %s %u detached", d->domid, dev->drv->name, devid);
+    dev_free(dev);
+    return 0;
+}
+
+void xenbus_be_fini(struct domain *d)
+{
+    (void)d;
+    while (bus.devs) {
+        struct xenbus_dev *dev = bus.devs;
+        bus.devs = dev->next;
+        dev_free(dev);
+    }
+    xs_conn_close(bus.xs);
+    bus.xs = NULL;
+}
