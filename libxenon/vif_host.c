@@ -91,7 +91,7 @@ int vif_ifname_mtu(const char *ifname)
     return v > 0 && v < 1 << 20 ? (int)v : -EIO;
 }
 
-static void resolve_script(const char *script, char *out, size_t n)
+void vif_script_path(const char *script, char *out, size_t n)
 {
     if (!script || !*script)
         script = "vif-bridge";
@@ -106,7 +106,7 @@ static void resolve_script(const char *script, char *out, size_t n)
 int vif_hotplug_run(const struct vif_hotplug *h)
 {
     char script[4096];
-    resolve_script(h->script, script, sizeof(script));
+    vif_script_path(h->script, script, sizeof(script));
     char e_script[4200], e_path[96], e_netdev[300], e_vif[32], e_bridge[300],
          e_ip[600], e_mac[32];
     snprintf(e_script, sizeof(e_script), "script=%s", script);

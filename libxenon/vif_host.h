@@ -45,6 +45,10 @@ void vif_format_mac(const uint8_t mac[6], char out[18]);
 /* The interface's MTU (from sysfs), or -errno. */
 int vif_ifname_mtu(const char *ifname);
 
+/* Where a script= value names: as is with a '/', else in XENON_SCRIPT_DIR
+ * or the installed scripts directory; NULL or "" is vif-bridge. */
+void vif_script_path(const char *script, char *out, size_t n);
+
 struct vif_hotplug {
     const char *script;             /* script= (default "vif-bridge") */
     bool online;                    /* online, or offline */

@@ -149,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct netback_queue q;
     memset(&q, 0, sizeof(q));
     if (netback_queue_init(&q, d, 0, TX_RING_REF, RX_RING_REF, sv[0],
-                           (struct netback_rx_features){ true, true, true },
+                           (struct netback_rx_features){ .csum = true, .gso_tcpv4 = true, .gso_tcpv6 = true, .csum_v6 = true },
                            &chan, &chan) < 0)
         abort();
     /* Kick in two steps: half of the slots, then all of them. */

@@ -89,7 +89,7 @@ static int setup_fe(void **state, struct netback_rx_features fe)
 
 static int setup(void **state)
 {
-    return setup_fe(state, (struct netback_rx_features){ true, true, true });
+    return setup_fe(state, (struct netback_rx_features){ .csum = true, .gso_tcpv4 = true, .gso_tcpv6 = true, .csum_v6 = true });
 }
 
 static int teardown(void **state)
@@ -750,6 +750,36 @@ static void rx_gso_the_frontend_did_not_ask_for_is_dropped(void **state)
     assert_int_equal(f->q->st.rx_dropped, 2);
 }
 
+/* A UDP checksum the kernel left partial, for a frontend without checksum
+ * offload: finished here, and the packet marked validated. */
+static void rx_partial_checksum_finished_for_a_frontend_without_offload(void **state)
+{
+    struct fx *f = *state;
+    f->q->fe.csum = false;
+    uint8_t pkt[101];
+    make_ipv4(pkt, sizeof(pkt), 17);
+    /* The pseudo-header sum in the checksum field, as a partial one has. */
+    uint32_t ps = 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 17 + (sizeof(pkt) - 34);
+    pkt[34 + 4] = 0; pkt[34 + 5] = (uint8_t)(sizeof(pkt) - 34);
+    pkt[40] = (uint8_t)(ps >> 8); pkt[41] = (uint8_t)ps;
+    struct virtio_net_hdr h = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                                .csum_start = 34, .csum_offset = 6 };
+    host_send(f, &h, pkt, sizeof(pkt));
+    rx_post(f, DATA_REF, 1);
+    netback_rx_service(f->q);
+    netif_rx_response_t r = rx_rsp(f);
+    assert_int_equal(r.status, sizeof(pkt));
+    assert_int_equal(r.flags, NETRXF_data_validated);
+    /* The full sum over pseudo-header and datagram folds to 0xffff. */
+    const uint8_t *g = page(f, DATA_FRAME);
+    uint32_t s = 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 17 + (sizeof(pkt) - 34);
+    for (size_t i = 34; i < sizeof(pkt); i += 2)
+        s += (uint32_t)(g[i] << 8 | (i + 1 < sizeof(pkt) ? g[i + 1] : 0));
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    assert_int_equal(s, 0xffff);
+}
+
 static void rx_lying_producer_disables(void **state)
 {
     struct fx *f = *state;
@@ -811,6 +841,7 @@ int main(void)
         T(rx_waits_for_enough_pages),
         T(rx_bad_grants_get_errors),
         T(rx_gso_the_frontend_did_not_ask_for_is_dropped),
+        T(rx_partial_checksum_finished_for_a_frontend_without_offload),
         T(rx_lying_producer_disables),
         cmocka_unit_test(offload_rejects_fragments_and_other_protocols),
     };

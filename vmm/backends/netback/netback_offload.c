@@ -183,3 +183,21 @@ unsigned netback_tap_offloads(bool rx_csum, bool gso_tcpv4, bool gso_tcpv6)
         f |= TUN_F_TSO6;
     return f;
 }
+
+int netback_csum_finish(uint8_t *pkt, size_t len, const struct virtio_net_hdr *h)
+{
+    size_t start = h->csum_start, at = start + h->csum_offset;
+    if (start >= len || at + 2 > len)
+        return -1;
+    /* The field holds the pseudo-header sum; the sum over all of it,
+     * inverted, is the checksum. */
+    uint32_t s = sum16(pkt + start, len - start, 0);
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    uint16_t c = (uint16_t)~s;
+    if (c == 0 && h->csum_offset == 6)
+        c = 0xffff;                     /* UDP: 0 means "no checksum" */
+    pkt[at] = (uint8_t)(c >> 8);
+    pkt[at + 1] = (uint8_t)c;
+    return 0;
+}

@@ -38,6 +38,11 @@ int netback_tx_offload(uint8_t *pkt, size_t len, uint16_t nettxf,
 int netback_rx_offload(const struct virtio_net_hdr *h, uint16_t *netrxf,
                        bool *has_gso, struct netif_extra_info *gso);
 
+/* Finish a partial checksum (NEEDS_CSUM) in software, for a frontend that
+ * cannot take it blank: the sum from csum_start to the end, stored at
+ * csum_start + csum_offset. -1 when those lie outside the packet. */
+int netback_csum_finish(uint8_t *pkt, size_t len, const struct virtio_net_hdr *h);
+
 /* The TUNSETOFFLOAD flags for a frontend's rx features. */
 unsigned netback_tap_offloads(bool rx_csum, bool gso_tcpv4, bool gso_tcpv6);
 

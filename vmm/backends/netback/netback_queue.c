@@ -347,6 +347,17 @@ void netback_rx_service(struct netback_queue *q)
             q->st.rx_dropped++;
             continue;
         }
+        if ((netrxf & NETRXF_csum_blank) &&
+            (!q->fe.csum || (!q->fe.csum_v6 && q->rx_len >= NETBK_ETH_HLEN &&
+                             q->rx_buf[12] == 0x86 && q->rx_buf[13] == 0xdd))) {
+            if (has_gso || netback_csum_finish(q->rx_buf, q->rx_len, &q->rx_hdr) < 0) {
+                q->rx_held = false;
+                q->st.rx_dropped++;
+                continue;
+            }
+            q->rx_hdr.flags = VIRTIO_NET_HDR_F_DATA_VALID;   /* done once */
+            netrxf = NETRXF_data_validated;
+        }
         unsigned need = rx_slots_needed(q, has_gso);
         if ((unsigned)posted < need) {
             q->rx.sring->req_event = q->rx.req_cons + need;

@@ -21,7 +21,9 @@
  *   (plus one slot for a GSO extra). With none posted (or too few for the
  *   packet in hand), it arms req_event and tells its owner to stop
  *   watching the tap (want_tap(false)): nothing spins, and the tap's own
- *   queue holds the traffic until the frontend posts.
+ *   queue holds the traffic until the frontend posts. A partial checksum
+ *   the frontend cannot take blank (no csum offload, or IPv6 without
+ *   feature-ipv6-csum-offload) is finished here first.
  * - A frontend the parser judges FATAL, or whose ring indices lie (more
  *   requests than the ring holds), is disabled: q->broken is set with a
  *   reason, on_fatal is called once, and the queue does nothing more.
@@ -46,6 +48,7 @@ struct evtchn_be;
 struct netback_rx_features {
     bool csum;          /* !feature-no-csum-offload */
     bool gso_tcpv4, gso_tcpv6;
+    bool csum_v6;       /* feature-ipv6-csum-offload */
 };
 
 struct netback_stats {

@@ -1,0 +1,181 @@
+/*
+ * net: a guest on the network through our netfront. It connects vif 0,
+ * checks what the toolstack gave it (the MAC from the vif= line, the MTU
+ * from the bridge), then answers as a tiny host at the IPv4 address on
+ * its command line (ip=A.B.C.D): ARP requests for it, ICMP echo requests
+ * (ping) and UDP on port 7 (echo; its replies go out with a blank
+ * checksum for the backend to finish, exercising tx checksum offload).
+ * A UDP datagram "bye" to port 7 ends it: it closes the vif, prints its
+ * counts and powers off.
+ */
+#include "guest.h"
+#include "netfront.h"
+#include "xs.h"
+
+#define ETH_ARP 0x0806
+#define ETH_IP 0x0800
+
+static uint8_t pkt[65536];
+static uint8_t out[2048];
+static uint8_t my_ip[4] = { 10, 99, 0, 2 };
+
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+
+static uint32_t sum(const uint8_t *p, unsigned n, uint32_t s)
+{
+    for (unsigned i = 0; i + 1 < n; i += 2)
+        s += get16(p + i);
+    if (n & 1)
+        s += (uint32_t)p[n - 1] << 8;
+    return s;
+}
+
+static uint16_t fold(uint32_t s)
+{
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return (uint16_t)s;
+}
+
+static void parse_ip(void)
+{
+    const char *c = start_info->cmdline_paddr ?
+        (const char *)(uintptr_t)start_info->cmdline_paddr : "";
+    for (; *c; c++) {
+        if (c[0] == 'i' && c[1] == 'p' && c[2] == '=') {
+            c += 3;
+            for (int i = 0; i < 4; i++) {
+                unsigned v = 0;
+                while (*c >= '0' && *c <= '9')
+                    v = v * 10 + (unsigned)(*c++ - '0');
+                my_ip[i] = (uint8_t)v;
+                if (*c == '.')
+                    c++;
+            }
+            return;
+        }
+    }
+}
+
+static struct netfront nf;
+static unsigned arps, pings, echoes;
+
+static void reply_eth(uint8_t *o, const uint8_t *in)
+{
+    memcpy(o, in + 6, 6);
+    memcpy(o + 6, nf.mac, 6);
+    memcpy(o + 12, in + 12, 2);
+}
+
+static void on_arp(const uint8_t *p, unsigned len)
+{
+    if (len < 42 || get16(p + 14) != 1 || get16(p + 16) != ETH_IP ||
+        get16(p + 20) != 1 || memcmp(p + 38, my_ip, 4) != 0)
+        return;
+    reply_eth(out, p);
+    memcpy(out + 14, p + 14, 6);            /* htype, ptype, hlen, plen */
+    put16(out + 20, 2);                     /* reply */
+    memcpy(out + 22, nf.mac, 6);
+    memcpy(out + 28, my_ip, 4);
+    memcpy(out + 32, p + 22, 10);           /* to the asker */
+    memset(out + 42, 0, 18);
+    if (netfront_send(&nf, out, 60, 0) == 0)
+        arps++;
+}
+
+/* The IPv4 reply header over the request's: addresses swapped. */
+static unsigned ip_reply(uint8_t *o, const uint8_t *ip, unsigned l4len, uint8_t proto)
+{
+    uint8_t *h = o + 14;
+    memset(h, 0, 20);
+    h[0] = 0x45;
+    put16(h + 2, (uint16_t)(20 + l4len));
+    h[8] = 64;
+    h[9] = proto;
+    memcpy(h + 12, my_ip, 4);
+    memcpy(h + 16, ip + 12, 4);
+    put16(h + 10, (uint16_t)~fold(sum(h, 20, 0)));
+    return 14 + 20 + l4len;
+}
+
+static int on_ip(const uint8_t *p, unsigned len)
+{
+    if (len < 34)
+        return 0;
+    const uint8_t *ip = p + 14;
+    unsigned ihl = (ip[0] & 0xf) * 4u, tot = get16(ip + 2);
+    if ((ip[0] >> 4) != 4 || ihl < 20 || tot < ihl || 14 + tot > len ||
+        memcmp(ip + 16, my_ip, 4) != 0)
+        return 0;
+    const uint8_t *l4 = ip + ihl;
+    unsigned l4len = tot - ihl;
+    if (ip[9] == 1 && l4len >= 8 && l4[0] == 8) {            /* echo request */
+        if (l4len > sizeof(out) - 34)
+            return 0;
+        reply_eth(out, p);
+        uint8_t *icmp = out + 34;
+        memcpy(icmp, l4, l4len);
+        icmp[0] = 0;
+        put16(icmp + 2, 0);
+        put16(icmp + 2, (uint16_t)~fold(sum(icmp, l4len, 0)));
+        unsigned n = ip_reply(out, ip, l4len, 1);
+        if (netfront_send(&nf, out, n < 60 ? 60 : n, 0) == 0)
+            pings++;
+    } else if (ip[9] == 17 && l4len >= 8 && get16(l4 + 2) == 7) {    /* UDP echo */
+        unsigned ulen = get16(l4 + 4);
+        if (ulen < 8 || ulen > l4len || ulen > sizeof(out) - 34)
+            return 0;
+        if (ulen == 11 && memcmp(l4 + 8, "bye", 3) == 0)
+            return 1;
+        reply_eth(out, p);
+        uint8_t *udp = out + 34;
+        memcpy(udp, l4, ulen);
+        put16(udp, 7);
+        put16(udp + 2, get16(l4));
+        /* A blank checksum: the pseudo-header sum only (netback's tap
+         * header asks the host to finish it). */
+        uint32_t ps = sum(my_ip, 4, 0);
+        ps = sum(ip + 12, 4, ps) + 17 + ulen;
+        put16(udp + 6, fold(ps));
+        unsigned n = ip_reply(out, ip, ulen, 17);
+        if (netfront_send(&nf, out, n < 60 ? 60 : n, 1) == 0)
+            echoes++;
+    }
+    return 0;
+}
+
+void guest_main(void)
+{
+    printk("net: %d-bit guest\n", GUEST_BITS);
+    parse_ip();
+    if (!shared_info)
+        map_shared_info();
+    CHECK("xenstore", xs_init() == 0);
+    int rc = netfront_connect(&nf, 0);
+    CHECK("netfront connected", rc == 0);
+    if (rc < 0)
+        finish("net");
+    printk("net: vif 0 mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u ip %u.%u.%u.%u ready\n",
+           nf.mac[0], nf.mac[1], nf.mac[2], nf.mac[3], nf.mac[4], nf.mac[5], nf.mtu,
+           my_ip[0], my_ip[1], my_ip[2], my_ip[3]);
+    for (;;) {
+        int n = netfront_recv(&nf, pkt, sizeof(pkt), 1000, NULL);
+        if (n <= 0)
+            continue;
+        uint16_t type = get16(pkt + 12);
+        if (type == ETH_ARP)
+            on_arp(pkt, (unsigned)n);
+        else if (type == ETH_IP && on_ip(pkt, (unsigned)n))
+            break;
+    }
+    printk("net: answered %u arp, %u ping, %u udp echo; rx %llu tx %llu, "
+           "%llu rx errors, %llu tx errors\n", arps, pings, echoes,
+           (unsigned long long)nf.rx_packets, (unsigned long long)nf.tx_packets,
+           (unsigned long long)nf.rx_errors, (unsigned long long)nf.tx_errors);
+    CHECK("answered pings", pings > 0);
+    CHECK("answered udp", echoes > 0);
+    CHECK_EQ("tx errors", nf.tx_errors, 0);
+    CHECK_EQ("netfront closed", netfront_close(&nf), 0);
+    finish("net");
+}
