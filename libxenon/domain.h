@@ -145,4 +145,24 @@ int xenon_domain_shutdown_reason(const struct xenon_paths *p, unsigned domid);
 /* True while the domain exists (its state file or xenstore home). */
 bool xenon_domain_exists(const struct xenon_paths *p, unsigned domid);
 
+/* --- virtual block devices at run time (vbd.c) ---------------------------- */
+
+struct xdisk;
+/* xl block-attach: the disk made a vbd of the running domain (as libxl's
+ * libxl_device_disk_add). 0, or -1 (err printed). */
+int xenon_block_attach(const struct xenon_paths *p, unsigned domid,
+                       const struct xdisk *d, FILE *err);
+/* xl block-detach: the vbd `vdev` (a name or number) closed and removed as
+ * libxl removes it. 0, or -1 (err printed). */
+int xenon_block_detach(const struct xenon_paths *p, unsigned domid, const char *vdev,
+                       FILE *err);
+/* What xl block-list shows of each vbd (libxl_diskinfo). */
+struct xenon_vbdinfo {
+    unsigned devid, frontend_id;
+    int backend_id, state, evtch, rref;     /* -1: not there */
+    char backend[160];
+};
+int xenon_block_list(const struct xenon_paths *p, unsigned domid,
+                     struct xenon_vbdinfo **out, int *n, FILE *err);
+
 #endif

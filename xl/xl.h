@@ -12,7 +12,8 @@
  *   xl_mem.c        mem-set
  *   xl_misc.c       dmesg
  *   xl_top.c        top (xentop's screen)
- *   xl_host.c       the host's facts (Domain-0 is the host) */
+ *   xl_host.c       the host's facts (Domain-0 is the host)
+ *   xl_block.c      block-attach, block-list, block-detach */
 #ifndef XENON_XL_H
 #define XENON_XL_H
 
@@ -101,6 +102,9 @@ int host_node_memory(int node, unsigned long long *total_kb,
 
 int main_create(int argc, char **argv);
 int main_destroy(int argc, char **argv);
+int main_blockattach(int argc, char **argv);
+int main_blocklist(int argc, char **argv);
+int main_blockdetach(int argc, char **argv);
 int main_shutdown(int argc, char **argv);
 int main_reboot(int argc, char **argv);
 int main_pause(int argc, char **argv);

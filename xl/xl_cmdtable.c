@@ -16,6 +16,12 @@ const struct cmd cmds[] = {
       "                        Use the given configuration file.\n"
       "-F                      Run in foreground until death of the domain.\n"
       "-c                      Connect to the console after the domain is created." },
+    { "block-attach", main_blockattach, 1, "Create a new virtual block device",
+      "<Domain> <disk-spec-component(s)>...", "" },
+    { "block-list", main_blocklist, 0, "List virtual block devices for a domain",
+      "<Domain(s)>", "" },
+    { "block-detach", main_blockdetach, 0, "Destroy a domain's virtual block device",
+      "<Domain> <DevId>", "" },
     { "list", main_list, 0, "List information about all/some domains",
       "[options] [Domain]\n",
       "-l, --long              Output all VM details\n"
@@ -101,9 +107,6 @@ const struct cmd cmds[] = {
     MISSING("network-list", "List a domain's network interfaces"),
     MISSING("network-detach", "Remove a network interface from a domain"),
     MISSING("channel-list", "List a domain's channel devices"),
-    MISSING("block-attach", "Add a virtual block device to a domain"),
-    MISSING("block-list", "List a domain's virtual block devices"),
-    MISSING("block-detach", "Remove a virtual block device from a domain"),
     MISSING("vtpm-attach", "Add a virtual TPM to a domain"),
     MISSING("vtpm-list", "List a domain's virtual TPMs"),
     MISSING("vtpm-detach", "Remove a virtual TPM from a domain"),

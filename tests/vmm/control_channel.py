@@ -168,6 +168,8 @@ def run(vm, path):
                 pass
     flood.close()
 
+    descriptors(vm, path)
+
     check("the VMM survives it all", vm.poll() is None, vm.poll())
     i = ctl.info(path)
     check("and answers INFO: running, one vCPU, 16 MiB",
@@ -198,6 +200,56 @@ def run(vm, path):
     rc = vm.wait(timeout=30)
     check("the VMM ends with status 101 (reboot)", rc == 101, rc)
     check("and removes its socket", not os.path.exists(path))
+
+
+def attach_msg(flags=0, id=1, devid=51712):
+    payload = struct.pack("=IIII", 1, devid, flags, 0) + \
+        f"/local/domain/0/backend/vbd/1/{devid}".encode().ljust(128, b"\0")
+    return ctl.encode(32, payload, id=id)
+
+
+def send_fds(s, msg, fds):
+    s.sendmsg([msg], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack(f"={len(fds)}i", *fds))])
+
+
+def nr_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def descriptors(vm, path):
+    """DEVICE_ATTACH and its descriptor: checked, and never kept by a VMM
+    that cannot use it (this one has no xenstore, so no backend runs)."""
+    st, ok = reply_and_stay(path, attach_msg())
+    check("attach without its descriptor: -EBADF, the connection stays",
+          st == -errno.EBADF and ok, (st, ok))
+    before = nr_fds(vm.pid)
+    with ctl.connect(path) as s:
+        for i in range(20):
+            fd = os.open("/dev/null", os.O_RDONLY)
+            send_fds(s, attach_msg(id=100 + i), [fd])
+            os.close(fd)
+            _, _, st, _ = ctl.read_reply(s)
+        check("attach with no xenstore to serve it: -ENOTCONN", st == -errno.ENOTCONN, st)
+        fd = os.open("/dev/null", os.O_RDONLY)
+        send_fds(s, attach_msg(flags=0x6, id=200), [fd])     # cdrom | empty
+        os.close(fd)
+        _, _, st, _ = ctl.read_reply(s)
+        check("an empty cdrom sent a descriptor: -EBADF", st == -errno.EBADF, st)
+        st, _ = ctl.call(s, 33, struct.pack("=II", 1, 51712), id=201)
+        check("detach of no device: -ENOENT", st == -errno.ENOENT, st)
+    with ctl.connect(path) as s:
+        fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(2)]
+        send_fds(s, attach_msg(id=300), fds)
+        for fd in fds:
+            os.close(fd)
+        try:
+            closed = s.recv(4096) == b"" or s.recv(4096) == b""
+        except (ConnectionResetError, socket.timeout):
+            closed = True
+        check("two descriptors in one message: the connection is closed", closed)
+    time.sleep(0.2)
+    check("no descriptor kept by the VMM", nr_fds(vm.pid) <= before,
+          (before, nr_fds(vm.pid)))
 
 
 if __name__ == "__main__":
