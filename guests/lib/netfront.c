@@ -64,8 +64,9 @@ static void sleep_ms(unsigned ms)
 static int wait_backend(struct netfront *f, int want)
 {
     for (int i = 0; i < 5000; i++) {
-        if (backend_state(f) == want)
-            return 0;
+        int st = backend_state(f);
+        if (st == want || (st < 0 && want == XenbusStateClosed))
+            return 0;       /* Closed, or removed already */
         sleep_ms(2);
     }
     printk("netfront: %s: backend state %d, wanted %d\n", f->be, backend_state(f), want);

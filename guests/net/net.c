@@ -6,11 +6,17 @@
  * (ping) and UDP on port 7 (echo; its replies go out with a blank
  * checksum for the backend to finish, exercising tx checksum offload).
  * A UDP datagram "bye" to port 7 ends it: it closes the vif, prints its
- * counts and powers off.
+ * counts and powers off. With `hotplug` on its command line it starts with
+ * no vif: it waits for one to appear (xl network-attach), serves it until
+ * its backend closes (xl network-detach), closes its end and waits for
+ * the next, as a frontend follows hot-plugged devices.
  */
 #include "guest.h"
 #include "netfront.h"
 #include "xs.h"
+
+#include <xen/io/xs_wire.h>
+#include <xen/sched.h>
 
 #define ETH_ARP 0x0806
 #define ETH_IP 0x0800
@@ -145,6 +151,95 @@ static int on_ip(const uint8_t *p, unsigned len)
     return 0;
 }
 
+static int has_word(const char *w)
+{
+    const char *c = start_info->cmdline_paddr ?
+        (const char *)(uintptr_t)start_info->cmdline_paddr : "";
+    size_t n = strlen(w);
+    for (; *c; c++)
+        if (memcmp(c, w, n) == 0 && (c[n] == 0 || c[n] == ' '))
+            return 1;
+    return 0;
+}
+
+static int backend_closing(void)
+{
+    char path[160], v[16];
+    snprintf(path, sizeof(path), "%s/state", nf.be);
+    return xs_read(path, v, sizeof(v)) < 0 || v[0] >= '5';
+}
+
+/* Answer until "bye" (1) or until the backend closes (0). */
+static int serve(void)
+{
+    for (;;) {
+        int n = netfront_recv(&nf, pkt, sizeof(pkt), 1000, NULL);
+        if (n <= 0) {
+            if (n == 0 && backend_closing())
+                return 0;
+            continue;
+        }
+        uint16_t type = get16(pkt + 12);
+        if (type == ETH_ARP)
+            on_arp(pkt, (unsigned)n);
+        else if (type == ETH_IP && on_ip(pkt, (unsigned)n))
+            return 1;
+    }
+}
+
+static void print_ready(unsigned devid)
+{
+    printk("net: vif %u mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u ip %u.%u.%u.%u ready\n",
+           devid, nf.mac[0], nf.mac[1], nf.mac[2], nf.mac[3], nf.mac[4], nf.mac[5], nf.mtu,
+           my_ip[0], my_ip[1], my_ip[2], my_ip[3]);
+}
+
+/* A vif whose frontend is still Initialising: its devid, or -1. */
+static int new_vif(void)
+{
+    char body[256];
+    memset(body, 0, sizeof(body));
+    if (xs_request(XS_DIRECTORY, 0, "device/vif", NULL, 0, body, sizeof(body) - 1) !=
+        XS_DIRECTORY)
+        return -1;
+    for (const char *p = body; *p && p < body + sizeof(body); p += strlen(p) + 1) {
+        unsigned id = 0;
+        for (const char *q = p; *q >= '0' && *q <= '9'; q++)
+            id = id * 10 + (unsigned)(*q - '0');
+        char path[64], v[16];
+        snprintf(path, sizeof(path), "device/vif/%u/state", id);
+        if (xs_read(path, v, sizeof(v)) == 0 && v[0] == '1' && v[1] == 0)
+            return (int)id;
+    }
+    return -1;
+}
+
+static void hotplug_main(void)
+{
+    unsigned sessions = 0;
+    for (;;) {
+        int id;
+        while ((id = new_vif()) < 0) {
+            struct sched_poll sp = { .nr_ports = 0,
+                                     .timeout = xen_system_time() + 50000000ull };
+            HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_poll, &sp);
+        }
+        int rc = netfront_connect(&nf, (unsigned)id);
+        check("hotplugged vif connected", rc == 0, "vif %d", id);
+        if (rc < 0)
+            finish("net");
+        print_ready((unsigned)id);
+        sessions++;
+        int bye = serve();
+        rc = netfront_close(&nf);
+        printk("net: vif %d %s, closed (%d)\n", id, bye ? "said bye" : "went away", rc);
+        if (bye)
+            break;
+    }
+    CHECK("served more than one hotplugged vif", sessions > 1);
+    finish("net");
+}
+
 void guest_main(void)
 {
     printk("net: %d-bit guest\n", GUEST_BITS);
@@ -152,23 +247,14 @@ void guest_main(void)
     if (!shared_info)
         map_shared_info();
     CHECK("xenstore", xs_init() == 0);
+    if (has_word("hotplug"))
+        hotplug_main();
     int rc = netfront_connect(&nf, 0);
     CHECK("netfront connected", rc == 0);
     if (rc < 0)
         finish("net");
-    printk("net: vif 0 mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u ip %u.%u.%u.%u ready\n",
-           nf.mac[0], nf.mac[1], nf.mac[2], nf.mac[3], nf.mac[4], nf.mac[5], nf.mtu,
-           my_ip[0], my_ip[1], my_ip[2], my_ip[3]);
-    for (;;) {
-        int n = netfront_recv(&nf, pkt, sizeof(pkt), 1000, NULL);
-        if (n <= 0)
-            continue;
-        uint16_t type = get16(pkt + 12);
-        if (type == ETH_ARP)
-            on_arp(pkt, (unsigned)n);
-        else if (type == ETH_IP && on_ip(pkt, (unsigned)n))
-            break;
-    }
+    print_ready(0);
+    serve();
     printk("net: answered %u arp, %u ping, %u udp echo; rx %llu tx %llu, "
            "%llu rx errors, %llu tx errors\n", arps, pings, echoes,
            (unsigned long long)nf.rx_packets, (unsigned long long)nf.tx_packets,

@@ -12,7 +12,11 @@ UDP datagrams echoed (sent back with a blank checksum that netback passes
 to the tap as NEEDS_CSUM). Then the guest is ended (64: a "bye" datagram,
 it closes its vif and powers off; 32: xl destroy with the vif up), and
 nothing is left: no tap, no bridge port, no vif nodes, no VMM, no fds of
-the domain's. Root and /dev/kvm needed, else skipped (77)."""
+the domain's. `net.py hotplug`: the guest starts with no vif; xl
+network-attach gives it one (xl network-list shows it Connected), it is
+pinged, xl network-detach takes it away while UDP flows, the guest closes
+its end, the tap and nodes are gone, and a second network-attach brings
+it back. Root and /dev/kvm needed, else skipped (77)."""
 import os
 import socket
 import subprocess
@@ -23,7 +27,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from xl_test import SRC, XL, BUILD, Env, check, failures, need_kvm, skip, wait_for  # noqa: E402
 
-BITS = sys.argv[1] if len(sys.argv) > 1 else "64"
+MODE = sys.argv[1] if len(sys.argv) > 1 else "64"
+BITS = "64" if MODE == "hotplug" else MODE
 NS = f"xenon-net-{os.getpid()}"
 MAC = "00:16:3e:12:34:56"
 HOST_IP, GUEST_IP, MTU = "10.99.0.1", "10.99.0.2", 1400
@@ -104,6 +109,38 @@ def links():
     return [l.split(":")[1].strip().split("@")[0] for l in out.splitlines()]
 
 
+def udp_flood(stop):
+    """Datagrams to the guest until stop is set (traffic in flight)."""
+    return subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-c",
+                             "import socket,sys,time\n"
+                             "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                             "end=time.time()+float(sys.argv[2])\n"
+                             "while time.time()<end:\n"
+                             "  s.sendto(b'x'*200,(sys.argv[1],7)); time.sleep(0.002)\n",
+                             GUEST_IP, str(stop)])
+
+
+def hotplug(env, name, log):
+    rc, out, err = env.xl("network-attach", name, f"mac={MAC}", "bridge=xnbr0",
+                          f"ip={GUEST_IP}")
+    if not check("xl network-attach", rc == 0, err + out):
+        return None
+    if not check("the guest connected the hotplugged vif",
+                 wait_for(lambda: log().count(" ready") >= 1, 60), log()[-1500:]):
+        return None
+    rc, out, err = env.xl("network-list", name)
+    print(out)
+    lines = out.splitlines()
+    check("network-list: xl's header", lines and lines[0].split() ==
+          ["Idx", "BE", "Mac", "Addr.", "handle", "state", "evt-ch", "tx-/rx-ring-ref",
+           "BE-path"], out)
+    row = lines[1].split() if len(lines) > 1 else []
+    check("network-list: vif 0 Connected with its MAC and backend",
+          len(row) == 8 and row[0] == "0" and row[1] == "0" and row[2] == MAC and
+          row[4] == "4" and row[7].endswith("/backend/vif/%s/0" % row[7].split("/")[-2]), out)
+    return True
+
+
 def main():
     need_kvm()
     if os.geteuid() != 0:
@@ -121,10 +158,11 @@ def main():
         env = NetEnv()
         env.env["XENON_SCRIPT_DIR"] = os.path.join(SRC, "system", "scripts")
         name = f"net{BITS}"
+        vifs = "" if MODE == "hotplug" else f'vif = [ "mac={MAC},bridge=xnbr0,ip={GUEST_IP}" ]\n'
         cfg = env.cfg(f"{name}.cfg", f'name = "{name}"\ntype = "pvh"\n'
                       f'kernel = "guests/guest-net-{BITS}"\nmemory = 32\nvcpus = 1\n'
-                      f'cmdline = "ip={GUEST_IP}"\n'
-                      f'vif = [ "mac={MAC},bridge=xnbr0,ip={GUEST_IP}" ]\n')
+                      f'cmdline = "ip={GUEST_IP}{" hotplug" if MODE == "hotplug" else ""}"\n'
+                      + vifs)
         rc, out, err = env.xl("create", cfg, timeout=120)
         if not check("xl create with a vif", rc == 0, err + out):
             return
@@ -134,9 +172,12 @@ def main():
         domid = int(row.group(2))
         vif = f"vif{domid}.0"
         log = lambda: env.console_log(name).replace("\r", "")
+        if MODE == "hotplug":
+            if not hotplug(env, name, log):
+                return
         ready = wait_for(lambda: " ready" in log() or "RESULT" in log(), 120)
         print(log())
-        if not check("guest netfront connected", ready and "CHECK netfront connected: ok" in log(),
+        if not check("guest netfront connected", ready and "connected: ok" in log(),
                      log()[-2000:]):
             return
         check("guest saw the vif= MAC and the bridge's MTU",
@@ -176,12 +217,40 @@ def main():
         check("the guest echoes the host's UDP datagrams", out.strip() == "echoed 5", out + err)
 
         vmm = env.vmm_pids()
+        if MODE == "hotplug":
+            flood = udp_flood(5)
+            time.sleep(0.5)
+            rc, out, err = env.xl("network-detach", name, "0", timeout=60)
+            check("xl network-detach while traffic flows", rc == 0, err + out)
+            flood.wait()
+            check("the guest saw its vif go and closed it",
+                  wait_for(lambda: "vif 0 went away, closed (0)" in log(), 30), log()[-1500:])
+            check("the tap went with it", wait_for(lambda: vif not in links(), 10), str(links()))
+            check("its nodes went with it",
+                  not (env.xs_dir(f"/local/domain/0/backend/vif/{domid}") or []) and
+                  not (env.xs_dir(f"/local/domain/{domid}/device/vif") or []) and
+                  not (env.xs_dir(f"/libxl/{domid}/device/vif") or []))
+            rc, out, err = env.xl("network-list", name)
+            check("network-list shows none", len(out.splitlines()) == 1, out)
+            rc, out, err = env.xl("network-detach", name, "0")
+            check("detaching it again: Unknown device", rc != 0 and "Unknown device 0." in err,
+                  err)
+            rc, out, err = env.xl("network-attach", name, f"mac={MAC}", "bridge=xnbr0")
+            check("xl network-attach again", rc == 0, err + out)
+            check("the guest connected it again",
+                  wait_for(lambda: log().count(" ready") >= 2, 60), log()[-1500:])
+            rc, out, err = ns(sys.executable, "-c", PING, GUEST_IP, "2", timeout=90)
+            check("the host pings the guest on the new vif", out.strip() == "replies 2",
+                  out + err)
         if BITS == "64":
             ns(sys.executable, "-c",
                "import socket,sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
                ".sendto(b'bye', (sys.argv[1], 7))", GUEST_IP)
             check("the guest closed its vif and passed",
                   wait_for(lambda: "RESULT net: PASS" in log(), 60), log()[-1500:])
+            if MODE == "hotplug":
+                check("it served two hotplugged vifs",
+                      "CHECK served more than one hotplugged vif: ok" in log(), log()[-800:])
             check("it powered off and was destroyed",
                   wait_for(lambda: name not in env.rows(), 30), str(env.rows()))
         else:
