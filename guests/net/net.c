@@ -5,6 +5,7 @@
  * its command line (ip=A.B.C.D): ARP requests for it, ICMP echo requests
  * (ping) and UDP on port 7 (echo; its replies go out with a blank
  * checksum for the backend to finish, exercising tx checksum offload).
+ * With peer=A.B.C.D it first finds that guest by ARP and pings it.
  * A UDP datagram "bye" to port 7 ends it: it closes the vif, prints its
  * counts and powers off. With `hotplug` on its command line it starts with
  * no vif: it waits for one to appear (xl network-attach), serves it until
@@ -24,6 +25,11 @@
 static uint8_t pkt[65536];
 static uint8_t out[2048];
 static uint8_t my_ip[4] = { 10, 99, 0, 2 };
+static uint8_t peer_ip[4];          /* peer=A.B.C.D: a guest to ping */
+static int have_peer;
+static uint8_t peer_mac[6];
+static int peer_mac_known;
+static unsigned peer_replies;
 
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
@@ -44,24 +50,28 @@ static uint16_t fold(uint32_t s)
     return (uint16_t)s;
 }
 
-static void parse_ip(void)
+/* key=A.B.C.D on the command line into ip; whether it was there. */
+static int parse_ipv4(const char *key, uint8_t ip[4])
 {
     const char *c = start_info->cmdline_paddr ?
         (const char *)(uintptr_t)start_info->cmdline_paddr : "";
+    size_t kl = strlen(key);
     for (; *c; c++) {
-        if (c[0] == 'i' && c[1] == 'p' && c[2] == '=') {
-            c += 3;
+        if (memcmp(c, key, kl) == 0 && (c == (const char *)(uintptr_t)start_info->cmdline_paddr ||
+                                        c[-1] == ' ')) {
+            c += kl;
             for (int i = 0; i < 4; i++) {
                 unsigned v = 0;
                 while (*c >= '0' && *c <= '9')
                     v = v * 10 + (unsigned)(*c++ - '0');
-                my_ip[i] = (uint8_t)v;
+                ip[i] = (uint8_t)v;
                 if (*c == '.')
                     c++;
             }
-            return;
+            return 1;
         }
     }
+    return 0;
 }
 
 static struct netfront nf;
@@ -76,6 +86,11 @@ static void reply_eth(uint8_t *o, const uint8_t *in)
 
 static void on_arp(const uint8_t *p, unsigned len)
 {
+    if (have_peer && len >= 42 && get16(p + 20) == 2 && memcmp(p + 28, peer_ip, 4) == 0) {
+        memcpy(peer_mac, p + 22, 6);
+        peer_mac_known = 1;
+        return;
+    }
     if (len < 42 || get16(p + 14) != 1 || get16(p + 16) != ETH_IP ||
         get16(p + 20) != 1 || memcmp(p + 38, my_ip, 4) != 0)
         return;
@@ -116,7 +131,11 @@ static int on_ip(const uint8_t *p, unsigned len)
         return 0;
     const uint8_t *l4 = ip + ihl;
     unsigned l4len = tot - ihl;
-    if (ip[9] == 1 && l4len >= 8 && l4[0] == 8) {            /* echo request */
+    if (ip[9] == 1 && l4len >= 8 && l4[0] == 0 && have_peer &&
+        memcmp(ip + 12, peer_ip, 4) == 0 && get16(l4 + 4) == 0x4e54) {   /* our echo's reply */
+        if (fold(sum(l4, l4len, 0)) == 0xffff)
+            peer_replies++;
+    } else if (ip[9] == 1 && l4len >= 8 && l4[0] == 8) {            /* echo request */
         if (l4len > sizeof(out) - 34)
             return 0;
         reply_eth(out, p);
@@ -149,6 +168,65 @@ static int on_ip(const uint8_t *p, unsigned len)
             echoes++;
     }
     return 0;
+}
+
+static void dispatch(int n)
+{
+    if (n <= 0)
+        return;
+    uint16_t type = get16(pkt + 12);
+    if (type == ETH_ARP)
+        on_arp(pkt, (unsigned)n);
+    else if (type == ETH_IP)
+        on_ip(pkt, (unsigned)n);
+}
+
+/* Ask for the peer's MAC (ARP), then ping it: replies counted. */
+static void ping_peer(unsigned count)
+{
+    for (unsigned tries = 0; tries < 20 && !peer_mac_known; tries++) {
+        memset(out, 0xff, 6);
+        memcpy(out + 6, nf.mac, 6);
+        put16(out + 12, ETH_ARP);
+        put16(out + 14, 1);
+        put16(out + 16, ETH_IP);
+        out[18] = 6;
+        out[19] = 4;
+        put16(out + 20, 1);
+        memcpy(out + 22, nf.mac, 6);
+        memcpy(out + 28, my_ip, 4);
+        memset(out + 32, 0, 6);
+        memcpy(out + 38, peer_ip, 4);
+        memset(out + 42, 0, 18);
+        netfront_send(&nf, out, 60, 0);
+        uint64_t end = xen_system_time() + 500000000ull;
+        while (!peer_mac_known && xen_system_time() < end)
+            dispatch(netfront_recv(&nf, pkt, sizeof(pkt), 100, NULL));
+    }
+    CHECK("the peer answered ARP", peer_mac_known);
+    for (unsigned seq = 0; seq < count && peer_mac_known; seq++) {
+        unsigned before = peer_replies;
+        memcpy(out, peer_mac, 6);
+        memcpy(out + 6, nf.mac, 6);
+        put16(out + 12, ETH_IP);
+        uint8_t *icmp = out + 34;
+        memset(icmp, 0, 40);
+        icmp[0] = 8;
+        put16(icmp + 4, 0x4e54);            /* id "NT" */
+        put16(icmp + 6, (uint16_t)seq);
+        for (unsigned i = 8; i < 40; i++)
+            icmp[i] = (uint8_t)i;
+        put16(icmp + 2, (uint16_t)~fold(sum(icmp, 40, 0)));
+        uint8_t fake[20];                   /* ip_reply takes the asker's header */
+        memset(fake, 0, sizeof(fake));
+        memcpy(fake + 12, peer_ip, 4);
+        unsigned n = ip_reply(out, fake, 40, 1);
+        netfront_send(&nf, out, n, 0);
+        uint64_t end = xen_system_time() + 2000000000ull;
+        while (peer_replies == before && xen_system_time() < end)
+            dispatch(netfront_recv(&nf, pkt, sizeof(pkt), 100, NULL));
+    }
+    CHECK_EQ("pinged the peer guest", peer_replies, count);
 }
 
 static int has_word(const char *w)
@@ -243,7 +321,8 @@ static void hotplug_main(void)
 void guest_main(void)
 {
     printk("net: %d-bit guest\n", GUEST_BITS);
-    parse_ip();
+    parse_ipv4("ip=", my_ip);
+    have_peer = parse_ipv4("peer=", peer_ip);
     if (!shared_info)
         map_shared_info();
     CHECK("xenstore", xs_init() == 0);
@@ -254,6 +333,8 @@ void guest_main(void)
     if (rc < 0)
         finish("net");
     print_ready(0);
+    if (have_peer)
+        ping_peer(3);
     serve();
     printk("net: answered %u arp, %u ping, %u udp echo; rx %llu tx %llu, "
            "%llu rx errors, %llu tx errors\n", arps, pings, echoes,

@@ -16,7 +16,9 @@ the domain's. `net.py hotplug`: the guest starts with no vif; xl
 network-attach gives it one (xl network-list shows it Connected), it is
 pinged, xl network-detach takes it away while UDP flows, the guest closes
 its end, the tap and nodes are gone, and a second network-attach brings
-it back. Root and /dev/kvm needed, else skipped (77)."""
+it back. `net.py two`: two guests (64- and 32-bit) on the bridge; the
+second finds the first by ARP and pings it, the host pings both, and both
+end with nothing left. Root and /dev/kvm needed, else skipped (77)."""
 import os
 import socket
 import subprocess
@@ -28,7 +30,7 @@ sys.path.insert(0, HERE)
 from xl_test import SRC, XL, BUILD, Env, check, failures, need_kvm, skip, wait_for  # noqa: E402
 
 MODE = sys.argv[1] if len(sys.argv) > 1 else "64"
-BITS = "64" if MODE == "hotplug" else MODE
+BITS = "64" if MODE in ("hotplug", "two") else MODE
 NS = f"xenon-net-{os.getpid()}"
 MAC = "00:16:3e:12:34:56"
 HOST_IP, GUEST_IP, MTU = "10.99.0.1", "10.99.0.2", 1400
@@ -141,6 +143,47 @@ def hotplug(env, name, log):
     return True
 
 
+def two_guests(env):
+    """Guest A answers; guest B pings A through the bridge; the host pings both."""
+    peers = [("netA", "64", GUEST_IP, MAC, ""),
+             ("netB", "32", "10.99.0.3", "00:16:3e:12:34:57", f" peer={GUEST_IP}")]
+    for name, bits, ip, mac, extra in peers:
+        cfg = env.cfg(f"{name}.cfg", f'name = "{name}"\ntype = "pvh"\n'
+                      f'kernel = "guests/guest-net-{bits}"\nmemory = 32\nvcpus = 1\n'
+                      f'cmdline = "ip={ip}{extra}"\nvif = [ "mac={mac},bridge=xnbr0" ]\n')
+        rc, out, err = env.xl("create", cfg, timeout=120)
+        if not check(f"xl create {name}", rc == 0, err + out):
+            return
+        log = lambda n=name: env.console_log(n)
+        if not check(f"{name} connected", wait_for(lambda: " ready" in log(), 120), log()):
+            return
+    logb = lambda: env.console_log("netB")
+    check("guest B found guest A by ARP and pinged it",
+          wait_for(lambda: "CHECK pinged the peer guest" in logb(), 60) and
+          "CHECK pinged the peer guest: ok" in logb(), logb()[-1500:])
+    rc, out, _ = ns("ip", "-o", "link", "show", "master", "xnbr0")
+    check("two ports on the bridge", len(out.strip().splitlines()) == 2, out)
+    vmm = env.vmm_pids()
+    for name, bits, ip, mac, extra in peers:
+        rc, out, err = ns(sys.executable, "-c", PING, ip, "2", timeout=90)
+        check(f"the host pings {name}", out.strip() == "replies 2", out + err)
+        rc, out, err = ns(sys.executable, "-c", UDP_CLIENT, ip, timeout=120)
+        check(f"{name} echoes UDP", out.strip() == "echoed 5", out + err)
+        ns(sys.executable, "-c",
+           "import socket,sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
+           ".sendto(b'bye', (sys.argv[1], 7))", ip)
+        check(f"{name} passed", wait_for(lambda n=name: "RESULT net: PASS" in
+                                         env.console_log(n), 60), env.console_log(name)[-800:])
+    check("both ended", wait_for(lambda: not env.rows().keys() - {"Domain-0"}, 30),
+          str(env.rows()))
+    env.check_empty("after both")
+    rc, out, _ = ns("ip", "-o", "link", "show", "master", "xnbr0")
+    check("no bridge port left", out.strip() == "", out)
+    check("no vif nodes left", not (env.xs_dir("/local/domain/0/backend/vif") or []))
+    check("the VMMs are gone",
+          wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in vmm), 10), str(vmm))
+
+
 def main():
     need_kvm()
     if os.geteuid() != 0:
@@ -157,6 +200,9 @@ def main():
 
         env = NetEnv()
         env.env["XENON_SCRIPT_DIR"] = os.path.join(SRC, "system", "scripts")
+        if MODE == "two":
+            two_guests(env)
+            return
         name = f"net{BITS}"
         vifs = "" if MODE == "hotplug" else f'vif = [ "mac={MAC},bridge=xnbr0,ip={GUEST_IP}" ]\n'
         cfg = env.cfg(f"{name}.cfg", f'name = "{name}"\ntype = "pvh"\n'
