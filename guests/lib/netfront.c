@@ -21,6 +21,8 @@ static unsigned next_ref;
 
 static grant_ref_t grant(const void *page, int readonly)
 {
+    if (next_ref >= 512)
+        return 0;
     unsigned i = next_ref++;
     gnttab1[i].domid = 0;
     gnttab1[i].frame = (uint32_t)((unsigned long)page >> 12);
@@ -296,4 +298,43 @@ int netfront_close(struct netfront *f)
     wait_backend(f, XenbusStateClosing);
     write_ul(f, "state", XenbusStateClosed);
     return wait_backend(f, XenbusStateClosed);
+}
+
+grant_ref_t netfront_grant(const void *page, int readonly)
+{
+    return grant(page, readonly);
+}
+
+void netfront_revoke(grant_ref_t ref)
+{
+    if (ref >= GNT_BASE && ref < GNT_BASE + 512)
+        __atomic_store_n(&gnttab1[ref - GNT_BASE].flags, 0, __ATOMIC_SEQ_CST);
+}
+
+void netfront_push_raw_tx(struct netfront *f, const netif_tx_request_t *reqs, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        *RING_GET_REQUEST(&f->tx, f->tx.req_prod_pvt++) = reqs[i];
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    f->tx.sring->req_prod = f->tx.req_prod_pvt;
+    kick(f);
+}
+
+int netfront_next_tx_response(struct netfront *f, netif_tx_response_t *r, unsigned ms)
+{
+    uint64_t deadline = xen_system_time() + ms * 1000000ull;
+    for (;;) {
+        if (RING_HAS_UNCONSUMED_RESPONSES(&f->tx)) {
+            *r = *RING_GET_RESPONSE(&f->tx, f->tx.rsp_cons);
+            f->tx.rsp_cons++;
+            return 0;
+        }
+        f->tx.sring->rsp_event = f->tx.rsp_cons + 1;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (RING_HAS_UNCONSUMED_RESPONSES(&f->tx))
+            continue;
+        if (xen_system_time() >= deadline)
+            return -1;
+        wait_port(f, deadline);
+    }
 }

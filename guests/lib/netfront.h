@@ -53,6 +53,14 @@ int netfront_send(struct netfront *f, const void *pkt, unsigned len, int csum_bl
 int netfront_recv(struct netfront *f, void *buf, unsigned cap, unsigned ms,
                   uint16_t *rx_flags);
 
+/* For the hostile guest: grant a page of ours (ref in frame 1, 0 when
+ * none is left), revoke a grant, push raw tx requests as given (and kick),
+ * and take the next tx response within ms (0, or -1 when none came). */
+grant_ref_t netfront_grant(const void *page, int readonly);
+void netfront_revoke(grant_ref_t ref);
+void netfront_push_raw_tx(struct netfront *f, const netif_tx_request_t *reqs, unsigned n);
+int netfront_next_tx_response(struct netfront *f, netif_tx_response_t *r, unsigned ms);
+
 /* Closing, then Closed once the backend has closed. */
 int netfront_close(struct netfront *f);
 

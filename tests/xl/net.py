@@ -18,7 +18,12 @@ pinged, xl network-detach takes it away while UDP flows, the guest closes
 its end, the tap and nodes are gone, and a second network-attach brings
 it back. `net.py two`: two guests (64- and 32-bit) on the bridge; the
 second finds the first by ARP and pings it, the host pings both, and both
-end with nothing left. Root and /dev/kvm needed, else skipped (77)."""
+end with nothing left. `net.py hostile`: the net-hostile guest attacks its
+netback (bad grants, too many slots, a short packet, a wrapped size, then
+a slot across its page) beside a good guest on the same bridge, which the
+host keeps pinging: every bad request is answered or the vif disabled as
+Linux's netback does, the VMMs live, the good guest never notices. Root
+and /dev/kvm needed, else skipped (77)."""
 import os
 import socket
 import subprocess
@@ -30,7 +35,7 @@ sys.path.insert(0, HERE)
 from xl_test import SRC, XL, BUILD, Env, check, failures, need_kvm, skip, wait_for  # noqa: E402
 
 MODE = sys.argv[1] if len(sys.argv) > 1 else "64"
-BITS = "64" if MODE in ("hotplug", "two") else MODE
+BITS = "64" if MODE in ("hotplug", "two", "hostile") else MODE
 NS = f"xenon-net-{os.getpid()}"
 MAC = "00:16:3e:12:34:56"
 HOST_IP, GUEST_IP, MTU = "10.99.0.1", "10.99.0.2", 1400
@@ -184,6 +189,48 @@ def two_guests(env):
           wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in vmm), 10), str(vmm))
 
 
+def hostile(env):
+    good = env.cfg("good.cfg", 'name = "good"\ntype = "pvh"\n'
+                   'kernel = "guests/guest-net-64"\nmemory = 32\n'
+                   f'cmdline = "ip={GUEST_IP}"\nvif = [ "mac={MAC},bridge=xnbr0" ]\n')
+    bad = env.cfg("bad.cfg", 'name = "bad"\ntype = "pvh"\n'
+                  'kernel = "guests/guest-net-hostile-64"\nmemory = 32\n'
+                  'on_poweroff = "preserve"\nvif = [ "bridge=xnbr0" ]\n')
+    rc, out, err = env.xl("create", good, timeout=120)
+    check("xl create good", rc == 0, err + out)
+    check("good connected", wait_for(lambda: " ready" in env.console_log("good"), 120),
+          env.console_log("good"))
+    rc, out, err = env.xl("create", bad, timeout=120)
+    check("xl create bad", rc == 0, err + out)
+    pings = 0
+    end = time.time() + 120
+    while time.time() < end and "RESULT" not in env.console_log("bad"):
+        rc, out, _ = ns(sys.executable, "-c", PING, GUEST_IP, "1", timeout=60)
+        pings += out.strip() == "replies 1"
+    blog = env.console_log("bad")
+    print(blog)
+    check("the hostile frontend got netback's answers", "RESULT net-hostile: PASS" in blog,
+          blog[-2000:])
+    check("the good guest answered pings all along", pings > 0 and
+          "FAIL" not in env.console_log("good"), str(pings))
+    rc, out, err = ns(sys.executable, "-c", PING, GUEST_IP, "3", timeout=60)
+    check("the good guest answers after the attack", out.strip() == "replies 3", out + err)
+    rc, out, err = env.xl("destroy", "bad")
+    check("xl destroy bad", rc == 0, err)
+    rc, out, err = ns(sys.executable, "-c", UDP_CLIENT, GUEST_IP, timeout=120)
+    check("the good guest echoes UDP", out.strip() == "echoed 5", out + err)
+    ns(sys.executable, "-c", "import socket,sys; socket.socket(socket.AF_INET, "
+       "socket.SOCK_DGRAM).sendto(b'bye', (sys.argv[1], 7))", GUEST_IP)
+    check("the good guest passed", wait_for(lambda: "RESULT net: PASS" in
+                                            env.console_log("good"), 60),
+          env.console_log("good")[-1000:])
+    check("both gone", wait_for(lambda: not env.rows().keys() - {"Domain-0"}, 30),
+          str(env.rows()))
+    env.check_empty("after both")
+    rc, out, _ = ns("ip", "-o", "link", "show", "master", "xnbr0")
+    check("no bridge port left", out.strip() == "", out)
+
+
 def main():
     need_kvm()
     if os.geteuid() != 0:
@@ -202,6 +249,9 @@ def main():
         env.env["XENON_SCRIPT_DIR"] = os.path.join(SRC, "system", "scripts")
         if MODE == "two":
             two_guests(env)
+            return
+        if MODE == "hostile":
+            hostile(env)
             return
         name = f"net{BITS}"
         vifs = "" if MODE == "hotplug" else f'vif = [ "mac={MAC},bridge=xnbr0,ip={GUEST_IP}" ]\n'
