@@ -581,6 +581,68 @@ static void tx_multicast_control_is_answered(void **state)
     assert_false(f->q->broken);
 }
 
+static uint64_t fake_now;
+static uint64_t fake_clock(void) { return fake_now; }
+static uint64_t timer_at;
+static void on_timer(void *o, uint64_t at) { (void)o; timer_at = at; }
+
+/* rate=: 1000 bytes per 10 ms after the first burst of 128 KiB. */
+static void tx_rate_limits_as_the_credit_scheduler(void **state)
+{
+    struct fx *f = *state;
+    f->q->now_ns = fake_clock;
+    f->q->want_timer = on_timer;
+    fake_now = 1000000000ull;
+    timer_at = 0;
+    netback_set_rate(f->q, 100000, 10000);
+    assert_int_equal(f->q->remaining_credit, 100000);
+    static uint8_t pkt[4000];
+    make_ipv4(pkt, sizeof(pkt), 17);
+    for (unsigned i = 0; i < 30; i++) {
+        memcpy(page(f, DATA_FRAME + i), pkt, sizeof(pkt));
+        tx_put(f, DATA_REF + i, 0, 0, (uint16_t)i, sizeof(pkt));
+    }
+    tx_push(f);
+    /* 25 packets fit the 100000 bytes of credit; the 26th waits. */
+    unsigned n = 0;
+    while (RING_HAS_UNCONSUMED_RESPONSES(&f->tx)) {
+        tx_rsp(f);
+        n++;
+    }
+    assert_int_equal(n, 25);
+    assert_int_equal(timer_at, 1000000000ull + 10000 * 1000);
+    assert_int_equal(f->q->st.tx_rate_waits, 1);
+    /* Before the window: a kick sends nothing. */
+    fake_now += 5000 * 1000;
+    netback_tx_service(f->q);
+    assert_false(RING_HAS_UNCONSUMED_RESPONSES(&f->tx));
+    /* The timer fires: the rest goes. */
+    fake_now = timer_at;
+    netback_tx_service(f->q);
+    n = 0;
+    while (RING_HAS_UNCONSUMED_RESPONSES(&f->tx)) {
+        assert_int_equal(tx_rsp(f).status, NETIF_RSP_OKAY);
+        n++;
+    }
+    assert_int_equal(n, 5);
+    assert_int_equal(f->q->st.tx_packets, 30);
+}
+
+static void rate_node_parsing(void **state)
+{
+    (void)state;
+    uint64_t b, u;
+    assert_int_equal(netback_parse_rate("1250000,20000", &b, &u), 0);
+    assert_int_equal(b, 1250000);
+    assert_int_equal(u, 20000);
+    assert_int_equal(netback_parse_rate("1250000", &b, &u), -1);
+    assert_int_equal(netback_parse_rate("12,0", &b, &u), -1);
+    assert_int_equal(netback_parse_rate("-1,5", &b, &u), -1);
+    assert_int_equal(netback_parse_rate("1,5x", &b, &u), -1);
+    assert_int_equal(netback_parse_rate("99999999999999999999999,5", &b, &u), -1);
+    assert_int_equal(netback_parse_rate(NULL, &b, &u), -1);
+}
+
 /* ---- rx ---- */
 
 static void rx_post(struct fx *f, grant_ref_t ref, uint16_t id)
@@ -835,6 +897,8 @@ int main(void)
         T(tx_lying_producer_disables),
         T(tx_gso_on_udp_is_dropped_not_sent),
         T(tx_multicast_control_is_answered),
+        T(tx_rate_limits_as_the_credit_scheduler),
+        cmocka_unit_test(rate_node_parsing),
         T(rx_one_packet),
         T(rx_gso_over_slots_with_extra),
         T(rx_without_posted_pages_leaves_the_tap_alone),

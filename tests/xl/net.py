@@ -254,7 +254,9 @@ def main():
             hostile(env)
             return
         name = f"net{BITS}"
-        vifs = "" if MODE == "hotplug" else f'vif = [ "mac={MAC},bridge=xnbr0,ip={GUEST_IP}" ]\n'
+        rate = ",rate=10Mb/s" if MODE == "32" else ""        # netback's credit scheduler
+        vifs = "" if MODE == "hotplug" else \
+            f'vif = [ "mac={MAC},bridge=xnbr0,ip={GUEST_IP}{rate}" ]\n'
         cfg = env.cfg(f"{name}.cfg", f'name = "{name}"\ntype = "pvh"\n'
                       f'kernel = "guests/guest-net-{BITS}"\nmemory = 32\nvcpus = 1\n'
                       f'cmdline = "ip={GUEST_IP}{" hotplug" if MODE == "hotplug" else ""}"\n'
@@ -288,6 +290,8 @@ def main():
                    "feature-rx-copy": "1", "feature-rx-flip": "0",
                    "feature-split-event-channels": "1", "multi-queue-max-queues": "1",
                    "script": os.path.join(SRC, "system", "scripts", "vif-bridge")}
+        if MODE == "32":
+            want_be["rate"] = "62500,50000"     # 10 Mb/s in libxl's 50 ms windows
         got_be = {k: env.xs_read(f"{be}/{k}") for k in want_be}
         check("backend directory as libxl writes it, netback's features", got_be == want_be,
               str({k: (got_be[k], v) for k, v in want_be.items() if got_be[k] != v}))
@@ -311,6 +315,9 @@ def main():
         check("the host learnt the guest's MAC by ARP", MAC in out, out)
         rc, out, err = ns(sys.executable, "-c", UDP_CLIENT, GUEST_IP, timeout=120)
         check("the guest echoes the host's UDP datagrams", out.strip() == "echoed 5", out + err)
+        if MODE == "32":
+            xl_log = open(os.path.join(env.env["XENON_LOG_DIR"], f"xl-{name}.log")).read()
+            check("netback took the rate", "rate-limited" in xl_log, xl_log[-800:])
 
         vmm = env.vmm_pids()
         if MODE == "hotplug":

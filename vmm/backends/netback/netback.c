@@ -11,7 +11,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
+#include <xen/io/xs_wire.h>
 
 #include "backend.h"
 #include "domain.h"
@@ -28,7 +30,51 @@ struct netback_vif {
     bool tx_bound, rx_bound, split;
     bool connected;
     struct netback_queue *q;
+    /* rate= (the backend's rate node): the credit, and its timer */
+    uint64_t rate_bytes, rate_usec;
+    struct io_watch rate_timer;
+    bool rate_timer_watched;
 };
+
+static void on_rate_timer(struct io_watch *w, uint32_t events)
+{
+    struct netback_vif *v = w->opaque;
+    uint64_t n;
+    if (read(w->fd, &n, sizeof(n)) < 0) {
+        /* spurious: nothing expired */
+    }
+    if (v->connected)
+        netback_tx_service(v->q);
+}
+
+static void want_timer(void *opaque, uint64_t at_ns)
+{
+    struct netback_vif *v = opaque;
+    if (!v->rate_timer_watched)
+        return;
+    struct itimerspec its = { .it_value = { .tv_sec = (time_t)(at_ns / 1000000000ull),
+                                            .tv_nsec = (long)(at_ns % 1000000000ull) } };
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+        its.it_value.tv_nsec = 1;
+    timerfd_settime(v->rate_timer.fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void on_rate(void *opaque, uint32_t type, const char *body, uint32_t len)
+{
+    struct netback_vif *v = opaque;
+    if (type != XS_READ)
+        return;             /* no rate node: no limit */
+    uint64_t b, u;
+    if (netback_parse_rate(body, &b, &u) < 0) {
+        log_warn("dom%u: vif %u: rate %.40s is malformed; not limited",
+                 v->dev->d->domid, v->dev->devid, body);
+        return;
+    }
+    v->rate_bytes = b;
+    v->rate_usec = u;
+    if (v->connected)
+        netback_set_rate(v->q, b, u);
+}
 
 static void on_tap(struct io_watch *w, uint32_t events)
 {
@@ -98,7 +144,13 @@ static int probe(struct xenbus_dev *dev, int fd, uint32_t flags)
     v->dev = dev;
     v->tap_fd = fd;
     v->tap_watch = (struct io_watch){ .fd = fd, .ready = on_tap, .opaque = v };
+    v->rate_timer = (struct io_watch){ .fd = timerfd_create(CLOCK_MONOTONIC,
+                                                            TFD_NONBLOCK | TFD_CLOEXEC),
+                                       .ready = on_rate_timer, .opaque = v };
+    if (v->rate_timer.fd >= 0 && ioloop_add(&v->rate_timer, EPOLLIN) == 0)
+        v->rate_timer_watched = true;
     dev->priv = v;
+    xenbus_dev_read_be(dev, "rate", on_rate, v);
     xenbus_dev_printf(dev, "feature-sg", "1");
     xenbus_dev_printf(dev, "feature-gso-tcpv4", "1");
     xenbus_dev_printf(dev, "feature-gso-tcpv6", "1");
@@ -224,7 +276,10 @@ static int nb_connect(struct xenbus_dev *dev)
     }
     v->q->on_fatal = on_fatal;
     v->q->want_tap = want_tap;
+    v->q->want_timer = want_timer;
     v->q->opaque = v;
+    if (v->rate_usec)
+        netback_set_rate(v->q, v->rate_bytes, v->rate_usec);
     rc = ioloop_add(&v->tap_watch, 0);
     if (rc < 0) {
         nb_disconnect(dev);
@@ -232,9 +287,10 @@ static int nb_connect(struct xenbus_dev *dev)
     }
     v->tap_watched = true;
     v->connected = true;
-    log_info("dom%u: vif %u connected: %s event channels, rx csum %s, gso %s%s",
+    log_info("dom%u: vif %u connected: %s event channels, rx csum %s, gso %s%s%s",
              domid, devid, v->split ? "split" : "one", fe.csum ? "offloaded" : "done here",
-             fe.gso_tcpv4 ? "tcpv4 " : "", fe.gso_tcpv6 ? "tcpv6" : "");
+             fe.gso_tcpv4 ? "tcpv4 " : "", fe.gso_tcpv6 ? "tcpv6" : "",
+             v->rate_usec ? ", rate-limited" : "");
     /* Whatever was queued before: both rings once. */
     netback_tx_service(v->q);
     netback_rx_service(v->q);
@@ -247,6 +303,10 @@ static void nb_remove(struct xenbus_dev *dev)
     if (!v)
         return;
     nb_disconnect(dev);
+    if (v->rate_timer_watched)
+        ioloop_del(&v->rate_timer);
+    if (v->rate_timer.fd >= 0)
+        close(v->rate_timer.fd);
     close(v->tap_fd);
     free(v);
     dev->priv = NULL;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define VNET_HDR_LEN sizeof(struct virtio_net_hdr)
@@ -43,6 +44,73 @@ int netback_queue_init(struct netback_queue *q, struct domain *d, domid_t by,
     q->rx_mapped = true;
     BACK_RING_INIT(&q->rx, (netif_rx_sring_t *)page, NETIF_PAGE_SIZE);
     return 0;
+}
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void add_credit(struct netback_queue *q)
+{
+    /* tx_add_credit: a burst big enough for a 128 KiB packet at least. */
+    uint64_t max_burst = q->credit_bytes > 131072 ? q->credit_bytes : 131072;
+    uint64_t c = q->remaining_credit + q->credit_bytes;
+    if (c < q->remaining_credit)
+        c = UINT64_MAX;
+    q->remaining_credit = c < max_burst ? c : max_burst;
+}
+
+void netback_set_rate(struct netback_queue *q, uint64_t bytes, uint64_t usec)
+{
+    q->credit_bytes = bytes;
+    q->credit_usec = bytes ? usec : 0;
+    q->remaining_credit = 0;
+    q->window_start_ns = q->now_ns ? q->now_ns() : monotonic_ns();
+    if (q->credit_usec)
+        add_credit(q);
+}
+
+int netback_parse_rate(const char *s, uint64_t *bytes, uint64_t *usec)
+{
+    char *end;
+    if (!s || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    unsigned long long b = strtoull(s, &end, 10);
+    if (errno || *end != ',' || end[1] < '0' || end[1] > '9')
+        return -1;
+    unsigned long long u = strtoull(end + 1, &end, 10);
+    if (errno || *end || u == 0 || u > 1000000000000ull)
+        return -1;
+    *bytes = b;
+    *usec = u;
+    return 0;
+}
+
+/* tx_credit_exceeded: whether a packet of size must wait for credit. */
+static bool credit_exceeded(struct netback_queue *q, uint32_t size)
+{
+    if (q->rate_timer_pending)
+        return true;
+    uint64_t now = q->now_ns ? q->now_ns() : monotonic_ns();
+    uint64_t next = q->window_start_ns + q->credit_usec * 1000;
+    if (now >= next) {
+        q->window_start_ns = now;
+        add_credit(q);
+    }
+    if (size > q->remaining_credit) {
+        q->window_start_ns = next;
+        q->rate_timer_pending = true;
+        q->rate_timer_ns = next;
+        q->st.tx_rate_waits++;
+        if (q->want_timer)
+            q->want_timer(q->opaque, next);
+        return true;
+    }
+    return false;
 }
 
 void netback_queue_fini(struct netback_queue *q)
@@ -168,6 +236,11 @@ void netback_tx_service(struct netback_queue *q)
     q->st.tx_kicks++;
     if (q->broken)
         return;
+    if (q->rate_timer_pending &&
+        (q->now_ns ? q->now_ns() : monotonic_ns()) >= q->rate_timer_ns) {
+        q->rate_timer_pending = false;      /* the window came: its credit */
+        add_credit(q);
+    }
     netif_tx_request_t slot[NETBK_TX_WINDOW];
     struct tx_packet p;
     unsigned budget = 4 * NETIF_TX_RING_SIZE;   /* then let others run */
@@ -186,6 +259,13 @@ void netback_tx_service(struct netback_queue *q)
             continue;
         }
         unsigned n = tx_snapshot(q, avail, slot);
+        /* Credit first, on the first slot's size (the packet's), as
+         * netback: a packet that must wait stays on the ring. */
+        if (q->credit_usec && slot[0].size > q->remaining_credit &&
+            credit_exceeded(q, slot[0].size))
+            break;
+        if (q->credit_usec)
+            q->remaining_credit -= slot[0].size;
         netback_tx_parse(slot, n, &p);
         if (p.verdict == TX_FATAL) {
             fatal(q, p.why);

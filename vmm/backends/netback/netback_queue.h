@@ -29,6 +29,11 @@
  *   reason, on_fatal is called once, and the queue does nothing more.
  *   Other queues, vifs and domains are unaffected.
  * - Ids are the frontend's: echoed, never used as indices.
+ * - rate= (netback_set_rate) is netback's credit scheduler: credit_bytes
+ *   per credit_usec window, bursts up to max(128 KiB, credit_bytes); a
+ *   packet over the credit left waits, unconsumed, until the next window
+ *   (want_timer(opaque, ns): call netback_tx_service() at that
+ *   CLOCK_MONOTONIC time).
  */
 #ifndef XENON_NETBACK_QUEUE_H
 #define XENON_NETBACK_QUEUE_H
@@ -54,7 +59,7 @@ struct netback_rx_features {
 struct netback_stats {
     uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
     uint64_t rx_packets, rx_bytes, rx_dropped, rx_errors;
-    uint64_t tx_kicks, rx_kicks;
+    uint64_t tx_kicks, rx_kicks, tx_rate_waits;
 };
 
 /* Largest packet either way: io/netif.h's 16-bit sizes. */
@@ -86,6 +91,8 @@ struct netback_queue {
     const char *broken_why;
     void (*on_fatal)(void *opaque);
     void (*want_tap)(void *opaque, bool want);
+    void (*want_timer)(void *opaque, uint64_t at_ns);
+    uint64_t (*now_ns)(void);           /* CLOCK_MONOTONIC; tests replace it */
     void *opaque;
     bool watching_tap;
 
@@ -95,6 +102,11 @@ struct netback_queue {
     struct netback_tx_pending tx_batch[NETBK_TX_BATCH];
     unsigned tx_nr, tx_nr_ops;
     uint32_t tx_arena_used;
+
+    /* tx credit (rate=): unlimited while credit_usec is 0 */
+    uint64_t credit_bytes, credit_usec, remaining_credit, window_start_ns;
+    bool rate_timer_pending;
+    uint64_t rate_timer_ns;
 
     /* rx: a packet read from the tap, waiting for posted pages */
     uint8_t *rx_buf;
@@ -115,6 +127,10 @@ int netback_queue_init(struct netback_queue *q, struct domain *d, domid_t by,
 void netback_queue_fini(struct netback_queue *q);
 
 void netback_tx_service(struct netback_queue *q);
+/* Limit tx to bytes per usec (0: no limit), as the backend's rate node. */
+void netback_set_rate(struct netback_queue *q, uint64_t bytes, uint64_t usec);
+/* "BYTES,USECS" (the rate node libxl writes): 0, or -1 when malformed. */
+int netback_parse_rate(const char *s, uint64_t *bytes, uint64_t *usec);
 void netback_rx_service(struct netback_queue *q);
 
 #endif
