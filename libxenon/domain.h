@@ -165,4 +165,26 @@ struct xenon_vbdinfo {
 int xenon_block_list(const struct xenon_paths *p, unsigned domid,
                      struct xenon_vbdinfo **out, int *n, FILE *err);
 
+/* --- network interfaces at run time (vif.c) ----------------------------- */
+
+struct xvif;
+/* xl network-attach: the nic made a vif of the running domain (as libxl's
+ * libxl_device_nic_add; devid -1: one past the highest in use). 0, or -1
+ * (err printed). */
+int xenon_network_attach(const struct xenon_paths *p, unsigned domid, struct xvif *v,
+                         FILE *err);
+/* xl network-detach: the vif named by devid or MAC, taken out of its
+ * bridge, closed and removed as libxl removes it. 0, or -1 (err printed). */
+int xenon_network_detach(const struct xenon_paths *p, unsigned domid, const char *which,
+                         FILE *err);
+/* What xl network-list shows of each vif (libxl_nicinfo). */
+struct xenon_nicinfo {
+    unsigned devid;
+    int backend_id, state, evtch, rref_tx, rref_rx;     /* -1: not there */
+    char mac[18];
+    char backend[160];
+};
+int xenon_network_list(const struct xenon_paths *p, unsigned domid,
+                       struct xenon_nicinfo **out, int *n, FILE *err);
+
 #endif

@@ -17,7 +17,7 @@ static const char *const implemented_keys[] = {
     "name", "type", "builder", "uuid", "memory", "maxmem", "vcpus",
     "maxvcpus", "kernel", "ramdisk", "cmdline", "root", "extra",
     "on_poweroff", "on_reboot", "on_watchdog", "on_crash", "on_soft_reset",
-    "max_grant_frames", "nomigrate", "disk",
+    "max_grant_frames", "nomigrate", "disk", "vif",
 };
 
 static const char *const action_names[] = {

@@ -344,6 +344,8 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
          * before it unpauses: the VMM answers once it is built. */
         if (published && vbd_add_all(xs, go[1], domid, dc, err) < 0)
             published = false;
+        if (published && vif_add_all(xs, go[1], domid, dc, err) < 0)
+            published = false;
         if (published)
             (void)!vmmctl_send_go(go[1]);
     } else {

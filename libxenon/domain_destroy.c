@@ -32,6 +32,9 @@ void teardown(const struct xenon_paths *p, struct xs_client *xs,
                 vm = vm_s;
             }
         }
+        /* The vifs' scripts take them out of their bridges, as libxl
+         * runs them offline before it removes the nodes they read. */
+        vif_offline_all(xs, domid);
         bool tx = xs_transaction_begin(xs) == 0;
         rm_nodes(xs, domid, vm);
         xdev_rm_domain(xs, domid);

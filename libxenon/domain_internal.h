@@ -10,7 +10,8 @@
  *   domain_destroy.c  teardown and xenon_domain_destroy
  *   domain_query.c    list, lookup, exists
  *   domain_control.c  control/shutdown and memory/target requests
- *   vbd.c             disks: vbds as libxl makes them (device.h) */
+ *   vbd.c             disks: vbds as libxl makes them (device.h)
+ *   vif.c             network interfaces: vifs, taps and hotplug scripts */
 #ifndef XENON_DOMAIN_INTERNAL_H
 #define XENON_DOMAIN_INTERNAL_H
 
@@ -173,5 +174,21 @@ int vbd_add(struct xs_client *xs, int ctl_fd, unsigned domid, const struct xdisk
 /* Every disk of the config, in order. */
 int vbd_add_all(struct xs_client *xs, int ctl_fd, unsigned domid,
                 const struct domain_config *dc, FILE *err);
+
+/* --- vif.c ---------------------------------------------------------------- */
+
+struct xvif;
+/* Make the nic vif `devid` of domain `domid`: its tap vif<domid>.<devid>
+ * (or vifname=), its nodes, DEVICE_ATTACH with the tap, the wait for the
+ * backend's InitWait, then the hotplug script online (hotplug-status
+ * connected, the frontend's mtu). Picks libxl's random MAC when none is
+ * set (kept in v). 0, or -1 with the device removed again (err printed). */
+int vif_add(struct xs_client *xs, int ctl_fd, unsigned domid, struct xvif *v,
+            int devid, FILE *err);
+/* Every nic of the config, in order (devid: as given, else its index). */
+int vif_add_all(struct xs_client *xs, int ctl_fd, unsigned domid,
+                struct domain_config *dc, FILE *err);
+/* Run each vif's hotplug script offline (teardown, before its nodes go). */
+void vif_offline_all(struct xs_client *xs, unsigned domid);
 
 #endif

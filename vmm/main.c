@@ -24,6 +24,7 @@
 #include <xen/sched.h>
 
 #include "blkback.h"
+#include "netback.h"
 #include "boot.h"
 #include "console.h"
 #include "ctl_server.h"
@@ -497,6 +498,7 @@ int main(int argc, char **argv)
         return VMM_EXIT_ERROR;
 
     blkback_register();
+    netback_register();
     pause_init(d, o.control.hold, o.paused);
     if (control_init(d, &o.control) < 0)
         return VMM_EXIT_ERROR;

@@ -13,7 +13,8 @@
  *   xl_misc.c       dmesg
  *   xl_top.c        top (xentop's screen)
  *   xl_host.c       the host's facts (Domain-0 is the host)
- *   xl_block.c      block-attach, block-list, block-detach */
+ *   xl_block.c      block-attach, block-list, block-detach
+ *   xl_network.c    network-attach, network-list, network-detach */
 #ifndef XENON_XL_H
 #define XENON_XL_H
 
@@ -105,6 +106,9 @@ int main_destroy(int argc, char **argv);
 int main_blockattach(int argc, char **argv);
 int main_blocklist(int argc, char **argv);
 int main_blockdetach(int argc, char **argv);
+int main_networkattach(int argc, char **argv);
+int main_networklist(int argc, char **argv);
+int main_networkdetach(int argc, char **argv);
 int main_shutdown(int argc, char **argv);
 int main_reboot(int argc, char **argv);
 int main_pause(int argc, char **argv);

@@ -22,6 +22,14 @@ const struct cmd cmds[] = {
       "<Domain(s)>", "" },
     { "block-detach", main_blockdetach, 0, "Destroy a domain's virtual block device",
       "<Domain> <DevId>", "" },
+    { "network-attach", main_networkattach, 1, "Create a new virtual network device",
+      "<Domain> [type=<type>] [mac=<mac>] [bridge=<bridge>] [ip=<ip>] [script=<script>] "
+      "[backend=<BackDomain>] [vifname=<name>] [rate=<rate>] [model=<model>] "
+      "[accel=<accel>]", "" },
+    { "network-list", main_networklist, 0, "List virtual network interfaces for a domain",
+      "<Domain(s)>", "" },
+    { "network-detach", main_networkdetach, 0, "Destroy a domain's virtual network device",
+      "<Domain> <DevId|mac>", "" },
     { "list", main_list, 0, "List information about all/some domains",
       "[options] [Domain]\n",
       "-l, --long              Output all VM details\n"
@@ -103,9 +111,6 @@ const struct cmd cmds[] = {
     MISSING("sysrq", "Send a magic SysRq key to a domain"),
     MISSING("debug-keys", "Send debug keys to the hypervisor"),
     MISSING("set-parameters", "Set hypervisor parameters at run time"),
-    MISSING("network-attach", "Add a network interface to a domain"),
-    MISSING("network-list", "List a domain's network interfaces"),
-    MISSING("network-detach", "Remove a network interface from a domain"),
     MISSING("channel-list", "List a domain's channel devices"),
     MISSING("vtpm-attach", "Add a virtual TPM to a domain"),
     MISSING("vtpm-list", "List a domain's virtual TPMs"),

@@ -70,6 +70,14 @@ int xenbus_dev_printf(struct xenbus_dev *dev, const char *key, const char *fmt, 
     return rc;
 }
 
+int xenbus_dev_read_be(struct xenbus_dev *dev, const char *key, xs_reply_fn *fn,
+                       void *opaque)
+{
+    char path[XENON_DEV_PATH_MAX + 64];
+    dev_path(dev, false, key, path, sizeof(path));
+    return xs_conn_read(bus.xs, path, dev, fn, opaque);
+}
+
 struct key_read {
     struct xenbus_dev *dev;
     unsigned idx;

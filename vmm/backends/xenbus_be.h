@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "xenon/contract.h"
+#include "xs_conn.h"
 
 struct domain;
 struct xenbus_dev;
@@ -93,6 +94,11 @@ int xenbus_be_detach(struct domain *d, uint32_t kind, uint32_t devid);
 /* Write <backend>/<key> (fire and forget; failures are logged). */
 int xenbus_dev_printf(struct xenbus_dev *dev, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Read <backend>/<key> (a node the toolstack wrote, e.g. vif's rate): fn
+ * runs later on the I/O thread with the reply (xs_conn.h: XS_READ and the
+ * value, or XS_ERROR), never after the device is detached. 0 or -errno. */
+int xenbus_dev_read_be(struct xenbus_dev *dev, const char *key, xs_reply_fn *fn,
+                       void *opaque);
 /* From the frontend directory as read at connect time: the value of key,
  * or NULL when absent. */
 const char *xenbus_dev_fe_str(const struct xenbus_dev *dev, const char *key);

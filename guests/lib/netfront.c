@@ -1,0 +1,340 @@
+/* The test guests' netfront: see netfront.h. */
+#include "guest.h"
+#include "netfront.h"
+#include "xs.h"
+
+#include <xen/event_channel.h>
+#include <xen/io/xenbus.h>
+#include <xen/io/xs_wire.h>
+#include <xen/memory.h>
+#include <xen/sched.h>
+
+#define GNT_FRAME_IDX 1
+#define GNT_BASE 512u
+
+static grant_entry_v1_t gnttab1[512] __attribute__((aligned(4096)));
+static uint8_t tx_ring_page[4096] __attribute__((aligned(4096)));
+static uint8_t rx_ring_page[4096] __attribute__((aligned(4096)));
+static uint8_t rx_pages[NF_RX_BUFS][4096] __attribute__((aligned(4096)));
+static uint8_t tx_pages[NF_TX_BUFS][4096] __attribute__((aligned(4096)));
+static unsigned next_ref;
+
+static grant_ref_t grant(const void *page, int readonly)
+{
+    if (next_ref >= 512)
+        return 0;
+    unsigned i = next_ref++;
+    gnttab1[i].domid = 0;
+    gnttab1[i].frame = (uint32_t)((unsigned long)page >> 12);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    gnttab1[i].flags = GTF_permit_access | (readonly ? GTF_readonly : 0);
+    return GNT_BASE + i;
+}
+
+static unsigned long parse_ul(const char *s)
+{
+    unsigned long v = 0;
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (unsigned long)(*s++ - '0');
+    return v;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int backend_state(struct netfront *f)
+{
+    char path[160], v[16];
+    snprintf(path, sizeof(path), "%s/state", f->be);
+    return xs_read(path, v, sizeof(v)) < 0 ? -1 : (int)parse_ul(v);
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct sched_poll sp = { .nr_ports = 0, .timeout = xen_system_time() + ms * 1000000ull };
+    HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_poll, &sp);
+}
+
+static int wait_backend(struct netfront *f, int want)
+{
+    for (int i = 0; i < 5000; i++) {
+        int st = backend_state(f);
+        if (st == want || (st < 0 && want == XenbusStateClosed))
+            return 0;       /* Closed, or removed already */
+        sleep_ms(2);
+    }
+    printk("netfront: %s: backend state %d, wanted %d\n", f->be, backend_state(f), want);
+    return -1;
+}
+
+static int write_ul(struct netfront *f, const char *key, unsigned long v)
+{
+    char path[96], val[24];
+    snprintf(path, sizeof(path), "%s/%s", f->fe, key);
+    snprintf(val, sizeof(val), "%lu", v);
+    return xs_write(path, val);
+}
+
+static void kick(struct netfront *f)
+{
+    struct evtchn_send s = { .port = f->port };
+    evtchn_op(EVTCHNOP_send, &s);
+}
+
+static void post_rx(struct netfront *f)
+{
+    /* Buffer k % NF_RX_BUFS for ring index k: at most NF_RX_BUFS are out,
+     * so it has come back by the time its index is posted again. */
+    while (f->rx.req_prod_pvt - f->rx.rsp_cons < NF_RX_BUFS) {
+        RING_IDX k = f->rx.req_prod_pvt;
+        netif_rx_request_t *r = RING_GET_REQUEST(&f->rx, k);
+        r->id = (uint16_t)(k % NF_RX_BUFS);
+        r->gref = f->rx_gref[k % NF_RX_BUFS];
+        f->rx.req_prod_pvt++;
+    }
+    int notify;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f->rx, notify);
+    if (notify)
+        kick(f);
+}
+
+int netfront_connect(struct netfront *f, unsigned devid)
+{
+    memset(f, 0, sizeof(*f));
+    snprintf(f->fe, sizeof(f->fe), "device/vif/%u", devid);
+    char path[96], val[64];
+    snprintf(path, sizeof(path), "%s/backend", f->fe);
+    if (xs_read(path, f->be, sizeof(f->be)) < 0) {
+        printk("netfront: %s: no backend\n", f->fe);
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/mac", f->fe);
+    if (xs_read(path, val, sizeof(val)) < 0 || strlen(val) != 17)
+        return -1;
+    for (int i = 0; i < 6; i++) {
+        int h = hexval(val[i * 3]), l = hexval(val[i * 3 + 1]);
+        if (h < 0 || l < 0)
+            return -1;
+        f->mac[i] = (uint8_t)(h << 4 | l);
+    }
+    snprintf(path, sizeof(path), "%s/mtu", f->fe);
+    f->mtu = xs_read(path, val, sizeof(val)) == 0 ? (unsigned)parse_ul(val) : 1500;
+
+    struct xen_add_to_physmap x = {
+        .domid = DOMID_SELF, .space = XENMAPSPACE_grant_table, .idx = GNT_FRAME_IDX,
+        .gpfn = (unsigned long)gnttab1 >> 12,
+    };
+    if (HYPERCALL2(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, &x))
+        return -1;
+    next_ref = 8;
+    if (wait_backend(f, XenbusStateInitWait) < 0)
+        return -1;
+    snprintf(path, sizeof(path), "%s/feature-rx-copy", f->be);
+    if (xs_read(path, val, sizeof(val)) < 0 || parse_ul(val) != 1) {
+        printk("netfront: backend without feature-rx-copy\n");
+        return -1;
+    }
+    struct evtchn_alloc_unbound a = { .dom = DOMID_SELF, .remote_dom = 0 };
+    if (evtchn_op(EVTCHNOP_alloc_unbound, &a))
+        return -1;
+    f->port = a.port;
+
+    netif_tx_sring_t *ts = (netif_tx_sring_t *)tx_ring_page;
+    netif_rx_sring_t *rs = (netif_rx_sring_t *)rx_ring_page;
+    SHARED_RING_INIT(ts);
+    SHARED_RING_INIT(rs);
+    FRONT_RING_INIT(&f->tx, ts, 4096);
+    FRONT_RING_INIT(&f->rx, rs, 4096);
+    f->tx_ring_ref = grant(tx_ring_page, 0);
+    f->rx_ring_ref = grant(rx_ring_page, 0);
+    for (unsigned i = 0; i < NF_RX_BUFS; i++)
+        f->rx_gref[i] = grant(rx_pages[i], 0);
+    for (unsigned i = 0; i < NF_TX_BUFS; i++) {
+        f->tx_gref[i] = grant(tx_pages[i], 1);
+        f->tx_free[i] = (uint16_t)i;
+    }
+    f->nr_tx_free = NF_TX_BUFS;
+    post_rx(f);
+
+    if (write_ul(f, "tx-ring-ref", f->tx_ring_ref) < 0 ||
+        write_ul(f, "rx-ring-ref", f->rx_ring_ref) < 0 ||
+        write_ul(f, "event-channel", f->port) < 0 ||
+        write_ul(f, "request-rx-copy", 1) < 0 || write_ul(f, "feature-rx-notify", 1) < 0 ||
+        write_ul(f, "feature-sg", 1) < 0 || write_ul(f, "feature-gso-tcpv4", 0) < 0 ||
+        write_ul(f, "state", XenbusStateConnected) < 0)
+        return -1;
+    if (wait_backend(f, XenbusStateConnected) < 0)
+        return -1;
+    return 0;
+}
+
+static void reap_tx(struct netfront *f)
+{
+    RING_IDX prod = f->tx.sring->rsp_prod;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    while (f->tx.rsp_cons != prod) {
+        netif_tx_response_t *r = RING_GET_RESPONSE(&f->tx, f->tx.rsp_cons);
+        f->tx.rsp_cons++;
+        if (r->status == NETIF_RSP_NULL)
+            continue;
+        if (r->status != NETIF_RSP_OKAY)
+            f->tx_errors++;
+        if (r->id < NF_TX_BUFS && f->nr_tx_free < NF_TX_BUFS)
+            f->tx_free[f->nr_tx_free++] = r->id;
+    }
+}
+
+int netfront_send(struct netfront *f, const void *pkt, unsigned len, int csum_blank)
+{
+    if (len > 4096)
+        return -1;
+    reap_tx(f);
+    if (!f->nr_tx_free)
+        return -1;
+    uint16_t id = f->tx_free[--f->nr_tx_free];
+    memcpy(tx_pages[id], pkt, len);
+    netif_tx_request_t *r = RING_GET_REQUEST(&f->tx, f->tx.req_prod_pvt);
+    r->gref = f->tx_gref[id];
+    r->offset = 0;
+    r->flags = csum_blank ? NETTXF_csum_blank | NETTXF_data_validated : 0;
+    r->id = id;
+    r->size = (uint16_t)len;
+    f->tx.req_prod_pvt++;
+    int notify;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f->tx, notify);
+    if (notify)
+        kick(f);
+    f->tx_packets++;
+    return 0;
+}
+
+static void wait_port(struct netfront *f, uint64_t deadline)
+{
+    evtchn_port_t p = f->port;
+    struct sched_poll sp = { .nr_ports = 1, .timeout = deadline };
+    set_xen_guest_handle(sp.ports, &p);
+    HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_poll, &sp);
+    __atomic_fetch_and(&shared_info->evtchn_pending[f->port / (sizeof(long) * 8)],
+                       ~(1ul << (f->port % (sizeof(long) * 8))), __ATOMIC_SEQ_CST);
+}
+
+int netfront_recv(struct netfront *f, void *buf, unsigned cap, unsigned ms,
+                  uint16_t *rx_flags)
+{
+    uint64_t deadline = xen_system_time() + ms * 1000000ull;
+    for (;;) {
+        reap_tx(f);
+        if (RING_HAS_UNCONSUMED_RESPONSES(&f->rx))
+            break;
+        /* Ask for a kick on the next response, then look once more. */
+        f->rx.sring->rsp_event = f->rx.rsp_cons + 1;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (RING_HAS_UNCONSUMED_RESPONSES(&f->rx))
+            break;
+        if (xen_system_time() >= deadline)
+            return 0;
+        wait_port(f, deadline);
+    }
+    unsigned len = 0;
+    int err = 0;
+    uint16_t first_flags = 0;
+    int first = 1;
+    for (;;) {
+        /* A packet's slots are all pushed at once. */
+        if (!RING_HAS_UNCONSUMED_RESPONSES(&f->rx)) {
+            err = 1;
+            break;
+        }
+        RING_IDX k = f->rx.rsp_cons++;
+        netif_rx_response_t r = *RING_GET_RESPONSE(&f->rx, k);
+        if (first)
+            first_flags = r.flags;
+        if (r.status < 0) {
+            err = 1;
+        } else if (len + (unsigned)r.status <= cap && r.offset + (unsigned)r.status <= 4096) {
+            memcpy((uint8_t *)buf + len, rx_pages[k % NF_RX_BUFS] + r.offset,
+                   (unsigned)r.status);
+            len += (unsigned)r.status;
+        } else {
+            err = 1;
+        }
+        if (first && (r.flags & NETRXF_extra_info)) {
+            /* The extra rides in the next slot: skip it (and any more). */
+            struct netif_extra_info ex;
+            do {
+                if (!RING_HAS_UNCONSUMED_RESPONSES(&f->rx))
+                    break;
+                memcpy(&ex, RING_GET_RESPONSE(&f->rx, f->rx.rsp_cons), sizeof(ex));
+                f->rx.rsp_cons++;
+            } while (ex.flags & XEN_NETIF_EXTRA_FLAG_MORE);
+        }
+        first = 0;
+        if (!(r.flags & NETRXF_more_data))
+            break;
+    }
+    post_rx(f);
+    if (rx_flags)
+        *rx_flags = first_flags;
+    if (err) {
+        f->rx_errors++;
+        return -1;
+    }
+    f->rx_packets++;
+    return (int)len;
+}
+
+int netfront_close(struct netfront *f)
+{
+    if (write_ul(f, "state", XenbusStateClosing) < 0)
+        return -1;
+    wait_backend(f, XenbusStateClosing);
+    write_ul(f, "state", XenbusStateClosed);
+    return wait_backend(f, XenbusStateClosed);
+}
+
+grant_ref_t netfront_grant(const void *page, int readonly)
+{
+    return grant(page, readonly);
+}
+
+void netfront_revoke(grant_ref_t ref)
+{
+    if (ref >= GNT_BASE && ref < GNT_BASE + 512)
+        __atomic_store_n(&gnttab1[ref - GNT_BASE].flags, 0, __ATOMIC_SEQ_CST);
+}
+
+void netfront_push_raw_tx(struct netfront *f, const netif_tx_request_t *reqs, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        *RING_GET_REQUEST(&f->tx, f->tx.req_prod_pvt++) = reqs[i];
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    f->tx.sring->req_prod = f->tx.req_prod_pvt;
+    kick(f);
+}
+
+int netfront_next_tx_response(struct netfront *f, netif_tx_response_t *r, unsigned ms)
+{
+    uint64_t deadline = xen_system_time() + ms * 1000000ull;
+    for (;;) {
+        if (RING_HAS_UNCONSUMED_RESPONSES(&f->tx)) {
+            *r = *RING_GET_RESPONSE(&f->tx, f->tx.rsp_cons);
+            f->tx.rsp_cons++;
+            return 0;
+        }
+        f->tx.sring->rsp_event = f->tx.rsp_cons + 1;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (RING_HAS_UNCONSUMED_RESPONSES(&f->tx))
+            continue;
+        if (xen_system_time() >= deadline)
+            return -1;
+        wait_port(f, deadline);
+    }
+}

@@ -1,0 +1,67 @@
+/*
+ * A small netfront for test guests (io/netif.h over xenbus, connected as
+ * Linux's xen-netfront connects): rx-copy, one queue, one event channel,
+ * rx buffers posted up front and reposted as they come back, packets sent
+ * from one page each (up to 4096 bytes), responses polled (test guests
+ * take no interrupts; the wait is SCHEDOP_poll on the port). Its grants
+ * live in grant frame 1 (refs 512..1023), so a guest may use frame 0 for
+ * other frontends (blkfront) beside it.
+ */
+#ifndef GUEST_NETFRONT_H
+#define GUEST_NETFRONT_H
+
+#include <stdint.h>
+
+#ifndef xen_mb
+#define xen_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define xen_rmb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define xen_wmb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#endif
+#include <xen/grant_table.h>
+#include <xen/io/netif.h>
+
+#define NF_RX_BUFS 64
+#define NF_TX_BUFS 32
+
+struct netfront {
+    char fe[48];                    /* device/vif/<devid> */
+    char be[128];
+    uint8_t mac[6];
+    unsigned mtu;
+    uint32_t port;
+    netif_tx_front_ring_t tx;
+    netif_rx_front_ring_t rx;
+    grant_ref_t tx_ring_ref, rx_ring_ref;
+    grant_ref_t rx_gref[NF_RX_BUFS], tx_gref[NF_TX_BUFS];
+    uint16_t tx_free[NF_TX_BUFS];
+    unsigned nr_tx_free;
+    uint64_t rx_packets, tx_packets, rx_errors, tx_errors;
+};
+
+/* Connect vif `devid`: wait for the backend's InitWait, publish the rings
+ * and features, Connected, wait for the backend's Connected. 0 or -1. */
+int netfront_connect(struct netfront *f, unsigned devid);
+
+/* Queue one packet (csum_blank: its L4 checksum holds only the pseudo-
+ * header sum, for the backend to finish) and kick. 0, or -1 when no tx
+ * buffer is free (after reaping) or it is too long. */
+int netfront_send(struct netfront *f, const void *pkt, unsigned len, int csum_blank);
+
+/* The next received packet (slots joined) into buf: its length, 0 when
+ * none came within ms, -1 for an error response. *rx_flags gets the first
+ * slot's NETRXF_* (may be NULL). */
+int netfront_recv(struct netfront *f, void *buf, unsigned cap, unsigned ms,
+                  uint16_t *rx_flags);
+
+/* For the hostile guest: grant a page of ours (ref in frame 1, 0 when
+ * none is left), revoke a grant, push raw tx requests as given (and kick),
+ * and take the next tx response within ms (0, or -1 when none came). */
+grant_ref_t netfront_grant(const void *page, int readonly);
+void netfront_revoke(grant_ref_t ref);
+void netfront_push_raw_tx(struct netfront *f, const netif_tx_request_t *reqs, unsigned n);
+int netfront_next_tx_response(struct netfront *f, netif_tx_response_t *r, unsigned ms);
+
+/* Closing, then Closed once the backend has closed. */
+int netfront_close(struct netfront *f);
+
+#endif

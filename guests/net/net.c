@@ -1,0 +1,348 @@
+/*
+ * net: a guest on the network through our netfront. It connects vif 0,
+ * checks what the toolstack gave it (the MAC from the vif= line, the MTU
+ * from the bridge), then answers as a tiny host at the IPv4 address on
+ * its command line (ip=A.B.C.D): ARP requests for it, ICMP echo requests
+ * (ping) and UDP on port 7 (echo; its replies go out with a blank
+ * checksum for the backend to finish, exercising tx checksum offload).
+ * With peer=A.B.C.D it first finds that guest by ARP and pings it.
+ * A UDP datagram "bye" to port 7 ends it: it closes the vif, prints its
+ * counts and powers off. With `hotplug` on its command line it starts with
+ * no vif: it waits for one to appear (xl network-attach), serves it until
+ * its backend closes (xl network-detach), closes its end and waits for
+ * the next, as a frontend follows hot-plugged devices.
+ */
+#include "guest.h"
+#include "netfront.h"
+#include "xs.h"
+
+#include <xen/io/xs_wire.h>
+#include <xen/sched.h>
+
+#define ETH_ARP 0x0806
+#define ETH_IP 0x0800
+
+static uint8_t pkt[65536];
+static uint8_t out[2048];
+static uint8_t my_ip[4] = { 10, 99, 0, 2 };
+static uint8_t peer_ip[4];          /* peer=A.B.C.D: a guest to ping */
+static int have_peer;
+static uint8_t peer_mac[6];
+static int peer_mac_known;
+static unsigned peer_replies;
+
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+
+static uint32_t sum(const uint8_t *p, unsigned n, uint32_t s)
+{
+    for (unsigned i = 0; i + 1 < n; i += 2)
+        s += get16(p + i);
+    if (n & 1)
+        s += (uint32_t)p[n - 1] << 8;
+    return s;
+}
+
+static uint16_t fold(uint32_t s)
+{
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return (uint16_t)s;
+}
+
+/* key=A.B.C.D on the command line into ip; whether it was there. */
+static int parse_ipv4(const char *key, uint8_t ip[4])
+{
+    const char *c = start_info->cmdline_paddr ?
+        (const char *)(uintptr_t)start_info->cmdline_paddr : "";
+    size_t kl = strlen(key);
+    for (; *c; c++) {
+        if (memcmp(c, key, kl) == 0 && (c == (const char *)(uintptr_t)start_info->cmdline_paddr ||
+                                        c[-1] == ' ')) {
+            c += kl;
+            for (int i = 0; i < 4; i++) {
+                unsigned v = 0;
+                while (*c >= '0' && *c <= '9')
+                    v = v * 10 + (unsigned)(*c++ - '0');
+                ip[i] = (uint8_t)v;
+                if (*c == '.')
+                    c++;
+            }
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static struct netfront nf;
+static unsigned arps, pings, echoes;
+
+static void reply_eth(uint8_t *o, const uint8_t *in)
+{
+    memcpy(o, in + 6, 6);
+    memcpy(o + 6, nf.mac, 6);
+    memcpy(o + 12, in + 12, 2);
+}
+
+static void on_arp(const uint8_t *p, unsigned len)
+{
+    if (have_peer && len >= 42 && get16(p + 20) == 2 && memcmp(p + 28, peer_ip, 4) == 0) {
+        memcpy(peer_mac, p + 22, 6);
+        peer_mac_known = 1;
+        return;
+    }
+    if (len < 42 || get16(p + 14) != 1 || get16(p + 16) != ETH_IP ||
+        get16(p + 20) != 1 || memcmp(p + 38, my_ip, 4) != 0)
+        return;
+    reply_eth(out, p);
+    memcpy(out + 14, p + 14, 6);            /* htype, ptype, hlen, plen */
+    put16(out + 20, 2);                     /* reply */
+    memcpy(out + 22, nf.mac, 6);
+    memcpy(out + 28, my_ip, 4);
+    memcpy(out + 32, p + 22, 10);           /* to the asker */
+    memset(out + 42, 0, 18);
+    if (netfront_send(&nf, out, 60, 0) == 0)
+        arps++;
+}
+
+/* The IPv4 reply header over the request's: addresses swapped. */
+static unsigned ip_reply(uint8_t *o, const uint8_t *ip, unsigned l4len, uint8_t proto)
+{
+    uint8_t *h = o + 14;
+    memset(h, 0, 20);
+    h[0] = 0x45;
+    put16(h + 2, (uint16_t)(20 + l4len));
+    h[8] = 64;
+    h[9] = proto;
+    memcpy(h + 12, my_ip, 4);
+    memcpy(h + 16, ip + 12, 4);
+    put16(h + 10, (uint16_t)~fold(sum(h, 20, 0)));
+    return 14 + 20 + l4len;
+}
+
+static int on_ip(const uint8_t *p, unsigned len)
+{
+    if (len < 34)
+        return 0;
+    const uint8_t *ip = p + 14;
+    unsigned ihl = (ip[0] & 0xf) * 4u, tot = get16(ip + 2);
+    if ((ip[0] >> 4) != 4 || ihl < 20 || tot < ihl || 14 + tot > len ||
+        memcmp(ip + 16, my_ip, 4) != 0)
+        return 0;
+    const uint8_t *l4 = ip + ihl;
+    unsigned l4len = tot - ihl;
+    if (ip[9] == 1 && l4len >= 8 && l4[0] == 0 && have_peer &&
+        memcmp(ip + 12, peer_ip, 4) == 0 && get16(l4 + 4) == 0x4e54) {   /* our echo's reply */
+        if (fold(sum(l4, l4len, 0)) == 0xffff)
+            peer_replies++;
+    } else if (ip[9] == 1 && l4len >= 8 && l4[0] == 8) {            /* echo request */
+        if (l4len > sizeof(out) - 34)
+            return 0;
+        reply_eth(out, p);
+        uint8_t *icmp = out + 34;
+        memcpy(icmp, l4, l4len);
+        icmp[0] = 0;
+        put16(icmp + 2, 0);
+        put16(icmp + 2, (uint16_t)~fold(sum(icmp, l4len, 0)));
+        unsigned n = ip_reply(out, ip, l4len, 1);
+        if (netfront_send(&nf, out, n < 60 ? 60 : n, 0) == 0)
+            pings++;
+    } else if (ip[9] == 17 && l4len >= 8 && get16(l4 + 2) == 7) {    /* UDP echo */
+        unsigned ulen = get16(l4 + 4);
+        if (ulen < 8 || ulen > l4len || ulen > sizeof(out) - 34)
+            return 0;
+        if (ulen == 11 && memcmp(l4 + 8, "bye", 3) == 0)
+            return 1;
+        reply_eth(out, p);
+        uint8_t *udp = out + 34;
+        memcpy(udp, l4, ulen);
+        put16(udp, 7);
+        put16(udp + 2, get16(l4));
+        /* A blank checksum: the pseudo-header sum only (netback's tap
+         * header asks the host to finish it). */
+        uint32_t ps = sum(my_ip, 4, 0);
+        ps = sum(ip + 12, 4, ps) + 17 + ulen;
+        put16(udp + 6, fold(ps));
+        unsigned n = ip_reply(out, ip, ulen, 17);
+        if (netfront_send(&nf, out, n < 60 ? 60 : n, 1) == 0)
+            echoes++;
+    }
+    return 0;
+}
+
+static void dispatch(int n)
+{
+    if (n <= 0)
+        return;
+    uint16_t type = get16(pkt + 12);
+    if (type == ETH_ARP)
+        on_arp(pkt, (unsigned)n);
+    else if (type == ETH_IP)
+        on_ip(pkt, (unsigned)n);
+}
+
+/* Ask for the peer's MAC (ARP), then ping it: replies counted. */
+static void ping_peer(unsigned count)
+{
+    for (unsigned tries = 0; tries < 20 && !peer_mac_known; tries++) {
+        memset(out, 0xff, 6);
+        memcpy(out + 6, nf.mac, 6);
+        put16(out + 12, ETH_ARP);
+        put16(out + 14, 1);
+        put16(out + 16, ETH_IP);
+        out[18] = 6;
+        out[19] = 4;
+        put16(out + 20, 1);
+        memcpy(out + 22, nf.mac, 6);
+        memcpy(out + 28, my_ip, 4);
+        memset(out + 32, 0, 6);
+        memcpy(out + 38, peer_ip, 4);
+        memset(out + 42, 0, 18);
+        netfront_send(&nf, out, 60, 0);
+        uint64_t end = xen_system_time() + 500000000ull;
+        while (!peer_mac_known && xen_system_time() < end)
+            dispatch(netfront_recv(&nf, pkt, sizeof(pkt), 100, NULL));
+    }
+    CHECK("the peer answered ARP", peer_mac_known);
+    for (unsigned seq = 0; seq < count && peer_mac_known; seq++) {
+        unsigned before = peer_replies;
+        memcpy(out, peer_mac, 6);
+        memcpy(out + 6, nf.mac, 6);
+        put16(out + 12, ETH_IP);
+        uint8_t *icmp = out + 34;
+        memset(icmp, 0, 40);
+        icmp[0] = 8;
+        put16(icmp + 4, 0x4e54);            /* id "NT" */
+        put16(icmp + 6, (uint16_t)seq);
+        for (unsigned i = 8; i < 40; i++)
+            icmp[i] = (uint8_t)i;
+        put16(icmp + 2, (uint16_t)~fold(sum(icmp, 40, 0)));
+        uint8_t fake[20];                   /* ip_reply takes the asker's header */
+        memset(fake, 0, sizeof(fake));
+        memcpy(fake + 12, peer_ip, 4);
+        unsigned n = ip_reply(out, fake, 40, 1);
+        netfront_send(&nf, out, n, 0);
+        uint64_t end = xen_system_time() + 2000000000ull;
+        while (peer_replies == before && xen_system_time() < end)
+            dispatch(netfront_recv(&nf, pkt, sizeof(pkt), 100, NULL));
+    }
+    CHECK_EQ("pinged the peer guest", peer_replies, count);
+}
+
+static int has_word(const char *w)
+{
+    const char *c = start_info->cmdline_paddr ?
+        (const char *)(uintptr_t)start_info->cmdline_paddr : "";
+    size_t n = strlen(w);
+    for (; *c; c++)
+        if (memcmp(c, w, n) == 0 && (c[n] == 0 || c[n] == ' '))
+            return 1;
+    return 0;
+}
+
+static int backend_closing(void)
+{
+    char path[160], v[16];
+    snprintf(path, sizeof(path), "%s/state", nf.be);
+    return xs_read(path, v, sizeof(v)) < 0 || v[0] >= '5';
+}
+
+/* Answer until "bye" (1) or until the backend closes (0). */
+static int serve(void)
+{
+    for (;;) {
+        int n = netfront_recv(&nf, pkt, sizeof(pkt), 1000, NULL);
+        if (n <= 0) {
+            if (n == 0 && backend_closing())
+                return 0;
+            continue;
+        }
+        uint16_t type = get16(pkt + 12);
+        if (type == ETH_ARP)
+            on_arp(pkt, (unsigned)n);
+        else if (type == ETH_IP && on_ip(pkt, (unsigned)n))
+            return 1;
+    }
+}
+
+static void print_ready(unsigned devid)
+{
+    printk("net: vif %u mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u ip %u.%u.%u.%u ready\n",
+           devid, nf.mac[0], nf.mac[1], nf.mac[2], nf.mac[3], nf.mac[4], nf.mac[5], nf.mtu,
+           my_ip[0], my_ip[1], my_ip[2], my_ip[3]);
+}
+
+/* A vif whose frontend is still Initialising: its devid, or -1. */
+static int new_vif(void)
+{
+    char body[256];
+    memset(body, 0, sizeof(body));
+    if (xs_request(XS_DIRECTORY, 0, "device/vif", NULL, 0, body, sizeof(body) - 1) !=
+        XS_DIRECTORY)
+        return -1;
+    for (const char *p = body; *p && p < body + sizeof(body); p += strlen(p) + 1) {
+        unsigned id = 0;
+        for (const char *q = p; *q >= '0' && *q <= '9'; q++)
+            id = id * 10 + (unsigned)(*q - '0');
+        char path[64], v[16];
+        snprintf(path, sizeof(path), "device/vif/%u/state", id);
+        if (xs_read(path, v, sizeof(v)) == 0 && v[0] == '1' && v[1] == 0)
+            return (int)id;
+    }
+    return -1;
+}
+
+static void hotplug_main(void)
+{
+    unsigned sessions = 0;
+    for (;;) {
+        int id;
+        while ((id = new_vif()) < 0) {
+            struct sched_poll sp = { .nr_ports = 0,
+                                     .timeout = xen_system_time() + 50000000ull };
+            HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_poll, &sp);
+        }
+        int rc = netfront_connect(&nf, (unsigned)id);
+        check("hotplugged vif connected", rc == 0, "vif %d", id);
+        if (rc < 0)
+            finish("net");
+        print_ready((unsigned)id);
+        sessions++;
+        int bye = serve();
+        rc = netfront_close(&nf);
+        printk("net: vif %d %s, closed (%d)\n", id, bye ? "said bye" : "went away", rc);
+        if (bye)
+            break;
+    }
+    CHECK("served more than one hotplugged vif", sessions > 1);
+    finish("net");
+}
+
+void guest_main(void)
+{
+    printk("net: %d-bit guest\n", GUEST_BITS);
+    parse_ipv4("ip=", my_ip);
+    have_peer = parse_ipv4("peer=", peer_ip);
+    if (!shared_info)
+        map_shared_info();
+    CHECK("xenstore", xs_init() == 0);
+    if (has_word("hotplug"))
+        hotplug_main();
+    int rc = netfront_connect(&nf, 0);
+    CHECK("netfront connected", rc == 0);
+    if (rc < 0)
+        finish("net");
+    print_ready(0);
+    if (have_peer)
+        ping_peer(3);
+    serve();
+    printk("net: answered %u arp, %u ping, %u udp echo; rx %llu tx %llu, "
+           "%llu rx errors, %llu tx errors\n", arps, pings, echoes,
+           (unsigned long long)nf.rx_packets, (unsigned long long)nf.tx_packets,
+           (unsigned long long)nf.rx_errors, (unsigned long long)nf.tx_errors);
+    CHECK("answered pings", pings > 0);
+    CHECK("answered udp", echoes > 0);
+    CHECK_EQ("tx errors", nf.tx_errors, 0);
+    CHECK_EQ("netfront closed", netfront_close(&nf), 0);
+    finish("net");
+}

@@ -1,0 +1,462 @@
+#include "netback_queue.h"
+#include "netback_offload.h"
+#include "domain.h"
+#include "evtchn_backend.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#define VNET_HDR_LEN sizeof(struct virtio_net_hdr)
+
+int netback_queue_init(struct netback_queue *q, struct domain *d, domid_t by,
+                       grant_ref_t tx_ref, grant_ref_t rx_ref, int tap_fd,
+                       struct netback_rx_features fe,
+                       struct evtchn_be *tx_chan, struct evtchn_be *rx_chan)
+{
+    q->d = d;
+    q->by = by;
+    q->tap_fd = tap_fd;
+    q->fe = fe;
+    q->tx_chan = tx_chan;
+    q->rx_chan = rx_chan;
+    q->tx_arena = malloc(NETBK_TX_ARENA);
+    q->rx_buf = malloc(NETBK_MAX_PACKET + 1);
+    if (!q->tx_arena || !q->rx_buf) {
+        netback_queue_fini(q);
+        return -ENOMEM;
+    }
+    void *page;
+    if (grant_map(&d->grants, by, tx_ref, false, &q->tx_handle, &page) != GNTST_okay) {
+        netback_queue_fini(q);
+        return -EINVAL;
+    }
+    q->tx_mapped = true;
+    BACK_RING_INIT(&q->tx, (netif_tx_sring_t *)page, NETIF_PAGE_SIZE);
+    if (grant_map(&d->grants, by, rx_ref, false, &q->rx_handle, &page) != GNTST_okay) {
+        netback_queue_fini(q);
+        return -EINVAL;
+    }
+    q->rx_mapped = true;
+    BACK_RING_INIT(&q->rx, (netif_rx_sring_t *)page, NETIF_PAGE_SIZE);
+    return 0;
+}
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void add_credit(struct netback_queue *q)
+{
+    /* tx_add_credit: a burst big enough for a 128 KiB packet at least. */
+    uint64_t max_burst = q->credit_bytes > 131072 ? q->credit_bytes : 131072;
+    uint64_t c = q->remaining_credit + q->credit_bytes;
+    if (c < q->remaining_credit)
+        c = UINT64_MAX;
+    q->remaining_credit = c < max_burst ? c : max_burst;
+}
+
+void netback_set_rate(struct netback_queue *q, uint64_t bytes, uint64_t usec)
+{
+    q->credit_bytes = bytes;
+    q->credit_usec = bytes ? usec : 0;
+    q->remaining_credit = 0;
+    q->window_start_ns = q->now_ns ? q->now_ns() : monotonic_ns();
+    if (q->credit_usec)
+        add_credit(q);
+}
+
+int netback_parse_rate(const char *s, uint64_t *bytes, uint64_t *usec)
+{
+    char *end;
+    if (!s || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    unsigned long long b = strtoull(s, &end, 10);
+    if (errno || *end != ',' || end[1] < '0' || end[1] > '9')
+        return -1;
+    unsigned long long u = strtoull(end + 1, &end, 10);
+    if (errno || *end || u == 0 || u > 1000000000000ull)
+        return -1;
+    *bytes = b;
+    *usec = u;
+    return 0;
+}
+
+/* tx_credit_exceeded: whether a packet of size must wait for credit. */
+static bool credit_exceeded(struct netback_queue *q, uint32_t size)
+{
+    if (q->rate_timer_pending)
+        return true;
+    uint64_t now = q->now_ns ? q->now_ns() : monotonic_ns();
+    uint64_t next = q->window_start_ns + q->credit_usec * 1000;
+    if (now >= next) {
+        q->window_start_ns = now;
+        add_credit(q);
+    }
+    if (size > q->remaining_credit) {
+        q->window_start_ns = next;
+        q->rate_timer_pending = true;
+        q->rate_timer_ns = next;
+        q->st.tx_rate_waits++;
+        if (q->want_timer)
+            q->want_timer(q->opaque, next);
+        return true;
+    }
+    return false;
+}
+
+void netback_queue_fini(struct netback_queue *q)
+{
+    if (q->tx_mapped)
+        grant_unmap(&q->d->grants, q->tx_handle);
+    if (q->rx_mapped)
+        grant_unmap(&q->d->grants, q->rx_handle);
+    q->tx_mapped = q->rx_mapped = false;
+    free(q->tx_arena);
+    free(q->rx_buf);
+    q->tx_arena = NULL;
+    q->rx_buf = NULL;
+}
+
+static void fatal(struct netback_queue *q, const char *why)
+{
+    if (q->broken)
+        return;
+    q->broken = true;
+    q->broken_why = why;
+    log_limited(LOG_WARN, "netback: domain %u: fatal frontend error (%s); "
+                "vif disabled", q->d->domid, why);
+    if (q->on_fatal)
+        q->on_fatal(q->opaque);
+}
+
+static void want_tap(struct netback_queue *q, bool want)
+{
+    if (q->watching_tap == want)
+        return;
+    q->watching_tap = want;
+    if (q->want_tap)
+        q->want_tap(q->opaque, want);
+}
+
+/* ---- tx: guest to tap ---- */
+
+static void tx_respond(struct netback_queue *q, const struct tx_packet *p,
+                       int8_t status)
+{
+    for (unsigned i = 0; i < p->nr_slots; i++) {
+        netif_tx_response_t *r = RING_GET_RESPONSE(&q->tx, q->tx.rsp_prod_pvt);
+        r->id = p->id[i];
+        r->status = p->is_extra[i] ? NETIF_RSP_NULL : status;
+        q->tx.rsp_prod_pvt++;
+    }
+}
+
+static void tx_flush(struct netback_queue *q)
+{
+    if (!q->tx_nr)
+        return;
+    grant_copy(&q->d->grants, q->by, q->tx_ops, q->tx_nr_ops);
+    for (unsigned k = 0; k < q->tx_nr; k++) {
+        struct netback_tx_pending *t = &q->tx_batch[k];
+        bool ok = true;
+        for (unsigned j = 0; j < t->nr_ops; j++)
+            ok &= q->tx_ops[t->first_op + j].status == GNTST_okay;
+        if (!ok) {
+            q->st.tx_errors++;
+            tx_respond(q, &t->pkt, NETIF_RSP_ERROR);
+            continue;
+        }
+        tx_respond(q, &t->pkt, NETIF_RSP_OKAY);
+        uint8_t *data = q->tx_arena + t->arena_off;
+        struct virtio_net_hdr h;
+        if (netback_tx_offload(data, t->pkt.len, t->pkt.flags,
+                               t->pkt.has_gso ? &t->pkt.gso : NULL, &h) < 0) {
+            q->st.tx_dropped++;
+            continue;
+        }
+        struct iovec iov[2] = {
+            { .iov_base = &h, .iov_len = VNET_HDR_LEN },
+            { .iov_base = data, .iov_len = t->pkt.len },
+        };
+        ssize_t n = writev(q->tap_fd, iov, 2);
+        if (n != (ssize_t)(VNET_HDR_LEN + t->pkt.len)) {
+            q->st.tx_dropped++;     /* a full queue on the host: as a wire would */
+            continue;
+        }
+        q->st.tx_packets++;
+        q->st.tx_bytes += t->pkt.len;
+    }
+    q->tx_nr = q->tx_nr_ops = 0;
+    q->tx_arena_used = 0;
+}
+
+static void tx_add(struct netback_queue *q, const struct tx_packet *p)
+{
+    if (q->tx_nr == NETBK_TX_BATCH ||
+        q->tx_arena_used + p->len > NETBK_TX_ARENA)
+        tx_flush(q);
+    struct netback_tx_pending *t = &q->tx_batch[q->tx_nr++];
+    t->pkt = *p;
+    t->first_op = q->tx_nr_ops;
+    t->nr_ops = p->nr_data;
+    t->arena_off = q->tx_arena_used;
+    uint32_t off = q->tx_arena_used;
+    for (unsigned j = 0; j < p->nr_data; j++) {
+        q->tx_ops[q->tx_nr_ops++] = (struct grant_copy_op){
+            .ref = p->data[j].gref, .offset = p->data[j].offset,
+            .len = p->data[j].size, .to_guest = false,
+            .buf = q->tx_arena + off,
+        };
+        off += p->data[j].size;
+    }
+    q->tx_arena_used = off;
+}
+
+/* Copy the slots from req_cons on, each read once from the shared ring. */
+static unsigned tx_snapshot(struct netback_queue *q, unsigned avail,
+                            netif_tx_request_t *slot)
+{
+    unsigned n = avail < NETBK_TX_WINDOW ? avail : NETBK_TX_WINDOW;
+    for (unsigned i = 0; i < n; i++)
+        RING_COPY_REQUEST(&q->tx, q->tx.req_cons + i, &slot[i]);
+    return n;
+}
+
+void netback_tx_service(struct netback_queue *q)
+{
+    q->st.tx_kicks++;
+    if (q->broken)
+        return;
+    if (q->rate_timer_pending &&
+        (q->now_ns ? q->now_ns() : monotonic_ns()) >= q->rate_timer_ns) {
+        q->rate_timer_pending = false;      /* the window came: its credit */
+        add_credit(q);
+    }
+    netif_tx_request_t slot[NETBK_TX_WINDOW];
+    struct tx_packet p;
+    unsigned budget = 4 * NETIF_TX_RING_SIZE;   /* then let others run */
+    while (budget--) {
+        RING_IDX prod = __atomic_load_n(&q->tx.sring->req_prod, __ATOMIC_ACQUIRE);
+        RING_IDX avail = prod - q->tx.req_cons;
+        if (avail > NETIF_TX_RING_SIZE) {
+            fatal(q, "impossible number of tx requests");
+            break;
+        }
+        if (!avail) {
+            int more;
+            RING_FINAL_CHECK_FOR_REQUESTS(&q->tx, more);
+            if (!more)
+                break;
+            continue;
+        }
+        unsigned n = tx_snapshot(q, avail, slot);
+        /* Credit first, on the first slot's size (the packet's), as
+         * netback: a packet that must wait stays on the ring. */
+        if (q->credit_usec && slot[0].size > q->remaining_credit &&
+            credit_exceeded(q, slot[0].size))
+            break;
+        if (q->credit_usec)
+            q->remaining_credit -= slot[0].size;
+        netback_tx_parse(slot, n, &p);
+        if (p.verdict == TX_FATAL) {
+            fatal(q, p.why);
+            break;
+        }
+        q->tx.req_cons += p.nr_slots;
+        switch (p.verdict) {
+        case TX_SEND:
+            tx_add(q, &p);
+            break;
+        case TX_CONTROL:
+            tx_respond(q, &p, NETIF_RSP_OKAY);
+            break;
+        default:
+            q->st.tx_errors++;
+            tx_respond(q, &p, NETIF_RSP_ERROR);
+            break;
+        }
+    }
+    tx_flush(q);
+    int notify;
+    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->tx, notify);
+    if (notify && q->tx_chan)
+        evtchn_be_notify(q->tx_chan);
+}
+
+/* ---- rx: tap to guest ---- */
+
+static unsigned rx_slots_needed(const struct netback_queue *q, bool has_gso)
+{
+    unsigned data = (q->rx_len + NETIF_PAGE_SIZE - 1) / NETIF_PAGE_SIZE;
+    return (data ? data : 1) + (has_gso ? 1 : 0);
+}
+
+/* Requests posted and not consumed; -1 when the indices lie. */
+static int rx_posted(struct netback_queue *q)
+{
+    RING_IDX prod = __atomic_load_n(&q->rx.sring->req_prod, __ATOMIC_ACQUIRE);
+    RING_IDX avail = prod - q->rx.req_cons;
+    if (avail > NETIF_RX_RING_SIZE)
+        return -1;
+    return (int)avail;
+}
+
+/* Read one packet from the tap into rx_buf: 1, 0 when none, -1 on a
+ * packet that is dropped (too short). */
+static int rx_read(struct netback_queue *q)
+{
+    struct iovec iov[2] = {
+        { .iov_base = &q->rx_hdr, .iov_len = VNET_HDR_LEN },
+        { .iov_base = q->rx_buf, .iov_len = NETBK_MAX_PACKET + 1 },
+    };
+    ssize_t n = readv(q->tap_fd, iov, 2);
+    if (n < 0)
+        return 0;           /* EAGAIN, or a tap gone: the owner sees EOF/HUP */
+    if ((size_t)n < VNET_HDR_LEN + NETBK_ETH_HLEN ||
+        (size_t)n > VNET_HDR_LEN + NETBK_MAX_PACKET)
+        return -1;
+    q->rx_len = (uint32_t)(n - VNET_HDR_LEN);
+    return 1;
+}
+
+/* Copy rx_buf into the posted pages and answer them. */
+static void rx_deliver(struct netback_queue *q, uint16_t netrxf, bool has_gso,
+                       const struct netif_extra_info *gso)
+{
+    struct grant_copy_op ops[NETBK_RX_MAX_SLOTS];
+    RING_IDX rsp_idx[NETBK_RX_MAX_SLOTS];
+    uint16_t ids[NETBK_RX_MAX_SLOTS];
+    unsigned nr = 0;
+    uint32_t off = 0;
+
+    do {
+        netif_rx_request_t req;
+        RING_COPY_REQUEST(&q->rx, q->rx.req_cons, &req);
+        q->rx.req_cons++;
+        uint32_t chunk = q->rx_len - off;
+        if (chunk > NETIF_PAGE_SIZE)
+            chunk = NETIF_PAGE_SIZE;
+        ops[nr] = (struct grant_copy_op){
+            .ref = req.gref, .offset = 0, .len = (uint16_t)chunk,
+            .to_guest = true, .buf = q->rx_buf + off,
+        };
+        ids[nr] = req.id;
+        rsp_idx[nr] = q->rx.rsp_prod_pvt++;
+        off += chunk;
+        nr++;
+        if (nr == 1 && has_gso) {
+            /* The extra rides in the next slot, as netback puts it. */
+            q->rx.req_cons++;
+            netif_extra_info_t *ex =
+                (netif_extra_info_t *)RING_GET_RESPONSE(&q->rx, q->rx.rsp_prod_pvt);
+            *ex = *gso;
+            ex->flags = 0;
+            q->rx.rsp_prod_pvt++;
+        }
+    } while (off < q->rx_len);
+
+    bool ok = grant_copy(&q->d->grants, q->by, ops, nr) == 0;
+    for (unsigned i = 0; i < nr; i++) {
+        netif_rx_response_t *r = RING_GET_RESPONSE(&q->rx, rsp_idx[i]);
+        r->id = ids[i];
+        r->offset = 0;
+        r->flags = (uint16_t)((i == 0 ? netrxf : 0) |
+                              (i + 1 < nr ? NETRXF_more_data : 0) |
+                              (i == 0 && has_gso ? NETRXF_extra_info : 0));
+        r->status = ops[i].status == GNTST_okay ? (int16_t)ops[i].len
+                                                : NETIF_RSP_ERROR;
+    }
+    if (ok) {
+        q->st.rx_packets++;
+        q->st.rx_bytes += q->rx_len;
+    } else {
+        q->st.rx_errors++;
+    }
+}
+
+void netback_rx_service(struct netback_queue *q)
+{
+    q->st.rx_kicks++;
+    if (q->broken)
+        return;
+    unsigned done = 0;
+    while (done < NETBK_RX_BATCH) {
+        int posted = rx_posted(q);
+        if (posted < 0) {
+            fatal(q, "impossible number of rx requests");
+            break;
+        }
+        if (!q->rx_held) {
+            if (posted == 0) {
+                /* Ask for a kick when one is posted, then look again. */
+                q->rx.sring->req_event = q->rx.req_cons + 1;
+                xen_mb();
+                if (rx_posted(q) == 0) {
+                    want_tap(q, false);
+                    break;
+                }
+                continue;
+            }
+            int r = rx_read(q);
+            if (r == 0) {
+                want_tap(q, true);
+                break;
+            }
+            if (r < 0) {
+                q->st.rx_dropped++;
+                continue;
+            }
+            q->rx_held = true;
+        }
+        uint16_t netrxf;
+        bool has_gso;
+        struct netif_extra_info gso;
+        if (netback_rx_offload(&q->rx_hdr, &netrxf, &has_gso, &gso) < 0 ||
+            (has_gso && !(gso.u.gso.type == XEN_NETIF_GSO_TYPE_TCPV4 ?
+                          q->fe.gso_tcpv4 : q->fe.gso_tcpv6))) {
+            q->rx_held = false;
+            q->st.rx_dropped++;
+            continue;
+        }
+        if ((netrxf & NETRXF_csum_blank) &&
+            (!q->fe.csum || (!q->fe.csum_v6 && q->rx_len >= NETBK_ETH_HLEN &&
+                             q->rx_buf[12] == 0x86 && q->rx_buf[13] == 0xdd))) {
+            if (has_gso || netback_csum_finish(q->rx_buf, q->rx_len, &q->rx_hdr) < 0) {
+                q->rx_held = false;
+                q->st.rx_dropped++;
+                continue;
+            }
+            q->rx_hdr.flags = VIRTIO_NET_HDR_F_DATA_VALID;   /* done once */
+            netrxf = NETRXF_data_validated;
+        }
+        unsigned need = rx_slots_needed(q, has_gso);
+        if ((unsigned)posted < need) {
+            q->rx.sring->req_event = q->rx.req_cons + need;
+            xen_mb();
+            posted = rx_posted(q);
+            if (posted >= 0 && (unsigned)posted < need) {
+                want_tap(q, false);
+                break;
+            }
+            continue;
+        }
+        rx_deliver(q, netrxf, has_gso, &gso);
+        q->rx_held = false;
+        done++;
+    }
+    if (done == NETBK_RX_BATCH)
+        want_tap(q, true);      /* more may wait: the loop comes back */
+    int notify;
+    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->rx, notify);
+    if (notify && q->rx_chan)
+        evtchn_be_notify(q->rx_chan);
+}

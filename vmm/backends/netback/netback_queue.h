@@ -1,0 +1,136 @@
+/*
+ * One netback queue's data path (io/netif.h): the guest's tx and rx rings,
+ * in rx-copy mode, against a tap opened with IFF_VNET_HDR (or anything that
+ * keeps datagram boundaries and speaks the same header: a socketpair in the
+ * tests).
+ *
+ * The contract:
+ * - Everything runs on the backend's thread (the I/O thread); no call
+ *   blocks: the tap fd must be O_NONBLOCK. A vCPU never waits for it.
+ * - The rings are mapped once, writable, through the domain's grant
+ *   mapper; packet data only ever moves by grant copy (grant_map.h), in one
+ *   batch per kick, into or out of the backend's own buffers.
+ * - netback_tx_service() runs after a tx kick: it takes every queued
+ *   packet (up to a batch), judges it as Linux's netback does
+ *   (netback_tx_parse.h), copies the good ones, writes each to the tap with
+ *   its virtio-net header and answers every slot; one notify per service.
+ *   A packet whose grant copy fails is answered NETIF_RSP_ERROR.
+ * - netback_rx_service() runs after an rx kick or when the tap is
+ *   readable: while the frontend has posted rx requests it reads packets
+ *   from the tap and copies each into as many posted pages as it needs
+ *   (plus one slot for a GSO extra). With none posted (or too few for the
+ *   packet in hand), it arms req_event and tells its owner to stop
+ *   watching the tap (want_tap(false)): nothing spins, and the tap's own
+ *   queue holds the traffic until the frontend posts. A partial checksum
+ *   the frontend cannot take blank (no csum offload, or IPv6 without
+ *   feature-ipv6-csum-offload) is finished here first.
+ * - A frontend the parser judges FATAL, or whose ring indices lie (more
+ *   requests than the ring holds), is disabled: q->broken is set with a
+ *   reason, on_fatal is called once, and the queue does nothing more.
+ *   Other queues, vifs and domains are unaffected.
+ * - Ids are the frontend's: echoed, never used as indices.
+ * - rate= (netback_set_rate) is netback's credit scheduler: credit_bytes
+ *   per credit_usec window, bursts up to max(128 KiB, credit_bytes); a
+ *   packet over the credit left waits, unconsumed, until the next window
+ *   (want_timer(opaque, ns): call netback_tx_service() at that
+ *   CLOCK_MONOTONIC time).
+ */
+#ifndef XENON_NETBACK_QUEUE_H
+#define XENON_NETBACK_QUEUE_H
+
+#include <linux/virtio_net.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "grant_map.h"
+#include "netif_ring.h"
+#include "netback_tx_parse.h"
+
+struct domain;
+struct evtchn_be;
+
+/* What the frontend accepts on rx (its xenstore features). */
+struct netback_rx_features {
+    bool csum;          /* !feature-no-csum-offload */
+    bool gso_tcpv4, gso_tcpv6;
+    bool csum_v6;       /* feature-ipv6-csum-offload */
+};
+
+struct netback_stats {
+    uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
+    uint64_t rx_packets, rx_bytes, rx_dropped, rx_errors;
+    uint64_t tx_kicks, rx_kicks, tx_rate_waits;
+};
+
+/* Largest packet either way: io/netif.h's 16-bit sizes. */
+#define NETBK_MAX_PACKET 65535u
+#define NETBK_TX_BATCH 64u              /* packets per tx flush */
+#define NETBK_TX_ARENA (4u * 65536u)    /* bytes per tx flush */
+#define NETBK_RX_BATCH 64u              /* packets per rx service */
+#define NETBK_RX_MAX_SLOTS ((NETBK_MAX_PACKET + NETIF_PAGE_SIZE - 1) / NETIF_PAGE_SIZE + 1)
+
+struct netback_tx_pending {
+    struct tx_packet pkt;
+    unsigned first_op, nr_ops;
+    uint32_t arena_off;
+};
+
+struct netback_queue {
+    struct domain *d;
+    domid_t by;                         /* the domain we act as (0) */
+    int tap_fd;                         /* not owned */
+    struct netback_rx_features fe;
+    struct evtchn_be *tx_chan, *rx_chan;/* the same one unless split */
+
+    netif_tx_back_ring_t tx;
+    netif_rx_back_ring_t rx;
+    grant_handle_t tx_handle, rx_handle;
+    bool tx_mapped, rx_mapped;
+
+    bool broken;
+    const char *broken_why;
+    void (*on_fatal)(void *opaque);
+    void (*want_tap)(void *opaque, bool want);
+    void (*want_timer)(void *opaque, uint64_t at_ns);
+    uint64_t (*now_ns)(void);           /* CLOCK_MONOTONIC; tests replace it */
+    void *opaque;
+    bool watching_tap;
+
+    /* tx: the batch being gathered */
+    uint8_t *tx_arena;
+    struct grant_copy_op tx_ops[NETBK_TX_BATCH * NETBK_MAX_SLOTS];
+    struct netback_tx_pending tx_batch[NETBK_TX_BATCH];
+    unsigned tx_nr, tx_nr_ops;
+    uint32_t tx_arena_used;
+
+    /* tx credit (rate=): unlimited while credit_usec is 0 */
+    uint64_t credit_bytes, credit_usec, remaining_credit, window_start_ns;
+    bool rate_timer_pending;
+    uint64_t rate_timer_ns;
+
+    /* rx: a packet read from the tap, waiting for posted pages */
+    uint8_t *rx_buf;
+    struct virtio_net_hdr rx_hdr;
+    uint32_t rx_len;
+    bool rx_held;
+
+    struct netback_stats st;
+};
+
+/* Map the frontend's rings (grants tx_ref and rx_ref, writable) and set up
+ * the buffers. 0, -ENOMEM, or -EINVAL for a ring grant that does not map. */
+int netback_queue_init(struct netback_queue *q, struct domain *d, domid_t by,
+                       grant_ref_t tx_ref, grant_ref_t rx_ref, int tap_fd,
+                       struct netback_rx_features fe,
+                       struct evtchn_be *tx_chan, struct evtchn_be *rx_chan);
+/* Unmap the rings and free the buffers (the channels and fd stay). */
+void netback_queue_fini(struct netback_queue *q);
+
+void netback_tx_service(struct netback_queue *q);
+/* Limit tx to bytes per usec (0: no limit), as the backend's rate node. */
+void netback_set_rate(struct netback_queue *q, uint64_t bytes, uint64_t usec);
+/* "BYTES,USECS" (the rate node libxl writes): 0, or -1 when malformed. */
+int netback_parse_rate(const char *s, uint64_t *bytes, uint64_t *usec);
+void netback_rx_service(struct netback_queue *q);
+
+#endif
