@@ -183,6 +183,8 @@ int hvm_ctx_parse(const uint8_t *blob, size_t len, unsigned nr_vcpus,
             return fail(err, errlen, "unknown record type %u at offset %zu",
                         d.typecode, off - sizeof(d));
         const struct hvm_type *t = &hvm_types[d.typecode];
+        if (!have_header && d.typecode != HVM_SAVE_CODE(HEADER))
+            return fail(err, errlen, "%s before HEADER", t->name);
         if (d.length > len - off)
             return fail(err, errlen, "%s instance %u: length %u runs past "
                         "the blob", t->name, d.instance, d.length);
@@ -192,8 +194,6 @@ int hvm_ctx_parse(const uint8_t *blob, size_t len, unsigned nr_vcpus,
         const uint8_t *p = blob + off;
         off += d.length;
 
-        if (!have_header && d.typecode != HVM_SAVE_CODE(HEADER))
-            return fail(err, errlen, "%s before HEADER", t->name);
         if (t->per_vcpu ? d.instance >= nr_vcpus
                         : d.instance >= t->max_instances)
             return fail(err, errlen, t->per_vcpu
