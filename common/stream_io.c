@@ -1,0 +1,142 @@
+#include "stream_io.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int stream_putv(struct stream_sink *s, const struct iovec *iov, int iovcnt)
+{
+    int rc = s->writev(s->ctx, iov, iovcnt);
+    if (rc == 0)
+        for (int i = 0; i < iovcnt; i++)
+            s->bytes += iov[i].iov_len;
+    return rc;
+}
+
+int stream_put(struct stream_sink *s, const void *p, size_t len)
+{
+    struct iovec iov = { (void *)p, len };
+    return stream_putv(s, &iov, 1);
+}
+
+int stream_get(struct stream_source *s, void *buf, size_t len)
+{
+    int rc = s->read(s->ctx, buf, len);
+    if (rc == 0)
+        s->bytes += len;
+    return rc;
+}
+
+/* writev until all of iov is out, IOV_MAX entries at a time. */
+static int fd_writev(void *ctx, const struct iovec *iov, int iovcnt)
+{
+    int fd = *(int *)ctx;
+    struct iovec local[64];
+    while (iovcnt > 0) {
+        int n = MIN(iovcnt, (int)ARRAY_SIZE(local));
+        memcpy(local, iov, n * sizeof(*iov));
+        struct iovec *v = local;
+        int left = n;
+        while (left > 0) {
+            ssize_t w = writev(fd, v, MIN(left, IOV_MAX));
+            if (w < 0) {
+                if (errno == EINTR)
+                    continue;
+                return -errno;
+            }
+            while (left > 0 && (size_t)w >= v->iov_len) {
+                w -= v->iov_len;
+                v++;
+                left--;
+            }
+            if (left > 0) {
+                v->iov_base = (uint8_t *)v->iov_base + w;
+                v->iov_len -= w;
+            }
+        }
+        iov += n;
+        iovcnt -= n;
+    }
+    return 0;
+}
+
+static int fd_read(void *ctx, void *buf, size_t len)
+{
+    int fd = *(int *)ctx;
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t r = read(fd, p, len);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (r == 0)
+            return -ENODATA;
+        p += r;
+        len -= r;
+    }
+    return 0;
+}
+
+void stream_sink_fd(struct stream_sink *s, int *fd)
+{
+    *s = (struct stream_sink){ fd_writev, fd, 0 };
+}
+
+void stream_source_fd(struct stream_source *s, int *fd)
+{
+    *s = (struct stream_source){ fd_read, fd, 0 };
+}
+
+static int mem_writev(void *ctx, const struct iovec *iov, int iovcnt)
+{
+    struct stream_membuf *m = ctx;
+    size_t need = m->len;
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > SIZE_MAX - need)
+            return -ENOMEM;
+        need += iov[i].iov_len;
+    }
+    if (need > m->cap) {
+        size_t cap = m->cap ? m->cap : 4096;
+        while (cap < need)
+            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+        uint8_t *d = realloc(m->data, cap);
+        if (!d)
+            return -ENOMEM;
+        m->data = d;
+        m->cap = cap;
+    }
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len)
+            memcpy(m->data + m->len, iov[i].iov_base, iov[i].iov_len);
+        m->len += iov[i].iov_len;
+    }
+    return 0;
+}
+
+void stream_sink_mem(struct stream_sink *s, struct stream_membuf *m)
+{
+    *s = (struct stream_sink){ mem_writev, m, 0 };
+}
+
+static int mem_read(void *ctx, void *buf, size_t len)
+{
+    struct stream_memsrc *m = ctx;
+    if (len > m->len - m->off)
+        return -ENODATA;
+    if (len)
+        memcpy(buf, m->data + m->off, len);
+    m->off += len;
+    return 0;
+}
+
+void stream_source_mem(struct stream_source *s, struct stream_memsrc *m)
+{
+    *s = (struct stream_source){ mem_read, m, 0 };
+}

@@ -1,0 +1,54 @@
+/*
+ * Byte streams for the save-file codecs: a sink that takes gathered
+ * writes and a source that hands out exact reads, over a file descriptor
+ * or a memory buffer. The readers read exactly what each record says and
+ * never ahead, so that one descriptor can be passed between layers (libxl's
+ * stream in libxenon, libxc's inside it in the VMM) at record boundaries.
+ */
+#ifndef XENON_STREAM_IO_H
+#define XENON_STREAM_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct stream_sink {
+    /* Write all of iov; 0 or a negative errno. */
+    int (*writev)(void *ctx, const struct iovec *iov, int iovcnt);
+    void *ctx;
+    uint64_t bytes;                 /* written so far (kept by stream_put*) */
+};
+
+struct stream_source {
+    /* Read exactly len bytes; 0, -ENODATA at end of stream before len
+     * bytes, or another negative errno. */
+    int (*read)(void *ctx, void *buf, size_t len);
+    void *ctx;
+    uint64_t bytes;                 /* consumed so far (kept by stream_get) */
+};
+
+/* Gathered write through the sink (counts bytes). */
+int stream_putv(struct stream_sink *s, const struct iovec *iov, int iovcnt);
+int stream_put(struct stream_sink *s, const void *p, size_t len);
+/* Exact read from the source (counts bytes). */
+int stream_get(struct stream_source *s, void *buf, size_t len);
+
+/* A descriptor: the int lives in the caller's storage. */
+void stream_sink_fd(struct stream_sink *s, int *fd);
+void stream_source_fd(struct stream_source *s, int *fd);
+
+/* A growable memory buffer (free data with free()). */
+struct stream_membuf {
+    uint8_t *data;
+    size_t len, cap;
+};
+void stream_sink_mem(struct stream_sink *s, struct stream_membuf *m);
+
+/* A read-only buffer. */
+struct stream_memsrc {
+    const uint8_t *data;
+    size_t len, off;
+};
+void stream_source_mem(struct stream_source *s, struct stream_memsrc *m);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * libFuzzer target: a whole Xen save file as xl writes it (xl header,
+ * libxl's stream) read by libxenon's savefile_read(), with libxc's image
+ * inside it read by the VMM's xcs_read(), as a restore reads them. What
+ * is accepted must have a NUL-terminated config of the length reported
+ * and have consumed no more than the input.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "savefile.h"
+#include "stream.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int libxc_in(void *ctx, struct stream_source *in, char *err,
+                    size_t errlen)
+{
+    struct xcs_limits lim = { 0x100000, 4 };
+    struct xcs_result r;
+    int rc = xcs_read(in, &lim, NULL, NULL, &r, err, errlen);
+    if (rc == 0)
+        xcs_result_free(&r);
+    return rc;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct stream_memsrc ms = { data, size, 0 };
+    struct stream_source src;
+    struct savefile_info info;
+    char err[256];
+    stream_source_mem(&src, &ms);
+    if (savefile_read(&src, libxc_in, NULL, &info, err, sizeof(err)) == 0) {
+        if (ms.off > size)
+            abort();
+        if (info.config_json && strlen(info.config_json) != info.config_len)
+            abort();
+        savefile_info_free(&info);
+    } else if (err[0] == '\0') {
+        abort();
+    }
+    return 0;
+}
