@@ -8,9 +8,11 @@
 #include "domain_internal.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,8 +80,34 @@ static void rename_crashed(const struct xenon_paths *p, struct xs_client *xs,
     snprintf(name, sizeof(name), "%.*s%s", (int)(sizeof(name) - sizeof(suffix)),
              s->name, suffix);
     rlog(log, "Preserving domain %u %s with suffix%s", domid, s->name, suffix);
-    if (xs)
+    /* And, as libxl_domain_preserve, a uuid of its own (a random one,
+     * version 4) with its own /vm node: the new domain keeps the old uuid
+     * (recorded with the config), and destroying either leaves the
+     * other's nodes alone. */
+    uint8_t u[16];
+    char uuid[37] = "";
+    if (getrandom(u, sizeof(u), 0) == (ssize_t)sizeof(u)) {
+        u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
+        u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
+        uuid_string(u, uuid);
+    }
+    if (xs) {
         xs_printf(xs, name, "/local/domain/%u/name", domid);
+        if (uuid[0] && s->uuid[0]) {
+            /* The old uuid's node goes; the new domain writes its own. */
+            char old_vm[64];
+            snprintf(old_vm, sizeof(old_vm), "/vm/%s", s->uuid);
+            xs_rm(xs, old_vm);
+        }
+        if (uuid[0]) {
+            char vm[64];
+            snprintf(vm, sizeof(vm), "/vm/%s", uuid);
+            xs_printf(xs, name, "%s/name", vm);
+            xs_printf(xs, vm, "/local/domain/%u/vm", domid);
+        }
+    }
+    if (uuid[0])
+        snprintf(s->uuid, sizeof(s->uuid), "%s", uuid);
     snprintf(s->name, sizeof(s->name), "%s", name);
     preserve_crashed(p, domid, s);
 }

@@ -333,9 +333,12 @@ void write_source(const struct xenon_paths *p, unsigned domid,
         return;
     }
     /* The text as parsed, then the kernel and ramdisk as xl resolved them
-     * (absolute: a restart runs elsewhere); later keys win. */
+     * (absolute: a restart runs elsewhere) and the uuid (a restarted domain
+     * keeps it, as libxl's does); later keys win. */
     bool ok = fwrite(dc->source, 1, dc->source_len, f) == dc->source_len;
-    fputc('\n', f);
+    char uuid[37];
+    uuid_string(dc->uuid, uuid);
+    fprintf(f, "\nuuid = \"%s\"\n", uuid);
     if (dc->kernel)
         ok &= put_cfg_string(f, "kernel", dc->kernel);
     if (dc->ramdisk)

@@ -1319,6 +1319,9 @@ def t_power_cut(e):
     check("restart: started again once under its name", names.count("pc-restart") == 1, names)
     check("restart: with a new domid, running", r is not None and int(r.group(2)) != old["restart"]
           and r.group(5)[:2] in ("r-", "-b"), shown)
+    check("restart: the same uuid, as libxl keeps it", r is not None and
+          e.xs_read(f"/local/domain/{r.group(2)}/vm") == "/vm/" + sts["restart"]["uuid"],
+          (sts["restart"]["uuid"], e.xs_read(f"/local/domain/{r.group(2)}/vm") if r else None))
     check("restart: the dead one is gone", str(old["restart"]) not in
           (e.xs_dir("/local/domain") or []), e.xs_dir("/local/domain"))
 
@@ -1336,13 +1339,24 @@ def t_power_cut(e):
           r is not None and int(r.group(2)) == old["preserve"] and r.group(5) == "---sc-", shown)
     vmms = e.vmm_pids()
     check("exactly two VMMs run (restart, rename-restart)", len(vmms) == 2, vmms)
+    if renamed and r is not None:
+        kept_vm = e.xs_read(f"/local/domain/{rows[renamed[0]].group(2)}/vm")
+        new_vm = e.xs_read(f"/local/domain/{r.group(2)}/vm")
+        check("rename-restart: the kept one has a /vm node (uuid) of its own",
+              kept_vm and new_vm and kept_vm != new_vm and e.xs_read(kept_vm + "/name") ==
+              renamed[0], (kept_vm, new_vm))
 
     # Settled once: listing again changes nothing.
     again = {k: v.group(0) for k, v in e.rows().items()}
     check("a later list finds nothing more to do",
           sorted(again) == sorted(shown) and len(e.vmm_pids()) == 2, (shown, again))
 
-    for name in list(rows):
+    # The renamed one first: the new one's nodes must outlive it.
+    for name in sorted(rows, key=lambda k: k not in renamed):
+        if renamed and name == "pc-rename-restart":
+            check("rename-restart: destroying the kept one left the new one's /vm",
+                  bool(e.xs_dir(e.xs_read(f"/local/domain/{rows[name].group(2)}/vm") or "/none")),
+                  e.xs_dir("/vm"))
         if name != "Domain-0":
             rc, _, err = e.xl("destroy", name)
             check(f"destroy {name}", rc == 0, err)
