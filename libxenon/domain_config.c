@@ -85,6 +85,7 @@ static void free_strv(char **v, int n)
 
 void domain_config_dispose(struct domain_config *dc)
 {
+    free(dc->source);
     free(dc->name);
     free(dc->ssid_label);
     free(dc->exec_ssid_label);
@@ -660,8 +661,8 @@ int domain_config_parse(const char *source, const char *data, size_t len,
         return -1;
     }
     e = xcfg_read_data(cfg, full, full_len);
-    free(full);
     if (e) {
+        free(full);
         if (errs)
             fprintf(errs, "Failed to parse config: %s\n", strerror(e));
         xcfg_free(cfg);
@@ -669,5 +670,8 @@ int domain_config_parse(const char *source, const char *data, size_t len,
     }
     rc = domain_config_from_xcfg(cfg, errs, dc);
     xcfg_free(cfg);
+    free(dc->source);
+    dc->source = full;
+    dc->source_len = full_len;
     return rc;
 }

@@ -70,6 +70,12 @@ struct domain_config {
     /* keys present in the file that Xenon does not act on */
     char **unsupported;
     int num_unsupported;
+
+    /* The text domain_config_parse read (the file with the overrides
+     * appended), kept so that the toolstack can record it and start the
+     * domain again from it (on_crash after a power cut). NULL otherwise. */
+    char *source;
+    size_t source_len;
 };
 
 void domain_config_init(struct domain_config *dc);

@@ -152,6 +152,7 @@ static int domain_reserve(const struct xenon_paths *p, struct xs_client *xs,
     }
     state_set_last_domid(p, domid);
     write_json(p, domid, json);
+    write_source(p, domid, dc);     /* what a restart after a crash reads */
     *domid_out = domid;
     ok = true;
 out:

@@ -95,16 +95,3 @@ int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err)
     xs_close(xs);
     return rc;
 }
-
-bool reap_if_abandoned(const struct xenon_paths *p, struct xs_client *xs,
-                       unsigned domid)
-{
-    int reaping = lock_reaping(p);
-    struct dstate s;
-    bool abandoned = state_read(p, domid, &s) == 0 && state_abandoned(p, &s, domid);
-    if (abandoned)
-        teardown(p, xs, domid);
-    if (reaping >= 0)
-        close(reaping);
-    return abandoned;
-}

@@ -8,6 +8,7 @@
  *   vmm.c             starting xenon-vmm, pause and unpause
  *   monitor.c         the per-domain monitor process and its log
  *   domain_destroy.c  teardown and xenon_domain_destroy
+ *   domain_reap.c     abandoned domains settled (on_crash after a power cut)
  *   domain_query.c    list, lookup, exists
  *   domain_control.c  control/shutdown and memory/target requests
  *   vbd.c             disks: vbds as libxl makes them (device.h)
@@ -103,6 +104,13 @@ void state_set_last_domid(const struct xenon_paths *p, unsigned domid);
 int lock_reaping(const struct xenon_paths *p);
 /* Keep the config JSON (for xl list -l) beside the state file. */
 void write_json(const struct xenon_paths *p, unsigned domid, const char *json);
+/* Record the config text dc was parsed from (STATE_DIR/domain-N.cfg, with
+ * the resolved kernel and ramdisk), or remove the record when dc has none:
+ * what the domain is started again from when found crashed. */
+void write_source(const struct xenon_paths *p, unsigned domid,
+                  const struct domain_config *dc);
+/* That record (malloc'd, *len bytes), or NULL. */
+char *read_source(const struct xenon_paths *p, unsigned domid, size_t *len);
 
 /* --- xs_layout.c ---------------------------------------------------------- */
 
@@ -157,8 +165,36 @@ monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
 /* Remove what a domain left in xenstore (xs may be NULL) and on disk. Safe
  * to repeat. */
 void teardown(const struct xenon_paths *p, struct xs_client *xs, unsigned domid);
-/* Clean the domain away as a destroy would if it is abandoned
- * (state_abandoned, checked again under the reaping lock). True if so. */
+
+/* --- domain_reap.c -------------------------------------------------------- */
+
+/* What settle_abandoned did with a domain. */
+enum reap_result {
+    REAP_NONE,          /* not abandoned: left alone */
+    REAP_GONE,          /* cleaned away (destroy), or to be started anew */
+    REAP_KEPT,          /* kept as crashed (preserve), holding its name */
+    REAP_RENAMED,       /* kept as crashed under a new name (rename-restart) */
+};
+
+/* A domain found abandoned (state_abandoned, checked again under the
+ * reaping lock) whose VMM had run died with no shutdown recorded: a crash,
+ * so its recorded on_crash applies, once (Xen, libxl): destroy and
+ * coredump-destroy clean it away as a destroy would; preserve keeps it
+ * listed as crashed until `xl destroy`; rename-restart renames it so
+ * (and keeps it) and, like restart and coredump-restart, it is started
+ * again from its recorded config under its name and a new domid. A
+ * creation that never ran a VMM is cleaned away. The start is not done
+ * here: with *restart non-NULL, the recorded config text is handed back
+ * there (malloc'd; the caller passes it to restart_recorded once it holds
+ * no lock and no xenstore connection), otherwise the domain is cleaned
+ * away instead (the caller, `xl create` of that very name, is the start). */
+enum reap_result settle_abandoned(const struct xenon_paths *p, struct xs_client *xs,
+                                  unsigned domid, char **restart);
+/* Start a domain from a recorded config text (from settle_abandoned, which
+ * it frees). 0, or -1 with the reason in the domain's xl log. */
+int restart_recorded(const struct xenon_paths *p, char *source);
+/* settle_abandoned without a restart here: true if the domain is gone (or
+ * renamed) and so no longer holds its name. */
 bool reap_if_abandoned(const struct xenon_paths *p, struct xs_client *xs,
                        unsigned domid);
 

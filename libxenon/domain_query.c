@@ -55,8 +55,14 @@ static unsigned *domain_ids(const struct xenon_paths *p, struct xs_client *xs,
 static const char *const list_nodes[] = { "name", "memory/target", "memory/static-max" };
 #define LIST_NODES 3
 
-int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
-                      int *n_out, FILE *err)
+/* One listing. Abandoned domains found on the way are settled
+ * (settle_abandoned); the recorded configs of those to start again are put
+ * in restarts[] (*nrestarts of them, malloc'd) and *settled is set when any
+ * was, so that the caller starts them, with no xenstore connection open
+ * for the new monitors to inherit, and lists again. */
+static int list_pass(const struct xenon_paths *p, struct xenon_dominfo **out,
+                     int *n_out, FILE *err, char ***restarts, int *nrestarts,
+                     bool *settled)
 {
     *out = NULL;
     *n_out = 0;
@@ -67,7 +73,10 @@ int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
     unsigned *ids = domain_ids(p, xs, &n, err);
     char **xv = ids ? read_domain_nodes(xs, ids, n, list_nodes, LIST_NODES) : NULL;
     struct xenon_dominfo *v = xv ? calloc((size_t)n + 1, sizeof(*v)) : NULL;
-    if (!v) {
+    *restarts = v ? calloc((size_t)n + 1, sizeof(**restarts)) : NULL;
+    if (!v || !*restarts) {
+        free(v);
+        v = NULL;
         xs_close(xs);
         if (ids)
             fprintf(err, xv ? "out of memory\n" : "cannot read domains from xenstored\n");
@@ -121,9 +130,16 @@ int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
          * monitor whose guest then ended, a power cut): cleaned away now,
          * as a destroy would, so that it neither lingers nor holds its
          * name. */
-        bool abandoned = have && !d->running && !acting &&
-                         state_abandoned(p, &s, ids[i]) &&
-                         reap_if_abandoned(p, xs, ids[i]);
+        enum reap_result rr = have && !d->running && !acting &&
+                                      state_abandoned(p, &s, ids[i])
+                                  ? settle_abandoned(p, xs, ids[i],
+                                                     &(*restarts)[*nrestarts])
+                                  : REAP_NONE;
+        if ((*restarts)[*nrestarts])
+            (*nrestarts)++;
+        if (rr != REAP_NONE)
+            *settled = true;
+        bool abandoned = rr == REAP_GONE;
         if (!abandoned && (d->running || (x[0] && !acting)))
             shown++;
         else
@@ -136,6 +152,28 @@ int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
     *out = v;
     *n_out = shown;
     return 0;
+}
+
+int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
+                      int *n_out, FILE *err)
+{
+    for (int pass = 0;; pass++) {
+        char **restarts = NULL;
+        int nr = 0;
+        bool settled = false;
+        int rc = list_pass(p, out, n_out, err, &restarts, &nr, &settled);
+        /* Domains that crashed with on_crash restart start again now (from
+         * their recorded configs; failures are in their xl logs), and the
+         * listing is taken again to show them and what was kept. */
+        for (int i = 0; i < nr; i++)
+            restart_recorded(p, restarts[i]);
+        free(restarts);
+        if (rc < 0 || !settled || pass == 1)
+            return rc;
+        free(*out);
+        *out = NULL;
+        *n_out = 0;
+    }
 }
 
 bool xenon_domain_exists(const struct xenon_paths *p, unsigned domid)

@@ -175,6 +175,8 @@ void state_remove(const struct xenon_paths *p, unsigned domid)
     unlink(path);
     state_path(p, domid, ".tmp", path, sizeof(path));
     unlink(path);
+    state_path(p, domid, ".cfg", path, sizeof(path));
+    unlink(path);
 }
 
 char *xenon_domain_config_json(const struct xenon_paths *p, unsigned domid)
@@ -295,4 +297,61 @@ void state_set_last_domid(const struct xenon_paths *p, unsigned domid)
     int n = snprintf(line, sizeof(line), "%10u\n", domid);
     (void)!pwrite(fd, line, (size_t)n, 0);
     close(fd);
+}
+
+/* A path as an xl.cfg string: double quotes, with backslash escapes for
+ * the two characters that need one. False for what a line cannot hold. */
+static bool put_cfg_string(FILE *f, const char *key, const char *v)
+{
+    for (const char *c = v; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            return false;
+    fprintf(f, "%s = \"", key);
+    for (const char *c = v; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fputc('\\', f);
+        fputc(*c, f);
+    }
+    fputs("\"\n", f);
+    return true;
+}
+
+void write_source(const struct xenon_paths *p, unsigned domid,
+                  const struct domain_config *dc)
+{
+    char path[XENON_PATH_MAX + 32];
+    state_path(p, domid, ".cfg", path, sizeof(path));
+    if (!dc->source) {
+        unlink(path);
+        return;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    /* The text as parsed, then the kernel and ramdisk as xl resolved them
+     * (absolute: a restart runs elsewhere) and the uuid (a restarted domain
+     * keeps it, as libxl's does); later keys win. */
+    bool ok = fwrite(dc->source, 1, dc->source_len, f) == dc->source_len;
+    char uuid[37];
+    uuid_string(dc->uuid, uuid);
+    fprintf(f, "\nuuid = \"%s\"\n", uuid);
+    if (dc->kernel)
+        ok &= put_cfg_string(f, "kernel", dc->kernel);
+    if (dc->ramdisk)
+        ok &= put_cfg_string(f, "ramdisk", dc->ramdisk);
+    ok &= fflush(f) == 0;
+    fclose(f);
+    if (!ok)
+        unlink(path);
+}
+
+char *read_source(const struct xenon_paths *p, unsigned domid, size_t *len)
+{
+    char path[XENON_PATH_MAX + 32];
+    state_path(p, domid, ".cfg", path, sizeof(path));
+    return read_whole_file(path, len);
 }

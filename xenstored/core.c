@@ -93,21 +93,56 @@ void core_conn_init(struct conn *c)
     c->next_txid = 1;
 }
 
+/* A guest's total: what its connection holds plus the nodes it owns. */
+static size_t conn_total(const struct conn *c)
+{
+    size_t nodes = !c->privileged && c->domid < TREE_MAX_DOMID
+                       ? (size_t)xs->tree.owned_mem[c->domid]
+                       : 0;
+    return c->mem + nodes;
+}
+
+size_t core_domain_mem(uint32_t domid)
+{
+    const struct domain *d = domain_get(domid);
+    size_t conn = d && d->conn ? d->conn->mem : 0;
+    return conn + (domid < TREE_MAX_DOMID ? (size_t)xs->tree.owned_mem[domid]
+                                          : 0);
+}
+
+static void log_over(struct conn *c)
+{
+    if (!c->mem_over)
+        log_warn("dom%u is at its memory quota (%d bytes): its "
+                 "requests get ENOMEM and its watch events are dropped",
+                 c->domid, xs->quota[Q_MEMORY]);
+    c->mem_over = true;
+}
+
+bool core_mem_room(const struct conn *c, uint32_t owner, size_t bytes)
+{
+    if (c->privileged || !xs->quota[Q_MEMORY] || bytes == 0 || owner == 0 ||
+        owner >= TREE_MAX_DOMID)
+        return true;
+    if (core_domain_mem(owner) + bytes <= (size_t)xs->quota[Q_MEMORY])
+        return true;
+    const struct domain *d = domain_get(owner);
+    if (d && d->conn)
+        log_over(d->conn);
+    return false;
+}
+
 bool core_over_memory(const struct conn *c)
 {
     return !c->privileged && xs->quota[Q_MEMORY] &&
-           c->mem >= (size_t)xs->quota[Q_MEMORY];
+           conn_total(c) >= (size_t)xs->quota[Q_MEMORY];
 }
 
 bool core_charge(struct conn *c, long delta, bool force)
 {
     if (delta > 0 && !force && !c->privileged && xs->quota[Q_MEMORY] &&
-        c->mem + (size_t)delta > (size_t)xs->quota[Q_MEMORY]) {
-        if (!c->mem_over)
-            log_warn("dom%u is at its memory quota (%d bytes): its "
-                     "requests get ENOMEM and its watch events are dropped",
-                     c->domid, xs->quota[Q_MEMORY]);
-        c->mem_over = true;
+        conn_total(c) + (size_t)delta > (size_t)xs->quota[Q_MEMORY]) {
+        log_over(c);
         return false;
     }
     if (delta < 0 && (size_t)-delta > c->mem)
@@ -115,7 +150,7 @@ bool core_charge(struct conn *c, long delta, bool force)
     else
         c->mem += (size_t)delta;
     if (c->mem_over && !core_over_memory(c) &&
-        c->mem + 4096 < (size_t)xs->quota[Q_MEMORY]) {
+        conn_total(c) + 4096 < (size_t)xs->quota[Q_MEMORY]) {
         c->mem_over = false;
         log_info("dom%u is below its memory quota again", c->domid);
     }
@@ -269,6 +304,33 @@ static bool over_node_size(const struct store *s, const struct node *n,
     return vlen + kids > (size_t)xs->quota[Q_NODE_SIZE];
 }
 
+/* The bytes creating path below anc adds: to the new nodes (*own, for
+ * their owner) and to anc's child list (*anc_bytes). */
+static void create_cost(const struct node *anc, const char *path,
+                        uint32_t vlen, uint32_t np, size_t *own,
+                        size_t *anc_bytes)
+{
+    size_t start = strcmp(anc->path, "/") == 0 ? 1 : strlen(anc->path) + 1;
+    const char *name = path + start;
+    *own = 0;
+    *anc_bytes = 0;
+    for (bool first = true;; first = false) {
+        const char *slash = strchr(name, '/');
+        size_t nlen = slash ? (size_t)(slash - name) : strlen(name);
+        size_t kid = nlen + 1 + sizeof(char *);
+        /* The level named here is a child of the one before. */
+        if (first)
+            *anc_bytes = kid;
+        else
+            *own += kid;
+        size_t end = (size_t)(name - path) + nlen;
+        *own += node_mem_for(end, slash ? 0 : vlen, np, 0, 0);
+        if (!slash)
+            break;
+        name = slash + 1;
+    }
+}
+
 /* Create path (and missing parents) below anc, its closest existing
  * ancestor (from get_checked), with value; 0 (and the new node in *leaf)
  * or errno. */
@@ -298,6 +360,22 @@ static int create_path(struct store *s, struct node *anc, const char *path,
     memcpy(p, anc->perms, np * sizeof(*p));
     if (!s->c->privileged)
         p[0].id = s->c->domid;
+    /* Directly, a guest that would take an owner past its memory quota
+     * gets ENOMEM before anything is created (in a transaction the copies
+     * are charged to the connection, st_create). */
+    if (!s->tx && !s->c->privileged) {
+        size_t own, anc_bytes;
+        create_cost(anc, path, vlen, np, &own, &anc_bytes);
+        uint32_t ao = anc->perms[0].id;
+        bool ok = ao == p[0].id
+                      ? core_mem_room(s->c, ao, own + anc_bytes)
+                      : core_mem_room(s->c, p[0].id, own) &&
+                            core_mem_room(s->c, ao, anc_bytes);
+        if (!ok) {
+            free(p);
+            return ENOMEM;
+        }
+    }
     struct node *parent = anc;
     size_t start = strcmp(anc->path, "/") == 0 ? 1 : strlen(anc->path) + 1;
     char *buf = strdup(path);
@@ -854,11 +932,10 @@ static int control_quota(struct conn *c, const struct xsd_sockmsg *h,
     if (!d)
         return ENOENT;
     unsigned nw = 0, nt = 0;
-    size_t mem = 0;
+    size_t mem = core_domain_mem((uint32_t)domid);
     if (d->conn) {
         nw = d->conn->nwatches;
         nt = d->conn->ntxns;
-        mem = d->conn->mem;
     }
     snprintf(buf, sizeof(buf),
              "Domain: %lu\n%-17s: %8u\n%-17s: %8u\n%-17s: %8u\n"

@@ -142,8 +142,15 @@ void core_handle(struct conn *c, const struct xsd_sockmsg *hdr,
  * quota (the caller fails the request with ENOMEM); with force the charge
  * is made regardless. */
 bool core_charge(struct conn *c, long delta, bool force);
-/* c is a guest at or over its memory quota. */
+/* c is a guest at or over its memory quota (its connection's bytes plus
+ * the nodes its domain owns). */
 bool core_over_memory(const struct conn *c);
+/* Bytes held for domid: its connection's and its nodes'. */
+size_t core_domain_mem(uint32_t domid);
+/* A request of c may make owner's nodes grow by bytes: true if c is
+ * privileged (dom0 is exempt, as in Xen), owner is domain 0, or owner stays
+ * within its memory quota. */
+bool core_mem_room(const struct conn *c, uint32_t owner, size_t bytes);
 
 /* Connection lifecycle hooks. */
 void core_conn_init(struct conn *c);

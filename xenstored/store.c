@@ -100,7 +100,10 @@ struct node *st_create(struct store *s, struct node *parent, const char *path,
         s->tx->naccessed++;
         st_charge(s, node_cost(n));
     }
-    st_charge(s, (long)vlen + (long)(strlen(path_base(path)) + 1));
+    /* What the node will hold in the tree (node_mem): value, perms and
+     * its name in the parent's child list. */
+    st_charge(s, (long)vlen + (long)(np * sizeof(struct xs_perm)) +
+                     (long)node_child_mem(path_base(path)));
     st_load_kids(s, parent);
     node_add_child(parent, path_base(path));
     n->tomb = false;
@@ -126,6 +129,17 @@ void st_update(struct store *s, struct node *n, const char *v, uint32_t vlen,
         np = n->nperms;
     }
     if (!s->tx) {
+        /* A guest pays for growth of the owner's node bytes (it cannot
+         * change the owner: only the privileged may). */
+        if (s->c && !s->c->privileged && np) {
+            size_t now = node_mem_for(strlen(n->path), vlen, np,
+                                      n->childbytes, n->nchildren);
+            size_t was = n->perms[0].id == p[0].id ? node_mem(n) : 0;
+            if (now > was && !core_mem_room(s->c, p[0].id, now - was)) {
+                s->err = ENOMEM;
+                return;
+            }
+        }
         /* v and p may be n's own: node_set_* copy before they free. */
         journal_put(&xs->journal,
                     tree_put(&xs->tree, n->path, p, np, v, vlen));
@@ -135,6 +149,8 @@ void st_update(struct store *s, struct node *n, const char *v, uint32_t vlen,
     bool now = owned_by_caller(s, p, np);
     if (vlen > n->vlen)
         st_charge(s, (long)(vlen - n->vlen));
+    if (np > n->nperms)
+        st_charge(s, (long)((np - n->nperms) * sizeof(struct xs_perm)));
     if (v != n->value)
         node_set_value(n, v, vlen);
     if (p != n->perms)

@@ -43,6 +43,8 @@ void st_load_kids(struct store *s, struct node *n);
 struct node *st_create(struct store *s, struct node *parent, const char *path,
                        const struct xs_perm *p, uint32_t np, const char *v,
                        uint32_t vlen);
+/* Directly, a guest that would take the owner past its memory quota
+ * changes nothing and gets s->err = ENOMEM. */
 void st_update(struct store *s, struct node *n, const char *v, uint32_t vlen,
                const struct xs_perm *p, uint32_t np);
 /* Remove n and its subtree (n must not be "/"). */

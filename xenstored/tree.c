@@ -208,6 +208,25 @@ struct node *node_dup(const struct node *n)
     return d;
 }
 
+size_t node_mem_for(size_t pathlen, uint32_t vlen, uint32_t nperms,
+                    size_t childbytes, uint32_t nchildren)
+{
+    return sizeof(struct node) + pathlen + 1 + vlen +
+           nperms * sizeof(struct xs_perm) + childbytes +
+           nchildren * sizeof(char *);
+}
+
+size_t node_mem(const struct node *n)
+{
+    return node_mem_for(strlen(n->path), n->vlen, n->nperms, n->childbytes,
+                        n->nchildren);
+}
+
+size_t node_child_mem(const char *name)
+{
+    return strlen(name) + 1 + sizeof(char *);
+}
+
 char *path_parent(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -251,10 +270,13 @@ bool path_is_child(const char *child, const char *parent)
            (child[lp] == '\0' || child[lp] == '/');
 }
 
+/* d = 1: n (as it is now) counts for its owner; -1: no longer. */
 static void owned_adj(struct tree *t, const struct node *n, int d)
 {
-    if (n->nperms && n->perms[0].id < TREE_MAX_DOMID)
+    if (n->nperms && n->perms[0].id < TREE_MAX_DOMID) {
         t->owned[n->perms[0].id] += (uint32_t)d;
+        t->owned_mem[n->perms[0].id] += (uint64_t)(int64_t)d * node_mem(n);
+    }
 }
 
 void tree_init(struct tree *t)
@@ -263,7 +285,8 @@ void tree_init(struct tree *t)
     nodemap_init(&t->map);
     t->gen = 0;
     t->owned = calloc(TREE_MAX_DOMID, sizeof(uint32_t));
-    if (!t->owned)
+    t->owned_mem = calloc(TREE_MAX_DOMID, sizeof(uint64_t));
+    if (!t->owned || !t->owned_mem)
         abort();
     struct node *root = node_new("/");
     node_set_perms(root, &n0, 1);
@@ -279,7 +302,9 @@ void tree_free(struct tree *t)
 {
     nodemap_clear(&t->map);
     free(t->owned);
+    free(t->owned_mem);
     t->owned = NULL;
+    t->owned_mem = NULL;
 }
 
 struct node *tree_get(const struct tree *t, const char *path)
@@ -287,11 +312,29 @@ struct node *tree_get(const struct tree *t, const char *path)
     return nodemap_get(&t->map, path);
 }
 
+/* n's owner's bytes change by d (n keeps its owner). */
+static void mem_delta(struct tree *t, const struct node *n, int64_t d)
+{
+    if (n->nperms && n->perms[0].id < TREE_MAX_DOMID)
+        t->owned_mem[n->perms[0].id] += (uint64_t)d;
+}
+
 struct node *tree_put(struct tree *t, const char *path,
                       const struct xs_perm *p, uint32_t np,
                       const char *value, uint32_t vlen)
 {
     struct node *n = nodemap_get(&t->map, path);
+    if (n && n->nperms && np && n->perms[0].id == p[0].id) {
+        /* Same owner (the common update): only the sizes move, no need
+         * to measure the path again. */
+        int64_t d = ((int64_t)vlen - n->vlen) +
+                    ((int64_t)np - n->nperms) * (int64_t)sizeof(*p);
+        node_set_value(n, value, vlen);
+        node_set_perms(n, p, np);
+        mem_delta(t, n, d);
+        n->gen = ++t->gen;
+        return n;
+    }
     if (n) {
         owned_adj(t, n, -1);
     } else {
@@ -302,6 +345,7 @@ struct node *tree_put(struct tree *t, const char *path,
             return NULL;
         n = node_new(path);
         node_add_child(parent, path_base(path));
+        mem_delta(t, parent, (int64_t)node_child_mem(path_base(path)));
         parent->gen = ++t->gen;
         nodemap_add(&t->map, n);
     }
@@ -339,7 +383,8 @@ bool tree_del(struct tree *t, const char *path,
     struct node *parent = nodemap_get(&t->map, pp);
     free(pp);
     if (parent) {
-        node_del_child(parent, path_base(path));
+        if (node_del_child(parent, path_base(path)))
+            mem_delta(t, parent, -(int64_t)node_child_mem(path_base(path)));
         parent->gen = ++t->gen;
     }
     del_rec(t, n, cb, arg);
@@ -371,6 +416,7 @@ struct check_ctx {
     struct tree *t;
     size_t reached;
     uint32_t *owned;
+    uint64_t *owned_mem;
     uint64_t mark;
     char *msg;
     size_t msglen;
@@ -388,8 +434,10 @@ static bool check_rec(struct check_ctx *c, struct node *n)
         snprintf(c->msg, c->msglen, "%.200s: no permissions", n->path);
         return false;
     }
-    if (n->perms[0].id < TREE_MAX_DOMID)
+    if (n->perms[0].id < TREE_MAX_DOMID) {
         c->owned[n->perms[0].id]++;
+        c->owned_mem[n->perms[0].id] += node_mem(n);
+    }
     size_t bytes = 0;
     for (uint32_t i = 0; i < n->nchildren; i++) {
         bytes += strlen(n->children[i]) + 1;
@@ -419,8 +467,9 @@ const char *tree_check(struct tree *t)
     if (!root)
         return "no root node";
     struct check_ctx c = { t, 0, calloc(TREE_MAX_DOMID, sizeof(uint32_t)),
-                           ++mark, msg, sizeof(msg) };
-    if (!c.owned)
+                           calloc(TREE_MAX_DOMID, sizeof(uint64_t)), ++mark,
+                           msg, sizeof(msg) };
+    if (!c.owned || !c.owned_mem)
         abort();
     const char *err = NULL;
     if (!check_rec(&c, root)) {
@@ -432,7 +481,11 @@ const char *tree_check(struct tree *t)
         err = msg;
     } else if (memcmp(c.owned, t->owned, TREE_MAX_DOMID * sizeof(uint32_t))) {
         err = "per-owner node counts wrong";
+    } else if (memcmp(c.owned_mem, t->owned_mem,
+                      TREE_MAX_DOMID * sizeof(uint64_t))) {
+        err = "per-owner node bytes wrong";
     }
     free(c.owned);
+    free(c.owned_mem);
     return err;
 }

@@ -11,7 +11,11 @@
  *  - Every change bumps the generation of the node (and of the parent whose
  *    child list changed) to a new, never reused value > 0. Generation 0
  *    means "absent" to the transaction code.
- *  - owned[] counts nodes per owner domid (< TREE_MAX_DOMID) for quotas.
+ *  - owned[] counts nodes per owner domid (< TREE_MAX_DOMID) for quotas,
+ *    owned_mem[] the bytes those nodes hold (node_mem(): name, value,
+ *    permissions, child list; Xen 4.17 charges a node's owner for the
+ *    same). Both follow every tree_put()/tree_del(), journal replay
+ *    included, so a restart recomputes them.
  */
 #ifndef XENSTORED_TREE_H
 #define XENSTORED_TREE_H
@@ -54,6 +58,7 @@ struct tree {
     struct nodemap map;
     uint64_t gen;
     uint32_t *owned;          /* [TREE_MAX_DOMID] */
+    uint64_t *owned_mem;      /* [TREE_MAX_DOMID] */
 };
 
 void nodemap_init(struct nodemap *m);
@@ -74,6 +79,14 @@ bool node_del_child(struct node *n, const char *name);
  * transaction loads those only when it needs them, st_load_kids). */
 struct node *node_dup(const struct node *n);
 void node_copy_kids(struct node *dst, const struct node *src);
+
+/* Bytes a node with these sizes is charged for: its struct, path (with
+ * NUL), value, permissions and child list (names with NULs, pointers). */
+size_t node_mem_for(size_t pathlen, uint32_t vlen, uint32_t nperms,
+                    size_t childbytes, uint32_t nchildren);
+size_t node_mem(const struct node *n);
+/* What adding a child called name adds to its parent's node_mem(). */
+size_t node_child_mem(const char *name);
 
 /* Parent path of an absolute path other than "/" (malloc'd). */
 char *path_parent(const char *path);
@@ -97,7 +110,7 @@ bool tree_del(struct tree *t, const char *path,
               void (*cb)(void *arg, const struct node *n), void *arg);
 /* Check the invariants: every node but "/" is listed exactly once in its
  * existing parent's child list, every listed child exists, every node is
- * reachable from "/", owner counts match. Returns NULL or a description of
+ * reachable from "/", owner counts and bytes match. Returns NULL or a description of
  * the first violation (static buffer). */
 const char *tree_check(struct tree *t);
 /* Depth-first, parents before children, children in list order. */

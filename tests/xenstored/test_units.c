@@ -151,6 +151,38 @@ static void test_tree(void **state)
     tree_free(&t);
 }
 
+/* Per-owner node bytes follow creation, growth, owner change, deletion
+ * and child lists (what the memory quota charges), and the checker
+ * notices when they do not. */
+static void test_tree_owned_mem(void **state)
+{
+    (void)state;
+    struct tree t;
+    tree_init(&t);
+    const struct xs_perm d7 = { 7, PERM_NONE }, d8 = { 8, PERM_NONE };
+    assert_true(t.owned_mem[7] == 0);
+    struct node *a = tree_put(&t, "/a", &d7, 1, "", 0);
+    size_t a0 = node_mem(a);
+    assert_true(t.owned_mem[7] == a0);
+    /* A child owned by 8: its bytes to 8, its name in /a's list to 7. */
+    struct node *b = tree_put(&t, "/a/b", &d8, 1, "12345", 5);
+    assert_true(t.owned_mem[8] == node_mem(b));
+    assert_true(t.owned_mem[7] == a0 + node_child_mem("b"));
+    assert_true(node_mem(tree_get(&t, "/a")) == a0 + node_child_mem("b"));
+    size_t b0 = node_mem(b);
+    tree_put(&t, "/a/b", &d8, 1, "1234567890", 10);     /* grows */
+    assert_true(t.owned_mem[8] == b0 + 5);
+    tree_put(&t, "/a/b", &d7, 1, "1", 1);               /* new owner */
+    assert_true(t.owned_mem[8] == 0);
+    assert_null(tree_check(&t));
+    assert_true(tree_del(&t, "/a", NULL, NULL));
+    assert_true(t.owned_mem[7] == 0);
+    assert_null(tree_check(&t));
+    t.owned_mem[7] = 1;
+    assert_non_null(tree_check(&t));
+    tree_free(&t);
+}
+
 static char tmpdir[] = "/tmp/xs-unit-XXXXXX";
 
 static int dom_count;
@@ -333,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_wire_frame),
         cmocka_unit_test(test_perms),
         cmocka_unit_test(test_tree),
+        cmocka_unit_test(test_tree_owned_mem),
         cmocka_unit_test(test_journal),
         cmocka_unit_test(test_journal_group),
     };

@@ -1271,6 +1271,126 @@ def t_ghosts(e):
     e.check_empty("after the ghosts")
 
 
+def t_power_cut(e):
+    """After a power cut (every VMM, monitor and xenstored SIGKILLed, the
+    store restarted from its journal) a dead domain crashed, as Xen sees a
+    domain whose VMM died without a recorded shutdown: the first toolstack
+    operation applies its recorded on_crash, once, even with two `xl list`
+    at the same time."""
+    need_kvm()
+    policies = ["destroy", "restart", "rename-restart", "preserve", "coredump-destroy"]
+    old = {}
+    for pol in policies:
+        name = "pc-" + pol
+        rc, _, err = e.xl("create", "-q", idle_cfg(e, name, f'on_crash = "{pol}"\n'))
+        check(f"create {name}: exit 0", rc == 0, err)
+        r = e.rows().get(name)
+        old[pol] = int(r.group(2)) if r else None
+    check("all five run", all(old.values()), old)
+    # The power cut: monitors and VMMs, then xenstored, all SIGKILLed.
+    sts = {pol: read_state(e, d)[1] for pol, d in old.items()}
+    for st in sts.values():
+        os.kill(int(st["monitor_pid"]), signal.SIGKILL)
+    for st in sts.values():
+        os.kill(int(st["vmm_pid"]), signal.SIGKILL)
+    e.restart_xenstored(hard=True)
+    check("no VMM survives the power cut", wait_for(lambda: not e.vmm_pids(), 10), e.vmm_pids())
+    doms = [d for d in (e.xs_dir("/local/domain") or []) if d != "0"]
+    check("the store comes back with the five domains", len(doms) == 5, doms)
+
+    # Two `xl list` at once: each finds the dead domains; each is settled
+    # once (the reaping lock).
+    ps = [subprocess.Popen([XL, "list"], env=e.env, cwd=BUILD, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in ps]
+    check("both lists exit 0", all(p.returncode == 0 for p in ps),
+          [(p.returncode, o[1].decode()) for p, o in zip(ps, outs)])
+    rows = e.rows()
+    shown = {k: v.group(0) for k, v in rows.items()}
+    names = [l.split()[0] for l in e.xl("list")[1].splitlines()[1:]]
+
+    check("destroy: cleaned away", "pc-destroy" not in rows, shown)
+    check("coredump-destroy: cleaned away", "pc-coredump-destroy" not in rows, shown)
+    log = open(os.path.join(e.env["XENON_LOG_DIR"], "xl-pc-coredump-destroy.log")).read()
+    check("coredump-destroy: the log says no core dump is produced",
+          "no core dump of domain %d is produced" % old["coredump-destroy"] in log, log[-600:])
+
+    r = rows.get("pc-restart")
+    check("restart: started again once under its name", names.count("pc-restart") == 1, names)
+    check("restart: with a new domid, running", r is not None and int(r.group(2)) != old["restart"]
+          and r.group(5)[:2] in ("r-", "-b"), shown)
+    check("restart: the same uuid, as libxl keeps it", r is not None and
+          e.xs_read(f"/local/domain/{r.group(2)}/vm") == "/vm/" + sts["restart"]["uuid"],
+          (sts["restart"]["uuid"], e.xs_read(f"/local/domain/{r.group(2)}/vm") if r else None))
+    check("restart: the dead one is gone", str(old["restart"]) not in
+          (e.xs_dir("/local/domain") or []), e.xs_dir("/local/domain"))
+
+    r = rows.get("pc-rename-restart")
+    check("rename-restart: a new one under the name, running",
+          names.count("pc-rename-restart") == 1 and r is not None and
+          int(r.group(2)) != old["rename-restart"] and r.group(5)[:2] in ("r-", "-b"), shown)
+    renamed = [k for k in rows if re.fullmatch(r"pc-rename-restart-\d{8}T\d{4}Z", k)]
+    check("rename-restart: the dead one kept, renamed, crashed",
+          len(renamed) == 1 and int(rows[renamed[0]].group(2)) == old["rename-restart"] and
+          rows[renamed[0]].group(5) == "---sc-", shown)
+
+    r = rows.get("pc-preserve")
+    check("preserve: kept under its domid, crashed (---sc-)",
+          r is not None and int(r.group(2)) == old["preserve"] and r.group(5) == "---sc-", shown)
+    vmms = e.vmm_pids()
+    check("exactly two VMMs run (restart, rename-restart)", len(vmms) == 2, vmms)
+    if renamed and r is not None:
+        kept_vm = e.xs_read(f"/local/domain/{rows[renamed[0]].group(2)}/vm")
+        new_vm = e.xs_read(f"/local/domain/{r.group(2)}/vm")
+        check("rename-restart: the kept one has a /vm node (uuid) of its own",
+              kept_vm and new_vm and kept_vm != new_vm and e.xs_read(kept_vm + "/name") ==
+              renamed[0], (kept_vm, new_vm))
+
+    # Settled once: listing again changes nothing.
+    again = {k: v.group(0) for k, v in e.rows().items()}
+    check("a later list finds nothing more to do",
+          sorted(again) == sorted(shown) and len(e.vmm_pids()) == 2, (shown, again))
+
+    # The renamed one first: the new one's nodes must outlive it.
+    for name in sorted(rows, key=lambda k: k not in renamed):
+        if renamed and name == "pc-rename-restart":
+            check("rename-restart: destroying the kept one left the new one's /vm",
+                  bool(e.xs_dir(e.xs_read(f"/local/domain/{rows[name].group(2)}/vm") or "/none")),
+                  e.xs_dir("/vm"))
+        if name != "Domain-0":
+            rc, _, err = e.xl("destroy", name)
+            check(f"destroy {name}", rc == 0, err)
+    e.check_empty("after the power cut")
+
+    # xl create of the dead domain's name is the first to find it: with
+    # restart that create is the new start (one domain of the name); a
+    # preserved one keeps its name (refused, as libxl refuses a taken name).
+    for name, pol in (("pc2-restart", "restart"), ("pc2-preserve", "preserve")):
+        rc, _, err = e.xl("create", "-q", idle_cfg(e, name, f'on_crash = "{pol}"\n'))
+        check(f"create {name}: exit 0", rc == 0, err)
+    sts = [read_state(e, int(e.rows()[n].group(2)))[1] for n in ("pc2-restart", "pc2-preserve")]
+    for st in sts:
+        os.kill(int(st["monitor_pid"]), signal.SIGKILL)
+        os.kill(int(st["vmm_pid"]), signal.SIGKILL)
+    e.restart_xenstored(hard=True)
+    wait_for(lambda: not e.vmm_pids(), 10)
+    rc, _, err = e.xl("create", "-q", idle_cfg(e, "pc2-restart", 'on_crash = "restart"\n'))
+    check("create over a crashed on_crash=restart domain of that name: exit 0", rc == 0, err)
+    rc, _, err = e.xl("create", "-q", idle_cfg(e, "pc2-preserve", 'on_crash = "preserve"\n'))
+    check("create over a crashed preserved domain of that name: refused",
+          rc != 0 and 'Domain with name "pc2-preserve" already exists' in err, (rc, err))
+    names = [l.split()[0] for l in e.xl("list")[1].splitlines()[1:]]
+    check("one pc2-restart, running; one pc2-preserve",
+          names.count("pc2-restart") == 1 and names.count("pc2-preserve") == 1 and
+          len(e.vmm_pids()) == 1, (names, e.vmm_pids()))
+    r = e.rows().get("pc2-preserve")
+    check("pc2-preserve is listed crashed", r is not None and r.group(5) == "---sc-",
+          r.group(0) if r else None)
+    for name in ("pc2-restart", "pc2-preserve"):
+        e.xl("destroy", name)
+    e.check_empty("after the second power cut")
+
+
 SCENARIOS = {
     "cli": (t_cli, True), "dryrun": (t_dryrun, True), "badcfg": (t_badcfg, False),
     "failed-create": (t_failed_create, True), "lifecycle": (t_lifecycle, True),
@@ -1281,7 +1401,7 @@ SCENARIOS = {
     "many-domains": (t_many_domains, True), "pause-console": (t_pause_console, True),
     "xen-cli": (t_xen_cli, True), "xen-guest": (t_xen_guest, True),
     "modes": (t_modes, True), "untrusted-state": (t_untrusted_state, True),
-    "ghosts": (t_ghosts, True),
+    "ghosts": (t_ghosts, True), "power-cut": (t_power_cut, True),
     "create-console-hello": (t_create_console_hello, True),
 }
 
