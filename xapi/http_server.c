@@ -1,0 +1,169 @@
+/* libmicrohttpd glue (http_server.h): gather the body, decode, dispatch,
+ * encode. Nothing here knows a method. */
+#include "http_server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "jsonrpc.h"
+#include "log.h"
+#include "xmlrpc.h"
+
+struct upload {
+    char *body;
+    size_t n, cap;
+    bool too_big;
+};
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
+                             const char *type, char *text)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text,
+                                                             MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", type);
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static void peer_of(struct MHD_Connection *conn, char *out, size_t n)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, n, "?");
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                      (socklen_t)n);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                      (socklen_t)n);
+    }
+}
+
+static enum MHD_Result serve(struct MHD_Connection *conn, const char *url,
+                             const char *body, size_t len)
+{
+    char peer[64];
+    peer_of(conn, peer, sizeof(peer));
+    struct rpc_request req;
+    char why[128];
+    bool json = !strcmp(url, "/jsonrpc");
+    int rc = json ? jsonrpc_parse(body, len, &req, why, sizeof(why))
+                  : xmlrpc_parse(body, len, &req, why, sizeof(why));
+    json_object *err = NULL, *res = NULL;
+    if (rc < 0) {
+        err = rpc_error(json ? "JSONRPC_UNMARSHAL_FAILURE" : "XMLRPC_UNMARSHAL_FAILURE", why, NULL);
+    } else {
+        res = dispatch_call(req.method, req.params, peer, &err);
+    }
+    char *text = json ? jsonrpc_format(rc < 0 ? NULL : &req, res, err) : xmlrpc_format(res, err);
+    json_object_put(res);
+    json_object_put(err);
+    if (rc == 0)
+        rpc_request_free(&req);
+    if (!text)
+        return MHD_NO;
+    return reply(conn, MHD_HTTP_OK, json ? "application/json" : "text/xml", text);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *data, size_t *size, void **state)
+{
+    struct upload *u = *state;
+    if (strcmp(method, "POST")) {
+        if (!strcmp(method, "GET") && !strcmp(url, "/"))
+            return reply(conn, MHD_HTTP_OK, "text/plain", strdup("Xenon XenAPI server\n"));
+        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
+                     strdup("POST XML-RPC to / or JSON-RPC to /jsonrpc\n"));
+    }
+    if (!u) {
+        u = calloc(1, sizeof(*u));
+        if (!u)
+            return MHD_NO;
+        *state = u;
+        return MHD_YES;
+    }
+    if (*size) {
+        if (u->too_big || u->n + *size > RPC_MAX_BODY) {
+            u->too_big = true;          /* read and dropped; answered at the end */
+        } else {
+            if (u->n + *size + 1 > u->cap) {
+                size_t cap = u->cap ? u->cap : 4096;
+                while (cap < u->n + *size + 1)
+                    cap *= 2;
+                char *b = realloc(u->body, cap);
+                if (!b)
+                    return MHD_NO;
+                u->body = b;
+                u->cap = cap;
+            }
+            memcpy(u->body + u->n, data, *size);
+            u->n += *size;
+            u->body[u->n] = 0;
+        }
+        *size = 0;
+        return MHD_YES;
+    }
+    if (u->too_big)
+        return reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain",
+                     strdup("request body too large\n"));
+    return serve(conn, url, u->body ? u->body : "", u->n);
+}
+
+static void on_done(void *cls, struct MHD_Connection *conn, void **state,
+                    enum MHD_RequestTerminationCode why)
+{
+    struct upload *u = *state;
+    if (u) {
+        free(u->body);
+        free(u);
+        *state = NULL;
+    }
+}
+
+int http_server_start(const char *addr, uint16_t port)
+{
+    struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+    struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(port) };
+    struct sockaddr *sa = (struct sockaddr *)&a6;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_ERROR_LOG;
+    if (addr && *addr) {
+        if (inet_pton(AF_INET, addr, &a4.sin_addr) == 1) {
+            sa = (struct sockaddr *)&a4;
+        } else if (inet_pton(AF_INET6, addr, &a6.sin6_addr) == 1) {
+            flags |= MHD_USE_IPv6;
+        } else {
+            log_msg(LOG_ERR, "--listen %s: not an IP address", addr);
+            return -1;
+        }
+    } else {
+        flags |= MHD_USE_DUAL_STACK;
+    }
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, port, NULL, NULL, on_request, NULL,
+        MHD_OPTION_SOCK_ADDR, sa,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_S,
+        MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+        MHD_OPTION_END);
+    if (!d) {
+        log_msg(LOG_ERR, "cannot serve HTTP on %s:%u", addr && *addr ? addr : "*", port);
+        return -1;
+    }
+    log_msg(LOG_INFO, "serving XenAPI over HTTP on %s:%u", addr && *addr ? addr : "*", port);
+    return 0;
+}
