@@ -4,6 +4,8 @@
 
 #include "rpc.h"
 
+#include <stdbool.h>
+
 /* One-time libxml2 set-up (call before threads start). */
 void xmlrpc_init(void);
 
