@@ -106,14 +106,14 @@ json_object *task_run_async(struct call *c, const struct xapi_method *m)
     model_lock();
     model_put("task", j->ref, t);
     model_unlock();
+    char ref[48];       /* j is the thread's once it starts */
+    memcpy(ref, j->ref, sizeof(ref));
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     pthread_t th;
     int rc = pthread_create(&th, &a, run, j);
     pthread_attr_destroy(&a);
-    char ref[48];
-    memcpy(ref, j->ref, sizeof(ref));
     if (rc) {
         j->call.error = NULL;
         model_lock();
