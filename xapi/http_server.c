@@ -133,7 +133,7 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **state,
     }
 }
 
-int http_server_start(const char *addr, uint16_t port)
+int http_server_start(const char *addr, uint16_t port, const char *key, const char *cert)
 {
     struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
     struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(port) };
@@ -152,8 +152,19 @@ int http_server_start(const char *addr, uint16_t port)
     } else {
         flags |= MHD_USE_DUAL_STACK;
     }
+    if (key)
+        flags |= MHD_USE_TLS;
+    const char *proto = key ? "HTTPS" : "HTTP";
+    /* The TLS options are ignored (MHD_OPTION_ARRAY entries skipped) for
+     * plain HTTP: MHD refuses them without MHD_USE_TLS. */
+    struct MHD_OptionItem tls[] = {
+        { key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)key },
+        { MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cert },
+        { MHD_OPTION_END, 0, NULL },
+    };
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, port, NULL, NULL, on_request, NULL,
+        MHD_OPTION_ARRAY, tls,
         MHD_OPTION_SOCK_ADDR, sa,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
@@ -161,9 +172,9 @@ int http_server_start(const char *addr, uint16_t port)
         MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
         MHD_OPTION_END);
     if (!d) {
-        log_msg(LOG_ERR, "cannot serve HTTP on %s:%u", addr && *addr ? addr : "*", port);
+        log_msg(LOG_ERR, "cannot serve %s on %s:%u", proto, addr && *addr ? addr : "*", port);
         return -1;
     }
-    log_msg(LOG_INFO, "serving XenAPI over HTTP on %s:%u", addr && *addr ? addr : "*", port);
+    log_msg(LOG_INFO, "serving XenAPI over %s on %s:%u", proto, addr && *addr ? addr : "*", port);
     return 0;
 }

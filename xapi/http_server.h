@@ -12,7 +12,8 @@
 #define HTTP_MAX_PER_IP 128
 #define HTTP_IDLE_S 120
 
-/* Serve on addr:port (addr NULL or "" for all addresses). 0 or -1. */
-int http_server_start(const char *addr, uint16_t port);
+/* Serve on addr:port (addr NULL or "" for all addresses); over TLS when
+ * key and cert (PEM) are given. 0 or -1. */
+int http_server_start(const char *addr, uint16_t port, const char *key, const char *cert);
 
 #endif

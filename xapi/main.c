@@ -1,13 +1,16 @@
 /* xenon-xapi: the XenAPI server, a front end on libxenon beside xl.
  *
- *   xenon-xapi [--listen ADDR] [--http-port N] [--vm-dir DIR]
+ *   xenon-xapi [--listen ADDR] [--http-port N] [--https-listen ADDR]
+ *              [--https-port N] [--cert FILE] [--vm-dir DIR]
  *              [--pam-service NAME] [--pam-dir DIR] [--roles FILE]
  *              [--session-timeout S] [--login-delay-ms MS]
  *
- * Serves JSON-RPC at /jsonrpc and XML-RPC elsewhere on plain HTTP bound to
- * loopback by default (XAPI's port 80). HTTPS (XAPI's 443) is not served
- * yet; --https-port is refused until it is. Paths of the toolstack come
- * from the same environment as xl's (XENON_STATE_DIR, XENSTORED_PATH...). */
+ * Serves JSON-RPC at /jsonrpc and XML-RPC elsewhere, as XAPI: plain HTTP
+ * on port 80 bound to loopback, HTTPS on 443 on every address with the
+ * certificate in --cert (/etc/xenon/xapi-ssl.pem; a self-signed one is
+ * made at first start). Port 0 turns a server off. Paths of the toolstack
+ * come from the same environment as xl's (XENON_STATE_DIR,
+ * XENSTORED_PATH...). */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +26,7 @@
 #include "pam_auth.h"
 #include "rbac.h"
 #include "session.h"
+#include "tls_cert.h"
 #include "vm_scan.h"
 #include "vm_start_helper.h"
 #include "xmlrpc.h"
@@ -31,7 +35,8 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: xenon-xapi [--listen ADDR] [--http-port N] [--vm-dir DIR]\n"
+            "usage: xenon-xapi [--listen ADDR] [--http-port N] [--https-listen ADDR]\n"
+            "                  [--https-port N] [--cert FILE] [--vm-dir DIR]\n"
             "                  [--pam-service NAME] [--pam-dir DIR] [--roles FILE]\n"
             "                  [--session-timeout S] [--login-delay-ms MS]\n");
 }
@@ -50,11 +55,13 @@ static long number(const char *s, long min, long max, const char *what)
 int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_HTTP, O_HTTPS, O_VMDIR, O_PAMSVC, O_PAMDIR, O_ROLES,
-           O_IDLE, O_DELAY, O_CREATE, O_UUID, O_PAUSED };
+           O_IDLE, O_DELAY, O_CREATE, O_UUID, O_PAUSED, O_HTTPS_LISTEN, O_CERT };
     static const struct option opts[] = {
         { "listen", required_argument, NULL, O_LISTEN },
         { "http-port", required_argument, NULL, O_HTTP },
         { "https-port", required_argument, NULL, O_HTTPS },
+        { "https-listen", required_argument, NULL, O_HTTPS_LISTEN },
+        { "cert", required_argument, NULL, O_CERT },
         { "vm-dir", required_argument, NULL, O_VMDIR },
         { "pam-service", required_argument, NULL, O_PAMSVC },
         { "pam-dir", required_argument, NULL, O_PAMDIR },
@@ -68,16 +75,17 @@ int main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *listen = "127.0.0.1", *vm_dir = "/etc/xenon/vms", *pam_service = NULL,
-               *pam_dir = NULL, *roles = NULL, *create = NULL, *uuid = NULL;
-    long http_port = 80, idle = 24 * 3600, delay = 2000;
+               *pam_dir = NULL, *roles = NULL, *create = NULL, *uuid = NULL,
+               *https_listen = "", *cert = "/etc/xenon/xapi-ssl.pem";
+    long http_port = 80, https_port = 443, idle = 24 * 3600, delay = 2000;
     bool paused = false;
     for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
         switch (c) {
         case O_LISTEN: listen = optarg; break;
-        case O_HTTP: http_port = number(optarg, 1, 65535, "port"); break;
-        case O_HTTPS:
-            fprintf(stderr, "xenon-xapi: HTTPS is not served yet\n");
-            return 2;
+        case O_HTTP: http_port = number(optarg, 0, 65535, "port"); break;
+        case O_HTTPS: https_port = number(optarg, 0, 65535, "port"); break;
+        case O_HTTPS_LISTEN: https_listen = optarg; break;
+        case O_CERT: cert = optarg; break;
         case O_VMDIR: vm_dir = optarg; break;
         case O_PAMSVC: pam_service = optarg; break;
         case O_PAMDIR: pam_dir = optarg; break;
@@ -117,8 +125,15 @@ int main(int argc, char **argv)
         log_msg(LOG_ERR, "cannot start threads");
         return 1;
     }
-    if (http_server_start(listen, (uint16_t)http_port) < 0)
+    if (http_port && http_server_start(listen, (uint16_t)http_port, NULL, NULL) < 0)
         return 1;
+    if (https_port) {
+        char *key, *pem;
+        if (tls_cert_load(cert, &key, &pem) < 0 ||
+            http_server_start(https_listen, (uint16_t)https_port, key, pem) < 0)
+            return 1;
+        /* MHD keeps pointers to them for the daemon's life */
+    }
     for (;;)
         pause();
 }

@@ -6,8 +6,11 @@ JSON and XML, a DTD, huge bodies, deep nesting, wrong argument counts and
 types. Each gets a clear error and the daemon keeps serving."""
 import json
 import os
+import ssl
+import stat
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import xapienv  # noqa: E402
@@ -98,6 +101,29 @@ try:
                         b"<value><int>12z</int></value></param></params></methodCall>")]:
         st, ct, out = env.post("/", body, "text/xml")
         check(f"XML-RPC {name}: a clear error", st == 200 and b"XMLRPC_UNMARSHAL_FAILURE" in out, (st, out[:200]))
+
+    mode = stat.S_IMODE(os.stat(env.cert).st_mode)
+    check("a self-signed certificate made at first start, mode 0600", mode == 0o600, oct(mode))
+    pem = open(env.cert).read()
+    only_cert = os.path.join(env.tmp, "cert-only.pem")
+    with open(only_cert, "w") as f:
+        f.write(pem[pem.index("-----BEGIN CERTIFICATE-----"):])
+    info = ssl._ssl._test_decode_cert(only_cert)
+    check("its subject is its issuer, CN = the host name",
+          info["subject"] == info["issuer"] and (("commonName", os.uname().nodename),) in info["subject"], info)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    req = urllib.request.Request(env.https_url + "/jsonrpc", method="POST", data=json.dumps(
+        {"jsonrpc": "2.0", "method": "VM.get_all", "params": [root], "id": 3}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
+        out = json.loads(r.read())
+    check("JSON-RPC over HTTPS", isinstance(out.get("result"), list), out)
+    ctx2 = ssl.create_default_context(cafile=only_cert)
+    ctx2.check_hostname = False
+    with urllib.request.urlopen(env.https_url + "/", context=ctx2, timeout=30) as r:
+        check("the server presents that certificate", r.status == 200)
 
     r, e = env.call("session.logout", bob)
     r, e = env.call("VM.get_all", bob)

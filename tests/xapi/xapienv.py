@@ -83,7 +83,13 @@ class Env:
             raise SystemExit("xenstored did not start")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.https_port = free_port()
+        self.https_url = f"https://127.0.0.1:{self.https_port}"
+        self.cert = os.path.join(self.tmp, "tls", "xapi-ssl.pem")
+        os.makedirs(os.path.dirname(self.cert))
         args = [XAPI, "--listen", "127.0.0.1", "--http-port", str(self.port),
+                "--https-listen", "127.0.0.1", "--https-port", str(self.https_port),
+                "--cert", self.cert,
                 "--vm-dir", self.vm_dir, "--pam-service", "xenon-xapi-test",
                 "--pam-dir", pam, "--roles", roles, "--login-delay-ms", "100"]
         if session_timeout:
