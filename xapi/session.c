@@ -12,6 +12,10 @@
 #include "pam_auth.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* Held through a failed login's delay: failures are answered one at a
+ * time, so many connections guess no faster than one. Good logins do not
+ * wait for it. */
+static pthread_mutex_t failing = PTHREAD_MUTEX_INITIALIZER;
 static struct session_info table[SESSION_MAX];
 static unsigned idle_limit = 24 * 3600, fail_delay_ms = 2000;
 
@@ -40,7 +44,9 @@ int session_login(const char *user, const char *password, const char *originator
     if (strlen(user) >= sizeof(table[0].user) || pam_auth_check(user, password) < 0 ||
         role == ROLE_NONE) {
         log_limited(LOG_WARN, "login of user '%.64s' from %s failed", user, peer);
+        pthread_mutex_lock(&failing);
         usleep(fail_delay_ms * 1000u);
+        pthread_mutex_unlock(&failing);
         return -1;
     }
     pthread_mutex_lock(&lock);

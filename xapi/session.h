@@ -24,7 +24,8 @@ struct session_info {
 void sessions_config(unsigned idle_s, unsigned delay_ms);
 
 /* 0 and the new session's ref, or -1 (wrong user/password, or a user with
- * no role): logged, and answered only after the delay. */
+ * no role): logged (rate-limited), and answered only after the delay;
+ * failures wait in turn, so parallel guesses are no faster. */
 int session_login(const char *user, const char *password, const char *originator,
                   const char *peer, char ref[48]);
 

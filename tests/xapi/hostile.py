@@ -36,6 +36,17 @@ try:
     check("wrong password: SESSION_AUTHENTICATION_FAILED", e and e[0] == "SESSION_AUTHENTICATION_FAILED", e)
     r, e = env.call("session.login_with_password", "mallory", "secret")
     check("unknown user refused", e and e[0] == "SESSION_AUTHENTICATION_FAILED", e)
+    # --login-delay-ms 100: eight wrong guesses on eight connections at once
+    # are answered one after the other (>= 0.8 s in all), not together.
+    import threading
+    t0 = time.monotonic()
+    ths = [threading.Thread(target=env.call, args=("session.login_with_password", "root", f"g{i}"))
+           for i in range(8)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join()
+    check("parallel failed logins are slowed in turn", time.monotonic() - t0 >= 0.8)
     root, e = env.call("session.login_with_password", "root", "secret")
     check("root logs in", root and root.startswith("OpaqueRef:"), e)
     alice, _ = env.call("session.login_with_password", "alice", "alicepw", "1.0", "test")

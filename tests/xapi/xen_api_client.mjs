@@ -94,6 +94,14 @@ if (vmName) {
   await cycle('VM.start', 'Running')
   check('a running VM has a domid and resides on the host',
     xapi.getObject(ref).domid > 0 && xapi.getObject(ref).resident_on === host.$ref)
+  await cycle('VM.pause', 'Paused')
+  await cycle('VM.unpause', 'Running')
+  const domid = xapi.getObject(ref).domid
+  await xapi.callAsync('VM.clean_reboot', ref)
+  await waitFor('the reboot', () => xapi.getObject(ref).domid !== domid && state() === 'Running')
+    .catch(() => undefined)
+  check('VM.clean_reboot: Running again under a new domid, by event',
+    xapi.getObject(ref).domid !== domid && state() === 'Running')
   await cycle('VM.clean_shutdown', 'Halted')
   await cycle('VM.start', 'Running')
   await cycle('VM.hard_shutdown', 'Halted')

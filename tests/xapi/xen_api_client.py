@@ -33,7 +33,7 @@ try:
         rc = 1
     args = ["node", os.path.join(HERE, "xen_api_client.mjs"), modules, env.url]
     if kvm:
-        env.define("pvc", "guest-pvcontrol-64", 'on_poweroff = "destroy"\n')
+        env.define("pvc", "guest-pvcontrol-64", 'on_poweroff = "destroy"\non_reboot = "restart"\n')
         xlcfg = os.path.join(env.tmp, "other.cfg")
         with open(xlcfg, "w") as f:
             f.write(f'name = "fromxl"\ntype = "pvh"\nkernel = "{xapienv.BUILD}/guests/guest-idle-64"\n'
