@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +15,25 @@
 #include "log.h"
 #include "xmlrpc.h"
 
+/* One request: its body while it comes, then the call, run on a thread
+ * of its own while the connection is suspended (MHD_suspend_connection):
+ * idle and slow connections cost a socket, not a thread, and a call that
+ * blocks (event.from, clean_shutdown) holds no I/O thread. */
 struct upload {
     char *body;
     size_t n, cap;
     bool too_big;
+    enum { READING, RUNNING, ANSWERED } state;
+    bool json;
+    char url[16];
+    char peer[64];
+    struct MHD_Connection *conn;
+    char *answer;           /* the response text, once ANSWERED */
+    unsigned status;
 };
+
+/* Threads for calls get a small stack (virtual memory only). */
+#define CALL_STACK (1u << 20)
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
                              const char *type, char *text)
@@ -51,30 +66,60 @@ static void peer_of(struct MHD_Connection *conn, char *out, size_t n)
     }
 }
 
-static enum MHD_Result serve(struct MHD_Connection *conn, const char *url,
-                             const char *body, size_t len)
+/* Decode, dispatch, encode: the answer text (malloc'd) or NULL. */
+static char *answer_of(const char *peer, bool json, const char *body, size_t len)
 {
-    char peer[64];
-    peer_of(conn, peer, sizeof(peer));
     struct rpc_request req;
     char why[128];
-    bool json = !strcmp(url, "/jsonrpc");
     int rc = json ? jsonrpc_parse(body, len, &req, why, sizeof(why))
                   : xmlrpc_parse(body, len, &req, why, sizeof(why));
     json_object *err = NULL, *res = NULL;
-    if (rc < 0) {
+    if (rc < 0)
         err = rpc_error(json ? "JSONRPC_UNMARSHAL_FAILURE" : "XMLRPC_UNMARSHAL_FAILURE", why, NULL);
-    } else {
+    else
         res = dispatch_call(req.method, req.params, peer, &err);
-    }
     char *text = json ? jsonrpc_format(rc < 0 ? NULL : &req, res, err) : xmlrpc_format(res, err);
     json_object_put(res);
     json_object_put(err);
     if (rc == 0)
         rpc_request_free(&req);
-    if (!text)
-        return MHD_NO;
-    return reply(conn, MHD_HTTP_OK, json ? "application/json" : "text/xml", text);
+    return text;
+}
+
+static void *call_thread(void *arg)
+{
+    struct upload *u = arg;
+    u->answer = answer_of(u->peer, u->json, u->body ? u->body : "", u->n);
+    u->status = MHD_HTTP_OK;
+    u->state = ANSWERED;
+    /* From here on u is MHD's again (on_request, then on_done). */
+    MHD_resume_connection(u->conn);
+    return NULL;
+}
+
+/* Start the call of a complete request; the answer is queued when MHD
+ * calls on_request again after the resume. */
+static enum MHD_Result start_call(struct MHD_Connection *conn, struct upload *u, const char *url)
+{
+    u->json = !strcmp(url, "/jsonrpc");
+    u->conn = conn;
+    peer_of(conn, u->peer, sizeof(u->peer));
+    u->state = RUNNING;
+    MHD_suspend_connection(conn);
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, CALL_STACK);
+    pthread_t t;
+    int rc = pthread_create(&t, &a, call_thread, u);
+    pthread_attr_destroy(&a);
+    if (rc) {
+        u->answer = strdup("too many calls in progress\n");
+        u->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        u->state = ANSWERED;
+        MHD_resume_connection(conn);
+    }
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -116,10 +161,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *size = 0;
         return MHD_YES;
     }
+    if (u->state == ANSWERED) {
+        char *text = u->answer;
+        u->answer = NULL;
+        if (!text)
+            return MHD_NO;
+        return reply(conn, u->status,
+                     u->status != MHD_HTTP_OK ? "text/plain"
+                     : u->json ? "application/json" : "text/xml", text);
+    }
+    if (u->state == RUNNING)
+        return MHD_YES;
     if (u->too_big)
         return reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain",
                      strdup("request body too large\n"));
-    return serve(conn, url, u->body ? u->body : "", u->n);
+    return start_call(conn, u, url);
 }
 
 static void on_done(void *cls, struct MHD_Connection *conn, void **state,
@@ -127,6 +183,7 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **state,
 {
     struct upload *u = *state;
     if (u) {
+        free(u->answer);
         free(u->body);
         free(u);
         *state = NULL;
@@ -138,8 +195,8 @@ int http_server_start(const char *addr, uint16_t port, const char *key, const ch
     struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
     struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(port) };
     struct sockaddr *sa = (struct sockaddr *)&a6;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (addr && *addr) {
         if (inet_pton(AF_INET, addr, &a4.sin_addr) == 1) {
             sa = (struct sockaddr *)&a4;
@@ -166,6 +223,7 @@ int http_server_start(const char *addr, uint16_t port, const char *key, const ch
         flags, port, NULL, NULL, on_request, NULL,
         MHD_OPTION_ARRAY, tls,
         MHD_OPTION_SOCK_ADDR, sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_IO_THREADS,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_S,

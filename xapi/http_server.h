@@ -1,15 +1,19 @@
-/* The HTTP front: libmicrohttpd, one thread per connection (event.from
- * holds a call open for up to its timeout). POST /jsonrpc is JSON-RPC;
- * POST to any other path is XML-RPC, as XAPI. Bodies over RPC_MAX_BODY
- * get 413; at most HTTP_MAX_CONNECTIONS at once (HTTP_MAX_PER_IP from one
- * address); an idle connection is closed after HTTP_IDLE_S. */
+/* The HTTP front: libmicrohttpd on epoll with HTTP_IO_THREADS I/O
+ * threads; each call runs on a thread of its own while its connection is
+ * suspended (event.from holds a call open for up to its timeout), so idle
+ * or slow connections cost a socket only. POST /jsonrpc is JSON-RPC; POST
+ * to any other path is XML-RPC, as XAPI. Bodies over RPC_MAX_BODY get 413;
+ * at most HTTP_MAX_CONNECTIONS at once (HTTP_MAX_PER_IP from one address);
+ * a connection idle for HTTP_IDLE_S (a request trickling in counts as
+ * idle between bytes) is closed. */
 #ifndef XAPI_HTTP_SERVER_H
 #define XAPI_HTTP_SERVER_H
 
 #include <stdint.h>
 
-#define HTTP_MAX_CONNECTIONS 512
-#define HTTP_MAX_PER_IP 128
+#define HTTP_IO_THREADS 2
+#define HTTP_MAX_CONNECTIONS 16000
+#define HTTP_MAX_PER_IP 8000
 #define HTTP_IDLE_S 120
 
 /* Serve on addr:port (addr NULL or "" for all addresses); over TLS when

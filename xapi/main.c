@@ -13,6 +13,7 @@
  * XENSTORED_PATH...). */
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,12 @@ int main(int argc, char **argv)
 
     log_init("xenon-xapi", NULL, LOG_INFO);
     signal(SIGPIPE, SIG_IGN);
+    /* A socket per client: as many as the hard limit allows. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     if (roles && rbac_load(roles) < 0)
         return 1;
     pam_auth_config(pam_service, pam_dir);

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Many clients at once: thousands of idle connections, slow clients that
+send half a request head or half a body and stop, and many event.from
+calls blocked at the same time. The daemon keeps answering a newcomer
+and stays up."""
+import os
+import resource
+import socket
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import xapienv  # noqa: E402
+
+IDLE, SLOW, WAITERS = 3000, 100, 50
+failures = []
+
+
+def check(what, ok, detail=""):
+    print(("ok   " if ok else "FAIL ") + what + (f": {detail}" if detail and not ok else ""))
+    if not ok:
+        failures.append(what)
+
+
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+need = IDLE + 2 * SLOW + WAITERS + 200
+if hard != resource.RLIM_INFINITY and hard < need:
+    print(f"skipped: the file limit ({hard}) is below {need}")
+    sys.exit(77)
+resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, need), hard))
+
+env = xapienv.Env()
+socks = []
+try:
+    s, _ = env.call("session.login_with_password", "root", "secret")
+    for _ in range(IDLE):
+        socks.append(socket.create_connection(("127.0.0.1", env.port)))
+    for i in range(SLOW):
+        c = socket.create_connection(("127.0.0.1", env.port))
+        c.sendall(b"POST /jsonrpc HTTP/1.1\r\nHost: x\r\nContent-Type: appl")
+        socks.append(c)
+        c = socket.create_connection(("127.0.0.1", env.port))
+        c.sendall(b"POST /jsonrpc HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"meth")
+        socks.append(c)
+    print(f"{len(socks)} idle or stalled connections open")
+    results = []
+
+    def wait():
+        r, e = env.call("event.from", s, ["VM"], "00000000000000000001,00000000000000000000", 3.0)
+        results.append(e is None and "token" in r)
+    ths = [threading.Thread(target=wait) for _ in range(WAITERS)]
+    for t in ths:
+        t.start()
+    r, e = env.call("session.login_with_password", "root", "secret")
+    check(f"a newcomer logs in beside {len(socks)} idle/slow connections and {WAITERS} blocked event.from",
+          e is None, e)
+    r, e = env.call("VM.get_all_records", r)
+    check("and is answered", e is None and len(r) >= 1, e)
+    for t in ths:
+        t.join(60)
+    check(f"all {WAITERS} blocked event.from calls returned", len(results) == WAITERS and all(results),
+          f"{len(results)} returned")
+    for c in socks:
+        c.close()
+    socks = []
+    check("the daemon is up after they all went", env.alive() and
+          env.call("session.login_with_password", "root", "secret")[1] is None)
+finally:
+    for c in socks:
+        c.close()
+    env.close()
+sys.exit(1 if failures else 0)
