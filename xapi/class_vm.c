@@ -202,6 +202,17 @@ static json_object *vm_hard_shutdown(struct call *c)
     return libxenon_ok(c, rc, msg) ? void_result() : NULL;
 }
 
+/* As XAPI: the domain is destroyed and the VM started again from its
+ * definition (a VM without one only goes away). */
+static json_object *vm_hard_reboot(struct call *c)
+{
+    json_object *r = vm_hard_shutdown(c);
+    if (!r)
+        return NULL;
+    json_object_put(r);
+    return start_vm(c, false);
+}
+
 static json_object *vm_clean_reboot(struct call *c)
 {
     struct vm_view v;
@@ -239,6 +250,7 @@ const struct xapi_method vm_methods[] = {
     { "VM.clean_shutdown", 2, ROLE_VM_OPERATOR, M_ASYNC, vm_clean_shutdown },
     { "VM.hard_shutdown", 2, ROLE_VM_OPERATOR, M_ASYNC, vm_hard_shutdown },
     { "VM.clean_reboot", 2, ROLE_VM_OPERATOR, M_ASYNC, vm_clean_reboot },
+    { "VM.hard_reboot", 2, ROLE_VM_OPERATOR, M_ASYNC, vm_hard_reboot },
     { "VM.pause", 2, ROLE_VM_OPERATOR, M_ASYNC, vm_pause },
     { "VM.unpause", 2, ROLE_VM_OPERATOR, M_ASYNC, vm_unpause },
     { NULL, 0, 0, 0, NULL },

@@ -95,7 +95,7 @@ char *jsonrpc_format(const struct rpc_request *req, json_object *result,
             json_object_object_add(o, "error", NULL);
     }
     json_object_object_add(o, "id", req && req->id ? json_object_get(req->id) : NULL);
-    char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(o);
     return s;
 }

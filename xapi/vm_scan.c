@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@ static pthread_mutex_t scan_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t req_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t req_cv = PTHREAD_COND_INITIALIZER;
 static bool requested;
+static json_object *signatures;     /* VM ref -> what its records were made of */
 
 void vm_scan_config(const char *dir, const struct xenon_paths *p)
 {
@@ -56,69 +58,113 @@ struct vmdef {
     char on_poweroff[24], on_reboot[24], on_crash[24];
 };
 
+/* Parse one definition file into x. 0, or -1 when it is not a VM. */
+static int parse_def(const char *path, struct vmdef *x, FILE *quiet)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    static char data[65536];        /* scans are serialised (scan_lock) */
+    size_t len = fread(data, 1, sizeof(data), f);
+    fclose(f);
+    struct domain_config dc;
+    domain_config_init(&dc);
+    int rc = -1;
+    if (len < sizeof(data) &&
+        domain_config_parse(path, data, len, NULL, 0, quiet, &dc) == 0 && dc.name) {
+        memset(x, 0, sizeof(*x));
+        snprintf(x->name, sizeof(x->name), "%s", dc.name);
+        snprintf(x->path, sizeof(x->path), "%s", path);
+        if (dc.uuid_given) {
+            const uint8_t *u = dc.uuid;
+            sprintf(x->uuid, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                    u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10],
+                    u[11], u[12], u[13], u[14], u[15]);
+        } else {
+            vm_uuid_for_name(dc.name, x->uuid);
+        }
+        x->max_kb = dc.max_memkb;
+        x->target_kb = dc.target_memkb;
+        x->max_vcpus = dc.max_vcpus;
+        x->vcpus = dc.avail_vcpus;
+        snprintf(x->kernel, sizeof(x->kernel), "%s", dc.kernel ? dc.kernel : "");
+        snprintf(x->cmdline, sizeof(x->cmdline), "%s", dc.cmdline ? dc.cmdline : "");
+        snprintf(x->on_poweroff, sizeof(x->on_poweroff), "%s", dc_action_name(dc.on_poweroff));
+        snprintf(x->on_reboot, sizeof(x->on_reboot), "%s", dc_action_name(dc.on_reboot));
+        snprintf(x->on_crash, sizeof(x->on_crash), "%s", dc_action_name(dc.on_crash));
+        rc = 0;
+    }
+    domain_config_dispose(&dc);
+    return rc;
+}
+
+/* What the last scan parsed, by path: a file is parsed again only when
+ * its inode, size or modification time changed. */
+struct cached {
+    struct vmdef def;
+    bool ok;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+};
+static struct cached *cache;
+static json_object *cache_index;    /* path -> index into cache */
+
 static int read_defs(struct vmdef **out)
 {
     *out = NULL;
     DIR *d = vm_dir[0] ? opendir(vm_dir) : NULL;
-    if (!d)
-        return 0;
     int n = 0, cap = 0;
-    struct vmdef *v = NULL;
+    struct cached *v = NULL;
+    json_object *index = json_object_new_object();
     FILE *quiet = fopen("/dev/null", "we");
-    for (struct dirent *e; (e = readdir(d));) {
+    for (struct dirent *e; d && (e = readdir(d));) {
         size_t l = strlen(e->d_name);
         if (l < 5 || strcmp(e->d_name + l - 4, ".cfg") || e->d_name[0] == '.')
             continue;
-        char path[sizeof(v->path)];
+        char path[sizeof(v->def.path)];
         snprintf(path, sizeof(path), "%s/%s", vm_dir, e->d_name);
-        FILE *f = fopen(path, "re");
-        if (!f)
+        struct stat st;
+        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
             continue;
-        char data[65536];
-        size_t len = fread(data, 1, sizeof(data), f);
-        fclose(f);
-        struct domain_config dc;
-        domain_config_init(&dc);
-        if (len < sizeof(data) &&
-            domain_config_parse(path, data, len, NULL, 0, quiet, &dc) == 0 && dc.name) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 16;
-                struct vmdef *nv = realloc(v, (size_t)cap * sizeof(*v));
-                if (!nv) {
-                    domain_config_dispose(&dc);
-                    break;
-                }
-                v = nv;
-            }
-            struct vmdef *x = &v[n++];
-            memset(x, 0, sizeof(*x));
-            snprintf(x->name, sizeof(x->name), "%s", dc.name);
-            snprintf(x->path, sizeof(x->path), "%s", path);
-            if (dc.uuid_given) {
-                const uint8_t *u = dc.uuid;
-                sprintf(x->uuid, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                        u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10],
-                        u[11], u[12], u[13], u[14], u[15]);
-            } else {
-                vm_uuid_for_name(dc.name, x->uuid);
-            }
-            x->max_kb = dc.max_memkb;
-            x->target_kb = dc.target_memkb;
-            x->max_vcpus = dc.max_vcpus;
-            x->vcpus = dc.avail_vcpus;
-            snprintf(x->kernel, sizeof(x->kernel), "%s", dc.kernel ? dc.kernel : "");
-            snprintf(x->cmdline, sizeof(x->cmdline), "%s", dc.cmdline ? dc.cmdline : "");
-            snprintf(x->on_poweroff, sizeof(x->on_poweroff), "%s", dc_action_name(dc.on_poweroff));
-            snprintf(x->on_reboot, sizeof(x->on_reboot), "%s", dc_action_name(dc.on_reboot));
-            snprintf(x->on_crash, sizeof(x->on_crash), "%s", dc_action_name(dc.on_crash));
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct cached *nv = realloc(v, (size_t)cap * sizeof(*v));
+            if (!nv)
+                break;
+            v = nv;
         }
-        domain_config_dispose(&dc);
+        struct cached *x = &v[n];
+        json_object *i;
+        struct cached *old = cache_index && json_object_object_get_ex(cache_index, path, &i)
+                                 ? &cache[json_object_get_int(i)] : NULL;
+        if (old && old->ino == st.st_ino && old->size == st.st_size &&
+            old->mtime.tv_sec == st.st_mtim.tv_sec && old->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+            *x = *old;
+        } else {
+            x->ok = parse_def(path, &x->def, quiet ? quiet : stderr) == 0;
+            x->ino = st.st_ino;
+            x->size = st.st_size;
+            x->mtime = st.st_mtim;
+        }
+        json_object_object_add(index, path, json_object_new_int(n));
+        n++;
     }
     if (quiet)
         fclose(quiet);
-    closedir(d);
-    *out = v;
-    return n;
+    if (d)
+        closedir(d);
+    free(cache);
+    json_object_put(cache_index);
+    cache = v;
+    cache_index = index;
+    struct vmdef *defs = calloc((size_t)n + 1, sizeof(*defs));
+    int k = 0;
+    for (int j = 0; defs && j < n; j++)
+        if (v[j].ok)
+            defs[k++] = v[j].def;
+    *out = defs;
+    return defs ? k : 0;
 }
 
 static void kv(json_object *o, const char *k, const char *v)
@@ -184,6 +230,31 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     const char *uuid = dom0 ? "00000000-0000-0000-0000-000000000000"
                             : def ? def->uuid : dom->uuid;
 
+    /* Everything the records below are made of: when it is what it was
+     * at the last scan (and the records are still there), they are too,
+     * and building them again to compare would cost a thousand VMs'
+     * worth of work every second. */
+    char sig[XENON_PATH_MAX * 3 + 1024];
+    snprintf(sig, sizeof(sig), "%s|%s|%s|%d|%lld|%lld|%d|%d|%.3f|%s|%s|%s|%s|%s|%s|%s|%s",
+             uuid, name, power, live ? (dom0 ? 0 : (int)dom->domid) : -1,
+             (long long)max_kb, (long long)target_kb, vcpus, max_vcpus,
+             dom && live ? dom->start_time : 0.0, def ? def->path : "",
+             def ? def->kernel : "", def ? def->cmdline : "", def ? def->on_poweroff : "",
+             def ? def->on_reboot : "", def ? def->on_crash : "", ref, host_ref());
+    json_object *was;
+    if (!signatures)
+        signatures = json_object_new_object();
+    if (json_object_object_get_ex(signatures, ref, &was) &&
+        !strcmp(json_object_get_string(was), sig) && model_get("VM", ref) &&
+        model_get("VM_metrics", mref) && (!live || dom0 || model_get("console", cref))) {
+        if (live)
+            json_object_array_add(resident, json_object_new_string(ref));
+        if (!live || dom0)
+            json_object_object_del(seen, cref);
+        return;
+    }
+    json_object_object_add(signatures, ref, json_object_new_string(sig));
+
     json_object *vm = json_object_new_object();
     kv(vm, "uuid", uuid);
     kv(vm, "name_label", name);
@@ -231,7 +302,7 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     json_object_object_add(vm, "current_operations", json_object_new_object());
     json_object *ops = json_object_new_array();
     static const char *const halted_ops[] = { "start", "start_on", NULL };
-    static const char *const running_ops[] = { "clean_shutdown", "hard_shutdown", "clean_reboot",
+    static const char *const running_ops[] = { "clean_shutdown", "hard_shutdown", "clean_reboot", "hard_reboot",
                                                "pause", NULL };
     static const char *const paused_ops[] = { "unpause", "hard_shutdown", NULL };
     const char *const *list = dom0 ? (const char *const[]){ NULL }

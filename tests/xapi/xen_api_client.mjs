@@ -102,6 +102,12 @@ if (vmName) {
     .catch(() => undefined)
   check('VM.clean_reboot: Running again under a new domid, by event',
     xapi.getObject(ref).domid !== domid && state() === 'Running')
+  const domid2 = xapi.getObject(ref).domid
+  await xapi.callAsync('VM.hard_reboot', ref)
+  await waitFor('the hard reboot', () => xapi.getObject(ref).domid !== domid2 && state() === 'Running')
+    .catch(() => undefined)
+  check('VM.hard_reboot: Running again under a new domid, by event',
+    xapi.getObject(ref).domid !== domid2 && state() === 'Running')
   await cycle('VM.clean_shutdown', 'Halted')
   await cycle('VM.start', 'Running')
   await cycle('VM.hard_shutdown', 'Halted')
