@@ -20,10 +20,12 @@ const check = (what, ok, detail = '') => {
   if (!ok) failures++
 }
 
+// XAPI_TRANSPORT=xml-rpc forces the XML-RPC transport (default: auto)
 const xapi = createClient({
   url,
   auth: { user: 'root', password: 'secret' },
   allowUnauthorized: true,
+  ...(process.env.XAPI_TRANSPORT ? { transport: process.env.XAPI_TRANSPORT } : {}),
 })
 xapi.on('eventFetchingError', e => console.log('event error', e))
 await xapi.connect()
