@@ -23,6 +23,7 @@ struct upload {
     char *body;
     size_t n, cap;
     bool too_big;
+    bool busy;              /* the daemon-wide body budget was spent */
     enum { READING, RUNNING, ANSWERED } state;
     bool json;
     char url[16];
@@ -31,6 +32,10 @@ struct upload {
     char *answer;           /* the response text, once ANSWERED */
     unsigned status;
 };
+
+/* Bytes held in request bodies across all connections: many slow
+ * clients each sending a large body must not add up to all memory. */
+static _Atomic size_t buffered;
 
 /* Threads for calls get a small stack (virtual memory only). */
 #define CALL_STACK (1u << 20)
@@ -141,16 +146,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*size) {
-        if (u->too_big || u->n + *size > RPC_MAX_BODY) {
-            u->too_big = true;          /* read and dropped; answered at the end */
+        if (u->too_big || u->busy || u->n + *size > RPC_MAX_BODY) {
+            u->too_big = !u->busy;      /* read and dropped; answered at the end */
         } else {
             if (u->n + *size + 1 > u->cap) {
                 size_t cap = u->cap ? u->cap : 4096;
                 while (cap < u->n + *size + 1)
                     cap *= 2;
+                if (buffered + (cap - u->cap) > HTTP_MAX_BUFFERED) {
+                    u->busy = true;
+                    *size = 0;
+                    return MHD_YES;
+                }
                 char *b = realloc(u->body, cap);
                 if (!b)
                     return MHD_NO;
+                buffered += cap - u->cap;
                 u->body = b;
                 u->cap = cap;
             }
@@ -175,6 +186,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (u->too_big)
         return reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain",
                      strdup("request body too large\n"));
+    if (u->busy)
+        return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",
+                     strdup("too many large requests at once; try again\n"));
     return start_call(conn, u, url);
 }
 
@@ -183,6 +197,7 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **state,
 {
     struct upload *u = *state;
     if (u) {
+        buffered -= u->cap;
         free(u->answer);
         free(u->body);
         free(u);

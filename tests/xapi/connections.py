@@ -42,6 +42,17 @@ try:
         c = socket.create_connection(("127.0.0.1", env.port))
         c.sendall(b"POST /jsonrpc HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"meth")
         socks.append(c)
+    # 100 clients each 3 MiB into a body (under the 4 MiB limit), then
+    # stalled: 300 MiB in all, over the daemon-wide 256 MiB budget.
+    chunk = b"a" * (1 << 20)
+    big = []
+    for i in range(100):
+        c = socket.create_connection(("127.0.0.1", env.port))
+        c.sendall(b"POST /jsonrpc HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\n")
+        for _ in range(3):
+            c.sendall(chunk)
+        big.append(c)
+    socks += big
     print(f"{len(socks)} idle or stalled connections open")
     results = []
 
@@ -60,6 +71,11 @@ try:
         t.join(60)
     check(f"all {WAITERS} blocked event.from calls returned", len(results) == WAITERS and all(results),
           f"{len(results)} returned")
+    # finish one of the big ones: it is answered (413 or 503), not hung
+    big[-1].sendall(b"a" * (4000000 - 3 * (1 << 20)))
+    big[-1].settimeout(60)
+    head = big[-1].recv(100)
+    check("a big body past the daemon-wide budget: 503", head.startswith(b"HTTP/1.1 503"), head)
     for c in socks:
         c.close()
     socks = []
