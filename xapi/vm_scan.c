@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "domain_config.h"
+#include "guest_metrics.h"
 #include "host_info.h"
 #include "log.h"
 #include "model.h"
@@ -23,6 +24,7 @@ static pthread_mutex_t scan_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t req_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t req_cv = PTHREAD_COND_INITIALIZER;
 static bool requested;
+#define GM_SIG_MAX 4096
 static json_object *signatures;     /* VM ref -> what its records were made of */
 
 void vm_scan_config(const char *dir, const struct xenon_paths *p)
@@ -197,7 +199,7 @@ static void timestr(double t, char *out, size_t n)
 /* locked: put the records of one VM. name: its key; def / dom may be NULL
  * (not both); dom0: the control domain. */
 static void put_vm(const char *name, const struct vmdef *def, const struct xenon_dominfo *dom,
-                   bool dom0, json_object *seen, json_object *resident)
+                   bool dom0, json_object *gm, json_object *seen, json_object *resident)
 {
     char key[300];
     snprintf(key, sizeof(key), "VM/%s", name);
@@ -210,6 +212,9 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     json_object_object_add(seen, ref, NULL);
     json_object_object_add(seen, mref, NULL);
     json_object_object_add(seen, cref, NULL);
+    char gref[48];
+    snprintf(key, sizeof(key), "VM_guest_metrics/%s", name);
+    snprintf(gref, sizeof(gref), "%s", model_ref_for(key));
 
     const char *power = "Halted";
     if (dom0 || (dom && dom->running))
@@ -234,23 +239,31 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
      * at the last scan (and the records are still there), they are too,
      * and building them again to compare would cost a thousand VMs'
      * worth of work every second. */
-    char sig[XENON_PATH_MAX * 3 + 1024];
-    snprintf(sig, sizeof(sig), "%s|%s|%s|%d|%lld|%lld|%d|%d|%.3f|%s|%s|%s|%s|%s|%s|%s|%s",
+    char sig[XENON_PATH_MAX * 3 + 1024 + GM_SIG_MAX];
+    const char *gms = gm ? json_object_to_json_string_ext(gm, JSON_C_TO_STRING_PLAIN) : "";
+    bool cacheable = strlen(gms) < GM_SIG_MAX;   /* else always rebuilt */
+    if (!cacheable)
+        gms = "";
+    snprintf(sig, sizeof(sig), "%s|%s|%s|%d|%lld|%lld|%d|%d|%.3f|%s|%s|%s|%s|%s|%s|%s|%s|%s",
              uuid, name, power, live ? (dom0 ? 0 : (int)dom->domid) : -1,
              (long long)max_kb, (long long)target_kb, vcpus, max_vcpus,
              dom && live ? dom->start_time : 0.0, def ? def->path : "",
              def ? def->kernel : "", def ? def->cmdline : "", def ? def->on_poweroff : "",
-             def ? def->on_reboot : "", def ? def->on_crash : "", ref, host_ref());
+             def ? def->on_reboot : "", def ? def->on_crash : "", ref, host_ref(), gms);
     json_object *was;
     if (!signatures)
         signatures = json_object_new_object();
-    if (json_object_object_get_ex(signatures, ref, &was) &&
+    if (cacheable && json_object_object_get_ex(signatures, ref, &was) &&
         !strcmp(json_object_get_string(was), sig) && model_get("VM", ref) &&
-        model_get("VM_metrics", mref) && (!live || dom0 || model_get("console", cref))) {
+        model_get("VM_metrics", mref) && (!live || dom0 || model_get("console", cref)) &&
+        (!gm || !live || model_get("VM_guest_metrics", gref))) {
         if (live)
             json_object_array_add(resident, json_object_new_string(ref));
         if (!live || dom0)
             json_object_object_del(seen, cref);
+        if (gm && live)
+            json_object_object_add(seen, gref, NULL);
+        json_object_put(gm);
         return;
     }
     json_object_object_add(signatures, ref, json_object_new_string(sig));
@@ -291,7 +304,7 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     kv(vm, "PV_bootloader_args", "");
     kv(vm, "PV_legacy_args", "");
     kv(vm, "metrics", mref);
-    kv(vm, "guest_metrics", REF_NULL);
+    kv(vm, "guest_metrics", gm && live ? gref : REF_NULL);
     json_object *oc = json_object_new_object();
     if (def)
         kv(oc, "xenon_config_file", def->path);
@@ -385,6 +398,20 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     kv(m, "current_domain_type", live ? (dom0 ? "pv" : "pvh") : "unspecified");
     model_put("VM_metrics", mref, m);
 
+    /* VM_guest_metrics: what the guest wrote of itself. */
+    if (gm && live) {
+        old = model_get("VM_guest_metrics", gref);
+        if (old && json_object_object_get_ex(old, "uuid", &f))
+            snprintf(u, sizeof(u), "%s", json_object_get_string(f));
+        else
+            model_new_uuid(u);
+        kv(gm, "uuid", u);
+        model_put("VM_guest_metrics", gref, gm);
+        json_object_object_add(seen, gref, NULL);
+    } else {
+        json_object_put(gm);
+    }
+
     /* console: the PV text console of a live guest. */
     if (live && !dom0) {
         json_object *c = json_object_new_object();
@@ -442,28 +469,52 @@ void vm_scan(void)
         pthread_mutex_unlock(&scan_lock);
         return;
     }
+    /* The guests' own metrics, read before the lock is taken. */
+    json_object **gms = calloc((size_t)ndoms + 1, sizeof(*gms));
+    struct xs_client *xs = gms ? xs_open(vm_paths.xs_path) : NULL;
+    for (int i = 0; xs && i < ndoms; i++)
+        if (doms[i].running && doms[i].domid != 0)
+            gms[i] = guest_metrics_read(xs, doms[i].domid);
+    if (xs)
+        xs_close(xs);
+    if (!gms) {
+        free(defs);
+        free(doms);
+        pthread_mutex_unlock(&scan_lock);
+        return;
+    }
     json_object *seen = json_object_new_object(), *resident = json_object_new_array();
     model_lock();
-    put_vm("Domain-0", NULL, NULL, true, seen, resident);
+    put_vm("Domain-0", NULL, NULL, true, NULL, seen, resident);
     for (int i = 0; i < ndefs; i++) {
         int k = xenon_dominfo_find(doms, ndoms, defs[i].name);
         /* a number is a domid to xenon_dominfo_find: match names only */
         if (k >= 0 && strcmp(doms[k].name, defs[i].name))
             k = -1;
-        put_vm(defs[i].name, &defs[i], k >= 0 ? &doms[k] : NULL, false, seen, resident);
-        if (k >= 0)
+        put_vm(defs[i].name, &defs[i], k >= 0 ? &doms[k] : NULL, false,
+               k >= 0 ? gms[k] : NULL, seen, resident);
+        if (k >= 0) {
             doms[k].name[0] = 0;        /* taken */
+            gms[k] = NULL;
+        }
     }
-    for (int i = 0; i < ndoms; i++)
-        if (doms[i].name[0] && doms[i].domid != 0)
-            put_vm(doms[i].name, NULL, &doms[i], false, seen, resident);
+    for (int i = 0; i < ndoms; i++) {
+        if (doms[i].name[0] && doms[i].domid != 0) {
+            put_vm(doms[i].name, NULL, &doms[i], false, gms[i], seen, resident);
+            gms[i] = NULL;
+        }
+    }
     drop_unseen("VM", seen);
+    drop_unseen("VM_guest_metrics", seen);
     drop_unseen("VM_metrics", seen);
     drop_unseen("console", seen);
     host_info_refresh(resident);
     model_unlock();
     json_object_put(seen);
     json_object_put(resident);
+    for (int i = 0; i < ndoms; i++)
+        json_object_put(gms[i]);
+    free(gms);
     free(defs);
     free(doms);
     pthread_mutex_unlock(&scan_lock);

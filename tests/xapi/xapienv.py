@@ -134,6 +134,18 @@ class Env:
             return None, [r["error"]["message"]] + r["error"].get("data", [])
         return r["result"], None
 
+    def xs_write(self, path, value):
+        """One XS_WRITE as dom0 on the raw xenstore protocol."""
+        import struct
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.xs_sock)
+        body = path.encode() + b"\0" + value.encode()
+        s.sendall(struct.pack("<IIII", 11, 0, 0, len(body)) + body)
+        typ, _, _, n = struct.unpack("<IIII", s.recv(16, socket.MSG_WAITALL))
+        s.recv(n, socket.MSG_WAITALL)
+        s.close()
+        assert typ == 11, typ
+
     def xl(self, *args):
         return subprocess.run([XL, *args], env=self.env, capture_output=True, text=True,
                               timeout=60, cwd=BUILD)

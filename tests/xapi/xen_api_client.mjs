@@ -96,6 +96,15 @@ if (vmName) {
   await cycle('VM.start', 'Running')
   check('a running VM has a domid and resides on the host',
     xapi.getObject(ref).domid > 0 && xapi.getObject(ref).resident_on === host.$ref)
+  // The caller writes the guest's data/ and attr/ nodes as an agent would.
+  console.log('READY gm ' + xapi.getObject(ref).domid)
+  const gm = await waitFor('guest metrics', () => {
+    const g = xapi.getObject(xapi.getObject(ref).guest_metrics, undefined)
+    return g?.os_version?.name === 'TestOS' ? g : undefined
+  }).catch(() => undefined)
+  check('VM_guest_metrics from the guest\'s nodes arrive by event',
+    gm?.PV_drivers_version?.major === '9' && gm?.networks?.['0/ipv4/0'] === '10.0.0.2' &&
+    gm?.os_version?.uname?.length === 256 && gm?.PV_drivers_detected === true, JSON.stringify(gm))
   await cycle('VM.pause', 'Paused')
   await cycle('VM.unpause', 'Running')
   const domid = xapi.getObject(ref).domid

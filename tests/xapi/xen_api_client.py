@@ -53,6 +53,11 @@ try:
         if line.startswith("READY xl"):
             r = env.xl("create", xlcfg)
             print(f"xl create: {r.returncode} {r.stderr.strip()}")
+        elif line.startswith("READY gm "):
+            d = line.split()[2]
+            for k, v in [("data/os_name", "TestOS"), ("data/os_uname", "u" * 1000),
+                         ("attr/PVAddons/MajorVersion", "9"), ("attr/vif/0/ipv4/0", "10.0.0.2")]:
+                env.xs_write(f"/local/domain/{d}/{k}", v)
         elif line.startswith("READY destroyed"):
             r = env.xl("destroy", "fromxl")
             print(f"xl destroy: {r.returncode} {r.stderr.strip()}")
