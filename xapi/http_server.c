@@ -37,6 +37,11 @@ struct upload {
  * clients each sending a large body must not add up to all memory. */
 static _Atomic size_t buffered;
 
+static size_t big_part(size_t cap)
+{
+    return cap > HTTP_SMALL_BODY ? cap - HTTP_SMALL_BODY : 0;
+}
+
 /* Threads for calls get a small stack (virtual memory only). */
 #define CALL_STACK (1u << 20)
 
@@ -153,7 +158,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 size_t cap = u->cap ? u->cap : 4096;
                 while (cap < u->n + *size + 1)
                     cap *= 2;
-                if (buffered + (cap - u->cap) > HTTP_MAX_BUFFERED) {
+                /* Only what is above HTTP_SMALL_BODY counts: small calls
+                 * (all a client like Xen Orchestra sends) always get
+                 * through, however many large ones hold the budget. */
+                size_t more = big_part(cap) - big_part(u->cap);
+                if (more && buffered + more > HTTP_MAX_BUFFERED) {
                     u->busy = true;
                     *size = 0;
                     return MHD_YES;
@@ -161,7 +170,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 char *b = realloc(u->body, cap);
                 if (!b)
                     return MHD_NO;
-                buffered += cap - u->cap;
+                buffered += more;
                 u->body = b;
                 u->cap = cap;
             }
@@ -197,7 +206,7 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **state,
 {
     struct upload *u = *state;
     if (u) {
-        buffered -= u->cap;
+        buffered -= big_part(u->cap);
         free(u->answer);
         free(u->body);
         free(u);

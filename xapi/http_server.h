@@ -12,7 +12,8 @@
 #include <stdint.h>
 
 #define HTTP_IO_THREADS 2
-#define HTTP_MAX_BUFFERED (256u << 20)  /* request bodies held at once: 503 above */
+#define HTTP_MAX_BUFFERED (256u << 20)  /* large request bodies held at once: 503 above */
+#define HTTP_SMALL_BODY (64u << 10)     /* what of each body the budget does not count */
 #define HTTP_MAX_CONNECTIONS 16000
 #define HTTP_MAX_PER_IP 8000
 #define HTTP_IDLE_S 120
