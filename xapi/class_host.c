@@ -234,6 +234,8 @@ void host_info_init(void)
     model_put("host", the_host, h);
     model_put("host_metrics", the_metrics, m);
     model_put("pool", the_pool, p);
+    host_cpus_init();
+    roles_init();
     model_unlock();
 }
 

@@ -107,7 +107,8 @@ static const char *class_of(const char *method, char *cls, size_t n, const char 
 static bool has_name_label(const char *cls)
 {
     return strcmp(cls, "host_metrics") && strcmp(cls, "VM_metrics") &&
-           strcmp(cls, "VM_guest_metrics") && strcmp(cls, "console");
+           strcmp(cls, "VM_guest_metrics") && strcmp(cls, "console") &&
+           strcmp(cls, "host_cpu") && strcmp(cls, "message");
 }
 
 /* The answer of a generic getter, NULL with c->error when it fails; -1 in

@@ -14,6 +14,11 @@ const char *host_ref(void);
 const char *pool_ref(void);
 const char *host_metrics_ref(void);
 
+/* locked: the host_cpu records (class_host_cpu.c) and the role records
+ * (class_role.c), made once at start-up. */
+void host_cpus_init(void);
+void roles_init(void);
+
 /* locked: refresh host_metrics (memory_free) and host.resident_VMs. */
 void host_info_refresh(json_object *resident_vms);
 

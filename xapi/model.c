@@ -11,8 +11,8 @@
 #include <time.h>
 
 const char *const model_classes[] = {
-    "pool", "host", "host_metrics", "VM", "VM_metrics", "VM_guest_metrics", "console", "task",
-    NULL,
+    "pool", "host", "host_metrics", "host_cpu", "VM", "VM_metrics", "VM_guest_metrics",
+    "console", "task", "role", "message", NULL,
 };
 
 struct event {

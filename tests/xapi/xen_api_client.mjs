@@ -53,6 +53,14 @@ const host = xapi.getObject(pool.master)
 check('host record as XO reads it', host.software_version?.product_version !== undefined &&
   host.other_config?.boot_time !== undefined && Array.isArray(host.PIFs) &&
   xapi.getObject(host.metrics, undefined)?.memory_total !== undefined)
+{
+  const cpus = host.host_CPUs.map(r => xapi.getObject(r, undefined))
+  check('host_cpu: one record per host CPU, on the host', cpus.length === Number(host.cpu_info.cpu_count) &&
+    cpus.every(c => c?.host === host.$ref && c.modelname !== undefined), cpus.length)
+  const roles = all().filter(o => o.$type === 'role').map(r => r.name_label).sort()
+  check("role: XAPI's six roles", JSON.stringify(roles) === JSON.stringify(['pool-admin', 'pool-operator',
+    'read-only', 'vm-admin', 'vm-operator', 'vm-power-admin']), roles.join(','))
+}
 if (dom0) {
   const m = xapi.getObject(dom0.metrics, undefined)
   check('VM_metrics of the control domain', m !== undefined && m.VCPUs_number !== undefined)
