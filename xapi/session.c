@@ -37,13 +37,24 @@ static bool expired(const struct session_info *s, double t)
     return s->ref[0] && t - s->last_active > idle_limit;
 }
 
+/* A client's string fit for one log line: control bytes shown as '?'. */
+static void printable(const char *s, char *out, size_t n)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < n; i++)
+        out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    out[i] = 0;
+}
+
 int session_login(const char *user, const char *password, const char *originator,
                   const char *peer, char ref[48])
 {
     enum role role = rbac_role_of(user);
     if (strlen(user) >= sizeof(table[0].user) || pam_auth_check(user, password) < 0 ||
         role == ROLE_NONE) {
-        log_limited(LOG_WARN, "login of user '%.64s' from %s failed", user, peer);
+        char shown[65];
+        printable(user, shown, sizeof(shown));
+        log_limited(LOG_WARN, "login of user '%s' from %s failed", shown, peer);
         pthread_mutex_lock(&failing);
         usleep(fail_delay_ms * 1000u);
         pthread_mutex_unlock(&failing);

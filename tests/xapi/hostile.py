@@ -34,6 +34,10 @@ env = xapienv.Env(session_timeout=2)
 try:
     r, e = env.call("session.login_with_password", "root", "nope")
     check("wrong password: SESSION_AUTHENTICATION_FAILED", e and e[0] == "SESSION_AUTHENTICATION_FAILED", e)
+    r, e = env.call("session.login_with_password", "mallory\nxenon-xapi: info: user root logged in", "x")
+    log = open(os.path.join(env.tmp, "xapi.log")).read()
+    check("a failed login is logged, on one line whatever the user name",
+          "login of user 'mallory?xenon-xapi: info: user root logged in' from 127.0.0.1 failed" in log, log)
     r, e = env.call("session.login_with_password", "mallory", "secret")
     check("unknown user refused", e and e[0] == "SESSION_AUTHENTICATION_FAILED", e)
     # --login-delay-ms 100: eight wrong guesses on eight connections at once
