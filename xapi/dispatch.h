@@ -18,6 +18,7 @@ struct call {
     json_object *params;        /* array; params[0] is the session when needed */
     struct session_info session;
     const char *peer;           /* the client's address, for logs */
+    bool json_wire;             /* the answer goes out as JSON (JSON-RPC) */
     json_object *error;         /* set by a failing handler: [CODE, params...] */
 };
 
@@ -41,6 +42,12 @@ extern const struct xapi_method session_methods[], pool_methods[], host_methods[
 /* Run one call. Returns the result (new), or NULL with *error set (new). */
 json_object *dispatch_call(const char *method, json_object *params, const char *peer,
                            json_object **error);
+/* The same; with DISPATCH_JSON the result may be a json-c object that
+ * serialises to pre-made JSON text (get_all_records), which only the
+ * JSON-RPC encoder can write. */
+#define DISPATCH_JSON 1u
+json_object *dispatch_call_ex(const char *method, json_object *params, const char *peer,
+                              unsigned flags, json_object **error);
 
 /* Run a method's handler for a task (tasks.c): the call is already
  * checked. */

@@ -87,7 +87,7 @@ static char *answer_of(const char *peer, bool json, const char *body, size_t len
     if (rc < 0)
         err = rpc_error(json ? "JSONRPC_UNMARSHAL_FAILURE" : "XMLRPC_UNMARSHAL_FAILURE", why, NULL);
     else
-        res = dispatch_call(req.method, req.params, peer, &err);
+        res = dispatch_call_ex(req.method, req.params, peer, json ? DISPATCH_JSON : 0, &err);
     char *text = json ? jsonrpc_format(rc < 0 ? NULL : &req, res, err) : xmlrpc_format(res, err);
     json_object_put(res);
     json_object_put(err);

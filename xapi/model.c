@@ -26,6 +26,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t changed;
 static json_object *store;      /* class -> ref -> record */
 static json_object *refs;       /* key -> ref */
+static json_object *texts;      /* class -> ref -> the record's JSON text */
 static struct event ring[MODEL_EVENTS];
 static uint64_t last_id;
 
@@ -45,6 +46,7 @@ void model_init(void)
     pthread_condattr_destroy(&a);
     store = json_object_new_object();
     refs = json_object_new_object();
+    texts = json_object_new_object();
 }
 
 void model_lock(void) { pthread_mutex_lock(&lock); }
@@ -153,6 +155,13 @@ void model_put(const char *cls, const char *ref, json_object *rec)
         return;
     }
     json_object_object_add(c, ref, rec);
+    json_object *t;
+    if (!json_object_object_get_ex(texts, cls, &t)) {
+        t = json_object_new_object();
+        json_object_object_add(texts, cls, t);
+    }
+    json_object_object_add(t, ref, json_object_new_string(json_object_to_json_string_ext(
+                                       rec, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)));
     add_event(cls, ref, had ? "mod" : "add", rec);
 }
 
@@ -163,6 +172,9 @@ void model_del(const char *cls, const char *ref)
         return;
     char *r = strdup(ref);      /* ref may point into the record's key */
     json_object_object_del(c, r);
+    json_object *t;
+    if (json_object_object_get_ex(texts, cls, &t))
+        json_object_object_del(t, r);
     add_event(cls, r, "del", NULL);
     free(r);
 }
@@ -248,4 +260,37 @@ json_object *model_copy(json_object *o)
     if (!o || json_object_deep_copy(o, &c, NULL) != 0)
         return NULL;
     return c;
+}
+
+char *model_class_json(const char *cls)
+{
+    json_object *t;
+    size_t len = 3;
+    if (!json_object_object_get_ex(texts, cls, &t))
+        return strdup("{}");
+    json_object_object_foreach(t, ref, text)
+        len += strlen(ref) + 4 + (size_t)json_object_get_string_len(text);
+    char *out = malloc(len), *p = out;
+    if (!out)
+        return NULL;
+    *p++ = '{';
+    bool first = true;
+    /* refs are ours (OpaqueRef:<uuid>): nothing in them needs escaping */
+    json_object_object_foreach(t, ref2, text2) {
+        if (!first)
+            *p++ = ',';
+        first = false;
+        *p++ = '"';
+        size_t rl = strlen(ref2);
+        memcpy(p, ref2, rl);
+        p += rl;
+        *p++ = '"';
+        *p++ = ':';
+        size_t tl = (size_t)json_object_get_string_len(text2);
+        memcpy(p, json_object_get_string(text2), tl);
+        p += tl;
+    }
+    *p++ = '}';
+    *p = 0;
+    return out;
 }

@@ -70,6 +70,12 @@ extern const char *const model_classes[];
 
 
 
+/* locked: the records of a class as JSON text, {"ref": record, ...}
+ * (malloc'd), from each record's text kept since it was stored: what
+ * get_all_records answers over JSON-RPC without copying or encoding
+ * thousands of records per call. */
+char *model_class_json(const char *cls);
+
 /* A deep copy (what handlers return of a stored record: see model.c). */
 json_object *model_copy(json_object *o);
 #endif

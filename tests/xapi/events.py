@@ -26,6 +26,10 @@ try:
     s, _ = env.call("session.login_with_password", "root", "secret")
     env.define("halted1", "guest-idle-64")
     xapienv.wait_for(lambda: len(env.call("VM.get_all", s)[0]) == 2, 10)
+    recs, e = env.call("VM.get_all_records", s)
+    check("get_all_records (pre-rendered JSON) agrees with get_record of each",
+          e is None and len(recs) == 2 and all(env.call("VM.get_record", s, ref)[0] == rec
+                                               for ref, rec in recs.items()), e)
     r, e = env.call("event.from", s, ["VM", "pool"], "", 1.0)
     vms = [ev for ev in r["events"] if ev["class"] == "vm"]
     check('"" gives every object as an add with its snapshot',
