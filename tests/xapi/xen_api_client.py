@@ -5,6 +5,7 @@ does the checking. The part without a guest runs everywhere; the VM
 lifecycle and the xl-created VM need /dev/kvm (else exit 77 after the
 first part)."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -17,6 +18,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 modules = os.path.join(oracles.cache_dir(), "npm", "node_modules")
 if not os.path.exists(os.path.join(modules, "xen-api", "index.mjs")):
     print(f"skipped: npm xen-api missing in {modules} (run scripts/oracles.py npm)")
+    sys.exit(77)
+if not shutil.which("node"):
+    print("skipped: node is missing (apt-get install nodejs)")
     sys.exit(77)
 print(f"xen-api from {modules}")
 kvm = os.access("/dev/kvm", os.R_OK | os.W_OK)
