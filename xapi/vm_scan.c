@@ -528,8 +528,15 @@ void vm_scan_request(void)
     pthread_mutex_unlock(&req_lock);
 }
 
+/* Watch-driven scans start at most this often: guests write their own
+ * nodes under /local/domain (which the watch covers), and a guest that
+ * writes without pause must not make the daemon rescan every domain
+ * without pause. */
+#define SCAN_MIN_INTERVAL_NS 100000000ull
+
 static void *scan_thread(void *arg)
 {
+    uint64_t last = 0;
     for (;;) {
         pthread_mutex_lock(&req_lock);
         if (!requested) {
@@ -541,8 +548,15 @@ static void *scan_thread(void *arg)
         bool was = requested;
         requested = false;
         pthread_mutex_unlock(&req_lock);
-        if (was)
-            usleep(20000);      /* let a burst of watch events settle */
+        if (was) {
+            /* let a burst of watch events settle, and keep the pace */
+            uint64_t now = model_now_ns(), wait = 20000000ull;
+            if (last && now - last < SCAN_MIN_INTERVAL_NS &&
+                SCAN_MIN_INTERVAL_NS - (now - last) > wait)
+                wait = SCAN_MIN_INTERVAL_NS - (now - last);
+            usleep((useconds_t)(wait / 1000));
+        }
+        last = model_now_ns();
         vm_scan();
     }
     return NULL;
