@@ -14,7 +14,7 @@
 #include "tasks.h"
 
 static const struct xapi_method *const tables[] = {
-    session_methods, pool_methods, host_methods, vm_methods, task_methods,
+    session_methods, pool_methods, host_methods, vm_methods, vm_define_methods, task_methods,
     event_methods, system_methods, NULL,
 };
 

@@ -33,6 +33,11 @@ void vm_scan_config(const char *dir, const struct xenon_paths *p)
     vm_paths = *p;
 }
 
+const char *vm_scan_dir(void)
+{
+    return vm_dir;
+}
+
 void vm_uuid_for_name(const char *name, char *out)
 {
     /* RFC 4122 name-based (SHA-1), in a namespace of our own. */

@@ -28,4 +28,7 @@ void vm_uuid_for_name(const char *name, char *out);
 
 extern struct xenon_paths vm_paths;
 
+/* The VM directory (--vm-dir). */
+const char *vm_scan_dir(void);
+
 #endif

@@ -81,6 +81,30 @@ try:
     check("another user's task cannot be destroyed", e and e[0] == "RBAC_PERMISSION_DENIED", e)
     r, e = env.call("task.get_status", alice, mine)
     check("but can be read", r == "pending", (r, e))
+    kernel = os.path.join(xapienv.BUILD, "guests", "guest-idle-64")
+    bob, _ = env.call("session.login_with_password", "bob", "bobpw")
+    rec = {"name_label": "made", "PV_kernel": kernel, "memory_static_max": str(32 << 20),
+           "VCPUs_at_startup": 1, "VCPUs_max": 2}
+    r, e = env.call("VM.create", bob, rec)
+    check("VM.create needs vm-admin", e and e[0] == "RBAC_PERMISSION_DENIED", e)
+    for bad in [{"name_label": "x\"y"}, {"name_label": "ok", "PV_kernel": 'a"b'},
+                {"name_label": "ok", "PV_kernel": kernel, "memory_static_max": "12"},
+                {"name_label": "Domain-0", "PV_kernel": kernel}]:
+        r, e = env.call("VM.create", s, bad)
+        check(f"VM.create refuses {bad}", e and e[0] == "INVALID_VALUE", e)
+    t3 = env.call("event.from", s, ["VM"], "", 0.0)[0]["token"]
+    made, e = env.call("VM.create", s, rec)
+    got = env.call("VM.get_record", s, made)[0] if made else {}
+    check("VM.create from a record: a Halted VM with those fields",
+          e is None and got.get("power_state") == "Halted" and got.get("memory_static_max") == 32 << 20 and
+          got.get("VCPUs_max") == 2 and got.get("PV_kernel") == kernel, (e, got))
+    r, e = env.call("event.from", s, ["VM"], t3, 5.0)
+    check("... and an add event", any(ev["ref"] == made and ev["operation"] == "add" for ev in r["events"]), r)
+    r, e = env.call("VM.create", s, rec)
+    check("a second VM of that name is refused", e and e[0] == "INVALID_VALUE", e)
+    r, e = env.call("VM.destroy", s, made)
+    check("VM.destroy of the halted VM", e is None and env.call("VM.get_record", s, made)[1][0] == "HANDLE_INVALID", e)
+    check("its definition is gone", not os.path.exists(os.path.join(env.vm_dir, "made.cfg")))
     os.unlink(os.path.join(env.vm_dir, "halted1.cfg"))
     r, e = env.call("event.from", s, ["VM"], tok, 10.0)
     check("a removed definition is a del event", any(ev["operation"] == "del" for ev in r["events"]), r)

@@ -139,6 +139,28 @@ if (vmName) {
   }
 }
 
+if (vmName) {
+  // A VM made from a record, started, stopped and destroyed by the client.
+  const kernel = xapi.getObject(vms().find(v => v.name_label === vmName).$ref).PV_kernel
+  const ref = await xapi.call('VM.create', { name_label: 'fromapi', PV_kernel: kernel,
+    memory_static_max: String(16 << 20), VCPUs_at_startup: 1, VCPUs_max: 1 })
+  await waitFor('the created VM', () => xapi.getObject(ref, undefined)?.power_state === 'Halted')
+  check('VM.create: the new VM arrives by event, Halted', xapi.getObject(ref, undefined) !== undefined)
+  await xapi.callAsync('VM.start', ref, false, false)
+  await waitFor('it running', () => xapi.getObject(ref).power_state === 'Running')
+  try {
+    await xapi.callAsync('VM.destroy', ref)
+    check('VM.destroy of a running VM fails', false)
+  } catch (e) {
+    check('VM.destroy of a running VM: VM_BAD_POWER_STATE', e.code === 'VM_BAD_POWER_STATE', e.code)
+  }
+  await xapi.callAsync('VM.hard_shutdown', ref)
+  await waitFor('it halted', () => xapi.getObject(ref).power_state === 'Halted')
+  await xapi.callAsync('VM.destroy', ref)
+  await waitFor('its removal', () => xapi.getObject(ref, undefined) === undefined).catch(() => undefined)
+  check('VM.destroy: it goes by event', xapi.getObject(ref, undefined) === undefined)
+}
+
 if (xlDomain) {
   // The caller runs `xl create` when it reads this line.
   console.log('READY xl')
