@@ -3,8 +3,8 @@
 # nothing else: compilers and build tools, Xen's public headers (libxen-dev,
 # which brings Xen's client libraries with it), cmocka for the unit tests,
 # the decompression libraries a bzImage's payload needs (the VMM links them),
-# liburing (blkback's disk I/O),
-# and debhelper to build the .deb.
+# liburing (blkback's disk I/O), the XenAPI server's libraries (HTTP, JSON,
+# XML, GnuTLS, PAM), and debhelper to build the .deb.
 # The test oracles (Debian's cloud kernel, GRUB's Xen image, Xen's tools,
 # QEMU) are not installed: scripts/oracles.py unpacks them into a cache.
 # Idempotent: apt is only touched when something is missing.
@@ -15,6 +15,7 @@ PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev python3
       zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev
       liburing-dev
       binutils
+      libmicrohttpd-dev libjson-c-dev libxml2-dev libgnutls28-dev libpam0g-dev
       debhelper dpkg-dev fakeroot"
 
 missing=""

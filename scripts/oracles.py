@@ -16,6 +16,9 @@ Groups and what they are for:
   compress  the compressors Linux can build a kernel payload with (bzip2,
           xz, lzma, lzop, lz4, zstd; gzip is on every Debian system): the
           bzImage test wraps a guest in each
+  npm     not Debian packages: npm modules, `npm install`ed into the cache's
+          npm/ directory (never the tree, never globally): Xen Orchestra's
+          XenAPI client `xen-api`, the judge of tests/xapi
 
 A package's Depends are fetched too, recursively, except what every Debian
 system has (the Essential packages and everything they depend on), python3
@@ -50,6 +53,32 @@ GROUPS = {
     # Their libraries are installed already: the VMM links them.
     "compress": (["bzip2", "xz-utils", "lzop", "lz4", "zstd"], r"^$", []),
 }
+
+# npm group: module specs installed with npm into CACHE/npm.
+NPM_MODULES = ["xen-api@4.7.6"]
+
+
+def fetch_npm():
+    import json
+    dest = os.path.join(oracles.cache_dir(), "npm")
+    os.makedirs(dest, exist_ok=True)
+    want = {m.rsplit("@", 1)[0]: m.rsplit("@", 1)[1] for m in NPM_MODULES}
+    have = {}
+    for name in want:
+        try:
+            with open(os.path.join(dest, "node_modules", name, "package.json")) as f:
+                have[name] = json.load(f)["version"]
+        except (OSError, ValueError, KeyError):
+            pass
+    if have == want:
+        print(f"oracles: npm {' '.join(NPM_MODULES)} up to date in {dest}")
+        return
+    if not shutil.which("npm"):
+        print("oracles: npm missing (apt-get install npm): the xen-api client tests will skip")
+        return
+    print(f"oracles: npm install {' '.join(NPM_MODULES)} into {dest}")
+    subprocess.run(["npm", "install", "--prefix", dest, "--no-audit", "--no-fund",
+                    "--no-save"] + NPM_MODULES, check=True, stdout=subprocess.DEVNULL)
 
 
 def run(cmd, **kw):
@@ -261,15 +290,22 @@ def fetch(groups):
 def main():
     args = sys.argv[1:]
     listing = "--list" in args
-    groups = [a for a in args if a != "--list"] or list(GROUPS)
+    groups = [a for a in args if a != "--list"] or list(GROUPS) + ["npm"]
+    npm = "npm" in groups
+    groups = [g for g in groups if g != "npm"]
     bad = [g for g in groups if g not in GROUPS]
     if bad:
         sys.exit(f"oracles: unknown group {' '.join(bad)} (groups: {' '.join(GROUPS)})")
     if listing:
-        for g, ps in packages(groups).items():
+        for g, ps in packages(groups).items() if groups else []:
             print(f"{g}: {' '.join(ps)}")
+        if npm:
+            print(f"npm: {' '.join(NPM_MODULES)}")
         return
-    fetch(groups)
+    if groups:
+        fetch(groups)
+    if npm:
+        fetch_npm()
 
 
 if __name__ == "__main__":

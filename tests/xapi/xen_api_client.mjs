@@ -1,0 +1,178 @@
+// Xen Orchestra's own client (npm xen-api, from the oracle cache) against
+// xenon-xapi: node xen_api_client.mjs MODULE_DIR URL [VM_NAME XL_CFG]
+//
+// With its default transport (auto: JSON-RPC first) it connects, follows
+// events, lists the VMs with the fields Xen Orchestra reads; with a VM
+// name it runs callAsync('VM.start'), clean_shutdown and hard_shutdown and
+// sees each power-state change arrive by event (its object cache changes
+// only through event.from); with an xl.cfg it expects a VM created by
+// `xl create` (done by the caller after "READY xl") to appear.
+import { execFileSync } from 'node:child_process'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+
+const [moduleDir, url, vmName, xlDomain] = process.argv.slice(2)
+const { createClient } = await import(pathToFileURL(path.join(moduleDir, 'xen-api', 'index.mjs')))
+
+let failures = 0
+const check = (what, ok, detail = '') => {
+  console.log((ok ? 'ok   ' : 'FAIL ') + what + (ok || !detail ? '' : ': ' + detail))
+  if (!ok) failures++
+}
+
+// XAPI_TRANSPORT=xml-rpc forces the XML-RPC transport (default: auto)
+const xapi = createClient({
+  url,
+  auth: { user: 'root', password: 'secret' },
+  allowUnauthorized: true,
+  ...(process.env.XAPI_TRANSPORT ? { transport: process.env.XAPI_TRANSPORT } : {}),
+})
+xapi.on('eventFetchingError', e => console.log('event error', e))
+await xapi.connect()
+await xapi.objectsFetched
+check('connected, objects fetched through events', xapi.status === 'connected')
+
+const all = () => Object.values(xapi.objects.all)
+const vms = () => all().filter(o => o.$type === 'VM')
+
+// What xo-server's xapi-object-to-xo reads without a guard.
+const VM_FIELDS = ['power_state', 'domain_type', 'memory_dynamic_min', 'memory_dynamic_max',
+  'memory_static_min', 'memory_static_max', 'memory_target', 'VCPUs_max', 'VCPUs_at_startup',
+  'metrics', 'guest_metrics', 'other_config', 'platform', 'is_a_template', 'is_control_domain',
+  'resident_on', 'blocked_operations', 'current_operations', 'name_label', 'uuid', 'domid']
+for (const vm of vms()) {
+  const missing = VM_FIELDS.filter(f => vm[f] === undefined)
+  check(`VM ${vm.name_label} has the fields XO reads`, missing.length === 0, missing.join(','))
+}
+const dom0 = vms().find(vm => vm.is_control_domain)
+check('the control domain is listed', dom0 !== undefined && dom0.power_state === 'Running')
+const pool = xapi.pool
+check('pool record as XO reads it', pool.other_config !== undefined && Array.isArray(pool.ha_statefiles) &&
+  pool.restrictions !== undefined && xapi.getObject(pool.master, undefined)?.$type === 'host')
+const host = xapi.getObject(pool.master)
+check('host record as XO reads it', host.software_version?.product_version !== undefined &&
+  host.other_config?.boot_time !== undefined && Array.isArray(host.PIFs) &&
+  xapi.getObject(host.metrics, undefined)?.memory_total !== undefined)
+{
+  const cpus = host.host_CPUs.map(r => xapi.getObject(r, undefined))
+  check('host_cpu: one record per host CPU, on the host', cpus.length === Number(host.cpu_info.cpu_count) &&
+    cpus.every(c => c?.host === host.$ref && c.modelname !== undefined), cpus.length)
+  const roles = all().filter(o => o.$type === 'role').map(r => r.name_label).sort()
+  check("role: XAPI's six roles", JSON.stringify(roles) === JSON.stringify(['pool-admin', 'pool-operator',
+    'read-only', 'vm-admin', 'vm-operator', 'vm-power-admin']), roles.join(','))
+}
+if (dom0) {
+  const m = xapi.getObject(dom0.metrics, undefined)
+  check('VM_metrics of the control domain', m !== undefined && m.VCPUs_number !== undefined)
+}
+
+// Power states as the event loop delivers them, per VM ref.
+const seen = {}
+const note = items => {
+  for (const o of Object.values(items)) {
+    if (o.$type === 'VM') (seen[o.$ref] ??= []).push(o.power_state)
+  }
+}
+xapi.objects.on('add', note)
+xapi.objects.on('update', note)
+const removed = []
+xapi.objects.on('remove', items => { for (const [id, o] of Object.entries(items)) removed.push(o?.name_label ?? id) })
+
+const waitFor = (what, cond, secs = 60) => new Promise((resolve, reject) => {
+  const end = Date.now() + secs * 1000
+  const tick = () => {
+    const v = cond()
+    if (v) return resolve(v)
+    if (Date.now() > end) return reject(new Error('timed out waiting for ' + what))
+    setTimeout(tick, 20)
+  }
+  tick()
+})
+
+if (vmName) {
+  const vm = vms().find(v => v.name_label === vmName)
+  check(`VM ${vmName} defined and Halted`, vm?.power_state === 'Halted')
+  const ref = vm.$ref
+  const state = () => xapi.getObject(ref).power_state
+  const cycle = async (op, want) => {
+    const before = (seen[ref] ?? []).length
+    await xapi.callAsync(op, ref, ...(op === 'VM.start' ? [false, false] : []))
+    await waitFor(`${op} -> ${want}`, () => state() === want)
+    check(`${op}: the task succeeded and ${want} arrived by event`,
+      (seen[ref] ?? []).slice(before).includes(want))
+  }
+  await cycle('VM.start', 'Running')
+  check('a running VM has a domid and resides on the host',
+    xapi.getObject(ref).domid > 0 && xapi.getObject(ref).resident_on === host.$ref)
+  // The caller writes the guest's data/ and attr/ nodes as an agent would.
+  console.log('READY gm ' + xapi.getObject(ref).domid)
+  const gm = await waitFor('guest metrics', () => {
+    const g = xapi.getObject(xapi.getObject(ref).guest_metrics, undefined)
+    return g?.os_version?.name === 'TestOS' ? g : undefined
+  }).catch(() => undefined)
+  check('VM_guest_metrics from the guest\'s nodes arrive by event',
+    gm?.PV_drivers_version?.major === '9' && gm?.networks?.['0/ipv4/0'] === '10.0.0.2' &&
+    gm?.os_version?.uname?.length === 256 && gm?.PV_drivers_detected === true, JSON.stringify(gm))
+  await cycle('VM.pause', 'Paused')
+  await cycle('VM.unpause', 'Running')
+  const domid = xapi.getObject(ref).domid
+  await xapi.callAsync('VM.clean_reboot', ref)
+  await waitFor('the reboot', () => xapi.getObject(ref).domid !== domid && state() === 'Running')
+    .catch(() => undefined)
+  check('VM.clean_reboot: Running again under a new domid, by event',
+    xapi.getObject(ref).domid !== domid && state() === 'Running')
+  const domid2 = xapi.getObject(ref).domid
+  await xapi.callAsync('VM.hard_reboot', ref)
+  await waitFor('the hard reboot', () => xapi.getObject(ref).domid !== domid2 && state() === 'Running')
+    .catch(() => undefined)
+  check('VM.hard_reboot: Running again under a new domid, by event',
+    xapi.getObject(ref).domid !== domid2 && state() === 'Running')
+  await cycle('VM.clean_shutdown', 'Halted')
+  await cycle('VM.start', 'Running')
+  await cycle('VM.hard_shutdown', 'Halted')
+  try {
+    await xapi.callAsync('VM.hard_shutdown', ref)
+    check('hard_shutdown of a halted VM fails', false)
+  } catch (e) {
+    check('hard_shutdown of a halted VM: VM_BAD_POWER_STATE', e.code === 'VM_BAD_POWER_STATE' &&
+      e.params[0] === ref && e.params[1] === 'running' && e.params[2] === 'halted', e.code)
+  }
+}
+
+if (vmName) {
+  // A VM made from a record, started, stopped and destroyed by the client.
+  const kernel = xapi.getObject(vms().find(v => v.name_label === vmName).$ref).PV_kernel
+  const ref = await xapi.call('VM.create', { name_label: 'fromapi', PV_kernel: kernel,
+    memory_static_max: String(16 << 20), VCPUs_at_startup: 1, VCPUs_max: 1 })
+  await waitFor('the created VM', () => xapi.getObject(ref, undefined)?.power_state === 'Halted')
+  check('VM.create: the new VM arrives by event, Halted', xapi.getObject(ref, undefined) !== undefined)
+  await xapi.callAsync('VM.start', ref, false, false)
+  await waitFor('it running', () => xapi.getObject(ref).power_state === 'Running')
+  try {
+    await xapi.callAsync('VM.destroy', ref)
+    check('VM.destroy of a running VM fails', false)
+  } catch (e) {
+    check('VM.destroy of a running VM: VM_BAD_POWER_STATE', e.code === 'VM_BAD_POWER_STATE', e.code)
+  }
+  await xapi.callAsync('VM.hard_shutdown', ref)
+  await waitFor('it halted', () => xapi.getObject(ref).power_state === 'Halted')
+  await xapi.callAsync('VM.destroy', ref)
+  await waitFor('its removal', () => xapi.getObject(ref, undefined) === undefined).catch(() => undefined)
+  check('VM.destroy: it goes by event', xapi.getObject(ref, undefined) === undefined)
+}
+
+if (xlDomain) {
+  // The caller runs `xl create` when it reads this line.
+  console.log('READY xl')
+  const vm = await waitFor('the xl-created VM', () => vms().find(v => v.name_label === xlDomain &&
+    v.power_state === 'Running'), 60).catch(() => undefined)
+  check('a VM made by xl create shows up by event, Running', vm !== undefined)
+  console.log('READY destroyed?')
+  await waitFor('its removal', () => removed.includes(xlDomain) ||
+    !vms().some(v => v.name_label === xlDomain), 60).catch(() => undefined)
+  check('xl destroy removes it by event', !vms().some(v => v.name_label === xlDomain))
+}
+
+await xapi.disconnect()
+console.log(failures ? `${failures} failed` : 'all passed')
+process.exit(failures ? 1 : 0)

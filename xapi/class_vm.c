@@ -1,0 +1,257 @@
+/* VM lifecycle through libxenon: start (from the VM's xl.cfg definition,
+ * in a helper process: see vm_start_helper.c), clean_shutdown (waits until
+ * the domain is gone, as XAPI), hard_shutdown, clean_reboot, pause,
+ * unpause. VM_BAD_POWER_STATE [vm, expected, actual] where XAPI gives it. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dispatch.h"
+#include "model.h"
+#include "vm_scan.h"
+
+extern char **environ;
+
+/* How long clean_shutdown waits for the guest (XAPI: 1200 s). */
+#define CLEAN_SHUTDOWN_WAIT_S 600
+
+struct vm_view {
+    char ref[48], power[16], config[XENON_PATH_MAX + 300], name[256];
+    long domid;
+    bool control;
+};
+
+/* The VM named by params[1], or false with c->error. */
+static bool view(struct call *c, struct vm_view *v)
+{
+    const char *ref = arg_str(c, 1);
+    if (!ref)
+        return false;
+    memset(v, 0, sizeof(*v));
+    model_lock();
+    json_object *r = model_get("VM", ref), *f, *oc;
+    if (r) {
+        snprintf(v->ref, sizeof(v->ref), "%s", ref);
+        if (json_object_object_get_ex(r, "power_state", &f))
+            snprintf(v->power, sizeof(v->power), "%s", json_object_get_string(f));
+        if (json_object_object_get_ex(r, "name_label", &f))
+            snprintf(v->name, sizeof(v->name), "%s", json_object_get_string(f));
+        if (json_object_object_get_ex(r, "domid", &f))
+            v->domid = (long)json_object_get_int64(f);
+        if (json_object_object_get_ex(r, "is_control_domain", &f))
+            v->control = json_object_get_boolean(f);
+        if (json_object_object_get_ex(r, "other_config", &oc) &&
+            json_object_object_get_ex(oc, "xenon_config_file", &f))
+            snprintf(v->config, sizeof(v->config), "%s", json_object_get_string(f));
+    }
+    model_unlock();
+    if (!r) {
+        fail(c, "HANDLE_INVALID", "VM", ref, NULL);
+        return false;
+    }
+    if (v->control) {
+        fail(c, "OPERATION_NOT_ALLOWED", "not on the control domain", NULL);
+        return false;
+    }
+    return true;
+}
+
+static bool need_state(struct call *c, const struct vm_view *v, const char *want)
+{
+    if (!strcmp(v->power, want))
+        return true;
+    char e[16], a[16];
+    for (int i = 0; want[i] && i < 15; i++)
+        e[i] = (char)tolower((unsigned char)want[i]), e[i + 1] = 0;
+    for (int i = 0; v->power[i] && i < 15; i++)
+        a[i] = (char)tolower((unsigned char)v->power[i]), a[i + 1] = 0;
+    fail(c, "VM_BAD_POWER_STATE", v->ref, e, a, NULL);
+    return false;
+}
+
+/* Run `fn` (a libxenon call taking an error stream); its message becomes
+ * INTERNAL_ERROR's parameter. */
+static bool libxenon_ok(struct call *c, int rc, char *msg)
+{
+    if (rc >= 0) {
+        free(msg);
+        return true;
+    }
+    if (msg)
+        msg[strcspn(msg, "\n")] = 0;
+    fail(c, "INTERNAL_ERROR", msg && *msg ? msg : "operation failed", NULL);
+    free(msg);
+    return false;
+}
+
+static json_object *start_vm(struct call *c, bool paused)
+{
+    struct vm_view v;
+    if (!view(c, &v) || !need_state(c, &v, "Halted"))
+        return NULL;
+    if (!v.config[0])
+        return fail(c, "OPERATION_NOT_ALLOWED", "the VM has no definition to start from", NULL);
+    char uuid[37];
+    model_lock();
+    json_object *r = model_get("VM", v.ref), *f;
+    snprintf(uuid, sizeof(uuid), "%s",
+             r && json_object_object_get_ex(r, "uuid", &f) ? json_object_get_string(f) : "");
+    model_unlock();
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) < 0)
+        return fail(c, "INTERNAL_ERROR", "pipe", NULL);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+    char *argv[] = { "xenon-xapi", "--create-domain", v.config, "--uuid", uuid,
+                     paused ? "--paused" : NULL, NULL };
+    pid_t pid;
+    int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(pfd[1]);
+    char out[2048];
+    size_t n = 0;
+    for (ssize_t r2; n < sizeof(out) - 1 && (r2 = read(pfd[0], out + n, sizeof(out) - 1 - n)) != 0;)
+        if (r2 > 0)
+            n += (size_t)r2;
+        else if (errno != EINTR)
+            break;
+    out[n] = 0;
+    close(pfd[0]);
+    int st = 0;
+    if (rc == 0)
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+    vm_scan();
+    if (rc != 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        char *nl;
+        while ((nl = strrchr(out, '\n')) && !nl[1])
+            *nl = 0;
+        const char *last = strrchr(out, '\n');
+        return fail(c, "INTERNAL_ERROR", last ? last + 1 : *out ? out : "cannot start the VM", NULL);
+    }
+    return void_result();
+}
+
+static json_object *vm_start(struct call *c)
+{
+    bool ok;
+    bool paused = arg_bool(c, 2, &ok);
+    return ok ? start_vm(c, paused) : NULL;
+}
+
+static json_object *vm_start_on(struct call *c)
+{
+    bool ok;
+    bool paused = arg_bool(c, 3, &ok);
+    return ok ? start_vm(c, paused) : NULL;
+}
+
+static json_object *vm_clean_shutdown(struct call *c)
+{
+    struct vm_view v;
+    if (!view(c, &v) || !need_state(c, &v, "Running"))
+        return NULL;
+    char *msg = NULL;
+    size_t ml;
+    FILE *err = open_memstream(&msg, &ml);
+    int rc = xenon_domain_request(&vm_paths, (unsigned)v.domid, "poweroff", err);
+    fclose(err);
+    if (!libxenon_ok(c, rc, msg))
+        return NULL;
+    /* Until the domain is gone (its record halted or removed). */
+    uint64_t deadline = model_now_ns() + CLEAN_SHUTDOWN_WAIT_S * 1000000000ull;
+    vm_scan_request();
+    model_lock();
+    for (;;) {
+        json_object *r = model_get("VM", v.ref), *f, *d;
+        if (!r || (json_object_object_get_ex(r, "power_state", &f) &&
+                   !strcmp(json_object_get_string(f), "Halted")) ||
+            (json_object_object_get_ex(r, "domid", &d) && json_object_get_int64(d) != v.domid))
+            break;
+        if (model_now_ns() >= deadline) {
+            model_unlock();
+            return fail(c, "VM_SHUTDOWN_TIMEOUT", v.ref, "600", NULL);
+        }
+        model_wait_change(deadline);
+    }
+    model_unlock();
+    return void_result();
+}
+
+static json_object *vm_hard_shutdown(struct call *c)
+{
+    struct vm_view v;
+    if (!view(c, &v))
+        return NULL;
+    if (strcmp(v.power, "Paused") && !need_state(c, &v, "Running"))
+        return NULL;
+    char *msg = NULL;
+    size_t ml;
+    FILE *err = open_memstream(&msg, &ml);
+    int rc = xenon_domain_destroy(&vm_paths, (unsigned)v.domid, err);
+    fclose(err);
+    vm_scan();
+    return libxenon_ok(c, rc, msg) ? void_result() : NULL;
+}
+
+/* As XAPI: the domain is destroyed and the VM started again from its
+ * definition (a VM without one only goes away). */
+static json_object *vm_hard_reboot(struct call *c)
+{
+    json_object *r = vm_hard_shutdown(c);
+    if (!r)
+        return NULL;
+    json_object_put(r);
+    return start_vm(c, false);
+}
+
+static json_object *vm_clean_reboot(struct call *c)
+{
+    struct vm_view v;
+    if (!view(c, &v) || !need_state(c, &v, "Running"))
+        return NULL;
+    char *msg = NULL;
+    size_t ml;
+    FILE *err = open_memstream(&msg, &ml);
+    int rc = xenon_domain_request(&vm_paths, (unsigned)v.domid, "reboot", err);
+    fclose(err);
+    return libxenon_ok(c, rc, msg) ? void_result() : NULL;
+}
+
+static json_object *pause_or_unpause(struct call *c, bool pause)
+{
+    struct vm_view v;
+    if (!view(c, &v) || !need_state(c, &v, pause ? "Running" : "Paused"))
+        return NULL;
+    char *msg = NULL;
+    size_t ml;
+    FILE *err = open_memstream(&msg, &ml);
+    int rc = pause ? xenon_domain_pause(&vm_paths, (unsigned)v.domid, err)
+                   : xenon_domain_unpause(&vm_paths, (unsigned)v.domid, err);
+    fclose(err);
+    vm_scan();
+    return libxenon_ok(c, rc, msg) ? void_result() : NULL;
+}
+
+static json_object *vm_pause(struct call *c) { return pause_or_unpause(c, true); }
+static json_object *vm_unpause(struct call *c) { return pause_or_unpause(c, false); }
+
+const struct xapi_method vm_methods[] = {
+    { "VM.start", 4, ROLE_VM_OPERATOR, M_ASYNC, vm_start },
+    { "VM.start_on", 5, ROLE_VM_OPERATOR, M_ASYNC, vm_start_on },
+    { "VM.clean_shutdown", 2, ROLE_VM_OPERATOR, M_ASYNC, vm_clean_shutdown },
+    { "VM.hard_shutdown", 2, ROLE_VM_OPERATOR, M_ASYNC, vm_hard_shutdown },
+    { "VM.clean_reboot", 2, ROLE_VM_OPERATOR, M_ASYNC, vm_clean_reboot },
+    { "VM.hard_reboot", 2, ROLE_VM_OPERATOR, M_ASYNC, vm_hard_reboot },
+    { "VM.pause", 2, ROLE_VM_OPERATOR, M_ASYNC, vm_pause },
+    { "VM.unpause", 2, ROLE_VM_OPERATOR, M_ASYNC, vm_unpause },
+    { NULL, 0, 0, 0, NULL },
+};

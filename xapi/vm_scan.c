@@ -1,0 +1,574 @@
+/* VM records from libxenon (vm_scan.h). */
+#include "vm_scan.h"
+
+#include <dirent.h>
+#include <gnutls/crypto.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "domain_config.h"
+#include "guest_metrics.h"
+#include "host_info.h"
+#include "log.h"
+#include "model.h"
+
+struct xenon_paths vm_paths;
+static char vm_dir[XENON_PATH_MAX];
+static pthread_mutex_t scan_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t req_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t req_cv = PTHREAD_COND_INITIALIZER;
+static bool requested;
+#define GM_SIG_MAX 4096
+static json_object *signatures;     /* VM ref -> what its records were made of */
+
+void vm_scan_config(const char *dir, const struct xenon_paths *p)
+{
+    snprintf(vm_dir, sizeof(vm_dir), "%s", dir);
+    vm_paths = *p;
+}
+
+const char *vm_scan_dir(void)
+{
+    return vm_dir;
+}
+
+void vm_uuid_for_name(const char *name, char *out)
+{
+    /* RFC 4122 name-based (SHA-1), in a namespace of our own. */
+    static const uint8_t ns[16] = { 0x6b, 0x1e, 0x0c, 0x55, 0x7a, 0x3d, 0x4f, 0x52,
+                                    0x9e, 0x8b, 0x58, 0x65, 0x6e, 0x6f, 0x6e, 0x21 };
+    size_t n = strlen(name);
+    uint8_t *buf = malloc(16 + n), h[20];
+    memcpy(buf, ns, 16);
+    memcpy(buf + 16, name, n);
+    gnutls_hash_fast(GNUTLS_DIG_SHA1, buf, 16 + n, h);
+    free(buf);
+    h[6] = (h[6] & 0x0f) | 0x50;
+    h[8] = (h[8] & 0x3f) | 0x80;
+    sprintf(out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+            h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11],
+            h[12], h[13], h[14], h[15]);
+}
+
+/* One VM definition, as read from its file. */
+struct vmdef {
+    char name[256], uuid[37], path[XENON_PATH_MAX + 300];
+    int64_t max_kb, target_kb;
+    int max_vcpus, vcpus;
+    char kernel[XENON_PATH_MAX], cmdline[1024];
+    char on_poweroff[24], on_reboot[24], on_crash[24];
+};
+
+/* Parse one definition file into x. 0, or -1 when it is not a VM. */
+static int parse_def(const char *path, struct vmdef *x, FILE *quiet)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    static char data[65536];        /* scans are serialised (scan_lock) */
+    size_t len = fread(data, 1, sizeof(data), f);
+    fclose(f);
+    struct domain_config dc;
+    domain_config_init(&dc);
+    int rc = -1;
+    if (len < sizeof(data) &&
+        domain_config_parse(path, data, len, NULL, 0, quiet, &dc) == 0 && dc.name) {
+        memset(x, 0, sizeof(*x));
+        snprintf(x->name, sizeof(x->name), "%s", dc.name);
+        snprintf(x->path, sizeof(x->path), "%s", path);
+        if (dc.uuid_given) {
+            const uint8_t *u = dc.uuid;
+            sprintf(x->uuid, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                    u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10],
+                    u[11], u[12], u[13], u[14], u[15]);
+        } else {
+            vm_uuid_for_name(dc.name, x->uuid);
+        }
+        x->max_kb = dc.max_memkb;
+        x->target_kb = dc.target_memkb;
+        x->max_vcpus = dc.max_vcpus;
+        x->vcpus = dc.avail_vcpus;
+        snprintf(x->kernel, sizeof(x->kernel), "%s", dc.kernel ? dc.kernel : "");
+        snprintf(x->cmdline, sizeof(x->cmdline), "%s", dc.cmdline ? dc.cmdline : "");
+        snprintf(x->on_poweroff, sizeof(x->on_poweroff), "%s", dc_action_name(dc.on_poweroff));
+        snprintf(x->on_reboot, sizeof(x->on_reboot), "%s", dc_action_name(dc.on_reboot));
+        snprintf(x->on_crash, sizeof(x->on_crash), "%s", dc_action_name(dc.on_crash));
+        rc = 0;
+    }
+    domain_config_dispose(&dc);
+    return rc;
+}
+
+/* What the last scan parsed, by path: a file is parsed again only when
+ * its inode, size or modification time changed. */
+struct cached {
+    struct vmdef def;
+    bool ok;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+};
+static struct cached *cache;
+static json_object *cache_index;    /* path -> index into cache */
+
+static int read_defs(struct vmdef **out)
+{
+    *out = NULL;
+    DIR *d = vm_dir[0] ? opendir(vm_dir) : NULL;
+    int n = 0, cap = 0;
+    struct cached *v = NULL;
+    json_object *index = json_object_new_object();
+    FILE *quiet = fopen("/dev/null", "we");
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t l = strlen(e->d_name);
+        if (l < 5 || strcmp(e->d_name + l - 4, ".cfg") || e->d_name[0] == '.')
+            continue;
+        char path[sizeof(v->def.path)];
+        snprintf(path, sizeof(path), "%s/%s", vm_dir, e->d_name);
+        struct stat st;
+        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct cached *nv = realloc(v, (size_t)cap * sizeof(*v));
+            if (!nv)
+                break;
+            v = nv;
+        }
+        struct cached *x = &v[n];
+        json_object *i;
+        struct cached *old = cache_index && json_object_object_get_ex(cache_index, path, &i)
+                                 ? &cache[json_object_get_int(i)] : NULL;
+        if (old && old->ino == st.st_ino && old->size == st.st_size &&
+            old->mtime.tv_sec == st.st_mtim.tv_sec && old->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+            *x = *old;
+        } else {
+            x->ok = parse_def(path, &x->def, quiet ? quiet : stderr) == 0;
+            x->ino = st.st_ino;
+            x->size = st.st_size;
+            x->mtime = st.st_mtim;
+        }
+        json_object_object_add(index, path, json_object_new_int(n));
+        n++;
+    }
+    if (quiet)
+        fclose(quiet);
+    if (d)
+        closedir(d);
+    free(cache);
+    json_object_put(cache_index);
+    cache = v;
+    cache_index = index;
+    struct vmdef *defs = calloc((size_t)n + 1, sizeof(*defs));
+    int k = 0;
+    for (int j = 0; defs && j < n; j++)
+        if (v[j].ok)
+            defs[k++] = v[j].def;
+    *out = defs;
+    return defs ? k : 0;
+}
+
+static void kv(json_object *o, const char *k, const char *v)
+{
+    json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static void i64(json_object *o, const char *k, int64_t v)
+{
+    json_object_object_add(o, k, json_object_new_int64(v));
+}
+
+static const char *xapi_action(const char *xl)
+{
+    if (!strcmp(xl, "restart") || !strcmp(xl, "rename-restart"))
+        return "restart";
+    if (!strcmp(xl, "preserve"))
+        return "preserve";
+    return "destroy";
+}
+
+static void timestr(double t, char *out, size_t n)
+{
+    time_t s = (time_t)t;
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(out, n, "%Y%m%dT%H:%M:%SZ", &tm);
+}
+
+/* locked: put the records of one VM. name: its key; def / dom may be NULL
+ * (not both); dom0: the control domain. */
+static void put_vm(const char *name, const struct vmdef *def, const struct xenon_dominfo *dom,
+                   bool dom0, json_object *gm, json_object *seen, json_object *resident)
+{
+    char key[300];
+    snprintf(key, sizeof(key), "VM/%s", name);
+    const char *ref = model_ref_for(key);
+    snprintf(key, sizeof(key), "VM_metrics/%s", name);
+    char mref[48], cref[48];
+    snprintf(mref, sizeof(mref), "%s", model_ref_for(key));
+    snprintf(key, sizeof(key), "console/%s", name);
+    snprintf(cref, sizeof(cref), "%s", model_ref_for(key));
+    json_object_object_add(seen, ref, NULL);
+    json_object_object_add(seen, mref, NULL);
+    json_object_object_add(seen, cref, NULL);
+    char gref[48];
+    snprintf(key, sizeof(key), "VM_guest_metrics/%s", name);
+    snprintf(gref, sizeof(gref), "%s", model_ref_for(key));
+
+    const char *power = "Halted";
+    if (dom0 || (dom && dom->running))
+        power = dom && dom->paused ? "Paused" : "Running";
+    bool live = strcmp(power, "Halted") != 0;
+    int64_t max_kb = dom && live ? (int64_t)dom->max_kb : def ? def->max_kb : 0;
+    int64_t target_kb = dom && live ? (int64_t)dom->target_kb : def ? def->target_kb : 0;
+    int vcpus = dom && live ? (int)dom->vcpus : def ? def->vcpus : 1;
+    int max_vcpus = def ? def->max_vcpus : vcpus;
+    if (max_vcpus < vcpus)
+        max_vcpus = vcpus;
+    if (dom0) {
+        struct sysinfo si;
+        sysinfo(&si);
+        max_kb = target_kb = (int64_t)(si.totalram * si.mem_unit / 1024);
+        vcpus = max_vcpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    }
+    const char *uuid = dom0 ? "00000000-0000-0000-0000-000000000000"
+                            : def ? def->uuid : dom->uuid;
+
+    /* Everything the records below are made of: when it is what it was
+     * at the last scan (and the records are still there), they are too,
+     * and building them again to compare would cost a thousand VMs'
+     * worth of work every second. */
+    char sig[XENON_PATH_MAX * 3 + 1024 + GM_SIG_MAX];
+    const char *gms = gm ? json_object_to_json_string_ext(gm, JSON_C_TO_STRING_PLAIN) : "";
+    bool cacheable = strlen(gms) < GM_SIG_MAX;   /* else always rebuilt */
+    if (!cacheable)
+        gms = "";
+    snprintf(sig, sizeof(sig), "%s|%s|%s|%d|%lld|%lld|%d|%d|%.3f|%s|%s|%s|%s|%s|%s|%s|%s|%s",
+             uuid, name, power, live ? (dom0 ? 0 : (int)dom->domid) : -1,
+             (long long)max_kb, (long long)target_kb, vcpus, max_vcpus,
+             dom && live ? dom->start_time : 0.0, def ? def->path : "",
+             def ? def->kernel : "", def ? def->cmdline : "", def ? def->on_poweroff : "",
+             def ? def->on_reboot : "", def ? def->on_crash : "", ref, host_ref(), gms);
+    json_object *was;
+    if (!signatures)
+        signatures = json_object_new_object();
+    if (cacheable && json_object_object_get_ex(signatures, ref, &was) &&
+        !strcmp(json_object_get_string(was), sig) && model_get("VM", ref) &&
+        model_get("VM_metrics", mref) && (!live || dom0 || model_get("console", cref)) &&
+        (!gm || !live || model_get("VM_guest_metrics", gref))) {
+        if (live)
+            json_object_array_add(resident, json_object_new_string(ref));
+        if (!live || dom0)
+            json_object_object_del(seen, cref);
+        if (gm && live)
+            json_object_object_add(seen, gref, NULL);
+        json_object_put(gm);
+        return;
+    }
+    json_object_object_add(signatures, ref, json_object_new_string(sig));
+
+    json_object *vm = json_object_new_object();
+    kv(vm, "uuid", uuid);
+    kv(vm, "name_label", name);
+    kv(vm, "name_description", dom0 ? "The control domain" : "");
+    kv(vm, "power_state", power);
+    i64(vm, "domid", live ? (dom0 ? 0 : (int64_t)dom->domid) : -1);
+    kv(vm, "domain_type", dom0 ? "pv" : "pvh");
+    kv(vm, "HVM_boot_policy", "");
+    json_object_object_add(vm, "HVM_boot_params", json_object_new_object());
+    json_object_object_add(vm, "is_a_template", json_object_new_boolean(0));
+    json_object_object_add(vm, "is_default_template", json_object_new_boolean(0));
+    json_object_object_add(vm, "is_a_snapshot", json_object_new_boolean(0));
+    json_object_object_add(vm, "is_control_domain", json_object_new_boolean(dom0));
+    kv(vm, "resident_on", live ? host_ref() : REF_NULL);
+    kv(vm, "scheduled_to_be_resident_on", REF_NULL);
+    kv(vm, "affinity", REF_NULL);
+    i64(vm, "memory_overhead", 0);
+    i64(vm, "memory_target", target_kb * 1024);
+    i64(vm, "memory_static_max", max_kb * 1024);
+    i64(vm, "memory_dynamic_max", max_kb * 1024);
+    i64(vm, "memory_dynamic_min", target_kb * 1024);
+    i64(vm, "memory_static_min", target_kb * 1024);
+    i64(vm, "VCPUs_max", max_vcpus);
+    i64(vm, "VCPUs_at_startup", vcpus);
+    json_object_object_add(vm, "VCPUs_params", json_object_new_object());
+    kv(vm, "actions_after_shutdown", def ? xapi_action(def->on_poweroff) : "destroy");
+    kv(vm, "actions_after_reboot", def ? xapi_action(def->on_reboot) : "restart");
+    kv(vm, "actions_after_crash", def ? xapi_action(def->on_crash) : "destroy");
+    kv(vm, "actions_after_softreboot", "soft_reboot");
+    kv(vm, "PV_kernel", def ? def->kernel : "");
+    kv(vm, "PV_args", def ? def->cmdline : "");
+    kv(vm, "PV_ramdisk", "");
+    kv(vm, "PV_bootloader", "");
+    kv(vm, "PV_bootloader_args", "");
+    kv(vm, "PV_legacy_args", "");
+    kv(vm, "metrics", mref);
+    kv(vm, "guest_metrics", gm && live ? gref : REF_NULL);
+    json_object *oc = json_object_new_object();
+    if (def)
+        kv(oc, "xenon_config_file", def->path);
+    json_object_object_add(vm, "other_config", oc);
+    json_object *plat = json_object_new_object();
+    json_object_object_add(vm, "platform", plat);
+    json_object_object_add(vm, "blocked_operations", json_object_new_object());
+    json_object_object_add(vm, "current_operations", json_object_new_object());
+    json_object *ops = json_object_new_array();
+    static const char *const halted_ops[] = { "start", "start_on", NULL };
+    static const char *const running_ops[] = { "clean_shutdown", "hard_shutdown", "clean_reboot", "hard_reboot",
+                                               "pause", NULL };
+    static const char *const paused_ops[] = { "unpause", "hard_shutdown", NULL };
+    const char *const *list = dom0 ? (const char *const[]){ NULL }
+                              : !live ? (def ? halted_ops : (const char *const[]){ NULL })
+                              : !strcmp(power, "Paused") ? paused_ops : running_ops;
+    for (int i = 0; list[i]; i++)
+        json_object_array_add(ops, json_object_new_string(list[i]));
+    json_object_object_add(vm, "allowed_operations", ops);
+    json_object *cons = json_object_new_array();
+    if (live && !dom0)
+        json_object_array_add(cons, json_object_new_string(cref));
+    json_object_object_add(vm, "consoles", cons);
+    static const char *const lists[] = {
+        "VBDs", "VIFs", "VGPUs", "VUSBs", "VTPMs", "crash_dumps", "attached_PCIs",
+        "snapshots", "children", "tags", "pending_guidances", NULL,
+    };
+    for (int i = 0; lists[i]; i++)
+        json_object_object_add(vm, lists[i], json_object_new_array());
+    static const char *const maps[] = {
+        "xenstore_data", "bios_strings", NULL,
+    };
+    for (int i = 0; maps[i]; i++)
+        json_object_object_add(vm, maps[i], json_object_new_object());
+    json_object_object_add(vm, "NVRAM", json_object_new_object());
+    static const char *const nulls[] = {
+        "parent", "appliance", "suspend_VDI", "suspend_SR", "snapshot_of",
+        "protection_policy", "snapshot_schedule", NULL,
+    };
+    for (int i = 0; nulls[i]; i++)
+        kv(vm, nulls[i], REF_NULL);
+    kv(vm, "PCI_bus", "");
+    kv(vm, "ha_restart_priority", "");
+    kv(vm, "recommendations", "");
+    kv(vm, "snapshot_time", "19700101T00:00:00Z");
+    kv(vm, "transportable_snapshot_id", "");
+    kv(vm, "generation_id", "");
+    kv(vm, "reference_label", "");
+    kv(vm, "last_booted_record", "");
+    json_object_object_add(vm, "snapshot_info", json_object_new_object());
+    kv(vm, "snapshot_metadata", "");
+    i64(vm, "user_version", 1);
+    i64(vm, "version", 0);
+    i64(vm, "order", 0);
+    i64(vm, "start_delay", 0);
+    i64(vm, "shutdown_delay", 0);
+    i64(vm, "hardware_platform_version", 0);
+    json_object_object_add(vm, "has_vendor_device", json_object_new_boolean(0));
+    json_object_object_add(vm, "requires_reboot", json_object_new_boolean(0));
+    json_object_object_add(vm, "is_snapshot_from_vmpp", json_object_new_boolean(0));
+    json_object_object_add(vm, "is_vmss_snapshot", json_object_new_boolean(0));
+    json_object_object_add(vm, "ha_always_run", json_object_new_boolean(0));
+    model_put("VM", ref, vm);
+    if (live)
+        json_object_array_add(resident, json_object_new_string(ref));
+
+    /* VM_metrics: what the domain uses now (its last values when halted). */
+    json_object *m = json_object_new_object();
+    char u[40], t[32];
+    json_object *old = model_get("VM_metrics", mref), *f;
+    if (old && json_object_object_get_ex(old, "uuid", &f))
+        snprintf(u, sizeof(u), "%s", json_object_get_string(f));
+    else
+        model_new_uuid(u);
+    kv(m, "uuid", u);
+    i64(m, "memory_actual", live ? target_kb * 1024 : 0);
+    i64(m, "VCPUs_number", live ? vcpus : 0);
+    json_object_object_add(m, "VCPUs_utilisation", json_object_new_object());
+    json_object_object_add(m, "VCPUs_CPU", json_object_new_object());
+    json_object_object_add(m, "VCPUs_params", json_object_new_object());
+    json_object_object_add(m, "VCPUs_flags", json_object_new_object());
+    json_object_object_add(m, "state", json_object_new_array());
+    timestr(dom && live ? dom->start_time : 0, t, sizeof(t));
+    kv(m, "start_time", t);
+    kv(m, "install_time", "19700101T00:00:00Z");
+    kv(m, "last_updated", "19700101T00:00:00Z");
+    json_object_object_add(m, "other_config", json_object_new_object());
+    json_object_object_add(m, "hvm", json_object_new_boolean(0));
+    json_object_object_add(m, "nested_virt", json_object_new_boolean(0));
+    json_object_object_add(m, "nomigrate", json_object_new_boolean(0));
+    kv(m, "current_domain_type", live ? (dom0 ? "pv" : "pvh") : "unspecified");
+    model_put("VM_metrics", mref, m);
+
+    /* VM_guest_metrics: what the guest wrote of itself. */
+    if (gm && live) {
+        old = model_get("VM_guest_metrics", gref);
+        if (old && json_object_object_get_ex(old, "uuid", &f))
+            snprintf(u, sizeof(u), "%s", json_object_get_string(f));
+        else
+            model_new_uuid(u);
+        kv(gm, "uuid", u);
+        model_put("VM_guest_metrics", gref, gm);
+        json_object_object_add(seen, gref, NULL);
+    } else {
+        json_object_put(gm);
+    }
+
+    /* console: the PV text console of a live guest. */
+    if (live && !dom0) {
+        json_object *c = json_object_new_object();
+        old = model_get("console", cref);
+        if (old && json_object_object_get_ex(old, "uuid", &f))
+            snprintf(u, sizeof(u), "%s", json_object_get_string(f));
+        else
+            model_new_uuid(u);
+        kv(c, "uuid", u);
+        kv(c, "protocol", "vt100");
+        char loc[128];
+        snprintf(loc, sizeof(loc), "/console?ref=%s", cref);
+        kv(c, "location", loc);
+        kv(c, "VM", ref);
+        json_object_object_add(c, "other_config", json_object_new_object());
+        model_put("console", cref, c);
+    } else {
+        json_object_object_del(seen, cref);
+    }
+}
+
+/* locked: remove the records of a class not in `seen`. */
+static void drop_unseen(const char *cls, json_object *seen)
+{
+    json_object *all = model_class(cls);
+    if (!all)
+        return;
+    json_object *gone = json_object_new_array();
+    json_object_object_foreach(all, ref, rec) {
+        (void)rec;
+        if (!json_object_object_get_ex(seen, ref, NULL))
+            json_object_array_add(gone, json_object_new_string(ref));
+    }
+    for (size_t i = 0; i < json_object_array_length(gone); i++)
+        model_del(cls, json_object_get_string(json_object_array_get_idx(gone, i)));
+    json_object_put(gone);
+}
+
+void vm_scan(void)
+{
+    pthread_mutex_lock(&scan_lock);
+    struct vmdef *defs;
+    int ndefs = read_defs(&defs);
+    struct xenon_dominfo *doms = NULL;
+    int ndoms = 0;
+    FILE *quiet = fopen("/dev/null", "we");
+    int rc = xenon_domain_list(&vm_paths, &doms, &ndoms, quiet ? quiet : stderr);
+    if (quiet)
+        fclose(quiet);
+    if (rc < 0) {
+        /* xenstored unreachable: what we showed stays until it is back. */
+        log_limited(LOG_WARN, "cannot list domains (is xenstored running at %s?)",
+                    vm_paths.xs_path);
+        free(defs);
+        pthread_mutex_unlock(&scan_lock);
+        return;
+    }
+    /* The guests' own metrics, read before the lock is taken. */
+    json_object **gms = calloc((size_t)ndoms + 1, sizeof(*gms));
+    struct xs_client *xs = gms ? xs_open(vm_paths.xs_path) : NULL;
+    for (int i = 0; xs && i < ndoms; i++)
+        if (doms[i].running && doms[i].domid != 0)
+            gms[i] = guest_metrics_read(xs, doms[i].domid);
+    if (xs)
+        xs_close(xs);
+    if (!gms) {
+        free(defs);
+        free(doms);
+        pthread_mutex_unlock(&scan_lock);
+        return;
+    }
+    json_object *seen = json_object_new_object(), *resident = json_object_new_array();
+    model_lock();
+    put_vm("Domain-0", NULL, NULL, true, NULL, seen, resident);
+    for (int i = 0; i < ndefs; i++) {
+        int k = xenon_dominfo_find(doms, ndoms, defs[i].name);
+        /* a number is a domid to xenon_dominfo_find: match names only */
+        if (k >= 0 && strcmp(doms[k].name, defs[i].name))
+            k = -1;
+        put_vm(defs[i].name, &defs[i], k >= 0 ? &doms[k] : NULL, false,
+               k >= 0 ? gms[k] : NULL, seen, resident);
+        if (k >= 0) {
+            doms[k].name[0] = 0;        /* taken */
+            gms[k] = NULL;
+        }
+    }
+    for (int i = 0; i < ndoms; i++) {
+        if (doms[i].name[0] && doms[i].domid != 0) {
+            put_vm(doms[i].name, NULL, &doms[i], false, gms[i], seen, resident);
+            gms[i] = NULL;
+        }
+    }
+    drop_unseen("VM", seen);
+    drop_unseen("VM_guest_metrics", seen);
+    drop_unseen("VM_metrics", seen);
+    drop_unseen("console", seen);
+    host_info_refresh(resident);
+    model_unlock();
+    json_object_put(seen);
+    json_object_put(resident);
+    for (int i = 0; i < ndoms; i++)
+        json_object_put(gms[i]);
+    free(gms);
+    free(defs);
+    free(doms);
+    pthread_mutex_unlock(&scan_lock);
+}
+
+void vm_scan_request(void)
+{
+    pthread_mutex_lock(&req_lock);
+    requested = true;
+    pthread_cond_signal(&req_cv);
+    pthread_mutex_unlock(&req_lock);
+}
+
+/* Watch-driven scans start at most this often: guests write their own
+ * nodes under /local/domain (which the watch covers), and a guest that
+ * writes without pause must not make the daemon rescan every domain
+ * without pause. */
+#define SCAN_MIN_INTERVAL_NS 100000000ull
+
+static void *scan_thread(void *arg)
+{
+    uint64_t last = 0;
+    for (;;) {
+        pthread_mutex_lock(&req_lock);
+        if (!requested) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&req_cv, &req_lock, &ts);
+        }
+        bool was = requested;
+        requested = false;
+        pthread_mutex_unlock(&req_lock);
+        if (was) {
+            /* let a burst of watch events settle, and keep the pace */
+            uint64_t now = model_now_ns(), wait = 20000000ull;
+            if (last && now - last < SCAN_MIN_INTERVAL_NS &&
+                SCAN_MIN_INTERVAL_NS - (now - last) > wait)
+                wait = SCAN_MIN_INTERVAL_NS - (now - last);
+            usleep((useconds_t)(wait / 1000));
+        }
+        last = model_now_ns();
+        vm_scan();
+    }
+    return NULL;
+}
+
+int vm_scan_start(void)
+{
+    pthread_t t;
+    return pthread_create(&t, NULL, scan_thread, NULL) ? -1 : 0;
+}

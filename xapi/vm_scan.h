@@ -1,0 +1,34 @@
+/* The VM, VM_metrics and console records, rebuilt from what libxenon
+ * reports (xenon_domain_list: xenstore, the state files, the VMMs) and
+ * from the VM definitions: the xl.cfg files (*.cfg) in the VM directory
+ * (--vm-dir). A definition that is not running is a Halted VM; a running
+ * domain is its definition's VM when the names match (xl names are
+ * unique), else a VM of its own that goes away when the domain does.
+ * Domain-0 is listed as the control domain. A definition without a uuid=
+ * gets one derived from its name, which VM.start then gives the domain. */
+#ifndef XAPI_VM_SCAN_H
+#define XAPI_VM_SCAN_H
+
+#include "domain.h"
+
+void vm_scan_config(const char *vm_dir, const struct xenon_paths *paths);
+
+/* Rebuild now (serialised with other scans); events for what changed. */
+void vm_scan(void);
+
+/* Ask the scan thread to rebuild soon (from the xenstore watch). */
+void vm_scan_request(void);
+
+/* The scan thread: on request, else once a second (pause and VMM state
+ * are not in xenstore). */
+int vm_scan_start(void);
+
+/* A definition's derived uuid (UUIDv5 of its name). out >= 37. */
+void vm_uuid_for_name(const char *name, char *out);
+
+extern struct xenon_paths vm_paths;
+
+/* The VM directory (--vm-dir). */
+const char *vm_scan_dir(void);
+
+#endif

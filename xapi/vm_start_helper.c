@@ -1,0 +1,76 @@
+/* `xenon-xapi --create-domain CFG --uuid UUID [--paused]`: the process
+ * VM.start runs to create a domain from its definition with libxenon.
+ * xenon_domain_create forks the domain's monitor, which lives on; forked
+ * from the daemon it would keep the daemon's sockets and threads' state,
+ * so the daemon spawns this fresh program for it instead. */
+#include "vm_start_helper.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain.h"
+#include "domain_config.h"
+
+static int parse_uuid(const char *s, uint8_t out[16])
+{
+    for (int i = 0; i < 16; i++) {
+        while (*s == '-')
+            s++;
+        unsigned v;
+        if (sscanf(s, "%2x", &v) != 1)
+            return -1;
+        out[i] = (uint8_t)v;
+        s += 2;
+    }
+    return *s ? -1 : 0;
+}
+
+static char *absolute(const char *p)
+{
+    if (!p)
+        return NULL;
+    char *r = realpath(p, NULL);
+    return r ? r : strdup(p);
+}
+
+int vm_start_helper(const char *cfg, const char *uuid, bool paused)
+{
+    FILE *f = fopen(cfg, "re");
+    if (!f) {
+        fprintf(stderr, "cannot read %s: %s\n", cfg, strerror(errno));
+        return 1;
+    }
+    static char data[65536];
+    size_t len = fread(data, 1, sizeof(data), f);
+    fclose(f);
+    struct domain_config dc;
+    domain_config_init(&dc);
+    if (len == sizeof(data) || domain_config_parse(cfg, data, len, NULL, 0, stderr, &dc) < 0) {
+        fprintf(stderr, "cannot use the definition %s\n", cfg);
+        domain_config_dispose(&dc);
+        return 1;
+    }
+    if (!dc.uuid_given && uuid && parse_uuid(uuid, dc.uuid) == 0)
+        dc.uuid_given = true;
+    if (dc.type != DC_TYPE_PVH || !dc.kernel) {
+        fprintf(stderr, "only pvh domains with a kernel can start\n");
+        domain_config_dispose(&dc);
+        return 1;
+    }
+    char *k = absolute(dc.kernel), *r = absolute(dc.ramdisk);
+    free(dc.kernel);
+    free(dc.ramdisk);
+    dc.kernel = k;
+    dc.ramdisk = r;
+    struct xenon_paths p;
+    xenon_paths_init(&p);
+    char *json = domain_config_to_json(&dc);
+    unsigned domid;
+    int rc = xenon_domain_create(&p, &dc, json, paused ? XENON_CREATE_PAUSED : 0, &domid,
+                                 NULL, stderr);
+    free(json);
+    domain_config_dispose(&dc);
+    return rc < 0 ? 1 : 0;
+}
