@@ -15,7 +15,11 @@
 
 #define MSR_IA32_TSC 0x10
 #define MEM_TSC_KHZ 2000000ull      /* a 2 GHz TSC */
-#define MEM_HCALL_RIP 0x3000ull     /* where mem_hypercall's `out` sits */
+/* Where mem_hypercall's `out %eax,$port` sits: the first stub's in a
+ * hypercall page at 0x3000, and written there by mem_hypercall itself for
+ * domains that have none (the dispatcher reads it to rewind a
+ * continuation). */
+#define MEM_HCALL_RIP 0x3005ull
 
 int platform_get_regs(struct vcpu *v, struct platform_regs *r)
 {
@@ -183,6 +187,9 @@ long mem_hypercall(struct vcpu *v, uint64_t nr, uint64_t a0, uint64_t a1,
 {
     struct platform_regs *r = &v->pv->regs;
     bool long_mode = platform_long_mode(&v->pv->sregs);
+    static const uint8_t out_imm8[XEN_HYPERCALL_INSN_LEN] = {
+        0xe7, XEN_HYPERCALL_PORT };
+    gmem_write(&v->d->mem, MEM_HCALL_RIP, out_imm8, sizeof(out_imm8));
     r->rax = nr;
     r->rip = MEM_HCALL_RIP + XEN_HYPERCALL_INSN_LEN;
     if (long_mode) {

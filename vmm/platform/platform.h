@@ -38,6 +38,7 @@ struct platform_sregs {
     uint64_t cr0, cr2, cr3, cr4, efer;
     uint16_t cs_selector;
     bool cs_l;          /* 64-bit code segment */
+    uint64_t cs_base;   /* linear address of CS:0 (ignored in 64-bit mode) */
     uint8_t cpl;        /* SS.DPL */
 };
 
