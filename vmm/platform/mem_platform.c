@@ -5,6 +5,7 @@
 #include "layout.h"
 #include "memmap.h"
 #include "shinfo.h"
+#include "timer.h"
 #include "uart.h"
 
 #include <errno.h>
@@ -45,6 +46,38 @@ int platform_get_msr(struct vcpu *v, uint32_t index, uint64_t *value)
     if (index != MSR_IA32_TSC)
         return -EINVAL;
     *value = __rdtsc();             /* the guest TSC is the host's */
+    return 0;
+}
+
+/* The full state is what was last set, with the registers and modes the
+ * Xen ABI reads kept in regs/sregs. */
+int platform_get_vcpu_state(struct vcpu *v, struct platform_vcpu_state *s)
+{
+    const struct platform_vcpu *pv = v->pv;
+    *s = pv->full;
+    s->regs = pv->regs;
+    s->cr0 = pv->sregs.cr0; s->cr2 = pv->sregs.cr2; s->cr3 = pv->sregs.cr3;
+    s->cr4 = pv->sregs.cr4; s->efer = pv->sregs.efer;
+    s->cs.selector = pv->sregs.cs_selector;
+    s->cs.l = pv->sregs.cs_l;
+    s->cs.base = pv->sregs.cs_base;
+    s->ss.dpl = pv->sregs.cpl;
+    return 0;
+}
+
+int platform_set_vcpu_state(struct vcpu *v, const struct platform_vcpu_state *s)
+{
+    if (s->nr_msrs > PLATFORM_MAX_MSRS || s->nr_xcrs > PLATFORM_MAX_XCRS ||
+        s->xsave_len > PLATFORM_XSAVE_MAX || s->mp_state > PLATFORM_MP_SIPI_RECEIVED)
+        return -EINVAL;
+    struct platform_vcpu *pv = v->pv;
+    pv->full = *s;
+    pv->regs = s->regs;
+    pv->sregs = (struct platform_sregs){
+        .cr0 = s->cr0, .cr2 = s->cr2, .cr3 = s->cr3, .cr4 = s->cr4,
+        .efer = s->efer, .cs_selector = s->cs.selector, .cs_l = s->cs.l != 0,
+        .cs_base = s->cs.base, .cpl = s->ss.dpl & 3,
+    };
     return 0;
 }
 
@@ -152,6 +185,8 @@ struct domain *mem_domain_create(uint32_t domid, unsigned nr_vcpus,
         d->vcpu[i].pv = &pvm->vcpu[i];
         pvm->vcpu[i].max_continuations = UINT32_MAX;
         mem_vcpu_compat_mode(&d->vcpu[i]);
+        if (timer_init(&d->vcpu[i]) < 0)
+            goto fail_timers;
     }
     if (gmem_init(&d->mem, ram_bytes, LAYOUT_NR_SPECIAL) < 0)
         goto fail_mem;
@@ -167,6 +202,9 @@ struct domain *mem_domain_create(uint32_t domid, unsigned nr_vcpus,
 fail_all:
     gmem_destroy(&d->mem);
 fail_mem:
+fail_timers:
+    for (unsigned i = 0; d && i < nr_vcpus; i++)
+        timer_fini(&d->vcpu[i]);
 fail:
     free(pvm);
     free(d);
@@ -178,6 +216,8 @@ void mem_domain_destroy(struct domain *d)
     if (!d)
         return;
     gmem_destroy(&d->mem);
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        timer_fini(&d->vcpu[i]);
     free(d->pvm);
     free(d);
 }
