@@ -98,6 +98,12 @@ struct xenon_ctl_hdr {
 #define XENON_CTL_INFO           5   /* none -> struct xenon_ctl_info + vCPUs */
 #define XENON_CTL_GO             6   /* none; the create handshake: run a domain
                                       * held by --hold (stays paused if --paused) */
+#define XENON_CTL_STATE_CHECK    7   /* none -> struct xenon_ctl_state_check: on
+                                      * a paused domain, save its state, load it
+                                      * back and save again; -EIO if a module's
+                                      * record reads back different, -EBUSY
+                                      * unless paused (a self-test of saved
+                                      * state on real vCPUs) */
 /* Reserved for the next issues; today they get -EOPNOTSUPP. */
 #define XENON_CTL_SAVE           16  /* save the domain's state to a descriptor */
 #define XENON_CTL_RESTORE        17  /* load saved state before the first GO */
@@ -128,6 +134,11 @@ struct xenon_ctl_hello_reply {
     uint32_t domid;
     uint32_t nr_vcpus;
     uint32_t pid;            /* the VMM's process id */
+};
+
+struct xenon_ctl_state_check {
+    uint32_t bytes;          /* size of the saved stream */
+    uint32_t reserved;
 };
 
 struct xenon_ctl_shutdown {

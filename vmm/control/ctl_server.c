@@ -9,6 +9,7 @@
 #include "ioloop.h"
 #include "pause.h"
 #include "platform.h"
+#include "state.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -142,6 +143,17 @@ static void on_request(void *opaque, const struct ctl_request *req)
         uint8_t body[XENON_CTL_MAX_PAYLOAD];
         size_t n = fill_info(d, body, sizeof(body) - sizeof(struct xenon_ctl_status));
         reply(c, req->type, req->id, n ? 0 : -EOVERFLOW, body, n);
+        return;
+    }
+    case XENON_CTL_STATE_CHECK: {
+        struct xenon_ctl_state_check r = { 0 };
+        size_t bytes = 0;
+        pthread_mutex_lock(&d->lock);
+        int rc = d->pause.paused && pause_all_stopped(d) ? state_reload_check(d, &bytes)
+                                                         : -EBUSY;
+        pthread_mutex_unlock(&d->lock);
+        r.bytes = (uint32_t)bytes;
+        reply(c, req->type, req->id, rc, &r, sizeof(r));
         return;
     }
     case XENON_CTL_GO:

@@ -144,6 +144,31 @@ static int timer_load(struct domain *d, const uint8_t *p, size_t len)
     return 0;
 }
 
+/* Time moves on between two saves: system time must not have gone back,
+ * and every deadline is the same system time. */
+static bool timer_same(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    struct timer_state_head ha, hb;
+    if (len < sizeof(ha))
+        return false;
+    memcpy(&ha, a, sizeof(ha));
+    memcpy(&hb, b, sizeof(hb));
+    if (hb.system_time_ns < ha.system_time_ns || ha.nr_vcpus != hb.nr_vcpus ||
+        len != sizeof(ha) + (size_t)ha.nr_vcpus * sizeof(struct timer_state_vcpu))
+        return false;
+    for (uint32_t i = 0; i < ha.nr_vcpus; i++) {
+        struct timer_state_vcpu ta, tb;
+        memcpy(&ta, a + sizeof(ha) + i * sizeof(ta), sizeof(ta));
+        memcpy(&tb, b + sizeof(hb) + i * sizeof(tb), sizeof(tb));
+        if (ta.oneshot_armed != tb.oneshot_armed || ta.periodic_ns != tb.periodic_ns ||
+            (ta.oneshot_armed && ha.system_time_ns + (uint64_t)ta.oneshot_in_ns !=
+                                     hb.system_time_ns + (uint64_t)tb.oneshot_in_ns))
+            return false;
+    }
+    return true;
+}
+
 STATE_MODULE(timer_state) = {
     .name = "timer", .version = 1, .save = timer_save, .load = timer_load,
+    .same = timer_same,
 };

@@ -219,6 +219,46 @@ static int vcpu_load(struct domain *d, const uint8_t *p, size_t len)
     return rc;
 }
 
+/* Between two saves the TSC and the LAPIC timer's current count move on
+ * (the TSC forwards only); everything else must read back as it was set. */
+#define LAPIC_TMCCT 0x390
+
+static bool vcpu_same(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    uint32_t head[2];
+    if (len < sizeof(head) || memcmp(a, b, sizeof(head)) != 0)
+        return false;
+    memcpy(head, a, sizeof(head));
+    struct platform_vcpu_state *sa = malloc(sizeof(*sa)), *sb = malloc(sizeof(*sb));
+    bool same = sa && sb;
+    size_t at = sizeof(head);
+    size_t rec = sizeof(struct vcpu_record) + sizeof(vcpu_hvm_context_t);
+    for (uint32_t i = 0; i < head[0] && same; i++) {
+        if (len - at < rec + FIXED || memcmp(a + at, b + at, rec) != 0) {
+            same = false;
+            break;
+        }
+        memset(sa, 0, sizeof(*sa));
+        memset(sb, 0, sizeof(*sb));
+        memcpy(sa, a + at + rec, FIXED);
+        memcpy(sb, b + at + rec, FIXED);
+        at += rec + FIXED;
+        if (sa->xsave_len != sb->xsave_len || len - at < sa->xsave_len ||
+            memcmp(a + at, b + at, sa->xsave_len) != 0 || sb->tsc < sa->tsc) {
+            same = false;
+            break;
+        }
+        at += sa->xsave_len;
+        sb->tsc = sa->tsc;
+        memcpy(sb->lapic + LAPIC_TMCCT, sa->lapic + LAPIC_TMCCT, 4);
+        same = memcmp(sa, sb, FIXED) == 0;
+    }
+    free(sa);
+    free(sb);
+    return same && at == len;
+}
+
 STATE_MODULE(vcpu_state) = {
     .name = "vcpu", .version = 1, .save = vcpu_save, .load = vcpu_load,
+    .same = vcpu_same,
 };
