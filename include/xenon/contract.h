@@ -160,11 +160,15 @@ struct xenon_ctl_info {
     uint32_t state;          /* XENON_CTL_STATE_* */
     int32_t shutdown_reason; /* SHUTDOWN_*, -1 while none */
     uint32_t nr_vcpus;       /* entries that follow (<= XENON_CTL_MAX_VCPUS) */
-    uint32_t reserved;
+    uint32_t flags;          /* XENON_CTL_INFO_* */
     uint64_t memory_bytes;   /* guest RAM */
     uint64_t uptime_ns;      /* Xen system time: since the domain was built */
     /* struct xenon_ctl_vcpu vcpu[nr_vcpus]; */
 };
+
+/* The guest set HVM_PARAM_CALLBACK_IRQ: its PV drivers are up (libxl's
+ * test of whether an HVM domain has PV control). */
+#define XENON_CTL_INFO_PV_CALLBACK 1u
 
 struct xenon_ctl_vcpu {
     uint64_t cpu_time_ns;    /* CPU time of the vCPU's thread */

@@ -89,6 +89,7 @@ static size_t fill_info(struct domain *d, uint8_t *body, size_t cap)
                : d->pause.paused ? XENON_CTL_STATE_PAUSED
                                  : XENON_CTL_STATE_RUNNING;
     info.uptime_ns = d->boot_ns ? domain_system_time(d) : 0;
+    info.flags = d->hvm_param[HVM_PARAM_CALLBACK_IRQ] ? XENON_CTL_INFO_PV_CALLBACK : 0;
     for (unsigned i = 0; i < info.nr_vcpus; i++) {
         const struct vcpu *v = &d->vcpu[i];
         struct xenon_ctl_vcpu cv = {
