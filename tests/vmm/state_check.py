@@ -9,7 +9,10 @@ record. Then the domain is unpaused and must go on exactly where it was:
 every count line, in order, none lost or repeated, and its system time
 never running backwards. Done several times, with a second vCPU that is
 still waiting for its start (KVM's wait-for-SIPI state).
-    state_check.py VMM COUNTER_GUEST
+Then the idle guest, whose vCPU sits blocked in SCHEDOP_block: its
+state round-trips too (restored, it returns from the call as woken), and
+it goes on running.
+    state_check.py VMM COUNTER_GUEST IDLE_GUEST
 """
 import errno
 import os
@@ -57,7 +60,7 @@ def call(path, typ):
 
 
 def main():
-    vmm, guest = sys.argv[1], sys.argv[2]
+    vmm, guest, idle = sys.argv[1], sys.argv[2], sys.argv[3]
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         print("skipped: /dev/kvm is missing or not accessible")
         sys.exit(77)
@@ -78,7 +81,43 @@ def main():
         vm.wait()
         if failures:
             print(open(os.path.join(tmp, "vmm.log")).read()[-3000:])
+    path = os.path.join(tmp, "idle.sock")
+    vm = subprocess.Popen([vmm, "--kernel", idle, "--memory", "16",
+                           "--console-log", os.path.join(tmp, "idle.log"),
+                           "--log-file", os.path.join(tmp, "vmm-idle.log"),
+                           "--control-socket", path])
+    try:
+        run_blocked(vm, path)
+    finally:
+        if vm.poll() is None:
+            vm.kill()
+        vm.wait()
+        if failures:
+            print(open(os.path.join(tmp, "vmm-idle.log")).read()[-3000:])
     sys.exit(1 if failures else 0)
+
+
+def run_blocked(vm, path):
+    end = time.time() + 30
+    while not os.path.exists(path) and time.time() < end:
+        time.sleep(0.02)
+    blocked = False
+    end = time.time() + 60
+    while not blocked and time.time() < end and vm.poll() is None:
+        blocked = ctl.info(path)["vcpus"][0]["state"] == "blocked"
+        time.sleep(0.05)
+    check("idle: its vCPU blocks", blocked)
+    st, _ = call(path, ctl.PAUSE)
+    check("idle: paused", st == 0, st)
+    st, body = call(path, ctl.STATE_CHECK)
+    check("idle: a blocked vCPU's state round-trips", st == 0, st)
+    st, _ = call(path, ctl.UNPAUSE)
+    inf = ctl.info(path)
+    check("idle: runs on", st == 0 and inf["state"] == "running" and vm.poll() is None, inf)
+    with ctl.connect(path) as s:
+        ctl.call(s, ctl.SHUTDOWN, struct.pack("=II", 0, 0))
+    vm.wait(timeout=30)
+    check("idle: shuts down cleanly", vm.returncode == 100, vm.returncode)
 
 
 def run(vm, path, log):
