@@ -246,6 +246,14 @@ int platform_set_vcpu_state(struct vcpu *v, const struct platform_vcpu_state *s)
     if (s->nr_msrs > PLATFORM_MAX_MSRS || s->nr_xcrs > PLATFORM_MAX_XCRS ||
         s->mp_state > PLATFORM_MP_SIPI_RECEIVED || s->xsave_len != xsave_size(v))
         return -EINVAL;
+    /* Only the MSRs this file saves: a stream names no others. */
+    for (unsigned i = 0; i < s->nr_msrs; i++) {
+        bool known = false;
+        for (unsigned j = 0; j < sizeof(wanted_msrs) / sizeof(wanted_msrs[0]); j++)
+            known |= s->msr[i].index == wanted_msrs[j];
+        if (!known)
+            return -EINVAL;
+    }
     struct kvm_sregs sr;
     if (ioctl(fd, KVM_GET_SREGS, &sr) < 0)     /* keeps the interrupt bitmap */
         return -errno;

@@ -181,18 +181,19 @@ static int vcpu_load(struct domain *d, const uint8_t *p, size_t len)
     /* A domain none of whose vCPUs runs would never run again. */
     if (rc == 0 && (at != len || !any_running))
         rc = -EINVAL;
-    unsigned set = 0;
-    for (; rc == 0 && set < d->nr_vcpus; set++) {
-        rc = platform_get_vcpu_state(&d->vcpu[set], &old[set]);
-        if (rc == 0)
-            rc = platform_set_vcpu_state(&d->vcpu[set], &in[set].s);
-        if (rc < 0) {
-            /* Put back what this vCPU and those before had. */
-            for (unsigned k = 0; k <= set; k++)
-                platform_set_vcpu_state(&d->vcpu[k], &old[k]);
+    unsigned failed = d->nr_vcpus;      /* the vCPU the platform refused */
+    for (unsigned i = 0; rc == 0 && i < d->nr_vcpus; i++) {
+        struct vcpu *v = &d->vcpu[i];
+        rc = platform_get_vcpu_state(v, &old[i]);
+        if (rc == 0 && platform_set_vcpu_state(v, &in[i].s) < 0) {
+            platform_set_vcpu_state(v, &old[i]);    /* it may be half set */
             rc = -EINVAL;
         }
+        if (rc < 0)
+            failed = i;
     }
+    for (unsigned k = 0; rc < 0 && k < failed && failed < d->nr_vcpus; k++)
+        platform_set_vcpu_state(&d->vcpu[k], &old[k]);  /* put back */
     if (rc == 0) {
         for (unsigned i = 0; i < d->nr_vcpus; i++) {
             struct vcpu *v = &d->vcpu[i];
