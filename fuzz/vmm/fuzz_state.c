@@ -17,12 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xen/hvm/hvm_vcpu.h>
+
 #include "domain.h"
 #include "evtchn.h"
 #include "gnttab.h"
 #include "shinfo.h"
 #include "log.h"
 #include "mem_platform.h"
+#include "platform.h"
 #include "state.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -39,6 +42,23 @@ static struct domain *fresh(void)
     return d;
 }
 
+/* A vCPU's pending-upcall flag is read from its vcpu_info, in guest
+ * memory, which does not travel here (and which the time updates of a
+ * load may write, when a vcpu_info overlaps shared info): masked. */
+static void mask_upcall_flags(uint8_t *p, size_t len)
+{
+    uint32_t nr;
+    memcpy(&nr, p, 4);
+    size_t at = 8, fixed = offsetof(struct platform_vcpu_state, xsave);
+    size_t rec = 8 + sizeof(vcpu_hvm_context_t);
+    for (uint32_t i = 0; i < nr && at + rec + fixed <= len; i++) {
+        p[at + 5] = 0;
+        uint32_t xl;
+        memcpy(&xl, p + at + rec + offsetof(struct platform_vcpu_state, xsave_len), 4);
+        at += rec + fixed + xl;
+    }
+}
+
 /* The records of a stream other than "timer" (whose system time and
  * timers move on between two saves), concatenated. */
 static size_t timeless(const struct state_buf *b, uint8_t *out)
@@ -49,6 +69,8 @@ static size_t timeless(const struct state_buf *b, uint8_t *out)
         memcpy(&len, b->data + at + 20, 4);
         if (strcmp((const char *)b->data + at, "timer") != 0) {
             memcpy(out + n, b->data + at, 24 + (size_t)len);
+            if (strcmp((const char *)b->data + at, "vcpu") == 0)
+                mask_upcall_flags(out + n + 24, len);
             n += 24 + (size_t)len;
         }
         at += 24 + (size_t)len;

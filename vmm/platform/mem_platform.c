@@ -215,6 +215,7 @@ void mem_domain_destroy(struct domain *d)
 {
     if (!d)
         return;
+    grant_mapper_fini(&d->grants);
     gmem_destroy(&d->mem);
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         timer_fini(&d->vcpu[i]);
