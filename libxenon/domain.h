@@ -104,6 +104,23 @@ int xenon_domain_unpause(const struct xenon_paths *p, unsigned domid, FILE *err)
 int xenon_domain_request(const struct xenon_paths *p, unsigned domid,
                          const char *what, FILE *err);
 
+/* Whether the guest can be asked to power off (reboot) through
+ * control/shutdown, for xl's -F fallback. libxl asks this only of HVM
+ * domains (HVM_PARAM_CALLBACK_IRQ set: PV drivers up) and takes a PVH one
+ * for able; every Xenon domain is PVH, so Xenon asks it of them when -F
+ * is given: able if the guest announced control/feature-poweroff
+ * (feature-reboot) = 1, as Linux and our PV test guest do, or set the
+ * callback parameter. 1, 0, or -1 (err printed). */
+int xenon_domain_pvcontrol(const struct xenon_paths *p, unsigned domid, bool reboot,
+                           FILE *err);
+
+/* Make the VMM end the domain itself with Xen's SHUTDOWN_* reason, as Xen
+ * does on an ACPI power or reset button for a guest without PV control
+ * (Xenon has no ACPI: the domain goes down at once with that reason, and
+ * its monitor applies on_poweroff / on_reboot). 0 or -1 (err printed). */
+int xenon_domain_shutdown_now(const struct xenon_paths *p, unsigned domid,
+                              unsigned reason, FILE *err);
+
 /* Write memory/target in KiB. 0 or -1. */
 int xenon_domain_set_target(const struct xenon_paths *p, unsigned domid,
                             uint64_t kb, FILE *err);

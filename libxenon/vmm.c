@@ -15,6 +15,7 @@
 
 #include "proc.h"
 #include "vmm_control.h"
+#include "xs_client.h"
 
 #define START_TIMEOUT_MS 30000
 
@@ -191,4 +192,47 @@ int xenon_domain_pause(const struct xenon_paths *p, unsigned domid, FILE *err)
 int xenon_domain_unpause(const struct xenon_paths *p, unsigned domid, FILE *err)
 {
     return control_vmm(p, domid, XENON_CTL_UNPAUSE, "unpause", err);
+}
+
+/* --- ending a domain from outside ----------------------------------------- */
+
+int xenon_domain_pvcontrol(const struct xenon_paths *p, unsigned domid, bool reboot,
+                           FILE *err)
+{
+    struct xs_client *xs = xs_connect(p, err);
+    if (!xs)
+        return -1;
+    char *feature = xs_readf(xs, "/local/domain/%u/control/feature-%s", domid,
+                             reboot ? "reboot" : "poweroff");
+    xs_close(xs);
+    bool announced = feature && strcmp(feature, "1") == 0;
+    free(feature);
+    if (announced)
+        return 1;
+    struct vmmctl_info info;
+    int rc = vmmctl_domain_info(p->run_dir, domid, &info, PAUSE_TIMEOUT_MS);
+    if (rc < 0) {
+        fprintf(err, "domain %u: cannot read its callback parameter: %s\n", domid,
+                strerror(-rc));
+        return -1;
+    }
+    return (info.flags & XENON_CTL_INFO_PV_CALLBACK) != 0;
+}
+
+int xenon_domain_shutdown_now(const struct xenon_paths *p, unsigned domid,
+                              unsigned reason, FILE *err)
+{
+    struct dstate s;
+    if (state_read(p, domid, &s) < 0 || !state_vmm_ours(p, &s, domid)) {
+        fprintf(err, "shutdown failed: domain %u is not running\n", domid);
+        return -1;
+    }
+    struct xenon_ctl_shutdown req = { .reason = reason };
+    int rc = vmmctl_request(p->run_dir, domid, XENON_CTL_SHUTDOWN, &req, sizeof(req),
+                            NULL, 0, NULL, PAUSE_TIMEOUT_MS);
+    if (rc < 0) {
+        fprintf(err, "shutdown failed: domain %u: %s\n", domid, strerror(-rc));
+        return -1;
+    }
+    return 0;
 }

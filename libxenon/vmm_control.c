@@ -65,6 +65,7 @@ int vmmctl_decode_info(const uint8_t *body, size_t len, struct vmmctl_info *out)
         return -EPROTO;
     *out = (struct vmmctl_info){ .state = in.state,
                                  .shutdown_reason = in.shutdown_reason,
+                                 .flags = in.flags,
                                  .memory_bytes = in.memory_bytes,
                                  .uptime_ns = in.uptime_ns,
                                  .nr_vcpus = in.nr_vcpus };

@@ -50,6 +50,7 @@ int vmmctl_wait_built(int fd, unsigned timeout_ms);
 struct vmmctl_info {
     uint32_t state;                 /* XENON_CTL_STATE_* */
     int32_t shutdown_reason;
+    uint32_t flags;                 /* XENON_CTL_INFO_* */
     uint64_t memory_bytes, uptime_ns;
     unsigned nr_vcpus;
     struct xenon_ctl_vcpu vcpu[XENON_CTL_MAX_VCPUS];

@@ -53,6 +53,8 @@ struct vcpu {
     uint64_t vcpu_info_gpa;         /* NO_GPA: the slot in shared_info */
     uint8_t upcall_vector;          /* HVMOP_set_evtchn_upcall_vector, 0 none */
     int oneshot_fd, periodic_fd;    /* timerfds (timer.c) */
+    uint64_t oneshot_deadline;      /* system time; 0 when not armed */
+    uint64_t periodic_ns;           /* period; 0 when stopped */
     unsigned virq_port[NR_VIRQS];   /* per-vCPU VIRQs (timer, debug) */
     bool blocked;                   /* in SCHEDOP_block / poll */
     bool parked;                    /* waiting at its loop top (pause.h) */

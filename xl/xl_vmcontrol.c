@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
+#include <xen/sched.h>
 
 #include "domain_config.h"
 #include "util.h"
@@ -192,7 +193,7 @@ static void wait_for_shutdowns(const unsigned *ids, int n, bool death_only)
 static int shutdown_or_reboot(int argc, char **argv, int reboot)
 {
     const char *cmd = reboot ? "reboot" : "shutdown";
-    int c, all = 0, wait = 0;     /* -w: shut down or gone; -ww: gone */
+    int c, all = 0, wait = 0, fallback = 0;   /* -w: shut down or gone; -ww: gone */
     static const struct option lopts[] = {
         { "all", 0, 0, 'a' }, { "wait", 0, 0, 'w' }, { "help", 0, 0, 'h' },
         { 0 } };
@@ -200,7 +201,7 @@ static int shutdown_or_reboot(int argc, char **argv, int reboot)
         switch (c) {
         case 'a': all = 1; break;
         case 'w': wait++; break;
-        case 'F': break;   /* PVH always has PV control in xl's eyes */
+        case 'F': fallback = 1; break;
         case 'h': help(cmd); return 0;
         default:
             fprintf(stderr, "option `%c' not supported.\n", optopt);
@@ -227,9 +228,27 @@ static int shutdown_or_reboot(int argc, char **argv, int reboot)
     for (int i = 0; i < n; i++) {
         fprintf(stderr, "%s domain %u\n", reboot ? "Rebooting" : "Shutting down",
                 ids[i]);
-        if (xenon_domain_request(&paths, ids[i], reboot ? "reboot" : "poweroff",
-                                 stderr) < 0) {
-            fprintf(stderr, "%s failed (rc=%d)\n", cmd, -3);
+        /* As libxl, a PVH domain's request is written whether or not the
+         * guest reads it; -F asks first whether it can (see
+         * xenon_domain_pvcontrol) and, if not, falls back as Xen does to
+         * an ACPI power / reset button, which without ACPI here means the
+         * VMM ends the domain with that reason itself. */
+        int pvc = fallback ? xenon_domain_pvcontrol(&paths, ids[i], reboot, stderr) : 1;
+        int rc = pvc < 0 ? -3 : 0;
+        if (pvc > 0) {
+            if (xenon_domain_request(&paths, ids[i], reboot ? "reboot" : "poweroff",
+                                     stderr) < 0)
+                rc = -3;
+        } else if (pvc == 0) {
+            fprintf(stderr, "PV control interface not available: sending ACPI %s "
+                    "button event.\n", reboot ? "reset" : "power");
+            if (xenon_domain_shutdown_now(&paths, ids[i],
+                                          reboot ? SHUTDOWN_reboot : SHUTDOWN_poweroff,
+                                          stderr) < 0)
+                rc = -3;
+        }
+        if (rc) {
+            fprintf(stderr, "%s failed (rc=%d)\n", cmd, rc);
             free(ids);
             return EXIT_FAILURE;
         }

@@ -98,6 +98,12 @@ struct xenon_ctl_hdr {
 #define XENON_CTL_INFO           5   /* none -> struct xenon_ctl_info + vCPUs */
 #define XENON_CTL_GO             6   /* none; the create handshake: run a domain
                                       * held by --hold (stays paused if --paused) */
+#define XENON_CTL_STATE_CHECK    7   /* none -> struct xenon_ctl_state_check: on
+                                      * a paused domain, save its state, load it
+                                      * back and save again; -EIO if a module's
+                                      * record reads back different, -EBUSY
+                                      * unless paused (a self-test of saved
+                                      * state on real vCPUs) */
 /* Reserved for the next issues; today they get -EOPNOTSUPP. */
 #define XENON_CTL_SAVE           16  /* save the domain's state to a descriptor */
 #define XENON_CTL_RESTORE        17  /* load saved state before the first GO */
@@ -133,6 +139,11 @@ struct xenon_ctl_hello_reply {
     uint32_t pid;            /* the VMM's process id */
 };
 
+struct xenon_ctl_state_check {
+    uint32_t bytes;          /* size of the saved stream */
+    uint32_t reserved;
+};
+
 struct xenon_ctl_shutdown {
     uint32_t reason;         /* Xen's SHUTDOWN_* (0..5); others: -EINVAL */
     uint32_t reserved;
@@ -152,11 +163,15 @@ struct xenon_ctl_info {
     uint32_t state;          /* XENON_CTL_STATE_* */
     int32_t shutdown_reason; /* SHUTDOWN_*, -1 while none */
     uint32_t nr_vcpus;       /* entries that follow (<= XENON_CTL_MAX_VCPUS) */
-    uint32_t reserved;
+    uint32_t flags;          /* XENON_CTL_INFO_* */
     uint64_t memory_bytes;   /* guest RAM */
     uint64_t uptime_ns;      /* Xen system time: since the domain was built */
     /* struct xenon_ctl_vcpu vcpu[nr_vcpus]; */
 };
+
+/* The guest set HVM_PARAM_CALLBACK_IRQ: its PV drivers are up (libxl's
+ * test of whether an HVM domain has PV control). */
+#define XENON_CTL_INFO_PV_CALLBACK 1u
 
 struct xenon_ctl_vcpu {
     uint64_t cpu_time_ns;    /* CPU time of the vCPU's thread */

@@ -9,6 +9,7 @@ VERSION = 1
 HDR = struct.Struct("=IHHII")
 REPLY = 0x8000
 HELLO, PAUSE, UNPAUSE, SHUTDOWN, INFO, GO = 1, 2, 3, 4, 5, 6
+STATE_CHECK = 7
 NOTICE_BUILT = 0x4001
 STATES = {0: "held", 1: "running", 2: "paused", 3: "shutdown"}
 VCPU_STATES = {0: "running", 1: "blocked", 2: "paused", 3: "down"}

@@ -104,8 +104,9 @@ static void test_request_checks(void **state)
     struct ctl_request r;
     uint8_t zero[16] = { 0 };
     /* Exact payload sizes. */
-    uint16_t empty[] = { XENON_CTL_PAUSE, XENON_CTL_UNPAUSE, XENON_CTL_INFO, XENON_CTL_GO };
-    for (size_t i = 0; i < 4; i++) {
+    uint16_t empty[] = { XENON_CTL_PAUSE, XENON_CTL_UNPAUSE, XENON_CTL_INFO, XENON_CTL_GO,
+                         XENON_CTL_STATE_CHECK };
+    for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
         assert_int_equal(check(empty[i], NULL, 0, &r), 0);
         assert_int_equal(r.type, empty[i]);
         assert_int_equal(check(empty[i], zero, 1, &r), -EINVAL);
@@ -134,7 +135,7 @@ static void test_request_checks(void **state)
     assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, NULL, 0, &r), -EINVAL);
     assert_int_equal(check(XENON_CTL_DEVICE_DETACH, NULL, 0, &r), -EINVAL);
     assert_int_equal(check(0, NULL, 0, &r), -ENOSYS);
-    assert_int_equal(check(7, NULL, 0, &r), -ENOSYS);
+    assert_int_equal(check(8, NULL, 0, &r), -ENOSYS);
     assert_int_equal(check(XENON_CTL_INFO | XENON_CTL_REPLY, NULL, 0, &r), -ENOSYS);
     assert_int_equal(check(XENON_CTL_NOTICE_BUILT, NULL, 0, &r), -ENOSYS);
     assert_int_equal(check(0xffff, NULL, 0, &r), -ENOSYS);

@@ -455,6 +455,14 @@ static void test_gnttab_setup_and_query(void **state)
     assert_int_equal(q.status, GNTST_permission_denied);
 }
 
+static void ensure_ioloop(void)
+{
+    static bool loop_ready;
+    if (!loop_ready)
+        assert_int_equal(ioloop_init(), 0);
+    loop_ready = true;
+}
+
 /* A hypercall with a large count is done in pieces: each exit does a
  * bounded share and puts the vCPU back on the hypercall instruction with
  * the rest (Xen's continuations), so no exit holds the domain lock for
@@ -480,10 +488,7 @@ static void test_long_hypercalls_continue(void **state)
     /* 40000 bytes of console_io in three pieces, all of them written (to
      * the serial sink, whose queue the I/O thread would drain: here
      * serial_fini() writes it out to the hypervisor log). */
-    static bool loop_ready;
-    if (!loop_ready)
-        assert_int_equal(ioloop_init(), 0);
-    loop_ready = true;
+    ensure_ioloop();
     char log_path[] = "/tmp/test-xen-abi-XXXXXX";
     int logfd = mkstemp(log_path);
     assert_true(logfd >= 0);
@@ -692,6 +697,57 @@ static void test_exit_table(void **state)
     cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)&WIDTH_32), \
     cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)&WIDTH_64)
 
+/* A guest that reaches the hypercall port with `out %eax, %dx` (one byte,
+ * DX = the port) instead of the stubs' `out %eax, $imm8` (two bytes): a
+ * continuation must not rewind its RIP by two into the instruction before,
+ * nor re-issue it with DX changed to the updated third argument. The
+ * call completes in this one exit: every byte written, RAX = 0, RIP after
+ * the `out`. (The buffer sits at 0x10005e so that DX, its low half, is
+ * the port.) */
+static void test_continuation_of_other_insn_form(void **state)
+{
+    struct fixture *f = *state;
+    enum { INSN = 0x4000, BUF = 0x10005e, LEN = 40000 };
+    ensure_ioloop();
+    char log_path[] = "/tmp/test-xen-abi-XXXXXX";
+    int logfd = mkstemp(log_path);
+    assert_true(logfd >= 0);
+    const struct log_limits lim = { 1 << 20, 1 };
+    assert_int_equal(serial_init(f->d, log_path, false, &lim), 0);
+    static char text[LEN], back[LEN];
+    for (unsigned i = 0; i < sizeof(text); i++)
+        text[i] = (char)('A' + i % 26);
+    put(f, BUF, text, sizeof(text));
+    const uint8_t insn[] = { 0xb0, 0xe7, 0xef };    /* mov $0xe7,%al; out %eax,%dx */
+    put(f, INSN - 2, insn, sizeof(insn));
+
+    struct platform_regs *r = &vcpu0(f)->pv->regs;
+    memset(r, 0, sizeof(*r));
+    r->rax = __HYPERVISOR_console_io;
+    r->rip = INSN + 1;
+    r->rdx = BUF;
+    if (f->long_mode) {
+        r->rdi = CONSOLEIO_write; r->rsi = LEN;
+    } else {
+        r->rbx = CONSOLEIO_write; r->rcx = LEN;
+    }
+    uint32_t eax = (uint32_t)r->rax;
+    exits_port_io(&f->d->exits, vcpu0(f), (uint16_t)r->rdx, true,
+                  (uint8_t *)&eax, 4, 1);
+    assert_int_equal(r->rip, INSN + 1);
+    assert_int_equal(r->rax, 0);
+
+    serial_fini(f->d);
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof(back) && (n = read(logfd, back + got, sizeof(back) - got)) > 0)
+        got += (size_t)n;
+    assert_int_equal(got, sizeof(back));
+    assert_memory_equal(text, back, sizeof(text));
+    close(logfd);
+    unlink(log_path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -705,6 +761,7 @@ int main(void)
         BOTH(test_backend_ports),
         BOTH(test_gnttab_setup_and_query),
         BOTH(test_long_hypercalls_continue),
+        BOTH(test_continuation_of_other_insn_form),
         BOTH(test_add_to_physmap),
         BOTH(test_one_xen_page_per_frame),
         BOTH(test_shutdown_reasons),

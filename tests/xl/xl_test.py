@@ -701,6 +701,56 @@ def t_pvcontrol(e):
     e.check_empty("after shutdown")
 
 
+def t_shutdown_fallback(e):
+    """xl shutdown/reboot -F: a guest that cannot be asked (the idle guest:
+    no control/feature-poweroff, no callback) gets Xen's fallback, an ACPI
+    button, which here makes the VMM end the domain itself with that reason
+    (the control channel's SHUTDOWN), and the monitor applies on_reboot /
+    on_poweroff. Without -F, or for a guest that announced PV control, the
+    request is written to control/shutdown as before."""
+    need_kvm()
+    rc, out, err = e.xl("create", idle_cfg(e, extra='on_reboot = "restart"\n'))
+    check("create idle: exit 0", rc == 0, err)
+    rc, out, err = e.xl("reboot", "idle")
+    check("reboot without -F: written, as libxl does for PVH",
+          rc == 0 and err == "Rebooting domain 1\n" and
+          e.xs_read("/local/domain/1/control/shutdown") == "reboot", err)
+    check("... and the idle guest ignores it", "idle" in e.rows() and
+          (e.rows().get("idle") or [None, None, "?"])[2] == "1", str(e.rows()))
+    rc, out, err = e.xl("reboot", "-F", "idle")
+    check("reboot -F: the ACPI reset fallback",
+          rc == 0 and err == "Rebooting domain 1\n"
+          "PV control interface not available: sending ACPI reset button event.\n", err)
+    check("rebooted: restarted under a new domid",
+          wait_for(lambda: (e.rows().get("idle") or [None, None, "1"])[2] == "2", 30),
+          str(e.rows()))
+    logf = os.path.join(e.env["XENON_LOG_DIR"], "xl-idle.log")
+    log = open(logf).read()
+    check("the VMM ended it with reason reboot",
+          "has shut down, reason code 1" in log and
+          "Action for shutdown reason code 1 is restart" in log, log[-600:])
+    rc, out, err = e.xl("shutdown", "-F", "-w", "idle", timeout=60)
+    check("shutdown -F -w: the ACPI power fallback, returns with the domain gone",
+          rc == 0 and "PV control interface not available: sending ACPI power button event.\n"
+          in err and "idle" not in e.rows(), err)
+    log = open(logf).read()
+    check("the VMM ended it with reason poweroff", "has shut down, reason code 0" in log,
+          log[-600:])
+    # A guest that announced PV control is asked, -F or not.
+    cfg = e.cfg("pv.cfg", 'name = "pv"\ntype = "pvh"\n'
+                f'kernel = "{os.path.join(BUILD, "guests", "guest-pvcontrol-64")}"\n'
+                'memory = 16\n')
+    rc, out, err = e.xl("create", cfg)
+    check("create pvcontrol: exit 0", rc == 0, err)
+    check("guest announced feature-poweroff",
+          wait_for(lambda: e.xs_read("/local/domain/3/control/feature-poweroff") == "1", 30))
+    rc, out, err = e.xl("shutdown", "-F", "-w", "pv", timeout=60)
+    check("shutdown -F of a guest with PV control: asked, no fallback",
+          rc == 0 and "ACPI" not in err, err)
+    check("the guest acted on poweroff", "poweroff requested" in e.console_log("pv"))
+    e.check_empty("after the fallback shutdowns")
+
+
 def t_create_paused(e):
     """xl create -p: built but paused before any guest code; unpause runs it.
     The config sets every option the monitor passes on to xenon-vmm."""
@@ -1403,6 +1453,7 @@ SCENARIOS = {
     "modes": (t_modes, True), "untrusted-state": (t_untrusted_state, True),
     "ghosts": (t_ghosts, True), "power-cut": (t_power_cut, True),
     "create-console-hello": (t_create_console_hello, True),
+    "shutdown-fallback": (t_shutdown_fallback, True),
 }
 
 

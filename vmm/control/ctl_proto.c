@@ -51,6 +51,7 @@ static int payload_size(uint16_t type)
     case XENON_CTL_UNPAUSE:
     case XENON_CTL_INFO:
     case XENON_CTL_GO:
+    case XENON_CTL_STATE_CHECK:
         return 0;
     default:
         return -1;

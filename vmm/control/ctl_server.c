@@ -10,6 +10,7 @@
 #include "pause.h"
 #include "platform.h"
 #include "xenbus_be.h"
+#include "state.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -91,6 +92,7 @@ static size_t fill_info(struct domain *d, uint8_t *body, size_t cap)
                : d->pause.paused ? XENON_CTL_STATE_PAUSED
                                  : XENON_CTL_STATE_RUNNING;
     info.uptime_ns = d->boot_ns ? domain_system_time(d) : 0;
+    info.flags = d->hvm_param[HVM_PARAM_CALLBACK_IRQ] ? XENON_CTL_INFO_PV_CALLBACK : 0;
     for (unsigned i = 0; i < info.nr_vcpus; i++) {
         const struct vcpu *v = &d->vcpu[i];
         struct xenon_ctl_vcpu cv = {
@@ -167,6 +169,17 @@ static void on_request(void *opaque, const struct ctl_request *req)
         reply(c, req->type, req->id,
               xenbus_be_detach(d, req->u.detach.kind, req->u.detach.devid), NULL, 0);
         return;
+    case XENON_CTL_STATE_CHECK: {
+        struct xenon_ctl_state_check r = { 0 };
+        size_t bytes = 0;
+        pthread_mutex_lock(&d->lock);
+        int rc = d->pause.paused && pause_all_stopped(d) ? state_reload_check(d, &bytes)
+                                                         : -EBUSY;
+        pthread_mutex_unlock(&d->lock);
+        r.bytes = (uint32_t)bytes;
+        reply(c, req->type, req->id, rc, &r, sizeof(r));
+        return;
+    }
     case XENON_CTL_GO:
         if (!srv.go_received) {
             srv.go_received = true;

@@ -5,6 +5,7 @@
 #include "layout.h"
 #include "memmap.h"
 #include "shinfo.h"
+#include "timer.h"
 #include "uart.h"
 
 #include <errno.h>
@@ -15,7 +16,11 @@
 
 #define MSR_IA32_TSC 0x10
 #define MEM_TSC_KHZ 2000000ull      /* a 2 GHz TSC */
-#define MEM_HCALL_RIP 0x3000ull     /* where mem_hypercall's `out` sits */
+/* Where mem_hypercall's `out %eax,$port` sits: the first stub's in a
+ * hypercall page at 0x3000, and written there by mem_hypercall itself for
+ * domains that have none (the dispatcher reads it to rewind a
+ * continuation). */
+#define MEM_HCALL_RIP 0x3005ull
 
 int platform_get_regs(struct vcpu *v, struct platform_regs *r)
 {
@@ -41,6 +46,38 @@ int platform_get_msr(struct vcpu *v, uint32_t index, uint64_t *value)
     if (index != MSR_IA32_TSC)
         return -EINVAL;
     *value = __rdtsc();             /* the guest TSC is the host's */
+    return 0;
+}
+
+/* The full state is what was last set, with the registers and modes the
+ * Xen ABI reads kept in regs/sregs. */
+int platform_get_vcpu_state(struct vcpu *v, struct platform_vcpu_state *s)
+{
+    const struct platform_vcpu *pv = v->pv;
+    *s = pv->full;
+    s->regs = pv->regs;
+    s->cr0 = pv->sregs.cr0; s->cr2 = pv->sregs.cr2; s->cr3 = pv->sregs.cr3;
+    s->cr4 = pv->sregs.cr4; s->efer = pv->sregs.efer;
+    s->cs.selector = pv->sregs.cs_selector;
+    s->cs.l = pv->sregs.cs_l;
+    s->cs.base = pv->sregs.cs_base;
+    s->ss.dpl = pv->sregs.cpl;
+    return 0;
+}
+
+int platform_set_vcpu_state(struct vcpu *v, const struct platform_vcpu_state *s)
+{
+    if (s->nr_msrs > PLATFORM_MAX_MSRS || s->nr_xcrs > PLATFORM_MAX_XCRS ||
+        s->xsave_len > PLATFORM_XSAVE_MAX || s->mp_state > PLATFORM_MP_SIPI_RECEIVED)
+        return -EINVAL;
+    struct platform_vcpu *pv = v->pv;
+    pv->full = *s;
+    pv->regs = s->regs;
+    pv->sregs = (struct platform_sregs){
+        .cr0 = s->cr0, .cr2 = s->cr2, .cr3 = s->cr3, .cr4 = s->cr4,
+        .efer = s->efer, .cs_selector = s->cs.selector, .cs_l = s->cs.l != 0,
+        .cs_base = s->cs.base, .cpl = s->ss.dpl & 3,
+    };
     return 0;
 }
 
@@ -148,6 +185,8 @@ struct domain *mem_domain_create(uint32_t domid, unsigned nr_vcpus,
         d->vcpu[i].pv = &pvm->vcpu[i];
         pvm->vcpu[i].max_continuations = UINT32_MAX;
         mem_vcpu_compat_mode(&d->vcpu[i]);
+        if (timer_init(&d->vcpu[i]) < 0)
+            goto fail_timers;
     }
     if (gmem_init(&d->mem, ram_bytes, LAYOUT_NR_SPECIAL) < 0)
         goto fail_mem;
@@ -163,6 +202,9 @@ struct domain *mem_domain_create(uint32_t domid, unsigned nr_vcpus,
 fail_all:
     gmem_destroy(&d->mem);
 fail_mem:
+fail_timers:
+    for (unsigned i = 0; d && i < nr_vcpus; i++)
+        timer_fini(&d->vcpu[i]);
 fail:
     free(pvm);
     free(d);
@@ -173,7 +215,10 @@ void mem_domain_destroy(struct domain *d)
 {
     if (!d)
         return;
+    grant_mapper_fini(&d->grants);
     gmem_destroy(&d->mem);
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        timer_fini(&d->vcpu[i]);
     free(d->pvm);
     free(d);
 }
@@ -183,6 +228,9 @@ long mem_hypercall(struct vcpu *v, uint64_t nr, uint64_t a0, uint64_t a1,
 {
     struct platform_regs *r = &v->pv->regs;
     bool long_mode = platform_long_mode(&v->pv->sregs);
+    static const uint8_t out_imm8[XEN_HYPERCALL_INSN_LEN] = {
+        0xe7, XEN_HYPERCALL_PORT };
+    gmem_write(&v->d->mem, MEM_HCALL_RIP, out_imm8, sizeof(out_imm8));
     r->rax = nr;
     r->rip = MEM_HCALL_RIP + XEN_HYPERCALL_INSN_LEN;
     if (long_mode) {

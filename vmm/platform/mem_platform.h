@@ -21,6 +21,7 @@
 struct platform_vcpu {
     struct platform_regs regs;
     struct platform_sregs sregs;
+    struct platform_vcpu_state full;    /* the rest of the state, as set */
     unsigned kicks;                 /* platform_kick() calls */
     unsigned callbacks;             /* platform_raise_callback() calls */
     unsigned injected;              /* platform_inject_vector() calls */

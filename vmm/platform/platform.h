@@ -38,6 +38,7 @@ struct platform_sregs {
     uint64_t cr0, cr2, cr3, cr4, efer;
     uint16_t cs_selector;
     bool cs_l;          /* 64-bit code segment */
+    uint64_t cs_base;   /* linear address of CS:0 (ignored in 64-bit mode) */
     uint8_t cpl;        /* SS.DPL */
 };
 
@@ -54,6 +55,95 @@ int platform_get_regs(struct vcpu *v, struct platform_regs *r);
 int platform_set_regs(struct vcpu *v, const struct platform_regs *r);
 int platform_get_sregs(struct vcpu *v, struct platform_sregs *s);
 int platform_get_msr(struct vcpu *v, uint32_t index, uint64_t *value);
+
+/*
+ * The complete architectural state of one vCPU, in Xenon's own terms, for
+ * saved state (the "vcpu" record, xen/vcpu_state.c) and migration. It is
+ * rich enough to be converted field by field into Xen's HVM save records
+ * (/usr/include/xen/arch-x86/hvm/save.h), which the save-stream codec
+ * does:
+ *   struct hvm_hw_cpu        regs; the segments (selector, limit, base, and
+ *                            the attributes packed as Xen's arbytes: type
+ *                            s dpl present avl l db g, unusable when not
+ *                            present); gdtr/idtr; cr0 cr2 cr3 cr4 dr0-3 dr6
+ *                            dr7; efer; msrs SYSENTER_CS/ESP/EIP, STAR,
+ *                            LSTAR, CSTAR, SFMASK (syscall_mask),
+ *                            KERNEL_GS_BASE (shadow_gs); tsc; fpu_regs from
+ *                            the first 512 bytes of xsave (the FXSAVE
+ *                            image); pending_event/error_code from events
+ *                            (an injected exception or interrupt)
+ *   struct hvm_hw_lapic      apic_base (apic_base_msr; disabled when its
+ *                            enable bit is clear), the TSC deadline MSR
+ *                            (tdt_msr), timer_divisor from lapic[0x3e0]
+ *   struct hvm_hw_lapic_regs lapic (the 1 KiB register page, same layout)
+ *   XSAVE record             xcr[XCR0] (xcr0 and xcr0_accum), xsave
+ *                            (the standard-format XSAVE area; xfeature_mask
+ *                            from CPUID)
+ *   struct hvm_hw_mtrr       the MTRR MSRs in msrs
+ * MP state and pending NMI/SMI have no Xen record; Xen rebuilds them.
+ */
+#define PLATFORM_MAX_MSRS 64
+#define PLATFORM_MAX_XCRS 16
+#define PLATFORM_XSAVE_MAX 16384        /* XSAVE2 with AMX fits */
+#define PLATFORM_LAPIC_SIZE 1024
+
+struct platform_segment {
+    uint64_t base;
+    uint32_t limit;
+    uint16_t selector;
+    uint8_t type, present, dpl, db, s, l, g, avl, unusable;
+};
+
+struct platform_dtable {
+    uint64_t base;
+    uint16_t limit;
+};
+
+/* Exceptions, interrupts, NMI and SMI on their way in or held back. */
+struct platform_events {
+    uint8_t exception_injected, exception_nr, exception_has_error_code,
+            exception_pending;
+    uint32_t exception_error_code;
+    uint8_t interrupt_injected, interrupt_nr, interrupt_soft, interrupt_shadow;
+    uint8_t nmi_injected, nmi_pending, nmi_masked;
+    uint8_t smi_smm, smi_pending, smi_inside_nmi, smi_latched_init;
+    uint32_t sipi_vector;
+};
+
+/* Multiprocessor state (the SDM's wait-for-SIPI etc.). */
+enum {
+    PLATFORM_MP_RUNNABLE = 0,
+    PLATFORM_MP_UNINITIALIZED = 1,
+    PLATFORM_MP_INIT_RECEIVED = 2,
+    PLATFORM_MP_HALTED = 3,
+    PLATFORM_MP_SIPI_RECEIVED = 4,
+};
+
+struct platform_vcpu_state {
+    struct platform_regs regs;
+    struct platform_segment cs, ds, es, fs, gs, ss, tr, ldt;
+    struct platform_dtable gdt, idt;
+    uint64_t cr0, cr2, cr3, cr4, cr8, efer, apic_base;
+    uint64_t dr[4], dr6, dr7;
+    uint64_t tsc;                       /* the guest's TSC when read */
+    uint32_t nr_msrs;                   /* MSRs the guest needs (no TSC) */
+    struct { uint32_t index, pad; uint64_t value; } msr[PLATFORM_MAX_MSRS];
+    uint32_t nr_xcrs;
+    struct { uint32_t xcr, pad; uint64_t value; } xcrs[PLATFORM_MAX_XCRS];
+    struct platform_events events;
+    uint32_t mp_state;                  /* PLATFORM_MP_* */
+    uint32_t xsave_len;                 /* bytes used in xsave */
+    uint8_t lapic[PLATFORM_LAPIC_SIZE];
+    uint8_t xsave[PLATFORM_XSAVE_MAX];
+};
+
+/* Read and replace the full state of a vCPU that is not running (before
+ * it starts, while the domain is paused, or after vcpus_stop()). Setting
+ * the TSC moves the guest's TSC there; the caller re-derives the pvclock
+ * offset. 0 or a negative errno (-EINVAL for state the platform refuses,
+ * which may then be partly applied: callers check first). */
+int platform_get_vcpu_state(struct vcpu *v, struct platform_vcpu_state *s);
+int platform_set_vcpu_state(struct vcpu *v, const struct platform_vcpu_state *s);
 
 /* The guest TSC's frequency in kHz; 0 or a negative errno. */
 int platform_tsc_khz(struct domain *d, uint64_t *khz);

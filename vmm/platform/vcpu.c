@@ -181,7 +181,7 @@ int platform_get_sregs(struct vcpu *v, struct platform_sregs *out)
     *out = (struct platform_sregs){
         .cr0 = s->cr0, .cr2 = s->cr2, .cr3 = s->cr3, .cr4 = s->cr4,
         .efer = s->efer, .cs_selector = s->cs.selector, .cs_l = s->cs.l,
-        .cpl = s->ss.dpl & 3,
+        .cs_base = s->cs.base, .cpl = s->ss.dpl & 3,
     };
     return 0;
 }

@@ -1,5 +1,7 @@
 #include "state.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,4 +104,33 @@ int state_load(struct domain *d, const uint8_t *buf, size_t len)
         len -= h.length;
     }
     return 0;
+}
+
+int state_reload_check(struct domain *d, size_t *bytes)
+{
+    struct state_buf a = { 0 }, b = { 0 };
+    int rc = state_save(d, &a);
+    if (rc == 0)
+        rc = state_load(d, a.data, a.len);
+    if (rc == 0)
+        rc = state_save(d, &b);
+    if (rc == 0 && a.len != b.len)
+        rc = -EIO;
+    for (size_t at = 0; rc == 0 && at < a.len;) {
+        struct record_header ha, hb;
+        memcpy(&ha, a.data + at, sizeof(ha));
+        memcpy(&hb, b.data + at, sizeof(hb));
+        const struct state_module *m = state_find(ha.name);
+        const uint8_t *pa = a.data + at + sizeof(ha), *pb = b.data + at + sizeof(hb);
+        if (memcmp(&ha, &hb, sizeof(ha)) != 0 || !m ||
+            !(m->same ? m->same(pa, pb, ha.length) : memcmp(pa, pb, ha.length) == 0)) {
+            log_err("state: module %.16s reads back different after a reload", ha.name);
+            rc = -EIO;
+        }
+        at += sizeof(ha) + ha.length;
+    }
+    *bytes = a.len;
+    state_buf_free(&a);
+    state_buf_free(&b);
+    return rc;
 }

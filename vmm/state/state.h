@@ -21,6 +21,7 @@
 #ifndef XENON_STATE_H
 #define XENON_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,11 @@ struct state_module {
     /* Replace the module's state with the payload; 0, or -EINVAL for a
      * payload it refuses (the module's state is then unchanged). */
     int (*load)(struct domain *d, const uint8_t *payload, size_t len);
+    /* Optional: whether two payloads of equal length, saved one after the
+     * other with only a load of the first in between, describe the same
+     * state (for fields that move on by themselves, such as time: they
+     * must not have moved backwards). NULL: byte for byte. */
+    bool (*same)(const uint8_t *first, const uint8_t *second, size_t len);
 };
 
 /* Register a module (at start-up; see STATE_MODULE). Aborts on a
@@ -72,6 +78,13 @@ int state_save(struct domain *d, struct state_buf *out);
  * stream, an unknown module, a version the module does not read, or a
  * payload the module refuses; records before the bad one stay loaded. */
 int state_load(struct domain *d, const uint8_t *buf, size_t len);
+
+/* Check save and load against each other on a live domain whose vCPUs
+ * are stopped (paused): save, load that back into the same domain, save
+ * again, and compare record by record (the modules' same()). 0 with
+ * *bytes the stream's size, -EIO when a record came back different, or
+ * the first error of a save or load. Call with d->lock held. */
+int state_reload_check(struct domain *d, size_t *bytes);
 
 /* The registered module of this name, or NULL (for tests). */
 const struct state_module *state_find(const char *name);

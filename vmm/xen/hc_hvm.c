@@ -11,7 +11,7 @@
 
 /* Xen's allow-lists: what a guest may set about itself, and what it may
  * read (all of that, plus where its rings are and the altp2m mode). */
-static bool guest_may_set(uint32_t index)
+bool hvm_param_guest_settable(uint32_t index)
 {
     switch (index) {
     case HVM_PARAM_CALLBACK_IRQ:
@@ -30,7 +30,7 @@ static bool guest_may_set(uint32_t index)
 
 static bool guest_may_get(uint32_t index)
 {
-    return guest_may_set(index) || index == HVM_PARAM_STORE_PFN ||
+    return hvm_param_guest_settable(index) || index == HVM_PARAM_STORE_PFN ||
            index == HVM_PARAM_CONSOLE_PFN || index == HVM_PARAM_ALTP2M;
 }
 
@@ -53,14 +53,18 @@ static bool deprecated(uint32_t index)
     }
 }
 
+uint8_t hvm_callback_vector_of(uint64_t value)
+{
+    unsigned type = (unsigned)((value & HVM_PARAM_CALLBACK_IRQ_TYPE_MASK) >> 56);
+    return type == HVM_PARAM_CALLBACK_TYPE_VECTOR ? (uint8_t)value : 0;
+}
+
 static void set_callback(struct hcall *h, uint64_t value)
 {
     struct domain *d = h->d;
     unsigned type = (unsigned)((value & HVM_PARAM_CALLBACK_IRQ_TYPE_MASK) >> 56);
-    d->callback_vector = 0;
-    if (type == HVM_PARAM_CALLBACK_TYPE_VECTOR) {
-        d->callback_vector = (uint8_t)value;
-    } else if (value != 0) {
+    d->callback_vector = hvm_callback_vector_of(value);
+    if (type != HVM_PARAM_CALLBACK_TYPE_VECTOR && value != 0) {
         log_limited(LOG_WARN, "dom%u: callback via type %u is not supported; "
                     "use a vector callback", d->domid, type);
     }
@@ -89,7 +93,7 @@ static long param_op(struct hcall *h, bool set)
     if (set) {
         if (p.index == HVM_PARAM_ALTP2M)
             return -XEN_EEXIST;
-        if (!guest_may_set(p.index))
+        if (!hvm_param_guest_settable(p.index))
             return -XEN_EPERM;
         if (p.index == HVM_PARAM_CALLBACK_IRQ)
             set_callback(h, p.value);

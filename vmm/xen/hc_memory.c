@@ -20,15 +20,24 @@
 /* Highest guest-physical address we let a guest place a frame at. */
 #define MAX_PLACE_GPA (1ull << 40)
 
-/* Make sure a page exists at gpa: guest RAM is used in place (the guest
- * gave that page up, as with Xen); a hole gets a fresh page. */
-static int ensure_page(struct domain *d, uint64_t gpa)
+bool xen_page_placeable(const struct domain *d, uint64_t gpa)
 {
+    if (gpa & (GMEM_PAGE_SIZE - 1))
+        return false;
     const struct gmem_region *r = gmem_find(&d->mem, gpa);
     if (r)
-        return r->kind == GMEM_SPECIAL ? -XEN_EINVAL : 0;
-    if (gpa >= MAX_PLACE_GPA)
+        return r->kind != GMEM_SPECIAL;
+    return gpa < MAX_PLACE_GPA;
+}
+
+/* Make sure a page exists at gpa: guest RAM is used in place (the guest
+ * gave that page up, as with Xen); a hole gets a fresh page. */
+int xen_page_place(struct domain *d, uint64_t gpa)
+{
+    if (!xen_page_placeable(d, gpa))
         return -XEN_EINVAL;
+    if (gmem_find(&d->mem, gpa))
+        return 0;
     unsigned idx = gmem_nr_regions(&d->mem);
     int rc = gmem_add_region(&d->mem, gpa, GMEM_PAGE_SIZE, GMEM_XEN_PAGE, NULL);
     if (rc < 0)
@@ -118,7 +127,7 @@ static long add_to_physmap(struct hcall *h)
     default:
         return -XEN_EINVAL;
     }
-    int rc = ensure_page(d, gpa);
+    int rc = xen_page_place(d, gpa);
     if (rc < 0)
         return rc;
     unhook_xen_page(d, gpa, space, idx);

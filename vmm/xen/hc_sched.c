@@ -3,10 +3,12 @@
 #include "domain.h"
 #include "compat32.h"
 #include "shinfo.h"
+#include "timer.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <time.h>
+
 #include <xen/errno.h>
 #include <xen/sched.h>
 
@@ -22,7 +24,7 @@ static void wait_event(struct domain *d, uint64_t deadline,
             uint64_t now = domain_system_time(d);
             if (now >= deadline)
                 return;
-            uint64_t abs = d->boot_ns + deadline;
+            uint64_t abs = timer_monotonic_deadline(d, deadline);
             struct timespec ts = { .tv_sec = (time_t)(abs / 1000000000ull),
                                    .tv_nsec = (long)(abs % 1000000000ull) };
             pthread_cond_timedwait(&d->event_cond, &d->lock, &ts);

@@ -46,7 +46,7 @@ static uint16_t seg_ar(uint16_t ar)
 
 /* The sanity checks Xen's arch_set_info_hvm_guest() makes before it
  * accepts a VCPUOP_initialise context: -EINVAL for what it refuses. */
-static long check_hvm_context(const vcpu_hvm_context_t *c)
+long hvm_vcpu_context_check(const vcpu_hvm_context_t *c)
 {
     if (c->pad != 0)
         return -XEN_EINVAL;
@@ -164,7 +164,7 @@ long hc_vcpu_op(struct hcall *h)
          * the context. */
         if (v->up || v->has_init_ctx)
             return -XEN_EEXIST;
-        long rc = check_hvm_context(&ctx);
+        long rc = hvm_vcpu_context_check(&ctx);
         if (rc < 0)
             return rc;
         v->init_ctx = ctx;

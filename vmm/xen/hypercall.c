@@ -99,6 +99,28 @@ long hcall_continue(struct hcall *h)
     return 0;
 }
 
+/*
+ * Whether a continuation can put the vCPU back on its hypercall
+ * instruction: only if that is `out %eax, $XEN_HYPERCALL_PORT` (e7 5e, as
+ * in our stubs and rerouted vmcalls), read back through the checked guest
+ * path at the exit RIP. Prefixes before it (REX, segment) change nothing
+ * for an `out` and may be skipped. Any other form is not re-issued: `out
+ * %eax, %dx` (1 byte) takes its port from DX, which carries the third
+ * argument, so the updated arguments would send it elsewhere; and a
+ * guest could reach the port from code we did not write at all.
+ */
+static bool rewindable(struct hcall *h, const struct platform_regs *regs,
+                       const struct platform_sregs *sregs)
+{
+    uint64_t at = regs->rip - XEN_HYPERCALL_INSN_LEN;
+    if (h->compat)
+        at = (uint32_t)(sregs->cs_base + (uint32_t)at);
+    uint8_t insn[XEN_HYPERCALL_INSN_LEN];
+    return regs->rip >= XEN_HYPERCALL_INSN_LEN &&
+           guest_read(h, at, insn, sizeof(insn)) == 0 &&
+           insn[0] == 0xe7 && insn[1] == XEN_HYPERCALL_PORT;
+}
+
 typedef long (*hc_handler)(struct hcall *);
 
 static const hc_handler handlers[] = {
@@ -140,6 +162,16 @@ void hypercall_dispatch(struct vcpu *v, struct platform_regs *regs,
         ret = -XEN_EPERM;           /* Xen refuses hypercalls from user mode */
     } else if (h.nr < sizeof(handlers) / sizeof(handlers[0]) && handlers[h.nr]) {
         ret = handlers[h.nr](&h);
+        /* A continuation the guest cannot be handed back: the next pieces
+         * here, with the lock dropped between them as between exits. */
+        while (h.preempted && !rewindable(&h, regs, sregs)) {
+            h.preempted = false;
+            pthread_mutex_unlock(&d->lock);
+            pthread_mutex_lock(&d->lock);
+            if (atomic_load(&d->stopping))
+                break;              /* the domain ends: no result matters */
+            ret = handlers[h.nr](&h);
+        }
     } else {
         hcall_log_enosys(&h, "hypercall", (unsigned)h.nr);
         ret = -XEN_ENOSYS;

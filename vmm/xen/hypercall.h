@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <xen/hvm/hvm_vcpu.h>
+
 #include "gva.h"
 #include "platform.h"
 
@@ -58,7 +60,10 @@ int guest_read(struct hcall *h, uint64_t gva, void *dst, size_t len);
 int guest_write(struct hcall *h, uint64_t gva, const void *src, size_t len);
 
 /* Run one hypercall; regs/sregs are the guest's at the exit. Writes the
- * result into regs->rax. Call with d->lock held. */
+ * result into regs->rax, or puts the vCPU back on the instruction for a
+ * continuation when that is the 2-byte form above (checked in guest
+ * memory); a continuation of any other form runs on in this call, d->lock
+ * dropped and retaken between the pieces. Call with d->lock held. */
 void hypercall_dispatch(struct vcpu *v, struct platform_regs *regs,
                         const struct platform_sregs *sregs);
 
@@ -71,6 +76,23 @@ void hypercall_page_fill(uint8_t *page);
 
 /* Log an unimplemented hypercall or sub-op once per domain. */
 void hcall_log_enosys(struct hcall *h, const char *what, unsigned sub);
+
+/* A guest frame that can show a Xen page (shared info, a grant frame):
+ * page-aligned, below the placement limit, not one of the special pages.
+ * xen_page_place() makes sure a page exists there (RAM is used in place,
+ * a hole gets a fresh page); 0, -XEN_EINVAL or -XEN_ENOMEM. For
+ * add_to_physmap and for loading saved state. */
+bool xen_page_placeable(const struct domain *d, uint64_t gpa);
+int xen_page_place(struct domain *d, uint64_t gpa);
+
+/* Whether a guest may set this HVM param about itself (Xen's allow-list;
+ * index < HVM_NR_PARAMS). The callback via's vector, derived from
+ * HVM_PARAM_CALLBACK_IRQ as HVMOP_set_param does. */
+bool hvm_param_guest_settable(uint32_t index);
+uint8_t hvm_callback_vector_of(uint64_t callback_irq);
+
+/* A VCPUOP_initialise context as Xen checks it: 0 or a negative Xen errno. */
+long hvm_vcpu_context_check(const vcpu_hvm_context_t *c);
 
 /* Handlers (hc_*.c). */
 long hc_xen_version(struct hcall *h);
