@@ -9,8 +9,8 @@
 #include "ioloop.h"
 #include "pause.h"
 #include "platform.h"
-#include "xenbus_be.h"
 #include "state.h"
+#include "xenbus_be.h"
 
 #include <errno.h>
 #include <stdlib.h>
