@@ -111,6 +111,19 @@ print("replies", ok)
 """
 
 
+def sanitizer_clean(env):
+    """In the ASan+UBSan build: no report from any VMM or xl (their logs)."""
+    logd = env.env["XENON_LOG_DIR"]
+    bad = []
+    for f in os.listdir(logd) if os.path.isdir(logd) else []:
+        p = os.path.join(logd, f)
+        if os.path.isfile(p):
+            text = open(p, errors="replace").read()
+            if any(k in text for k in ("AddressSanitizer", "LeakSanitizer", "runtime error:")):
+                bad.append(f)
+    check("no sanitizer report in the logs", not bad, str(bad))
+
+
 def links():
     rc, out, _ = ns("ip", "-o", "link", "show")
     return [l.split(":")[1].strip().split("@")[0] for l in out.splitlines()]
@@ -249,9 +262,11 @@ def main():
         env.env["XENON_SCRIPT_DIR"] = os.path.join(SRC, "system", "scripts")
         if MODE == "two":
             two_guests(env)
+            sanitizer_clean(env)
             return
         if MODE == "hostile":
             hostile(env)
+            sanitizer_clean(env)
             return
         name = f"net{BITS}"
         rate = ",rate=10Mb/s" if MODE == "32" else ""        # netback's credit scheduler
@@ -367,6 +382,7 @@ def main():
         check("no bridge port left", out.strip() == "", out)
         check("the VMM is gone (its fds with it)",
               wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in vmm), 10), str(vmm))
+        sanitizer_clean(env)
     finally:
         if env:
             env.close()
