@@ -5,6 +5,7 @@
  * its command line (ip=A.B.C.D): ARP requests for it, ICMP echo requests
  * (ping) and UDP on port 7 (echo; its replies go out with a blank
  * checksum for the backend to finish, exercising tx checksum offload).
+ * With `split` its netfront asks for split event channels.
  * With peer=A.B.C.D it first finds that guest by ARP and pings it.
  * A UDP datagram "bye" to port 7 ends it: it closes the vif, prints its
  * counts and powers off. With `hotplug` on its command line it starts with
@@ -326,6 +327,7 @@ void guest_main(void)
     if (!shared_info)
         map_shared_info();
     CHECK("xenstore", xs_init() == 0);
+    netfront_split = has_word("split");
     if (has_word("hotplug"))
         hotplug_main();
     int rc = netfront_connect(&nf, 0);

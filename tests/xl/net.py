@@ -4,7 +4,7 @@
 In a network namespace made for the test (every address inside it), with
 a bridge xnbr0 at 10.99.0.1/24: `xl create` of the net guest (our
 netfront, 32- or 64-bit: `net.py 32|64`) with a vif on that bridge and a
-given MAC. Checked: the tap vif<domid>.0 exists and is a port of the
+given MAC (the 32-bit one with split event channels and rate=10Mb/s). Checked: the tap vif<domid>.0 exists and is a port of the
 bridge with its MTU, the backend and frontend directories are libxl's with
 netback's features and both ends Connected, the guest saw its MAC and
 MTU; the host pings the guest (ARP and ICMP answered by it) and gets its
@@ -274,7 +274,8 @@ def main():
             f'vif = [ "mac={MAC},bridge=xnbr0,ip={GUEST_IP}{rate}" ]\n'
         cfg = env.cfg(f"{name}.cfg", f'name = "{name}"\ntype = "pvh"\n'
                       f'kernel = "guests/guest-net-{BITS}"\nmemory = 32\nvcpus = 1\n'
-                      f'cmdline = "ip={GUEST_IP}{" hotplug" if MODE == "hotplug" else ""}"\n'
+                      f'cmdline = "ip={GUEST_IP}{" hotplug" if MODE == "hotplug" else ""}'
+                      f'{" split" if MODE == "32" else ""}"\n'
                       + vifs)
         rc, out, err = env.xl("create", cfg, timeout=120)
         if not check("xl create with a vif", rc == 0, err + out):
@@ -307,6 +308,10 @@ def main():
                    "script": os.path.join(SRC, "system", "scripts", "vif-bridge")}
         if MODE == "32":
             want_be["rate"] = "62500,50000"     # 10 Mb/s in libxl's 50 ms windows
+            # The 32-bit guest asks for split event channels.
+            check("split event channels", env.xs_read(f"{fe}/event-channel-tx") is not None and
+                  env.xs_read(f"{fe}/event-channel-rx") is not None and
+                  env.xs_read(f"{fe}/event-channel") is None)
         got_be = {k: env.xs_read(f"{be}/{k}") for k in want_be}
         check("backend directory as libxl writes it, netback's features", got_be == want_be,
               str({k: (got_be[k], v) for k, v in want_be.items() if got_be[k] != v}))
@@ -332,7 +337,8 @@ def main():
         check("the guest echoes the host's UDP datagrams", out.strip() == "echoed 5", out + err)
         if MODE == "32":
             xl_log = open(os.path.join(env.env["XENON_LOG_DIR"], f"xl-{name}.log")).read()
-            check("netback took the rate", "rate-limited" in xl_log, xl_log[-800:])
+            check("netback took the rate and the split channels",
+                  "rate-limited" in xl_log and "split event channels" in xl_log, xl_log[-800:])
 
         vmm = env.vmm_pids()
         if MODE == "hotplug":
