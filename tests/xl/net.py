@@ -340,6 +340,16 @@ def main():
             check("netback took the rate and the split channels",
                   "rate-limited" in xl_log and "split event channels" in xl_log, xl_log[-800:])
 
+        if MODE in ("64", "32"):
+            # The frontend closes and connects again; the backend follows.
+            ns(sys.executable, "-c",
+               "import socket,sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
+               ".sendto(b'reconnect', (sys.argv[1], 7))", GUEST_IP)
+            check("the frontend reconnected", wait_for(lambda: log().count(" ready") >= 2 and
+                                                       "CHECK reconnected: ok" in log(), 60),
+                  log()[-1000:])
+            rc, out, err = ns(sys.executable, "-c", PING, GUEST_IP, "2", timeout=90)
+            check("pinged after the reconnect", out.strip() == "replies 2", out + err)
         vmm = env.vmm_pids()
         if MODE == "hotplug":
             flood = udp_flood(5)
@@ -378,8 +388,11 @@ def main():
             check("it powered off and was destroyed",
                   wait_for(lambda: name not in env.rows(), 30), str(env.rows()))
         else:
+            flood = udp_flood(3)
+            time.sleep(0.5)
             rc, out, err = env.xl("destroy", name)
-            check("xl destroy with the vif up", rc == 0, err)
+            check("xl destroy with the vif up and traffic in flight", rc == 0, err)
+            flood.wait()
         env.check_empty("after the end")
         check("no vif nodes left", not (env.xs_dir("/local/domain/0/backend/vif") or []),
               str(env.xs_dir("/local/domain/0/backend/vif")))
