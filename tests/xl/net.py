@@ -194,6 +194,7 @@ def two_guests(env):
                                          env.console_log(n), 60), env.console_log(name)[-800:])
     check("both ended", wait_for(lambda: not env.rows().keys() - {"Domain-0"}, 30),
           str(env.rows()))
+    wait_for(lambda: not env.state_files(), 10)     # the monitors' teardown
     env.check_empty("after both")
     rc, out, _ = ns("ip", "-o", "link", "show", "master", "xnbr0")
     check("no bridge port left", out.strip() == "", out)
@@ -239,6 +240,7 @@ def hostile(env):
           env.console_log("good")[-1000:])
     check("both gone", wait_for(lambda: not env.rows().keys() - {"Domain-0"}, 30),
           str(env.rows()))
+    wait_for(lambda: not env.state_files(), 10)     # the monitors' teardown
     env.check_empty("after both")
     rc, out, _ = ns("ip", "-o", "link", "show", "master", "xnbr0")
     check("no bridge port left", out.strip() == "", out)
@@ -393,6 +395,7 @@ def main():
             rc, out, err = env.xl("destroy", name)
             check("xl destroy with the vif up and traffic in flight", rc == 0, err)
             flood.wait()
+        wait_for(lambda: not env.state_files(), 10)     # the monitor's teardown
         env.check_empty("after the end")
         check("no vif nodes left", not (env.xs_dir("/local/domain/0/backend/vif") or []),
               str(env.xs_dir("/local/domain/0/backend/vif")))
