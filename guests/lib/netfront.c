@@ -18,6 +18,7 @@ static uint8_t rx_ring_page[4096] __attribute__((aligned(4096)));
 static uint8_t rx_pages[NF_RX_BUFS][4096] __attribute__((aligned(4096)));
 static uint8_t tx_pages[NF_TX_BUFS][4096] __attribute__((aligned(4096)));
 static unsigned next_ref;
+int netfront_split;
 
 static grant_ref_t grant(const void *page, int readonly)
 {
@@ -89,6 +90,12 @@ static void kick(struct netfront *f)
     evtchn_op(EVTCHNOP_send, &s);
 }
 
+static void kick_rx(struct netfront *f)
+{
+    struct evtchn_send s = { .port = f->split ? f->rx_port : f->port };
+    evtchn_op(EVTCHNOP_send, &s);
+}
+
 static void post_rx(struct netfront *f)
 {
     /* Buffer k % NF_RX_BUFS for ring index k: at most NF_RX_BUFS are out,
@@ -103,7 +110,7 @@ static void post_rx(struct netfront *f)
     int notify;
     RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f->rx, notify);
     if (notify)
-        kick(f);
+        kick_rx(f);
 }
 
 int netfront_connect(struct netfront *f, unsigned devid)
@@ -146,6 +153,14 @@ int netfront_connect(struct netfront *f, unsigned devid)
     if (evtchn_op(EVTCHNOP_alloc_unbound, &a))
         return -1;
     f->port = a.port;
+    snprintf(path, sizeof(path), "%s/feature-split-event-channels", f->be);
+    if (netfront_split && xs_read(path, val, sizeof(val)) == 0 && parse_ul(val) == 1) {
+        struct evtchn_alloc_unbound b = { .dom = DOMID_SELF, .remote_dom = 0 };
+        if (evtchn_op(EVTCHNOP_alloc_unbound, &b))
+            return -1;
+        f->rx_port = b.port;
+        f->split = 1;
+    }
 
     netif_tx_sring_t *ts = (netif_tx_sring_t *)tx_ring_page;
     netif_rx_sring_t *rs = (netif_rx_sring_t *)rx_ring_page;
@@ -166,7 +181,9 @@ int netfront_connect(struct netfront *f, unsigned devid)
 
     if (write_ul(f, "tx-ring-ref", f->tx_ring_ref) < 0 ||
         write_ul(f, "rx-ring-ref", f->rx_ring_ref) < 0 ||
-        write_ul(f, "event-channel", f->port) < 0 ||
+        (f->split ? write_ul(f, "event-channel-tx", f->port) < 0 ||
+                    write_ul(f, "event-channel-rx", f->rx_port) < 0
+                  : write_ul(f, "event-channel", f->port) < 0) ||
         write_ul(f, "request-rx-copy", 1) < 0 || write_ul(f, "feature-rx-notify", 1) < 0 ||
         write_ul(f, "feature-sg", 1) < 0 || write_ul(f, "feature-gso-tcpv4", 0) < 0 ||
         write_ul(f, "state", XenbusStateConnected) < 0)
@@ -216,14 +233,21 @@ int netfront_send(struct netfront *f, const void *pkt, unsigned len, int csum_bl
     return 0;
 }
 
+static void clear_port(uint32_t port)
+{
+    __atomic_fetch_and(&shared_info->evtchn_pending[port / (sizeof(long) * 8)],
+                       ~(1ul << (port % (sizeof(long) * 8))), __ATOMIC_SEQ_CST);
+}
+
 static void wait_port(struct netfront *f, uint64_t deadline)
 {
-    evtchn_port_t p = f->port;
-    struct sched_poll sp = { .nr_ports = 1, .timeout = deadline };
-    set_xen_guest_handle(sp.ports, &p);
+    evtchn_port_t p[2] = { f->port, f->rx_port };
+    struct sched_poll sp = { .nr_ports = f->split ? 2 : 1, .timeout = deadline };
+    set_xen_guest_handle(sp.ports, p);
     HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_poll, &sp);
-    __atomic_fetch_and(&shared_info->evtchn_pending[f->port / (sizeof(long) * 8)],
-                       ~(1ul << (f->port % (sizeof(long) * 8))), __ATOMIC_SEQ_CST);
+    clear_port(f->port);
+    if (f->split)
+        clear_port(f->rx_port);
 }
 
 int netfront_recv(struct netfront *f, void *buf, unsigned cap, unsigned ms,

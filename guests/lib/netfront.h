@@ -28,7 +28,9 @@ struct netfront {
     char be[128];
     uint8_t mac[6];
     unsigned mtu;
-    uint32_t port;
+    uint32_t port;                  /* tx's, and rx's unless split */
+    uint32_t rx_port;               /* split event channels: rx's own */
+    int split;
     netif_tx_front_ring_t tx;
     netif_rx_front_ring_t rx;
     grant_ref_t tx_ring_ref, rx_ring_ref;
@@ -39,7 +41,10 @@ struct netfront {
 };
 
 /* Connect vif `devid`: wait for the backend's InitWait, publish the rings
- * and features, Connected, wait for the backend's Connected. 0 or -1. */
+ * and features, Connected, wait for the backend's Connected. 0 or -1.
+ * With netfront_split set (and the backend offering it), tx and rx get
+ * event channels of their own (event-channel-tx / -rx). */
+extern int netfront_split;
 int netfront_connect(struct netfront *f, unsigned devid);
 
 /* Queue one packet (csum_blank: its L4 checksum holds only the pseudo-

@@ -5,6 +5,8 @@
  * its command line (ip=A.B.C.D): ARP requests for it, ICMP echo requests
  * (ping) and UDP on port 7 (echo; its replies go out with a blank
  * checksum for the backend to finish, exercising tx checksum offload).
+ * A datagram "reconnect" makes it close its vif and connect it again.
+ * With `split` its netfront asks for split event channels.
  * With peer=A.B.C.D it first finds that guest by ARP and pings it.
  * A UDP datagram "bye" to port 7 ends it: it closes the vif, prints its
  * counts and powers off. With `hotplug` on its command line it starts with
@@ -153,6 +155,8 @@ static int on_ip(const uint8_t *p, unsigned len)
             return 0;
         if (ulen == 11 && memcmp(l4 + 8, "bye", 3) == 0)
             return 1;
+        if (ulen == 17 && memcmp(l4 + 8, "reconnect", 9) == 0)
+            return 2;
         reply_eth(out, p);
         uint8_t *udp = out + 34;
         memcpy(udp, l4, ulen);
@@ -247,7 +251,7 @@ static int backend_closing(void)
     return xs_read(path, v, sizeof(v)) < 0 || v[0] >= '5';
 }
 
-/* Answer until "bye" (1) or until the backend closes (0). */
+/* Answer until "bye" (1), "reconnect" (2) or the backend closes (0). */
 static int serve(void)
 {
     for (;;) {
@@ -258,11 +262,29 @@ static int serve(void)
             continue;
         }
         uint16_t type = get16(pkt + 12);
+        int r = 0;
         if (type == ETH_ARP)
             on_arp(pkt, (unsigned)n);
-        else if (type == ETH_IP && on_ip(pkt, (unsigned)n))
-            return 1;
+        else if (type == ETH_IP)
+            r = on_ip(pkt, (unsigned)n);
+        if (r)
+            return r;
     }
+}
+
+static void print_ready(unsigned devid);
+
+/* The frontend closes its end and connects again (the backend must go
+ * back to InitWait and serve the new rings). */
+static void reconnect(void)
+{
+    int rc = netfront_close(&nf);
+    char path[64];
+    snprintf(path, sizeof(path), "device/vif/0/state");
+    xs_write(path, "1");
+    rc |= netfront_connect(&nf, 0);
+    check("reconnected", rc == 0, "rc %d", rc);
+    print_ready(0);
 }
 
 static void print_ready(unsigned devid)
@@ -326,6 +348,7 @@ void guest_main(void)
     if (!shared_info)
         map_shared_info();
     CHECK("xenstore", xs_init() == 0);
+    netfront_split = has_word("split");
     if (has_word("hotplug"))
         hotplug_main();
     int rc = netfront_connect(&nf, 0);
@@ -335,7 +358,8 @@ void guest_main(void)
     print_ready(0);
     if (have_peer)
         ping_peer(3);
-    serve();
+    while (serve() == 2)
+        reconnect();
     printk("net: answered %u arp, %u ping, %u udp echo; rx %llu tx %llu, "
            "%llu rx errors, %llu tx errors\n", arps, pings, echoes,
            (unsigned long long)nf.rx_packets, (unsigned long long)nf.tx_packets,

@@ -4,7 +4,7 @@
 In a network namespace made for the test (every address inside it), with
 a bridge xnbr0 at 10.99.0.1/24: `xl create` of the net guest (our
 netfront, 32- or 64-bit: `net.py 32|64`) with a vif on that bridge and a
-given MAC. Checked: the tap vif<domid>.0 exists and is a port of the
+given MAC (the 32-bit one with split event channels and rate=10Mb/s). Checked: the tap vif<domid>.0 exists and is a port of the
 bridge with its MTU, the backend and frontend directories are libxl's with
 netback's features and both ends Connected, the guest saw its MAC and
 MTU; the host pings the guest (ARP and ICMP answered by it) and gets its
@@ -111,6 +111,19 @@ print("replies", ok)
 """
 
 
+def sanitizer_clean(env):
+    """In the ASan+UBSan build: no report from any VMM or xl (their logs)."""
+    logd = env.env["XENON_LOG_DIR"]
+    bad = []
+    for f in os.listdir(logd) if os.path.isdir(logd) else []:
+        p = os.path.join(logd, f)
+        if os.path.isfile(p):
+            text = open(p, errors="replace").read()
+            if any(k in text for k in ("AddressSanitizer", "LeakSanitizer", "runtime error:")):
+                bad.append(f)
+    check("no sanitizer report in the logs", not bad, str(bad))
+
+
 def links():
     rc, out, _ = ns("ip", "-o", "link", "show")
     return [l.split(":")[1].strip().split("@")[0] for l in out.splitlines()]
@@ -181,6 +194,7 @@ def two_guests(env):
                                          env.console_log(n), 60), env.console_log(name)[-800:])
     check("both ended", wait_for(lambda: not env.rows().keys() - {"Domain-0"}, 30),
           str(env.rows()))
+    wait_for(lambda: not env.state_files(), 10)     # the monitors' teardown
     env.check_empty("after both")
     rc, out, _ = ns("ip", "-o", "link", "show", "master", "xnbr0")
     check("no bridge port left", out.strip() == "", out)
@@ -226,6 +240,7 @@ def hostile(env):
           env.console_log("good")[-1000:])
     check("both gone", wait_for(lambda: not env.rows().keys() - {"Domain-0"}, 30),
           str(env.rows()))
+    wait_for(lambda: not env.state_files(), 10)     # the monitors' teardown
     env.check_empty("after both")
     rc, out, _ = ns("ip", "-o", "link", "show", "master", "xnbr0")
     check("no bridge port left", out.strip() == "", out)
@@ -249,9 +264,11 @@ def main():
         env.env["XENON_SCRIPT_DIR"] = os.path.join(SRC, "system", "scripts")
         if MODE == "two":
             two_guests(env)
+            sanitizer_clean(env)
             return
         if MODE == "hostile":
             hostile(env)
+            sanitizer_clean(env)
             return
         name = f"net{BITS}"
         rate = ",rate=10Mb/s" if MODE == "32" else ""        # netback's credit scheduler
@@ -259,7 +276,8 @@ def main():
             f'vif = [ "mac={MAC},bridge=xnbr0,ip={GUEST_IP}{rate}" ]\n'
         cfg = env.cfg(f"{name}.cfg", f'name = "{name}"\ntype = "pvh"\n'
                       f'kernel = "guests/guest-net-{BITS}"\nmemory = 32\nvcpus = 1\n'
-                      f'cmdline = "ip={GUEST_IP}{" hotplug" if MODE == "hotplug" else ""}"\n'
+                      f'cmdline = "ip={GUEST_IP}{" hotplug" if MODE == "hotplug" else ""}'
+                      f'{" split" if MODE == "32" else ""}"\n'
                       + vifs)
         rc, out, err = env.xl("create", cfg, timeout=120)
         if not check("xl create with a vif", rc == 0, err + out):
@@ -292,6 +310,10 @@ def main():
                    "script": os.path.join(SRC, "system", "scripts", "vif-bridge")}
         if MODE == "32":
             want_be["rate"] = "62500,50000"     # 10 Mb/s in libxl's 50 ms windows
+            # The 32-bit guest asks for split event channels.
+            check("split event channels", env.xs_read(f"{fe}/event-channel-tx") is not None and
+                  env.xs_read(f"{fe}/event-channel-rx") is not None and
+                  env.xs_read(f"{fe}/event-channel") is None)
         got_be = {k: env.xs_read(f"{be}/{k}") for k in want_be}
         check("backend directory as libxl writes it, netback's features", got_be == want_be,
               str({k: (got_be[k], v) for k, v in want_be.items() if got_be[k] != v}))
@@ -317,8 +339,19 @@ def main():
         check("the guest echoes the host's UDP datagrams", out.strip() == "echoed 5", out + err)
         if MODE == "32":
             xl_log = open(os.path.join(env.env["XENON_LOG_DIR"], f"xl-{name}.log")).read()
-            check("netback took the rate", "rate-limited" in xl_log, xl_log[-800:])
+            check("netback took the rate and the split channels",
+                  "rate-limited" in xl_log and "split event channels" in xl_log, xl_log[-800:])
 
+        if MODE in ("64", "32"):
+            # The frontend closes and connects again; the backend follows.
+            ns(sys.executable, "-c",
+               "import socket,sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
+               ".sendto(b'reconnect', (sys.argv[1], 7))", GUEST_IP)
+            check("the frontend reconnected", wait_for(lambda: log().count(" ready") >= 2 and
+                                                       "CHECK reconnected: ok" in log(), 60),
+                  log()[-1000:])
+            rc, out, err = ns(sys.executable, "-c", PING, GUEST_IP, "2", timeout=90)
+            check("pinged after the reconnect", out.strip() == "replies 2", out + err)
         vmm = env.vmm_pids()
         if MODE == "hotplug":
             flood = udp_flood(5)
@@ -357,8 +390,12 @@ def main():
             check("it powered off and was destroyed",
                   wait_for(lambda: name not in env.rows(), 30), str(env.rows()))
         else:
+            flood = udp_flood(3)
+            time.sleep(0.5)
             rc, out, err = env.xl("destroy", name)
-            check("xl destroy with the vif up", rc == 0, err)
+            check("xl destroy with the vif up and traffic in flight", rc == 0, err)
+            flood.wait()
+        wait_for(lambda: not env.state_files(), 10)     # the monitor's teardown
         env.check_empty("after the end")
         check("no vif nodes left", not (env.xs_dir("/local/domain/0/backend/vif") or []),
               str(env.xs_dir("/local/domain/0/backend/vif")))
@@ -367,6 +404,7 @@ def main():
         check("no bridge port left", out.strip() == "", out)
         check("the VMM is gone (its fds with it)",
               wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in vmm), 10), str(vmm))
+        sanitizer_clean(env)
     finally:
         if env:
             env.close()

@@ -29,10 +29,12 @@ def main():
             initrd = os.path.join(env.tmp, "initrd.img")
             empty_initrd(initrd)
         args = ["create", os.path.join(SRC, "examples", "pvhlinux.cfg"),
-                f'kernel="{kernel}"', f'ramdisk="{initrd}"', 'disk=[]']
+                f'kernel="{kernel}"', f'ramdisk="{initrd}"', 'disk=[]', 'vif=[]']
         rc, out, err = env.xl(*args)
         check("xl create pvhlinux.cfg", rc == 0, err)
-        check("vifs warned about", "`vif' is not implemented in Xenon yet" in err, err)
+        # vif= is acted on now (docs/net.md); the test host has no xenbr0,
+        # so the example's vif is overridden, and nothing warns about it.
+        check("vifs not warned about", "`vif' is not implemented" not in err, err)
         check("maxmem warned about", "(ballooning) is not implemented in Xenon yet" in err, err)
         rows = env.rows()
         check("listed with memory= MiB and 2 vCPUs", "pvhlinux" in rows and

@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Host to guest and back over a vif: 64-byte UDP echo round trips per
+second and ping round-trip time, beside a veth pair between two network
+namespaces measured in the same run (a Python UDP echo server and the
+kernel's ICMP on the far end), and the VMM's CPU time per packet.
+
+    python3 bench/net/udp_echo.py [--json]     (root, /dev/kvm)
+
+The guest is the net test guest (guests/net/net.c), whose echo loop runs
+in guest kernel mode: on these build machines that code is emulated
+(../shared/notes/host-kvm.md), so the figures measure the emulator more
+than netback. Round trips are sequential (one in flight), so the rate is
+1 / round-trip time, not a throughput.
+"""
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "xl"))
+os.environ.setdefault("XENON_BUILD_ROOT", os.environ.get("XENON_BUILD", os.path.join(ROOT, "build")))
+os.environ.setdefault("XENON_SOURCE_ROOT", ROOT)
+import xl_test  # noqa: E402
+
+JSON = "--json" in sys.argv
+N = 300
+NS, P1, P2 = f"xb-net-{os.getpid()}", f"xb-v1-{os.getpid()}", f"xb-v2-{os.getpid()}"
+
+CLIENT = r"""
+import os, socket, struct, sys, time
+ip, n = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+msg = bytes(64 - 42)          # a 64-byte frame on the wire with its headers
+for i in range(20):           # warm-up (ARP, caches)
+    s.sendto(msg, (ip, 7)); s.recvfrom(2048)
+t0 = time.perf_counter()
+lost = 0
+for i in range(n):
+    s.sendto(msg, (ip, 7))
+    try:
+        s.recvfrom(2048)
+    except socket.timeout:
+        lost += 1
+udp = time.perf_counter() - t0
+def csum(b):
+    s_ = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s_ >> 16:
+        s_ = (s_ & 0xffff) + (s_ >> 16)
+    return ~s_ & 0xffff
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+r.settimeout(5)
+rtts = []
+for seq in range(50):
+    body = bytes(56)
+    hdr = struct.pack("!BBHHH", 8, 0, 0, 0x4242, seq)
+    pkt = struct.pack("!BBHHH", 8, 0, csum(hdr + body), 0x4242, seq) + body
+    t = time.perf_counter()
+    r.sendto(pkt, (ip, 0))
+    while True:
+        data, peer = r.recvfrom(2048)
+        icmp = data[(data[0] & 15) * 4:]
+        if icmp[0] == 0 and struct.unpack("!HH", icmp[4:8]) == (0x4242, seq):
+            break
+    rtts.append(time.perf_counter() - t)
+rtts.sort()
+print(udp, lost, rtts[len(rtts) // 2])
+"""
+
+ECHO_SERVER = r"""
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 7))
+while True:
+    d, a = s.recvfrom(4096)
+    s.sendto(d, a)
+"""
+
+
+def sh(*cmd, ns=None):
+    full = (["ip", "netns", "exec", ns] if ns else []) + list(cmd)
+    r = subprocess.run(full, capture_output=True, text=True, timeout=120)
+    if r.returncode:
+        raise SystemExit(f"{' '.join(full)}: {r.stderr}")
+    return r.stdout
+
+
+def cpu_s(pid):
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def emit(**r):
+    if JSON:
+        print(json.dumps(r), flush=True)
+    else:
+        print(r)
+
+
+def measure(ns, ip):
+    out = sh(sys.executable, "-c", CLIENT, ip, str(N), ns=ns)
+    udp, lost, rtt = out.split()
+    return N / float(udp), int(lost), float(rtt) * 1e6
+
+
+def main():
+    if os.geteuid() != 0 or not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        print("# net bench: needs root and /dev/kvm; skipped", file=sys.stderr)
+        return
+    made = []
+    env = server = None
+    try:
+        # The peer: a veth pair between two namespaces.
+        for n in (P1, P2):
+            sh("ip", "netns", "add", n)
+            made.append(n)
+        sh("ip", "link", "add", "xbv1", "netns", P1, "type", "veth", "peer", "name", "xbv2",
+           "netns", P2)
+        sh("ip", "addr", "add", "10.98.0.1/24", "dev", "xbv1", ns=P1)
+        sh("ip", "addr", "add", "10.98.0.2/24", "dev", "xbv2", ns=P2)
+        for n, dev in ((P1, "xbv1"), (P2, "xbv2")):
+            sh("ip", "link", "set", dev, "up", ns=n)
+            sh("ip", "link", "set", "lo", "up", ns=n)
+        server = subprocess.Popen(["ip", "netns", "exec", P2, sys.executable, "-c", ECHO_SERVER])
+        time.sleep(0.5)
+        # Ours: the net guest on a bridge.
+        sh("ip", "netns", "add", NS)
+        made.append(NS)
+        sh("ip", "link", "add", "xnbr0", "type", "bridge", ns=NS)
+        sh("ip", "addr", "add", "10.99.0.1/24", "dev", "xnbr0", ns=NS)
+        sh("ip", "link", "set", "xnbr0", "up", ns=NS)
+        xl_test.failures.clear()
+        env = xl_test.Env()
+        env.env["XENON_SCRIPT_DIR"] = os.path.join(ROOT, "system", "scripts")
+        cfg = env.cfg("nb.cfg", 'name = "nb"\ntype = "pvh"\nkernel = "guests/guest-net-64"\n'
+                      'memory = 32\ncmdline = "ip=10.99.0.2"\n'
+                      'vif = [ "mac=00:16:3e:00:00:42,bridge=xnbr0" ]\n')
+        r = subprocess.run(["ip", "netns", "exec", NS, xl_test.XL, "create", cfg], env=env.env,
+                           cwd=xl_test.BUILD, capture_output=True, text=True, timeout=120)
+        if r.returncode or not xl_test.wait_for(lambda: " ready" in env.console_log("nb"), 120):
+            raise SystemExit(f"net bench: the guest did not come up: {r.stderr}")
+        vmm = env.vmm_pids()[0]
+        c0 = cpu_s(vmm)
+        g_rate, g_lost, g_rtt = measure(NS, "10.99.0.2")
+        vmm_cpu = cpu_s(vmm) - c0
+        v_rate, v_lost, v_rtt = measure(P1, "10.98.0.2")
+        note = "sequential 64-byte UDP echoes; the guest's echo loop is emulated guest kernel code here"
+        emit(bench="net", metric="UDP echo round trips/s, 64 B (host to guest and back)",
+             value=round(g_rate), unit="1/s", peer="veth pair", peer_value=round(v_rate),
+             ratio=round(g_rate / v_rate, 3), ratio_means="xenon / veth (goal >= 0.5)",
+             note=note, lost=g_lost + v_lost)
+        emit(bench="net", metric="ping round-trip time (median of 50)", value=round(g_rtt),
+             unit="us", peer="veth pair", peer_value=round(v_rtt),
+             ratio=round(g_rtt / v_rtt, 2), ratio_means="xenon / veth")
+        # CPU of the VMM (netback and the vCPU together) per packet moved.
+        emit(bench="net", metric="VMM CPU per packet (udp+icmp phase, both directions)",
+             value=round(vmm_cpu / ((N + 20 + 50) * 2) * 1e6, 1), unit="us")
+    finally:
+        if server:
+            server.kill()
+        if env:
+            env.close()
+        for n in made:
+            subprocess.run(["ip", "netns", "del", n], capture_output=True)
+
+
+if __name__ == "__main__":
+    main()
