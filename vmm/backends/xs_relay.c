@@ -317,8 +317,9 @@ static void emit_local(struct xs_relay *x)
 /* Decide, just before it is sent, what a request in a transaction that a
  * restart ended gets (docs/vmm.md): the commit fails with EAGAIN as a
  * conflicting one would, an abort succeeds, a change is answered OK but
- * not made (the commit will fail), a read is served outside the
- * transaction. true when the request is to be sent. */
+ * not made (the commit will fail), a read gets EAGAIN (the transaction's
+ * view is gone: no answer would be consistent). true when the request is
+ * to be sent. */
 static bool send_or_answer(struct xs_relay *x, struct req *r)
 {
     struct xsd_sockmsg h;
@@ -337,8 +338,8 @@ static bool send_or_answer(struct xs_relay *x, struct req *r)
         return false;
     }
     if (is_read(h.type)) {
-        h.tx_id = 0;
-        memcpy(r->msg, &h, HDR_LEN);
+        answer_locally(r, "EAGAIN");
+        return false;
     }
     return true;
 }
