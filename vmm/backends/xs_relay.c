@@ -831,8 +831,10 @@ int xs_relay_init(struct domain *d, const char *socket_path)
     struct xsd_sockmsg rep;
     char body[XENSTORE_PAYLOAD_MAX];
     struct pollfd p = { .fd = fd, .events = POLLIN };
-    if (len < 0 || write_full(fd, req, (size_t)len) < 0 ||
-        poll(&p, 1, 5000) != 1 ||
+    int ready = len < 0 || write_full(fd, req, (size_t)len) < 0 ? -1 : 0;
+    while (ready == 0 && (ready = poll(&p, 1, 5000)) < 0 && errno == EINTR)
+        ready = 0;
+    if (ready != 1 ||
         read_full(fd, &rep, sizeof(rep)) < 0 || rep.len > sizeof(body) ||
         read_full(fd, body, rep.len) < 0) {
         close(fd);
