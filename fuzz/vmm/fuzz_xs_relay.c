@@ -142,6 +142,7 @@ static void sock_ready(uint32_t events)
         sock_w->ready(sock_w, events);
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (listener < 0)
