@@ -8,7 +8,11 @@
  *  - in a transaction, a read gets the transaction's write or EAGAIN, and
  *    the commit succeeds (the value is then there) or gets EAGAIN;
  *  - its watch survives: after the restarts the host writes data/go and
- *    the guest must see the event and read "go".
+ *    the guest must see the event and read "go";
+ *  - a transaction open across the first restart (the host restarts
+ *    xenstored when told, then writes data/restarted): a read in it gets
+ *    EAGAIN, a write OK, the commit EAGAIN, nothing of it is made, and the
+ *    next transaction gets another id.
  */
 #include "guest.h"
 #include "xs.h"
@@ -73,6 +77,27 @@ void guest_main(void)
     CHECK_EQ("first write", xs_write("data/k", cur), 0);
     CHECK_EQ("first transaction value", xs_write("data/t", tcur), 0);
     CHECK_EQ("watch data/go", xs_watch("data/go", "go"), 0);
+
+    /* A transaction open across the first restart: it ends as a
+     * conflicting one does under Xen, and a new one gets a new id. */
+    uint32_t rt = xs_request(XS_TRANSACTION_START, 0, "", NULL, 0, r, sizeof(r));
+    uint32_t tx = rt == XS_TRANSACTION_START ? parse_u32(r) : 0;
+    CHECK("transaction before the restart", tx != 0);
+    CHECK_EQ("write in it", xs_request(XS_WRITE, tx, "data/t", "lost", 1, r, sizeof(r)), XS_WRITE);
+    printk("xsrestart: in a transaction\n");
+    while (xs_read("data/restarted", r, sizeof(r)) < 0)
+        xs_wait_ring();         /* until the host says it restarted xenstored */
+    rt = xs_request(XS_READ, tx, "data/t", NULL, 0, r, sizeof(r));
+    CHECK("read in the ended transaction: EAGAIN", is_eagain(rt, r));
+    CHECK_EQ("write in it: OK", xs_request(XS_WRITE, tx, "data/t", "lost2", 1, r, sizeof(r)), XS_WRITE);
+    rt = xs_request(XS_TRANSACTION_END, tx, "T", NULL, 0, r, sizeof(r));
+    CHECK("its commit: EAGAIN", is_eagain(rt, r));
+    CHECK("nothing of it was made", xs_read("data/t", r, sizeof(r)) == 0 && strcmp(r, tcur) == 0);
+    rt = xs_request(XS_TRANSACTION_START, 0, "", NULL, 0, r, sizeof(r));
+    uint32_t tx2 = rt == XS_TRANSACTION_START ? parse_u32(r) : 0;
+    CHECK("a new transaction, with a new id", tx2 != 0 && tx2 != tx);
+    CHECK_EQ("its commit", xs_request(XS_TRANSACTION_END, tx2, "T", NULL, 0, r, sizeof(r)), XS_TRANSACTION_END);
+
     printk("xsrestart: looping\n");
     unsigned long i, ops = 0;
     int go = 0;

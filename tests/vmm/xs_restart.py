@@ -3,8 +3,10 @@
 
 `xs_restart.py VMM XENSTORED restart GUEST`: the xsrestart guest keeps
 doing xenstore requests while xenstored is SIGKILLed and restarted (same
-data dir) four times; the VMM reattaches its ring, so the guest sees no wrong
-answer, and its watch fires for the host's write made after the restarts.
+data dir) five times (first while it holds a transaction open); the VMM
+reattaches its ring, so the guest sees no wrong answer, its transaction ends
+with EAGAIN, and its watch fires for the host's write made after the
+restarts.
 
 `xs_restart.py VMM XENSTORED proto GUEST`: the xsproto guest sends an
 oversized request header; xenstored drops it and the VMM sets the ring's
@@ -43,6 +45,13 @@ def main():
                                    "--log-file", os.path.join(tmp, "vmm.log")])
             read = lambda: open(console, errors="replace").read() if os.path.exists(console) else ""
             if mode == "restart":
+                # First a restart while the guest holds a transaction open.
+                wait_for(lambda: "in a transaction" in read() or vm.poll() is not None, 120)
+                xs.proc.send_signal(signal.SIGKILL)
+                xs.proc.wait(timeout=30)
+                os.unlink(xs.sock)
+                xs = Xenstored(xenstored, tmp)
+                xs.call(XS_WRITE, f"/local/domain/{DOMID}/data/restarted\0yes".encode())
                 ready = wait_for(lambda: "looping" in read() or vm.poll() is not None, 120)
                 for n in range(RESTARTS):
                     time.sleep(random.uniform(0.2, 0.6))    # mid-request, likely
@@ -69,8 +78,8 @@ def main():
             if mode == "restart":
                 log = open(os.path.join(tmp, "vmm.log")).read()
                 print(log)
-                if log.count("reattached") < RESTARTS:
-                    print(f"FAILED: the VMM did not log {RESTARTS} reattachments")
+                if log.count("reattached") < RESTARTS + 1:
+                    print(f"FAILED: the VMM did not log {RESTARTS + 1} reattachments")
                     sys.exit(1)
         finally:
             if vm and vm.poll() is None:
