@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,6 +41,21 @@ void mlog(const char *fmt, ...)
 }
 
 static volatile sig_atomic_t monitor_stop;
+
+/* How long the monitor waits for xenstored (restarting) when the domain
+ * ends: its nodes are removed and it is released only through it. */
+#define MONITOR_XS_WAIT_MS 60000
+
+static struct xs_client *monitor_xs(const struct xenon_paths *p)
+{
+    struct xs_client *xs = xs_open_wait(p->xs_path, MONITOR_XS_WAIT_MS);
+    if (!xs)
+        mlog("xenstored at %s: %s: its nodes of the domain stay", p->xs_path,
+             strerror(errno));
+    else
+        xs_set_reconnect(xs, MONITOR_XS_WAIT_MS);
+    return xs;
+}
 
 static void on_term(int sig)
 {
@@ -109,7 +125,7 @@ void monitor(const struct xenon_paths *p, struct domain_config *dc, const char *
             vmm_start(p, dc, domid, s.console, paused && report >= 0, go_fd, &vmm) < 0) {
             if (held >= 0)
                 close(held);
-            xs = xs ? xs : xs_open(p->xs_path);
+            xs = xs ? xs : monitor_xs(p);
             teardown(p, xs, domid);
             if (report >= 0)
                 (void)!write(report, "F", 1);
@@ -120,7 +136,7 @@ void monitor(const struct xenon_paths *p, struct domain_config *dc, const char *
             go_fd = -1;
         }
         if (held >= 0) {
-            xs = xs ? xs : xs_open(p->xs_path);
+            xs = xs ? xs : monitor_xs(p);
             if (xs && vbd_add_all(xs, held, domid, dc, stderr) == 0)
                 (void)!vmmctl_send_go(held);
             else
@@ -157,7 +173,7 @@ void monitor(const struct xenon_paths *p, struct domain_config *dc, const char *
             }
         }
         xs_close(xs);
-        xs = xs_open(p->xs_path);
+        xs = monitor_xs(p);
         int code = st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
         if (monitor_stop || code < XENON_EXIT_SHUTDOWN_BASE ||
             code > XENON_EXIT_SHUTDOWN_BASE + SHUTDOWN_MAX) {

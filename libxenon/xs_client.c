@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xen/io/xs_wire.h>
@@ -19,6 +20,9 @@
 
 struct xs_client {
     int fd;
+    char *path;
+    unsigned reconnect_ms;  /* how long a broken connection is re-tried */
+    bool tx_lost;           /* the daemon restarted inside our transaction */
     uint32_t req_id;
     uint32_t tx;
     bool pipelining;
@@ -39,40 +43,97 @@ const char *xs_default_path(void)
     return p && *p ? p : "/run/xenon/xenstored/socket";
 }
 
-struct xs_client *xs_open(const char *path)
+static int connect_to(const char *path)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     if (strlen(path) >= sizeof(sa.sun_path)) {
         errno = ENAMETOOLONG;
-        return NULL;
+        return -1;
     }
     strcpy(sa.sun_path, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return NULL;
+        return -1;
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         int e = errno;
         close(fd);
         errno = e;
-        return NULL;
+        return -1;
     }
+    return fd;
+}
+
+/* Connect, trying for up to `ms` while the daemon is away (the socket is
+ * missing or refuses: it is restarting), 10 ms apart at first, doubling
+ * to a second. */
+static int connect_waiting(const char *path, unsigned ms)
+{
+    unsigned waited = 0, step = 10;
+    for (;;) {
+        int fd = connect_to(path);
+        if (fd >= 0 || (errno != ENOENT && errno != ECONNREFUSED &&
+                        errno != EAGAIN) || waited >= ms)
+            return fd;
+        unsigned d = step < ms - waited ? step : ms - waited;
+        struct timespec ts = { d / 1000, (long)(d % 1000) * 1000000 };
+        nanosleep(&ts, NULL);
+        waited += d;
+        step = step * 2 > 1000 ? 1000 : step * 2;
+    }
+}
+
+struct xs_client *xs_open_wait(const char *path, unsigned wait_ms)
+{
+    int fd = connect_waiting(path, wait_ms);
+    if (fd < 0)
+        return NULL;
     struct xs_client *c = calloc(1, sizeof(*c));
-    if (!c) {
+    char *copy = strdup(path);
+    if (!c || !copy) {
+        free(c);
+        free(copy);
         close(fd);
         errno = ENOMEM;
         return NULL;
     }
     c->fd = fd;
+    c->path = copy;
+    c->reconnect_ms = XS_RECONNECT_MS;
     return c;
+}
+
+struct xs_client *xs_open(const char *path)
+{
+    return xs_open_wait(path, 0);
+}
+
+void xs_set_reconnect(struct xs_client *c, unsigned ms)
+{
+    c->reconnect_ms = ms;
 }
 
 void xs_close(struct xs_client *c)
 {
     if (c) {
-        close(c->fd);
+        if (c->fd >= 0)
+            close(c->fd);
         free(c->out);
+        free(c->path);
         free(c);
     }
+}
+
+/* The connection broke: open a new one (the daemon restarted). Unread
+ * replies of the old one are gone with it; a transaction is lost. */
+static int reconnect(struct xs_client *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->in_off = c->in_len = 0;
+    if (c->tx)
+        c->tx_lost = true;
+    c->fd = connect_waiting(c->path, c->reconnect_ms);
+    return c->fd < 0 ? -EIO : 0;
 }
 
 static int io_full(int fd, void *buf, size_t n, int writing)
@@ -261,15 +322,30 @@ static int call(struct xs_client *c, uint32_t type, const void *payload,
         return -EIO;
     if (may_queue)
         return queue(c, &m, payload);
+    /* The daemon restarted inside our transaction: it is gone, and so is
+     * everything done in it; the caller retries as after a conflict. */
+    if (c->tx_lost)
+        return -EAGAIN;
     /* Header and payload in one send: xenstored then reads the request in
      * one go, and the round trip costs one syscall fewer. */
     char msg[sizeof(m) + XENSTORE_PAYLOAD_MAX];
     memcpy(msg, &m, sizeof(m));
     if (len)
         memcpy(msg + sizeof(m), payload, len);
-    if (io_full(c->fd, msg, sizeof(m) + len, 1) < 0)
-        return -EIO;
-    return recv_reply(c, type, m.req_id, reply, rlen);
+    for (int attempt = 0;; attempt++) {
+        int rc = -EIO;
+        if (c->fd >= 0 && io_full(c->fd, msg, sizeof(m) + len, 1) == 0)
+            rc = recv_reply(c, type, m.req_id, reply, rlen);
+        /* A broken connection: xenstored restarting. Every request the
+         * toolstack makes may be sent again (reads; writes of the value
+         * it wants; mkdir, rm, perms, introduce, release: the same
+         * outcome twice), except inside a transaction (docs/xl.md). */
+        if (rc != -EIO || attempt == 1 || c->fd < 0 || !c->reconnect_ms ||
+            reconnect(c) < 0)
+            return rc;
+        if (c->tx_lost)
+            return -EAGAIN;
+    }
 }
 
 static int call_path(struct xs_client *c, uint32_t type, const char *path,
@@ -481,6 +557,7 @@ int xs_transaction_begin(struct xs_client *c)
 {
     char *id;
     c->tx = 0;
+    c->tx_lost = false;
     int rc = call(c, XS_TRANSACTION_START, "", 1, &id, NULL, false);
     if (rc < 0)
         return rc;
@@ -500,7 +577,10 @@ int xs_transaction_begin(struct xs_client *c)
 int xs_transaction_end(struct xs_client *c, int commit)
 {
     int rc = call(c, XS_TRANSACTION_END, commit ? "T" : "F", 2, NULL, NULL, false);
+    if (c->tx_lost)
+        rc = commit ? -EAGAIN : 0;
     c->tx = 0;
+    c->tx_lost = false;
     return rc;
 }
 

@@ -1,7 +1,13 @@
 /* A small synchronous xenstore client for the toolstack: one unix-socket
  * connection to xenon-xenstored (as dom0), one request at a time unless
  * pipelining. Watch events are not used by the toolstack and are dropped
- * if they arrive. */
+ * if they arrive.
+ *
+ * A connection that breaks (xenstored restarting) is opened again, trying
+ * for up to XS_RECONNECT_MS (xs_set_reconnect), and the request re-sent:
+ * the toolstack's requests all have the same outcome sent twice. Inside a
+ * transaction the transaction is lost: its requests get -EAGAIN and its
+ * commit -EAGAIN, as after a conflict (an abort succeeds). */
 #ifndef XENON_XS_CLIENT_H
 #define XENON_XS_CLIENT_H
 
@@ -12,8 +18,15 @@ struct xs_client;
 /* The socket path: $XENSTORED_PATH, else /run/xenon/xenstored/socket. */
 const char *xs_default_path(void);
 
+#define XS_RECONNECT_MS 5000
+
 /* NULL with errno set when the daemon cannot be reached. */
 struct xs_client *xs_open(const char *path);
+/* The same, waiting up to wait_ms while the socket is missing or refuses
+ * (the daemon restarting). */
+struct xs_client *xs_open_wait(const char *path, unsigned wait_ms);
+/* How long a broken connection is re-tried (0: not at all). */
+void xs_set_reconnect(struct xs_client *c, unsigned ms);
 void xs_close(struct xs_client *c);
 
 /* All return 0 or a negative errno (the daemon's error name mapped back,

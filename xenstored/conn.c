@@ -28,6 +28,8 @@ static int epfd = -1, lfd = -1;
 static char *sock_path;
 static struct conn *flush_list, *ready_list, *dead_list;
 
+static void conn_kill_misbehaving(struct conn *c, const char *why);
+
 static void mark_flush(struct conn *c)
 {
     if (!c->flush_pending && !c->dead) {
@@ -83,7 +85,7 @@ void conn_queue(struct conn *c, uint32_t type, uint32_t req_id,
         return;
     size_t len = WIRE_HDR_LEN + alen + blen;
     if (c->out_bytes + len > xs->out_hard_limit) {
-        conn_kill(c, "output queue limit exceeded (client not reading)");
+        conn_kill_misbehaving(c, "output queue limit exceeded (client not reading)");
         return;
     }
     bool event = type == XS_WATCH_EVENT;
@@ -148,6 +150,17 @@ void conn_kill(struct conn *c, const char *why)
     dead_list = c;
 }
 
+/* Drop a client for breaking the protocol (an oversized message, not
+ * reading what it is sent). A guest's ring then stays dropped: its VMM's
+ * next ring-attach is refused with EPROTO, and the VMM sets the ring's
+ * error field (docs/xenstored.md, "Guest connections"). */
+static void conn_kill_misbehaving(struct conn *c, const char *why)
+{
+    if (c->dom && !c->dead)
+        c->dom->proto_dropped = true;
+    conn_kill(c, why);
+}
+
 static void unlink_lists(struct conn *c)
 {
     if (c->ready_pending)
@@ -191,7 +204,7 @@ static void process_input(struct conn *c)
         if (st == WIRE_BAD) {
             log_warn("dom%u sent a message of %u bytes: dropped", c->domid,
                      h.len);
-            conn_kill(c, "payload too long");
+            conn_kill_misbehaving(c, "payload too long");
             return;
         }
         if (budget-- == 0 ||
@@ -431,7 +444,7 @@ static void drop_stalled(void)
         next = c->next;
         if (xs->stall_ns && c->out_bytes > OUT_SOFT &&
             now - c->last_progress_ns > xs->stall_ns)
-            conn_kill(c, "not reading its replies");
+            conn_kill_misbehaving(c, "not reading its replies");
         else if (!c->privileged && c->out_head && xs->event_timeout_ns)
             expire_events(c, now);
     }

@@ -1000,11 +1000,26 @@ static int op_control(struct conn *c, const struct xsd_sockmsg *h,
         return 0;
     }
     if (strcmp(cmd, "ring-attach") == 0) {
-        unsigned long domid;
-        if (argc != 2 || !wire_parse_uint(argv[1], UINT32_MAX, &domid))
+        /* An optional third argument is the first transaction id to hand
+         * out: a VMM re-attaching after a restart gives one past the ids
+         * its guest may still hold, so that a new transaction never takes
+         * the id of one the restart ended. */
+        unsigned long domid, first_tx = 1;
+        if ((argc != 2 && argc != 3) ||
+            !wire_parse_uint(argv[1], UINT32_MAX, &domid) ||
+            (argc == 3 && (!wire_parse_uint(argv[2], UINT32_MAX, &first_tx) ||
+                           first_tx == 0)))
             return EINVAL;
         if (c->dom)
             return EINVAL;
+        struct domain *prev = domain_get((uint32_t)domid);
+        if (prev && prev->proto_dropped) {
+            /* Not an errno of Xen's table: only the VMM sees it. */
+            static const char eproto[] = "EPROTO";
+            conn_queue(c, XS_ERROR, h->req_id, h->tx_id, eproto,
+                       sizeof(eproto), NULL, 0);
+            return 0;
+        }
         int err = domain_attach(c, (uint32_t)domid);
         if (err)
             return err;
@@ -1014,7 +1029,7 @@ static int op_control(struct conn *c, const struct xsd_sockmsg *h,
         txns_free_all(c);
         c->domid = (uint32_t)domid;
         c->privileged = false;
-        c->next_txid = 1;
+        c->next_txid = (uint32_t)first_tx;
         return 0;
     }
     return EINVAL;

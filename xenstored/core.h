@@ -40,6 +40,10 @@ struct domain {
     uint32_t port;
     long target;            /* -1: none */
     struct conn *conn;      /* attached ring connection, if any */
+    /* Its ring connection was dropped for breaking the protocol: a
+     * ring-attach is refused with EPROTO (the VMM's cue to set the ring's
+     * error field) until the domain is released. Not journaled. */
+    bool proto_dropped;
 };
 
 struct outmsg {

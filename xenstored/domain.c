@@ -54,6 +54,8 @@ int domain_introduce(uint32_t domid, uint64_t mfn, uint32_t port)
         return EINVAL;
     struct domain *d = domain_new(domid);
     bool first = !d->introduced;
+    if (first)
+        d->proto_dropped = false;   /* a new domain with this id */
     d->introduced = true;
     d->mfn = mfn;
     d->port = port;
@@ -114,6 +116,7 @@ int domain_release(uint32_t domid)
     if (!d || !d->introduced)
         return ENOENT;
     d->introduced = false;
+    d->proto_dropped = false;
     journal_release(&xs->journal, domid);
     if (d->conn)
         conn_kill(d->conn, "domain released");

@@ -174,3 +174,18 @@ void xs_forget_events(void)
 {
     nr_events = 0;
 }
+
+void xs_send_raw(const void *data, size_t len)
+{
+    ring_write(data, len);
+}
+
+uint32_t xs_ring_error(void)
+{
+    return __atomic_load_n(&ring->error, __ATOMIC_ACQUIRE);
+}
+
+void xs_wait_ring(void)
+{
+    wait_ring();
+}

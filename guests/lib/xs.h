@@ -31,4 +31,11 @@ int xs_has_event(const char *path);
 void xs_wait_event(const char *path, unsigned long long spins);
 void xs_forget_events(void);
 
+/* For hostile tests: put raw bytes in the request ring (and notify), and
+ * the ring's error field (XENSTORE_ERROR_*); xs_wait_ring sleeps until the
+ * port is signalled or a second passes. */
+void xs_send_raw(const void *data, size_t len);
+uint32_t xs_ring_error(void);
+void xs_wait_ring(void);
+
 #endif

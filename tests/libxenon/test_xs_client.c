@@ -25,13 +25,9 @@ static char dir[] = "/tmp/xs-client-test.XXXXXX";
 static char sock[sizeof(dir) + 16];
 static pid_t daemon_pid;
 
-static int start_daemon(void **state)
+static void spawn_daemon(void)
 {
-    (void)state;
-    if (!mkdtemp(dir))
-        return -1;
     char data[sizeof(dir) + 16];
-    snprintf(sock, sizeof(sock), "%s/sock", dir);
     snprintf(data, sizeof(data), "%s/data", dir);
     daemon_pid = fork();
     if (daemon_pid == 0) {
@@ -40,6 +36,15 @@ static int start_daemon(void **state)
               "--pid-file", "", "--log-file", "/dev/null", (char *)NULL);
         _exit(127);
     }
+}
+
+static int start_daemon(void **state)
+{
+    (void)state;
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(sock, sizeof(sock), "%s/sock", dir);
+    spawn_daemon();
     for (int i = 0; i < 1000; i++) {
         struct xs_client *c = xs_open(sock);
         if (c) {
@@ -259,6 +264,48 @@ static void test_long_directory(void **state)
     xs_close(c);
 }
 
+/* xenstored SIGKILLed and started again on its data directory: the
+ * client reconnects and re-sends; a transaction it was in is lost (its
+ * requests and commit get -EAGAIN), the next one works. */
+static void test_daemon_restart(void **state)
+{
+    (void)state;
+    struct xs_client *c = xs_open(sock);
+    assert_non_null(c);
+    assert_int_equal(xs_write(c, "/restart/a", "1"), 0);
+    assert_int_equal(xs_transaction_begin(c), 0);
+    assert_int_equal(xs_write(c, "/restart/in-tx", "x"), 0);
+    kill(daemon_pid, SIGKILL);
+    waitpid(daemon_pid, NULL, 0);
+    spawn_daemon();         /* the client waits for it to listen */
+    assert_int_equal(xs_write(c, "/restart/in-tx2", "y"), -EAGAIN);
+    assert_int_equal(xs_transaction_end(c, 1), -EAGAIN);
+    check_value(c, "/restart/a", "1");
+    char *v = NULL;
+    assert_int_equal(xs_read(c, "/restart/in-tx", &v), -ENOENT);
+    /* Outside a transaction: re-sent after the reconnection. */
+    kill(daemon_pid, SIGKILL);
+    waitpid(daemon_pid, NULL, 0);
+    spawn_daemon();
+    assert_int_equal(xs_write(c, "/restart/b", "2"), 0);
+    check_value(c, "/restart/b", "2");
+    assert_int_equal(xs_transaction_begin(c), 0);
+    assert_int_equal(xs_write(c, "/restart/c", "3"), 0);
+    assert_int_equal(xs_transaction_end(c, 1), 0);
+    check_value(c, "/restart/c", "3");
+    /* Without reconnection, a restart breaks the connection for good. */
+    xs_set_reconnect(c, 0);
+    kill(daemon_pid, SIGKILL);
+    waitpid(daemon_pid, NULL, 0);
+    spawn_daemon();
+    assert_int_equal(xs_read(c, "/restart/a", &v), -EIO);
+    xs_close(c);
+    c = xs_open_wait(sock, 10000);
+    assert_non_null(c);
+    check_value(c, "/restart/c", "3");
+    xs_close(c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -273,6 +320,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_read_many),
         cmocka_unit_test(test_large_replies),
         cmocka_unit_test(test_long_directory),
+        cmocka_unit_test(test_daemon_restart),
     };
     return cmocka_run_group_tests(tests, start_daemon, stop_daemon);
 }

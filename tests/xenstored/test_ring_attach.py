@@ -175,6 +175,29 @@ def main():
         assert dom0.call('IS_DOMAIN_INTRODUCED', b'8\0') == b'T\0'
         g8 = attach(d, 8)
         assert g8.read('data/hello') == b'8'
+
+        # Re-attaching after a restart: transaction ids start where the
+        # VMM says (one past those its guest held).
+        g8.close()
+        vmm = Client(d.sock)
+        assert vmm.err('CONTROL', b'ring-attach\x008\x000\x00') == 'EINVAL'
+        assert vmm.call('CONTROL', b'ring-attach\x008\x0050\x00') == b'OK\0'
+        assert vmm.tx_start() == 50
+        g8 = vmm
+
+        # Dropped for breaking the protocol (a header announcing more than
+        # 4096 bytes): the re-attach says so with EPROTO, until the domain
+        # is released and introduced anew.
+        import struct
+        g8.send_raw(struct.pack('<IIII', XS['READ'], 1, 0, 4097))
+        assert dropped(g8)
+        assert Client(d.sock).err('CONTROL', b'ring-attach\x008\x00') == \
+            'EPROTO'
+        assert dom0.call('IS_DOMAIN_INTRODUCED', b'8\0') == b'T\0'
+        dom0.call('RELEASE', b'8\0')
+        dom0.call('INTRODUCE', b'8\x001\x004\x00')
+        g8 = attach(d, 8)
+        assert g8.call('GET_DOMAIN_PATH', b'8\0') == b'/local/domain/8\0'
     finally:
         d.stop()
     print('ring-attach: ok')

@@ -1441,6 +1441,58 @@ def t_power_cut(e):
     e.check_empty("after the second power cut")
 
 
+def t_xs_restart(e):
+    """xenstored SIGKILLed and restarted on its data dir while a guest runs:
+    the VMM reattaches the guest's ring and re-registers its watch, so `xl
+    shutdown -w` (its write reaching the guest's watch) still ends it."""
+    need_kvm()
+    cfg = e.cfg("pv.cfg", 'name = "pv"\ntype = "pvh"\n'
+                f'kernel = "{os.path.join(BUILD, "guests", "guest-pvcontrol-64")}"\n'
+                'memory = 16\n')
+    rc, out, err = e.xl("create", cfg)
+    check("create pvcontrol: exit 0", rc == 0, err)
+    check("guest watches control/shutdown",
+          wait_for(lambda: "watching control/shutdown" in e.console_log("pv"), 30))
+    for n in range(2):      # twice: a second restart finds the re-registered watch
+        e.restart_xenstored(hard=True)
+    try:
+        rc, out, err = e.xl("shutdown", "-w", "pv", timeout=60)
+    except subprocess.TimeoutExpired:
+        rc, err = -1, "xl shutdown -w still waiting after 60 s"
+    check("shutdown -w after two xenstored restarts: exit 0", rc == 0, err)
+    check("the guest acted on poweroff", "poweroff requested" in e.console_log("pv"))
+    check("domain gone", wait_for(lambda: "pv" not in e.rows(), 10), str(e.rows()))
+    e.check_empty("after shutdown")
+
+
+def t_xs_lost_monitor(e):
+    """The monitor outlives a xenstored that is away when its domain ends: it
+    waits for the daemon's return, then removes the domain's nodes and
+    releases it (without it, both stay behind)."""
+    need_kvm()
+    rc, out, err = e.xl("create", idle_cfg(e))
+    check("create idle: exit 0", rc == 0, err)
+    st = e.state(1)
+    e.xs.send_signal(signal.SIGKILL)
+    e.xs.wait(timeout=30)
+    os.kill(int(st["vmm_pid"]), signal.SIGKILL)
+    time.sleep(1)           # the monitor sees its VMM end, no daemon there
+    def alive(pid):
+        try:
+            return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+    check("monitor still alive (waiting) while xenstored is away", alive(st["monitor_pid"]))
+    os.unlink(e.xs_sock)
+    e.start_xenstored()
+    check("domain released once xenstored is back",
+          wait_for(lambda: e.xs_call(17, b"1\0")[1] == b"F\0", 30),   # IS_DOMAIN_INTRODUCED
+          str(e.xs_call(17, b"1\0")))
+    log = open(os.path.join(e.env["XENON_LOG_DIR"], "xl-idle.log"), errors="replace").read()
+    check("the monitor logged the domain's end", "destroying the domain" in log, log[-500:])
+    e.check_empty("after the monitor's teardown")
+
+
 SCENARIOS = {
     "cli": (t_cli, True), "dryrun": (t_dryrun, True), "badcfg": (t_badcfg, False),
     "failed-create": (t_failed_create, True), "lifecycle": (t_lifecycle, True),
@@ -1454,6 +1506,7 @@ SCENARIOS = {
     "ghosts": (t_ghosts, True), "power-cut": (t_power_cut, True),
     "create-console-hello": (t_create_console_hello, True),
     "shutdown-fallback": (t_shutdown_fallback, True),
+    "xs-restart": (t_xs_restart, True), "xs-lost-monitor": (t_xs_lost_monitor, True),
 }
 
 
