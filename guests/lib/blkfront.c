@@ -133,6 +133,15 @@ int blkfront_connect(struct blkfront *f, unsigned devid, void *ring_page)
 int blkfront_connect_order(struct blkfront *f, unsigned devid, void *ring_page,
                            unsigned order)
 {
+    return blkfront_connect_opts(f, devid, ring_page, order, 0);
+}
+
+static uint8_t bounce[4096] __attribute__((aligned(4096)));
+static grant_ref_t bounce_ref;
+
+int blkfront_connect_opts(struct blkfront *f, unsigned devid, void *ring_page,
+                          unsigned order, int persistent)
+{
     memset(f, 0, sizeof(*f));
     f->devid = devid;
     snprintf(f->fe, sizeof(f->fe), "device/vbd/%u", devid);
@@ -176,8 +185,18 @@ int blkfront_connect_order(struct blkfront *f, unsigned devid, void *ring_page,
              GUEST_BITS == 64 ? XEN_IO_PROTO_ABI_X86_64 : XEN_IO_PROTO_ABI_X86_32);
     snprintf(path, sizeof(path), "%s/protocol", f->fe);
     if ((!f->ring_order && write_key(f, "ring-ref", "%lu", f->ring_ref) < 0) ||
-        write_key(f, "event-channel", "%lu", f->port) < 0 || xs_write(path, proto) < 0 ||
-        write_key(f, "state", "%lu", XenbusStateInitialised) < 0)
+        write_key(f, "event-channel", "%lu", f->port) < 0 || xs_write(path, proto) < 0)
+        return -1;
+    if (persistent) {
+        unsigned long bp = 0;
+        read_int(f->be, "feature-persistent", &bp);
+        if (bp == 1 && write_key(f, "feature-persistent", "%lu", 1) < 0)
+            return -1;
+        f->persistent = bp == 1;
+        if (f->persistent && !bounce_ref)
+            bounce_ref = gnt_grant(bounce, 0);
+    }
+    if (write_key(f, "state", "%lu", XenbusStateInitialised) < 0)
         return -1;
     if (wait_backend(f, XenbusStateConnected) < 0)
         return -1;
@@ -256,11 +275,17 @@ int blkfront_rw(struct blkfront *f, int write, uint64_t sector, void *page,
     r.nr_segments = 1;
     r.id = request_id++;
     r.sector_number = sector;
-    r.seg[0].gref = gnt_grant(page, write);
+    size_t off = (size_t)first * 512, len = last >= first ? (size_t)(last - first + 1) * 512 : 0;
+    if (f->persistent && write && off + len <= 4096)
+        memcpy(bounce + off, (uint8_t *)page + off, len);
+    r.seg[0].gref = f->persistent ? bounce_ref : gnt_grant(page, write);
     r.seg[0].first_sect = (uint8_t)first;
     r.seg[0].last_sect = (uint8_t)last;
     int st = blkfront_request(f, &r);
-    gnt_revoke(r.seg[0].gref);
+    if (!f->persistent)
+        gnt_revoke(r.seg[0].gref);
+    else if (!write && st == BLKIF_RSP_OKAY && off + len <= 4096)
+        memcpy((uint8_t *)page + off, bounce + off, len);
     return st;
 }
 

@@ -33,6 +33,7 @@ struct blkfront {
     int flush, discard;             /* features the backend published */
     unsigned ring_order;            /* pages of the ring: 1 << ring_order */
     unsigned max_indirect;          /* feature-max-indirect-segments */
+    int persistent;                 /* persistent grants negotiated */
 };
 
 /* Map grant frame 0 (once). 0 or -1. */
@@ -59,6 +60,12 @@ int blkfront_connect(struct blkfront *f, unsigned devid, void *ring_page);
  * (max-ring-page-order), else of the largest it offers. */
 int blkfront_connect_order(struct blkfront *f, unsigned devid, void *ring_pages,
                            unsigned order);
+/* The same, asking for persistent grants (feature-persistent) when
+ * `persistent`: data then moves through one bounce page whose grant never
+ * changes (the backend keeps it mapped), as Linux's blkfront does with its
+ * persistent pool. Indirect requests are not used on such a disk. */
+int blkfront_connect_opts(struct blkfront *f, unsigned devid, void *ring_pages,
+                          unsigned order, int persistent);
 /* Put one raw request on the ring and kick (no wait). */
 void blkfront_push(struct blkfront *f, const blkif_request_t *req);
 /* Wait up to ms for a response: 0 with *rsp, or -1. */

@@ -33,6 +33,17 @@
 #define MAX_RING_PAGES (1u << MAX_RING_ORDER)
 #define URING_DEPTH 256u                /* a full ring waits for room (deferred) */
 #define MAX_SEGS BLK_MAX_INDIRECT_SEGMENTS
+/* Persistent grants kept mapped per ring, at most (Xen's blkback keeps up
+ * to 1056 by default), in an open-addressed table twice that size. */
+#define MAX_PGRANTS 1024u
+#define PGRANT_SLOTS (2 * MAX_PGRANTS)
+
+struct pgrant {
+    bool used;
+    grant_ref_t gref;
+    grant_handle_t handle;
+    void *page;
+};
 
 /* One request being carried out. */
 struct pending {
@@ -44,6 +55,7 @@ struct pending {
     unsigned ops_left;                  /* uring completions still due */
     size_t bytes;                       /* what a read or write must move */
     unsigned nr_maps;
+    bool kept[MAX_SEGS];                /* a persistent grant: not unmapped */
     grant_handle_t handle[MAX_SEGS];
     struct iovec iov[MAX_SEGS];
 };
@@ -77,6 +89,9 @@ struct blkback {
     struct pending *pend;               /* nr_ents of them */
     unsigned pend_hint;                 /* where to look for a free one */
     struct blk_seg segs[MAX_SEGS];      /* an indirect request's, copied out */
+    bool persistent;                    /* negotiated: both said feature-persistent */
+    unsigned nr_pgrants;
+    struct pgrant *pgrants;             /* PGRANT_SLOTS, while persistent */
 };
 
 static struct blkif_sring *sring(struct blkback *b)
@@ -134,7 +149,8 @@ static void push_responses(struct blkback *b)
 static void release(struct blkback *b, struct pending *p)
 {
     for (unsigned i = 0; i < p->nr_maps; i++)
-        grant_unmap(&b->d->grants, p->handle[i]);
+        if (!p->kept[i])
+            grant_unmap(&b->d->grants, p->handle[i]);
     p->nr_maps = 0;
     respond(b, p->id, p->rsp_op, p->status);
     p->used = false;
@@ -164,6 +180,46 @@ static struct pending *alloc_pending(struct blkback *b)
     return NULL;
 }
 
+/* --- persistent grants ------------------------------------------------- */
+
+/* The persistent mapping of gref, made (writable: frontends grant their
+ * persistent pages read-write) if there is room; NULL when it cannot be
+ * kept, the caller then maps for the request only. */
+static struct pgrant *pgrant_get(struct blkback *b, grant_ref_t gref)
+{
+    if (!b->persistent)
+        return NULL;
+    unsigned h = (gref * 2654435761u) % PGRANT_SLOTS;
+    for (unsigned k = 0; k < PGRANT_SLOTS; k++) {
+        struct pgrant *g = &b->pgrants[(h + k) % PGRANT_SLOTS];
+        if (g->used && g->gref == gref)
+            return g;
+        if (!g->used) {
+            if (b->nr_pgrants >= MAX_PGRANTS)
+                return NULL;
+            void *page;
+            if (grant_map(&b->d->grants, 0, gref, false, &g->handle, &page) != GNTST_okay)
+                return NULL;
+            *g = (struct pgrant){ .used = true, .gref = gref, .handle = g->handle,
+                                  .page = page };
+            b->nr_pgrants++;
+            return g;
+        }
+    }
+    return NULL;
+}
+
+static void pgrants_unmap(struct blkback *b)
+{
+    for (unsigned i = 0; b->pgrants && i < PGRANT_SLOTS; i++)
+        if (b->pgrants[i].used)
+            grant_unmap(&b->d->grants, b->pgrants[i].handle);
+    free(b->pgrants);
+    b->pgrants = NULL;
+    b->nr_pgrants = 0;
+    b->persistent = false;
+}
+
 /* Copy an indirect request's segments out of its indirect pages (mapped
  * read-only for the copy only) into b->segs: BLKIF_RSP_OKAY, or
  * BLKIF_RSP_ERROR (a bad grant, bad segments). */
@@ -173,13 +229,18 @@ static int read_indirect(struct blkback *b, struct blk_req *r)
     for (unsigned i = 0; i < pages; i++) {
         grant_handle_t h;
         void *page;
-        if (grant_map(&b->d->grants, 0, r->indirect_gref[i], true, &h, &page) != GNTST_okay)
+        struct pgrant *pg = pgrant_get(b, r->indirect_gref[i]);
+        if (pg)
+            page = pg->page;
+        else if (grant_map(&b->d->grants, 0, r->indirect_gref[i], true, &h, &page) !=
+                 GNTST_okay)
             return BLKIF_RSP_ERROR;
         unsigned first = i * BLK_SEGS_PER_INDIRECT_PAGE;
         unsigned n = r->nr_segments - first < BLK_SEGS_PER_INDIRECT_PAGE
                          ? r->nr_segments - first : BLK_SEGS_PER_INDIRECT_PAGE;
         blkif_indirect_segs(page, 0, n, b->segs + first);
-        grant_unmap(&b->d->grants, h);
+        if (!pg)
+            grant_unmap(&b->d->grants, h);
     }
     return blkif_check_segs(b->segs, r->nr_segments, r->sector, b->sectors, &r->nr_sectors);
 }
@@ -194,8 +255,13 @@ static int map_segments(struct blkback *b, const struct blk_seg *segs, unsigned 
     p->bytes = 0;
     for (unsigned i = 0; i < nseg; i++) {
         void *page;
-        int16_t st = grant_map(&b->d->grants, 0, segs[i].gref, readonly,
-                               &p->handle[i], &page);
+        struct pgrant *pg = pgrant_get(b, segs[i].gref);
+        int16_t st = GNTST_okay;
+        p->kept[i] = pg != NULL;
+        if (pg)
+            page = pg->page;
+        else
+            st = grant_map(&b->d->grants, 0, segs[i].gref, readonly, &p->handle[i], &page);
         if (st != GNTST_okay) {
             log_debug("dom%u: vbd %u: grant %u: status %d", b->d->domid,
                       b->dev->devid, segs[i].gref, st);
@@ -458,7 +524,7 @@ static int probe(struct xenbus_dev *dev, int fd, uint32_t flags)
     xenbus_dev_printf(dev, "feature-flush-cache", "1");
     /* As Xen's blkback: a barrier is carried out (drain, then flush). */
     xenbus_dev_printf(dev, "feature-barrier", "1");
-    xenbus_dev_printf(dev, "feature-persistent", "0");
+    xenbus_dev_printf(dev, "feature-persistent", "1");
     if (b->discard) {
         xenbus_dev_printf(dev, "feature-discard", "1");
         xenbus_dev_printf(dev, "discard-granularity", "4096");
@@ -511,6 +577,7 @@ static void blk_disconnect(struct xenbus_dev *dev)
         b->chan_bound = false;
     }
     unmap_ring(b);
+    pgrants_unmap(b);
     b->connected = b->dead = b->draining = b->deferred = false;
 }
 
@@ -574,19 +641,25 @@ static int blk_connect(struct xenbus_dev *dev)
         return rc;
     b->req_cons = b->rsp_prod_pvt = 0;
     b->inflight = 0;
+    unsigned long pers = 0;
+    if (xenbus_dev_fe_uint(dev, "feature-persistent", 1, &pers) == 0 && pers == 1) {
+        b->pgrants = calloc(PGRANT_SLOTS, sizeof(*b->pgrants));
+        b->persistent = b->pgrants != NULL;
+    }
     rc = backend_bind(b->d, &b->chan, (uint32_t)port, NULL, on_kick, b);
     if (rc < 0) {
         log_warn("dom%u: vbd %u: event channel %lu: cannot bind", dev->d->domid,
                  dev->devid, port);
         unmap_ring(b);
+        pgrants_unmap(b);
         return rc;
     }
     b->chan_bound = true;
     b->connected = true;
-    log_info("dom%u: vbd %u connected: %s ring of %u page(s), %u entries, %llu sectors%s",
+    log_info("dom%u: vbd %u connected: %s ring of %u page(s), %u entries, %llu sectors%s%s",
              dev->d->domid, dev->devid, b->abi == BLKIF_ABI_X86_32 ? "x86_32" : "x86_64",
              b->nr_pages, b->nr_ents, (unsigned long long)b->sectors,
-             b->readonly ? ", read-only" : "");
+             b->readonly ? ", read-only" : "", b->persistent ? ", persistent grants" : "");
     return 0;
 }
 
