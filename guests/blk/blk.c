@@ -226,6 +226,20 @@ void guest_main(void)
         CHECK_EQ(name, blkfront_close(&f[i]), 0);
     }
     if (n > 0) {
+        /* The first disk again, with two queues: each queue serves its own
+         * requests. */
+        static uint8_t mq_rings[2][4096] __attribute__((aligned(4096)));
+        struct blkfront q[2];
+        CHECK_EQ("connect with two queues", blkfront_connect_queues(q, 2, ids[0], mq_rings), 0);
+        for (int i = 0; i < 2; i++) {
+            memset(back, 0, sizeof(back));
+            char name[64];
+            snprintf(name, sizeof(name), "queue %d: read", i);
+            CHECK_EQ(name, blkfront_rw(&q[i], 0, 64, back, 0, 0), BLKIF_RSP_OKAY);
+            snprintf(name, sizeof(name), "queue %d: the host's data", i);
+            CHECK(name, memcmp(back, "XENON-HOST", 10) == 0);
+        }
+        CHECK_EQ("close the two-queue disk", blkfront_close(&q[0]), 0);
         /* A frontend that closed connects again, and is served. */
         CHECK_EQ("reconnect after a close", blkfront_connect(&f[0], ids[0], ring_pages[0]), 0);
         memset(back, 0, sizeof(back));

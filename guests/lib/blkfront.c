@@ -108,7 +108,8 @@ static int wait_backend(struct blkfront *f, int want)
 {
     for (int i = 0; i < 5000; i++) {
         int s = blkfront_backend_state(f);
-        if (s == want)
+        /* A backend whose nodes the toolstack removed has closed. */
+        if (s == want || (s < 0 && want == XenbusStateClosed))
             return 0;
         guest_sleep_ms(2);
     }
@@ -177,9 +178,13 @@ int blkfront_connect_opts(struct blkfront *f, unsigned devid, void *ring_page,
             if (write_key(f, key, "%lu", r) < 0)
                 return -1;
         }
-        if (write_key(f, "ring-page-order", "%lu", f->ring_order) < 0)
-            return -1;
     }
+    /* Keys a previous connection left are rewritten, not trusted. */
+    unsigned long mq = 0;
+    read_int(f->be, "multi-queue-max-queues", &mq);
+    if ((max && write_key(f, "ring-page-order", "%lu", f->ring_order) < 0) ||
+        (mq && write_key(f, "multi-queue-num-queues", "%lu", 1) < 0))
+        return -1;
     char proto[16];
     snprintf(proto, sizeof(proto), "%s",
              GUEST_BITS == 64 ? XEN_IO_PROTO_ABI_X86_64 : XEN_IO_PROTO_ABI_X86_32);
@@ -218,6 +223,56 @@ int blkfront_connect_opts(struct blkfront *f, unsigned devid, void *ring_page,
     v = 0;
     read_int(f->be, "feature-max-indirect-segments", &v);
     f->max_indirect = (unsigned)v;
+    return write_key(f, "state", "%lu", XenbusStateConnected);
+}
+
+int blkfront_connect_queues(struct blkfront *fs, unsigned nq, unsigned devid,
+                            void *ring_pages)
+{
+    struct blkfront *f = &fs[0];
+    memset(f, 0, sizeof(*f));
+    f->devid = devid;
+    snprintf(f->fe, sizeof(f->fe), "device/vbd/%u", devid);
+    char path[96];
+    snprintf(path, sizeof(path), "%s/backend", f->fe);
+    if (gnt_init() < 0 || xs_read(path, f->be, sizeof(f->be)) < 0)
+        return -1;
+    if (blkfront_backend_state(f) == XenbusStateClosed &&
+        write_key(f, "state", "%lu", XenbusStateInitialising) < 0)
+        return -1;
+    if (wait_backend(f, XenbusStateInitWait) < 0)
+        return -1;
+    for (unsigned i = 0; i < nq; i++) {
+        struct blkfront *g = &fs[i];
+        if (i)
+            *g = *f;
+        struct evtchn_alloc_unbound a = { .dom = DOMID_SELF, .remote_dom = 0 };
+        if (evtchn_op(EVTCHNOP_alloc_unbound, &a))
+            return -1;
+        g->port = a.port;
+        g->sring = (struct blkif_sring *)((uint8_t *)ring_pages + 4096 * i);
+        SHARED_RING_INIT(g->sring);
+        FRONT_RING_INIT(&g->ring, g->sring, 4096);
+        g->ring_ref = gnt_grant(g->sring, 0);
+        char key[32];
+        snprintf(key, sizeof(key), "queue-%u/ring-ref", i);
+        if (write_key(f, key, "%lu", g->ring_ref) < 0)
+            return -1;
+        snprintf(key, sizeof(key), "queue-%u/event-channel", i);
+        if (write_key(f, key, "%lu", g->port) < 0)
+            return -1;
+    }
+    snprintf(path, sizeof(path), "%s/protocol", f->fe);
+    if (write_key(f, "ring-page-order", "%lu", 0) < 0 ||
+        write_key(f, "multi-queue-num-queues", "%lu", nq) < 0 ||
+        xs_write(path, GUEST_BITS == 64 ? XEN_IO_PROTO_ABI_X86_64 : XEN_IO_PROTO_ABI_X86_32) < 0 ||
+        write_key(f, "state", "%lu", XenbusStateInitialised) < 0 ||
+        wait_backend(f, XenbusStateConnected) < 0)
+        return -1;
+    unsigned long v = 0;
+    read_int(f->be, "sectors", &v);
+    for (unsigned i = 0; i < nq; i++)
+        fs[i].sectors = v;
     return write_key(f, "state", "%lu", XenbusStateConnected);
 }
 

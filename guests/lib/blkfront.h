@@ -66,6 +66,11 @@ int blkfront_connect_order(struct blkfront *f, unsigned devid, void *ring_pages,
  * persistent pool. Indirect requests are not used on such a disk. */
 int blkfront_connect_opts(struct blkfront *f, unsigned devid, void *ring_pages,
                           unsigned order, int persistent);
+/* Connect with nq queues (multi-queue-num-queues, queue-N/ring-ref and
+ * queue-N/event-channel), one page each (ring_pages: nq pages): fs[i] is
+ * queue i, each used as a blkfront of its own. 0 or -1. */
+int blkfront_connect_queues(struct blkfront *fs, unsigned nq, unsigned devid,
+                            void *ring_pages);
 /* Put one raw request on the ring and kick (no wait). */
 void blkfront_push(struct blkfront *f, const blkif_request_t *req);
 /* Wait up to ms for a response: 0 with *rsp, or -1. */

@@ -92,8 +92,10 @@ def t_disks(e, bits="64"):
     vlog = open(os.path.join(e.env["XENON_LOG_DIR"], "xl-blk.log"), errors="replace").read()
     abi = "x86_64" if bits == "64" else "x86_32"
     check(f"the first disk ran a 4-page {abi} ring, the second a 1-page one",
-          f"{abi} ring of 4 page(s), 128 entries" in vlog and
-          f"{abi} ring of 1 page(s), 32 entries" in vlog, vlog[-1500:])
+          f"{abi} ring of 4 page(s), 128 entries, 1 queue(s)" in vlog and
+          f"{abi} ring of 1 page(s), 32 entries, 1 queue(s)" in vlog, vlog[-1500:])
+    check("the first disk again with two queues",
+          f"{abi} ring of 1 page(s), 32 entries, 2 queue(s)" in vlog, vlog[-1500:])
     check("the second and third disks with persistent grants",
           "2048 sectors, read-only, persistent grants" in vlog and
           "vbd 51744 connected" in vlog and "2048 sectors, persistent grants" in vlog,
@@ -125,7 +127,7 @@ def t_nodes_durable(e):
                "feature-discard": "1", "discard-granularity": "4096",
                "discard-alignment": "0", "max-ring-page-order": "4",
                "feature-max-indirect-segments": "256",
-               "multi-queue-max-queues": "1", "feature-persistent": "1"}
+               "multi-queue-max-queues": "4", "feature-persistent": "1"}
     for k, v in want_be.items():
         check(f"backend {k} = {v}", e.xs_read(f"{be}/{k}") == v, repr(e.xs_read(f"{be}/{k}")))
     want_fe = {"backend": be, "backend-id": "0", "state": "4",

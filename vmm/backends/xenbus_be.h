@@ -93,8 +93,9 @@ int xenbus_be_detach(struct domain *d, uint32_t kind, uint32_t devid);
 /* Write <backend>/<key> (fire and forget; failures are logged). */
 int xenbus_dev_printf(struct xenbus_dev *dev, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* From the frontend directory as read at connect time: the value of key,
- * or NULL when absent. */
+/* From the frontend directory as read at connect time (its children, and
+ * one level below a child that is a directory: "queue-0/ring-ref"): the
+ * value of key, or NULL when absent. */
 const char *xenbus_dev_fe_str(const struct xenbus_dev *dev, const char *key);
 /* Key as an unsigned decimal in [0, max]: 0, -ENOENT (absent) or -EINVAL. */
 int xenbus_dev_fe_uint(const struct xenbus_dev *dev, const char *key,
