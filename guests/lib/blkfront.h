@@ -1,7 +1,8 @@
 /*
  * A small blkfront for test guests (io/blkif.h over xenbus, as Linux's and
- * Mini-OS's blkfronts connect): the guest's own grant table, one ring page
- * in the guest's native layout (x86_32 or x86_64, named in `protocol`),
+ * Mini-OS's blkfronts connect): the guest's own grant table, a ring of 1
+ * or more pages (or several queues) in the guest's native layout (x86_32
+ * or x86_64, named in `protocol`), indirect requests, persistent grants,
  * one request at a time, responses polled (test guests take no
  * interrupts). The hostile guest uses the raw ring to send what a
  * well-behaved frontend never would.
