@@ -100,7 +100,7 @@ static void test_rw_disk(struct blkfront *f, unsigned id, int durable)
         snprintf(n, sizeof(n), "vbd %u: a discarded page reads as zeroes", id);
         CHECK(n, memcmp(back, zero, 4096) == 0);
     }
-    if (f->max_indirect >= BIG_PAGES) {
+    if (f->max_indirect >= BIG_PAGES && !f->persistent) {
         for (unsigned i = 0; i < BIG_PAGES; i++)
             fill(big + 4096 * i, id * 1000 + i);
         snprintf(n, sizeof(n), "vbd %u: indirect write of %u pages", id, BIG_PAGES);
@@ -134,6 +134,8 @@ static void test_ro_disk(struct blkfront *f, unsigned id)
     fill(buf, 5);
     snprintf(n, sizeof(n), "vbd %u (ro): a write is refused", id);
     CHECK_EQ(n, blkfront_rw(f, 1, 0, buf, 0, 7), BLKIF_RSP_ERROR);
+    snprintf(n, sizeof(n), "vbd %u (ro): persistent grants negotiated", id);
+    CHECK_EQ(n, f->persistent, 1);
     snprintf(n, sizeof(n), "vbd %u (ro): no discard offered", id);
     CHECK_EQ(n, f->discard, 0);
 }
@@ -194,18 +196,21 @@ void guest_main(void)
     for (int i = 0; i < n; i++) {
         char name[64];
         snprintf(name, sizeof(name), "vbd %u: connect", ids[i]);
-        /* The first disk on a ring of 4 pages, if offered. */
-        int ok = blkfront_connect_order(&f[i], ids[i], ring_pages[i], i == 0 ? 2 : 0) == 0;
+        /* The first disk on a ring of 4 pages, if offered; the others
+         * with persistent grants, if offered. */
+        int ok = blkfront_connect_opts(&f[i], ids[i], ring_pages[i], i == 0 ? 2 : 0,
+                                       i > 0) == 0;
         check(name, ok, "see above");
         if (!ok) {
             n = i;
             break;
         }
         printk("blk: vbd %u: %llu sectors of %u bytes, info %u%s%s, ring of %u page(s), "
-               "%u indirect segments\n", ids[i],
+               "%u indirect segments%s\n", ids[i],
                (unsigned long long)f[i].sectors, f[i].sector_size, f[i].info,
                f[i].flush ? ", flush" : "", f[i].discard ? ", discard" : "",
-               1u << f[i].ring_order, f[i].max_indirect);
+               1u << f[i].ring_order, f[i].max_indirect,
+               f[i].persistent ? ", persistent grants" : "");
         snprintf(name, sizeof(name), "vbd %u: sector size 512", ids[i]);
         CHECK_EQ(name, f[i].sector_size, 512);
         if (f[i].info & VDISK_READONLY)
@@ -221,6 +226,20 @@ void guest_main(void)
         CHECK_EQ(name, blkfront_close(&f[i]), 0);
     }
     if (n > 0) {
+        /* The first disk again, with two queues: each queue serves its own
+         * requests. */
+        static uint8_t mq_rings[2][4096] __attribute__((aligned(4096)));
+        struct blkfront q[2];
+        CHECK_EQ("connect with two queues", blkfront_connect_queues(q, 2, ids[0], mq_rings), 0);
+        for (int i = 0; i < 2; i++) {
+            memset(back, 0, sizeof(back));
+            char name[64];
+            snprintf(name, sizeof(name), "queue %d: read", i);
+            CHECK_EQ(name, blkfront_rw(&q[i], 0, 64, back, 0, 0), BLKIF_RSP_OKAY);
+            snprintf(name, sizeof(name), "queue %d: the host's data", i);
+            CHECK(name, memcmp(back, "XENON-HOST", 10) == 0);
+        }
+        CHECK_EQ("close the two-queue disk", blkfront_close(&q[0]), 0);
         /* A frontend that closed connects again, and is served. */
         CHECK_EQ("reconnect after a close", blkfront_connect(&f[0], ids[0], ring_pages[0]), 0);
         memset(back, 0, sizeof(back));

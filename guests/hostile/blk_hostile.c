@@ -87,6 +87,15 @@ void guest_main(void)
     r.seg[1] = r.seg[0];
     r.seg[1].gref = 100001;
     CHECK_EQ("a bad second segment", blkfront_request(&a, &r), BLKIF_RSP_ERROR);
+    /* A grant revoked after the request was written, before the kick:
+     * the backend finds it revoked and refuses the request. */
+    {
+        grant_ref_t gr = gnt_grant(buf, 0);
+        r = read_req(0, gr);
+        gnt_revoke(gr);
+        CHECK_EQ("a grant revoked before the backend saw it", blkfront_request(&a, &r),
+                 BLKIF_RSP_ERROR);
+    }
     r = read_req(0, g);
     r.operation = 99;
     CHECK_EQ("an unknown operation", blkfront_request(&a, &r), BLKIF_RSP_EOPNOTSUPP);

@@ -108,7 +108,8 @@ static int wait_backend(struct blkfront *f, int want)
 {
     for (int i = 0; i < 5000; i++) {
         int s = blkfront_backend_state(f);
-        if (s == want)
+        /* A backend whose nodes the toolstack removed has closed. */
+        if (s == want || (s < 0 && want == XenbusStateClosed))
             return 0;
         guest_sleep_ms(2);
     }
@@ -132,6 +133,15 @@ int blkfront_connect(struct blkfront *f, unsigned devid, void *ring_page)
 
 int blkfront_connect_order(struct blkfront *f, unsigned devid, void *ring_page,
                            unsigned order)
+{
+    return blkfront_connect_opts(f, devid, ring_page, order, 0);
+}
+
+static uint8_t bounce[4096] __attribute__((aligned(4096)));
+static grant_ref_t bounce_ref;
+
+int blkfront_connect_opts(struct blkfront *f, unsigned devid, void *ring_page,
+                          unsigned order, int persistent)
 {
     memset(f, 0, sizeof(*f));
     f->devid = devid;
@@ -168,16 +178,30 @@ int blkfront_connect_order(struct blkfront *f, unsigned devid, void *ring_page,
             if (write_key(f, key, "%lu", r) < 0)
                 return -1;
         }
-        if (write_key(f, "ring-page-order", "%lu", f->ring_order) < 0)
-            return -1;
     }
+    /* Keys a previous connection left are rewritten, not trusted. */
+    unsigned long mq = 0;
+    read_int(f->be, "multi-queue-max-queues", &mq);
+    if ((max && write_key(f, "ring-page-order", "%lu", f->ring_order) < 0) ||
+        (mq && write_key(f, "multi-queue-num-queues", "%lu", 1) < 0))
+        return -1;
     char proto[16];
     snprintf(proto, sizeof(proto), "%s",
              GUEST_BITS == 64 ? XEN_IO_PROTO_ABI_X86_64 : XEN_IO_PROTO_ABI_X86_32);
     snprintf(path, sizeof(path), "%s/protocol", f->fe);
     if ((!f->ring_order && write_key(f, "ring-ref", "%lu", f->ring_ref) < 0) ||
-        write_key(f, "event-channel", "%lu", f->port) < 0 || xs_write(path, proto) < 0 ||
-        write_key(f, "state", "%lu", XenbusStateInitialised) < 0)
+        write_key(f, "event-channel", "%lu", f->port) < 0 || xs_write(path, proto) < 0)
+        return -1;
+    if (persistent) {
+        unsigned long bp = 0;
+        read_int(f->be, "feature-persistent", &bp);
+        if (bp == 1 && write_key(f, "feature-persistent", "%lu", 1) < 0)
+            return -1;
+        f->persistent = bp == 1;
+        if (f->persistent && !bounce_ref)
+            bounce_ref = gnt_grant(bounce, 0);
+    }
+    if (write_key(f, "state", "%lu", XenbusStateInitialised) < 0)
         return -1;
     if (wait_backend(f, XenbusStateConnected) < 0)
         return -1;
@@ -199,6 +223,56 @@ int blkfront_connect_order(struct blkfront *f, unsigned devid, void *ring_page,
     v = 0;
     read_int(f->be, "feature-max-indirect-segments", &v);
     f->max_indirect = (unsigned)v;
+    return write_key(f, "state", "%lu", XenbusStateConnected);
+}
+
+int blkfront_connect_queues(struct blkfront *fs, unsigned nq, unsigned devid,
+                            void *ring_pages)
+{
+    struct blkfront *f = &fs[0];
+    memset(f, 0, sizeof(*f));
+    f->devid = devid;
+    snprintf(f->fe, sizeof(f->fe), "device/vbd/%u", devid);
+    char path[96];
+    snprintf(path, sizeof(path), "%s/backend", f->fe);
+    if (gnt_init() < 0 || xs_read(path, f->be, sizeof(f->be)) < 0)
+        return -1;
+    if (blkfront_backend_state(f) == XenbusStateClosed &&
+        write_key(f, "state", "%lu", XenbusStateInitialising) < 0)
+        return -1;
+    if (wait_backend(f, XenbusStateInitWait) < 0)
+        return -1;
+    for (unsigned i = 0; i < nq; i++) {
+        struct blkfront *g = &fs[i];
+        if (i)
+            *g = *f;
+        struct evtchn_alloc_unbound a = { .dom = DOMID_SELF, .remote_dom = 0 };
+        if (evtchn_op(EVTCHNOP_alloc_unbound, &a))
+            return -1;
+        g->port = a.port;
+        g->sring = (struct blkif_sring *)((uint8_t *)ring_pages + 4096 * i);
+        SHARED_RING_INIT(g->sring);
+        FRONT_RING_INIT(&g->ring, g->sring, 4096);
+        g->ring_ref = gnt_grant(g->sring, 0);
+        char key[32];
+        snprintf(key, sizeof(key), "queue-%u/ring-ref", i);
+        if (write_key(f, key, "%lu", g->ring_ref) < 0)
+            return -1;
+        snprintf(key, sizeof(key), "queue-%u/event-channel", i);
+        if (write_key(f, key, "%lu", g->port) < 0)
+            return -1;
+    }
+    snprintf(path, sizeof(path), "%s/protocol", f->fe);
+    if (write_key(f, "ring-page-order", "%lu", 0) < 0 ||
+        write_key(f, "multi-queue-num-queues", "%lu", nq) < 0 ||
+        xs_write(path, GUEST_BITS == 64 ? XEN_IO_PROTO_ABI_X86_64 : XEN_IO_PROTO_ABI_X86_32) < 0 ||
+        write_key(f, "state", "%lu", XenbusStateInitialised) < 0 ||
+        wait_backend(f, XenbusStateConnected) < 0)
+        return -1;
+    unsigned long v = 0;
+    read_int(f->be, "sectors", &v);
+    for (unsigned i = 0; i < nq; i++)
+        fs[i].sectors = v;
     return write_key(f, "state", "%lu", XenbusStateConnected);
 }
 
@@ -256,11 +330,17 @@ int blkfront_rw(struct blkfront *f, int write, uint64_t sector, void *page,
     r.nr_segments = 1;
     r.id = request_id++;
     r.sector_number = sector;
-    r.seg[0].gref = gnt_grant(page, write);
+    size_t off = (size_t)first * 512, len = last >= first ? (size_t)(last - first + 1) * 512 : 0;
+    if (f->persistent && write && off + len <= 4096)
+        memcpy(bounce + off, (uint8_t *)page + off, len);
+    r.seg[0].gref = f->persistent ? bounce_ref : gnt_grant(page, write);
     r.seg[0].first_sect = (uint8_t)first;
     r.seg[0].last_sect = (uint8_t)last;
     int st = blkfront_request(f, &r);
-    gnt_revoke(r.seg[0].gref);
+    if (!f->persistent)
+        gnt_revoke(r.seg[0].gref);
+    else if (!write && st == BLKIF_RSP_OKAY && off + len <= 4096)
+        memcpy((uint8_t *)page + off, bounce + off, len);
     return st;
 }
 

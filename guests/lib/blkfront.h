@@ -1,7 +1,8 @@
 /*
  * A small blkfront for test guests (io/blkif.h over xenbus, as Linux's and
- * Mini-OS's blkfronts connect): the guest's own grant table, one ring page
- * in the guest's native layout (x86_32 or x86_64, named in `protocol`),
+ * Mini-OS's blkfronts connect): the guest's own grant table, a ring of 1
+ * or more pages (or several queues) in the guest's native layout (x86_32
+ * or x86_64, named in `protocol`), indirect requests, persistent grants,
  * one request at a time, responses polled (test guests take no
  * interrupts). The hostile guest uses the raw ring to send what a
  * well-behaved frontend never would.
@@ -33,6 +34,7 @@ struct blkfront {
     int flush, discard;             /* features the backend published */
     unsigned ring_order;            /* pages of the ring: 1 << ring_order */
     unsigned max_indirect;          /* feature-max-indirect-segments */
+    int persistent;                 /* persistent grants negotiated */
 };
 
 /* Map grant frame 0 (once). 0 or -1. */
@@ -59,6 +61,17 @@ int blkfront_connect(struct blkfront *f, unsigned devid, void *ring_page);
  * (max-ring-page-order), else of the largest it offers. */
 int blkfront_connect_order(struct blkfront *f, unsigned devid, void *ring_pages,
                            unsigned order);
+/* The same, asking for persistent grants (feature-persistent) when
+ * `persistent`: data then moves through one bounce page whose grant never
+ * changes (the backend keeps it mapped), as Linux's blkfront does with its
+ * persistent pool. Indirect requests are not used on such a disk. */
+int blkfront_connect_opts(struct blkfront *f, unsigned devid, void *ring_pages,
+                          unsigned order, int persistent);
+/* Connect with nq queues (multi-queue-num-queues, queue-N/ring-ref and
+ * queue-N/event-channel), one page each (ring_pages: nq pages): fs[i] is
+ * queue i, each used as a blkfront of its own. 0 or -1. */
+int blkfront_connect_queues(struct blkfront *fs, unsigned nq, unsigned devid,
+                            void *ring_pages);
 /* Put one raw request on the ring and kick (no wait). */
 void blkfront_push(struct blkfront *f, const blkif_request_t *req);
 /* Wait up to ms for a response: 0 with *rsp, or -1. */

@@ -66,12 +66,14 @@ def no_devices_left(e, what):
 
 
 def t_disks(e, bits="64"):
-    """Two disks, one read-write and one read-only: the guest's checks, the
-    host reading what it wrote, nothing left once it powered off."""
+    """Three disks: read-write, read-only, and read-write again (the last
+    two with persistent grants): the guest's checks, the host reading what
+    it wrote, nothing left once it powered off."""
     need_kvm()
-    rw, ro = make_image(e, "rw.img"), make_image(e, "ro.img")
+    rw, ro, rw2 = make_image(e, "rw.img"), make_image(e, "ro.img"), make_image(e, "rw2.img")
     cfg = guest_cfg(e, "blk", f"guest-blk-{bits}",
-                    [f"{rw},raw,xvda,rw", f"format=raw,vdev=xvdb,access=ro,target={ro}"])
+                    [f"{rw},raw,xvda,rw", f"format=raw,vdev=xvdb,access=ro,target={ro}",
+                     f"{rw2},raw,xvdc,rw"])
     rc, out, err = e.xl("create", cfg)
     check("create with two disks: exit 0", rc == 0, err)
     check("the guest finished", result(e, "blk", "blk"), e.console_log("blk")[-2000:])
@@ -82,14 +84,22 @@ def t_disks(e, bits="64"):
           sector(rw, 128, 11) == b"XENON-GUEST", repr(sector(rw, 128, 16)))
     check("the host reads the guest's page at sector 0",
           sector(rw, 0, 4096) == pattern(XVDA))
+    check("and on the third disk, written through persistent grants",
+          sector(rw2, 128, 11) == b"XENON-GUEST" and sector(rw2, 0, 4096) == pattern(XVDA + 32))
     check("the read-only image is untouched", sector(ro, 0, 4096) == b"\0" * 4096 and
           sector(ro, 64, 10) == b"XENON-HOST")
     check("the domain went away after poweroff", wait_for(lambda: "blk" not in e.rows(), 30))
     vlog = open(os.path.join(e.env["XENON_LOG_DIR"], "xl-blk.log"), errors="replace").read()
     abi = "x86_64" if bits == "64" else "x86_32"
     check(f"the first disk ran a 4-page {abi} ring, the second a 1-page one",
-          f"{abi} ring of 4 page(s), 128 entries" in vlog and
-          f"{abi} ring of 1 page(s), 32 entries" in vlog, vlog[-1500:])
+          f"{abi} ring of 4 page(s), 128 entries, 1 queue(s)" in vlog and
+          f"{abi} ring of 1 page(s), 32 entries, 1 queue(s)" in vlog, vlog[-1500:])
+    check("the first disk again with two queues",
+          f"{abi} ring of 1 page(s), 32 entries, 2 queue(s)" in vlog, vlog[-1500:])
+    check("the second and third disks with persistent grants",
+          "2048 sectors, read-only, persistent grants" in vlog and
+          "vbd 51744 connected" in vlog and "2048 sectors, persistent grants" in vlog,
+          vlog[-1500:])
     no_devices_left(e, "after poweroff")
 
 
@@ -117,7 +127,7 @@ def t_nodes_durable(e):
                "feature-discard": "1", "discard-granularity": "4096",
                "discard-alignment": "0", "max-ring-page-order": "4",
                "feature-max-indirect-segments": "256",
-               "multi-queue-max-queues": "1", "feature-persistent": "0"}
+               "multi-queue-max-queues": "4", "feature-persistent": "1"}
     for k, v in want_be.items():
         check(f"backend {k} = {v}", e.xs_read(f"{be}/{k}") == v, repr(e.xs_read(f"{be}/{k}")))
     want_fe = {"backend": be, "backend-id": "0", "state": "4",

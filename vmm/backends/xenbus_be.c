@@ -16,7 +16,7 @@
 #include "log.h"
 
 #define MAX_DRIVERS 4
-#define MAX_FE_KEYS 64          /* a frontend directory larger is refused */
+#define MAX_FE_KEYS 128         /* a frontend directory larger is refused */
 
 static struct {
     struct domain *d;
@@ -78,9 +78,12 @@ int xenbus_dev_read_be(struct xenbus_dev *dev, const char *key, xs_reply_fn *fn,
     return xs_conn_read(bus.xs, path, dev, fn, opaque);
 }
 
+/* One read in flight (or done) at connect time; a list owned by the
+ * device, freed with the keys. */
 struct key_read {
     struct xenbus_dev *dev;
     unsigned idx;
+    struct key_read *next;
 };
 
 /* Drop the frontend directory read so far, and the reads still pending
@@ -90,8 +93,11 @@ static void free_keys(struct xenbus_dev *dev)
 {
     if (bus.xs)
         xs_conn_forget(bus.xs, &dev->gen);
-    free(dev->reads);
-    dev->reads = NULL;
+    while (dev->reads) {
+        struct key_read *k = dev->reads;
+        dev->reads = k->next;
+        free(k);
+    }
     for (unsigned i = 0; i < dev->nr_keys; i++) {
         free(dev->keys[i]);
         free(dev->values[i]);
@@ -174,14 +180,89 @@ static void try_connect(struct xenbus_dev *dev)
     set_state(dev, XenbusStateConnected);
 }
 
+static void read_key(struct xenbus_dev *dev, unsigned idx);
+
+/* The frontend directory, read as xenbus_dev_fe_str() returns it: every
+ * child, and the children of a child that is a directory (its value
+ * empty: queue-0/ring-ref, ...), one level deep. */
+static int add_key(struct xenbus_dev *dev, const char *name)
+{
+    if (dev->nr_keys >= MAX_FE_KEYS)
+        return -1;
+    char **k = realloc(dev->keys, (dev->nr_keys + 1) * sizeof(char *));
+    if (!k)
+        return -1;
+    dev->keys = k;
+    char **v = realloc(dev->values, (dev->nr_keys + 1) * sizeof(char *));
+    if (!v)
+        return -1;
+    dev->values = v;
+    dev->keys[dev->nr_keys] = strdup(name);
+    dev->values[dev->nr_keys] = NULL;
+    if (!dev->keys[dev->nr_keys])
+        return -1;
+    return (int)dev->nr_keys++;
+}
+
+static struct key_read *new_read(struct xenbus_dev *dev, unsigned idx)
+{
+    struct key_read *k = malloc(sizeof(*k));
+    if (k) {
+        *k = (struct key_read){ dev, idx, dev->reads };
+        dev->reads = k;
+    }
+    return k;
+}
+
+/* One read (or directory listing) finished: connect after the last. */
+static void read_done(struct xenbus_dev *dev)
+{
+    if (--dev->keys_pending == 0)
+        try_connect(dev);
+}
+
+static void on_sub_dir(void *opaque, uint32_t type, const char *body, uint32_t len)
+{
+    struct key_read *k = opaque;
+    struct xenbus_dev *dev = k->dev;
+    if (type == XS_DIRECTORY) {
+        char name[XENSTORE_ABS_PATH_MAX];
+        for (const char *p = body; p < body + len && *p; p += strlen(p) + 1) {
+            snprintf(name, sizeof(name), "%s/%s", dev->keys[k->idx], p);
+            int idx = add_key(dev, name);
+            if (idx < 0)
+                break;
+            read_key(dev, (unsigned)idx);
+        }
+    }
+    read_done(dev);
+}
+
 static void on_key(void *opaque, uint32_t type, const char *body, uint32_t len)
 {
     struct key_read *k = opaque;
     struct xenbus_dev *dev = k->dev;
     if (type == XS_READ && !memchr(body, 0, len) && !dev->values[k->idx])
         dev->values[k->idx] = strndup(body, len);
-    if (--dev->keys_pending == 0)
-        try_connect(dev);
+    if (type == XS_READ && len == 0 && !strchr(dev->keys[k->idx], '/')) {
+        char path[XENON_DEV_PATH_MAX + XENSTORE_ABS_PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", dev->fe_path, dev->keys[k->idx]);
+        const char *a[] = { path };
+        struct key_read *d = new_read(dev, k->idx);
+        if (d && xs_conn_request(bus.xs, XS_DIRECTORY, a, 1, 0, &dev->gen, on_sub_dir,
+                                 d) == 0)
+            dev->keys_pending++;
+    }
+    read_done(dev);
+}
+
+static void read_key(struct xenbus_dev *dev, unsigned idx)
+{
+    char path[XENON_DEV_PATH_MAX + XENSTORE_ABS_PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dev->fe_path, dev->keys[idx]);
+    struct key_read *k = new_read(dev, idx);
+    if (k && xs_conn_read(bus.xs, path, &dev->gen, on_key, k) == 0)
+        dev->keys_pending++;
 }
 
 static void on_fe_dir(void *opaque, uint32_t type, const char *body, uint32_t len)
@@ -201,36 +282,16 @@ static void on_fe_dir(void *opaque, uint32_t type, const char *body, uint32_t le
         set_state(dev, XenbusStateClosing);
         return;
     }
-    dev->keys = calloc(n + 1, sizeof(char *));
-    dev->values = calloc(n + 1, sizeof(char *));
-    dev->reads = calloc(n + 1, sizeof(*dev->reads));
-    if (!dev->keys || !dev->values || !dev->reads) {
-        free_keys(dev);
-        return;
-    }
-    const char *p = body;
-    for (unsigned i = 0; i < n; i++) {
-        dev->keys[i] = strdup(p);
-        p += strlen(p) + 1;
-        dev->nr_keys++;
-        if (!dev->keys[i])
+    /* Held at one while the reads are issued, so that none finishing
+     * early connects before the last is sent. */
+    dev->keys_pending = 1;
+    for (const char *p = body; p < body + len && *p; p += strlen(p) + 1) {
+        int idx = add_key(dev, p);
+        if (idx < 0)
             break;
+        read_key(dev, (unsigned)idx);
     }
-    dev->keys_pending = dev->nr_keys;
-    if (!dev->nr_keys) {
-        try_connect(dev);
-        return;
-    }
-    for (unsigned i = 0; i < dev->nr_keys; i++) {
-        char path[XENON_DEV_PATH_MAX + XENSTORE_ABS_PATH_MAX];
-        snprintf(path, sizeof(path), "%s/%s", dev->fe_path, dev->keys[i]);
-        struct key_read *kr = &dev->reads[i];
-        *kr = (struct key_read){ dev, i };
-        if (xs_conn_read(bus.xs, path, &dev->gen, on_key, kr) < 0)
-            dev->keys_pending--;
-    }
-    if (!dev->keys_pending)
-        try_connect(dev);
+    read_done(dev);
 }
 
 static void start_connect(struct xenbus_dev *dev)

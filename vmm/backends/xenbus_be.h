@@ -99,8 +99,9 @@ int xenbus_dev_printf(struct xenbus_dev *dev, const char *key, const char *fmt, 
  * value, or XS_ERROR), never after the device is detached. 0 or -errno. */
 int xenbus_dev_read_be(struct xenbus_dev *dev, const char *key, xs_reply_fn *fn,
                        void *opaque);
-/* From the frontend directory as read at connect time: the value of key,
- * or NULL when absent. */
+/* From the frontend directory as read at connect time (its children, and
+ * one level below a child that is a directory: "queue-0/ring-ref"): the
+ * value of key, or NULL when absent. */
 const char *xenbus_dev_fe_str(const struct xenbus_dev *dev, const char *key);
 /* Key as an unsigned decimal in [0, max]: 0, -ENOENT (absent) or -EINVAL. */
 int xenbus_dev_fe_uint(const struct xenbus_dev *dev, const char *key,

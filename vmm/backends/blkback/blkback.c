@@ -33,6 +33,18 @@
 #define MAX_RING_PAGES (1u << MAX_RING_ORDER)
 #define URING_DEPTH 256u                /* a full ring waits for room (deferred) */
 #define MAX_SEGS BLK_MAX_INDIRECT_SEGMENTS
+#define MAX_QUEUES 4u                   /* multi-queue-max-queues */
+/* Persistent grants kept mapped per ring, at most (Xen's blkback keeps up
+ * to 1056 by default), in an open-addressed table twice that size. */
+#define MAX_PGRANTS 1024u
+#define PGRANT_SLOTS (2 * MAX_PGRANTS)
+
+struct pgrant {
+    bool used;
+    grant_ref_t gref;
+    grant_handle_t handle;
+    void *page;
+};
 
 /* One request being carried out. */
 struct pending {
@@ -44,8 +56,33 @@ struct pending {
     unsigned ops_left;                  /* uring completions still due */
     size_t bytes;                       /* what a read or write must move */
     unsigned nr_maps;
+    bool kept[MAX_SEGS];                /* a persistent grant: not unmapped */
     grant_handle_t handle[MAX_SEGS];
     struct iovec iov[MAX_SEGS];
+};
+
+/* One queue's ring (multi-queue: one per queue-N), with what is in flight
+ * on it. */
+struct blk_ring {
+    struct blkback *b;
+    unsigned index;                     /* its queue number */
+    bool dead;
+    struct backend chan;
+    bool chan_bound;
+    unsigned nr_pages;                  /* of the ring; 0: not mapped */
+    grant_handle_t ring_handle[MAX_RING_PAGES];
+    uint8_t *ring_page[MAX_RING_PAGES]; /* each its own mapping: not contiguous */
+    void *ring_page0;                   /* the header's page (NULL: unmapped) */
+    RING_IDX req_cons, rsp_prod_pvt;
+    unsigned inflight;
+    bool draining;                      /* a barrier waits for in-flight I/O */
+    bool deferred;                      /* a request waits for a free uring slot */
+    struct pending *pend;               /* nr_ents of them */
+    unsigned pend_hint;                 /* where to look for a free one */
+    struct blk_seg segs[MAX_SEGS];      /* an indirect request's, copied out */
+    bool persistent;                    /* negotiated: both said feature-persistent */
+    unsigned nr_pgrants;
+    struct pgrant *pgrants;             /* PGRANT_SLOTS, while persistent */
 };
 
 struct blkback {
@@ -59,143 +96,192 @@ struct blkback {
     bool uring_ok;
     struct io_watch uring_watch;        /* the uring's eventfd */
 
-    /* The ring, while connected. */
-    bool connected, dead;
-    struct backend chan;
-    bool chan_bound;
-    unsigned nr_pages;                  /* of the ring; 0: not mapped */
-    grant_handle_t ring_handle[MAX_RING_PAGES];
-    uint8_t *ring_page[MAX_RING_PAGES]; /* each its own mapping: not contiguous */
-    void *ring_page0;                   /* the header's page (NULL: unmapped) */
+    /* While connected: the layout and size every queue's ring shares,
+     * and the queues. */
+    bool connected;
     enum blkif_abi abi;
     size_t slot_size;
     unsigned nr_ents;
-    RING_IDX req_cons, rsp_prod_pvt;
-    unsigned inflight;
-    bool draining;                      /* a barrier waits for in-flight I/O */
-    bool deferred;                      /* a request waits for a free uring slot */
-    struct pending *pend;               /* nr_ents of them */
-    unsigned pend_hint;                 /* where to look for a free one */
-    struct blk_seg segs[MAX_SEGS];      /* an indirect request's, copied out */
+    unsigned nr_queues;
+    struct blk_ring *q;                 /* nr_queues of them */
 };
 
-static struct blkif_sring *sring(struct blkback *b)
+static struct blkif_sring *sring(struct blk_ring *q)
 {
-    return b->ring_page0;
+    return q->ring_page0;
 }
 
 /* Slot i's bytes start at ring offset off; a slot may straddle two pages
  * of a multi-page ring, so it is copied in pieces. */
-static size_t slot_offset(struct blkback *b, RING_IDX i)
+static size_t slot_offset(struct blk_ring *q, RING_IDX i)
 {
+    struct blkback *b = q->b;
     return offsetof(struct blkif_sring, ring) + (size_t)(i & (b->nr_ents - 1)) * b->slot_size;
 }
 
-static void ring_copy(struct blkback *b, size_t off, void *buf, size_t len, bool out)
+static void ring_copy(struct blk_ring *q, size_t off, void *buf, size_t len, bool out)
 {
     uint8_t *p = buf;
     while (len) {
         size_t pg = off / PAGE_BYTES, in = off % PAGE_BYTES;
         size_t n = PAGE_BYTES - in < len ? PAGE_BYTES - in : len;
-        if (pg >= b->nr_pages)
+        if (pg >= q->nr_pages)
             return;     /* not reached: slots lie within the ring */
         if (out)
-            memcpy(b->ring_page[pg] + in, p, n);
+            memcpy(q->ring_page[pg] + in, p, n);
         else
-            memcpy(p, b->ring_page[pg] + in, n);
+            memcpy(p, q->ring_page[pg] + in, n);
         off += n, p += n, len -= n;
     }
 }
 
 /* --- responses ---------------------------------------------------------- */
 
-static void respond(struct blkback *b, uint64_t id, uint8_t op, int16_t status)
+static void respond(struct blk_ring *q, uint64_t id, uint8_t op, int16_t status)
 {
     uint8_t rsp[sizeof(union blkif_sring_entry)];
     blkif_put_response(rsp, id, op, status);
-    ring_copy(b, slot_offset(b, b->rsp_prod_pvt), rsp, 12, true);
-    b->rsp_prod_pvt++;
+    ring_copy(q, slot_offset(q, q->rsp_prod_pvt), rsp, 12, true);
+    q->rsp_prod_pvt++;
 }
 
 /* RING_PUSH_RESPONSES_AND_CHECK_NOTIFY, then the notification. */
-static void push_responses(struct blkback *b)
+static void push_responses(struct blk_ring *q)
 {
-    struct blkif_sring *s = sring(b);
-    RING_IDX old = s->rsp_prod, new = b->rsp_prod_pvt;
+    struct blkif_sring *s = sring(q);
+    RING_IDX old = s->rsp_prod, new = q->rsp_prod_pvt;
     if (old == new)
         return;
     __atomic_store_n(&s->rsp_prod, new, __ATOMIC_RELEASE);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     RING_IDX ev = __atomic_load_n(&s->rsp_event, __ATOMIC_ACQUIRE);
     if ((RING_IDX)(new - ev) < (RING_IDX)(new - old))
-        evtchn_be_notify(&b->chan.chan);
+        evtchn_be_notify(&q->chan.chan);
 }
 
-static void release(struct blkback *b, struct pending *p)
+static void release(struct blk_ring *q, struct pending *p)
 {
+    struct blkback *b = q->b;
     for (unsigned i = 0; i < p->nr_maps; i++)
-        grant_unmap(&b->d->grants, p->handle[i]);
+        if (!p->kept[i])
+            grant_unmap(&b->d->grants, p->handle[i]);
     p->nr_maps = 0;
-    respond(b, p->id, p->rsp_op, p->status);
+    respond(q, p->id, p->rsp_op, p->status);
     p->used = false;
-    b->inflight--;
+    q->inflight--;
 }
 
 /* --- requests ----------------------------------------------------------- */
 
-static void shut_ring(struct blkback *b, const char *why)
+static void shut_ring(struct blk_ring *q, const char *why)
 {
+    struct blkback *b = q->b;
     log_warn("dom%u: vbd %u: %s; ring shut down", b->d->domid, b->dev->devid, why);
-    b->dead = true;
+    q->dead = true;
 }
 
 
-static struct pending *alloc_pending(struct blkback *b)
+static struct pending *alloc_pending(struct blk_ring *q)
 {
+    struct blkback *b = q->b;
     /* In flight <= nr_ents (checked), so a linear look finds one soon:
      * start where the last one was taken. */
     for (unsigned k = 0; k < b->nr_ents; k++) {
-        unsigned i = (b->pend_hint + k) % b->nr_ents;
-        if (!b->pend[i].used) {
-            b->pend_hint = i + 1;
-            return &b->pend[i];
+        unsigned i = (q->pend_hint + k) % b->nr_ents;
+        if (!q->pend[i].used) {
+            q->pend_hint = i + 1;
+            return &q->pend[i];
         }
     }
     return NULL;
 }
 
+/* --- persistent grants ------------------------------------------------- */
+
+/* The persistent mapping of gref, made (writable: frontends grant their
+ * persistent pages read-write) if there is room; NULL when it cannot be
+ * kept, the caller then maps for the request only. */
+static struct pgrant *pgrant_get(struct blk_ring *q, grant_ref_t gref)
+{
+    struct blkback *b = q->b;
+    if (!q->persistent)
+        return NULL;
+    unsigned h = (gref * 2654435761u) % PGRANT_SLOTS;
+    for (unsigned k = 0; k < PGRANT_SLOTS; k++) {
+        struct pgrant *g = &q->pgrants[(h + k) % PGRANT_SLOTS];
+        if (g->used && g->gref == gref)
+            return g;
+        if (!g->used) {
+            if (q->nr_pgrants >= MAX_PGRANTS)
+                return NULL;
+            void *page;
+            if (grant_map(&b->d->grants, 0, gref, false, &g->handle, &page) != GNTST_okay)
+                return NULL;
+            *g = (struct pgrant){ .used = true, .gref = gref, .handle = g->handle,
+                                  .page = page };
+            q->nr_pgrants++;
+            return g;
+        }
+    }
+    return NULL;
+}
+
+static void pgrants_unmap(struct blk_ring *q)
+{
+    struct blkback *b = q->b;
+    for (unsigned i = 0; q->pgrants && i < PGRANT_SLOTS; i++)
+        if (q->pgrants[i].used)
+            grant_unmap(&b->d->grants, q->pgrants[i].handle);
+    free(q->pgrants);
+    q->pgrants = NULL;
+    q->nr_pgrants = 0;
+    q->persistent = false;
+}
+
 /* Copy an indirect request's segments out of its indirect pages (mapped
  * read-only for the copy only) into b->segs: BLKIF_RSP_OKAY, or
  * BLKIF_RSP_ERROR (a bad grant, bad segments). */
-static int read_indirect(struct blkback *b, struct blk_req *r)
+static int read_indirect(struct blk_ring *q, struct blk_req *r)
 {
+    struct blkback *b = q->b;
     unsigned pages = blkif_indirect_pages(r);
     for (unsigned i = 0; i < pages; i++) {
         grant_handle_t h;
         void *page;
-        if (grant_map(&b->d->grants, 0, r->indirect_gref[i], true, &h, &page) != GNTST_okay)
+        struct pgrant *pg = pgrant_get(q, r->indirect_gref[i]);
+        if (pg)
+            page = pg->page;
+        else if (grant_map(&b->d->grants, 0, r->indirect_gref[i], true, &h, &page) !=
+                 GNTST_okay)
             return BLKIF_RSP_ERROR;
         unsigned first = i * BLK_SEGS_PER_INDIRECT_PAGE;
         unsigned n = r->nr_segments - first < BLK_SEGS_PER_INDIRECT_PAGE
                          ? r->nr_segments - first : BLK_SEGS_PER_INDIRECT_PAGE;
-        blkif_indirect_segs(page, 0, n, b->segs + first);
-        grant_unmap(&b->d->grants, h);
+        blkif_indirect_segs(page, 0, n, q->segs + first);
+        if (!pg)
+            grant_unmap(&b->d->grants, h);
     }
-    return blkif_check_segs(b->segs, r->nr_segments, r->sector, b->sectors, &r->nr_sectors);
+    return blkif_check_segs(q->segs, r->nr_segments, r->sector, b->sectors, &r->nr_sectors);
 }
 
 /* Map the segments' grants and point the iovecs into them: 0, or -1 with
  * everything mapped so far unmapped again (a bad or revoked grant). */
-static int map_segments(struct blkback *b, const struct blk_seg *segs, unsigned nseg,
+static int map_segments(struct blk_ring *q, const struct blk_seg *segs, unsigned nseg,
                         bool to_guest, struct pending *p)
 {
+    struct blkback *b = q->b;
     /* A read writes into the guest's pages; a write only reads them. */
     bool readonly = !to_guest;
     p->bytes = 0;
     for (unsigned i = 0; i < nseg; i++) {
         void *page;
-        int16_t st = grant_map(&b->d->grants, 0, segs[i].gref, readonly,
-                               &p->handle[i], &page);
+        struct pgrant *pg = pgrant_get(q, segs[i].gref);
+        int16_t st = GNTST_okay;
+        p->kept[i] = pg != NULL;
+        if (pg)
+            page = pg->page;
+        else
+            st = grant_map(&b->d->grants, 0, segs[i].gref, readonly, &p->handle[i], &page);
         if (st != GNTST_okay) {
             log_debug("dom%u: vbd %u: grant %u: status %d", b->d->domid,
                       b->dev->devid, segs[i].gref, st);
@@ -221,39 +307,40 @@ static struct io_uring_sqe *get_sqe(struct blkback *b)
 }
 
 /* Start one checked request; false when the uring has no room now. */
-static bool start(struct blkback *b, struct blk_req *r)
+static bool start(struct blk_ring *q, struct blk_req *r)
 {
+    struct blkback *b = q->b;
     bool flush = r->op == BLKIF_OP_FLUSH_DISKCACHE || r->op == BLKIF_OP_WRITE_BARRIER;
     unsigned need = flush && r->nr_segments ? 2 : 1;
     if (io_uring_sq_space_left(&b->uring) < need)
         io_uring_submit(&b->uring);
     if (io_uring_sq_space_left(&b->uring) < need)
         return false;
-    struct pending *p = alloc_pending(b);
+    struct pending *p = alloc_pending(q);
     if (!p) {
-        shut_ring(b, "more requests in flight than the ring holds");
+        shut_ring(q, "more requests in flight than the ring holds");
         return true;
     }
     uint8_t op = r->op == BLKIF_OP_INDIRECT ? r->indirect_op : r->op;
     *p = (struct pending){ .used = true, .op = op, .rsp_op = blkif_rsp_op(r),
                            .id = r->id, .status = BLKIF_RSP_OKAY };
-    b->inflight++;
+    q->inflight++;
     const struct blk_seg *segs = r->seg;
     if (r->op == BLKIF_OP_INDIRECT) {
-        if (read_indirect(b, r) != BLKIF_RSP_OKAY) {
+        if (read_indirect(q, r) != BLKIF_RSP_OKAY) {
             p->status = BLKIF_RSP_ERROR;
-            release(b, p);
+            release(q, p);
             return true;
         }
-        segs = b->segs;
+        segs = q->segs;
     }
-    if (b->fd < 0 || map_segments(b, segs, r->nr_segments, op == BLKIF_OP_READ, p) < 0) {
+    if (b->fd < 0 || map_segments(q, segs, r->nr_segments, op == BLKIF_OP_READ, p) < 0) {
         p->status = BLKIF_RSP_ERROR;
-        release(b, p);
+        release(q, p);
         return true;
     }
     uint64_t off = r->sector << BLK_SECTOR_SHIFT;
-    uint64_t tag = (uint64_t)(p - b->pend);
+    uint64_t tag = (uint64_t)q->index << 16 | (uint64_t)(p - q->pend);
     struct io_uring_sqe *sqe;
     switch (op) {
     case BLKIF_OP_READ:
@@ -293,9 +380,10 @@ static bool start(struct blkback *b, struct blk_req *r)
 }
 
 /* Take every request the frontend has produced (one batch per kick). */
-static void take_requests(struct blkback *b)
+static void take_requests(struct blk_ring *q)
 {
-    struct blkif_sring *s = sring(b);
+    struct blkback *b = q->b;
+    struct blkif_sring *s = sring(q);
     uint8_t buf[sizeof(union blkif_sring_entry)];
     /* A frontend producing without end must not hold the I/O thread (and
      * with it the console and the other disks): after a budget, come back
@@ -304,55 +392,56 @@ static void take_requests(struct blkback *b)
     for (;;) {
         RING_IDX rp = __atomic_load_n(&s->req_prod, __ATOMIC_ACQUIRE);
         /* RING_REQUEST_PROD_OVERFLOW: more requests than the ring holds. */
-        if ((RING_IDX)(rp - b->rsp_prod_pvt) > b->nr_ents) {
-            shut_ring(b, "the frontend's req_prod runs past the ring");
+        if ((RING_IDX)(rp - q->rsp_prod_pvt) > b->nr_ents) {
+            shut_ring(q, "the frontend's req_prod runs past the ring");
             return;
         }
-        while (b->req_cons != rp && !b->dead) {
-            if (b->draining)
+        while (q->req_cons != rp && !q->dead) {
+            if (q->draining)
                 return;
             if (budget-- == 0) {
                 uint64_t one = 1;
-                (void)!write(b->chan.chan.fd, &one, sizeof(one));
+                (void)!write(q->chan.chan.fd, &one, sizeof(one));
                 return;
             }
-            ring_copy(b, slot_offset(b, b->req_cons), buf, b->slot_size, false);
+            ring_copy(q, slot_offset(q, q->req_cons), buf, b->slot_size, false);
             struct blk_req r;
             blkif_parse(buf, b->abi, &r);
             int st = blkif_check(&r, b->sectors, b->readonly);
             if (st == BLKIF_RSP_OKAY && r.op == BLKIF_OP_DISCARD && !b->discard)
                 st = BLKIF_RSP_EOPNOTSUPP;      /* not offered (discard-enable=0) */
             if (st != BLKIF_RSP_OKAY) {
-                b->req_cons++;
-                respond(b, r.id, blkif_rsp_op(&r), (int16_t)st);
+                q->req_cons++;
+                respond(q, r.id, blkif_rsp_op(&r), (int16_t)st);
                 continue;
             }
-            if (r.op == BLKIF_OP_WRITE_BARRIER && b->inflight) {
-                b->draining = true;     /* taken again once they completed */
+            if (r.op == BLKIF_OP_WRITE_BARRIER && q->inflight) {
+                q->draining = true;     /* taken again once they completed */
                 return;
             }
-            if (!start(b, &r)) {
-                b->deferred = true;
+            if (!start(q, &r)) {
+                q->deferred = true;
                 return;
             }
-            b->req_cons++;
+            q->req_cons++;
         }
         /* RING_FINAL_CHECK_FOR_REQUESTS */
-        __atomic_store_n(&s->req_event, b->req_cons + 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&s->req_event, q->req_cons + 1, __ATOMIC_RELEASE);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (__atomic_load_n(&s->req_prod, __ATOMIC_ACQUIRE) == b->req_cons)
+        if (__atomic_load_n(&s->req_prod, __ATOMIC_ACQUIRE) == q->req_cons)
             return;
     }
 }
 
-static void service(struct blkback *b)
+static void service(struct blk_ring *q)
 {
-    if (!b->connected || b->dead)
+    struct blkback *b = q->b;
+    if (!b->connected || q->dead)
         return;
-    b->deferred = false;
-    take_requests(b);
+    q->deferred = false;
+    take_requests(q);
     io_uring_submit(&b->uring);
-    push_responses(b);
+    push_responses(q);
 }
 
 static void on_kick(void *opaque)
@@ -368,10 +457,14 @@ static void reap(struct blkback *b)
     unsigned head, n = 0;
     io_uring_for_each_cqe(&b->uring, head, cqe) {
         n++;
+        /* The tag: queue << 16 | pending slot. */
         uint64_t tag = io_uring_cqe_get_data64(cqe);
-        if (tag >= b->nr_ents || !b->pend[tag].used)
+        unsigned qi = (unsigned)(tag >> 16), slot = (unsigned)(tag & 0xffff);
+        if (qi >= b->nr_queues || slot >= b->nr_ents || !b->q[qi].pend ||
+            !b->q[qi].pend[slot].used)
             continue;
-        struct pending *p = &b->pend[tag];
+        struct blk_ring *q = &b->q[qi];
+        struct pending *p = &q->pend[slot];
         int res = cqe->res;
         bool ok = res >= 0 && (p->op == BLKIF_OP_DISCARD || p->bytes == 0 ||
                                (size_t)res == p->bytes ||
@@ -380,7 +473,7 @@ static void reap(struct blkback *b)
         if (!ok && p->status == BLKIF_RSP_OKAY)
             p->status = res == -EOPNOTSUPP ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR;
         if (--p->ops_left == 0)
-            release(b, p);
+            release(q, p);
     }
     io_uring_cq_advance(&b->uring, n);
 }
@@ -394,11 +487,14 @@ static void on_uring(struct io_watch *w, uint32_t events)
     reap(b);
     if (!b->connected)
         return;
-    if (b->draining && !b->inflight)
-        b->draining = false;
-    push_responses(b);
-    if (!b->draining || b->deferred)
-        service(b);
+    for (unsigned i = 0; i < b->nr_queues; i++) {
+        struct blk_ring *q = &b->q[i];
+        if (q->draining && !q->inflight)
+            q->draining = false;
+        push_responses(q);
+        if (!q->draining || q->deferred)
+            service(q);
+    }
 }
 
 /* --- the xenbus driver -------------------------------------------------- */
@@ -458,7 +554,7 @@ static int probe(struct xenbus_dev *dev, int fd, uint32_t flags)
     xenbus_dev_printf(dev, "feature-flush-cache", "1");
     /* As Xen's blkback: a barrier is carried out (drain, then flush). */
     xenbus_dev_printf(dev, "feature-barrier", "1");
-    xenbus_dev_printf(dev, "feature-persistent", "0");
+    xenbus_dev_printf(dev, "feature-persistent", "1");
     if (b->discard) {
         xenbus_dev_printf(dev, "feature-discard", "1");
         xenbus_dev_printf(dev, "discard-granularity", "4096");
@@ -467,7 +563,7 @@ static int probe(struct xenbus_dev *dev, int fd, uint32_t flags)
     }
     xenbus_dev_printf(dev, "max-ring-page-order", "%u", MAX_RING_ORDER);
     xenbus_dev_printf(dev, "feature-max-indirect-segments", "%u", MAX_SEGS);
-    xenbus_dev_printf(dev, "multi-queue-max-queues", "1");
+    xenbus_dev_printf(dev, "multi-queue-max-queues", "%u", MAX_QUEUES);
     xenbus_dev_printf(dev, "sectors", "%llu", (unsigned long long)b->sectors);
     xenbus_dev_printf(dev, "sector-size", "512");
     xenbus_dev_printf(dev, "physical-sector-size", "512");
@@ -475,11 +571,19 @@ static int probe(struct xenbus_dev *dev, int fd, uint32_t flags)
     return 0;
 }
 
+static unsigned inflight(struct blkback *b)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < b->nr_queues; i++)
+        n += b->q[i].inflight;
+    return n;
+}
+
 /* Wait for the I/O in flight (the kernel may still be writing into
  * granted pages): only on disconnect, for at most the disk's latency. */
 static void drain(struct blkback *b)
 {
-    while (b->inflight) {
+    while (inflight(b)) {
         io_uring_submit(&b->uring);
         struct io_uring_cqe *cqe;
         if (io_uring_wait_cqe(&b->uring, &cqe) < 0)
@@ -488,105 +592,140 @@ static void drain(struct blkback *b)
     }
 }
 
-static void unmap_ring(struct blkback *b)
+static void unmap_ring(struct blk_ring *q)
 {
-    for (unsigned i = 0; i < b->nr_pages; i++)
-        grant_unmap(&b->d->grants, b->ring_handle[i]);
-    b->nr_pages = 0;
-    b->ring_page0 = NULL;
-    free(b->pend);
-    b->pend = NULL;
+    struct blkback *b = q->b;
+    for (unsigned i = 0; i < q->nr_pages; i++)
+        grant_unmap(&b->d->grants, q->ring_handle[i]);
+    q->nr_pages = 0;
+    q->ring_page0 = NULL;
+    free(q->pend);
+    q->pend = NULL;
 }
 
 static void blk_disconnect(struct xenbus_dev *dev)
 {
     struct blkback *b = dev->priv;
-    if (b->ring_page0) {
-        drain(b);
-        if (b->chan_bound)
-            push_responses(b);
+    if (!b->q)
+        return;
+    drain(b);
+    for (unsigned i = 0; i < b->nr_queues; i++) {
+        struct blk_ring *q = &b->q[i];
+        if (q->chan_bound && q->ring_page0)
+            push_responses(q);
+        if (q->chan_bound) {
+            backend_fini(&q->chan);
+            q->chan_bound = false;
+        }
+        unmap_ring(q);
+        pgrants_unmap(q);
     }
-    if (b->chan_bound) {
-        backend_fini(&b->chan);
-        b->chan_bound = false;
-    }
-    unmap_ring(b);
-    b->connected = b->dead = b->draining = b->deferred = false;
+    free(b->q);
+    b->q = NULL;
+    b->nr_queues = 0;
+    b->connected = false;
 }
 
-/* The frontend's ring-ref (one page) or ring-ref0..N-1 (ring-page-order). */
-static int map_ring(struct xenbus_dev *dev, struct blkback *b, unsigned order)
+/* One queue's keys: under `prefix` ("" or "queue-N/"), its ring-ref (one
+ * page) or ring-ref0..N-1 (ring-page-order) and its event-channel; mapped
+ * and bound. 0 or -errno. */
+static int connect_queue(struct xenbus_dev *dev, struct blk_ring *q, const char *prefix,
+                         unsigned order, bool persistent)
 {
-    unsigned n = 1u << order;
-    for (unsigned i = 0; i < n; i++) {
-        char key[16];
-        unsigned long ref;
-        snprintf(key, sizeof(key), order ? "ring-ref%u" : "ring-ref", i);
-        if (xenbus_dev_fe_uint(dev, key, UINT32_MAX, &ref) < 0) {
-            log_warn("dom%u: vbd %u: no %s", dev->d->domid, dev->devid, key);
-            unmap_ring(b);
-            return -EINVAL;
-        }
-        void *page;
-        int16_t st = grant_map(&b->d->grants, 0, (grant_ref_t)ref, false,
-                               &b->ring_handle[i], &page);
-        if (st != GNTST_okay) {
-            log_warn("dom%u: vbd %u: %s %lu: grant status %d", dev->d->domid,
-                     dev->devid, key, ref, st);
-            unmap_ring(b);
-            return -EINVAL;
-        }
-        b->ring_page[i] = page;
-        b->nr_pages = i + 1;
+    struct blkback *b = q->b;
+    char key[48];
+    unsigned long port, ref;
+    snprintf(key, sizeof(key), "%sevent-channel", prefix);
+    if (xenbus_dev_fe_uint(dev, key, UINT32_MAX, &port) < 0) {
+        log_warn("dom%u: vbd %u: no %s", dev->d->domid, dev->devid, key);
+        return -EINVAL;
     }
-    b->ring_page0 = b->ring_page[0];
+    q->pend = calloc(b->nr_ents, sizeof(*q->pend));
+    if (!q->pend)
+        return -ENOMEM;
+    for (unsigned i = 0; i < (1u << order); i++) {
+        if (order)
+            snprintf(key, sizeof(key), "%sring-ref%u", prefix, i);
+        else
+            snprintf(key, sizeof(key), "%sring-ref", prefix);
+        void *page;
+        if (xenbus_dev_fe_uint(dev, key, UINT32_MAX, &ref) < 0 ||
+            grant_map(&b->d->grants, 0, (grant_ref_t)ref, false, &q->ring_handle[i],
+                      &page) != GNTST_okay) {
+            log_warn("dom%u: vbd %u: %s: missing, or not a grant we can map",
+                     dev->d->domid, dev->devid, key);
+            unmap_ring(q);
+            return -EINVAL;
+        }
+        q->ring_page[i] = page;
+        q->nr_pages = i + 1;
+    }
+    q->ring_page0 = q->ring_page[0];
+    q->req_cons = q->rsp_prod_pvt = 0;
+    q->inflight = 0;
+    if (persistent) {
+        q->pgrants = calloc(PGRANT_SLOTS, sizeof(*q->pgrants));
+        q->persistent = q->pgrants != NULL;
+    }
+    int rc = backend_bind(b->d, &q->chan, (uint32_t)port, NULL, on_kick, q);
+    if (rc < 0) {
+        log_warn("dom%u: vbd %u: event channel %lu: cannot bind", dev->d->domid,
+                 dev->devid, port);
+        unmap_ring(q);
+        pgrants_unmap(q);
+        return rc;
+    }
+    q->chan_bound = true;
     return 0;
 }
 
 static int blk_connect(struct xenbus_dev *dev)
 {
     struct blkback *b = dev->priv;
-    unsigned long port, v, order = 0;
-    if (xenbus_dev_fe_uint(dev, "event-channel", UINT32_MAX, &port) < 0) {
-        log_warn("dom%u: vbd %u: no event-channel", dev->d->domid, dev->devid);
-        return -EINVAL;
-    }
+    unsigned long order = 0, nq = 1, pers = 0;
     int rc = xenbus_dev_fe_uint(dev, "ring-page-order", MAX_RING_ORDER, &order);
     if (rc == -EINVAL) {
         log_warn("dom%u: vbd %u: ring-page-order above %u", dev->d->domid, dev->devid,
                  MAX_RING_ORDER);
         return -EINVAL;
     }
-    rc = xenbus_dev_fe_uint(dev, "multi-queue-num-queues", 1024, &v);
-    if ((rc == 0 && v != 1) || rc == -EINVAL)
-        return -EINVAL;     /* we published multi-queue-max-queues 1 */
+    rc = xenbus_dev_fe_uint(dev, "multi-queue-num-queues", MAX_QUEUES, &nq);
+    if (rc == -EINVAL || nq == 0) {
+        log_warn("dom%u: vbd %u: multi-queue-num-queues not in 1..%u", dev->d->domid,
+                 dev->devid, MAX_QUEUES);
+        return -EINVAL;
+    }
     if (blkif_abi_from_protocol(xenbus_dev_fe_str(dev, "protocol"), &b->abi) < 0) {
         log_warn("dom%u: vbd %u: unknown protocol %s", dev->d->domid, dev->devid,
                  xenbus_dev_fe_str(dev, "protocol"));
         return -EINVAL;
     }
+    bool persistent = xenbus_dev_fe_uint(dev, "feature-persistent", 1, &pers) == 0 && pers;
     b->slot_size = blkif_slot_size(b->abi);
     b->nr_ents = blkif_ring_entries(b->abi, (size_t)PAGE_BYTES << order);
-    b->pend = calloc(b->nr_ents, sizeof(*b->pend));
-    if (!b->pend)
+    b->q = calloc(nq, sizeof(*b->q));
+    if (!b->q)
         return -ENOMEM;
-    if ((rc = map_ring(dev, b, (unsigned)order)) < 0)
-        return rc;
-    b->req_cons = b->rsp_prod_pvt = 0;
-    b->inflight = 0;
-    rc = backend_bind(b->d, &b->chan, (uint32_t)port, NULL, on_kick, b);
-    if (rc < 0) {
-        log_warn("dom%u: vbd %u: event channel %lu: cannot bind", dev->d->domid,
-                 dev->devid, port);
-        unmap_ring(b);
-        return rc;
+    b->nr_queues = (unsigned)nq;
+    for (unsigned i = 0; i < b->nr_queues; i++) {
+        b->q[i].b = b;
+        b->q[i].index = i;
+        /* One queue: the keys at the top, as Xen's blkback reads them. */
+        char prefix[24] = "";
+        if (nq > 1)
+            snprintf(prefix, sizeof(prefix), "queue-%u/", i);
+        rc = connect_queue(dev, &b->q[i], prefix, (unsigned)order, persistent);
+        if (rc < 0) {
+            blk_disconnect(dev);
+            return rc;
+        }
     }
-    b->chan_bound = true;
     b->connected = true;
-    log_info("dom%u: vbd %u connected: %s ring of %u page(s), %u entries, %llu sectors%s",
-             dev->d->domid, dev->devid, b->abi == BLKIF_ABI_X86_32 ? "x86_32" : "x86_64",
-             b->nr_pages, b->nr_ents, (unsigned long long)b->sectors,
-             b->readonly ? ", read-only" : "");
+    log_info("dom%u: vbd %u connected: %s ring of %u page(s), %u entries, %u queue(s), "
+             "%llu sectors%s%s", dev->d->domid, dev->devid,
+             b->abi == BLKIF_ABI_X86_32 ? "x86_32" : "x86_64", b->q[0].nr_pages, b->nr_ents,
+             b->nr_queues, (unsigned long long)b->sectors,
+             b->readonly ? ", read-only" : "", persistent ? ", persistent grants" : "");
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /*
  * blkback: the vbd backend in this VMM (docs/blk.md). A xenbus driver
- * (xenbus_be.h) serving one io/blkif.h ring per disk, on the I/O thread,
+ * (xenbus_be.h) serving a disk's io/blkif.h rings (1 to 4 queues, 1 to 16
+ * pages each, indirect requests, persistent grants) on the I/O thread,
  * with the disk's I/O through io_uring: a ring kick takes every request
  * (copied out of the shared page once, checked as Xen's blkback checks
  * them), maps their grants (xen/grant_map.h) and submits them in one
