@@ -102,7 +102,8 @@ def main():
         values = {"name": '"all"', "type": '"pvh"', "builder": '"generic"',
                   "uuid": '"00112233-4455-6677-8899-aabbccddeeff"',
                   "vcpus": "1", "maxvcpus": "2", "memory": "16", "maxmem": "32",
-                  "cmdline": '"x"', "root": '"/dev/xvda"', "extra": '"y"'}
+                  "cmdline": '"x"', "root": '"/dev/xvda"', "extra": '"y"',
+                  "disk": '["/d.img,raw,xvda,rw"]', "vif": '["bridge=xenbr0"]'}
         with open(cfg, "w") as f:
             for k in keys:
                 f.write(f"{k} = {values.get(k, chr(34) + 'destroy' + chr(34) if k.startswith('on_') else chr(34) + '/k' + chr(34))}\n")
