@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -296,7 +297,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 }
 
 /* Images are read only from regular files. O_NONBLOCK: opening a FIFO
- * (or a device) must not wait for a writer; fstat then refuses it. */
+ * (or a device) must not wait for a writer; fstat then refuses it. The
+ * copy is private (a file mapped instead could change under the loader's
+ * checks) and lives in a mapping of its own, unmapped once loaded
+ * (unmap_image): in the heap it would leave its pages to whatever is
+ * allocated next, resident for the domain's lifetime. */
 static uint8_t *read_file(const char *path, size_t *size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -312,16 +317,25 @@ static uint8_t *read_file(const char *path, size_t *size)
         close(fd);
         return NULL;
     }
-    uint8_t *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-    if (!buf || read_full(fd, buf, (size_t)st.st_size) < 0) {
+    size_t len = st.st_size ? (size_t)st.st_size : 1;
+    uint8_t *buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED || read_full(fd, buf, (size_t)st.st_size) < 0) {
         log_err("%s: read failed", path);
-        free(buf);
+        if (buf != MAP_FAILED)
+            munmap(buf, len);
         close(fd);
         return NULL;
     }
     close(fd);
     *size = (size_t)st.st_size;
     return buf;
+}
+
+static void unmap_image(uint8_t *buf, size_t size)
+{
+    if (buf)
+        munmap(buf, size ? size : 1);
 }
 
 static struct domain dom;
@@ -392,8 +406,8 @@ static int build(struct domain *d, const struct options *o)
         log_err("%s: %s", o->kernel, err);
         goto fail;
     }
-    free(kernel);
-    free(ramdisk);
+    unmap_image(kernel, ksize);
+    unmap_image(ramdisk, rsize);
     kernel = ramdisk = NULL;
 
     /* The modules that handle port and MSR exits claim them before the VM
@@ -439,8 +453,8 @@ static int build(struct domain *d, const struct options *o)
              (unsigned long long)o->memory_mib, d->nr_vcpus);
     return 0;
 fail:
-    free(kernel);
-    free(ramdisk);
+    unmap_image(kernel, ksize);
+    unmap_image(ramdisk, rsize);
     return -1;
 }
 
@@ -498,8 +512,8 @@ int main(int argc, char **argv)
         return VMM_EXIT_ERROR;
     if (build(d, &o) < 0)
         return VMM_EXIT_ERROR;
-    /* The kernel and initrd images were read into the heap and freed; give
-     * the pages back instead of keeping them for the domain's lifetime. */
+    /* Start-up's freed allocations: their pages go back rather than stay
+     * for the domain's lifetime. */
     malloc_trim(0);
     domain_trace_launch(d, "built");
     /* Held (--hold) or paused (--paused), the vCPUs park before any guest
