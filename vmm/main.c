@@ -36,6 +36,7 @@
 #include "pause.h"
 #include "serial.h"
 #include "shinfo.h"
+#include "startup_pages.h"
 #include "timer.h"
 #include "uart.h"
 #include "vcpu.h"
@@ -512,15 +513,16 @@ int main(int argc, char **argv)
         return VMM_EXIT_ERROR;
     if (build(d, &o) < 0)
         return VMM_EXIT_ERROR;
-    /* Start-up's freed allocations: their pages go back rather than stay
-     * for the domain's lifetime. */
-    malloc_trim(0);
     domain_trace_launch(d, "built");
     /* Held (--hold) or paused (--paused), the vCPUs park before any guest
      * code; the I/O loop serves the control channel meanwhile. */
     control_notify_built(d);
     if (vcpus_start(d) < 0)
         return VMM_EXIT_ERROR;
+    /* While vCPU 0 enters the guest: what only start-up used goes back
+     * (the heap's free pages too), off the path to the guest's first
+     * instruction. */
+    startup_pages_release();
     ioloop_run(&d->stopping);
     vcpus_stop(d);
     control_fini(d);
