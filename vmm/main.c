@@ -469,6 +469,11 @@ static const char *reason_name(int r)
 int main(int argc, char **argv)
 {
     struct options o;
+    /* One malloc arena for every thread: a vCPU thread that allocates
+     * (grant mappings, a memory map) would otherwise get an arena of its
+     * own, pages kept for the domain's lifetime. Nothing here allocates
+     * often enough to contend for it. */
+    mallopt(M_ARENA_MAX, 1);
     if (parse_options(argc, argv, &o) < 0)
         return VMM_EXIT_ERROR;
     FILE *logf = NULL;
