@@ -21,6 +21,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 #include <xen/sched.h>
 
@@ -360,6 +361,36 @@ static void on_signal(struct io_watch *w, uint32_t events)
     atomic_store(&dom.stopping, true);
 }
 
+/* Start-up's pages go back (startup_pages.h) once the launch is over:
+ * released while vCPU 0 makes its first exits, they would be faulted
+ * back in on the way to the guest's first output. */
+#define STARTUP_RELEASE_DELAY_NS (100 * 1000 * 1000)
+
+static struct io_watch release_watch = { .fd = -1 };
+
+static void on_release(struct io_watch *w, uint32_t events)
+{
+    ioloop_del(w);
+    close(w->fd);
+    w->fd = -1;
+    startup_pages_release();
+}
+
+static void release_startup_later(void)
+{
+    struct itimerspec its = { .it_value = { 0, STARTUP_RELEASE_DELAY_NS } };
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) < 0) {
+        if (fd >= 0)
+            close(fd);
+        startup_pages_release();    /* now, then */
+        return;
+    }
+    release_watch = (struct io_watch){ fd, on_release, NULL };
+    if (ioloop_add(&release_watch, EPOLLIN) < 0)
+        on_release(&release_watch, 0);
+}
+
 static void on_wake(struct io_watch *w, uint32_t events)
 {
     uint64_t n;
@@ -524,10 +555,7 @@ int main(int argc, char **argv)
     control_notify_built(d);
     if (vcpus_start(d) < 0)
         return VMM_EXIT_ERROR;
-    /* While vCPU 0 enters the guest: what only start-up used goes back
-     * (the heap's free pages too), off the path to the guest's first
-     * instruction. */
-    startup_pages_release();
+    release_startup_later();
     ioloop_run(&d->stopping);
     vcpus_stop(d);
     control_fini(d);
