@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -300,10 +299,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 /* Images are read only from regular files. O_NONBLOCK: opening a FIFO
  * (or a device) must not wait for a writer; fstat then refuses it. The
- * copy is private (a file mapped instead could change under the loader's
- * checks) and lives in a mapping of its own, unmapped once loaded
- * (unmap_image): in the heap it would leave its pages to whatever is
- * allocated next, resident for the domain's lifetime. */
+ * copy is private: a mapping of the file could change under the loader's
+ * checks. It is read into the heap, whose pages the allocations after it
+ * reuse (fresh pages cost a fault each on the way to the first guest
+ * instruction); what stays free goes back with startup_pages_release(). */
 static uint8_t *read_file(const char *path, size_t *size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -319,25 +318,16 @@ static uint8_t *read_file(const char *path, size_t *size)
         close(fd);
         return NULL;
     }
-    size_t len = st.st_size ? (size_t)st.st_size : 1;
-    uint8_t *buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (buf == MAP_FAILED || read_full(fd, buf, (size_t)st.st_size) < 0) {
+    uint8_t *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+    if (!buf || read_full(fd, buf, (size_t)st.st_size) < 0) {
         log_err("%s: read failed", path);
-        if (buf != MAP_FAILED)
-            munmap(buf, len);
+        free(buf);
         close(fd);
         return NULL;
     }
     close(fd);
     *size = (size_t)st.st_size;
     return buf;
-}
-
-static void unmap_image(uint8_t *buf, size_t size)
-{
-    if (buf)
-        munmap(buf, size ? size : 1);
 }
 
 static struct domain dom;
@@ -438,8 +428,8 @@ static int build(struct domain *d, const struct options *o)
         log_err("%s: %s", o->kernel, err);
         goto fail;
     }
-    unmap_image(kernel, ksize);
-    unmap_image(ramdisk, rsize);
+    free(kernel);
+    free(ramdisk);
     kernel = ramdisk = NULL;
 
     /* The modules that handle port and MSR exits claim them before the VM
@@ -485,8 +475,8 @@ static int build(struct domain *d, const struct options *o)
              (unsigned long long)o->memory_mib, d->nr_vcpus);
     return 0;
 fail:
-    unmap_image(kernel, ksize);
-    unmap_image(ramdisk, rsize);
+    free(kernel);
+    free(ramdisk);
     return -1;
 }
 
