@@ -49,15 +49,15 @@ SCENARIOS = [
     ("hypercalls-64", [], None),
     ("shutdown-64", [], None),
 ]
-# What a running domain executes: its vCPU threads and the I/O loop; and
-# startup_pages_release(), which runs as the pages it releases go. Roots
-# must not nest (callgrind toggles collection at each). Beside them, what
+# What a running domain executes: its vCPU threads and the I/O loop (which
+# also runs startup_pages_release(), the idle guest long enough for it).
+# Roots must not nest (callgrind toggles collection at each). Beside them, what
 # callgrind cannot see from those roots: a vCPU thread's start (glibc's
 # clone3, start_thread and what it calls before vcpu_thread; a vCPU
 # brought up later starts there too) and main(), which the I/O loop runs
 # in. (perf record -e exceptions:page_fault_user on an idle domain shows
 # what still faults in after startup_pages_release.)
-RUNTIME_ROOTS = ["vcpu_thread", "ioloop_run", "startup_pages_release"]
+RUNTIME_ROOTS = ["vcpu_thread", "ioloop_run"]
 ALWAYS_RUNNING = ["main", "clone3", "start_thread", "__ctype_init", "_setjmp",
                   "__sigsetjmp", "__sigjmp_save"]
 IFUNC_SUFFIX = re.compile(r"-(sse2|ssse3|sse4_1|sse4_2|avx|avx2|avx512|evex|evex512|avx512bw|avx512f)"
