@@ -10,8 +10,10 @@
  * back from the page cache) except the code a running domain uses, which
  * vmm/text-order.ld places first; and returns the heap's free pages.
  *
- * Call it once the vCPUs are started, from any thread; it only costs a few
- * page faults if called again or early.
+ * Call it once the launch is over (main.c: 100 ms after the vCPUs start,
+ * from the I/O loop), from any thread; called again or early, it only
+ * costs page faults. A debugger's breakpoints in released code are lost
+ * with the private copies of the pages they live in.
  */
 #ifndef XENON_STARTUP_PAGES_H
 #define XENON_STARTUP_PAGES_H
