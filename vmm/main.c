@@ -20,6 +20,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 #include <xen/sched.h>
 
@@ -37,6 +38,7 @@
 #include "pause.h"
 #include "serial.h"
 #include "shinfo.h"
+#include "startup_pages.h"
 #include "timer.h"
 #include "uart.h"
 #include "vcpu.h"
@@ -299,7 +301,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 }
 
 /* Images are read only from regular files. O_NONBLOCK: opening a FIFO
- * (or a device) must not wait for a writer; fstat then refuses it. */
+ * (or a device) must not wait for a writer; fstat then refuses it. The
+ * copy is private: a mapping of the file could change under the loader's
+ * checks. It is read into the heap, whose pages the allocations after it
+ * reuse (fresh pages cost a fault each on the way to the first guest
+ * instruction); what stays free goes back with startup_pages_release(). */
 static uint8_t *read_file(const char *path, size_t *size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -346,6 +352,36 @@ static void on_signal(struct io_watch *w, uint32_t events)
         return;
     log_info("dom%u: destroyed by signal %u", dom.domid, si.ssi_signo);
     atomic_store(&dom.stopping, true);
+}
+
+/* Start-up's pages go back (startup_pages.h) once the launch is over:
+ * released while vCPU 0 makes its first exits, they would be faulted
+ * back in on the way to the guest's first output. */
+#define STARTUP_RELEASE_DELAY_NS (100 * 1000 * 1000)
+
+static struct io_watch release_watch = { .fd = -1 };
+
+static void on_release(struct io_watch *w, uint32_t events)
+{
+    ioloop_del(w);
+    close(w->fd);
+    w->fd = -1;
+    startup_pages_release();
+}
+
+static void release_startup_later(void)
+{
+    struct itimerspec its = { .it_value = { 0, STARTUP_RELEASE_DELAY_NS } };
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) < 0) {
+        if (fd >= 0)
+            close(fd);
+        startup_pages_release();    /* now, then */
+        return;
+    }
+    release_watch = (struct io_watch){ fd, on_release, NULL };
+    if (ioloop_add(&release_watch, EPOLLIN) < 0)
+        on_release(&release_watch, 0);
 }
 
 static void on_wake(struct io_watch *w, uint32_t events)
@@ -458,6 +494,11 @@ static const char *reason_name(int r)
 int main(int argc, char **argv)
 {
     struct options o;
+    /* One malloc arena for every thread: a vCPU thread that allocates
+     * (grant mappings, a memory map) would otherwise get an arena of its
+     * own, pages kept for the domain's lifetime. Nothing here allocates
+     * often enough to contend for it. */
+    mallopt(M_ARENA_MAX, 1);
     if (parse_options(argc, argv, &o) < 0)
         return VMM_EXIT_ERROR;
     FILE *logf = NULL;
@@ -504,15 +545,13 @@ int main(int argc, char **argv)
         return VMM_EXIT_ERROR;
     if (build(d, &o) < 0)
         return VMM_EXIT_ERROR;
-    /* The kernel and initrd images were read into the heap and freed; give
-     * the pages back instead of keeping them for the domain's lifetime. */
-    malloc_trim(0);
     domain_trace_launch(d, "built");
     /* Held (--hold) or paused (--paused), the vCPUs park before any guest
      * code; the I/O loop serves the control channel meanwhile. */
     control_notify_built(d);
     if (vcpus_start(d) < 0)
         return VMM_EXIT_ERROR;
+    release_startup_later();
     ioloop_run(&d->stopping);
     vcpus_stop(d);
     xenbus_be_fini(d);

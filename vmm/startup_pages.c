@@ -1,0 +1,60 @@
+#include "startup_pages.h"
+
+#include <link.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* The running domain's code, from vmm/text-order.ld; both are 0 when the
+ * link did not use it (another linker), and then all of it is released. */
+extern const char __xenon_text_running[] __attribute__((weak));
+extern const char __xenon_text_startup[] __attribute__((weak));
+
+/* The image's read-only segments, found before any is released: reading
+ * the program headers afterwards would map their page back. */
+struct ranges {
+    uintptr_t page;
+    unsigned n;
+    struct { uintptr_t lo, hi; } r[8];
+};
+
+static void add(struct ranges *rs, uintptr_t lo, uintptr_t hi)
+{
+    if (hi > lo && rs->n < sizeof(rs->r) / sizeof(rs->r[0]))
+        rs->r[rs->n++] = (typeof(rs->r[0])){ lo, hi };
+}
+
+static int find_segments(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct ranges *rs = arg;
+    uintptr_t page = rs->page;
+    uintptr_t keep_lo = (uintptr_t)__xenon_text_running & ~(page - 1);
+    uintptr_t keep_hi = ((uintptr_t)__xenon_text_startup + page - 1) & ~(page - 1);
+    for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        /* Writable segments hold relocated and written data: those pages
+         * are the process's own, and dropping them would lose it. */
+        if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
+            continue;
+        /* Whole pages only: a page shared with a writable segment stays. */
+        uintptr_t lo = (info->dlpi_addr + ph->p_vaddr + page - 1) & ~(page - 1);
+        uintptr_t hi = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(page - 1);
+        if (__xenon_text_running && keep_hi > keep_lo && keep_lo < hi && keep_hi > lo) {
+            add(rs, lo, keep_lo);
+            add(rs, keep_hi, hi);
+        } else {
+            add(rs, lo, hi);
+        }
+    }
+    return 1;       /* the executable is reported first: only it */
+}
+
+void startup_pages_release(void)
+{
+    malloc_trim(0);
+    struct ranges rs = { .page = (uintptr_t)sysconf(_SC_PAGESIZE) };
+    dl_iterate_phdr(find_segments, &rs);
+    for (unsigned i = 0; i < rs.n; i++)
+        madvise((void *)rs.r[i].lo, rs.r[i].hi - rs.r[i].lo, MADV_DONTNEED);
+}
