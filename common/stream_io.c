@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "xenon/xen_stream_format.h"
 
 int stream_putv(struct stream_sink *s, const struct iovec *iov, int iovcnt)
 {
@@ -62,6 +63,33 @@ static int fd_writev(void *ctx, const struct iovec *iov, int iovcnt)
         iovcnt -= n;
     }
     return 0;
+}
+
+int stream_get_padding(struct stream_source *s, uint32_t len)
+{
+    uint8_t pad[XEN_STREAM_REC_ALIGN];
+    size_t n = ALIGN_UP((size_t)len, XEN_STREAM_REC_ALIGN) - len;
+    int rc = stream_get(s, pad, n);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (pad[i])
+            return -EBADMSG;
+    return 0;
+}
+
+int stream_skip_record(struct stream_source *s, uint32_t len)
+{
+    uint8_t buf[4096];
+    uint32_t left = len;
+    while (left) {
+        uint32_t n = MIN(left, (uint32_t)sizeof(buf));
+        int rc = stream_get(s, buf, n);
+        if (rc)
+            return rc;
+        left -= n;
+    }
+    return stream_get_padding(s, len);
 }
 
 static int fd_read(void *ctx, void *buf, size_t len)

@@ -33,6 +33,15 @@ int stream_put(struct stream_sink *s, const void *p, size_t len);
 /* Exact read from the source (counts bytes). */
 int stream_get(struct stream_source *s, void *buf, size_t len);
 
+/* The zero padding that follows a save-stream record body of len bytes, up
+ * to XEN_STREAM_REC_ALIGN (xen_stream_format.h; libxl's and libxc's records
+ * share it): 0, -ENODATA (the stream ended first), -EBADMSG (a non-zero
+ * byte) or the source's error. */
+int stream_get_padding(struct stream_source *s, uint32_t len);
+/* A record body of len bytes that is not kept, discarded, with its padding
+ * as stream_get_padding checks it. Same returns. */
+int stream_skip_record(struct stream_source *s, uint32_t len);
+
 /* A descriptor: the int lives in the caller's storage. */
 void stream_sink_fd(struct stream_sink *s, int *fd);
 void stream_source_fd(struct stream_source *s, int *fd);

@@ -5,14 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <xen/io/xenbus.h>
 
+#include "domain_internal.h"
 #include "util.h"
 #include "vmm_control.h"
 #include "xs_client.h"
 
 #define DEVICE_TIMEOUT_MS 10000     /* libxl's LIBXL_DESTROY_TIMEOUT */
 #define PATH_LEN 160
+#define CTL_TIMEOUT_MS 10000        /* opening a VMM control connection */
 
 const char *xdev_kind_name(uint32_t kind)
 {
@@ -300,5 +303,79 @@ int xdev_list(struct xs_client *xs, uint32_t kind, unsigned domid,
     }
     xs_free_list(names, cnt);
     qsort(*devids, (size_t)*n, sizeof(**devids), cmp_unsigned);
+    return 0;
+}
+
+/* --- at run time, shared by vbd.c and vif.c ------------------------------- */
+
+int xdev_read_num(struct xs_client *xs, const char *dir, const char *key)
+{
+    char *v = xs_readf(xs, "%s/%s", dir, key);
+    int n = v ? atoi(v) : -1;
+    free(v);
+    return n;
+}
+
+int xdev_open_vmm(const struct xenon_paths *p, unsigned domid, const char *what,
+                  FILE *err)
+{
+    struct dstate s;
+    char path[XENON_PATH_MAX + 32];
+    if (state_read(p, domid, &s) < 0 || !state_vmm_ours(p, &s, domid) ||
+        vmmctl_socket_path(p->run_dir, domid, path, sizeof(path)) < 0) {
+        fprintf(err, "%s: domain %u is not running\n", what, domid);
+        return -1;
+    }
+    int fd = vmmctl_open(path, CTL_TIMEOUT_MS, NULL);
+    if (fd < 0)
+        fprintf(err, "%s: domain %u: %s\n", what, domid, strerror(-fd));
+    return fd < 0 ? -1 : fd;
+}
+
+int xdev_detach_running(const struct xenon_paths *p, struct xs_client *xs,
+                        uint32_t kind, unsigned domid, unsigned devid,
+                        const char *what, FILE *err)
+{
+    int ctl = xdev_open_vmm(p, domid, what, err);
+    int rc = xdev_remove(xs, ctl, kind, domid, devid, err);
+    if (ctl >= 0)
+        close(ctl);
+    return rc < 0 && rc != -ETIMEDOUT ? -1 : 0;
+}
+
+int xdev_list_info(const struct xenon_paths *p, uint32_t kind, unsigned domid,
+                   size_t elem_size, xdev_fill_fn *fill, void **out, int *n,
+                   FILE *err)
+{
+    *out = NULL;
+    *n = 0;
+    struct xs_client *xs = xs_connect(p, err);
+    if (!xs)
+        return -1;
+    unsigned *ids;
+    int cnt;
+    if (xdev_list(xs, kind, domid, &ids, &cnt) < 0) {
+        xs_close(xs);
+        return -1;
+    }
+    unsigned char *slots = calloc((size_t)cnt + 1, elem_size);
+    if (!slots) {
+        free(ids);
+        xs_close(xs);
+        return -1;
+    }
+    for (int i = 0; i < cnt; i++) {
+        char fe[PATH_LEN];
+        xdev_frontend_path(kind, domid, ids[i], fe, sizeof(fe));
+        char *be = xs_readf(xs, "%s/backend", fe);
+        if (!be)
+            continue;       /* as libxl_device_*_getinfo fails then */
+        fill(xs, domid, ids[i], fe, be, slots + (size_t)*n * elem_size);
+        free(be);
+        (*n)++;
+    }
+    free(ids);
+    xs_close(xs);
+    *out = slots;
     return 0;
 }

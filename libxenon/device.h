@@ -27,6 +27,7 @@
 #include "xenon/contract.h"
 
 struct xs_client;
+struct xenon_paths;
 
 /* "vbd", "vif"; NULL for another kind. */
 const char *xdev_kind_name(uint32_t kind);
@@ -81,5 +82,37 @@ void xdev_rm_domain(struct xs_client *xs, unsigned domid);
  * as a malloc'd, ascending array. 0 or -errno. */
 int xdev_list(struct xs_client *xs, uint32_t kind, unsigned domid,
               unsigned **devids, int *n);
+
+/* --- at run time (xl block-*, network-*), shared by vbd.c and vif.c ----- */
+
+/* A number read from <dir>/<key>; -1 when the node is not there. */
+int xdev_read_num(struct xs_client *xs, const char *dir, const char *key);
+
+/* A control connection to the running domain's VMM, or -1 with
+ * "<what>: domain <domid> ..." printed to err. */
+int xdev_open_vmm(const struct xenon_paths *p, unsigned domid, const char *what,
+                  FILE *err);
+
+/* The tail of xl block-detach / network-detach, once the device is known to
+ * exist: xdev_remove through the running VMM (named `what` in errors).
+ * A frontend that would not close was removed by force (as libxl): the
+ * device is gone either way, so -ETIMEDOUT counts as done. 0 or -1. */
+int xdev_detach_running(const struct xenon_paths *p, struct xs_client *xs,
+                        uint32_t kind, unsigned domid, unsigned devid,
+                        const char *what, FILE *err);
+
+/* Fill one slot of an xl *-list answer from the device's frontend
+ * directory `fe`, whose "backend" is `be`. */
+typedef void xdev_fill_fn(struct xs_client *xs, unsigned domid, unsigned devid,
+                          const char *fe, const char *be, void *slot);
+
+/* The skeleton of xl block-list / network-list: the domain's devices of
+ * `kind`, each whose frontend names a backend filled by `fill` into the next
+ * of a zeroed, malloc'd array of elem_size-byte slots (one spare); the others
+ * are skipped, as libxl's *_getinfo fails for them. *out (the caller frees
+ * it) and *n; 0, or -1 with *out NULL and *n 0. */
+int xdev_list_info(const struct xenon_paths *p, uint32_t kind, unsigned domid,
+                   size_t elem_size, xdev_fill_fn *fill, void **out, int *n,
+                   FILE *err);
 
 #endif

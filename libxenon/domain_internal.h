@@ -16,6 +16,7 @@
 #ifndef XENON_DOMAIN_INTERNAL_H
 #define XENON_DOMAIN_INTERNAL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -155,6 +156,9 @@ int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
 
 /* A timestamped line on stderr (the monitor's log). */
 void mlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same line to f, flushed (domain_reap.c writes the log of a domain
+ * whose monitor is gone with it). */
+void mlogv(FILE *f, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* The monitor's body, in the forked process; never returns. */
 void __attribute__((noreturn))
 monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,19 +37,10 @@ static void __attribute__((format(printf, 2, 3))) rlog(FILE *f, const char *fmt,
 {
     if (!f)
         return;
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    struct tm tm;
-    localtime_r(&tv.tv_sec, &tm);
-    char ts[32];
-    strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
-    fprintf(f, "%s.%03ld xl: ", ts, (long)(tv.tv_usec / 1000));
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
+    mlogv(f, fmt, ap);
     va_end(ap);
-    fputc('\n', f);
-    fflush(f);
 }
 
 /* Keep the dead domain listed as crashed (state `c`) until xl destroy, as

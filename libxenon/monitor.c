@@ -23,7 +23,7 @@
 #include <xen/sched.h>
 #include "xs_client.h"
 
-void mlog(const char *fmt, ...)
+void mlogv(FILE *f, const char *fmt, va_list ap)
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -31,13 +31,18 @@ void mlog(const char *fmt, ...)
     localtime_r(&tv.tv_sec, &tm);
     char ts[32];
     strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
-    fprintf(stderr, "%s.%03ld xl: ", ts, (long)(tv.tv_usec / 1000));
+    fprintf(f, "%s.%03ld xl: ", ts, (long)(tv.tv_usec / 1000));
+    vfprintf(f, fmt, ap);
+    fputc('\n', f);
+    fflush(f);
+}
+
+void mlog(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    mlogv(stderr, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    fflush(stderr);
 }
 
 static volatile sig_atomic_t monitor_stop;

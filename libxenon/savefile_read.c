@@ -39,10 +39,19 @@ static int fail(struct reader *r, const char *fmt, ...)
     return -EINVAL;
 }
 
+/* A stream error, named (stream_io.h's returns). */
+static int named(struct reader *r, int rc)
+{
+    if (rc == -ENODATA)
+        return fail(r, "truncated");
+    if (rc == -EBADMSG)
+        return fail(r, "non-zero padding");
+    return rc;
+}
+
 static int get(struct reader *r, void *buf, size_t len)
 {
-    int rc = stream_get(r->in, buf, len);
-    return rc == -ENODATA ? fail(r, "truncated") : rc;
+    return named(r, stream_get(r->in, buf, len));
 }
 
 static int read_xl_header(struct reader *r, struct savefile_info *out)
@@ -163,27 +172,6 @@ static const char *libxl_record_name(uint32_t type)
     }
 }
 
-/* An optional record we do not know: its body and padding, discarded. */
-static int skip(struct reader *r, uint32_t len)
-{
-    uint8_t buf[4096];
-    uint32_t left = len;
-    int rc;
-    while (left) {
-        uint32_t n = MIN(left, (uint32_t)sizeof(buf));
-        if ((rc = get(r, buf, n)))
-            return rc;
-        left -= n;
-    }
-    size_t pad = ALIGN_UP((size_t)len, XEN_STREAM_REC_ALIGN) - len;
-    if ((rc = get(r, buf, pad)))
-        return rc;
-    for (size_t i = 0; i < pad; i++)
-        if (buf[i])
-            return fail(r, "non-zero padding");
-    return 0;
-}
-
 int savefile_read(struct stream_source *in, savefile_libxc_fn libxc,
                   void *ctx, struct savefile_info *out, char *err,
                   size_t errlen)
@@ -212,7 +200,8 @@ int savefile_read(struct stream_source *in, savefile_libxc_fn libxc,
             r.part = name;
         }
         if (rh.type & XEN_STREAM_REC_OPTIONAL) {
-            if ((rc = skip(&r, rh.length)))
+            /* One we do not know: its body and padding, discarded. */
+            if ((rc = named(&r, stream_skip_record(in, rh.length))))
                 goto out;
             continue;
         }

@@ -118,32 +118,13 @@ int vbd_add_all(struct xs_client *xs, int ctl_fd, unsigned domid,
 
 /* --- at run time: xl block-attach, block-detach, block-list --------------- */
 
-#define CTL_TIMEOUT_MS 10000
-
-/* A control connection to the running domain's VMM, or -1 (err printed). */
-static int open_vmm(const struct xenon_paths *p, unsigned domid, const char *what,
-                    FILE *err)
-{
-    struct dstate s;
-    char path[XENON_PATH_MAX + 32];
-    if (state_read(p, domid, &s) < 0 || !state_vmm_ours(p, &s, domid) ||
-        vmmctl_socket_path(p->run_dir, domid, path, sizeof(path)) < 0) {
-        fprintf(err, "%s: domain %u is not running\n", what, domid);
-        return -1;
-    }
-    int fd = vmmctl_open(path, CTL_TIMEOUT_MS, NULL);
-    if (fd < 0)
-        fprintf(err, "%s: domain %u: %s\n", what, domid, strerror(-fd));
-    return fd < 0 ? -1 : fd;
-}
-
 int xenon_block_attach(const struct xenon_paths *p, unsigned domid,
                        const struct xdisk *d, FILE *err)
 {
     struct xs_client *xs = xs_connect(p, err);
     if (!xs)
         return -1;
-    int ctl = open_vmm(p, domid, "block-attach", err);
+    int ctl = xdev_open_vmm(p, domid, "block-attach", err);
     int rc = -1;
     if (ctl >= 0) {
         int devid = xdisk_vdev_number(d->vdev);
@@ -179,61 +160,30 @@ int xenon_block_detach(const struct xenon_paths *p, unsigned domid, const char *
         return -1;
     }
     free(be);
-    int ctl = open_vmm(p, domid, "block-detach", err);
-    int rc = xdev_remove(xs, ctl, XENON_DEV_VBD, domid, (unsigned)devid, err);
-    if (ctl >= 0)
-        close(ctl);
+    int rc = xdev_detach_running(p, xs, XENON_DEV_VBD, domid, (unsigned)devid,
+                                 "block-detach", err);
     xs_close(xs);
-    /* A frontend that would not close was removed by force (as libxl): the
-     * device is gone either way. */
-    return rc < 0 && rc != -ETIMEDOUT ? -1 : 0;
+    return rc;
 }
 
-static int read_num(struct xs_client *xs, const char *dir, const char *key)
+static void fill_vbdinfo(struct xs_client *xs, unsigned domid, unsigned devid,
+                         const char *fe, const char *be, void *slot)
 {
-    char *v = xs_readf(xs, "%s/%s", dir, key);
-    int n = v ? atoi(v) : -1;
-    free(v);
-    return n;
+    struct xenon_vbdinfo *v = slot;
+    *v = (struct xenon_vbdinfo){ .devid = devid, .frontend_id = domid,
+                                 .backend_id = xdev_read_num(xs, fe, "backend-id"),
+                                 .state = xdev_read_num(xs, fe, "state"),
+                                 .evtch = xdev_read_num(xs, fe, "event-channel"),
+                                 .rref = xdev_read_num(xs, fe, "ring-ref") };
+    snprintf(v->backend, sizeof(v->backend), "%s", be);
 }
 
 int xenon_block_list(const struct xenon_paths *p, unsigned domid,
                      struct xenon_vbdinfo **out, int *n, FILE *err)
 {
-    *out = NULL;
-    *n = 0;
-    struct xs_client *xs = xs_connect(p, err);
-    if (!xs)
-        return -1;
-    unsigned *ids;
-    int cnt;
-    if (xdev_list(xs, XENON_DEV_VBD, domid, &ids, &cnt) < 0) {
-        xs_close(xs);
-        return -1;
-    }
-    *out = calloc((size_t)cnt + 1, sizeof(**out));
-    if (!*out) {
-        free(ids);
-        xs_close(xs);
-        return -1;
-    }
-    for (int i = 0; i < cnt; i++) {
-        struct xenon_vbdinfo *v = &(*out)[*n];
-        char fe[160];
-        xdev_frontend_path(XENON_DEV_VBD, domid, ids[i], fe, sizeof(fe));
-        char *be = xs_readf(xs, "%s/backend", fe);
-        if (!be)
-            continue;       /* as libxl_device_disk_getinfo fails then */
-        *v = (struct xenon_vbdinfo){ .devid = ids[i], .frontend_id = domid,
-                                     .backend_id = read_num(xs, fe, "backend-id"),
-                                     .state = read_num(xs, fe, "state"),
-                                     .evtch = read_num(xs, fe, "event-channel"),
-                                     .rref = read_num(xs, fe, "ring-ref") };
-        snprintf(v->backend, sizeof(v->backend), "%s", be);
-        free(be);
-        (*n)++;
-    }
-    free(ids);
-    xs_close(xs);
-    return 0;
+    void *slots;
+    int rc = xdev_list_info(p, XENON_DEV_VBD, domid, sizeof(**out), fill_vbdinfo,
+                            &slots, n, err);
+    *out = slots;
+    return rc;
 }

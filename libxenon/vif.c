@@ -187,33 +187,13 @@ void vif_offline_all(struct xs_client *xs, unsigned domid)
 
 /* --- at run time: xl network-attach, network-detach, network-list -------- */
 
-#define CTL_TIMEOUT_MS 10000
-
-/* A control connection to the running domain's VMM, or -1 (err printed).
- * (As vbd.c's; each device kind keeps its own.) */
-static int open_vmm(const struct xenon_paths *p, unsigned domid, const char *what,
-                    FILE *err)
-{
-    struct dstate s;
-    char path[XENON_PATH_MAX + 32];
-    if (state_read(p, domid, &s) < 0 || !state_vmm_ours(p, &s, domid) ||
-        vmmctl_socket_path(p->run_dir, domid, path, sizeof(path)) < 0) {
-        fprintf(err, "%s: domain %u is not running\n", what, domid);
-        return -1;
-    }
-    int fd = vmmctl_open(path, CTL_TIMEOUT_MS, NULL);
-    if (fd < 0)
-        fprintf(err, "%s: domain %u: %s\n", what, domid, strerror(-fd));
-    return fd < 0 ? -1 : fd;
-}
-
 int xenon_network_attach(const struct xenon_paths *p, unsigned domid, struct xvif *v,
                          FILE *err)
 {
     struct xs_client *xs = xs_connect(p, err);
     if (!xs)
         return -1;
-    int ctl = open_vmm(p, domid, "network-attach", err);
+    int ctl = xdev_open_vmm(p, domid, "network-attach", err);
     int rc = -1;
     if (ctl >= 0) {
         unsigned *ids;
@@ -283,66 +263,38 @@ int xenon_network_detach(const struct xenon_paths *p, unsigned domid, const char
     /* Out of its bridge first, then closed and removed as libxl removes it
      * (the VMM closes the tap on DETACH: the interface goes with it). */
     vif_offline(xs, domid, (unsigned)devid);
-    int ctl = open_vmm(p, domid, "network-detach", err);
-    int rc = xdev_remove(xs, ctl, XENON_DEV_VIF, domid, (unsigned)devid, err);
-    if (ctl >= 0)
-        close(ctl);
+    int rc = xdev_detach_running(p, xs, XENON_DEV_VIF, domid, (unsigned)devid,
+                                 "network-detach", err);
     xs_close(xs);
-    return rc < 0 && rc != -ETIMEDOUT ? -1 : 0;
+    return rc;
 }
 
-static int read_num(struct xs_client *xs, const char *dir, const char *key)
+static void fill_nicinfo(struct xs_client *xs, unsigned domid, unsigned devid,
+                         const char *fe, const char *be, void *slot)
 {
-    char *v = xs_readf(xs, "%s/%s", dir, key);
-    int n = v ? atoi(v) : -1;
-    free(v);
-    return n;
+    struct xenon_nicinfo *v = slot;
+    char lx[XENON_DEV_PATH_MAX];
+    xdev_libxl_path(XENON_DEV_VIF, domid, devid, lx, sizeof(lx));
+    char *mac = xs_readf(xs, "%s/mac", lx);
+    *v = (struct xenon_nicinfo){ .devid = devid,
+                                 .backend_id = xdev_read_num(xs, fe, "backend-id"),
+                                 .state = xdev_read_num(xs, fe, "state"),
+                                 .evtch = xdev_read_num(xs, fe, "event-channel"),
+                                 .rref_tx = xdev_read_num(xs, fe, "tx-ring-ref"),
+                                 .rref_rx = xdev_read_num(xs, fe, "rx-ring-ref") };
+    if (v->evtch < 0)
+        v->evtch = xdev_read_num(xs, fe, "event-channel-tx");
+    snprintf(v->backend, sizeof(v->backend), "%s", be);
+    snprintf(v->mac, sizeof(v->mac), "%s", mac ? mac : "00:00:00:00:00:00");
+    free(mac);
 }
 
 int xenon_network_list(const struct xenon_paths *p, unsigned domid,
                        struct xenon_nicinfo **out, int *n, FILE *err)
 {
-    *out = NULL;
-    *n = 0;
-    struct xs_client *xs = xs_connect(p, err);
-    if (!xs)
-        return -1;
-    unsigned *ids;
-    int cnt;
-    if (xdev_list(xs, XENON_DEV_VIF, domid, &ids, &cnt) < 0) {
-        xs_close(xs);
-        return -1;
-    }
-    *out = calloc((size_t)cnt + 1, sizeof(**out));
-    if (!*out) {
-        free(ids);
-        xs_close(xs);
-        return -1;
-    }
-    for (int i = 0; i < cnt; i++) {
-        struct xenon_nicinfo *v = &(*out)[*n];
-        char fe[XENON_DEV_PATH_MAX], lx[XENON_DEV_PATH_MAX];
-        xdev_frontend_path(XENON_DEV_VIF, domid, ids[i], fe, sizeof(fe));
-        xdev_libxl_path(XENON_DEV_VIF, domid, ids[i], lx, sizeof(lx));
-        char *be = xs_readf(xs, "%s/backend", fe);
-        if (!be)
-            continue;       /* as libxl_device_nic_getinfo fails then */
-        char *mac = xs_readf(xs, "%s/mac", lx);
-        *v = (struct xenon_nicinfo){ .devid = ids[i],
-                                     .backend_id = read_num(xs, fe, "backend-id"),
-                                     .state = read_num(xs, fe, "state"),
-                                     .evtch = read_num(xs, fe, "event-channel"),
-                                     .rref_tx = read_num(xs, fe, "tx-ring-ref"),
-                                     .rref_rx = read_num(xs, fe, "rx-ring-ref") };
-        if (v->evtch < 0)
-            v->evtch = read_num(xs, fe, "event-channel-tx");
-        snprintf(v->backend, sizeof(v->backend), "%s", be);
-        snprintf(v->mac, sizeof(v->mac), "%s", mac ? mac : "00:00:00:00:00:00");
-        free(mac);
-        free(be);
-        (*n)++;
-    }
-    free(ids);
-    xs_close(xs);
-    return 0;
+    void *slots;
+    int rc = xdev_list_info(p, XENON_DEV_VIF, domid, sizeof(**out), fill_nicinfo,
+                            &slots, n, err);
+    *out = slots;
+    return rc;
 }

@@ -1,7 +1,11 @@
 """The VMM control channel (include/xenon/contract.h) for tests: one
 message = header (magic, version, type, id, len) + payload, host order."""
+import contextlib
+import os
 import socket
 import struct
+import subprocess
+import sys
 import time
 
 MAGIC = 0x4c54434e
@@ -84,3 +88,30 @@ def info(path):
         status, body = call(s, INFO)
         assert status == 0, status
         return decode_info(body)
+
+
+def need_kvm():
+    """Skip the test (exit 77, the reason printed) without /dev/kvm."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        print("skipped: /dev/kvm is missing or not accessible")
+        sys.exit(77)
+
+
+@contextlib.contextmanager
+def vmm_serving(argv, path, log, show_log):
+    """The VMM run as argv (which names path as its --control-socket), once
+    path is there (up to 30 s). On leaving: killed if it still runs, reaped,
+    and the last 3000 bytes of its log printed when show_log() is true."""
+    vm = subprocess.Popen(argv)
+    end = time.time() + 30
+    while not os.path.exists(path) and time.time() < end:
+        time.sleep(0.02)
+    try:
+        yield vm
+    finally:
+        if vm.poll() is None:
+            vm.kill()
+        vm.wait()
+        if show_log():
+            with open(log) as f:
+                print(f.read()[-3000:])

@@ -10,7 +10,6 @@ import os
 import random
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,25 +52,14 @@ def reply_and_stay(path, msg):
 
 def main():
     vmm, guest = sys.argv[1], sys.argv[2]
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        print("skipped: /dev/kvm is missing or not accessible")
-        sys.exit(77)
+    ctl.need_kvm()
     tmp = tempfile.mkdtemp(prefix="ctl-test-")
     path = os.path.join(tmp, "ctl.sock")
-    vm = subprocess.Popen([vmm, "--kernel", guest, "--memory", "16", "--console-log",
-                           os.path.join(tmp, "console.log"), "--log-file",
-                           os.path.join(tmp, "vmm.log"), "--control-socket", path])
-    end = time.time() + 30
-    while not os.path.exists(path) and time.time() < end:
-        time.sleep(0.02)
-    try:
+    vmm_log = os.path.join(tmp, "vmm.log")
+    with ctl.vmm_serving([vmm, "--kernel", guest, "--memory", "16", "--console-log",
+                          os.path.join(tmp, "console.log"), "--log-file", vmm_log,
+                          "--control-socket", path], path, vmm_log, lambda: failures) as vm:
         run(vm, path)
-    finally:
-        if vm.poll() is None:
-            vm.kill()
-        vm.wait()
-        if failures:
-            print(open(os.path.join(tmp, "vmm.log")).read()[-3000:])
     sys.exit(1 if failures else 0)
 
 

@@ -18,7 +18,6 @@ import errno
 import os
 import re
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -61,46 +60,26 @@ def call(path, typ):
 
 def main():
     vmm, guest, idle = sys.argv[1], sys.argv[2], sys.argv[3]
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        print("skipped: /dev/kvm is missing or not accessible")
-        sys.exit(77)
+    ctl.need_kvm()
     tmp = tempfile.mkdtemp(prefix="state-check-")
     path = os.path.join(tmp, "ctl.sock")
     log = os.path.join(tmp, "console.log")
-    vm = subprocess.Popen([vmm, "--kernel", guest, "--memory", "16", "--vcpus", "2",
-                           "--console-log", log, "--log-file", os.path.join(tmp, "vmm.log"),
-                           "--control-socket", path])
-    end = time.time() + 30
-    while not os.path.exists(path) and time.time() < end:
-        time.sleep(0.02)
-    try:
+    vmm_log = os.path.join(tmp, "vmm.log")
+    with ctl.vmm_serving([vmm, "--kernel", guest, "--memory", "16", "--vcpus", "2",
+                          "--console-log", log, "--log-file", vmm_log,
+                          "--control-socket", path], path, vmm_log, lambda: failures) as vm:
         run(vm, path, log)
-    finally:
-        if vm.poll() is None:
-            vm.kill()
-        vm.wait()
-        if failures:
-            print(open(os.path.join(tmp, "vmm.log")).read()[-3000:])
     path = os.path.join(tmp, "idle.sock")
-    vm = subprocess.Popen([vmm, "--kernel", idle, "--memory", "16",
-                           "--console-log", os.path.join(tmp, "idle.log"),
-                           "--log-file", os.path.join(tmp, "vmm-idle.log"),
-                           "--control-socket", path])
-    try:
+    idle_log = os.path.join(tmp, "vmm-idle.log")
+    with ctl.vmm_serving([vmm, "--kernel", idle, "--memory", "16",
+                          "--console-log", os.path.join(tmp, "idle.log"),
+                          "--log-file", idle_log, "--control-socket", path],
+                         path, idle_log, lambda: failures) as vm:
         run_blocked(vm, path)
-    finally:
-        if vm.poll() is None:
-            vm.kill()
-        vm.wait()
-        if failures:
-            print(open(os.path.join(tmp, "vmm-idle.log")).read()[-3000:])
     sys.exit(1 if failures else 0)
 
 
 def run_blocked(vm, path):
-    end = time.time() + 30
-    while not os.path.exists(path) and time.time() < end:
-        time.sleep(0.02)
     blocked = False
     end = time.time() + 60
     while not blocked and time.time() < end and vm.poll() is None:

@@ -12,16 +12,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
-SRC = os.environ.get("XENON_SOURCE_ROOT", os.path.dirname(os.path.dirname(
-    os.path.dirname(os.path.abspath(__file__)))))
-BUILD = os.environ.get("XENON_BUILD_ROOT", os.path.join(SRC, "build"))
-XAPI = os.path.join(BUILD, "xapi", "xenon-xapi")
-XENSTORED = os.path.join(BUILD, "xenstored", "xenon-xenstored")
-VMM = os.path.join(BUILD, "vmm", "xenon-vmm")
-XL = os.path.join(BUILD, "xl", "xl")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "lib"))
+from xenonenv import (BUILD, SRC, VMM, XAPI, XENSTORED, XL, private_env,  # noqa: E402,F401
+                      start_xenstored, wait_for)
 
 CHECK = """#!/bin/sh
 # pam_exec expose_authtok: the password on stdin (NUL-terminated)
@@ -41,28 +37,13 @@ def free_port():
     return p
 
 
-def wait_for(cond, secs):
-    end = time.time() + secs
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.02)
-    return cond()
-
-
 class Env:
     def __init__(self, session_timeout=None):
         self.tmp = tempfile.mkdtemp(prefix="xapi-test-")
         self.xs_sock = os.path.join(self.tmp, "xs.sock")
         self.vm_dir = os.path.join(self.tmp, "vms")
         os.makedirs(self.vm_dir)
-        self.env = dict(os.environ,
-                        XENSTORED_PATH=self.xs_sock,
-                        XENON_STATE_DIR=os.path.join(self.tmp, "state"),
-                        XENON_RUN_DIR=os.path.join(self.tmp, "run"),
-                        XENON_LOG_DIR=os.path.join(self.tmp, "log"),
-                        XENON_VMM=VMM)
+        self.env = private_env(self.tmp, self.xs_sock)
         pam = os.path.join(self.tmp, "pam.d")
         os.makedirs(pam)
         check = os.path.join(self.tmp, "check-password.sh")
@@ -75,12 +56,7 @@ class Env:
         roles = os.path.join(self.tmp, "roles")
         with open(roles, "w") as f:
             f.write("alice read-only\nbob vm-operator\n")
-        self.xs = subprocess.Popen([XENSTORED, "-N", "--socket", self.xs_sock,
-                                    "--data-dir", os.path.join(self.tmp, "xsdata"),
-                                    "--pid-file", "",
-                                    "--log-file", os.path.join(self.tmp, "xs.log")])
-        if not wait_for(lambda: os.path.exists(self.xs_sock), 10):
-            raise SystemExit("xenstored did not start")
+        self.xs = start_xenstored(self.tmp, self.xs_sock)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.https_port = free_port()

@@ -14,23 +14,9 @@ import socket
 import sys
 import time
 
-from xsutil import Client, Daemon, XS, XsError
+from xsutil import Client, Daemon, XS, XsError, attach_guest, quota_memory
 
 MiB = 1 << 20
-
-
-def attach(d, domid):
-    g = Client(d.sock)
-    assert g.call('CONTROL', b'ring-attach\x00%d\x00' % domid) == b'OK\0'
-    return g
-
-
-def memory(dom0, domid):
-    q = dom0.call('CONTROL', b'quota\x00%d\x00' % domid).decode()
-    for line in q.splitlines():
-        if line.startswith('memory'):
-            return int(line.split(':')[1])
-    raise AssertionError('no memory line in %r' % q)
 
 
 def guest_home(dom0, domid):
@@ -62,7 +48,7 @@ def served(dom0, other):
 
 
 def transactions(d, dom0, other):
-    g = attach(d, 8)
+    g = attach_guest(d, 8)
     # 10 transactions x 1000 nodes x 2 KiB would pin 20 MiB.
     errors = []
     txs = [g.tx_start() for _ in range(10)]
@@ -76,11 +62,11 @@ def transactions(d, dom0, other):
                     errors.append(data.rstrip(b'\0').decode())
         served(dom0, other)
     assert errors and set(errors) == {'ENOMEM'}, set(errors)
-    assert memory(dom0, 8) <= 2 * 2.5 * MiB
+    assert quota_memory(dom0, 8) <= 2 * 2.5 * MiB
     print('transactions: %d reads refused with ENOMEM' % len(errors))
     for t in txs:
         g.tx_end(t, commit=False)
-    assert memory(dom0, 8) < 64 * 1024, memory(dom0, 8)
+    assert quota_memory(dom0, 8) < 64 * 1024, quota_memory(dom0, 8)
     t = g.tx_start()
     assert g.read('/shared/n0999', tx=t)[:1] == b's'
     g.tx_end(t, commit=False)
@@ -93,8 +79,8 @@ def flood(writer, path, n):
 
 
 def non_reader(d, dom0, other):
-    g = attach(d, 9)
-    w = attach(d, 10)
+    g = attach_guest(d, 9)
+    w = attach_guest(d, 10)
     guest_home(dom0, 10)
     w.write('data', b'0')
     w.set_perms('data', ['n10', 'r9'])
@@ -106,7 +92,7 @@ def non_reader(d, dom0, other):
     flood(w, 'data', 50)
     served(dom0, other)
     assert w.read('data') == b'49'
-    assert memory(dom0, 9) <= 2.5 * MiB, memory(dom0, 9)
+    assert quota_memory(dom0, 9) <= 2.5 * MiB, quota_memory(dom0, 9)
     got = drain(g)
     print('non-reading guest: %.1f MiB of 10 MiB of events queued' %
           (got / MiB))
@@ -116,8 +102,8 @@ def non_reader(d, dom0, other):
 
 
 def trickler(d, dom0, other):
-    g = attach(d, 11)
-    w = attach(d, 12)
+    g = attach_guest(d, 11)
+    w = attach_guest(d, 12)
     guest_home(dom0, 12)
     w.write('data', b'0')
     w.set_perms('data', ['n12', 'r11'])
@@ -155,7 +141,7 @@ def main():
                               b's' * 2000) for j in range(i, i + 50)]
             for rid in rids:
                 dom0.reply(rid)
-        other = attach(d, 13)
+        other = attach_guest(d, 13)
         transactions(d, dom0, other)
         non_reader(d, dom0, other)
         trickler(d, dom0, other)

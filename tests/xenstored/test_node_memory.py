@@ -14,25 +14,11 @@ to its owner; a transaction's copies to the transaction's connection).
   guest is still refused afterwards."""
 import sys
 
-from xsutil import Client, Daemon, XS, XsError
+from xsutil import Client, Daemon, XS, XsError, attach_guest, quota_memory
 
 MiB = 1 << 20
 QUOTA = 2 * MiB + 512 * 1024     # the daemon's default, as Xen's
 VALUE = b'v' * 2000
-
-
-def attach(d, domid):
-    g = Client(d.sock)
-    assert g.call('CONTROL', b'ring-attach\x00%d\x00' % domid) == b'OK\0'
-    return g
-
-
-def memory(dom0, domid):
-    q = dom0.call('CONTROL', b'quota\x00%d\x00' % domid).decode()
-    for line in q.splitlines():
-        if line.startswith('memory'):
-            return int(line.split(':')[1])
-    raise AssertionError('no memory line in %r' % q)
 
 
 def guest_home(dom0, domid):
@@ -75,10 +61,10 @@ def refused(g, path, value):
 
 
 def guest_fills(d, dom0, other):
-    g = attach(d, 20)
+    g = attach_guest(d, 20)
     n, errors = fill(g, b'data/k')
     assert errors == {'ENOMEM'}, (n, errors)
-    used = memory(dom0, 20)
+    used = quota_memory(dom0, 20)
     print('guest: %d values of 2000 bytes written, then ENOMEM; memory %d '
           'of %d' % (n, used, QUOTA))
     assert 2 * MiB < n * len(VALUE) < QUOTA, n
@@ -95,43 +81,43 @@ def guest_fills(d, dom0, other):
     assert refused(g, 'data/k0000', VALUE * 2) == 'ENOMEM'
     assert g.read('data/k0000') == VALUE
     g.write('data/k0000', b'x')
-    assert memory(dom0, 20) < used
+    assert quota_memory(dom0, 20) < used
     # Reads go on, and the others are served in full.
     assert g.read('data/k0001') == VALUE
     served(dom0, other)
     # Dom0 is exempt, even writing nodes the guest owns (they count).
-    m = memory(dom0, 20)
+    m = quota_memory(dom0, 20)
     dom0.write('/local/domain/20/data/bydom0', VALUE * 2)
     assert dom0.perms('/local/domain/20/data/bydom0')[0] == 'n20'
-    assert memory(dom0, 20) >= m + 2 * len(VALUE)
+    assert quota_memory(dom0, 20) >= m + 2 * len(VALUE)
     assert refused(g, 'data/more', VALUE) == 'ENOMEM'
     return g
 
 
 def delete_frees(dom0, g):
-    before = memory(dom0, 20)
+    before = quota_memory(dom0, 20)
     for i in range(1, 101):
         g.rm('data/k%04d' % i)
     dom0.rm('/local/domain/20/data/bydom0')
-    after = memory(dom0, 20)
+    after = quota_memory(dom0, 20)
     print('deleting 100 values gave back %d bytes' % (before - after))
     assert before - after > 100 * len(VALUE), (before, after)
     n, errors = fill(g, b'data/again', limit=80)
     assert n == 80 and not errors, (n, errors)
     # SET_PERMS (dom0 changes the owner) moves the charge.
-    d23 = memory(dom0, 23)
-    m20 = memory(dom0, 20)
+    d23 = quota_memory(dom0, 23)
+    m20 = quota_memory(dom0, 20)
     dom0.set_perms('/local/domain/20/data/again0000', ['n23'])
-    assert memory(dom0, 20) < m20 - len(VALUE), (m20, memory(dom0, 20))
-    assert memory(dom0, 23) > d23 + len(VALUE), (d23, memory(dom0, 23))
+    assert quota_memory(dom0, 20) < m20 - len(VALUE), (m20, quota_memory(dom0, 20))
+    assert quota_memory(dom0, 23) > d23 + len(VALUE), (d23, quota_memory(dom0, 23))
     dom0.set_perms('/local/domain/20/data/again0000', ['n20'])
-    assert memory(dom0, 20) == m20
+    assert quota_memory(dom0, 20) == m20
 
 
 def transactions(d, dom0):
-    g = attach(d, 22)
+    g = attach_guest(d, 22)
     guest_home(dom0, 22)
-    base = memory(dom0, 22)
+    base = quota_memory(dom0, 22)
     # Copies count while open: one transaction cannot hold more.
     t = g.tx_start()
     n, errors = fill(g, b'tx/a', tx=t)
@@ -139,14 +125,14 @@ def transactions(d, dom0):
     print('transaction: %d values written inside it, then ENOMEM' % n)
     assert 2 * MiB < n * len(VALUE) < QUOTA, n
     g.tx_end(t, commit=False)
-    assert memory(dom0, 22) < base + 4096, (base, memory(dom0, 22))
+    assert quota_memory(dom0, 22) < base + 4096, (base, quota_memory(dom0, 22))
     # Commit settles the copies on the owner: about the same total.
     t = g.tx_start()
     n1, errors = fill(g, b'tx/b', limit=500, tx=t)
     assert n1 == 500 and not errors, (n1, errors)
-    open_mem = memory(dom0, 22)
+    open_mem = quota_memory(dom0, 22)
     g.tx_end(t)
-    committed = memory(dom0, 22)
+    committed = quota_memory(dom0, 22)
     print('transaction of 500 values: %d bytes open, %d committed' %
           (open_mem, committed))
     assert 500 * len(VALUE) < committed, committed
@@ -170,7 +156,7 @@ def transactions(d, dom0):
             break
         n3 += ok
     assert errors == {'ENOMEM'}, errors
-    total = memory(dom0, 22)
+    total = quota_memory(dom0, 22)
     print('small commits: %d more values, then ENOMEM; memory %d' %
           (n3, total))
     assert total <= QUOTA, total
@@ -184,28 +170,28 @@ def restart(d, dom0, g20, g22):
     dom0.call('CONTROL', b'compact\0')       # part from the snapshot ...
     dom0.rm('/local/domain/20/data/again0001')  # ... part from the journal
     dom0.rm('/local/domain/20/data/again0002')
-    before = {dom: memory(dom0, dom) for dom in (20, 22)}
+    before = {dom: quota_memory(dom0, dom) for dom in (20, 22)}
     dom0.close()
     d.stop()
     d.start()
     dom0 = Client(d.sock)
-    after = {dom: memory(dom0, dom) for dom in (20, 22)}
+    after = {dom: quota_memory(dom0, dom) for dom in (20, 22)}
     print('memory before restart %s, after %s' % (before, after))
     assert after == before, (before, after)
     assert dom0.call('CONTROL', b'check\0') == b'OK\0'
-    g = attach(d, 20)
+    g = attach_guest(d, 20)
     # Only the room left before the restart: 2000 values would fit in a
     # daemon that forgot.
     n, errors = fill(g, b'data/after', limit=2000)
     room = QUOTA - before[20]
     print('after restart: %d values fit in the %d bytes left' % (n, room))
     assert errors == {'ENOMEM'} and n <= room // len(VALUE), (n, errors)
-    assert memory(dom0, 20) <= QUOTA
+    assert quota_memory(dom0, 20) <= QUOTA
     g.close()
     # Release removes the guest's nodes and their charge.
     dom0.call('RELEASE', b'20\0')
     dom0.call('INTRODUCE', b'20\x000\x0020\x00')
-    assert memory(dom0, 20) < 1024, memory(dom0, 20)
+    assert quota_memory(dom0, 20) < 1024, quota_memory(dom0, 20)
     return dom0
 
 
@@ -218,7 +204,7 @@ def main():
         dom0 = Client(d.sock)
         for dom in (20, 21, 23):
             guest_home(dom0, dom)
-        other = attach(d, 21)
+        other = attach_guest(d, 21)
         g20 = guest_fills(d, dom0, other)
         delete_frees(dom0, g20)
         g22 = transactions(d, dom0)

@@ -242,3 +242,20 @@ class Client:
 
     def tx_end(self, tx, commit=True):
         return self.call('TRANSACTION_END', b'T\0' if commit else b'F\0', tx)
+
+
+def attach_guest(d, domid):
+    """A connection to daemon d that speaks for domain domid, as a VMM's
+    relayed ring does (CONTROL ring-attach)."""
+    g = Client(d.sock)
+    assert g.call('CONTROL', b'ring-attach\x00%d\x00' % domid) == b'OK\0'
+    return g
+
+
+def quota_memory(dom0, domid):
+    """The bytes charged to domid, from CONTROL quota's memory line."""
+    q = dom0.call('CONTROL', b'quota\x00%d\x00' % domid).decode()
+    for line in q.splitlines():
+        if line.startswith('memory'):
+            return int(line.split(':')[1])
+    raise AssertionError('no memory line in %r' % q)

@@ -19,14 +19,11 @@ import tempfile
 import threading
 import time
 
-SRC = os.environ.get("XENON_SOURCE_ROOT", os.path.dirname(os.path.dirname(
-    os.path.dirname(os.path.abspath(__file__)))))
-BUILD = os.environ.get("XENON_BUILD_ROOT", os.path.join(SRC, "build"))
-XL = os.path.join(BUILD, "xl", "xl")
-XENSTORED = os.path.join(BUILD, "xenstored", "xenon-xenstored")
-VMM = os.path.join(BUILD, "vmm", "xenon-vmm")
-sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "lib"))
 import xenonctl as ctl  # noqa: E402
+from xenonenv import (BUILD, SRC, VMM, XENSTORED, XL, private_env,  # noqa: E402,F401
+                      start_xenstored, wait_for)
 
 HEADER = "Name                                        ID   Mem VCPUs\tState\tTime(s)"
 ROW = re.compile(r"^(.{40}) +(\d+) +(\d+) +(\d+)     ([r-][b-][p-][s-][-rscwS?][d-])  +(\d+\.\d)$")
@@ -51,37 +48,17 @@ def need_kvm():
         skip("/dev/kvm is missing or not accessible")
 
 
-def wait_for(cond, secs):
-    end = time.time() + secs
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.02)
-    return cond()
-
-
 class Env:
     def __init__(self, xenstored=True):
         self.tmp = tempfile.mkdtemp(prefix="xl-test-")
         self.xs_sock = os.path.join(self.tmp, "xs.sock")
-        self.env = dict(os.environ,
-                        XENSTORED_PATH=self.xs_sock,
-                        XENON_STATE_DIR=os.path.join(self.tmp, "state"),
-                        XENON_RUN_DIR=os.path.join(self.tmp, "run"),
-                        XENON_LOG_DIR=os.path.join(self.tmp, "log"),
-                        XENON_VMM=VMM)
+        self.env = private_env(self.tmp, self.xs_sock)
         self.xs = None
         if xenstored:
             self.start_xenstored()
 
     def start_xenstored(self):
-        self.xs = subprocess.Popen([XENSTORED, "-N", "--socket", self.xs_sock,
-                                    "--data-dir", os.path.join(self.tmp, "xsdata"),
-                                    "--pid-file", "",
-                                    "--log-file", os.path.join(self.tmp, "xs.log")])
-        if not wait_for(lambda: os.path.exists(self.xs_sock), 10):
-            raise SystemExit("xenstored did not start")
+        self.xs = start_xenstored(self.tmp, self.xs_sock)
 
     def restart_xenstored(self, hard=False):
         """Stop xenstored (SIGKILL when hard: a power cut) and start it again

@@ -4,6 +4,7 @@
 #include "domain.h"
 #include "ioloop.h"
 #include "layout.h"
+#include "xs_relay_track.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -24,11 +25,8 @@
 #define MSG_MAX (HDR_LEN + XENSTORE_PAYLOAD_MAX)
 #define BUF_SIZE (XENSTORE_RING_SIZE * 8)
 /* Guest requests held until answered (the guest waits beyond these: its
- * ring is not emptied), watches re-registered after a restart, open
- * transactions remembered. */
+ * ring is not emptied). */
 #define MAX_PENDING 64
-#define MAX_WATCHES 128
-#define MAX_TXNS 64
 /* Reconnection: the first retry soon, then doubling to once a second. */
 #define RETRY_FIRST_MS 10
 #define RETRY_MAX_MS 1000
@@ -61,15 +59,6 @@ struct req {
     uint8_t msg[];          /* header + payload */
 };
 
-struct watch_rec {
-    size_t len;
-    char *payload;          /* "path\0token\0" as the guest sent it */
-};
-
-struct txn_rec {
-    uint32_t id, gen;       /* gen: connection it was started on */
-};
-
 struct xs_relay {
     struct domain *d;
     struct backend backend;     /* port and wake-up */
@@ -97,63 +86,12 @@ struct xs_relay {
     size_t from_len;
     uint8_t to_guest[BUF_SIZE];
     size_t to_guest_len;
-    struct watch_rec watches[MAX_WATCHES];
-    unsigned nwatches;
-    struct txn_rec txns[MAX_TXNS];
-    unsigned ntxns;
-    uint32_t max_tx;            /* highest transaction id handed out */
-    bool warned_watches;
+    struct xs_track track;      /* watches and transactions */
 };
 
 static void service(struct xs_relay *x);
 
-/* ---- bookkeeping of watches and transactions ---- */
-
-static int find_watch(struct xs_relay *x, const void *p, size_t len)
-{
-    for (unsigned i = 0; i < x->nwatches; i++)
-        if (x->watches[i].len == len && memcmp(x->watches[i].payload, p, len) == 0)
-            return (int)i;
-    return -1;
-}
-
-static void drop_watch(struct xs_relay *x, unsigned i)
-{
-    free(x->watches[i].payload);
-    x->watches[i] = x->watches[--x->nwatches];
-}
-
-static void add_watch(struct xs_relay *x, const void *p, size_t len)
-{
-    if (find_watch(x, p, len) >= 0)
-        return;
-    char *copy = x->nwatches < MAX_WATCHES ? malloc(len) : NULL;
-    if (!copy) {
-        if (!x->warned_watches)
-            log_warn("dom%u: more than %d watches: the rest are not "
-                     "re-registered if xenstored restarts", x->d->domid,
-                     MAX_WATCHES);
-        x->warned_watches = true;
-        return;
-    }
-    memcpy(copy, p, len);
-    x->watches[x->nwatches++] = (struct watch_rec){ len, copy };
-}
-
-static struct txn_rec *find_txn(struct xs_relay *x, uint32_t id)
-{
-    for (unsigned i = 0; i < x->ntxns; i++)
-        if (x->txns[i].id == id)
-            return &x->txns[i];
-    return NULL;
-}
-
-static void drop_txn(struct xs_relay *x, uint32_t id)
-{
-    struct txn_rec *t = find_txn(x, id);
-    if (t)
-        *t = x->txns[--x->ntxns];
-}
+/* ---- what replies teach (the bookkeeping: xs_relay_track.c) ---- */
 
 static bool is_change(uint32_t type)
 {
@@ -180,48 +118,32 @@ static void learn(struct xs_relay *x, const struct req *r, uint32_t rtype,
     struct xsd_sockmsg h;
     memcpy(&h, r->msg, HDR_LEN);
     bool ok = rtype == h.type;
+    const uint8_t *payload = r->msg + HDR_LEN;
+    size_t plen = r->len - HDR_LEN;
     switch (h.type) {
     case XS_WATCH:
         if (ok)
-            add_watch(x, r->msg + HDR_LEN, r->len - HDR_LEN);
+            xs_track_add_watch(&x->track, payload, plen);
         else if (r->internal) {
-            int i = find_watch(x, r->msg + HDR_LEN, r->len - HDR_LEN);
             log_warn("dom%u: re-registering a watch failed: %.*s",
                      x->d->domid, (int)blen, (const char *)body);
-            if (i >= 0)
-                drop_watch(x, (unsigned)i);
+            xs_track_drop_watch(&x->track, payload, plen);
         }
         break;
     case XS_UNWATCH:
-        if (ok) {
-            int i = find_watch(x, r->msg + HDR_LEN, r->len - HDR_LEN);
-            if (i >= 0)
-                drop_watch(x, (unsigned)i);
-        }
+        if (ok)
+            xs_track_drop_watch(&x->track, payload, plen);
         break;
     case XS_RESET_WATCHES:
-        if (ok) {
-            while (x->nwatches)
-                drop_watch(x, 0);
-            x->ntxns = 0;
-        }
+        if (ok)
+            xs_track_reset(&x->track);
         break;
     case XS_TRANSACTION_START:
-        if (ok) {
-            unsigned long id = 0;
-            size_t i = 0;
-            while (i < blen && body[i] >= '0' && body[i] <= '9' && id < UINT32_MAX)
-                id = id * 10 + (unsigned long)(body[i++] - '0');
-            if (id && id <= UINT32_MAX) {
-                if (id > x->max_tx)
-                    x->max_tx = (uint32_t)id;
-                if (x->ntxns < MAX_TXNS && !find_txn(x, (uint32_t)id))
-                    x->txns[x->ntxns++] = (struct txn_rec){ (uint32_t)id, r->gen };
-            }
-        }
+        if (ok)
+            xs_track_txn_started(&x->track, body, blen, r->gen);
         break;
     case XS_TRANSACTION_END:
-        drop_txn(x, r->orig_tx);
+        xs_track_txn_ended(&x->track, r->orig_tx);
         break;
     default:
         break;
@@ -326,7 +248,7 @@ static bool send_or_answer(struct xs_relay *x, struct req *r)
     memcpy(&h, r->msg, HDR_LEN);
     if (!r->orig_tx || r->poison)
         return true;
-    struct txn_rec *t = find_txn(x, r->orig_tx);
+    const struct xs_txn_rec *t = xs_track_txn(&x->track, r->orig_tx);
     if (!t || t->gen == x->gen)
         return true;
     if (h.type == XS_TRANSACTION_END) {
@@ -490,9 +412,9 @@ static void proto_dropped(struct xs_relay *x)
 static int attach_request(struct xs_relay *x, uint8_t *buf, size_t size)
 {
     char payload[48];
-    int len = x->max_tx
+    int len = x->track.max_tx
         ? snprintf(payload, sizeof(payload), "ring-attach%c%u%c%u", 0,
-                   x->d->domid, 0, x->max_tx + 1)
+                   x->d->domid, 0, x->track.max_tx + 1)
         : snprintf(payload, sizeof(payload), "ring-attach%c%u", 0, x->d->domid);
     struct xsd_sockmsg hdr = { .type = XS_CONTROL, .len = (uint32_t)len + 1 };
     if (HDR_LEN + hdr.len > size)
@@ -526,16 +448,17 @@ static void link_up(struct xs_relay *x)
 {
     if (x->gen)
         log_info("dom%u: xenstored reattached; %u watches re-registered",
-                 x->d->domid, x->nwatches);
+                 x->d->domid, x->track.nwatches);
     x->gen++;
     x->link = LINK_UP;
     x->retry_ms = RETRY_FIRST_MS;
     struct req *first = NULL, **tailp = &first;
-    for (unsigned i = 0; i < x->nwatches; i++) {
+    for (unsigned i = 0; i < x->track.nwatches; i++) {
         uint8_t msg[MSG_MAX];
-        struct xsd_sockmsg h = { .type = XS_WATCH, .len = (uint32_t)x->watches[i].len };
+        const struct xs_watch_rec *w = &x->track.watches[i];
+        struct xsd_sockmsg h = { .type = XS_WATCH, .len = (uint32_t)w->len };
         memcpy(msg, &h, HDR_LEN);
-        memcpy(msg + HDR_LEN, x->watches[i].payload, h.len);
+        memcpy(msg + HDR_LEN, w->payload, h.len);
         struct req *r = new_req(msg, HDR_LEN + h.len);
         if (!r)
             break;
@@ -796,6 +719,7 @@ int xs_relay_init(struct domain *d, const char *socket_path)
     if (!x)
         return -ENOMEM;
     x->d = d;
+    x->track.domid = d->domid;
     x->sock = (struct io_watch){ .fd = -1, .ready = on_sock, .opaque = x };
     x->timer = (struct io_watch){ .fd = -1, .ready = on_timer, .opaque = x };
     x->retry_ms = RETRY_FIRST_MS;
@@ -865,8 +789,7 @@ void xs_relay_fini(struct domain *d)
     backend_fini(&x->backend);
     while (x->head)
         unlink_req(x, &x->head);
-    while (x->nwatches)
-        drop_watch(x, 0);
+    xs_track_fini(&x->track);
     free(x->path);
     free(x);
     d->xenstore = NULL;

@@ -89,26 +89,25 @@ static int fail(struct reader *r, const char *fmt, ...)
     return -EINVAL;
 }
 
+/* A stream error, named (stream_io.h's returns). */
+static int named(struct reader *r, int rc)
+{
+    if (rc == -ENODATA)
+        return fail(r, "truncated");
+    if (rc == -EBADMSG)
+        return fail(r, "non-zero padding");
+    return rc;
+}
+
 /* An exact read; a short stream is refused by name. */
 static int get(struct reader *r, void *buf, size_t len)
 {
-    int rc = stream_get(r->in, buf, len);
-    if (rc == -ENODATA)
-        return fail(r, "truncated");
-    return rc;
+    return named(r, stream_get(r->in, buf, len));
 }
 
 static int check_padding(struct reader *r, uint32_t len)
 {
-    uint8_t pad[XEN_STREAM_REC_ALIGN];
-    size_t n = ALIGN_UP((size_t)len, XEN_STREAM_REC_ALIGN) - len;
-    int rc = get(r, pad, n);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < n; i++)
-        if (pad[i])
-            return fail(r, "non-zero padding");
-    return 0;
+    return named(r, stream_get_padding(r->in, len));
 }
 
 static int read_headers(struct reader *r)
@@ -181,17 +180,10 @@ static uint32_t max_length(uint32_t type)
 
 static int skip_optional(struct reader *r, uint32_t len)
 {
-    uint8_t buf[4096];
-    uint32_t left = len;
-    while (left) {
-        uint32_t n = MIN(left, (uint32_t)sizeof(buf));
-        int rc = get(r, buf, n);
-        if (rc)
-            return rc;
-        left -= n;
-    }
-    r->out->optional_skipped++;
-    return check_padding(r, len);
+    int rc = named(r, stream_skip_record(r->in, len));
+    if (rc == 0)
+        r->out->optional_skipped++;
+    return rc;
 }
 
 static int page_data(struct reader *r, const uint8_t *b, uint32_t len,

@@ -81,64 +81,56 @@ int blkif_abi_from_protocol(const char *protocol, enum blkif_abi *abi)
     return 0;
 }
 
+/* The two layouts hold the same fields at different offsets (the i386 one
+ * packs the 64-bit id and sector at 4-byte alignment), so one body reads
+ * both: PARSE_LAYOUT(name, request, indirect request, discard request)
+ * defines a reader of a slot in that layout into the ABI-free blk_req. */
+#define PARSE_LAYOUT(name, req_t, indirect_t, discard_t)                      \
+    static void name(const void *slot, struct blk_req *r)                     \
+    {                                                                         \
+        req_t q;                                                              \
+        memcpy(&q, slot, sizeof(q));                                          \
+        r->op = q.operation;                                                  \
+        r->id = q.id;                                                         \
+        if (q.operation == BLKIF_OP_INDIRECT) {                               \
+            indirect_t iq;                                                    \
+            memcpy(&iq, slot, sizeof(iq));                                    \
+            r->indirect_op = iq.indirect_op;                                  \
+            r->nr_segments = iq.nr_segments;                                  \
+            r->sector = iq.sector_number;                                     \
+            memcpy(r->indirect_gref, iq.indirect_grefs,                       \
+                   sizeof(r->indirect_gref));                                 \
+            return;                                                           \
+        }                                                                     \
+        if (q.operation == BLKIF_OP_DISCARD) {                                \
+            discard_t dq;                                                     \
+            memcpy(&dq, slot, sizeof(dq));                                    \
+            r->discard_flag = dq.flag;                                        \
+            r->sector = dq.sector_number;                                     \
+            r->nr_sectors = dq.nr_sectors;                                    \
+            return;                                                           \
+        }                                                                     \
+        r->nr_segments = q.nr_segments;                                       \
+        r->sector = q.sector_number;                                          \
+        for (unsigned i = 0; i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++)         \
+            r->seg[i] = (struct blk_seg){ q.seg[i].gref, q.seg[i].first_sect, \
+                                          q.seg[i].last_sect };               \
+    }
+
+PARSE_LAYOUT(parse_x86_32, struct blkif_x86_32_request,
+             struct blkif_x86_32_request_indirect,
+             struct blkif_x86_32_request_discard)
+PARSE_LAYOUT(parse_x86_64, struct blkif_request, struct blkif_request_indirect,
+             struct blkif_request_discard)
+#undef PARSE_LAYOUT
+
 void blkif_parse(const void *slot, enum blkif_abi abi, struct blk_req *r)
 {
     memset(r, 0, sizeof(*r));
-    if (abi == BLKIF_ABI_X86_32) {
-        struct blkif_x86_32_request q;
-        memcpy(&q, slot, sizeof(q));
-        r->op = q.operation;
-        r->id = q.id;
-        if (q.operation == BLKIF_OP_INDIRECT) {
-            struct blkif_x86_32_request_indirect iq;
-            memcpy(&iq, slot, sizeof(iq));
-            r->indirect_op = iq.indirect_op;
-            r->nr_segments = iq.nr_segments;
-            r->sector = iq.sector_number;
-            memcpy(r->indirect_gref, iq.indirect_grefs, sizeof(r->indirect_gref));
-            return;
-        }
-        if (q.operation == BLKIF_OP_DISCARD) {
-            struct blkif_x86_32_request_discard dq;
-            memcpy(&dq, slot, sizeof(dq));
-            r->discard_flag = dq.flag;
-            r->sector = dq.sector_number;
-            r->nr_sectors = dq.nr_sectors;
-            return;
-        }
-        r->nr_segments = q.nr_segments;
-        r->sector = q.sector_number;
-        for (unsigned i = 0; i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++)
-            r->seg[i] = (struct blk_seg){ q.seg[i].gref, q.seg[i].first_sect,
-                                          q.seg[i].last_sect };
-        return;
-    }
-    struct blkif_request q;
-    memcpy(&q, slot, sizeof(q));
-    r->op = q.operation;
-    r->id = q.id;
-    if (q.operation == BLKIF_OP_INDIRECT) {
-        struct blkif_request_indirect iq;
-        memcpy(&iq, slot, sizeof(iq));
-        r->indirect_op = iq.indirect_op;
-        r->nr_segments = iq.nr_segments;
-        r->sector = iq.sector_number;
-        memcpy(r->indirect_gref, iq.indirect_grefs, sizeof(r->indirect_gref));
-        return;
-    }
-    if (q.operation == BLKIF_OP_DISCARD) {
-        struct blkif_request_discard dq;
-        memcpy(&dq, slot, sizeof(dq));
-        r->discard_flag = dq.flag;
-        r->sector = dq.sector_number;
-        r->nr_sectors = dq.nr_sectors;
-        return;
-    }
-    r->nr_segments = q.nr_segments;
-    r->sector = q.sector_number;
-    for (unsigned i = 0; i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++)
-        r->seg[i] = (struct blk_seg){ q.seg[i].gref, q.seg[i].first_sect,
-                                      q.seg[i].last_sect };
+    if (abi == BLKIF_ABI_X86_32)
+        parse_x86_32(slot, r);
+    else
+        parse_x86_64(slot, r);
 }
 
 static bool range_ok(uint64_t sector, uint64_t n, uint64_t disk_sectors)
