@@ -73,11 +73,24 @@ try:
         t.join(60)
     check(f"all {WAITERS} blocked event.from calls returned", len(results) == WAITERS and all(results),
           f"{len(results)} returned")
-    # finish one of the big ones: it is answered (413 or 503), not hung
-    big[-1].sendall(b"a" * (4000000 - 3 * (1 << 20)))
-    big[-1].settimeout(60)
-    head = big[-1].recv(100)
-    check("a big body past the daemon-wide budget: 503", head.startswith(b"HTTP/1.1 503"), head)
+    # Finish every big body: each is answered, not hung, and those that
+    # found the budget spent get 503. Which ones those are depends on the
+    # order the daemon read them in (data still in a socket's buffers is
+    # read later), so the test counts them rather than naming one.
+    heads = []
+    for c in big:
+        c.sendall(b"a" * (4000000 - 3 * (1 << 20)))
+    for c in big:
+        c.settimeout(60)
+        try:
+            heads.append(c.recv(100))
+        except OSError as ex:
+            heads.append(repr(ex).encode())
+    codes = [h[9:12] for h in heads]
+    check("every big body is answered", all(h.startswith(b"HTTP/1.1 ") for h in heads),
+          [h for h in heads if not h.startswith(b"HTTP/1.1 ")][:3])
+    check("big bodies past the daemon-wide budget: 503", codes.count(b"503") >= 1,
+          sorted(set(codes)))
     for c in socks:
         c.close()
     socks = []
