@@ -30,20 +30,22 @@ PATCH = os.path.join(SRC, "docs", "minios-pvh-gnttab.patch")
 RUN_SECONDS = 60
 
 
-def build(oracle):
+def build(oracle, out_name="minios-blk", build_env=BUILD_ENV, mode="write"):
+    """The patched oracle built with build_env into BUILD/out_name (cached
+    by a hash of build_env, the patch and the oracle's files)."""
     for tool in ("gcc", "make", "ld", "objcopy", "perl", "gzip", "patch"):
         if not shutil.which(tool):
             skip(f"{tool} is missing: cannot build Mini-OS")
-    h = hashlib.sha256(repr(sorted(BUILD_ENV.items())).encode() + open(PATCH, "rb").read())
+    h = hashlib.sha256(repr((sorted(build_env.items()), mode)).encode() + open(PATCH, "rb").read())
     for root, dirs, files in os.walk(oracle):
         dirs.sort()
         for f in sorted(files):
             p = os.path.join(root, f)
             h.update(p[len(oracle):].encode() + str(os.stat(p).st_size).encode())
-    out = os.path.join(BUILD, "minios-blk")
+    out = os.path.join(BUILD, out_name)
     image, stamp = os.path.join(out, "mini-os"), os.path.join(out, "stamp")
     if os.path.exists(image) and os.path.exists(stamp) and open(stamp).read() == h.hexdigest():
-        print(f"Mini-OS (blkfront): cached build {image}")
+        print(f"Mini-OS ({out_name}): cached build {image}")
         return image
     copy = os.path.join(out, "oracle")
     shutil.rmtree(copy, ignore_errors=True)
@@ -54,9 +56,10 @@ def build(oracle):
     if r.returncode != 0:
         print(r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace"))
         raise SystemExit("FAIL the grant-table patch does not apply")
-    print(f"Mini-OS (blkfront): building {copy}/build.sh {out} write ({BUILD_ENV})")
-    r = subprocess.run([os.path.join(copy, "build.sh"), os.path.join(out, "out"), "write"],
-                       env=dict(os.environ, **BUILD_ENV), capture_output=True, timeout=900)
+    print(f"Mini-OS ({out_name}): building {copy}/build.sh {out} {mode} ({build_env})")
+    argv = [os.path.join(copy, "build.sh"), os.path.join(out, "out")] + ([mode] if mode else [])
+    r = subprocess.run(argv,
+                       env=dict(os.environ, **build_env), capture_output=True, timeout=900)
     built = os.path.join(out, "out", "mini-os")
     if r.returncode != 0 or not os.path.exists(built):
         print(r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace"))

@@ -228,11 +228,16 @@ static int nb_connect(struct xenbus_dev *dev)
                  domid, devid);
         return -EOPNOTSUPP;
     }
-    if (fe_bool(dev, "feature-rx-notify", false, &rx_notify) < 0 || !rx_notify) {
-        /* As Linux's netback: the rx path depends on it. */
-        log_warn("dom%u: vif %u: feature-rx-notify is mandatory", domid, devid);
+    /* Not required, as Linux's netback since 2015 ("support frontends
+     * without feature-rx-notify again"): Mini-OS's netfront does not
+     * write it. The rx path still asks for a kick through req_event, which
+     * such a frontend honours when it pushes its requests with
+     * RING_PUSH_REQUESTS_AND_CHECK_NOTIFY (Mini-OS does); one that never
+     * kicks stalls only its own receive path (the tap is then not read). */
+    if (fe_bool(dev, "feature-rx-notify", false, &rx_notify) < 0)
         return -EINVAL;
-    }
+    if (!rx_notify)
+        log_info("dom%u: vif %u: frontend without feature-rx-notify", domid, devid);
     if (fe_bool(dev, "feature-sg", false, &sg) < 0 ||
         fe_bool(dev, "feature-gso-tcpv4", false, &gso4) < 0 ||
         fe_bool(dev, "feature-gso-tcpv6", false, &gso6) < 0 ||
