@@ -90,8 +90,13 @@ const waitFor = (what, cond, secs = 60) => new Promise((resolve, reject) => {
 })
 
 if (vmName) {
-  const vm = vms().find(v => v.name_label === vmName)
+  // The definition was written just before this client connected; the
+  // daemon picks up its VM directory within a second and the client sees
+  // the VM arrive by event, as it would any new VM.
+  const vm = await waitFor(`VM ${vmName} to be listed`,
+    () => vms().find(v => v.name_label === vmName), 30).catch(() => undefined)
   check(`VM ${vmName} defined and Halted`, vm?.power_state === 'Halted')
+  if (!vm) process.exit(1)
   const ref = vm.$ref
   const state = () => xapi.getObject(ref).power_state
   const cycle = async (op, want) => {
