@@ -171,7 +171,7 @@ static void try_connect(struct xenbus_dev *dev)
         return;
     int rc = dev->drv->connect(dev);
     if (rc < 0) {
-        log_warn("dom%u: %s %u: cannot connect to the frontend: %s", dev->d->domid,
+        log_limited(LOG_WARN, "dom%u: %s %u: cannot connect to the frontend: %s", dev->d->domid,
                  dev->drv->name, dev->devid, strerror(-rc));
         set_state(dev, XenbusStateClosing);
         return;
@@ -269,7 +269,7 @@ static void on_fe_dir(void *opaque, uint32_t type, const char *body, uint32_t le
 {
     struct xenbus_dev *dev = opaque;
     if (type != XS_DIRECTORY) {
-        log_warn("dom%u: %s %u: frontend directory unreadable: %s", dev->d->domid,
+        log_limited(LOG_WARN, "dom%u: %s %u: frontend directory unreadable: %s", dev->d->domid,
                  dev->drv->name, dev->devid, body);
         return;
     }
@@ -277,7 +277,7 @@ static void on_fe_dir(void *opaque, uint32_t type, const char *body, uint32_t le
     for (uint32_t i = 0; i < len; i++)
         n += body[i] == 0;
     if (n > MAX_FE_KEYS) {
-        log_warn("dom%u: %s %u: frontend directory has %u entries", dev->d->domid,
+        log_limited(LOG_WARN, "dom%u: %s %u: frontend directory has %u entries", dev->d->domid,
                  dev->drv->name, dev->devid, n);
         set_state(dev, XenbusStateClosing);
         return;

@@ -176,7 +176,7 @@ static void release(struct blk_ring *q, struct pending *p)
 static void shut_ring(struct blk_ring *q, const char *why)
 {
     struct blkback *b = q->b;
-    log_warn("dom%u: vbd %u: %s; ring shut down", b->d->domid, b->dev->devid, why);
+    log_limited(LOG_WARN, "dom%u: vbd %u: %s; ring shut down", b->d->domid, b->dev->devid, why);
     q->dead = true;
 }
 
@@ -637,7 +637,7 @@ static int connect_queue(struct xenbus_dev *dev, struct blk_ring *q, const char 
     unsigned long port, ref;
     snprintf(key, sizeof(key), "%sevent-channel", prefix);
     if (xenbus_dev_fe_uint(dev, key, UINT32_MAX, &port) < 0) {
-        log_warn("dom%u: vbd %u: no %s", dev->d->domid, dev->devid, key);
+        log_limited(LOG_WARN, "dom%u: vbd %u: no %s", dev->d->domid, dev->devid, key);
         return -EINVAL;
     }
     q->pend = calloc(b->nr_ents, sizeof(*q->pend));
@@ -652,7 +652,7 @@ static int connect_queue(struct xenbus_dev *dev, struct blk_ring *q, const char 
         if (xenbus_dev_fe_uint(dev, key, UINT32_MAX, &ref) < 0 ||
             grant_map(&b->d->grants, 0, (grant_ref_t)ref, false, &q->ring_handle[i],
                       &page) != GNTST_okay) {
-            log_warn("dom%u: vbd %u: %s: missing, or not a grant we can map",
+            log_limited(LOG_WARN, "dom%u: vbd %u: %s: missing, or not a grant we can map",
                      dev->d->domid, dev->devid, key);
             unmap_ring(q);
             return -EINVAL;
@@ -669,7 +669,7 @@ static int connect_queue(struct xenbus_dev *dev, struct blk_ring *q, const char 
     }
     int rc = backend_bind(b->d, &q->chan, (uint32_t)port, NULL, on_kick, q);
     if (rc < 0) {
-        log_warn("dom%u: vbd %u: event channel %lu: cannot bind", dev->d->domid,
+        log_limited(LOG_WARN, "dom%u: vbd %u: event channel %lu: cannot bind", dev->d->domid,
                  dev->devid, port);
         unmap_ring(q);
         pgrants_unmap(q);
@@ -685,18 +685,18 @@ static int blk_connect(struct xenbus_dev *dev)
     unsigned long order = 0, nq = 1, pers = 0;
     int rc = xenbus_dev_fe_uint(dev, "ring-page-order", MAX_RING_ORDER, &order);
     if (rc == -EINVAL) {
-        log_warn("dom%u: vbd %u: ring-page-order above %u", dev->d->domid, dev->devid,
+        log_limited(LOG_WARN, "dom%u: vbd %u: ring-page-order above %u", dev->d->domid, dev->devid,
                  MAX_RING_ORDER);
         return -EINVAL;
     }
     rc = xenbus_dev_fe_uint(dev, "multi-queue-num-queues", MAX_QUEUES, &nq);
     if (rc == -EINVAL || nq == 0) {
-        log_warn("dom%u: vbd %u: multi-queue-num-queues not in 1..%u", dev->d->domid,
+        log_limited(LOG_WARN, "dom%u: vbd %u: multi-queue-num-queues not in 1..%u", dev->d->domid,
                  dev->devid, MAX_QUEUES);
         return -EINVAL;
     }
     if (blkif_abi_from_protocol(xenbus_dev_fe_str(dev, "protocol"), &b->abi) < 0) {
-        log_warn("dom%u: vbd %u: unknown protocol %s", dev->d->domid, dev->devid,
+        log_limited(LOG_WARN, "dom%u: vbd %u: unknown protocol %s", dev->d->domid, dev->devid,
                  xenbus_dev_fe_str(dev, "protocol"));
         return -EINVAL;
     }
@@ -721,7 +721,7 @@ static int blk_connect(struct xenbus_dev *dev)
         }
     }
     b->connected = true;
-    log_info("dom%u: vbd %u connected: %s ring of %u page(s), %u entries, %u queue(s), "
+    log_limited(LOG_INFO, "dom%u: vbd %u connected: %s ring of %u page(s), %u entries, %u queue(s), "
              "%llu sectors%s%s", dev->d->domid, dev->devid,
              b->abi == BLKIF_ABI_X86_32 ? "x86_32" : "x86_64", b->q[0].nr_pages, b->nr_ents,
              b->nr_queues, (unsigned long long)b->sectors,

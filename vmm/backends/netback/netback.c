@@ -206,12 +206,12 @@ static int nb_connect(struct xenbus_dev *dev)
     unsigned long tx_ref, rx_ref, tx_port, rx_port, n;
     int rc = xenbus_dev_fe_uint(dev, "multi-queue-num-queues", 1024, &n);
     if ((rc == 0 && n != 1) || rc == -EINVAL) {
-        log_warn("dom%u: vif %u: asks for queues beyond the one offered", domid, devid);
+        log_limited(LOG_WARN, "dom%u: vif %u: asks for queues beyond the one offered", domid, devid);
         return -EINVAL;
     }
     if (xenbus_dev_fe_uint(dev, "tx-ring-ref", UINT32_MAX, &tx_ref) < 0 ||
         xenbus_dev_fe_uint(dev, "rx-ring-ref", UINT32_MAX, &rx_ref) < 0) {
-        log_warn("dom%u: vif %u: no tx-ring-ref or rx-ring-ref", domid, devid);
+        log_limited(LOG_WARN, "dom%u: vif %u: no tx-ring-ref or rx-ring-ref", domid, devid);
         return -EINVAL;
     }
     v->split = false;
@@ -219,12 +219,12 @@ static int nb_connect(struct xenbus_dev *dev)
         xenbus_dev_fe_uint(dev, "event-channel-rx", UINT32_MAX, &rx_port) == 0) {
         v->split = true;
     } else if (xenbus_dev_fe_uint(dev, "event-channel", UINT32_MAX, &tx_port) < 0) {
-        log_warn("dom%u: vif %u: no event channel", domid, devid);
+        log_limited(LOG_WARN, "dom%u: vif %u: no event channel", domid, devid);
         return -EINVAL;
     }
     bool rx_copy, rx_notify, sg, gso4, gso6, no_csum, csum6;
     if (fe_bool(dev, "request-rx-copy", false, &rx_copy) < 0 || !rx_copy) {
-        log_warn("dom%u: vif %u: frontend does not use rx-copy (flip is not offered)",
+        log_limited(LOG_WARN, "dom%u: vif %u: frontend does not use rx-copy (flip is not offered)",
                  domid, devid);
         return -EOPNOTSUPP;
     }
@@ -237,7 +237,7 @@ static int nb_connect(struct xenbus_dev *dev)
     if (fe_bool(dev, "feature-rx-notify", false, &rx_notify) < 0)
         return -EINVAL;
     if (!rx_notify)
-        log_info("dom%u: vif %u: frontend without feature-rx-notify", domid, devid);
+        log_limited(LOG_INFO, "dom%u: vif %u: frontend without feature-rx-notify", domid, devid);
     if (fe_bool(dev, "feature-sg", false, &sg) < 0 ||
         fe_bool(dev, "feature-gso-tcpv4", false, &gso4) < 0 ||
         fe_bool(dev, "feature-gso-tcpv6", false, &gso6) < 0 ||
@@ -267,7 +267,7 @@ static int nb_connect(struct xenbus_dev *dev)
         }
     }
     if (rc < 0) {
-        log_warn("dom%u: vif %u: event channel: cannot bind", domid, devid);
+        log_limited(LOG_WARN, "dom%u: vif %u: event channel: cannot bind", domid, devid);
         nb_disconnect(dev);
         return rc;
     }
@@ -275,7 +275,7 @@ static int nb_connect(struct xenbus_dev *dev)
                             v->tap_fd, fe, &v->tx_chan.chan,
                             v->split ? &v->rx_chan.chan : &v->tx_chan.chan);
     if (rc < 0) {
-        log_warn("dom%u: vif %u: rings %lu/%lu do not map", domid, devid, tx_ref, rx_ref);
+        log_limited(LOG_WARN, "dom%u: vif %u: rings %lu/%lu do not map", domid, devid, tx_ref, rx_ref);
         nb_disconnect(dev);
         return rc;
     }
@@ -292,7 +292,7 @@ static int nb_connect(struct xenbus_dev *dev)
     }
     v->tap_watched = true;
     v->connected = true;
-    log_info("dom%u: vif %u connected: %s event channels, rx csum %s, gso %s%s%s",
+    log_limited(LOG_INFO, "dom%u: vif %u connected: %s event channels, rx csum %s, gso %s%s%s",
              domid, devid, v->split ? "split" : "one", fe.csum ? "offloaded" : "done here",
              fe.gso_tcpv4 ? "tcpv4 " : "", fe.gso_tcpv6 ? "tcpv6" : "",
              v->rate_usec ? ", rate-limited" : "");
