@@ -27,50 +27,55 @@ static void kv(json_object *o, const char *k, const char *v)
     json_object_object_add(o, k, str(v));
 }
 
-/* "model name" and friends from /proc/cpuinfo's first CPU. */
-static void cpu_field(const char *key, char *out, size_t n)
+/* The fields of /proc/cpuinfo's first CPU that cpu_info publishes, under
+ * XAPI's names: one read of the file per record (the flags line is longer
+ * than any fixed line buffer, hence getline). */
+static const struct { const char *proc, *xapi; } cpu_fields[] = {
+    { "vendor_id", "vendor" }, { "model name", "modelname" },
+    { "cpu family", "family" }, { "model", "model" }, { "stepping", "stepping" },
+    { "cpu MHz", "speed" }, { "flags", "flags" },
+};
+#define NR_CPU_FIELDS (sizeof(cpu_fields) / sizeof(cpu_fields[0]))
+
+static void read_cpu_fields(char *vals[NR_CPU_FIELDS])
 {
-    snprintf(out, n, "%s", "");
     FILE *f = fopen("/proc/cpuinfo", "re");
-    if (!f)
-        return;
-    char line[512];
-    size_t kl = strlen(key);
-    while (fgets(line, sizeof(line), f)) {
-        if (!strncmp(line, key, kl) && (line[kl] == '\t' || line[kl] == ' ' || line[kl] == ':')) {
-            char *c = strchr(line, ':');
-            if (c) {
+    char *line = NULL;
+    size_t cap = 0;
+    /* The first CPU's block ends at its first empty line. */
+    while (f && getline(&line, &cap, f) > 0 && line[0] != '\n') {
+        char *c = strchr(line, ':');
+        if (!c)
+            continue;
+        size_t kl = strcspn(line, "\t:");
+        for (size_t i = 0; i < NR_CPU_FIELDS; i++) {
+            if (!vals[i] && strlen(cpu_fields[i].proc) == kl &&
+                !strncmp(line, cpu_fields[i].proc, kl)) {
                 c += 1 + (c[1] == ' ');
                 c[strcspn(c, "\n")] = 0;
-                snprintf(out, n, "%s", c);
+                vals[i] = strdup(c);
+                break;
             }
-            break;
         }
     }
-    fclose(f);
+    free(line);
+    if (f)
+        fclose(f);
 }
 
 static json_object *cpu_info(void)
 {
     json_object *o = json_object_new_object();
-    char v[256];
+    char v[32];
     snprintf(v, sizeof(v), "%ld", sysconf(_SC_NPROCESSORS_ONLN));
     kv(o, "cpu_count", v);
     kv(o, "socket_count", "1");
-    cpu_field("vendor_id", v, sizeof(v));
-    kv(o, "vendor", v);
-    cpu_field("model name", v, sizeof(v));
-    kv(o, "modelname", v);
-    cpu_field("cpu family", v, sizeof(v));
-    kv(o, "family", v);
-    cpu_field("model", v, sizeof(v));
-    kv(o, "model", v);
-    cpu_field("stepping", v, sizeof(v));
-    kv(o, "stepping", v);
-    cpu_field("cpu MHz", v, sizeof(v));
-    kv(o, "speed", v);
-    cpu_field("flags", v, sizeof(v));
-    kv(o, "flags", v);
+    char *vals[NR_CPU_FIELDS] = { 0 };
+    read_cpu_fields(vals);
+    for (size_t i = 0; i < NR_CPU_FIELDS; i++) {
+        kv(o, cpu_fields[i].xapi, vals[i] ? vals[i] : "");
+        free(vals[i]);
+    }
     kv(o, "features", "");
     return o;
 }
