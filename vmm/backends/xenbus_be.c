@@ -172,7 +172,7 @@ static void try_connect(struct xenbus_dev *dev)
     int rc = dev->drv->connect(dev);
     if (rc < 0) {
         log_limited(LOG_WARN, "dom%u: %s %u: cannot connect to the frontend: %s", dev->d->domid,
-                 dev->drv->name, dev->devid, strerror(-rc));
+                    dev->drv->name, dev->devid, strerror(-rc));
         set_state(dev, XenbusStateClosing);
         return;
     }
@@ -270,7 +270,7 @@ static void on_fe_dir(void *opaque, uint32_t type, const char *body, uint32_t le
     struct xenbus_dev *dev = opaque;
     if (type != XS_DIRECTORY) {
         log_limited(LOG_WARN, "dom%u: %s %u: frontend directory unreadable: %s", dev->d->domid,
-                 dev->drv->name, dev->devid, body);
+                    dev->drv->name, dev->devid, body);
         return;
     }
     unsigned n = 0;
@@ -278,7 +278,7 @@ static void on_fe_dir(void *opaque, uint32_t type, const char *body, uint32_t le
         n += body[i] == 0;
     if (n > MAX_FE_KEYS) {
         log_limited(LOG_WARN, "dom%u: %s %u: frontend directory has %u entries", dev->d->domid,
-                 dev->drv->name, dev->devid, n);
+                    dev->drv->name, dev->devid, n);
         set_state(dev, XenbusStateClosing);
         return;
     }

@@ -125,8 +125,8 @@ static void learn(struct xs_relay *x, const struct req *r, uint32_t rtype,
         if (ok)
             xs_track_add_watch(&x->track, payload, plen);
         else if (r->internal) {
-            log_limited(LOG_WARN, "dom%u: re-registering a watch failed: %.*s",
-                     x->d->domid, (int)blen, (const char *)body);
+            log_limited(LOG_WARN, "dom%u: re-registering a watch failed: %.*s", x->d->domid,
+                        (int)blen, (const char *)body);
             xs_track_drop_watch(&x->track, payload, plen);
         }
         break;

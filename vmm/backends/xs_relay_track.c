@@ -27,7 +27,7 @@ void xs_track_add_watch(struct xs_track *t, const void *p, size_t len)
     char *copy = t->nwatches < XS_TRACK_MAX_WATCHES ? malloc(len) : NULL;
     if (!copy) {
         if (!t->warned_watches)
-            log_limited(LOG_WARN, "dom%u: more than %d watches: the rest are not "
+            log_warn("dom%u: more than %d watches: the rest are not "
                      "re-registered if xenstored restarts", t->domid,
                      XS_TRACK_MAX_WATCHES);
         t->warned_watches = true;

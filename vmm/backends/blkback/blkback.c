@@ -653,7 +653,7 @@ static int connect_queue(struct xenbus_dev *dev, struct blk_ring *q, const char 
             grant_map(&b->d->grants, 0, (grant_ref_t)ref, false, &q->ring_handle[i],
                       &page) != GNTST_okay) {
             log_limited(LOG_WARN, "dom%u: vbd %u: %s: missing, or not a grant we can map",
-                     dev->d->domid, dev->devid, key);
+                        dev->d->domid, dev->devid, key);
             unmap_ring(q);
             return -EINVAL;
         }
@@ -670,7 +670,7 @@ static int connect_queue(struct xenbus_dev *dev, struct blk_ring *q, const char 
     int rc = backend_bind(b->d, &q->chan, (uint32_t)port, NULL, on_kick, q);
     if (rc < 0) {
         log_limited(LOG_WARN, "dom%u: vbd %u: event channel %lu: cannot bind", dev->d->domid,
-                 dev->devid, port);
+                    dev->devid, port);
         unmap_ring(q);
         pgrants_unmap(q);
         return rc;
@@ -686,18 +686,18 @@ static int blk_connect(struct xenbus_dev *dev)
     int rc = xenbus_dev_fe_uint(dev, "ring-page-order", MAX_RING_ORDER, &order);
     if (rc == -EINVAL) {
         log_limited(LOG_WARN, "dom%u: vbd %u: ring-page-order above %u", dev->d->domid, dev->devid,
-                 MAX_RING_ORDER);
+                    MAX_RING_ORDER);
         return -EINVAL;
     }
     rc = xenbus_dev_fe_uint(dev, "multi-queue-num-queues", MAX_QUEUES, &nq);
     if (rc == -EINVAL || nq == 0) {
         log_limited(LOG_WARN, "dom%u: vbd %u: multi-queue-num-queues not in 1..%u", dev->d->domid,
-                 dev->devid, MAX_QUEUES);
+                    dev->devid, MAX_QUEUES);
         return -EINVAL;
     }
     if (blkif_abi_from_protocol(xenbus_dev_fe_str(dev, "protocol"), &b->abi) < 0) {
         log_limited(LOG_WARN, "dom%u: vbd %u: unknown protocol %s", dev->d->domid, dev->devid,
-                 xenbus_dev_fe_str(dev, "protocol"));
+                    xenbus_dev_fe_str(dev, "protocol"));
         return -EINVAL;
     }
     bool persistent = xenbus_dev_fe_uint(dev, "feature-persistent", 1, &pers) == 0 && pers;
@@ -721,11 +721,12 @@ static int blk_connect(struct xenbus_dev *dev)
         }
     }
     b->connected = true;
-    log_limited(LOG_INFO, "dom%u: vbd %u connected: %s ring of %u page(s), %u entries, %u queue(s), "
-             "%llu sectors%s%s", dev->d->domid, dev->devid,
-             b->abi == BLKIF_ABI_X86_32 ? "x86_32" : "x86_64", b->q[0].nr_pages, b->nr_ents,
-             b->nr_queues, (unsigned long long)b->sectors,
-             b->readonly ? ", read-only" : "", persistent ? ", persistent grants" : "");
+    log_limited(LOG_INFO,
+                "dom%u: vbd %u connected: %s ring of %u page(s), %u entries, %u queue(s), "
+                "%llu sectors%s%s",
+                dev->d->domid, dev->devid, b->abi == BLKIF_ABI_X86_32 ? "x86_32" : "x86_64",
+                b->q[0].nr_pages, b->nr_ents, b->nr_queues, (unsigned long long)b->sectors,
+                b->readonly ? ", read-only" : "", persistent ? ", persistent grants" : "");
     return 0;
 }
 

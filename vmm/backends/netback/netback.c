@@ -206,7 +206,8 @@ static int nb_connect(struct xenbus_dev *dev)
     unsigned long tx_ref, rx_ref, tx_port, rx_port, n;
     int rc = xenbus_dev_fe_uint(dev, "multi-queue-num-queues", 1024, &n);
     if ((rc == 0 && n != 1) || rc == -EINVAL) {
-        log_limited(LOG_WARN, "dom%u: vif %u: asks for queues beyond the one offered", domid, devid);
+        log_limited(LOG_WARN, "dom%u: vif %u: asks for queues beyond the one offered", domid,
+                    devid);
         return -EINVAL;
     }
     if (xenbus_dev_fe_uint(dev, "tx-ring-ref", UINT32_MAX, &tx_ref) < 0 ||
@@ -225,7 +226,7 @@ static int nb_connect(struct xenbus_dev *dev)
     bool rx_copy, rx_notify, sg, gso4, gso6, no_csum, csum6;
     if (fe_bool(dev, "request-rx-copy", false, &rx_copy) < 0 || !rx_copy) {
         log_limited(LOG_WARN, "dom%u: vif %u: frontend does not use rx-copy (flip is not offered)",
-                 domid, devid);
+                    domid, devid);
         return -EOPNOTSUPP;
     }
     /* Not required, as Linux's netback since 2015 ("support frontends
@@ -275,7 +276,8 @@ static int nb_connect(struct xenbus_dev *dev)
                             v->tap_fd, fe, &v->tx_chan.chan,
                             v->split ? &v->rx_chan.chan : &v->tx_chan.chan);
     if (rc < 0) {
-        log_limited(LOG_WARN, "dom%u: vif %u: rings %lu/%lu do not map", domid, devid, tx_ref, rx_ref);
+        log_limited(LOG_WARN, "dom%u: vif %u: rings %lu/%lu do not map", domid, devid, tx_ref,
+                    rx_ref);
         nb_disconnect(dev);
         return rc;
     }
@@ -293,9 +295,9 @@ static int nb_connect(struct xenbus_dev *dev)
     v->tap_watched = true;
     v->connected = true;
     log_limited(LOG_INFO, "dom%u: vif %u connected: %s event channels, rx csum %s, gso %s%s%s",
-             domid, devid, v->split ? "split" : "one", fe.csum ? "offloaded" : "done here",
-             fe.gso_tcpv4 ? "tcpv4 " : "", fe.gso_tcpv6 ? "tcpv6" : "",
-             v->rate_usec ? ", rate-limited" : "");
+                domid, devid, v->split ? "split" : "one", fe.csum ? "offloaded" : "done here",
+                fe.gso_tcpv4 ? "tcpv4 " : "", fe.gso_tcpv6 ? "tcpv6" : "",
+                v->rate_usec ? ", rate-limited" : "");
     /* Whatever was queued before: both rings once. */
     netback_tx_service(v->q);
     netback_rx_service(v->q);
