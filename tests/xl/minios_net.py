@@ -24,7 +24,7 @@ sys.path.insert(0, HERE)
 from xl_test import SRC, check, failures, need_kvm, skip, wait_for  # noqa: E402
 from minios import find_oracle  # noqa: E402
 from minios_blk import build  # noqa: E402
-from net import NS, NetEnv, links, ns, sanitizer_clean  # noqa: E402
+from net import NS, NetEnv, check_vif_gone, ns  # noqa: E402
 
 BUILD_ENV = {"DEF_CFLAGS": "-fno-pie", "MAKEFLAGS": "CONFIG_BLKFRONT=n"}
 MAC = "00:16:3e:5a:17:c3"
@@ -109,14 +109,7 @@ def main():
         check("xl destroy", rc == 0, err)
         wait_for(lambda: not env.state_files(), 10)
         env.check_empty("after destroy")
-        check("no vif nodes left", not (env.xs_dir("/local/domain/0/backend/vif") or []),
-              str(env.xs_dir("/local/domain/0/backend/vif")))
-        check("no tap left", wait_for(lambda: vif not in links(), 10), str(links()))
-        rc, out, _ = ns("ip", "-o", "link", "show", "master", "xnbr0")
-        check("no bridge port left", out.strip() == "", out)
-        check("the VMM is gone",
-              wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in vmm), 10), str(vmm))
-        sanitizer_clean(env)
+        check_vif_gone(env, vif, vmm)
     finally:
         if env:
             env.close()

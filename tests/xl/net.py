@@ -129,6 +129,19 @@ def links():
     return [l.split(":")[1].strip().split("@")[0] for l in out.splitlines()]
 
 
+def check_vif_gone(env, vif, vmm):
+    """After xl destroy: no vif nodes, no tap, no port in the test's bridge,
+    the domain's VMM gone (its descriptors with it), no sanitizer report."""
+    check("no vif nodes left", not (env.xs_dir("/local/domain/0/backend/vif") or []),
+          str(env.xs_dir("/local/domain/0/backend/vif")))
+    check("no tap left", wait_for(lambda: vif not in links(), 10), str(links()))
+    rc, out, _ = ns("ip", "-o", "link", "show", "master", "xnbr0")
+    check("no bridge port left", out.strip() == "", out)
+    check("the VMM is gone (its fds with it)",
+          wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in vmm), 10), str(vmm))
+    sanitizer_clean(env)
+
+
 def udp_flood(stop):
     """Datagrams to the guest until stop is set (traffic in flight)."""
     return subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-c",
@@ -397,14 +410,7 @@ def main():
             flood.wait()
         wait_for(lambda: not env.state_files(), 10)     # the monitor's teardown
         env.check_empty("after the end")
-        check("no vif nodes left", not (env.xs_dir("/local/domain/0/backend/vif") or []),
-              str(env.xs_dir("/local/domain/0/backend/vif")))
-        check("no tap left", wait_for(lambda: vif not in links(), 10), str(links()))
-        rc, out, _ = ns("ip", "-o", "link", "show", "master", "xnbr0")
-        check("no bridge port left", out.strip() == "", out)
-        check("the VMM is gone (its fds with it)",
-              wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in vmm), 10), str(vmm))
-        sanitizer_clean(env)
+        check_vif_gone(env, vif, vmm)
     finally:
         if env:
             env.close()
