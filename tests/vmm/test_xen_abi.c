@@ -463,6 +463,36 @@ static void ensure_ioloop(void)
     loop_ready = true;
 }
 
+/* The domain's hypervisor log goes to a fresh temporary file (path, a
+ * mkstemp template, is filled in); its descriptor, for serial_log_expect. */
+static int serial_log_open(struct fixture *f, char *path)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const struct log_limits lim = { 1 << 20, 1 };
+    assert_int_equal(serial_init(f->d, path, false, &lim), 0);
+    return fd;
+}
+
+/* Flush the serial sink (serial_fini writes out what the I/O thread would
+ * have drained) and check the log holds exactly text; removes the file. */
+static void serial_log_expect(struct fixture *f, int fd, const char *path,
+                              const char *text, size_t len)
+{
+    serial_fini(f->d);
+    char *back = malloc(len);
+    assert_non_null(back);
+    size_t got = 0;
+    ssize_t n;
+    while (got < len && (n = read(fd, back + got, len - got)) > 0)
+        got += (size_t)n;
+    assert_int_equal(got, len);
+    assert_memory_equal(text, back, len);
+    free(back);
+    close(fd);
+    unlink(path);
+}
+
 /* A hypercall with a large count is done in pieces: each exit does a
  * bounded share and puts the vCPU back on the hypercall instruction with
  * the rest (Xen's continuations), so no exit holds the domain lock for
@@ -490,11 +520,8 @@ static void test_long_hypercalls_continue(void **state)
      * serial_fini() writes it out to the hypervisor log). */
     ensure_ioloop();
     char log_path[] = "/tmp/test-xen-abi-XXXXXX";
-    int logfd = mkstemp(log_path);
-    assert_true(logfd >= 0);
-    const struct log_limits lim = { 1 << 20, 1 };
-    assert_int_equal(serial_init(f->d, log_path, false, &lim), 0);
-    static char text[40000], back[40000];
+    int logfd = serial_log_open(f, log_path);
+    static char text[40000];
     for (unsigned i = 0; i < sizeof(text); i++)
         text[i] = (char)('a' + i % 26);
     put(f, ARG, text, sizeof(text));
@@ -502,15 +529,7 @@ static void test_long_hypercalls_continue(void **state)
     assert_int_equal(hc(f, __HYPERVISOR_console_io, CONSOLEIO_write,
                         sizeof(text), ARG), 0);
     assert_int_equal(vcpu0(f)->pv->continuations, 2);
-    serial_fini(f->d);
-    size_t got = 0;
-    ssize_t n;
-    while (got < sizeof(back) && (n = read(logfd, back + got, sizeof(back) - got)) > 0)
-        got += (size_t)n;
-    assert_int_equal(got, sizeof(back));
-    assert_memory_equal(text, back, sizeof(text));
-    close(logfd);
-    unlink(log_path);
+    serial_log_expect(f, logfd, log_path, text, sizeof(text));
 }
 
 /* --- memory_op ---------------------------------------------------------- */
@@ -710,11 +729,8 @@ static void test_continuation_of_other_insn_form(void **state)
     enum { INSN = 0x4000, BUF = 0x10005e, LEN = 40000 };
     ensure_ioloop();
     char log_path[] = "/tmp/test-xen-abi-XXXXXX";
-    int logfd = mkstemp(log_path);
-    assert_true(logfd >= 0);
-    const struct log_limits lim = { 1 << 20, 1 };
-    assert_int_equal(serial_init(f->d, log_path, false, &lim), 0);
-    static char text[LEN], back[LEN];
+    int logfd = serial_log_open(f, log_path);
+    static char text[LEN];
     for (unsigned i = 0; i < sizeof(text); i++)
         text[i] = (char)('A' + i % 26);
     put(f, BUF, text, sizeof(text));
@@ -737,15 +753,7 @@ static void test_continuation_of_other_insn_form(void **state)
     assert_int_equal(r->rip, INSN + 1);
     assert_int_equal(r->rax, 0);
 
-    serial_fini(f->d);
-    size_t got = 0;
-    ssize_t n;
-    while (got < sizeof(back) && (n = read(logfd, back + got, sizeof(back) - got)) > 0)
-        got += (size_t)n;
-    assert_int_equal(got, sizeof(back));
-    assert_memory_equal(text, back, sizeof(text));
-    close(logfd);
-    unlink(log_path);
+    serial_log_expect(f, logfd, log_path, text, sizeof(text));
 }
 
 int main(void)
