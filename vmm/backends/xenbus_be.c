@@ -20,7 +20,8 @@
 
 static struct {
     struct domain *d;
-    struct xs_conn *xs;
+    struct xs_conn *xs;         /* opened at the first attach */
+    char *socket_path;          /* xenstored's; NULL: no devices */
     const struct xenbus_driver *drv[MAX_DRIVERS];
     unsigned nr_drv;
     struct xenbus_dev *devs;
@@ -35,13 +36,25 @@ void xenbus_be_register(const struct xenbus_driver *drv)
 int xenbus_be_init(struct domain *d, const char *socket_path)
 {
     bus.d = d;
-    if (!socket_path)
+    if (socket_path && !(bus.socket_path = strdup(socket_path)))
+        return -ENOMEM;
+    return 0;
+}
+
+/* The backends' own xenstore connection, made when the first device comes:
+ * a domain without devices (most, at density) costs xenstored no second
+ * connection and its launch no second connect. 0 or -errno. */
+static int bus_connect(void)
+{
+    if (bus.xs)
         return 0;
-    bus.xs = xs_conn_open(socket_path);
+    if (!bus.socket_path)
+        return -ENOTCONN;
+    bus.xs = xs_conn_open(bus.socket_path);
     if (!bus.xs) {
         int e = errno;
-        log_err("xenstored at %s (backends): %s", socket_path, strerror(e));
-        return -e;
+        log_err("xenstored at %s (backends): %s", bus.socket_path, strerror(e));
+        return -ENOTCONN;
     }
     return 0;
 }
@@ -424,14 +437,14 @@ int xenbus_be_attach(struct domain *d, const struct xenon_ctl_device_attach *a,
     int rc = 0;
     if (!drv)
         rc = -EOPNOTSUPP;
-    else if (!bus.xs)
-        rc = -ENOTCONN;
     else if (snprintf(want, sizeof(want), "/local/domain/0/backend/%s/%u/%u",
                       drv->name, d->domid, a->devid) >= (int)sizeof(want) ||
              strcmp(want, a->backend) != 0)
         rc = -EINVAL;       /* the backend directory is where libxl puts it */
     else if (find(a->kind, a->devid))
         rc = -EEXIST;
+    else
+        rc = bus_connect();
     struct xenbus_dev *dev = rc ? NULL : calloc(1, sizeof(*dev));
     if (!rc && !dev)
         rc = -ENOMEM;
@@ -501,4 +514,6 @@ void xenbus_be_fini(struct domain *d)
     }
     xs_conn_close(bus.xs);
     bus.xs = NULL;
+    free(bus.socket_path);
+    bus.socket_path = NULL;
 }

@@ -77,8 +77,8 @@ struct xenbus_dev {
 /* Drivers register themselves before any attach (main.c). */
 void xenbus_be_register(const struct xenbus_driver *drv);
 
-/* Open the xenstore connection (socket_path NULL: devices cannot be
- * attached). 0 or -errno. */
+/* Note xenstored's socket (NULL: devices cannot be attached); the
+ * connection itself is made at the first attach. 0 or -errno. */
 int xenbus_be_init(struct domain *d, const char *socket_path);
 /* Detach every device and close the connection. */
 void xenbus_be_fini(struct domain *d);
