@@ -13,6 +13,8 @@ Groups and what they are for:
           link: test-xenstore, xenstore-*, xenstore-control, verify-stream-v2
   qemu    qemu-system-x86 with its libraries, firmware and data: the
           benchmarks' peer
+  fio     fio with the libraries it links (Ceph's, Gluster's, RDMA's...):
+          the block benchmark's host peer (bench/blk/)
   compress  the compressors Linux can build a kernel payload with (bzip2,
           xz, lzma, lzop, lz4, zstd; gzip is on every Debian system): the
           bzImage test wraps a guest in each
@@ -50,6 +52,8 @@ GROUPS = {
     # it is an oracle, and it would drag in ucf and perl.
     "xen": (["xen-utils-4.17", "xenstore-utils"], None, ["xen-utils-common"]),
     "qemu": (["qemu-system-x86"], None, []),
+    # The block benchmark's peer: fio on the host, on the guest's image.
+    "fio": (["fio"], None, []),
     # Their libraries are installed already: the VMM links them.
     "compress": (["bzip2", "xz-utils", "lzop", "lz4", "zstd"], r"^$", []),
 }

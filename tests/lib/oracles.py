@@ -48,9 +48,11 @@ def require(rel, group):
 
 
 def lib_path():
+    # ceph/: librados's own libraries, which fio links (its RUNPATH names
+    # /usr, not the cache).
     return ":".join(os.path.join(ROOT, d) for d in
                     ("usr/lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu",
-                     f"{XEN_LIB}/lib/x86_64-linux-gnu"))
+                     f"{XEN_LIB}/lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu/ceph"))
 
 
 def env(base=None):
@@ -111,3 +113,9 @@ def qemu():
         if find(d):
             cmd += ["-L", os.path.join(ROOT, d)]
     return cmd
+
+
+def fio():
+    """fio from the cache (scripts/oracles.py fio), or None: the block
+    benchmark then measures no host peer."""
+    return find("usr/bin/fio")

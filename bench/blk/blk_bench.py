@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""PV block I/O from a ring-3 blkfront loop, beside fio on the host, on the
+same raw file, in the same run.
+
+    python3 bench/blk/blk_bench.py [--json] [--secs N] [--mib M]
+
+The guest is guests/bench/blk_bench.c: its whole blkfront (xenstore, the
+grants, the ring, the request loop) runs in ring 3, native speed on these
+build machines, with ring-3 hypercalls allowed (--bench-user-hypercalls,
+through a XENON_VMM wrapper), under `xl create` with one raw disk. It runs
+4 KiB random reads and writes at QD1 and QD32 and 1 MiB sequential reads
+and writes at QD1, N seconds each, polling its ring (the vCPU spins: it
+takes no interrupts). Then fio (scripts/oracles.py fio; ioengine=io_uring)
+runs the same jobs on the same file. Neither side uses O_DIRECT: libxenon
+opens the image without it, so both go through the host's page cache (the
+file, written first, is cached).
+
+CPU per I/O: the VMM's threads from /proc (schedstat, exact) between the
+guest's "PHASE begin" and "BENCH" console lines, split into the spinning
+vCPU thread and the rest (the I/O loop running blkback, io_uring's
+workers); fio's from its rusage (getrusage of the child: its threads and
+io_uring workers). QD1 latency goal: at most fio's plus two bare exits,
+the bare exit measured by the guest in the same run.
+"""
+import argparse
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "xl"))
+os.environ.setdefault("XENON_BUILD_ROOT", os.environ.get("XENON_BUILD", os.path.join(ROOT, "build")))
+os.environ.setdefault("XENON_SOURCE_ROOT", ROOT)
+import benchlib  # noqa: E402
+import oracles  # noqa: E402
+import xl_test  # noqa: E402
+
+# name: (fio rw, bs, iodepth)
+JOBS = {
+    "randread-4k-qd1": ("randread", "4k", 1),
+    "randwrite-4k-qd1": ("randwrite", "4k", 1),
+    "randread-4k-qd32": ("randread", "4k", 32),
+    "randwrite-4k-qd32": ("randwrite", "4k", 32),
+    "seqread-1m-qd1": ("read", "1m", 1),
+    "seqwrite-1m-qd1": ("write", "1m", 1),
+}
+
+
+def thread_cpu_ns(pid):
+    """{tid: (comm, CPU ns)} for every live thread of pid."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                ns = int(f.read().split()[0])
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                comm = f.read().strip()
+        except (OSError, ValueError, IndexError):
+            continue
+        out[int(tid)] = (comm, ns)
+    return out
+
+
+def cpu_delta(a, b, pid):
+    """(total, vCPU threads) CPU ns between two thread_cpu_ns samples. The
+    vCPU threads are the VMM's own threads other than its main one (which
+    runs the I/O loop); io_uring's iou-* workers count with the rest."""
+    total = vcpu = 0
+    for tid, (comm, ns) in b.items():
+        d = ns - a.get(tid, (comm, 0))[1]
+        total += d
+        if tid != pid and not comm.startswith("iou-"):
+            vcpu += d
+    return total, vcpu
+
+
+def run_guest(img, secs):
+    """The guest's phases: {name: dict(ops, ns, lat_ns, kicks, errors,
+    cpu_ns, vcpu_ns)} and the bare exit (ns)."""
+    xl_test.failures.clear()
+    env = xl_test.Env()
+    try:
+        wrapper = os.path.join(env.tmp, "xenon-vmm-bench")
+        with open(wrapper, "w") as f:
+            f.write(f'#!/bin/sh\nexec "{benchlib.vmm()}" --bench-user-hypercalls "$@"\n')
+        os.chmod(wrapper, 0o755)
+        env.env["XENON_VMM"] = wrapper
+        cfg = env.cfg("bb.cfg", f'name = "bb"\ntype = "pvh"\n'
+                      f'kernel = "{benchlib.guest("bench-blk-64")}"\nmemory = 32\nvcpus = 1\n'
+                      f'cmdline = "secs={secs}"\ndisk = [ "{img},raw,xvda,rw" ]\n')
+        rc, out, err = env.xl("create", cfg)
+        if rc:
+            sys.exit(f"blk bench: xl create failed: {err}")
+        pids = env.vmm_pids()
+        if not pids:
+            sys.exit("blk bench: no VMM")
+        pid = pids[0]
+        phases, bare, start, seen = {}, None, {}, 0
+        deadline = time.monotonic() + 120 + 8 * secs
+        while time.monotonic() < deadline:
+            log = env.console_log("bb")
+            lines = log.splitlines(keepends=True)
+            for line in lines[seen:]:
+                if not line.endswith("\n"):
+                    break
+                seen += 1
+                m = re.match(r"PHASE begin (\S+)", line)
+                if m:
+                    start[m.group(1)] = thread_cpu_ns(pid)
+                m = re.match(r"BENCH bare-exit ns=(\d+)", line)
+                if m:
+                    bare = int(m.group(1))
+                m = re.match(r"BENCH (\S+) ops=(\d+) ns=(\d+) lat_avg_ns=(\d+) kicks=(\d+) "
+                             r"errors=(\d+)", line)
+                if m and m.group(1) in start:
+                    total, vcpu = cpu_delta(start[m.group(1)], thread_cpu_ns(pid), pid)
+                    ops, ns, lat, kicks, errors = map(int, m.groups()[1:])
+                    phases[m.group(1)] = dict(ops=ops, ns=ns, lat_ns=lat, kicks=kicks,
+                                              errors=errors, cpu_ns=total, vcpu_ns=vcpu)
+            if "RESULT bench-blk:" in log:
+                break
+            time.sleep(0.005)
+        log = env.console_log("bb")
+        if "RESULT bench-blk: PASS" not in log or len(phases) != len(JOBS):
+            sys.exit("blk bench: the guest did not finish its phases:\n" + log[-3000:])
+        return phases, bare
+    finally:
+        env.close()
+
+
+def run_fio(fio, img, name, secs):
+    rw, bs, qd = JOBS[name]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    p = subprocess.run([fio, "--name=" + name, "--filename=" + img, "--ioengine=io_uring",
+                        "--direct=0", f"--rw={rw}", f"--bs={bs}", f"--iodepth={qd}",
+                        f"--runtime={secs}", "--time_based", "--norandommap",
+                        "--output-format=json"],
+                       capture_output=True, text=True, env=oracles.env(), timeout=60 + secs)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode:
+        sys.exit(f"fio failed: {p.stderr}")
+    import json
+    j = json.loads(p.stdout[p.stdout.index("{"):])["jobs"][0]
+    side = j["write" if "write" in rw else "read"]
+    cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1e9
+    return dict(ops=side["total_ios"], ns=j["job_runtime"] * 1e6,
+                lat_ns=side["lat_ns"]["mean"], cpu_ns=cpu)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    benchlib.add_run_mode_args(ap)
+    ap.add_argument("--secs", type=int, default=2, help="seconds per phase (default 2)")
+    ap.add_argument("--mib", type=int, default=256, help="image size (default 256 MiB)")
+    a = ap.parse_args()
+    benchlib.need_kvm()
+    fio = oracles.fio()
+    print(f"# fio: {fio or 'not in the oracle cache (scripts/oracles.py fio), not measured'}",
+          file=sys.stderr)
+    tmp = os.environ.get("TMPDIR", "/tmp")
+    img = os.path.join(tmp, f"xenon-blk-bench-{os.getpid()}.img")
+    try:
+        with open(img, "wb") as f:
+            for _ in range(a.mib):
+                f.write(os.urandom(1 << 20))
+        os.chmod(img, 0o600)
+        g, bare = run_guest(img, a.secs)
+        h = {n: run_fio(fio, img, n, a.secs) for n in JOBS} if fio else {}
+    finally:
+        if os.path.exists(img):
+            os.unlink(img)
+    for name, r in g.items():
+        bs = (1 << 20) if "1m" in name else 4096
+        iops = r["ops"] / (r["ns"] / 1e9)
+        mbs = iops * bs / 1e6
+        hr = h.get(name)
+        hiops = hr["ops"] / (hr["ns"] / 1e9) if hr else None
+        qd1 = name.endswith("qd1")
+        note = (f"kicks/I/O {r['kicks'] / max(r['ops'], 1):.2f}; VMM CPU without the spinning "
+                f"vCPU {(r['cpu_ns'] - r['vcpu_ns']) / max(r['ops'], 1) / 1e3:.1f} us/I/O")
+        benchlib.emit(bench="blk", metric=f"{name} IOPS (ring-3 blkfront)", value=round(iops),
+                      unit="IO/s", peer="fio io_uring on the host, same file" if hr else None,
+                      peer_value=round(hiops) if hr else None,
+                      ratio=round(iops / hiops, 3) if hr else None,
+                      ratio_means="xenon / host",
+                      goal=">= 0.8" if name.endswith("qd32") else None, note=note)
+        benchlib.emit(bench="blk", metric=f"{name} bandwidth", value=round(mbs, 1), unit="MB/s",
+                      peer="fio" if hr else None,
+                      peer_value=round(hiops * bs / 1e6, 1) if hr else None,
+                      ratio=round(iops / hiops, 3) if hr else None, ratio_means="xenon / host",
+                      goal=">= 0.8" if name.endswith("qd32") else None)
+        if qd1:
+            lim = hr["lat_ns"] + 2 * bare if hr else None
+            benchlib.emit(bench="blk", metric=f"{name} latency (mean)",
+                          value=round(r["lat_ns"] / 1e3, 1), unit="us",
+                          peer="fio" if hr else None,
+                          peer_value=round(hr["lat_ns"] / 1e3, 1) if hr else None,
+                          ratio=round(r["lat_ns"] / hr["lat_ns"], 2) if hr else None,
+                          ratio_means="xenon / host",
+                          goal=(f"<= host + 2 bare exits = {lim / 1e3:.1f} us: "
+                                f"{'met' if r['lat_ns'] <= lim else 'not met'}") if hr else None,
+                          bare_exit_us=round(bare / 1e3, 1))
+        benchlib.emit(bench="blk", metric=f"{name} CPU per I/O (VMM, all threads)",
+                      value=round(r["cpu_ns"] / max(r["ops"], 1) / 1e3, 2), unit="us",
+                      peer="fio (process and io_uring workers)" if hr else None,
+                      peer_value=round(hr["cpu_ns"] / max(hr["ops"], 1) / 1e3, 2) if hr else None,
+                      ratio=round((r["cpu_ns"] / r["ops"]) / (hr["cpu_ns"] / hr["ops"]), 2)
+                      if hr else None, ratio_means="xenon / host",
+                      vcpu_us=round(r["vcpu_ns"] / max(r["ops"], 1) / 1e3, 2))
+
+
+if __name__ == "__main__":
+    main()
