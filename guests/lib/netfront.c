@@ -250,14 +250,21 @@ static void wait_port(struct netfront *f, uint64_t deadline)
         clear_port(f->rx_port);
 }
 
+unsigned netfront_spin_us;
+
 int netfront_recv(struct netfront *f, void *buf, unsigned cap, unsigned ms,
                   uint16_t *rx_flags)
 {
     uint64_t deadline = xen_system_time() + ms * 1000000ull;
+    uint64_t spin_end = netfront_spin_us ? xen_system_time() + netfront_spin_us * 1000ull : 0;
     for (;;) {
         reap_tx(f);
         if (RING_HAS_UNCONSUMED_RESPONSES(&f->rx))
             break;
+        if (spin_end && xen_system_time() < spin_end) {
+            __asm__ volatile("pause");
+            continue;
+        }
         /* Ask for a kick on the next response, then look once more. */
         f->rx.sring->rsp_event = f->rx.rsp_cons + 1;
         __atomic_thread_fence(__ATOMIC_SEQ_CST);

@@ -45,6 +45,10 @@ struct netfront {
  * With netfront_split set (and the backend offering it), tx and rx get
  * event channels of their own (event-channel-tx / -rx). */
 extern int netfront_split;
+/* Microseconds netfront_recv spins on the rx ring before it blocks in
+ * SCHEDOP_poll (default 0: it blocks at once). A ring-3 benchmark loop
+ * spins: each block costs an exit and a wake-up. */
+extern unsigned netfront_spin_us;
 int netfront_connect(struct netfront *f, unsigned devid);
 
 /* Queue one packet (csum_blank: its L4 checksum holds only the pseudo-

@@ -13,10 +13,20 @@
  * no vif: it waits for one to appear (xl network-attach), serves it until
  * its backend closes (xl network-detach), closes its end and waits for
  * the next, as a frontend follows hot-plugged devices.
+ *
+ * UDP to port 9 is counted and dropped (the benchmark's floods); a datagram
+ * "stats" to port 7 is answered with "sink=<datagrams> bytes=<payload
+ * bytes>". Built with NET_RING3 (guest-bench-net-64) the whole guest runs
+ * in ring 3, native speed on the build machines (the VMM must allow ring-3
+ * hypercalls), spinning on its rx ring before it blocks, and first prints
+ * "BENCH bare-exit ns=N".
  */
 #include "guest.h"
 #include "netfront.h"
 #include "xs.h"
+#ifdef NET_RING3
+#include "ring3.h"
+#endif
 
 #include <xen/io/xs_wire.h>
 #include <xen/sched.h>
@@ -78,6 +88,7 @@ static int parse_ipv4(const char *key, uint8_t ip[4])
 
 static struct netfront nf;
 static unsigned arps, pings, echoes;
+static uint64_t sink_packets, sink_bytes;
 
 static void reply_eth(uint8_t *o, const uint8_t *in)
 {
@@ -149,6 +160,12 @@ static int on_ip(const uint8_t *p, unsigned len)
         unsigned n = ip_reply(out, ip, l4len, 1);
         if (netfront_send(&nf, out, n < 60 ? 60 : n, 0) == 0)
             pings++;
+    } else if (ip[9] == 17 && l4len >= 8 && get16(l4 + 2) == 9) {    /* UDP sink */
+        unsigned ulen = get16(l4 + 4);
+        if (ulen >= 8 && ulen <= l4len) {
+            sink_packets++;
+            sink_bytes += ulen - 8;
+        }
     } else if (ip[9] == 17 && l4len >= 8 && get16(l4 + 2) == 7) {    /* UDP echo */
         unsigned ulen = get16(l4 + 4);
         if (ulen < 8 || ulen > l4len || ulen > sizeof(out) - 34)
@@ -160,6 +177,12 @@ static int on_ip(const uint8_t *p, unsigned len)
         reply_eth(out, p);
         uint8_t *udp = out + 34;
         memcpy(udp, l4, ulen);
+        if (ulen == 13 && memcmp(l4 + 8, "stats", 5) == 0) {
+            int k = snprintf((char *)udp + 8, 64, "sink=%llu bytes=%llu",
+                             (unsigned long long)sink_packets, (unsigned long long)sink_bytes);
+            ulen = 8 + (unsigned)k;
+            put16(udp + 4, (uint16_t)ulen);
+        }
         put16(udp, 7);
         put16(udp + 2, get16(l4));
         /* A blank checksum: the pseudo-header sum only (netback's tap
@@ -340,9 +363,14 @@ static void hotplug_main(void)
     finish("net");
 }
 
-void guest_main(void)
+static void net_main(void)
 {
+#ifdef NET_RING3
+    printk("net: %d-bit guest in ring 3\n", GUEST_BITS);
+    netfront_spin_us = 1000;
+#else
     printk("net: %d-bit guest\n", GUEST_BITS);
+#endif
     parse_ipv4("ip=", my_ip);
     have_peer = parse_ipv4("peer=", peer_ip);
     if (!shared_info)
@@ -355,6 +383,9 @@ void guest_main(void)
     CHECK("netfront connected", rc == 0);
     if (rc < 0)
         finish("net");
+#ifdef NET_RING3
+    printk("BENCH bare-exit ns=%llu\n", (unsigned long long)ring3_bare_exit_ns(2000));
+#endif
     print_ready(0);
     if (have_peer)
         ping_peer(3);
@@ -369,4 +400,13 @@ void guest_main(void)
     CHECK_EQ("tx errors", nf.tx_errors, 0);
     CHECK_EQ("netfront closed", netfront_close(&nf), 0);
     finish("net");
+}
+
+void guest_main(void)
+{
+#ifdef NET_RING3
+    ring3_run(net_main);
+#else
+    net_main();
+#endif
 }
