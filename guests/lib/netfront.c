@@ -99,7 +99,12 @@ static void kick_rx(struct netfront *f)
 static void post_rx(struct netfront *f)
 {
     /* Buffer k % NF_RX_BUFS for ring index k: at most NF_RX_BUFS are out,
-     * so it has come back by the time its index is posted again. */
+     * so it has come back by the time its index is posted again. Refill
+     * in batches, once half have come back, as Linux's netfront does: a
+     * backend faster than us runs dry and asks for a kick at each post,
+     * and a kick is an exit. */
+    if (f->rx.req_prod_pvt - f->rx.rsp_cons > NF_RX_BUFS / 2)
+        return;
     while (f->rx.req_prod_pvt - f->rx.rsp_cons < NF_RX_BUFS) {
         RING_IDX k = f->rx.req_prod_pvt;
         netif_rx_request_t *r = RING_GET_REQUEST(&f->rx, k);

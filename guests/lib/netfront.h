@@ -20,7 +20,7 @@
 #include <xen/grant_table.h>
 #include <xen/io/netif.h>
 
-#define NF_RX_BUFS 64
+#define NF_RX_BUFS 256
 #define NF_TX_BUFS 32
 
 struct netfront {
