@@ -238,6 +238,46 @@ int netfront_send(struct netfront *f, const void *pkt, unsigned len, int csum_bl
     return 0;
 }
 
+int netfront_send_gso(struct netfront *f, const void *pkt, unsigned len, unsigned gso_size)
+{
+    unsigned slots = (len + 4095) / 4096;
+    if (len == 0 || len > 65535 || slots + 1 > RING_SIZE(&f->tx))
+        return -1;
+    reap_tx(f);
+    if (f->nr_tx_free < slots)
+        return -1;
+    for (unsigned i = 0, off = 0; i < slots; i++, off += 4096) {
+        uint16_t id = f->tx_free[--f->nr_tx_free];
+        unsigned chunk = len - off < 4096 ? len - off : 4096;
+        memcpy(tx_pages[id], (const uint8_t *)pkt + off, chunk);
+        netif_tx_request_t *r = RING_GET_REQUEST(&f->tx, f->tx.req_prod_pvt);
+        f->tx.req_prod_pvt++;
+        r->gref = f->tx_gref[id];
+        r->offset = 0;
+        r->id = id;
+        /* The first slot's size is the whole packet's. */
+        r->size = (uint16_t)(i == 0 ? len : chunk);
+        r->flags = (uint16_t)((i + 1 < slots ? NETTXF_more_data : 0) |
+                              (i == 0 ? NETTXF_csum_blank | NETTXF_data_validated |
+                                        NETTXF_extra_info : 0));
+        if (i == 0) {
+            struct netif_extra_info *ex =
+                (struct netif_extra_info *)RING_GET_REQUEST(&f->tx, f->tx.req_prod_pvt);
+            f->tx.req_prod_pvt++;
+            memset(ex, 0, sizeof(*ex));
+            ex->type = XEN_NETIF_EXTRA_TYPE_GSO;
+            ex->u.gso.size = (uint16_t)gso_size;
+            ex->u.gso.type = XEN_NETIF_GSO_TYPE_TCPV4;
+        }
+    }
+    int notify;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f->tx, notify);
+    if (notify)
+        kick(f);
+    f->tx_packets++;
+    return 0;
+}
+
 static void clear_port(uint32_t port)
 {
     __atomic_fetch_and(&shared_info->evtchn_pending[port / (sizeof(long) * 8)],

@@ -21,7 +21,7 @@
 #include <xen/io/netif.h>
 
 #define NF_RX_BUFS 256
-#define NF_TX_BUFS 32
+#define NF_TX_BUFS 64
 
 struct netfront {
     char fe[48];                    /* device/vif/<devid> */
@@ -55,6 +55,12 @@ int netfront_connect(struct netfront *f, unsigned devid);
  * header sum, for the backend to finish) and kick. 0, or -1 when no tx
  * buffer is free (after reaping) or it is too long. */
 int netfront_send(struct netfront *f, const void *pkt, unsigned len, int csum_blank);
+
+/* Queue one TCP/IPv4 packet of up to 64 KiB (its TCP checksum holding the
+ * pseudo-header sum) as a GSO packet of gso_size-byte segments, over as
+ * many tx slots as it needs with the GSO extra after the first, and kick.
+ * 0, or -1 when too few tx buffers are free (after reaping). */
+int netfront_send_gso(struct netfront *f, const void *pkt, unsigned len, unsigned gso_size);
 
 /* The next received packet (slots joined) into buf: its length, 0 when
  * none came within ms, -1 for an error response. *rx_flags gets the first

@@ -16,7 +16,10 @@
  *
  * UDP to port 9 is counted and dropped (the benchmark's floods); a datagram
  * "stats" to port 7 is answered with "sink=<datagrams> bytes=<payload
- * bytes>". Built with NET_RING3 (guest-bench-net-64) the whole guest runs
+ * bytes>". A datagram "gso N" (N: 1-9) to port 7 makes it stream 64 KiB
+ * TCP/IPv4 GSO packets (1448-byte segments, no TCP connection: a
+ * one-way stream to port 5001 of the asker) for N seconds, then answer
+ * "gso frames=<packets> bytes=<IP bytes>". Built with NET_RING3 (guest-bench-net-64) the whole guest runs
  * in ring 3, native speed on the build machines (the VMM must allow ring-3
  * hypercalls), spinning on its rx ring before it blocks, and first prints
  * "BENCH bare-exit ns=N".
@@ -87,6 +90,7 @@ static int parse_ipv4(const char *key, uint8_t ip[4])
 }
 
 static struct netfront nf;
+static uint8_t gso_frame[65536];
 static unsigned arps, pings, echoes;
 static uint64_t sink_packets, sink_bytes;
 
@@ -133,6 +137,56 @@ static unsigned ip_reply(uint8_t *o, const uint8_t *ip, unsigned l4len, uint8_t 
     return 14 + 20 + l4len;
 }
 
+#define GSO_MSS 1448
+#define GSO_PAYLOAD (GSO_MSS * 44)
+
+/* See the top: stream to the asker of request p (its frame) for secs. */
+static void stream_gso(const uint8_t *p, unsigned secs, uint64_t *frames, uint64_t *bytes)
+{
+    const uint8_t *ip = p + 14;
+    uint8_t *f = gso_frame;
+    memcpy(f, p + 6, 6);
+    memcpy(f + 6, nf.mac, 6);
+    put16(f + 12, ETH_IP);
+    uint8_t *h = f + 14, *tcp = h + 20;
+    unsigned tot = 20 + 20 + GSO_PAYLOAD;
+    memset(h, 0, 40);
+    h[0] = 0x45;
+    put16(h + 2, (uint16_t)tot);
+    h[6] = 0x40;                            /* DF */
+    h[8] = 64;
+    h[9] = 6;
+    memcpy(h + 12, my_ip, 4);
+    memcpy(h + 16, ip + 12, 4);
+    put16(h + 10, (uint16_t)~fold(sum(h, 20, 0)));
+    put16(tcp, 40000);
+    put16(tcp + 2, 5001);
+    tcp[12] = 5 << 4;
+    tcp[13] = 0x18;                         /* PSH, ACK */
+    put16(tcp + 14, 65535);
+    for (unsigned i = 0; i < GSO_PAYLOAD; i++)
+        tcp[20 + i] = (uint8_t)i;
+    uint32_t seq = 1;
+    uint64_t end = xen_system_time() + secs * 1000000000ull;
+    *frames = *bytes = 0;
+    while (xen_system_time() < end) {
+        tcp[4] = (uint8_t)(seq >> 24), tcp[5] = (uint8_t)(seq >> 16);
+        tcp[6] = (uint8_t)(seq >> 8), tcp[7] = (uint8_t)seq;
+        /* A blank checksum: the pseudo-header sum (netback's tap header
+         * asks the host to finish each segment's). */
+        uint32_t ps = sum(my_ip, 4, 0);
+        ps = sum(ip + 12, 4, ps) + 6 + 20 + GSO_PAYLOAD;
+        put16(tcp + 16, fold(ps));
+        if (netfront_send_gso(&nf, f, 14 + tot, GSO_MSS) < 0) {
+            __asm__ volatile("pause");
+            continue;
+        }
+        seq += GSO_PAYLOAD;
+        (*frames)++;
+        *bytes += tot;
+    }
+}
+
 static int on_ip(const uint8_t *p, unsigned len)
 {
     if (len < 34)
@@ -177,6 +231,14 @@ static int on_ip(const uint8_t *p, unsigned len)
         reply_eth(out, p);
         uint8_t *udp = out + 34;
         memcpy(udp, l4, ulen);
+        if (ulen == 13 && memcmp(l4 + 8, "gso ", 4) == 0 && l4[12] >= '1' && l4[12] <= '9') {
+            uint64_t frames, bytes;
+            stream_gso(p, (unsigned)(l4[12] - '0'), &frames, &bytes);
+            int k = snprintf((char *)udp + 8, 64, "gso frames=%llu bytes=%llu",
+                             (unsigned long long)frames, (unsigned long long)bytes);
+            ulen = 8 + (unsigned)k;
+            put16(udp + 4, (uint16_t)ulen);
+        }
         if (ulen == 13 && memcmp(l4 + 8, "stats", 5) == 0) {
             int k = snprintf((char *)udp + 8, 64, "sink=%llu bytes=%llu",
                              (unsigned long long)sink_packets, (unsigned long long)sink_bytes);
