@@ -4,7 +4,7 @@
     python3 bench/run.py            (after scripts/test.sh or a meson build)
 
 The peers come from the oracle cache: it first runs `scripts/oracles.py
-qemu xen` (QEMU and Xen's tools unpacked, not installed).
+qemu xen fio` (QEMU, Xen's tools and fio unpacked, not installed).
 
 Runs each bench/*/NAME.py in turn with --json (each prints JSON records,
 see benchlib.py), then prints a Markdown table and writes it with the JSON to
@@ -50,7 +50,7 @@ def floor_cell(r):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     if subprocess.run([sys.executable, os.path.join(here, "..", "scripts", "oracles.py"),
-                       "qemu", "xen"]).returncode:
+                       "qemu", "xen", "fio"]).returncode:
         print("bench: the oracle cache could not be filled; peers missing from it "
               "are not measured", file=sys.stderr)
     # The density runs last: a thousand domains torn down leave the host

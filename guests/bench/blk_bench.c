@@ -13,7 +13,7 @@
  *
  * Bench mode (the default; secs=N per phase, default 2) runs, on the first
  * vbd: 4 KiB random reads and writes at QD1 and QD32, 1 MiB sequential
- * reads and writes at QD1, each printing
+ * reads and writes at QD1 (skip=NAME leaves one out), each printing
  *   "PHASE begin NAME" ... "BENCH NAME ops=N ns=T lat_avg_ns=L kicks=K errors=E"
  * (the host reads its own CPU figures between the two lines), and first
  * "BENCH bare-exit ns=N": a bare port-I/O exit from ring 3, this run's.
@@ -234,6 +234,10 @@ static void bench(void)
     printk("BENCH bare-exit ns=%llu\n", (unsigned long long)ring3_bare_exit_ns(2000));
     for (unsigned i = 0; i < sizeof(phases) / sizeof(phases[0]); i++) {
         uint64_t ops, t, lat, k0 = kicks;
+        char want[48];
+        snprintf(want, sizeof(want), "skip=%s", phases[i].name);
+        if (has_arg(want))
+            continue;
         printk("PHASE begin %s\n", phases[i].name);
         unsigned e = run(&phases[i], &ops, &t, &lat);
         printk("BENCH %s ops=%llu ns=%llu lat_avg_ns=%llu kicks=%llu errors=%u\n",
