@@ -151,7 +151,10 @@ def run_guest(img, secs, only):
             sys.exit("blk bench: the guest did not finish its phases:\n" + log[-3000:])
         return phases, bare
     finally:
-        env.close()
+        try:
+            env.close()
+        except ProcessLookupError:
+            pass        # the VMM ended between its listing and the kill
 
 
 def skips(only):
