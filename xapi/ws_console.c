@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "domain.h"
+#include "http_server.h"
 #include "log.h"
 #include "model.h"
 #include "session.h"
@@ -99,31 +100,76 @@ static int console_domid(const char *ref, char *vm, size_t vm_n)
     return domid;
 }
 
-/* Connect to a running domain's console socket as `xl console` does: the
- * path is libxenon's. -1 when there is none. */
-static int console_open(int domid)
+/* A running domain's console socket path as libxenon reports it (what
+ * `xl console` connects to): true and out, or false. No connection yet:
+ * the console replays what no client has seen to its first client. */
+static bool console_path(int domid, char *out, size_t n)
 {
     struct xenon_dominfo *v;
-    int n;
-    if (domid <= 0 || xenon_domain_list(&vm_paths, &v, &n, NULL) < 0)
-        return -1;
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int nd;
+    if (domid <= 0 || xenon_domain_list(&vm_paths, &v, &nd, NULL) < 0)
+        return false;
     bool found = false;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < nd; i++)
         if ((int)v[i].domid == domid && v[i].running && v[i].console[0] &&
-            strlen(v[i].console) < sizeof(sa.sun_path)) {
-            strcpy(sa.sun_path, v[i].console);
+            strlen(v[i].console) < n) {
+            snprintf(out, n, "%s", v[i].console);
             found = true;
         }
     free(v);
-    if (!found)
+    return found;
+}
+
+static int console_connect(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(sa.sun_path))
         return -1;
+    strcpy(sa.sun_path, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         close(fd);
         fd = -1;
     }
     return fd;
+}
+
+/* Handshakes answered with 101 whose upgrade has not happened yet. MHD
+ * calls the upgrade handler only once the 101 went out, and tells nobody
+ * when the client left before: what such a handshake holds is a slot
+ * here, taken back when older than any connection can idle, never a
+ * file descriptor or memory. */
+#define WS_MAX_PENDING 256
+#define PENDING_STALE_NS (4ull * HTTP_IDLE_S * 1000000000ull)
+static struct pending {
+    bool used;
+    uint64_t since;
+    char session[48], vm[64], path[108];
+} pending[WS_MAX_PENDING];
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct pending *pending_take(void)
+{
+    uint64_t now = model_now_ns();
+    struct pending *got = NULL;
+    pthread_mutex_lock(&pending_lock);
+    for (unsigned i = 0; i < WS_MAX_PENDING && !got; i++)
+        if (!pending[i].used || now - pending[i].since > PENDING_STALE_NS)
+            got = &pending[i];
+    if (got) {
+        memset(got, 0, sizeof(*got));
+        got->used = true;
+        got->since = now;
+    }
+    pthread_mutex_unlock(&pending_lock);
+    return got;
+}
+
+static void pending_give(struct pending *p)
+{
+    pthread_mutex_lock(&pending_lock);
+    p->used = false;
+    pthread_mutex_unlock(&pending_lock);
 }
 
 /* Write all of buf to a (possibly non-blocking) socket, waiting at most
@@ -254,26 +300,60 @@ static void *bridge_thread(void *arg)
     return NULL;
 }
 
+/* The 101 went out: the socket is ours. The console is connected now,
+ * and a bridge thread started; if either fails the client gets a close
+ * frame saying so. */
 static void on_upgrade(void *cls, struct MHD_Connection *conn, void *state,
                        const char *extra_in, size_t extra_n, MHD_socket sock,
                        struct MHD_UpgradeResponseHandle *urh)
 {
-    struct bridge *b = cls;
+    struct pending *p = cls;
+    struct bridge *b = calloc(1, sizeof(*b));
+    if (b) {
+        snprintf(b->session, sizeof(b->session), "%s", p->session);
+        snprintf(b->vm, sizeof(b->vm), "%s", p->vm);
+    }
+    char path[sizeof(p->path)];
+    snprintf(path, sizeof(path), "%s", p->path);
+    pending_give(p);
+    if (!b) {
+        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+        return;
+    }
     b->sock = sock;
     b->urh = urh;
-    if (extra_n && (b->extra = malloc(extra_n))) {
-        memcpy(b->extra, extra_in, extra_n);
-        b->extra_n = extra_n;
+    b->console = -1;
+    ws_parser_init(&b->parser);
+    const char *why = "too many open consoles";
+    bool ok = ++open_consoles <= WS_MAX_CONSOLES;
+    if (ok) {
+        b->console = console_connect(path);
+        ok = b->console >= 0;
+        why = "the VM's console cannot be reached";
     }
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&a, 256u << 10);
-    pthread_t t;
-    bool ok = (!extra_n || b->extra) && pthread_create(&t, &a, bridge_thread, b) == 0;
-    pthread_attr_destroy(&a);
+    if (ok && extra_n) {
+        b->extra = malloc(extra_n);
+        ok = b->extra != NULL;
+        if (ok) {
+            memcpy(b->extra, extra_in, extra_n);
+            b->extra_n = extra_n;
+        }
+        why = "out of memory";
+    }
+    if (ok) {
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&a, 256u << 10);
+        pthread_t t;
+        ok = pthread_create(&t, &a, bridge_thread, b) == 0;
+        pthread_attr_destroy(&a);
+        why = "too many threads";
+    }
     if (!ok) {
-        close(b->console);
+        send_close(b, WS_CLOSE_TRY_AGAIN, why);
+        if (b->console >= 0)
+            close(b->console);
         MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
         free(b->extra);
         free(b);
@@ -309,26 +389,20 @@ enum MHD_Result ws_console_request(struct MHD_Connection *conn)
     int domid = ref ? console_domid(ref, vm, sizeof(vm)) : -1;
     if (domid < 0)
         return refuse(conn, MHD_HTTP_NOT_FOUND, "HANDLE_INVALID console\n");
-    if (++open_consoles > WS_MAX_CONSOLES) {
-        open_consoles--;
-        return refuse(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "too many open consoles\n");
-    }
-    struct bridge *b = calloc(1, sizeof(*b));
-    int fd = b ? console_open(domid) : -1;
-    if (fd < 0) {
-        free(b);
-        open_consoles--;
+    char path[sizeof(((struct pending *)0)->path)];
+    if (!console_path(domid, path, sizeof(path)))
         return refuse(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "the VM's console cannot be reached\n");
-    }
-    b->console = fd;
-    snprintf(b->session, sizeof(b->session), "%s", si.ref);
-    snprintf(b->vm, sizeof(b->vm), "%s", vm);
-    ws_parser_init(&b->parser);
-    struct MHD_Response *r = MHD_create_response_for_upgrade(on_upgrade, b);
+    if (open_consoles >= WS_MAX_CONSOLES)
+        return refuse(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "too many open consoles\n");
+    struct pending *p = pending_take();
+    if (!p)
+        return refuse(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "too many console handshakes\n");
+    snprintf(p->session, sizeof(p->session), "%s", si.ref);
+    snprintf(p->vm, sizeof(p->vm), "%s", vm);
+    snprintf(p->path, sizeof(p->path), "%s", path);
+    struct MHD_Response *r = MHD_create_response_for_upgrade(on_upgrade, p);
     if (!r) {
-        close(fd);
-        free(b);
-        open_consoles--;
+        pending_give(p);
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "websocket");
@@ -336,10 +410,7 @@ enum MHD_Result ws_console_request(struct MHD_Connection *conn)
     /* A browser that offers subprotocols gets none: vt100 bytes need none. */
     enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
     MHD_destroy_response(r);
-    if (ret != MHD_YES) {
-        close(fd);
-        free(b);
-        open_consoles--;
-    }
+    if (ret != MHD_YES)
+        pending_give(p);
     return ret;
 }

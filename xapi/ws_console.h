@@ -9,10 +9,12 @@
  *
  * Refusals are plain HTTP answers before any upgrade: 401 without a live
  * session, 403 below the role, 404 for no such console, 503 when the
- * domain's console cannot be reached or WS_MAX_CONSOLES are open, 400 /
+ * domain is not running or WS_MAX_CONSOLES are open, 400 /
  * 426 for a request that is not a WebSocket handshake of version 13.
- * An open console closes (1008) when its session ends or expires, and
- * (1001) when the domain goes away. */
+ * The console socket is connected only once the 101 is out (a client
+ * that leaves during the handshake holds no descriptor); if it cannot be,
+ * the client gets close 1013. An open console closes (1008) when its
+ * session ends or expires, and (1001) when the domain goes away. */
 #ifndef XAPI_WS_CONSOLE_H
 #define XAPI_WS_CONSOLE_H
 

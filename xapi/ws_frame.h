@@ -31,6 +31,7 @@ enum ws_opcode {
 enum ws_close_code {
     WS_CLOSE_NORMAL = 1000, WS_CLOSE_GOING_AWAY = 1001, WS_CLOSE_PROTOCOL = 1002,
     WS_CLOSE_BAD_DATA = 1007, WS_CLOSE_POLICY = 1008, WS_CLOSE_TOO_BIG = 1009,
+    WS_CLOSE_TRY_AGAIN = 1013,
     WS_CLOSE_NO_STATUS = 1005,  /* never on the wire: a close frame without a code */
 };
 

@@ -155,6 +155,21 @@ try:
         out = ws.read_until("idle: got café".encode())
         check("a character split between fragments is valid UTF-8",
               "idle: got café".encode() in out, out)
+        # clients that leave right after asking (before or after the 101):
+        # more of them than handshakes may be pending at once
+        import socket
+        for _ in range(300):
+            c = socket.create_connection(("127.0.0.1", env.port))
+            c.sendall((f"GET {loc}&session_id={root} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+            c.close()
+        st, _, ws = wsclient.handshake(env.port, loc + "&session_id=" + root)
+        check("after 300 abandoned handshakes a console still opens and answers",
+              ws is not None and b"idle: got still here" in
+              (ws.send(1, b"still here\r") or ws.read_until(b"idle: got still here")), st)
+        if ws:
+            ws.close()
         # logging out closes the open console
         s2, _ = env.call("session.login_with_password", "root", "secret")
         st, _, ws = wsclient.handshake(env.port, loc + "&session_id=" + s2)
