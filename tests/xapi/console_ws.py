@@ -62,6 +62,27 @@ try:
     st, _, _ = wsclient.handshake(env.port, path + "&session_id=" + root)
     check("no such console: 404", st == 404, st)
 
+    # the web console's files beside it (web_static.c): one path
+    # component, no dot files, no way out of the directory
+    import http.client
+
+    def get(path):
+        c = http.client.HTTPConnection("127.0.0.1", env.port, timeout=10)
+        c.request("GET", path)
+        r = c.getresponse()
+        out = (r.status, r.getheader("Content-Type"), r.getheader("Location"), r.read())
+        c.close()
+        return out
+    st, ct, _, body = get("/ui/")
+    check("/ui/ is the web console's page", st == 200 and ct.startswith("text/html") and
+          b"<title>Xenon</title>" in body, (st, ct))
+    st, ct, _, _ = get("/ui/app.js")
+    check("its modules are JavaScript", st == 200 and ct.startswith("text/javascript"), (st, ct))
+    check("/ui redirects to /ui/", get("/ui")[0] == 301 and get("/ui")[2] == "/ui/")
+    for bad in ["/ui/../meson.build", "/ui/%2e%2e/meson.build", "/ui/..", "/ui/.hidden",
+                "/ui/a/index.html", "/ui/%2fetc%2fpasswd", "/ui/%2e%2e%2fmeson.build", "/ui/" + "a" * 300]:
+        check(f"GET {bad[:40]}: 404", get(bad)[0] == 404, get(bad)[0])
+
     if kvm:
         env.define("echo", "guest-idle-64")
         xapienv.wait_for(lambda: env.call("VM.get_by_name_label", root, "echo")[0], 10)
