@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A VM's text console over the WebSocket its console record publishes.
 Without /dev/kvm only the refusals run (then exit 77): no session, a
-forged or logged-out one, a read-only user, a request that is not a
+forged, logged-out or expired one, a read-only user, a request that is not a
 WebSocket handshake. With it a VM of the idle guest (which answers each
 line typed on its PV console with "idle: got <line>") is started through
 the API and its console used over HTTP and HTTPS, with the session as
@@ -61,6 +61,17 @@ try:
     check("read-only: 403", st == 403, st)
     st, _, _ = wsclient.handshake(env.port, path + "&session_id=" + root)
     check("no such console: 404", st == 404, st)
+
+    # an expired session (a daemon of its own with a 1 s idle expiry)
+    short = xapienv.Env(session_timeout=1)
+    try:
+        old, _ = short.call("session.login_with_password", "root", "secret")
+        import time
+        time.sleep(2.5)
+        st, _, _ = wsclient.handshake(short.port, path + "&session_id=" + old)
+        check("an expired session: 401", st == 401, st)
+    finally:
+        short.close()
 
     # the web console's files beside it (web_static.c): one path
     # component, no dot files, no way out of the directory
