@@ -92,6 +92,22 @@ try {
   } catch (e) { /* checked below */ }
   check('the console saw the domain go', (await page.$eval('#console-state', (e) => e.textContent))
     .startsWith('closed (1001'), await page.$eval('#console-state', (e) => e.textContent))
+  // The graphs' reader on XAPI's /rrd_updates format (rows newest first;
+  // this branch serves no /rrd_updates yet, so a fixed document).
+  const rrd = await page.evaluate(async () => {
+    const { parseRrd } = await import('./graph.js')
+    const u = '11111111-2222-3333-4444-555555555555'
+    const doc = '<?xml version="1.0"?><xport><meta><start>0</start><step>5</step><end>10</end>' +
+      '<rows>2</rows><columns>4</columns><legend><entry>AVERAGE:vm:' + u + ':cpu0</entry>' +
+      '<entry>AVERAGE:vm:' + u + ':cpu1</entry><entry>AVERAGE:vm:' + u + ':memory</entry>' +
+      '<entry>AVERAGE:host:h:cpu0</entry></legend></meta><data>' +
+      '<row><t>10</t><v>0.5</v><v>0.25</v><v>16777216</v><v>0.9</v></row>' +
+      '<row><t>5</t><v>0.1</v><v>0.3</v><v>8388608</v><v>0.9</v></row></data></xport>'
+    return parseRrd(doc, u)
+  })
+  check('the graphs read XAPI\'s rrd_updates (oldest first, vCPUs averaged)',
+    JSON.stringify(rrd) === JSON.stringify({ cpu: [0.2, 0.375], mem: [8388608, 16777216] }),
+    JSON.stringify(rrd))
   check('no script errors on the page', errors.length === 0, errors.join(' | '))
 } catch (e) {
   console.log('FAIL ' + (e.stack || e))
