@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The web console (xapi/web, served by xenon-xapi at /ui/) in headless
 Chromium: Debian's chromium unpacked in the oracle cache (scripts/oracles.py
-chromium), driven by puppeteer-core (scripts/oracles.py npm). See
-web_console.mjs for what it checks. The screenshot goes to
+chromium), driven by puppeteer-core (scripts/oracles.py npm), over HTTP
+and then HTTPS (the console as wss:). See web_console.mjs for what it
+checks. The screenshot goes to
 XENON_SCREENSHOT, else web-console.png in the build tree. Skips (77) when
 the browser, puppeteer-core, node or /dev/kvm is missing."""
 import os
@@ -40,11 +41,16 @@ env = xapienv.Env()
 rc = 1
 try:
     env.define("webvm", "guest-idle-64")
-    r = subprocess.run(["node", os.path.join(HERE, "web_console.mjs"), modules, chromium, lib,
-                        env.url, "webvm", shot], env=dict(env.env, HOME=env.tmp),
-                       capture_output=True, text=True, timeout=240)
-    print(r.stdout + r.stderr, flush=True)
-    rc = r.returncode
+    # Over plain HTTP (loopback; the screenshot), then over HTTPS with the
+    # self-signed certificate: the console as wss:.
+    rc = 0
+    for url, out in [(env.url, shot), (env.https_url, "-")]:
+        print(f"== {url}", flush=True)
+        r = subprocess.run(["node", os.path.join(HERE, "web_console.mjs"), modules, chromium, lib,
+                            url, "webvm", out], env=dict(env.env, HOME=env.tmp),
+                           capture_output=True, text=True, timeout=240)
+        print(r.stdout + r.stderr, flush=True)
+        rc = rc or r.returncode
     if not env.alive():
         print("FAIL xenon-xapi died")
         rc = 1
