@@ -126,7 +126,9 @@ static int console_connect(const char *path)
     if (strlen(path) >= sizeof(sa.sun_path))
         return -1;
     strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* Non-blocking: a console that takes no input for SEND_TIMEOUT_MS ends
+     * the bridge instead of holding its thread. */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         close(fd);
         fd = -1;
