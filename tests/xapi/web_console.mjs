@@ -36,7 +36,17 @@ try {
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()) })
   const t0 = Date.now()
   await page.goto(url + '/ui/', { waitUntil: 'load' })
-  console.log(`page loaded in ${Date.now() - t0} ms (cold cache)`)
+  const nav = await page.evaluate(() => {
+    const n = performance.getEntriesByType('navigation')[0]
+    const res = performance.getEntriesByType('resource')
+    return { load: Math.round(n.loadEventEnd - n.startTime), files: res.length + 1,
+             slowest: Math.round(Math.max(n.responseEnd - n.startTime,
+                                          ...res.map((r) => r.responseEnd - r.startTime))),
+             bytes: res.reduce((s, r) => s + r.transferSize, n.transferSize) }
+  })
+  console.log(`page loaded in ${Date.now() - t0} ms from goto (navigation timing: ${nav.load} ms, ` +
+    `slowest fetch ${nav.slowest} ms; ` +
+    `${nav.files} files, ${nav.bytes} bytes; cold cache)`)
   check('the page is served', (await page.title()) === 'Xenon')
   check('xterm.js is in the build', await page.evaluate(() => typeof window.Terminal === 'function'))
 
