@@ -77,18 +77,26 @@ try:
     # component, no dot files, no way out of the directory
     import http.client
 
-    def get(path):
+    def get(path, headers={}):
         c = http.client.HTTPConnection("127.0.0.1", env.port, timeout=10)
-        c.request("GET", path)
+        c.request("GET", path, headers=headers)
         r = c.getresponse()
-        out = (r.status, r.getheader("Content-Type"), r.getheader("Location"), r.read())
+        out = (r.status, r.getheader("Content-Type"), r.getheader("Location"), r.read(),
+               r.getheader("Content-Encoding"))
         c.close()
         return out
-    st, ct, _, body = get("/ui/")
+    st, ct, _, body, _ = get("/ui/")
     check("/ui/ is the web console's page", st == 200 and ct.startswith("text/html") and
           b"<title>Xenon</title>" in body, (st, ct))
-    st, ct, _, _ = get("/ui/app.js")
-    check("its modules are JavaScript", st == 200 and ct.startswith("text/javascript"), (st, ct))
+    st, ct, _, js, enc = get("/ui/app.js")
+    check("its modules are JavaScript", st == 200 and ct.startswith("text/javascript") and
+          enc is None, (st, ct, enc))
+    import gzip
+    st, ct, _, z, enc = get("/ui/app.js", {"Accept-Encoding": "br, gzip;q=0.8"})
+    check("gzip to a client that takes it, the same bytes", st == 200 and enc == "gzip" and
+          gzip.decompress(z) == js, (st, enc))
+    st, ct, _, z, enc = get("/ui/app.js", {"Accept-Encoding": "gzip;q=0, br"})
+    check("not to one that refuses it (q=0)", st == 200 and enc is None and z == js, (st, enc))
     check("/ui redirects to /ui/", get("/ui")[0] == 301 and get("/ui")[2] == "/ui/")
     for bad in ["/ui/../meson.build", "/ui/%2e%2e/meson.build", "/ui/..", "/ui/.hidden",
                 "/ui/a/index.html", "/ui/%2fetc%2fpasswd", "/ui/%2e%2e%2fmeson.build", "/ui/" + "a" * 300]:

@@ -5,9 +5,11 @@ no bundler) and xterm.js with its stylesheet from the modules that
 directory) if given, else xapi/web/node_modules, else the oracle cache's
 npm-web/node_modules (scripts/oracles.py npm). Without them the page
 still works and shows the console as plain text (term-fallback.js).
+Each text file also gets a gzip copy (NAME.gz) for clients that take it.
 
     build.py OUT [MODULES]
 """
+import gzip
 import os
 import shutil
 import sys
@@ -45,4 +47,16 @@ def main():
             f.write("/* no xterm.js */\n")
 
 
+def compress(out):
+    """NAME.gz beside each text file, byte-for-byte the same on every build
+    (mtime 0): xenon-xapi sends it to clients that accept gzip."""
+    for name in sorted(os.listdir(out)):
+        if name.endswith((".html", ".js", ".css", ".svg")):
+            with open(os.path.join(out, name), "rb") as f:
+                data = f.read()
+            with open(os.path.join(out, name + ".gz"), "wb") as f:
+                f.write(gzip.compress(data, 9, mtime=0))
+
+
 main()
+compress(sys.argv[1])
