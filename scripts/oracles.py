@@ -20,7 +20,12 @@ Groups and what they are for:
           bzImage test wraps a guest in each
   npm     not Debian packages: npm modules, `npm install`ed into the cache's
           npm/ directory (never the tree, never globally): Xen Orchestra's
-          XenAPI client `xen-api`, the judge of tests/xapi
+          XenAPI client `xen-api`, the judge of tests/xapi; puppeteer-core,
+          which drives the chromium group's browser; and the web console's
+          own modules (xapi/web/package-lock.json, `npm ci`ed into
+          npm-web/), which the build copies into the pages it serves
+  chromium  Debian's chromium with its libraries: the headless browser of
+          the web console's test (tests/xapi/web_console.py)
 
 A package's Depends are fetched too, recursively, except what every Debian
 system has (the Essential packages and everything they depend on), python3
@@ -56,10 +61,39 @@ GROUPS = {
     "fio": (["fio"], None, []),
     # Their libraries are installed already: the VMM links them.
     "compress": (["bzip2", "xz-utils", "lzop", "lz4", "zstd"], r"^$", []),
+    # The web console's judge, run headless (no X server, no GPU): the
+    # session bus, systemd's PAM module and Mesa's drivers (with LLVM) it
+    # would pull in are not needed for that.
+    "chromium": (["chromium"], None,
+                 ["adduser", "dbus", "dbus-user-session", "libpam-systemd", "systemd",
+                  "dconf-gsettings-backend", "dconf-service", "libgl1-mesa-dri",
+                  "dmsetup", "systemd-sysv", "systemd-timesyncd"]),
 }
 
 # npm group: module specs installed with npm into CACHE/npm.
-NPM_MODULES = ["xen-api@4.7.6"]
+NPM_MODULES = ["xen-api@4.7.6", "puppeteer-core@24.43.1"]
+# The web console's own modules, from its committed lockfile, into
+# CACHE/npm-web (xapi/web/build.py copies xterm.js from there).
+WEB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "xapi", "web")
+
+
+def fetch_npm_web():
+    dest = os.path.join(oracles.cache_dir(), "npm-web")
+    lock = os.path.join(WEB_DIR, "package-lock.json")
+    have = os.path.join(dest, "package-lock.json")
+    if os.path.exists(have) and open(have, "rb").read() == open(lock, "rb").read() and \
+            os.path.isdir(os.path.join(dest, "node_modules")):
+        print(f"oracles: npm-web (xapi/web/package-lock.json) up to date in {dest}")
+        return
+    if not shutil.which("npm"):
+        print("oracles: npm missing (apt-get install npm): the web console is built without xterm.js")
+        return
+    os.makedirs(dest, exist_ok=True)
+    for f in ("package.json", "package-lock.json"):
+        shutil.copyfile(os.path.join(WEB_DIR, f), os.path.join(dest, f))
+    print(f"oracles: npm ci (xapi/web/package-lock.json) into {dest}")
+    subprocess.run(["npm", "ci", "--prefix", dest, "--no-audit", "--no-fund"],
+                   check=True, stdout=subprocess.DEVNULL)
 
 
 def fetch_npm():
@@ -310,6 +344,7 @@ def main():
         fetch(groups)
     if npm:
         fetch_npm()
+        fetch_npm_web()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@
 #include "dispatch.h"
 #include "jsonrpc.h"
 #include "log.h"
+#include "web_static.h"
+#include "ws_console.h"
 #include "xmlrpc.h"
 
 /* One request: its body while it comes, then the call, run on a thread
@@ -138,6 +140,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     struct upload *u = *state;
     if (strcmp(method, "POST")) {
+        if (!strcmp(method, "GET") && ws_console_path(url))
+            return ws_console_request(conn);
+        if (!strcmp(method, "GET") && web_static_path(url))
+            return web_static_request(conn, url);
         if (!strcmp(method, "GET") && !strcmp(url, "/"))
             return reply(conn, MHD_HTTP_OK, "text/plain", strdup("Xenon XenAPI server\n"));
         return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
@@ -220,7 +226,7 @@ int http_server_start(const char *addr, uint16_t port, const char *key, const ch
     struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(port) };
     struct sockaddr *sa = (struct sockaddr *)&a6;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
     if (addr && *addr) {
         if (inet_pton(AF_INET, addr, &a4.sin_addr) == 1) {
             sa = (struct sockaddr *)&a4;

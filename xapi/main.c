@@ -3,7 +3,7 @@
  *   xenon-xapi [--listen ADDR] [--http-port N] [--https-listen ADDR]
  *              [--https-port N] [--cert FILE] [--vm-dir DIR]
  *              [--pam-service NAME] [--pam-dir DIR] [--roles FILE]
- *              [--session-timeout S] [--login-delay-ms MS]
+ *              [--session-timeout S] [--login-delay-ms MS] [--web-dir DIR]
  *
  * Serves JSON-RPC at /jsonrpc and XML-RPC elsewhere, as XAPI: plain HTTP
  * on port 80 bound to loopback, HTTPS on 443 on every address with the
@@ -30,6 +30,7 @@
 #include "tls_cert.h"
 #include "vm_scan.h"
 #include "vm_start_helper.h"
+#include "web_static.h"
 #include "xmlrpc.h"
 #include "xs_watch.h"
 
@@ -39,7 +40,7 @@ static void usage(FILE *f)
             "usage: xenon-xapi [--listen ADDR] [--http-port N] [--https-listen ADDR]\n"
             "                  [--https-port N] [--cert FILE] [--vm-dir DIR]\n"
             "                  [--pam-service NAME] [--pam-dir DIR] [--roles FILE]\n"
-            "                  [--session-timeout S] [--login-delay-ms MS]\n");
+            "                  [--session-timeout S] [--login-delay-ms MS] [--web-dir DIR]\n");
 }
 
 static long number(const char *s, long min, long max, const char *what)
@@ -56,7 +57,7 @@ static long number(const char *s, long min, long max, const char *what)
 int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_HTTP, O_HTTPS, O_VMDIR, O_PAMSVC, O_PAMDIR, O_ROLES,
-           O_IDLE, O_DELAY, O_CREATE, O_UUID, O_PAUSED, O_HTTPS_LISTEN, O_CERT };
+           O_IDLE, O_DELAY, O_CREATE, O_UUID, O_PAUSED, O_HTTPS_LISTEN, O_CERT, O_WEBDIR };
     static const struct option opts[] = {
         { "listen", required_argument, NULL, O_LISTEN },
         { "http-port", required_argument, NULL, O_HTTP },
@@ -72,12 +73,13 @@ int main(int argc, char **argv)
         { "create-domain", required_argument, NULL, O_CREATE },
         { "uuid", required_argument, NULL, O_UUID },
         { "paused", no_argument, NULL, O_PAUSED },
+        { "web-dir", required_argument, NULL, O_WEBDIR },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *listen = "127.0.0.1", *vm_dir = "/etc/xenon/vms", *pam_service = NULL,
                *pam_dir = NULL, *roles = NULL, *create = NULL, *uuid = NULL,
-               *https_listen = "", *cert = "/etc/xenon/xapi-ssl.pem";
+               *https_listen = "", *cert = "/etc/xenon/xapi-ssl.pem", *web_dir = XAPI_WEB_DIR;
     long http_port = 80, https_port = 443, idle = 24 * 3600, delay = 2000;
     bool paused = false;
     for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
@@ -87,6 +89,7 @@ int main(int argc, char **argv)
         case O_HTTPS: https_port = number(optarg, 0, 65535, "port"); break;
         case O_HTTPS_LISTEN: https_listen = optarg; break;
         case O_CERT: cert = optarg; break;
+        case O_WEBDIR: web_dir = optarg; break;
         case O_VMDIR: vm_dir = optarg; break;
         case O_PAMSVC: pam_service = optarg; break;
         case O_PAMDIR: pam_dir = optarg; break;
@@ -118,6 +121,7 @@ int main(int argc, char **argv)
     if (roles && rbac_load(roles) < 0)
         return 1;
     pam_auth_config(pam_service, pam_dir);
+    web_static_config(web_dir);
     sessions_config((unsigned)idle, (unsigned)delay);
     xmlrpc_init();
     model_init();

@@ -70,6 +70,8 @@ class Env:
                 "--pam-dir", pam, "--roles", roles, "--login-delay-ms", "100"]
         if session_timeout:
             args += ["--session-timeout", str(session_timeout)]
+        web = os.path.join(BUILD, "xapi", "web")       # the web console, as built
+        args += ["--web-dir", web]
         self.log = open(os.path.join(self.tmp, "xapi.log"), "w")
         self.xapi = subprocess.Popen(args, env=self.env, stdout=self.log, stderr=self.log)
         if not wait_for(self.up, 10):
