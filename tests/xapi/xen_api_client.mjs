@@ -111,13 +111,18 @@ if (vmName) {
     xapi.getObject(ref).domid > 0 && xapi.getObject(ref).resident_on === host.$ref)
   // The caller writes the guest's data/ and attr/ nodes as an agent would.
   console.log('READY gm ' + xapi.getObject(ref).domid)
+  // The agent's nodes are written one by one and each may arrive in its
+  // own event: wait for all of them, not for the first one written.
+  const complete = (g) => g?.os_version?.name === 'TestOS' &&
+    g?.PV_drivers_version?.major === '9' && g?.networks?.['0/ipv4/0'] === '10.0.0.2' &&
+    g?.os_version?.uname?.length === 256 && g?.PV_drivers_detected === true
+  let last
   const gm = await waitFor('guest metrics', () => {
-    const g = xapi.getObject(xapi.getObject(ref).guest_metrics, undefined)
-    return g?.os_version?.name === 'TestOS' ? g : undefined
+    last = xapi.getObject(xapi.getObject(ref).guest_metrics, undefined)
+    return complete(last) ? last : undefined
   }).catch(() => undefined)
   check('VM_guest_metrics from the guest\'s nodes arrive by event',
-    gm?.PV_drivers_version?.major === '9' && gm?.networks?.['0/ipv4/0'] === '10.0.0.2' &&
-    gm?.os_version?.uname?.length === 256 && gm?.PV_drivers_detected === true, JSON.stringify(gm))
+    complete(gm), JSON.stringify(gm ?? last))
   await cycle('VM.pause', 'Paused')
   await cycle('VM.unpause', 'Running')
   const domid = xapi.getObject(ref).domid
