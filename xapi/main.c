@@ -1,7 +1,7 @@
 /* xenon-xapi: the XenAPI server, a front end on libxenon beside xl.
  *
  *   xenon-xapi [--listen ADDR] [--http-port N] [--https-listen ADDR]
- *              [--https-port N] [--cert FILE] [--vm-dir DIR]
+ *              [--https-port N] [--cert FILE] [--vm-dir DIR] [--sr-dir DIR]
  *              [--pam-service NAME] [--pam-dir DIR] [--roles FILE]
  *              [--session-timeout S] [--login-delay-ms MS]
  *
@@ -27,6 +27,7 @@
 #include "pam_auth.h"
 #include "rbac.h"
 #include "session.h"
+#include "storage.h"
 #include "tls_cert.h"
 #include "vm_scan.h"
 #include "vm_start_helper.h"
@@ -37,7 +38,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: xenon-xapi [--listen ADDR] [--http-port N] [--https-listen ADDR]\n"
-            "                  [--https-port N] [--cert FILE] [--vm-dir DIR]\n"
+            "                  [--https-port N] [--cert FILE] [--vm-dir DIR] [--sr-dir DIR]\n"
             "                  [--pam-service NAME] [--pam-dir DIR] [--roles FILE]\n"
             "                  [--session-timeout S] [--login-delay-ms MS]\n");
 }
@@ -56,7 +57,7 @@ static long number(const char *s, long min, long max, const char *what)
 int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_HTTP, O_HTTPS, O_VMDIR, O_PAMSVC, O_PAMDIR, O_ROLES,
-           O_IDLE, O_DELAY, O_CREATE, O_UUID, O_PAUSED, O_HTTPS_LISTEN, O_CERT };
+           O_IDLE, O_DELAY, O_CREATE, O_UUID, O_PAUSED, O_HTTPS_LISTEN, O_CERT, O_SRDIR };
     static const struct option opts[] = {
         { "listen", required_argument, NULL, O_LISTEN },
         { "http-port", required_argument, NULL, O_HTTP },
@@ -64,6 +65,7 @@ int main(int argc, char **argv)
         { "https-listen", required_argument, NULL, O_HTTPS_LISTEN },
         { "cert", required_argument, NULL, O_CERT },
         { "vm-dir", required_argument, NULL, O_VMDIR },
+        { "sr-dir", required_argument, NULL, O_SRDIR },
         { "pam-service", required_argument, NULL, O_PAMSVC },
         { "pam-dir", required_argument, NULL, O_PAMDIR },
         { "roles", required_argument, NULL, O_ROLES },
@@ -77,7 +79,7 @@ int main(int argc, char **argv)
     };
     const char *listen = "127.0.0.1", *vm_dir = "/etc/xenon/vms", *pam_service = NULL,
                *pam_dir = NULL, *roles = NULL, *create = NULL, *uuid = NULL,
-               *https_listen = "", *cert = "/etc/xenon/xapi-ssl.pem";
+               *https_listen = "", *cert = "/etc/xenon/xapi-ssl.pem", *sr_dir = NULL;
     long http_port = 80, https_port = 443, idle = 24 * 3600, delay = 2000;
     bool paused = false;
     for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
@@ -88,6 +90,7 @@ int main(int argc, char **argv)
         case O_HTTPS_LISTEN: https_listen = optarg; break;
         case O_CERT: cert = optarg; break;
         case O_VMDIR: vm_dir = optarg; break;
+        case O_SRDIR: sr_dir = optarg; break;
         case O_PAMSVC: pam_service = optarg; break;
         case O_PAMDIR: pam_dir = optarg; break;
         case O_ROLES: roles = optarg; break;
@@ -125,6 +128,9 @@ int main(int argc, char **argv)
     struct xenon_paths paths;
     xenon_paths_init(&paths);
     vm_scan_config(vm_dir, &paths);
+    char images[sizeof(paths.state_dir) + 8];
+    snprintf(images, sizeof(images), "%s/images", paths.state_dir);
+    storage_config(sr_dir ? sr_dir : images);
     vm_scan();
     static const char *const watched[] = { "/local/domain", "@introduceDomain",
                                            "@releaseDomain", NULL };

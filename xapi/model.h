@@ -32,6 +32,10 @@ void model_new_uuid(char *out);
  * made on first use and kept for the daemon's life. */
 const char *model_ref_for(const char *key);
 
+/* locked: the reference made for key `from` is key `to`'s from now on
+ * (a VM renamed keeps its reference). */
+void model_ref_move(const char *from, const char *to);
+
 /* locked: the records of a class (ref -> record), NULL if none yet. */
 json_object *model_class(const char *cls);
 /* locked: one record, borrowed, or NULL. */
