@@ -26,6 +26,7 @@
 #include "model.h"
 #include "pam_auth.h"
 #include "rbac.h"
+#include "rrd.h"
 #include "session.h"
 #include "storage.h"
 #include "tls_cert.h"
@@ -39,6 +40,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: xenon-xapi [--listen ADDR] [--http-port N] [--https-listen ADDR]\n"
             "                  [--https-port N] [--cert FILE] [--vm-dir DIR] [--sr-dir DIR]\n"
+            "                  [--rescan-interval S]\n"
             "                  [--pam-service NAME] [--pam-dir DIR] [--roles FILE]\n"
             "                  [--session-timeout S] [--login-delay-ms MS]\n");
 }
@@ -57,7 +59,8 @@ static long number(const char *s, long min, long max, const char *what)
 int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_HTTP, O_HTTPS, O_VMDIR, O_PAMSVC, O_PAMDIR, O_ROLES,
-           O_IDLE, O_DELAY, O_CREATE, O_UUID, O_PAUSED, O_HTTPS_LISTEN, O_CERT, O_SRDIR };
+           O_IDLE, O_DELAY, O_CREATE, O_UUID, O_PAUSED, O_HTTPS_LISTEN, O_CERT, O_SRDIR,
+           O_RESCAN };
     static const struct option opts[] = {
         { "listen", required_argument, NULL, O_LISTEN },
         { "http-port", required_argument, NULL, O_HTTP },
@@ -66,6 +69,7 @@ int main(int argc, char **argv)
         { "cert", required_argument, NULL, O_CERT },
         { "vm-dir", required_argument, NULL, O_VMDIR },
         { "sr-dir", required_argument, NULL, O_SRDIR },
+        { "rescan-interval", required_argument, NULL, O_RESCAN },
         { "pam-service", required_argument, NULL, O_PAMSVC },
         { "pam-dir", required_argument, NULL, O_PAMDIR },
         { "roles", required_argument, NULL, O_ROLES },
@@ -91,6 +95,7 @@ int main(int argc, char **argv)
         case O_CERT: cert = optarg; break;
         case O_VMDIR: vm_dir = optarg; break;
         case O_SRDIR: sr_dir = optarg; break;
+        case O_RESCAN: vm_scan_interval((unsigned)number(optarg, 0, 3600, "rescan interval")); break;
         case O_PAMSVC: pam_service = optarg; break;
         case O_PAMDIR: pam_dir = optarg; break;
         case O_ROLES: roles = optarg; break;
@@ -134,7 +139,8 @@ int main(int argc, char **argv)
     vm_scan();
     static const char *const watched[] = { "/local/domain", "@introduceDomain",
                                            "@releaseDomain", NULL };
-    if (xs_watch_start(paths.xs_path, watched, vm_scan_request) < 0 || vm_scan_start() < 0) {
+    if (xs_watch_start(paths.xs_path, watched, vm_scan_request) < 0 || vm_scan_start() < 0 ||
+        rrd_start() < 0) {
         log_msg(LOG_ERR, "cannot start threads");
         return 1;
     }

@@ -2,6 +2,9 @@
 #include "vm_scan.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <sys/inotify.h>
 #include <gnutls/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -590,17 +593,26 @@ void vm_scan_request(void)
  * without pause. */
 #define SCAN_MIN_INTERVAL_NS 100000000ull
 
+static unsigned rescan_interval_s = 1;
+
+void vm_scan_interval(unsigned seconds)
+{
+    rescan_interval_s = seconds;
+}
+
 static void *scan_thread(void *arg)
 {
     uint64_t last = 0;
     for (;;) {
         pthread_mutex_lock(&req_lock);
-        if (!requested) {
+        if (!requested && rescan_interval_s) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
+            ts.tv_sec += rescan_interval_s;
             pthread_cond_timedwait(&req_cv, &req_lock, &ts);
         }
+        while (!requested && !rescan_interval_s)
+            pthread_cond_wait(&req_cv, &req_lock);
         bool was = requested;
         requested = false;
         pthread_mutex_unlock(&req_lock);
@@ -618,8 +630,50 @@ static void *scan_thread(void *arg)
     return NULL;
 }
 
+/* The VM and image directories by inotify: a definition written, renamed
+ * into place or removed (and an image added or changed) asks for a scan
+ * at once. IN_CLOSE_WRITE rather than IN_MODIFY: one scan per file
+ * written, not one per write(). */
+static void *inotify_thread(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            log_msg(LOG_WARN, "inotify: %s; definitions are seen by the periodic scan only",
+                    n < 0 ? strerror(errno) : "end of file");
+            return NULL;
+        }
+        vm_scan_request();
+    }
+}
+
+static int watch_dirs(void)
+{
+    int fd = inotify_init1(IN_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    const uint32_t mask = IN_CREATE | IN_DELETE | IN_CLOSE_WRITE | IN_MOVED_TO |
+                          IN_MOVED_FROM | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
+    const char *dirs[] = { vm_dir, storage_dir() };
+    for (size_t i = 0; i < 2; i++)
+        if (dirs[i][0] && inotify_add_watch(fd, dirs[i], mask) < 0)
+            log_msg(LOG_WARN, "inotify: cannot watch %s: %s", dirs[i], strerror(errno));
+    pthread_t t;
+    if (pthread_create(&t, NULL, inotify_thread, (void *)(intptr_t)fd)) {
+        close(fd);
+        return -1;
+    }
+    return 0;
+}
+
 int vm_scan_start(void)
 {
     pthread_t t;
+    if (watch_dirs() < 0)
+        log_msg(LOG_WARN, "inotify unavailable: definitions are seen by the periodic scan only");
     return pthread_create(&t, NULL, scan_thread, NULL) ? -1 : 0;
 }

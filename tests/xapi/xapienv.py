@@ -38,7 +38,7 @@ def free_port():
 
 
 class Env:
-    def __init__(self, session_timeout=None):
+    def __init__(self, session_timeout=None, extra_args=()):
         self.tmp = tempfile.mkdtemp(prefix="xapi-test-")
         self.xs_sock = os.path.join(self.tmp, "xs.sock")
         self.vm_dir = os.path.join(self.tmp, "vms")
@@ -70,6 +70,7 @@ class Env:
                 "--pam-dir", pam, "--roles", roles, "--login-delay-ms", "100"]
         if session_timeout:
             args += ["--session-timeout", str(session_timeout)]
+        args += list(extra_args)
         self.log = open(os.path.join(self.tmp, "xapi.log"), "w")
         self.xapi = subprocess.Popen(args, env=self.env, stdout=self.log, stderr=self.log)
         if not wait_for(self.up, 10):
