@@ -373,7 +373,7 @@ int rrd_http(struct MHD_Connection *conn)
             if (isnan(v))
                 fputs("<v>NaN</v>", o);
             else
-                fprintf(o, "<v>%.6g</v>", v);
+                fprintf(o, "<v>%.15g</v>", v);
         }
         fputs("</row>", o);
     }

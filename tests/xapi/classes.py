@@ -38,7 +38,7 @@ def main():
 
         # --- inotify: a definition written now shows up by event ---
         tok = e.call("event.from", s, ["vm"], "", 0.1)[0]["token"]
-        e.define("vm1", "idle-64",
+        e.define("vm1", "guest-idle-64",
                  f'disk = [ "{img}/a.raw,raw,xvda,rw", "{img}/b.qcow2,qcow2,xvdb,ro" ]\n'
                  'vif = [ "bridge=xenbr7,mac=00:16:3e:00:00:01" ]\n')
         seen = False
