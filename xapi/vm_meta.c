@@ -107,17 +107,17 @@ char *vm_meta_quote(const char *s)
 }
 
 /* Whether the line at s assigns key (blanks, key, blanks, "=" or "+="). */
-static bool assigns(const char *s, const char *key)
+static bool assigns(const char *s, const char *end, const char *key)
 {
-    while (*s == ' ' || *s == '\t')
+    while (s < end && (*s == ' ' || *s == '\t'))
         s++;
     size_t k = strlen(key);
-    if (strncmp(s, key, k))
+    if ((size_t)(end - s) < k || memcmp(s, key, k))
         return false;
     s += k;
-    while (*s == ' ' || *s == '\t')
+    while (s < end && (*s == ' ' || *s == '\t'))
         s++;
-    return *s == '=' || (s[0] == '+' && s[1] == '=');
+    return s < end && (*s == '=' || (*s == '+' && s + 1 < end && s[1] == '='));
 }
 
 /* The end of the statement starting at s (just past its newline), or NULL
@@ -159,6 +159,37 @@ static const char *statement_end(const char *s, const char *end)
     return end;
 }
 
+char *vm_meta_edit(const char *data, size_t len, const char *key, const char *value,
+                   size_t *out_len)
+{
+    const char *end = data + len;
+    size_t cap = len + strlen(key) + (value ? strlen(value) : 0) + 16;
+    char *out = malloc(cap), *o = out;
+    if (!out)
+        return NULL;
+    for (const char *s = data; s < end;) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const char *next = nl ? nl + 1 : end;
+        if (assigns(s, end, key)) {
+            next = statement_end(s, end);
+            if (!next) {
+                free(out);
+                return NULL;
+            }
+        } else {
+            memcpy(o, s, (size_t)(next - s));
+            o += next - s;
+        }
+        s = next;
+    }
+    if (o > out && o[-1] != '\n')
+        *o++ = '\n';
+    if (value)
+        o += sprintf(o, "%s = %s\n", key, value);
+    *out_len = (size_t)(o - out);
+    return out;
+}
+
 int vm_meta_set(const char *path, const char *key, const char *value, char *err, size_t errn)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -174,36 +205,14 @@ int vm_meta_set(const char *path, const char *key, const char *value, char *err,
         snprintf(err, errn, "cannot read the definition");
         return -1;
     }
-    const char *end = data + len;
-    size_t cap = (size_t)len + strlen(key) + (value ? strlen(value) : 0) + 16;
-    char *out = malloc(cap), *o = out;
+    size_t olen;
+    char *out = vm_meta_edit(data, (size_t)len, key, value, &olen);
+    free(data);
     if (!out) {
-        free(data);
-        snprintf(err, errn, "out of memory");
+        snprintf(err, errn, "the definition's %s line holds other statements", key);
         return -1;
     }
-    for (const char *s = data; s < end;) {
-        const char *nl = memchr(s, '\n', (size_t)(end - s));
-        const char *next = nl ? nl + 1 : end;
-        if (assigns(s, key)) {
-            next = statement_end(s, end);
-            if (!next) {
-                free(data);
-                free(out);
-                snprintf(err, errn, "the definition's %s line holds other statements", key);
-                return -1;
-            }
-        } else {
-            memcpy(o, s, (size_t)(next - s));
-            o += next - s;
-        }
-        s = next;
-    }
-    free(data);
-    if (o > out && o[-1] != '\n')
-        *o++ = '\n';
-    if (value)
-        o += sprintf(o, "%s = %s\n", key, value);
+    char *o = out + olen;
     /* beside it, hidden from the scan (which skips dot files) */
     char tmp[4200];
     const char *slash = strrchr(path, '/');

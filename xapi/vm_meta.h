@@ -32,6 +32,14 @@ bool vm_good_name(const char *s);
  * control character xl.cfg cannot escape. */
 char *vm_meta_quote(const char *s);
 
+/* The edit itself, on a definition's text (which need not be valid): a
+ * new text (malloc'd, its length in *out_len) with every statement that
+ * starts a line assigning key removed and "key = value" appended (value
+ * NULL: removed only); NULL when such a statement shares its line with
+ * another (not edited) or on allocation failure. */
+char *vm_meta_edit(const char *data, size_t len, const char *key, const char *value,
+                   size_t *out_len);
+
 /* Replace key's assignments in the definition at path with
  * "key = value" (value in xl.cfg syntax), or remove them (value NULL).
  * 0, or -1 with a message in err[errn]. */
