@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import urllib.request
+import uuid as uuid_mod
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -91,8 +92,17 @@ def main():
             check(ref in recs["network"][pif["network"]]["PIFs"], "PIF %s on its network" %
                   pif["device"])
         check(e.call("VBD.get_mode", s, vbds[0])[0] in ("RW", "RO"), "a VBD field getter")
-        # uuids derive from names: the same after the daemon restarts is
-        # covered by their definition (UUIDv5); here: stable across scans
+        # uuids derive from what names each object (UUIDv5 in the daemon's
+        # namespace), so they are the same after a restart
+        ns = uuid_mod.UUID("6b1e0c55-7a3d-4f52-9e8b-58656e6f6e21")
+        vmu = e.call("VM.get_uuid", s, vm)[0]
+        check(byname["xvda"]["uuid"] == str(uuid_mod.uuid5(ns, f"vbd:{vmu}/xvda")) and
+              vdi_a["uuid"] == str(uuid_mod.uuid5(ns, f"vdi:{img}/a.raw")) and
+              recs["VIF"][vifs[0]]["uuid"] == str(uuid_mod.uuid5(ns, f"vif:{vmu}/0")) and
+              net["uuid"] == str(uuid_mod.uuid5(ns, "network:xenbr7")) and
+              sr["uuid"] == str(uuid_mod.uuid5(ns, f"sr:{img}")),
+              "UUIDs are UUIDv5 of vbd:<vm>/<vdev>, vdi:<path>, vif:<vm>/<devid>, "
+              "network:<bridge>, sr:<dir>")
         e.call("VM.add_tags", s, vm, "again")
         check(e.call("VBD.get_uuid", s, vbds[0])[0] == recs["VBD"][vbds[0]]["uuid"],
               "VBD uuid stable across rescans")
