@@ -2,6 +2,7 @@
 #include "rrd.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,11 +20,20 @@
 #include "session.h"
 #include "vm_scan.h"
 
+/* A row's source names, shared by the rows that have the same ones (most
+ * do: the sources change only when a VM or device comes or goes), so the
+ * ring costs a double per value, not a name. */
+struct legend {
+    int refs, n;
+    char **names;       /* "host:<uuid>:cpu0", "vm:<uuid>:memory" */
+};
+
 struct row {
     time_t t;
     int n;
-    char **names;       /* "host:<uuid>:cpu0", "vm:<uuid>:memory" */
+    char **names;       /* = legend->names */
     double *vals;
+    struct legend *legend;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -253,10 +263,30 @@ static void take_sample(void)
     prev = now;
     prev_t = t;
     pthread_mutex_lock(&lock);
+    struct legend *last = nrows ? ring[(nrows - 1) % RRD_ROWS].legend : NULL;
+    bool same = last && last->n == s.r.n;
+    for (int i = 0; same && i < s.r.n; i++)
+        same = !strcmp(last->names[i], s.r.names[i]);
+    if (same) {
+        for (int i = 0; i < s.r.n; i++)
+            free(s.r.names[i]);
+        free(s.r.names);
+        s.r.legend = last;
+        last->refs++;
+    } else {
+        s.r.legend = calloc(1, sizeof(*s.r.legend));
+        if (!s.r.legend)
+            abort();
+        *s.r.legend = (struct legend){ .refs = 1, .n = s.r.n, .names = s.r.names };
+    }
+    s.r.names = s.r.legend->names;
     struct row *r = &ring[nrows % RRD_ROWS];
-    for (int i = 0; i < r->n; i++)
-        free(r->names[i]);
-    free(r->names);
+    if (r->legend && --r->legend->refs == 0) {
+        for (int i = 0; i < r->legend->n; i++)
+            free(r->legend->names[i]);
+        free(r->legend->names);
+        free(r->legend);
+    }
     free(r->vals);
     *r = s.r;
     nrows++;

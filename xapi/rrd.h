@@ -11,8 +11,10 @@
  * when it has exactly one attached disk, vbd_<dev>_read/_write (bytes/s
  * of the VMM's storage I/O: /proc/<pid>/io, which only one disk can be
  * credited with). Samples go to a ring of RRD_ROWS rows, so the store is
- * bounded whatever the uptime; each row holds at most RRD_MAX_SOURCES
- * values.
+ * bounded whatever the uptime: each row holds at most RRD_MAX_SOURCES
+ * values (8 bytes each) and shares its source names with the rows before
+ * it while the sources stay the same (a new name list only when a VM or
+ * device comes or goes).
  *
  * Query: session_id (required), start (unix time: rows after it; default
  * the last ten minutes), cf (AVERAGE, MIN, MAX: all the same one-step
