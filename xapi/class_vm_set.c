@@ -4,7 +4,9 @@
  * memory and vCPU counts only while Halted (the dynamic range also live,
  * as a balloon target), MAP_DUPLICATE_KEY on add_to_* of a present key,
  * and name_label only while Halted here (xl's name is the running
- * domain's identity, so a running VM cannot be renamed under it). */
+ * domain's identity, so a running VM cannot be renamed under it).
+ * xenstore_data keys must be vm-data or below it, as XAPI's: VM.start
+ * writes them into /local/domain/<domid>/ before the guest runs. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -368,7 +370,8 @@ static json_object *write_map(struct call *c, const struct target *t, const char
 
 static bool good_key(struct call *c, const char *field, const char *k, const char *v)
 {
-    if (!*k || strchr(k, '=') || strlen(k) > 256 || (v && strlen(v) > MAX_TEXT)) {
+    if (!*k || strchr(k, '=') || strlen(k) > 256 || (v && strlen(v) > MAX_TEXT) ||
+        (!strcmp(field, "xenstore_data") && !vm_meta_xenstore_key_ok(k))) {
         fail(c, "INVALID_VALUE", field, k, NULL);
         return false;
     }

@@ -81,6 +81,21 @@ json_object *vm_meta_tags(json_object *extra)
     return json_object_new_array();
 }
 
+bool vm_meta_xenstore_key_ok(const char *key)
+{
+    size_t n = strlen(key);
+    if (n > 256 || strncmp(key, "vm-data", 7) || (key[7] && key[7] != '/'))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = key[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.' || c == '/';
+        if (!ok || (c == '/' && (key[i + 1] == '/' || key[i + 1] == 0)))
+            return false;
+    }
+    return true;
+}
+
 char *vm_meta_quote(const char *s)
 {
     size_t n = strlen(s);

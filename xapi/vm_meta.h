@@ -28,6 +28,10 @@ json_object *vm_meta_tags(json_object *extra);          /* new array */
 #include <stdbool.h>
 bool vm_good_name(const char *s);
 
+/* A xenstore_data key XAPI accepts: "vm-data" or below it ("vm-data/a/b"),
+ * of letters, digits, '-', '_', '.' and '/' between non-empty components. */
+bool vm_meta_xenstore_key_ok(const char *key);
+
 /* s as an xl.cfg double-quoted string (malloc'd), NULL when it holds a
  * control character xl.cfg cannot escape. */
 char *vm_meta_quote(const char *s);

@@ -121,6 +121,8 @@ def main():
         check(e.call("VM.get_other_config", s, vm)[0]["k"] == 'v"x', "other_config kept, quoted")
         e.call("VM.add_to_xenstore_data", s, vm, "vm-data/x", "1")
         check(e.call("VM.get_xenstore_data", s, vm)[0] == {"vm-data/x": "1"}, "xenstore_data")
+        r, err = e.call("VM.add_to_xenstore_data", s, vm, "control/shutdown", "poweroff")
+        check(err and err[0] == "INVALID_VALUE", "xenstore_data outside vm-data/: INVALID_VALUE")
         e.call("VM.remove_from_other_config", s, vm, "k")
         check("k" not in e.call("VM.get_other_config", s, vm)[0], "remove_from_other_config")
         check(e.call("VM.remove_from_other_config", s, vm, "absent")[1] is None,

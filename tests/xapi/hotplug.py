@@ -43,6 +43,20 @@ def outer():
     sys.exit(rc)
 
 
+def xs_read(e, path):
+    """One XS_READ as dom0 on the raw xenstore protocol: the value or None."""
+    import socket
+    import struct
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(e.xs_sock)
+    body = path.encode() + b"\0"
+    c.sendall(struct.pack("<IIII", 2, 0, 0, len(body)) + body)
+    typ, _, _, n = struct.unpack("<IIII", c.recv(16, socket.MSG_WAITALL))
+    data = c.recv(n, socket.MSG_WAITALL)
+    c.close()
+    return data.decode() if typ == 2 else None
+
+
 def ports():
     return os.listdir(f"/sys/class/net/{BRIDGE}/brif")
 
@@ -60,8 +74,14 @@ def main():
         s, _ = e.call("session.login_with_password", "root", "secret")
         wait_for(lambda: e.call("VM.get_by_name_label", s, "hp")[0], 10)
         vm = e.call("VM.get_by_name_label", s, "hp")[0][0]
+        check(e.call("VM.add_to_xenstore_data", s, vm, "vm-data/greeting", "hi")[1] is None,
+              "xenstore_data set while halted")
         r, err = e.call("VM.start", s, vm, False, False)
         check(err is None, "VM.start %s" % err)
+        domid = str(e.call("VM.get_domid", s, vm)[0])
+        check(xs_read(e, f"/local/domain/{domid}/vm-data/greeting") == "hi" and
+              e.call("VM.get_power_state", s, vm)[0] == "Running",
+              "xenstore_data written into the domain's xenstore at start; the VM runs")
         vbd = e.call("VM.get_VBDs", s, vm)[0][0]
         check(e.call("VBD.get_currently_attached", s, vbd)[0], "the running VM's disk is attached")
         r, err = e.call("VBD.plug", s, vbd)
