@@ -202,6 +202,14 @@ char *vm_meta_edit(const char *data, size_t len, const char *key, const char *va
     if (value)
         o += sprintf(o, "%s = %s\n", key, value);
     *out_len = (size_t)(o - out);
+    /* What xl could not read back is not written (xl's lexer takes some
+     * odd last lines only without a newline after them, for one). */
+    struct xcfg *check = xcfg_parse_data("edit", out, *out_len, NULL);
+    if (!check) {
+        free(out);
+        return NULL;
+    }
+    xcfg_free(check);
     return out;
 }
 
@@ -224,7 +232,8 @@ int vm_meta_set(const char *path, const char *key, const char *value, char *err,
     char *out = vm_meta_edit(data, (size_t)len, key, value, &olen);
     free(data);
     if (!out) {
-        snprintf(err, errn, "the definition's %s line holds other statements", key);
+        snprintf(err, errn, "cannot edit %s in the definition (a line holding other "
+                 "statements too, or a file xl would not read after the edit)", key);
         return -1;
     }
     char *o = out + olen;

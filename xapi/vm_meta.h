@@ -40,7 +40,8 @@ char *vm_meta_quote(const char *s);
  * new text (malloc'd, its length in *out_len) with every statement that
  * starts a line assigning key removed and "key = value" appended (value
  * NULL: removed only); NULL when such a statement shares its line with
- * another (not edited) or on allocation failure. */
+ * another (not edited), when xl's parser would refuse the result, or on
+ * allocation failure. */
 char *vm_meta_edit(const char *data, size_t len, const char *key, const char *value,
                    size_t *out_len);
 
