@@ -112,6 +112,10 @@ static int parse_def(const char *path, struct vmdef *x, FILE *quiet)
         snprintf(x->on_crash, sizeof(x->on_crash), "%s", dc_action_name(dc.on_crash));
         x->extra = vm_meta_read(path, data, len);
         json_object_object_add(x->extra, "devices", vm_devices_from_config(&dc));
+        /* its text, made once per change of the file: part of the VM's
+         * signature at every scan */
+        json_object_object_add(x->extra, "signature", json_object_new_string(
+            json_object_to_json_string_ext(x->extra, JSON_C_TO_STRING_PLAIN)));
         rc = 0;
     }
     domain_config_dispose(&dc);
@@ -277,8 +281,9 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
             dom && live ? dom->start_time : 0.0, def ? def->path : "",
             def ? def->kernel : "", def ? def->cmdline : "", def ? def->on_poweroff : "",
             def ? def->on_reboot : "", def ? def->on_crash : "", ref, host_ref(), gms);
-    fputs(def && def->extra ? json_object_to_json_string_ext(def->extra, JSON_C_TO_STRING_PLAIN)
-                            : "", sf);
+    json_object *dsig;
+    fputs(def && def->extra && json_object_object_get_ex(def->extra, "signature", &dsig)
+              ? json_object_get_string(dsig) : "", sf);
     fputs(rdevs ? json_object_to_json_string_ext(rdevs, JSON_C_TO_STRING_PLAIN) : "", sf);
     fclose(sf);
     json_object *was;
