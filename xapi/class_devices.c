@@ -197,7 +197,25 @@ static json_object *vif_unplug(struct call *c)
     return outcome(c, rc, msg);
 }
 
+/* SR.scan: the image directory read again now (it is also watched by
+ * inotify, so this only matters for changes inotify does not report,
+ * such as a file grown in place by a writer that keeps it open). */
+static json_object *sr_scan(struct call *c)
+{
+    const char *ref = arg_str(c, 1);
+    if (!ref)
+        return NULL;
+    model_lock();
+    bool known = model_get("SR", ref) != NULL;
+    model_unlock();
+    if (!known)
+        return fail(c, "HANDLE_INVALID", "SR", ref, NULL);
+    vm_scan();
+    return void_result();
+}
+
 const struct xapi_method device_methods[] = {
+    { "SR.scan", 2, ROLE_VM_POWER_ADMIN, M_ASYNC, sr_scan },
     { "VBD.plug", 2, ROLE_VM_ADMIN, M_ASYNC, vbd_plug },
     { "VBD.unplug", 2, ROLE_VM_ADMIN, M_ASYNC, vbd_unplug },
     { "VIF.plug", 2, ROLE_VM_ADMIN, M_ASYNC, vif_plug },

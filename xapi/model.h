@@ -2,8 +2,9 @@
  *
  * For VMs and hosts it is a cache, not a copy of the truth: vm_scan.c
  * rebuilds those records from libxenon and xenstore whenever a xenstore
- * watch fires (and once a second for what xenstore does not show, such as
- * pause), and after each operation. Tasks and the pool record live only
+ * watch fires or inotify sees the VM or image directory change (and
+ * periodically for what neither shows, such as pause), and after each
+ * operation. Tasks and the pool record live only
  * here, as in XAPI. Every change of a record appends an event (add, mod,
  * del) that event.from returns; the log keeps the last MODEL_EVENTS.
  *

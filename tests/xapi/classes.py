@@ -107,6 +107,17 @@ def main():
         check(e.call("VBD.get_uuid", s, vbds[0])[0] == recs["VBD"][vbds[0]]["uuid"],
               "VBD uuid stable across rescans")
 
+        # SR.scan sees an image grown in place (no inotify event for an
+        # open writer's growth until it closes: here it closes, so either
+        # path works; the call must answer and the size follow)
+        with open(os.path.join(img, "a.raw"), "r+b") as f:
+            f.truncate(16 << 20)
+        check(e.call("SR.scan", s, vdi_a["SR"])[1] is None and
+              e.call("VDI.get_virtual_size", s, byname["xvda"]["VDI"])[0] == 16 << 20,
+              "SR.scan: the VDI's new size")
+        r, err = e.call("SR.scan", alice, vdi_a["SR"])
+        check(err and err[0] == "RBAC_PERMISSION_DENIED", "read-only may not scan an SR")
+
         # --- plug on a halted VM: XAPI's error ---
         r, err = e.call("VBD.plug", s, vbds[0])
         check(err and err[0] == "VM_BAD_POWER_STATE" and err[2:] == ["running", "halted"],
