@@ -15,7 +15,7 @@
 
 static const struct xapi_method *const tables[] = {
     session_methods, pool_methods, host_methods, vm_methods, vm_define_methods, task_methods,
-    event_methods, system_methods, NULL,
+    event_methods, system_methods, vm_set_methods, device_methods, NULL,
 };
 
 json_object *fail(struct call *c, const char *code, ...)
@@ -126,7 +126,8 @@ static bool has_name_label(const char *cls)
 {
     return strcmp(cls, "host_metrics") && strcmp(cls, "VM_metrics") &&
            strcmp(cls, "VM_guest_metrics") && strcmp(cls, "console") &&
-           strcmp(cls, "host_cpu") && strcmp(cls, "message");
+           strcmp(cls, "host_cpu") && strcmp(cls, "message") && strcmp(cls, "VBD") &&
+           strcmp(cls, "VIF") && strcmp(cls, "PBD") && strcmp(cls, "PIF");
 }
 
 /* The answer of a generic getter, NULL with c->error when it fails; -1 in

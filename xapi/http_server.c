@@ -1,5 +1,6 @@
 /* libmicrohttpd glue (http_server.h): gather the body, decode, dispatch,
  * encode. Nothing here knows a method. */
+#include "rrd.h"
 #include "http_server.h"
 
 #include <arpa/inet.h>
@@ -144,6 +145,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return ws_console_request(conn);
         if (!strcmp(method, "GET") && web_static_path(url))
             return web_static_request(conn, url);
+        if (!strcmp(method, "GET") && !strcmp(url, "/rrd_updates"))
+            return (enum MHD_Result)rrd_http(conn);
         if (!strcmp(method, "GET") && !strcmp(url, "/"))
             return reply(conn, MHD_HTTP_OK, "text/plain", strdup("Xenon XenAPI server\n"));
         return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",

@@ -1,7 +1,7 @@
 /* xenon-xapi: the XenAPI server, a front end on libxenon beside xl.
  *
  *   xenon-xapi [--listen ADDR] [--http-port N] [--https-listen ADDR]
- *              [--https-port N] [--cert FILE] [--vm-dir DIR]
+ *              [--https-port N] [--cert FILE] [--vm-dir DIR] [--sr-dir DIR]
  *              [--pam-service NAME] [--pam-dir DIR] [--roles FILE]
  *              [--session-timeout S] [--login-delay-ms MS] [--web-dir DIR]
  *
@@ -26,7 +26,9 @@
 #include "model.h"
 #include "pam_auth.h"
 #include "rbac.h"
+#include "rrd.h"
 #include "session.h"
+#include "storage.h"
 #include "tls_cert.h"
 #include "vm_scan.h"
 #include "vm_start_helper.h"
@@ -38,7 +40,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: xenon-xapi [--listen ADDR] [--http-port N] [--https-listen ADDR]\n"
-            "                  [--https-port N] [--cert FILE] [--vm-dir DIR]\n"
+            "                  [--https-port N] [--cert FILE] [--vm-dir DIR] [--sr-dir DIR]\n"
+            "                  [--rescan-interval S]\n"
             "                  [--pam-service NAME] [--pam-dir DIR] [--roles FILE]\n"
             "                  [--session-timeout S] [--login-delay-ms MS] [--web-dir DIR]\n");
 }
@@ -57,7 +60,8 @@ static long number(const char *s, long min, long max, const char *what)
 int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_HTTP, O_HTTPS, O_VMDIR, O_PAMSVC, O_PAMDIR, O_ROLES,
-           O_IDLE, O_DELAY, O_CREATE, O_UUID, O_PAUSED, O_HTTPS_LISTEN, O_CERT, O_WEBDIR };
+           O_IDLE, O_DELAY, O_CREATE, O_UUID, O_PAUSED, O_HTTPS_LISTEN, O_CERT, O_WEBDIR,
+           O_SRDIR, O_RESCAN };
     static const struct option opts[] = {
         { "listen", required_argument, NULL, O_LISTEN },
         { "http-port", required_argument, NULL, O_HTTP },
@@ -65,6 +69,8 @@ int main(int argc, char **argv)
         { "https-listen", required_argument, NULL, O_HTTPS_LISTEN },
         { "cert", required_argument, NULL, O_CERT },
         { "vm-dir", required_argument, NULL, O_VMDIR },
+        { "sr-dir", required_argument, NULL, O_SRDIR },
+        { "rescan-interval", required_argument, NULL, O_RESCAN },
         { "pam-service", required_argument, NULL, O_PAMSVC },
         { "pam-dir", required_argument, NULL, O_PAMDIR },
         { "roles", required_argument, NULL, O_ROLES },
@@ -79,7 +85,8 @@ int main(int argc, char **argv)
     };
     const char *listen = "127.0.0.1", *vm_dir = "/etc/xenon/vms", *pam_service = NULL,
                *pam_dir = NULL, *roles = NULL, *create = NULL, *uuid = NULL,
-               *https_listen = "", *cert = "/etc/xenon/xapi-ssl.pem", *web_dir = XAPI_WEB_DIR;
+               *https_listen = "", *cert = "/etc/xenon/xapi-ssl.pem", *web_dir = XAPI_WEB_DIR,
+               *sr_dir = NULL;
     long http_port = 80, https_port = 443, idle = 24 * 3600, delay = 2000;
     bool paused = false;
     for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
@@ -91,6 +98,8 @@ int main(int argc, char **argv)
         case O_CERT: cert = optarg; break;
         case O_WEBDIR: web_dir = optarg; break;
         case O_VMDIR: vm_dir = optarg; break;
+        case O_SRDIR: sr_dir = optarg; break;
+        case O_RESCAN: vm_scan_interval((unsigned)number(optarg, 0, 3600, "rescan interval")); break;
         case O_PAMSVC: pam_service = optarg; break;
         case O_PAMDIR: pam_dir = optarg; break;
         case O_ROLES: roles = optarg; break;
@@ -129,10 +138,14 @@ int main(int argc, char **argv)
     struct xenon_paths paths;
     xenon_paths_init(&paths);
     vm_scan_config(vm_dir, &paths);
+    char images[sizeof(paths.state_dir) + 8];
+    snprintf(images, sizeof(images), "%s/images", paths.state_dir);
+    storage_config(sr_dir ? sr_dir : images);
     vm_scan();
     static const char *const watched[] = { "/local/domain", "@introduceDomain",
                                            "@releaseDomain", NULL };
-    if (xs_watch_start(paths.xs_path, watched, vm_scan_request) < 0 || vm_scan_start() < 0) {
+    if (xs_watch_start(paths.xs_path, watched, vm_scan_request) < 0 || vm_scan_start() < 0 ||
+        rrd_start() < 0) {
         log_msg(LOG_ERR, "cannot start threads");
         return 1;
     }

@@ -12,7 +12,8 @@
 
 const char *const model_classes[] = {
     "pool", "host", "host_metrics", "host_cpu", "VM", "VM_metrics", "VM_guest_metrics",
-    "console", "task", "role", "message", NULL,
+    "console", "task", "role", "message",
+    "VBD", "VDI", "SR", "PBD", "VIF", "network", "PIF", NULL,
 };
 
 struct event {
@@ -86,6 +87,15 @@ const char *model_ref_for(const char *key)
         json_object_object_add(refs, key, r);
     }
     return json_object_get_string(r);
+}
+
+void model_ref_move(const char *from, const char *to)
+{
+    json_object *r;
+    if (json_object_object_get_ex(refs, from, &r)) {
+        json_object_object_add(refs, to, json_object_get(r));
+        json_object_object_del(refs, from);
+    }
 }
 
 json_object *model_class(const char *cls)

@@ -2,8 +2,9 @@
  *
  * For VMs and hosts it is a cache, not a copy of the truth: vm_scan.c
  * rebuilds those records from libxenon and xenstore whenever a xenstore
- * watch fires (and once a second for what xenstore does not show, such as
- * pause), and after each operation. Tasks and the pool record live only
+ * watch fires or inotify sees the VM or image directory change (and
+ * periodically for what neither shows, such as pause), and after each
+ * operation. Tasks and the pool record live only
  * here, as in XAPI. Every change of a record appends an event (add, mod,
  * del) that event.from returns; the log keeps the last MODEL_EVENTS.
  *
@@ -31,6 +32,10 @@ void model_new_uuid(char *out);
 /* locked: the stable reference of an object named `key` (e.g. "VM/name"),
  * made on first use and kept for the daemon's life. */
 const char *model_ref_for(const char *key);
+
+/* locked: the reference made for key `from` is key `to`'s from now on
+ * (a VM renamed keeps its reference). */
+void model_ref_move(const char *from, const char *to);
 
 /* locked: the records of a class (ref -> record), NULL if none yet. */
 json_object *model_class(const char *cls);

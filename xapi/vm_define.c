@@ -14,12 +14,13 @@
 
 #include "dispatch.h"
 #include "model.h"
+#include "vm_meta.h"
 #include "vm_scan.h"
 
 #define MAX_VCPUS 128
 #define MAX_MEMORY_MIB (1u << 20)       /* 1 TiB */
 
-static bool good_name(const char *s)
+bool vm_good_name(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > 64 || !strcmp(s, "Domain-0"))
@@ -84,7 +85,7 @@ static json_object *vm_create(struct call *c)
     long long mem = int_field(rec, "memory_static_max", 16ll << 20);
     long long vcpus = int_field(rec, "VCPUs_at_startup", 1);
     long long maxv = int_field(rec, "VCPUs_max", vcpus);
-    if (!name || !good_name(name))
+    if (!name || !vm_good_name(name))
         return fail(c, "INVALID_VALUE", "name_label", name ? name : "", NULL);
     if (!kernel || kernel[0] != '/' || !good_text(kernel, 1024))
         return fail(c, "INVALID_VALUE", "PV_kernel", kernel ? kernel : "", NULL);

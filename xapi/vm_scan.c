@@ -2,6 +2,9 @@
 #include "vm_scan.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <sys/inotify.h>
 #include <gnutls/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -12,11 +15,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cfg.h"
 #include "domain_config.h"
 #include "guest_metrics.h"
 #include "host_info.h"
+#include "host_net.h"
 #include "log.h"
 #include "model.h"
+#include "storage.h"
+#include "vm_devices.h"
+#include "vm_meta.h"
 
 struct xenon_paths vm_paths;
 static char vm_dir[XENON_PATH_MAX];
@@ -63,6 +71,9 @@ struct vmdef {
     int max_vcpus, vcpus;
     char kernel[XENON_PATH_MAX], cmdline[1024];
     char on_poweroff[24], on_reboot[24], on_crash[24];
+    /* its devices (vm_devices_from_config) and the XAPI fields kept in
+     * the file (vm_meta_read): owned by the cache entry */
+    json_object *extra;
 };
 
 /* Parse one definition file into x. 0, or -1 when it is not a VM. */
@@ -99,6 +110,12 @@ static int parse_def(const char *path, struct vmdef *x, FILE *quiet)
         snprintf(x->on_poweroff, sizeof(x->on_poweroff), "%s", dc_action_name(dc.on_poweroff));
         snprintf(x->on_reboot, sizeof(x->on_reboot), "%s", dc_action_name(dc.on_reboot));
         snprintf(x->on_crash, sizeof(x->on_crash), "%s", dc_action_name(dc.on_crash));
+        x->extra = vm_meta_read(path, data, len);
+        json_object_object_add(x->extra, "devices", vm_devices_from_config(&dc));
+        /* its text, made once per change of the file: part of the VM's
+         * signature at every scan */
+        json_object_object_add(x->extra, "signature", json_object_new_string(
+            json_object_to_json_string_ext(x->extra, JSON_C_TO_STRING_PLAIN)));
         rc = 0;
     }
     domain_config_dispose(&dc);
@@ -148,7 +165,9 @@ static int read_defs(struct vmdef **out)
         if (old && old->ino == st.st_ino && old->size == st.st_size &&
             old->mtime.tv_sec == st.st_mtim.tv_sec && old->mtime.tv_nsec == st.st_mtim.tv_nsec) {
             *x = *old;
+            json_object_get(x->def.extra);
         } else {
+            x->def.extra = NULL;
             x->ok = parse_def(path, &x->def, quiet ? quiet : stderr) == 0;
             x->ino = st.st_ino;
             x->size = st.st_size;
@@ -161,6 +180,8 @@ static int read_defs(struct vmdef **out)
         fclose(quiet);
     if (d)
         closedir(d);
+    for (int j = 0; cache && j < (int)json_object_object_length(cache_index); j++)
+        json_object_put(cache[j].def.extra);
     free(cache);
     json_object_put(cache_index);
     cache = v;
@@ -204,7 +225,8 @@ static void timestr(double t, char *out, size_t n)
 /* locked: put the records of one VM. name: its key; def / dom may be NULL
  * (not both); dom0: the control domain. */
 static void put_vm(const char *name, const struct vmdef *def, const struct xenon_dominfo *dom,
-                   bool dom0, json_object *gm, json_object *seen, json_object *resident)
+                   bool dom0, json_object *gm, json_object *rdevs, json_object *seen,
+                   json_object *resident)
 {
     char key[300];
     snprintf(key, sizeof(key), "VM/%s", name);
@@ -244,17 +266,26 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
      * at the last scan (and the records are still there), they are too,
      * and building them again to compare would cost a thousand VMs'
      * worth of work every second. */
-    char sig[XENON_PATH_MAX * 3 + 1024 + GM_SIG_MAX];
     const char *gms = gm ? json_object_to_json_string_ext(gm, JSON_C_TO_STRING_PLAIN) : "";
     bool cacheable = strlen(gms) < GM_SIG_MAX;   /* else always rebuilt */
     if (!cacheable)
         gms = "";
-    snprintf(sig, sizeof(sig), "%s|%s|%s|%d|%lld|%lld|%d|%d|%.3f|%s|%s|%s|%s|%s|%s|%s|%s|%s",
-             uuid, name, power, live ? (dom0 ? 0 : (int)dom->domid) : -1,
-             (long long)max_kb, (long long)target_kb, vcpus, max_vcpus,
-             dom && live ? dom->start_time : 0.0, def ? def->path : "",
-             def ? def->kernel : "", def ? def->cmdline : "", def ? def->on_poweroff : "",
-             def ? def->on_reboot : "", def ? def->on_crash : "", ref, host_ref(), gms);
+    char *sig = NULL;
+    size_t siglen;
+    FILE *sf = open_memstream(&sig, &siglen);
+    if (!sf)
+        abort();
+    fprintf(sf, "%s|%s|%s|%d|%lld|%lld|%d|%d|%.3f|%s|%s|%s|%s|%s|%s|%s|%s|%s|",
+            uuid, name, power, live ? (dom0 ? 0 : (int)dom->domid) : -1,
+            (long long)max_kb, (long long)target_kb, vcpus, max_vcpus,
+            dom && live ? dom->start_time : 0.0, def ? def->path : "",
+            def ? def->kernel : "", def ? def->cmdline : "", def ? def->on_poweroff : "",
+            def ? def->on_reboot : "", def ? def->on_crash : "", ref, host_ref(), gms);
+    json_object *dsig;
+    fputs(def && def->extra && json_object_object_get_ex(def->extra, "signature", &dsig)
+              ? json_object_get_string(dsig) : "", sf);
+    fputs(rdevs ? json_object_to_json_string_ext(rdevs, JSON_C_TO_STRING_PLAIN) : "", sf);
+    fclose(sf);
     json_object *was;
     if (!signatures)
         signatures = json_object_new_object();
@@ -268,15 +299,18 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
             json_object_object_del(seen, cref);
         if (gm && live)
             json_object_object_add(seen, gref, NULL);
+        vm_devices_keep(ref, seen);
         json_object_put(gm);
+        free(sig);
         return;
     }
     json_object_object_add(signatures, ref, json_object_new_string(sig));
+    free(sig);
 
     json_object *vm = json_object_new_object();
     kv(vm, "uuid", uuid);
     kv(vm, "name_label", name);
-    kv(vm, "name_description", dom0 ? "The control domain" : "");
+    kv(vm, "name_description", dom0 ? "The control domain" : vm_meta_description(def ? def->extra : NULL));
     kv(vm, "power_state", power);
     i64(vm, "domid", live ? (dom0 ? 0 : (int64_t)dom->domid) : -1);
     kv(vm, "domain_type", dom0 ? "pv" : "pvh");
@@ -311,6 +345,7 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     kv(vm, "metrics", mref);
     kv(vm, "guest_metrics", gm && live ? gref : REF_NULL);
     json_object *oc = json_object_new_object();
+    vm_meta_merge_map(def ? def->extra : NULL, "other_config", oc);
     if (def)
         kv(oc, "xenon_config_file", def->path);
     json_object_object_add(vm, "other_config", oc);
@@ -344,6 +379,15 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     };
     for (int i = 0; maps[i]; i++)
         json_object_object_add(vm, maps[i], json_object_new_object());
+    json_object *xd;
+    json_object_object_get_ex(vm, "xenstore_data", &xd);
+    vm_meta_merge_map(def ? def->extra : NULL, "xenstore_data", xd);
+    json_object_object_add(vm, "tags", vm_meta_tags(def ? def->extra : NULL));
+    json_object *cfgdevs = NULL;
+    if (def && def->extra)
+        json_object_object_get_ex(def->extra, "devices", &cfgdevs);
+    if (!dom0)
+        vm_devices_put(ref, uuid, vm, cfgdevs, live ? rdevs : NULL, seen);
     json_object_object_add(vm, "NVRAM", json_object_new_object());
     static const char *const nulls[] = {
         "parent", "appliance", "suspend_VDI", "suspend_SR", "snapshot_of",
@@ -476,13 +520,21 @@ void vm_scan(void)
     }
     /* The guests' own metrics, read before the lock is taken. */
     json_object **gms = calloc((size_t)ndoms + 1, sizeof(*gms));
-    struct xs_client *xs = gms ? xs_open(vm_paths.xs_path) : NULL;
-    for (int i = 0; xs && i < ndoms; i++)
-        if (doms[i].running && doms[i].domid != 0)
+    json_object **rdevs = calloc((size_t)ndoms + 1, sizeof(*rdevs));
+    struct xs_client *xs = gms && rdevs ? xs_open(vm_paths.xs_path) : NULL;
+    for (int i = 0; xs && i < ndoms; i++) {
+        if (doms[i].running && doms[i].domid != 0) {
             gms[i] = guest_metrics_read(xs, doms[i].domid);
+            rdevs[i] = vm_devices_running(xs, doms[i].domid);
+        }
+    }
     if (xs)
         xs_close(xs);
-    if (!gms) {
+    storage_scan();
+    host_net_scan();
+    if (!gms || !rdevs) {
+        free(gms);
+        free(rdevs);
         free(defs);
         free(doms);
         pthread_mutex_unlock(&scan_lock);
@@ -490,14 +542,14 @@ void vm_scan(void)
     }
     json_object *seen = json_object_new_object(), *resident = json_object_new_array();
     model_lock();
-    put_vm("Domain-0", NULL, NULL, true, NULL, seen, resident);
+    put_vm("Domain-0", NULL, NULL, true, NULL, NULL, seen, resident);
     for (int i = 0; i < ndefs; i++) {
         int k = xenon_dominfo_find(doms, ndoms, defs[i].name);
         /* a number is a domid to xenon_dominfo_find: match names only */
         if (k >= 0 && strcmp(doms[k].name, defs[i].name))
             k = -1;
         put_vm(defs[i].name, &defs[i], k >= 0 ? &doms[k] : NULL, false,
-               k >= 0 ? gms[k] : NULL, seen, resident);
+               k >= 0 ? gms[k] : NULL, k >= 0 ? rdevs[k] : NULL, seen, resident);
         if (k >= 0) {
             doms[k].name[0] = 0;        /* taken */
             gms[k] = NULL;
@@ -505,7 +557,7 @@ void vm_scan(void)
     }
     for (int i = 0; i < ndoms; i++) {
         if (doms[i].name[0] && doms[i].domid != 0) {
-            put_vm(doms[i].name, NULL, &doms[i], false, gms[i], seen, resident);
+            put_vm(doms[i].name, NULL, &doms[i], false, gms[i], rdevs[i], seen, resident);
             gms[i] = NULL;
         }
     }
@@ -513,13 +565,20 @@ void vm_scan(void)
     drop_unseen("VM_guest_metrics", seen);
     drop_unseen("VM_metrics", seen);
     drop_unseen("console", seen);
+    drop_unseen("VBD", seen);
+    drop_unseen("VIF", seen);
+    storage_put();
+    host_net_put();
     host_info_refresh(resident);
     model_unlock();
     json_object_put(seen);
     json_object_put(resident);
-    for (int i = 0; i < ndoms; i++)
+    for (int i = 0; i < ndoms; i++) {
         json_object_put(gms[i]);
+        json_object_put(rdevs[i]);
+    }
     free(gms);
+    free(rdevs);
     free(defs);
     free(doms);
     pthread_mutex_unlock(&scan_lock);
@@ -539,17 +598,26 @@ void vm_scan_request(void)
  * without pause. */
 #define SCAN_MIN_INTERVAL_NS 100000000ull
 
+static unsigned rescan_interval_s = 1;
+
+void vm_scan_interval(unsigned seconds)
+{
+    rescan_interval_s = seconds;
+}
+
 static void *scan_thread(void *arg)
 {
     uint64_t last = 0;
     for (;;) {
         pthread_mutex_lock(&req_lock);
-        if (!requested) {
+        if (!requested && rescan_interval_s) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
+            ts.tv_sec += rescan_interval_s;
             pthread_cond_timedwait(&req_cv, &req_lock, &ts);
         }
+        while (!requested && !rescan_interval_s)
+            pthread_cond_wait(&req_cv, &req_lock);
         bool was = requested;
         requested = false;
         pthread_mutex_unlock(&req_lock);
@@ -567,8 +635,50 @@ static void *scan_thread(void *arg)
     return NULL;
 }
 
+/* The VM and image directories by inotify: a definition written, renamed
+ * into place or removed (and an image added or changed) asks for a scan
+ * at once. IN_CLOSE_WRITE rather than IN_MODIFY: one scan per file
+ * written, not one per write(). */
+static void *inotify_thread(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            log_msg(LOG_WARN, "inotify: %s; definitions are seen by the periodic scan only",
+                    n < 0 ? strerror(errno) : "end of file");
+            return NULL;
+        }
+        vm_scan_request();
+    }
+}
+
+static int watch_dirs(void)
+{
+    int fd = inotify_init1(IN_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    const uint32_t mask = IN_CREATE | IN_DELETE | IN_CLOSE_WRITE | IN_MOVED_TO |
+                          IN_MOVED_FROM | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
+    const char *dirs[] = { vm_dir, storage_dir() };
+    for (size_t i = 0; i < 2; i++)
+        if (dirs[i][0] && inotify_add_watch(fd, dirs[i], mask) < 0)
+            log_msg(LOG_WARN, "inotify: cannot watch %s: %s", dirs[i], strerror(errno));
+    pthread_t t;
+    if (pthread_create(&t, NULL, inotify_thread, (void *)(intptr_t)fd)) {
+        close(fd);
+        return -1;
+    }
+    return 0;
+}
+
 int vm_scan_start(void)
 {
     pthread_t t;
+    if (watch_dirs() < 0)
+        log_msg(LOG_WARN, "inotify unavailable: definitions are seen by the periodic scan only");
     return pthread_create(&t, NULL, scan_thread, NULL) ? -1 : 0;
 }

@@ -19,9 +19,11 @@ void vm_scan(void);
 /* Ask the scan thread to rebuild soon (from the xenstore watch). */
 void vm_scan_request(void);
 
-/* The scan thread: on request, else once a second (pause and VMM state
- * are not in xenstore). */
+/* The scan thread: on request (the xenstore watch; inotify on the VM and
+ * image directories), and every `vm_scan_interval` seconds for what
+ * neither shows (pause and VMM state are not in xenstore; 0: never). */
 int vm_scan_start(void);
+void vm_scan_interval(unsigned seconds);
 
 /* A definition's derived uuid (UUIDv5 of its name). out >= 37. */
 void vm_uuid_for_name(const char *name, char *out);

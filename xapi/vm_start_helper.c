@@ -12,6 +12,8 @@
 
 #include "domain.h"
 #include "domain_config.h"
+#include "vm_meta.h"
+#include "xs_client.h"
 
 static int parse_uuid(const char *s, uint8_t out[16])
 {
@@ -68,9 +70,32 @@ int vm_start_helper(const char *cfg, const char *uuid, bool paused)
     xenon_paths_init(&p);
     char *json = domain_config_to_json(&dc);
     unsigned domid;
-    int rc = xenon_domain_create(&p, &dc, json, paused ? XENON_CREATE_PAUSED : 0, &domid,
-                                 NULL, stderr);
+    /* Built paused, so that the VM's xenstore_data is there before the
+     * guest runs (as XAPI writes it at domain build), then unpaused. */
+    int rc = xenon_domain_create(&p, &dc, json, XENON_CREATE_PAUSED, &domid, NULL, stderr);
     free(json);
     domain_config_dispose(&dc);
-    return rc < 0 ? 1 : 0;
+    if (rc < 0)
+        return 1;
+    json_object *meta = vm_meta_read(cfg, data, len), *xd;
+    if (json_object_object_get_ex(meta, "xenstore_data", &xd) &&
+        json_object_object_length(xd) > 0) {
+        struct xs_client *xs = xs_open(p.xs_path);
+        json_object_object_foreach(xd, key, val) {
+            char path[512];
+            if (!vm_meta_xenstore_key_ok(key))
+                continue;       /* a hand-written key the setters would refuse */
+            snprintf(path, sizeof(path), "/local/domain/%u/%s", domid, key);
+            if (!xs || xs_write(xs, path, json_object_get_string(val)) < 0)
+                fprintf(stderr, "cannot write %s into xenstore\n", path);
+        }
+        if (xs)
+            xs_close(xs);
+    }
+    json_object_put(meta);
+    if (!paused && xenon_domain_unpause(&p, domid, stderr) < 0) {
+        xenon_domain_destroy(&p, domid, stderr);
+        return 1;
+    }
+    return 0;
 }

@@ -185,7 +185,8 @@ def main():
         contents = run(["dpkg-deb", "-c", deb], quiet=True).stdout
         for path in ("./usr/bin/xenon", "./usr/bin/xenon-vmm", "./usr/bin/xenon-xenstored",
                      "./usr/share/xenon/guests/guest-hello-64", "./etc/init.d/xenon-domains",
-                     "./usr/share/man/man1/xenon.1.gz", "./usr/share/xenon/examples/hello.cfg"):
+                     "./usr/share/man/man1/xenon.1.gz", "./usr/share/xenon/examples/hello.cfg",
+                     "./usr/sbin/xenon-xapi", "./etc/pam.d/xenon-xapi"):
             check(f"the .deb holds {path}", f" {path}\n" in contents or f" {path} " in contents)
         r = run(APT + ["install", "--no-install-recommends", deb])
         if not check("apt-get install ./xenon_*.deb", r.returncode == 0 and installed()):
@@ -194,6 +195,8 @@ def main():
         conffiles = [l.split()[0] for l in
                      run(["dpkg-query", "-W", "-f", "${Conffiles}", "xenon"], quiet=True)
                      .stdout.splitlines() if l.strip()]
+        check("the XenAPI daemon's PAM service is a conffile", "/etc/pam.d/xenon-xapi" in conffiles,
+              str(conffiles))
         owned = [f for f in files if f and os.path.isfile(f)]
         demo(tmp)
 

@@ -38,7 +38,7 @@ def free_port():
 
 
 class Env:
-    def __init__(self, session_timeout=None):
+    def __init__(self, session_timeout=None, extra_args=()):
         self.tmp = tempfile.mkdtemp(prefix="xapi-test-")
         self.xs_sock = os.path.join(self.tmp, "xs.sock")
         self.vm_dir = os.path.join(self.tmp, "vms")
@@ -72,6 +72,7 @@ class Env:
             args += ["--session-timeout", str(session_timeout)]
         web = os.path.join(BUILD, "xapi", "web")       # the web console, as built
         args += ["--web-dir", web]
+        args += list(extra_args)
         self.log = open(os.path.join(self.tmp, "xapi.log"), "w")
         self.xapi = subprocess.Popen(args, env=self.env, stdout=self.log, stderr=self.log)
         if not wait_for(self.up, 10):

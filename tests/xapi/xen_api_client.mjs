@@ -61,6 +61,26 @@ check('host record as XO reads it', host.software_version?.product_version !== u
   check("role: XAPI's six roles", JSON.stringify(roles) === JSON.stringify(['pool-admin', 'pool-operator',
     'read-only', 'vm-admin', 'vm-operator', 'vm-power-admin']), roles.join(','))
 }
+// A halted VM with a disk and a vif (defined by the caller): the links
+// between the device, storage and network records resolve in the
+// client's own object cache.
+const stor = vms().find(vm => vm.name_label === 'stor')
+if (stor) {
+  const vbds = stor.VBDs.map(r => xapi.getObject(r, undefined))
+  const vdi = vbds[0] && xapi.getObject(vbds[0].VDI, undefined)
+  const sr = vdi && xapi.getObject(vdi.SR, undefined)
+  const pbd = sr && xapi.getObject(sr.PBDs[0], undefined)
+  check("VBD -> VDI -> SR -> PBD -> host resolve in the client's cache", vbds.length === 1 &&
+    vbds[0].VM === stor.$ref && vdi?.virtual_size !== undefined && sr?.VDIs.includes(vdi.$ref) &&
+    pbd?.host === host.$ref && vdi.VBDs.includes(vbds[0].$ref))
+  const vif = xapi.getObject(stor.VIFs[0], undefined)
+  const net = vif && xapi.getObject(vif.network, undefined)
+  check('VIF -> network resolve', vif?.VM === stor.$ref && net?.VIFs.includes(vif.$ref) &&
+    net.bridge === 'xenbr9')
+  const pifs = host.PIFs.map(r => xapi.getObject(r, undefined))
+  check('host.PIFs resolve, each on its network', pifs.every(p => p !== undefined &&
+    xapi.getObject(p.network, undefined)?.PIFs.includes(p.$ref)))
+}
 if (dom0) {
   const m = xapi.getObject(dom0.metrics, undefined)
   check('VM_metrics of the control domain', m !== undefined && m.VCPUs_number !== undefined)

@@ -28,6 +28,14 @@ kvm = os.access("/dev/kvm", os.R_OK | os.W_OK)
 env = xapienv.Env()
 rc = 0
 try:
+    # a halted VM with a disk and a vif, whose records the client links up
+    disk = os.path.join(env.tmp, "stor.raw")
+    with open(disk, "wb") as f:
+        f.truncate(1 << 20)
+    env.define("stor", "guest-idle-64", f'disk = [ "{disk},raw,xvda,rw" ]\n'
+               'vif = [ "bridge=xenbr9" ]\n')
+    sess, _ = env.call("session.login_with_password", "root", "secret")
+    xapienv.wait_for(lambda: env.call("VM.get_by_name_label", sess, "stor")[0], 10)
     # Over HTTPS (the self-signed certificate, allowUnauthorized) first:
     # connect, events, the records XO reads.
     r = subprocess.run(["node", os.path.join(HERE, "xen_api_client.mjs"), modules, env.https_url],

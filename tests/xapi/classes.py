@@ -1,0 +1,220 @@
+"""The device, storage and network classes, the VM setters and map calls,
+RBAC on them, /rrd_updates and the inotify-watched VM directory, against a
+real xenon-xapi (no KVM needed: VMs are defined, not started).
+
+The daemon runs with --rescan-interval 0: no periodic scan, so a
+definition that shows up does so because inotify saw it."""
+import os
+import subprocess
+import sys
+import urllib.request
+import uuid as uuid_mod
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from xapienv import Env  # noqa: E402
+
+
+def check(cond, what):
+    if not cond:
+        raise SystemExit("FAIL: " + what)
+    print("ok:", what)
+
+
+def main():
+    import tempfile
+    pre = tempfile.mkdtemp(prefix="xapi-sr-")
+    img = os.path.join(pre, "images")
+    os.makedirs(img)
+    with open(os.path.join(img, "a.raw"), "wb") as f:
+        f.truncate(8 << 20)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2",
+                    os.path.join(img, "b.qcow2"), "64M"], check=True)
+    e = Env(extra_args=["--sr-dir", img, "--rescan-interval", "0"])
+    try:
+        s, err = e.call("session.login_with_password", "root", "secret")
+        check(err is None, "root logs in")
+        alice, _ = e.call("session.login_with_password", "alice", "alicepw")
+        bob, _ = e.call("session.login_with_password", "bob", "bobpw")
+
+        # --- inotify: a definition written now shows up by event ---
+        tok = e.call("event.from", s, ["vm"], "", 0.1)[0]["token"]
+        e.define("vm1", "guest-idle-64",
+                 f'disk = [ "{img}/a.raw,raw,xvda,rw", "{img}/b.qcow2,qcow2,xvdb,ro" ]\n'
+                 'vif = [ "bridge=xenbr7,mac=00:16:3e:00:00:01" ]\n')
+        seen = False
+        for _ in range(10):     # each call blocks until an event comes (or 30 s)
+            r, err = e.call("event.from", s, ["vm"], tok, 30.0)
+            assert err is None, err
+            tok = r["token"]
+            if any(ev["operation"] == "add" and ev["snapshot"].get("name_label") == "vm1"
+                   for ev in r["events"]):
+                seen = True
+                break
+        check(seen, "a VM written into the VM directory arrives as an add event (inotify)")
+
+        vm = e.call("VM.get_by_name_label", s, "vm1")[0][0]
+        recs = {c: e.call(c + ".get_all_records", s)[0]
+                for c in ["VBD", "VDI", "SR", "PBD", "VIF", "network", "PIF"]}
+        vbds = e.call("VM.get_VBDs", s, vm)[0]
+        check(len(vbds) == 2 and set(vbds) <= set(recs["VBD"]), "VM.VBDs lists its two disks")
+        byname = {r["device"]: r for r in (recs["VBD"][v] for v in vbds)}
+        check(byname["xvda"]["mode"] == "RW" and byname["xvdb"]["mode"] == "RO" and
+              byname["xvda"]["userdevice"] == "0" and not byname["xvda"]["currently_attached"],
+              "VBD device, mode, userdevice, detached while halted")
+        vdi_a = recs["VDI"][byname["xvda"]["VDI"]]
+        vdi_b = recs["VDI"][byname["xvdb"]["VDI"]]
+        check(vdi_a["virtual_size"] == 8 << 20 and vdi_b["virtual_size"] == 64 << 20,
+              "VDI virtual_size: raw file size, qcow2 from qemu-img")
+        check(vdi_a["sm_config"]["image-format"] == "raw" and
+              vdi_b["sm_config"]["image-format"] == "qcow2", "VDI image formats")
+        sr = recs["SR"][vdi_a["SR"]]
+        check(vdi_b["SR"] == vdi_a["SR"] and set(sr["VDIs"]) ==
+              {byname["xvda"]["VDI"], byname["xvdb"]["VDI"]}, "the SR lists the directory's VDIs")
+        check(vdi_a["VBDs"] == [v for v in vbds if recs["VBD"][v]["device"] == "xvda"],
+              "VDI.VBDs points back at the VBD")
+        pbd = recs["PBD"][sr["PBDs"][0]]
+        check(pbd["SR"] == vdi_a["SR"] and pbd["currently_attached"], "the SR's PBD")
+        host = e.call("host.get_all", s)[0][0]
+        check(sr["PBDs"][0] in e.call("host.get_PBDs", s, host)[0], "host.PBDs")
+        check(e.call("SR.get_by_uuid", s, sr["uuid"])[0] == vdi_a["SR"], "SR.get_by_uuid")
+        check(e.call("VDI.get_by_name_label", s, "b.qcow2")[0] == [byname["xvdb"]["VDI"]],
+              "VDI.get_by_name_label")
+        check(e.call("VBD.get_by_name_label", s, "x")[1][0] == "MESSAGE_METHOD_UNKNOWN",
+              "VBD has no get_by_name_label, as in XAPI")
+        vifs = e.call("VM.get_VIFs", s, vm)[0]
+        check(len(vifs) == 1, "VM.VIFs")
+        vif = recs["VIF"][vifs[0]]
+        net = recs["network"][vif["network"]]
+        check(vif["MAC"] == "00:16:3e:00:00:01" and vif["device"] == "0" and
+              net["bridge"] == "xenbr7" and vifs[0] in net["VIFs"], "VIF MAC, device, network")
+        for ref, pif in recs["PIF"].items():
+            check(ref in recs["network"][pif["network"]]["PIFs"], "PIF %s on its network" %
+                  pif["device"])
+        check(e.call("VBD.get_mode", s, vbds[0])[0] in ("RW", "RO"), "a VBD field getter")
+        # uuids derive from what names each object (UUIDv5 in the daemon's
+        # namespace), so they are the same after a restart
+        ns = uuid_mod.UUID("6b1e0c55-7a3d-4f52-9e8b-58656e6f6e21")
+        vmu = e.call("VM.get_uuid", s, vm)[0]
+        check(byname["xvda"]["uuid"] == str(uuid_mod.uuid5(ns, f"vbd:{vmu}/xvda")) and
+              vdi_a["uuid"] == str(uuid_mod.uuid5(ns, f"vdi:{img}/a.raw")) and
+              recs["VIF"][vifs[0]]["uuid"] == str(uuid_mod.uuid5(ns, f"vif:{vmu}/0")) and
+              net["uuid"] == str(uuid_mod.uuid5(ns, "network:xenbr7")) and
+              sr["uuid"] == str(uuid_mod.uuid5(ns, f"sr:{img}")),
+              "UUIDs are UUIDv5 of vbd:<vm>/<vdev>, vdi:<path>, vif:<vm>/<devid>, "
+              "network:<bridge>, sr:<dir>")
+        e.call("VM.add_tags", s, vm, "again")
+        check(e.call("VBD.get_uuid", s, vbds[0])[0] == recs["VBD"][vbds[0]]["uuid"],
+              "VBD uuid stable across rescans")
+
+        # SR.scan sees an image grown in place (no inotify event for an
+        # open writer's growth until it closes: here it closes, so either
+        # path works; the call must answer and the size follow)
+        with open(os.path.join(img, "a.raw"), "r+b") as f:
+            f.truncate(16 << 20)
+        check(e.call("SR.scan", s, vdi_a["SR"])[1] is None and
+              e.call("VDI.get_virtual_size", s, byname["xvda"]["VDI"])[0] == 16 << 20,
+              "SR.scan: the VDI's new size")
+        r, err = e.call("SR.scan", alice, vdi_a["SR"])
+        check(err and err[0] == "RBAC_PERMISSION_DENIED", "read-only may not scan an SR")
+
+        # --- plug on a halted VM: XAPI's error ---
+        r, err = e.call("VBD.plug", s, vbds[0])
+        check(err and err[0] == "VM_BAD_POWER_STATE" and err[2:] == ["running", "halted"],
+              "VBD.plug of a halted VM: VM_BAD_POWER_STATE")
+        r, err = e.call("VIF.unplug", s, vifs[0])
+        check(err and err[0] == "VM_BAD_POWER_STATE", "VIF.unplug of a halted VM")
+
+        # --- setters and maps ---
+        check(e.call("VM.add_to_other_config", s, vm, "k", 'v"x')[1] is None, "add_to_other_config")
+        r, err = e.call("VM.add_to_other_config", s, vm, "k", "other")
+        check(err == ["MAP_DUPLICATE_KEY", "VM", "other_config", vm, "k"], "MAP_DUPLICATE_KEY")
+        check(e.call("VM.get_other_config", s, vm)[0]["k"] == 'v"x', "other_config kept, quoted")
+        e.call("VM.add_to_xenstore_data", s, vm, "vm-data/x", "1")
+        check(e.call("VM.get_xenstore_data", s, vm)[0] == {"vm-data/x": "1"}, "xenstore_data")
+        r, err = e.call("VM.add_to_xenstore_data", s, vm, "control/shutdown", "poweroff")
+        check(err and err[0] == "INVALID_VALUE", "xenstore_data outside vm-data/: INVALID_VALUE")
+        e.call("VM.remove_from_other_config", s, vm, "k")
+        check("k" not in e.call("VM.get_other_config", s, vm)[0], "remove_from_other_config")
+        check(e.call("VM.remove_from_other_config", s, vm, "absent")[1] is None,
+              "removing an absent key is no error")
+        e.call("VM.add_tags", s, vm, "web")
+        check("web" in e.call("VM.get_tags", s, vm)[0], "add_tags")
+        e.call("VM.remove_tags", s, vm, "web")
+        check("web" not in e.call("VM.get_tags", s, vm)[0], "remove_tags")
+        e.call("VM.set_name_description", s, vm, "a test VM")
+        check(e.call("VM.get_name_description", s, vm)[0] == "a test VM", "set_name_description")
+        check(e.call("VM.set_memory", s, vm, 32 << 20)[1] is None and
+              e.call("VM.get_memory_static_max", s, vm)[0] == 32 << 20, "set_memory when halted")
+        check(e.call("VM.set_VCPUs_max", s, vm, 2)[1] is None and
+              e.call("VM.get_VCPUs_max", s, vm)[0] == 2, "set_VCPUs_max when halted")
+        r, err = e.call("VM.set_VCPUs_at_startup", s, vm, 3)
+        check(err and err[0] == "VCPUS_AT_STARTUP_GREATER_THAN_VCPUS_MAX", "VCPUs above max")
+        r, err = e.call("VM.set_memory", s, vm, "lots")
+        check(err and err[0] == "FIELD_TYPE_ERROR", "set_memory of a non-number: FIELD_TYPE_ERROR")
+        r, err = e.call("VM.set_other_config", s, vm, ["not", "a", "map"])
+        check(err and err[0] == "FIELD_TYPE_ERROR", "set_other_config of a list: FIELD_TYPE_ERROR")
+        r, err = e.call("VM.set_name_label", s, vm, "bad name!")
+        check(err and err[0] == "INVALID_VALUE", "a name xl refuses: INVALID_VALUE")
+        uuid = e.call("VM.get_uuid", s, vm)[0]
+        check(e.call("VM.set_name_label", s, vm, "vm2")[1] is None and
+              e.call("VM.get_name_label", s, vm)[0] == "vm2" and
+              e.call("VM.get_uuid", s, vm)[0] == uuid, "renamed: same ref, same uuid")
+        text = open(os.path.join(e.vm_dir, "vm1.cfg")).read()
+        check('name = "vm2"' in text and "xapi_name_description" in text and
+              not any(n.startswith(".") for n in os.listdir(e.vm_dir)),
+              "the definition file holds it all, no temporary left")
+        dom0 = [v for v, r in e.call("VM.get_all_records", s)[0].items()
+                if r["is_control_domain"]][0]
+        r, err = e.call("VM.add_tags", s, dom0, "x")
+        check(err and err[0] == "OPERATION_NOT_ALLOWED", "the control domain has no definition")
+
+        # --- RBAC ---
+        r, err = e.call("VM.set_name_label", bob, vm, "vm3")
+        check(err and err[0] == "RBAC_PERMISSION_DENIED", "vm-operator may not rename")
+        r, err = e.call("VM.add_tags", alice, vm, "x")
+        check(err and err[0] == "RBAC_PERMISSION_DENIED", "read-only may not tag")
+        check(e.call("VM.add_tags", bob, vm, "ops")[1] is None, "vm-operator may tag")
+        r, err = e.call("VBD.plug", bob, vbds[0])
+        check(err and err[0] == "RBAC_PERMISSION_DENIED", "vm-operator may not plug")
+        check(e.call("VDI.get_all_records", alice)[1] is None, "read-only may read VDIs")
+
+        # --- rrd_updates ---
+        def rrd(q):
+            try:
+                with urllib.request.urlopen(e.url + "/rrd_updates?" + q, timeout=10) as r:
+                    return r.status, r.read()
+            except urllib.error.HTTPError as x:
+                return x.code, x.read()
+        st, _ = rrd("start=0&host=true")
+        check(st == 403, "rrd_updates without a session: 403")
+        st, _ = rrd("start=0&host=true&session_id=OpaqueRef:forged")
+        check(st == 403, "rrd_updates with a forged session: 403")
+        st, body = rrd("start=0&cf=AVERAGE&interval=5&host=true&session_id=" + s)
+        check(st == 200, "rrd_updates answers")
+        x = ET.fromstring(body)
+        meta = x.find("meta")
+        legend = [en.text for en in meta.find("legend")]
+        huuid = e.call("host.get_uuid", s, host)[0]
+        check(f"AVERAGE:host:{huuid}:memory_total_kib" in legend and
+              f"AVERAGE:host:{huuid}:memory_free_kib" in legend and
+              f"AVERAGE:host:{huuid}:cpu0" in legend, "host legend: cpu0, memory_*_kib")
+        rows = x.find("data").findall("row")
+        check(int(meta.find("rows").text) == len(rows) >= 1 and
+              int(meta.find("columns").text) == len(legend) and
+              all(len(r.findall("v")) == len(legend) for r in rows) and
+              int(meta.find("step").text) == 5, "meta rows/columns/step match the data")
+        st, _ = rrd("start=abc&session_id=" + s)
+        check(st == 400, "rrd_updates start=abc: 400")
+        st, body = rrd(f"start=0&vm_uuid={uuid}&session_id=" + s)
+        check(st == 200 and not [en for en in ET.fromstring(body).find("meta").find("legend")
+                                 if ":host:" in en.text], "vm_uuid: no host sources")
+        check(e.alive(), "the daemon still serves")
+    finally:
+        e.close()
+        import shutil
+        shutil.rmtree(pre, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
