@@ -12,13 +12,24 @@
 #define GNT_FRAME_IDX 1
 #define GNT_BASE 512u
 
+/* The pages of one netfront (NF_MAX_VIFS at once, by devid). */
+struct nf_pages {
+    uint8_t tx_ring[4096], rx_ring[4096];
+    uint8_t rx[NF_RX_BUFS][4096];
+    uint8_t tx[NF_TX_BUFS][4096];
+};
+/* Grant refs per netfront: its rings and buffers, and room for a few more
+ * (the hostile guest grants its own pages after connecting). */
+#define NF_REFS_PER_VIF (2 + NF_RX_BUFS + NF_TX_BUFS + 16)
+
 static grant_entry_v1_t gnttab1[512] __attribute__((aligned(4096)));
-static uint8_t tx_ring_page[4096] __attribute__((aligned(4096)));
-static uint8_t rx_ring_page[4096] __attribute__((aligned(4096)));
-static uint8_t rx_pages[NF_RX_BUFS][4096] __attribute__((aligned(4096)));
-static uint8_t tx_pages[NF_TX_BUFS][4096] __attribute__((aligned(4096)));
+static struct nf_pages nf_pages[NF_MAX_VIFS] __attribute__((aligned(4096)));
 static unsigned next_ref;
 int netfront_split;
+
+_Static_assert(8 + NF_MAX_VIFS * NF_REFS_PER_VIF <= 512, "grant frame 1 holds every netfront");
+
+#define PAGES(f) (&nf_pages[(f)->slot])
 
 static grant_ref_t grant(const void *page, int readonly)
 {
@@ -116,6 +127,7 @@ static void post_rx(struct netfront *f)
 int netfront_connect(struct netfront *f, unsigned devid)
 {
     memset(f, 0, sizeof(*f));
+    f->slot = devid % NF_MAX_VIFS;
     snprintf(f->fe, sizeof(f->fe), "device/vif/%u", devid);
     char path[96], val[64];
     snprintf(path, sizeof(path), "%s/backend", f->fe);
@@ -141,7 +153,7 @@ int netfront_connect(struct netfront *f, unsigned devid)
     };
     if (HYPERCALL2(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, &x))
         return -1;
-    next_ref = 8;
+    next_ref = 8 + f->slot * NF_REFS_PER_VIF;
     if (wait_backend(f, XenbusStateInitWait) < 0)
         return -1;
     snprintf(path, sizeof(path), "%s/feature-rx-copy", f->be);
@@ -162,18 +174,19 @@ int netfront_connect(struct netfront *f, unsigned devid)
         f->split = 1;
     }
 
-    netif_tx_sring_t *ts = (netif_tx_sring_t *)tx_ring_page;
-    netif_rx_sring_t *rs = (netif_rx_sring_t *)rx_ring_page;
+    struct nf_pages *pg = PAGES(f);
+    netif_tx_sring_t *ts = (netif_tx_sring_t *)pg->tx_ring;
+    netif_rx_sring_t *rs = (netif_rx_sring_t *)pg->rx_ring;
     SHARED_RING_INIT(ts);
     SHARED_RING_INIT(rs);
     FRONT_RING_INIT(&f->tx, ts, 4096);
     FRONT_RING_INIT(&f->rx, rs, 4096);
-    f->tx_ring_ref = grant(tx_ring_page, 0);
-    f->rx_ring_ref = grant(rx_ring_page, 0);
+    f->tx_ring_ref = grant(pg->tx_ring, 0);
+    f->rx_ring_ref = grant(pg->rx_ring, 0);
     for (unsigned i = 0; i < NF_RX_BUFS; i++)
-        f->rx_gref[i] = grant(rx_pages[i], 0);
+        f->rx_gref[i] = grant(pg->rx[i], 0);
     for (unsigned i = 0; i < NF_TX_BUFS; i++) {
-        f->tx_gref[i] = grant(tx_pages[i], 1);
+        f->tx_gref[i] = grant(pg->tx[i], 1);
         f->tx_free[i] = (uint16_t)i;
     }
     f->nr_tx_free = NF_TX_BUFS;
@@ -217,7 +230,7 @@ int netfront_send(struct netfront *f, const void *pkt, unsigned len, int csum_bl
     if (!f->nr_tx_free)
         return -1;
     uint16_t id = f->tx_free[--f->nr_tx_free];
-    memcpy(tx_pages[id], pkt, len);
+    memcpy(PAGES(f)->tx[id], pkt, len);
     netif_tx_request_t *r = RING_GET_REQUEST(&f->tx, f->tx.req_prod_pvt);
     r->gref = f->tx_gref[id];
     r->offset = 0;
@@ -284,7 +297,7 @@ int netfront_recv(struct netfront *f, void *buf, unsigned cap, unsigned ms,
         if (r.status < 0) {
             err = 1;
         } else if (len + (unsigned)r.status <= cap && r.offset + (unsigned)r.status <= 4096) {
-            memcpy((uint8_t *)buf + len, rx_pages[k % NF_RX_BUFS] + r.offset,
+            memcpy((uint8_t *)buf + len, PAGES(f)->rx[k % NF_RX_BUFS] + r.offset,
                    (unsigned)r.status);
             len += (unsigned)r.status;
         } else {

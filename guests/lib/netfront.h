@@ -3,9 +3,11 @@
  * Linux's xen-netfront connects): rx-copy, one queue, one event channel,
  * rx buffers posted up front and reposted as they come back, packets sent
  * from one page each (up to 4096 bytes), responses polled (test guests
- * take no interrupts; the wait is SCHEDOP_poll on the port). Its grants
- * live in grant frame 1 (refs 512..1023), so a guest may use frame 0 for
- * other frontends (blkfront) beside it.
+ * take no interrupts; the wait is SCHEDOP_poll on the port). Up to
+ * NF_MAX_VIFS netfronts at once, each with pages of its own chosen by its
+ * devid (devid % NF_MAX_VIFS: two connected at once need devids that
+ * differ there). Its grants live in grant frame 1 (refs 512..1023), so a
+ * guest may use frame 0 for other frontends (blkfront) beside it.
  */
 #ifndef GUEST_NETFRONT_H
 #define GUEST_NETFRONT_H
@@ -22,6 +24,7 @@
 
 #define NF_RX_BUFS 64
 #define NF_TX_BUFS 32
+#define NF_MAX_VIFS 2
 
 struct netfront {
     char fe[48];                    /* device/vif/<devid> */
@@ -31,6 +34,7 @@ struct netfront {
     uint32_t port;                  /* tx's, and rx's unless split */
     uint32_t rx_port;               /* split event channels: rx's own */
     int split;
+    unsigned slot;                  /* its pages: devid % NF_MAX_VIFS */
     netif_tx_front_ring_t tx;
     netif_rx_front_ring_t rx;
     grant_ref_t tx_ring_ref, rx_ring_ref;

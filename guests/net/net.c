@@ -12,7 +12,9 @@
  * counts and powers off. With `hotplug` on its command line it starts with
  * no vif: it waits for one to appear (xl network-attach), serves it until
  * its backend closes (xl network-detach), closes its end and waits for
- * the next, as a frontend follows hot-plugged devices.
+ * the next, as a frontend follows hot-plugged devices. With `vifs=2` it
+ * serves vifs 0 and 1 at once (ip= and ip1=), following each one's
+ * detach and attach.
  */
 #include "guest.h"
 #include "netfront.h"
@@ -26,7 +28,10 @@
 
 static uint8_t pkt[65536];
 static uint8_t out[2048];
-static uint8_t my_ip[4] = { 10, 99, 0, 2 };
+/* Each vif's address (ip= for vif 0, ip1= for vif 1); my_ip is the one of
+ * the vif being served. */
+static uint8_t ips[NF_MAX_VIFS][4] = { { 10, 99, 0, 2 }, { 10, 98, 0, 2 } };
+static uint8_t *my_ip = ips[0];
 static uint8_t peer_ip[4];          /* peer=A.B.C.D: a guest to ping */
 static int have_peer;
 static uint8_t peer_mac[6];
@@ -76,7 +81,11 @@ static int parse_ipv4(const char *key, uint8_t ip[4])
     return 0;
 }
 
-static struct netfront nf;
+/* One netfront a vif; the responder below answers on `nf`, the one being
+ * served (cur). */
+static struct netfront nfs[NF_MAX_VIFS];
+static struct netfront *cur = &nfs[0];
+#define nf (*cur)
 static unsigned arps, pings, echoes;
 
 static void reply_eth(uint8_t *o, const uint8_t *in)
@@ -314,6 +323,79 @@ static int new_vif(void)
     return -1;
 }
 
+/* `vifs=2`: vifs 0 and 1 at once (each on a bridge of its own, at ip= and
+ * ip1=), served in turn. A vif whose backend closes (xl network-detach) is
+ * closed here and connected again when it comes back (network-attach);
+ * "bye" on either ends it. */
+static void two_vifs_main(void)
+{
+    int up[NF_MAX_VIFS] = { 0 };
+    unsigned idle[NF_MAX_VIFS] = { 0 }, reattached = 0;
+    for (unsigned i = 0; i < NF_MAX_VIFS; i++) {
+        cur = &nfs[i];
+        my_ip = ips[i];
+        int rc = netfront_connect(cur, i);
+        check("vif connected", rc == 0, "vif %u", i);
+        if (rc < 0)
+            finish("net");
+        up[i] = 1;
+        print_ready(i);
+    }
+    for (int bye = 0; !bye;) {
+        for (unsigned i = 0; i < NF_MAX_VIFS && !bye; i++) {
+            cur = &nfs[i];
+            my_ip = ips[i];
+            if (!up[i]) {
+                /* Now and then (xenstore is slow from here), whether it
+                 * came back; a short wait when no vif is up at all. */
+                if (++idle[i] % 8 == 0 && new_vif() == (int)i) {
+                    int rc = netfront_connect(cur, i);
+                    check("vif connected again", rc == 0, "vif %u", i);
+                    up[i] = rc == 0;
+                    reattached += rc == 0;
+                    if (up[i])
+                        print_ready(i);
+                } else if (!up[0] && !up[1]) {
+                    struct sched_poll sp = { .nr_ports = 0,
+                                             .timeout = xen_system_time() + 20000000ull };
+                    HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_poll, &sp);
+                }
+                continue;
+            }
+            /* Up to a batch from this vif: the first waited for briefly,
+             * the rest only while they are there. */
+            for (unsigned k = 0; k < 64 && !bye; k++) {
+                int n = netfront_recv(cur, pkt, sizeof(pkt), k ? 0 : 20, NULL);
+                if (n == 0) {
+                    /* Idle: now and then, whether its backend is going. */
+                    if (k == 0 && ++idle[i] % 10 == 0 && backend_closing()) {
+                        int rc = netfront_close(cur);
+                        printk("net: vif %u went away, closed (%d)\n", i, rc);
+                        up[i] = 0;
+                    }
+                    break;
+                }
+                idle[i] = 0;
+                if (n > 0 && get16(pkt + 12) == ETH_IP)
+                    bye = on_ip(pkt, (unsigned)n) == 1;
+                else
+                    dispatch(n);
+            }
+        }
+    }
+    printk("net: answered %u arp, %u ping, %u udp echo over two vifs, %u reattached\n",
+           arps, pings, echoes, reattached);
+    CHECK("answered pings", pings > 0);
+    CHECK("answered udp", echoes > 0);
+    for (unsigned i = 0; i < NF_MAX_VIFS; i++) {
+        cur = &nfs[i];
+        CHECK_EQ("tx errors", nf.tx_errors, 0);
+        if (up[i])
+            CHECK_EQ("netfront closed", netfront_close(cur), 0);
+    }
+    finish("net");
+}
+
 static void hotplug_main(void)
 {
     unsigned sessions = 0;
@@ -343,7 +425,8 @@ static void hotplug_main(void)
 void guest_main(void)
 {
     printk("net: %d-bit guest\n", GUEST_BITS);
-    parse_ipv4("ip=", my_ip);
+    parse_ipv4("ip=", ips[0]);
+    parse_ipv4("ip1=", ips[1]);
     have_peer = parse_ipv4("peer=", peer_ip);
     if (!shared_info)
         map_shared_info();
@@ -351,6 +434,8 @@ void guest_main(void)
     netfront_split = has_word("split");
     if (has_word("hotplug"))
         hotplug_main();
+    if (has_word("vifs=2"))
+        two_vifs_main();
     int rc = netfront_connect(&nf, 0);
     CHECK("netfront connected", rc == 0);
     if (rc < 0)
