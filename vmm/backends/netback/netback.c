@@ -1,6 +1,7 @@
 /* The xenbus side of netback: features, connect and disconnect, and the
  * I/O loop watches that drive the queue (netback_queue.c). */
 #include "netback.h"
+#include "netback_filter.h"
 #include "netback_offload.h"
 #include "netback_queue.h"
 
@@ -34,7 +35,15 @@ struct netback_vif {
     uint64_t rate_bytes, rate_usec;
     struct io_watch rate_timer;
     bool rate_timer_watched;
+    /* The hotplug script's word: the guest sends nothing until the
+     * toolstack wrote hotplug-status = connected (the script plugged the
+     * tap and said whether it wants anti-spoofing: `antispoof` = 1). */
+    bool plugged, plug_reading, filter_on;
+    char mac[18];
+    struct netback_filter filter;
 };
+
+static void plug(struct netback_vif *v);
 
 static void on_rate_timer(struct io_watch *w, uint32_t events)
 {
@@ -43,7 +52,7 @@ static void on_rate_timer(struct io_watch *w, uint32_t events)
     if (read(w->fd, &n, sizeof(n)) < 0) {
         /* spurious: nothing expired */
     }
-    if (v->connected)
+    if (v->connected && v->plugged)
         netback_tx_service(v->q);
 }
 
@@ -111,7 +120,8 @@ static void on_tx_kick(void *opaque)
     struct netback_vif *v = opaque;
     if (!v->connected)
         return;
-    netback_tx_service(v->q);
+    if (v->plugged)
+        netback_tx_service(v->q);
     if (!v->split)
         netback_rx_service(v->q);
 }
@@ -121,6 +131,79 @@ static void on_rx_kick(void *opaque)
     struct netback_vif *v = opaque;
     if (v->connected)
         netback_rx_service(v->q);
+}
+
+/* --- the hotplug script's word (docs/net.md, "MAC filtering") --- */
+
+static void plug(struct netback_vif *v)
+{
+    v->plugged = true;
+    v->plug_reading = false;
+    if (v->filter_on)
+        log_info("dom%u: vif %u plugged; anti-spoofing on (%s, %u networks)",
+                 v->dev->d->domid, v->dev->devid, v->mac, v->filter.nr_nets);
+    else
+        log_debug("dom%u: vif %u plugged", v->dev->d->domid, v->dev->devid);
+    if (v->connected) {
+        v->q->filter = v->filter_on ? &v->filter : NULL;
+        netback_tx_service(v->q);
+    }
+}
+
+static void on_ip(void *opaque, uint32_t type, const char *body, uint32_t len)
+{
+    (void)len;
+    struct netback_vif *v = opaque;
+    if (netback_filter_init(&v->filter, v->mac, type == XS_READ ? body : NULL) < 0) {
+        /* Asked for and impossible: the vif never sends, rather than
+         * sending unfiltered. */
+        log_warn("dom%u: vif %u: mac %s or ip %.60s malformed; the vif stays unplugged",
+                 v->dev->d->domid, v->dev->devid, v->mac, type == XS_READ ? body : "");
+        xenbus_dev_printf(v->dev, "error", "netback: anti-spoofing asked for, but mac or ip "
+                          "is malformed");
+        return;
+    }
+    v->filter_on = true;
+    plug(v);
+}
+
+static void on_mac(void *opaque, uint32_t type, const char *body, uint32_t len)
+{
+    struct netback_vif *v = opaque;
+    v->mac[0] = 0;
+    if (type == XS_READ && len < sizeof(v->mac))
+        snprintf(v->mac, sizeof(v->mac), "%s", body);
+    xenbus_dev_read_be(v->dev, "ip", on_ip, v);
+}
+
+static void on_antispoof(void *opaque, uint32_t type, const char *body, uint32_t len)
+{
+    (void)len;
+    struct netback_vif *v = opaque;
+    if (type == XS_READ && strcmp(body, "1") == 0)
+        xenbus_dev_read_be(v->dev, "mac", on_mac, v);
+    else
+        plug(v);
+}
+
+static void on_hotplug_status(void *opaque, uint32_t type, const char *body, uint32_t len)
+{
+    (void)len;
+    struct netback_vif *v = opaque;
+    if (type != XS_READ || strcmp(body, "connected") != 0 || v->plugged || v->plug_reading)
+        return;
+    /* The toolstack wrote antispoof before hotplug-status: read after it,
+     * on the same connection, it is there. */
+    v->plug_reading = true;
+    xenbus_dev_read_be(v->dev, "antispoof", on_antispoof, v);
+}
+
+static void hotplug_status_watch(void *opaque, const char *path)
+{
+    (void)path;
+    struct netback_vif *v = opaque;
+    if (!v->plugged && !v->plug_reading)
+        xenbus_dev_read_be(v->dev, "hotplug-status", on_hotplug_status, v);
 }
 
 static int probe(struct xenbus_dev *dev, int fd, uint32_t flags)
@@ -151,6 +234,9 @@ static int probe(struct xenbus_dev *dev, int fd, uint32_t flags)
         v->rate_timer_watched = true;
     dev->priv = v;
     xenbus_dev_read_be(dev, "rate", on_rate, v);
+    if (xenbus_dev_watch_be(dev, "hotplug-status", hotplug_status_watch, v) < 0)
+        log_warn("dom%u: vif %u: cannot watch hotplug-status; the vif will not send",
+                 dev->d->domid, dev->devid);
     xenbus_dev_printf(dev, "feature-sg", "1");
     xenbus_dev_printf(dev, "feature-gso-tcpv4", "1");
     xenbus_dev_printf(dev, "feature-gso-tcpv6", "1");
@@ -178,6 +264,9 @@ static void nb_disconnect(struct xenbus_dev *dev)
         backend_fini(&v->rx_chan);
     v->tx_bound = v->rx_bound = false;
     if (v->q) {
+        if (v->q->st.tx_filtered)
+            log_info("dom%u: vif %u: %llu frames dropped by the anti-spoofing filter",
+                     dev->d->domid, dev->devid, (unsigned long long)v->q->st.tx_filtered);
         netback_queue_fini(v->q);
         free(v->q);
         v->q = NULL;
@@ -298,8 +387,10 @@ static int nb_connect(struct xenbus_dev *dev)
                 domid, devid, v->split ? "split" : "one", fe.csum ? "offloaded" : "done here",
                 fe.gso_tcpv4 ? "tcpv4 " : "", fe.gso_tcpv6 ? "tcpv6" : "",
                 v->rate_usec ? ", rate-limited" : "");
-    /* Whatever was queued before: both rings once. */
-    netback_tx_service(v->q);
+    /* Whatever was queued before: both rings once (tx once plugged). */
+    v->q->filter = v->filter_on ? &v->filter : NULL;
+    if (v->plugged)
+        netback_tx_service(v->q);
     netback_rx_service(v->q);
     return 0;
 }
