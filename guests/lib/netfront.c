@@ -124,8 +124,61 @@ static void post_rx(struct netfront *f)
         kick_rx(f);
 }
 
-int netfront_connect(struct netfront *f, unsigned devid)
+/* Queue f's rings, channels and buffers (its pages: f->slot), posted. */
+static int queue_setup(struct netfront *f)
 {
+    char path[96], val[64];
+    next_ref = 8 + f->slot * NF_REFS_PER_VIF;
+    struct evtchn_alloc_unbound a = { .dom = DOMID_SELF, .remote_dom = 0 };
+    if (evtchn_op(EVTCHNOP_alloc_unbound, &a))
+        return -1;
+    f->port = a.port;
+    snprintf(path, sizeof(path), "%s/feature-split-event-channels", f->be);
+    if (netfront_split && xs_read(path, val, sizeof(val)) == 0 && parse_ul(val) == 1) {
+        struct evtchn_alloc_unbound b = { .dom = DOMID_SELF, .remote_dom = 0 };
+        if (evtchn_op(EVTCHNOP_alloc_unbound, &b))
+            return -1;
+        f->rx_port = b.port;
+        f->split = 1;
+    }
+    struct nf_pages *pg = PAGES(f);
+    netif_tx_sring_t *ts = (netif_tx_sring_t *)pg->tx_ring;
+    netif_rx_sring_t *rs = (netif_rx_sring_t *)pg->rx_ring;
+    SHARED_RING_INIT(ts);
+    SHARED_RING_INIT(rs);
+    FRONT_RING_INIT(&f->tx, ts, 4096);
+    FRONT_RING_INIT(&f->rx, rs, 4096);
+    f->tx_ring_ref = grant(pg->tx_ring, 0);
+    f->rx_ring_ref = grant(pg->rx_ring, 0);
+    for (unsigned i = 0; i < NF_RX_BUFS; i++)
+        f->rx_gref[i] = grant(pg->rx[i], 0);
+    for (unsigned i = 0; i < NF_TX_BUFS; i++) {
+        f->tx_gref[i] = grant(pg->tx[i], 1);
+        f->tx_free[i] = (uint16_t)i;
+    }
+    f->nr_tx_free = NF_TX_BUFS;
+    post_rx(f);
+    return 0;
+}
+
+/* Its keys: at the root (prefix "") or under queue-N/. */
+static int queue_publish(struct netfront *f, const char *prefix)
+{
+    char k[48];
+#define KEY(name) (snprintf(k, sizeof(k), "%s%s", prefix, name), k)
+    if (write_ul(f, KEY("tx-ring-ref"), f->tx_ring_ref) < 0 ||
+        write_ul(f, KEY("rx-ring-ref"), f->rx_ring_ref) < 0)
+        return -1;
+    if (f->split)
+        return write_ul(f, KEY("event-channel-tx"), f->port) < 0 ||
+               write_ul(f, KEY("event-channel-rx"), f->rx_port) < 0 ? -1 : 0;
+    return write_ul(f, KEY("event-channel"), f->port);
+#undef KEY
+}
+
+int netfront_connect_queues(struct netfront *qs, unsigned nq, unsigned devid)
+{
+    struct netfront *f = &qs[0];
     memset(f, 0, sizeof(*f));
     f->slot = devid % NF_MAX_VIFS;
     snprintf(f->fe, sizeof(f->fe), "device/vif/%u", devid);
@@ -153,7 +206,6 @@ int netfront_connect(struct netfront *f, unsigned devid)
     };
     if (HYPERCALL2(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, &x))
         return -1;
-    next_ref = 8 + f->slot * NF_REFS_PER_VIF;
     if (wait_backend(f, XenbusStateInitWait) < 0)
         return -1;
     snprintf(path, sizeof(path), "%s/feature-rx-copy", f->be);
@@ -161,49 +213,45 @@ int netfront_connect(struct netfront *f, unsigned devid)
         printk("netfront: backend without feature-rx-copy\n");
         return -1;
     }
-    struct evtchn_alloc_unbound a = { .dom = DOMID_SELF, .remote_dom = 0 };
-    if (evtchn_op(EVTCHNOP_alloc_unbound, &a))
-        return -1;
-    f->port = a.port;
-    snprintf(path, sizeof(path), "%s/feature-split-event-channels", f->be);
-    if (netfront_split && xs_read(path, val, sizeof(val)) == 0 && parse_ul(val) == 1) {
-        struct evtchn_alloc_unbound b = { .dom = DOMID_SELF, .remote_dom = 0 };
-        if (evtchn_op(EVTCHNOP_alloc_unbound, &b))
+    if (nq > 1) {
+        snprintf(path, sizeof(path), "%s/multi-queue-max-queues", f->be);
+        if (nq > NF_MAX_VIFS || xs_read(path, val, sizeof(val)) < 0 || parse_ul(val) < nq) {
+            printk("netfront: backend offers fewer than %u queues\n", nq);
             return -1;
-        f->rx_port = b.port;
-        f->split = 1;
+        }
     }
-
-    struct nf_pages *pg = PAGES(f);
-    netif_tx_sring_t *ts = (netif_tx_sring_t *)pg->tx_ring;
-    netif_rx_sring_t *rs = (netif_rx_sring_t *)pg->rx_ring;
-    SHARED_RING_INIT(ts);
-    SHARED_RING_INIT(rs);
-    FRONT_RING_INIT(&f->tx, ts, 4096);
-    FRONT_RING_INIT(&f->rx, rs, 4096);
-    f->tx_ring_ref = grant(pg->tx_ring, 0);
-    f->rx_ring_ref = grant(pg->rx_ring, 0);
-    for (unsigned i = 0; i < NF_RX_BUFS; i++)
-        f->rx_gref[i] = grant(pg->rx[i], 0);
-    for (unsigned i = 0; i < NF_TX_BUFS; i++) {
-        f->tx_gref[i] = grant(pg->tx[i], 1);
-        f->tx_free[i] = (uint16_t)i;
+    for (unsigned i = 0; i < nq; i++) {
+        if (i) {
+            qs[i] = *f;                 /* the device's paths, MAC and MTU */
+            qs[i].slot = (f->slot + i) % NF_MAX_VIFS;
+        }
+        if (queue_setup(&qs[i]) < 0)
+            return -1;
     }
-    f->nr_tx_free = NF_TX_BUFS;
-    post_rx(f);
-
-    if (write_ul(f, "tx-ring-ref", f->tx_ring_ref) < 0 ||
-        write_ul(f, "rx-ring-ref", f->rx_ring_ref) < 0 ||
-        (f->split ? write_ul(f, "event-channel-tx", f->port) < 0 ||
-                    write_ul(f, "event-channel-rx", f->rx_port) < 0
-                  : write_ul(f, "event-channel", f->port) < 0) ||
-        write_ul(f, "request-rx-copy", 1) < 0 || write_ul(f, "feature-rx-notify", 1) < 0 ||
+    if (nq > 1) {
+        if (write_ul(f, "multi-queue-num-queues", nq) < 0)
+            return -1;
+        for (unsigned i = 0; i < nq; i++) {
+            char prefix[16];
+            snprintf(prefix, sizeof(prefix), "queue-%u/", i);
+            if (queue_publish(&qs[i], prefix) < 0)
+                return -1;
+        }
+    } else if (queue_publish(f, "") < 0) {
+        return -1;
+    }
+    if (write_ul(f, "request-rx-copy", 1) < 0 || write_ul(f, "feature-rx-notify", 1) < 0 ||
         write_ul(f, "feature-sg", 1) < 0 || write_ul(f, "feature-gso-tcpv4", 0) < 0 ||
         write_ul(f, "state", XenbusStateConnected) < 0)
         return -1;
     if (wait_backend(f, XenbusStateConnected) < 0)
         return -1;
     return 0;
+}
+
+int netfront_connect(struct netfront *f, unsigned devid)
+{
+    return netfront_connect_queues(f, 1, devid);
 }
 
 static void reap_tx(struct netfront *f)

@@ -51,6 +51,13 @@ struct netfront {
 extern int netfront_split;
 int netfront_connect(struct netfront *f, unsigned devid);
 
+/* Connect vif `devid` with nq queues (io/netif.h multi-queue: the keys of
+ * queue i under queue-i/, multi-queue-num-queues = nq; nq = 1 is
+ * netfront_connect). qs[i] is queue i, with pages of its own (nq at most
+ * NF_MAX_VIFS, and then no other vif at once); send and receive on each as
+ * on a netfront, close on qs[0]. 0 or -1. */
+int netfront_connect_queues(struct netfront *qs, unsigned nq, unsigned devid);
+
 /* Queue one packet (csum_blank: its L4 checksum holds only the pseudo-
  * header sum, for the backend to finish) and kick. 0, or -1 when no tx
  * buffer is free (after reaping) or it is too long. */

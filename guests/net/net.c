@@ -14,7 +14,7 @@
  * its backend closes (xl network-detach), closes its end and waits for
  * the next, as a frontend follows hot-plugged devices. With `vifs=2` it
  * serves vifs 0 and 1 at once (ip= and ip1=), following each one's
- * detach and attach.
+ * detach and attach. With `queues=2` its vif 0 has two queues.
  */
 #include "guest.h"
 #include "netfront.h"
@@ -396,6 +396,42 @@ static void two_vifs_main(void)
     finish("net");
 }
 
+/* `queues=2`: vif 0 with two queues (io/netif.h multi-queue). Each packet
+ * is answered on the queue it came in on; "bye" ends it, after checking
+ * that both queues carried traffic both ways. */
+static void queues_main(void)
+{
+    int rc = netfront_connect_queues(nfs, 2, 0);
+    CHECK("netfront connected with two queues", rc == 0);
+    if (rc < 0)
+        finish("net");
+    print_ready(0);
+    for (int bye = 0; !bye;) {
+        for (unsigned i = 0; i < 2 && !bye; i++) {
+            cur = &nfs[i];
+            for (unsigned k = 0; k < 64 && !bye; k++) {
+                int n = netfront_recv(cur, pkt, sizeof(pkt), k ? 0 : 20, NULL);
+                if (n == 0)
+                    break;
+                if (n > 0 && get16(pkt + 12) == ETH_IP)
+                    bye = on_ip(pkt, (unsigned)n) == 1;
+                else
+                    dispatch(n);
+            }
+        }
+    }
+    for (unsigned i = 0; i < 2; i++)
+        printk("net: queue %u rx %llu tx %llu\n", i, (unsigned long long)nfs[i].rx_packets,
+               (unsigned long long)nfs[i].tx_packets);
+    CHECK("both queues received", nfs[0].rx_packets > 0 && nfs[1].rx_packets > 0);
+    CHECK("both queues sent", nfs[0].tx_packets > 0 && nfs[1].tx_packets > 0);
+    CHECK_EQ("tx errors", nfs[0].tx_errors + nfs[1].tx_errors, 0);
+    CHECK("answered udp", echoes > 0);
+    cur = &nfs[0];
+    CHECK_EQ("netfront closed", netfront_close(cur), 0);
+    finish("net");
+}
+
 static void hotplug_main(void)
 {
     unsigned sessions = 0;
@@ -436,6 +472,8 @@ void guest_main(void)
         hotplug_main();
     if (has_word("vifs=2"))
         two_vifs_main();
+    if (has_word("queues=2"))
+        queues_main();
     int rc = netfront_connect(&nf, 0);
     CHECK("netfront connected", rc == 0);
     if (rc < 0)

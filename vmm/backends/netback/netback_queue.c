@@ -22,6 +22,7 @@ int netback_queue_init(struct netback_queue *q, struct domain *d, domid_t by,
     q->d = d;
     q->by = by;
     q->tap_fd = tap_fd;
+    q->tx_fd = tap_fd;
     q->fe = fe;
     q->tx_chan = tx_chan;
     q->rx_chan = rx_chan;
@@ -198,7 +199,7 @@ static void tx_flush(struct netback_queue *q)
             { .iov_base = &h, .iov_len = VNET_HDR_LEN },
             { .iov_base = data, .iov_len = t->pkt.len },
         };
-        ssize_t n = writev(q->tap_fd, iov, 2);
+        ssize_t n = writev(q->tx_fd, iov, 2);
         if (n != (ssize_t)(VNET_HDR_LEN + t->pkt.len)) {
             q->st.tx_dropped++;     /* a full queue on the host: as a wire would */
             continue;

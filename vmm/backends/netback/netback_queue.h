@@ -80,7 +80,9 @@ struct netback_tx_pending {
 struct netback_queue {
     struct domain *d;
     domid_t by;                         /* the domain we act as (0) */
-    int tap_fd;                         /* not owned */
+    int tap_fd;                         /* not owned; rx reads it */
+    int tx_fd;                          /* where tx writes: tap_fd unless the
+                                         * owner says otherwise (multi-queue) */
     struct netback_rx_features fe;
     struct evtchn_be *tx_chan, *rx_chan;/* the same one unless split */
 
