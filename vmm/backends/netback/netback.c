@@ -1,6 +1,7 @@
 /* The xenbus side of netback: features, connect and disconnect, and the
  * I/O loop watches that drive the queue (netback_queue.c). */
 #include "netback.h"
+#include "netback_ctrl.h"
 #include "netback_filter.h"
 #include "netback_mq.h"
 #include "netback_offload.h"
@@ -48,6 +49,10 @@ struct netback_vif {
     unsigned nr_queues;                 /* connected: 1..NETBK_MAX_QUEUES */
     struct nb_queue queues[NETBK_MAX_QUEUES];
     uint8_t *pump_buf;                  /* multi-queue: the tap's packet */
+    /* feature-ctrl-ring: the frontend's steering, when it connected one */
+    struct netback_ctrl ctrl;
+    struct backend ctrl_chan;
+    bool ctrl_bound, ctrl_on;
     struct netback_mq_stats mq;
     /* rate= (the backend's rate node): the credit, and its timer */
     uint64_t rate_bytes, rate_usec;
@@ -115,6 +120,13 @@ static void on_rate(void *opaque, uint32_t type, const char *body, uint32_t len)
             netback_set_rate(v->queues[i].q, b, u);
 }
 
+/* The frontend's hash settings steer the packet (netback_ctrl.h). */
+static int pick_by_ctrl(void *opaque, const uint8_t *frame, uint32_t len)
+{
+    struct netback_vif *v = opaque;
+    return netback_hash_queue(&v->ctrl.hash, v->nr_queues, frame, len);
+}
+
 static void on_tap(struct io_watch *w, uint32_t events)
 {
     struct netback_vif *v = w->opaque;
@@ -135,7 +147,8 @@ static void on_tap(struct io_watch *w, uint32_t events)
     for (unsigned i = 0; i < v->nr_queues; i++)
         fds[i] = v->queues[i].pair[0];
     netback_mq_pump(v->tap_fd, fds, v->nr_queues, v->pump_buf, sizeof(struct virtio_net_hdr),
-                    &v->mq);    /* level-triggered: a full batch comes back */
+                    v->ctrl_on ? pick_by_ctrl : NULL, v, &v->mq);
+    /* level-triggered: a full batch comes back */
 }
 
 /* Multi-queue: the queue's socketpair end is readable. */
@@ -195,6 +208,26 @@ static void on_rx_kick(void *opaque)
     struct nb_queue *nq = opaque;
     if (nq->v->connected)
         netback_rx_service(nq->q);
+}
+
+static void on_ctrl_kick(void *opaque)
+{
+    struct netback_vif *v = opaque;
+    if (!v->connected || !v->ctrl_on || v->ctrl.broken)
+        return;
+    if (netback_ctrl_service(&v->ctrl) < 0) {
+        /* A ring that lies: the vif stops, as for a fatal tx error. */
+        log_limited(LOG_WARN, "dom%u: vif %u: impossible number of control requests; "
+                    "vif disabled", v->dev->d->domid, v->dev->devid);
+        xenbus_dev_printf(v->dev, "error", "netback: impossible number of control requests");
+        for (unsigned i = 0; i < v->nr_queues; i++) {
+            v->queues[i].q->broken = true;
+            v->queues[i].q->broken_why = "the control ring failed";
+            want_tap(&v->queues[i], false);
+        }
+        if (v->tap_watched)
+            ioloop_mod(&v->tap_watch, 0);
+    }
 }
 
 /* --- the hotplug script's word (docs/net.md, "MAC filtering") --- */
@@ -311,6 +344,7 @@ static int probe(struct xenbus_dev *dev, int fd, uint32_t flags)
     xenbus_dev_printf(dev, "feature-rx-flip", "0");
     xenbus_dev_printf(dev, "feature-split-event-channels", "1");
     xenbus_dev_printf(dev, "multi-queue-max-queues", "%u", NETBK_MAX_QUEUES);
+    xenbus_dev_printf(dev, "feature-ctrl-ring", "1");
     return 0;
 }
 
@@ -355,6 +389,14 @@ static void nb_disconnect(struct xenbus_dev *dev)
         ioloop_del(&v->tap_watch);
         v->tap_watched = false;
     }
+    if (v->ctrl_bound)
+        backend_fini(&v->ctrl_chan);
+    v->ctrl_bound = false;
+    if (v->ctrl_on)
+        log_info("dom%u: vif %u: control ring: %llu requests", dev->d->domid, dev->devid,
+                 (unsigned long long)v->ctrl.requests);
+    netback_ctrl_fini(&v->ctrl);
+    v->ctrl_on = false;
     for (unsigned i = 0; i < NETBK_MAX_QUEUES; i++)
         queue_fini(&v->queues[i]);
     if (v->nr_queues > 1 && v->mq.dropped)
@@ -482,6 +524,35 @@ static int queue_connect(struct netback_vif *v, struct nb_queue *nq, unsigned nr
     return 0;
 }
 
+/* feature-ctrl-ring: the frontend's ctrl-ring-ref and event-channel-ctrl,
+ * optional (as Linux: with the ref, the channel is required). */
+static int ctrl_connect(struct netback_vif *v)
+{
+    struct xenbus_dev *dev = v->dev;
+    unsigned long ref, port;
+    int rc = xenbus_dev_fe_uint(dev, "ctrl-ring-ref", UINT32_MAX, &ref);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0 || xenbus_dev_fe_uint(dev, "event-channel-ctrl", UINT32_MAX, &port) < 0) {
+        log_limited(LOG_WARN, "dom%u: vif %u: ctrl-ring-ref without a good event-channel-ctrl",
+                    dev->d->domid, dev->devid);
+        xenbus_dev_printf(dev, "error", "netback: ctrl-ring-ref without event-channel-ctrl");
+        return -EINVAL;
+    }
+    rc = backend_bind(dev->d, &v->ctrl_chan, (uint32_t)port, NULL, on_ctrl_kick, v);
+    if (rc < 0)
+        return rc;
+    v->ctrl_bound = true;
+    rc = netback_ctrl_init(&v->ctrl, dev->d, 0, (grant_ref_t)ref, &v->ctrl_chan.chan,
+                           v->nr_queues);
+    if (rc < 0) {
+        xenbus_dev_printf(dev, "error", "netback: ctrl ring %lu does not map", ref);
+        return rc;
+    }
+    v->ctrl_on = true;
+    return 0;
+}
+
 static int nb_connect(struct xenbus_dev *dev)
 {
     struct netback_vif *v = dev->priv;
@@ -553,6 +624,11 @@ static int nb_connect(struct xenbus_dev *dev)
             return rc;
         }
     }
+    rc = ctrl_connect(v);
+    if (rc < 0) {
+        nb_disconnect(dev);
+        return rc;
+    }
     rc = ioloop_add(&v->tap_watch, n > 1 ? EPOLLIN : 0);
     if (rc < 0) {
         nb_disconnect(dev);
@@ -570,6 +646,8 @@ static int nb_connect(struct xenbus_dev *dev)
     tx_all(v);
     for (unsigned i = 0; i < v->nr_queues; i++)
         netback_rx_service(v->queues[i].q);
+    if (v->ctrl_on)
+        on_ctrl_kick(v);
     return 0;
 }
 

@@ -50,7 +50,7 @@ uint32_t netback_flow_hash(const uint8_t *f, uint32_t len)
 }
 
 int netback_mq_pump(int tap_fd, const int *fds, unsigned n, uint8_t *buf, unsigned hdr_len,
-                    struct netback_mq_stats *st)
+                    netback_mq_pick_fn *pick, void *opaque, struct netback_mq_stats *st)
 {
     for (unsigned k = 0; k < PUMP_BATCH; k++) {
         ssize_t r = read(tap_fd, buf, hdr_len + 65536);
@@ -60,7 +60,10 @@ int netback_mq_pump(int tap_fd, const int *fds, unsigned n, uint8_t *buf, unsign
             st->dropped++;
             continue;
         }
-        unsigned q = netback_flow_hash(buf + hdr_len, (uint32_t)(r - hdr_len)) % n;
+        uint32_t len = (uint32_t)(r - hdr_len);
+        int picked = pick ? pick(opaque, buf + hdr_len, len) : -1;
+        unsigned q = picked >= 0 && (unsigned)picked < n ? (unsigned)picked
+                                                         : netback_flow_hash(buf + hdr_len, len) % n;
         if (send(fds[q], buf, (size_t)r, MSG_DONTWAIT) != r)
             st->dropped++;
         else

@@ -25,11 +25,15 @@ struct netback_mq_stats {
     uint64_t pumped, dropped;
 };
 
+/* The frontend's own steering (netback_ctrl.h): a queue below n, or -1 to
+ * leave the packet to the flow hash. */
+typedef int netback_mq_pick_fn(void *opaque, const uint8_t *frame, uint32_t len);
+
 /* Read up to a batch of packets (vnet header + frame) from tap_fd and send
- * each to fds[hash % n] (non-blocking). buf holds at least hdr_len + 65536
- * bytes. 1 when the batch was full (more may wait), 0 when the tap is
- * empty. */
+ * each to the queue pick chooses (when given and it chooses), else to
+ * fds[hash % n] (non-blocking). buf holds at least hdr_len + 65536 bytes.
+ * 1 when the batch was full (more may wait), 0 when the tap is empty. */
 int netback_mq_pump(int tap_fd, const int *fds, unsigned n, uint8_t *buf, unsigned hdr_len,
-                    struct netback_mq_stats *st);
+                    netback_mq_pick_fn *pick, void *opaque, struct netback_mq_stats *st);
 
 #endif
