@@ -26,6 +26,15 @@ static grant_entry_v1_t gnttab1[512] __attribute__((aligned(4096)));
 static struct nf_pages nf_pages[NF_MAX_VIFS] __attribute__((aligned(4096)));
 static unsigned next_ref;
 int netfront_split;
+int netfront_ctrl;
+
+/* The control ring (one at a time), and a page for its messages' data. */
+#define CTRL_REF_IDX 500
+static uint8_t ctrl_ring_page[4096] __attribute__((aligned(4096)));
+static uint8_t ctrl_data_page[4096] __attribute__((aligned(4096)));
+static xen_netif_ctrl_front_ring_t ctrl;
+static uint32_t ctrl_port;
+static int ctrl_up;
 
 _Static_assert(8 + NF_MAX_VIFS * NF_REFS_PER_VIF <= 512, "grant frame 1 holds every netfront");
 
@@ -36,6 +45,15 @@ static grant_ref_t grant(const void *page, int readonly)
     if (next_ref >= 512)
         return 0;
     unsigned i = next_ref++;
+    gnttab1[i].domid = 0;
+    gnttab1[i].frame = (uint32_t)((unsigned long)page >> 12);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    gnttab1[i].flags = GTF_permit_access | (readonly ? GTF_readonly : 0);
+    return GNT_BASE + i;
+}
+
+static grant_ref_t grant_at(unsigned i, const void *page, int readonly)
+{
     gnttab1[i].domid = 0;
     gnttab1[i].frame = (uint32_t)((unsigned long)page >> 12);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -240,6 +258,22 @@ int netfront_connect_queues(struct netfront *qs, unsigned nq, unsigned devid)
     } else if (queue_publish(f, "") < 0) {
         return -1;
     }
+    ctrl_up = 0;
+    snprintf(path, sizeof(path), "%s/feature-ctrl-ring", f->be);
+    if (netfront_ctrl && xs_read(path, val, sizeof(val)) == 0 && parse_ul(val) == 1) {
+        struct evtchn_alloc_unbound c = { .dom = DOMID_SELF, .remote_dom = 0 };
+        if (evtchn_op(EVTCHNOP_alloc_unbound, &c))
+            return -1;
+        ctrl_port = c.port;
+        xen_netif_ctrl_sring_t *cs = (xen_netif_ctrl_sring_t *)ctrl_ring_page;
+        SHARED_RING_INIT(cs);
+        FRONT_RING_INIT(&ctrl, cs, 4096);
+        if (write_ul(f, "ctrl-ring-ref", grant_at(CTRL_REF_IDX, ctrl_ring_page, 0)) < 0 ||
+            write_ul(f, "event-channel-ctrl", ctrl_port) < 0)
+            return -1;
+        grant_at(CTRL_REF_IDX + 1, ctrl_data_page, 1);
+        ctrl_up = 1;
+    }
     if (write_ul(f, "request-rx-copy", 1) < 0 || write_ul(f, "feature-rx-notify", 1) < 0 ||
         write_ul(f, "feature-sg", 1) < 0 || write_ul(f, "feature-gso-tcpv4", 0) < 0 ||
         write_ul(f, "state", XenbusStateConnected) < 0)
@@ -383,6 +417,45 @@ int netfront_close(struct netfront *f)
     wait_backend(f, XenbusStateClosing);
     write_ul(f, "state", XenbusStateClosed);
     return wait_backend(f, XenbusStateClosed);
+}
+
+void *netfront_ctrl_data(grant_ref_t *ref)
+{
+    *ref = GNT_BASE + CTRL_REF_IDX + 1;
+    return ctrl_data_page;
+}
+
+int netfront_ctrl_request(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2,
+                          uint32_t *data)
+{
+    if (!ctrl_up)
+        return -1;
+    static uint16_t id;
+    struct xen_netif_ctrl_request *r = RING_GET_REQUEST(&ctrl, ctrl.req_prod_pvt);
+    *r = (struct xen_netif_ctrl_request){ .id = ++id, .type = type, .data = { d0, d1, d2 } };
+    ctrl.req_prod_pvt++;
+    int notify;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&ctrl, notify);
+    struct evtchn_send s = { .port = ctrl_port };
+    evtchn_op(EVTCHNOP_send, &s);
+    (void)notify;
+    uint64_t deadline = xen_system_time() + 2000000000ull;
+    while (!RING_HAS_UNCONSUMED_RESPONSES(&ctrl)) {
+        if (xen_system_time() >= deadline)
+            return -1;
+        evtchn_port_t p = ctrl_port;
+        struct sched_poll sp = { .nr_ports = 1, .timeout = xen_system_time() + 10000000ull };
+        set_xen_guest_handle(sp.ports, &p);
+        HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_poll, &sp);
+        clear_port(ctrl_port);
+    }
+    struct xen_netif_ctrl_response rsp = *RING_GET_RESPONSE(&ctrl, ctrl.rsp_cons);
+    ctrl.rsp_cons++;
+    if (rsp.id != id || rsp.type != type)
+        return -1;
+    if (data)
+        *data = rsp.data;
+    return (int)rsp.status;
 }
 
 grant_ref_t netfront_grant(const void *page, int readonly)

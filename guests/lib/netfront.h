@@ -77,6 +77,17 @@ void netfront_revoke(grant_ref_t ref);
 void netfront_push_raw_tx(struct netfront *f, const netif_tx_request_t *reqs, unsigned n);
 int netfront_next_tx_response(struct netfront *f, netif_tx_response_t *r, unsigned ms);
 
+/* With netfront_ctrl set (and the backend offering feature-ctrl-ring),
+ * netfront_connect_queues sets up the control ring too (one at a time).
+ * netfront_ctrl_request sends one message and waits for its answer: the
+ * XEN_NETIF_CTRL_STATUS_* (and *data), or -1 when none came or there is no
+ * ring. netfront_ctrl_data: a page (granted read-only, ref in *ref) for a
+ * message's key or table. */
+extern int netfront_ctrl;
+int netfront_ctrl_request(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2,
+                          uint32_t *data);
+void *netfront_ctrl_data(grant_ref_t *ref);
+
 /* Closing, then Closed once the backend has closed. */
 int netfront_close(struct netfront *f);
 

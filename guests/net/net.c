@@ -399,13 +399,69 @@ static void two_vifs_main(void)
 /* `queues=2`: vif 0 with two queues (io/netif.h multi-queue). Each packet
  * is answered on the queue it came in on; "bye" ends it, after checking
  * that both queues carried traffic both ways. */
+/* `ctrl`: through the control ring, every IPv4 packet to queue 1. */
+static void steer_to_queue_1(void)
+{
+    uint32_t d = 0;
+    CHECK_EQ("ctrl: an unknown message is not supported",
+             netfront_ctrl_request(0x99, 0, 0, 0, NULL), XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED);
+    CHECK_EQ("ctrl: flags need an algorithm first",
+             netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS, 0, 0, 0, NULL),
+             XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED);
+    CHECK_EQ("ctrl: Toeplitz", netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
+                                                     XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ,
+                                                     0, 0, NULL), XEN_NETIF_CTRL_STATUS_SUCCESS);
+    CHECK("ctrl: IPv4 hashing offered",
+          netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS, 0, 0, 0, &d) ==
+          XEN_NETIF_CTRL_STATUS_SUCCESS && (d & XEN_NETIF_CTRL_HASH_TYPE_IPV4));
+    CHECK_EQ("ctrl: IPv4 and IPv4/TCP hashing",
+             netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS,
+                                   XEN_NETIF_CTRL_HASH_TYPE_IPV4 |
+                                   XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP, 0, 0, NULL),
+             XEN_NETIF_CTRL_STATUS_SUCCESS);
+    grant_ref_t ref;
+    uint8_t *page = netfront_ctrl_data(&ref);
+    for (unsigned i = 0; i < 40; i++)
+        page[i] = (uint8_t)(i * 37 + 1);
+    CHECK_EQ("ctrl: a key over 40 bytes overflows",
+             netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, ref, 41, 0, NULL),
+             XEN_NETIF_CTRL_STATUS_BUFFER_OVERFLOW);
+    CHECK_EQ("ctrl: the key", netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, ref, 40,
+                                                    0, NULL), XEN_NETIF_CTRL_STATUS_SUCCESS);
+    CHECK("ctrl: a mapping table offered",
+          netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE, 0, 0, 0, &d) ==
+          XEN_NETIF_CTRL_STATUS_SUCCESS && d >= 8);
+    CHECK_EQ("ctrl: an 8-entry table",
+             netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE, 8, 0, 0, NULL),
+             XEN_NETIF_CTRL_STATUS_SUCCESS);
+    uint32_t *m = (uint32_t *)page;
+    for (unsigned i = 0; i < 8; i++)
+        m[i] = 1;
+    m[5] = 2;                               /* no queue 2 */
+    CHECK_EQ("ctrl: a table naming a queue that is not there is refused",
+             netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ref, 8, 0, NULL),
+             XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER);
+    CHECK_EQ("ctrl: a table past its size is refused",
+             netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ref, 8, 1, NULL),
+             XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER);
+    m[5] = 1;
+    CHECK_EQ("ctrl: every entry queue 1",
+             netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ref, 8, 0, NULL),
+             XEN_NETIF_CTRL_STATUS_SUCCESS);
+}
+
 static void queues_main(void)
 {
+    int use_ctrl = has_word("ctrl");
+    netfront_ctrl = use_ctrl;
     int rc = netfront_connect_queues(nfs, 2, 0);
     CHECK("netfront connected with two queues", rc == 0);
     if (rc < 0)
         finish("net");
+    if (use_ctrl)
+        steer_to_queue_1();
     print_ready(0);
+    unsigned ipv4_rx[2] = { 0, 0 };
     for (int bye = 0; !bye;) {
         for (unsigned i = 0; i < 2 && !bye; i++) {
             cur = &nfs[i];
@@ -413,18 +469,25 @@ static void queues_main(void)
                 int n = netfront_recv(cur, pkt, sizeof(pkt), k ? 0 : 20, NULL);
                 if (n == 0)
                     break;
-                if (n > 0 && get16(pkt + 12) == ETH_IP)
+                if (n > 0 && get16(pkt + 12) == ETH_IP) {
+                    ipv4_rx[i]++;
                     bye = on_ip(pkt, (unsigned)n) == 1;
-                else
+                } else {
                     dispatch(n);
+                }
             }
         }
     }
+    printk("net: ipv4 received on queue 0: %u, on queue 1: %u\n", ipv4_rx[0], ipv4_rx[1]);
+    if (use_ctrl)
+        CHECK("ctrl: every IPv4 packet came on queue 1", ipv4_rx[0] == 0 && ipv4_rx[1] > 0);
     for (unsigned i = 0; i < 2; i++)
         printk("net: queue %u rx %llu tx %llu\n", i, (unsigned long long)nfs[i].rx_packets,
                (unsigned long long)nfs[i].tx_packets);
-    CHECK("both queues received", nfs[0].rx_packets > 0 && nfs[1].rx_packets > 0);
-    CHECK("both queues sent", nfs[0].tx_packets > 0 && nfs[1].tx_packets > 0);
+    if (!use_ctrl)
+        CHECK("both queues received", nfs[0].rx_packets > 0 && nfs[1].rx_packets > 0);
+    if (!use_ctrl)
+        CHECK("both queues sent", nfs[0].tx_packets > 0 && nfs[1].tx_packets > 0);
     CHECK_EQ("tx errors", nfs[0].tx_errors + nfs[1].tx_errors, 0);
     CHECK("answered udp", echoes > 0);
     cur = &nfs[0];
