@@ -124,6 +124,16 @@ int vif_add(struct xs_client *xs, int ctl_fd, unsigned domid, struct xvif *v,
         xdev_remove(xs, ctl_fd, XENON_DEV_VIF, domid, (unsigned)devid, NULL);
         return -1;
     }
+    /* What the script asked of netback (vif_host.h), there before
+     * hotplug-status, which netback waits for before the guest may send. */
+    snprintf(path, sizeof(path), "%s/antispoof", be);
+    if (h.antispoof && xs_write(xs, path, "1") < 0) {
+        fprintf(err, "libxl: error: vif %d: cannot ask for anti-spoofing\n", devid);
+        h.online = false;
+        (void)vif_hotplug_run(&h);
+        xdev_remove(xs, ctl_fd, XENON_DEV_VIF, domid, (unsigned)devid, NULL);
+        return -1;
+    }
     snprintf(path, sizeof(path), "%s/hotplug-status", be);
     xs_write(xs, path, "connected");
     /* The frontend's MTU: the one given, else what the script set (the

@@ -103,8 +103,34 @@ void vif_script_path(const char *script, char *out, size_t n)
     snprintf(out, n, "%s/%s", dir && *dir ? dir : XENON_SCRIPT_DIR, script);
 }
 
-int vif_hotplug_run(const struct vif_hotplug *h)
+#define BACKEND_FD 3
+#define REQUESTS_MAX 1024
+
+/* What the script wrote on its descriptor 3: "key=value" lines. */
+static void take_requests(struct vif_hotplug *h, int fd)
 {
+    char buf[REQUESTS_MAX + 1];
+    ssize_t n = read(fd, buf, REQUESTS_MAX);
+    if (n <= 0)
+        return;
+    buf[n] = 0;
+    for (char *line = buf, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        if (strcmp(line, "antispoof=1") == 0)
+            h->antispoof = true;
+        else if (strcmp(line, "antispoof=0") == 0)
+            h->antispoof = false;
+        else if (*line)
+            log_warn("hotplug script for %s: request \"%.60s\" not understood; ignored",
+                     h->ifname ? h->ifname : "?", line);
+    }
+}
+
+int vif_hotplug_run(struct vif_hotplug *h)
+{
+    h->antispoof = false;
     char script[4096];
     vif_script_path(h->script, script, sizeof(script));
     char e_script[4200], e_path[96], e_netdev[300], e_vif[32], e_bridge[300],
@@ -120,27 +146,51 @@ int vif_hotplug_run(const struct vif_hotplug *h)
     char *envp[] = {
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         e_script, "XENBUS_TYPE=vif", e_path, "XENBUS_BASE_PATH=backend",
-        e_netdev, e_vif, e_bridge, e_ip, e_mac, NULL,
+        e_netdev, e_vif, e_bridge, e_ip, e_mac,
+        h->online ? "XENON_BACKEND_FD=3" : NULL, NULL,
     };
     char *argv[] = { script, h->online ? "online" : "offline", "type_if=vif", NULL };
 
     if (access(script, X_OK) < 0)
         return -errno;
-    pid_t pid = fork();
-    if (pid < 0)
+    /* The script's requests (online only): a pipe on its descriptor 3. */
+    int req[2] = { -1, -1 };
+    if (h->online && pipe2(req, O_CLOEXEC | O_NONBLOCK) < 0)
         return -errno;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        if (req[0] >= 0) {
+            close(req[0]);
+            close(req[1]);
+        }
+        return -e;
+    }
     if (pid == 0) {
         int null = open("/dev/null", O_RDONLY);
         if (null >= 0) {
             dup2(null, 0);
-            if (null > 2)
+            if (null > 2 && null != BACKEND_FD)
                 close(null);
+        }
+        if (req[1] >= 0) {
+            /* dup2 clears close-on-exec on the copy; writes block again
+             * (a script that floods it is killed at the timeout). */
+            if (req[1] == BACKEND_FD)
+                fcntl(req[1], F_SETFD, 0);
+            else
+                dup2(req[1], BACKEND_FD);
+            fcntl(BACKEND_FD, F_SETFL, 0);
+        } else if (null != BACKEND_FD) {
+            close(BACKEND_FD);
         }
         /* Our own process group, so a timeout kills what it started too. */
         setpgid(0, 0);
         execve(script, argv, envp);
         _exit(127);
     }
+    if (req[1] >= 0)
+        close(req[1]);
     /* Wait on a pidfd, bounded; no polling loop. */
     int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
     int status;
@@ -159,8 +209,16 @@ int vif_hotplug_run(const struct vif_hotplug *h)
         }
     }
     while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return -errno;
+        if (errno != EINTR) {
+            int e = errno;
+            if (req[0] >= 0)
+                close(req[0]);
+            return -e;
+        }
+    }
+    if (req[0] >= 0) {
+        take_requests(h, req[0]);
+        close(req[0]);
     }
     if (WIFEXITED(status))
         return WEXITSTATUS(status);

@@ -16,6 +16,15 @@
  * scripts directory (Xen's /etc/xen/scripts). It runs with stdin on
  * /dev/null, its output on ours, and at most VIF_HOTPLUG_TIMEOUT_S
  * seconds (then it is killed, as libxl kills a stuck script).
+ *
+ * What Xen's scripts do to the host's firewall (ebtables/nftables/
+ * iptables rules on the vif's port) a script here asks of netback, which
+ * filters the vif's frames itself (docs/net.md, "MAC filtering"): on
+ * online, descriptor 3 (named in XENON_BACKEND_FD=3) is a pipe to the
+ * toolstack, and the line `antispoof=1` written there asks for the vif's
+ * frames to be judged against its mac and ip. The toolstack writes it to
+ * the backend directory before hotplug-status, and netback lets the guest
+ * send nothing before it has read both. Other lines are ignored (logged).
  */
 #ifndef XENON_VIF_HOST_H
 #define XENON_VIF_HOST_H
@@ -55,11 +64,12 @@ struct vif_hotplug {
     uint32_t domid;
     int devid;
     const char *ifname, *bridge, *ip, *mac, *gatewaydev;   /* NULL: "" */
+    bool antispoof;                 /* out: the script asked for it (online) */
 };
 
 /* Run the script and wait for it. 0 when it exited 0; -errno when it
  * could not run; a positive status (its exit code, or 128 + signal)
  * otherwise. */
-int vif_hotplug_run(const struct vif_hotplug *h);
+int vif_hotplug_run(struct vif_hotplug *h);
 
 #endif

@@ -12,19 +12,48 @@
 #define GNT_FRAME_IDX 1
 #define GNT_BASE 512u
 
+/* The pages of one netfront (NF_MAX_VIFS at once, by devid). */
+struct nf_pages {
+    uint8_t tx_ring[4096], rx_ring[4096];
+    uint8_t rx[NF_RX_BUFS][4096];
+    uint8_t tx[NF_TX_BUFS][4096];
+};
+/* Grant refs per netfront: its rings and buffers, and room for a few more
+ * (the hostile guest grants its own pages after connecting). */
+#define NF_REFS_PER_VIF (2 + NF_RX_BUFS + NF_TX_BUFS + 16)
+
 static grant_entry_v1_t gnttab1[512] __attribute__((aligned(4096)));
-static uint8_t tx_ring_page[4096] __attribute__((aligned(4096)));
-static uint8_t rx_ring_page[4096] __attribute__((aligned(4096)));
-static uint8_t rx_pages[NF_RX_BUFS][4096] __attribute__((aligned(4096)));
-static uint8_t tx_pages[NF_TX_BUFS][4096] __attribute__((aligned(4096)));
+static struct nf_pages nf_pages[NF_MAX_VIFS] __attribute__((aligned(4096)));
 static unsigned next_ref;
 int netfront_split;
+int netfront_ctrl;
+
+/* The control ring (one at a time), and a page for its messages' data. */
+#define CTRL_REF_IDX 500
+static uint8_t ctrl_ring_page[4096] __attribute__((aligned(4096)));
+static uint8_t ctrl_data_page[4096] __attribute__((aligned(4096)));
+static xen_netif_ctrl_front_ring_t ctrl;
+static uint32_t ctrl_port;
+static int ctrl_up;
+
+_Static_assert(8 + NF_MAX_VIFS * NF_REFS_PER_VIF <= 512, "grant frame 1 holds every netfront");
+
+#define PAGES(f) (&nf_pages[(f)->slot])
 
 static grant_ref_t grant(const void *page, int readonly)
 {
     if (next_ref >= 512)
         return 0;
     unsigned i = next_ref++;
+    gnttab1[i].domid = 0;
+    gnttab1[i].frame = (uint32_t)((unsigned long)page >> 12);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    gnttab1[i].flags = GTF_permit_access | (readonly ? GTF_readonly : 0);
+    return GNT_BASE + i;
+}
+
+static grant_ref_t grant_at(unsigned i, const void *page, int readonly)
+{
     gnttab1[i].domid = 0;
     gnttab1[i].frame = (uint32_t)((unsigned long)page >> 12);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -118,9 +147,63 @@ static void post_rx(struct netfront *f)
         kick_rx(f);
 }
 
-int netfront_connect(struct netfront *f, unsigned devid)
+/* Queue f's rings, channels and buffers (its pages: f->slot), posted. */
+static int queue_setup(struct netfront *f)
 {
+    char path[96], val[64];
+    next_ref = 8 + f->slot * NF_REFS_PER_VIF;
+    struct evtchn_alloc_unbound a = { .dom = DOMID_SELF, .remote_dom = 0 };
+    if (evtchn_op(EVTCHNOP_alloc_unbound, &a))
+        return -1;
+    f->port = a.port;
+    snprintf(path, sizeof(path), "%s/feature-split-event-channels", f->be);
+    if (netfront_split && xs_read(path, val, sizeof(val)) == 0 && parse_ul(val) == 1) {
+        struct evtchn_alloc_unbound b = { .dom = DOMID_SELF, .remote_dom = 0 };
+        if (evtchn_op(EVTCHNOP_alloc_unbound, &b))
+            return -1;
+        f->rx_port = b.port;
+        f->split = 1;
+    }
+    struct nf_pages *pg = PAGES(f);
+    netif_tx_sring_t *ts = (netif_tx_sring_t *)pg->tx_ring;
+    netif_rx_sring_t *rs = (netif_rx_sring_t *)pg->rx_ring;
+    SHARED_RING_INIT(ts);
+    SHARED_RING_INIT(rs);
+    FRONT_RING_INIT(&f->tx, ts, 4096);
+    FRONT_RING_INIT(&f->rx, rs, 4096);
+    f->tx_ring_ref = grant(pg->tx_ring, 0);
+    f->rx_ring_ref = grant(pg->rx_ring, 0);
+    for (unsigned i = 0; i < NF_RX_BUFS; i++)
+        f->rx_gref[i] = grant(pg->rx[i], 0);
+    for (unsigned i = 0; i < NF_TX_BUFS; i++) {
+        f->tx_gref[i] = grant(pg->tx[i], 1);
+        f->tx_free[i] = (uint16_t)i;
+    }
+    f->nr_tx_free = NF_TX_BUFS;
+    post_rx(f);
+    return 0;
+}
+
+/* Its keys: at the root (prefix "") or under queue-N/. */
+static int queue_publish(struct netfront *f, const char *prefix)
+{
+    char k[48];
+#define KEY(name) (snprintf(k, sizeof(k), "%s%s", prefix, name), k)
+    if (write_ul(f, KEY("tx-ring-ref"), f->tx_ring_ref) < 0 ||
+        write_ul(f, KEY("rx-ring-ref"), f->rx_ring_ref) < 0)
+        return -1;
+    if (f->split)
+        return write_ul(f, KEY("event-channel-tx"), f->port) < 0 ||
+               write_ul(f, KEY("event-channel-rx"), f->rx_port) < 0 ? -1 : 0;
+    return write_ul(f, KEY("event-channel"), f->port);
+#undef KEY
+}
+
+int netfront_connect_queues(struct netfront *qs, unsigned nq, unsigned devid)
+{
+    struct netfront *f = &qs[0];
     memset(f, 0, sizeof(*f));
+    f->slot = devid % NF_MAX_VIFS;
     snprintf(f->fe, sizeof(f->fe), "device/vif/%u", devid);
     char path[96], val[64];
     snprintf(path, sizeof(path), "%s/backend", f->fe);
@@ -146,7 +229,6 @@ int netfront_connect(struct netfront *f, unsigned devid)
     };
     if (HYPERCALL2(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, &x))
         return -1;
-    next_ref = 8;
     if (wait_backend(f, XenbusStateInitWait) < 0)
         return -1;
     snprintf(path, sizeof(path), "%s/feature-rx-copy", f->be);
@@ -154,48 +236,61 @@ int netfront_connect(struct netfront *f, unsigned devid)
         printk("netfront: backend without feature-rx-copy\n");
         return -1;
     }
-    struct evtchn_alloc_unbound a = { .dom = DOMID_SELF, .remote_dom = 0 };
-    if (evtchn_op(EVTCHNOP_alloc_unbound, &a))
-        return -1;
-    f->port = a.port;
-    snprintf(path, sizeof(path), "%s/feature-split-event-channels", f->be);
-    if (netfront_split && xs_read(path, val, sizeof(val)) == 0 && parse_ul(val) == 1) {
-        struct evtchn_alloc_unbound b = { .dom = DOMID_SELF, .remote_dom = 0 };
-        if (evtchn_op(EVTCHNOP_alloc_unbound, &b))
+    if (nq > 1) {
+        snprintf(path, sizeof(path), "%s/multi-queue-max-queues", f->be);
+        if (nq > NF_MAX_VIFS || xs_read(path, val, sizeof(val)) < 0 || parse_ul(val) < nq) {
+            printk("netfront: backend offers fewer than %u queues\n", nq);
             return -1;
-        f->rx_port = b.port;
-        f->split = 1;
+        }
     }
-
-    netif_tx_sring_t *ts = (netif_tx_sring_t *)tx_ring_page;
-    netif_rx_sring_t *rs = (netif_rx_sring_t *)rx_ring_page;
-    SHARED_RING_INIT(ts);
-    SHARED_RING_INIT(rs);
-    FRONT_RING_INIT(&f->tx, ts, 4096);
-    FRONT_RING_INIT(&f->rx, rs, 4096);
-    f->tx_ring_ref = grant(tx_ring_page, 0);
-    f->rx_ring_ref = grant(rx_ring_page, 0);
-    for (unsigned i = 0; i < NF_RX_BUFS; i++)
-        f->rx_gref[i] = grant(rx_pages[i], 0);
-    for (unsigned i = 0; i < NF_TX_BUFS; i++) {
-        f->tx_gref[i] = grant(tx_pages[i], 1);
-        f->tx_free[i] = (uint16_t)i;
+    for (unsigned i = 0; i < nq; i++) {
+        if (i) {
+            qs[i] = *f;                 /* the device's paths, MAC and MTU */
+            qs[i].slot = (f->slot + i) % NF_MAX_VIFS;
+        }
+        if (queue_setup(&qs[i]) < 0)
+            return -1;
     }
-    f->nr_tx_free = NF_TX_BUFS;
-    post_rx(f);
-
-    if (write_ul(f, "tx-ring-ref", f->tx_ring_ref) < 0 ||
-        write_ul(f, "rx-ring-ref", f->rx_ring_ref) < 0 ||
-        (f->split ? write_ul(f, "event-channel-tx", f->port) < 0 ||
-                    write_ul(f, "event-channel-rx", f->rx_port) < 0
-                  : write_ul(f, "event-channel", f->port) < 0) ||
-        write_ul(f, "request-rx-copy", 1) < 0 || write_ul(f, "feature-rx-notify", 1) < 0 ||
+    if (nq > 1) {
+        if (write_ul(f, "multi-queue-num-queues", nq) < 0)
+            return -1;
+        for (unsigned i = 0; i < nq; i++) {
+            char prefix[16];
+            snprintf(prefix, sizeof(prefix), "queue-%u/", i);
+            if (queue_publish(&qs[i], prefix) < 0)
+                return -1;
+        }
+    } else if (queue_publish(f, "") < 0) {
+        return -1;
+    }
+    ctrl_up = 0;
+    snprintf(path, sizeof(path), "%s/feature-ctrl-ring", f->be);
+    if (netfront_ctrl && xs_read(path, val, sizeof(val)) == 0 && parse_ul(val) == 1) {
+        struct evtchn_alloc_unbound c = { .dom = DOMID_SELF, .remote_dom = 0 };
+        if (evtchn_op(EVTCHNOP_alloc_unbound, &c))
+            return -1;
+        ctrl_port = c.port;
+        xen_netif_ctrl_sring_t *cs = (xen_netif_ctrl_sring_t *)ctrl_ring_page;
+        SHARED_RING_INIT(cs);
+        FRONT_RING_INIT(&ctrl, cs, 4096);
+        if (write_ul(f, "ctrl-ring-ref", grant_at(CTRL_REF_IDX, ctrl_ring_page, 0)) < 0 ||
+            write_ul(f, "event-channel-ctrl", ctrl_port) < 0)
+            return -1;
+        grant_at(CTRL_REF_IDX + 1, ctrl_data_page, 1);
+        ctrl_up = 1;
+    }
+    if (write_ul(f, "request-rx-copy", 1) < 0 || write_ul(f, "feature-rx-notify", 1) < 0 ||
         write_ul(f, "feature-sg", 1) < 0 || write_ul(f, "feature-gso-tcpv4", 0) < 0 ||
         write_ul(f, "state", XenbusStateConnected) < 0)
         return -1;
     if (wait_backend(f, XenbusStateConnected) < 0)
         return -1;
     return 0;
+}
+
+int netfront_connect(struct netfront *f, unsigned devid)
+{
+    return netfront_connect_queues(f, 1, devid);
 }
 
 static void reap_tx(struct netfront *f)
@@ -222,7 +317,7 @@ int netfront_send(struct netfront *f, const void *pkt, unsigned len, int csum_bl
     if (!f->nr_tx_free)
         return -1;
     uint16_t id = f->tx_free[--f->nr_tx_free];
-    memcpy(tx_pages[id], pkt, len);
+    memcpy(PAGES(f)->tx[id], pkt, len);
     netif_tx_request_t *r = RING_GET_REQUEST(&f->tx, f->tx.req_prod_pvt);
     r->gref = f->tx_gref[id];
     r->offset = 0;
@@ -249,7 +344,7 @@ int netfront_send_gso(struct netfront *f, const void *pkt, unsigned len, unsigne
     for (unsigned i = 0, off = 0; i < slots; i++, off += 4096) {
         uint16_t id = f->tx_free[--f->nr_tx_free];
         unsigned chunk = len - off < 4096 ? len - off : 4096;
-        memcpy(tx_pages[id], (const uint8_t *)pkt + off, chunk);
+        memcpy(PAGES(f)->tx[id], (const uint8_t *)pkt + off, chunk);
         netif_tx_request_t *r = RING_GET_REQUEST(&f->tx, f->tx.req_prod_pvt);
         f->tx.req_prod_pvt++;
         r->gref = f->tx_gref[id];
@@ -336,7 +431,7 @@ int netfront_recv(struct netfront *f, void *buf, unsigned cap, unsigned ms,
         if (r.status < 0) {
             err = 1;
         } else if (len + (unsigned)r.status <= cap && r.offset + (unsigned)r.status <= 4096) {
-            memcpy((uint8_t *)buf + len, rx_pages[k % NF_RX_BUFS] + r.offset,
+            memcpy((uint8_t *)buf + len, PAGES(f)->rx[k % NF_RX_BUFS] + r.offset,
                    (unsigned)r.status);
             len += (unsigned)r.status;
         } else {
@@ -374,6 +469,45 @@ int netfront_close(struct netfront *f)
     wait_backend(f, XenbusStateClosing);
     write_ul(f, "state", XenbusStateClosed);
     return wait_backend(f, XenbusStateClosed);
+}
+
+void *netfront_ctrl_data(grant_ref_t *ref)
+{
+    *ref = GNT_BASE + CTRL_REF_IDX + 1;
+    return ctrl_data_page;
+}
+
+int netfront_ctrl_request(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2,
+                          uint32_t *data)
+{
+    if (!ctrl_up)
+        return -1;
+    static uint16_t id;
+    struct xen_netif_ctrl_request *r = RING_GET_REQUEST(&ctrl, ctrl.req_prod_pvt);
+    *r = (struct xen_netif_ctrl_request){ .id = ++id, .type = type, .data = { d0, d1, d2 } };
+    ctrl.req_prod_pvt++;
+    int notify;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&ctrl, notify);
+    struct evtchn_send s = { .port = ctrl_port };
+    evtchn_op(EVTCHNOP_send, &s);
+    (void)notify;
+    uint64_t deadline = xen_system_time() + 2000000000ull;
+    while (!RING_HAS_UNCONSUMED_RESPONSES(&ctrl)) {
+        if (xen_system_time() >= deadline)
+            return -1;
+        evtchn_port_t p = ctrl_port;
+        struct sched_poll sp = { .nr_ports = 1, .timeout = xen_system_time() + 10000000ull };
+        set_xen_guest_handle(sp.ports, &p);
+        HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_poll, &sp);
+        clear_port(ctrl_port);
+    }
+    struct xen_netif_ctrl_response rsp = *RING_GET_RESPONSE(&ctrl, ctrl.rsp_cons);
+    ctrl.rsp_cons++;
+    if (rsp.id != id || rsp.type != type)
+        return -1;
+    if (data)
+        *data = rsp.data;
+    return (int)rsp.status;
 }
 
 grant_ref_t netfront_grant(const void *page, int readonly)

@@ -3,9 +3,11 @@
  * Linux's xen-netfront connects): rx-copy, one queue, one event channel,
  * rx buffers posted up front and reposted as they come back, packets sent
  * from one page each (up to 4096 bytes), responses polled (test guests
- * take no interrupts; the wait is SCHEDOP_poll on the port). Its grants
- * live in grant frame 1 (refs 512..1023), so a guest may use frame 0 for
- * other frontends (blkfront) beside it.
+ * take no interrupts; the wait is SCHEDOP_poll on the port). Up to
+ * NF_MAX_VIFS netfronts at once, each with pages of its own chosen by its
+ * devid (devid % NF_MAX_VIFS: two connected at once need devids that
+ * differ there). Its grants live in grant frame 1 (refs 512..1023), so a
+ * guest may use frame 0 for other frontends (blkfront) beside it.
  */
 #ifndef GUEST_NETFRONT_H
 #define GUEST_NETFRONT_H
@@ -20,8 +22,18 @@
 #include <xen/grant_table.h>
 #include <xen/io/netif.h>
 
+/* The ring-3 benchmark guest posts the whole rx ring (a flood would
+ * otherwise wait for refills) and serves one vif; the test guests serve up
+ * to two vifs (or two queues), all within one grant frame. */
+#ifdef NET_RING3
 #define NF_RX_BUFS 256
 #define NF_TX_BUFS 64
+#define NF_MAX_VIFS 1
+#else
+#define NF_RX_BUFS 64
+#define NF_TX_BUFS 32
+#define NF_MAX_VIFS 2
+#endif
 
 struct netfront {
     char fe[48];                    /* device/vif/<devid> */
@@ -31,6 +43,7 @@ struct netfront {
     uint32_t port;                  /* tx's, and rx's unless split */
     uint32_t rx_port;               /* split event channels: rx's own */
     int split;
+    unsigned slot;                  /* its pages: devid % NF_MAX_VIFS */
     netif_tx_front_ring_t tx;
     netif_rx_front_ring_t rx;
     grant_ref_t tx_ring_ref, rx_ring_ref;
@@ -50,6 +63,13 @@ extern int netfront_split;
  * spins: each block costs an exit and a wake-up. */
 extern unsigned netfront_spin_us;
 int netfront_connect(struct netfront *f, unsigned devid);
+
+/* Connect vif `devid` with nq queues (io/netif.h multi-queue: the keys of
+ * queue i under queue-i/, multi-queue-num-queues = nq; nq = 1 is
+ * netfront_connect). qs[i] is queue i, with pages of its own (nq at most
+ * NF_MAX_VIFS, and then no other vif at once); send and receive on each as
+ * on a netfront, close on qs[0]. 0 or -1. */
+int netfront_connect_queues(struct netfront *qs, unsigned nq, unsigned devid);
 
 /* Queue one packet (csum_blank: its L4 checksum holds only the pseudo-
  * header sum, for the backend to finish) and kick. 0, or -1 when no tx
@@ -75,6 +95,17 @@ grant_ref_t netfront_grant(const void *page, int readonly);
 void netfront_revoke(grant_ref_t ref);
 void netfront_push_raw_tx(struct netfront *f, const netif_tx_request_t *reqs, unsigned n);
 int netfront_next_tx_response(struct netfront *f, netif_tx_response_t *r, unsigned ms);
+
+/* With netfront_ctrl set (and the backend offering feature-ctrl-ring),
+ * netfront_connect_queues sets up the control ring too (one at a time).
+ * netfront_ctrl_request sends one message and waits for its answer: the
+ * XEN_NETIF_CTRL_STATUS_* (and *data), or -1 when none came or there is no
+ * ring. netfront_ctrl_data: a page (granted read-only, ref in *ref) for a
+ * message's key or table. */
+extern int netfront_ctrl;
+int netfront_ctrl_request(uint16_t type, uint32_t d0, uint32_t d1, uint32_t d2,
+                          uint32_t *data);
+void *netfront_ctrl_data(grant_ref_t *ref);
 
 /* Closing, then Closed once the backend has closed. */
 int netfront_close(struct netfront *f);

@@ -12,7 +12,9 @@
  * counts and powers off. With `hotplug` on its command line it starts with
  * no vif: it waits for one to appear (xl network-attach), serves it until
  * its backend closes (xl network-detach), closes its end and waits for
- * the next, as a frontend follows hot-plugged devices.
+ * the next, as a frontend follows hot-plugged devices. With `vifs=2` it
+ * serves vifs 0 and 1 at once (ip= and ip1=), following each one's
+ * detach and attach. With `queues=2` its vif 0 has two queues.
  *
  * UDP to port 9 is counted and dropped (the benchmark's floods); a datagram
  * "stats" to port 7 is answered with "sink=<datagrams> bytes=<payload
@@ -39,7 +41,12 @@
 
 static uint8_t pkt[65536];
 static uint8_t out[2048];
-static uint8_t my_ip[4] = { 10, 99, 0, 2 };
+/* Each vif's address (ip= for vif 0, ip1= for vif 1); my_ip is the one of
+ * the vif being served. */
+/* Two vifs or queues at most (netfront's NF_MAX_VIFS: 1 in the bench build). */
+#define NET_MAX_VIFS 2
+static uint8_t ips[NET_MAX_VIFS][4] = { { 10, 99, 0, 2 }, { 10, 98, 0, 2 } };
+static uint8_t *my_ip = ips[0];
 static uint8_t peer_ip[4];          /* peer=A.B.C.D: a guest to ping */
 static int have_peer;
 static uint8_t peer_mac[6];
@@ -89,7 +96,11 @@ static int parse_ipv4(const char *key, uint8_t ip[4])
     return 0;
 }
 
-static struct netfront nf;
+/* One netfront a vif; the responder below answers on `nf`, the one being
+ * served (cur). */
+static struct netfront nfs[NET_MAX_VIFS];
+static struct netfront *cur = &nfs[0];
+#define nf (*cur)
 static uint8_t gso_frame[65536];
 static unsigned arps, pings, echoes;
 static uint64_t sink_packets, sink_bytes;
@@ -399,6 +410,178 @@ static int new_vif(void)
     return -1;
 }
 
+/* `vifs=2`: vifs 0 and 1 at once (each on a bridge of its own, at ip= and
+ * ip1=), served in turn. A vif whose backend closes (xl network-detach) is
+ * closed here and connected again when it comes back (network-attach);
+ * "bye" on either ends it. */
+static void two_vifs_main(void)
+{
+    int up[NET_MAX_VIFS] = { 0 };
+    unsigned idle[NET_MAX_VIFS] = { 0 }, reattached = 0;
+    for (unsigned i = 0; i < NET_MAX_VIFS; i++) {
+        cur = &nfs[i];
+        my_ip = ips[i];
+        int rc = netfront_connect(cur, i);
+        check("vif connected", rc == 0, "vif %u", i);
+        if (rc < 0)
+            finish("net");
+        up[i] = 1;
+        print_ready(i);
+    }
+    for (int bye = 0; !bye;) {
+        for (unsigned i = 0; i < NET_MAX_VIFS && !bye; i++) {
+            cur = &nfs[i];
+            my_ip = ips[i];
+            if (!up[i]) {
+                /* Now and then (xenstore is slow from here), whether it
+                 * came back; a short wait when no vif is up at all. */
+                if (++idle[i] % 8 == 0 && new_vif() == (int)i) {
+                    int rc = netfront_connect(cur, i);
+                    check("vif connected again", rc == 0, "vif %u", i);
+                    up[i] = rc == 0;
+                    reattached += rc == 0;
+                    if (up[i])
+                        print_ready(i);
+                } else if (!up[0] && !up[1]) {
+                    struct sched_poll sp = { .nr_ports = 0,
+                                             .timeout = xen_system_time() + 20000000ull };
+                    HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_poll, &sp);
+                }
+                continue;
+            }
+            /* Up to a batch from this vif: the first waited for briefly,
+             * the rest only while they are there. */
+            for (unsigned k = 0; k < 64 && !bye; k++) {
+                int n = netfront_recv(cur, pkt, sizeof(pkt), k ? 0 : 20, NULL);
+                if (n == 0) {
+                    /* Idle: now and then, whether its backend is going. */
+                    if (k == 0 && ++idle[i] % 10 == 0 && backend_closing()) {
+                        int rc = netfront_close(cur);
+                        printk("net: vif %u went away, closed (%d)\n", i, rc);
+                        up[i] = 0;
+                    }
+                    break;
+                }
+                idle[i] = 0;
+                if (n > 0 && get16(pkt + 12) == ETH_IP)
+                    bye = on_ip(pkt, (unsigned)n) == 1;
+                else
+                    dispatch(n);
+            }
+        }
+    }
+    printk("net: answered %u arp, %u ping, %u udp echo over two vifs, %u reattached\n",
+           arps, pings, echoes, reattached);
+    CHECK("answered pings", pings > 0);
+    CHECK("answered udp", echoes > 0);
+    for (unsigned i = 0; i < NET_MAX_VIFS; i++) {
+        cur = &nfs[i];
+        CHECK_EQ("tx errors", nf.tx_errors, 0);
+        if (up[i])
+            CHECK_EQ("netfront closed", netfront_close(cur), 0);
+    }
+    finish("net");
+}
+
+/* `queues=2`: vif 0 with two queues (io/netif.h multi-queue). Each packet
+ * is answered on the queue it came in on; "bye" ends it, after checking
+ * that both queues carried traffic both ways. */
+/* `ctrl`: through the control ring, every IPv4 packet to queue 1. */
+static void steer_to_queue_1(void)
+{
+    uint32_t d = 0;
+    CHECK_EQ("ctrl: an unknown message is not supported",
+             netfront_ctrl_request(0x99, 0, 0, 0, NULL), XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED);
+    CHECK_EQ("ctrl: flags need an algorithm first",
+             netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS, 0, 0, 0, NULL),
+             XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED);
+    CHECK_EQ("ctrl: Toeplitz", netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
+                                                     XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ,
+                                                     0, 0, NULL), XEN_NETIF_CTRL_STATUS_SUCCESS);
+    CHECK("ctrl: IPv4 hashing offered",
+          netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS, 0, 0, 0, &d) ==
+          XEN_NETIF_CTRL_STATUS_SUCCESS && (d & XEN_NETIF_CTRL_HASH_TYPE_IPV4));
+    CHECK_EQ("ctrl: IPv4 and IPv4/TCP hashing",
+             netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS,
+                                   XEN_NETIF_CTRL_HASH_TYPE_IPV4 |
+                                   XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP, 0, 0, NULL),
+             XEN_NETIF_CTRL_STATUS_SUCCESS);
+    grant_ref_t ref;
+    uint8_t *page = netfront_ctrl_data(&ref);
+    for (unsigned i = 0; i < 40; i++)
+        page[i] = (uint8_t)(i * 37 + 1);
+    CHECK_EQ("ctrl: a key over 40 bytes overflows",
+             netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, ref, 41, 0, NULL),
+             XEN_NETIF_CTRL_STATUS_BUFFER_OVERFLOW);
+    CHECK_EQ("ctrl: the key", netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, ref, 40,
+                                                    0, NULL), XEN_NETIF_CTRL_STATUS_SUCCESS);
+    CHECK("ctrl: a mapping table offered",
+          netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE, 0, 0, 0, &d) ==
+          XEN_NETIF_CTRL_STATUS_SUCCESS && d >= 8);
+    CHECK_EQ("ctrl: an 8-entry table",
+             netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE, 8, 0, 0, NULL),
+             XEN_NETIF_CTRL_STATUS_SUCCESS);
+    uint32_t *m = (uint32_t *)page;
+    for (unsigned i = 0; i < 8; i++)
+        m[i] = 1;
+    m[5] = 2;                               /* no queue 2 */
+    CHECK_EQ("ctrl: a table naming a queue that is not there is refused",
+             netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ref, 8, 0, NULL),
+             XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER);
+    CHECK_EQ("ctrl: a table past its size is refused",
+             netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ref, 8, 1, NULL),
+             XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER);
+    m[5] = 1;
+    CHECK_EQ("ctrl: every entry queue 1",
+             netfront_ctrl_request(XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ref, 8, 0, NULL),
+             XEN_NETIF_CTRL_STATUS_SUCCESS);
+}
+
+static void queues_main(void)
+{
+    int use_ctrl = has_word("ctrl");
+    netfront_ctrl = use_ctrl;
+    int rc = netfront_connect_queues(nfs, 2, 0);
+    CHECK("netfront connected with two queues", rc == 0);
+    if (rc < 0)
+        finish("net");
+    if (use_ctrl)
+        steer_to_queue_1();
+    print_ready(0);
+    unsigned ipv4_rx[2] = { 0, 0 };
+    for (int bye = 0; !bye;) {
+        for (unsigned i = 0; i < 2 && !bye; i++) {
+            cur = &nfs[i];
+            for (unsigned k = 0; k < 64 && !bye; k++) {
+                int n = netfront_recv(cur, pkt, sizeof(pkt), k ? 0 : 20, NULL);
+                if (n == 0)
+                    break;
+                if (n > 0 && get16(pkt + 12) == ETH_IP) {
+                    ipv4_rx[i]++;
+                    bye = on_ip(pkt, (unsigned)n) == 1;
+                } else {
+                    dispatch(n);
+                }
+            }
+        }
+    }
+    printk("net: ipv4 received on queue 0: %u, on queue 1: %u\n", ipv4_rx[0], ipv4_rx[1]);
+    if (use_ctrl)
+        CHECK("ctrl: every IPv4 packet came on queue 1", ipv4_rx[0] == 0 && ipv4_rx[1] > 0);
+    for (unsigned i = 0; i < 2; i++)
+        printk("net: queue %u rx %llu tx %llu\n", i, (unsigned long long)nfs[i].rx_packets,
+               (unsigned long long)nfs[i].tx_packets);
+    if (!use_ctrl)
+        CHECK("both queues received", nfs[0].rx_packets > 0 && nfs[1].rx_packets > 0);
+    if (!use_ctrl)
+        CHECK("both queues sent", nfs[0].tx_packets > 0 && nfs[1].tx_packets > 0);
+    CHECK_EQ("tx errors", nfs[0].tx_errors + nfs[1].tx_errors, 0);
+    CHECK("answered udp", echoes > 0);
+    cur = &nfs[0];
+    CHECK_EQ("netfront closed", netfront_close(cur), 0);
+    finish("net");
+}
+
 static void hotplug_main(void)
 {
     unsigned sessions = 0;
@@ -433,7 +616,8 @@ static void net_main(void)
 #else
     printk("net: %d-bit guest\n", GUEST_BITS);
 #endif
-    parse_ipv4("ip=", my_ip);
+    parse_ipv4("ip=", ips[0]);
+    parse_ipv4("ip1=", ips[1]);
     have_peer = parse_ipv4("peer=", peer_ip);
     if (!shared_info)
         map_shared_info();
@@ -441,6 +625,14 @@ static void net_main(void)
     netfront_split = has_word("split");
     if (has_word("hotplug"))
         hotplug_main();
+    if ((has_word("vifs=2") || has_word("queues=2")) && NF_MAX_VIFS < 2) {
+        CHECK("two vifs or queues need a netfront built for them", 0);
+        finish("net");
+    }
+    if (has_word("vifs=2"))
+        two_vifs_main();
+    if (has_word("queues=2"))
+        queues_main();
     int rc = netfront_connect(&nf, 0);
     CHECK("netfront connected", rc == 0);
     if (rc < 0)

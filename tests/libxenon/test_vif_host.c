@@ -129,6 +129,53 @@ static long sysfs_long(const char *ifname, const char *what, int base)
     return n > 0 ? strtol(buf, NULL, base) : -1;
 }
 
+/* The script's requests on its descriptor 3 (online only): antispoof=1 is
+ * taken, anything else ignored; a script that says nothing asks nothing. */
+static void script_asks_for_antispoofing(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/xenon-vif-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char script[128], out[160];
+    snprintf(script, sizeof(script), "%s/asker", dir);
+    snprintf(out, sizeof(out), "%s/out", dir);
+    FILE *f = fopen(script, "w");
+    fprintf(f, "#!/bin/sh\nenv > %s\n"
+            "[ -n \"${XENON_BACKEND_FD:-}\" ] || exit 0\n"
+            "echo 'rm -rf /' >&$XENON_BACKEND_FD\n"
+            "echo antispoof=1 >&$XENON_BACKEND_FD\n", out);
+    fclose(f);
+    chmod(script, 0755);
+    setenv("XENON_SCRIPT_DIR", dir, 1);
+    struct vif_hotplug h = { .script = "asker", .online = true, .domid = 9, .devid = 0,
+                             .ifname = "vif9.0", .mac = "00:16:3e:01:02:03" };
+    assert_int_equal(vif_hotplug_run(&h), 0);
+    assert_true(h.antispoof);
+    char buf[4096] = { 0 };
+    f = fopen(out, "r");
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    assert_non_null(strstr(buf, "XENON_BACKEND_FD=3\n"));
+    h.online = false;               /* offline: no descriptor, nothing asked */
+    assert_int_equal(vif_hotplug_run(&h), 0);
+    assert_false(h.antispoof);
+    f = fopen(out, "r");
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    assert_null(strstr(buf, "XENON_BACKEND_FD"));
+    f = fopen(script, "w");         /* one that says nothing */
+    fprintf(f, "#!/bin/sh\nexit 0\n");
+    fclose(f);
+    h.online = true;
+    assert_int_equal(vif_hotplug_run(&h), 0);
+    assert_false(h.antispoof);
+    unlink(out);
+    unlink(script);
+    rmdir(dir);
+}
+
 static void tap_plugged_into_a_bridge_and_out(void **state)
 {
     (void)state;
@@ -194,6 +241,7 @@ int main(void)
         cmocka_unit_test(names_as_xen_gives_them),
         cmocka_unit_test(default_mac_is_libxls),
         cmocka_unit_test(script_gets_xens_arguments_and_environment),
+        cmocka_unit_test(script_asks_for_antispoofing),
         cmocka_unit_test(tap_plugged_into_a_bridge_and_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

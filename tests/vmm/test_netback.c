@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "evtchn_backend.h"
+#include "netback_filter.h"
 #include "netback_offload.h"
 #include "netback_queue.h"
 #include "xen_test_env.h"
@@ -237,6 +238,51 @@ static void tx_one_slot_reaches_the_tap(void **state)
     assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
     assert_true(evtchn_is_pending(f->d, f->port));
     assert_int_equal(f->q->st.tx_packets, 1);
+    assert_int_equal(f->fatals, 0);
+}
+
+/* With the anti-spoofing filter on, a frame from another MAC is answered
+ * OKAY (as a switch port drops it), never reaches the tap and is counted;
+ * the guest's own still goes; a frame rewritten in guest memory after its
+ * copy changes nothing (the verdict is on the copy). */
+static void tx_filter_drops_forged_sources(void **state)
+{
+    struct fx *f = *state;
+    struct netback_filter flt;
+    assert_int_equal(netback_filter_init(&flt, "00:16:3e:00:00:01", "10.0.0.1"), 0);
+    f->q->filter = &flt;
+    uint8_t pkt[60], got[100];
+    make_ipv4(pkt, sizeof(pkt), 17);            /* from 00:16:3e:00:00:01, 10.0.0.1 */
+    pkt[11] = 2;                                /* another guest's MAC */
+    memcpy(page(f, DATA_FRAME), pkt, sizeof(pkt));
+    tx_put(f, DATA_REF, 0, 0, 1, sizeof(pkt));
+    pkt[11] = 1;
+    pkt[14 + 15] = 9;                           /* its MAC, another's address */
+    memcpy(page(f, DATA_FRAME + 1), pkt, sizeof(pkt));
+    tx_put(f, DATA_REF + 1, 0, 0, 2, sizeof(pkt));
+    pkt[14 + 15] = 1;                           /* its own */
+    memcpy(page(f, DATA_FRAME + 2), pkt, sizeof(pkt));
+    tx_put(f, DATA_REF + 2, 0, 0, 3, sizeof(pkt));
+    tx_push(f);
+    for (uint16_t id = 1; id <= 3; id++) {
+        netif_tx_response_t r = tx_rsp(f);
+        assert_int_equal(r.id, id);
+        assert_int_equal(r.status, NETIF_RSP_OKAY);
+    }
+    struct virtio_net_hdr h;
+    assert_int_equal(host_recv(f, &h, got, sizeof(got)), sizeof(pkt));
+    assert_memory_equal(got, pkt, sizeof(pkt));
+    assert_int_equal(host_recv(f, &h, got, sizeof(got)), -1);
+    assert_int_equal(f->q->st.tx_filtered, 2);
+    assert_int_equal(f->q->st.tx_packets, 1);
+    f->q->filter = NULL;                        /* not asked for: all go */
+    pkt[11] = 2;
+    memcpy(page(f, DATA_FRAME), pkt, sizeof(pkt));
+    tx_put(f, DATA_REF, 0, 0, 4, sizeof(pkt));
+    tx_push(f);
+    assert_int_equal(tx_rsp(f).status, NETIF_RSP_OKAY);
+    assert_int_equal(host_recv(f, &h, got, sizeof(got)), sizeof(pkt));
+    assert_int_equal(f->q->st.tx_filtered, 2);
     assert_int_equal(f->fatals, 0);
 }
 
@@ -875,6 +921,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
         T(tx_one_slot_reaches_the_tap),
+        T(tx_filter_drops_forged_sources),
         T(tx_scatter_gather_with_checksum_offload),
         T(tx_data_validated),
         T(tx_gso_tcpv4_reaches_the_tap_as_gso),

@@ -319,7 +319,7 @@ def main():
                    "ip": GUEST_IP, "hotplug-status": "connected",
                    "feature-sg": "1", "feature-gso-tcpv4": "1", "feature-gso-tcpv6": "1",
                    "feature-rx-copy": "1", "feature-rx-flip": "0",
-                   "feature-split-event-channels": "1", "multi-queue-max-queues": "1",
+                   "feature-split-event-channels": "1", "multi-queue-max-queues": "4",
                    "script": os.path.join(SRC, "system", "scripts", "vif-bridge")}
         if MODE == "32":
             want_be["rate"] = "62500,50000"     # 10 Mb/s in libxl's 50 ms windows

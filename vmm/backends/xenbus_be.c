@@ -91,6 +91,14 @@ int xenbus_dev_read_be(struct xenbus_dev *dev, const char *key, xs_reply_fn *fn,
     return xs_conn_read(bus.xs, path, dev, fn, opaque);
 }
 
+int xenbus_dev_watch_be(struct xenbus_dev *dev, const char *key, xs_watch_fn *fn,
+                        void *opaque)
+{
+    char path[XENON_DEV_PATH_MAX + 64];
+    dev_path(dev, false, key, path, sizeof(path));
+    return xs_conn_watch(bus.xs, path, dev, fn, opaque);
+}
+
 /* One read in flight (or done) at connect time; a list owned by the
  * device, freed with the keys. */
 struct key_read {

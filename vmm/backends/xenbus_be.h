@@ -99,6 +99,12 @@ int xenbus_dev_printf(struct xenbus_dev *dev, const char *key, const char *fmt, 
  * value, or XS_ERROR), never after the device is detached. 0 or -errno. */
 int xenbus_dev_read_be(struct xenbus_dev *dev, const char *key, xs_reply_fn *fn,
                        void *opaque);
+/* Watch <backend>/<key> (a node the toolstack writes later, e.g. vif's
+ * hotplug-status): fn runs on the I/O thread at once and at each change
+ * (then read the node with xenbus_dev_read_be), never after the device is
+ * detached. 0 or -errno. */
+int xenbus_dev_watch_be(struct xenbus_dev *dev, const char *key, xs_watch_fn *fn,
+                        void *opaque);
 /* From the frontend directory as read at connect time (its children, and
  * one level below a child that is a directory: "queue-0/ring-ref"): the
  * value of key, or NULL when absent. */

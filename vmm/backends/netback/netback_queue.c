@@ -1,5 +1,6 @@
 #include "netback_queue.h"
 #include "netback_offload.h"
+#include "netback_filter.h"
 #include "domain.h"
 #include "evtchn_backend.h"
 #include "log.h"
@@ -21,6 +22,7 @@ int netback_queue_init(struct netback_queue *q, struct domain *d, domid_t by,
     q->d = d;
     q->by = by;
     q->tap_fd = tap_fd;
+    q->tx_fd = tap_fd;
     q->fe = fe;
     q->tx_chan = tx_chan;
     q->rx_chan = rx_chan;
@@ -177,6 +179,16 @@ static void tx_flush(struct netback_queue *q)
         }
         tx_respond(q, &t->pkt, NETIF_RSP_OKAY);
         uint8_t *data = q->tx_arena + t->arena_off;
+        if (q->filter) {
+            enum netback_filter_verdict fv = netback_filter_judge(q->filter, data, t->pkt.len);
+            if (fv != NETBK_FILTER_PASS) {
+                q->st.tx_filtered++;
+                log_limited(LOG_WARN, "netback: domain %u: tx frame dropped: %s "
+                            "(%llu dropped so far)", q->d->domid, netback_filter_why(fv),
+                            (unsigned long long)q->st.tx_filtered);
+                continue;
+            }
+        }
         struct virtio_net_hdr h;
         if (netback_tx_offload(data, t->pkt.len, t->pkt.flags,
                                t->pkt.has_gso ? &t->pkt.gso : NULL, &h) < 0) {
@@ -187,7 +199,7 @@ static void tx_flush(struct netback_queue *q)
             { .iov_base = &h, .iov_len = VNET_HDR_LEN },
             { .iov_base = data, .iov_len = t->pkt.len },
         };
-        ssize_t n = writev(q->tap_fd, iov, 2);
+        ssize_t n = writev(q->tx_fd, iov, 2);
         if (n != (ssize_t)(VNET_HDR_LEN + t->pkt.len)) {
             q->st.tx_dropped++;     /* a full queue on the host: as a wire would */
             continue;

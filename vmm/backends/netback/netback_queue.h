@@ -48,6 +48,7 @@
 
 struct domain;
 struct evtchn_be;
+struct netback_filter;
 
 /* What the frontend accepts on rx (its xenstore features). */
 struct netback_rx_features {
@@ -60,6 +61,7 @@ struct netback_stats {
     uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
     uint64_t rx_packets, rx_bytes, rx_dropped, rx_errors;
     uint64_t tx_kicks, rx_kicks, tx_rate_waits;
+    uint64_t tx_filtered;           /* dropped by the anti-spoofing filter */
 };
 
 /* Largest packet either way: io/netif.h's 16-bit sizes. */
@@ -78,7 +80,9 @@ struct netback_tx_pending {
 struct netback_queue {
     struct domain *d;
     domid_t by;                         /* the domain we act as (0) */
-    int tap_fd;                         /* not owned */
+    int tap_fd;                         /* not owned; rx reads it */
+    int tx_fd;                          /* where tx writes: tap_fd unless the
+                                         * owner says otherwise (multi-queue) */
     struct netback_rx_features fe;
     struct evtchn_be *tx_chan, *rx_chan;/* the same one unless split */
 
@@ -86,6 +90,11 @@ struct netback_queue {
     netif_rx_back_ring_t rx;
     grant_handle_t tx_handle, rx_handle;
     bool tx_mapped, rx_mapped;
+
+    /* When set (the hotplug script asked for it: netback_filter.h), every
+     * frame the guest sends is judged after its copy; one that fails is
+     * answered OKAY, as a switch port drops it, and counted. Not owned. */
+    const struct netback_filter *filter;
 
     bool broken;
     const char *broken_why;
