@@ -357,8 +357,11 @@ def t_hostile(e):
     ncfg = guest_cfg(e, "neighbour", "guest-blk-64", [f"{nb},raw,xvda,rw"])
     rc, out, err = e.xl("create", ncfg)
     check("create the neighbour: exit 0", rc == 0, err)
+    q = make_formatted(e, "third.qcow2", "qcow2")
+    q_before = formatted_sector(e, q, "qcow2", 0, SECTORS * 512)
     cfg = guest_cfg(e, "hostile", "guest-blk-hostile-64",
-                    [f"{rw},raw,xvda,rw", f"{ro},raw,xvdb,ro"])
+                    [f"{rw},raw,xvda,rw", f"{ro},raw,xvdb,ro",
+                     f"format=qcow2,vdev=xvdc,access=rw,target={q}"])
     rc, out, err = e.xl("create", cfg)
     check("create: exit 0", rc == 0, err)
     check("the guest finished", result(e, "hostile", "blk-hostile"),
@@ -369,8 +372,15 @@ def t_hostile(e):
           "RESULT blk-hostile: PASS" in log)
     vlog = open(os.path.join(e.env["XENON_LOG_DIR"], "xl-hostile.log"), errors="replace").read()
     check("the VMM shut the ring down", "ring shut down" in vlog, vlog[-2000:])
+    check("and each lying queue's ring alone",
+          vlog.count("the frontend's req_prod runs past the ring; ring shut down") >= 3,
+          vlog[-2000:])
+    check("lying multi-queue connects refused with a reason",
+          "multi-queue-num-queues not in 1..4" in vlog and "no queue-2/event-channel" in vlog,
+          vlog[-3000:])
     check("no byte of the images changed", sector(rw, 0, SECTORS * 512) == before and
-          sector(ro, 64, 10) == b"XENON-HOST")
+          sector(ro, 64, 10) == b"XENON-HOST" and
+          formatted_sector(e, q, "qcow2", 0, SECTORS * 512) == q_before)
     check("the neighbour never noticed: all its checks pass",
           result(e, "neighbour", "blk") and "RESULT blk: PASS" in e.console_log("neighbour"),
           e.console_log("neighbour")[-1500:])
@@ -379,6 +389,7 @@ def t_hostile(e):
     wait_for(lambda: "hostile" not in e.rows(), 30)
     rc, out, err = e.xl("destroy", "hostile")
     no_devices_left(e, "after the hostile guest")
+    nbd_left(e, "after the hostile guest", [rw, ro, nb, q])
 
 
 def t_bad_disks(e):
