@@ -160,6 +160,17 @@ int xenon_block_attach(const struct xenon_paths *p, unsigned domid,
     return rc;
 }
 
+int xenon_cdrom_insert(const struct xenon_paths *p, unsigned domid, const struct xdisk *d,
+                       FILE *err)
+{
+    /* libxl checks the domain's type before it looks for the drive. A PV
+     * frontend has no media change in io/blkif.h; Xen's blkback refuses a
+     * changed physical device too. */
+    (void)p, (void)d;
+    fprintf(err, "libxl: error: Domain %u:cdrom-insert requires an HVM domain\n", domid);
+    return -1;
+}
+
 int xenon_block_detach(const struct xenon_paths *p, unsigned domid, const char *vdev,
                        FILE *err)
 {

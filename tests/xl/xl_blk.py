@@ -257,6 +257,19 @@ def t_qcow2(e, bits="64"):
           str(os.path.getsize(q) // 512), str(e.xs_read(f"/local/domain/0/backend/vbd/{domid}/51744/sectors")))
     check("two qemu-nbd running, one read-write", len(nbd_servers(e)) == 2 and
           sum("--read-only" in a for p, a in nbd_servers(e)) == 1, str(nbd_servers(e)))
+    # Media change, as xl: libxl changes a cdrom's medium only in an HVM
+    # domain's device model, and refuses any other domain.
+    rc, out, err = e.xl("cd-insert", "idle", "xvda", f"{e.tmp}/no-such.iso")
+    check("cd-insert of a missing file: xl's message", rc == 1 and
+          err == f"Cannot stat file: {e.tmp}/no-such.iso\n", (rc, err))
+    rc, out, err = e.xl("cd-insert", "idle", "xvda", q2)
+    check("cd-insert into a PVH domain: refused as libxl refuses it", rc == 1 and
+          f"Domain {domid}:cdrom-insert requires an HVM domain" in err, (rc, err))
+    rc, out, err = e.xl("cd-eject", "idle", "xvda")
+    check("cd-eject likewise", rc == 1 and "cdrom-insert requires an HVM domain" in err,
+          (rc, err))
+    check("the disk is still served", e.xs_read(f"/local/domain/0/backend/vbd/{domid}/{XVDA}/params")
+          == f"qcow2:{q}", str(e.xs_read(f"/local/domain/0/backend/vbd/{domid}/{XVDA}/params")))
     rc, out, err = e.xl("destroy", "idle")
     check("destroy: exit 0", rc == 0, err)
     no_devices_left(e, "after destroy")
