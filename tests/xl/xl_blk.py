@@ -276,6 +276,43 @@ def t_qcow2(e, bits="64"):
     nbd_left(e, "after destroy", [rw, q, q2])
 
 
+def t_nbd_killed(e):
+    """The NBD server of a connected disk is SIGKILLed: the VMM drops that
+    connection and lives, the raw disk beside it is untouched, detach and
+    destroy leave nothing."""
+    need_kvm()
+    rw = make_image(e, "rw.img")
+    q = make_formatted(e, "k.qcow2", "qcow2")
+    cfg = guest_cfg(e, "nk", "guest-blk-64",
+                    [f"{rw},raw,xvda,rw", f"format=qcow2,vdev=xvdb,access=rw,target={q}"],
+                    'cmdline = "hotplug"\n')
+    rc, out, err = e.xl("create", cfg)
+    check("create: exit 0", rc == 0, err)
+    check("the guest used both", wait_for(lambda: "BLK ready" in e.console_log("nk"), 120),
+          e.console_log("nk")[-2000:])
+    srv = nbd_servers(e)
+    check("one qemu-nbd", len(srv) == 1, str(srv))
+    vmm = e.vmm_pids()
+    os.kill(srv[0][0], signal.SIGKILL)
+    vlog_path = os.path.join(e.env["XENON_LOG_DIR"], "xl-nk.log")
+    check("the VMM drops the connection",
+          wait_for(lambda: "NBD connection dropped: the server is gone" in
+                   open(vlog_path, errors="replace").read(), 10),
+          open(vlog_path, errors="replace").read()[-2000:])
+    check("the VMM lives", e.vmm_pids() == vmm, str(e.vmm_pids()))
+    rc, head, rows, err = block_list(e, "nk")
+    check("block-list still answers, both disks listed", rc == 0 and len(rows) == 2, rows)
+    rc, out, err = e.xl("block-detach", "nk", "xvdb")
+    check("block-detach of the dead disk: exit 0", rc == 0, err)
+    check("the guest closed it and went on",
+          wait_for(lambda: "BLK detached" in e.console_log("nk"), 60))
+    rc, out, err = e.xl("destroy", "nk")
+    check("destroy: exit 0", rc == 0, err)
+    check("the raw disk holds what the guest wrote", sector(rw, 128, 11) == b"XENON-GUEST")
+    no_devices_left(e, "after destroy")
+    nbd_left(e, "after destroy", [rw, q])
+
+
 def t_qcow2_32(e):
     t_qcow2(e, "32")
 

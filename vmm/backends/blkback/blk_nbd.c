@@ -52,6 +52,7 @@ struct blk_nbd {
     uint32_t events;            /* what it is registered for */
     struct io_watch wake;       /* an eventfd: requests done outside a pass */
     bool fua, zero;
+    bool broken;                /* seen by run_until: drop() follows */
     struct nreq *live;
     struct nreq *done_head;
     unsigned inflight;
@@ -117,7 +118,7 @@ static void issue_writes(struct nreq *r, const struct blk_io *io, uint32_t flags
 static int nbd_start(struct blk_engine *e, const struct blk_io *io)
 {
     struct blk_nbd *n = (struct blk_nbd *)e;
-    if (n->watch.fd < 0)
+    if (n->watch.fd < 0 || !n->h)
         return -1;      /* the connection is gone */
     struct nreq *r = calloc(1, sizeof(*r));
     if (!r)
@@ -201,7 +202,7 @@ static void deliver(struct blk_nbd *n)
         while (list) {
             struct nreq *r = list;
             list = r->next_done;
-            if (r->flush_after && r->status == BLKIF_RSP_OKAY && n->watch.fd >= 0) {
+            if (r->flush_after && r->status == BLKIF_RSP_OKAY && n->watch.fd >= 0 && n->h) {
                 r->flush_after = false;
                 r->left = 1;
                 issued(r, nbd_aio_flush(n->h, cb(r), 0));
@@ -221,35 +222,66 @@ static void deliver(struct blk_nbd *n)
     update_events(n);
 }
 
-/* The server went away: libnbd failed what was in flight (ENOTCONN). */
-static void gone(struct blk_nbd *n)
+/* The connection is over (the server died, hung up or does not answer):
+ * what libnbd completed is answered, the rest fails, and so does every
+ * later request. libnbd writes into granted pages only inside our calls
+ * on this thread: after nbd_close nothing touches them. */
+static void drop(struct blk_nbd *n, const char *why)
 {
-    if (n->watch.fd < 0)
+    if (!n->h)
         return;
-    log_limited(LOG_WARN, "%s: the NBD server's connection is gone: %s", n->e.name,
-                nbd_get_error() ? nbd_get_error() : "closed");
-    ioloop_del(&n->watch);
-    n->watch.fd = -1;
+    const char *e = nbd_get_error();
+    log_limited(LOG_WARN, "%s: NBD connection dropped: %s%s%s", n->e.name, why,
+                e ? ": " : "", e ? e : "");
+    if (n->watch.fd >= 0) {
+        ioloop_del(&n->watch);
+        n->watch.fd = -1;   /* no flush follows, no request starts */
+    }
+    deliver(n);
+    nbd_close(n->h);
+    n->h = NULL;
+    bool any = n->live != NULL;
+    while (n->live) {
+        struct nreq *r = n->live;
+        unlink_req(n, r);
+        n->e.done(n->e.opaque, r->tag, BLKIF_RSP_ERROR);
+        free(r);
+    }
+    if (any && n->e.batch_done)
+        n->e.batch_done(n->e.opaque);
 }
 
-static void notify(struct blk_nbd *n, short revents)
+/* Tell libnbd what the socket is ready for; false when the connection
+ * broke (the caller drops it). */
+static bool notify(struct blk_nbd *n, short revents)
 {
     unsigned dir = nbd_aio_get_direction(n->h);
     int rc = 0;
-    if ((revents & (POLLIN | POLLHUP | POLLERR)) && (dir & LIBNBD_AIO_DIRECTION_READ))
+    bool done = false;
+    if ((revents & (POLLIN | POLLHUP | POLLERR)) && (dir & LIBNBD_AIO_DIRECTION_READ)) {
         rc = nbd_aio_notify_read(n->h);
-    else if ((revents & (POLLOUT | POLLHUP | POLLERR)) && (dir & LIBNBD_AIO_DIRECTION_WRITE))
+        done = true;
+    } else if ((revents & (POLLOUT | POLLHUP | POLLERR)) &&
+               (dir & LIBNBD_AIO_DIRECTION_WRITE)) {
         rc = nbd_aio_notify_write(n->h);
-    if (rc < 0 || nbd_aio_is_dead(n->h) || nbd_aio_is_closed(n->h))
-        gone(n);
+        done = true;
+    }
+    /* A hang-up libnbd is not waiting for would be reported for ever. */
+    if (!done && (revents & (POLLHUP | POLLERR)))
+        return false;
+    return rc == 0 && !nbd_aio_is_dead(n->h) && !nbd_aio_is_closed(n->h);
 }
 
 static void on_socket(struct io_watch *w, uint32_t events)
 {
     struct blk_nbd *n = w->opaque;
-    notify(n, (short)(((events & EPOLLIN) ? POLLIN : 0) | ((events & EPOLLOUT) ? POLLOUT : 0) |
-                      ((events & EPOLLHUP) ? POLLHUP : 0) | ((events & EPOLLERR) ? POLLERR : 0)));
-    deliver(n);
+    if (!notify(n, (short)(((events & EPOLLIN) ? POLLIN : 0) |
+                           ((events & EPOLLOUT) ? POLLOUT : 0) |
+                           ((events & EPOLLHUP) ? POLLHUP : 0) |
+                           ((events & EPOLLERR) ? POLLERR : 0))))
+        drop(n, "the server is gone");
+    else
+        deliver(n);
 }
 
 static void on_wake(struct io_watch *w, uint32_t events)
@@ -267,14 +299,13 @@ static long ms_since(const struct timespec *t0)
     return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-/* Run libnbd until cond(n) or timeout_ms: true if cond held. */
+/* Run libnbd until cond(n) or timeout_ms: true if cond held; false too
+ * when the connection broke (then n->broken). */
 static bool run_until(struct blk_nbd *n, bool (*cond)(struct blk_nbd *), long timeout_ms)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (!cond(n)) {
-        if (nbd_aio_is_dead(n->h) || nbd_aio_is_closed(n->h))
-            return false;
         long left = timeout_ms - ms_since(&t0);
         if (left <= 0)
             return false;
@@ -282,13 +313,11 @@ static bool run_until(struct blk_nbd *n, bool (*cond)(struct blk_nbd *), long ti
         struct pollfd p = { .fd = nbd_aio_get_fd(n->h),
                             .events = (short)(((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0) |
                                               ((dir & LIBNBD_AIO_DIRECTION_WRITE) ? POLLOUT : 0)) };
-        if (p.fd < 0)
+        int k = p.fd < 0 ? -1 : poll(&p, 1, (int)left);
+        if ((k < 0 && errno != EINTR) || (k > 0 && !notify(n, p.revents))) {
+            n->broken = true;
             return false;
-        int k = poll(&p, 1, (int)left);
-        if (k < 0 && errno != EINTR)
-            return false;
-        if (k > 0)
-            notify(n, p.revents);
+        }
     }
     return true;
 }
@@ -304,35 +333,20 @@ static bool is_idle(struct blk_nbd *n)
     return n->inflight == 0;
 }
 
-/* libnbd writes into granted pages only inside its calls on this thread,
- * so a bounded wait suffices; a server that does not answer in time loses
- * its connection, and what was in flight fails. */
+/* Bounded: a server that does not answer in time loses its connection,
+ * and what was in flight fails. */
 static void nbd_drain(struct blk_engine *e)
 {
     struct blk_nbd *n = (struct blk_nbd *)e;
-    if (n->watch.fd >= 0 && run_until(n, is_idle, DRAIN_MS))
+    if (!n->h || run_until(n, is_idle, DRAIN_MS))
         return;
-    deliver(n);
-    if (!n->inflight)
-        return;
-    log_limited(LOG_WARN, "%s: the NBD server does not answer; connection dropped",
-                n->e.name);
-    gone(n);
-    nbd_close(n->h);        /* no buffer is touched after this */
-    n->h = NULL;
-    while (n->live) {
-        struct nreq *r = n->live;
-        unlink_req(n, r);
-        n->e.done(n->e.opaque, r->tag, BLKIF_RSP_ERROR);
-        free(r);
-    }
+    drop(n, n->broken ? "the server is gone" : "the server does not answer");
 }
 
 static void nbd_destroy(struct blk_engine *e)
 {
     struct blk_nbd *n = (struct blk_nbd *)e;
-    if (n->h)
-        nbd_drain(e);
+    nbd_drain(e);
     if (n->watch.fd >= 0)
         ioloop_del(&n->watch);
     if (n->h)
