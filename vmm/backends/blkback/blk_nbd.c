@@ -4,9 +4,9 @@
  * handed over. libnbd's async API runs on the I/O loop: its socket is an
  * io_watch whose interest follows nbd_aio_get_direction().
  *
- * READ/WRITE are one NBD command per segment (libnbd has no vectored I/O;
- * each segment is at most a page, read into or written from the guest's
- * mapped page with no copy), DISCARD is WRITE_ZEROES without NO_HOLE (so
+ * READ/WRITE are one NBD command per run of segments adjacent in our
+ * mapping of the guest's memory (libnbd has no vectored I/O), read into
+ * or written from the guest's pages with no copy, DISCARD is WRITE_ZEROES without NO_HOLE (so
  * a discarded range reads back as zeroes, as a punched hole does on the
  * io_uring engine, and the format frees it where it can), or TRIM when
  * the export cannot write zeroes; FLUSH_DISKCACHE is FLUSH;
@@ -34,6 +34,8 @@
 #define HANDSHAKE_MS 5000       /* once, at attach: the server is local */
 #define DRAIN_MS 10000          /* then the connection is given up */
 #define ZERO_CHUNK (1ull << 30) /* an NBD request's length is 32 bits */
+#define MAX_RUN (1u << 20)      /* a read or write merged from segments, at most
+                                 * (qemu-nbd takes 32 MiB) */
 
 struct nreq {
     struct blk_nbd *n;
@@ -105,13 +107,31 @@ static void update_events(struct blk_nbd *n)
         n->events = ev;
 }
 
-static void issue_writes(struct nreq *r, const struct blk_io *io, uint32_t flags)
+/* Segments whose pages lie one after another in our mapping of the
+ * guest's memory (contiguous guest frames, as a large buffer of the
+ * guest's usually is) go as one command: the length of the run from i. */
+static size_t run_from(const struct blk_io *io, unsigned i, unsigned *next)
+{
+    size_t len = io->iov[i].iov_len;
+    unsigned j = i + 1;
+    while (j < io->niov && (uint8_t *)io->iov[i].iov_base + len == io->iov[j].iov_base &&
+           len + io->iov[j].iov_len <= MAX_RUN) {
+        len += io->iov[j].iov_len;
+        j++;
+    }
+    *next = j;
+    return len;
+}
+
+static void issue_rw(struct nreq *r, const struct blk_io *io, bool write, uint32_t flags)
 {
     uint64_t off = io->offset;
-    for (unsigned i = 0; i < io->niov; i++) {
-        issued(r, nbd_aio_pwrite(r->n->h, io->iov[i].iov_base, io->iov[i].iov_len, off,
-                                 cb(r), flags));
-        off += io->iov[i].iov_len;
+    for (unsigned i = 0, next; i < io->niov; i = next) {
+        size_t len = run_from(io, i, &next);
+        void *buf = io->iov[i].iov_base;
+        issued(r, write ? nbd_aio_pwrite(r->n->h, buf, len, off, cb(r), flags)
+                        : nbd_aio_pread(r->n->h, buf, len, off, cb(r), 0));
+        off += len;
     }
 }
 
@@ -124,17 +144,12 @@ static int nbd_start(struct blk_engine *e, const struct blk_io *io)
     if (!r)
         return -1;
     *r = (struct nreq){ .n = n, .tag = io->tag, .left = 1, .status = BLKIF_RSP_OKAY };
-    uint64_t off = io->offset;
     switch (io->op) {
     case BLKIF_OP_READ:
-        for (unsigned i = 0; i < io->niov; i++) {
-            issued(r, nbd_aio_pread(n->h, io->iov[i].iov_base, io->iov[i].iov_len, off,
-                                    cb(r), 0));
-            off += io->iov[i].iov_len;
-        }
+        issue_rw(r, io, false, 0);
         break;
     case BLKIF_OP_WRITE:
-        issue_writes(r, io, 0);
+        issue_rw(r, io, true, 0);
         break;
     case BLKIF_OP_DISCARD:
         for (uint64_t done = 0; done < io->length; done += ZERO_CHUNK) {
@@ -146,11 +161,11 @@ static int nbd_start(struct blk_engine *e, const struct blk_io *io)
         break;
     case BLKIF_OP_FLUSH_DISKCACHE:
         if (io->niov && !n->fua) {
-            issue_writes(r, io, 0);
+            issue_rw(r, io, true, 0);
             r->flush_after = true;
         } else {
             if (io->niov)
-                issue_writes(r, io, LIBNBD_CMD_FLAG_FUA);
+                issue_rw(r, io, true, LIBNBD_CMD_FLAG_FUA);
             issued(r, nbd_aio_flush(n->h, cb(r), 0));
         }
         break;
