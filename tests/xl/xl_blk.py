@@ -397,6 +397,33 @@ def t_nodes_durable(e):
     no_devices_left(e, "after destroy")
 
 
+def t_durable_qcow2(e):
+    """A qcow2 disk: after the guest's acknowledged flush its qemu-nbd and
+    then its VMM are SIGKILLed; QEMU reads the page back from the image."""
+    need_kvm()
+    q = make_formatted(e, "dur.qcow2", "qcow2")
+    cfg = guest_cfg(e, "dq", "guest-blk-64", [f"format=qcow2,vdev=xvda,access=rw,target={q}"],
+                    'cmdline = "durable"\n')
+    rc, out, err = e.xl("create", cfg)
+    check("create: exit 0", rc == 0, err)
+    check("the guest flushed", wait_for(lambda: "BLK durable" in e.console_log("dq"), 120),
+          e.console_log("dq")[-2000:])
+    srv = nbd_servers(e)
+    check("one qemu-nbd", len(srv) == 1, str(srv))
+    for pid, _ in srv:
+        os.kill(pid, signal.SIGKILL)
+    for pid in e.vmm_pids():
+        os.kill(pid, signal.SIGKILL)
+    check("both gone", wait_for(lambda: not e.vmm_pids() and not nbd_servers(e), 10))
+    check("after SIGKILL, the flushed page is in the qcow2 image",
+          formatted_sector(e, q, "qcow2", 0, 4096) == pattern(XVDA))
+    chk = subprocess.run(["qemu-img", "check", "-f", "qcow2", q], capture_output=True, text=True)
+    check("and the image is consistent (qemu-img check)", chk.returncode == 0, chk.stdout)
+    rc, out, err = e.xl("destroy", "dq")
+    no_devices_left(e, "after destroy")
+    nbd_left(e, "after destroy", [q])
+
+
 def t_hostile(e):
     """A lying frontend: errors and a shut ring, the VMM unharmed."""
     need_kvm()
