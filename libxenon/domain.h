@@ -171,6 +171,12 @@ int xenon_block_attach(const struct xenon_paths *p, unsigned domid,
                        const struct xdisk *d, FILE *err);
 /* xl block-detach: the vbd `vdev` (a name or number) closed and removed as
  * libxl removes it. 0, or -1 (err printed). */
+/* xl cd-insert / cd-eject (d: a cdrom spec, EMPTY for an eject). As
+ * libxl_cdrom_insert, which changes the medium through the device model
+ * (QMP) and so refuses any domain but HVM: Xenon's domains are PV and PVH
+ * and have none, so this is refused with libxl's message. -1. */
+int xenon_cdrom_insert(const struct xenon_paths *p, unsigned domid, const struct xdisk *d,
+                       FILE *err);
 int xenon_block_detach(const struct xenon_paths *p, unsigned domid, const char *vdev,
                        FILE *err);
 /* What xl block-list shows of each vbd (libxl_diskinfo). */

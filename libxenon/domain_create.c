@@ -343,7 +343,7 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
         published = domain_publish(p, xs, dc, domid, lock, err) == 0;
         /* Devices are added while the domain is held, as libxl adds them
          * before it unpauses: the VMM answers once it is built. */
-        if (published && vbd_add_all(xs, go[1], domid, dc, err) < 0)
+        if (published && vbd_add_all(p, xs, go[1], domid, dc, err) < 0)
             published = false;
         if (published && vif_add_all(xs, go[1], domid, dc, err) < 0)
             published = false;

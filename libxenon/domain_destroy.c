@@ -10,6 +10,7 @@
 
 #include "device.h"
 #include "proc.h"
+#include "vbd_nbd.h"
 #include "vmm_control.h"
 #include "xs_client.h"
 
@@ -51,6 +52,8 @@ void teardown(const struct xenon_paths *p, struct xs_client *xs,
         if (vm != vm_s)
             free(vm);
     }
+    /* The disks' NBD servers (the VMM is gone: they are ending anyway). */
+    vbd_nbd_stop_all(p->run_dir, domid);
     if (have && s.console[0])
         unlink(s.console);
     char ctl[XENON_PATH_MAX + 32];

@@ -209,10 +209,10 @@ struct xdisk;
  * control connection ctl_fd with the opened image, and the wait for the
  * backend's InitWait. 0, or -1 with the device removed again (err
  * printed). */
-int vbd_add(struct xs_client *xs, int ctl_fd, unsigned domid, const struct xdisk *d,
-            FILE *err);
+int vbd_add(const struct xenon_paths *p, struct xs_client *xs, int ctl_fd, unsigned domid,
+            const struct xdisk *d, FILE *err);
 /* Every disk of the config, in order. */
-int vbd_add_all(struct xs_client *xs, int ctl_fd, unsigned domid,
+int vbd_add_all(const struct xenon_paths *p, struct xs_client *xs, int ctl_fd, unsigned domid,
                 const struct domain_config *dc, FILE *err);
 
 /* --- vif.c ---------------------------------------------------------------- */

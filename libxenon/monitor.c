@@ -142,7 +142,7 @@ void monitor(const struct xenon_paths *p, struct domain_config *dc, const char *
         }
         if (held >= 0) {
             xs = xs ? xs : monitor_xs(p);
-            if (xs && vbd_add_all(xs, held, domid, dc, stderr) == 0)
+            if (xs && vbd_add_all(p, xs, held, domid, dc, stderr) == 0)
                 (void)!vmmctl_send_go(held);
             else
                 mlog("domain %u: its disks could not be attached", domid);

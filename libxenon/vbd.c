@@ -14,6 +14,7 @@
 #include <xen/io/xenbus.h>
 
 #include "device.h"
+#include "vbd_nbd.h"
 #include "vmm_control.h"
 #include "xs_client.h"
 
@@ -43,8 +44,8 @@ static int open_target(const struct xdisk *d, bool ro, FILE *err)
     return fd;
 }
 
-int vbd_add(struct xs_client *xs, int ctl_fd, unsigned domid, const struct xdisk *d,
-            FILE *err)
+int vbd_add(const struct xenon_paths *p, struct xs_client *xs, int ctl_fd, unsigned domid,
+            const struct xdisk *d, FILE *err)
 {
     int devid = xdisk_vdev_number(d->vdev);
     if (devid < 0) {
@@ -53,9 +54,11 @@ int vbd_add(struct xs_client *xs, int ctl_fd, unsigned domid, const struct xdisk
         return -1;
     }
     bool empty = d->format == XDISK_FORMAT_EMPTY;
-    if (!empty && d->format != XDISK_FORMAT_RAW) {
-        fprintf(err, "libxl: error: Disk vdev=%s: format %s is not supported by Xenon "
-                "yet (raw files and block devices are)\n", d->vdev,
+    /* Raw: the image itself, on io_uring. Another format: the socket to
+     * the disk's own qemu-nbd (vbd_nbd.h), as Xen's qdisk serves it. */
+    bool nbd = !empty && d->format != XDISK_FORMAT_RAW;
+    if (nbd && !vbd_nbd_format(d->format)) {
+        fprintf(err, "libxl: error: Disk vdev=%s: format %s is not supported\n", d->vdev,
                 xdisk_format_name(d->format));
         return -1;
     }
@@ -65,9 +68,21 @@ int vbd_add(struct xs_client *xs, int ctl_fd, unsigned domid, const struct xdisk
     }
     bool ro = !d->readwrite || d->is_cdrom;
     int fd = -1;
-    if (!empty && (fd = open_target(d, ro, err)) < 0)
+    if (nbd) {
+        /* The image must be there and ours to open, as for a raw one. */
+        if ((fd = open_target(d, ro, err)) < 0)
+            return -1;
+        close(fd);
+        if ((fd = vbd_nbd_start(p->run_dir, domid, (unsigned)devid, d, ro, err)) < 0)
+            return -1;
+    } else if (!empty && (fd = open_target(d, ro, err)) < 0) {
         return -1;
-    uint32_t flags = (ro ? XENON_DEV_F_READONLY : 0) |
+    }
+    /* libxl's params for a qdisk disk: "FORMAT:TARGET". */
+    char params[XENON_PATH_MAX + 16];
+    snprintf(params, sizeof(params), "%s%s%s", nbd ? xdisk_format_name(d->format) : "",
+             nbd ? ":" : "", d->pdev_path ? d->pdev_path : "");
+    uint32_t flags = (nbd ? XENON_DEV_F_NBD : 0) | (ro ? XENON_DEV_F_READONLY : 0) |
                      (d->is_cdrom ? XENON_DEV_F_CDROM : 0) | (empty ? XENON_DEV_F_EMPTY : 0) |
                      (d->discard_enable == 0 ? XENON_DEV_F_NO_DISCARD : 0);
 
@@ -77,9 +92,8 @@ int vbd_add(struct xs_client *xs, int ctl_fd, unsigned domid, const struct xdisk
     const char *devtype = d->is_cdrom ? "cdrom" : "disk";
     const char *bents[] = {
         "frontend-id", fid, "online", "1", "removable", d->removable > 0 ? "1" : "0",
-        "bootable", "1", "state", "1", "dev", d->vdev, "type", "phy",
-        "mode", ro ? "r" : "w", "device-type", devtype,
-        "params", d->pdev_path ? d->pdev_path : "",
+        "bootable", "1", "state", "1", "dev", d->vdev, "type", nbd ? "qdisk" : "phy",
+        "mode", ro ? "r" : "w", "device-type", devtype, "params", params,
         "discard-enable", d->discard_enable == 0 ? "0" : "1", NULL,
     };
     const char *fents[] = {
@@ -102,16 +116,18 @@ int vbd_add(struct xs_client *xs, int ctl_fd, unsigned domid, const struct xdisk
                 d->pdev_path ? d->pdev_path : "(empty)", d->vdev, domid, strerror(-rc));
         /* Closed and detached again if the VMM took it, nodes removed. */
         xdev_remove(xs, ctl_fd, XENON_DEV_VBD, domid, (unsigned)devid, NULL);
+        if (nbd)
+            vbd_nbd_stop(p->run_dir, domid, (unsigned)devid);
         return -1;
     }
     return 0;
 }
 
-int vbd_add_all(struct xs_client *xs, int ctl_fd, unsigned domid,
+int vbd_add_all(const struct xenon_paths *p, struct xs_client *xs, int ctl_fd, unsigned domid,
                 const struct domain_config *dc, FILE *err)
 {
     for (int i = 0; i < dc->num_disks; i++)
-        if (vbd_add(xs, ctl_fd, domid, &dc->disks[i], err) < 0)
+        if (vbd_add(p, xs, ctl_fd, domid, &dc->disks[i], err) < 0)
             return -1;
     return 0;
 }
@@ -136,12 +152,23 @@ int xenon_block_attach(const struct xenon_paths *p, unsigned domid,
             fprintf(err, "libxl: error: device %s already exists in domain %u\n",
                     d->vdev, domid);
         else
-            rc = vbd_add(xs, ctl, domid, d, err);
+            rc = vbd_add(p, xs, ctl, domid, d, err);
         free(state);
         close(ctl);
     }
     xs_close(xs);
     return rc;
+}
+
+int xenon_cdrom_insert(const struct xenon_paths *p, unsigned domid, const struct xdisk *d,
+                       FILE *err)
+{
+    /* libxl checks the domain's type before it looks for the drive. A PV
+     * frontend has no media change in io/blkif.h; Xen's blkback refuses a
+     * changed physical device too. */
+    (void)p, (void)d;
+    fprintf(err, "libxl: error: Domain %u:cdrom-insert requires an HVM domain\n", domid);
+    return -1;
 }
 
 int xenon_block_detach(const struct xenon_paths *p, unsigned domid, const char *vdev,
@@ -162,6 +189,8 @@ int xenon_block_detach(const struct xenon_paths *p, unsigned domid, const char *
     free(be);
     int rc = xdev_detach_running(p, xs, XENON_DEV_VBD, domid, (unsigned)devid,
                                  "block-detach", err);
+    /* Its NBD server, if it had one (the VMM's connection is closed). */
+    vbd_nbd_stop(p->run_dir, domid, (unsigned)devid);
     xs_close(xs);
     return rc;
 }

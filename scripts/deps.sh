@@ -3,7 +3,8 @@
 # nothing else: compilers and build tools, Xen's public headers (libxen-dev,
 # which brings Xen's client libraries with it), cmocka for the unit tests,
 # the decompression libraries a bzImage's payload needs (the VMM links them),
-# liburing (blkback's disk I/O), iproute2 (`ip`, which the vif-bridge
+# liburing (blkback's disk I/O), libnbd and qemu-utils (disks in qcow2,
+# vhd, ...: qemu-nbd exports them, blkback is its client), iproute2 (`ip`, which the vif-bridge
 # hotplug script and the network tests use), the XenAPI server's libraries
 # (HTTP, JSON, XML, GnuTLS, PAM), and debhelper to build the .deb.
 # The test oracles (Debian's cloud kernel, GRUB's Xen image, Xen's tools,
@@ -14,7 +15,7 @@ set -eu
 PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev python3
       libxen-dev libcmocka-dev libseccomp-dev
       zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev
-      liburing-dev iproute2
+      liburing-dev libnbd-dev qemu-utils iproute2
       binutils
       libmicrohttpd-dev libjson-c-dev libxml2-dev libgnutls28-dev libpam0g-dev
       debhelper dpkg-dev fakeroot"

@@ -1,6 +1,8 @@
-/* block-attach, block-list, block-detach (Xen's tools/xl/xl_block.c). */
+/* block-attach, block-list, block-detach (Xen's tools/xl/xl_block.c), and
+ * cd-insert, cd-eject (its xl_cdrom.c). */
 #include "xl.h"
 
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,4 +69,47 @@ int main_blockdetach(int argc, char **argv)
     if (xenon_block_detach(&paths, domid, argv[optind + 1], stderr) < 0)
         return 1;
     return 0;
+}
+
+/* As xl's cd_insert: the target as a read-only cdrom disk spec, a file
+ * that is not there refused here, the rest libxl's (libxenon's). */
+static int cd_insert(unsigned domid, const char *vdev, const char *target)
+{
+    char spec[1024];
+    snprintf(spec, sizeof(spec), "vdev=%s,access=r,devtype=cdrom,target=%s", vdev,
+             target ? target : "");
+    const char *specs[] = { spec };
+    struct xdisk d;
+    xdisk_init(&d);
+    if (xdisk_parse(stderr, "command line", 1, specs, &d)) {
+        xdisk_dispose(&d);
+        return 1;
+    }
+    struct stat st;
+    int r = 0;
+    if (d.format != XDISK_FORMAT_EMPTY && stat(d.pdev_path, &st)) {
+        fprintf(stderr, "Cannot stat file: %s\n", d.pdev_path);
+        r = 1;
+    } else if (xenon_cdrom_insert(&paths, domid, &d, stderr) < 0) {
+        r = 1;
+    }
+    xdisk_dispose(&d);
+    return r;
+}
+
+int main_cd_eject(int argc, char **argv)
+{
+    while (next_opt(argc, argv, "h", "cd-eject", 2) != -1)
+        ;
+    unsigned domid = find_domain(argv[optind]);
+    return cd_insert(domid, argv[optind + 1], NULL) ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int main_cd_insert(int argc, char **argv)
+{
+    while (next_opt(argc, argv, "h", "cd-insert", 3) != -1)
+        ;
+    unsigned domid = find_domain(argv[optind]);
+    return cd_insert(domid, argv[optind + 1], argv[optind + 2]) ? EXIT_FAILURE
+                                                                  : EXIT_SUCCESS;
 }

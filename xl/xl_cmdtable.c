@@ -22,6 +22,10 @@ const struct cmd cmds[] = {
       "<Domain(s)>", "" },
     { "block-detach", main_blockdetach, 0, "Destroy a domain's virtual block device",
       "<Domain> <DevId>", "" },
+    { "cd-insert", main_cd_insert, 0, "Insert a cdrom into a guest's cd drive",
+      "<Domain> <VirtualDevice> <path-to-image>", "" },
+    { "cd-eject", main_cd_eject, 0, "Eject a cdrom from a guest's cd drive",
+      "<Domain> <VirtualDevice>", "" },
     { "network-attach", main_networkattach, 1, "Create a new virtual network device",
       "<Domain> [type=<type>] [mac=<mac>] [bridge=<bridge>] [ip=<ip>] [script=<script>] "
       "[backend=<BackDomain>] [vifname=<name>] [rate=<rate>] [model=<model>] "
@@ -95,8 +99,6 @@ const struct cmd cmds[] = {
     MISSING("restore", "Start a domain from a saved file"),
     MISSING("migrate-receive", "The receiving end of a migration"),
     MISSING("dump-core", "Write a domain's memory to a core file"),
-    MISSING("cd-insert", "Put a disk image in a domain's virtual CD drive"),
-    MISSING("cd-eject", "Empty a domain's virtual CD drive"),
     MISSING("mem-max", "Set a domain's memory ceiling"),
     MISSING("button-press", "Press a domain's virtual power or sleep button"),
     MISSING("vcpu-pin", "Bind a domain's vCPUs to host CPUs"),

@@ -59,6 +59,20 @@ void gnt_revoke(grant_ref_t ref)
         free_refs[nr_free++] = ref;
 }
 
+void gnt_set(grant_ref_t ref, const void *page, uint16_t flags)
+{
+    if (ref < FIRST_REF || ref >= MAX_REF)
+        return;
+    __atomic_store_n(&gnttab[ref].frame, (uint32_t)((unsigned long)page >> 12),
+                     __ATOMIC_SEQ_CST);
+    __atomic_store_n(&gnttab[ref].flags, flags, __ATOMIC_SEQ_CST);
+}
+
+uint16_t gnt_flags(grant_ref_t ref)
+{
+    return ref < 512 ? __atomic_load_n(&gnttab[ref].flags, __ATOMIC_SEQ_CST) : 0;
+}
+
 void guest_sleep_ms(unsigned ms)
 {
     struct sched_poll sp = { .nr_ports = 0,

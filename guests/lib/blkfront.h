@@ -44,6 +44,11 @@ int gnt_init(void);
 grant_ref_t gnt_grant(const void *page, int readonly);
 /* Revoke a grant (no check that the backend unmapped it). */
 void gnt_revoke(grant_ref_t ref);
+/* For the hostile guest: rewrite a live entry as a lying frontend does
+ * (another frame, other flags; the frame first, then the flags), and read
+ * its flags back (the backend's GTF_reading / GTF_writing). */
+void gnt_set(grant_ref_t ref, const void *page, uint16_t flags);
+uint16_t gnt_flags(grant_ref_t ref);
 
 /* Sleep, without an event to wake us (SCHEDOP_poll on no port). */
 void guest_sleep_ms(unsigned ms);

@@ -202,7 +202,11 @@ struct xenon_ctl_vcpu {
 #define XENON_DEV_F_CDROM        0x2u  /* vbd: device-type cdrom */
 #define XENON_DEV_F_EMPTY        0x4u  /* no medium, no descriptor (cdrom) */
 #define XENON_DEV_F_NO_DISCARD   0x8u  /* vbd: discard-enable=0, offer no discard */
-#define XENON_DEV_F_ALL          0xfu
+#define XENON_DEV_F_NBD          0x10u /* vbd: the descriptor is a socket connected
+                                        * to the domain's NBD server (a qcow2, vhd,
+                                        * ... image exported by qemu-nbd), not the
+                                        * image itself */
+#define XENON_DEV_F_ALL          0x1fu
 #define XENON_DEV_PATH_MAX       128   /* with its NUL */
 
 struct xenon_ctl_device_attach {

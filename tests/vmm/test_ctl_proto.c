@@ -158,7 +158,13 @@ static void test_device_attach(void **state)
     assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), -EINVAL);
     b = a, b.flags = XENON_DEV_F_NO_DISCARD;
     assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), 0);
-    b = a, b.flags = 0x10;
+    b = a, b.flags = XENON_DEV_F_NBD | XENON_DEV_F_READONLY;
+    assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), 0);
+    b = a, b.flags = XENON_DEV_F_NBD | XENON_DEV_F_EMPTY | XENON_DEV_F_CDROM;
+    assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), -EINVAL);
+    b = a, b.kind = XENON_DEV_VIF, b.flags = XENON_DEV_F_NBD;
+    assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), -EINVAL);
+    b = a, b.flags = 0x20;
     assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), -EINVAL);
     b = a, b.kind = 3;
     assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, &b, sizeof(b), &r), -EINVAL);

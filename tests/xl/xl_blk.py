@@ -10,6 +10,7 @@ the VMM lives; nothing is left after the domain goes. Needs /dev/kvm."""
 import os
 import signal
 import struct
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -28,6 +29,67 @@ def make_image(e, name):
         f.write(b"XENON-HOST")
     os.chmod(path, 0o600)
     return path
+
+
+def convert(src, dst, fmt_in, fmt_out):
+    subprocess.run(["qemu-img", "convert", "-f", fmt_in, "-O", fmt_out, src, dst], check=True)
+    os.chmod(dst, 0o600)
+    return dst
+
+
+def make_formatted(e, name, fmt):
+    """A qcow2 (vhd: QEMU's vpc) image holding what make_image writes: the
+    host's "XENON-HOST" at sector 64, converted by qemu-img."""
+    raw = make_image(e, name + ".src")
+    path = convert(raw, os.path.join(e.tmp, name), "raw", fmt)
+    os.unlink(raw)
+    return path
+
+
+def formatted_sector(e, path, fmt, n, length=512):
+    """Read an image through QEMU's block layer (qemu-img convert to raw)."""
+    out = os.path.join(e.tmp, "readback.raw")
+    convert(path, out, fmt, "raw")
+    data = sector(out, n, length)
+    os.unlink(out)
+    return data
+
+
+def nbd_servers(e):
+    """Live (not zombie) qemu-nbd processes serving under this test's run dir."""
+    found = []
+    run = e.env["XENON_RUN_DIR"]
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            argv = open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")
+            state = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"qemu-nbd") and state != "Z" and \
+                any(a.startswith(run.encode()) for a in argv):
+            found.append((int(p), [a.decode(errors="replace") for a in argv if a]))
+    return found
+
+
+def holders(paths):
+    """Processes with one of these files open."""
+    want = {os.path.realpath(x) for x in paths}
+    found = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            for fd in os.listdir(f"/proc/{p}/fd"):
+                try:
+                    if os.readlink(f"/proc/{p}/fd/{fd}") in want:
+                        found.append(int(p))
+                except OSError:
+                    pass
+        except OSError:
+            continue
+    return found
 
 
 def sector(path, n, length=512):
@@ -107,6 +169,193 @@ def t_disks32(e):
     t_disks(e, "32")
 
 
+def nbd_left(e, what, images):
+    check(f"{what}: no qemu-nbd left", wait_for(lambda: not nbd_servers(e), 10),
+          str(nbd_servers(e)))
+    check(f"{what}: no process holds an image open", not holders(images), str(holders(images)))
+    d = os.path.join(e.env["XENON_RUN_DIR"], "nbd")
+    left = [os.path.join(r, f) for r, ds, fs in os.walk(d) for f in fs + ds]
+    check(f"{what}: nothing left under RUN_DIR/nbd", not left, str(left))
+
+
+def t_qcow2(e, bits="64"):
+    """The must-show: two disks, raw read-write and qcow2 read-only; the
+    guest uses both, the qcow2 one detached and another attached while it
+    runs; block-list; nothing left after destroy."""
+    need_kvm()
+    rw = make_image(e, "rw.img")
+    q = make_formatted(e, "ro.qcow2", "qcow2")
+    q2 = make_formatted(e, "hot.qcow2", "qcow2")
+    cfg = guest_cfg(e, "qc", f"guest-blk-{bits}",
+                    [f"{rw},raw,xvda,rw", f"format=qcow2,vdev=xvdb,access=ro,target={q}"],
+                    'cmdline = "hotplug"\n')
+    rc, out, err = e.xl("create", cfg)
+    check("create with a raw and a qcow2 disk: exit 0", rc == 0, err)
+    check("the guest used both", wait_for(lambda: "BLK ready" in e.console_log("qc"), 120),
+          e.console_log("qc")[-2000:])
+    domid = int(e.rows()["qc"].group(2))
+    be = f"/local/domain/0/backend/vbd/{domid}/{XVDB}"
+    check("the qcow2 disk: libxl's qdisk keys", e.xs_read(f"{be}/type") == "qdisk" and
+          e.xs_read(f"{be}/params") == f"qcow2:{q}" and e.xs_read(f"{be}/mode") == "r",
+          str([e.xs_read(f"{be}/{k}") for k in ("type", "params", "mode")]))
+    check("its size is the image's virtual size, from the export",
+          e.xs_read(f"{be}/sectors") == str(SECTORS) and e.xs_read(f"{be}/info") == "4" and
+          e.xs_read(f"{be}/feature-discard") is None, str(e.xs_read(f"{be}/sectors")))
+    srv = nbd_servers(e)
+    check("one qemu-nbd, read-only, the format given", len(srv) == 1 and
+          "--read-only" in srv[0][1] and "--format=qcow2" in srv[0][1] and
+          srv[0][1][-1] == q, str(srv))
+    sockdir = os.path.join(e.env["XENON_RUN_DIR"], "nbd", str(domid))
+    check("its directory 0700, its socket not reachable by path",
+          os.stat(sockdir).st_mode & 0o777 == 0o700 and
+          not [f for f in os.listdir(sockdir) if f.endswith(".sock")], str(os.listdir(sockdir)))
+    rc, head, rows, err = block_list(e, "qc")
+    check("block-list: both disks connected", rc == 0 and len(rows) == 2 and
+          sorted(r[0] for r in rows) == [str(XVDA), str(XVDB)] and
+          all(r[3] == "4" for r in rows), rows)
+    rc, out, err = e.xl("block-detach", "qc", "xvdb")
+    check("block-detach of the qcow2 disk: exit 0", rc == 0, err)
+    check("the guest closed it", wait_for(lambda: "BLK detached" in e.console_log("qc"), 60))
+    check("its qemu-nbd is gone", wait_for(lambda: not nbd_servers(e), 10), str(nbd_servers(e)))
+    rc, out, err = e.xl("block-attach", "qc", f"format=qcow2,vdev=xvdc,access=ro,target={q2}")
+    check("block-attach of another qcow2 disk: exit 0", rc == 0, err)
+    rc, head, rows, err = block_list(e, "qc")
+    check("block-list: the raw disk and the attached one", rc == 0 and
+          sorted(r[0] for r in rows) == [str(XVDA), "51744"], rows)
+    check("the guest read the attached qcow2 disk",
+          wait_for(lambda: "RESULT blk: " in e.console_log("qc"), 120) and
+          "BLK reattached" in e.console_log("qc"), e.console_log("qc")[-2000:])
+    log = e.console_log("qc")
+    print(log[-2500:])
+    check(f"{bits}-bit guest: all checks pass (writes to the qcow2 disk refused)",
+          "RESULT blk: PASS" in log and
+          f"vbd {XVDB}: {SECTORS} sectors of 512 bytes, info 4" in log, log[-2000:])
+    check("the host reads what the guest wrote on the raw disk",
+          sector(rw, 128, 11) == b"XENON-GUEST" and sector(rw, 0, 4096) == pattern(XVDA))
+    check("the qcow2 images are unchanged",
+          formatted_sector(e, q, "qcow2", 64, 10) == b"XENON-HOST" and
+          formatted_sector(e, q, "qcow2", 0, 4096) == b"\0" * 4096)
+    wait_for(lambda: "qc" not in e.rows(), 30)
+    rc, out, err = e.xl("destroy", "qc")
+    no_devices_left(e, "after the guest")
+    nbd_left(e, "after the guest", [rw, q, q2])
+
+    # xl destroy of a domain with qcow2 disks attached and served.
+    cfg = e.cfg("idle.cfg", f'name = "idle"\ntype = "pvh"\n'
+                f'kernel = "{os.path.join(BUILD, "guests", "guest-idle-64")}"\nmemory = 16\n'
+                f"disk = [ 'format=qcow2,vdev=xvda,access=ro,target={q}' ]\n")
+    rc, out, err = e.xl("create", cfg)
+    check("create an idle domain with a qcow2 disk", rc == 0, err)
+    rc, out, err = e.xl("block-attach", "idle", f"format=qcow2,vdev=xvdb,access=rw,target={q2}")
+    check("block-attach a read-write qcow2 disk", rc == 0, err)
+    # A qcow2 file given as raw is served raw: never probed for its format.
+    rc, out, err = e.xl("block-attach", "idle", f"format=raw,vdev=xvdc,access=ro,target={q}")
+    check("block-attach the qcow2 file as raw", rc == 0, err)
+    domid = int(e.rows()["idle"].group(2))
+    check("as raw, its size is the file's, not the image's",
+          e.xs_read(f"/local/domain/0/backend/vbd/{domid}/51744/sectors") ==
+          str(os.path.getsize(q) // 512), str(e.xs_read(f"/local/domain/0/backend/vbd/{domid}/51744/sectors")))
+    check("two qemu-nbd running, one read-write", len(nbd_servers(e)) == 2 and
+          sum("--read-only" in a for p, a in nbd_servers(e)) == 1, str(nbd_servers(e)))
+    # Media change, as xl: libxl changes a cdrom's medium only in an HVM
+    # domain's device model, and refuses any other domain.
+    rc, out, err = e.xl("cd-insert", "idle", "xvda", f"{e.tmp}/no-such.iso")
+    check("cd-insert of a missing file: xl's message", rc == 1 and
+          err == f"Cannot stat file: {e.tmp}/no-such.iso\n", (rc, err))
+    rc, out, err = e.xl("cd-insert", "idle", "xvda", q2)
+    check("cd-insert into a PVH domain: refused as libxl refuses it", rc == 1 and
+          f"Domain {domid}:cdrom-insert requires an HVM domain" in err, (rc, err))
+    rc, out, err = e.xl("cd-eject", "idle", "xvda")
+    check("cd-eject likewise", rc == 1 and "cdrom-insert requires an HVM domain" in err,
+          (rc, err))
+    check("the disk is still served", e.xs_read(f"/local/domain/0/backend/vbd/{domid}/{XVDA}/params")
+          == f"qcow2:{q}", str(e.xs_read(f"/local/domain/0/backend/vbd/{domid}/{XVDA}/params")))
+    rc, out, err = e.xl("destroy", "idle")
+    check("destroy: exit 0", rc == 0, err)
+    no_devices_left(e, "after destroy")
+    nbd_left(e, "after destroy", [rw, q, q2])
+
+
+def t_nbd_killed(e):
+    """The NBD server of a connected disk is SIGKILLed: the VMM drops that
+    connection and lives, the raw disk beside it is untouched, detach and
+    destroy leave nothing."""
+    need_kvm()
+    rw = make_image(e, "rw.img")
+    q = make_formatted(e, "k.qcow2", "qcow2")
+    cfg = guest_cfg(e, "nk", "guest-blk-64",
+                    [f"{rw},raw,xvda,rw", f"format=qcow2,vdev=xvdb,access=rw,target={q}"],
+                    'cmdline = "hotplug"\n')
+    rc, out, err = e.xl("create", cfg)
+    check("create: exit 0", rc == 0, err)
+    check("the guest used both", wait_for(lambda: "BLK ready" in e.console_log("nk"), 120),
+          e.console_log("nk")[-2000:])
+    srv = nbd_servers(e)
+    check("one qemu-nbd", len(srv) == 1, str(srv))
+    vmm = e.vmm_pids()
+    os.kill(srv[0][0], signal.SIGKILL)
+    vlog_path = os.path.join(e.env["XENON_LOG_DIR"], "xl-nk.log")
+    check("the VMM drops the connection",
+          wait_for(lambda: "NBD connection dropped: the server is gone" in
+                   open(vlog_path, errors="replace").read(), 10),
+          open(vlog_path, errors="replace").read()[-2000:])
+    check("the VMM lives", e.vmm_pids() == vmm, str(e.vmm_pids()))
+    rc, head, rows, err = block_list(e, "nk")
+    check("block-list still answers, both disks listed", rc == 0 and len(rows) == 2, rows)
+    rc, out, err = e.xl("block-detach", "nk", "xvdb")
+    check("block-detach of the dead disk: exit 0", rc == 0, err)
+    check("the guest closed it and went on",
+          wait_for(lambda: "BLK detached" in e.console_log("nk"), 60))
+    rc, out, err = e.xl("destroy", "nk")
+    check("destroy: exit 0", rc == 0, err)
+    check("the raw disk holds what the guest wrote", sector(rw, 128, 11) == b"XENON-GUEST")
+    no_devices_left(e, "after destroy")
+    nbd_left(e, "after destroy", [rw, q])
+
+
+def t_qcow2_32(e):
+    t_qcow2(e, "32")
+
+
+def t_qcow2_rw(e):
+    """Writes through NBD: a read-write qcow2 disk first (a 4-page ring, a
+    32-page indirect request, two queues, flush, discard), a read-only vhd,
+    a raw one; the host reads the images through qemu-img."""
+    need_kvm()
+    q = make_formatted(e, "rw.qcow2", "qcow2")
+    vhd = make_formatted(e, "ro.vhd", "vpc")
+    rw = make_image(e, "rw.img")
+    cfg = guest_cfg(e, "qrw", "guest-blk-64",
+                    [f"format=qcow2,vdev=xvda,access=rw,target={q}",
+                     f"format=vhd,vdev=xvdb,access=ro,target={vhd}", f"{rw},raw,xvdc,rw"])
+    rc, out, err = e.xl("create", cfg)
+    check("create with qcow2, vhd and raw disks: exit 0", rc == 0, err)
+    check("the guest finished", result(e, "qrw", "blk"), e.console_log("qrw")[-2000:])
+    log = e.console_log("qrw")
+    print(log[-3000:])
+    check("all guest checks pass on qcow2, vhd and raw", "RESULT blk: PASS" in log)
+    check("the domain went away after poweroff", wait_for(lambda: "qrw" not in e.rows(), 30))
+    check("the qcow2 image holds the guest's page at sector 0",
+          formatted_sector(e, q, "qcow2", 0, 4096) == pattern(XVDA))
+    check("and its sector 128 (written before a flush)",
+          formatted_sector(e, q, "qcow2", 128, 11) == b"XENON-GUEST")
+    check("the discarded page reads as zeroes through QEMU too",
+          formatted_sector(e, q, "qcow2", 8, 4096) == b"\0" * 4096)
+    check("the vhd image is untouched",
+          formatted_sector(e, vhd, "vpc", 64, 10) == b"XENON-HOST" and
+          formatted_sector(e, vhd, "vpc", 0, 4096) == b"\0" * 4096)
+    check("the raw disk beside them", sector(rw, 128, 11) == b"XENON-GUEST")
+    vlog = open(os.path.join(e.env["XENON_LOG_DIR"], "xl-qrw.log"), errors="replace").read()
+    check("the qcow2 disk over NBD with flush, FUA and zeroing",
+          f"vbd {XVDA}: NBD export of {SECTORS * 512} bytes, flush, fua, trim, zero" in vlog,
+          vlog[-2000:])
+    check("and on a 4-page ring, then two queues",
+          f"vbd {XVDA} connected: x86_64 ring of 4 page(s)" in vlog and
+          "1 page(s), 32 entries, 2 queue(s)" in vlog, vlog[-2000:])
+    no_devices_left(e, "after poweroff")
+    nbd_left(e, "after poweroff", [q, vhd, rw])
+
+
 def t_nodes_durable(e):
     """While the guest runs: libxl's nodes and permissions. After an
     acknowledged flush the VMM is killed: the data is in the image."""
@@ -148,6 +397,33 @@ def t_nodes_durable(e):
     no_devices_left(e, "after destroy")
 
 
+def t_durable_qcow2(e):
+    """A qcow2 disk: after the guest's acknowledged flush its qemu-nbd and
+    then its VMM are SIGKILLed; QEMU reads the page back from the image."""
+    need_kvm()
+    q = make_formatted(e, "dur.qcow2", "qcow2")
+    cfg = guest_cfg(e, "dq", "guest-blk-64", [f"format=qcow2,vdev=xvda,access=rw,target={q}"],
+                    'cmdline = "durable"\n')
+    rc, out, err = e.xl("create", cfg)
+    check("create: exit 0", rc == 0, err)
+    check("the guest flushed", wait_for(lambda: "BLK durable" in e.console_log("dq"), 120),
+          e.console_log("dq")[-2000:])
+    srv = nbd_servers(e)
+    check("one qemu-nbd", len(srv) == 1, str(srv))
+    for pid, _ in srv:
+        os.kill(pid, signal.SIGKILL)
+    for pid in e.vmm_pids():
+        os.kill(pid, signal.SIGKILL)
+    check("both gone", wait_for(lambda: not e.vmm_pids() and not nbd_servers(e), 10))
+    check("after SIGKILL, the flushed page is in the qcow2 image",
+          formatted_sector(e, q, "qcow2", 0, 4096) == pattern(XVDA))
+    chk = subprocess.run(["qemu-img", "check", "-f", "qcow2", q], capture_output=True, text=True)
+    check("and the image is consistent (qemu-img check)", chk.returncode == 0, chk.stdout)
+    rc, out, err = e.xl("destroy", "dq")
+    no_devices_left(e, "after destroy")
+    nbd_left(e, "after destroy", [q])
+
+
 def t_hostile(e):
     """A lying frontend: errors and a shut ring, the VMM unharmed."""
     need_kvm()
@@ -158,8 +434,11 @@ def t_hostile(e):
     ncfg = guest_cfg(e, "neighbour", "guest-blk-64", [f"{nb},raw,xvda,rw"])
     rc, out, err = e.xl("create", ncfg)
     check("create the neighbour: exit 0", rc == 0, err)
+    q = make_formatted(e, "third.qcow2", "qcow2")
+    q_before = formatted_sector(e, q, "qcow2", 0, SECTORS * 512)
     cfg = guest_cfg(e, "hostile", "guest-blk-hostile-64",
-                    [f"{rw},raw,xvda,rw", f"{ro},raw,xvdb,ro"])
+                    [f"{rw},raw,xvda,rw", f"{ro},raw,xvdb,ro",
+                     f"format=qcow2,vdev=xvdc,access=rw,target={q}"])
     rc, out, err = e.xl("create", cfg)
     check("create: exit 0", rc == 0, err)
     check("the guest finished", result(e, "hostile", "blk-hostile"),
@@ -170,8 +449,15 @@ def t_hostile(e):
           "RESULT blk-hostile: PASS" in log)
     vlog = open(os.path.join(e.env["XENON_LOG_DIR"], "xl-hostile.log"), errors="replace").read()
     check("the VMM shut the ring down", "ring shut down" in vlog, vlog[-2000:])
+    check("and each lying queue's ring alone",
+          vlog.count("the frontend's req_prod runs past the ring; ring shut down") >= 3,
+          vlog[-2000:])
+    check("lying multi-queue connects refused with a reason",
+          "multi-queue-num-queues not in 1..4" in vlog and "no queue-2/event-channel" in vlog,
+          vlog[-3000:])
     check("no byte of the images changed", sector(rw, 0, SECTORS * 512) == before and
-          sector(ro, 64, 10) == b"XENON-HOST")
+          sector(ro, 64, 10) == b"XENON-HOST" and
+          formatted_sector(e, q, "qcow2", 0, SECTORS * 512) == q_before)
     check("the neighbour never noticed: all its checks pass",
           result(e, "neighbour", "blk") and "RESULT blk: PASS" in e.console_log("neighbour"),
           e.console_log("neighbour")[-1500:])
@@ -180,6 +466,7 @@ def t_hostile(e):
     wait_for(lambda: "hostile" not in e.rows(), 30)
     rc, out, err = e.xl("destroy", "hostile")
     no_devices_left(e, "after the hostile guest")
+    nbd_left(e, "after the hostile guest", [rw, ro, nb, q])
 
 
 def t_bad_disks(e):
@@ -192,8 +479,16 @@ def t_bad_disks(e):
     open(q, "wb").close()
     cfg = guest_cfg(e, "bad", "guest-blk-64", [f"{q},qcow2,xvda,rw"])
     rc, out, err = e.xl("create", cfg)
-    check("qcow2 is refused (not yet)", rc != 0 and "qcow2" in err, err)
+    check("an empty file given as qcow2 fails the create, with qemu-nbd's reason",
+          rc != 0 and "qemu-nbd could not serve" in err and "qcow2" in err, err)
+    # A raw image is never probed: a raw file named qcow2 is no qcow2.
+    raw = make_image(e, "raw.img")
+    cfg = guest_cfg(e, "bad", "guest-blk-64", [f"{raw},qcow2,xvda,rw"])
+    rc, out, err = e.xl("create", cfg)
+    check("a raw image given as qcow2 is refused by QEMU, not guessed", rc != 0 and
+          "qemu-nbd could not serve" in err, err)
     no_devices_left(e, "after failed creates")
+    nbd_left(e, "after failed creates", [q, raw])
 
 
 def block_list(e, dom):

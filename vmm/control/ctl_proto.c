@@ -86,6 +86,9 @@ static int check_attach(const struct xenon_ctl_device_attach *a)
         return -EINVAL;
     if ((a->flags & XENON_DEV_F_EMPTY) && !(a->flags & XENON_DEV_F_CDROM))
         return -EINVAL;
+    /* An NBD socket is a medium: never with EMPTY. */
+    if ((a->flags & XENON_DEV_F_NBD) && (a->flags & XENON_DEV_F_EMPTY))
+        return -EINVAL;
     if (a->kind == XENON_DEV_VIF && a->flags)
         return -EINVAL;
     return backend_path_ok(a->backend, sizeof(a->backend)) ? 0 : -EINVAL;

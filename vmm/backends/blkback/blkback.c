@@ -4,6 +4,7 @@
  * segments. */
 #include "blkback.h"
 #include "backend.h"
+#include "blk_engine.h"
 #include "blkif_req.h"
 #include "domain.h"
 #include "grant_map.h"
@@ -11,16 +12,8 @@
 #include "xenbus_be.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <liburing.h>
-#include <linux/falloc.h>
-#include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -31,7 +24,6 @@
 #define PAGE_BYTES 4096u
 #define MAX_RING_ORDER 4u               /* Xen's XENBUS_MAX_RING_GRANT_ORDER */
 #define MAX_RING_PAGES (1u << MAX_RING_ORDER)
-#define URING_DEPTH 256u                /* a full ring waits for room (deferred) */
 #define MAX_SEGS BLK_MAX_INDIRECT_SEGMENTS
 #define MAX_QUEUES 4u                   /* multi-queue-max-queues */
 /* Persistent grants kept mapped per ring, at most (Xen's blkback keeps up
@@ -53,7 +45,6 @@ struct pending {
     uint8_t rsp_op;                     /* what the response names */
     uint64_t id;
     int16_t status;
-    unsigned ops_left;                  /* uring completions still due */
     size_t bytes;                       /* what a read or write must move */
     unsigned nr_maps;
     bool kept[MAX_SEGS];                /* a persistent grant: not unmapped */
@@ -76,7 +67,7 @@ struct blk_ring {
     RING_IDX req_cons, rsp_prod_pvt;
     unsigned inflight;
     bool draining;                      /* a barrier waits for in-flight I/O */
-    bool deferred;                      /* a request waits for a free uring slot */
+    bool deferred;                      /* a request waits for room in the engine */
     struct pending *pend;               /* nr_ents of them */
     unsigned pend_hint;                 /* where to look for a free one */
     struct blk_seg segs[MAX_SEGS];      /* an indirect request's, copied out */
@@ -88,13 +79,12 @@ struct blk_ring {
 struct blkback {
     struct xenbus_dev *dev;
     struct domain *d;
-    int fd;                             /* the image, -1 when empty */
+    struct blk_engine *io;              /* NULL when empty (a cdrom) */
+    char name[48];                      /* "domN: vbd M", for the log */
     bool readonly;
+    bool flush;                         /* offered (feature-flush-cache) */
     bool discard;                       /* offered (feature-discard) */
     uint64_t sectors;
-    struct io_uring uring;
-    bool uring_ok;
-    struct io_watch uring_watch;        /* the uring's eventfd */
 
     /* While connected: the layout and size every queue's ring shares,
      * and the queues. */
@@ -296,26 +286,10 @@ static int map_segments(struct blk_ring *q, const struct blk_seg *segs, unsigned
     return 0;
 }
 
-static struct io_uring_sqe *get_sqe(struct blkback *b)
-{
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&b->uring);
-    if (!sqe) {
-        io_uring_submit(&b->uring);
-        sqe = io_uring_get_sqe(&b->uring);
-    }
-    return sqe;
-}
-
-/* Start one checked request; false when the uring has no room now. */
+/* Start one checked request; false when the engine has no room now. */
 static bool start(struct blk_ring *q, struct blk_req *r)
 {
     struct blkback *b = q->b;
-    bool flush = r->op == BLKIF_OP_FLUSH_DISKCACHE || r->op == BLKIF_OP_WRITE_BARRIER;
-    unsigned need = flush && r->nr_segments ? 2 : 1;
-    if (io_uring_sq_space_left(&b->uring) < need)
-        io_uring_submit(&b->uring);
-    if (io_uring_sq_space_left(&b->uring) < need)
-        return false;
     struct pending *p = alloc_pending(q);
     if (!p) {
         shut_ring(q, "more requests in flight than the ring holds");
@@ -334,48 +308,35 @@ static bool start(struct blk_ring *q, struct blk_req *r)
         }
         segs = q->segs;
     }
-    if (b->fd < 0 || map_segments(q, segs, r->nr_segments, op == BLKIF_OP_READ, p) < 0) {
+    if (!b->io || map_segments(q, segs, r->nr_segments, op == BLKIF_OP_READ, p) < 0) {
         p->status = BLKIF_RSP_ERROR;
         release(q, p);
         return true;
     }
-    uint64_t off = r->sector << BLK_SECTOR_SHIFT;
-    uint64_t tag = (uint64_t)q->index << 16 | (uint64_t)(p - q->pend);
-    struct io_uring_sqe *sqe;
-    switch (op) {
-    case BLKIF_OP_READ:
-        sqe = get_sqe(b);
-        io_uring_prep_readv(sqe, b->fd, p->iov, r->nr_segments, off);
-        break;
-    case BLKIF_OP_WRITE:
-        sqe = get_sqe(b);
-        io_uring_prep_writev(sqe, b->fd, p->iov, r->nr_segments, off);
-        break;
-    case BLKIF_OP_DISCARD:
-        sqe = get_sqe(b);
-        /* Punching a hole reads back as zeroes: on a file and, since
-         * Linux 4.9, on a block device. */
-        io_uring_prep_fallocate(sqe, b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                                off, r->nr_sectors << BLK_SECTOR_SHIFT);
-        break;
-    default:
-        /* FLUSH_DISKCACHE and WRITE_BARRIER (which Xen's blkback carries
-         * out as a flush once the I/O before it drained): the data, if
-         * any, then fdatasync, linked so the sync follows the write. */
-        if (r->nr_segments) {
-            sqe = get_sqe(b);
-            io_uring_prep_writev(sqe, b->fd, p->iov, r->nr_segments, off);
-            sqe->flags |= IOSQE_IO_LINK;
-            io_uring_sqe_set_data64(sqe, tag);
-            p->ops_left++;
+    /* WRITE_BARRIER is carried out as Xen's blkback carries it out: the
+     * I/O before it drained (take_requests), then as a flush. */
+    struct blk_io io = {
+        .op = op == BLKIF_OP_WRITE_BARRIER ? BLKIF_OP_FLUSH_DISKCACHE : op,
+        .tag = (uint32_t)q->index << 16 | (uint32_t)(p - q->pend),
+        .offset = r->sector << BLK_SECTOR_SHIFT,
+        .length = (uint64_t)r->nr_sectors << BLK_SECTOR_SHIFT,
+        .iov = p->iov, .niov = r->nr_segments, .bytes = p->bytes,
+    };
+    int rc = b->io->ops->start(b->io, &io);
+    if (rc <= 0) {
+        /* No room: unmapped again, the request stays on the ring. */
+        p->status = BLKIF_RSP_ERROR;
+        if (rc == 0) {
+            for (unsigned i = 0; i < p->nr_maps; i++)
+                if (!p->kept[i])
+                    grant_unmap(&b->d->grants, p->handle[i]);
+            p->nr_maps = 0;
+            p->used = false;
+            q->inflight--;
+            return false;
         }
-        sqe = get_sqe(b);
-        io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
-        p->bytes = 0;   /* the sync's result is 0 */
-        break;
+        release(q, p);
     }
-    io_uring_sqe_set_data64(sqe, tag);
-    p->ops_left++;
     return true;
 }
 
@@ -410,6 +371,9 @@ static void take_requests(struct blk_ring *q)
             int st = blkif_check(&r, b->sectors, b->readonly);
             if (st == BLKIF_RSP_OKAY && r.op == BLKIF_OP_DISCARD && !b->discard)
                 st = BLKIF_RSP_EOPNOTSUPP;      /* not offered (discard-enable=0) */
+            if (st == BLKIF_RSP_OKAY && !b->flush && (r.op == BLKIF_OP_FLUSH_DISKCACHE ||
+                                                      r.op == BLKIF_OP_WRITE_BARRIER))
+                st = BLKIF_RSP_EOPNOTSUPP;      /* an export without flush */
             if (st != BLKIF_RSP_OKAY) {
                 q->req_cons++;
                 respond(q, r.id, blkif_rsp_op(&r), (int16_t)st);
@@ -440,7 +404,8 @@ static void service(struct blk_ring *q)
         return;
     q->deferred = false;
     take_requests(q);
-    io_uring_submit(&b->uring);
+    if (b->io)
+        b->io->ops->submit(b->io);
     push_responses(q);
 }
 
@@ -451,40 +416,25 @@ static void on_kick(void *opaque)
 
 /* --- completions -------------------------------------------------------- */
 
-static void reap(struct blkback *b)
+static void on_done(void *opaque, uint32_t tag, int16_t status)
 {
-    struct io_uring_cqe *cqe;
-    unsigned head, n = 0;
-    io_uring_for_each_cqe(&b->uring, head, cqe) {
-        n++;
-        /* The tag: queue << 16 | pending slot. */
-        uint64_t tag = io_uring_cqe_get_data64(cqe);
-        unsigned qi = (unsigned)(tag >> 16), slot = (unsigned)(tag & 0xffff);
-        if (qi >= b->nr_queues || slot >= b->nr_ents || !b->q[qi].pend ||
-            !b->q[qi].pend[slot].used)
-            continue;
-        struct blk_ring *q = &b->q[qi];
-        struct pending *p = &q->pend[slot];
-        int res = cqe->res;
-        bool ok = res >= 0 && (p->op == BLKIF_OP_DISCARD || p->bytes == 0 ||
-                               (size_t)res == p->bytes ||
-                               /* a flush's data write, linked before its sync */
-                               p->ops_left == 2);
-        if (!ok && p->status == BLKIF_RSP_OKAY)
-            p->status = res == -EOPNOTSUPP ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR;
-        if (--p->ops_left == 0)
-            release(q, p);
-    }
-    io_uring_cq_advance(&b->uring, n);
+    struct blkback *b = opaque;
+    /* The tag: queue << 16 | pending slot. */
+    unsigned qi = tag >> 16, slot = tag & 0xffff;
+    if (qi >= b->nr_queues || slot >= b->nr_ents || !b->q[qi].pend ||
+        !b->q[qi].pend[slot].used)
+        return;
+    struct blk_ring *q = &b->q[qi];
+    struct pending *p = &q->pend[slot];
+    p->status = status;
+    release(q, p);
 }
 
-static void on_uring(struct io_watch *w, uint32_t events)
+/* After a pass of completions: push the responses, and take what waited
+ * (a barrier's drain, a full engine). */
+static void on_batch(void *opaque)
 {
-    (void)events;
-    struct blkback *b = w->opaque;
-    uint64_t v;
-    (void)!read(w->fd, &v, sizeof(v));
-    reap(b);
+    struct blkback *b = opaque;
     if (!b->connected)
         return;
     for (unsigned i = 0; i < b->nr_queues; i++) {
@@ -499,18 +449,6 @@ static void on_uring(struct io_watch *w, uint32_t events)
 
 /* --- the xenbus driver -------------------------------------------------- */
 
-static int disk_sectors(int fd, uint64_t *out)
-{
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return -errno;
-    uint64_t bytes = (uint64_t)st.st_size;
-    if (S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, &bytes) < 0)
-        return -errno;
-    *out = bytes >> BLK_SECTOR_SHIFT;
-    return 0;
-}
-
 static int probe(struct xenbus_dev *dev, int fd, uint32_t flags)
 {
     struct blkback *b = calloc(1, sizeof(*b));
@@ -521,39 +459,32 @@ static int probe(struct xenbus_dev *dev, int fd, uint32_t flags)
     }
     b->dev = dev;
     b->d = dev->d;
-    b->fd = fd;
+    snprintf(b->name, sizeof(b->name), "dom%u: vbd %u", dev->d->domid, dev->devid);
     b->readonly = (flags & XENON_DEV_F_READONLY) || fd < 0;
-    b->discard = !b->readonly && !(flags & XENON_DEV_F_NO_DISCARD);
-    b->uring_watch.fd = -1;
-    int rc = fd >= 0 ? disk_sectors(fd, &b->sectors) : 0;
-    if (rc == 0)
-        rc = io_uring_queue_init(URING_DEPTH, &b->uring, 0);
-    if (rc == 0) {
-        b->uring_ok = true;
-        b->uring_watch = (struct io_watch){ .fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC),
-                                            .ready = on_uring, .opaque = b };
-        rc = b->uring_watch.fd < 0 ? -errno
-             : io_uring_register_eventfd(&b->uring, b->uring_watch.fd);
-        if (rc == 0)
-            rc = ioloop_add(&b->uring_watch, EPOLLIN);
+    struct blk_disk_info di = { 0 };
+    if (fd >= 0) {
+        /* The descriptor says which engine: an image or device (io_uring),
+         * or a socket to the domain's NBD server (XENON_DEV_F_NBD). */
+        b->io = (flags & XENON_DEV_F_NBD)
+                    ? blk_nbd_create(fd, b->readonly, on_done, b, b->name, &di)
+                    : blk_uring_create(fd, on_done, b, b->name, &di);
+        if (!b->io) {
+            free(b);
+            return -EIO;
+        }
+        b->io->batch_done = on_batch;
     }
-    if (rc < 0) {
-        log_err("dom%u: vbd %u: %s", dev->d->domid, dev->devid, strerror(-rc));
-        if (b->uring_watch.fd >= 0)
-            close(b->uring_watch.fd);
-        if (b->uring_ok)
-            io_uring_queue_exit(&b->uring);
-        if (fd >= 0)
-            close(fd);
-        free(b);
-        return rc;
-    }
+    b->readonly |= di.readonly;
+    b->sectors = di.sectors;
+    b->flush = di.flush;
+    b->discard = !b->readonly && di.discard && !(flags & XENON_DEV_F_NO_DISCARD);
     dev->priv = b;
     unsigned info = (b->readonly ? VDISK_READONLY : 0) |
                     ((flags & XENON_DEV_F_CDROM) ? VDISK_CDROM | VDISK_REMOVABLE : 0);
-    xenbus_dev_printf(dev, "feature-flush-cache", "1");
+    /* An empty cdrom offers what its medium will (xl cd-insert). */
+    xenbus_dev_printf(dev, "feature-flush-cache", "%d", b->flush || !b->io);
     /* As Xen's blkback: a barrier is carried out (drain, then flush). */
-    xenbus_dev_printf(dev, "feature-barrier", "1");
+    xenbus_dev_printf(dev, "feature-barrier", "%d", b->flush || !b->io);
     xenbus_dev_printf(dev, "feature-persistent", "1");
     if (b->discard) {
         xenbus_dev_printf(dev, "feature-discard", "1");
@@ -583,13 +514,8 @@ static unsigned inflight(struct blkback *b)
  * granted pages): only on disconnect, for at most the disk's latency. */
 static void drain(struct blkback *b)
 {
-    while (inflight(b)) {
-        io_uring_submit(&b->uring);
-        struct io_uring_cqe *cqe;
-        if (io_uring_wait_cqe(&b->uring, &cqe) < 0)
-            break;
-        reap(b);
-    }
+    if (b->io && inflight(b))
+        b->io->ops->drain(b->io);
 }
 
 static void unmap_ring(struct blk_ring *q)
@@ -608,6 +534,7 @@ static void blk_disconnect(struct xenbus_dev *dev)
     struct blkback *b = dev->priv;
     if (!b->q)
         return;
+    b->connected = false;   /* completions while draining only answer */
     drain(b);
     for (unsigned i = 0; i < b->nr_queues; i++) {
         struct blk_ring *q = &b->q[i];
@@ -736,11 +663,8 @@ static void remove_dev(struct xenbus_dev *dev)
     if (!b)
         return;
     blk_disconnect(dev);
-    ioloop_del(&b->uring_watch);
-    close(b->uring_watch.fd);
-    io_uring_queue_exit(&b->uring);
-    if (b->fd >= 0)
-        close(b->fd);
+    if (b->io)
+        b->io->ops->destroy(b->io);
     free(b);
     dev->priv = NULL;
 }

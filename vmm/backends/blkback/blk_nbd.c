@@ -1,0 +1,445 @@
+/* blkback's NBD engine (blk_engine.h): the disk is an export of the
+ * domain's NBD server (qemu-nbd, started by the toolstack for a qcow2,
+ * vhd, ... image), reached through a socket the toolstack connected and
+ * handed over. libnbd's async API runs on the I/O loop: its socket is an
+ * io_watch whose interest follows nbd_aio_get_direction().
+ *
+ * READ/WRITE are one NBD command per run of segments adjacent in our
+ * mapping of the guest's memory (libnbd has no vectored I/O), read into
+ * or written from the guest's pages with no copy, DISCARD is WRITE_ZEROES without NO_HOLE (so
+ * a discarded range reads back as zeroes, as a punched hole does on the
+ * io_uring engine, and the format frees it where it can), or TRIM when
+ * the export cannot write zeroes; FLUSH_DISKCACHE is FLUSH;
+ * with data, its writes carry FUA and go with the FLUSH (which covers the
+ * writes acknowledged before it) when the export offers FUA, else the FLUSH
+ * follows them. libnbd's callbacks may not call libnbd: they only count,
+ * and a request whose commands all completed is answered after the libnbd
+ * call returned. */
+#include "blk_engine.h"
+#include "blkif_req.h"
+#include "ioloop.h"
+
+#include <errno.h>
+#include <libnbd.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define HANDSHAKE_MS 5000       /* once, at attach: the server is local */
+#define DRAIN_MS 10000          /* then the connection is given up */
+#define ZERO_CHUNK (1ull << 30) /* an NBD request's length is 32 bits */
+#define MAX_RUN (1u << 20)      /* a read or write merged from segments, at most
+                                 * (qemu-nbd takes 32 MiB) */
+
+struct nreq {
+    struct blk_nbd *n;
+    struct nreq *prev, *next;   /* every request in flight */
+    struct nreq *next_done;
+    uint32_t tag;
+    unsigned left;              /* commands not completed (+1 while issuing) */
+    int16_t status;
+    bool flush_after;           /* then a FLUSH (no FUA offered) */
+};
+
+struct blk_nbd {
+    struct blk_engine e;
+    struct nbd_handle *h;
+    struct io_watch watch;      /* libnbd's socket; fd -1 once dead */
+    uint32_t events;            /* what it is registered for */
+    struct io_watch wake;       /* an eventfd: requests done outside a pass */
+    bool fua, zero;
+    bool broken;                /* seen by run_until: drop() follows */
+    struct nreq *live;
+    struct nreq *done_head;
+    unsigned inflight;
+};
+
+static void done_push(struct nreq *r)
+{
+    r->next_done = r->n->done_head;
+    r->n->done_head = r;
+}
+
+static void put(struct nreq *r)
+{
+    if (--r->left == 0)
+        done_push(r);
+}
+
+static int on_complete(void *opaque, int *error)
+{
+    struct nreq *r = opaque;
+    if (*error && r->status == BLKIF_RSP_OKAY)
+        r->status = *error == EOPNOTSUPP ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR;
+    put(r);
+    return 1;   /* retired */
+}
+
+static nbd_completion_callback cb(struct nreq *r)
+{
+    r->left++;
+    return (nbd_completion_callback){ .callback = on_complete, .user_data = r };
+}
+
+/* A command libnbd refused at once: its callback never runs. */
+static void issued(struct nreq *r, int64_t cookie)
+{
+    if (cookie < 0) {
+        r->status = BLKIF_RSP_ERROR;
+        r->left--;
+    }
+}
+
+static void update_events(struct blk_nbd *n)
+{
+    if (n->watch.fd < 0)
+        return;
+    unsigned dir = nbd_aio_get_direction(n->h);
+    uint32_t ev = ((dir & LIBNBD_AIO_DIRECTION_READ) ? EPOLLIN : 0) |
+                  ((dir & LIBNBD_AIO_DIRECTION_WRITE) ? EPOLLOUT : 0);
+    if (ev != n->events && ioloop_mod(&n->watch, ev) == 0)
+        n->events = ev;
+}
+
+/* Segments whose pages lie one after another in our mapping of the
+ * guest's memory (contiguous guest frames, as a large buffer of the
+ * guest's usually is) go as one command: the length of the run from i. */
+static size_t run_from(const struct blk_io *io, unsigned i, unsigned *next)
+{
+    size_t len = io->iov[i].iov_len;
+    unsigned j = i + 1;
+    while (j < io->niov && (uint8_t *)io->iov[i].iov_base + len == io->iov[j].iov_base &&
+           len + io->iov[j].iov_len <= MAX_RUN) {
+        len += io->iov[j].iov_len;
+        j++;
+    }
+    *next = j;
+    return len;
+}
+
+static void issue_rw(struct nreq *r, const struct blk_io *io, bool write, uint32_t flags)
+{
+    uint64_t off = io->offset;
+    for (unsigned i = 0, next; i < io->niov; i = next) {
+        size_t len = run_from(io, i, &next);
+        void *buf = io->iov[i].iov_base;
+        issued(r, write ? nbd_aio_pwrite(r->n->h, buf, len, off, cb(r), flags)
+                        : nbd_aio_pread(r->n->h, buf, len, off, cb(r), 0));
+        off += len;
+    }
+}
+
+static int nbd_start(struct blk_engine *e, const struct blk_io *io)
+{
+    struct blk_nbd *n = (struct blk_nbd *)e;
+    if (n->watch.fd < 0 || !n->h)
+        return -1;      /* the connection is gone */
+    struct nreq *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -1;
+    *r = (struct nreq){ .n = n, .tag = io->tag, .left = 1, .status = BLKIF_RSP_OKAY };
+    switch (io->op) {
+    case BLKIF_OP_READ:
+        issue_rw(r, io, false, 0);
+        break;
+    case BLKIF_OP_WRITE:
+        issue_rw(r, io, true, 0);
+        break;
+    case BLKIF_OP_DISCARD:
+        for (uint64_t done = 0; done < io->length; done += ZERO_CHUNK) {
+            uint64_t len = io->length - done < ZERO_CHUNK ? io->length - done : ZERO_CHUNK;
+            /* Without NO_HOLE the server may punch a hole for it. */
+            issued(r, n->zero ? nbd_aio_zero(n->h, len, io->offset + done, cb(r), 0)
+                              : nbd_aio_trim(n->h, len, io->offset + done, cb(r), 0));
+        }
+        break;
+    case BLKIF_OP_FLUSH_DISKCACHE:
+        if (io->niov && !n->fua) {
+            issue_rw(r, io, true, 0);
+            r->flush_after = true;
+        } else {
+            if (io->niov)
+                issue_rw(r, io, true, LIBNBD_CMD_FLAG_FUA);
+            issued(r, nbd_aio_flush(n->h, cb(r), 0));
+        }
+        break;
+    default:
+        r->status = BLKIF_RSP_ERROR;
+        break;
+    }
+    if (r->left == 1 && r->status != BLKIF_RSP_OKAY) {
+        free(r);        /* nothing was issued */
+        return -1;
+    }
+    r->next = n->live;
+    if (n->live)
+        n->live->prev = r;
+    n->live = r;
+    n->inflight++;
+    put(r);             /* the issuing reference */
+    if (n->done_head) {
+        uint64_t one = 1;
+        (void)!write(n->wake.fd, &one, sizeof(one));
+    }
+    return 1;
+}
+
+static void nbd_submit(struct blk_engine *e)
+{
+    /* libnbd sends as it is asked; what is left waits for POLLOUT. */
+    update_events((struct blk_nbd *)e);
+}
+
+static void unlink_req(struct blk_nbd *n, struct nreq *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        n->live = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    n->inflight--;
+}
+
+/* Answer the requests whose commands all completed. */
+static void deliver(struct blk_nbd *n)
+{
+    bool any = false;
+    while (n->done_head) {
+        struct nreq *list = n->done_head;
+        n->done_head = NULL;
+        while (list) {
+            struct nreq *r = list;
+            list = r->next_done;
+            if (r->flush_after && r->status == BLKIF_RSP_OKAY && n->watch.fd >= 0 && n->h) {
+                r->flush_after = false;
+                r->left = 1;
+                issued(r, nbd_aio_flush(n->h, cb(r), 0));
+                put(r);
+                continue;
+            }
+            if (r->flush_after)
+                r->status = BLKIF_RSP_ERROR;    /* its flush cannot be sent */
+            unlink_req(n, r);
+            n->e.done(n->e.opaque, r->tag, r->status);
+            free(r);
+            any = true;
+        }
+    }
+    if (any && n->e.batch_done)
+        n->e.batch_done(n->e.opaque);
+    update_events(n);
+}
+
+/* The connection is over (the server died, hung up or does not answer):
+ * what libnbd completed is answered, the rest fails, and so does every
+ * later request. libnbd writes into granted pages only inside our calls
+ * on this thread: after nbd_close nothing touches them. */
+static void drop(struct blk_nbd *n, const char *why)
+{
+    if (!n->h)
+        return;
+    const char *e = nbd_get_error();
+    log_limited(LOG_WARN, "%s: NBD connection dropped: %s%s%s", n->e.name, why,
+                e ? ": " : "", e ? e : "");
+    if (n->watch.fd >= 0) {
+        ioloop_del(&n->watch);
+        n->watch.fd = -1;   /* no flush follows, no request starts */
+    }
+    deliver(n);
+    nbd_close(n->h);
+    n->h = NULL;
+    bool any = n->live != NULL;
+    while (n->live) {
+        struct nreq *r = n->live;
+        unlink_req(n, r);
+        n->e.done(n->e.opaque, r->tag, BLKIF_RSP_ERROR);
+        free(r);
+    }
+    if (any && n->e.batch_done)
+        n->e.batch_done(n->e.opaque);
+}
+
+/* Tell libnbd what the socket is ready for; false when the connection
+ * broke (the caller drops it). */
+static bool notify(struct blk_nbd *n, short revents)
+{
+    unsigned dir = nbd_aio_get_direction(n->h);
+    int rc = 0;
+    bool done = false;
+    if ((revents & (POLLIN | POLLHUP | POLLERR)) && (dir & LIBNBD_AIO_DIRECTION_READ)) {
+        rc = nbd_aio_notify_read(n->h);
+        done = true;
+    } else if ((revents & (POLLOUT | POLLHUP | POLLERR)) &&
+               (dir & LIBNBD_AIO_DIRECTION_WRITE)) {
+        rc = nbd_aio_notify_write(n->h);
+        done = true;
+    }
+    /* A hang-up libnbd is not waiting for would be reported for ever. */
+    if (!done && (revents & (POLLHUP | POLLERR)))
+        return false;
+    return rc == 0 && !nbd_aio_is_dead(n->h) && !nbd_aio_is_closed(n->h);
+}
+
+static void on_socket(struct io_watch *w, uint32_t events)
+{
+    struct blk_nbd *n = w->opaque;
+    if (!notify(n, (short)(((events & EPOLLIN) ? POLLIN : 0) |
+                           ((events & EPOLLOUT) ? POLLOUT : 0) |
+                           ((events & EPOLLHUP) ? POLLHUP : 0) |
+                           ((events & EPOLLERR) ? POLLERR : 0))))
+        drop(n, "the server is gone");
+    else
+        deliver(n);
+}
+
+static void on_wake(struct io_watch *w, uint32_t events)
+{
+    (void)events;
+    uint64_t v;
+    (void)!read(w->fd, &v, sizeof(v));
+    deliver(w->opaque);
+}
+
+static long ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Run libnbd until cond(n) or timeout_ms: true if cond held; false too
+ * when the connection broke (then n->broken). */
+static bool run_until(struct blk_nbd *n, bool (*cond)(struct blk_nbd *), long timeout_ms)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!cond(n)) {
+        long left = timeout_ms - ms_since(&t0);
+        if (left <= 0)
+            return false;
+        unsigned dir = nbd_aio_get_direction(n->h);
+        struct pollfd p = { .fd = nbd_aio_get_fd(n->h),
+                            .events = (short)(((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0) |
+                                              ((dir & LIBNBD_AIO_DIRECTION_WRITE) ? POLLOUT : 0)) };
+        int k = p.fd < 0 ? -1 : poll(&p, 1, (int)left);
+        if ((k < 0 && errno != EINTR) || (k > 0 && !notify(n, p.revents))) {
+            n->broken = true;
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool is_ready(struct blk_nbd *n)
+{
+    return nbd_aio_is_ready(n->h) > 0;
+}
+
+static bool is_idle(struct blk_nbd *n)
+{
+    deliver(n);
+    return n->inflight == 0;
+}
+
+/* Bounded: a server that does not answer in time loses its connection,
+ * and what was in flight fails. */
+static void nbd_drain(struct blk_engine *e)
+{
+    struct blk_nbd *n = (struct blk_nbd *)e;
+    if (!n->h || run_until(n, is_idle, DRAIN_MS))
+        return;
+    drop(n, n->broken ? "the server is gone" : "the server does not answer");
+}
+
+static void nbd_destroy(struct blk_engine *e)
+{
+    struct blk_nbd *n = (struct blk_nbd *)e;
+    nbd_drain(e);
+    if (n->watch.fd >= 0)
+        ioloop_del(&n->watch);
+    if (n->h)
+        nbd_close(n->h);    /* closes the socket */
+    ioloop_del(&n->wake);
+    close(n->wake.fd);
+    free(n);
+}
+
+static const struct blk_engine_ops nbd_ops = {
+    .start = nbd_start, .submit = nbd_submit, .drain = nbd_drain, .destroy = nbd_destroy,
+};
+
+struct blk_engine *blk_nbd_create(int fd, bool readonly, blk_done_fn *done, void *opaque,
+                                  const char *name, struct blk_disk_info *info)
+{
+    struct blk_nbd *n = calloc(1, sizeof(*n));
+    const char *why = "out of memory";
+    if (!n) {
+        close(fd);
+        goto fail;
+    }
+    n->e = (struct blk_engine){ .ops = &nbd_ops, .done = done, .opaque = opaque, .name = name };
+    n->watch = (struct io_watch){ .fd = -1, .ready = on_socket, .opaque = n };
+    n->wake = (struct io_watch){ .fd = -1, .ready = on_wake, .opaque = n };
+    n->h = nbd_create();
+    if (!n->h) {
+        close(fd);
+        why = nbd_get_error();
+        goto fail;
+    }
+    /* The socket is libnbd's from here on. */
+    if (nbd_aio_connect_socket(n->h, fd) < 0 || !run_until(n, is_ready, HANDSHAKE_MS)) {
+        why = nbd_get_error() ? nbd_get_error() : "no handshake in time";
+        goto fail;
+    }
+    int64_t size = nbd_get_size(n->h);
+    int ro = nbd_is_read_only(n->h), fl = nbd_can_flush(n->h), tr = nbd_can_trim(n->h),
+        fua = nbd_can_fua(n->h), zero = nbd_can_zero(n->h);
+    if (size < 0 || ro < 0 || fl < 0 || tr < 0 || fua < 0 || zero < 0) {
+        why = nbd_get_error();
+        goto fail;
+    }
+    if (!readonly && ro) {
+        why = "the export is read-only, the disk is not";
+        goto fail;
+    }
+    *info = (struct blk_disk_info){ .sectors = (uint64_t)size >> BLK_SECTOR_SHIFT,
+                                    .readonly = ro, .flush = fl, .discard = tr || zero };
+    n->fua = fua;
+    n->zero = zero;
+    n->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    n->watch.fd = nbd_aio_get_fd(n->h);
+    if (n->wake.fd < 0 || ioloop_add(&n->wake, EPOLLIN) < 0) {
+        why = strerror(errno);
+        n->watch.fd = -1;
+        goto fail;
+    }
+    n->events = EPOLLIN;
+    if (ioloop_add(&n->watch, EPOLLIN) < 0) {
+        why = strerror(errno);
+        n->watch.fd = -1;
+        ioloop_del(&n->wake);
+        goto fail;
+    }
+    update_events(n);
+    log_info("%s: NBD export of %lld bytes%s%s%s%s%s", name, (long long)size,
+             ro ? ", read-only" : "", fl ? ", flush" : "", fua ? ", fua" : "",
+             tr ? ", trim" : "", zero ? ", zero" : "");
+    return &n->e;
+fail:
+    log_err("%s: NBD: %s", name, why ? why : "failed");
+    if (n) {
+        if (n->h)
+            nbd_close(n->h);
+        if (n->wake.fd >= 0)
+            close(n->wake.fd);
+        free(n);
+    }
+    return NULL;
+}
