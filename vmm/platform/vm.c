@@ -101,6 +101,9 @@ int platform_dirty_log_start(struct domain *d)
     if (rc < 0) {
         log_err("KVM dirty logging: %s", strerror(-rc));
         platform_dirty_log_stop(d);
+    } else {
+        log_info("dom%u: dirty logging on (KVM dirty bitmap%s)", d->domid,
+                 pvm->manual_protect ? ", manual protect" : "");
     }
     return rc;
 }
