@@ -53,7 +53,8 @@ static int set_slot(struct domain *d, unsigned i, bool present)
     struct kvm_userspace_memory_region m = {
         .slot = i,
         .guest_phys_addr = r->gpa,
-        .flags = present && d->pvm->dirty_logging ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+        .flags = present && __atomic_load_n(&d->pvm->dirty_logging, __ATOMIC_ACQUIRE)
+                 ? KVM_MEM_LOG_DIRTY_PAGES : 0,
         .memory_size = present ? r->size : 0,   /* size 0 deletes the slot */
         .userspace_addr = (uintptr_t)r->host,
     };
@@ -96,7 +97,9 @@ int platform_dirty_log_start(struct domain *d)
     int rc = gmem_dirty_start(&d->mem);
     if (rc < 0)
         return rc;
-    pvm->dirty_logging = true;
+    /* A region mapped from here on (a vCPU's hypercall) is logged by its
+     * own set_slot; one mapped before is in set_all_slots. */
+    __atomic_store_n(&pvm->dirty_logging, true, __ATOMIC_RELEASE);
     rc = set_all_slots(d);
     if (rc < 0) {
         log_err("KVM dirty logging: %s", strerror(-rc));
@@ -110,9 +113,9 @@ int platform_dirty_log_start(struct domain *d)
 
 void platform_dirty_log_stop(struct domain *d)
 {
-    if (!d->pvm->dirty_logging)
+    if (!__atomic_load_n(&d->pvm->dirty_logging, __ATOMIC_ACQUIRE))
         return;
-    d->pvm->dirty_logging = false;
+    __atomic_store_n(&d->pvm->dirty_logging, false, __ATOMIC_RELEASE);
     gmem_dirty_stop(&d->mem);
     int rc = set_all_slots(d);
     if (rc < 0)
