@@ -42,6 +42,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
+    platform_dirty_log_stop(f->d);      /* frees the platform's logs */
     grant_mapper_fini(&f->d->grants);
     test_domain_free(f->d);
     free(f->bm);

@@ -135,6 +135,10 @@ void platform_dirty_log_stop(struct domain *d)
 {
     d->pvm->dirty_logging = false;
     gmem_dirty_stop(&d->mem);
+    for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++) {
+        free(d->pvm->guest_dirty[i]);
+        d->pvm->guest_dirty[i] = NULL;
+    }
 }
 
 int platform_dirty_log_fetch(struct domain *d, uint64_t *bitmap,
