@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <xen/sched.h>
 
+#include "precopy_check.h"
 #include "blkback.h"
 #include "netback.h"
 #include "boot.h"
@@ -64,6 +65,8 @@ struct options {
     const char *log_file;
     bool verbose, user_hypercalls, launch_trace, paused;
     struct control_opts control;
+    unsigned test_precopy_ms;       /* --test-precopy MS:FILE */
+    const char *test_precopy_file;
 };
 
 static void usage(FILE *f)
@@ -94,6 +97,8 @@ static void usage(FILE *f)
 "                         (default %d; at most N x BYTES per log)\n"
 "  --bench-user-hypercalls  allow hypercalls from ring 3 (benchmarks only)\n"
 "  --launch-trace         print launch milestones (CLOCK_MONOTONIC ns) on stderr\n"
+"  --test-precopy MS:FILE (tests) MS ms after start, pre-copy guest memory\n"
+"                         into FILE, pause, check it against memory, run on\n"
 "  --control-socket PATH  serve the control channel on a unix socket (0600)\n"
 "  --control-fd N         a connected control-channel socket (repeatable, up\n"
 "                         to %d); it gets the BUILT notice once the domain is\n"
@@ -149,7 +154,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     enum { O_KERNEL = 256, O_RAMDISK, O_CMDLINE, O_MEMORY, O_VCPUS, O_DOMID,
            O_NAME, O_GNT, O_CLOG, O_CSOCK, O_CSTDIO, O_SLOG, O_SSTDIO, O_XS,
            O_LOG, O_UHC, O_TRACE, O_UUID, O_PAUSED, O_CTL_SOCK, O_CTL_FD, O_HOLD,
-           O_LOGSIZE, O_LOGFILES };
+           O_LOGSIZE, O_LOGFILES, O_TEST_PRECOPY };
     static const struct option longopts[] = {
         { "kernel", required_argument, NULL, O_KERNEL },
         { "ramdisk", required_argument, NULL, O_RAMDISK },
@@ -172,6 +177,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "log-files", required_argument, NULL, O_LOGFILES },
         { "bench-user-hypercalls", no_argument, NULL, O_UHC },
         { "launch-trace", no_argument, NULL, O_TRACE },
+        { "test-precopy", required_argument, NULL, O_TEST_PRECOPY },
         { "control-socket", required_argument, NULL, O_CTL_SOCK },
         { "control-fd", required_argument, NULL, O_CTL_FD },
         { "hold", no_argument, NULL, O_HOLD },
@@ -251,6 +257,13 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case O_UHC: o->user_hypercalls = true; break;
         case O_TRACE: o->launch_trace = true; break;
+        case O_TEST_PRECOPY:
+            if (precopy_check_parse(optarg, &o->test_precopy_ms,
+                                    &o->test_precopy_file) < 0) {
+                fprintf(stderr, "xenon-vmm: --test-precopy wants MS:FILE\n");
+                return -1;
+            }
+            break;
         case O_PAUSED: o->paused = true; break;
         case O_CTL_SOCK: o->control.socket_path = optarg; break;
         case O_HOLD: o->control.hold = true; break;
@@ -550,6 +563,9 @@ int main(int argc, char **argv)
      * code; the I/O loop serves the control channel meanwhile. */
     control_notify_built(d);
     if (vcpus_start(d) < 0)
+        return VMM_EXIT_ERROR;
+    if (o.test_precopy_file &&
+        precopy_check_start(d, o.test_precopy_ms, o.test_precopy_file) < 0)
         return VMM_EXIT_ERROR;
     release_startup_later();
     ioloop_run(&d->stopping);

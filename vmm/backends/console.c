@@ -1,6 +1,7 @@
 #include "console.h"
 #include "backend.h"
 #include "byteq.h"
+#include "dirty.h"
 #include "domain.h"
 #include "ioloop.h"
 #include "layout.h"
@@ -21,6 +22,8 @@
 #include "util.h"
 
 #define MAX_CLIENTS 8
+#define CONSOLE_RING_GPA \
+    (LAYOUT_SPECIAL_START + SPECIAL_CONSOLE * GMEM_PAGE_SIZE)
 
 struct console_backend {
     struct domain *d;
@@ -98,6 +101,7 @@ static void drain_output(void *opaque)
     for (uint32_t i = 0; i < avail; i++)
         buf[i] = c->ring->out[MASK_XENCONS_IDX(cons + i, c->ring->out)];
     __atomic_store_n(&c->ring->out_cons, prod, __ATOMIC_RELEASE);
+    gmem_mark_dirty(&d->mem, CONSOLE_RING_GPA, GMEM_PAGE_SIZE);
     if (avail)
         backend_notify_locked(&c->backend);
     pthread_mutex_unlock(&d->lock);
@@ -119,6 +123,7 @@ static void feed_input(struct console_backend *c, const char *buf, size_t n)
     for (size_t i = 0; i < n; i++)
         c->ring->in[MASK_XENCONS_IDX(prod + i, c->ring->in)] = buf[i];
     __atomic_store_n(&c->ring->in_prod, prod + (uint32_t)n, __ATOMIC_RELEASE);
+    gmem_mark_dirty(&d->mem, CONSOLE_RING_GPA, GMEM_PAGE_SIZE);
     if (n)
         backend_notify_locked(&c->backend);
     pthread_mutex_unlock(&d->lock);
@@ -213,15 +218,15 @@ int console_init(struct domain *d, const struct console_opts *o)
         c->client[i].fd = -1;
     d->console = c;
 
-    uint64_t gpa = LAYOUT_SPECIAL_START + SPECIAL_CONSOLE * GMEM_PAGE_SIZE;
-    c->ring = gmem_ptr(&d->mem, gpa, GMEM_PAGE_SIZE);
+    c->ring = gmem_ptr(&d->mem, CONSOLE_RING_GPA, GMEM_PAGE_SIZE);
     memset(c->ring, 0, GMEM_PAGE_SIZE);
+    gmem_mark_dirty(&d->mem, CONSOLE_RING_GPA, GMEM_PAGE_SIZE);
 
     int rc = backend_init(d, &c->backend, XENON_PORT_CONSOLE, has_output,
                           drain_output, c);
     if (rc < 0)
         return rc;
-    d->hvm_param[HVM_PARAM_CONSOLE_PFN] = gpa >> GMEM_PAGE_SHIFT;
+    d->hvm_param[HVM_PARAM_CONSOLE_PFN] = CONSOLE_RING_GPA >> GMEM_PAGE_SHIFT;
     d->hvm_param[HVM_PARAM_CONSOLE_EVTCHN] = c->backend.port;
 
     if (byteq_init(&c->replay, CONSOLE_REPLAY_SIZE) < 0)

@@ -1,6 +1,7 @@
 /* The xenstore ring relay (see xs_relay.h and docs/vmm.md, "Xenstore"). */
 #include "xs_relay.h"
 #include "backend.h"
+#include "dirty.h"
 #include "domain.h"
 #include "ioloop.h"
 #include "layout.h"
@@ -22,6 +23,8 @@
 #include "util.h"
 
 #define HDR_LEN sizeof(struct xsd_sockmsg)
+#define XENSTORE_RING_GPA \
+    (LAYOUT_SPECIAL_START + SPECIAL_XENSTORE * GMEM_PAGE_SIZE)
 #define MSG_MAX (HDR_LEN + XENSTORE_PAYLOAD_MAX)
 #define BUF_SIZE (XENSTORE_RING_SIZE * 8)
 /* Guest requests held until answered (the guest waits beyond these: its
@@ -405,6 +408,7 @@ static void proto_dropped(struct xs_relay *x)
     x->link = LINK_PROTO;
     pthread_mutex_lock(&x->d->lock);
     __atomic_store_n(&x->ring->error, XENSTORE_ERROR_PROTO, __ATOMIC_RELEASE);
+    gmem_mark_dirty(&x->d->mem, XENSTORE_RING_GPA, GMEM_PAGE_SIZE);
     backend_notify_locked(&x->backend);
     pthread_mutex_unlock(&x->d->lock);
 }
@@ -684,6 +688,9 @@ static bool pump_ring(struct xs_relay *x)
         __atomic_store_n(&r->rsp_prod, rprod + (uint32_t)n, __ATOMIC_RELEASE);
         notify = true;
     }
+    /* Our index and data writes: one page, marked once (memory/dirty.h). */
+    if (notify)
+        gmem_mark_dirty(&x->d->mem, XENSTORE_RING_GPA, GMEM_PAGE_SIZE);
     return notify;
 }
 
@@ -724,17 +731,17 @@ int xs_relay_init(struct domain *d, const char *socket_path)
     x->timer = (struct io_watch){ .fd = -1, .ready = on_timer, .opaque = x };
     x->retry_ms = RETRY_FIRST_MS;
     d->xenstore = x;
-    uint64_t gpa = LAYOUT_SPECIAL_START + SPECIAL_XENSTORE * GMEM_PAGE_SIZE;
-    x->ring = gmem_ptr(&d->mem, gpa, GMEM_PAGE_SIZE);
+    x->ring = gmem_ptr(&d->mem, XENSTORE_RING_GPA, GMEM_PAGE_SIZE);
     memset(x->ring, 0, GMEM_PAGE_SIZE);
     x->ring->connection = XENSTORE_CONNECTED;
     x->ring->server_features = XENSTORE_SERVER_FEATURE_ERROR;
+    gmem_mark_dirty(&d->mem, XENSTORE_RING_GPA, GMEM_PAGE_SIZE);
 
     int rc = backend_init(d, &x->backend, XENON_PORT_XENSTORE, NULL, pump,
                           x);
     if (rc < 0)
         return rc;
-    d->hvm_param[HVM_PARAM_STORE_PFN] = gpa >> GMEM_PAGE_SHIFT;
+    d->hvm_param[HVM_PARAM_STORE_PFN] = XENSTORE_RING_GPA >> GMEM_PAGE_SHIFT;
     d->hvm_param[HVM_PARAM_STORE_EVTCHN] = x->backend.port;
     if (!socket_path)
         return 0;

@@ -1,7 +1,9 @@
 #include "gmem.h"
+#include "dirty.h"
 #include "layout.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -51,8 +53,10 @@ int gmem_init(struct gmem *gm, uint64_t ram_bytes, unsigned nr_special)
 
 void gmem_destroy(struct gmem *gm)
 {
-    for (unsigned i = 0; i < gm->nr_regions; i++)
+    for (unsigned i = 0; i < gm->nr_regions; i++) {
         munmap(gm->region[i].host, gm->region[i].size);
+        free(gm->dirty[i]);
+    }
     if (gm->fd > 0)
         close(gm->fd);
     memset(gm, 0, sizeof(*gm));
@@ -88,6 +92,8 @@ int gmem_add_region(struct gmem *gm, uint64_t gpa, uint64_t size,
             return -EEXIST;
     }
     int rc = map_region(gm, gpa, size, kind);
+    if (rc == 0)
+        rc = gmem_dirty_region_added(gm, n);
     if (rc == 0 && out)
         *out = &gm->region[n];
     return rc;

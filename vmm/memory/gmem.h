@@ -39,6 +39,10 @@ struct gmem {
     struct gmem_region region[GMEM_MAX_REGIONS];
     unsigned nr_regions;            /* published with release ordering */
     uint64_t ram_bytes;
+    /* The VMM's own dirty log (memory/dirty.h): logging on, and a bitmap
+     * per region (a bit per page) once started. */
+    bool dirty_on;
+    uint64_t *dirty[GMEM_MAX_REGIONS];
 };
 
 /* Create a gmem with ram_bytes of RAM (a multiple of the page size) laid

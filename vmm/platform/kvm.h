@@ -29,6 +29,11 @@ struct platform_vm {
     int kvm_fd, vm_fd;
     int run_size;
     struct platform_vcpu vcpu[MAX_VCPUS];
+    /* Dirty logging (platform_dirty_log_*): on, KVM's manual protect
+     * enabled, and one slot's bitmap as fetched. */
+    bool dirty_logging, manual_protect;
+    uint64_t *dirty_scratch;
+    size_t dirty_scratch_words;
 };
 
 #endif

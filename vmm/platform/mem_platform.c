@@ -1,4 +1,5 @@
 #include "mem_platform.h"
+#include "dirty.h"
 #include "exits.h"
 #include "gnttab.h"
 #include "hypercall.h"
@@ -111,6 +112,79 @@ int platform_unmap_region(struct domain *d, unsigned index)
     return 0;
 }
 
+int platform_dirty_log_start(struct domain *d)
+{
+    struct platform_vm *pvm = d->pvm;
+    if (pvm->dirty_logging)
+        return 0;
+    for (unsigned i = 0; i < gmem_nr_regions(&d->mem); i++) {
+        size_t words = DIRTY_WORDS(d->mem.region[i].size >> GMEM_PAGE_SHIFT);
+        free(pvm->guest_dirty[i]);
+        pvm->guest_dirty[i] = calloc(words, 8);
+        if (!pvm->guest_dirty[i])
+            return -ENOMEM;
+    }
+    int rc = gmem_dirty_start(&d->mem);
+    if (rc < 0)
+        return rc;
+    pvm->dirty_logging = true;
+    return 0;
+}
+
+void platform_dirty_log_stop(struct domain *d)
+{
+    d->pvm->dirty_logging = false;
+    gmem_dirty_stop(&d->mem);
+    for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++) {
+        free(d->pvm->guest_dirty[i]);
+        d->pvm->guest_dirty[i] = NULL;
+    }
+}
+
+int platform_dirty_log_fetch(struct domain *d, uint64_t *bitmap,
+                             uint64_t nr_pfns, uint64_t *count)
+{
+    struct platform_vm *pvm = d->pvm;
+    if (!pvm->dirty_logging)
+        return -EINVAL;
+    pvm->dirty_fetches++;
+    uint64_t total = 0;
+    for (unsigned i = 0; i < gmem_nr_regions(&d->mem); i++) {
+        const struct gmem_region *r = &d->mem.region[i];
+        uint64_t pages = r->size >> GMEM_PAGE_SHIFT;
+        if (!pvm->guest_dirty[i]) {         /* mapped while logging */
+            pvm->guest_dirty[i] = calloc(DIRTY_WORDS(pages), 8);
+            if (!pvm->guest_dirty[i])
+                return -ENOMEM;
+            for (uint64_t p = 0; p < pages; p++)
+                dirty_set(pvm->guest_dirty[i], p);
+        }
+        total += dirty_merge(bitmap, nr_pfns, r->gpa >> GMEM_PAGE_SHIFT,
+                             pvm->guest_dirty[i], pages);
+        memset(pvm->guest_dirty[i], 0, DIRTY_WORDS(pages) * 8);
+    }
+    total += gmem_dirty_fetch(&d->mem, bitmap, nr_pfns);
+    if (count)
+        *count = total;
+    return 0;
+}
+
+int mem_guest_write(struct domain *d, uint64_t gpa, const void *src,
+                    uint64_t len)
+{
+    int rc = gmem_write(&d->mem, gpa, src, len);
+    if (rc < 0 || !d->pvm->dirty_logging || len == 0)
+        return rc;
+    const struct gmem_region *r = gmem_find(&d->mem, gpa);
+    uint64_t *log = d->pvm->guest_dirty[r - d->mem.region];
+    if (!log)
+        return 0;                   /* mapped while logging: all dirty */
+    for (uint64_t p = (gpa - r->gpa) >> GMEM_PAGE_SHIFT;
+         p <= (gpa - r->gpa + len - 1) >> GMEM_PAGE_SHIFT; p++)
+        dirty_set(log, p);
+    return 0;
+}
+
 int platform_inject_vector(struct domain *d, unsigned vcpu, uint8_t vector)
 {
     if (vcpu >= d->nr_vcpus)
@@ -219,6 +293,8 @@ void mem_domain_destroy(struct domain *d)
     gmem_destroy(&d->mem);
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         timer_fini(&d->vcpu[i]);
+    for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++)
+        free(d->pvm->guest_dirty[i]);
     free(d->pvm);
     free(d);
 }

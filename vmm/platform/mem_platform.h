@@ -33,6 +33,10 @@ struct platform_vcpu {
 struct platform_vm {
     uint64_t tsc_khz;
     bool mapped[GMEM_MAX_REGIONS];  /* slots the ABI made visible */
+    /* The "guest's" dirty log: mem_guest_write() marks it while on. */
+    bool dirty_logging;
+    uint64_t *guest_dirty[GMEM_MAX_REGIONS];
+    unsigned dirty_fetches;         /* platform_dirty_log_fetch() calls */
     struct platform_vcpu vcpu[MAX_VCPUS];
 };
 
@@ -61,5 +65,12 @@ void mem_vcpu_long_mode(struct vcpu *v);
  * times (then RAX still holds the hypercall number). */
 long mem_hypercall(struct vcpu *v, uint64_t nr, uint64_t a0, uint64_t a1,
                    uint64_t a2, uint64_t a3, uint64_t a4);
+
+/* A write by the guest itself to [gpa, gpa+len): into its memory, and
+ * into the platform's dirty log when logging (as KVM logs a vCPU's
+ * writes; the VMM's own writes go to gmem_mark_dirty instead). 0 or
+ * -EFAULT. */
+int mem_guest_write(struct domain *d, uint64_t gpa, const void *src,
+                    uint64_t len);
 
 #endif

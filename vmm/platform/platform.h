@@ -158,6 +158,45 @@ int platform_translate(struct vcpu *v, uint64_t gva, bool write, uint64_t *gpa);
 int platform_map_region(struct domain *d, unsigned index);
 int platform_unmap_region(struct domain *d, unsigned index);
 
+/*
+ * Dirty tracking, for live migration and checkpoints: which pages of guest
+ * memory were written since the last fetch, by the guest (the platform's
+ * log) or by the VMM itself (gmem_mark_dirty, memory/dirty.h: KVM does
+ * not see the VMM's writes through its own mapping). Every region is
+ * logged, RAM and the special and Xen pages alike; regions mapped while
+ * logging are logged too.
+ *
+ * KVM offers a per-slot bitmap (KVM_GET_DIRTY_LOG) and a per-vCPU ring of
+ * dirtied GFNs (KVM_CAP_DIRTY_LOG_RING). We use the bitmap, with
+ * KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 where the host has it (fetching then
+ * does not re-protect; KVM_CLEAR_DIRTY_LOG re-protects only the pages
+ * fetched, with a shorter hold of KVM's MMU lock). Why not the ring:
+ *  - a ring has a fixed size per vCPU chosen when the VM is created (it
+ *    must be enabled before any vCPU exists), and a full ring forces its
+ *    vCPU out with KVM_EXIT_DIRTY_RING_FULL until userspace harvests it:
+ *    a guest dirtying fast stalls on our harvesting thread, the opposite
+ *    of what a pre-copy wants, and every domain would pay for the ring
+ *    (memory, and the reset protocol) from its start whether it is ever
+ *    migrated or not;
+ *  - the bitmap costs, per round, a scan proportional to the guest's size:
+ *    8 KiB for 256 MiB (64 Ki pages), 32 KiB per GiB, which is nothing
+ *    beside copying even one page in a hundred; logging is switched on
+ *    only for a migration, on a running VM, with no cost before.
+ * A ring would pay off for very large guests dirtying few pages; then
+ * this call keeps its contract and the implementation changes.
+ *
+ * start: 0 or a negative errno. stop: logging off (harmless when off).
+ * fetch: OR every page written since start or the previous fetch into
+ * bitmap (bit pfn, a PFN being gpa >> 12, for pfn < nr_pfns; the caller
+ * clears it first if it wants only the new set) and clear those; *count
+ * (optional) is the number of bits this set that were clear. Pages dirtied during the
+ * fetch show in this one or the next. One fetching thread at a time; the
+ * vCPUs may run. */
+int platform_dirty_log_start(struct domain *d);
+void platform_dirty_log_stop(struct domain *d);
+int platform_dirty_log_fetch(struct domain *d, uint64_t *bitmap,
+                             uint64_t nr_pfns, uint64_t *count);
+
 /* Deliver a fixed interrupt with this vector to vCPU `vcpu` (its APIC id). */
 int platform_inject_vector(struct domain *d, unsigned vcpu, uint8_t vector);
 

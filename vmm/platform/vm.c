@@ -2,6 +2,7 @@
 #include "hypercall.h"
 #include "kvm.h"
 #include "platform.h"
+#include "dirty.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +53,8 @@ static int set_slot(struct domain *d, unsigned i, bool present)
     struct kvm_userspace_memory_region m = {
         .slot = i,
         .guest_phys_addr = r->gpa,
+        .flags = present && __atomic_load_n(&d->pvm->dirty_logging, __ATOMIC_ACQUIRE)
+                 ? KVM_MEM_LOG_DIRTY_PAGES : 0,
         .memory_size = present ? r->size : 0,   /* size 0 deletes the slot */
         .userspace_addr = (uintptr_t)r->host,
     };
@@ -66,6 +69,101 @@ int platform_map_region(struct domain *d, unsigned i)
 int platform_unmap_region(struct domain *d, unsigned i)
 {
     return set_slot(d, i, false);
+}
+
+/* Dirty logging: KVM_MEM_LOG_DIRTY_PAGES on every slot (set_slot), the
+ * VMM's own log beside it. Why the bitmap and not the ring: platform.h. */
+static int set_all_slots(struct domain *d)
+{
+    for (unsigned i = 0; i < gmem_nr_regions(&d->mem); i++) {
+        int rc = set_slot(d, i, true);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int platform_dirty_log_start(struct domain *d)
+{
+    struct platform_vm *pvm = d->pvm;
+    if (pvm->dirty_logging)
+        return 0;
+    if (!pvm->manual_protect &&
+        ioctl(pvm->kvm_fd, KVM_CHECK_EXTENSION,
+              KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) > 0)
+        pvm->manual_protect = enable_cap(pvm->vm_fd,
+            KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+            KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) == 0;
+    int rc = gmem_dirty_start(&d->mem);
+    if (rc < 0)
+        return rc;
+    /* A region mapped from here on (a vCPU's hypercall) is logged by its
+     * own set_slot; one mapped before is in set_all_slots. */
+    __atomic_store_n(&pvm->dirty_logging, true, __ATOMIC_RELEASE);
+    rc = set_all_slots(d);
+    if (rc < 0) {
+        log_err("KVM dirty logging: %s", strerror(-rc));
+        platform_dirty_log_stop(d);
+    } else {
+        log_info("dom%u: dirty logging on (KVM dirty bitmap%s)", d->domid,
+                 pvm->manual_protect ? ", manual protect" : "");
+    }
+    return rc;
+}
+
+void platform_dirty_log_stop(struct domain *d)
+{
+    if (!__atomic_load_n(&d->pvm->dirty_logging, __ATOMIC_ACQUIRE))
+        return;
+    __atomic_store_n(&d->pvm->dirty_logging, false, __ATOMIC_RELEASE);
+    gmem_dirty_stop(&d->mem);
+    int rc = set_all_slots(d);
+    if (rc < 0)
+        log_err("KVM dirty logging off: %s", strerror(-rc));
+}
+
+int platform_dirty_log_fetch(struct domain *d, uint64_t *bitmap,
+                             uint64_t nr_pfns, uint64_t *count)
+{
+    struct platform_vm *pvm = d->pvm;
+    if (!pvm->dirty_logging)
+        return -EINVAL;
+    uint64_t total = 0;
+    for (unsigned i = 0; i < gmem_nr_regions(&d->mem); i++) {
+        const struct gmem_region *r = &d->mem.region[i];
+        uint64_t pages = r->size >> GMEM_PAGE_SHIFT;
+        size_t words = DIRTY_WORDS(pages);
+        if (words > pvm->dirty_scratch_words) {
+            uint64_t *b = realloc(pvm->dirty_scratch, words * 8);
+            if (!b)
+                return -ENOMEM;
+            pvm->dirty_scratch = b;
+            pvm->dirty_scratch_words = words;
+        }
+        /* KVM writes whole longs of the bitmap; ours are 64-bit words. */
+        memset(pvm->dirty_scratch, 0, words * 8);
+        struct kvm_dirty_log log = { .slot = i,
+                                     .dirty_bitmap = pvm->dirty_scratch };
+        if (ioctl(pvm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+            if (errno == ENOENT)
+                continue;           /* a region taken away (unmapped) */
+            return -errno;
+        }
+        uint64_t n = dirty_merge(bitmap, nr_pfns, r->gpa >> GMEM_PAGE_SHIFT,
+                                 pvm->dirty_scratch, pages);
+        total += n;
+        if (pvm->manual_protect && n) {
+            struct kvm_clear_dirty_log clr = {
+                .slot = i, .num_pages = (uint32_t)pages, .first_page = 0,
+                .dirty_bitmap = pvm->dirty_scratch };
+            if (ioctl(pvm->vm_fd, KVM_CLEAR_DIRTY_LOG, &clr) < 0)
+                return -errno;
+        }
+    }
+    total += gmem_dirty_fetch(&d->mem, bitmap, nr_pfns);
+    if (count)
+        *count = total;
+    return 0;
 }
 
 int vm_create(struct domain *d)
@@ -273,6 +371,7 @@ void vm_destroy(struct domain *d)
         close(d->pvm->vm_fd);
     if (d->pvm->kvm_fd > 0)
         close(d->pvm->kvm_fd);
+    free(d->pvm->dirty_scratch);
     free(d->pvm);
     d->pvm = NULL;
     for (unsigned i = 0; i < d->nr_vcpus; i++)

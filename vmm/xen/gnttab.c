@@ -1,4 +1,5 @@
 #include "gnttab.h"
+#include "dirty.h"
 #include "domain.h"
 
 #include <string.h>
@@ -31,6 +32,7 @@ int gnttab_map_frame(struct domain *d, uint64_t idx, uint64_t gpa)
         memmove(dst, src, GMEM_PAGE_SIZE);
     else
         memset(dst, 0, GMEM_PAGE_SIZE);
+    gmem_mark_dirty(&d->mem, gpa, GMEM_PAGE_SIZE);
     gt->frame_gpa[idx] = gpa;
     if (idx >= gt->nr_frames)
         gt->nr_frames = (unsigned)idx + 1;
@@ -42,14 +44,21 @@ unsigned gnttab_nr_entries(const struct domain *d)
     return d->gnttab.nr_frames * (unsigned)GNTTAB_ENTRIES_PER_FRAME;
 }
 
-grant_entry_v1_t *gnttab_entry(struct domain *d, grant_ref_t ref)
+uint64_t gnttab_entry_gpa(struct domain *d, grant_ref_t ref)
 {
     struct gnttab *gt = &d->gnttab;
     uint64_t frame = ref / GNTTAB_ENTRIES_PER_FRAME;
     if (frame >= gt->nr_frames || gt->frame_gpa[frame] == NO_GPA)
+        return NO_GPA;
+    return gt->frame_gpa[frame] +
+           (ref % GNTTAB_ENTRIES_PER_FRAME) * sizeof(grant_entry_v1_t);
+}
+
+grant_entry_v1_t *gnttab_entry(struct domain *d, grant_ref_t ref)
+{
+    uint64_t gpa = gnttab_entry_gpa(d, ref);
+    if (gpa == NO_GPA)
         return NULL;
-    uint64_t gpa = gt->frame_gpa[frame] +
-                   (ref % GNTTAB_ENTRIES_PER_FRAME) * sizeof(grant_entry_v1_t);
     return gmem_ptr(&d->mem, gpa, sizeof(grant_entry_v1_t));
 }
 

@@ -37,6 +37,8 @@ unsigned gnttab_nr_entries(const struct domain *d);
  * as zeroes in Xen: no entry in it grants anything). The pointer is valid
  * while d->lock is held: the guest may move the frame after. */
 grant_entry_v1_t *gnttab_entry(struct domain *d, grant_ref_t ref);
+/* Its guest-physical address, or NO_GPA where gnttab_entry() is NULL. */
+uint64_t gnttab_entry_gpa(struct domain *d, grant_ref_t ref);
 
 /* Resolve a grant for a copy by domain `by`: returns the page or NULL. */
 void *gnttab_copy_resolve(struct domain *d, grant_ref_t ref, bool write,

@@ -1,5 +1,6 @@
 /* Backend map, unmap and copy of a guest's grants (contract in grant_map.h). */
 #include "grant_map.h"
+#include "dirty.h"
 #include "domain.h"
 
 #include <stdlib.h>
@@ -71,12 +72,23 @@ static int16_t set_status(grant_entry_v1_t *e, bool pinned, bool readonly,
     }
 }
 
+/* Note our write to grant entry ref in the VMM's dirty log (memory/dirty.h:
+ * KVM sees only the guest's writes). */
+static void entry_written(struct domain *d, grant_ref_t ref)
+{
+    if (gmem_dirty_logging(&d->mem))
+        gmem_mark_dirty(&d->mem, gnttab_entry_gpa(d, ref),
+                        sizeof(grant_entry_v1_t));
+}
+
 static void clear_status(struct domain *d, grant_ref_t ref, uint16_t bits)
 {
     /* Looked up again: the guest may have moved the frame since the pin. */
     grant_entry_v1_t *e = gnttab_entry(d, ref);
-    if (e && bits)
+    if (e && bits) {
         __atomic_fetch_and(&e->flags, (uint16_t)~bits, __ATOMIC_SEQ_CST);
+        entry_written(d, ref);
+    }
 }
 
 /* The host page for a guest frame, if it is guest RAM. */
@@ -110,6 +122,7 @@ static int16_t pin(struct grant_mapper *m, domid_t by, grant_ref_t ref,
         int16_t st = set_status(e, pinned, readonly, mapping, by);
         if (st != GNTST_okay)
             return st;
+        entry_written(d, ref);
         if (!pinned) {
             uint32_t frame = __atomic_load_n(&e->frame, __ATOMIC_ACQUIRE);
             void *p = frame_page(d, frame);
@@ -144,6 +157,10 @@ static void unpin(struct grant_mapper *m, grant_ref_t ref, bool readonly)
     } else {
         if (act->rw_pins)
             act->rw_pins--;
+        /* The page may have been written through this pin (a copy to the
+         * guest, a writable mapping): dirty, as Xen marks it at unmap. */
+        gmem_mark_dirty(&m->d->mem, (uint64_t)act->frame << GMEM_PAGE_SHIFT,
+                        GMEM_PAGE_SIZE);
         if (!act->rw_pins)
             clear |= GTF_writing;
     }
@@ -251,6 +268,20 @@ unsigned grant_copy(struct grant_mapper *m, domid_t by,
         pthread_mutex_unlock(&d->lock);
     }
     return failed;
+}
+
+void grant_mark_mapped_dirty(struct grant_mapper *m)
+{
+    struct domain *d = m->d;
+    pthread_mutex_lock(&d->lock);
+    for (unsigned f = 0; f < GNTTAB_DEFAULT_MAX_FRAMES; f++) {
+        const struct grant_active *a = m->active[f];
+        for (unsigned i = 0; a && i < GNTTAB_ENTRIES_PER_FRAME; i++)
+            if (a[i].rw_pins)
+                gmem_mark_dirty(&d->mem, (uint64_t)a[i].frame << GMEM_PAGE_SHIFT,
+                                GMEM_PAGE_SIZE);
+    }
+    pthread_mutex_unlock(&d->lock);
 }
 
 void grant_pins(struct grant_mapper *m, grant_ref_t ref, unsigned *ro,

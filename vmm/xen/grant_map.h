@@ -117,6 +117,12 @@ struct grant_copy_op {
 unsigned grant_copy(struct grant_mapper *m, domid_t by,
                     struct grant_copy_op *ops, unsigned n);
 
+/* Note every page pinned writable right now (mapped for write, or in the
+ * middle of a copy to the guest) in the VMM's dirty log (memory/dirty.h):
+ * before a migration's final fetch, since those pages are marked only
+ * when their last writable pin goes. */
+void grant_mark_mapped_dirty(struct grant_mapper *m);
+
 /* Pins currently held on ref (for tests and the dump). */
 void grant_pins(struct grant_mapper *m, grant_ref_t ref, unsigned *ro,
                 unsigned *rw);

@@ -1,5 +1,6 @@
 /* vcpu_op and set_timer_op: vCPU bring-up, vcpu_info placement, timers. */
 #include "hypercall.h"
+#include "dirty.h"
 #include "domain.h"
 #include "compat32.h"
 #include "shinfo.h"
@@ -107,6 +108,7 @@ static long register_vcpu_info(struct hcall *h, struct vcpu *v)
 
     uint8_t *dst = gmem_ptr(&d->mem, gpa, sizeof(struct vcpu_info));
     uint8_t *old = vcpu_info_ptr(d, v);
+    gmem_mark_dirty(&d->mem, gpa, sizeof(struct vcpu_info));
     if (old)
         memcpy(dst, old, sizeof(struct vcpu_info));
     else

@@ -1,4 +1,5 @@
 #include "shinfo.h"
+#include "dirty.h"
 #include "domain.h"
 #include "platform.h"
 
@@ -16,6 +17,33 @@
 static uint8_t *shinfo_host(struct domain *d)
 {
     return gmem_ptr(&d->mem, d->shinfo_gpa, GMEM_PAGE_SIZE);
+}
+
+/* The shared info page, for a write by us: noted in the VMM's dirty log
+ * (memory/dirty.h), which KVM's does not cover. */
+static uint8_t *shinfo_host_w(struct domain *d)
+{
+    uint8_t *s = shinfo_host(d);
+    if (s)
+        gmem_mark_dirty(&d->mem, d->shinfo_gpa, GMEM_PAGE_SIZE);
+    return s;
+}
+
+/* Where vCPU v's vcpu_info lies (in shared info or placed by the guest). */
+static uint64_t vcpu_info_gpa(const struct domain *d, const struct vcpu *v)
+{
+    return v->vcpu_info_gpa != NO_GPA
+        ? v->vcpu_info_gpa
+        : d->shinfo_gpa + (uint64_t)v->id * sizeof(struct vcpu_info);
+}
+
+/* v's vcpu_info for a write by us (noted as shinfo_host_w notes). */
+static uint8_t *vcpu_info_w(struct domain *d, const struct vcpu *v)
+{
+    uint8_t *vi = vcpu_info_ptr(d, v);
+    if (vi)
+        gmem_mark_dirty(&d->mem, vcpu_info_gpa(d, v), sizeof(struct vcpu_info));
+    return vi;
 }
 
 static size_t pending_off(const struct domain *d)
@@ -71,7 +99,7 @@ void *vcpu_info_ptr(struct domain *d, const struct vcpu *v)
 /* Selector bit and upcall flag; true if the upcall became pending. */
 static bool raise_upcall(struct domain *d, uint32_t port, struct vcpu *v)
 {
-    uint8_t *vi = vcpu_info_ptr(d, v);
+    uint8_t *vi = vcpu_info_w(d, v);
     if (!vi)
         return false;
     if (test_and_set(vi + sel_off(d), port / word_bits(d)))
@@ -81,7 +109,7 @@ static bool raise_upcall(struct domain *d, uint32_t port, struct vcpu *v)
 
 bool shinfo_mark_pending(struct domain *d, uint32_t port, struct vcpu *v)
 {
-    uint8_t *s = shinfo_host(d);
+    uint8_t *s = shinfo_host_w(d);
     if (!s || test_and_set(s + pending_off(d), port))
         return false;
     if (test_bit(s + mask_off(d), port))
@@ -91,7 +119,7 @@ bool shinfo_mark_pending(struct domain *d, uint32_t port, struct vcpu *v)
 
 bool shinfo_unmask(struct domain *d, uint32_t port, struct vcpu *v)
 {
-    uint8_t *s = shinfo_host(d);
+    uint8_t *s = shinfo_host_w(d);
     if (!s)
         return false;
     clear_bit(s + mask_off(d), port);
@@ -102,7 +130,7 @@ bool shinfo_unmask(struct domain *d, uint32_t port, struct vcpu *v)
 
 void shinfo_clear_pending(struct domain *d, uint32_t port)
 {
-    uint8_t *s = d->shinfo_gpa == NO_GPA ? NULL : shinfo_host(d);
+    uint8_t *s = d->shinfo_gpa == NO_GPA ? NULL : shinfo_host_w(d);
     if (s)
         clear_bit(s + pending_off(d), port);
     d->evtchn.early_pending[port / 8] &= (uint8_t)~(1u << (port % 8));
@@ -182,14 +210,14 @@ static void write_time(struct domain *d, struct vcpu_time_info *t)
 
 void vcpu_update_time(struct domain *d, struct vcpu *v)
 {
-    uint8_t *vi = vcpu_info_ptr(d, v);
+    uint8_t *vi = vcpu_info_w(d, v);
     if (vi)
         write_time(d, (struct vcpu_time_info *)(vi + offsetof(struct vcpu_info, time)));
 }
 
 void shinfo_update_time(struct domain *d)
 {
-    uint8_t *s = d->shinfo_gpa == NO_GPA ? NULL : shinfo_host(d);
+    uint8_t *s = d->shinfo_gpa == NO_GPA ? NULL : shinfo_host_w(d);
     if (!s)
         return;
     uint64_t sec = d->boot_wallclock_ns / 1000000000ull;

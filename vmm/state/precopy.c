@@ -1,0 +1,109 @@
+#include "precopy.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dirty.h"
+
+static uint64_t now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The page function of a dirty round: the caller's, for the PFNs set in
+ * the round's bitmap only. */
+struct round_pages {
+    const struct precopy_ops *ops;
+    const uint64_t *bitmap;
+};
+
+static const void *dirty_page(void *ctx, uint64_t pfn)
+{
+    const struct round_pages *r = ctx;
+    if (!dirty_test(r->bitmap, pfn))
+        return NULL;
+    return r->ops->page(r->ops->ctx, pfn);
+}
+
+static int send_round(struct stream_sink *out, const struct precopy_params *p,
+                      const struct precopy_ops *ops, const uint64_t *bitmap,
+                      struct precopy_report *rep)
+{
+    struct precopy_round *r = &rep->round[rep->nr_rounds];
+    uint64_t t0 = now(), b0 = out->bytes, data = 0, zero = 0;
+    int rc;
+    if (!bitmap) {
+        rc = xcs_write_memory(out, p->nr_pfns, ops->page, ops->ctx, 0,
+                              &data, &zero);
+    } else {
+        struct round_pages rp = { ops, bitmap };
+        rc = xcs_write_memory(out, p->nr_pfns, dirty_page, &rp,
+                              XCS_ZERO_AS_DATA, &data, &zero);
+        r->dirty = dirty_count(bitmap, p->nr_pfns);
+    }
+    r->pages = data + zero;
+    if (!bitmap)
+        r->dirty = r->pages;
+    r->zero = zero;
+    r->bytes = out->bytes - b0;
+    r->ns = now() - t0;
+    rep->bytes += r->bytes;
+    rep->nr_rounds++;
+    return rc;
+}
+
+int precopy_run(struct stream_sink *out, const struct precopy_params *p,
+                const struct precopy_ops *ops, struct precopy_report *rep)
+{
+    memset(rep, 0, sizeof(*rep));
+    if (!p->nr_pfns || p->max_rounds > PRECOPY_MAX_ROUNDS - 2 ||
+        !ops->page || !ops->fetch || !ops->stop)
+        return -EINVAL;
+    size_t bytes = DIRTY_WORDS(p->nr_pfns) * sizeof(uint64_t);
+    uint64_t *bitmap = malloc(bytes);
+    if (!bitmap)
+        return -ENOMEM;
+    uint64_t start = now();
+
+    /* Round 0 sends everything, so what was dirtied before it (logging
+     * started before the call) is sent: drop it. */
+    memset(bitmap, 0, bytes);
+    int rc = ops->fetch(ops->ctx, bitmap, p->nr_pfns);
+    if (rc == 0)
+        rc = send_round(out, p, ops, NULL, rep);
+    for (unsigned live = 0; rc == 0; live++) {
+        memset(bitmap, 0, bytes);
+        rc = ops->fetch(ops->ctx, bitmap, p->nr_pfns);
+        if (rc < 0)
+            break;
+        uint64_t n = dirty_count(bitmap, p->nr_pfns);
+        if (n <= p->stop_pages) {
+            rep->stopped_by = PRECOPY_CONVERGED;
+            break;
+        }
+        if (live == p->max_rounds) {
+            rep->stopped_by = PRECOPY_ROUND_LIMIT;
+            break;
+        }
+        rc = send_round(out, p, ops, bitmap, rep);
+    }
+    if (rc == 0) {
+        /* Stop and copy: the set just fetched (not yet sent) and whatever
+         * was dirtied until the vCPUs stopped. */
+        uint64_t t_stop = now();
+        rc = ops->stop(ops->ctx);
+        rep->stop_ns = now() - t_stop;
+        if (rc == 0)
+            rc = ops->fetch(ops->ctx, bitmap, p->nr_pfns);
+        if (rc == 0)
+            rc = send_round(out, p, ops, bitmap, rep);
+        rep->stop_to_end_ns = now() - t_stop;
+    }
+    rep->ns = now() - start;
+    free(bitmap);
+    return rc;
+}
