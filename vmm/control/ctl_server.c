@@ -6,6 +6,7 @@
 #include "ctl_server.h"
 #include "ctl_proto.h"
 #include "domain.h"
+#include "domain_save.h"
 #include "ioloop.h"
 #include "pause.h"
 #include "platform.h"
@@ -110,6 +111,60 @@ static size_t fill_info(struct domain *d, uint8_t *body, size_t cap)
     return len;
 }
 
+/* SAVE and RESTORE of one part on the descriptor that came with the
+ * request (domain_save.h). They block the I/O thread for as long as the
+ * descriptor takes: the guest does not run meanwhile. */
+static void on_save_restore(struct ctl_conn *c, struct domain *d,
+                            const struct ctl_request *req)
+{
+    int fd = c->fd_pending;
+    c->fd_pending = -1;
+    bool save = req->type == XENON_CTL_SAVE;
+    const struct xenon_ctl_save *sv = &req->u.save;
+    struct xenon_ctl_save_result r = { 0 };
+    char err[256] = "";
+    int rc = 0;
+    pthread_mutex_lock(&d->lock);
+    bool ready = save ? d->pause.paused && pause_all_stopped(d)
+                      : d->pause.held && !srv.go_received;
+    pthread_mutex_unlock(&d->lock);
+    if (fd < 0)
+        rc = -EBADF;
+    else if (!ready)
+        rc = -EBUSY;
+    else if (save) {
+        uint64_t t0 = d->pause.paused_at_ns;
+        rc = sv->part == XENON_SAVE_PART_IMAGE ? domain_save_image(d, fd, &r)
+                                               : domain_save_devices(d, fd, &r);
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+        r.stopped_ns = t0 && now > t0 ? now - t0 : 0;
+        if (rc < 0)
+            log_err("dom%u: save (%s): %s", d->domid,
+                    sv->part == XENON_SAVE_PART_IMAGE ? "image" : "devices", strerror(-rc));
+        else
+            log_info("dom%u: saved %s: %llu bytes (%llu pages with data, %llu zero)",
+                     d->domid, sv->part == XENON_SAVE_PART_IMAGE ? "image" : "devices",
+                     (unsigned long long)r.bytes, (unsigned long long)r.pages_data,
+                     (unsigned long long)r.pages_zero);
+    } else {
+        rc = sv->part == XENON_SAVE_PART_IMAGE
+                 ? domain_restore_image(d, fd, &r, err, sizeof(err))
+                 : domain_restore_devices(d, fd, sv->length, &r, err, sizeof(err));
+        if (rc < 0)
+            log_err("dom%u: restore refused: %s", d->domid,
+                    err[0] ? err : strerror(-rc));
+        else
+            log_info("dom%u: restored %s: %llu bytes", d->domid,
+                     sv->part == XENON_SAVE_PART_IMAGE ? "image" : "devices",
+                     (unsigned long long)r.bytes);
+    }
+    if (fd >= 0)
+        close(fd);
+    reply(c, req->type, req->id, rc, &r, sizeof(r));
+}
+
 static void on_request(void *opaque, const struct ctl_request *req)
 {
     struct ctl_conn *c = opaque;
@@ -180,6 +235,15 @@ static void on_request(void *opaque, const struct ctl_request *req)
         reply(c, req->type, req->id, rc, &r, sizeof(r));
         return;
     }
+    case XENON_CTL_SAVE:
+    case XENON_CTL_RESTORE:
+        on_save_restore(c, d, req);
+        return;
+    case XENON_CTL_RESUME:
+        /* Only a domain that suspended itself resumes in place; one the
+         * toolstack paused is unpaused instead. */
+        reply(c, req->type, req->id, -EINVAL, NULL, 0);
+        return;
     case XENON_CTL_GO:
         if (!srv.go_received) {
             srv.go_received = true;
