@@ -8,7 +8,13 @@ it back and it goes on counting from where it stopped (its memory, vCPU
 state and time came back: no restart from 0, no number missing or
 repeated). A truncated and a damaged copy are refused with a message
 naming the record, and nothing is left running or in xenstore. `xl save
--c` leaves the domain running. Skips (77) without /dev/kvm."""
+-c` leaves the domain running.
+
+`save_restore.py smp`: the resume guest (guests/resume) with 4 vCPUs, which
+checks itself round after round (IPIs to itself and to each AP, the
+periodic timer, grant copies, a memory pattern, time never backwards), is
+saved and restored twice and must go on with the next round, all checks
+passing, all 4 vCPUs counting. Skips (77) without /dev/kvm."""
 import os
 import re
 import subprocess
@@ -106,10 +112,59 @@ def run(e):
     e.check_empty("after destroy")
 
 
+ROUND = re.compile(r"^round (\d+) (ok: vcpus (\d+) timer (\d+)|FAIL: .*)\r?$", re.M)
+
+
+def run_smp(e):
+    t.need_kvm()
+    cfg = e.cfg("resume.cfg", 'name = "resume"\ntype = "pvh"\n'
+                'kernel = "guests/guest-resume-64"\nmemory = 32\nvcpus = 4\n')
+    rc, _, err = e.xl("create", cfg)
+    check("create resume (4 vCPUs)", rc == 0, err)
+
+    def rounds(text):
+        return ROUND.findall(text)
+    check("it runs its rounds", t.wait_for(lambda: len(rounds(e.console_log("resume"))) >= 3, 60),
+          e.console_log("resume")[-300:])
+    for cycle in (1, 2):
+        f = os.path.join(e.tmp, f"resume-{cycle}.save")
+        rc, _, err = e.xl("save", "resume", f)
+        check(f"save {cycle}: exit 0", rc == 0, err)
+        v = verify(f)
+        if v is not None:
+            check(f"save {cycle}: verify-stream-v2 accepts it", v.returncode == 0,
+                  (v.stdout + v.stderr)[-1500:])
+        before = e.console_log("resume")
+        done = rounds(before)
+        last = int(done[-1][0]) if done else 0
+        rc, _, err = e.xl("restore", f)
+        check(f"restore {cycle}: exit 0", rc == 0, err)
+        check(f"restore {cycle}: rounds go on",
+              t.wait_for(lambda: len(rounds(e.console_log("resume")[len(before):])) >= 3, 60),
+              e.console_log("resume")[-300:])
+        new = rounds(e.console_log("resume")[len(before):])
+        nums = [int(r[0]) for r in new]
+        check(f"restore {cycle}: the next round after the saved one ({last})",
+              bool(nums) and nums[0] == last + 10, nums[:3])
+        check(f"restore {cycle}: every round passes its checks",
+              all(r[1].startswith("ok") for r in new), [r for r in new if not r[1].startswith("ok")][:3])
+        check(f"restore {cycle}: all 4 vCPUs count on", all(r[2] == "4" for r in new), new[:3])
+        check(f"restore {cycle}: the guest did not boot again",
+              "resume guest" not in e.console_log("resume")[len(before):])
+        check(f"restore {cycle}: the guest noticed its new domid",
+              re.search(r"domid changed \d+ -> \d+", e.console_log("resume")[len(before):])
+              is not None)
+    check("no round failed at all", "FAIL" not in e.console_log("resume"),
+          [l for l in e.console_log("resume").splitlines() if "FAIL" in l][:3])
+    rc, _, err = e.xl("destroy", "resume")
+    check("destroy", rc == 0, err)
+    e.check_empty("after destroy")
+
+
 if __name__ == "__main__":
     e = t.Env()
     try:
-        run(e)
+        (run_smp if sys.argv[1:] == ["smp"] else run)(e)
     finally:
         e.close()
     if t.failures:
