@@ -16,6 +16,7 @@
 #include "savefile.h"
 #include "stream.h"
 #include "vmm_control.h"
+#include "xs_client.h"
 #include "xenon/xen_stream_format.h"
 
 #define SAVE_TIMEOUT_MS (10u * 60u * 1000u)   /* a part of a large domain */
@@ -31,6 +32,55 @@ static int save_part(int ctl, uint16_t type, uint32_t part, uint64_t length, int
     if (rc == 0 && got != sizeof(*r))
         rc = -EPROTO;
     return rc;
+}
+
+#define SUSPEND_TIMEOUT_MS 30000u
+
+/* Whether the guest can be asked to suspend: it announced
+ * control/feature-suspend = 1 (Linux, our PV test guests), or set up the
+ * callback (libxl's test of PV drivers in an HVM guest). */
+static bool has_pv_suspend(struct xs_client *xs, unsigned domid, const struct vmmctl_info *in)
+{
+    char *f = xs_readf(xs, "/local/domain/%u/control/feature-suspend", domid);
+    bool yes = f && strcmp(f, "1") == 0;
+    free(f);
+    return yes || (in->flags & XENON_CTL_INFO_PV_CALLBACK);
+}
+
+/* As libxl_dom_suspend.c asks a guest with PV control: control/shutdown
+ * = "suspend", then wait until it has called SCHEDOP_shutdown(suspend).
+ * 1 suspended, 0 the guest has no PV control (pause it instead), -1 it
+ * did not suspend in time (err printed; the request is withdrawn). */
+static int ask_suspend(const struct xenon_paths *p, int ctl, unsigned domid, FILE *err)
+{
+    struct vmmctl_info info;
+    int rc = vmmctl_info(ctl, &info, 5000);
+    if (rc < 0) {
+        fprintf(err, "domain %u: cannot ask its VMM: %s\n", domid, strerror(-rc));
+        return -1;
+    }
+    if (info.flags & XENON_CTL_INFO_SUSPENDED)
+        return 1;
+    struct xs_client *xs = xs_connect(p, err);
+    if (!xs)
+        return -1;
+    if (!has_pv_suspend(xs, domid, &info)) {
+        xs_close(xs);
+        return 0;
+    }
+    rc = xs_printf(xs, "suspend", "/local/domain/%u/control/shutdown", domid);
+    for (unsigned waited = 0; rc == 0 && waited < SUSPEND_TIMEOUT_MS; waited += 10) {
+        if (vmmctl_info(ctl, &info, 5000) == 0 && (info.flags & XENON_CTL_INFO_SUSPENDED)) {
+            xs_close(xs);
+            return 1;
+        }
+        usleep(10000);
+    }
+    xs_printf(xs, "", "/local/domain/%u/control/shutdown", domid);
+    xs_close(xs);
+    fprintf(err, "domain %u: the guest did not suspend within %u s\n", domid,
+            SUSPEND_TIMEOUT_MS / 1000);
+    return -1;
 }
 
 int xenon_domain_save(const struct xenon_paths *p, unsigned domid, const char *file,
@@ -62,13 +112,19 @@ int xenon_domain_save(const struct xenon_paths *p, unsigned domid, const char *f
         free(json);
         return -1;
     }
-    /* Saved without its help, as libxl saves an HVM guest without PV
-     * drivers: the domain is paused, and comes back transparently. */
+    /* A guest with PV control is asked to suspend itself; one without is
+     * saved without its help, as libxl saves an HVM guest without PV
+     * drivers: paused, it comes back transparently. */
     struct xenon_ctl_save_result img = { 0 }, dev = { 0 };
     struct stream_sink out;
     stream_sink_fd(&out, &fd);
-    const char *step = "pause";
-    int rc = vmmctl_call(ctl, XENON_CTL_PAUSE, NULL, 0, NULL, 0, NULL, 10000);
+    const char *step = "suspend";
+    int suspended = ask_suspend(p, ctl, domid, err);
+    int rc = suspended < 0 ? -ETIMEDOUT : 0;
+    if (suspended == 0) {
+        step = "pause";
+        rc = vmmctl_call(ctl, XENON_CTL_PAUSE, NULL, 0, NULL, 0, NULL, 10000);
+    }
     if (rc == 0) {
         step = "write the header";
         rc = savefile_write_start(&out, json);
@@ -96,7 +152,8 @@ int xenon_domain_save(const struct xenon_paths *p, unsigned domid, const char *f
         fprintf(err, "domain %u: cannot %s: %s; the domain runs on\n", domid, step,
                 strerror(-rc));
         unlink(file);
-        (void)!vmmctl_call(ctl, XENON_CTL_UNPAUSE, NULL, 0, NULL, 0, NULL, 10000);
+        (void)!vmmctl_call(ctl, suspended > 0 ? XENON_CTL_RESUME : XENON_CTL_UNPAUSE, NULL,
+                           0, NULL, 0, NULL, 10000);
         close(ctl);
         return -1;
     }
@@ -106,8 +163,11 @@ int xenon_domain_save(const struct xenon_paths *p, unsigned domid, const char *f
                                             img.stopped_ns, img.suspended != 0 };
     }
     if (flags & XENON_SAVE_CHECKPOINT) {
+        /* A suspended guest is resumed in place (its suspend returns 1);
+         * -p leaves it stopped. */
         if (!(flags & XENON_SAVE_LEAVE_PAUSED))
-            rc = vmmctl_call(ctl, XENON_CTL_UNPAUSE, NULL, 0, NULL, 0, NULL, 10000);
+            rc = vmmctl_call(ctl, suspended > 0 ? XENON_CTL_RESUME : XENON_CTL_UNPAUSE,
+                             NULL, 0, NULL, 0, NULL, 10000);
         close(ctl);
         if (rc < 0) {
             fprintf(err, "domain %u: saved, but cannot unpause it: %s\n", domid,

@@ -55,6 +55,25 @@ void domain_shutdown(struct domain *d, int reason)
     }
 }
 
+void domain_suspend(struct domain *d, struct vcpu *v)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    d->suspended = true;
+    d->suspend_noticed = false;
+    d->suspend_vcpu = v->id;
+    d->pause.paused = true;
+    d->pause.paused_at_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        platform_kick(&d->vcpu[i]);
+    if (d->wake_fd >= 0) {
+        uint64_t one = 1;
+        if (write(d->wake_fd, &one, sizeof(one)) < 0) {
+            /* the loop is already being woken */
+        }
+    }
+}
+
 void domain_trace_launch(struct domain *d, const char *event)
 {
     if (d->launch_trace)

@@ -390,6 +390,7 @@ static void on_wake(struct io_watch *w, uint32_t events)
     if (read(w->fd, &n, sizeof(n)) < 0) {
         /* spurious */
     }
+    control_check_suspended(w->opaque);
 }
 
 

@@ -228,6 +228,9 @@ struct xenon_ctl_info {
 /* The guest set HVM_PARAM_CALLBACK_IRQ: its PV drivers are up (libxl's
  * test of whether an HVM domain has PV control). */
 #define XENON_CTL_INFO_PV_CALLBACK 1u
+/* The guest suspended itself (SCHEDOP_shutdown(SHUTDOWN_suspend)): its
+ * vCPUs are stopped, waiting for SAVE and then RESUME or the end. */
+#define XENON_CTL_INFO_SUSPENDED   2u
 
 struct xenon_ctl_vcpu {
     uint64_t cpu_time_ns;    /* CPU time of the vCPU's thread */

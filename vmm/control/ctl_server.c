@@ -93,7 +93,8 @@ static size_t fill_info(struct domain *d, uint8_t *body, size_t cap)
                : d->pause.paused ? XENON_CTL_STATE_PAUSED
                                  : XENON_CTL_STATE_RUNNING;
     info.uptime_ns = d->boot_ns ? domain_system_time(d) : 0;
-    info.flags = d->hvm_param[HVM_PARAM_CALLBACK_IRQ] ? XENON_CTL_INFO_PV_CALLBACK : 0;
+    info.flags = (d->hvm_param[HVM_PARAM_CALLBACK_IRQ] ? XENON_CTL_INFO_PV_CALLBACK : 0) |
+                 (d->suspended ? XENON_CTL_INFO_SUSPENDED : 0);
     for (unsigned i = 0; i < info.nr_vcpus; i++) {
         const struct vcpu *v = &d->vcpu[i];
         struct xenon_ctl_vcpu cv = {
@@ -188,10 +189,16 @@ static void on_request(void *opaque, const struct ctl_request *req)
         reply(c, req->type, req->id, rc, NULL, 0);
         return;
     }
-    case XENON_CTL_UNPAUSE:
-        unpause_domain(d);
-        reply(c, req->type, req->id, 0, NULL, 0);
+    case XENON_CTL_UNPAUSE: {
+        /* A suspended domain runs again only through RESUME. */
+        pthread_mutex_lock(&d->lock);
+        bool suspended = d->suspended;
+        pthread_mutex_unlock(&d->lock);
+        if (!suspended)
+            unpause_domain(d);
+        reply(c, req->type, req->id, suspended ? -EBUSY : 0, NULL, 0);
         return;
+    }
     case XENON_CTL_SHUTDOWN:
         log_info("dom%u: control: shutdown requested (reason %u)", d->domid,
                  req->u.shutdown.reason);
@@ -239,11 +246,31 @@ static void on_request(void *opaque, const struct ctl_request *req)
     case XENON_CTL_RESTORE:
         on_save_restore(c, d, req);
         return;
-    case XENON_CTL_RESUME:
-        /* Only a domain that suspended itself resumes in place; one the
-         * toolstack paused is unpaused instead. */
-        reply(c, req->type, req->id, -EINVAL, NULL, 0);
+    case XENON_CTL_RESUME: {
+        /* Only a domain that suspended itself resumes in place (one the
+         * toolstack paused is unpaused instead): its SCHEDOP_shutdown
+         * returns 1, "cancelled", as after xc_domain_resume's fast path. */
+        int rc = -EINVAL;
+        pthread_mutex_lock(&d->lock);
+        if (d->suspended) {
+            struct vcpu *v = &d->vcpu[d->suspend_vcpu];
+            struct platform_regs regs;
+            rc = platform_get_regs(v, &regs);
+            if (rc == 0) {
+                regs.rax = 1;
+                rc = platform_set_regs(v, &regs);
+            }
+            if (rc == 0)
+                d->suspended = false;
+        }
+        pthread_mutex_unlock(&d->lock);
+        if (rc == 0) {
+            log_info("dom%u: resumed in place after a suspend", d->domid);
+            unpause_domain(d);
+        }
+        reply(c, req->type, req->id, rc, NULL, 0);
         return;
+    }
     case XENON_CTL_GO:
         if (!srv.go_received) {
             srv.go_received = true;
@@ -477,6 +504,26 @@ void control_notify_built(struct domain *d)
     for (unsigned i = 0; i < MAX_CONNS; i++) {
         struct ctl_conn *c = srv.conn[i];
         if (c && c->handover) {
+            queue(c, msg, n);
+            conn_flush(c);
+        }
+    }
+}
+
+void control_check_suspended(struct domain *d)
+{
+    pthread_mutex_lock(&d->lock);
+    bool tell = d->suspended && !d->suspend_noticed;
+    d->suspend_noticed |= tell;
+    pthread_mutex_unlock(&d->lock);
+    if (!tell)
+        return;
+    log_info("dom%u: the guest suspended itself", d->domid);
+    uint8_t msg[sizeof(struct xenon_ctl_hdr)];
+    size_t n = ctl_encode_notice(msg, sizeof(msg), XENON_CTL_NOTICE_SUSPENDED);
+    for (unsigned i = 0; i < MAX_CONNS; i++) {
+        struct ctl_conn *c = srv.conn[i];
+        if (c && !c->dead) {
             queue(c, msg, n);
             conn_flush(c);
         }

@@ -100,6 +100,7 @@ static int build_hvm_context(struct domain *d, uint32_t leaf1_eax, uint64_t xfea
 
 int domain_save_image(struct domain *d, int fd, struct xenon_ctl_save_result *r)
 {
+    r->suspended = d->suspended;
     struct stream_sink out;
     stream_sink_fd(&out, &fd);
     xen_cpuid_leaf_t *leaves = calloc(MAX_CPUID, sizeof(*leaves));
@@ -138,8 +139,15 @@ int domain_save_image(struct domain *d, int fd, struct xenon_ctl_save_result *r)
 int domain_save_devices(struct domain *d, int fd, struct xenon_ctl_save_result *r)
 {
     struct state_buf b = { 0 };
+    /* A guest that suspended itself re-binds, re-maps and re-arms all of
+     * its Xen state when it resumes in a new domain (Linux's
+     * xen_irq_resume, gnttab_resume do): it gets that domain's fresh
+     * event channels, grant table, shared info placement and no timers.
+     * Only its vCPUs and its time base come back. */
+    static const char *const suspended_modules[] = { "vcpu", "timer", NULL };
     pthread_mutex_lock(&d->lock);
-    int rc = state_save(d, &b);
+    r->suspended = d->suspended;
+    int rc = d->suspended ? state_save_some(d, suspended_modules, &b) : state_save(d, &b);
     pthread_mutex_unlock(&d->lock);
     if (rc == 0 && b.len > XENON_SAVE_MAX_DEVICES - sizeof(struct libxl_emulator_hdr))
         rc = -E2BIG;
@@ -211,6 +219,7 @@ int domain_restore_image(struct domain *d, int fd, struct xenon_ctl_save_result 
         return rc;
     }
     r->pages_data = res.pages_data;
+    r->pages_zero = res.pages_alloc;
     r->pages_zero = res.pages_alloc;
     for (size_t i = 0; i < res.nr_params; i++) {
         uint64_t want = res.params[i].index == HVM_PARAM_STORE_PFN ? XENON_XENSTORE_GFN
