@@ -17,10 +17,24 @@
  *     round N ok: vcpus V timer T
  * and any failure as "round N FAIL: what". Restored into a new domain it
  * notices its new domid (CPUID leaf 0x40000004), says "domid changed",
- * and grants to itself under it. Never ends. Run with --vcpus
+ * and grants to itself under it.
+ *
+ * Built with PV_CONTROL (guest-resume-pv) it is a guest with PV control as
+ * Linux is: it announces control/feature-suspend, watches
+ * control/shutdown, and on "suspend" acknowledges it and calls
+ * SCHEDOP_shutdown(SHUTDOWN_suspend). It prints "suspend returned N".
+ * 1 (cancelled: resumed in place, xl save -c) leaves everything as it
+ * was. 0 (restored into a new domain, whose Xen state is fresh) makes it
+ * do what Linux's resume does: map shared info again, bind its event
+ * channels again (the APs too: each re-binds when it sees the new epoch),
+ * set the callback and the periodic timer, map its grant frame and write
+ * its grant again, and watch control/shutdown again. Never ends. Run with --vcpus
  * 1..8 (64-bit only: the APs start in long mode). */
 #include "guest.h"
 #include "idt.h"
+#ifdef PV_CONTROL
+#include "xs.h"
+#endif
 
 #include <xen/event_channel.h>
 #include <xen/grant_table.h>
@@ -42,7 +56,8 @@
 
 static volatile uint32_t port_hits[NR_TRACKED];
 static volatile uint64_t ap_count[MAX_APS], ap_ipis[MAX_APS];
-static volatile uint32_t ap_port[MAX_APS];
+static volatile uint32_t ap_port[MAX_APS], ap_epoch[MAX_APS];
+static volatile uint32_t epoch = 1;     /* bumped by each restore after a suspend */
 static uint8_t ap_stack[MAX_APS][4096] __attribute__((aligned(16)));
 static grant_entry_v1_t gnttab[512] __attribute__((aligned(4096)));
 static uint8_t src_page[4096] __attribute__((aligned(4096)));
@@ -95,16 +110,24 @@ static void set_mask(unsigned port)
 
 /* An AP: bind an IPI port to itself (masked: it is polled, not
  * delivered), then count, polling with a timeout between counts. */
-void ap_main(unsigned long id)
+static evtchn_port_t ap_bind(unsigned long id)
 {
     struct evtchn_bind_ipi bi = { .vcpu = (uint32_t)id };
     if (evtchn_op(EVTCHNOP_bind_ipi, &bi) != 0)
         for (;;)
             HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_block, 0);
-    evtchn_port_t port = bi.port;
-    set_mask(port);
-    ap_port[id] = port;
+    set_mask(bi.port);
+    ap_port[id] = bi.port;
+    ap_epoch[id] = epoch;
+    return bi.port;
+}
+
+void ap_main(unsigned long id)
+{
+    evtchn_port_t port = ap_bind(id);
     for (;;) {
+        if (ap_epoch[id] != epoch)
+            port = ap_bind(id);         /* a new domain: its ports are fresh */
         ap_count[id]++;
         struct sched_poll p = { .nr_ports = 1, .timeout = xen_system_time() + AP_POLL_NS };
         set_xen_guest_handle(p.ports, &port);
@@ -163,18 +186,18 @@ static uint64_t wallclock_sec(void)
     return s;
 }
 
-void guest_main(void)
+static unsigned ipi, timer;
+static domid_t self;
+
+/* What a fresh domain needs of the guest: shared info, its event
+ * channels, the callback, the periodic timer, its grant. 0 or -1. */
+static int xen_setup(void)
 {
-    printk("resume guest (%d-bit)\n", GUEST_BITS);
-    if (map_shared_info() != 0) {
-        printk("resume FAIL: map_shared_info\n");
-        shutdown(SHUTDOWN_crash);
-    }
-    idt_init();
-    idt_set_handler(VEC_CALLBACK, upcall);
     uint32_t a, b, c, d;
+    if (map_shared_info() != 0)
+        return -1;
     cpuid(0x40000004, 0, &a, &b, &c, &d);
-    domid_t self = (domid_t)c;
+    self = (domid_t)c;
 
     struct evtchn_bind_ipi bi = { .vcpu = 0 };
     struct evtchn_bind_virq bv = { .virq = VIRQ_TIMER, .vcpu = 0 };
@@ -188,13 +211,56 @@ void guest_main(void)
         bi.port >= NR_TRACKED || bv.port >= NR_TRACKED ||
         HYPERCALL2(__HYPERVISOR_hvm_op, HVMOP_set_param, &cb) ||
         vcpu_op(VCPUOP_set_periodic_timer, 0, &pt) ||
-        HYPERCALL2(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, &x)) {
+        HYPERCALL2(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, &x))
+        return -1;
+    ipi = bi.port;
+    timer = bv.port;
+    gnttab[8] = (grant_entry_v1_t){ .flags = GTF_permit_access, .domid = self,
+                                    .frame = (uint32_t)((unsigned long)dst_page >> 12) };
+#ifdef PV_CONTROL
+    if (xs_init() < 0 || xs_write("control/feature-suspend", "1") < 0 ||
+        xs_watch("control/shutdown", "shutdown") < 0)
+        return -1;
+#endif
+    return 0;
+}
+
+#ifdef PV_CONTROL
+/* control/shutdown = "suspend": acknowledge, suspend, and carry on as
+ * the hypercall's result says. */
+static void maybe_suspend(unsigned long round)
+{
+    if (!xs_poll_event("control/shutdown"))
+        return;
+    xs_forget_events();
+    char req[64];
+    if (xs_read("control/shutdown", req, sizeof(req)) < 0 || strcmp(req, "suspend") != 0)
+        return;
+    xs_write("control/shutdown", "");
+    struct sched_shutdown s = { .reason = SHUTDOWN_suspend };
+    long rc = HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_shutdown, &s);
+    if (rc == 0) {
+        /* A new domain: everything Xen held for us is gone. */
+        epoch++;
+        if (xen_setup() < 0) {
+            printk("round %lu FAIL: set-up after resume\n", round);
+            shutdown(SHUTDOWN_crash);
+        }
+    }
+    printk("round %lu: suspend returned %ld\n", round, rc);
+}
+#endif
+
+void guest_main(void)
+{
+    uint32_t a, b, c, d;
+    printk("resume guest (%d-bit)\n", GUEST_BITS);
+    idt_init();
+    idt_set_handler(VEC_CALLBACK, upcall);
+    if (xen_setup() < 0) {
         printk("resume FAIL: set-up\n");
         shutdown(SHUTDOWN_crash);
     }
-    unsigned ipi = bi.port, timer = bv.port;
-    gnttab[8] = (grant_entry_v1_t){ .flags = GTF_permit_access, .domid = self,
-                                    .frame = (uint32_t)((unsigned long)dst_page >> 12) };
     for (unsigned p = 0; p < PATTERN_PAGES; p++)
         for (unsigned i = 0; i < 4096; i++)
             pattern[p][i] = pattern_byte(p, i);
@@ -211,7 +277,7 @@ void guest_main(void)
             shutdown(SHUTDOWN_crash);
         }
         uint64_t end = xen_system_time() + 5000000000ull;
-        while (!ap_port[id] && xen_system_time() < end)
+        while (ap_epoch[id] != epoch && xen_system_time() < end)
             __asm__ volatile("pause");
     }
     printk("resume: %u vCPUs, IPI port %u, timer port %u\n", nr, ipi, timer);
@@ -224,6 +290,19 @@ void guest_main(void)
         while (xen_system_time() < next)
             __asm__ volatile("pause");
         next += ROUND_NS;
+#ifdef PV_CONTROL
+        uint32_t e0 = epoch;
+        maybe_suspend(round);
+        if (epoch != e0) {
+            /* Wait for the APs to re-bind, then count afresh. */
+            uint64_t end = xen_system_time() + 5000000000ull;
+            for (unsigned id = 1; id < nr; id++)
+                while (ap_epoch[id] != epoch && xen_system_time() < end)
+                    __asm__ volatile("pause");
+            last_ticks = port_hits[timer];
+            next = xen_system_time() + ROUND_NS;
+        }
+#endif
         const char *bad = NULL;
         uint32_t h = port_hits[ipi];
         if (send(ipi) != 0 || !wait_until(&port_hits[ipi], h, 1000000000ull))
