@@ -1,6 +1,8 @@
 #include "domain.h"
 #include "platform.h"
 
+#include <xen/sched.h>
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -57,6 +59,10 @@ void domain_shutdown(struct domain *d, int reason)
 
 void domain_suspend(struct domain *d, struct vcpu *v)
 {
+    if (d->suspend_ends) {
+        domain_shutdown(d, SHUTDOWN_suspend);
+        return;
+    }
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     d->suspended = true;

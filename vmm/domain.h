@@ -125,6 +125,7 @@ struct domain {
     bool suspended;
     bool suspend_noticed;           /* NOTICE_SUSPENDED sent */
     unsigned suspend_vcpu;          /* the vCPU that asked */
+    bool suspend_ends;              /* no control channel: suspend is an end */
 
     /* End of life. */
     atomic_bool stopping;

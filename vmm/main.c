@@ -542,6 +542,9 @@ int main(int argc, char **argv)
     blkback_register();
     netback_register();
     pause_init(d, o.control.hold, o.paused);
+    /* Without a control channel nobody can save a suspended domain: it
+     * ends with the suspend reason, as before. */
+    d->suspend_ends = !o.control.nr_handover && !o.control.socket_path;
     if (control_init(d, &o.control) < 0)
         return VMM_EXIT_ERROR;
     if (build(d, &o) < 0)
