@@ -182,93 +182,6 @@ int xenon_domain_save(const struct xenon_paths *p, unsigned domid, const char *f
 
 /* --- restore ------------------------------------------------------------ */
 
-/* The value of the first "key": in libxl's JSON, as text: a string's
- * characters (plain printable ones only; NULL otherwise) or an integer's
- * digits. malloc'd, or NULL when absent or of another kind. */
-static char *json_value(const char *json, const char *key)
-{
-    char pat[64];
-    snprintf(pat, sizeof(pat), "\"%s\":", key);
-    const char *at = strstr(json, pat);
-    if (!at)
-        return NULL;
-    at += strlen(pat);
-    while (*at == ' ' || *at == '\n' || *at == '\t')
-        at++;
-    size_t n = 0;
-    if (*at == '"') {
-        at++;
-        while (at[n] && at[n] != '"') {
-            unsigned char c = (unsigned char)at[n];
-            if (c < 0x20 || c > 0x7e || c == '\\')
-                return NULL;
-            n++;
-        }
-        if (at[n] != '"')
-            return NULL;
-    } else {
-        while (at[n] >= '0' && at[n] <= '9')
-            n++;
-        if (!n)
-            return NULL;
-    }
-    return strndup(at, n);
-}
-
-/* The domain config from the file's JSON, as an xl.cfg text parsed by
- * the usual parser: the keys a Xenon domain is built from (name, uuid,
- * type, kernel, cmdline, ramdisk, memory, vCPUs). Devices are not
- * restored yet (docs/savefile.md). 0 or -1 (err printed). */
-static int config_from_json(const char *json, struct domain_config *dc, FILE *err)
-{
-    static const struct { const char *json, *cfg; bool str; } keys[] = {
-        { "name", "name", true }, { "uuid", "uuid", true }, { "type", "type", true },
-        { "kernel", "kernel", true }, { "cmdline", "cmdline", true },
-        { "ramdisk", "ramdisk", true }, { "max_vcpus", "vcpus", false },
-    };
-    char text[8192];
-    size_t len = 0;
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        char *v = json_value(json, keys[i].json);
-        if (v && *v)
-            len += (size_t)snprintf(text + len, sizeof(text) - len,
-                                    keys[i].str ? "%s = \"%s\"\n" : "%s = %s\n",
-                                    keys[i].cfg, v);
-        free(v);
-        if (len >= sizeof(text))
-            break;
-    }
-    char *kb = json_value(json, "target_memkb");
-    if (kb && len < sizeof(text))
-        len += (size_t)snprintf(text + len, sizeof(text) - len, "memory = %llu\n",
-                                strtoull(kb, NULL, 10) / 1024);
-    free(kb);
-    if (len >= sizeof(text)) {
-        fprintf(err, "xl header: the domain config is too large\n");
-        return -1;
-    }
-    domain_config_init(dc);
-    if (domain_config_parse("saved domain config", text, len, NULL, 0, err, dc) < 0) {
-        domain_config_dispose(dc);
-        fprintf(err, "xl header: the saved domain config is not one we can build\n");
-        return -1;
-    }
-    /* xl keeps paths as written, relative to where it ran (as xl does). */
-    char *paths[] = { dc->kernel, dc->ramdisk };
-    for (int i = 0; i < 2; i++) {
-        char cwd[XENON_PATH_MAX], *abs = NULL;
-        if (paths[i] && paths[i][0] != '/' && getcwd(cwd, sizeof(cwd)) &&
-            asprintf(&abs, "%s/%s", cwd, paths[i]) > 0) {
-            free(paths[i]);
-            if (i == 0)
-                dc->kernel = abs;
-            else
-                dc->ramdisk = abs;
-        }
-    }
-    return 0;
-}
-
 struct restore_ctx {
     const struct xenon_paths *p;
     struct savefile_info *info;
@@ -299,7 +212,7 @@ static int restore_libxc(void *opaque, struct stream_source *in, char *err, size
         } else if (!c->info->config_json) {
             snprintf(err, errlen, "xl header: no domain config (give one)");
             return -EINVAL;
-        } else if (config_from_json(c->info->config_json, &c->dc, c->err) < 0) {
+        } else if (savefile_config_from_json(c->info->config_json, &c->dc, c->err) < 0) {
             snprintf(err, errlen, "xl header: the domain config cannot be built");
             return -EINVAL;
         }
@@ -345,37 +258,8 @@ static int restore_emulator(void *opaque, struct stream_source *in, uint32_t len
                             char *err, size_t errlen)
 {
     struct restore_ctx *c = opaque;
-    uint32_t padded = (length + 7u) & ~7u;
-    if (c->check) {
-        uint8_t *b = malloc(padded);
-        if (!b)
-            return -ENOMEM;
-        int rc = stream_get(in, b, padded);
-        struct libxl_emulator_hdr eh;
-        memcpy(&eh, b, sizeof(eh));
-        if (rc == -ENODATA)
-            snprintf(err, errlen, "EMULATOR_CONTEXT: truncated"), rc = -EINVAL;
-        else if (rc == 0 && (eh.id != LIBXL_EMULATOR_UNKNOWN || eh.index != 0))
-            snprintf(err, errlen, "EMULATOR_CONTEXT: emulator %u index %u is not Xenon's",
-                     eh.id, eh.index), rc = -EINVAL;
-        for (uint32_t i = length; rc == 0 && i < padded; i++)
-            if (b[i])
-                snprintf(err, errlen, "EMULATOR_CONTEXT: non-zero padding"), rc = -EINVAL;
-        /* The records' framing; their contents are the VMM's to judge. */
-        for (size_t at = sizeof(eh); rc == 0 && at < length;) {
-            struct { char name[16]; uint32_t version, length; } h;
-            if (length - at < sizeof(h) || (memcpy(&h, b + at, sizeof(h)), 0) ||
-                !memchr(h.name, 0, sizeof(h.name)) || h.length > length - at - sizeof(h)) {
-                snprintf(err, errlen, "EMULATOR_CONTEXT: a state record at byte %zu is "
-                         "malformed", at);
-                rc = -EINVAL;
-                break;
-            }
-            at += sizeof(h) + h.length;
-        }
-        free(b);
-        return rc;
-    }
+    if (c->check)
+        return savefile_check_emulator(in, length, err, errlen);
     struct xenon_ctl_save_result r;
     int rc = save_part(c->go, XENON_CTL_RESTORE, XENON_SAVE_PART_DEVICES, length, c->fd, &r);
     if (rc < 0) {

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "stream_io.h"
 
@@ -71,5 +72,17 @@ int savefile_read_ex(struct stream_source *in, savefile_libxc_fn libxc,
                      savefile_emulator_fn emulator, void *ctx,
                      struct savefile_info *out, char *err, size_t errlen);
 void savefile_info_free(struct savefile_info *info);
+
+/* xl restore's checks of Xenon's own parts (savefile_check.c), for its
+ * first pass over a file and the fuzz target. */
+/* A savefile_emulator_fn: the EMULATOR_CONTEXT body read and its emulator
+ * sub-header (id 0, index 0), padding and state-record framing checked. */
+int savefile_check_emulator(struct stream_source *in, uint32_t length, char *err,
+                            size_t errlen);
+/* The domain config from the xl header's JSON (name, uuid, type, kernel,
+ * cmdline, ramdisk, memory, vCPUs; relative paths made absolute against
+ * the current directory), parsed as an xl.cfg. 0, or -1 (err printed). */
+struct domain_config;
+int savefile_config_from_json(const char *json, struct domain_config *dc, FILE *err);
 
 #endif
