@@ -37,14 +37,16 @@ static int save_part(int ctl, uint16_t type, uint32_t part, uint64_t length, int
 #define SUSPEND_TIMEOUT_MS 30000u
 
 /* Whether the guest can be asked to suspend: it announced
- * control/feature-suspend = 1 (Linux, our PV test guests), or set up the
- * callback (libxl's test of PV drivers in an HVM guest). */
-static bool has_pv_suspend(struct xs_client *xs, unsigned domid, const struct vmmctl_info *in)
+ * control/feature-suspend = 1, as Linux and our PV test guests do. The
+ * callback parameter (libxl's sign of PV drivers in an HVM guest) is not
+ * enough: a guest may take events without watching control/shutdown, and
+ * one asked in vain would hold the save for the whole timeout. */
+static bool has_pv_suspend(struct xs_client *xs, unsigned domid)
 {
     char *f = xs_readf(xs, "/local/domain/%u/control/feature-suspend", domid);
     bool yes = f && strcmp(f, "1") == 0;
     free(f);
-    return yes || (in->flags & XENON_CTL_INFO_PV_CALLBACK);
+    return yes;
 }
 
 /* As libxl_dom_suspend.c asks a guest with PV control: control/shutdown
@@ -64,7 +66,7 @@ static int ask_suspend(const struct xenon_paths *p, int ctl, unsigned domid, FIL
     struct xs_client *xs = xs_connect(p, err);
     if (!xs)
         return -1;
-    if (!has_pv_suspend(xs, domid, &info)) {
+    if (!has_pv_suspend(xs, domid)) {
         xs_close(xs);
         return 0;
     }
