@@ -29,6 +29,13 @@ static int libxc_in(void *ctx, struct stream_source *in, char *err,
     return rc;
 }
 
+static int emulator_in(void *ctx, struct stream_source *in, uint32_t length, char *err,
+                       size_t errlen)
+{
+    (void)ctx;
+    return savefile_check_emulator(in, length, err, errlen);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct stream_memsrc ms = { data, size, 0 };
@@ -36,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct savefile_info info;
     char err[256];
     stream_source_mem(&src, &ms);
-    if (savefile_read_ex(&src, libxc_in, savefile_check_emulator, NULL, &info, err,
+    if (savefile_read_ex(&src, libxc_in, emulator_in, NULL, &info, err,
                          sizeof(err)) == 0) {
         if (ms.off > size)
             abort();
