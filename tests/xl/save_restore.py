@@ -97,6 +97,18 @@ def run(e):
     open(badf, "wb").write(bytes(bad))
     rc, _, err = e.xl("restore", badf)
     check("damaged EMULATOR_CONTEXT: refused", rc != 0 and "EMULATOR_CONTEXT" in err, err)
+    # One the first pass cannot judge: a module record's version, which
+    # only the VMM knows. The domain is created, the VMM refuses the
+    # record, and the domain is destroyed again.
+    at = data.rfind(b"timer".ljust(16, b"\0"))
+    check("the file has a timer record", at > 0)
+    lie = bytearray(data)
+    lie[at + 16:at + 20] = (99).to_bytes(4, "little")
+    lief = os.path.join(e.tmp, "lie.save")
+    open(lief, "wb").write(bytes(lie))
+    rc, _, err = e.xl("restore", lief)
+    check("a module record of another version: refused by the VMM",
+          rc != 0 and "EMULATOR_CONTEXT" in err, err)
     e.check_empty("after the refused restores")
 
     rc, _, err = e.xl("restore", f)
