@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <xen/domctl.h>
 
@@ -32,10 +33,37 @@ static uint64_t domain_nr_pfns(const struct domain *d)
     return end / XC_PAGE_SIZE;
 }
 
+/* The pages to write. A page of the memfd the guest never touched is a
+ * hole (SEEK_DATA skips it): it is zero, and reading it through the
+ * mapping would make the kernel allocate it. Holes are found once per run
+ * of them, not per page. */
+struct page_walk {
+    struct domain *d;
+    uint64_t hole_start, hole_end;      /* memfd offsets: a known hole */
+};
+
+static const uint8_t zero_page[XC_PAGE_SIZE];
+
 static const void *page_at(void *ctx, uint64_t pfn)
 {
-    struct domain *d = ctx;
-    return gmem_ptr(&d->mem, pfn << XC_PAGE_SHIFT, XC_PAGE_SIZE);
+    struct page_walk *w = ctx;
+    uint64_t gpa = pfn << XC_PAGE_SHIFT;
+    const struct gmem_region *r = gmem_find(&w->d->mem, gpa);
+    void *p = gmem_ptr(&w->d->mem, gpa, XC_PAGE_SIZE);
+    if (!r || !p)
+        return NULL;
+    uint64_t off = r->fd_offset + (gpa - r->gpa);
+    if (off >= w->hole_start && off + XC_PAGE_SIZE <= w->hole_end)
+        return zero_page;
+    off_t data = lseek(w->d->mem.fd, (off_t)off, SEEK_DATA);
+    if (data < 0 && errno == ENXIO)
+        data = (off_t)w->d->mem.fd_size;        /* a hole up to the end */
+    if (data >= 0 && (uint64_t)data >= off + XC_PAGE_SIZE) {
+        w->hole_start = off;
+        w->hole_end = (uint64_t)data & ~(uint64_t)(XC_PAGE_SIZE - 1);
+        return zero_page;
+    }
+    return p;
 }
 
 /* The guest's CPUID as libxc's policy: Xen's hypervisor leaves are the
@@ -124,7 +152,8 @@ int domain_save_image(struct domain *d, int fd, struct xenon_ctl_save_result *r)
     if (!rc) rc = xcs_write_cpuid_policy(&out, leaves, nr_leaves);
     if (!rc) rc = xcs_write_msr_policy(&out, msrs, 2);
     if (!rc) rc = xcs_write_record(&out, XC_REC_STATIC_DATA_END, NULL, 0);
-    if (!rc) rc = xcs_write_memory(&out, domain_nr_pfns(d), page_at, d, 0,
+    struct page_walk walk = { d, 0, 0 };
+    if (!rc) rc = xcs_write_memory(&out, domain_nr_pfns(d), page_at, &walk, 0,
                                    &r->pages_data, &r->pages_zero);
     if (!rc) rc = xcs_write_tsc_info(&out, &tsc);
     if (!rc) rc = xcs_write_record(&out, XC_REC_HVM_CONTEXT, blob.data, blob.len);
@@ -173,6 +202,7 @@ struct page_in_ctx {
     struct domain *d;
     char *err;
     size_t errlen;
+    struct page_walk holes;
 };
 
 static int page_in(void *opaque, uint64_t pfn, uint32_t type, const void *data)
@@ -186,10 +216,11 @@ static int page_in(void *opaque, uint64_t pfn, uint32_t type, const void *data)
     }
     if (type == XEN_DOMCTL_PFINFO_XTAB)
         return 0;       /* the page "no longer exists": ours stays, zero */
-    if (data)
+    if (data) {
         memcpy(p, data, XC_PAGE_SIZE);
-    else
-        memset(p, 0, XC_PAGE_SIZE);
+        c->holes.hole_start = c->holes.hole_end = 0;   /* no longer all holes */
+    } else if (page_at(&c->holes, pfn) != zero_page)
+        memset(p, 0, XC_PAGE_SIZE);     /* a hole is zero already */
     return 0;
 }
 
@@ -208,7 +239,7 @@ int domain_restore_image(struct domain *d, int fd, struct xenon_ctl_save_result 
     struct stream_source in;
     stream_source_fd(&in, &fd);
     struct xcs_limits lim = { domain_nr_pfns(d), d->nr_vcpus };
-    struct page_in_ctx pc = { d, err, errlen };
+    struct page_in_ctx pc = { d, err, errlen, { d, 0, 0 } };
     struct xcs_result res;
     err[0] = '\0';
     int rc = xcs_read(&in, &lim, page_in, &pc, &res, err, errlen);
