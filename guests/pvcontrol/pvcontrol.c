@@ -16,6 +16,9 @@
  * nodes and watches are fresh). */
 static int announce(void)
 {
+    /* xs.c reads time and clears pending bits in shared info. */
+    if (map_shared_info() != 0)
+        return -1;
     if (xs_write("control/feature-poweroff", "1") < 0 ||
         xs_write("control/feature-reboot", "1") < 0 ||
         xs_write("control/feature-suspend", "1") < 0)
