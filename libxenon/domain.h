@@ -68,6 +68,42 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
                         const char *config_json, unsigned flags,
                         unsigned *domid, pid_t *monitor, FILE *err);
 
+/* The same, but the domain stays held (built, its xenstore nodes and
+ * devices in place, no guest code run) and *go_out gets the handed-over
+ * control connection: the caller sends requests there (RESTORE), then GO
+ * (vmmctl_send_go) and closes it; closing it without GO destroys the
+ * domain (the caller then also calls xenon_domain_destroy). */
+int xenon_domain_create_held(const struct xenon_paths *p, struct domain_config *dc,
+                             const char *config_json, unsigned flags,
+                             unsigned *domid, pid_t *monitor, int *go_out,
+                             FILE *err);
+
+/* Save a domain as `xl save` does (docs/savefile.md): ask a guest with
+ * PV control to suspend, else pause it; write FILE (mode 0600): xl's
+ * header with the domain's config, libxl's stream around the VMM's libxc
+ * image and its EMULATOR_CONTEXT. Then the domain is destroyed, unless
+ * XENON_SAVE_CHECKPOINT (xl save -c: it runs on; with
+ * XENON_SAVE_LEAVE_PAUSED it stays paused). 0, or -1 (err printed; a
+ * partly written file is removed and the domain runs on). */
+#define XENON_SAVE_CHECKPOINT 1u
+#define XENON_SAVE_LEAVE_PAUSED 2u
+struct xenon_save_stats {
+    uint64_t bytes, pages_data, pages_zero, stopped_ns;
+    bool suspended;                 /* the guest suspended itself */
+};
+int xenon_domain_save(const struct xenon_paths *p, unsigned domid, const char *file,
+                      unsigned flags, struct xenon_save_stats *stats, FILE *err);
+
+/* Restore a domain from FILE as `xl restore` does: the file is read
+ * through and checked first (a bad one is refused with a message naming
+ * the record and the problem, and nothing is created); then the domain
+ * is created from the file's config (or dc_override), its state
+ * restored, and run (XENON_CREATE_PAUSED: left paused). 0 and *domid, or
+ * -1 (err printed; nothing left behind). */
+int xenon_domain_restore(const struct xenon_paths *p, const char *file,
+                         struct domain_config *dc_override, unsigned flags,
+                         unsigned *domid, pid_t *monitor, FILE *err);
+
 /* Wait until a foreground monitor ends (the domain is gone for good). */
 void xenon_monitor_wait(pid_t monitor);
 

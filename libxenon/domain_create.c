@@ -254,6 +254,15 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
                         const char *config_json, unsigned flags,
                         unsigned *domid_out, pid_t *monitor_out, FILE *err)
 {
+    return xenon_domain_create_held(p, dc, config_json, flags, domid_out, monitor_out,
+                                    NULL, err);
+}
+
+int xenon_domain_create_held(const struct xenon_paths *p, struct domain_config *dc,
+                             const char *config_json, unsigned flags,
+                             unsigned *domid_out, pid_t *monitor_out, int *go_out,
+                             FILE *err)
+{
     bool fg = flags & XENON_CREATE_FOREGROUND;
     struct xs_client *xs = xs_connect(p, err);
     if (!xs)
@@ -347,12 +356,16 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
             published = false;
         if (published && vif_add_all(xs, go[1], domid, dc, err) < 0)
             published = false;
-        if (published)
+        if (published && !go_out)
             (void)!vmmctl_send_go(go[1]);
     } else {
         close(lock);
     }
-    close(go[1]);
+    int held = -1;              /* the go connection, for the caller */
+    if (go_out && published)
+        held = go[1];
+    else
+        close(go[1]);
     if (child > 0 && !fg)
         waitpid(child, NULL, 0);
     char c = early;
@@ -377,10 +390,20 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
             xenon_monitor_wait(child);
         teardown(p, xs, domid);     /* in case the monitor could not */
         xs_close(xs);
+        if (held >= 0)
+            close(held);
         return -1;
     }
     close(logfd);
     xs_close(xs);
+    if (go_out) {
+        /* The caller restores and sends GO (and pauses for -p). */
+        *go_out = held;
+        *domid_out = domid;
+        if (monitor_out)
+            *monitor_out = fg ? child : 0;
+        return 0;
+    }
     /* Like pause, create -p returns once no vCPU runs (a PAUSE of the
      * domain started paused). */
     if ((flags & XENON_CREATE_PAUSED) && xenon_domain_pause(p, domid, err) < 0) {

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "stream_io.h"
 
@@ -35,6 +36,7 @@ struct savefile_info {
     char *config_json;              /* NUL-terminated, or NULL */
     size_t config_len;              /* without the NUL */
     bool legacy;                    /* converted by convert-legacy-stream */
+    bool have_emulator;             /* an EMULATOR_CONTEXT was handed on */
 };
 
 /* Reads libxc's image at LIBXC_CONTEXT, exactly up to its END: 0, or a
@@ -54,6 +56,33 @@ typedef int (*savefile_libxc_fn)(void *ctx, struct stream_source *in,
 int savefile_read(struct stream_source *in, savefile_libxc_fn libxc,
                   void *ctx, struct savefile_info *out, char *err,
                   size_t errlen);
+
+/* Reads the body (length bytes, the emulator sub-header first) and its
+ * padding of an EMULATOR_CONTEXT record: 0, or a negative errno with a
+ * message in err. */
+typedef int (*savefile_emulator_fn)(void *ctx, struct stream_source *in,
+                                    uint32_t length, char *err, size_t errlen);
+
+/* savefile_read that also accepts one EMULATOR_CONTEXT after libxc's
+ * image, whose body `emulator` reads (Xenon's files carry the VMM's own
+ * state there, docs/savefile.md); a length below the emulator sub-header
+ * or above XENON_SAVE_MAX_DEVICES, one before LIBXC_CONTEXT or twice are
+ * refused. With emulator NULL, as savefile_read. */
+int savefile_read_ex(struct stream_source *in, savefile_libxc_fn libxc,
+                     savefile_emulator_fn emulator, void *ctx,
+                     struct savefile_info *out, char *err, size_t errlen);
 void savefile_info_free(struct savefile_info *info);
+
+/* xl restore's checks of Xenon's own parts (savefile_check.c), for its
+ * first pass over a file and the fuzz target. */
+/* A savefile_emulator_fn: the EMULATOR_CONTEXT body read and its emulator
+ * sub-header (id 0, index 0), padding and state-record framing checked. */
+int savefile_check_emulator(struct stream_source *in, uint32_t length, char *err,
+                            size_t errlen);
+/* The domain config from the xl header's JSON (name, uuid, type, kernel,
+ * cmdline, ramdisk, memory, vCPUs; relative paths made absolute against
+ * the current directory), parsed as an xl.cfg. 0, or -1 (err printed). */
+struct domain_config;
+int savefile_config_from_json(const char *json, struct domain_config *dc, FILE *err);
 
 #endif

@@ -1,5 +1,6 @@
 /* xl's save-file header and libxl's stream, read as hostile input. */
 #include "savefile.h"
+#include "xenon/contract.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -176,6 +177,14 @@ int savefile_read(struct stream_source *in, savefile_libxc_fn libxc,
                   void *ctx, struct savefile_info *out, char *err,
                   size_t errlen)
 {
+    return savefile_read_ex(in, libxc, NULL, ctx, out, err, errlen);
+}
+
+int savefile_read_ex(struct stream_source *in, savefile_libxc_fn libxc,
+                     savefile_emulator_fn emulator, void *ctx,
+                     struct savefile_info *out, char *err, size_t errlen)
+{
+    bool have_emulator = false;
     struct reader r = { in, err, errlen, "xl header", 0, 0 };
     bool have_libxc = false;
     char name[24];
@@ -223,8 +232,23 @@ int savefile_read(struct stream_source *in, savefile_libxc_fn libxc,
             else if (!have_libxc)
                 rc = fail(&r, "before LIBXC_CONTEXT");
             goto out;
-        case LIBXL_REC_EMULATOR_XENSTORE_DATA:
         case LIBXL_REC_EMULATOR_CONTEXT:
+            if (!emulator) {
+                rc = fail(&r, "a device model's state: our domains have none");
+            } else if (!have_libxc) {
+                rc = fail(&r, "before LIBXC_CONTEXT");
+            } else if (have_emulator) {
+                rc = fail(&r, "twice");
+            } else if (rh.length < sizeof(struct libxl_emulator_hdr) ||
+                       rh.length > XENON_SAVE_MAX_DEVICES) {
+                rc = fail(&r, "length %u out of bounds", rh.length);
+            } else {
+                rc = emulator(ctx, in, rh.length, err, errlen);
+                out->have_emulator = true;
+            }
+            have_emulator = true;
+            break;
+        case LIBXL_REC_EMULATOR_XENSTORE_DATA:
             rc = fail(&r, "a device model's state: our domains have none");
             break;
         case LIBXL_REC_CHECKPOINT_END:

@@ -1,6 +1,8 @@
 #include "domain.h"
 #include "platform.h"
 
+#include <xen/sched.h>
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -47,6 +49,29 @@ void domain_shutdown(struct domain *d, int reason)
         pthread_cond_broadcast(&d->vcpu[i].wake);
         platform_kick(&d->vcpu[i]);
     }
+    if (d->wake_fd >= 0) {
+        uint64_t one = 1;
+        if (write(d->wake_fd, &one, sizeof(one)) < 0) {
+            /* the loop is already being woken */
+        }
+    }
+}
+
+void domain_suspend(struct domain *d, struct vcpu *v)
+{
+    if (d->suspend_ends) {
+        domain_shutdown(d, SHUTDOWN_suspend);
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    d->suspended = true;
+    d->suspend_noticed = false;
+    d->suspend_vcpu = v->id;
+    d->pause.paused = true;
+    d->pause.paused_at_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        platform_kick(&d->vcpu[i]);
     if (d->wake_fd >= 0) {
         uint64_t one = 1;
         if (write(d->wake_fd, &one, sizeof(one)) < 0) {

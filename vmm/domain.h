@@ -117,6 +117,16 @@ struct domain {
     struct uart uart_state;         /* guarded by lock */
     struct serial_sink *serial;     /* where UART / 0xe9 / console_io go */
 
+    /* SCHEDOP_shutdown(SHUTDOWN_suspend), guarded by lock: the vCPUs are
+     * stopped (pause.paused) and the VMM goes on serving until the
+     * toolstack saves the domain, resumes it (XENON_CTL_RESUME) or ends
+     * it. The caller's hypercall returns 0 when it runs again, unless
+     * RESUME makes it 1 ("cancelled", as xc_domain_resume's fast path). */
+    bool suspended;
+    bool suspend_noticed;           /* NOTICE_SUSPENDED sent */
+    unsigned suspend_vcpu;          /* the vCPU that asked */
+    bool suspend_ends;              /* no control channel: suspend is an end */
+
     /* End of life. */
     atomic_bool stopping;
     atomic_int shutdown_reason;     /* SHUTDOWN_*, -1 while running */
@@ -144,6 +154,11 @@ static inline bool domain_is_self(const struct domain *d, uint32_t dom)
 /* Request the domain to stop with a Xen shutdown reason. Safe from any
  * thread; the first reason wins. */
 void domain_shutdown(struct domain *d, int reason);
+
+/* The guest suspended itself (SCHEDOP_shutdown(SHUTDOWN_suspend)) from
+ * vCPU v: stop every vCPU, keep serving, tell the toolstack. Call with
+ * d->lock held. */
+void domain_suspend(struct domain *d, struct vcpu *v);
 
 /* System time in ns (Xen's "system time": since the domain booted). */
 uint64_t domain_system_time(const struct domain *d);

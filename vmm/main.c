@@ -403,6 +403,7 @@ static void on_wake(struct io_watch *w, uint32_t events)
     if (read(w->fd, &n, sizeof(n)) < 0) {
         /* spurious */
     }
+    control_check_suspended(w->opaque);
 }
 
 
@@ -554,6 +555,9 @@ int main(int argc, char **argv)
     blkback_register();
     netback_register();
     pause_init(d, o.control.hold, o.paused);
+    /* Without a control channel nobody can save a suspended domain: it
+     * ends with the suspend reason, as before. */
+    d->suspend_ends = !o.control.nr_handover && !o.control.socket_path;
     if (control_init(d, &o.control) < 0)
         return VMM_EXIT_ERROR;
     if (build(d, &o) < 0)

@@ -102,6 +102,8 @@ int host_node_memory(int node, unsigned long long *total_kb,
 /* --- the commands --------------------------------------------------------- */
 
 int main_create(int argc, char **argv);
+int main_save(int argc, char **argv);
+int main_restore(int argc, char **argv);
 int main_destroy(int argc, char **argv);
 int main_blockattach(int argc, char **argv);
 int main_blocklist(int argc, char **argv);

@@ -81,6 +81,17 @@ const struct cmd cmds[] = {
       "-i N, --iterations=N    Stop after N screens.\n"
       "-d S, --delay=S         Seconds between screens (default 3).\n"
       "-f, --full-name         Do not cut domain names to 10 characters." },
+    { "save", main_save, 0, "Save a domain state to restore later",
+      "[options] <Domain> <CheckpointFile> [<ConfigFile>]",
+      "-h  Print this help.\n"
+      "-c  Leave domain running after creating the snapshot.\n"
+      "-p  Leave domain paused after creating the snapshot." },
+    { "restore", main_restore, 0, "Restore a domain from a saved state",
+      "[options] [<ConfigFile>] <CheckpointFile>",
+      "-h  Print this help.\n"
+      "-p  Do not unpause domain after restoring it.\n"
+      "-e  Do not wait in the background for the death of the domain.\n"
+      "-d  Enable debug messages." },
     { "help", main_help, 0, "Print this help", "[command]", NULL },
 
     /* Commands Xen's xl has that Xenon does not yet: no handler. `xl NAME`
@@ -94,9 +105,7 @@ const struct cmd cmds[] = {
     MISSING("pci-assignable-remove", "Return an assignable PCI device to the host"),
     MISSING("pci-assignable-list", "List the PCI devices domains can be given"),
     MISSING("vncviewer", "Attach a VNC viewer to a domain's display"),
-    MISSING("save", "Save a domain's state to a file"),
     MISSING("migrate", "Move a domain to another host"),
-    MISSING("restore", "Start a domain from a saved file"),
     MISSING("migrate-receive", "The receiving end of a migration"),
     MISSING("dump-core", "Write a domain's memory to a core file"),
     MISSING("mem-max", "Set a domain's memory ceiling"),

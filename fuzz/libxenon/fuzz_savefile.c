@@ -1,14 +1,18 @@
 /*
  * libFuzzer target: a whole Xen save file as xl writes it (xl header,
  * libxl's stream) read by libxenon's savefile_read(), with libxc's image
- * inside it read by the VMM's xcs_read(), as a restore reads them. What
- * is accepted must have a NUL-terminated config of the length reported
- * and have consumed no more than the input.
+ * inside it read by the VMM's xcs_read(), and Xenon's EMULATOR_CONTEXT
+ * checked, as xl restore's first pass reads them; an accepted config is
+ * then turned into a domain config as xl restore does. What is accepted
+ * must have a NUL-terminated config of the length reported and have
+ * consumed no more than the input.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "domain_config.h"
 #include "savefile.h"
 #include "stream.h"
 
@@ -25,6 +29,13 @@ static int libxc_in(void *ctx, struct stream_source *in, char *err,
     return rc;
 }
 
+static int emulator_in(void *ctx, struct stream_source *in, uint32_t length, char *err,
+                       size_t errlen)
+{
+    (void)ctx;
+    return savefile_check_emulator(in, length, err, errlen);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct stream_memsrc ms = { data, size, 0 };
@@ -32,11 +43,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct savefile_info info;
     char err[256];
     stream_source_mem(&src, &ms);
-    if (savefile_read(&src, libxc_in, NULL, &info, err, sizeof(err)) == 0) {
+    if (savefile_read_ex(&src, libxc_in, emulator_in, NULL, &info, err,
+                         sizeof(err)) == 0) {
         if (ms.off > size)
             abort();
         if (info.config_json && strlen(info.config_json) != info.config_len)
             abort();
+        struct domain_config dc;
+        FILE *null = fopen("/dev/null", "w");
+        if (info.config_json && null &&
+            savefile_config_from_json(info.config_json, &dc, null) == 0)
+            domain_config_dispose(&dc);
+        if (null)
+            fclose(null);
         savefile_info_free(&info);
     } else if (err[0] == '\0') {
         abort();

@@ -130,6 +130,15 @@ int xs_has_event(const char *path)
     return 0;
 }
 
+int xs_poll_event(const char *path)
+{
+    char body[256];
+    uint32_t len;
+    while (!xs_has_event(path) && ring->rsp_prod != ring->rsp_cons)
+        read_msg(body, sizeof(body), &len);
+    return xs_has_event(path);
+}
+
 void xs_wait_event(const char *path, unsigned long long spins)
 {
     char body[256];

@@ -30,6 +30,9 @@ int xs_watch(const char *path, const char *token);
 int xs_has_event(const char *path);
 void xs_wait_event(const char *path, unsigned long long spins);
 void xs_forget_events(void);
+/* Whether a watch event for path has arrived, reading what the ring holds
+ * without waiting. */
+int xs_poll_event(const char *path);
 
 /* For hostile tests: put raw bytes in the request ring (and notify), and
  * the ring's error field (XENSTORE_ERROR_*); xs_wait_ring sleeps until the

@@ -3,7 +3,8 @@
  * has. It announces feature-poweroff/reboot/suspend, watches
  * control/shutdown, and on "poweroff", "halt", "reboot" or "suspend"
  * acknowledges the request (empties the node, as Linux does) and shuts down
- * with that reason. Until then it sleeps in SCHEDOP_poll on its xenstore
+ * with that reason; on "suspend" it suspends (SCHEDOP_shutdown) and, when
+ * the call returns (restored or resumed), announces and watches again. Until then it sleeps in SCHEDOP_poll on its xenstore
  * port: an idle domain costs no CPU.
  */
 #include "guest.h"
@@ -11,16 +12,27 @@
 
 #include <xen/sched.h>
 
+/* The features, and the watch: again in each new domain (its xenstore
+ * nodes and watches are fresh). */
+static int announce(void)
+{
+    /* xs.c reads time and clears pending bits in shared info. */
+    if (map_shared_info() != 0)
+        return -1;
+    if (xs_write("control/feature-poweroff", "1") < 0 ||
+        xs_write("control/feature-reboot", "1") < 0 ||
+        xs_write("control/feature-suspend", "1") < 0)
+        return -1;
+    return xs_watch("control/shutdown", "shutdown");
+}
+
 void guest_main(void)
 {
     if (xs_init() < 0) {
         printk("pvcontrol: no xenstore\n");
         shutdown(SHUTDOWN_crash);
     }
-    xs_write("control/feature-poweroff", "1");
-    xs_write("control/feature-reboot", "1");
-    xs_write("control/feature-suspend", "1");
-    xs_watch("control/shutdown", "shutdown");
+    announce();
     printk("pvcontrol guest (%d-bit): up, watching control/shutdown\n", GUEST_BITS);
     for (;;) {
         xs_wait_event("control/shutdown", ~0ull);
@@ -40,6 +52,19 @@ void guest_main(void)
             continue;
         }
         xs_write("control/shutdown", "");
+        if (reason == SHUTDOWN_suspend) {
+            /* As Linux: suspend, and when the call returns (0: restored in
+             * a new domain, 1: resumed in place) watch again. */
+            printk("pvcontrol: suspend requested\n");
+            struct sched_shutdown sd = { .reason = SHUTDOWN_suspend };
+            long rc = HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_shutdown, &sd);
+            if (rc == 0 && (xs_init() < 0 || announce() < 0)) {
+                printk("pvcontrol: no xenstore after resume\n");
+                shutdown(SHUTDOWN_crash);
+            }
+            printk("pvcontrol: suspend returned %ld, watching again\n", rc);
+            continue;
+        }
         printk("pvcontrol: %s requested, shutting down\n", req);
         shutdown(reason);
     }

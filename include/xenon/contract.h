@@ -104,13 +104,27 @@ struct xenon_ctl_hdr {
                                       * record reads back different, -EBUSY
                                       * unless paused (a self-test of saved
                                       * state on real vCPUs) */
+/* Save and restore (docs/savefile.md), each with one descriptor passed
+ * in the request's sendmsg() (SCM_RIGHTS, as DEVICE_ATTACH): */
+#define XENON_CTL_SAVE           16  /* struct xenon_ctl_save + fd ->
+                                      * struct xenon_ctl_save_result: write
+                                      * one part of the domain to fd. The
+                                      * domain must be paused (PAUSE) or
+                                      * suspended: -EBUSY otherwise */
+#define XENON_CTL_RESTORE        17  /* struct xenon_ctl_save + fd: read one
+                                      * part from fd; only while held (before
+                                      * the first GO): -EBUSY otherwise. A
+                                      * part refused leaves the domain unfit
+                                      * to run: the toolstack destroys it */
+#define XENON_CTL_RESUME         20  /* none: after a SAVE of a suspended
+                                      * domain, run it again in place (xl
+                                      * save -c): SCHEDOP_shutdown(suspend)
+                                      * returns 1, "cancelled" */
 /* Reserved for the next issues; today they get -EOPNOTSUPP. */
-#define XENON_CTL_SAVE           16  /* save the domain's state to a descriptor */
-#define XENON_CTL_RESTORE        17  /* load saved state before the first GO */
 #define XENON_CTL_MIGRATE_SEND   18  /* live migration, sending side */
 #define XENON_CTL_MIGRATE_RECV   19  /* live migration, receiving side */
 #define XENON_CTL_RESERVED_FIRST 16  /* 16..63: reserved as above, except */
-/* ... these two, served: */
+/* ... these, served: SAVE, RESTORE, RESUME and */
 #define XENON_CTL_DEVICE_ATTACH  32  /* struct xenon_ctl_device_attach, plus one
                                       * descriptor (SCM_RIGHTS) unless
                                       * XENON_DEV_F_EMPTY: start a PV backend */
@@ -121,6 +135,48 @@ struct xenon_ctl_hdr {
 #define XENON_CTL_NOTICE_BUILT   0x4001u   /* the domain is built and its console
                                             * served; sent to the --control-fd
                                             * connections (no payload) */
+
+#define XENON_CTL_NOTICE_SUSPENDED 0x4002u /* the guest called SCHEDOP_shutdown
+                                            * (SHUTDOWN_suspend): its vCPUs are
+                                            * stopped, the VMM goes on serving
+                                            * (to every connection; no payload) */
+
+/* --- SAVE / RESTORE ------------------------------------------------------
+ * A save file is xl's header, libxl's stream and, inside it, two parts the
+ * VMM writes and reads itself on the descriptor passed:
+ *   IMAGE    libxc's image (v3), from its image header up to and including
+ *            its END record, right after libxl's LIBXC_CONTEXT.
+ *   DEVICES  libxl's EMULATOR_CONTEXT record (emulator id 0, index 0)
+ *            whose body is the VMM's own state records (vmm/state/state.h:
+ *            event channels, grant table, shared info, timers, vCPUs).
+ *            On SAVE the VMM writes the whole record, its libxl header
+ *            included; on RESTORE the toolstack has read the record header
+ *            and passes its length in `length`: the VMM reads that body
+ *            and its padding, no more.
+ * The VMM reads and writes exactly its part, so the toolstack goes on at
+ * the descriptor's offset. */
+#define XENON_SAVE_PART_IMAGE    1u
+#define XENON_SAVE_PART_DEVICES  2u
+#define XENON_SAVE_F_LIVE        0x1u  /* reserved for live migration:
+                                        * -EOPNOTSUPP today */
+#define XENON_SAVE_MAX_DEVICES   (16u << 20)  /* EMULATOR_CONTEXT body */
+
+struct xenon_ctl_save {
+    uint32_t part;           /* XENON_SAVE_PART_* */
+    uint32_t flags;          /* XENON_SAVE_F_*: 0 today */
+    uint64_t length;         /* RESTORE DEVICES: the record's body length;
+                              * otherwise 0 */
+};
+
+struct xenon_ctl_save_result {
+    uint64_t bytes;          /* written or read */
+    uint64_t pages_data;     /* IMAGE: pages carried with their data */
+    uint64_t pages_zero;     /* IMAGE: pages carried as zero (no data) */
+    uint64_t stopped_ns;     /* SAVE: since the vCPUs stopped; 0 unknown */
+    uint32_t suspended;      /* SAVE: 1 if the guest had suspended itself
+                              * (cooperative), 0 if it was paused */
+    uint32_t reserved;
+};
 
 struct xenon_ctl_status {
     int32_t status;          /* 0 or -errno */
@@ -172,6 +228,9 @@ struct xenon_ctl_info {
 /* The guest set HVM_PARAM_CALLBACK_IRQ: its PV drivers are up (libxl's
  * test of whether an HVM domain has PV control). */
 #define XENON_CTL_INFO_PV_CALLBACK 1u
+/* The guest suspended itself (SCHEDOP_shutdown(SHUTDOWN_suspend)): its
+ * vCPUs are stopped, waiting for SAVE and then RESUME or the end. */
+#define XENON_CTL_INFO_SUSPENDED   2u
 
 struct xenon_ctl_vcpu {
     uint64_t cpu_time_ns;    /* CPU time of the vCPU's thread */
@@ -227,6 +286,8 @@ _Static_assert(sizeof(struct xenon_ctl_device_attach) == 16 + XENON_DEV_PATH_MAX
                "device attach layout");
 _Static_assert(sizeof(struct xenon_ctl_device_detach) == 8, "device detach layout");
 
+_Static_assert(sizeof(struct xenon_ctl_save) == 16, "save layout");
+_Static_assert(sizeof(struct xenon_ctl_save_result) == 40, "save result layout");
 _Static_assert(sizeof(struct xenon_ctl_hdr) == 16, "control header layout");
 _Static_assert(sizeof(struct xenon_ctl_status) == 8, "control status layout");
 _Static_assert(sizeof(struct xenon_ctl_hello) == 8, "hello layout");

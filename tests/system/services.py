@@ -61,8 +61,9 @@ def main():
     dom_init = os.path.join(sysdir, "xenon-domains")
     pidfile = os.path.join(tmp, "run", "xenstored.pid")
 
-    def sh(*cmd, timeout=120):
-        r = subprocess.run(list(cmd), env=env, capture_output=True, text=True, timeout=timeout)
+    def sh(*cmd, timeout=120, extra=None):
+        r = subprocess.run(list(cmd), env=dict(env, **(extra or {})), capture_output=True,
+                           text=True, timeout=timeout)
         print(f"$ {' '.join(os.path.basename(c) if c.startswith('/') else c for c in cmd)}"
               f"  (exit {r.returncode})\n{r.stdout}{r.stderr}", end="")
         return r
@@ -101,7 +102,25 @@ def main():
         r = sh(dom_init, "status")
         check("domains status lists them", "svc-idle" in r.stdout)
 
+        # Stop saves every domain (xl save: the PV-control guest suspends
+        # itself, the other is paused); start restores them.
+        save_dir = os.path.join(env["XENON_STATE_DIR"], "save")
         r = sh(dom_init, "stop")
+        check("domains stop saves them", r.returncode == 0 and
+              "saved svc-idle" in r.stdout and "saved svc-pvcontrol" in r.stdout, r.stderr)
+        check("saved: no domains left", guests() == [], str(guests()))
+        check("saved: a file per domain", sorted(os.listdir(save_dir)) == ["svc-idle", "svc-pvcontrol"]
+              if os.path.isdir(save_dir) else False)
+        r = sh(dom_init, "start")
+        check("domains start restores them", r.returncode == 0 and r.stdout.count("restored") == 2 and
+              r.stdout.count("already running") == 2, r.stdout + r.stderr)
+        check("restored: both running", sorted(guests() or []) == ["svc-idle", "svc-pvcontrol"],
+              str(guests()))
+        check("restored: the save files are gone", not os.listdir(save_dir))
+
+        # Where no save can be written, stop shuts them down (the restored
+        # PV-control guest answers control/shutdown in its new domain).
+        r = sh(dom_init, "stop", extra={"XENON_DOMAINS_SAVE": "/proc/xenon-no-save"})
         check("domains stop", r.returncode == 0, r.stderr)
         check("the PV-control guest shut down by itself",
               "svc-pvcontrol did not shut down" not in r.stdout)

@@ -130,8 +130,29 @@ static void test_request_checks(void **state)
     assert_int_equal(check(XENON_CTL_HELLO, &h, sizeof(h), &r), -EINVAL);
     /* Types: reserved, unknown, replies and notices. */
     for (uint16_t t = XENON_CTL_RESERVED_FIRST; t <= XENON_CTL_RESERVED_LAST; t++)
-        if (t != XENON_CTL_DEVICE_ATTACH && t != XENON_CTL_DEVICE_DETACH)
+        if (t != XENON_CTL_DEVICE_ATTACH && t != XENON_CTL_DEVICE_DETACH &&
+            t != XENON_CTL_SAVE && t != XENON_CTL_RESTORE && t != XENON_CTL_RESUME)
             assert_int_equal(check(t, NULL, 0, &r), -EOPNOTSUPP);
+    /* SAVE / RESTORE: a known part, no flags (LIVE is reserved), a length
+     * only for a restore of the devices part, and within its bound. */
+    struct xenon_ctl_save sv = { .part = XENON_SAVE_PART_IMAGE };
+    assert_int_equal(check(XENON_CTL_SAVE, &sv, sizeof(sv), &r), 0);
+    assert_int_equal(r.u.save.part, XENON_SAVE_PART_IMAGE);
+    assert_int_equal(check(XENON_CTL_RESTORE, &sv, sizeof(sv), &r), 0);
+    assert_int_equal(check(XENON_CTL_SAVE, NULL, 0, &r), -EINVAL);
+    assert_int_equal(check(XENON_CTL_RESUME, NULL, 0, &r), 0);
+    sv.part = 3;
+    assert_int_equal(check(XENON_CTL_SAVE, &sv, sizeof(sv), &r), -EINVAL);
+    sv = (struct xenon_ctl_save){ .part = XENON_SAVE_PART_IMAGE, .flags = XENON_SAVE_F_LIVE };
+    assert_int_equal(check(XENON_CTL_SAVE, &sv, sizeof(sv), &r), -EOPNOTSUPP);
+    sv.flags = 2;
+    assert_int_equal(check(XENON_CTL_SAVE, &sv, sizeof(sv), &r), -EINVAL);
+    sv = (struct xenon_ctl_save){ .part = XENON_SAVE_PART_DEVICES, .length = 64 };
+    assert_int_equal(check(XENON_CTL_SAVE, &sv, sizeof(sv), &r), -EINVAL);
+    assert_int_equal(check(XENON_CTL_RESTORE, &sv, sizeof(sv), &r), 0);
+    assert_int_equal(r.u.save.length, 64);
+    sv.length = XENON_SAVE_MAX_DEVICES + 1ull;
+    assert_int_equal(check(XENON_CTL_RESTORE, &sv, sizeof(sv), &r), -EINVAL);
     assert_int_equal(check(XENON_CTL_DEVICE_ATTACH, NULL, 0, &r), -EINVAL);
     assert_int_equal(check(XENON_CTL_DEVICE_DETACH, NULL, 0, &r), -EINVAL);
     assert_int_equal(check(0, NULL, 0, &r), -ENOSYS);

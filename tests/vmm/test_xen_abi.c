@@ -637,7 +637,26 @@ static void test_shutdown_reasons(void **state)
 {
     struct fixture *f = *state;
     static const unsigned reasons[] = { SHUTDOWN_poweroff, SHUTDOWN_reboot,
-        SHUTDOWN_suspend, SHUTDOWN_crash, SHUTDOWN_watchdog };
+        SHUTDOWN_crash, SHUTDOWN_watchdog };
+    /* Suspend is not an end: the vCPUs stop, the VMM serves on, the
+     * domain waits to be saved (and resumed or ended). */
+    {
+        struct domain *d = mem_domain_create(9, 1, 4u << 20);
+        assert_non_null(d);
+        if (f->long_mode)
+            mem_vcpu_long_mode(&d->vcpu[0]);
+        struct sched_shutdown s = { .reason = SHUTDOWN_suspend };
+        assert_int_equal(gmem_write(&d->mem, ARG, &s, sizeof(s)), 0);
+        assert_int_equal(mem_hypercall(&d->vcpu[0], __HYPERVISOR_sched_op,
+                                       SCHEDOP_shutdown, ARG, 0, 0, 0), 0);
+        assert_true(d->suspended);
+        assert_true(d->pause.paused);
+        assert_int_equal(d->suspend_vcpu, 0);
+        assert_false(atomic_load(&d->stopping));
+        assert_int_equal(atomic_load(&d->shutdown_reason), -1);
+        assert_true(d->vcpu[0].pv->kicks > 0);
+        mem_domain_destroy(d);
+    }
     for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
         struct domain *d = mem_domain_create(9, 1, 4u << 20);
         assert_non_null(d);

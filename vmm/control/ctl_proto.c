@@ -47,7 +47,11 @@ static int payload_size(uint16_t type)
         return sizeof(struct xenon_ctl_device_attach);
     case XENON_CTL_DEVICE_DETACH:
         return sizeof(struct xenon_ctl_device_detach);
+    case XENON_CTL_SAVE:
+    case XENON_CTL_RESTORE:
+        return sizeof(struct xenon_ctl_save);
     case XENON_CTL_PAUSE:
+    case XENON_CTL_RESUME:
     case XENON_CTL_UNPAUSE:
     case XENON_CTL_INFO:
     case XENON_CTL_GO:
@@ -124,6 +128,23 @@ int ctl_check_request(const struct xenon_ctl_hdr *hdr, const uint8_t *payload,
     case XENON_CTL_DEVICE_ATTACH:
         memcpy(&req->u.attach, payload, sizeof(req->u.attach));
         return check_attach(&req->u.attach);
+    case XENON_CTL_SAVE:
+    case XENON_CTL_RESTORE: {
+        struct xenon_ctl_save *sv = &req->u.save;
+        memcpy(sv, payload, sizeof(*sv));
+        if (sv->part != XENON_SAVE_PART_IMAGE && sv->part != XENON_SAVE_PART_DEVICES)
+            return -EINVAL;
+        if (sv->flags & XENON_SAVE_F_LIVE)
+            return -EOPNOTSUPP;     /* reserved for live migration */
+        if (sv->flags)
+            return -EINVAL;
+        /* Only a restore of the devices part names a length. */
+        bool wants_len = hdr->type == XENON_CTL_RESTORE &&
+                         sv->part == XENON_SAVE_PART_DEVICES;
+        if (wants_len ? sv->length > XENON_SAVE_MAX_DEVICES : sv->length != 0)
+            return -EINVAL;
+        break;
+    }
     case XENON_CTL_DEVICE_DETACH:
         memcpy(&req->u.detach, payload, sizeof(req->u.detach));
         if (req->u.detach.kind != XENON_DEV_VBD && req->u.detach.kind != XENON_DEV_VIF)

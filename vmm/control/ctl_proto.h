@@ -26,6 +26,7 @@ struct ctl_request {
         struct xenon_ctl_shutdown shutdown;
         struct xenon_ctl_device_attach attach;
         struct xenon_ctl_device_detach detach;
+        struct xenon_ctl_save save;         /* SAVE, RESTORE */
     } u;
 };
 

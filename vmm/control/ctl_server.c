@@ -6,6 +6,7 @@
 #include "ctl_server.h"
 #include "ctl_proto.h"
 #include "domain.h"
+#include "domain_save.h"
 #include "ioloop.h"
 #include "pause.h"
 #include "platform.h"
@@ -92,7 +93,8 @@ static size_t fill_info(struct domain *d, uint8_t *body, size_t cap)
                : d->pause.paused ? XENON_CTL_STATE_PAUSED
                                  : XENON_CTL_STATE_RUNNING;
     info.uptime_ns = d->boot_ns ? domain_system_time(d) : 0;
-    info.flags = d->hvm_param[HVM_PARAM_CALLBACK_IRQ] ? XENON_CTL_INFO_PV_CALLBACK : 0;
+    info.flags = (d->hvm_param[HVM_PARAM_CALLBACK_IRQ] ? XENON_CTL_INFO_PV_CALLBACK : 0) |
+                 (d->suspended ? XENON_CTL_INFO_SUSPENDED : 0);
     for (unsigned i = 0; i < info.nr_vcpus; i++) {
         const struct vcpu *v = &d->vcpu[i];
         struct xenon_ctl_vcpu cv = {
@@ -108,6 +110,60 @@ static size_t fill_info(struct domain *d, uint8_t *body, size_t cap)
     pthread_mutex_unlock(&d->lock);
     memcpy(body, &info, sizeof(info));
     return len;
+}
+
+/* SAVE and RESTORE of one part on the descriptor that came with the
+ * request (domain_save.h). They block the I/O thread for as long as the
+ * descriptor takes: the guest does not run meanwhile. */
+static void on_save_restore(struct ctl_conn *c, struct domain *d,
+                            const struct ctl_request *req)
+{
+    int fd = c->fd_pending;
+    c->fd_pending = -1;
+    bool save = req->type == XENON_CTL_SAVE;
+    const struct xenon_ctl_save *sv = &req->u.save;
+    struct xenon_ctl_save_result r = { 0 };
+    char err[256] = "";
+    int rc = 0;
+    pthread_mutex_lock(&d->lock);
+    bool ready = save ? d->pause.paused && pause_all_stopped(d)
+                      : d->pause.held && !srv.go_received;
+    pthread_mutex_unlock(&d->lock);
+    if (fd < 0)
+        rc = -EBADF;
+    else if (!ready)
+        rc = -EBUSY;
+    else if (save) {
+        uint64_t t0 = d->pause.paused_at_ns;
+        rc = sv->part == XENON_SAVE_PART_IMAGE ? domain_save_image(d, fd, &r)
+                                               : domain_save_devices(d, fd, &r);
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+        r.stopped_ns = t0 && now > t0 ? now - t0 : 0;
+        if (rc < 0)
+            log_err("dom%u: save (%s): %s", d->domid,
+                    sv->part == XENON_SAVE_PART_IMAGE ? "image" : "devices", strerror(-rc));
+        else
+            log_info("dom%u: saved %s: %llu bytes (%llu pages with data, %llu zero)",
+                     d->domid, sv->part == XENON_SAVE_PART_IMAGE ? "image" : "devices",
+                     (unsigned long long)r.bytes, (unsigned long long)r.pages_data,
+                     (unsigned long long)r.pages_zero);
+    } else {
+        rc = sv->part == XENON_SAVE_PART_IMAGE
+                 ? domain_restore_image(d, fd, &r, err, sizeof(err))
+                 : domain_restore_devices(d, fd, sv->length, &r, err, sizeof(err));
+        if (rc < 0)
+            log_err("dom%u: restore refused: %s", d->domid,
+                    err[0] ? err : strerror(-rc));
+        else
+            log_info("dom%u: restored %s: %llu bytes", d->domid,
+                     sv->part == XENON_SAVE_PART_IMAGE ? "image" : "devices",
+                     (unsigned long long)r.bytes);
+    }
+    if (fd >= 0)
+        close(fd);
+    reply(c, req->type, req->id, rc, &r, sizeof(r));
 }
 
 static void on_request(void *opaque, const struct ctl_request *req)
@@ -133,10 +189,16 @@ static void on_request(void *opaque, const struct ctl_request *req)
         reply(c, req->type, req->id, rc, NULL, 0);
         return;
     }
-    case XENON_CTL_UNPAUSE:
-        unpause_domain(d);
-        reply(c, req->type, req->id, 0, NULL, 0);
+    case XENON_CTL_UNPAUSE: {
+        /* A suspended domain runs again only through RESUME. */
+        pthread_mutex_lock(&d->lock);
+        bool suspended = d->suspended;
+        pthread_mutex_unlock(&d->lock);
+        if (!suspended)
+            unpause_domain(d);
+        reply(c, req->type, req->id, suspended ? -EBUSY : 0, NULL, 0);
         return;
+    }
     case XENON_CTL_SHUTDOWN:
         log_info("dom%u: control: shutdown requested (reason %u)", d->domid,
                  req->u.shutdown.reason);
@@ -178,6 +240,35 @@ static void on_request(void *opaque, const struct ctl_request *req)
         pthread_mutex_unlock(&d->lock);
         r.bytes = (uint32_t)bytes;
         reply(c, req->type, req->id, rc, &r, sizeof(r));
+        return;
+    }
+    case XENON_CTL_SAVE:
+    case XENON_CTL_RESTORE:
+        on_save_restore(c, d, req);
+        return;
+    case XENON_CTL_RESUME: {
+        /* Only a domain that suspended itself resumes in place (one the
+         * toolstack paused is unpaused instead): its SCHEDOP_shutdown
+         * returns 1, "cancelled", as after xc_domain_resume's fast path. */
+        int rc = -EINVAL;
+        pthread_mutex_lock(&d->lock);
+        if (d->suspended) {
+            struct vcpu *v = &d->vcpu[d->suspend_vcpu];
+            struct platform_regs regs;
+            rc = platform_get_regs(v, &regs);
+            if (rc == 0) {
+                regs.rax = 1;
+                rc = platform_set_regs(v, &regs);
+            }
+            if (rc == 0)
+                d->suspended = false;
+        }
+        pthread_mutex_unlock(&d->lock);
+        if (rc == 0) {
+            log_info("dom%u: resumed in place after a suspend", d->domid);
+            unpause_domain(d);
+        }
+        reply(c, req->type, req->id, rc, NULL, 0);
         return;
     }
     case XENON_CTL_GO:
@@ -413,6 +504,26 @@ void control_notify_built(struct domain *d)
     for (unsigned i = 0; i < MAX_CONNS; i++) {
         struct ctl_conn *c = srv.conn[i];
         if (c && c->handover) {
+            queue(c, msg, n);
+            conn_flush(c);
+        }
+    }
+}
+
+void control_check_suspended(struct domain *d)
+{
+    pthread_mutex_lock(&d->lock);
+    bool tell = d->suspended && !d->suspend_noticed;
+    d->suspend_noticed |= tell;
+    pthread_mutex_unlock(&d->lock);
+    if (!tell)
+        return;
+    log_info("dom%u: the guest suspended itself", d->domid);
+    uint8_t msg[sizeof(struct xenon_ctl_hdr)];
+    size_t n = ctl_encode_notice(msg, sizeof(msg), XENON_CTL_NOTICE_SUSPENDED);
+    for (unsigned i = 0; i < MAX_CONNS; i++) {
+        struct ctl_conn *c = srv.conn[i];
+        if (c && !c->dead) {
             queue(c, msg, n);
             conn_flush(c);
         }

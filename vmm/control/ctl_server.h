@@ -31,4 +31,8 @@ void control_notify_built(struct domain *d);
 /* Close every connection and remove the socket. */
 void control_fini(struct domain *d);
 
+/* From the I/O thread when it is woken: send NOTICE_SUSPENDED to every
+ * connection once the guest has suspended itself (domain_suspend). */
+void control_check_suspended(struct domain *d);
+
 #endif

@@ -64,6 +64,8 @@ int pause_domain(struct domain *d, unsigned timeout_ms)
                                .tv_nsec = (long)(until % 1000000000ull) };
         pthread_cond_timedwait(&d->pause.stopped, &d->lock, &ts);
     }
+    if (rc == 0 && !d->pause.paused_at_ns)
+        d->pause.paused_at_ns = now_ns();
     pthread_mutex_unlock(&d->lock);
     return rc;
 }
@@ -78,6 +80,7 @@ void unpause_domain(struct domain *d)
 {
     pthread_mutex_lock(&d->lock);
     d->pause.paused = false;
+    d->pause.paused_at_ns = 0;
     wake_all(d);
     pthread_mutex_unlock(&d->lock);
 }

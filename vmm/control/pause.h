@@ -15,6 +15,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct domain;
 struct vcpu;
@@ -22,6 +23,8 @@ struct vcpu;
 struct pause_state {               /* guarded by d->lock */
     bool held;                     /* waiting for GO (--hold) */
     bool paused;                   /* by the toolstack (or --paused) */
+    uint64_t paused_at_ns;         /* CLOCK_MONOTONIC when all had stopped
+                                    * (PAUSE), 0 while running */
     pthread_cond_t stopped;        /* a vCPU parked or ended (CLOCK_MONOTONIC) */
 };
 

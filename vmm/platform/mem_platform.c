@@ -82,6 +82,18 @@ int platform_set_vcpu_state(struct vcpu *v, const struct platform_vcpu_state *s)
     return 0;
 }
 
+int platform_get_cpuid(struct vcpu *v, struct platform_cpuid_leaf *out, unsigned cap,
+                       unsigned *n)
+{
+    (void)v;
+    *n = 0;
+    if (cap) {
+        out[0] = (struct platform_cpuid_leaf){ .leaf = 0, .a = 0xd };
+        *n = 1;
+    }
+    return 0;
+}
+
 int platform_tsc_khz(struct domain *d, uint64_t *khz)
 {
     *khz = d->pvm->tsc_khz;

@@ -145,6 +145,17 @@ struct platform_vcpu_state {
 int platform_get_vcpu_state(struct vcpu *v, struct platform_vcpu_state *s);
 int platform_set_vcpu_state(struct vcpu *v, const struct platform_vcpu_state *s);
 
+/* The CPUID leaves the vCPU sees (has_index: the subleaf matters), for
+ * the policy a save stream carries. Up to cap leaves; 0 with *n set, or a
+ * negative errno. */
+struct platform_cpuid_leaf {
+    uint32_t leaf, subleaf;
+    bool has_index;
+    uint32_t a, b, c, d;
+};
+int platform_get_cpuid(struct vcpu *v, struct platform_cpuid_leaf *out, unsigned cap,
+                       unsigned *n);
+
 /* The guest TSC's frequency in kHz; 0 or a negative errno. */
 int platform_tsc_khz(struct domain *d, uint64_t *khz);
 

@@ -224,6 +224,27 @@ int vm_create(struct domain *d)
 
 enum { MAX_ENT = 256 };
 
+int platform_get_cpuid(struct vcpu *v, struct platform_cpuid_leaf *out, unsigned cap,
+                       unsigned *n)
+{
+    struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + MAX_ENT * sizeof(c->entries[0]));
+    if (!c)
+        return -ENOMEM;
+    c->nent = MAX_ENT;
+    int rc = ioctl(v->pv->fd, KVM_GET_CPUID2, c) < 0 ? -errno : 0;
+    *n = 0;
+    for (unsigned i = 0; rc == 0 && i < c->nent && *n < cap; i++) {
+        const struct kvm_cpuid_entry2 *e = &c->entries[i];
+        out[(*n)++] = (struct platform_cpuid_leaf){
+            .leaf = e->function, .subleaf = e->index,
+            .has_index = e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+            .a = e->eax, .b = e->ebx, .c = e->ecx, .d = e->edx,
+        };
+    }
+    free(c);
+    return rc;
+}
+
 /* The host's supported CPUID (`host`, read once per domain) minus KVM's own
  * hypervisor leaves, plus Xen's leaves for this vCPU. */
 static int set_cpuid(struct domain *d, struct vcpu *v, const struct kvm_cpuid2 *host)

@@ -59,10 +59,26 @@ void state_register(const struct state_module *m)
     modules[nr_modules++] = m;
 }
 
+static bool named(const char *const *names, const char *name)
+{
+    for (; names && *names; names++)
+        if (strcmp(*names, name) == 0)
+            return true;
+    return false;
+}
+
 int state_save(struct domain *d, struct state_buf *out)
+{
+    return state_save_some(d, NULL, out);
+}
+
+/* names NULL: every module. */
+int state_save_some(struct domain *d, const char *const *names, struct state_buf *out)
 {
     for (unsigned i = 0; i < nr_modules; i++) {
         const struct state_module *m = modules[i];
+        if (names && !named(names, m->name))
+            continue;
         struct record_header h = { .version = m->version };
         memcpy(h.name, m->name, strlen(m->name));
         size_t at = out->len;

@@ -74,6 +74,10 @@ void state_register(const struct state_module *m);
 /* One record per registered module, in registration order. */
 int state_save(struct domain *d, struct state_buf *out);
 
+/* Only the modules named in names (NULL-terminated), in registration
+ * order. */
+int state_save_some(struct domain *d, const char *const *names, struct state_buf *out);
+
 /* Hand each record to the module of its name. -EINVAL for a malformed
  * stream, an unknown module, a version the module does not read, or a
  * payload the module refuses; records before the bad one stay loaded. */

@@ -106,6 +106,12 @@ long hc_sched_op(struct hcall *h)
         /* As Xen: the reason is taken as a byte and any value is
          * accepted; main() keeps an undefined one from passing for a
          * defined exit status. */
+        if ((uint8_t)s.reason == SHUTDOWN_suspend) {
+            /* As Xen: the domain stops, and the toolstack saves it
+             * (hypercalls run with d->lock held). */
+            domain_suspend(d, h->v);
+            return 0;
+        }
         domain_shutdown(d, (int)(uint8_t)s.reason);
         return 0;
     }

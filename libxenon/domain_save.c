@@ -1,0 +1,346 @@
+/* xl save and xl restore (domain.h, docs/savefile.md). The toolstack
+ * writes and reads xl's header and libxl's records; the VMM writes and
+ * reads its own parts (the libxc image, the EMULATOR_CONTEXT record) on
+ * the file's descriptor, passed with SCM_RIGHTS, at the offset the
+ * toolstack left it. */
+#include "domain_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "savefile.h"
+#include "stream.h"
+#include "vmm_control.h"
+#include "xs_client.h"
+#include "xenon/xen_stream_format.h"
+
+#define SAVE_TIMEOUT_MS (10u * 60u * 1000u)   /* a part of a large domain */
+
+static int save_part(int ctl, uint16_t type, uint32_t part, uint64_t length, int fd,
+                     struct xenon_ctl_save_result *r)
+{
+    struct xenon_ctl_save req = { .part = part, .length = length };
+    size_t got = 0;
+    memset(r, 0, sizeof(*r));
+    int rc = vmmctl_call_fd(ctl, type, &req, sizeof(req), fd, r, sizeof(*r), &got,
+                            SAVE_TIMEOUT_MS);
+    if (rc == 0 && got != sizeof(*r))
+        rc = -EPROTO;
+    return rc;
+}
+
+#define SUSPEND_TIMEOUT_MS 30000u
+
+/* Whether the guest can be asked to suspend: it announced
+ * control/feature-suspend = 1, as Linux and our PV test guests do. The
+ * callback parameter (libxl's sign of PV drivers in an HVM guest) is not
+ * enough: a guest may take events without watching control/shutdown, and
+ * one asked in vain would hold the save for the whole timeout. */
+static bool has_pv_suspend(struct xs_client *xs, unsigned domid)
+{
+    char *f = xs_readf(xs, "/local/domain/%u/control/feature-suspend", domid);
+    bool yes = f && strcmp(f, "1") == 0;
+    free(f);
+    return yes;
+}
+
+/* As libxl_dom_suspend.c asks a guest with PV control: control/shutdown
+ * = "suspend", then wait until it has called SCHEDOP_shutdown(suspend).
+ * 1 suspended, 0 the guest has no PV control (pause it instead), -1 it
+ * did not suspend in time (err printed; the request is withdrawn). */
+static int ask_suspend(const struct xenon_paths *p, int ctl, unsigned domid, FILE *err)
+{
+    struct vmmctl_info info;
+    int rc = vmmctl_info(ctl, &info, 5000);
+    if (rc < 0) {
+        fprintf(err, "domain %u: cannot ask its VMM: %s\n", domid, strerror(-rc));
+        return -1;
+    }
+    if (info.flags & XENON_CTL_INFO_SUSPENDED)
+        return 1;
+    struct xs_client *xs = xs_connect(p, err);
+    if (!xs)
+        return -1;
+    if (!has_pv_suspend(xs, domid)) {
+        xs_close(xs);
+        return 0;
+    }
+    rc = xs_printf(xs, "suspend", "/local/domain/%u/control/shutdown", domid);
+    for (unsigned waited = 0; rc == 0 && waited < SUSPEND_TIMEOUT_MS; waited += 10) {
+        if (vmmctl_info(ctl, &info, 5000) == 0 && (info.flags & XENON_CTL_INFO_SUSPENDED)) {
+            xs_close(xs);
+            return 1;
+        }
+        usleep(10000);
+    }
+    xs_printf(xs, "", "/local/domain/%u/control/shutdown", domid);
+    xs_close(xs);
+    fprintf(err, "domain %u: the guest did not suspend within %u s\n", domid,
+            SUSPEND_TIMEOUT_MS / 1000);
+    return -1;
+}
+
+int xenon_domain_save(const struct xenon_paths *p, unsigned domid, const char *file,
+                      unsigned flags, struct xenon_save_stats *stats, FILE *err)
+{
+    char sock[XENON_PATH_MAX + 64];
+    char *json = xenon_domain_config_json(p, domid);
+    if (!json) {
+        fprintf(err, "domain %u: no saved config to write into the file\n", domid);
+        return -1;
+    }
+    if (vmmctl_socket_path(p->run_dir, domid, sock, sizeof(sock)) < 0) {
+        free(json);
+        fprintf(err, "run directory path too long\n");
+        return -1;
+    }
+    int ctl = vmmctl_open(sock, 5000, NULL);
+    if (ctl < 0) {
+        free(json);
+        fprintf(err, "domain %u: cannot reach its VMM: %s\n", domid, strerror(-ctl));
+        return -1;
+    }
+    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || fchmod(fd, 0600) < 0) {
+        fprintf(err, "cannot open %s: %s\n", file, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        close(ctl);
+        free(json);
+        return -1;
+    }
+    /* A guest with PV control is asked to suspend itself; one without is
+     * saved without its help, as libxl saves an HVM guest without PV
+     * drivers: paused, it comes back transparently. */
+    struct xenon_ctl_save_result img = { 0 }, dev = { 0 };
+    struct stream_sink out;
+    stream_sink_fd(&out, &fd);
+    const char *step = "suspend";
+    int suspended = ask_suspend(p, ctl, domid, err);
+    int rc = suspended < 0 ? -ETIMEDOUT : 0;
+    if (suspended == 0) {
+        step = "pause";
+        rc = vmmctl_call(ctl, XENON_CTL_PAUSE, NULL, 0, NULL, 0, NULL, 10000);
+    }
+    if (rc == 0) {
+        step = "write the header";
+        rc = savefile_write_start(&out, json);
+    }
+    if (rc == 0)
+        rc = savefile_write_libxc_context(&out);
+    if (rc == 0) {
+        step = "save the image";
+        rc = save_part(ctl, XENON_CTL_SAVE, XENON_SAVE_PART_IMAGE, 0, fd, &img);
+    }
+    if (rc == 0) {
+        step = "save the VMM's state";
+        rc = save_part(ctl, XENON_CTL_SAVE, XENON_SAVE_PART_DEVICES, 0, fd, &dev);
+    }
+    if (rc == 0) {
+        step = "write the end";
+        rc = savefile_write_end(&out);
+    }
+    if (rc == 0 && fsync(fd) < 0)
+        rc = -errno;
+    if (close(fd) < 0 && rc == 0)
+        rc = -errno;
+    free(json);
+    if (rc < 0) {
+        fprintf(err, "domain %u: cannot %s: %s; the domain runs on\n", domid, step,
+                strerror(-rc));
+        unlink(file);
+        (void)!vmmctl_call(ctl, suspended > 0 ? XENON_CTL_RESUME : XENON_CTL_UNPAUSE, NULL,
+                           0, NULL, 0, NULL, 10000);
+        close(ctl);
+        return -1;
+    }
+    if (stats) {
+        uint64_t total = out.bytes + img.bytes + dev.bytes;
+        *stats = (struct xenon_save_stats){ total, img.pages_data, img.pages_zero,
+                                            img.stopped_ns, img.suspended != 0 };
+    }
+    if (flags & XENON_SAVE_CHECKPOINT) {
+        /* A suspended guest is resumed in place (its suspend returns 1);
+         * -p leaves it stopped. */
+        if (!(flags & XENON_SAVE_LEAVE_PAUSED))
+            rc = vmmctl_call(ctl, suspended > 0 ? XENON_CTL_RESUME : XENON_CTL_UNPAUSE,
+                             NULL, 0, NULL, 0, NULL, 10000);
+        close(ctl);
+        if (rc < 0) {
+            fprintf(err, "domain %u: saved, but cannot unpause it: %s\n", domid,
+                    strerror(-rc));
+            return -1;
+        }
+        return 0;
+    }
+    close(ctl);
+    return xenon_domain_destroy(p, domid, err) < 0 ? -1 : 0;
+}
+
+/* --- restore ------------------------------------------------------------ */
+
+struct restore_ctx {
+    const struct xenon_paths *p;
+    struct savefile_info *info;
+    struct domain_config *override;
+    struct domain_config dc;
+    bool have_dc;
+    bool check;                     /* the first pass: read and check only */
+    unsigned flags;
+    int go;                         /* the held domain's control connection */
+    int fd;
+    unsigned domid;
+    pid_t monitor;
+    FILE *err;
+};
+
+static int page_check(void *ctx, uint64_t pfn, uint32_t type, const void *data)
+{
+    (void)ctx; (void)pfn; (void)type; (void)data;
+    return 0;
+}
+
+static int restore_libxc(void *opaque, struct stream_source *in, char *err, size_t errlen)
+{
+    struct restore_ctx *c = opaque;
+    if (!c->have_dc) {
+        if (c->override) {
+            c->dc = *c->override;
+        } else if (!c->info->config_json) {
+            snprintf(err, errlen, "xl header: no domain config (give one)");
+            return -EINVAL;
+        } else if (savefile_config_from_json(c->info->config_json, &c->dc, c->err) < 0) {
+            snprintf(err, errlen, "xl header: the domain config cannot be built");
+            return -EINVAL;
+        }
+        c->have_dc = true;
+    }
+    if (c->check) {
+        /* RAM below the MMIO hole, the rest above 4 GiB, the special
+         * pages below XENON_SPECIAL_END. */
+        uint64_t ram = (uint64_t)c->dc.target_memkb * 1024;
+        uint64_t end = ram <= 0xf0000000ull ? ram : 0x100000000ull + (ram - 0xf0000000ull);
+        if (end < XENON_SPECIAL_END)
+            end = XENON_SPECIAL_END;
+        struct xcs_limits lim = { end / XC_PAGE_SIZE, (unsigned)c->dc.max_vcpus };
+        struct xcs_result res;
+        int rc = xcs_read(in, &lim, page_check, NULL, &res, err, errlen);
+        if (rc == 0)
+            xcs_result_free(&res);
+        return rc;
+    }
+    /* The real pass: create the domain held, and let its VMM read. */
+    char *json = domain_config_to_json(&c->dc);
+    int rc = xenon_domain_create_held(c->p, &c->dc, json, c->flags, &c->domid, &c->monitor,
+                                      &c->go, c->err);
+    free(json);
+    if (rc < 0) {
+        c->go = -1;
+        snprintf(err, errlen, "the domain could not be created");
+        return -EIO;
+    }
+    struct xenon_ctl_save_result r;
+    rc = save_part(c->go, XENON_CTL_RESTORE, XENON_SAVE_PART_IMAGE, 0, c->fd, &r);
+    if (rc < 0) {
+        snprintf(err, errlen, "LIBXC_CONTEXT: the VMM refused the image (%s; see its log)",
+                 strerror(-rc));
+        return rc;
+    }
+    /* Our reader's offset follows the VMM's reads. */
+    in->bytes += r.bytes;
+    return lseek(c->fd, 0, SEEK_CUR) < 0 ? -errno : 0;
+}
+
+static int restore_emulator(void *opaque, struct stream_source *in, uint32_t length,
+                            char *err, size_t errlen)
+{
+    struct restore_ctx *c = opaque;
+    if (c->check)
+        return savefile_check_emulator(in, length, err, errlen);
+    struct xenon_ctl_save_result r;
+    int rc = save_part(c->go, XENON_CTL_RESTORE, XENON_SAVE_PART_DEVICES, length, c->fd, &r);
+    if (rc < 0) {
+        snprintf(err, errlen, "EMULATOR_CONTEXT: the VMM refused it (%s; see its log)",
+                 strerror(-rc));
+        return rc;
+    }
+    in->bytes += r.bytes;
+    return 0;
+}
+
+static int restore_pass(struct restore_ctx *c, const char *file, char *msg, size_t n)
+{
+    c->fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (c->fd < 0) {
+        snprintf(msg, n, "cannot open %s: %s", file, strerror(errno));
+        return -1;
+    }
+    struct stream_source in;
+    stream_source_fd(&in, &c->fd);
+    struct savefile_info info;
+    c->info = &info;
+    int rc = savefile_read_ex(&in, restore_libxc, restore_emulator, c, &info, msg, n);
+    if (rc == 0 && !info.have_emulator) {
+        snprintf(msg, n, "EMULATOR_CONTEXT: missing (the VMM's state Xenon writes there)");
+        rc = -EINVAL;
+    }
+    char extra;
+    if (rc == 0 && read(c->fd, &extra, 1) != 0) {
+        snprintf(msg, n, "bytes after libxl's END");
+        rc = -EINVAL;
+    }
+    if (rc < 0 && !msg[0])
+        snprintf(msg, n, "%s", strerror(-rc));
+    if (rc == 0)
+        savefile_info_free(&info);
+    close(c->fd);
+    c->fd = -1;
+    return rc < 0 ? -1 : 0;
+}
+
+int xenon_domain_restore(const struct xenon_paths *p, const char *file,
+                         struct domain_config *dc_override, unsigned flags,
+                         unsigned *domid, pid_t *monitor, FILE *err)
+{
+    struct restore_ctx c = { .p = p, .override = dc_override, .check = true,
+                             .flags = flags & ~XENON_CREATE_PAUSED, .go = -1,
+                             .fd = -1, .err = err };
+    char msg[512] = "";
+    /* First the whole file, read and checked: nothing starts for a bad one. */
+    if (restore_pass(&c, file, msg, sizeof(msg)) < 0) {
+        fprintf(err, "xl restore: %s: %s\n", file, msg);
+        if (c.have_dc && !dc_override)
+            domain_config_dispose(&c.dc);
+        return -1;
+    }
+    c.check = false;
+    msg[0] = '\0';
+    int rc = restore_pass(&c, file, msg, sizeof(msg));
+    if (rc == 0 && c.go >= 0) {
+        /* -p: the domain runs, paused (its vCPUs were stopped by PAUSE
+         * before the save), once GO ends the hold. */
+        if (flags & XENON_CREATE_PAUSED)
+            rc = vmmctl_call(c.go, XENON_CTL_PAUSE, NULL, 0, NULL, 0, NULL, 10000) < 0 ? -1 : 0;
+        if (rc == 0)
+            rc = vmmctl_send_go(c.go) < 0 ? -1 : 0;
+    }
+    if (c.go >= 0)
+        close(c.go);
+    if (!dc_override)
+        domain_config_dispose(&c.dc);
+    if (rc < 0) {
+        fprintf(err, "xl restore: %s: %s\n", file, msg[0] ? msg : "cannot restore");
+        if (c.domid)
+            xenon_domain_destroy(p, c.domid, err);
+        return -1;
+    }
+    *domid = c.domid;
+    if (monitor)
+        *monitor = c.monitor;
+    return 0;
+}

@@ -1,0 +1,359 @@
+/* See domain_save.h. */
+#include "domain_save.h"
+#include "domain.h"
+#include "hvm_context.h"
+#include "hvm_convert.h"
+#include "hypercall.h"
+#include "platform.h"
+#include "state.h"
+#include "stream.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xen/domctl.h>
+
+#define MAX_CPUID 256u
+#define XCR0_SETTABLE_LEAF 0xdu
+
+/* PFNs [0, end of the highest region): what a stream may name. */
+static uint64_t domain_nr_pfns(const struct domain *d)
+{
+    uint64_t end = 0;
+    for (unsigned i = 0; i < gmem_nr_regions(&d->mem); i++) {
+        const struct gmem_region *r = &d->mem.region[i];
+        if (r->gpa + r->size > end)
+            end = r->gpa + r->size;
+    }
+    return end / XC_PAGE_SIZE;
+}
+
+/* The pages to write. A page of the memfd the guest never touched is a
+ * hole (SEEK_DATA skips it): it is zero, and reading it through the
+ * mapping would make the kernel allocate it. Holes are found once per run
+ * of them, not per page. */
+struct page_walk {
+    struct domain *d;
+    uint64_t hole_start, hole_end;      /* memfd offsets: a known hole */
+};
+
+static const uint8_t zero_page[XC_PAGE_SIZE];
+
+static const void *page_at(void *ctx, uint64_t pfn)
+{
+    struct page_walk *w = ctx;
+    uint64_t gpa = pfn << XC_PAGE_SHIFT;
+    const struct gmem_region *r = gmem_find(&w->d->mem, gpa);
+    void *p = gmem_ptr(&w->d->mem, gpa, XC_PAGE_SIZE);
+    if (!r || !p)
+        return NULL;
+    uint64_t off = r->fd_offset + (gpa - r->gpa);
+    if (off >= w->hole_start && off + XC_PAGE_SIZE <= w->hole_end)
+        return zero_page;
+    off_t data = lseek(w->d->mem.fd, (off_t)off, SEEK_DATA);
+    if (data < 0 && errno == ENXIO)
+        data = (off_t)w->d->mem.fd_size;        /* a hole up to the end */
+    if (data >= 0 && (uint64_t)data >= off + XC_PAGE_SIZE) {
+        w->hole_start = off;
+        w->hole_end = (uint64_t)data & ~(uint64_t)(XC_PAGE_SIZE - 1);
+        return zero_page;
+    }
+    return p;
+}
+
+/* The guest's CPUID as libxc's policy: Xen's hypervisor leaves are the
+ * hypervisor's, not the policy's. */
+static int cpuid_policy(struct domain *d, xen_cpuid_leaf_t *out, size_t *n,
+                        uint64_t *xfeatures, uint32_t *leaf1_eax)
+{
+    struct platform_cpuid_leaf *l = calloc(MAX_CPUID, sizeof(*l));
+    unsigned got = 0;
+    int rc = l ? platform_get_cpuid(&d->vcpu[0], l, MAX_CPUID, &got) : -ENOMEM;
+    *n = 0;
+    *xfeatures = 0;
+    *leaf1_eax = 0;
+    for (unsigned i = 0; rc == 0 && i < got; i++) {
+        if (l[i].leaf >= 0x40000000u && l[i].leaf < 0x50000000u)
+            continue;
+        if (l[i].leaf == 1)
+            *leaf1_eax = l[i].a;
+        if (l[i].leaf == XCR0_SETTABLE_LEAF && l[i].subleaf == 0)
+            *xfeatures = ((uint64_t)l[i].d << 32) | l[i].a;
+        out[(*n)++] = (xen_cpuid_leaf_t){
+            .leaf = l[i].leaf,
+            .subleaf = l[i].has_index ? l[i].subleaf : XEN_CPUID_NO_SUBLEAF,
+            .a = l[i].a, .b = l[i].b, .c = l[i].c, .d = l[i].d,
+        };
+    }
+    free(l);
+    return rc;
+}
+
+/* HVM_CONTEXT of the stopped vCPUs: those up and not down, as Xen leaves
+ * out a vCPU that is down. One blocked in SCHEDOP_block/poll returns 0
+ * from it when it runs again (vcpu_state.c says why). */
+static int build_hvm_context(struct domain *d, uint32_t leaf1_eax, uint64_t xfeatures,
+                             struct stream_membuf *blob)
+{
+    struct hvm_ctx_vcpu *v = calloc(d->nr_vcpus, sizeof(*v));
+    uint8_t *xs = malloc((size_t)d->nr_vcpus * HVM_CONVERT_XSAVE_MAX);
+    struct platform_vcpu_state *s = malloc(sizeof(*s));
+    int rc = v && xs && s ? 0 : -ENOMEM;
+    pthread_mutex_lock(&d->lock);
+    for (unsigned i = 0; rc == 0 && i < d->nr_vcpus; i++) {
+        struct vcpu *vc = &d->vcpu[i];
+        if (!vc->up || vc->down)
+            continue;
+        rc = platform_get_vcpu_state(vc, s);
+        if (rc == 0 && vc->blocked)
+            s->regs.rax = 0;
+        if (rc == 0)
+            hvm_from_platform(s, xfeatures, &v[i], xs + (size_t)i * HVM_CONVERT_XSAVE_MAX);
+    }
+    pthread_mutex_unlock(&d->lock);
+    struct hvm_save_header h = { .magic = HVM_FILE_MAGIC, .version = HVM_FILE_VERSION,
+                                 .cpuid = leaf1_eax, .gtsc_khz = (uint32_t)d->tsc_khz };
+    if (rc == 0)
+        rc = hvm_ctx_build(blob, &h, v, d->nr_vcpus);
+    free(v);
+    free(xs);
+    free(s);
+    return rc;
+}
+
+int domain_save_image(struct domain *d, int fd, struct xenon_ctl_save_result *r)
+{
+    r->suspended = d->suspended;
+    struct stream_sink out;
+    stream_sink_fd(&out, &fd);
+    xen_cpuid_leaf_t *leaves = calloc(MAX_CPUID, sizeof(*leaves));
+    size_t nr_leaves = 0;
+    uint64_t xfeatures = 0;
+    uint32_t leaf1 = 0;
+    struct stream_membuf blob = { 0 };
+    int rc = leaves ? cpuid_policy(d, leaves, &nr_leaves, &xfeatures, &leaf1) : -ENOMEM;
+    if (rc == 0)
+        rc = build_hvm_context(d, leaf1, xfeatures, &blob);
+    /* libxc's MSR policy: the two MSRs Xen's policy holds, as a KVM
+     * guest here sees them (neither is offered). */
+    xen_msr_entry_t msrs[2] = { { 0xce, 0, 0 }, { 0x10a, 0, 0 } };
+    struct xc_tsc_info tsc = { .mode = 0, .khz = (uint32_t)d->tsc_khz,
+                               .nsec = domain_system_time(d) };
+    struct xc_hvm_param params[2] = {
+        { HVM_PARAM_STORE_PFN, XENON_XENSTORE_GFN },
+        { HVM_PARAM_CONSOLE_PFN, XENON_CONSOLE_GFN },
+    };
+    if (!rc) rc = xcs_write_headers(&out, XEN_VERSION_MAJOR, XEN_VERSION_MINOR);
+    if (!rc) rc = xcs_write_cpuid_policy(&out, leaves, nr_leaves);
+    if (!rc) rc = xcs_write_msr_policy(&out, msrs, 2);
+    if (!rc) rc = xcs_write_record(&out, XC_REC_STATIC_DATA_END, NULL, 0);
+    struct page_walk walk = { d, 0, 0 };
+    if (!rc) rc = xcs_write_memory(&out, domain_nr_pfns(d), page_at, &walk, 0,
+                                   &r->pages_data, &r->pages_zero);
+    if (!rc) rc = xcs_write_tsc_info(&out, &tsc);
+    if (!rc) rc = xcs_write_record(&out, XC_REC_HVM_CONTEXT, blob.data, blob.len);
+    if (!rc) rc = xcs_write_hvm_params(&out, params, 2);
+    if (!rc) rc = xcs_write_record(&out, XC_REC_END, NULL, 0);
+    r->bytes = out.bytes;
+    free(leaves);
+    free(blob.data);
+    return rc;
+}
+
+int domain_save_devices(struct domain *d, int fd, struct xenon_ctl_save_result *r)
+{
+    struct state_buf b = { 0 };
+    /* A guest that suspended itself re-binds, re-maps and re-arms all of
+     * its Xen state when it resumes in a new domain (Linux's
+     * xen_irq_resume, gnttab_resume do): it gets that domain's fresh
+     * event channels, grant table, shared info placement and no timers.
+     * Only its vCPUs and its time base come back. */
+    static const char *const suspended_modules[] = { "vcpu", "timer", NULL };
+    pthread_mutex_lock(&d->lock);
+    r->suspended = d->suspended;
+    int rc = d->suspended ? state_save_some(d, suspended_modules, &b) : state_save(d, &b);
+    pthread_mutex_unlock(&d->lock);
+    if (rc == 0 && b.len > XENON_SAVE_MAX_DEVICES - sizeof(struct libxl_emulator_hdr))
+        rc = -E2BIG;
+    struct stream_sink out;
+    stream_sink_fd(&out, &fd);
+    struct libxl_emulator_hdr eh = { LIBXL_EMULATOR_UNKNOWN, 0 };
+    struct xen_stream_rhdr rh = { LIBXL_REC_EMULATOR_CONTEXT,
+                                  (uint32_t)(sizeof(eh) + b.len) };
+    static const uint8_t zero[8];
+    size_t pad = (8 - (sizeof(eh) + b.len) % 8) % 8;
+    if (!rc) rc = stream_put(&out, &rh, sizeof(rh));
+    if (!rc) rc = stream_put(&out, &eh, sizeof(eh));
+    if (!rc && b.len) rc = stream_put(&out, b.data, b.len);
+    if (!rc && pad) rc = stream_put(&out, zero, pad);
+    r->bytes = out.bytes;
+    state_buf_free(&b);
+    return rc;
+}
+
+/* --- restore ------------------------------------------------------------ */
+
+struct page_in_ctx {
+    struct domain *d;
+    char *err;
+    size_t errlen;
+    struct page_walk holes;
+};
+
+static int page_in(void *opaque, uint64_t pfn, uint32_t type, const void *data)
+{
+    struct page_in_ctx *c = opaque;
+    uint8_t *p = gmem_ptr(&c->d->mem, pfn << XC_PAGE_SHIFT, XC_PAGE_SIZE);
+    if (!p) {
+        snprintf(c->err, c->errlen, "PAGE_DATA: PFN 0x%llx: the domain has no page there",
+                 (unsigned long long)pfn);
+        return -EINVAL;
+    }
+    if (type == XEN_DOMCTL_PFINFO_XTAB)
+        return 0;       /* the page "no longer exists": ours stays, zero */
+    if (data) {
+        memcpy(p, data, XC_PAGE_SIZE);
+        c->holes.hole_start = c->holes.hole_end = 0;   /* no longer all holes */
+    } else if (page_at(&c->holes, pfn) != zero_page)
+        memset(p, 0, XC_PAGE_SIZE);     /* a hole is zero already */
+    return 0;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+int domain_restore_image(struct domain *d, int fd, struct xenon_ctl_save_result *r,
+                         char *err, size_t errlen)
+{
+    struct stream_source in;
+    stream_source_fd(&in, &fd);
+    struct xcs_limits lim = { domain_nr_pfns(d), d->nr_vcpus };
+    struct page_in_ctx pc = { d, err, errlen, { d, 0, 0 } };
+    struct xcs_result res;
+    err[0] = '\0';
+    int rc = xcs_read(&in, &lim, page_in, &pc, &res, err, errlen);
+    r->bytes = in.bytes;
+    if (rc < 0) {
+        if (!err[0])
+            snprintf(err, errlen, "libxc image: %s", strerror(-rc));
+        return rc;
+    }
+    r->pages_data = res.pages_data;
+    r->pages_zero = res.pages_alloc;
+    r->pages_zero = res.pages_alloc;
+    for (size_t i = 0; i < res.nr_params; i++) {
+        uint64_t want = res.params[i].index == HVM_PARAM_STORE_PFN ? XENON_XENSTORE_GFN
+                      : res.params[i].index == HVM_PARAM_CONSOLE_PFN ? XENON_CONSOLE_GFN
+                                                                     : res.params[i].value;
+        if (res.params[i].value != want) {
+            rc = fail(err, errlen, "HVM_PARAMS: param %llu is 0x%llx, this domain's is 0x%llx",
+                      (unsigned long long)res.params[i].index,
+                      (unsigned long long)res.params[i].value, (unsigned long long)want);
+            goto out;
+        }
+    }
+    struct platform_vcpu_state *s = malloc(sizeof(*s));
+    if (!s) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    pthread_mutex_lock(&d->lock);
+    for (unsigned i = 0; rc == 0 && i < d->nr_vcpus; i++) {
+        const struct hvm_ctx_vcpu *v = &res.hvm->vcpu[i];
+        struct vcpu *vc = &d->vcpu[i];
+        if (!v->present)
+            continue;
+        rc = platform_get_vcpu_state(vc, s);
+        if (rc == 0 && hvm_to_platform(v, s) < 0)
+            rc = fail(err, errlen, "HVM_CONTEXT: vCPU %u: a state this platform cannot hold", i);
+        if (rc == 0 && platform_set_vcpu_state(vc, s) < 0)
+            rc = fail(err, errlen, "HVM_CONTEXT: vCPU %u: the platform refuses its state", i);
+        if (rc == 0) {
+            vc->up = true;
+            vc->down = false;
+        }
+    }
+    pthread_mutex_unlock(&d->lock);
+    free(s);
+out:
+    xcs_result_free(&res);
+    return rc;
+}
+
+struct state_record_hdr {           /* state.h's record framing */
+    char name[STATE_NAME_LEN];
+    uint32_t version, length;
+};
+
+int domain_restore_devices(struct domain *d, int fd, uint64_t length,
+                           struct xenon_ctl_save_result *r, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    if (length < sizeof(struct libxl_emulator_hdr) || length > XENON_SAVE_MAX_DEVICES)
+        return fail(err, errlen, "EMULATOR_CONTEXT: length %llu out of bounds",
+                    (unsigned long long)length);
+    size_t pad = (8 - length % 8) % 8;
+    uint8_t *buf = malloc(length + pad);
+    if (!buf)
+        return -ENOMEM;
+    struct stream_source in;
+    stream_source_fd(&in, &fd);
+    int rc = stream_get(&in, buf, length + pad);
+    r->bytes = in.bytes;
+    if (rc == -ENODATA)
+        rc = fail(err, errlen, "EMULATOR_CONTEXT: truncated");
+    for (size_t i = 0; rc == 0 && i < pad; i++)
+        if (buf[length + i])
+            rc = fail(err, errlen, "EMULATOR_CONTEXT: non-zero padding");
+    struct libxl_emulator_hdr eh;
+    memcpy(&eh, buf, sizeof(eh));
+    if (rc == 0 && (eh.id != LIBXL_EMULATOR_UNKNOWN || eh.index != 0))
+        rc = fail(err, errlen, "EMULATOR_CONTEXT: emulator %u index %u is not Xenon's (0, 0)",
+                  eh.id, eh.index);
+    /* Record by record, to name the one refused. */
+    const uint8_t *p = buf + sizeof(eh);
+    size_t left = length - sizeof(eh);
+    pthread_mutex_lock(&d->lock);
+    while (rc == 0 && left) {
+        struct state_record_hdr h;
+        if (left < sizeof(h)) {
+            rc = fail(err, errlen, "EMULATOR_CONTEXT: a record header cut short");
+            break;
+        }
+        memcpy(&h, p, sizeof(h));
+        if (!memchr(h.name, 0, sizeof(h.name))) {
+            rc = fail(err, errlen, "EMULATOR_CONTEXT: a record name without its NUL");
+            break;
+        }
+        if (h.length > left - sizeof(h)) {
+            rc = fail(err, errlen, "EMULATOR_CONTEXT: record \"%s\": length %u overruns it",
+                      h.name, h.length);
+            break;
+        }
+        const struct state_module *m = state_find(h.name);
+        if (!m)
+            rc = fail(err, errlen, "EMULATOR_CONTEXT: record \"%s\": no such module", h.name);
+        else if (m->version != h.version)
+            rc = fail(err, errlen, "EMULATOR_CONTEXT: record \"%s\": version %u, we read %u",
+                      h.name, h.version, m->version);
+        else if ((rc = state_load(d, p, sizeof(h) + h.length)) < 0)
+            rc = fail(err, errlen, "EMULATOR_CONTEXT: record \"%s\" refused (%s)", h.name,
+                      strerror(-rc));
+        p += sizeof(h) + h.length;
+        left -= sizeof(h) + h.length;
+    }
+    pthread_mutex_unlock(&d->lock);
+    free(buf);
+    return rc;
+}
