@@ -1,4 +1,4 @@
-/* Taking a domain away: its monitor and VMM stopped, its xenstore nodes,
+/* Taking a domain away: its VMM stopped (by the monitor that runs it), its xenstore nodes,
  * state files and console socket removed (docs/xl.md, teardown order). */
 #include "domain_internal.h"
 
@@ -71,17 +71,16 @@ int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err)
         rc = nm ? 0 : 1;
         free(nm);
     } else {
-        /* The monitor, when alive, stops the VMM and cleans up itself. */
-        /* Only a pid that is, now, this domain's monitor or VMM is
-         * signalled: the state file names it, and a file is no proof. */
-        if (state_monitor_ours(&s)) {
-            kill(s.mon_pid, SIGTERM);
-            if (!proc_wait_gone(s.mon_pid, s.mon_start, STOP_TIMEOUT_MS)) {
-                kill(s.mon_pid, SIGKILL);
-                proc_wait_gone(s.mon_pid, s.mon_start, 1000);
-            }
+        /* The monitor, when it runs the domain, stops the VMM and tears
+         * down itself; with none (or one that does not answer), we do. */
+        int mrc = monitor_destroy_domain(p, domid, STOP_TIMEOUT_MS);
+        if (mrc == 0) {
+            xs_close(xs);
+            return 0;
         }
-        if (state_vmm_ours(p, &s, domid)) {
+        /* Only a pid that is, now, this domain's VMM is signalled: the
+         * state file names it, and a file is no proof. */
+        if (state_read(p, domid, &s) == 0 && state_vmm_ours(p, &s, domid)) {
             kill(s.vmm_pid, SIGKILL);
             if (!proc_wait_gone(s.vmm_pid, s.vmm_start, STOP_TIMEOUT_MS)) {
                 fprintf(err, "domain %u: xenon-vmm (pid %d) does not die\n",
