@@ -83,24 +83,30 @@ static int domain_reserve(const struct xenon_paths *p, struct xs_client *xs,
     bool ok = false;
     unsigned *a = NULL, *b = NULL;
     int na = 0, nb = 0;
-    if (xs_domids(xs, &a, &na) < 0) {
-        fprintf(err, "cannot read /local/domain from xenstored\n");
-        goto out;
+    /* The name index answers in one read (state_name_get); a name it
+     * only hashes is looked up among all domains, as it was for all. */
+    unsigned taken = state_name_get(p, dc->name);
+    if (taken == avoid)
+        taken = 0;
+    if (!taken && !state_name_exact(dc->name)) {
+        if (xs_domids(xs, &a, &na) < 0) {
+            fprintf(err, "cannot read /local/domain from xenstored\n");
+            goto out;
+        }
+        int t = name_taken(xs, a, na, dc->name, avoid);
+        if (t < 0) {
+            fprintf(err, "cannot read domain names from xenstored\n");
+            goto out;
+        }
+        if (state_ids(p, &b, &nb) < 0) {
+            fprintf(err, "cannot list domains\n");
+            goto out;
+        }
+        /* Names are unique across xenstore and the state files (a domain
+         * is in a state file before its nodes are written). */
+        taken = t ? (unsigned)t : state_name_taken(p, a, na, b, nb, dc->name, avoid);
     }
-    int taken = name_taken(xs, a, na, dc->name, avoid);
-    if (taken < 0) {
-        fprintf(err, "cannot read domain names from xenstored\n");
-        goto out;
-    }
-    if (state_ids(p, &b, &nb) < 0) {
-        fprintf(err, "cannot list domains\n");
-        goto out;
-    }
-    /* Names are unique across xenstore and the state files (a domain is in
-     * a state file before its nodes are written). */
-    if (!taken)
-        taken = (int)state_name_taken(p, a, na, b, nb, dc->name, avoid);
-    if (taken && holds_name(p, xs, (unsigned)taken)) {
+    if (taken && holds_name(p, xs, taken)) {
         fprintf(err, "libxl: error: Domain with name \"%s\" already exists.\n",
                 dc->name);
         goto out;
@@ -108,19 +114,22 @@ static int domain_reserve(const struct xenon_paths *p, struct xs_client *xs,
     /* As Xen allocates domids (XEN_DOMCTL_createdomain): the next free one
      * after the last one given, wrapping past the highest to 1, so a
      * domid is not reused at once and tools that still hold it (a watch, a
-     * log line) do not mistake the next domain for it. */
-    uint8_t used[(MAX_DOMID + 8) / 8] = { 0 };
-    for (int i = 0; i < na + nb; i++) {
-        unsigned id = i < na ? a[i] : b[i - na];
-        used[id / 8] |= (uint8_t)(1u << (id % 8));  /* ids are <= MAX_DOMID */
-    }
-    if (avoid)
-        used[avoid / 8] |= (uint8_t)(1u << (avoid % 8));
+     * log line) do not mistake the next domain for it. Free: no state
+     * file and no home in xenstore, each probed, so the first candidate
+     * after the rover usually does (no listing of all domains). */
     unsigned domid = 0, cand = state_last_domid(p);
     for (unsigned tries = 0; tries < MAX_DOMID && !domid; tries++) {
         cand = cand >= MAX_DOMID ? 1 : cand + 1;
-        if (!(used[cand / 8] & (1u << (cand % 8))))
-            domid = cand;
+        char path[XENON_PATH_MAX + 32];
+        state_path(p, cand, "", path, sizeof(path));
+        if (cand == avoid || access(path, F_OK) == 0)
+            continue;
+        char *home = xs_readf(xs, "/local/domain/%u", cand);
+        if (home) {
+            free(home);
+            continue;
+        }
+        domid = cand;
     }
     if (!domid) {
         fprintf(err, "no free domain id\n");
@@ -154,6 +163,7 @@ static int domain_reserve(const struct xenon_paths *p, struct xs_client *xs,
         goto out;
     }
     state_set_last_domid(p, domid);
+    state_name_set(p, dc->name, domid);
     write_json(p, domid, json);
     write_source(p, domid, dc);     /* what a restart after a crash reads */
     *domid_out = domid;
@@ -327,6 +337,7 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
     }
     close(logfd);
     xs_close(xs);
+    creation_done(p, domid);
     /* Like pause, create -p returns once no vCPU runs (a PAUSE of the
      * domain started paused). */
     if ((flags & XENON_CREATE_PAUSED) && xenon_domain_pause(p, domid, err) < 0) {

@@ -53,6 +53,8 @@ void teardown(const struct xenon_paths *p, struct xs_client *xs,
     }
     if (have && s.console[0])
         unlink(s.console);
+    if (have)
+        state_name_drop(p, s.name, domid);
     char ctl[XENON_PATH_MAX + 32];
     if (vmmctl_socket_path(p->run_dir, domid, ctl, sizeof(ctl)) == 0)
         unlink(ctl);

@@ -112,6 +112,18 @@ void write_source(const struct xenon_paths *p, unsigned domid,
                   const struct domain_config *dc);
 /* That record (malloc'd, *len bytes), or NULL. */
 char *read_source(const struct xenon_paths *p, unsigned domid, size_t *len);
+/* The name index (STATE_DIR/name-KEY): the domid that holds `name` (its
+ * state file agreeing), else 0; set (under the state lock, once the state
+ * file is written) and dropped (if it still names domid). Whether the
+ * index answers for the name exactly (else it is a hint: look the long
+ * way too). */
+unsigned state_name_get(const struct xenon_paths *p, const char *name);
+void state_name_set(const struct xenon_paths *p, const char *name, unsigned domid);
+void state_name_drop(const struct xenon_paths *p, const char *name, unsigned domid);
+bool state_name_exact(const char *name);
+/* The domain has been let go (GO sent): its state file names its creator
+ * no more (xl list hides a creation whose creator died before). */
+void creation_done(const struct xenon_paths *p, unsigned domid);
 
 /* --- xs_layout.c ---------------------------------------------------------- */
 

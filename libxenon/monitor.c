@@ -284,6 +284,8 @@ static void restart_domain(const struct xenon_paths *p, struct xs_client *xs,
     }
     s.vmm_pid = vmm;
     s.vmm_start = proc_start(vmm, NULL);
+    s.creator_pid = 0;          /* let go: see creation_done */
+    s.creator_start = 0;
     state_write(p, nd, &s);
     dom_add(nd, vmm, -1);
     successor[nd] = 0;
