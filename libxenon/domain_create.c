@@ -186,6 +186,23 @@ static int domain_publish(const struct xenon_paths *p, struct xs_client *xs,
 {
     struct dstate s;
     int xrc = state_read(p, domid, &s) < 0 ? -ENOENT : 0;
+    /* The three homes first, outside the transaction: a transaction that
+     * adds a child to /local/domain, /vm or /libxl takes a copy of that
+     * parent's child list (one name per domain) and conflicts with every
+     * other create under way; inside it, they are only filled in (their
+     * permissions too). Until then they are dom0's alone, as their parents. */
+    if (xrc == 0) {
+        char home[64];
+        xs_pipeline_begin(xs);
+        snprintf(home, sizeof(home), "/local/domain/%u", domid);
+        xs_mkdir(xs, home);
+        snprintf(home, sizeof(home), "/vm/%s", s.uuid);
+        if (s.uuid[0])
+            xs_mkdir(xs, home);
+        snprintf(home, sizeof(home), "/libxl/%u", domid);
+        xs_mkdir(xs, home);
+        xrc = xs_pipeline_end(xs);
+    }
     /* One transaction: all nodes appear at once, and xenstored syncs its
      * journal once rather than per node. Pipelined: the ~90 requests cost
      * one round trip, not one each. */

@@ -35,14 +35,12 @@ void teardown(const struct xenon_paths *p, struct xs_client *xs,
         /* The vifs' scripts take them out of their bridges, as libxl
          * runs them offline before it removes the nodes they read. */
         vif_offline_all(xs, domid);
-        bool tx = xs_transaction_begin(xs) == 0;
+        /* Not in a transaction: one that removes a child of /local/domain
+         * copies that parent's child list (one name per domain), and
+         * conflicts with every create and destroy under way. Each removal
+         * takes its subtree at once. */
         rm_nodes(xs, domid, vm);
         xdev_rm_domain(xs, domid);
-        /* Conflict or failure: remove the nodes one by one instead. */
-        if (tx && xs_transaction_end(xs, 1) < 0) {
-            rm_nodes(xs, domid, vm);
-            xdev_rm_domain(xs, domid);
-        }
         /* Released after its nodes are gone, as libxl removes them before
          * the domain dies: xenstored then owns nothing of the domain's to
          * look for, a search through the whole store (20 ms with a thousand
