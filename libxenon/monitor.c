@@ -301,7 +301,12 @@ static void restart_in_child(const struct xenon_paths *p, char *source)
 {
     pid_t c = fork();
     if (c == 0) {
-        close(epfd);
+        /* Nothing of ours: above all not the monitor lock, which would
+         * outlive us in the child and keep the next monitor out. */
+        syscall(SYS_close_range, 3, ~0u, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         _exit(restart_recorded(p, source) == 0 ? 0 : 1);
     }
     free(source);

@@ -1478,6 +1478,56 @@ def t_xs_lost_monitor(e):
     e.check_empty("after the monitor's teardown")
 
 
+def t_monitor_adopts(e):
+    """One host monitor runs every domain; a killed one loses nothing: the
+    next `xl create` starts another, which adopts the running VMMs (a pidfd
+    each) and settles the end of an adopted domain at once, as an abandoned
+    domain's (its on_crash: restart here), with no `xl list` to find it."""
+    need_kvm()
+    rc, _, err = e.xl("create", "-q", idle_cfg(e, "a", 'on_crash = "restart"\n'))
+    check("create a: exit 0", rc == 0, err)
+    rc, _, err = e.xl("create", "-q", idle_cfg(e, "b"))
+    check("create b: exit 0", rc == 0, err)
+    sa, sb = e.state(1), e.state(2)
+    check("one monitor runs both", sa["monitor_pid"] == sb["monitor_pid"], (sa, sb))
+    old = int(sa["monitor_pid"])
+    os.kill(old, signal.SIGKILL)
+    check("the monitor is gone", wait_for(lambda: not os.path.exists(f"/proc/{old}"), 10))
+    check("the VMMs survive it", len(e.vmm_pids()) == 2, e.vmm_pids())
+    rc, _, err = e.xl("create", "-q", idle_cfg(e, "c"))
+    check("create c starts a new monitor: exit 0", rc == 0, err)
+    new = int(e.state(3)["monitor_pid"])
+    check("a new monitor", new != old, new)
+    os.kill(int(sa["vmm_pid"]), signal.SIGKILL)     # a's guest "crashes"
+
+    def restarted():
+        for f in e.state_files():
+            if re.fullmatch(r"domain-\d+", f) and f not in ("domain-1", "domain-2", "domain-3"):
+                st = e.state(int(f.split("-")[1]))
+                if st.get("name") == "a" and int(st.get("vmm_pid") or 0) in e.vmm_pids():
+                    return st
+        return None
+    st = wait_for(restarted, 30)
+    check("the new monitor restarted a under a new domid, on its own", st is not None,
+          e.state_files())
+    check("... and runs it", st is not None and int(st["monitor_pid"]) == new, st)
+    check("domain 1 is gone", not os.path.exists(os.path.join(e.env["XENON_STATE_DIR"],
+                                                                 "domain-1")), e.state_files())
+    log = open(os.path.join(e.env["XENON_LOG_DIR"], "xl-a.log"), errors="replace").read()
+    check("the log says it crashed and was restarted",
+          "the domain crashed" in log and "restarted as domain" in log, log[-600:])
+    for n in ("a", "b", "c"):
+        rc, _, err = e.xl("destroy", n)
+        check(f"destroy {n}", rc == 0, err)
+    check("the monitor exits after the last domain",
+          wait_for(lambda: not os.path.exists(f"/proc/{new}"), 10))
+    check("... and leaves no socket or lock",
+          not os.listdir(e.env["XENON_RUN_DIR"]) or
+          not {"monitor.sock", "monitor.lock"} & set(os.listdir(e.env["XENON_RUN_DIR"])),
+          os.listdir(e.env["XENON_RUN_DIR"]))
+    e.check_empty("after the adopted domains")
+
+
 SCENARIOS = {
     "cli": (t_cli, True), "dryrun": (t_dryrun, True), "badcfg": (t_badcfg, False),
     "failed-create": (t_failed_create, True), "lifecycle": (t_lifecycle, True),
@@ -1492,6 +1542,7 @@ SCENARIOS = {
     "create-console-hello": (t_create_console_hello, True),
     "shutdown-fallback": (t_shutdown_fallback, True),
     "xs-restart": (t_xs_restart, True), "xs-lost-monitor": (t_xs_lost_monitor, True),
+    "monitor-adopts": (t_monitor_adopts, True),
 }
 
 
