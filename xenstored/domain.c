@@ -209,7 +209,7 @@ void core_dump_domains(void *arg, struct journal *j)
 
 void domain_free_all(void)
 {
-    for (uint32_t i = 0; targets_used && i < TREE_MAX_DOMID && xs->ndoms; i++) {
+    for (uint32_t i = 0; i < TREE_MAX_DOMID && xs->ndoms; i++) {
         if (xs->doms[i]) {
             free(xs->doms[i]);
             xs->doms[i] = NULL;
