@@ -1513,9 +1513,13 @@ def t_monitor_adopts(e):
     check("... and runs it", st is not None and int(st["monitor_pid"]) == new, st)
     check("domain 1 is gone", not os.path.exists(os.path.join(e.env["XENON_STATE_DIR"],
                                                                  "domain-1")), e.state_files())
-    log = open(os.path.join(e.env["XENON_LOG_DIR"], "xl-a.log"), errors="replace").read()
-    check("the log says it crashed and was restarted",
-          "the domain crashed" in log and "restarted as domain" in log, log[-600:])
+    logf = os.path.join(e.env["XENON_LOG_DIR"], "xl-a.log")
+
+    def logged():      # the restart's line comes once its create returns
+        log = open(logf, errors="replace").read()
+        return "the domain crashed" in log and "restarted as domain" in log
+    check("the log says it crashed and was restarted", wait_for(logged, 10),
+          open(logf, errors="replace").read()[-600:])
     for n in ("a", "b", "c"):
         rc, _, err = e.xl("destroy", n)
         check(f"destroy {n}", rc == 0, err)
