@@ -3,9 +3,10 @@
  * /libxl/N) and in one state file per domain under the state directory, so
  * that a killed xl or monitor loses nothing.
  *
- * Every domain has a monitor process (forked by create, detached) that runs
- * xenon-vmm, waits for it and applies on_poweroff/on_reboot/on_crash/
- * on_watchdog; its log is LOG_DIR/xl-NAME.log. */
+ * One monitor process per host (per state directory: started by the first
+ * create that finds none, detached, gone a second after the last domain)
+ * runs every domain's xenon-vmm, reaps it and applies on_poweroff/
+ * on_reboot/on_crash/on_watchdog; a domain's log is LOG_DIR/xl-NAME.log. */
 #ifndef XENON_DOMAIN_H
 #define XENON_DOMAIN_H
 
@@ -59,8 +60,8 @@ struct xenon_dominfo {
  * absolute). `config_json` (may be NULL) is kept for `xl list -l`. On
  * success *domid is set and a monitor runs the domain; on failure an error
  * line went to `err` and nothing is left behind. Returns 0 or -1.
- * *monitor (may be NULL) gets the monitor's pid when it is our child
- * (XENON_CREATE_FOREGROUND: wait for it with xenon_monitor_wait). */
+ * `monitor` (may be NULL) is set to 0: the host monitor is nobody's child
+ * (XENON_CREATE_FOREGROUND: wait with xenon_monitor_wait). */
 #define XENON_CREATE_FOREGROUND 1u
 /* Build the domain but leave it paused (xl create -p); xl unpause runs it. */
 #define XENON_CREATE_PAUSED 2u
@@ -71,12 +72,15 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
 /* The same, but the domain stays held (built, its xenstore nodes and
  * devices in place, no guest code run) and *go_out gets the handed-over
  * control connection: the caller sends requests there (RESTORE), then GO
- * (vmmctl_send_go) and closes it; closing it without GO destroys the
- * domain (the caller then also calls xenon_domain_destroy). */
+ * (vmmctl_send_go), closes it and lets the domain go
+ * (xenon_domain_let_go: until then a domain whose creator died is taken
+ * for abandoned); closing it without GO destroys the domain (the caller
+ * then also calls xenon_domain_destroy). *monitor is set to 0. */
 int xenon_domain_create_held(const struct xenon_paths *p, struct domain_config *dc,
                              const char *config_json, unsigned flags,
                              unsigned *domid, pid_t *monitor, int *go_out,
                              FILE *err);
+void xenon_domain_let_go(const struct xenon_paths *p, unsigned domid);
 
 /* Save a domain as `xl save` does (docs/savefile.md): ask a guest with
  * PV control to suspend, else pause it; write FILE (mode 0600): xl's
@@ -104,8 +108,9 @@ int xenon_domain_restore(const struct xenon_paths *p, const char *file,
                          struct domain_config *dc_override, unsigned flags,
                          unsigned *domid, pid_t *monitor, FILE *err);
 
-/* Wait until a foreground monitor ends (the domain is gone for good). */
-void xenon_monitor_wait(pid_t monitor);
+/* Wait until no domain is called `name` (xl create -F: the domain, and
+ * what it restarted as, is gone for good). */
+void xenon_monitor_wait(const struct xenon_paths *p, const char *name);
 
 /* All guest domains, sorted by domid (malloc'd array). 0 or -1 (err
  * printed). */

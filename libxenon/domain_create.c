@@ -19,6 +19,9 @@
 #include "vmm_control.h"
 #include "xs_client.h"
 
+/* How long the VMM may take to build the domain. */
+#define START_TIMEOUT_MS 30000
+
 /* Whether a domain among ids[0..n) other than `avoid` is called `name`;
  * -1 when the names cannot be read. */
 static int name_taken(struct xs_client *xs, const unsigned *ids, int n,
@@ -80,24 +83,30 @@ static int domain_reserve(const struct xenon_paths *p, struct xs_client *xs,
     bool ok = false;
     unsigned *a = NULL, *b = NULL;
     int na = 0, nb = 0;
-    if (xs_domids(xs, &a, &na) < 0) {
-        fprintf(err, "cannot read /local/domain from xenstored\n");
-        goto out;
+    /* The name index answers in one read (state_name_get); a name it
+     * only hashes is looked up among all domains, as it was for all. */
+    unsigned taken = state_name_get(p, dc->name);
+    if (taken == avoid)
+        taken = 0;
+    if (!taken && !state_name_exact(dc->name)) {
+        if (xs_domids(xs, &a, &na) < 0) {
+            fprintf(err, "cannot read /local/domain from xenstored\n");
+            goto out;
+        }
+        int t = name_taken(xs, a, na, dc->name, avoid);
+        if (t < 0) {
+            fprintf(err, "cannot read domain names from xenstored\n");
+            goto out;
+        }
+        if (state_ids(p, &b, &nb) < 0) {
+            fprintf(err, "cannot list domains\n");
+            goto out;
+        }
+        /* Names are unique across xenstore and the state files (a domain
+         * is in a state file before its nodes are written). */
+        taken = t ? (unsigned)t : state_name_taken(p, a, na, b, nb, dc->name, avoid);
     }
-    int taken = name_taken(xs, a, na, dc->name, avoid);
-    if (taken < 0) {
-        fprintf(err, "cannot read domain names from xenstored\n");
-        goto out;
-    }
-    if (state_ids(p, &b, &nb) < 0) {
-        fprintf(err, "cannot list domains\n");
-        goto out;
-    }
-    /* Names are unique across xenstore and the state files (a domain is in
-     * a state file before its nodes are written). */
-    if (!taken)
-        taken = (int)state_name_taken(p, a, na, b, nb, dc->name, avoid);
-    if (taken && holds_name(p, xs, (unsigned)taken)) {
+    if (taken && holds_name(p, xs, taken)) {
         fprintf(err, "libxl: error: Domain with name \"%s\" already exists.\n",
                 dc->name);
         goto out;
@@ -105,19 +114,22 @@ static int domain_reserve(const struct xenon_paths *p, struct xs_client *xs,
     /* As Xen allocates domids (XEN_DOMCTL_createdomain): the next free one
      * after the last one given, wrapping past the highest to 1, so a
      * domid is not reused at once and tools that still hold it (a watch, a
-     * log line) do not mistake the next domain for it. */
-    uint8_t used[(MAX_DOMID + 8) / 8] = { 0 };
-    for (int i = 0; i < na + nb; i++) {
-        unsigned id = i < na ? a[i] : b[i - na];
-        used[id / 8] |= (uint8_t)(1u << (id % 8));  /* ids are <= MAX_DOMID */
-    }
-    if (avoid)
-        used[avoid / 8] |= (uint8_t)(1u << (avoid % 8));
+     * log line) do not mistake the next domain for it. Free: no state
+     * file and no home in xenstore, each probed, so the first candidate
+     * after the rover usually does (no listing of all domains). */
     unsigned domid = 0, cand = state_last_domid(p);
     for (unsigned tries = 0; tries < MAX_DOMID && !domid; tries++) {
         cand = cand >= MAX_DOMID ? 1 : cand + 1;
-        if (!(used[cand / 8] & (1u << (cand % 8))))
-            domid = cand;
+        char path[XENON_PATH_MAX + 32];
+        state_path(p, cand, "", path, sizeof(path));
+        if (cand == avoid || access(path, F_OK) == 0)
+            continue;
+        char *home = xs_readf(xs, "/local/domain/%u", cand);
+        if (home) {
+            free(home);
+            continue;
+        }
+        domid = cand;
     }
     if (!domid) {
         fprintf(err, "no free domain id\n");
@@ -151,6 +163,7 @@ static int domain_reserve(const struct xenon_paths *p, struct xs_client *xs,
         goto out;
     }
     state_set_last_domid(p, domid);
+    state_name_set(p, dc->name, domid);
     write_json(p, domid, json);
     write_source(p, domid, dc);     /* what a restart after a crash reads */
     *domid_out = domid;
@@ -173,6 +186,23 @@ static int domain_publish(const struct xenon_paths *p, struct xs_client *xs,
 {
     struct dstate s;
     int xrc = state_read(p, domid, &s) < 0 ? -ENOENT : 0;
+    /* The three homes first, outside the transaction: a transaction that
+     * adds a child to /local/domain, /vm or /libxl takes a copy of that
+     * parent's child list (one name per domain) and conflicts with every
+     * other create under way; inside it, they are only filled in (their
+     * permissions too). Until then they are dom0's alone, as their parents. */
+    if (xrc == 0) {
+        char home[64];
+        xs_pipeline_begin(xs);
+        snprintf(home, sizeof(home), "/local/domain/%u", domid);
+        xs_mkdir(xs, home);
+        snprintf(home, sizeof(home), "/vm/%s", s.uuid);
+        if (s.uuid[0])
+            xs_mkdir(xs, home);
+        snprintf(home, sizeof(home), "/libxl/%u", domid);
+        xs_mkdir(xs, home);
+        xrc = xs_pipeline_end(xs);
+    }
     /* One transaction: all nodes appear at once, and xenstored syncs its
      * journal once rather than per node. Pipelined: the ~90 requests cost
      * one round trip, not one each. */
@@ -213,29 +243,6 @@ int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
     return domain_publish(p, xs, dc, *domid_out, lock, err);
 }
 
-/* Wait until the monitor has named itself in the state file (its first
- * step): 'N' on `report`; end of file or its failure byte instead mean it
- * will not. Only then are the nodes published: a domain that is in
- * xenstore always has a live creator or a named monitor, so it is never
- * taken for abandoned (state_abandoned) if this xl is killed. Returns the
- * byte read other than 'N' (0 for none), which the caller reads as the
- * monitor's report. */
-static char wait_monitor_named(int report)
-{
-    struct pollfd pf = { report, POLLIN, 0 };
-    char c = 0;
-    ssize_t r;
-    int ready;
-    while ((ready = poll(&pf, 1, 30000)) < 0 && errno == EINTR)
-        ;
-    if (ready <= 0)
-        return 0;       /* no word in 30 s: publish anyway, as before */
-    do
-        r = read(report, &c, 1);
-    while (r < 0 && errno == EINTR);
-    return r == 1 && c != 'N' ? c : 0;
-}
-
 /* LOG_DIR/console/PREFIXNAME.log made 0640 (kept if it exists), so that the
  * VMM, which appends to it under the monitor's umask, logs with that mode. */
 static void make_log(const struct xenon_paths *p, const char *prefix,
@@ -258,12 +265,16 @@ int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
                                     NULL, err);
 }
 
+void xenon_domain_let_go(const struct xenon_paths *p, unsigned domid)
+{
+    creation_done(p, domid);
+}
+
 int xenon_domain_create_held(const struct xenon_paths *p, struct domain_config *dc,
                              const char *config_json, unsigned flags,
                              unsigned *domid_out, pid_t *monitor_out, int *go_out,
                              FILE *err)
 {
-    bool fg = flags & XENON_CREATE_FOREGROUND;
     struct xs_client *xs = xs_connect(p, err);
     if (!xs)
         return -1;
@@ -278,8 +289,8 @@ int xenon_domain_create_held(const struct xenon_paths *p, struct domain_config *
         return -1;
     }
     /* As libxl builds a domain paused and unpauses it once its xenstore
-     * nodes exist: the monitor starts the VMM, which builds the domain
-     * while we write the nodes, then waits for "G" on the go pipe. */
+     * nodes and devices exist: the monitor starts the VMM, which builds
+     * the domain and waits for GO. */
     unsigned domid;
     int lock = domain_reserve(p, xs, dc, config_json, 0, &domid, err);
     if (lock < 0) {
@@ -296,85 +307,48 @@ int xenon_domain_create_held(const struct xenon_paths *p, struct domain_config *
     make_log(p, "guest-", dc->name);
     make_log(p, "hypervisor-", dc->name);
     off_t log_start = logfd >= 0 ? lseek(logfd, 0, SEEK_END) : 0;
-    int pfd[2] = { -1, -1 }, go[2] = { -1, -1 };
-    /* go is a control connection handed to the VMM: GO goes there. */
-    if (logfd < 0 || pipe2(pfd, O_CLOEXEC) < 0 ||
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0) {
-        if (logfd < 0)
-            fprintf(err, "cannot open %s: %s\n", logf, strerror(errno));
-        else
-            fprintf(err, "cannot start domain %u: %s\n", domid, strerror(errno));
+    if (logfd < 0)
+        fprintf(err, "cannot open %s: %s\n", logf, strerror(errno));
+    /* The nodes first, then the VMM: the monitor never waits on a creator
+     * that holds the state lock. A domain in xenstore has a live creator
+     * (us) until the monitor has named itself; if we are killed before,
+     * it is abandoned and cleaned away (all or nothing). */
+    if (logfd < 0 || domain_publish(p, xs, dc, domid, lock, err) < 0) {
         if (logfd >= 0)
             close(logfd);
-        for (int i = 0; i < 2; i++) {
-            if (pfd[i] >= 0)
-                close(pfd[i]);
-        }
+        else
+            close(lock);
         teardown(p, xs, domid);
-        close(lock);
         xs_close(xs);
         return -1;
     }
-    fflush(NULL);
-    pid_t child = fork();
-    if (child == 0) {
-        /* Detach: new session (a ^C at xl's terminal does not reach the
-         * monitor), then, unless in the foreground, a grandchild that init
-         * adopts. The lock's open file is shared with us: close our copy,
-         * or the lock would last as long as the monitor. */
-        close(lock);
-        close(pfd[0]);
+    /* ready: the VMM reports BUILT there; go: a control connection on
+     * which the devices are added and GO is sent, as libxl unpauses a
+     * domain once its devices exist. */
+    int ready[2] = { -1, -1 }, go[2] = { -1, -1 };
+    bool ok = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ready) == 0 &&
+              socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) == 0;
+    if (!ok)
+        fprintf(err, "cannot start domain %u: %s\n", domid, strerror(errno));
+    ok = ok && monitor_start_domain(p, domid, flags & XENON_CREATE_PAUSED, ready[1],
+                                    go[0], err) == 0;
+    if (ready[1] >= 0)
+        close(ready[1]);        /* the VMM has its own copies now */
+    if (go[0] >= 0)
+        close(go[0]);
+    /* No go (the socket closes unwritten) when a device could not be
+     * added: the VMM then exits and the monitor tears down. */
+    ok = ok && vmmctl_wait_built(ready[0], START_TIMEOUT_MS) == 0;
+    ok = ok && vbd_add_all(p, xs, go[1], domid, dc, err) == 0;
+    ok = ok && vif_add_all(xs, go[1], domid, dc, err) == 0;
+    /* Held (restore): the caller sends its requests, then GO. */
+    ok = ok && (go_out || vmmctl_send_go(go[1]) == 0);
+    if (ready[0] >= 0)
+        close(ready[0]);
+    if (go[1] >= 0 && !(ok && go_out))
         close(go[1]);
-        xs_close(xs);
-        setsid();
-        if (!fg && fork() != 0)
-            _exit(0);
-        int null = open("/dev/null", O_RDWR);
-        dup2(null, 0);
-        dup2(logfd, 1);
-        dup2(logfd, 2);
-        if (null > 2)
-            close(null);
-        close(logfd);
-        if (chdir("/") < 0) {
-            /* keep going: all paths we use are absolute or already resolved */
-        }
-        monitor(p, dc, config_json, domid, pfd[1], go[0], flags & XENON_CREATE_PAUSED);
-    }
-    close(pfd[1]);
-    close(go[0]);
-    /* No go (the socket closes unwritten) when the nodes could not be
-     * written: the VMM then exits and the monitor tears down. */
-    bool published = false;
-    char early = 0;     /* the monitor's report, if it came before 'N' */
-    if (child > 0) {
-        early = wait_monitor_named(pfd[0]);
-        published = domain_publish(p, xs, dc, domid, lock, err) == 0;
-        /* Devices are added while the domain is held, as libxl adds them
-         * before it unpauses: the VMM answers once it is built. */
-        if (published && vbd_add_all(p, xs, go[1], domid, dc, err) < 0)
-            published = false;
-        if (published && vif_add_all(xs, go[1], domid, dc, err) < 0)
-            published = false;
-        if (published && !go_out)
-            (void)!vmmctl_send_go(go[1]);
-    } else {
-        close(lock);
-    }
-    int held = -1;              /* the go connection, for the caller */
-    if (go_out && published)
-        held = go[1];
-    else
-        close(go[1]);
-    if (child > 0 && !fg)
-        waitpid(child, NULL, 0);
-    char c = early;
-    ssize_t r = early ? 1 : 0;
-    while (!early && (r = read(pfd[0], &c, 1)) < 0 && errno == EINTR)
-        ;
-    close(pfd[0]);
-    if (!published || r != 1 || c != 'K') {
-        /* The monitor has cleaned up; show what the VMM said. */
+    if (!ok) {
+        /* The monitor cleans up; show what the VMM said. */
         fprintf(err, "libxl: error: domain %u (%s) failed to start; log %s:\n",
                 domid, dc->name, logf);
         char buf[4096];
@@ -386,24 +360,23 @@ int xenon_domain_create_held(const struct xenon_paths *p, struct domain_config *
         if (rfd >= 0)
             close(rfd);
         close(logfd);
-        if (child > 0 && fg)
-            xenon_monitor_wait(child);
-        teardown(p, xs, domid);     /* in case the monitor could not */
+        /* The VMM, if it runs, is stopped by the monitor and the domain
+         * torn down there; what it may not have is taken away here. */
+        if (monitor_destroy_domain(p, domid, 15000) != 0)
+            teardown(p, xs, domid);
         xs_close(xs);
-        if (held >= 0)
-            close(held);
         return -1;
     }
     close(logfd);
     xs_close(xs);
     if (go_out) {
-        /* The caller restores and sends GO (and pauses for -p). */
-        *go_out = held;
+        *go_out = go[1];
         *domid_out = domid;
         if (monitor_out)
-            *monitor_out = fg ? child : 0;
+            *monitor_out = 0;
         return 0;
     }
+    creation_done(p, domid);
     /* Like pause, create -p returns once no vCPU runs (a PAUSE of the
      * domain started paused). */
     if ((flags & XENON_CREATE_PAUSED) && xenon_domain_pause(p, domid, err) < 0) {
@@ -413,6 +386,6 @@ int xenon_domain_create_held(const struct xenon_paths *p, struct domain_config *
     }
     *domid_out = domid;
     if (monitor_out)
-        *monitor_out = fg ? child : 0;
+        *monitor_out = 0;
     return 0;
 }

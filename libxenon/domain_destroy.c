@@ -1,4 +1,4 @@
-/* Taking a domain away: its monitor and VMM stopped, its xenstore nodes,
+/* Taking a domain away: its VMM stopped (by the monitor that runs it), its xenstore nodes,
  * state files and console socket removed (docs/xl.md, teardown order). */
 #include "domain_internal.h"
 
@@ -36,14 +36,12 @@ void teardown(const struct xenon_paths *p, struct xs_client *xs,
         /* The vifs' scripts take them out of their bridges, as libxl
          * runs them offline before it removes the nodes they read. */
         vif_offline_all(xs, domid);
-        bool tx = xs_transaction_begin(xs) == 0;
+        /* Not in a transaction: one that removes a child of /local/domain
+         * copies that parent's child list (one name per domain), and
+         * conflicts with every create and destroy under way. Each removal
+         * takes its subtree at once. */
         rm_nodes(xs, domid, vm);
         xdev_rm_domain(xs, domid);
-        /* Conflict or failure: remove the nodes one by one instead. */
-        if (tx && xs_transaction_end(xs, 1) < 0) {
-            rm_nodes(xs, domid, vm);
-            xdev_rm_domain(xs, domid);
-        }
         /* Released after its nodes are gone, as libxl removes them before
          * the domain dies: xenstored then owns nothing of the domain's to
          * look for, a search through the whole store (20 ms with a thousand
@@ -56,6 +54,8 @@ void teardown(const struct xenon_paths *p, struct xs_client *xs,
     vbd_nbd_stop_all(p->run_dir, domid);
     if (have && s.console[0])
         unlink(s.console);
+    if (have)
+        state_name_drop(p, s.name, domid);
     char ctl[XENON_PATH_MAX + 32];
     if (vmmctl_socket_path(p->run_dir, domid, ctl, sizeof(ctl)) == 0)
         unlink(ctl);
@@ -74,17 +74,16 @@ int xenon_domain_destroy(const struct xenon_paths *p, unsigned domid, FILE *err)
         rc = nm ? 0 : 1;
         free(nm);
     } else {
-        /* The monitor, when alive, stops the VMM and cleans up itself. */
-        /* Only a pid that is, now, this domain's monitor or VMM is
-         * signalled: the state file names it, and a file is no proof. */
-        if (state_monitor_ours(&s)) {
-            kill(s.mon_pid, SIGTERM);
-            if (!proc_wait_gone(s.mon_pid, s.mon_start, STOP_TIMEOUT_MS)) {
-                kill(s.mon_pid, SIGKILL);
-                proc_wait_gone(s.mon_pid, s.mon_start, 1000);
-            }
+        /* The monitor, when it runs the domain, stops the VMM and tears
+         * down itself; with none (or one that does not answer), we do. */
+        int mrc = monitor_destroy_domain(p, domid, STOP_TIMEOUT_MS);
+        if (mrc == 0) {
+            xs_close(xs);
+            return 0;
         }
-        if (state_vmm_ours(p, &s, domid)) {
+        /* Only a pid that is, now, this domain's VMM is signalled: the
+         * state file names it, and a file is no proof. */
+        if (state_read(p, domid, &s) == 0 && state_vmm_ours(p, &s, domid)) {
             kill(s.vmm_pid, SIGKILL);
             if (!proc_wait_gone(s.vmm_pid, s.vmm_start, STOP_TIMEOUT_MS)) {
                 fprintf(err, "domain %u: xenon-vmm (pid %d) does not die\n",

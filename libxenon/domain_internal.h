@@ -6,7 +6,7 @@
  *   xs_layout.c       a domain's xenstore nodes, written, read, removed
  *   domain_create.c   xenon_domain_create (reserve, publish, go)
  *   vmm.c             starting xenon-vmm, pause and unpause
- *   monitor.c         the per-domain monitor process and its log
+ *   monitor.c         the host monitor process, its clients, its log
  *   domain_destroy.c  teardown and xenon_domain_destroy
  *   domain_reap.c     abandoned domains settled (on_crash after a power cut)
  *   domain_query.c    list, lookup, exists
@@ -112,6 +112,18 @@ void write_source(const struct xenon_paths *p, unsigned domid,
                   const struct domain_config *dc);
 /* That record (malloc'd, *len bytes), or NULL. */
 char *read_source(const struct xenon_paths *p, unsigned domid, size_t *len);
+/* The name index (STATE_DIR/name-KEY): the domid that holds `name` (its
+ * state file agreeing), else 0; set (under the state lock, once the state
+ * file is written) and dropped (if it still names domid). Whether the
+ * index answers for the name exactly (else it is a hint: look the long
+ * way too). */
+unsigned state_name_get(const struct xenon_paths *p, const char *name);
+void state_name_set(const struct xenon_paths *p, const char *name, unsigned domid);
+void state_name_drop(const struct xenon_paths *p, const char *name, unsigned domid);
+bool state_name_exact(const char *name);
+/* The domain has been let go (GO sent): its state file names its creator
+ * no more (xl list hides a creation whose creator died before). */
+void creation_done(const struct xenon_paths *p, unsigned domid);
 
 /* --- xs_layout.c ---------------------------------------------------------- */
 
@@ -151,6 +163,12 @@ int domain_setup(const struct xenon_paths *p, struct xs_client *xs,
 int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
               unsigned domid, const char *console, bool paused,
               int go_fd, pid_t *pid_out);
+/* Start xenon-vmm and return at once: it reports BUILT on ready_fd and,
+ * with go_fd >= 0, holds the domain until GO there (both stay open here);
+ * its stdout and stderr are logfd (-1: ours). 0 and *pid_out, or -1. */
+int vmm_spawn(const struct xenon_paths *p, const struct domain_config *dc,
+              unsigned domid, const char *console, bool paused, int ready_fd,
+              int go_fd, int logfd, pid_t *pid_out);
 
 /* --- monitor.c ------------------------------------------------------------ */
 
@@ -159,10 +177,34 @@ void mlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same line to f, flushed (domain_reap.c writes the log of a domain
  * whose monitor is gone with it). */
 void mlogv(FILE *f, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-/* The monitor's body, in the forked process; never returns. */
-void __attribute__((noreturn))
-monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
-        unsigned domid, int report, int go_fd, bool paused);
+/* The host monitor's requests, on RUN_DIR/monitor.sock (SOCK_SEQPACKET,
+ * one struct mon_req each, answered by one struct mon_rep). MON_START
+ * carries two descriptors (SCM_RIGHTS): the control connections on which
+ * the VMM reports BUILT and waits for GO. */
+enum { MON_START = 1, MON_DESTROY = 2 };
+#define MON_START_PAUSED 1u
+struct mon_req {
+    uint32_t op, domid, flags;
+};
+struct mon_rep {
+    int32_t rc;         /* 0, -errno, or (MON_DESTROY) 1: not a domain of ours */
+    int32_t pid;        /* MON_START: the VMM */
+};
+/* RUN_DIR/monitor.sock; -1 when it does not fit. */
+int monitor_socket_path(const struct xenon_paths *p, char *out, size_t n);
+/* A connection to the monitor; with `start`, one is started when none
+ * serves. -1 (errno) otherwise. */
+int monitor_open(const struct xenon_paths *p, bool start);
+/* One request and its answer. 0, or -errno (-ECONNRESET: unanswered). */
+int monitor_call(int fd, const struct mon_req *rq, const int *fds, int nfds,
+                 struct mon_rep *rep, int timeout_ms);
+/* MON_START of a reserved and published domain (a monitor is started if
+ * none serves). 0, or -1 (err printed). */
+int monitor_start_domain(const struct xenon_paths *p, unsigned domid, bool paused,
+                         int ready_fd, int go_fd, FILE *err);
+/* MON_DESTROY: 0 once the monitor has stopped and torn down the domain,
+ * 1 when no monitor runs it, -errno when it did not answer in time. */
+int monitor_destroy_domain(const struct xenon_paths *p, unsigned domid, int timeout_ms);
 
 /* --- domain_destroy.c ----------------------------------------------------- */
 

@@ -140,7 +140,13 @@ static int list_pass(const struct xenon_paths *p, struct xenon_dominfo **out,
         if (rr != REAP_NONE)
             *settled = true;
         bool abandoned = rr == REAP_GONE;
-        if (!abandoned && (d->running || (x[0] && !acting)))
+        /* A creation whose creator died before it let the domain go (the
+         * state file still names it: it is cleared after GO) never runs
+         * guest code: its VMM ends for want of the go, and it is not
+         * shown meanwhile. */
+        bool doomed = have && s.creator_start &&
+                      !proc_alive(s.creator_pid, s.creator_start);
+        if (!abandoned && !doomed && (d->running || (x[0] && !acting)))
             shown++;
         else
             memset(d, 0, sizeof(*d));
@@ -204,11 +210,10 @@ int xenon_dominfo_find(const struct xenon_dominfo *v, int n, const char *spec)
 }
 
 /* What xenon_dominfo_find finds in xenon_domain_list's answer, without
- * building it: a number needs no per-domain read, a name one read per
- * domain (the xenstore name, else the state file's), where the list took
- * three xenstore reads, the state file and several /proc files each. With
- * many domains and as many concurrent `xl destroy NAME`, the list made
- * every lookup cost O(domains) in xenstored and /proc. */
+ * building it: a number is looked at alone, a name in the name index (one
+ * file and the state file it names), so a lookup costs the same with one
+ * domain or eight thousand; only a name the index does not find is read
+ * from every domain (the xenstore name, else the state file's). */
 int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
                         unsigned *domid, FILE *err)
 {
@@ -219,6 +224,29 @@ int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
     struct xs_client *xs = xs_connect(p, err);
     if (!xs)
         return -2;
+    /* A number is looked at alone; a name through the name index (one
+     * file), but for a name the index only hashes. */
+    unsigned hit = 0;
+    if (numeric) {
+        char path[XENON_PATH_MAX + 32];
+        state_path(p, (unsigned)want, "", path, sizeof(path));
+        char *nm = want >= 1 && want <= MAX_DOMID && access(path, F_OK) != 0
+                       ? xs_readf(xs, "/local/domain/%lu/name", want) : NULL;
+        if (want >= 1 && want <= MAX_DOMID && (nm || access(path, F_OK) == 0))
+            hit = (unsigned)want;
+        free(nm);
+    } else {
+        hit = state_name_get(p, spec);
+    }
+    /* A miss by name is looked for the long way too (an error path: a
+     * domain with a home in xenstore and no state file, which no xl
+     * create of ours makes, has no index entry). */
+    if (hit || numeric) {
+        xs_close(xs);
+        if (hit)
+            *domid = hit;
+        return hit ? 0 : -1;
+    }
     int n;
     unsigned *ids = domain_ids(p, xs, &n, err);
     char **names = ids && !numeric ? read_names(xs, ids, n) : NULL;

@@ -98,8 +98,10 @@ static void rename_crashed(const struct xenon_paths *p, struct xs_client *xs,
     }
     if (uuid[0])
         snprintf(s->uuid, sizeof(s->uuid), "%s", uuid);
+    state_name_drop(p, s->name, domid);
     snprintf(s->name, sizeof(s->name), "%s", name);
     preserve_crashed(p, domid, s);
+    state_name_set(p, name, domid);
 }
 
 static enum reap_result crashed(const struct xenon_paths *p, struct xs_client *xs,

@@ -328,6 +328,8 @@ int xenon_domain_restore(const struct xenon_paths *p, const char *file,
             rc = vmmctl_call(c.go, XENON_CTL_PAUSE, NULL, 0, NULL, 0, NULL, 10000) < 0 ? -1 : 0;
         if (rc == 0)
             rc = vmmctl_send_go(c.go) < 0 ? -1 : 0;
+        if (rc == 0)
+            xenon_domain_let_go(p, c.domid);
     }
     if (c.go >= 0)
         close(c.go);

@@ -1,18 +1,39 @@
-/* The monitor: one detached process per domain that runs its VMM, waits
- * for it and applies on_poweroff/on_reboot/on_crash/on_watchdog, logging to
- * LOG_DIR/xl-NAME.log with Xen's wording. */
+/* The host monitor: one detached process for all the domains of a state
+ * directory (docs/xl.md, the monitor). It starts every VMM as its child and
+ * reaps it, applies on_poweroff/on_reboot/on_crash/on_watchdog with Xen's
+ * wording in LOG_DIR/xl-NAME.log, and tears down what a domain leaves.
+ *
+ * It is started on demand by the first `xl create` that finds none and
+ * exits a second after its last domain has gone, so an idle host runs no
+ * toolstack process. It holds RUN_DIR/monitor.lock for its life (one
+ * monitor per run directory) and serves RUN_DIR/monitor.sock. A killed
+ * monitor loses nothing: the VMMs run on, and the next monitor adopts them
+ * (a pidfd each; their exit status is not ours to read, so their end is
+ * settled as a domain found abandoned is, domain_reap.c); domains that end
+ * while there is none are found abandoned by the next toolstack operation.
+ *
+ * What it holds does not grow with the domains but for a small record each
+ * and, for adopted VMMs only, a pidfd: its children's ends come through one
+ * signalfd. */
 #include "domain_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,206 +66,703 @@ void mlog(const char *fmt, ...)
     va_end(ap);
 }
 
-static volatile sig_atomic_t monitor_stop;
-
-/* How long the monitor waits for xenstored (restarting) when the domain
+/* How long the monitor waits for xenstored (restarting) when a domain
  * ends: its nodes are removed and it is released only through it. */
 #define MONITOR_XS_WAIT_MS 60000
+/* How long the monitor stays with no domain and no client. */
+#define MONITOR_IDLE_MS 1000
+/* How long a client waits for the monitor to answer. */
+#define MONITOR_CALL_MS 30000
 
-static struct xs_client *monitor_xs(const struct xenon_paths *p)
+int monitor_socket_path(const struct xenon_paths *p, char *out, size_t n)
 {
-    struct xs_client *xs = xs_open_wait(p->xs_path, MONITOR_XS_WAIT_MS);
-    if (!xs)
-        mlog("xenstored at %s: %s: its nodes of the domain stay", p->xs_path,
-             strerror(errno));
-    else
-        xs_set_reconnect(xs, MONITOR_XS_WAIT_MS);
-    return xs;
+    int k = snprintf(out, n, "%s/monitor.sock", p->run_dir);
+    return k < 0 || (size_t)k >= n || (size_t)k >= sizeof(((struct sockaddr_un *)0)->sun_path)
+               ? -1 : 0;
 }
 
-static void on_term(int sig)
+/* --- the monitor process ----------------------------------------------- */
+
+/* One domain the monitor runs. */
+struct mdom {
+    pid_t pid;          /* its VMM */
+    int pidfd;          /* an adopted VMM (not our child): its pidfd; else -1 */
+    bool destroying;    /* a destroy asked for it: its end is the destroy */
+    int *waiters;       /* clients of those destroys, answered at the end */
+    int nwait;
+};
+
+static struct mdom *doms[MAX_DOMID + 1];
+/* What a domain restarted as (0: nothing), so that a destroy of the old
+ * domid that arrives once the restart is done follows the domain, as a
+ * destroy by name would. */
+static uint16_t successor[MAX_DOMID + 1];
+static int ndoms, nclients;
+static struct xs_client *mon_xs;
+static int epfd = -1;
+static pid_t me;
+static unsigned long long me_start;
+
+enum { TAG_LISTEN = 1, TAG_SIGNAL, TAG_CLIENT, TAG_PIDFD };
+#define TAG(t, v) (((uint64_t)(t) << 32) | (uint32_t)(v))
+
+/* The connection to xenstored, (re)opened when needed. */
+static struct xs_client *get_xs(const struct xenon_paths *p)
 {
-    (void)sig;
-    monitor_stop = 1;
+    if (!mon_xs) {
+        mon_xs = xs_open_wait(p->xs_path, MONITOR_XS_WAIT_MS);
+        if (!mon_xs)
+            mlog("xenstored at %s: %s: its nodes of the domain stay", p->xs_path,
+                 strerror(errno));
+        else
+            xs_set_reconnect(mon_xs, MONITOR_XS_WAIT_MS);
+    }
+    return mon_xs;
 }
 
-/* Runs in the detached monitor process; never returns. `report` gets 'N'
- * once the monitor has named itself in the state file, then one byte once
- * the first VMM runs ('K') or has failed ('F'). */
-void monitor(const struct xenon_paths *p, struct domain_config *dc, const char *json,
-        unsigned domid, int report, int go_fd, bool paused)
+/* Our stderr and stdout (which the VMMs we start inherit) become the log
+ * of the domain called `name`, or /dev/null with NULL: what is logged for
+ * a domain lands in its log, and no descriptor is held per domain. */
+static void use_log(const struct xenon_paths *p, const char *name)
 {
-    struct sigaction sa = { .sa_handler = on_term };
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGPIPE, SIG_IGN);
-    /* A name destroy checks before it signals us (state_monitor_ours);
-     * files the VMM makes (its console socket, its logs) are ours alone,
-     * whatever umask xl ran with (logs are made 0640 beforehand). */
-    prctl(PR_SET_NAME, MONITOR_COMM, 0, 0, 0);
-    umask(077);
+    int fd = -1;
+    if (name && name[0] && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..")) {
+        char path[XENON_PATH_MAX + 300];
+        log_path(p, name, path, sizeof(path));
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+    }
+    if (fd < 0)
+        fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+    }
+}
 
-    const pid_t me = getpid();
-    const unsigned long long me_start = proc_start(me, NULL);
-    struct xs_client *xs = NULL;
-    bool named = false;
-    for (;;) {
-        struct dstate s;
-        /* Named under the reaping lock: either before anyone can take the
-         * domain for abandoned, or not at all (its state file is gone). */
-        int reaping = lock_reaping(p);
-        if (state_read(p, domid, &s) < 0) {
-            mlog("domain %u: state file vanished", domid);
-            if (reaping >= 0)
-                close(reaping);
-            break;
-        }
-        /* A restarted domain's state file names us already (domain_setup). */
-        if (s.mon_pid != me || s.mon_start != me_start) {
-            s.mon_pid = me;
-            s.mon_start = me_start;
-            state_write(p, domid, &s);
-        }
-        if (reaping >= 0)
-            close(reaping);
-        if (report >= 0 && !named) {
-            (void)!write(report, "N", 1);
-            named = true;
-        }
-        pid_t vmm;
-        /* A restarted domain with disks is held, as xl create holds the
-         * first one, until its vbds are in place (held: our end). */
-        int held = -1;
-        if (go_fd < 0 && dc->num_disks > 0) {
-            int pair[2];
-            if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0) {
-                go_fd = pair[0];
-                held = pair[1];
-            }
-        }
-        /* Only the first start may be paused (xl create -p); a restarted
-         * domain runs. */
-        if (monitor_stop ||
-            vmm_start(p, dc, domid, s.console, paused && report >= 0, go_fd, &vmm) < 0) {
-            if (held >= 0)
-                close(held);
-            xs = xs ? xs : monitor_xs(p);
-            teardown(p, xs, domid);
-            if (report >= 0)
-                (void)!write(report, "F", 1);
-            break;
-        }
-        if (go_fd >= 0) {       /* only the first VMM waits for xl's go */
-            close(go_fd);
-            go_fd = -1;
-        }
-        if (held >= 0) {
-            xs = xs ? xs : monitor_xs(p);
-            if (xs && vbd_add_all(p, xs, held, domid, dc, stderr) == 0)
-                (void)!vmmctl_send_go(held);
-            else
-                mlog("domain %u: its disks could not be attached", domid);
-            close(held);        /* no GO sent: the VMM destroys the domain */
-        }
+static struct mdom *dom_add(unsigned domid, pid_t pid, int pidfd)
+{
+    struct mdom *d = calloc(1, sizeof(*d));
+    if (!d)
+        return NULL;
+    d->pid = pid;
+    d->pidfd = pidfd;
+    doms[domid] = d;
+    ndoms++;
+    if (pidfd >= 0) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG(TAG_PIDFD, domid) };
+        epoll_ctl(epfd, EPOLL_CTL_ADD, pidfd, &ev);
+    }
+    return d;
+}
+
+/* Forget the domain and answer the destroys that waited for its end. */
+static void dom_done(unsigned domid, int rc)
+{
+    struct mdom *d = doms[domid];
+    if (!d)
+        return;
+    struct mon_rep rep = { .rc = rc };
+    for (int i = 0; i < d->nwait; i++) {
+        (void)!send(d->waiters[i], &rep, sizeof(rep), MSG_NOSIGNAL);
+        close(d->waiters[i]);
+        nclients--;
+    }
+    if (d->pidfd >= 0)
+        close(d->pidfd);        /* leaves the epoll set with it */
+    free(d->waiters);
+    free(d);
+    doms[domid] = NULL;
+    ndoms--;
+}
+
+/* The recorded config of a domain (what a restart after a crash reads):
+ * 0 with dc filled (dispose it), or -1. */
+static int recorded_config(const struct xenon_paths *p, unsigned domid,
+                           struct domain_config *dc)
+{
+    size_t len = 0;
+    char *src = read_source(p, domid, &len);
+    domain_config_init(dc);
+    int rc = src ? domain_config_parse("recorded config", src, len, NULL, 0, NULL, dc) : -1;
+    free(src);
+    return rc == 0 ? 0 : -1;
+}
+
+/* START: name ourselves in the domain's state file (under the reaping
+ * lock: before anyone can take the domain for abandoned, or not at all)
+ * and start its VMM with the control connections the creator passed. */
+static int start_domain(const struct xenon_paths *p, unsigned domid, bool paused,
+                        int ready_fd, int go_fd, pid_t *pid_out)
+{
+    if (domid == 0 || domid > MAX_DOMID || doms[domid] || ready_fd < 0)
+        return -EINVAL;
+    successor[domid] = 0;
+    struct dstate s;
+    int reaping = lock_reaping(p);
+    int rc = state_read(p, domid, &s);
+    if (rc == 0) {
+        s.mon_pid = me;
+        s.mon_start = me_start;
+        rc = state_write(p, domid, &s);
+    }
+    if (reaping >= 0)
+        close(reaping);
+    if (rc < 0)
+        return -ENOENT;
+    struct domain_config dc;
+    if (recorded_config(p, domid, &dc) < 0) {
+        domain_config_dispose(&dc);
+        use_log(p, s.name);
+        mlog("domain %u: its recorded config cannot be read", domid);
+        use_log(p, NULL);
+        return -EINVAL;
+    }
+    use_log(p, s.name);
+    pid_t vmm;
+    rc = vmm_spawn(p, &dc, domid, s.console, paused, ready_fd, go_fd, -1, &vmm);
+    if (rc == 0) {
+        dom_add(domid, vmm, -1);
         s.vmm_pid = vmm;
         s.vmm_start = proc_start(vmm, NULL);
         state_write(p, domid, &s);
-        /* xl returns at "K": the state file names the VMM by then (for
-         * destroy); the log lines can come after. */
-        if (report >= 0) {
-            (void)!write(report, "K", 1);
-            close(report);
-            report = -1;
-        }
-        mlog("domain %u (%s) running, xenon-vmm pid %d", domid, dc->name, (int)vmm);
-        mlog("Waiting for domain %s (domid %u) to die [pid %ld]", dc->name, domid,
-             (long)me);
-        int st = 0;
-        bool signalled = false;
-        for (;;) {
-            if (monitor_stop && !signalled) {
-                kill(vmm, SIGTERM);
-                kill(vmm, SIGCONT);     /* one stopped from outside must see it */
-                signalled = true;
-            }
-            pid_t r = waitpid(vmm, &st, 0);
-            if (r == vmm)
-                break;
-            if (r < 0 && errno != EINTR) {
-                st = -1;
-                break;
-            }
-        }
-        xs_close(xs);
-        xs = monitor_xs(p);
-        int code = st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        if (monitor_stop || code < XENON_EXIT_SHUTDOWN_BASE ||
-            code > XENON_EXIT_SHUTDOWN_BASE + SHUTDOWN_MAX) {
-            if (monitor_stop)
-                mlog("Domain %u has been destroyed.", domid);
-            else
-                mlog("domain %u: xenon-vmm died (status %d): destroying the domain",
-                     domid, code);
-            teardown(p, xs, domid);
-            break;
-        }
-        int reason = code - XENON_EXIT_SHUTDOWN_BASE;
-        mlog("Domain %u has shut down, reason code %d 0x%x", domid, reason, reason);
-        enum dc_action act = reason == 0 ? dc->on_poweroff
-                           : reason == 1 ? dc->on_reboot
-                           : reason == 3 ? dc->on_crash
-                           : reason == 4 ? dc->on_watchdog
-                           : reason == 5 ? dc->on_soft_reset
-                                         : DC_ACTION_DESTROY;
-        mlog("Action for shutdown reason code %d is %s", reason, dc_action_name(act));
-        if (act == DC_ACTION_COREDUMP_DESTROY || act == DC_ACTION_COREDUMP_RESTART) {
-            mlog("core dumps are not implemented in Xenon yet: not dumping domain %u", domid);
-            act = act == DC_ACTION_COREDUMP_DESTROY ? DC_ACTION_DESTROY
-                                                    : DC_ACTION_RESTART;
-        }
-        if (act == DC_ACTION_PRESERVE) {
-            if (state_read(p, domid, &s) == 0) {
-                s.vmm_pid = 0;
-                s.vmm_start = 0;
-                s.mon_pid = 0;
-                s.mon_start = 0;
-                s.shutdown_reason = reason;
-                state_write(p, domid, &s);
-            }
-            unlink(s.console);
-            mlog("domain %u preserved: `xl destroy %u` removes it", domid, domid);
-            break;
-        }
-        if (act != DC_ACTION_RESTART) {
-            teardown(p, xs, domid);
-            if (act != DC_ACTION_DESTROY)
-                mlog("action %s is not implemented in Xenon yet: domain %u destroyed",
-                     dc_action_name(act), domid);
-            break;
-        }
-        /* The new domain is set up before the old one goes, so that a
-         * state file naming this monitor exists at every moment (destroy
-         * finds us) and the new domain gets a new domid. */
-        unsigned nd;
-        if (!xs || domain_setup(p, xs, dc, json, domid, &nd, stderr) < 0) {
-            mlog("domain %s: restart failed", dc->name);
-            teardown(p, xs, domid);
-            break;
-        }
-        mlog("Domain %u needs to be cleaned up: destroying the domain", domid);
-        teardown(p, xs, domid);
-        mlog("Done. Rebooting now");
-        mlog("domain %s restarted as domain %u", dc->name, nd);
-        domid = nd;
+        mlog("domain %u (%s) running, xenon-vmm pid %d", domid, s.name, (int)vmm);
+        mlog("Waiting for domain %s (domid %u) to die [pid %ld]", s.name, domid, (long)me);
+        *pid_out = vmm;
     }
-    xs_close(xs);
+    use_log(p, NULL);
+    domain_config_dispose(&dc);
+    return rc == 0 ? 0 : -EIO;
+}
+
+/* A restart of the domain whose VMM ended with reason reboot (or another
+ * whose action is restart): the new domain is set up before the old one
+ * goes, so that a state file naming us exists at every moment (destroy
+ * finds us) and the new domain gets a new domid. */
+static void restart_domain(const struct xenon_paths *p, struct xs_client *xs,
+                           unsigned domid, struct domain_config *dc)
+{
+    char *json = xenon_domain_config_json(p, domid);
+    unsigned nd;
+    if (!xs || domain_setup(p, xs, dc, json, domid, &nd, stderr) < 0) {
+        mlog("domain %s: restart failed", dc->name);
+        free(json);
+        teardown(p, xs, domid);
+        return;
+    }
+    free(json);
+    /* A restarted domain with disks is held, as xl create holds the first
+     * one, until its vbds are in place (held: our end). */
+    int go_fd = -1, held = -1;
+    if (dc->num_disks > 0) {
+        int pair[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0) {
+            go_fd = pair[0];
+            held = pair[1];
+        }
+    }
+    struct dstate s;
+    pid_t vmm;
+    bool ok = state_read(p, nd, &s) == 0 &&
+              vmm_start(p, dc, nd, s.console, false, go_fd, &vmm) == 0;
+    if (go_fd >= 0)
+        close(go_fd);
+    if (ok && held >= 0) {
+        if (vbd_add_all(p, xs, held, nd, dc, stderr) == 0)
+            (void)!vmmctl_send_go(held);
+        else
+            mlog("domain %u: its disks could not be attached", nd);
+    }
+    if (held >= 0)
+        close(held);        /* no GO sent: the VMM destroys the domain */
+    mlog("Domain %u needs to be cleaned up: destroying the domain", domid);
+    teardown(p, xs, domid);
+    if (!ok) {
+        mlog("domain %s: restart failed", dc->name);
+        teardown(p, xs, nd);
+        return;
+    }
+    s.vmm_pid = vmm;
+    s.vmm_start = proc_start(vmm, NULL);
+    s.creator_pid = 0;          /* let go: see creation_done */
+    s.creator_start = 0;
+    state_write(p, nd, &s);
+    dom_add(nd, vmm, -1);
+    successor[nd] = 0;
+    successor[domid] = (uint16_t)nd;
+    mlog("Done. Rebooting now");
+    mlog("domain %s restarted as domain %u", dc->name, nd);
+    mlog("Waiting for domain %s (domid %u) to die [pid %ld]", dc->name, nd, (long)me);
+}
+
+/* A domain whose recorded restart after an abandoned end is started as
+ * xl create starts one: from a child of ours, which is a client of ours. */
+static void restart_in_child(const struct xenon_paths *p, char *source)
+{
+    pid_t c = fork();
+    if (c == 0) {
+        /* Nothing of ours: above all not the monitor lock, which would
+         * outlive us in the child and keep the next monitor out. */
+        syscall(SYS_close_range, 3, ~0u, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        _exit(restart_recorded(p, source) == 0 ? 0 : 1);
+    }
+    free(source);
+}
+
+/* The domain's VMM ended: with status st (our child), or, adopted, with a
+ * status we cannot know (known false). */
+static void domain_ended(const struct xenon_paths *p, unsigned domid, int st, bool known)
+{
+    struct mdom *d = doms[domid];
+    bool destroying = d && d->destroying;
+    struct dstate s;
+    if (state_read(p, domid, &s) < 0) {
+        dom_done(domid, 0);
+        return;
+    }
+    use_log(p, s.name);
+    struct xs_client *xs = get_xs(p);
+    if (!known && !destroying) {
+        /* Adopted from a monitor that is gone: settled as a domain found
+         * abandoned is (its recorded on_crash), once. */
+        dom_done(domid, 0);
+        char *src = NULL;
+        settle_abandoned(p, xs, domid, &src);
+        if (src)
+            restart_in_child(p, src);
+        use_log(p, NULL);
+        return;
+    }
+    int code = known && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (destroying || code < XENON_EXIT_SHUTDOWN_BASE ||
+        code > XENON_EXIT_SHUTDOWN_BASE + SHUTDOWN_MAX) {
+        if (destroying)
+            mlog("Domain %u has been destroyed.", domid);
+        else
+            mlog("domain %u: xenon-vmm died (status %d): destroying the domain",
+                 domid, code);
+        teardown(p, xs, domid);
+        dom_done(domid, 0);
+        use_log(p, NULL);
+        return;
+    }
+    dom_done(domid, 0);
+    int reason = code - XENON_EXIT_SHUTDOWN_BASE;
+    mlog("Domain %u has shut down, reason code %d 0x%x", domid, reason, reason);
+    struct domain_config dc;
+    bool have = recorded_config(p, domid, &dc) == 0;
+    enum dc_action act = !have ? DC_ACTION_DESTROY
+                       : reason == 0 ? dc.on_poweroff
+                       : reason == 1 ? dc.on_reboot
+                       : reason == 3 ? dc.on_crash
+                       : reason == 4 ? dc.on_watchdog
+                       : reason == 5 ? dc.on_soft_reset
+                                     : DC_ACTION_DESTROY;
+    if (!have)
+        mlog("domain %u: no usable recorded config: destroying it", domid);
+    mlog("Action for shutdown reason code %d is %s", reason, dc_action_name(act));
+    if (act == DC_ACTION_COREDUMP_DESTROY || act == DC_ACTION_COREDUMP_RESTART) {
+        mlog("core dumps are not implemented in Xenon yet: not dumping domain %u", domid);
+        act = act == DC_ACTION_COREDUMP_DESTROY ? DC_ACTION_DESTROY : DC_ACTION_RESTART;
+    }
+    if (act == DC_ACTION_PRESERVE) {
+        s.vmm_pid = 0;
+        s.vmm_start = 0;
+        s.mon_pid = 0;
+        s.mon_start = 0;
+        s.shutdown_reason = reason;
+        state_write(p, domid, &s);
+        if (s.console[0])
+            unlink(s.console);
+        mlog("domain %u preserved: `xl destroy %u` removes it", domid, domid);
+    } else if (act == DC_ACTION_RESTART) {
+        restart_domain(p, xs, domid, &dc);
+    } else {
+        teardown(p, xs, domid);
+        if (act != DC_ACTION_DESTROY)
+            mlog("action %s is not implemented in Xenon yet: domain %u destroyed",
+                 dc_action_name(act), domid);
+    }
+    domain_config_dispose(&dc);
+    use_log(p, NULL);
+}
+
+/* DESTROY: the VMM is stopped, and the client answered once the domain's
+ * end has been handled (dom_done). 1 for a domain that is not ours. */
+static bool destroy_domain(unsigned domid, int client)
+{
+    if (domid > MAX_DOMID)
+        return false;
+    for (int hops = 0; !doms[domid] && successor[domid] && hops < 64; hops++)
+        domid = successor[domid];
+    struct mdom *d = doms[domid];
+    if (!d)
+        return false;
+    int *w = realloc(d->waiters, (size_t)(d->nwait + 1) * sizeof(*w));
+    if (!w)
+        return false;
+    d->waiters = w;
+    d->waiters[d->nwait++] = client;
+    if (!d->destroying) {
+        d->destroying = true;
+        if (d->pidfd >= 0) {
+            syscall(SYS_pidfd_send_signal, d->pidfd, SIGKILL, NULL, 0);
+        } else {
+            kill(d->pid, SIGTERM);
+            kill(d->pid, SIGCONT);      /* one stopped from outside must see it */
+        }
+    }
+    return true;
+}
+
+/* One request from a client. */
+static void client_request(const struct xenon_paths *p, int fd)
+{
+    struct mon_req rq;
+    int fds[2] = { -1, -1 };
+    char cbuf[CMSG_SPACE(sizeof(fds))];
+    struct iovec iov = { &rq, sizeof(rq) };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                         .msg_controllen = sizeof(cbuf) };
+    ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            memcpy(fds, CMSG_DATA(c), (k > 2 ? 2 : k) * sizeof(int));
+            for (size_t i = 2; i < k; i++)
+                close(((int *)CMSG_DATA(c))[i]);
+        }
+    struct mon_rep rep = { .rc = -EPROTO };
+    bool answer = true;
+    if (n <= 0) {
+        epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+        close(fd);
+        nclients--;
+        answer = false;
+    } else if (n != sizeof(rq)) {
+        /* -EPROTO */
+    } else if (rq.op == MON_START) {
+        pid_t pid = 0;
+        rep.rc = start_domain(p, rq.domid, rq.flags & MON_START_PAUSED, fds[0], fds[1], &pid);
+        rep.pid = pid;
+    } else if (rq.op == MON_DESTROY) {
+        if (destroy_domain(rq.domid, fd)) {
+            epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+            answer = false;     /* answered when the domain has gone */
+        } else {
+            rep.rc = 1;
+        }
+    }
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    if (answer)
+        (void)!send(fd, &rep, sizeof(rep), MSG_NOSIGNAL);
+}
+
+/* VMMs a monitor before us started that still run: adopted (a pidfd each),
+ * once, at our start. */
+static void adopt_running(const struct xenon_paths *p)
+{
+    unsigned *ids;
+    int n;
+    if (state_ids(p, &ids, &n) < 0)
+        return;
+    for (int i = 0; i < n; i++) {
+        struct dstate s;
+        if (state_read(p, ids[i], &s) < 0 || !state_vmm_ours(p, &s, ids[i]))
+            continue;
+        int pfd = (int)syscall(SYS_pidfd_open, s.vmm_pid, 0);
+        /* Checked again through the pidfd: the same process still. */
+        if (pfd >= 0 && proc_start(s.vmm_pid, NULL) == s.vmm_start)
+            dom_add(ids[i], s.vmm_pid, pfd);
+        else if (pfd >= 0)
+            close(pfd);
+    }
+    free(ids);
+}
+
+/* Our children's ends: VMMs, and restarts run in children. */
+static void reap_children(const struct xenon_paths *p)
+{
+    int st;
+    pid_t pid;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        for (unsigned id = 1; id <= MAX_DOMID; id++)
+            if (doms[id] && doms[id]->pidfd < 0 && doms[id]->pid == pid) {
+                domain_ended(p, id, st, true);
+                break;
+            }
+    }
+}
+
+/* RUN_DIR/monitor.lock */
+static void monitor_lock_path(const struct xenon_paths *p, char *out, size_t n)
+{
+    snprintf(out, n, "%s/monitor.lock", p->run_dir);
+}
+
+/* The lock that makes us the one monitor of the state directory: its
+ * descriptor, or -1 when another monitor serves (or none could be had). */
+static int take_monitor_lock(const struct xenon_paths *p, const char *sock)
+{
+    char path[XENON_PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/monitor.lock", p->run_dir);
+    /* A monitor that is exiting holds it a moment longer; one that serves
+     * answers on the socket. The exiting one removes the file while it
+     * holds it: a lock taken on a file no longer at the path is let go and
+     * taken again on the path's new file. */
+    for (int i = 0; i < 1000; i++) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+            return -1;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            struct stat a, b;
+            if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino &&
+                a.st_dev == b.st_dev)
+                return fd;
+            close(fd);
+            continue;
+        }
+        close(fd);
+        int c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        memcpy(a.sun_path, sock, strlen(sock) + 1);    /* fits: monitor_socket_path */
+        bool serving = c >= 0 && connect(c, (struct sockaddr *)&a, sizeof(a)) == 0;
+        if (c >= 0)
+            close(c);
+        if (serving)
+            break;
+        struct timespec ts = { 0, 5000000 };
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+static void __attribute__((noreturn)) monitor_main(const struct xenon_paths *p)
+{
+    prctl(PR_SET_NAME, MONITOR_COMM, 0, 0, 0);
+    /* Files the VMMs make (console sockets, logs) are ours alone, whatever
+     * umask xl ran with (logs are made 0640 beforehand). */
+    umask(077);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    me = getpid();
+    me_start = proc_start(me, NULL);
+
+    char sock[XENON_PATH_MAX + 32];
+    if (monitor_socket_path(p, sock, sizeof(sock)) < 0)
+        _exit(1);
+    int lock = take_monitor_lock(p, sock);
+    if (lock < 0)
+        _exit(0);
+    int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    memcpy(a.sun_path, sock, strlen(sock) + 1);    /* fits: monitor_socket_path */
+    unlink(sock);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        chmod(sock, 0600) < 0 || listen(lfd, SOMAXCONN) < 0)
+        _exit(1);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (sfd < 0 || epfd < 0)
+        _exit(1);
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG(TAG_LISTEN, 0) };
+    epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
+    ev.data.u64 = TAG(TAG_SIGNAL, 0);
+    epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
+    adopt_running(p);
+
+    bool stop = false;
+    while (!stop) {
+        struct epoll_event evs[64];
+        int n = epoll_wait(epfd, evs, 64, ndoms || nclients ? -1 : MONITOR_IDLE_MS);
+        if (n == 0 && !ndoms && !nclients)
+            break;
+        for (int i = 0; i < n; i++) {
+            unsigned tag = (unsigned)(evs[i].data.u64 >> 32);
+            unsigned v = (unsigned)evs[i].data.u64;
+            if (tag == TAG_LISTEN) {
+                int c;
+                while ((c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+                    struct epoll_event cev = { .events = EPOLLIN,
+                                               .data.u64 = TAG(TAG_CLIENT, c) };
+                    epoll_ctl(epfd, EPOLL_CTL_ADD, c, &cev);
+                    nclients++;
+                }
+            } else if (tag == TAG_SIGNAL) {
+                struct signalfd_siginfo si;
+                bool child = false;
+                while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                    if (si.ssi_signo == SIGCHLD)
+                        child = true;
+                    else
+                        stop = true;    /* the VMMs run on; the next adopts them */
+                }
+                if (child)
+                    reap_children(p);
+            } else if (tag == TAG_CLIENT) {
+                client_request(p, (int)v);
+            } else if (tag == TAG_PIDFD && v <= MAX_DOMID && doms[v]) {
+                domain_ended(p, v, 0, false);
+            }
+        }
+    }
+    /* Gone from the path before the lock is let go: a creator that finds
+     * no socket starts the next monitor, which waits for the lock. */
+    unlink(sock);
+    close(lfd);
+    char lpath[XENON_PATH_MAX + 32];
+    monitor_lock_path(p, lpath, sizeof(lpath));
+    unlink(lpath);
+    xs_close(mon_xs);
     _exit(0);
 }
 
-void xenon_monitor_wait(pid_t monitor)
+/* --- clients ------------------------------------------------------------- */
+
+/* Start a monitor, detached (a new session, adopted by init), and return
+ * once the process that forks it has gone. */
+static void monitor_spawn(const struct xenon_paths *p)
 {
-    while (waitpid(monitor, NULL, 0) < 0 && errno == EINTR)
+    fflush(NULL);
+    pid_t c = fork();
+    if (c == 0) {
+        setsid();
+        if (fork() != 0)
+            _exit(0);
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        /* Nothing of the creator's: its pipes to whoever ran it would be
+         * held open for the monitor's life. */
+        syscall(SYS_close_range, 3, ~0u, 0);
+        if (chdir("/") < 0) {
+            /* keep going: all paths we use are absolute */
+        }
+        monitor_main(p);
+    }
+    if (c > 0)
+        while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+            ;
+}
+
+int monitor_open(const struct xenon_paths *p, bool start)
+{
+    char sock[XENON_PATH_MAX + 32];
+    if (monitor_socket_path(p, sock, sizeof(sock)) < 0)
+        return -1;
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    memcpy(a.sun_path, sock, strlen(sock) + 1);    /* fits: monitor_socket_path */
+    bool started = false;
+    for (int i = 0; i < 2000; i++) {
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return -1;
+        if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+            return fd;
+        close(fd);
+        if (!start)
+            return -1;
+        if (!started) {
+            monitor_spawn(p);
+            started = true;
+        }
+        struct timespec ts = { 0, 2000000 };
+        nanosleep(&ts, NULL);
+    }
+    errno = ETIMEDOUT;
+    return -1;
+}
+
+int monitor_call(int fd, const struct mon_req *rq, const int *fds, int nfds,
+                 struct mon_rep *rep, int timeout_ms)
+{
+    char cbuf[CMSG_SPACE(2 * sizeof(int))] = { 0 };
+    struct iovec iov = { (void *)rq, sizeof(*rq) };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (nfds > 0) {
+        mh.msg_control = cbuf;
+        mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
+    }
+    if (sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(*rq))
+        return -errno;
+    struct pollfd pf = { fd, POLLIN, 0 };
+    int r;
+    while ((r = poll(&pf, 1, timeout_ms)) < 0 && errno == EINTR)
         ;
+    if (r == 0)
+        return -ETIMEDOUT;
+    ssize_t n;
+    while ((n = recv(fd, rep, sizeof(*rep), 0)) < 0 && errno == EINTR)
+        ;
+    if (n != (ssize_t)sizeof(*rep))
+        return n < 0 ? -errno : -ECONNRESET;    /* the monitor went first */
+    return 0;
+}
+
+int monitor_start_domain(const struct xenon_paths *p, unsigned domid, bool paused,
+                         int ready_fd, int go_fd, FILE *err)
+{
+    struct mon_req rq = { .op = MON_START, .domid = domid,
+                          .flags = paused ? MON_START_PAUSED : 0 };
+    int fds[2] = { ready_fd, go_fd };
+    /* A monitor that exits as we connect closes us unanswered, having done
+     * nothing: ask the next one. */
+    int rc = -ECONNRESET;
+    for (int tries = 0; tries < 5 && rc == -ECONNRESET; tries++) {
+        int fd = monitor_open(p, true);
+        if (fd < 0) {
+            rc = -errno;
+            break;
+        }
+        struct mon_rep rep;
+        rc = monitor_call(fd, &rq, fds, 2, &rep, MONITOR_CALL_MS);
+        close(fd);
+        if (rc == 0)
+            rc = rep.rc;
+    }
+    if (rc < 0)
+        fprintf(err, "domain %u: the monitor cannot start it: %s\n", domid, strerror(-rc));
+    return rc < 0 ? -1 : 0;
+}
+
+int monitor_destroy_domain(const struct xenon_paths *p, unsigned domid, int timeout_ms)
+{
+    int fd = monitor_open(p, false);
+    if (fd < 0)
+        return 1;
+    struct mon_req rq = { .op = MON_DESTROY, .domid = domid };
+    struct mon_rep rep;
+    int rc = monitor_call(fd, &rq, NULL, 0, &rep, timeout_ms);
+    close(fd);
+    return rc < 0 ? rc : rep.rc;
+}
+
+void xenon_monitor_wait(const struct xenon_paths *p, const char *name)
+{
+    unsigned domid;
+    while (xenon_domain_lookup(p, name, &domid, stderr) == 0) {
+        struct timespec ts = { 0, 20000000 };
+        nanosleep(&ts, NULL);
+    }
 }

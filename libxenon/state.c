@@ -355,3 +355,99 @@ char *read_source(const struct xenon_paths *p, unsigned domid, size_t *len)
     state_path(p, domid, ".cfg", path, sizeof(path));
     return read_whole_file(path, len);
 }
+
+/* --- the name index ------------------------------------------------------ */
+
+/* STATE_DIR/name-KEY holds the domid that holds a name, so that finding a
+ * domain by name, and checking a name is free, reads one file whatever the
+ * number of domains. KEY is the name itself when it is made of characters
+ * safe in a file name, else "#" and a hash of it (such names may collide:
+ * they are looked up the long way, state_name_exact). */
+static bool name_plain(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 200 || name[0] == '.')
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr("._+-", *c))
+            return false;
+    return true;
+}
+
+static void name_path(const struct xenon_paths *p, const char *name, char *out, size_t n)
+{
+    if (name_plain(name)) {
+        snprintf(out, n, "%s/name-%s", p->state_dir, name);
+        return;
+    }
+    uint64_t h = 0xcbf29ce484222325ull;     /* FNV-1a */
+    for (const char *c = name; *c; c++)
+        h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+    snprintf(out, n, "%s/name-#%016llx", p->state_dir, (unsigned long long)h);
+}
+
+bool state_name_exact(const char *name)
+{
+    return name_plain(name);
+}
+
+unsigned state_name_get(const struct xenon_paths *p, const char *name)
+{
+    char path[XENON_PATH_MAX + 256];
+    name_path(p, name, path, sizeof(path));
+    FILE *f = fopen(path, "re");
+    unsigned long v = 0;
+    if (f) {
+        if (fscanf(f, "%lu", &v) != 1 || v > MAX_DOMID)
+            v = 0;
+        fclose(f);
+    }
+    /* An entry is a hint until the state file it names agrees. */
+    struct dstate s;
+    if (v && (state_read(p, (unsigned)v, &s) < 0 || strcmp(s.name, name) != 0))
+        v = 0;
+    return (unsigned)v;
+}
+
+void state_name_set(const struct xenon_paths *p, const char *name, unsigned domid)
+{
+    char path[XENON_PATH_MAX + 256], tmp[XENON_PATH_MAX + 300], line[16];
+    name_path(p, name, path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    int n = snprintf(line, sizeof(line), "%u\n", domid);
+    bool ok = write_full(fd, line, (size_t)n) == 0;
+    close(fd);
+    if (!ok || rename(tmp, path) < 0)
+        unlink(tmp);
+}
+
+void state_name_drop(const struct xenon_paths *p, const char *name, unsigned domid)
+{
+    char path[XENON_PATH_MAX + 256];
+    name_path(p, name, path, sizeof(path));
+    FILE *f = fopen(path, "re");
+    unsigned long v = 0;
+    if (!f)
+        return;
+    bool mine = fscanf(f, "%lu", &v) == 1 && v == domid;
+    fclose(f);
+    if (mine)
+        unlink(path);
+}
+
+void creation_done(const struct xenon_paths *p, unsigned domid)
+{
+    /* Under the reaping lock, as the monitor names itself: one writer. */
+    int reaping = lock_reaping(p);
+    struct dstate s;
+    if (state_read(p, domid, &s) == 0 && s.creator_start) {
+        s.creator_pid = 0;
+        s.creator_start = 0;
+        state_write(p, domid, &s);
+    }
+    if (reaping >= 0)
+        close(reaping);
+}

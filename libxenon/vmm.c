@@ -20,16 +20,14 @@
 
 #define START_TIMEOUT_MS 30000
 
-/* Start xenon-vmm for the domain and wait until it reports, on a control
- * connection handed to it (--control-fd), that the domain is built and its
- * console served. With go_fd >= 0 (another control connection) the VMM
- * then holds its vCPUs until GO arrives there (xl create sends it once the
- * xenstore nodes are in place). The VMM's
- * log goes to our stderr (the xl log). 0 and *pid, or -1 (the VMM is gone,
- * reaped). */
-int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
-                     unsigned domid, const char *console, bool paused,
-                     int go_fd, pid_t *pid_out)
+/* Start xenon-vmm for the domain: its log is logfd (-1: our stderr), it
+ * reports BUILT on the control connection ready_fd once the domain is built
+ * and its console served, and with go_fd >= 0 (another control connection)
+ * holds its vCPUs until GO arrives there. Both are passed on (--control-fd)
+ * and stay open here. 0 and *pid, or -1 (nothing started). */
+int vmm_spawn(const struct xenon_paths *p, const struct domain_config *dc,
+              unsigned domid, const char *console, bool paused, int ready_fd,
+              int go_fd, int logfd, pid_t *pid_out)
 {
     char domid_s[16], mem_s[32], vcpus_s[16], gnt_s[16], clog[XENON_PATH_MAX + 300];
     char uuid[37];
@@ -103,22 +101,15 @@ int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
         return -1;
     argv[n++] = "--control-socket";
     argv[n++] = ctl_path;
-    /* The VMM sends BUILT here once built; end of file means it failed
-     * first. */
-    int ready[2];
     char ready_s[16], go_s[16];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ready) < 0)
-        return -1;
     /* The descriptors exec passes on: copies without close-on-exec, made
-     * for the VMM and closed here once it is started (the monitor runs no
-     * other thread that could exec meanwhile). */
-    int pass_ready = dup(ready[1]);
+     * for the VMM and closed here once it is started (the process that
+     * spawns runs no other thread that could exec meanwhile). */
+    int pass_ready = dup(ready_fd);
     int pass_go = go_fd >= 0 ? dup(go_fd) : -1;
     if (pass_ready < 0 || (go_fd >= 0 && pass_go < 0)) {
         if (pass_ready >= 0)
             close(pass_ready);
-        close(ready[0]);
-        close(ready[1]);
         return -1;
     }
     snprintf(ready_s, sizeof(ready_s), "%d", pass_ready);
@@ -134,29 +125,56 @@ int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
 
     unlink(console);
     unlink(ctl_path);
-    /* posix_spawn, not fork: the child borrows the monitor's memory until
-     * it execs (vfork-like) instead of copying its page tables and taking
-     * a copy-on-write fault for each page it touches before exec, each
+    /* posix_spawn, not fork: the child borrows our memory until it execs
+     * (vfork-like) instead of copying the page tables and taking a
+     * copy-on-write fault for each page it touches before exec, each
      * costly on a nested host. It starts with no signal blocked. */
     posix_spawnattr_t attr;
+    posix_spawn_file_actions_t fa;
     sigset_t none;
     sigemptyset(&none);
     posix_spawnattr_init(&attr);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+    posix_spawn_file_actions_init(&fa);
+    if (logfd >= 0) {
+        posix_spawn_file_actions_adddup2(&fa, logfd, 1);
+        posix_spawn_file_actions_adddup2(&fa, logfd, 2);
+    }
     extern char **environ;
     pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], NULL, &attr, (char **)argv, environ);
+    int rc = posix_spawnp(&pid, argv[0], &fa, &attr, (char **)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     close(pass_ready);
     if (pass_go >= 0)
         close(pass_go);
     if (rc != 0) {
         mlog("domain %u: cannot run %s: %s", domid, argv[0], strerror(rc));
+        return -1;
+    }
+    *pid_out = pid;
+    return 0;
+}
+
+/* vmm_spawn, then the wait until the VMM reports the domain built. The
+ * VMM's log goes to our stderr (the xl log). 0 and *pid, or -1 (the VMM is
+ * gone, reaped). */
+int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
+              unsigned domid, const char *console, bool paused,
+              int go_fd, pid_t *pid_out)
+{
+    int ready[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ready) < 0)
+        return -1;
+    pid_t pid;
+    if (vmm_spawn(p, dc, domid, console, paused, ready[1], go_fd, -1, &pid) < 0) {
         close(ready[0]);
         close(ready[1]);
         return -1;
     }
+    char ctl_path[XENON_PATH_MAX + 32];
+    vmmctl_socket_path(p->run_dir, domid, ctl_path, sizeof(ctl_path));
     close(ready[1]);
     int r = vmmctl_wait_built(ready[0], START_TIMEOUT_MS);
     close(ready[0]);

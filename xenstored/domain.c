@@ -37,6 +37,11 @@ static void domain_maybe_free(struct domain *d)
     free(d);
 }
 
+/* Whether any domain was ever given a target (XS_SET_TARGET: stub
+ * domains): until then a release need not look for controllers among all
+ * domids. */
+static bool targets_used;
+
 static void journal_dom(const struct domain *d)
 {
     struct jdomain_rec r = { d->domid, d->mfn, d->port, (int32_t)d->target };
@@ -122,7 +127,7 @@ int domain_release(uint32_t domid)
         conn_kill(d->conn, "domain released");
     remove_owned(domid);
     /* Controllers targeting this domain lose it. */
-    for (uint32_t i = 0; i < TREE_MAX_DOMID && xs->ndoms; i++)
+    for (uint32_t i = 0; targets_used && i < TREE_MAX_DOMID && xs->ndoms; i++)
         if (xs->doms[i] && xs->doms[i]->target == (long)domid)
             xs->doms[i]->target = -1;
     d = domain_get(domid);
@@ -161,6 +166,7 @@ int domain_set_target(uint32_t domid, uint32_t target)
     if (!d || !t)
         return ENOENT;
     d->target = target;
+    targets_used = true;
     if (d->introduced)
         journal_dom(d);
     return 0;
@@ -177,6 +183,8 @@ void domain_load(void *arg, enum jrec_type type, const struct jdomain_rec *r)
         d->mfn = r->mfn;
         d->port = r->port;
         d->target = r->target;
+        if (r->target >= 0)
+            targets_used = true;
     } else if (type == JREC_RELEASE) {
         struct domain *d = domain_get(r->domid);
         if (d) {

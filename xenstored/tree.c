@@ -178,8 +178,11 @@ void node_add_child(struct node *n, const char *name)
 
 bool node_del_child(struct node *n, const char *name)
 {
-    /* Search from the end: recently added children go first. */
-    for (uint32_t i = n->nchildren; i-- > 0;) {
+    /* Search from both ends at once: the child removed is most often one
+     * added last (a transaction undone) or first (the oldest domain goes),
+     * so neither waits behind the thousands of /local/domain's others. */
+    for (uint32_t k = 0; k < n->nchildren; k++) {
+        uint32_t i = k % 2 ? k / 2 : n->nchildren - 1 - k / 2;
         if (strcmp(n->children[i], name) == 0) {
             n->childbytes -= strlen(name) + 1;
             free(n->children[i]);

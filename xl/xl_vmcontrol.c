@@ -104,14 +104,15 @@ int main_create(int argc, char **argv)
     dc.kernel = k;
     dc.ramdisk = r;
     unsigned domid;
-    pid_t monitor = 0;
+    char name[256];
+    snprintf(name, sizeof(name), "%s", dc.name ? dc.name : "");
     /* -c: the console is attached before the guest can print (as xl's
      * console autoconnect runs while libxl holds the domain paused): the
      * domain is built paused, connected to, then let run. */
     rc = xenon_domain_create(&paths, &dc, json,
                              (foreground ? XENON_CREATE_FOREGROUND : 0) |
                              (paused || console ? XENON_CREATE_PAUSED : 0),
-                             &domid, &monitor, stderr);
+                             &domid, NULL, stderr);
     free(json);
     domain_config_dispose(&dc);
     if (rc < 0)
@@ -125,8 +126,8 @@ int main_create(int argc, char **argv)
         }
         rc = fd < 0 ? EXIT_FAILURE : console_bridge(fd);
     }
-    if (monitor > 0)
-        xenon_monitor_wait(monitor);    /* -F: until the domain is gone */
+    if (foreground)
+        xenon_monitor_wait(&paths, name);   /* -F: until the domain is gone */
     return rc;
 }
 

@@ -37,7 +37,17 @@ or $XL_DENSITY_PEER_N; 0 skips it), with bench/vmm/density.py's machinery,
 to "idle: up"; ratio = what the toolstack costs.
 
 --check (tests/xl/density.py) prints no records, runs no peer and exits 1
-when any domain did not answer or anything was left behind.
+when any domain did not answer, `xl list` did not list each once, or
+anything was left behind.
+
+--steps 1,1000,2000,4000,8000 instead grows through each count, --parallel
+(default 8) `xl create` at a time, and at each times `xl create` of the
+next domain to its first console byte, `xl list`, `xl destroy NAME` (the
+median of 3 probe domains), a xenstore read, and reports host and kernel
+memory (Slab, PageTables, KernelStack) per domain, tasks per domain, and
+xenstored's and the monitor's memory and descriptors; then destroys all
+and counts what is left. It prints a Markdown table (README's). It raises
+no host limit: the domains must fit in pid_max and the open-files limit.
 """
 import argparse
 import importlib.util
@@ -310,6 +320,15 @@ def run(n, memory, parallel, dparallel, guest):
                 r["start_s"] = t_ans - t0
                 r["per_s"] = n / (t_ans - t0)
             pool.kill()     # any create still hanging (a failure already)
+            # xl list lists every one of them, once
+            lr = subprocess.run([inst.xl, "list"], env=inst.env, capture_output=True, text=True)
+            listed = [l.split()[0] for l in lr.stdout.splitlines()[1:] if l.split()]
+            missing = {f"dens-{i}" for i in range(1, n + 1)} - set(listed)
+            if lr.returncode != 0 or missing or len(listed) != n + 1:
+                problems.append(f"xl list (exit {lr.returncode}) shows {len(listed) - 1} "
+                                f"domains beside Domain-0 for {n}; missing e.g. "
+                                f"{sorted(missing)[:3]}")
+            r["listed"] = len(listed) - 1
             time.sleep(1.0)
             mem_up = benchlib.mem_available_kib()
             r["mem_kib_per"] = (mem0 - mem_up) / n
@@ -411,6 +430,268 @@ def run(n, memory, parallel, dparallel, guest):
     return r
 
 
+# --- stepped run (--steps): every operation timed at 1, 1,000, ... domains --
+
+PROBES = 3      # probe domains per step: each timed create, then destroy
+
+
+def xs_read_us(sock, path, n=2000):
+    """Mean round trip of n XS_READs of path on one connection (µs)."""
+    import struct
+    body = path.encode() + b"\0"
+    req = struct.pack("<IIII", 2, 0, 0, len(body)) + body       # XS_READ
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(sock)
+        t = time.perf_counter()
+        for _ in range(n):
+            s.sendall(req)
+            hdr = s.recv(16, socket.MSG_WAITALL)
+            ln = struct.unpack("<IIII", hdr)[3]
+            s.recv(ln, socket.MSG_WAITALL)
+        return (time.perf_counter() - t) * 1e6 / n
+
+
+def meminfo():
+    out = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            k, v = line.split(":", 1)
+            out[k] = int(v.split()[0])
+    return out
+
+
+def kvm_workers():
+    """KVM's per-VM kernel threads (kvm-nx-lpage-recovery) on the host."""
+    n = 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                for tid in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                        if f.read().startswith("kvm-nx-lpage"):
+                            n += 1
+            except OSError:
+                pass
+    return n
+
+
+def first_console_byte_ms(inst, cfg, log):
+    """`xl create` started -> the first byte in the domain's console log."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen([inst.xl, "create", "-q", cfg], env=inst.env,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    end = time.monotonic() + 60
+    t1 = None
+    while time.monotonic() < end:
+        try:
+            if os.stat(log).st_size > 0:
+                t1 = time.perf_counter()
+                break
+        except FileNotFoundError:
+            pass
+        time.sleep(0.0002)
+    err = p.communicate()[1].decode(errors="replace")
+    if p.returncode != 0 or t1 is None:
+        raise RuntimeError(f"probe create failed: {p.returncode} {err.strip()[-300:]}")
+    return (t1 - t0) * 1000
+
+
+def timed(cmd, env):
+    t = time.perf_counter()
+    r = subprocess.run(cmd, env=env, capture_output=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: {r.returncode} {r.stderr.decode()[-300:]}")
+    return (time.perf_counter() - t) * 1000, r.stdout
+
+
+def monitor_pid(inst):
+    for p in vmm_density.our_processes(inst.tmp):
+        try:
+            with open(f"/proc/{p}/comm") as f:
+                if f.read().strip() == "xenon-monitor":
+                    return p
+        except OSError:
+            pass
+    return None
+
+
+def run_steps(steps, memory, parallel, guest):
+    """Grow to each count in steps with `xl create` (parallel at a time),
+    time the probes there, then destroy all and count what is left."""
+    problems, rows = [], []
+    build = benchlib.BUILD
+    taps0 = vif_taps()
+    with tempfile.TemporaryDirectory(prefix="xl-density-") as tmp:
+        inst = Instance(tmp, build)
+        try:
+            cfgdir = os.path.join(tmp, "cfg")
+            os.mkdir(cfgdir)
+            os.makedirs(inst.state, exist_ok=True)
+
+            def cfg(name):
+                path = os.path.join(cfgdir, f"{name}.cfg")
+                if not os.path.exists(path):
+                    with open(path, "w") as f:
+                        f.write(f'name = "{name}"\ntype = "pvh"\nkernel = "{guest}"\n'
+                                f'memory = {memory}\n')
+                return path
+            clog = lambda name: os.path.join(inst.logdir, "console", f"guest-{name}.log")
+            time.sleep(0.2)
+            xs_pid = inst.xs.pid
+            m0 = meminfo()
+            kw0 = kvm_workers()
+            cg = benchlib.MemCgroup("xl-density-steps")
+            cgkw = dict(preexec_fn=cg.join) if cg.path else None
+            have = 0
+            for step in steps:
+                t = time.monotonic()
+                names = [f"dens-{i}" for i in range(have + 1, step + 1)]
+                pool = Pool([[inst.xl, "create", "-q", cfg(nm)] for nm in names], parallel,
+                            inst.env, cgkw)
+                while not pool.idle():
+                    pool.step()
+                    time.sleep(0.005)
+                bad = [(i, rc, err) for i, (rc, err) in pool.done.items() if rc != 0]
+                if bad:
+                    i, rc, err = bad[0]
+                    problems.append(f"{len(bad)} xl create failed at step {step}, e.g. "
+                                    f"{names[i]}: {rc} {err.strip()[-300:]}")
+                    break
+                grow_s = time.monotonic() - t
+                # every domain up (its console says so), once per step
+                end = time.monotonic() + READY_TIMEOUT
+                pending = [f"dens-{i}" for i in range(have + 1, step + 1)]
+                while pending and time.monotonic() < end:
+                    left = []
+                    for nm in pending:
+                        try:
+                            with open(clog(nm), "rb") as f:
+                                if READY_TEXT not in f.read():
+                                    left.append(nm)
+                        except FileNotFoundError:
+                            left.append(nm)
+                    pending = left
+                    if pending:
+                        time.sleep(0.2)
+                if pending:
+                    problems.append(f"step {step}: {len(pending)} never said idle: up")
+                    break
+                have = step
+                time.sleep(1.0)
+                m = meminfo()
+                n = have
+                row = dict(n=n, grow_s=grow_s, grow_per_s=len(names) / grow_s if names else None)
+                row["mem_kib_per"] = (m0["MemAvailable"] - m["MemAvailable"]) / n
+                for k in ("Slab", "PageTables", "KernelStack"):
+                    row[k] = (m[k] - m0[k]) / n
+                cu = cg.usage_kib()
+                row["cg_kib_per"] = None if cu is None else cu / n
+                row["xs_rss_kib"] = proc_kib(xs_pid, "VmRSS")
+                row["xs_fds"] = benchlib.proc_fds(xs_pid)
+                mp = monitor_pid(inst)
+                row["mon_fds"] = benchlib.proc_fds(mp) if mp else None
+                row["mon_rss_kib"] = proc_kib(mp, "VmRSS") if mp else None
+                ours = [p for p in vmm_density.our_processes(tmp) if p != xs_pid]
+                tasks = 0
+                for p in ours:
+                    try:
+                        tasks += len([t for t in os.listdir(f"/proc/{p}/task")])
+                    except OSError:
+                        pass
+                # the KVM worker counts among a VMM's tasks (a thread of it)
+                row["tasks_per"] = tasks / n
+                row["kvm_workers_per"] = (kvm_workers() - kw0) / n
+                row["xs_read_us"] = xs_read_us(inst.sock, "/local/domain/1/name")
+                row["list_ms"], out = timed([inst.xl, "list"], inst.env)
+                shown = len(out.splitlines()) - 2
+                if shown != n:
+                    problems.append(f"step {step}: xl list shows {shown} of {n}")
+                row["list_us_per"] = row["list_ms"] * 1000 / n
+                creates, destroys = [], []
+                for k in range(PROBES):
+                    nm = f"probe-{step}-{k}"
+                    creates.append(first_console_byte_ms(inst, cfg(nm), clog(nm)))
+                for k in range(PROBES):
+                    destroys.append(timed([inst.xl, "destroy", f"probe-{step}-{k}"],
+                                          inst.env)[0])
+                row["create_ms"] = sorted(creates)[PROBES // 2]
+                row["destroy_ms"] = sorted(destroys)[PROBES // 2]
+                rows.append(row)
+                note(f"{n} up: create->console {row['create_ms']:.1f} ms, list "
+                     f"{row['list_ms']:.0f} ms ({row['list_us_per']:.0f} us/domain), destroy "
+                     f"{row['destroy_ms']:.1f} ms, xs read {row['xs_read_us']:.0f} us, "
+                     f"{row['mem_kib_per']:.0f} KiB/domain (slab {row['Slab']:.0f}, page "
+                     f"tables {row['PageTables']:.0f}, stacks {row['KernelStack']:.0f}; cgroup "
+                     f"{row['cg_kib_per'] or 0:.0f}), "
+                     f"{row['tasks_per']:.2f} tasks/domain, xenstored {row['xs_rss_kib']} KiB "
+                     f"{row['xs_fds']} fds, monitor {row['mon_fds']} fds "
+                     f"{row['mon_rss_kib']} KiB; grew at {row['grow_per_s'] or 0:.0f}/s")
+            # destroy all
+            t = time.monotonic()
+            dpool = Pool([[inst.xl, "destroy", f"dens-{i}"] for i in range(1, have + 1)],
+                         parallel, inst.env)
+            while not dpool.idle():
+                dpool.step()
+                time.sleep(0.005)
+            destroy_all_s = time.monotonic() - t
+            bad = [(i, rc, err) for i, (rc, err) in dpool.done.items() if rc != 0]
+            if bad:
+                problems.append(f"{len(bad)} xl destroy failed")
+            left = {}
+            end = time.monotonic() + 10
+            while True:
+                lp = [p for p in vmm_density.our_processes(tmp)
+                      if p != xs_pid and proc_state(p) not in (None, "Z")]
+                if not lp or time.monotonic() > end:
+                    break
+                time.sleep(0.1)
+            left["processes"] = len(lp)
+            left["xenstored fds"] = max(0, benchlib.proc_fds(xs_pid) - rows[0]["xs_fds"] + 1) \
+                if rows else 0
+            left["/local/domain nodes"] = len([d for d in inst.xs_list("/local/domain")
+                                               if d != "0"])
+            left["/vm nodes"] = len(inst.xs_list("/vm"))
+            left["/libxl nodes"] = len(inst.xs_list("/libxl"))
+            left["vif/tap interfaces"] = len(vif_taps() - taps0)
+            left["state files"] = len([f for f in os.listdir(inst.state)
+                                       if f not in ("lock", "last-domid")])
+            left["run files"] = len([f for d, _, fs in os.walk(inst.rundir) for f in fs])
+            for k, v in left.items():
+                if v:
+                    problems.append(f"left behind: {v} {k}")
+            cg.remove()
+            note(f"destroyed {have} in {destroy_all_s:.1f} s ({parallel} at a time); left: " +
+                 ", ".join(f"{k} {v}" for k, v in left.items()))
+        finally:
+            for p in vmm_density.our_processes(tmp):
+                if p != inst.xs.pid:
+                    try:
+                        os.kill(p, 9)
+                    except OSError:
+                        pass
+            inst.close()
+    return rows, left if rows else {}, problems
+
+
+def steps_table(rows, left, memory, parallel):
+    print(f"| domains up | `xl create` → first console byte | `xl list` (per domain) | "
+          f"`xl destroy NAME` | xenstore read | host memory per domain (MemAvailable; cgroup of "
+          f"VMMs + monitor) | kernel: slab / "
+          f"page tables / stacks per domain | tasks per domain | xenstored RSS, fds | "
+          f"monitor fds |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        print(f"| {r['n']:,} | {r['create_ms']:.1f} ms | {r['list_ms']:.0f} ms "
+              f"({r['list_us_per']:.0f} µs) | {r['destroy_ms']:.1f} ms | "
+              f"{r['xs_read_us']:.0f} µs | {r['mem_kib_per']:.0f} KiB; "
+              f"{r['cg_kib_per'] or 0:.0f} KiB | "
+              f"{r['Slab']:.0f} / {r['PageTables']:.0f} / {r['KernelStack']:.0f} KiB | "
+              f"{r['tasks_per']:.2f} | {r['xs_rss_kib'] / 1024:.1f} MiB, {r['xs_fds']:,} | "
+              f"{r['mon_fds']} |")
+    print("\nleft after destroying all: " + ", ".join(f"{k} {v}" for k, v in left.items()))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--count", type=int, default=int(os.environ.get("XL_DENSITY_N", "1000")))
@@ -421,12 +702,27 @@ def main():
                     help="xl destroy processes in flight (0: all at once)")
     ap.add_argument("--peer-count", type=int, default=None)
     ap.add_argument("--guest", default=None)
+    ap.add_argument("--steps", default=None,
+                    help="comma-separated counts (e.g. 1,1000,2000,4000,8000): grow "
+                    "through each with --parallel (default 8) at a time and time every "
+                    "operation there; prints a Markdown table")
     benchlib.add_run_mode_args(ap)
     a = ap.parse_args()
     benchlib.need_kvm()
     benchlib.xen_tool("xenstore-list")      # skips without it
     n = a.count
     guest = a.guest or benchlib.guest("idle-64")
+    if a.steps:
+        steps = [int(x) for x in a.steps.split(",")]
+        par = a.parallel or 8
+        # Nothing of the host is raised (pid_max, threads-max, the open-files
+        # limit): the domains must fit in what the host has.
+        note(f"stepped: {steps} idle domains ({a.memory} MiB), {par} `xl create` at a time")
+        rows, left, problems = run_steps(steps, a.memory, par, guest)
+        steps_table(rows, left, a.memory, par)
+        for p in problems:
+            note("PROBLEM: " + p)
+        sys.exit(1 if problems else 0)
     # the monitors (one per domain) and each xl's descriptors come on top
     vmm_density.raise_limits(2 * n)
     how = "all at once" if a.parallel == 0 else f"{a.parallel} at a time"

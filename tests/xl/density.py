@@ -2,8 +2,8 @@
 """Density through xl: COUNT (default 50) idle domains at once.
 
 Runs bench/xl/density.py --check: every `xl create -q` must succeed, every
-domain must say "idle: up" and echo a line sent on its console socket, and
-after `xl destroy` of all of them no process, xenstored descriptor,
+domain must say "idle: up" and echo a line sent on its console socket,
+`xl list` must list each once, and after `xl destroy` of all of them no process, xenstored descriptor,
 xenstore node (/local/domain/N, /vm, /libxl), vif/tap interface, state or
 run file may be left. No timing is asserted.
     density.py [COUNT]

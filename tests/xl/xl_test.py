@@ -1233,6 +1233,9 @@ def t_ghosts(e):
             "console": "", "vmm_pid": 0, "vmm_start": 0, "monitor_pid": 0, "monitor_start": 0,
             "creator_pid": creator_pid, "creator_start": creator_start, "created": time.time(),
             "vcpus": 1, "target_kb": 16384, "max_kb": 16384, "shutdown_reason": -1})
+        # ... and the name index entry xl create writes with it.
+        with open(os.path.join(sd, f"name-{name}"), "w") as f:
+            f.write(f"{domid}\n")
 
     # What a SIGKILL of `xl create` right after the state file leaves.
     ghost_state(7, "ghost", dead.pid, 1)
@@ -1249,6 +1252,7 @@ def t_ghosts(e):
     check("a name held by a state file is taken", rc != 0 and 'Domain with name "pending" already exists' in err,
           (rc, err))
     os.unlink(os.path.join(sd, "domain-9"))
+    os.unlink(os.path.join(sd, "name-pending"))
 
     # Real kills of xl create at moments spread over its run: each leaves
     # either a running domain or nothing, and the name is never doubled.
@@ -1261,8 +1265,10 @@ def t_ghosts(e):
         # Settled: the domain runs, or nothing of it is left (a creation cut
         # short is undone by its monitor, or cleaned away as abandoned).
         def settled():
+            # Held (p: built, waiting for the go of a killed xl) is not
+            # settled: the VMM ends for want of it.
             r = e.rows().get("kill")
-            return (r and r.group(5)[:2] in ("r-", "-b")) or not [
+            return (r and r.group(5)[:3] in ("r--", "-b-")) or not [
                 f for f in e.state_files() if re.fullmatch(r"domain-\d+", f) and state_name(f) == "kill"]
 
         def state_name(f):
@@ -1316,8 +1322,9 @@ def t_power_cut(e):
     check("all five run", all(old.values()), old)
     # The power cut: monitors and VMMs, then xenstored, all SIGKILLed.
     sts = {pol: read_state(e, d)[1] for pol, d in old.items()}
-    for st in sts.values():
-        os.kill(int(st["monitor_pid"]), signal.SIGKILL)
+    # One host monitor runs them all: killed once.
+    for pid in {int(st["monitor_pid"]) for st in sts.values()}:
+        os.kill(pid, signal.SIGKILL)
     for st in sts.values():
         os.kill(int(st["vmm_pid"]), signal.SIGKILL)
     e.restart_xenstored(hard=True)
@@ -1396,8 +1403,9 @@ def t_power_cut(e):
         rc, _, err = e.xl("create", "-q", idle_cfg(e, name, f'on_crash = "{pol}"\n'))
         check(f"create {name}: exit 0", rc == 0, err)
     sts = [read_state(e, int(e.rows()[n].group(2)))[1] for n in ("pc2-restart", "pc2-preserve")]
+    for pid in {int(st["monitor_pid"]) for st in sts}:
+        os.kill(pid, signal.SIGKILL)
     for st in sts:
-        os.kill(int(st["monitor_pid"]), signal.SIGKILL)
         os.kill(int(st["vmm_pid"]), signal.SIGKILL)
     e.restart_xenstored(hard=True)
     wait_for(lambda: not e.vmm_pids(), 10)
@@ -1470,6 +1478,60 @@ def t_xs_lost_monitor(e):
     e.check_empty("after the monitor's teardown")
 
 
+def t_monitor_adopts(e):
+    """One host monitor runs every domain; a killed one loses nothing: the
+    next `xl create` starts another, which adopts the running VMMs (a pidfd
+    each) and settles the end of an adopted domain at once, as an abandoned
+    domain's (its on_crash: restart here), with no `xl list` to find it."""
+    need_kvm()
+    rc, _, err = e.xl("create", "-q", idle_cfg(e, "a", 'on_crash = "restart"\n'))
+    check("create a: exit 0", rc == 0, err)
+    rc, _, err = e.xl("create", "-q", idle_cfg(e, "b"))
+    check("create b: exit 0", rc == 0, err)
+    sa, sb = e.state(1), e.state(2)
+    check("one monitor runs both", sa["monitor_pid"] == sb["monitor_pid"], (sa, sb))
+    old = int(sa["monitor_pid"])
+    os.kill(old, signal.SIGKILL)
+    check("the monitor is gone", wait_for(lambda: not os.path.exists(f"/proc/{old}"), 10))
+    check("the VMMs survive it", len(e.vmm_pids()) == 2, e.vmm_pids())
+    rc, _, err = e.xl("create", "-q", idle_cfg(e, "c"))
+    check("create c starts a new monitor: exit 0", rc == 0, err)
+    new = int(e.state(3)["monitor_pid"])
+    check("a new monitor", new != old, new)
+    os.kill(int(sa["vmm_pid"]), signal.SIGKILL)     # a's guest "crashes"
+
+    def restarted():
+        for f in e.state_files():
+            if re.fullmatch(r"domain-\d+", f) and f not in ("domain-1", "domain-2", "domain-3"):
+                st = e.state(int(f.split("-")[1]))
+                if st.get("name") == "a" and int(st.get("vmm_pid") or 0) in e.vmm_pids():
+                    return st
+        return None
+    st = wait_for(restarted, 30)
+    check("the new monitor restarted a under a new domid, on its own", st is not None,
+          e.state_files())
+    check("... and runs it", st is not None and int(st["monitor_pid"]) == new, st)
+    check("domain 1 is gone", not os.path.exists(os.path.join(e.env["XENON_STATE_DIR"],
+                                                                 "domain-1")), e.state_files())
+    logf = os.path.join(e.env["XENON_LOG_DIR"], "xl-a.log")
+
+    def logged():      # the restart's line comes once its create returns
+        log = open(logf, errors="replace").read()
+        return "the domain crashed" in log and "restarted as domain" in log
+    check("the log says it crashed and was restarted", wait_for(logged, 10),
+          open(logf, errors="replace").read()[-600:])
+    for n in ("a", "b", "c"):
+        rc, _, err = e.xl("destroy", n)
+        check(f"destroy {n}", rc == 0, err)
+    check("the monitor exits after the last domain",
+          wait_for(lambda: not os.path.exists(f"/proc/{new}"), 10))
+    check("... and leaves no socket or lock",
+          not os.listdir(e.env["XENON_RUN_DIR"]) or
+          not {"monitor.sock", "monitor.lock"} & set(os.listdir(e.env["XENON_RUN_DIR"])),
+          os.listdir(e.env["XENON_RUN_DIR"]))
+    e.check_empty("after the adopted domains")
+
+
 SCENARIOS = {
     "cli": (t_cli, True), "dryrun": (t_dryrun, True), "badcfg": (t_badcfg, False),
     "failed-create": (t_failed_create, True), "lifecycle": (t_lifecycle, True),
@@ -1484,6 +1546,7 @@ SCENARIOS = {
     "create-console-hello": (t_create_console_hello, True),
     "shutdown-fallback": (t_shutdown_fallback, True),
     "xs-restart": (t_xs_restart, True), "xs-lost-monitor": (t_xs_lost_monitor, True),
+    "monitor-adopts": (t_monitor_adopts, True),
 }
 
 
