@@ -91,6 +91,7 @@ static int list_pass(const struct xenon_paths *p, struct xenon_dominfo **out,
         char *const *x = &xv[i * LIST_NODES];
         struct dstate s;
         bool have = state_read(p, ids[i], &s) == 0;
+        bool let_go = false;        /* its VMM has had the go */
         d->domid = ids[i];
         d->shutdown_reason = -1;
         snprintf(d->name, sizeof(d->name), "%s", x[0] ? x[0] : have ? s.name : "");
@@ -113,9 +114,11 @@ static int list_pass(const struct xenon_paths *p, struct xenon_dominfo **out,
                 d->paused = act.stopped;    /* SIGSTOP from outside */
                 struct vmmctl_info vi;
                 if (!act.stopped &&
-                    vmmctl_domain_info(p->run_dir, ids[i], &vi, LIST_TIMEOUT_MS) == 0)
+                    vmmctl_domain_info(p->run_dir, ids[i], &vi, LIST_TIMEOUT_MS) == 0) {
                     d->paused = vi.state == XENON_CTL_STATE_PAUSED ||
                                 vi.state == XENON_CTL_STATE_HELD;
+                    let_go = vi.state != XENON_CTL_STATE_HELD;
+                }
             }
             if (proc_alive(s.mon_pid, s.mon_start))
                 d->monitor_pid = s.mon_pid;
@@ -143,8 +146,10 @@ static int list_pass(const struct xenon_paths *p, struct xenon_dominfo **out,
         /* A creation whose creator died before it let the domain go (the
          * state file still names it: it is cleared after GO) never runs
          * guest code: its VMM ends for want of the go, and it is not
-         * shown meanwhile. */
-        bool doomed = have && s.creator_start &&
+         * shown meanwhile. Unless the creator died between its GO and
+         * clearing its name: the VMM, which says it is no longer held, is
+         * the truth then. */
+        bool doomed = have && s.creator_start && !let_go &&
                       !proc_alive(s.creator_pid, s.creator_start);
         if (!abandoned && !doomed && (d->running || (x[0] && !acting)))
             shown++;
