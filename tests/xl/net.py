@@ -124,6 +124,35 @@ def sanitizer_clean(env):
     check("no sanitizer report in the logs", not bad, str(bad))
 
 
+def in_netns(scenario, bridges=(("xnbr0", HOST_IP, None),)):
+    """Run scenario(env) as the network tests do: as root with /dev/kvm, in
+    a network namespace of its own holding these bridges (name, host
+    address on a /24, MTU or None), with our hotplug scripts; then check the
+    logs for sanitizer reports, take it all down and exit with the result."""
+    need_kvm()
+    if os.geteuid() != 0:
+        skip("needs root (a network namespace, a bridge, taps)")
+    if subprocess.run(["ip", "netns", "add", NS], capture_output=True).returncode != 0:
+        skip("cannot make a network namespace")
+    env = None
+    try:
+        ns("ip", "link", "set", "lo", "up", check_rc=True)
+        for br, host_ip, mtu in bridges:
+            ns("ip", "link", "add", br, "type", "bridge", check_rc=True)
+            if mtu:
+                ns("ip", "link", "set", br, "mtu", str(mtu), check_rc=True)
+            ns("ip", "addr", "add", f"{host_ip}/24", "dev", br, check_rc=True)
+            ns("ip", "link", "set", br, "up", check_rc=True)
+        env = NetEnv()
+        env.env["XENON_SCRIPT_DIR"] = os.path.join(SRC, "system", "scripts")
+        scenario(env)
+        sanitizer_clean(env)
+    finally:
+        if env:
+            env.close()
+        subprocess.run(["ip", "netns", "del", NS], capture_output=True)
+        sys.exit(1 if failures else 0)
+
 def links():
     rc, out, _ = ns("ip", "-o", "link", "show")
     return [l.split(":")[1].strip().split("@")[0] for l in out.splitlines()]

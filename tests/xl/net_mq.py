@@ -24,14 +24,13 @@ inside it), bridge xnbr0 at 10.99.0.1/24.
   IPv4 packet came in on queue 1.
 Root and /dev/kvm needed, else skipped (77)."""
 import os
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import net  # noqa: E402
-from net import PING, NetEnv, ns, sanitizer_clean  # noqa: E402
-from xl_test import SRC, check, failures, need_kvm, skip, wait_for  # noqa: E402
+from net import PING, ns  # noqa: E402
+from xl_test import check, wait_for  # noqa: E402
 
 IP, MAC = "10.99.0.2", "00:16:3e:12:34:56"
 
@@ -164,26 +163,7 @@ def ctrl_ring(env):
 
 
 def main():
-    need_kvm()
-    if os.geteuid() != 0:
-        skip("needs root (a network namespace, a bridge, taps)")
-    if subprocess.run(["ip", "netns", "add", net.NS], capture_output=True).returncode != 0:
-        skip("cannot make a network namespace")
-    env = None
-    try:
-        ns("ip", "link", "set", "lo", "up", check_rc=True)
-        ns("ip", "link", "add", "xnbr0", "type", "bridge", check_rc=True)
-        ns("ip", "addr", "add", "10.99.0.1/24", "dev", "xnbr0", check_rc=True)
-        ns("ip", "link", "set", "xnbr0", "up", check_rc=True)
-        env = NetEnv()
-        env.env["XENON_SCRIPT_DIR"] = os.path.join(SRC, "system", "scripts")
-        scenario(env)
-        sanitizer_clean(env)
-    finally:
-        if env:
-            env.close()
-        subprocess.run(["ip", "netns", "del", net.NS], capture_output=True)
-        sys.exit(1 if failures else 0)
+    net.in_netns(scenario)
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ import threading
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import net  # noqa: E402
-from net import PING, UDP_CLIENT, NetEnv, ns, sanitizer_clean  # noqa: E402
-from xl_test import SRC, check, failures, need_kvm, skip, wait_for  # noqa: E402
+from net import PING, UDP_CLIENT, ns  # noqa: E402
+from xl_test import check, wait_for  # noqa: E402
 
 VICTIM_IP, VICTIM_MAC = "10.99.0.2", "00:16:3e:12:34:56"
 SPOOF_IP, SPOOF_MAC = "10.99.0.66", "00:16:3e:66:66:66"
@@ -172,26 +172,7 @@ def scenario(env):
 
 
 def main():
-    need_kvm()
-    if os.geteuid() != 0:
-        skip("needs root (a network namespace, a bridge, taps)")
-    if subprocess.run(["ip", "netns", "add", net.NS], capture_output=True).returncode != 0:
-        skip("cannot make a network namespace")
-    env = None
-    try:
-        ns("ip", "link", "set", "lo", "up", check_rc=True)
-        ns("ip", "link", "add", "xnbr0", "type", "bridge", check_rc=True)
-        ns("ip", "addr", "add", "10.99.0.1/24", "dev", "xnbr0", check_rc=True)
-        ns("ip", "link", "set", "xnbr0", "up", check_rc=True)
-        env = NetEnv()
-        env.env["XENON_SCRIPT_DIR"] = os.path.join(SRC, "system", "scripts")
-        scenario(env)
-        sanitizer_clean(env)
-    finally:
-        if env:
-            env.close()
-        subprocess.run(["ip", "netns", "del", net.NS], capture_output=True)
-        sys.exit(1 if failures else 0)
+    net.in_netns(scenario)
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import net  # noqa: E402  (its helpers: ns, PING, UDP_CLIENT, NetEnv, links)
-from net import PING, UDP_CLIENT, NetEnv, links, ns, sanitizer_clean  # noqa: E402
-from xl_test import SRC, check, failures, need_kvm, skip, wait_for  # noqa: E402
+from net import PING, UDP_CLIENT, links, ns  # noqa: E402
+from xl_test import check, wait_for  # noqa: E402
 
 BRIDGES = [("xnbr0", "10.99.0.1", "10.99.0.2", "00:16:3e:21:00:01"),
            ("xnbr1", "10.98.0.1", "10.98.0.2", "00:16:3e:21:00:02")]
@@ -201,28 +201,7 @@ def scenario(env):
 
 
 def main():
-    need_kvm()
-    if os.geteuid() != 0:
-        skip("needs root (a network namespace, bridges, taps)")
-    if subprocess.run(["ip", "netns", "add", net.NS], capture_output=True).returncode != 0:
-        skip("cannot make a network namespace")
-    env = None
-    try:
-        ns("ip", "link", "set", "lo", "up", check_rc=True)
-        for br, host_ip, _, _ in BRIDGES:
-            ns("ip", "link", "add", br, "type", "bridge", check_rc=True)
-            ns("ip", "link", "set", br, "mtu", str(MTU), check_rc=True)
-            ns("ip", "addr", "add", f"{host_ip}/24", "dev", br, check_rc=True)
-            ns("ip", "link", "set", br, "up", check_rc=True)
-        env = NetEnv()
-        env.env["XENON_SCRIPT_DIR"] = os.path.join(SRC, "system", "scripts")
-        scenario(env)
-        sanitizer_clean(env)
-    finally:
-        if env:
-            env.close()
-        subprocess.run(["ip", "netns", "del", net.NS], capture_output=True)
-        sys.exit(1 if failures else 0)
+    net.in_netns(scenario, [(br, host_ip, MTU) for br, host_ip, _, _ in BRIDGES])
 
 
 if __name__ == "__main__":
