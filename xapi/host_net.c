@@ -195,22 +195,6 @@ static json_object *pif_record(const char *uuid, const char *dev, json_object *x
     return r;
 }
 
-static void drop_unseen(const char *cls, json_object *seen)
-{
-    json_object *all = model_class(cls);
-    if (!all)
-        return;
-    json_object *gone = json_object_new_array();
-    json_object_object_foreach(all, ref, rec) {
-        (void)rec;
-        if (!json_object_object_get_ex(seen, ref, NULL))
-            json_object_array_add(gone, json_object_new_string(ref));
-    }
-    for (size_t i = 0; i < json_object_array_length(gone); i++)
-        model_del(cls, json_object_get_string(json_object_array_get_idx(gone, i)));
-    json_object_put(gone);
-}
-
 /* A list in map m under key k (made when missing). */
 static json_object *list_in(json_object *m, const char *k)
 {
@@ -301,8 +285,8 @@ void host_net_put(void)
         (void)l;
         json_object_object_add(seen, ref, NULL);
     }
-    drop_unseen("PIF", seen);
-    drop_unseen("network", seen);
+    model_drop_unseen("PIF", seen);
+    model_drop_unseen("network", seen);
     json_object *h = model_get("host", host_ref()), *cur;
     if (h && (!json_object_object_get_ex(h, "PIFs", &cur) || !json_object_equal(cur, host_pifs))) {
         json_object *nh = model_copy(h);

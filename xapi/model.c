@@ -189,6 +189,22 @@ void model_del(const char *cls, const char *ref)
     free(r);
 }
 
+void model_drop_unseen(const char *cls, json_object *seen)
+{
+    json_object *all = model_class(cls);
+    if (!all)
+        return;
+    json_object *gone = json_object_new_array();
+    json_object_object_foreach(all, ref, rec) {
+        (void)rec;
+        if (!json_object_object_get_ex(seen, ref, NULL))
+            json_object_array_add(gone, json_object_new_string(ref));
+    }
+    for (size_t i = 0; i < json_object_array_length(gone); i++)
+        model_del(cls, json_object_get_string(json_object_array_get_idx(gone, i)));
+    json_object_put(gone);
+}
+
 uint64_t model_inject(const char *cls, const char *ref)
 {
     uint64_t before = last_id;

@@ -48,6 +48,9 @@ const char *model_find(const char *cls, const char *field, const char *value);
 void model_put(const char *cls, const char *ref, json_object *rec);
 /* locked: remove a record (a del event). */
 void model_del(const char *cls, const char *ref);
+/* locked: remove every record of the class whose ref is not a key of
+ * `seen` (a rescan's result), each with its del event. */
+void model_drop_unseen(const char *cls, json_object *seen);
 /* locked: an event for an unchanged record (event.inject); returns the id
  * before it. */
 uint64_t model_inject(const char *cls, const char *ref);

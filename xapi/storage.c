@@ -329,22 +329,6 @@ static json_object *take_vbds(json_object *by_vdi, const char *vdi)
                                                        : json_object_new_array();
 }
 
-static void drop_unseen(const char *cls, json_object *seen)
-{
-    json_object *all = model_class(cls);
-    if (!all)
-        return;
-    json_object *gone = json_object_new_array();
-    json_object_object_foreach(all, ref, rec) {
-        (void)rec;
-        if (!json_object_object_get_ex(seen, ref, NULL))
-            json_object_array_add(gone, json_object_new_string(ref));
-    }
-    for (size_t i = 0; i < json_object_array_length(gone); i++)
-        model_del(cls, json_object_get_string(json_object_array_get_idx(gone, i)));
-    json_object_put(gone);
-}
-
 /* locked: set `field` of a record to v (consumed) when it differs. */
 static void set_field(const char *cls, const char *ref, const char *field, json_object *v)
 {
@@ -439,9 +423,9 @@ void storage_put(void)
     json_object_object_add(seen_pbd, pbdref, NULL);
     json_object_array_add(host_pbds, json_object_new_string(pbdref));
 
-    drop_unseen("VDI", seen_vdi);
-    drop_unseen("SR", seen_sr);
-    drop_unseen("PBD", seen_pbd);
+    model_drop_unseen("VDI", seen_vdi);
+    model_drop_unseen("SR", seen_sr);
+    model_drop_unseen("PBD", seen_pbd);
     set_field("host", host_ref(), "PBDs", host_pbds);
     json_object_put(by_vdi);
     json_object_put(seen_sr);

@@ -482,23 +482,6 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     }
 }
 
-/* locked: remove the records of a class not in `seen`. */
-static void drop_unseen(const char *cls, json_object *seen)
-{
-    json_object *all = model_class(cls);
-    if (!all)
-        return;
-    json_object *gone = json_object_new_array();
-    json_object_object_foreach(all, ref, rec) {
-        (void)rec;
-        if (!json_object_object_get_ex(seen, ref, NULL))
-            json_object_array_add(gone, json_object_new_string(ref));
-    }
-    for (size_t i = 0; i < json_object_array_length(gone); i++)
-        model_del(cls, json_object_get_string(json_object_array_get_idx(gone, i)));
-    json_object_put(gone);
-}
-
 void vm_scan(void)
 {
     pthread_mutex_lock(&scan_lock);
@@ -561,12 +544,12 @@ void vm_scan(void)
             gms[i] = NULL;
         }
     }
-    drop_unseen("VM", seen);
-    drop_unseen("VM_guest_metrics", seen);
-    drop_unseen("VM_metrics", seen);
-    drop_unseen("console", seen);
-    drop_unseen("VBD", seen);
-    drop_unseen("VIF", seen);
+    model_drop_unseen("VM", seen);
+    model_drop_unseen("VM_guest_metrics", seen);
+    model_drop_unseen("VM_metrics", seen);
+    model_drop_unseen("console", seen);
+    model_drop_unseen("VBD", seen);
+    model_drop_unseen("VIF", seen);
     storage_put();
     host_net_put();
     host_info_refresh(resident);
