@@ -170,7 +170,10 @@ class Env:
 
     def close(self):
         for pid in self.vmm_pids():
-            os.kill(pid, signal.SIGKILL)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass            # it ended on its own since it was listed
         if self.xs:
             self.xs.send_signal(signal.SIGTERM)
             self.xs.wait(timeout=30)
