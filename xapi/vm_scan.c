@@ -400,6 +400,9 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     };
     for (int i = 0; nulls[i]; i++)
         kv(vm, nulls[i], REF_NULL);
+    char img[XENON_PATH_MAX + 64];
+    if (!strcmp(power, "Suspended") && vm_suspend_image_path(uuid, img, sizeof(img)))
+        kv(vm, "suspend_VDI", storage_suspend_vdi_ref(img));
     kv(vm, "PCI_bus", "");
     kv(vm, "ha_restart_priority", "");
     kv(vm, "recommendations", "");

@@ -7,7 +7,8 @@ allowed_operations of a suspended VM), the daemon is restarted and the
 VM is still Suspended (the state is the file), Async.VM.resume brings it
 back and it counts on from where it stopped (no restart from 0), the
 image is gone. A second suspend by a vm-operator, then hard_shutdown
-discards the image (Halted). The power states arrive by event.next to a
+discards the image (Halted). While Suspended, suspend_VDI is a VDI of
+type "suspend" at the image. The power states arrive by event.next to a
 session registered for "vm" and by event.from. Errors: VM_BAD_POWER_STATE
 for suspend of a Halted/Suspended VM and resume of a Running one,
 RBAC_PERMISSION_DENIED for a read-only user, FIELD_TYPE_ERROR for a
@@ -122,6 +123,11 @@ try:
           set(rec["allowed_operations"]) >= {"resume", "hard_shutdown"} and
           "start" not in rec["allowed_operations"] and rec["domid"] == -1 and
           rec["resident_on"] == "OpaqueRef:NULL", rec["allowed_operations"])
+    vdi = rec["suspend_VDI"]
+    vrec = env.call("VDI.get_record", s, vdi)[0] or {}
+    check("suspend_VDI: a VDI of type suspend at the image",
+          vrec.get("type") == "suspend" and vrec.get("location") == img and
+          vrec.get("virtual_size") == os.stat(img).st_size, (vdi, vrec))
     r = env.call("event.from", s, ["vm"], tok, 10.0)[0]
     check("event.from: the Suspended record arrives",
           any(x["ref"] == vm and x["snapshot"]["power_state"] == "Suspended" for x in r["events"]), r)
@@ -173,6 +179,10 @@ try:
     th2.join(30)
     check("event.next (registered as \"VM\") saw Running", seen2 == ["Running"], seen2)
     check("the image is gone", not os.path.exists(img))
+    vdi = env.call("VDI.get_by_uuid", s, vrec.get("uuid"))
+    check("... and so are suspend_VDI and its VDI",
+          env.call("VM.get_suspend_VDI", s, vm)[0] == "OpaqueRef:NULL" and vdi[1] and
+          vdi[1][0] == "UUID_INVALID", vdi)
 
     def resumed():
         c = counts(console()[len(before):])
