@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,9 @@ extern char **environ;
 
 /* How long clean_shutdown waits for the guest (XAPI: 1200 s). */
 #define CLEAN_SHUTDOWN_WAIT_S 600
+
+/* Held by suspend, resume and the discarding of an image (below). */
+static pthread_mutex_t image_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct vm_view {
     char ref[48], power[16], config[XENON_PATH_MAX + 300], name[256], uuid[37];
@@ -206,11 +210,22 @@ static json_object *vm_hard_shutdown(struct call *c)
         return NULL;
     if (!strcmp(v.power, "Suspended")) {
         /* As XAPI: the suspend image is discarded, the VM is Halted. */
-        char img[XENON_PATH_MAX + 64];
-        if (vm_suspend_image_path(v.uuid, img, sizeof(img)) && unlink(img) < 0 && errno != ENOENT)
-            return fail(c, "INTERNAL_ERROR", "cannot remove the suspend image", NULL);
-        vm_scan();
-        return void_result();
+        pthread_mutex_lock(&image_lock);
+        bool ok = view(c, &v);
+        if (ok && !strcmp(v.power, "Suspended")) {
+            char img[XENON_PATH_MAX + 64];
+            int rc = vm_suspend_image_path(v.uuid, img, sizeof(img)) ? unlink(img) : 0;
+            int e = errno;
+            vm_scan();
+            pthread_mutex_unlock(&image_lock);
+            if (rc < 0 && e != ENOENT)
+                return fail(c, "INTERNAL_ERROR", "cannot remove the suspend image", NULL);
+            return void_result();
+        }
+        pthread_mutex_unlock(&image_lock);
+        if (!ok)
+            return NULL;
+        /* resumed meanwhile: shut down as what it is now */
     }
     if (strcmp(v.power, "Paused") && !need_state(c, &v, "Running"))
         return NULL;
@@ -269,7 +284,7 @@ static json_object *vm_unpause(struct call *c) { return pause_or_unpause(c, fals
  * asked through PV control, else paused) into its suspend image and goes;
  * the VM is Suspended while the image is there. Only a VM with a
  * definition: the image is restored as that VM. */
-static json_object *vm_suspend(struct call *c)
+static json_object *suspend_locked(struct call *c)
 {
     struct vm_view v;
     if (!view(c, &v) || !need_state(c, &v, "Running"))
@@ -289,15 +304,19 @@ static json_object *vm_suspend(struct call *c)
     return libxenon_ok(c, rc, msg) ? void_result() : NULL;
 }
 
-static json_object *resume_vm(struct call *c, int paused_arg)
+/* Suspend, resume and the discarding of an image are one at a time, each
+ * checking the power state under the lock: two suspends of a VM would
+ * otherwise write one file, two resumes restore it twice. */
+static json_object *vm_suspend(struct call *c)
 {
-    bool ok, force_ok;
-    bool paused = arg_bool(c, paused_arg, &ok);
-    if (!ok)
-        return NULL;
-    (void)arg_bool(c, paused_arg + 1, &force_ok);     /* force: nothing to force here */
-    if (!force_ok)
-        return NULL;
+    pthread_mutex_lock(&image_lock);
+    json_object *r = suspend_locked(c);
+    pthread_mutex_unlock(&image_lock);
+    return r;
+}
+
+static json_object *resume_locked(struct call *c, bool paused)
+{
     struct vm_view v;
     if (!view(c, &v) || !need_state(c, &v, "Suspended"))
         return NULL;
@@ -310,6 +329,21 @@ static json_object *resume_vm(struct call *c, int paused_arg)
     unlink(img);
     vm_scan();
     return void_result();
+}
+
+static json_object *resume_vm(struct call *c, int paused_arg)
+{
+    bool ok, force_ok;
+    bool paused = arg_bool(c, paused_arg, &ok);
+    if (!ok)
+        return NULL;
+    (void)arg_bool(c, paused_arg + 1, &force_ok);     /* force: nothing to force here */
+    if (!force_ok)
+        return NULL;
+    pthread_mutex_lock(&image_lock);
+    json_object *r = resume_locked(c, paused);
+    pthread_mutex_unlock(&image_lock);
+    return r;
 }
 
 /* VM.resume(vm, start_paused, force); VM.resume_on(vm, host, ...). */

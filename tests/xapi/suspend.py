@@ -12,7 +12,8 @@ type "suspend" at the image. The power states arrive by event.next to a
 session registered for "vm" and by event.from. Errors: VM_BAD_POWER_STATE
 for suspend of a Halted/Suspended VM and resume of a Running one,
 RBAC_PERMISSION_DENIED for a read-only user, FIELD_TYPE_ERROR for a
-non-bool start_paused. Skips (77) without /dev/kvm."""
+non-bool start_paused. Two suspends (two resumes) at once: one does it,
+the other gets VM_BAD_POWER_STATE, and the image is good. Skips (77) without /dev/kvm."""
 import os
 import re
 import stat
@@ -191,6 +192,27 @@ try:
     c = resumed() or [0]
     check(f"from where it stopped (last before {last}, first after {c[0]})",
           last < c[0] <= last + 50 and c == list(range(c[0], c[0] + len(c))), c[:5])
+
+    def both(method, *args):
+        out = []
+        ts = [threading.Thread(target=lambda: out.append(env.call(method, s, vm, *args)[1]))
+              for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(120)
+        return sorted(out, key=lambda e: e is not None)
+    errs = both("VM.suspend")
+    check("two suspends at once: one succeeds, the other VM_BAD_POWER_STATE",
+          errs[0] is None and errs[1] and errs[1][0] == "VM_BAD_POWER_STATE" and
+          power(s, vm) == "Suspended", errs)
+    mark = console()
+    errs = both("VM.resume", False, False)
+    check("two resumes at once: one succeeds, the other VM_BAD_POWER_STATE",
+          errs[0] is None and errs[1] and errs[1][0] == "VM_BAD_POWER_STATE" and
+          power(s, vm) == "Running", errs)
+    check("one domain of it runs", env.xl("list").stdout.count("counter") == 1, env.xl("list").stdout)
+    check("and counts on", xapienv.wait_for(lambda: len(counts(console()[len(mark):])) > 50, 60))
 
     r, e = env.call("VM.suspend", bob, vm)
     check("a vm-operator suspends it again", e is None and power(s, vm) == "Suspended", e)
