@@ -7,7 +7,8 @@ what came after; register adds classes to the set, unregister takes them
 away (a removed class no longer wakes it); the registration is the
 session's own (another session is not registered); a backlog beyond the
 event log (8192 events, here from event.inject) is EVENTS_LOST, after
-which event.next goes on from now. Needs no KVM."""
+which event.next goes on from now; a blocked event.next ends with
+SESSION_INVALID when its session logs out. Needs no KVM."""
 import http.client
 import json
 import os
@@ -102,6 +103,16 @@ try:
     r, e = env.call("event.next", s)
     check("after EVENTS_LOST event.next goes on from now",
           e is None and [(x["operation"], x["ref"]) for x in r] == [("del", task2)], (r, e))
+
+    gone, _ = env.call("session.login_with_password", "root", "secret")
+    env.call("event.register", gone, ["task"])
+    t, out = in_thread(lambda: env.call("event.next", gone))
+    t.join(0.5)
+    env.call("session.logout", gone)
+    t.join(20)
+    check("a blocked event.next of a session that logs out: SESSION_INVALID",
+          not t.is_alive() and out.get("r", (None, None))[1] and out["r"][1][0] == "SESSION_INVALID",
+          out)
     check("the daemon still serves", env.alive())
 finally:
     env.close()
