@@ -1,10 +1,11 @@
 /* VM lifecycle through libxenon: start (from the VM's xl.cfg definition,
  * in a helper process: see vm_start_helper.c), clean_shutdown (waits until
  * the domain is gone, as XAPI), hard_shutdown, clean_reboot, pause,
- * unpause. VM_BAD_POWER_STATE [vm, expected, actual] where XAPI gives it. */
+ * unpause, suspend and resume (vm_suspend.h). VM_BAD_POWER_STATE [vm, expected, actual] where XAPI gives it. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,14 +16,18 @@
 #include "dispatch.h"
 #include "model.h"
 #include "vm_scan.h"
+#include "vm_suspend.h"
 
 extern char **environ;
 
 /* How long clean_shutdown waits for the guest (XAPI: 1200 s). */
 #define CLEAN_SHUTDOWN_WAIT_S 600
 
+/* Held by suspend, resume and the discarding of an image (below). */
+static pthread_mutex_t image_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct vm_view {
-    char ref[48], power[16], config[XENON_PATH_MAX + 300], name[256];
+    char ref[48], power[16], config[XENON_PATH_MAX + 300], name[256], uuid[37];
     long domid;
     bool control;
 };
@@ -40,6 +45,8 @@ static bool view(struct call *c, struct vm_view *v)
         snprintf(v->ref, sizeof(v->ref), "%s", ref);
         if (json_object_object_get_ex(r, "power_state", &f))
             snprintf(v->power, sizeof(v->power), "%s", json_object_get_string(f));
+        if (json_object_object_get_ex(r, "uuid", &f))
+            snprintf(v->uuid, sizeof(v->uuid), "%s", json_object_get_string(f));
         if (json_object_object_get_ex(r, "name_label", &f))
             snprintf(v->name, sizeof(v->name), "%s", json_object_get_string(f));
         if (json_object_object_get_ex(r, "domid", &f))
@@ -90,28 +97,19 @@ static bool libxenon_ok(struct call *c, int rc, char *msg)
     return false;
 }
 
-static json_object *start_vm(struct call *c, bool paused)
+/* Run `xenon-xapi` with argv (a helper mode: vm_start_helper.h,
+ * vm_suspend.h) and wait for it; its last line of output is the error. */
+static bool run_helper(struct call *c, char **argv, const char *what)
 {
-    struct vm_view v;
-    if (!view(c, &v) || !need_state(c, &v, "Halted"))
-        return NULL;
-    if (!v.config[0])
-        return fail(c, "OPERATION_NOT_ALLOWED", "the VM has no definition to start from", NULL);
-    char uuid[37];
-    model_lock();
-    json_object *r = model_get("VM", v.ref), *f;
-    snprintf(uuid, sizeof(uuid), "%s",
-             r && json_object_object_get_ex(r, "uuid", &f) ? json_object_get_string(f) : "");
-    model_unlock();
     int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) < 0)
-        return fail(c, "INTERNAL_ERROR", "pipe", NULL);
+    if (pipe2(pfd, O_CLOEXEC) < 0) {
+        fail(c, "INTERNAL_ERROR", "pipe", NULL);
+        return false;
+    }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
     posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-    char *argv[] = { "xenon-xapi", "--create-domain", v.config, "--uuid", uuid,
-                     paused ? "--paused" : NULL, NULL };
     pid_t pid;
     int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -135,9 +133,28 @@ static json_object *start_vm(struct call *c, bool paused)
         while ((nl = strrchr(out, '\n')) && !nl[1])
             *nl = 0;
         const char *last = strrchr(out, '\n');
-        return fail(c, "INTERNAL_ERROR", last ? last + 1 : *out ? out : "cannot start the VM", NULL);
+        fail(c, "INTERNAL_ERROR", last ? last + 1 : *out ? out : what, NULL);
+        return false;
     }
-    return void_result();
+    return true;
+}
+
+static json_object *start_vm(struct call *c, bool paused)
+{
+    struct vm_view v;
+    if (!view(c, &v) || !need_state(c, &v, "Halted"))
+        return NULL;
+    if (!v.config[0])
+        return fail(c, "OPERATION_NOT_ALLOWED", "the VM has no definition to start from", NULL);
+    char uuid[37];
+    model_lock();
+    json_object *r = model_get("VM", v.ref), *f;
+    snprintf(uuid, sizeof(uuid), "%s",
+             r && json_object_object_get_ex(r, "uuid", &f) ? json_object_get_string(f) : "");
+    model_unlock();
+    char *argv[] = { "xenon-xapi", "--create-domain", v.config, "--uuid", uuid,
+                     paused ? "--paused" : NULL, NULL };
+    return run_helper(c, argv, "cannot start the VM") ? void_result() : NULL;
 }
 
 static json_object *vm_start(struct call *c)
@@ -191,6 +208,25 @@ static json_object *vm_hard_shutdown(struct call *c)
     struct vm_view v;
     if (!view(c, &v))
         return NULL;
+    if (!strcmp(v.power, "Suspended")) {
+        /* As XAPI: the suspend image is discarded, the VM is Halted. */
+        pthread_mutex_lock(&image_lock);
+        bool ok = view(c, &v);
+        if (ok && !strcmp(v.power, "Suspended")) {
+            char img[XENON_PATH_MAX + 64];
+            int rc = vm_suspend_image_path(v.uuid, img, sizeof(img)) ? unlink(img) : 0;
+            int e = errno;
+            vm_scan();
+            pthread_mutex_unlock(&image_lock);
+            if (rc < 0 && e != ENOENT)
+                return fail(c, "INTERNAL_ERROR", "cannot remove the suspend image", NULL);
+            return void_result();
+        }
+        pthread_mutex_unlock(&image_lock);
+        if (!ok)
+            return NULL;
+        /* resumed meanwhile: shut down as what it is now */
+    }
     if (strcmp(v.power, "Paused") && !need_state(c, &v, "Running"))
         return NULL;
     char *msg = NULL;
@@ -244,6 +280,76 @@ static json_object *pause_or_unpause(struct call *c, bool pause)
 static json_object *vm_pause(struct call *c) { return pause_or_unpause(c, true); }
 static json_object *vm_unpause(struct call *c) { return pause_or_unpause(c, false); }
 
+/* As XAPI's VM.suspend: the domain is saved (xenon_domain_save: the guest
+ * asked through PV control, else paused) into its suspend image and goes;
+ * the VM is Suspended while the image is there. Only a VM with a
+ * definition: the image is restored as that VM. */
+static json_object *suspend_locked(struct call *c)
+{
+    struct vm_view v;
+    if (!view(c, &v) || !need_state(c, &v, "Running"))
+        return NULL;
+    char img[XENON_PATH_MAX + 64];
+    if (!v.config[0] || !vm_suspend_image_path(v.uuid, img, sizeof(img)))
+        return fail(c, "OPERATION_NOT_ALLOWED", "only a VM with a definition can be suspended", NULL);
+    if (vm_suspend_dir_make() < 0)
+        return fail(c, "INTERNAL_ERROR", "cannot make the suspend directory", NULL);
+    char *msg = NULL;
+    size_t ml;
+    FILE *err = open_memstream(&msg, &ml);
+    struct xenon_save_stats st;
+    int rc = xenon_domain_save(&vm_paths, (unsigned)v.domid, img, 0, &st, err);
+    fclose(err);
+    vm_scan();
+    return libxenon_ok(c, rc, msg) ? void_result() : NULL;
+}
+
+/* Suspend, resume and the discarding of an image are one at a time, each
+ * checking the power state under the lock: two suspends of a VM would
+ * otherwise write one file, two resumes restore it twice. */
+static json_object *vm_suspend(struct call *c)
+{
+    pthread_mutex_lock(&image_lock);
+    json_object *r = suspend_locked(c);
+    pthread_mutex_unlock(&image_lock);
+    return r;
+}
+
+static json_object *resume_locked(struct call *c, bool paused)
+{
+    struct vm_view v;
+    if (!view(c, &v) || !need_state(c, &v, "Suspended"))
+        return NULL;
+    char img[XENON_PATH_MAX + 64];
+    if (!vm_suspend_image_path(v.uuid, img, sizeof(img)))
+        return fail(c, "INTERNAL_ERROR", "no suspend image", NULL);
+    char *argv[] = { "xenon-xapi", "--restore-domain", img, paused ? "--paused" : NULL, NULL };
+    if (!run_helper(c, argv, "cannot resume the VM"))
+        return NULL;        /* the image stays: the VM is still Suspended */
+    unlink(img);
+    vm_scan();
+    return void_result();
+}
+
+static json_object *resume_vm(struct call *c, int paused_arg)
+{
+    bool ok, force_ok;
+    bool paused = arg_bool(c, paused_arg, &ok);
+    if (!ok)
+        return NULL;
+    (void)arg_bool(c, paused_arg + 1, &force_ok);     /* force: nothing to force here */
+    if (!force_ok)
+        return NULL;
+    pthread_mutex_lock(&image_lock);
+    json_object *r = resume_locked(c, paused);
+    pthread_mutex_unlock(&image_lock);
+    return r;
+}
+
+/* VM.resume(vm, start_paused, force); VM.resume_on(vm, host, ...). */
+static json_object *vm_resume(struct call *c) { return resume_vm(c, 2); }
+static json_object *vm_resume_on(struct call *c) { return resume_vm(c, 3); }
+
 const struct xapi_method vm_methods[] = {
     { "VM.start", 4, ROLE_VM_OPERATOR, M_ASYNC, vm_start },
     { "VM.start_on", 5, ROLE_VM_OPERATOR, M_ASYNC, vm_start_on },
@@ -253,5 +359,8 @@ const struct xapi_method vm_methods[] = {
     { "VM.hard_reboot", 2, ROLE_VM_OPERATOR, M_ASYNC, vm_hard_reboot },
     { "VM.pause", 2, ROLE_VM_OPERATOR, M_ASYNC, vm_pause },
     { "VM.unpause", 2, ROLE_VM_OPERATOR, M_ASYNC, vm_unpause },
+    { "VM.suspend", 2, ROLE_VM_OPERATOR, M_ASYNC, vm_suspend },
+    { "VM.resume", 4, ROLE_VM_OPERATOR, M_ASYNC, vm_resume },
+    { "VM.resume_on", 5, ROLE_VM_OPERATOR, M_ASYNC, vm_resume_on },
     { NULL, 0, 0, 0, NULL },
 };

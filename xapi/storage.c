@@ -29,6 +29,7 @@ static pthread_mutex_t scan_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_object *scanned;
 static json_object *images;             /* locked: the same, as last put */
 static json_object *external_paths;     /* locked: VDI ref -> path, outside the SR */
+static json_object *suspend_refs;       /* locked: those of them that are suspend images */
 static int64_t fs_size, fs_used;        /* locked: the SR's file system */
 
 void storage_config(const char *dir)
@@ -201,6 +202,15 @@ const char *storage_vdi_ref(const char *path)
             external_paths = json_object_new_object();
         json_object_object_add(external_paths, ref, json_object_new_string(path));
     }
+    return ref;
+}
+
+const char *storage_suspend_vdi_ref(const char *path)
+{
+    const char *ref = storage_vdi_ref(path);
+    if (!suspend_refs)
+        suspend_refs = json_object_new_object();
+    json_object_object_add(suspend_refs, ref, NULL);
     return ref;
 }
 
@@ -389,13 +399,18 @@ void storage_put(void)
     json_object *gone = json_object_new_array();
     if (external_paths) {
         json_object_object_foreach(external_paths, ref, p) {
-            json_object *l;
-            if (!json_object_object_get_ex(by_vdi, ref, &l)) {
+            json_object *l = NULL;
+            const char *path = json_object_get_string(p);
+            struct stat st;
+            bool susp = suspend_refs && json_object_object_get_ex(suspend_refs, ref, NULL);
+            if (susp && stat(path, &st) < 0) {      /* resumed or discarded */
+                json_object_object_del(suspend_refs, ref);
+                susp = false;
+            }
+            if (!json_object_object_get_ex(by_vdi, ref, &l) && !susp) {
                 json_object_array_add(gone, json_object_new_string(ref));
                 continue;
             }
-            const char *path = json_object_get_string(p);
-            struct stat st;
             json_object *img = NULL;
             if (stat(path, &st) == 0) {
                 img = json_object_new_object();
@@ -406,7 +421,11 @@ void storage_put(void)
             }
             uuid_of("vdi", path, u);
             json_object_array_add(vdis, json_object_new_string(ref));
-            model_put("VDI", ref, vdi_record(u, path, srref, img, json_object_get(l)));
+            json_object *rec = vdi_record(u, path, srref, img,
+                                          l ? json_object_get(l) : json_object_new_array());
+            if (susp)
+                kv(rec, "type", "suspend");
+            model_put("VDI", ref, rec);
             json_object_put(img);
             json_object_object_add(seen_vdi, ref, NULL);
         }

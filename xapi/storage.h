@@ -26,6 +26,9 @@ void storage_scan(void);
 /* locked: the VDI reference of a disk image path (made absolute against
  * nothing: paths in definitions are taken as written). */
 const char *storage_vdi_ref(const char *path);
+/* locked: the same for a VM's suspend image (vm_suspend.h): a VDI of
+ * type "suspend" in the second SR for as long as the file is there. */
+const char *storage_suspend_vdi_ref(const char *path);
 
 /* locked: put the SR, PBD and VDI records (VDI.VBDs from the VBD records
  * in the model), drop those no longer there, and the host's PBDs and the

@@ -25,6 +25,7 @@
 #include "storage.h"
 #include "vm_devices.h"
 #include "vm_meta.h"
+#include "vm_suspend.h"
 
 struct xenon_paths vm_paths;
 static char vm_dir[XENON_PATH_MAX];
@@ -246,7 +247,9 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     const char *power = "Halted";
     if (dom0 || (dom && dom->running))
         power = dom && dom->paused ? "Paused" : "Running";
-    bool live = strcmp(power, "Halted") != 0;
+    else if (def && vm_suspend_image_exists(def->uuid))
+        power = "Suspended";    /* the image is the VM (vm_suspend.h) */
+    bool live = strcmp(power, "Halted") && strcmp(power, "Suspended");
     int64_t max_kb = dom && live ? (int64_t)dom->max_kb : def ? def->max_kb : 0;
     int64_t target_kb = dom && live ? (int64_t)dom->target_kb : def ? def->target_kb : 0;
     int vcpus = dom && live ? (int)dom->vcpus : def ? def->vcpus : 1;
@@ -356,9 +359,11 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     json_object *ops = json_object_new_array();
     static const char *const halted_ops[] = { "start", "start_on", NULL };
     static const char *const running_ops[] = { "clean_shutdown", "hard_shutdown", "clean_reboot", "hard_reboot",
-                                               "pause", NULL };
+                                               "pause", "suspend", NULL };
     static const char *const paused_ops[] = { "unpause", "hard_shutdown", NULL };
+    static const char *const suspended_ops[] = { "resume", "resume_on", "hard_shutdown", NULL };
     const char *const *list = dom0 ? (const char *const[]){ NULL }
+                              : !strcmp(power, "Suspended") ? suspended_ops
                               : !live ? (def ? halted_ops : (const char *const[]){ NULL })
                               : !strcmp(power, "Paused") ? paused_ops : running_ops;
     for (int i = 0; list[i]; i++)
@@ -395,6 +400,9 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     };
     for (int i = 0; nulls[i]; i++)
         kv(vm, nulls[i], REF_NULL);
+    char img[XENON_PATH_MAX + 64];
+    if (!strcmp(power, "Suspended") && vm_suspend_image_path(uuid, img, sizeof(img)))
+        kv(vm, "suspend_VDI", storage_suspend_vdi_ref(img));
     kv(vm, "PCI_bus", "");
     kv(vm, "ha_restart_priority", "");
     kv(vm, "recommendations", "");

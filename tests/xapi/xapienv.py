@@ -73,11 +73,21 @@ class Env:
         web = os.path.join(BUILD, "xapi", "web")       # the web console, as built
         args += ["--web-dir", web]
         args += list(extra_args)
+        self.args = args
         self.log = open(os.path.join(self.tmp, "xapi.log"), "w")
-        self.xapi = subprocess.Popen(args, env=self.env, stdout=self.log, stderr=self.log)
+        self.start_daemon()
+
+    def start_daemon(self):
+        self.xapi = subprocess.Popen(self.args, env=self.env, stdout=self.log, stderr=self.log)
         if not wait_for(self.up, 10):
             self.close()
             raise SystemExit("xenon-xapi did not start")
+
+    def restart_daemon(self):
+        """Stop the daemon (SIGTERM) and start it again on the same world."""
+        self.xapi.send_signal(signal.SIGTERM)
+        self.xapi.wait(timeout=10)
+        self.start_daemon()
 
     def up(self):
         try:

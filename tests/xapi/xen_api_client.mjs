@@ -3,7 +3,7 @@
 //
 // With its default transport (auto: JSON-RPC first) it connects, follows
 // events, lists the VMs with the fields Xen Orchestra reads; with a VM
-// name it runs callAsync('VM.start'), clean_shutdown and hard_shutdown and
+// name it runs callAsync('VM.start'), clean_shutdown, hard_shutdown, suspend/resume and
 // sees each power-state change arrive by event (its object cache changes
 // only through event.from); with an xl.cfg it expects a VM created by
 // `xl create` (done by the caller after "READY xl") to appear.
@@ -121,7 +121,7 @@ if (vmName) {
   const state = () => xapi.getObject(ref).power_state
   const cycle = async (op, want) => {
     const before = (seen[ref] ?? []).length
-    await xapi.callAsync(op, ref, ...(op === 'VM.start' ? [false, false] : []))
+    await xapi.callAsync(op, ref, ...(op === 'VM.start' || op === 'VM.resume' ? [false, false] : []))
     await waitFor(`${op} -> ${want}`, () => state() === want)
     check(`${op}: the task succeeded and ${want} arrived by event`,
       (seen[ref] ?? []).slice(before).includes(want))
@@ -159,6 +159,14 @@ if (vmName) {
     xapi.getObject(ref).domid !== domid2 && state() === 'Running')
   await cycle('VM.clean_shutdown', 'Halted')
   await cycle('VM.start', 'Running')
+  // Suspend and resume twice: the image is the Suspended VM (the guest
+  // is asked through PV control if it answers, else paused and saved).
+  for (let i = 0; i < 2; i++) {
+    await cycle('VM.suspend', 'Suspended')
+    check('a suspended VM has no domid and resides nowhere',
+      xapi.getObject(ref).domid === -1 && xapi.getObject(ref).resident_on === 'OpaqueRef:NULL')
+    await cycle('VM.resume', 'Running')
+  }
   await cycle('VM.hard_shutdown', 'Halted')
   try {
     await xapi.callAsync('VM.hard_shutdown', ref)

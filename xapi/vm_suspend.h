@@ -1,0 +1,26 @@
+/* Suspended VMs (VM.suspend / VM.resume): a suspended VM is its saved
+ * image, STATE_DIR/suspend/<VM uuid>.xl (xl save's format, mode 0600, in
+ * a directory of mode 0700), and nothing else: a VM with a definition,
+ * no domain and an image is Suspended, across daemon restarts too.
+ * VM.resume restores it in `xenon-xapi --restore-domain FILE` (a fresh
+ * process, for the same reason as --create-domain: the domain's monitor
+ * must inherit nothing of the daemon). */
+#ifndef XAPI_VM_SUSPEND_H
+#define XAPI_VM_SUSPEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The image path of the VM `uuid` (a canonical UUID; false otherwise, or
+ * when it does not fit). */
+bool vm_suspend_image_path(const char *uuid, char *out, size_t n);
+/* Whether the VM has a suspend image (a regular file). */
+bool vm_suspend_image_exists(const char *uuid);
+/* Make the suspend directory (mode 0700); 0 or -1 (errno). */
+int vm_suspend_dir_make(void);
+
+/* The helper's body: restore FILE, left paused when asked. Exit status
+ * 0 when the domain runs; errors on stderr. */
+int vm_restore_helper(const char *file, bool paused);
+
+#endif
