@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""xl migrate to localhost (issue 14): xl's own handshake over the pipe of
+an "ssh" command, here a wrapper (-s) that ignores HOST and runs `xl
+migrate-receive` on this machine with the same xenstored and state
+directory, keeping a copy of the stream it was sent.
+
+`migrate.py`: the counter guest (no PV control: paused, not asked) moves;
+afterwards one domain called "counter" runs, under a new domid, and counts
+on from where it was (no number missing or repeated, no new boot); the
+stream is accepted by Debian's verify-stream-v2. Then the failure cases,
+each of which must leave exactly the source running under its own name
+and domid: a receiver killed in the middle of the stream, and a receiver
+that refuses the domain (a domain of the name NAME--incoming exists
+there already).
+
+`migrate.py smp`: the 4-vCPU resume guest (guests/resume) moves twice and
+goes on with its next round, every check passing, all 4 vCPUs counting.
+Skips (77) without /dev/kvm."""
+import os
+import re
+import stat
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import xl_test as t  # noqa: E402
+from xl_test import check  # noqa: E402
+from save_restore import counts, verify, ROUND  # noqa: E402
+
+WRAPPER = r"""#!/bin/sh
+# As `ssh HOST xl migrate-receive ...`: $1 is HOST, then "xl migrate-receive".
+shift 3
+case "$MIGRATE_MODE" in
+kill)
+    # The receiver dies (SIGKILL) once it has taken $MIGRATE_AT bytes.
+    exec 3<&0       # an asynchronous command's stdin is /dev/null otherwise
+    "$XL_BIN" migrate-receive "$@" <&3 &
+    r=$!
+    spool="$XENON_RUN_DIR/migrate-receive-$r.stream"
+    while kill -0 $r 2>/dev/null; do
+        if [ -f "$spool" ] && [ "$(stat -c %s "$spool")" -ge "$MIGRATE_AT" ]; then
+            kill -KILL $r
+            break
+        fi
+        sleep 0.001
+    done
+    wait $r
+    exit 1 ;;
+*)
+    # A copy of the stream through tee, which must not hold the channel
+    # back to the sender: the receiver alone answers there, and its exit
+    # ends it (as ssh ends with the remote command).
+    fifo="$XENON_RUN_DIR/fake-ssh-$$.fifo"
+    mkfifo -m 600 "$fifo"
+    exec 3<&0
+    tee "$MIGRATE_CAPTURE" <&3 >"$fifo" 2>/dev/null 3<&- &
+    exec 3<&- "$XL_BIN" migrate-receive "$@" <"$fifo" ;;
+esac
+"""
+
+
+def wrapper(e):
+    path = os.path.join(e.tmp, "fake-ssh")
+    with open(path, "w") as f:
+        f.write(WRAPPER)
+    os.chmod(path, stat.S_IRWXU)
+    e.env["XL_BIN"] = t.XL
+    return path
+
+
+def guests(e):
+    return sorted(n for n in e.rows() if n != "Domain-0")
+
+
+def domid_of(e, name):
+    r = e.rows().get(name)
+    return int(r.group(2)) if r else None
+
+
+def migrate(e, ssh, name, mode="", capture=None, at=0, extra=()):
+    e.env["MIGRATE_MODE"] = mode
+    e.env["MIGRATE_CAPTURE"] = capture or os.devnull
+    e.env["MIGRATE_AT"] = str(at)
+    return e.xl("migrate", "-s", ssh, "--debug", *extra, name, "localhost", timeout=120)
+
+
+def run(e):
+    t.need_kvm()
+    ssh = wrapper(e)
+    cfg = e.cfg("counter.cfg", 'name = "counter"\ntype = "pvh"\n'
+                'kernel = "guests/guest-counter-64"\nmemory = 16\nvcpus = 1\n')
+    rc, _, err = e.xl("create", cfg)
+    check("create counter", rc == 0, err)
+    log = lambda: e.console_log("counter")  # noqa: E731
+    check("it counts", t.wait_for(lambda: len(counts(log())) > 50, 30))
+    src = domid_of(e, "counter")
+
+    # A receiver killed mid-stream: the source resumes, alone, as it was.
+    rc, _, err = migrate(e, ssh, "counter", "kill", at=40000)
+    check("killed receiver: xl migrate fails", rc != 0, err)
+    check("killed receiver: the sender says it resumes", "resuming at sender" in err, err)
+    rows = guests(e)
+    check("killed receiver: only the source, under its name and domid",
+          rows == ["counter"] and domid_of(e, "counter") == src, (rows, err))
+    n = len(counts(log()))
+    check("killed receiver: the source counts on",
+          t.wait_for(lambda: len(counts(log())) > n + 50, 30))
+
+    # A receiver that refuses the domain: its name--incoming is taken there.
+    blk = e.cfg("blocker.cfg", 'name = "counter--incoming"\ntype = "pvh"\n'
+                'kernel = "guests/guest-counter-64"\nmemory = 16\nvcpus = 1\n')
+    rc, _, err = e.xl("create", "-p", blk)
+    check("create the blocker", rc == 0, err)
+    rc, _, err = migrate(e, ssh, "counter")
+    check("refusing receiver: xl migrate fails", rc != 0, err)
+    check("refusing receiver: it said why", "already exists" in err, err)
+    rows = guests(e)
+    check("refusing receiver: the source and the blocker only",
+          rows == ["counter", "counter--incoming"] and
+          domid_of(e, "counter") == src, (rows, err))
+    n = len(counts(log()))
+    check("refusing receiver: the source counts on",
+          t.wait_for(lambda: len(counts(log())) > n + 50, 30))
+    rc, _, err = e.xl("destroy", "counter--incoming")
+    check("destroy the blocker", rc == 0, err)
+
+    # The migration.
+    cap = os.path.join(e.tmp, "stream.save")
+    before = log()
+    rc, _, err = migrate(e, ssh, "counter", capture=cap)
+    check("xl migrate: exit 0", rc == 0, err)
+    check("xl migrate: the target reported success", "Migration successful" in err, err)
+    check("xl migrate --debug: the figures and the downtime", "vCPUs stopped" in err, err)
+    rows = guests(e)
+    check("after: one domain, called counter", rows == ["counter"], (rows, err))
+    dst = domid_of(e, "counter")
+    check("after: under a new domid", dst is not None and dst != src, (src, dst))
+    check("after: its /vm/UUID node survived the source's destroy",
+          len(e.xs_dir("/vm") or []) == 1, e.xs_dir("/vm"))
+    last = counts(before)[-1] if counts(before) else -1
+
+    def resumed():
+        c = counts(log()[len(before):])
+        return len(c) > 50 and c
+    check("after: it counts", t.wait_for(resumed, 30), log()[-300:])
+    after = counts(log()[len(before):])
+    check("after: it went on from where it was", bool(after) and last < after[0] <= last + 2,
+          (last, after[:3]))
+    check("after: no number missing or repeated",
+          after == list(range(after[0], after[0] + len(after))), after[:10])
+    check("after: the guest did not boot again", "counter: up" not in log()[len(before):])
+    v = verify(cap)
+    if v is not None:
+        check("verify-stream-v2 accepts the stream sent", v.returncode == 0,
+              (v.stdout + v.stderr)[-1500:])
+    rc, _, err = e.xl("destroy", "counter")
+    check("destroy the migrated domain", rc == 0, err)
+    e.check_empty("after destroy")
+
+
+def run_smp(e):
+    t.need_kvm()
+    ssh = wrapper(e)
+    cfg = e.cfg("resume.cfg", 'name = "resume"\ntype = "pvh"\n'
+                'kernel = "guests/guest-resume-64"\nmemory = 32\nvcpus = 4\n')
+    rc, _, err = e.xl("create", cfg)
+    check("create resume (4 vCPUs)", rc == 0, err)
+    log = lambda: e.console_log("resume")  # noqa: E731
+    rounds = lambda text: ROUND.findall(text)  # noqa: E731
+    check("it runs its rounds", t.wait_for(lambda: len(rounds(log())) >= 3, 60), log()[-300:])
+    for cycle in (1, 2):
+        src = domid_of(e, "resume")
+        before = log()
+        cap = os.path.join(e.tmp, f"resume-{cycle}.save")
+        rc, _, err = migrate(e, ssh, "resume", capture=cap)
+        check(f"migrate {cycle}: exit 0", rc == 0, err)
+        rows = guests(e)
+        dst = domid_of(e, "resume")
+        check(f"migrate {cycle}: one domain, new domid", rows == ["resume"] and
+              dst != src, (rows, src, dst))
+        check(f"migrate {cycle}: rounds go on",
+              t.wait_for(lambda: len(rounds(log()[len(before):])) >= 3, 60), log()[-300:])
+        new = rounds(log()[len(before):])
+        # Every round of the whole log, before and after: the guest went
+        # on with the next one, none lost or run twice.
+        nums = [int(r[0]) for r in rounds(log())]
+        check(f"migrate {cycle}: the rounds go on one after another",
+              bool(nums) and nums == list(range(nums[0], nums[0] + 10 * len(nums), 10)),
+              nums[-8:])
+        check(f"migrate {cycle}: every round passes, 4 vCPUs",
+              all(r[1].startswith("ok") and r[2] == "4" for r in new), new[:3])
+        check(f"migrate {cycle}: the guest did not boot again",
+              "resume guest" not in log()[len(before):])
+        v = verify(cap)
+        if v is not None:
+            check(f"migrate {cycle}: verify-stream-v2 accepts the stream",
+                  v.returncode == 0, (v.stdout + v.stderr)[-1500:])
+    check("no round failed at all", "FAIL" not in log(),
+          [ln for ln in log().splitlines() if "FAIL" in ln][:3])
+    rc, _, err = e.xl("destroy", "resume")
+    check("destroy", rc == 0, err)
+    e.check_empty("after destroy")
+
+
+if __name__ == "__main__":
+    e = t.Env()
+    try:
+        {"smp": run_smp}.get(sys.argv[1] if sys.argv[1:] else "", run)(e)
+    finally:
+        e.close()
+    if t.failures:
+        print(f"FAILED: {len(t.failures)} check(s): " + "; ".join(t.failures))
+        sys.exit(1)
+    print("migrate: all checks passed")
