@@ -15,6 +15,10 @@ there already).
 
 `migrate.py smp`: the 4-vCPU resume guest (guests/resume) moves twice and
 goes on with its next round, every check passing, all 4 vCPUs counting.
+
+`migrate.py pv`: the same guest with PV control (guest-resume-pv) is asked
+to suspend, as for xl save; on the receiver its suspend returns 0 and its
+rounds go on.
 Skips (77) without /dev/kvm."""
 import os
 import re
@@ -202,10 +206,46 @@ def run_smp(e):
     e.check_empty("after destroy")
 
 
+def run_pv(e):
+    t.need_kvm()
+    ssh = wrapper(e)
+    cfg = e.cfg("resume-pv.cfg", 'name = "rpv"\ntype = "pvh"\n'
+                'kernel = "guests/guest-resume-pv-64"\nmemory = 32\nvcpus = 4\n')
+    rc, _, err = e.xl("create", cfg)
+    check("create resume-pv (4 vCPUs)", rc == 0, err)
+    log = lambda: e.console_log("rpv")  # noqa: E731
+    rounds = lambda text: ROUND.findall(text)  # noqa: E731
+    check("it runs its rounds", t.wait_for(lambda: len(rounds(log())) >= 3, 60), log()[-300:])
+    src = domid_of(e, "rpv")
+    before = log()
+    cap = os.path.join(e.tmp, "rpv.save")
+    rc, _, err = migrate(e, ssh, "rpv", capture=cap)
+    check("migrate: exit 0", rc == 0, err)
+    check("migrate: the guest suspended itself", "suspended by the guest" in err, err)
+    check("migrate: one domain, new domid", guests(e) == ["rpv"] and domid_of(e, "rpv") != src,
+          guests(e))
+    check("migrated: the guest's suspend returned 0 (a new domain)",
+          t.wait_for(lambda: "suspend returned 0" in log()[len(before):], 30), log()[-300:])
+    check("migrated: rounds go on",
+          t.wait_for(lambda: len(rounds(log()[len(before):])) >= 3, 60), log()[-300:])
+    new = rounds(log()[len(before):])
+    check("migrated: every round passes, 4 vCPUs",
+          all(r[1].startswith("ok") and r[2] == "4" for r in new), new[:4])
+    v = verify(cap)
+    if v is not None:
+        check("verify-stream-v2 accepts the stream", v.returncode == 0,
+              (v.stdout + v.stderr)[-1500:])
+    check("no round failed at all", "FAIL" not in log(),
+          [ln for ln in log().splitlines() if "FAIL" in ln][:3])
+    rc, _, err = e.xl("destroy", "rpv")
+    check("destroy", rc == 0, err)
+    e.check_empty("after destroy")
+
+
 if __name__ == "__main__":
     e = t.Env()
     try:
-        {"smp": run_smp}.get(sys.argv[1] if sys.argv[1:] else "", run)(e)
+        {"smp": run_smp, "pv": run_pv}.get(sys.argv[1] if sys.argv[1:] else "", run)(e)
     finally:
         e.close()
     if t.failures:
