@@ -123,8 +123,8 @@ int xenon_domain_save_resume(const struct xenon_paths *p, unsigned domid, bool s
                              FILE *err);
 
 /* xl migrate-receive: read the stream xl save writes from in_fd, checked
- * as it comes and kept in `spool` (a file, mode 0600, removed after), up
- * to libxl's END and not a byte beyond (the handshake goes on there);
+ * as it comes and kept in an unnamed file in RUN_DIR, up to libxl's END
+ * and not a byte beyond (the handshake goes on there);
  * then create the domain held, its name with `suffix` appended
  * (NAME--incoming; not with dc_override), and restore it. 0 with r filled (the domain exists, not
  * yet running), or -1 (err printed, nothing left). Then exactly one of
@@ -134,8 +134,7 @@ struct xenon_received {
     pid_t monitor;
     int go;                         /* the held domain's control connection */
 };
-int xenon_domain_receive(const struct xenon_paths *p, int in_fd, const char *spool,
-                         const char *suffix, struct domain_config *dc_override,
+int xenon_domain_receive(const struct xenon_paths *p, int in_fd, const char *suffix, struct domain_config *dc_override,
                          struct xenon_received *r, FILE *err);
 int xenon_domain_receive_go(const struct xenon_paths *p, struct xenon_received *r,
                             FILE *err);

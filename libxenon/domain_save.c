@@ -432,37 +432,54 @@ static int tee_read(void *ctx, void *buf, size_t len)
     return write_full(t->spool, buf, len) < 0 ? -errno : 0;
 }
 
-int xenon_domain_receive(const struct xenon_paths *p, int in_fd, const char *spool,
-                         const char *suffix, struct domain_config *dc_override,
+/* The spool: an unnamed file in RUN_DIR (O_TMPFILE), so that nothing is
+ * left by a receiver killed at any point; read again by its /proc path.
+ * A file system without O_TMPFILE gets a named file, unlinked at once. */
+static int open_spool(const struct xenon_paths *p, char *path, size_t n, FILE *err)
+{
+    int fd = open(p->run_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+        snprintf(path, n, "%s/migrate-receive-%d.stream", p->run_dir, (int)getpid());
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            unlink(path);
+    }
+    if (fd < 0 || fchmod(fd, 0600) < 0) {
+        fprintf(err, "migration: cannot make a spool file in %s: %s\n", p->run_dir,
+                strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    snprintf(path, n, "/proc/self/fd/%d", fd);
+    return fd;
+}
+
+int xenon_domain_receive(const struct xenon_paths *p, int in_fd, const char *suffix, struct domain_config *dc_override,
                          struct xenon_received *r, FILE *err)
 {
     struct restore_ctx c = { .p = p, .override = dc_override, .check = true,
                              .suffix = suffix, .go = -1, .fd = -1, .err = err };
-    char msg[512] = "";
+    char msg[512] = "", spool[XENON_PATH_MAX + 64];
     memset(r, 0, sizeof(*r));
     r->go = -1;
-    int sfd = open(spool, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (sfd < 0 || fchmod(sfd, 0600) < 0) {
-        fprintf(err, "migration: cannot open %s: %s\n", spool, strerror(errno));
-        if (sfd >= 0)
-            close(sfd);
+    int sfd = open_spool(p, spool, sizeof(spool), err);
+    if (sfd < 0)
         return -1;
-    }
     struct tee_src t = { in_fd, sfd };
     struct stream_source in = { .read = tee_read, .ctx = &t };
     int rc = restore_source(&c, &in, -1, msg, sizeof(msg));
-    close(sfd);
     if (rc < 0) {
         fprintf(err, "migration receiver: the stream: %s\n", msg);
         if (c.have_dc && !dc_override)
             domain_config_dispose(&c.dc);
-        unlink(spool);
+        close(sfd);
         return -1;
     }
     c.check = false;
     msg[0] = '\0';
     rc = restore_pass(&c, spool, msg, sizeof(msg));
-    unlink(spool);
+    close(sfd);
     if (!dc_override)
         domain_config_dispose(&c.dc);
     if (rc < 0 || c.go < 0) {

@@ -256,13 +256,10 @@ int main_migrate_receive(int argc, char **argv)
     stream_sink_fd(&out, &chan_out);
     if (migrate_send_banner(&out) < 0)
         return EXIT_FAILURE;
-    char spool[XENON_PATH_MAX + 64];
-    snprintf(spool, sizeof(spool), "%s/migrate-receive-%d.stream", paths.run_dir,
-             (int)getpid());
     /* The name comes with the stream's config: our copy is NAME--incoming
      * until the sender has given it up. */
     struct xenon_received r;
-    if (xenon_domain_receive(&paths, chan_in, spool, "--incoming", NULL, &r, stderr) < 0) {
+    if (xenon_domain_receive(&paths, chan_in, "--incoming", NULL, &r, stderr) < 0) {
         fprintf(stderr, "migration receiver: the domain could not be received\n");
         return 3;
     }

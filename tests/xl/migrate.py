@@ -36,19 +36,19 @@ WRAPPER = r"""#!/bin/sh
 shift 3
 case "$MIGRATE_MODE" in
 kill)
-    # The receiver dies (SIGKILL) once it has taken $MIGRATE_AT bytes.
-    exec 3<&0       # an asynchronous command's stdin is /dev/null otherwise
-    "$XL_BIN" migrate-receive "$@" <&3 &
+    # The receiver dies (SIGKILL) once it has been given $MIGRATE_AT bytes
+    # (fewer than the stream has): the fifo's write end stays open here, so
+    # it is killed waiting for more, not ended by an EOF.
+    fifo="$XENON_RUN_DIR/fake-ssh-$$.fifo"
+    mkfifo -m 600 "$fifo"
+    exec 3<&0
+    "$XL_BIN" migrate-receive "$@" <"$fifo" 3<&- &
     r=$!
-    spool="$XENON_RUN_DIR/migrate-receive-$r.stream"
-    while kill -0 $r 2>/dev/null; do
-        if [ -f "$spool" ] && [ "$(stat -c %s "$spool")" -ge "$MIGRATE_AT" ]; then
-            kill -KILL $r
-            break
-        fi
-        sleep 0.001
-    done
+    exec 4>"$fifo"
+    head -c "$MIGRATE_AT" <&3 >&4
+    kill -KILL $r
     wait $r
+    rm -f "$fifo"
     exit 1 ;;
 *)
     # A copy of the stream through tee, which must not hold the channel
@@ -59,6 +59,7 @@ kill)
     exec 3<&0
     tee "$MIGRATE_CAPTURE" <&3 >"$fifo" 2>/dev/null 3<&- &
     exec 3<&- "$XL_BIN" migrate-receive "$@" <"$fifo" ;;
+# (the fifos are in the test's run directory, removed with it)
 esac
 """
 
@@ -106,6 +107,10 @@ def run(e):
     rows = guests(e)
     check("killed receiver: only the source, under its name and domid",
           rows == ["counter"] and domid_of(e, "counter") == src, (rows, err))
+    run_dir = e.env["XENON_RUN_DIR"]
+    check("killed receiver: it left no spool file",
+          not [f for f in os.listdir(run_dir) if f.startswith("migrate-receive")],
+          os.listdir(run_dir))
     n = len(counts(log()))
     check("killed receiver: the source counts on",
           t.wait_for(lambda: len(counts(log())) > n + 50, 30))
