@@ -9,7 +9,8 @@ afterwards one domain called "counter" runs, under a new domid, and counts
 on from where it was (no number missing or repeated, no new boot); the
 stream is accepted by Debian's verify-stream-v2. Then the failure cases,
 each of which must leave exactly the source running under its own name
-and domid: a receiver killed in the middle of the stream, and a receiver
+and domid: no receiver (the ssh command fails), a receiver killed in the
+middle of the stream, and a receiver
 that refuses the domain (a domain of the name NAME--incoming exists
 there already).
 
@@ -99,6 +100,13 @@ def run(e):
     log = lambda: e.console_log("counter")  # noqa: E731
     check("it counts", t.wait_for(lambda: len(counts(log())) > 50, 30))
     src = domid_of(e, "counter")
+
+    # No receiver at all (the ssh command fails): nothing is stopped.
+    rc, _, err = e.xl("migrate", "-s", "false", "counter", "localhost", timeout=60)
+    check("no receiver: xl migrate fails, saying the stream ended before the banner",
+          rc != 0 and "banner" in err, err)
+    check("no receiver: the source alone, as it was",
+          guests(e) == ["counter"] and domid_of(e, "counter") == src, guests(e))
 
     # A receiver killed mid-stream: the source resumes, alone, as it was.
     rc, _, err = migrate(e, ssh, "counter", "kill", at=40000)
