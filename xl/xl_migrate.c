@@ -245,7 +245,7 @@ int main_migrate_receive(int argc, char **argv)
     while ((c = next_opt(argc, argv, "hdeprR", "migrate-receive", 0)) != -1)
         ;   /* -d debug, -e no console, -p paused, -r/-R remus: accepted */
     /* Our stdout is the channel: nothing else may be written there. */
-    int chan_out = dup(STDOUT_FILENO);
+    int chan_out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
     if (chan_out < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
         return EXIT_FAILURE;
     int chan_in = STDIN_FILENO;
