@@ -153,12 +153,11 @@ int main_migrate(int argc, char **argv)
     int status = EXIT_FAILURE;
     struct xenon_save_stats st = { 0 };
     bool saved = false, renamed = false;
-    double t0 = now_s();
-
     if (migrate_recv_banner(&in, err, sizeof(err)) < 0) {
         fprintf(stderr, "migration sender: %s\n", err);
         goto done;        /* nothing stopped yet */
     }
+    double t0 = now_s();  /* the save stops the domain first thing */
     if (xenon_domain_save_fd(&paths, domid, to, json,
                              XENON_SAVE_CHECKPOINT | XENON_SAVE_LEAVE_PAUSED, &st,
                              stderr) < 0) {
@@ -207,8 +206,8 @@ int main_migrate(int argc, char **argv)
     fprintf(stderr, "migration sender: Target reports successful startup.\n");
     if (debug)
         fprintf(stderr, "migration sender: %llu bytes, %llu pages with data, %llu zero "
-                "pages; stream %.3f s; vCPUs stopped from the save to the target's "
-                "report: %.3f ms (%s)\n", (unsigned long long)st.bytes,
+                "pages; stream %.3f s; downtime (the save's start to the target's "
+                "report): %.3f ms (%s)\n", (unsigned long long)st.bytes,
                 (unsigned long long)st.pages_data, (unsigned long long)st.pages_zero,
                 t_sent - t0, (now_s() - t0) * 1e3,
                 st.suspended ? "suspended by the guest" : "paused");
