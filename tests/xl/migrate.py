@@ -148,7 +148,7 @@ def run(e):
     check("xl migrate: exit 0", rc == 0, err)
     check("xl migrate: the target reported success", "Migration successful" in err, err)
     check("xl migrate --debug: the figures and the downtime", "downtime" in err, err)
-    print("note: " + "".join(ln for ln in err.splitlines(True) if "vCPUs stopped" in ln).strip())
+    print("note: " + "".join(ln for ln in err.splitlines(True) if "downtime" in ln).strip())
     rows = guests(e)
     check("after: one domain, called counter", rows == ["counter"], (rows, err))
     dst = domid_of(e, "counter")
