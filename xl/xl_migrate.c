@@ -72,16 +72,25 @@ static pid_t spawn_receiver(const char *rune, int *to, int *from)
     return pid;
 }
 
-static char *domain_name(unsigned domid)
+/* The domain's name (malloc'd), and its uuid into uuid[37] if asked. */
+static char *domain_name_uuid(unsigned domid, char *uuid)
 {
     int n = 0;
     struct xenon_dominfo *v = list_domains(&n);
     char *name = NULL;
     for (int i = 0; i < n && !name; i++)
-        if (v[i].domid == domid)
+        if (v[i].domid == domid) {
             name = strdup(v[i].name);
+            if (uuid)
+                snprintf(uuid, 37, "%s", v[i].uuid);
+        }
     free(v);
     return name;
+}
+
+static char *domain_name(unsigned domid)
+{
+    return domain_name_uuid(domid, NULL);
 }
 
 /* The config xl migrate -C sends instead of the domain's own. */
@@ -125,7 +134,8 @@ int main_migrate(int argc, char **argv)
     }
     unsigned domid = find_domain(argv[optind]);
     const char *host = argv[optind + 1];
-    char *name = domain_name(domid);
+    char uuid[37] = "";
+    char *name = domain_name_uuid(domid, uuid);
     char *json = config ? config_json(config) : NULL;
     if (!name || (config && !json))
         return EXIT_FAILURE;
@@ -211,9 +221,11 @@ int main_migrate(int argc, char **argv)
                 (unsigned long long)st.pages_data, (unsigned long long)st.pages_zero,
                 t_sent - t0, (now_s() - t0) * 1e3,
                 st.suspended ? "suspended by the guest" : "paused");
-    /* On one host both copies have the uuid: the source's destroy must
-     * leave /vm/UUID to the new one. */
-    xenon_domain_forget_vm(&paths, domid);
+    /* On one host both copies have the uuid (unless -C gave another): the
+     * source's destroy must leave /vm/UUID to the new one. The config
+     * sent names the uuid as the text form list shows. */
+    if (!json || (uuid[0] && strstr(json, uuid)))
+        xenon_domain_forget_vm(&paths, domid);
     status = xenon_domain_destroy(&paths, domid, stderr) < 0 ? EXIT_FAILURE : 0;
     if (status == 0)
         fprintf(stderr, "Migration successful.\n");

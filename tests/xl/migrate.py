@@ -171,6 +171,12 @@ def run(e):
     if v is not None:
         check("verify-stream-v2 accepts the stream sent", v.returncode == 0,
               (v.stdout + v.stderr)[-1500:])
+    # -C: the config sent is the one given (here the same domain's file).
+    mark = len(log())
+    rc, _, err = migrate(e, ssh, "counter", extra=("-C", cfg))
+    check("xl migrate -C CONFIG: exit 0", rc == 0, err)
+    check("xl migrate -C CONFIG: one domain, counting on", guests(e) == ["counter"] and
+          t.wait_for(lambda: len(counts(log()[mark:])) > 50, 30), (guests(e), err))
     rc, _, err = e.xl("destroy", "counter")
     check("destroy the migrated domain", rc == 0, err)
     e.check_empty("after destroy")
