@@ -108,6 +108,50 @@ int xenon_domain_restore(const struct xenon_paths *p, const char *file,
                          struct domain_config *dc_override, unsigned flags,
                          unsigned *domid, pid_t *monitor, FILE *err);
 
+/* The same onto a descriptor (xl migrate's channel), with the domain
+ * left as flags say: with XENON_SAVE_CHECKPOINT | XENON_SAVE_LEAVE_PAUSED
+ * it stays stopped (suspended, stats->suspended, or paused) until
+ * xenon_domain_save_resume or xenon_domain_destroy. The descriptor is
+ * left open. json: the config to write into xl's header (xl migrate -C),
+ * or NULL for the domain's own. */
+int xenon_domain_save_fd(const struct xenon_paths *p, unsigned domid, int fd,
+                         const char *json, unsigned flags, struct xenon_save_stats *stats,
+                         FILE *err);
+/* Run a domain a save left stopped (a suspended one's suspend returns 1,
+ * as after xl save -c). 0 or -1 (err printed). */
+int xenon_domain_save_resume(const struct xenon_paths *p, unsigned domid, bool suspended,
+                             FILE *err);
+
+/* xl migrate-receive: read the stream xl save writes from in_fd, checked
+ * as it comes and kept in an unnamed file in RUN_DIR, up to libxl's END
+ * and not a byte beyond (the handshake goes on there);
+ * then create the domain held, its name with `suffix` appended
+ * (NAME--incoming; not with dc_override), and restore it. 0 with r filled (the domain exists, not
+ * yet running), or -1 (err printed, nothing left). Then exactly one of
+ * _go (run it) or _abort (destroy it). */
+struct xenon_received {
+    unsigned domid;
+    pid_t monitor;
+    int go;                         /* the held domain's control connection */
+};
+int xenon_domain_receive(const struct xenon_paths *p, int in_fd, const char *suffix, struct domain_config *dc_override,
+                         struct xenon_received *r, FILE *err);
+int xenon_domain_receive_go(const struct xenon_paths *p, struct xenon_received *r,
+                            FILE *err);
+void xenon_domain_receive_abort(const struct xenon_paths *p, struct xenon_received *r,
+                                FILE *err);
+
+/* Give a domain another name, as libxl_domain_rename: its xenstore name,
+ * its /vm node's, its state and name index and its recorded config.
+ * `expect` (or NULL): only if it is called so now. Refused (-1, err
+ * printed) when another domain holds `name`. */
+int xenon_domain_rename(const struct xenon_paths *p, unsigned domid, const char *expect,
+                        const char *name, FILE *err);
+/* Detach a domain from its /vm node without removing it (the copy left
+ * behind by a migration on one host shares the uuid with the new one):
+ * its destroy then leaves /vm/UUID to the other. */
+void xenon_domain_forget_vm(const struct xenon_paths *p, unsigned domid);
+
 /* Wait until no domain is called `name` (xl create -F: the domain, and
  * what it restarted as, is gone for good). */
 void xenon_monitor_wait(const struct xenon_paths *p, const char *name);

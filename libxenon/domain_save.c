@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "savefile.h"
+#include "util.h"
 #include "stream.h"
 #include "vmm_control.h"
 #include "xs_client.h"
@@ -85,11 +86,13 @@ static int ask_suspend(const struct xenon_paths *p, int ctl, unsigned domid, FIL
     return -1;
 }
 
-int xenon_domain_save(const struct xenon_paths *p, unsigned domid, const char *file,
-                      unsigned flags, struct xenon_save_stats *stats, FILE *err)
+/* The save proper, onto fd (a file, or the pipe of xl migrate). */
+static int save_to_fd(const struct xenon_paths *p, unsigned domid, int fd,
+                      const char *file, const char *json_override, unsigned flags,
+                      struct xenon_save_stats *stats, FILE *err)
 {
     char sock[XENON_PATH_MAX + 64];
-    char *json = xenon_domain_config_json(p, domid);
+    char *json = json_override ? strdup(json_override) : xenon_domain_config_json(p, domid);
     if (!json) {
         fprintf(err, "domain %u: no saved config to write into the file\n", domid);
         return -1;
@@ -103,15 +106,6 @@ int xenon_domain_save(const struct xenon_paths *p, unsigned domid, const char *f
     if (ctl < 0) {
         free(json);
         fprintf(err, "domain %u: cannot reach its VMM: %s\n", domid, strerror(-ctl));
-        return -1;
-    }
-    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || fchmod(fd, 0600) < 0) {
-        fprintf(err, "cannot open %s: %s\n", file, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        close(ctl);
-        free(json);
         return -1;
     }
     /* A guest with PV control is asked to suspend itself; one without is
@@ -145,15 +139,15 @@ int xenon_domain_save(const struct xenon_paths *p, unsigned domid, const char *f
         step = "write the end";
         rc = savefile_write_end(&out);
     }
-    if (rc == 0 && fsync(fd) < 0)
-        rc = -errno;
-    if (close(fd) < 0 && rc == 0)
+    struct stat st;
+    if (rc == 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && fsync(fd) < 0)
         rc = -errno;
     free(json);
     if (rc < 0) {
         fprintf(err, "domain %u: cannot %s: %s; the domain runs on\n", domid, step,
                 strerror(-rc));
-        unlink(file);
+        if (file)
+            unlink(file);
         (void)!vmmctl_call(ctl, suspended > 0 ? XENON_CTL_RESUME : XENON_CTL_UNPAUSE, NULL,
                            0, NULL, 0, NULL, 10000);
         close(ctl);
@@ -182,6 +176,51 @@ int xenon_domain_save(const struct xenon_paths *p, unsigned domid, const char *f
     return xenon_domain_destroy(p, domid, err) < 0 ? -1 : 0;
 }
 
+int xenon_domain_save(const struct xenon_paths *p, unsigned domid, const char *file,
+                      unsigned flags, struct xenon_save_stats *stats, FILE *err)
+{
+    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || fchmod(fd, 0600) < 0) {
+        fprintf(err, "cannot open %s: %s\n", file, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    int rc = save_to_fd(p, domid, fd, file, NULL, flags, stats, err);
+    if (close(fd) < 0 && rc == 0) {
+        fprintf(err, "cannot write %s: %s\n", file, strerror(errno));
+        unlink(file);
+        rc = -1;
+    }
+    return rc;
+}
+
+int xenon_domain_save_fd(const struct xenon_paths *p, unsigned domid, int fd,
+                         const char *json, unsigned flags, struct xenon_save_stats *stats,
+                         FILE *err)
+{
+    return save_to_fd(p, domid, fd, NULL, json, flags, stats, err);
+}
+
+int xenon_domain_save_resume(const struct xenon_paths *p, unsigned domid, bool suspended,
+                             FILE *err)
+{
+    char sock[XENON_PATH_MAX + 64];
+    if (vmmctl_socket_path(p->run_dir, domid, sock, sizeof(sock)) < 0)
+        return -1;
+    int ctl = vmmctl_open(sock, 5000, NULL);
+    if (ctl < 0) {
+        fprintf(err, "domain %u: cannot reach its VMM: %s\n", domid, strerror(-ctl));
+        return -1;
+    }
+    int rc = vmmctl_call(ctl, suspended ? XENON_CTL_RESUME : XENON_CTL_UNPAUSE, NULL, 0,
+                         NULL, 0, NULL, 10000);
+    close(ctl);
+    if (rc < 0)
+        fprintf(err, "domain %u: cannot resume it: %s\n", domid, strerror(-rc));
+    return rc < 0 ? -1 : 0;
+}
+
 /* --- restore ------------------------------------------------------------ */
 
 struct restore_ctx {
@@ -191,6 +230,7 @@ struct restore_ctx {
     struct domain_config dc;
     bool have_dc;
     bool check;                     /* the first pass: read and check only */
+    const char *suffix;             /* appended to its name (--incoming) */
     unsigned flags;
     int go;                         /* the held domain's control connection */
     int fd;
@@ -219,6 +259,15 @@ static int restore_libxc(void *opaque, struct stream_source *in, char *err, size
             return -EINVAL;
         }
         c->have_dc = true;
+        if (c->suffix && !c->override) {
+            size_t len = strlen(c->dc.name ? c->dc.name : "") + strlen(c->suffix) + 1;
+            char *n = malloc(len);
+            if (!n)
+                return -ENOMEM;
+            snprintf(n, len, "%s%s", c->dc.name ? c->dc.name : "", c->suffix);
+            free(c->dc.name);
+            c->dc.name = n;
+        }
     }
     if (c->check) {
         /* RAM below the MMIO hole, the rest above 4 GiB, the special
@@ -273,6 +322,31 @@ static int restore_emulator(void *opaque, struct stream_source *in, uint32_t len
     return 0;
 }
 
+/* One pass over `in`; `trailing` also refuses bytes after libxl's END (a
+ * file; a migration's channel goes on with the handshake). */
+static int restore_source(struct restore_ctx *c, struct stream_source *src, int trailing,
+                          char *msg, size_t n)
+{
+    struct stream_source in = *src;
+    struct savefile_info info;
+    c->info = &info;
+    int rc = savefile_read_ex(&in, restore_libxc, restore_emulator, c, &info, msg, n);
+    if (rc == 0 && !info.have_emulator) {
+        snprintf(msg, n, "EMULATOR_CONTEXT: missing (the VMM's state Xenon writes there)");
+        rc = -EINVAL;
+    }
+    char extra;
+    if (rc == 0 && trailing >= 0 && read(trailing, &extra, 1) != 0) {
+        snprintf(msg, n, "bytes after libxl's END");
+        rc = -EINVAL;
+    }
+    if (rc < 0 && !msg[0])
+        snprintf(msg, n, "%s", strerror(-rc));
+    if (rc == 0)
+        savefile_info_free(&info);
+    return rc < 0 ? -1 : 0;
+}
+
 static int restore_pass(struct restore_ctx *c, const char *file, char *msg, size_t n)
 {
     c->fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -282,25 +356,10 @@ static int restore_pass(struct restore_ctx *c, const char *file, char *msg, size
     }
     struct stream_source in;
     stream_source_fd(&in, &c->fd);
-    struct savefile_info info;
-    c->info = &info;
-    int rc = savefile_read_ex(&in, restore_libxc, restore_emulator, c, &info, msg, n);
-    if (rc == 0 && !info.have_emulator) {
-        snprintf(msg, n, "EMULATOR_CONTEXT: missing (the VMM's state Xenon writes there)");
-        rc = -EINVAL;
-    }
-    char extra;
-    if (rc == 0 && read(c->fd, &extra, 1) != 0) {
-        snprintf(msg, n, "bytes after libxl's END");
-        rc = -EINVAL;
-    }
-    if (rc < 0 && !msg[0])
-        snprintf(msg, n, "%s", strerror(-rc));
-    if (rc == 0)
-        savefile_info_free(&info);
+    int rc = restore_source(c, &in, c->fd, msg, n);
     close(c->fd);
     c->fd = -1;
-    return rc < 0 ? -1 : 0;
+    return rc;
 }
 
 int xenon_domain_restore(const struct xenon_paths *p, const char *file,
@@ -345,4 +404,118 @@ int xenon_domain_restore(const struct xenon_paths *p, const char *file,
     if (monitor)
         *monitor = c.monitor;
     return 0;
+}
+
+/* --- the receiving end of a migration ----------------------------------- */
+
+/* A source that keeps a copy of what it reads in a spool file: the check
+ * pass over the channel leaves the stream there for the real pass. */
+struct tee_src {
+    int in, spool;
+};
+
+static int tee_read(void *ctx, void *buf, size_t len)
+{
+    struct tee_src *t = ctx;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = read(t->in, (char *)buf + got, len - got);
+        if (r == 0)
+            return -ENODATA;
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        got += (size_t)r;
+    }
+    return write_full(t->spool, buf, len) < 0 ? -errno : 0;
+}
+
+/* The spool: an unnamed file in RUN_DIR (O_TMPFILE), so that nothing is
+ * left by a receiver killed at any point; read again by its /proc path.
+ * A file system without O_TMPFILE gets a named file, unlinked at once. */
+static int open_spool(const struct xenon_paths *p, char *path, size_t n, FILE *err)
+{
+    int fd = open(p->run_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+        snprintf(path, n, "%s/migrate-receive-%d.stream", p->run_dir, (int)getpid());
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            unlink(path);
+    }
+    if (fd < 0 || fchmod(fd, 0600) < 0) {
+        fprintf(err, "migration: cannot make a spool file in %s: %s\n", p->run_dir,
+                strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    snprintf(path, n, "/proc/self/fd/%d", fd);
+    return fd;
+}
+
+int xenon_domain_receive(const struct xenon_paths *p, int in_fd, const char *suffix, struct domain_config *dc_override,
+                         struct xenon_received *r, FILE *err)
+{
+    struct restore_ctx c = { .p = p, .override = dc_override, .check = true,
+                             .suffix = suffix, .go = -1, .fd = -1, .err = err };
+    char msg[512] = "", spool[XENON_PATH_MAX + 64];
+    memset(r, 0, sizeof(*r));
+    r->go = -1;
+    int sfd = open_spool(p, spool, sizeof(spool), err);
+    if (sfd < 0)
+        return -1;
+    struct tee_src t = { in_fd, sfd };
+    struct stream_source in = { .read = tee_read, .ctx = &t };
+    int rc = restore_source(&c, &in, -1, msg, sizeof(msg));
+    if (rc < 0) {
+        fprintf(err, "migration receiver: the stream: %s\n", msg);
+        if (c.have_dc && !dc_override)
+            domain_config_dispose(&c.dc);
+        close(sfd);
+        return -1;
+    }
+    c.check = false;
+    msg[0] = '\0';
+    rc = restore_pass(&c, spool, msg, sizeof(msg));
+    close(sfd);
+    if (!dc_override)
+        domain_config_dispose(&c.dc);
+    if (rc < 0 || c.go < 0) {
+        fprintf(err, "migration receiver: %s\n", msg[0] ? msg : "cannot restore");
+        if (c.go >= 0)
+            close(c.go);
+        if (c.domid)
+            xenon_domain_destroy(p, c.domid, err);
+        return -1;
+    }
+    r->domid = c.domid;
+    r->monitor = c.monitor;
+    r->go = c.go;
+    return 0;
+}
+
+int xenon_domain_receive_go(const struct xenon_paths *p, struct xenon_received *r,
+                            FILE *err)
+{
+    int rc = vmmctl_send_go(r->go);
+    close(r->go);
+    r->go = -1;
+    if (rc < 0) {
+        fprintf(err, "domain %u: cannot start it: %s\n", r->domid, strerror(-rc));
+        return -1;
+    }
+    xenon_domain_let_go(p, r->domid);
+    return 0;
+}
+
+void xenon_domain_receive_abort(const struct xenon_paths *p, struct xenon_received *r,
+                                FILE *err)
+{
+    if (r->go >= 0)
+        close(r->go);
+    r->go = -1;
+    if (r->domid)
+        xenon_domain_destroy(p, r->domid, err);
 }

@@ -104,6 +104,8 @@ int host_node_memory(int node, unsigned long long *total_kb,
 int main_create(int argc, char **argv);
 int main_save(int argc, char **argv);
 int main_restore(int argc, char **argv);
+int main_migrate(int argc, char **argv);          /* xl_migrate.c */
+int main_migrate_receive(int argc, char **argv);
 int main_destroy(int argc, char **argv);
 int main_blockattach(int argc, char **argv);
 int main_blocklist(int argc, char **argv);

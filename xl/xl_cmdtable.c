@@ -105,8 +105,15 @@ const struct cmd cmds[] = {
     MISSING("pci-assignable-remove", "Return an assignable PCI device to the host"),
     MISSING("pci-assignable-list", "List the PCI devices domains can be given"),
     MISSING("vncviewer", "Attach a VNC viewer to a domain's display"),
-    MISSING("migrate", "Move a domain to another host"),
-    MISSING("migrate-receive", "The receiving end of a migration"),
+    { "migrate", main_migrate, 0, "Migrate a domain to another host",
+      "[options] <Domain> <host>",
+      "-h              Print this help.\n"
+      "-C <config>     Send <config> instead of the domain's own config.\n"
+      "-s <sshcommand> Use <sshcommand> instead of ssh. The receiver is run\n"
+      "                as <sshcommand> <host> xl migrate-receive.\n"
+      "--debug         Print the stream's figures and the downtime." },
+    { "migrate-receive", main_migrate_receive, 0, "Restore a domain from a migration stream",
+      "[options]", "-h  Print this help.\n-d  Enable debug messages." },
     MISSING("dump-core", "Write a domain's memory to a core file"),
     MISSING("mem-max", "Set a domain's memory ceiling"),
     MISSING("button-press", "Press a domain's virtual power or sleep button"),

@@ -879,7 +879,7 @@ def t_xen_cli(e):
               (rc, out, err))
 
     # Commands Xen has and Xenon not yet: their own message, not an unknown one.
-    for cmd in ("dump-core", "migrate", "vtpm-attach", "pci-list", "vcpu-pin", "cpupool-list"):
+    for cmd in ("dump-core", "rename", "vtpm-attach", "pci-list", "vcpu-pin", "cpupool-list"):
         rc, out, err = e.xl(cmd, "x")
         check(f"{cmd}: not implemented in Xenon yet", rc == 1 and
               err == f"xl {cmd}: not implemented in Xenon yet\n", (rc, err))
