@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vm_meta.h"
 #include "dispatch.h"
 #include "disk_spec.h"
 #include "domain.h"
@@ -70,16 +71,14 @@ static bool dev_view(struct call *c, const char *cls, struct dev_view *v)
 static bool definition(struct call *c, const struct dev_view *v, struct domain_config *dc)
 {
     domain_config_init(dc);
-    static __thread char data[65536];
-    FILE *f = v->cfg[0] ? fopen(v->cfg, "re") : NULL;
-    size_t len = f ? fread(data, 1, sizeof(data), f) : 0;
-    if (f)
-        fclose(f);
+    size_t len;
+    char *data = v->cfg[0] ? vm_def_text(v->cfg, &len) : NULL;
     FILE *quiet = fopen("/dev/null", "we");
-    bool ok = f && len < sizeof(data) &&
+    bool ok = data &&
               domain_config_parse(v->cfg, data, len, NULL, 0, quiet ? quiet : stderr, dc) == 0;
     if (quiet)
         fclose(quiet);
+    free(data);
     if (!ok)
         fail(c, "OPERATION_NOT_ALLOWED", "the device is not in the VM's definition", NULL);
     return ok;

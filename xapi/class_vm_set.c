@@ -314,12 +314,10 @@ static json_object *set_vcpus_at_startup(struct call *c) { return set_vcpus(c, f
 /* The map or list `field` as the file holds it now (new). */
 static json_object *current(const struct target *t, const char *field)
 {
-    FILE *f = fopen(t->path, "re");
-    static __thread char data[65536];
-    size_t len = f ? fread(data, 1, sizeof(data), f) : 0;
-    if (f)
-        fclose(f);
-    json_object *m = vm_meta_read(t->path, data, len), *v;
+    size_t len = 0;
+    char *data = vm_def_text(t->path, &len);
+    json_object *m = vm_meta_read(t->path, data ? data : "", len), *v;
+    free(data);
     json_object *r = json_object_object_get_ex(m, field, &v) ? json_object_get(v) : NULL;
     json_object_put(m);
     return r;

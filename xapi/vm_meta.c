@@ -12,7 +12,24 @@
 
 #include "cfg.h"
 
-#define DEF_MAX 65536       /* as the scan reads them */
+char *vm_def_text(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    char *text = malloc(VM_DEF_MAX);
+    size_t n = text ? fread(text, 1, VM_DEF_MAX, f) : 0;
+    int failed = !text ? ENOMEM : ferror(f) ? EIO : n == VM_DEF_MAX ? EFBIG : 0;
+    fclose(f);
+    if (failed) {
+        free(text);
+        errno = failed;
+        return NULL;
+    }
+    text[n] = '\0';
+    *len = n;
+    return text;
+}
 
 static void read_map(const struct xcfg *cfg, const char *key, json_object *into)
 {
@@ -215,21 +232,14 @@ char *vm_meta_edit(const char *data, size_t len, const char *key, const char *va
 
 int vm_meta_set(const char *path, const char *key, const char *value, char *err, size_t errn)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        snprintf(err, errn, "cannot read the definition");
-        return -1;
-    }
-    char *data = malloc(DEF_MAX + 1);
-    ssize_t len = data ? read(fd, data, DEF_MAX + 1) : -1;
-    close(fd);
-    if (len < 0 || len > DEF_MAX) {
-        free(data);
+    size_t len;
+    char *data = vm_def_text(path, &len);
+    if (!data) {
         snprintf(err, errn, "cannot read the definition");
         return -1;
     }
     size_t olen;
-    char *out = vm_meta_edit(data, (size_t)len, key, value, &olen);
+    char *out = vm_meta_edit(data, len, key, value, &olen);
     free(data);
     if (!out) {
         snprintf(err, errn, "cannot edit %s in the definition (a line holding other "
@@ -242,7 +252,7 @@ int vm_meta_set(const char *path, const char *key, const char *value, char *err,
     const char *slash = strrchr(path, '/');
     int dl = slash ? (int)(slash - path) : 0;
     snprintf(tmp, sizeof(tmp), "%.*s%s.%s.tmp", dl, path, slash ? "/" : "", slash ? slash + 1 : path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     bool ok = fd >= 0 && fchmod(fd, 0644) == 0 &&
               write(fd, out, (size_t)(o - out)) == o - out && fsync(fd) == 0;
     if (fd >= 0)

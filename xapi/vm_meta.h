@@ -15,6 +15,13 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
+/* A definition's whole text, NUL-terminated (malloc'd; *len without the
+ * NUL), or NULL with errno (EFBIG: VM_DEF_MAX bytes or more, which is no
+ * definition). One reader for the scan, the device calls, the setters and
+ * the start helper. */
+#define VM_DEF_MAX 65536
+char *vm_def_text(const char *path, size_t *len);
+
 /* {"name_description", "other_config": {}, "xenstore_data": {}, "tags": []}
  * from a definition's text (new; empty fields when absent or malformed). */
 json_object *vm_meta_read(const char *source, const char *data, size_t len);

@@ -80,17 +80,14 @@ struct vmdef {
 /* Parse one definition file into x. 0, or -1 when it is not a VM. */
 static int parse_def(const char *path, struct vmdef *x, FILE *quiet)
 {
-    FILE *f = fopen(path, "re");
-    if (!f)
+    size_t len;
+    char *data = vm_def_text(path, &len);
+    if (!data)
         return -1;
-    static char data[65536];        /* scans are serialised (scan_lock) */
-    size_t len = fread(data, 1, sizeof(data), f);
-    fclose(f);
     struct domain_config dc;
     domain_config_init(&dc);
     int rc = -1;
-    if (len < sizeof(data) &&
-        domain_config_parse(path, data, len, NULL, 0, quiet, &dc) == 0 && dc.name) {
+    if (domain_config_parse(path, data, len, NULL, 0, quiet, &dc) == 0 && dc.name) {
         memset(x, 0, sizeof(*x));
         snprintf(x->name, sizeof(x->name), "%s", dc.name);
         snprintf(x->path, sizeof(x->path), "%s", path);
@@ -120,6 +117,7 @@ static int parse_def(const char *path, struct vmdef *x, FILE *quiet)
         rc = 0;
     }
     domain_config_dispose(&dc);
+    free(data);
     return rc;
 }
 

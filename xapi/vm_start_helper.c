@@ -39,17 +39,17 @@ static char *absolute(const char *p)
 
 int vm_start_helper(const char *cfg, const char *uuid, bool paused)
 {
-    FILE *f = fopen(cfg, "re");
-    if (!f) {
+    size_t len;
+    char *data = vm_def_text(cfg, &len);
+    if (!data && errno != EFBIG) {
         fprintf(stderr, "cannot read %s: %s\n", cfg, strerror(errno));
         return 1;
     }
-    static char data[65536];
-    size_t len = fread(data, 1, sizeof(data), f);
-    fclose(f);
     struct domain_config dc;
     domain_config_init(&dc);
-    if (len == sizeof(data) || domain_config_parse(cfg, data, len, NULL, 0, stderr, &dc) < 0) {
+    int parsed = data ? domain_config_parse(cfg, data, len, NULL, 0, stderr, &dc) : -1;
+    if (parsed < 0) {
+        free(data);
         fprintf(stderr, "cannot use the definition %s\n", cfg);
         domain_config_dispose(&dc);
         return 1;
@@ -59,8 +59,11 @@ int vm_start_helper(const char *cfg, const char *uuid, bool paused)
     if (dc.type != DC_TYPE_PVH || !dc.kernel) {
         fprintf(stderr, "only pvh domains with a kernel can start\n");
         domain_config_dispose(&dc);
+        free(data);
         return 1;
     }
+    json_object *meta = vm_meta_read(cfg, data, len), *xd;
+    free(data);
     char *k = absolute(dc.kernel), *r = absolute(dc.ramdisk);
     free(dc.kernel);
     free(dc.ramdisk);
@@ -75,9 +78,10 @@ int vm_start_helper(const char *cfg, const char *uuid, bool paused)
     int rc = xenon_domain_create(&p, &dc, json, XENON_CREATE_PAUSED, &domid, NULL, stderr);
     free(json);
     domain_config_dispose(&dc);
-    if (rc < 0)
+    if (rc < 0) {
+        json_object_put(meta);
         return 1;
-    json_object *meta = vm_meta_read(cfg, data, len), *xd;
+    }
     if (json_object_object_get_ex(meta, "xenstore_data", &xd) &&
         json_object_object_length(xd) > 0) {
         struct xs_client *xs = xs_open(p.xs_path);
