@@ -1,5 +1,6 @@
 /* See domain_save.h. */
 #include "domain_save.h"
+#include "dirty.h"
 #include "domain.h"
 #include "hvm_context.h"
 #include "hvm_convert.h"
@@ -20,18 +21,6 @@
 
 #define MAX_CPUID 256u
 #define XCR0_SETTABLE_LEAF 0xdu
-
-/* PFNs [0, end of the highest region): what a stream may name. */
-static uint64_t domain_nr_pfns(const struct domain *d)
-{
-    uint64_t end = 0;
-    for (unsigned i = 0; i < gmem_nr_regions(&d->mem); i++) {
-        const struct gmem_region *r = &d->mem.region[i];
-        if (r->gpa + r->size > end)
-            end = r->gpa + r->size;
-    }
-    return end / XC_PAGE_SIZE;
-}
 
 /* The pages to write. A page of the memfd the guest never touched is a
  * hole (SEEK_DATA skips it): it is zero, and reading it through the
@@ -153,7 +142,7 @@ int domain_save_image(struct domain *d, int fd, struct xenon_ctl_save_result *r)
     if (!rc) rc = xcs_write_msr_policy(&out, msrs, 2);
     if (!rc) rc = xcs_write_record(&out, XC_REC_STATIC_DATA_END, NULL, 0);
     struct page_walk walk = { d, 0, 0 };
-    if (!rc) rc = xcs_write_memory(&out, domain_nr_pfns(d), page_at, &walk, 0,
+    if (!rc) rc = xcs_write_memory(&out, gmem_nr_pfns(&d->mem), page_at, &walk, 0,
                                    &r->pages_data, &r->pages_zero);
     if (!rc) rc = xcs_write_tsc_info(&out, &tsc);
     if (!rc) rc = xcs_write_record(&out, XC_REC_HVM_CONTEXT, blob.data, blob.len);
@@ -238,7 +227,7 @@ int domain_restore_image(struct domain *d, int fd, struct xenon_ctl_save_result 
 {
     struct stream_source in;
     stream_source_fd(&in, &fd);
-    struct xcs_limits lim = { domain_nr_pfns(d), d->nr_vcpus };
+    struct xcs_limits lim = { gmem_nr_pfns(&d->mem), d->nr_vcpus };
     struct page_in_ctx pc = { d, err, errlen, { d, 0, 0 } };
     struct xcs_result res;
     err[0] = '\0';
@@ -250,7 +239,6 @@ int domain_restore_image(struct domain *d, int fd, struct xenon_ctl_save_result 
         return rc;
     }
     r->pages_data = res.pages_data;
-    r->pages_zero = res.pages_alloc;
     r->pages_zero = res.pages_alloc;
     for (size_t i = 0; i < res.nr_params; i++) {
         uint64_t want = res.params[i].index == HVM_PARAM_STORE_PFN ? XENON_XENSTORE_GFN
