@@ -162,7 +162,7 @@ int main_migrate(int argc, char **argv)
     char err[256] = "";
     int status = EXIT_FAILURE;
     struct xenon_save_stats st = { 0 };
-    bool saved = false, renamed = false;
+    bool renamed = false;
     if (migrate_recv_banner(&in, err, sizeof(err)) < 0) {
         fprintf(stderr, "migration sender: %s\n", err);
         goto done;        /* nothing stopped yet */
@@ -174,7 +174,6 @@ int main_migrate(int argc, char **argv)
         fprintf(stderr, "Migration failed, resuming at sender.\n");
         goto done;        /* the save itself has resumed the domain */
     }
-    saved = true;
     double t_sent = now_s();
     if (migrate_recv_ready(&in, err, sizeof(err)) < 0) {
         fprintf(stderr, "migration sender: %s\nMigration failed, resuming at sender.\n",
@@ -229,7 +228,6 @@ int main_migrate(int argc, char **argv)
     status = xenon_domain_destroy(&paths, domid, stderr) < 0 ? EXIT_FAILURE : 0;
     if (status == 0)
         fprintf(stderr, "Migration successful.\n");
-    saved = false;
     goto done;
 
 resume:
@@ -237,9 +235,7 @@ resume:
         xenon_domain_rename(&paths, domid, away, name, stderr);
     if (xenon_domain_save_resume(&paths, domid, st.suspended, stderr) == 0)
         fprintf(stderr, "Domain %u (%s) resumed at the sender.\n", domid, name);
-    saved = false;
 done:
-    (void)saved;
     close(to);
     close(from);
     int ws;
