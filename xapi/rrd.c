@@ -354,7 +354,7 @@ int rrd_http(struct MHD_Connection *conn)
     if (!cf || (strcmp(cf, "AVERAGE") && strcmp(cf, "MIN") && strcmp(cf, "MAX")))
         cf = "AVERAGE";
     bool host = h && !strcmp(h, "true");
-    if (vm && (strlen(vm) != 36 || strspn(vm, "0123456789abcdef-") != 36))
+    if (vm && !vm_uuid_ok(vm))
         return answer(conn, MHD_HTTP_BAD_REQUEST, "text/plain", strdup("vm_uuid: not a uuid\n"));
 
     char *out = NULL;

@@ -47,6 +47,19 @@ const char *vm_scan_dir(void)
     return vm_dir;
 }
 
+bool vm_uuid_ok(const char *u)
+{
+    if (!u || strlen(u) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        char ch = u[i];
+        if (dash ? ch != '-' : !((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+            return false;
+    }
+    return true;
+}
+
 void vm_uuid_for_name(const char *name, char *out)
 {
     /* RFC 4122 name-based (SHA-1), in a namespace of our own. */

@@ -9,6 +9,8 @@
 #ifndef XAPI_VM_SCAN_H
 #define XAPI_VM_SCAN_H
 
+#include <stdbool.h>
+
 #include "domain.h"
 
 void vm_scan_config(const char *vm_dir, const struct xenon_paths *paths);
@@ -24,6 +26,9 @@ void vm_scan_request(void);
  * neither shows (pause and VMM state are not in xenstore; 0: never). */
 int vm_scan_start(void);
 void vm_scan_interval(unsigned seconds);
+
+/* u is a uuid in the form XAPI writes: 8-4-4-4-12 lowercase hex digits. */
+bool vm_uuid_ok(const char *u);
 
 /* A definition's derived uuid (UUIDv5 of its name). out >= 37. */
 void vm_uuid_for_name(const char *name, char *out);

@@ -9,22 +9,9 @@
 #include "domain.h"
 #include "vm_scan.h"
 
-static bool uuid_ok(const char *u)
-{
-    if (!u || strlen(u) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        char ch = u[i];
-        if (dash ? ch != '-' : !((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
-            return false;
-    }
-    return true;
-}
-
 bool vm_suspend_image_path(const char *uuid, char *out, size_t n)
 {
-    if (!uuid_ok(uuid))
+    if (!vm_uuid_ok(uuid))
         return false;
     int len = snprintf(out, n, "%s/suspend/%s.xl", vm_paths.state_dir, uuid);
     return len > 0 && (size_t)len < n;
