@@ -71,7 +71,9 @@ static bool wanted(const char *cls, void *arg)
     return has(arg, "*") || has(arg, cls);
 }
 
-/* The classes argument: an array of strings, each a known class or "*". */
+/* The classes argument: an array of strings of at most 64 characters, each
+ * a class name or "*" (a name of no class matches nothing; a session keeps
+ * at most 64 of them). */
 static json_object *classes_arg(struct call *c)
 {
     json_object *a = json_object_array_get_idx(c->params, 1);
