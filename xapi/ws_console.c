@@ -262,15 +262,24 @@ static void *bridge_thread(void *arg)
     log_info("console of %s opened", b->vm);
     uint8_t buf[4096];
     bool up = !b->extra_n || from_client(b, b->extra, b->extra_n);
+    uint64_t checked = model_now_ns();
     while (up) {
         struct pollfd pf[2] = { { b->sock, POLLIN, 0 }, { b->console, POLLIN, 0 } };
-        int r = poll(pf, 2, CHECK_MS);
+        /* The session is checked every CHECK_MS, not at every wake-up (a
+         * busy console wakes the thread for each read). */
+        const uint64_t every = CHECK_MS * 1000000ull;
+        uint64_t since = model_now_ns() - checked;
+        int r = poll(pf, 2, since >= every ? 0 : (int)((every - since + 999999) / 1000000));
         if (r < 0 && errno != EINTR)
             break;
-        struct session_info si;
-        if (session_lookup(b->session, &si) < 0) {
-            send_close(b, WS_CLOSE_POLICY, "session ended");
-            break;
+        uint64_t now = model_now_ns();
+        if (now - checked >= every) {
+            checked = now;
+            struct session_info si;
+            if (session_lookup(b->session, &si) < 0) {
+                send_close(b, WS_CLOSE_POLICY, "session ended");
+                break;
+            }
         }
         if (r <= 0)
             continue;
