@@ -279,11 +279,6 @@ out:
     return rc;
 }
 
-struct state_record_hdr {           /* state.h's record framing */
-    char name[STATE_NAME_LEN];
-    uint32_t version, length;
-};
-
 int domain_restore_devices(struct domain *d, int fd, uint64_t length,
                            struct xenon_ctl_save_result *r, char *err, size_t errlen)
 {
@@ -314,7 +309,7 @@ int domain_restore_devices(struct domain *d, int fd, uint64_t length,
     size_t left = length - sizeof(eh);
     pthread_mutex_lock(&d->lock);
     while (rc == 0 && left) {
-        struct state_record_hdr h;
+        struct state_record_header h;
         if (left < sizeof(h)) {
             rc = fail(err, errlen, "EMULATOR_CONTEXT: a record header cut short");
             break;

@@ -10,12 +10,6 @@
 static const struct state_module *modules[STATE_MAX_MODULES];
 static unsigned nr_modules;
 
-struct record_header {
-    char name[STATE_NAME_LEN];
-    uint32_t version;
-    uint32_t length;
-};
-
 int state_put(struct state_buf *b, const void *p, size_t n)
 {
     if (n > SIZE_MAX / 2 - b->len)
@@ -79,7 +73,7 @@ int state_save_some(struct domain *d, const char *const *names, struct state_buf
         const struct state_module *m = modules[i];
         if (names && !named(names, m->name))
             continue;
-        struct record_header h = { .version = m->version };
+        struct state_record_header h = { .version = m->version };
         memcpy(h.name, m->name, strlen(m->name));
         size_t at = out->len;
         int rc = state_put(out, &h, sizeof(h));
@@ -100,7 +94,7 @@ int state_save_some(struct domain *d, const char *const *names, struct state_buf
 int state_load(struct domain *d, const uint8_t *buf, size_t len)
 {
     while (len > 0) {
-        struct record_header h;
+        struct state_record_header h;
         if (len < sizeof(h))
             return -EINVAL;
         memcpy(&h, buf, sizeof(h));
@@ -133,7 +127,7 @@ int state_reload_check(struct domain *d, size_t *bytes)
     if (rc == 0 && a.len != b.len)
         rc = -EIO;
     for (size_t at = 0; rc == 0 && at < a.len;) {
-        struct record_header ha, hb;
+        struct state_record_header ha, hb;
         memcpy(&ha, a.data + at, sizeof(ha));
         memcpy(&hb, b.data + at, sizeof(hb));
         const struct state_module *m = state_find(ha.name);

@@ -31,6 +31,14 @@ struct domain;
 #define STATE_MAX_MODULES 16
 #define STATE_MAX_RECORD (1u << 20)     /* no module needs more */
 
+/* A record's framing, as described above (readers copy it out of the
+ * stream before they look at it). */
+struct state_record_header {
+    char name[STATE_NAME_LEN];      /* NUL-padded */
+    uint32_t version;
+    uint32_t length;                /* of the payload that follows */
+};
+
 /* A growable output buffer. */
 struct state_buf {
     uint8_t *data;
