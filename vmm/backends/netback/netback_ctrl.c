@@ -1,5 +1,6 @@
 /* The control ring: see netback_ctrl.h. */
 #include "netback_ctrl.h"
+#include "net_bytes.h"
 
 #include <errno.h>
 #include <string.h>
@@ -7,7 +8,6 @@
 #include "domain.h"
 #include "evtchn_backend.h"
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 uint32_t netback_toeplitz(const uint8_t *key, unsigned keylen, const uint8_t *buf,
                           unsigned len)
@@ -40,10 +40,10 @@ int netback_hash_queue(const struct netback_hash *h, unsigned nr_queues, const u
     unsigned n = 0;
     const uint8_t *l3 = f + 14;
     uint32_t l3len = len - 14;
-    uint16_t type = get16(f + 12);
+    uint16_t type = net_be16(f + 12);
     if (type == 0x0800 && l3len >= 20 && (l3[0] >> 4) == 4) {
         unsigned ihl = (l3[0] & 0xfu) * 4u;
-        bool tcp = l3[9] == 6 && ihl >= 20 && l3len >= ihl + 4 && !(get16(l3 + 6) & 0x3fff);
+        bool tcp = l3[9] == 6 && ihl >= 20 && l3len >= ihl + 4 && !(net_be16(l3 + 6) & 0x3fff);
         if (tcp && (h->flags & XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP)) {
             memcpy(in, l3 + 12, 8);
             memcpy(in + 8, l3 + ihl, 4);

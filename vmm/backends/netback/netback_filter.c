@@ -1,5 +1,6 @@
 /* A vif's anti-spoofing filter: see netback_filter.h. */
 #include "netback_filter.h"
+#include "net_bytes.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -10,12 +11,7 @@
 #define ETHERTYPE_ARP 0x0806
 #define ARP_ETH_IPV4_LEN 28         /* htype..tpa for Ethernet/IPv4 */
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static int hexval(char c)
 {
@@ -113,9 +109,9 @@ static bool is_dhcp_request(const uint8_t *ip, uint32_t len)
     unsigned ihl = (ip[0] & 0xfu) * 4u;
     if (ip[9] != 17 || ihl < 20 || len < ihl + 8)
         return false;
-    if (get16(ip + 6) & 0x1fff)
+    if (net_be16(ip + 6) & 0x1fff)
         return false;               /* a later fragment has no UDP header */
-    return get16(ip + ihl) == 68 && get16(ip + ihl + 2) == 67;
+    return net_be16(ip + ihl) == 68 && net_be16(ip + ihl + 2) == 67;
 }
 
 enum netback_filter_verdict netback_filter_judge(const struct netback_filter *f,
@@ -125,7 +121,7 @@ enum netback_filter_verdict netback_filter_judge(const struct netback_filter *f,
         return NETBK_FILTER_SHORT;
     if (memcmp(frame + 6, f->mac, 6) != 0)
         return NETBK_FILTER_SRC_MAC;
-    uint16_t type = get16(frame + 12);
+    uint16_t type = net_be16(frame + 12);
     const uint8_t *l3 = frame + ETH_HLEN;
     uint32_t l3len = len - ETH_HLEN;
     switch (type) {
@@ -139,13 +135,13 @@ enum netback_filter_verdict netback_filter_judge(const struct netback_filter *f,
         /* IPv4-over-Ethernet ARP (ptype IPv4, hlen 6, plen 4, whatever the
          * htype: Linux takes 802 as well as Ethernet): its sender addresses
          * are judged. Any other kind binds no address of this network's. */
-        if (get16(l3 + 2) != ETHERTYPE_IPV4 || l3[4] != 6 || l3[5] != 4)
+        if (net_be16(l3 + 2) != ETHERTYPE_IPV4 || l3[4] != 6 || l3[5] != 4)
             return NETBK_FILTER_PASS;
         if (l3len < ARP_ETH_IPV4_LEN)
             return NETBK_FILTER_SHORT;
         if (memcmp(l3 + 8, f->mac, 6) != 0)
             return NETBK_FILTER_ARP_MAC;
-        if (f->nr_nets && get32(l3 + 14) != 0 && !addr_ok(f, get32(l3 + 14)))
+        if (f->nr_nets && net_be32(l3 + 14) != 0 && !addr_ok(f, net_be32(l3 + 14)))
             return NETBK_FILTER_ARP_IP;
         return NETBK_FILTER_PASS;
     case ETHERTYPE_IPV4:
@@ -153,7 +149,7 @@ enum netback_filter_verdict netback_filter_judge(const struct netback_filter *f,
             return NETBK_FILTER_PASS;
         if (l3len < 20)
             return NETBK_FILTER_SHORT;
-        if (addr_ok(f, get32(l3 + 12)) || is_dhcp_request(l3, l3len))
+        if (addr_ok(f, net_be32(l3 + 12)) || is_dhcp_request(l3, l3len))
             return NETBK_FILTER_PASS;
         return NETBK_FILTER_IP;
     default:

@@ -1,5 +1,6 @@
 /* Multi-queue receive: see netback_mq.h. */
 #include "netback_mq.h"
+#include "net_bytes.h"
 
 #include <errno.h>
 #include <sys/socket.h>
@@ -7,10 +8,6 @@
 
 #define PUMP_BATCH 64
 
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static uint32_t mix(uint32_t h, uint32_t x)
 {
@@ -31,21 +28,21 @@ uint32_t netback_flow_hash(const uint8_t *f, uint32_t len)
     uint8_t proto = 0;
     if (type == 0x0800 && l3len >= 20 && (l3[0] >> 4) == 4) {
         unsigned ihl = (l3[0] & 0xfu) * 4u;
-        h = mix(mix(h, get32(l3 + 12)), get32(l3 + 16));
+        h = mix(mix(h, net_be32(l3 + 12)), net_be32(l3 + 16));
         proto = l3[9];
         if (ihl >= 20 && l3len >= ihl + 4 && !((l3[6] << 8 | l3[7]) & 0x3fff))
             l4 = l3 + ihl;
     } else if (type == 0x86dd && l3len >= 40 && (l3[0] >> 4) == 6) {
         for (unsigned i = 8; i < 40; i += 4)
-            h = mix(h, get32(l3 + i));
+            h = mix(h, net_be32(l3 + i));
         proto = l3[6];
         if (l3len >= 44)
             l4 = l3 + 40;
     } else {
-        return mix(mix(mix(h, get32(f)), get32(f + 4)), get32(f + 8));
+        return mix(mix(mix(h, net_be32(f)), net_be32(f + 4)), net_be32(f + 8));
     }
     if (l4 && (proto == 6 || proto == 17))
-        h = mix(mix(h, proto), get32(l4));
+        h = mix(mix(h, proto), net_be32(l4));
     return h;
 }
 

@@ -1,4 +1,5 @@
 #include "netback_offload.h"
+#include "net_bytes.h"
 
 #include <linux/if_tun.h>
 #include <string.h>
@@ -8,7 +9,6 @@
 #define PROTO_TCP 6
 #define PROTO_UDP 17
 
-static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 /* Where the L4 header is: 0 on success. */
 struct l4 {
@@ -22,7 +22,7 @@ static int find_l4(const uint8_t *pkt, size_t len, struct l4 *r)
 {
     if (len < 14)
         return -1;
-    uint16_t type = be16(pkt + 12);
+    uint16_t type = net_be16(pkt + 12);
     size_t off = 14;
     r->l3_off = off;
     if (type == ETHERTYPE_V4) {
@@ -32,10 +32,10 @@ static int find_l4(const uint8_t *pkt, size_t len, struct l4 *r)
         if ((ip[0] >> 4) != 4)
             return -1;
         size_t ihl = (size_t)(ip[0] & 0xf) * 4;
-        uint16_t tot = be16(ip + 2);
+        uint16_t tot = net_be16(ip + 2);
         if (ihl < 20 || tot < ihl || off + tot > len)
             return -1;
-        if (be16(ip + 6) & 0x3fff)          /* MF or a fragment offset */
+        if (net_be16(ip + 6) & 0x3fff)          /* MF or a fragment offset */
             return -1;
         r->v6 = false;
         r->proto = ip[9];
@@ -47,7 +47,7 @@ static int find_l4(const uint8_t *pkt, size_t len, struct l4 *r)
         const uint8_t *ip = pkt + off;
         if ((ip[0] >> 4) != 6)
             return -1;
-        size_t end = off + 40 + be16(ip + 4);
+        size_t end = off + 40 + net_be16(ip + 4);
         if (end > len)
             return -1;
         uint8_t next = ip[6];
@@ -89,7 +89,7 @@ static int find_l4(const uint8_t *pkt, size_t len, struct l4 *r)
 static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
 {
     for (size_t i = 0; i + 1 < n; i += 2)
-        s += be16(p + i);
+        s += net_be16(p + i);
     if (n & 1)
         s += (uint32_t)p[n - 1] << 8;
     return s;
