@@ -8,7 +8,6 @@
 #include "domain.h"
 #include "evtchn_backend.h"
 
-
 uint32_t netback_toeplitz(const uint8_t *key, unsigned keylen, const uint8_t *buf,
                           unsigned len)
 {

@@ -11,8 +11,6 @@
 #define ETHERTYPE_ARP 0x0806
 #define ARP_ETH_IPV4_LEN 28         /* htype..tpa for Ethernet/IPv4 */
 
-
-
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')

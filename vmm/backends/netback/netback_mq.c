@@ -8,7 +8,6 @@
 
 #define PUMP_BATCH 64
 
-
 static uint32_t mix(uint32_t h, uint32_t x)
 {
     h ^= x;

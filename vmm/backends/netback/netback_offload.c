@@ -9,7 +9,6 @@
 #define PROTO_TCP 6
 #define PROTO_UDP 17
 
-
 /* Where the L4 header is: 0 on success. */
 struct l4 {
     bool v6;
