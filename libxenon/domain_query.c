@@ -187,19 +187,27 @@ int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
     }
 }
 
-bool xenon_domain_exists(const struct xenon_paths *p, unsigned domid)
+/* A domain has a state file or a name in xenstore (xs: an open
+ * connection, or NULL to open one only if the state file is missing). */
+static bool domain_exists(const struct xenon_paths *p, struct xs_client *xs, unsigned domid)
 {
     char path[XENON_PATH_MAX + 32];
     state_path(p, domid, "", path, sizeof(path));
     if (access(path, F_OK) == 0)
         return true;
-    struct xs_client *xs = xs_open(p->xs_path);
-    if (!xs)
+    struct xs_client *own = xs ? NULL : xs_open(p->xs_path);
+    if (!xs && !own)
         return false;
-    char *nm = xs_readf(xs, "/local/domain/%u/name", domid);
-    xs_close(xs);
+    char *nm = xs_readf(xs ? xs : own, "/local/domain/%u/name", domid);
+    if (own)
+        xs_close(own);
     free(nm);
     return nm != NULL;
+}
+
+bool xenon_domain_exists(const struct xenon_paths *p, unsigned domid)
+{
+    return domain_exists(p, NULL, domid);
 }
 
 int xenon_dominfo_find(const struct xenon_dominfo *v, int n, const char *spec)
@@ -233,13 +241,8 @@ int xenon_domain_lookup(const struct xenon_paths *p, const char *spec,
      * file), but for a name the index only hashes. */
     unsigned hit = 0;
     if (numeric) {
-        char path[XENON_PATH_MAX + 32];
-        state_path(p, (unsigned)want, "", path, sizeof(path));
-        char *nm = want >= 1 && want <= MAX_DOMID && access(path, F_OK) != 0
-                       ? xs_readf(xs, "/local/domain/%lu/name", want) : NULL;
-        if (want >= 1 && want <= MAX_DOMID && (nm || access(path, F_OK) == 0))
+        if (want >= 1 && want <= MAX_DOMID && domain_exists(p, xs, (unsigned)want))
             hit = (unsigned)want;
-        free(nm);
     } else {
         hit = state_name_get(p, spec);
     }
