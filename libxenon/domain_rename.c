@@ -51,7 +51,7 @@ int xenon_domain_rename(const struct xenon_paths *p, unsigned domid, const char 
         fprintf(err, "cannot lock the state directory\n");
         return -1;
     }
-    struct dstate s, o;
+    struct dstate s;
     int rc = -1;
     if (state_read(p, domid, &s) < 0) {
         fprintf(err, "domain %u: no such domain\n", domid);
@@ -61,9 +61,8 @@ int xenon_domain_rename(const struct xenon_paths *p, unsigned domid, const char 
         fprintf(err, "domain %u is called \"%s\", not \"%s\"\n", domid, s.name, expect);
         goto out;
     }
-    unsigned other = state_name_get(p, name);
-    if (other && other != domid && state_read(p, other, &o) == 0 &&
-        strcmp(o.name, name) == 0) {
+    unsigned other = state_name_get(p, name);     /* checked against its state file */
+    if (other && other != domid) {
         fprintf(err, "libxl: error: Domain with name \"%s\" already exists.\n", name);
         goto out;
     }
