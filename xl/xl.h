@@ -64,6 +64,11 @@ int next_opt(int argc, char **argv, const char *opts, const char *cmd,
              int min_args);
 /* A malloc'd absolute form of path (NULL stays NULL). */
 char *absolute(const char *path);
+/* Read and parse an xl.cfg given on the command line (restore CONFIG,
+ * migrate -C), its kernel and ramdisk made absolute as xl create makes
+ * them. 0 with dc filled (dispose it), 3 when the file cannot be read
+ * (xl's message printed), 1 when it does not parse (dc disposed). */
+int read_domain_config(const char *file, struct domain_config *dc);
 
 /* --- xl_console.c --------------------------------------------------------- */
 

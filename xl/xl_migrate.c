@@ -96,23 +96,10 @@ static char *domain_name(unsigned domid)
 /* The config xl migrate -C sends instead of the domain's own. */
 static char *config_json(const char *file)
 {
-    size_t len = 0;
-    char *data = read_whole_file(file, &len);
-    if (!data) {
-        fprintf(stderr, "Failed to read config file: %s\n", file);
-        return NULL;
-    }
     struct domain_config dc;
-    domain_config_init(&dc);
-    int rc = domain_config_parse(file, data, len, NULL, 0, stderr, &dc);
-    free(data);
-    char *json = NULL;
-    if (rc == 0) {
-        char *k = absolute(dc.kernel);
-        free(dc.kernel);
-        dc.kernel = k;
-        json = domain_config_to_json(&dc);
-    }
+    if (read_domain_config(file, &dc) != 0)
+        return NULL;
+    char *json = domain_config_to_json(&dc);
     domain_config_dispose(&dc);
     return json;
 }

@@ -63,22 +63,9 @@ int main_restore(int argc, char **argv)
     struct domain_config dc;
     bool have_dc = false;
     if (config) {
-        size_t len = 0;
-        char *data = read_whole_file(config, &len);
-        if (!data) {
-            fprintf(stderr, "Failed to read config file: %s\n", config);
-            return 3;
-        }
-        domain_config_init(&dc);
-        int rc = domain_config_parse(config, data, len, NULL, 0, stderr, &dc);
-        free(data);
-        if (rc < 0) {
-            domain_config_dispose(&dc);
-            return EXIT_FAILURE;
-        }
-        char *k = absolute(dc.kernel);
-        free(dc.kernel);
-        dc.kernel = k;
+        int rc = read_domain_config(config, &dc);
+        if (rc)
+            return rc == 3 ? 3 : EXIT_FAILURE;
         have_dc = true;
     }
     unsigned domid = 0;

@@ -1,6 +1,7 @@
 /* Helpers the xl commands share: finding domains as xl's find_domain does,
  * option parsing with xl's exits, paths made absolute. */
 #include "xl.h"
+#include "util.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -105,4 +106,27 @@ char *absolute(const char *path)
     if (asprintf(&out, "%s/%s", cwd, path) < 0)
         return NULL;
     return out;
+}
+
+int read_domain_config(const char *file, struct domain_config *dc)
+{
+    size_t len = 0;
+    char *data = read_whole_file(file, &len);
+    if (!data) {
+        fprintf(stderr, "Failed to read config file: %s\n", file);
+        return 3;
+    }
+    domain_config_init(dc);
+    int rc = domain_config_parse(file, data, len, NULL, 0, stderr, dc);
+    free(data);
+    if (rc < 0) {
+        domain_config_dispose(dc);
+        return 1;
+    }
+    char *k = absolute(dc->kernel), *r = absolute(dc->ramdisk);
+    free(dc->kernel);
+    free(dc->ramdisk);
+    dc->kernel = k;
+    dc->ramdisk = r;
+    return 0;
 }
