@@ -134,19 +134,28 @@ static json_object *vbd_plug(struct call *c)
     return r;
 }
 
-static json_object *vbd_unplug(struct call *c)
+/* VBD.unplug and VIF.unplug: detach through libxenon's hot-plug. */
+typedef int detach_fn(const struct xenon_paths *p, unsigned domid, const char *which,
+                      FILE *err);
+
+static json_object *unplug(struct call *c, const char *cls, detach_fn *detach)
 {
     struct dev_view v;
-    if (!dev_view(c, "VBD", &v))
+    if (!dev_view(c, cls, &v))
         return NULL;
     if (!v.attached)
         return fail(c, "DEVICE_ALREADY_DETACHED", v.ref, NULL);
     char *msg = NULL;
     size_t ml;
     FILE *err = open_memstream(&msg, &ml);
-    int rc = xenon_block_detach(&vm_paths, (unsigned)v.domid, v.device, err);
+    int rc = detach(&vm_paths, (unsigned)v.domid, v.device, err);
     fclose(err);
     return outcome(c, rc, msg);
+}
+
+static json_object *vbd_unplug(struct call *c)
+{
+    return unplug(c, "VBD", xenon_block_detach);
 }
 
 static json_object *vif_plug(struct call *c)
@@ -183,17 +192,7 @@ static json_object *vif_plug(struct call *c)
 
 static json_object *vif_unplug(struct call *c)
 {
-    struct dev_view v;
-    if (!dev_view(c, "VIF", &v))
-        return NULL;
-    if (!v.attached)
-        return fail(c, "DEVICE_ALREADY_DETACHED", v.ref, NULL);
-    char *msg = NULL;
-    size_t ml;
-    FILE *err = open_memstream(&msg, &ml);
-    int rc = xenon_network_detach(&vm_paths, (unsigned)v.domid, v.device, err);
-    fclose(err);
-    return outcome(c, rc, msg);
+    return unplug(c, "VIF", xenon_network_detach);
 }
 
 /* SR.scan: the image directory read again now (it is also watched by
