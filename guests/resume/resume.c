@@ -31,6 +31,7 @@
  * its grant again, and watch control/shutdown again. Never ends. Run with --vcpus
  * 1..8 (64-bit only: the APs start in long mode). */
 #include "guest.h"
+#include <stdbool.h>
 #include "idt.h"
 #ifdef PV_CONTROL
 #include "xs.h"
@@ -251,9 +252,40 @@ static void maybe_suspend(unsigned long round)
 }
 #endif
 
-void guest_main(void)
+/* Reads this domain's id from CPUID leaf 0x40000004 (as Xen's HVM
+ * leaves report it); on a change, re-points grant 8 at the new id and
+ * says so. True if it changed. */
+static bool refresh_domid(unsigned long round)
 {
     uint32_t a, b, c, d;
+    cpuid(0x40000004, 0, &a, &b, &c, &d);
+    if ((domid_t)c == self)
+        return false;
+    printk("round %lu: domid changed %u -> %u\n", round, self, (unsigned)(domid_t)c);
+    self = (domid_t)c;
+    gnttab[8].domid = self;
+    return true;
+}
+
+/* One GNTTABOP_copy of two bytes from src_page into our own grant 8
+ * (dst_page), checked at the far end. */
+static bool grant_copy_ok(unsigned off, unsigned long round)
+{
+    src_page[off] = (uint8_t)round;
+    src_page[off + 1] = (uint8_t)(round >> 8);
+    struct gnttab_copy op = {
+        .source = { .u.gmfn = (unsigned long)src_page >> 12, .domid = DOMID_SELF,
+                    .offset = (uint16_t)off },
+        .dest = { .u.ref = 8, .domid = self, .offset = (uint16_t)(off + 100) },
+        .len = 2, .flags = GNTCOPY_dest_gref,
+    };
+    return HYPERCALL3(__HYPERVISOR_grant_table_op, GNTTABOP_copy, &op, 1) == 0 &&
+           op.status == GNTST_okay && dst_page[off + 100] == (uint8_t)round &&
+           dst_page[off + 101] == (uint8_t)(round >> 8);
+}
+
+void guest_main(void)
+{
     printk("resume guest (%d-bit)\n", GUEST_BITS);
     idt_init();
     idt_set_handler(VEC_CALLBACK, upcall);
@@ -334,25 +366,12 @@ void guest_main(void)
             }
         }
         /* Restored into a new domain, the guest has a new domid (as under
-         * Xen): grants name the grantee by it. */
-        cpuid(0x40000004, 0, &a, &b, &c, &d);
-        if ((domid_t)c != self) {
-            printk("round %lu: domid changed %u -> %u\n", round, self, (unsigned)(domid_t)c);
-            self = (domid_t)c;
-            gnttab[8].domid = self;
-        }
+         * Xen): grants name the grantee by it. The domain may also move
+         * between reading the domid and the copy; then the copy names the
+         * old domid and fails, and one retry with the new one must pass. */
+        refresh_domid(round);
         unsigned off = (unsigned)(round % 3000);
-        src_page[off] = (uint8_t)round;
-        src_page[off + 1] = (uint8_t)(round >> 8);
-        struct gnttab_copy op = {
-            .source = { .u.gmfn = (unsigned long)src_page >> 12, .domid = DOMID_SELF,
-                        .offset = (uint16_t)off },
-            .dest = { .u.ref = 8, .domid = self, .offset = (uint16_t)(off + 100) },
-            .len = 2, .flags = GNTCOPY_dest_gref,
-        };
-        if (!bad && (HYPERCALL3(__HYPERVISOR_grant_table_op, GNTTABOP_copy, &op, 1) ||
-                     op.status != GNTST_okay || dst_page[off + 100] != (uint8_t)round ||
-                     dst_page[off + 101] != (uint8_t)(round >> 8)))
+        if (!bad && !grant_copy_ok(off, round) && (!refresh_domid(round) || !grant_copy_ok(off, round)))
             bad = "grant copy failed";
         unsigned pg = (unsigned)(round % PATTERN_PAGES);
         for (unsigned i = (unsigned)(round % 64); i < 4096 && !bad; i += 64)
