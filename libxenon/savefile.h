@@ -79,9 +79,10 @@ void savefile_info_free(struct savefile_info *info);
  * sub-header (id 0, index 0), padding and state-record framing checked. */
 int savefile_check_emulator(struct stream_source *in, uint32_t length, char *err,
                             size_t errlen);
-/* The domain config from the xl header's JSON (name, uuid, type, kernel,
- * cmdline, ramdisk, memory, vCPUs; relative paths made absolute against
- * the current directory), parsed as an xl.cfg. 0, or -1 (err printed). */
+/* The domain config from the xl header's JSON (libxl's, read by json-c:
+ * name, uuid, type, kernel, cmdline, ramdisk, memory, vCPUs, the on_*
+ * actions, disks and nics; relative paths made absolute against the
+ * current directory), checked as an xl.cfg is. 0, or -1 (err printed). */
 struct domain_config;
 int savefile_config_from_json(const char *json, struct domain_config *dc, FILE *err);
 

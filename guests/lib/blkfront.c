@@ -34,6 +34,13 @@ int gnt_init(void)
     return 0;
 }
 
+void gnt_forget(void)
+{
+    gnt_ready = 0;
+    nr_free = 0;
+    next_ref = FIRST_REF;
+}
+
 grant_ref_t gnt_grant(const void *page, int readonly)
 {
     grant_ref_t r;

@@ -39,6 +39,10 @@ struct blkfront {
 
 /* Map grant frame 0 (once). 0 or -1. */
 int gnt_init(void);
+/* After a resume in a new domain (SCHEDOP_shutdown(suspend) returned 0)
+ * the grant table is that domain's, fresh: forget every ref handed out
+ * and map the table again at the next gnt_init. */
+void gnt_forget(void);
 /* Grant a page of ours to domain 0: its ref (refs 16.. are handed out in
  * turn, up to 500), or 0 when none is left. */
 grant_ref_t gnt_grant(const void *page, int readonly);

@@ -25,7 +25,19 @@
  * in ring 3, native speed on the build machines (the VMM must allow ring-3
  * hypercalls), spinning on its rx ring before it blocks, and first prints
  * "BENCH bare-exit ns=N".
+ *
+ * With `pvsuspend` it has PV control, as Linux's: it announces
+ * control/feature-suspend and, asked by control/shutdown = "suspend",
+ * calls SCHEDOP_shutdown(suspend). Resumed in a new domain (the call
+ * returned 0: a restore or a migration) it maps shared info and its grant
+ * table again and reconnects xenstore, its vif and its disk, as Linux's
+ * xenbus resume does; resumed where it was (1: a checkpoint) it goes on.
+ * With `disk` it also connects vbd 51712 (xvda): a datagram "disk N" to
+ * port 7 writes block N (one page, 8 sectors) with N's pattern and reads
+ * it back, "dchk N" reads it back only; either is answered "disk N ok" or
+ * "disk N bad".
  */
+#include "blkfront.h"
 #include "guest.h"
 #include "netfront.h"
 #include "xs.h"
@@ -52,6 +64,12 @@ static int have_peer;
 static uint8_t peer_mac[6];
 static int peer_mac_known;
 static unsigned peer_replies;
+
+static int pv_suspend, have_disk;
+static struct blkfront disk;
+static uint8_t disk_ring[4096] __attribute__((aligned(4096)));
+static uint8_t disk_page[4096] __attribute__((aligned(4096)));
+static unsigned suspends, resumes;
 
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
@@ -198,6 +216,37 @@ static void stream_gso(const uint8_t *p, unsigned secs, uint64_t *frames, uint64
     }
 }
 
+static uint8_t block_byte(unsigned long block, unsigned i)
+{
+    return (uint8_t)(block * 131u + i * 7u + (i >> 9));
+}
+
+/* "disk N" / "dchk N" (see the top): the answer's length in answer, or 0
+ * when msg is neither. */
+static int disk_command(const uint8_t *msg, unsigned len, char *answer, size_t cap)
+{
+    int write = len > 5 && memcmp(msg, "disk ", 5) == 0;
+    if (!have_disk || (!write && !(len > 5 && memcmp(msg, "dchk ", 5) == 0)))
+        return 0;
+    unsigned long block = 0;
+    unsigned i = 5;
+    for (; i < len && i < 12 && msg[i] >= '0' && msg[i] <= '9'; i++)
+        block = block * 10 + (unsigned long)(msg[i] - '0');
+    int ok = i == len && i > 5 && (block + 1) * 8 <= disk.sectors;
+    if (ok && write) {
+        for (unsigned j = 0; j < 4096; j++)
+            disk_page[j] = block_byte(block, j);
+        ok = blkfront_rw(&disk, 1, block * 8, disk_page, 0, 7) == 0;
+    }
+    if (ok) {
+        memset(disk_page, 0, sizeof(disk_page));
+        ok = blkfront_rw(&disk, 0, block * 8, disk_page, 0, 7) == 0;
+        for (unsigned j = 0; ok && j < 4096; j++)
+            ok = disk_page[j] == block_byte(block, j);
+    }
+    return snprintf(answer, cap, "disk %lu %s", block, ok ? "ok" : "bad");
+}
+
 static int on_ip(const uint8_t *p, unsigned len)
 {
     if (len < 34)
@@ -253,6 +302,11 @@ static int on_ip(const uint8_t *p, unsigned len)
         if (ulen == 13 && memcmp(l4 + 8, "stats", 5) == 0) {
             int k = snprintf((char *)udp + 8, 64, "sink=%llu bytes=%llu",
                              (unsigned long long)sink_packets, (unsigned long long)sink_bytes);
+            ulen = 8 + (unsigned)k;
+            put16(udp + 4, (uint16_t)ulen);
+        }
+        int k = disk_command(l4 + 8, ulen - 8, (char *)udp + 8, 64);
+        if (k > 0) {
             ulen = 8 + (unsigned)k;
             put16(udp + 4, (uint16_t)ulen);
         }
@@ -354,11 +408,15 @@ static int backend_closing(void)
     return xs_read(path, v, sizeof(v)) < 0 || v[0] >= '5';
 }
 
+static void maybe_suspend(void);
+
 /* Answer until "bye" (1), "reconnect" (2) or the backend closes (0). */
 static int serve(void)
 {
     for (;;) {
-        int n = netfront_recv(&nf, pkt, sizeof(pkt), 1000, NULL);
+        if (pv_suspend)
+            maybe_suspend();
+        int n = netfront_recv(&nf, pkt, sizeof(pkt), pv_suspend ? 100 : 1000, NULL);
         if (n <= 0) {
             if (n == 0 && backend_closing())
                 return 0;
@@ -376,6 +434,45 @@ static int serve(void)
 }
 
 static void print_ready(unsigned devid);
+
+/* PV control and the disk: what a fresh domain needs of them. 0 or -1. */
+static int connect_control_and_disk(void)
+{
+    if (pv_suspend && (xs_write("control/feature-suspend", "1") < 0 ||
+                       xs_watch("control/shutdown", "shutdown") < 0))
+        return -1;
+    return have_disk ? blkfront_connect(&disk, 51712, disk_ring) : 0;
+}
+
+/* control/shutdown = "suspend": acknowledge it and suspend. In a new
+ * domain everything Xen held for us is gone: shared info, the grant
+ * table, event channels, the backends' view of our rings. */
+static void maybe_suspend(void)
+{
+    if (!xs_poll_event("control/shutdown"))
+        return;
+    xs_forget_events();
+    char req[64];
+    if (xs_read("control/shutdown", req, sizeof(req)) < 0 || strcmp(req, "suspend") != 0)
+        return;
+    xs_write("control/shutdown", "");
+    struct sched_shutdown sd = { .reason = SHUTDOWN_suspend };
+    long rc = HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_shutdown, &sd);
+    suspends++;
+    if (rc != 0) {
+        printk("net: suspend returned %ld: resumed where it was\n", rc);
+        return;
+    }
+    resumes++;
+    gnt_forget();
+    int ok = map_shared_info() == 0 && xs_init() == 0 && connect_control_and_disk() == 0;
+    ok = ok && netfront_connect(&nf, 0) == 0;
+    check("resumed in a new domain: devices reconnected", ok, "resume %u", resumes);
+    if (!ok)
+        finish("net");
+    printk("net: suspend returned 0: resumed in a new domain (%u)\n", resumes);
+    print_ready(0);
+}
 
 /* The frontend closes its end and connects again (the backend must go
  * back to InitWait and serve the new rings). */
@@ -640,6 +737,9 @@ static void net_main(void)
         two_vifs_main();
     if (has_word("queues=2"))
         queues_main();
+    pv_suspend = has_word("pvsuspend");
+    have_disk = has_word("disk");
+    CHECK("PV control and disk", connect_control_and_disk() == 0);
     int rc = netfront_connect(&nf, 0);
     CHECK("netfront connected", rc == 0);
     if (rc < 0)
@@ -659,6 +759,10 @@ static void net_main(void)
     CHECK("answered pings", pings > 0);
     CHECK("answered udp", echoes > 0);
     CHECK_EQ("tx errors", nf.tx_errors, 0);
+    if (pv_suspend)
+        printk("net: suspended %u times, resumed in a new domain %u times\n", suspends, resumes);
+    if (have_disk)
+        CHECK_EQ("blkfront closed", blkfront_close(&disk), 0);
     CHECK_EQ("netfront closed", netfront_close(&nf), 0);
     finish("net");
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "domain_config.h"
 #include "savefile.h"
 #include "xenon/xen_stream_format.h"
 
@@ -198,6 +199,82 @@ static void test_records(void **state)
     m = build(config, "LE"); m.data[r1 + 8] = 'X'; expect_refused(m, "inner image wrong");
 }
 
+/* The config written into a save file comes back from its JSON with
+ * its disks, vifs and actions, as restore and migrate build the domain. */
+static void test_config_json(void **state)
+{
+    (void)state;
+    static const char cfg[] =
+        "name = \"dev\"\ntype = \"pvh\"\nkernel = \"/k\"\nmemory = 32\nvcpus = 2\n"
+        "cmdline = \"ip=10.0.0.2 disk\"\non_poweroff = \"preserve\"\n"
+        "on_reboot = \"rename-restart\"\n"
+        "disk = [ \"format=raw,vdev=xvda,access=rw,target=/img/a,b.img\",\n"
+        "         \"format=qcow2,vdev=xvdb,access=ro,target=/img/c.qcow2\",\n"
+        "         \"vdev=hdc,devtype=cdrom,access=ro\" ]\n"
+        "vif = [ \"mac=00:16:3e:12:34:56,bridge=br0,ip=10.0.0.2,mtu=1400\", \"bridge=br1\" ]\n";
+    struct domain_config a, b;
+    domain_config_init(&a);
+    assert_int_equal(domain_config_parse("t.cfg", cfg, strlen(cfg), NULL, 0, stderr, &a), 0);
+    char *json = domain_config_to_json(&a);
+    assert_non_null(json);
+    assert_int_equal(savefile_config_from_json(json, &b, stderr), 0);
+    assert_string_equal(b.name, "dev");
+    assert_string_equal(b.kernel, "/k");
+    assert_string_equal(b.cmdline, "ip=10.0.0.2 disk");
+    assert_int_equal(b.max_vcpus, 2);
+    assert_int_equal(b.target_memkb, 32 * 1024);
+    assert_int_equal(b.on_poweroff, a.on_poweroff);
+    assert_int_equal(b.on_reboot, a.on_reboot);
+    assert_memory_equal(b.uuid, a.uuid, sizeof(a.uuid));
+    assert_int_equal(b.num_disks, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(b.disks[i].vdev, a.disks[i].vdev);
+        assert_int_equal(b.disks[i].format, a.disks[i].format);
+        assert_int_equal(b.disks[i].readwrite, a.disks[i].readwrite);
+        assert_int_equal(b.disks[i].is_cdrom, a.disks[i].is_cdrom);
+    }
+    assert_string_equal(b.disks[0].pdev_path, "/img/a,b.img");
+    assert_null(b.disks[2].pdev_path && *b.disks[2].pdev_path ? b.disks[2].pdev_path : NULL);
+    assert_int_equal(b.num_nics, 2);
+    assert_memory_equal(b.nics[0].mac, a.nics[0].mac, 6);
+    assert_string_equal(b.nics[0].bridge, "br0");
+    assert_string_equal(b.nics[0].ip, "10.0.0.2");
+    assert_int_equal(b.nics[0].mtu, 1400);
+    assert_string_equal(b.nics[1].bridge, "br1");
+    free(json);
+    domain_config_dispose(&a);
+    domain_config_dispose(&b);
+}
+
+/* What no xl wrote: each refused with a message, nothing half-built. */
+static void test_config_json_hostile(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "not json",
+        "[1, 2]",
+        "{\"c_info\":{\"name\":\"a\\\"b\",\"type\":\"pvh\"}}",      /* a quote */
+        "{\"c_info\":{\"name\":\"g\",\"type\":\"pvh\"},\"b_info\":{\"kernel\":\"/k\"},"
+        "\"disks\":[{\"vdev\":\"xvda\",\"pdev_path\":\"/a\\nb\"}]}",     /* a newline */
+        "{\"c_info\":{\"name\":\"g\",\"type\":\"pvh\"},\"b_info\":{\"kernel\":\"/k\"},"
+        "\"nics\":[{\"bridge\":\"br0,script=/evil\"}]}",                  /* a comma */
+        "{\"c_info\":{\"name\":\"g\",\"type\":\"pvh\"},\"b_info\":{\"kernel\":\"/k\"},"
+        "\"disks\":[7]}",                                               /* not an object */
+        "{\"c_info\":{\"name\":\"g\",\"type\":\"pvh\"},\"b_info\":{\"kernel\":\"/k\","
+        "\"max_vcpus\":100000}}",                                       /* xl.cfg refuses it */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct domain_config dc;
+        char *msg = NULL;
+        size_t n = 0;
+        FILE *e = open_memstream(&msg, &n);
+        assert_int_equal(savefile_config_from_json(bad[i], &dc, e), -1);
+        fclose(e);
+        assert_true(strstr(msg, "xl header") != NULL);
+        free(msg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +283,8 @@ int main(void)
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_xl_header),
         cmocka_unit_test(test_records),
+        cmocka_unit_test(test_config_json),
+        cmocka_unit_test(test_config_json_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
