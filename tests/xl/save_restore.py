@@ -8,7 +8,9 @@ it back and it goes on counting from where it stopped (its memory, vCPU
 state and time came back: no restart from 0, no number missing or
 repeated). A truncated and a damaged copy are refused with a message
 naming the record, and nothing is left running or in xenstore. `xl save
--c` leaves the domain running.
+-c` leaves the domain running. `xl save` onto a full file system (a 32 KiB
+tmpfs) fails saying so, leaves no partial file, and the domain runs on;
+for the PV guest below, its suspend returns 1 there, as for a checkpoint.
 
 `save_restore.py smp`: the resume guest (guests/resume) with 4 vCPUs, which
 checks itself round after round (IPIs to itself and to each AP, the
@@ -53,6 +55,40 @@ def verify(path):
     return r
 
 
+def disk_full(e, name, running):
+    """xl save onto a full file system (a 32 KiB tmpfs; the image is larger):
+    it fails saying so, the domain runs on (running(): it made progress
+    since the call before), no partial file is left."""
+    full = os.path.join(e.tmp, "full-" + name)
+    os.mkdir(full, 0o700)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32k,mode=0700", "tmpfs", full],
+                      capture_output=True).returncode != 0:
+        print("note: cannot mount a tmpfs here; the disk-full case is not run")
+        return
+    try:
+        running()
+        rc, _, err = e.xl("save", name, os.path.join(full, name + ".save"))
+        check("disk full: xl save fails, saying so", rc != 0 and "No space left" in err, err)
+        check("disk full: the domain is still there", name in e.rows(), str(e.rows()))
+        check("disk full: it runs on", t.wait_for(running, 60))
+        check("disk full: no partial file is left", os.listdir(full) == [], str(os.listdir(full)))
+    finally:
+        subprocess.run(["umount", full], capture_output=True)
+
+
+def progress(measure):
+    """A function true once measure() grew since its last call."""
+    last = [measure()]
+
+    def grew():
+        now = measure()
+        if now > last[0]:
+            last[0] = now
+            return True
+        return False
+    return grew
+
+
 def run(e):
     t.need_kvm()
     cfg = e.cfg("counter.cfg", CFG)
@@ -67,6 +103,8 @@ def run(e):
     n = len(counts(e.console_log("counter")))
     check("xl save -c: the domain still runs and counts",
           t.wait_for(lambda: len(counts(e.console_log("counter"))) > n + 50, 30))
+
+    disk_full(e, "counter", progress(lambda: len(counts(e.console_log("counter")))))
 
     f = os.path.join(e.tmp, "counter.save")
     rc, _, err = e.xl("save", "counter", f)
@@ -201,6 +239,11 @@ def run_pv(e):
     check("xl save -c: it goes on with its rounds",
           t.wait_for(lambda: len([r for r in rounds(log()[mark:]) if r[1].startswith("ok")]) >= 2, 60),
           log()[-300:])
+    # Disk full with the guest suspended by its own hand: it is resumed
+    # where it was (its suspend returns 1), rounds passing.
+    disk_full(e, "rpv", progress(lambda: len([r for r in rounds(log()) if r[1].startswith("ok")])))
+    check("disk full: the guest's suspend returned 1 again",
+          log().count("suspend returned 1") == 2, log()[-300:])
     f = os.path.join(e.tmp, "rpv.save")
     rc, _, err = e.xl("save", "rpv", f)
     check("xl save: exit 0", rc == 0, err)
