@@ -245,6 +245,9 @@ int savefile_config_from_json(const char *json, struct domain_config *dc, FILE *
         char name[32];
         if (a && !strcmp(a, "restart_rename"))
             a = "rename-restart";
+        /* on_soft_reset's only value is the default (xl warns on it). */
+        if (a && i == 4 && (!strcmp(a, "soft_reset") || !strcmp(a, "soft-reset")))
+            a = NULL;
         if (a && strlen(a) < sizeof(name)) {
             snprintf(name, sizeof(name), "%s", a);
             for (char *c = name; *c; c++)

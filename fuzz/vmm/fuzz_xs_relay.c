@@ -9,6 +9,8 @@
  *               daemon answers ring-attach with OK, EPROTO or EEXIST (R)
  *   4 I         the guest sets its ring indices to nonsense (I)
  *   5           the socket is writable
+ *   6 N bytes   a saved record of watches is restored (xs_relay_state.c);
+ *               then the relay's own record must be one it accepts
  * The relay must never overrun a buffer, leak, or put more in the
  * response ring than it has room for. */
 #include <errno.h>
@@ -59,6 +61,7 @@ int backend_init(struct domain *d, struct backend *b, uint32_t port,
 {
     (void)has_work;
     b->d = d;
+    b->wake.fd = -1;        /* no wake-up: the harness calls service */
     b->port = port;
     service_fn = service;
     service_arg = opaque;
@@ -173,7 +176,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool sane = true;       /* the guest's rsp_cons is where it belongs */
     size_t i = 0;
     while (i < size) {
-        uint8_t op = data[i++] % 6;
+        uint8_t op = data[i++] % 7;
         size_t n = 0;
         if (op != 2 && op != 5 && i < size)
             n = data[i++];
@@ -214,6 +217,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             ring->rsp_cons = (XENSTORE_RING_IDX)(n * 0x10001u);
             sane = false;
             service_fn(service_arg);
+        } else if (op == 6) {
+            n = n < size - i ? n : size - i;
+            (void)xs_relay_restore_watches(d, data + i, n);
+            i += n;
+            service_fn(service_arg);
+            uint8_t *rec;
+            size_t len;
+            if (xs_relay_save_watches(d, &rec, &len) == 0) {
+                if (xs_relay_restore_watches(d, rec, len) != 0)
+                    abort();
+                free(rec);
+            }
         } else {
             sock_ready(EPOLLOUT);
         }

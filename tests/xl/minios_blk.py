@@ -22,7 +22,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from xl_test import BUILD, SRC, Env, check, failures, need_kvm, skip, wait_for  # noqa: E402
+from xl_test import BUILD, SRC, check, Env, exit_status, failures, need_kvm, skip, wait_for  # noqa: E402
 from minios import find_oracle  # noqa: E402
 
 BUILD_ENV = {"DEF_CFLAGS": "-fno-pie", "MAKEFLAGS": "CONFIG_NETFRONT=n"}
@@ -118,7 +118,7 @@ def main():
         env.check_empty("after destroy")
     finally:
         env.close()
-        sys.exit(1 if failures else 0)
+        sys.exit(exit_status())
 
 
 if __name__ == "__main__":

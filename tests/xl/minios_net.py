@@ -21,7 +21,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from xl_test import SRC, check, failures, need_kvm, skip, wait_for  # noqa: E402
+from xl_test import SRC, check, exit_status, failures, need_kvm, skip, wait_for  # noqa: E402
 from minios import find_oracle  # noqa: E402
 from minios_blk import build  # noqa: E402
 from net import NS, NetEnv, check_vif_gone, ns  # noqa: E402
@@ -114,7 +114,7 @@ def main():
         if env:
             env.close()
         subprocess.run(["ip", "netns", "del", NS], capture_output=True)
-        sys.exit(1 if failures else 0)
+        sys.exit(exit_status())
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from xl_test import SRC, XL, BUILD, Env, check, failures, need_kvm, skip, wait_for  # noqa: E402
+from xl_test import BUILD, SRC, XL, check, Env, exit_status, failures, need_kvm, skip, wait_for  # noqa: E402
 
 MODE = sys.argv[1] if len(sys.argv) > 1 else "64"
 BITS = "64" if MODE in ("hotplug", "two", "hostile") else MODE
@@ -151,7 +151,7 @@ def in_netns(scenario, bridges=(("xnbr0", HOST_IP, None),)):
         if env:
             env.close()
         subprocess.run(["ip", "netns", "del", NS], capture_output=True)
-        sys.exit(1 if failures else 0)
+        sys.exit(exit_status())
 
 def links():
     rc, out, _ = ns("ip", "-o", "link", "show")
@@ -444,7 +444,7 @@ def main():
         if env:
             env.close()
         subprocess.run(["ip", "netns", "del", NS], capture_output=True)
-        sys.exit(1 if failures else 0)
+        sys.exit(exit_status())
 
 
 if __name__ == "__main__":

@@ -129,8 +129,12 @@ def run(e):
     check("truncated file: refused", rc != 0, err)
     check("truncated file: the message names the record",
           re.search(r"PAGE_DATA|truncated|record", err) is not None, err)
+    # A module record whose length overruns EMULATOR_CONTEXT (the first
+    # pass checks the framing of the VMM's records).
     bad = bytearray(data)
-    bad[len(data) - 16:len(data) - 8] = b"\xff" * 8       # padding of the last record
+    at = data.rfind(b"vcpu".ljust(16, b"\0"))
+    check("the file has a vcpu record", at > 0)
+    bad[at + 20:at + 24] = (0x7fffff00).to_bytes(4, "little")
     badf = os.path.join(e.tmp, "bad.save")
     open(badf, "wb").write(bytes(bad))
     rc, _, err = e.xl("restore", badf)

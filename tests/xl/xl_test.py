@@ -15,6 +15,7 @@ import socket
 import struct
 import subprocess
 import sys
+import traceback
 import tempfile
 import threading
 import time
@@ -29,6 +30,22 @@ HEADER = "Name                                        ID   Mem VCPUs\tState\tTim
 ROW = re.compile(r"^(.{40}) +(\d+) +(\d+) +(\d+)     ([r-][b-][p-][s-][-rscwS?][d-])  +(\d+\.\d)$")
 
 failures = []
+
+
+def exit_status():
+    """The exit status for a test that ends with sys.exit() in a finally:
+    clause. There, an exception on its way out would be replaced by the
+    SystemExit and the test pass unseen: it is printed and fails the test.
+    A SystemExit on its way out (skip's 77, a message) keeps its code
+    unless a check failed."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, SystemExit):
+        return 1 if failures else exc.code
+    if exc is not None:
+        traceback.print_exception(exc)
+        print(f"FAIL the test stopped on an exception: {exc!r}")
+        return 1
+    return 1 if failures else 0
 
 
 def check(what, ok, detail=""):

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
@@ -445,6 +446,20 @@ static int open_socket(const char *path, int flags)
     return fd;
 }
 
+/* Our own XS_WATCH of payload ("path\0token\0", at most
+ * XENSTORE_PAYLOAD_MAX bytes): its reply goes nowhere but learn(). */
+static struct req *watch_req(const void *payload, size_t len)
+{
+    uint8_t msg[MSG_MAX];
+    struct xsd_sockmsg h = { .type = XS_WATCH, .len = (uint32_t)len };
+    memcpy(msg, &h, HDR_LEN);
+    memcpy(msg + HDR_LEN, payload, len);
+    struct req *r = new_req(msg, HDR_LEN + len);
+    if (r)
+        r->internal = true;
+    return r;
+}
+
 /* Attached (again): the guest's watches are registered anew, ahead of its
  * requests (xenstored fires each once: the guest sees one event per
  * watch, which the protocol allows). */
@@ -458,15 +473,10 @@ static void link_up(struct xs_relay *x)
     x->retry_ms = RETRY_FIRST_MS;
     struct req *first = NULL, **tailp = &first;
     for (unsigned i = 0; i < x->track.nwatches; i++) {
-        uint8_t msg[MSG_MAX];
         const struct xs_watch_rec *w = &x->track.watches[i];
-        struct xsd_sockmsg h = { .type = XS_WATCH, .len = (uint32_t)w->len };
-        memcpy(msg, &h, HDR_LEN);
-        memcpy(msg + HDR_LEN, w->payload, h.len);
-        struct req *r = new_req(msg, HDR_LEN + h.len);
+        struct req *r = watch_req(w->payload, w->len);
         if (!r)
             break;
-        r->internal = true;
         *tailp = r;
         tailp = &r->next;
     }
@@ -800,4 +810,38 @@ void xs_relay_fini(struct domain *d)
     free(x->path);
     free(x);
     d->xenstore = NULL;
+}
+
+/* ---- saved state (xs_relay_state.c) ---- */
+
+int xs_relay_save_watches(struct domain *d, uint8_t **out, size_t *len)
+{
+    struct xs_relay *x = d->xenstore;
+    if (!x)
+        return -ENODEV;
+    return xs_track_save_watches(&x->track, out, len);
+}
+
+static void restore_watch(void *ctx, const void *payload, size_t len)
+{
+    struct xs_relay *x = ctx;
+    if (xs_track_has_watch(&x->track, payload, len))
+        return;
+    struct req *r = watch_req(payload, len);
+    if (r)
+        append_req(x, r);
+}
+
+int xs_relay_restore_watches(struct domain *d, const uint8_t *p, size_t len)
+{
+    struct xs_relay *x = d->xenstore;
+    if (!x)
+        return -ENODEV;
+    int rc = xs_track_load_watches(p, len, restore_watch, x);
+    /* Sent from the I/O loop: the caller may hold the domain lock, which
+     * the relay's service takes. The backend's wake-up is the guest's own
+     * kick of the port. */
+    if (rc == 0 && x->backend.wake.fd >= 0)
+        (void)!eventfd_write(x->backend.wake.fd, 1);
+    return rc;
 }

@@ -1,8 +1,10 @@
 /* See xs_relay_track.h. */
 #include "xs_relay_track.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xen/io/xs_wire.h>
 
 #include "log.h"
 
@@ -87,4 +89,72 @@ void xs_track_fini(struct xs_track *t)
 {
     while (t->nwatches)
         drop_watch(t, 0);
+}
+
+bool xs_track_has_watch(const struct xs_track *t, const void *payload, size_t len)
+{
+    return find_watch(t, payload, len) >= 0;
+}
+
+int xs_track_save_watches(const struct xs_track *t, uint8_t **out, size_t *len)
+{
+    size_t n = sizeof(uint32_t);
+    for (unsigned i = 0; i < t->nwatches; i++)
+        n += sizeof(uint32_t) + t->watches[i].len;
+    uint8_t *b = malloc(n), *at = b;
+    if (!b)
+        return -ENOMEM;
+    uint32_t count = t->nwatches;
+    memcpy(at, &count, sizeof(count));
+    at += sizeof(count);
+    for (unsigned i = 0; i < t->nwatches; i++) {
+        uint32_t l = (uint32_t)t->watches[i].len;
+        memcpy(at, &l, sizeof(l));
+        memcpy(at + sizeof(l), t->watches[i].payload, l);
+        at += sizeof(l) + l;
+    }
+    *out = b;
+    *len = n;
+    return 0;
+}
+
+/* One watch's bytes: "path\0token\0" with a path. */
+static bool watch_ok(const uint8_t *w, size_t len)
+{
+    if (len < 3 || len > XENSTORE_PAYLOAD_MAX || w[0] == 0 || w[len - 1] != 0)
+        return false;
+    size_t nuls = 0;
+    for (size_t i = 0; i < len; i++)
+        nuls += w[i] == 0;
+    return nuls == 2;
+}
+
+int xs_track_load_watches(const uint8_t *p, size_t len,
+                          void (*add)(void *ctx, const void *payload, size_t len),
+                          void *ctx)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t count;
+        if (len < sizeof(count))
+            return -EINVAL;
+        memcpy(&count, p, sizeof(count));
+        if (count > XS_TRACK_MAX_WATCHES)
+            return -EINVAL;
+        size_t at = sizeof(count);
+        for (uint32_t i = 0; i < count; i++) {
+            uint32_t l;
+            if (len - at < sizeof(l))
+                return -EINVAL;
+            memcpy(&l, p + at, sizeof(l));
+            at += sizeof(l);
+            if (l > len - at || !watch_ok(p + at, l))
+                return -EINVAL;
+            if (pass == 1)
+                add(ctx, p + at, l);
+            at += l;
+        }
+        if (at != len)
+            return -EINVAL;
+    }
+    return 0;
 }

@@ -56,6 +56,21 @@ void xs_track_txn_started(struct xs_track *t, const uint8_t *body, size_t blen,
 const struct xs_txn_rec *xs_track_txn(const struct xs_track *t, uint32_t id);
 void xs_track_txn_ended(struct xs_track *t, uint32_t id);
 
+/* The watches as a saved record's payload (xs_relay_state.c), version 1:
+ *     uint32_t count          <= XS_TRACK_MAX_WATCHES
+ *     then per watch: uint32_t len, then len bytes "path\0token\0"
+ *                     (3 .. XENSTORE_PAYLOAD_MAX, exactly two NULs, the
+ *                     last byte one, the path not empty)
+ * *out is malloc'd; 0 or -ENOMEM. */
+int xs_track_save_watches(const struct xs_track *t, uint8_t **out, size_t *len);
+/* Check such a payload whole, then hand each watch to add() in order.
+ * -EINVAL, with nothing handed over, for one that breaks any rule. */
+int xs_track_load_watches(const uint8_t *p, size_t len,
+                          void (*add)(void *ctx, const void *payload, size_t len),
+                          void *ctx);
+/* Whether the watch is held. */
+bool xs_track_has_watch(const struct xs_track *t, const void *payload, size_t len);
+
 /* Free the watches' copies (at teardown). */
 void xs_track_fini(struct xs_track *t);
 
