@@ -198,3 +198,16 @@ void xs_wait_ring(void)
 {
     wait_ring();
 }
+
+long xs_suspend_if_asked(void)
+{
+    if (!xs_poll_event("control/shutdown"))
+        return -1;
+    xs_forget_events();
+    char req[64];
+    if (xs_read("control/shutdown", req, sizeof(req)) < 0 || strcmp(req, "suspend") != 0)
+        return -1;
+    xs_write("control/shutdown", "");
+    struct sched_shutdown s = { .reason = SHUTDOWN_suspend };
+    return HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_shutdown, &s);
+}

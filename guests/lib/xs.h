@@ -34,6 +34,13 @@ void xs_forget_events(void);
  * without waiting. */
 int xs_poll_event(const char *path);
 
+/* PV control, as Linux has it: when control/shutdown (watched by the
+ * caller with xs_watch) has fired and says "suspend", acknowledge it
+ * (write "") and call SCHEDOP_shutdown(suspend). The call's result: 0
+ * resumed in a new domain (a restore, a migration), 1 resumed in place
+ * (a checkpoint); -1 when no suspend was asked. */
+long xs_suspend_if_asked(void);
+
 /* For hostile tests: put raw bytes in the request ring (and notify), and
  * the ring's error field (XENSTORE_ERROR_*); xs_wait_ring sleeps until the
  * port is signalled or a second passes. */

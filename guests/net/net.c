@@ -449,15 +449,9 @@ static int connect_control_and_disk(void)
  * table, event channels, the backends' view of our rings. */
 static void maybe_suspend(void)
 {
-    if (!xs_poll_event("control/shutdown"))
+    long rc = xs_suspend_if_asked();
+    if (rc < 0)
         return;
-    xs_forget_events();
-    char req[64];
-    if (xs_read("control/shutdown", req, sizeof(req)) < 0 || strcmp(req, "suspend") != 0)
-        return;
-    xs_write("control/shutdown", "");
-    struct sched_shutdown sd = { .reason = SHUTDOWN_suspend };
-    long rc = HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_shutdown, &sd);
     suspends++;
     if (rc != 0) {
         printk("net: suspend returned %ld: resumed where it was\n", rc);

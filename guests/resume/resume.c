@@ -231,15 +231,9 @@ static int xen_setup(void)
  * the hypercall's result says. */
 static void maybe_suspend(unsigned long round)
 {
-    if (!xs_poll_event("control/shutdown"))
+    long rc = xs_suspend_if_asked();
+    if (rc < 0)
         return;
-    xs_forget_events();
-    char req[64];
-    if (xs_read("control/shutdown", req, sizeof(req)) < 0 || strcmp(req, "suspend") != 0)
-        return;
-    xs_write("control/shutdown", "");
-    struct sched_shutdown s = { .reason = SHUTDOWN_suspend };
-    long rc = HYPERCALL2(__HYPERVISOR_sched_op, SCHEDOP_shutdown, &s);
     if (rc == 0) {
         /* A new domain: everything Xen held for us is gone. */
         epoch++;
