@@ -150,6 +150,10 @@ int xdev_wait_state(struct xs_client *xs, uint32_t kind, unsigned domid,
             return 0;
         if (s == -ENOENT)
             return -ENOENT;
+        /* A backend that gave up before InitWait (its NBD server did not
+         * answer the handshake) will not get there. */
+        if (state == XenbusStateInitWait && s == XenbusStateClosed)
+            return -EIO;
         if (now_ns() >= deadline)
             return -ETIMEDOUT;
         struct timespec ts = { 0, 1000000 };

@@ -83,6 +83,7 @@ void vbd_nbd_stop(const char *run_dir, unsigned domid, unsigned devid)
      * proof, the command line naming its socket is. */
     if (start && proc_is_ours(pid, start) && proc_cmdline_has(pid, "--socket", sock)) {
         kill(pid, SIGTERM);
+        kill(pid, SIGCONT);     /* a stopped server takes it at once */
         if (!proc_wait_gone(pid, start, STOP_MS)) {
             kill(pid, SIGKILL);
             proc_wait_gone(pid, start, STOP_MS);

@@ -8,6 +8,7 @@ writes; an acknowledged flush survives SIGKILL of the VMM; a hostile
 frontend (guests/hostile/blk_hostile.c) gets errors and a shut ring while
 the VMM lives; nothing is left after the domain goes. Needs /dev/kvm."""
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -18,7 +19,7 @@ sys.path.insert(0, HERE)
 from xl_test import BUILD, Env, check, failures, need_kvm, wait_for  # noqa: E402
 
 SECTORS = 2048                  # 1 MiB images
-XVDA, XVDB = 51712, 51728
+XVDA, XVDB, XVDC = 51712, 51728, 51744
 
 
 def make_image(e, name):
@@ -276,6 +277,39 @@ def t_qcow2(e, bits="64"):
     nbd_left(e, "after destroy", [rw, q, q2])
 
 
+def nbd_never_answers(e, name, image, vmm, vlog_path):
+    """block-attach through a qemu-nbd stopped (SIGSTOP) once it listens:
+    its handshake never comes. The VMM answers the attach while the
+    handshake is still pending (it runs on the I/O loop, not inside the
+    attach), fails it at its bound, and the attach fails with nothing
+    left."""
+    real = shutil.which("qemu-nbd")
+    bindir = os.path.join(e.tmp, "stuck-nbd")
+    os.makedirs(bindir, exist_ok=True)
+    with open(os.path.join(bindir, "qemu-nbd"), "w") as f:
+        f.write(f'#!/bin/sh\n"{real}" "$@" || exit $?\n'
+                'while [ $# -gt 0 ]; do [ "$1" = --pid-file ] && pidf="$2"; shift; done\n'
+                'kill -STOP "$(cat "$pidf")"\n')
+    os.chmod(os.path.join(bindir, "qemu-nbd"), 0o755)
+    path = e.env["PATH"]
+    e.env["PATH"] = bindir + ":" + path
+    try:
+        rc, out, err = e.xl("block-attach", name, f"format=qcow2,vdev=xvdc,access=ro,target={image}")
+    finally:
+        e.env["PATH"] = path
+    check("block-attach through a server that never answers fails",
+          rc != 0 and "Input/output error" in err, err)
+    vlog = open(vlog_path, errors="replace").read()
+    answered = vlog.find(f"vbd {XVDC} attached")
+    failed = vlog.find(f"vbd {XVDC}: NBD: no handshake in time")
+    check("the attach was answered before the handshake ended", 0 <= answered < failed,
+          vlog[-2000:])
+    check("the VMM lives", e.vmm_pids() == vmm, str(e.vmm_pids()))
+    rc, head, rows, err = block_list(e, name)
+    check("block-list: that disk is gone", rc == 0 and not any(str(XVDC) in r for r in rows),
+          rows)
+
+
 def t_nbd_killed(e):
     """The NBD server of a connected disk is SIGKILLed: the VMM drops that
     connection and lives, the raw disk beside it is untouched, detach and
@@ -306,6 +340,7 @@ def t_nbd_killed(e):
     check("block-detach of the dead disk: exit 0", rc == 0, err)
     check("the guest closed it and went on",
           wait_for(lambda: "BLK detached" in e.console_log("nk"), 60))
+    nbd_never_answers(e, "nk", q, vmm, vlog_path)
     rc, out, err = e.xl("destroy", "nk")
     check("destroy: exit 0", rc == 0, err)
     check("the raw disk holds what the guest wrote", sector(rw, 128, 11) == b"XENON-GUEST")

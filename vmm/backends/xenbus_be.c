@@ -351,7 +351,7 @@ static void frontend_changed(struct xenbus_dev *dev, int fe)
     }
     switch (fe) {
     case XenbusStateInitialising:
-        if (dev->be_state == XenbusStateClosed) {
+        if (dev->be_state == XenbusStateClosed && !dev->probe_failed) {
             do_disconnect(dev);
             set_state(dev, XenbusStateInitWait);
         }
@@ -473,7 +473,9 @@ int xenbus_be_attach(struct domain *d, const struct xenon_ctl_device_attach *a,
         return rc;
     }
     char p[XENON_DEV_PATH_MAX + 16];
-    set_state(dev, XenbusStateInitWait);
+    dev->probing = rc > 0;
+    if (!dev->probing)
+        set_state(dev, XenbusStateInitWait);
     dev_path(dev, true, "state", p, sizeof(p));
     rc = xs_conn_watch(bus.xs, p, dev, fe_state_watch, dev);
     dev_path(dev, false, "online", p, sizeof(p));
@@ -489,6 +491,27 @@ int xenbus_be_attach(struct domain *d, const struct xenon_ctl_device_attach *a,
     bus.devs = dev;
     log_info("dom%u: %s %u attached (%s)", d->domid, drv->name, a->devid, a->backend);
     return 0;
+}
+
+void xenbus_dev_probed(struct xenbus_dev *dev, int rc)
+{
+    if (!dev->probing)
+        return;
+    dev->probing = false;
+    if (rc < 0) {
+        dev->probe_failed = true;
+        log_limited(LOG_WARN, "dom%u: %s %u: cannot set up the device: %s", dev->d->domid,
+                    dev->drv->name, dev->devid, strerror(-rc));
+        xenbus_dev_printf(dev, "error", "%d setting up the device: %s", -rc, strerror(-rc));
+        set_state(dev, XenbusStateClosed);
+        return;
+    }
+    /* Meanwhile the toolstack may have closed it, or the frontend gone. */
+    if (dev->toolstack_closing || dev->be_state != XenbusStateInitialising)
+        return;
+    set_state(dev, XenbusStateInitWait);
+    if (dev->fe_state == XenbusStateInitialised || dev->fe_state == XenbusStateConnected)
+        start_connect(dev);
 }
 
 static void dev_free(struct xenbus_dev *dev)

@@ -11,6 +11,8 @@
  * one Xen's backends run (drivers/xen/xen-blkback/xenbus.c frontend_changed):
  *
  *   attach: driver probe() publishes its features, then state InitWait
+ *           (a probe that must wait, an NBD handshake: Initialising until
+ *           xenbus_dev_probed(), then InitWait, or Closed on failure)
  *   frontend Initialised or Connected (backend not yet Connected):
  *           the frontend directory is read, driver connect(); Connected
  *           (connect() failing: the reason in <backend>/error, Closing)
@@ -45,7 +47,9 @@ struct xenbus_driver {
     const char *name;               /* its xenstore directory: "vbd", "vif" */
     /* Set up the device from `fd` (-1 for an EMPTY device) and publish the
      * features (xenbus_dev_printf) the frontend reads before it connects.
-     * Owns fd from here on (closes it on failure). 0 or -errno. */
+     * Owns fd from here on (closes it on failure). 0 or -errno, or 1: not
+     * known yet (an NBD handshake), the driver calls xenbus_dev_probed()
+     * later from the I/O loop; until then the backend stays Initialising. */
     int (*probe)(struct xenbus_dev *dev, int fd, uint32_t flags);
     /* The frontend has published its rings: map and serve them. 0 or
      * -errno (the device then goes Closing with the reason logged). */
@@ -66,6 +70,8 @@ struct xenbus_dev {
     /* Framework state (xenbus_be.c). */
     int be_state, fe_state;         /* XenbusState*; fe: -1 unknown yet */
     bool connected;
+    bool probing;                   /* probe() returned 1, no probed() yet */
+    bool probe_failed;              /* probed() with an error: stays Closed */
     bool toolstack_closing;
     unsigned gen;                   /* owner of the connect-time reads */
     unsigned nr_keys, keys_pending;
@@ -90,6 +96,12 @@ int xenbus_be_attach(struct domain *d, const struct xenon_ctl_device_attach *a,
 int xenbus_be_detach(struct domain *d, uint32_t kind, uint32_t devid);
 
 /* --- for drivers -------------------------------------------------------- */
+
+/* A probe that returned 1 is over: rc 0, the features published, the
+ * backend goes InitWait (unless the toolstack closed it meanwhile); rc
+ * -errno, the reason in <backend>/error and the backend Closed (the
+ * toolstack, waiting for InitWait, gives up and removes it). */
+void xenbus_dev_probed(struct xenbus_dev *dev, int rc);
 
 /* Write <backend>/<key> (fire and forget; failures are logged). */
 int xenbus_dev_printf(struct xenbus_dev *dev, const char *key, const char *fmt, ...)

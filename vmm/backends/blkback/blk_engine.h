@@ -71,11 +71,16 @@ struct blk_engine {
     const char *name;       /* for the log: "dom3: vbd 51712" */
 };
 
-/* Each takes fd (closed on failure) and fills *info. NULL on failure, the
- * reason logged. */
+/* Each takes fd (closed on failure). NULL on failure, the reason logged.
+ * The io_uring engine fills *info at once. */
 struct blk_engine *blk_uring_create(int fd, blk_done_fn *done, void *opaque,
                                     const char *name, struct blk_disk_info *info);
-struct blk_engine *blk_nbd_create(int fd, bool readonly, blk_done_fn *done, void *opaque,
-                                  const char *name, struct blk_disk_info *info);
+/* The NBD engine's handshake runs on the I/O loop, bounded: ready() comes
+ * later (never from inside create) with the disk, or with NULL when the
+ * server failed or did not answer in time (the engine then refuses every
+ * request; destroy it as usual). No request may start before ready(). */
+typedef void blk_ready_fn(void *opaque, const struct blk_disk_info *info);
+struct blk_engine *blk_nbd_create(int fd, bool readonly, blk_done_fn *done,
+                                  blk_ready_fn *ready, void *opaque, const char *name);
 
 #endif

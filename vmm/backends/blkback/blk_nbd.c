@@ -14,7 +14,9 @@
  * writes acknowledged before it) when the export offers FUA, else the FLUSH
  * follows them. libnbd's callbacks may not call libnbd: they only count,
  * and a request whose commands all completed is answered after the libnbd
- * call returned. */
+ * call returned. The handshake, too, runs on the I/O loop (bounded by a
+ * timerfd), so a server slow to answer it stalls neither the console nor
+ * the domain's other rings. */
 #include "blk_engine.h"
 #include "blkif_req.h"
 #include "ioloop.h"
@@ -26,12 +28,14 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 
-#define HANDSHAKE_MS 5000       /* once, at attach: the server is local */
+#define HANDSHAKE_MS 5000       /* once, at attach, on the I/O loop: the server
+                                 * is local; then the attach fails */
 #define DRAIN_MS 10000          /* then the connection is given up */
 #define ZERO_CHUNK (1ull << 30) /* an NBD request's length is 32 bits */
 #define MAX_RUN (1u << 20)      /* a read or write merged from segments, at most
@@ -53,6 +57,10 @@ struct blk_nbd {
     struct io_watch watch;      /* libnbd's socket; fd -1 once dead */
     uint32_t events;            /* what it is registered for */
     struct io_watch wake;       /* an eventfd: requests done outside a pass */
+    struct io_watch timer;      /* a timerfd: the handshake's bound */
+    blk_ready_fn *ready;
+    bool readonly;              /* the disk's: a read-only export is refused if not */
+    bool connecting;            /* the handshake runs: ready() not called yet */
     bool fua, zero;
     bool broken;                /* seen by run_until: drop() follows */
     struct nreq *live;
@@ -138,8 +146,8 @@ static void issue_rw(struct nreq *r, const struct blk_io *io, bool write, uint32
 static int nbd_start(struct blk_engine *e, const struct blk_io *io)
 {
     struct blk_nbd *n = (struct blk_nbd *)e;
-    if (n->watch.fd < 0 || !n->h)
-        return -1;      /* the connection is gone */
+    if (n->watch.fd < 0 || !n->h || n->connecting)
+        return -1;      /* the connection is gone (or not made yet) */
     struct nreq *r = calloc(1, sizeof(*r));
     if (!r)
         return -1;
@@ -287,9 +295,16 @@ static bool notify(struct blk_nbd *n, short revents)
     return rc == 0 && !nbd_aio_is_dead(n->h) && !nbd_aio_is_closed(n->h);
 }
 
+static void handshake_step(struct blk_nbd *n, uint32_t events);
+static void stop_timer(struct blk_nbd *n);
+
 static void on_socket(struct io_watch *w, uint32_t events)
 {
     struct blk_nbd *n = w->opaque;
+    if (n->connecting) {
+        handshake_step(n, events);
+        return;
+    }
     if (!notify(n, (short)(((events & EPOLLIN) ? POLLIN : 0) |
                            ((events & EPOLLOUT) ? POLLOUT : 0) |
                            ((events & EPOLLHUP) ? POLLHUP : 0) |
@@ -299,12 +314,22 @@ static void on_socket(struct io_watch *w, uint32_t events)
         deliver(n);
 }
 
+static void handshake_done(struct blk_nbd *n);
+
 static void on_wake(struct io_watch *w, uint32_t events)
 {
     (void)events;
+    struct blk_nbd *n = w->opaque;
     uint64_t v;
     (void)!read(w->fd, &v, sizeof(v));
-    deliver(w->opaque);
+    /* The handshake may end inside nbd_aio_connect_socket (a server quick
+     * to answer): create() wakes us to say so outside itself. */
+    if (n->connecting) {
+        if (nbd_aio_is_ready(n->h) > 0)
+            handshake_done(n);
+        return;
+    }
+    deliver(n);
 }
 
 static long ms_since(const struct timespec *t0)
@@ -337,11 +362,6 @@ static bool run_until(struct blk_nbd *n, bool (*cond)(struct blk_nbd *), long ti
     return true;
 }
 
-static bool is_ready(struct blk_nbd *n)
-{
-    return nbd_aio_is_ready(n->h) > 0;
-}
-
 static bool is_idle(struct blk_nbd *n)
 {
     deliver(n);
@@ -366,6 +386,7 @@ static void nbd_destroy(struct blk_engine *e)
         ioloop_del(&n->watch);
     if (n->h)
         nbd_close(n->h);    /* closes the socket */
+    stop_timer(n);
     ioloop_del(&n->wake);
     close(n->wake.fd);
     free(n);
@@ -375,8 +396,111 @@ static const struct blk_engine_ops nbd_ops = {
     .start = nbd_start, .submit = nbd_submit, .drain = nbd_drain, .destroy = nbd_destroy,
 };
 
-struct blk_engine *blk_nbd_create(int fd, bool readonly, blk_done_fn *done, void *opaque,
-                                  const char *name, struct blk_disk_info *info)
+/* --- the handshake, on the I/O loop -------------------------------------- */
+
+static void stop_timer(struct blk_nbd *n)
+{
+    if (n->timer.fd >= 0) {
+        ioloop_del(&n->timer);
+        close(n->timer.fd);
+        n->timer.fd = -1;
+    }
+}
+
+/* The handshake failed: no connection, every request refused. */
+static void handshake_fail(struct blk_nbd *n, const char *why)
+{
+    log_err("%s: NBD: %s", n->e.name, why ? why : "failed");
+    n->connecting = false;
+    stop_timer(n);
+    if (n->watch.fd >= 0) {
+        ioloop_del(&n->watch);
+        n->watch.fd = -1;
+    }
+    nbd_close(n->h);
+    n->h = NULL;
+    n->ready(n->e.opaque, NULL);
+}
+
+static void handshake_done(struct blk_nbd *n)
+{
+    int64_t size = nbd_get_size(n->h);
+    int ro = nbd_is_read_only(n->h), fl = nbd_can_flush(n->h), tr = nbd_can_trim(n->h),
+        fua = nbd_can_fua(n->h), zero = nbd_can_zero(n->h);
+    if (size < 0 || ro < 0 || fl < 0 || tr < 0 || fua < 0 || zero < 0) {
+        handshake_fail(n, nbd_get_error());
+        return;
+    }
+    if (!n->readonly && ro) {
+        handshake_fail(n, "the export is read-only, the disk is not");
+        return;
+    }
+    n->connecting = false;
+    stop_timer(n);
+    n->fua = fua;
+    n->zero = zero;
+    update_events(n);
+    log_info("%s: NBD export of %lld bytes%s%s%s%s%s", n->e.name, (long long)size,
+             ro ? ", read-only" : "", fl ? ", flush" : "", fua ? ", fua" : "",
+             tr ? ", trim" : "", zero ? ", zero" : "");
+    struct blk_disk_info info = { .sectors = (uint64_t)size >> BLK_SECTOR_SHIFT,
+                                  .readonly = ro, .flush = fl, .discard = tr || zero };
+    n->ready(n->e.opaque, &info);
+}
+
+static void handshake_step(struct blk_nbd *n, uint32_t events)
+{
+    if (!notify(n, (short)(((events & EPOLLIN) ? POLLIN : 0) |
+                           ((events & EPOLLOUT) ? POLLOUT : 0) |
+                           ((events & EPOLLHUP) ? POLLHUP : 0) |
+                           ((events & EPOLLERR) ? POLLERR : 0)))) {
+        handshake_fail(n, nbd_get_error() ? nbd_get_error() : "the server hung up");
+        return;
+    }
+    if (nbd_aio_is_ready(n->h) > 0)
+        handshake_done(n);
+    else
+        update_events(n);
+}
+
+static void arm_timer(struct blk_nbd *n)
+{
+    struct itimerspec t = { .it_value = { HANDSHAKE_MS / 1000,
+                                          (HANDSHAKE_MS % 1000) * 1000000L } };
+    timerfd_settime(n->timer.fd, 0, &t, NULL);
+}
+
+/* The bound ran out. A server whose answer waits on the socket (the I/O
+ * loop was busy, or the timer came first in a batch of events) has
+ * answered in time: the handshake goes on and the bound starts again; a
+ * silent one fails. */
+static void on_timer(struct io_watch *w, uint32_t events)
+{
+    (void)events;
+    struct blk_nbd *n = w->opaque;
+    uint64_t v;
+    (void)!read(w->fd, &v, sizeof(v));
+    if (!n->connecting)
+        return;
+    if (nbd_aio_is_ready(n->h) > 0) {
+        handshake_done(n);
+        return;
+    }
+    unsigned dir = nbd_aio_get_direction(n->h);
+    struct pollfd p = { .fd = n->watch.fd,
+                        .events = (short)(((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0) |
+                                          ((dir & LIBNBD_AIO_DIRECTION_WRITE) ? POLLOUT : 0)) };
+    if (poll(&p, 1, 0) <= 0) {
+        handshake_fail(n, "no handshake in time");
+        return;
+    }
+    arm_timer(n);
+    handshake_step(n, ((p.revents & POLLIN) ? EPOLLIN : 0) | ((p.revents & POLLOUT) ? EPOLLOUT : 0) |
+                      ((p.revents & POLLHUP) ? EPOLLHUP : 0) | ((p.revents & POLLERR) ? EPOLLERR : 0));
+}
+
+struct blk_engine *blk_nbd_create(int fd, bool readonly, blk_done_fn *done,
+                                  blk_ready_fn *ready, void *opaque, const char *name)
 {
     struct blk_nbd *n = calloc(1, sizeof(*n));
     const char *why = "out of memory";
@@ -387,50 +511,53 @@ struct blk_engine *blk_nbd_create(int fd, bool readonly, blk_done_fn *done, void
     n->e = (struct blk_engine){ .ops = &nbd_ops, .done = done, .opaque = opaque, .name = name };
     n->watch = (struct io_watch){ .fd = -1, .ready = on_socket, .opaque = n };
     n->wake = (struct io_watch){ .fd = -1, .ready = on_wake, .opaque = n };
+    n->timer = (struct io_watch){ .fd = -1, .ready = on_timer, .opaque = n };
+    n->ready = ready;
+    n->readonly = readonly;
     n->h = nbd_create();
     if (!n->h) {
         close(fd);
         why = nbd_get_error();
         goto fail;
     }
-    /* The socket is libnbd's from here on. */
-    if (nbd_aio_connect_socket(n->h, fd) < 0 || !run_until(n, is_ready, HANDSHAKE_MS)) {
-        why = nbd_get_error() ? nbd_get_error() : "no handshake in time";
-        goto fail;
-    }
-    int64_t size = nbd_get_size(n->h);
-    int ro = nbd_is_read_only(n->h), fl = nbd_can_flush(n->h), tr = nbd_can_trim(n->h),
-        fua = nbd_can_fua(n->h), zero = nbd_can_zero(n->h);
-    if (size < 0 || ro < 0 || fl < 0 || tr < 0 || fua < 0 || zero < 0) {
+    /* The socket is libnbd's from here on; the handshake goes on in
+     * on_socket, bounded by the timer. */
+    if (nbd_aio_connect_socket(n->h, fd) < 0) {
         why = nbd_get_error();
         goto fail;
     }
-    if (!readonly && ro) {
-        why = "the export is read-only, the disk is not";
-        goto fail;
-    }
-    *info = (struct blk_disk_info){ .sectors = (uint64_t)size >> BLK_SECTOR_SHIFT,
-                                    .readonly = ro, .flush = fl, .discard = tr || zero };
-    n->fua = fua;
-    n->zero = zero;
+    struct itimerspec t = { .it_value = { HANDSHAKE_MS / 1000,
+                                          (HANDSHAKE_MS % 1000) * 1000000L } };
     n->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    n->watch.fd = nbd_aio_get_fd(n->h);
-    if (n->wake.fd < 0 || ioloop_add(&n->wake, EPOLLIN) < 0) {
+    n->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (n->wake.fd < 0 || n->timer.fd < 0 || timerfd_settime(n->timer.fd, 0, &t, NULL) < 0) {
         why = strerror(errno);
-        n->watch.fd = -1;
         goto fail;
     }
-    n->events = EPOLLIN;
-    if (ioloop_add(&n->watch, EPOLLIN) < 0) {
+    if (ioloop_add(&n->wake, EPOLLIN) < 0) {
         why = strerror(errno);
-        n->watch.fd = -1;
+        goto fail;
+    }
+    if (ioloop_add(&n->timer, EPOLLIN) < 0) {
+        why = strerror(errno);
         ioloop_del(&n->wake);
         goto fail;
     }
+    n->watch.fd = nbd_aio_get_fd(n->h);
+    n->events = EPOLLIN;
+    if (n->watch.fd < 0 || ioloop_add(&n->watch, EPOLLIN) < 0) {
+        why = n->watch.fd < 0 ? nbd_get_error() : strerror(errno);
+        n->watch.fd = -1;
+        ioloop_del(&n->timer);
+        ioloop_del(&n->wake);
+        goto fail;
+    }
+    n->connecting = true;
     update_events(n);
-    log_info("%s: NBD export of %lld bytes%s%s%s%s%s", name, (long long)size,
-             ro ? ", read-only" : "", fl ? ", flush" : "", fua ? ", fua" : "",
-             tr ? ", trim" : "", zero ? ", zero" : "");
+    if (nbd_aio_is_ready(n->h) > 0) {
+        uint64_t one = 1;
+        (void)!write(n->wake.fd, &one, sizeof(one));
+    }
     return &n->e;
 fail:
     log_err("%s: NBD: %s", name, why ? why : "failed");
@@ -439,6 +566,8 @@ fail:
             nbd_close(n->h);
         if (n->wake.fd >= 0)
             close(n->wake.fd);
+        if (n->timer.fd >= 0)
+            close(n->timer.fd);
         free(n);
     }
     return NULL;

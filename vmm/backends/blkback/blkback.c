@@ -81,6 +81,7 @@ struct blkback {
     struct domain *d;
     struct blk_engine *io;              /* NULL when empty (a cdrom) */
     char name[48];                      /* "domN: vbd M", for the log */
+    uint32_t flags;                     /* XENON_DEV_F_* from the attach */
     bool readonly;
     bool flush;                         /* offered (feature-flush-cache) */
     bool discard;                       /* offered (feature-discard) */
@@ -449,38 +450,19 @@ static void on_batch(void *opaque)
 
 /* --- the xenbus driver -------------------------------------------------- */
 
-static int probe(struct xenbus_dev *dev, int fd, uint32_t flags)
+/* The features the frontend reads before it connects, once the disk is
+ * known (di NULL: an empty cdrom). */
+static void publish(struct blkback *b, const struct blk_disk_info *di)
 {
-    struct blkback *b = calloc(1, sizeof(*b));
-    if (!b) {
-        if (fd >= 0)
-            close(fd);
-        return -ENOMEM;
+    struct xenbus_dev *dev = b->dev;
+    if (di) {
+        b->readonly |= di->readonly;
+        b->sectors = di->sectors;
+        b->flush = di->flush;
+        b->discard = !b->readonly && di->discard && !(b->flags & XENON_DEV_F_NO_DISCARD);
     }
-    b->dev = dev;
-    b->d = dev->d;
-    snprintf(b->name, sizeof(b->name), "dom%u: vbd %u", dev->d->domid, dev->devid);
-    b->readonly = (flags & XENON_DEV_F_READONLY) || fd < 0;
-    struct blk_disk_info di = { 0 };
-    if (fd >= 0) {
-        /* The descriptor says which engine: an image or device (io_uring),
-         * or a socket to the domain's NBD server (XENON_DEV_F_NBD). */
-        b->io = (flags & XENON_DEV_F_NBD)
-                    ? blk_nbd_create(fd, b->readonly, on_done, b, b->name, &di)
-                    : blk_uring_create(fd, on_done, b, b->name, &di);
-        if (!b->io) {
-            free(b);
-            return -EIO;
-        }
-        b->io->batch_done = on_batch;
-    }
-    b->readonly |= di.readonly;
-    b->sectors = di.sectors;
-    b->flush = di.flush;
-    b->discard = !b->readonly && di.discard && !(flags & XENON_DEV_F_NO_DISCARD);
-    dev->priv = b;
     unsigned info = (b->readonly ? VDISK_READONLY : 0) |
-                    ((flags & XENON_DEV_F_CDROM) ? VDISK_CDROM | VDISK_REMOVABLE : 0);
+                    ((b->flags & XENON_DEV_F_CDROM) ? VDISK_CDROM | VDISK_REMOVABLE : 0);
     /* An empty cdrom offers what its medium will (xl cd-insert). */
     xenbus_dev_printf(dev, "feature-flush-cache", "%d", b->flush || !b->io);
     /* As Xen's blkback: a barrier is carried out (drain, then flush). */
@@ -499,6 +481,54 @@ static int probe(struct xenbus_dev *dev, int fd, uint32_t flags)
     xenbus_dev_printf(dev, "sector-size", "512");
     xenbus_dev_printf(dev, "physical-sector-size", "512");
     xenbus_dev_printf(dev, "info", "%u", info);
+}
+
+/* The NBD engine's handshake ended (on the I/O loop, after probe). */
+static void on_ready(void *opaque, const struct blk_disk_info *di)
+{
+    struct blkback *b = opaque;
+    if (di)
+        publish(b, di);
+    xenbus_dev_probed(b->dev, di ? 0 : -EIO);
+}
+
+static int probe(struct xenbus_dev *dev, int fd, uint32_t flags)
+{
+    struct blkback *b = calloc(1, sizeof(*b));
+    if (!b) {
+        if (fd >= 0)
+            close(fd);
+        return -ENOMEM;
+    }
+    b->dev = dev;
+    b->d = dev->d;
+    b->flags = flags;
+    snprintf(b->name, sizeof(b->name), "dom%u: vbd %u", dev->d->domid, dev->devid);
+    b->readonly = (flags & XENON_DEV_F_READONLY) || fd < 0;
+    if (fd >= 0 && (flags & XENON_DEV_F_NBD)) {
+        /* A socket to the domain's NBD server: its handshake runs on the
+         * I/O loop (a slow server stalls nothing else), and the features
+         * are published, then InitWait, once it is done. */
+        b->io = blk_nbd_create(fd, b->readonly, on_done, on_ready, b, b->name);
+        if (!b->io) {
+            free(b);
+            return -EIO;
+        }
+        b->io->batch_done = on_batch;
+        dev->priv = b;
+        return 1;
+    }
+    struct blk_disk_info di = { 0 };
+    if (fd >= 0) {
+        b->io = blk_uring_create(fd, on_done, b, b->name, &di);
+        if (!b->io) {
+            free(b);
+            return -EIO;
+        }
+        b->io->batch_done = on_batch;
+    }
+    dev->priv = b;
+    publish(b, fd >= 0 ? &di : NULL);
     return 0;
 }
 
