@@ -297,8 +297,7 @@ static json_object *suspend_locked(struct call *c)
     char *msg = NULL;
     size_t ml;
     FILE *err = open_memstream(&msg, &ml);
-    struct xenon_save_stats st;
-    int rc = xenon_domain_save(&vm_paths, (unsigned)v.domid, img, 0, &st, err);
+    int rc = vm_suspend_save((unsigned)v.domid, v.uuid, err);
     fclose(err);
     vm_scan();
     return libxenon_ok(c, rc, msg) ? void_result() : NULL;
