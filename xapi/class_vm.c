@@ -29,7 +29,7 @@ static pthread_mutex_t image_lock = PTHREAD_MUTEX_INITIALIZER;
 struct vm_view {
     char ref[48], power[16], config[XENON_PATH_MAX + 300], name[256], uuid[37];
     long domid;
-    bool control;
+    bool control, tmpl;
 };
 
 /* The VM named by params[1], or false with c->error. */
@@ -53,6 +53,7 @@ static bool view(struct call *c, struct vm_view *v)
             v->domid = (long)json_object_get_int64(f);
         if (json_object_object_get_ex(r, "is_control_domain", &f))
             v->control = json_object_get_boolean(f);
+        v->tmpl = json_object_object_get_ex(r, "is_a_template", &f) && json_object_get_boolean(f);
         if (json_object_object_get_ex(r, "other_config", &oc) &&
             json_object_object_get_ex(oc, "xenon_config_file", &f))
             snprintf(v->config, sizeof(v->config), "%s", json_object_get_string(f));
@@ -142,7 +143,11 @@ static bool run_helper(struct call *c, char **argv, const char *what)
 static json_object *start_vm(struct call *c, bool paused)
 {
     struct vm_view v;
-    if (!view(c, &v) || !need_state(c, &v, "Halted"))
+    if (!view(c, &v))
+        return NULL;
+    if (v.tmpl)         /* as XAPI: VM.provision (or set_is_a_template) first */
+        return fail(c, "VM_IS_TEMPLATE", v.ref, NULL);
+    if (!need_state(c, &v, "Halted"))
         return NULL;
     if (!v.config[0])
         return fail(c, "OPERATION_NOT_ALLOWED", "the VM has no definition to start from", NULL);

@@ -238,7 +238,7 @@ static void timestr(double t, char *out, size_t n)
  * (not both); dom0: the control domain. */
 static void put_vm(const char *name, const struct vmdef *def, const struct xenon_dominfo *dom,
                    bool dom0, json_object *gm, json_object *rdevs, json_object *seen,
-                   json_object *resident)
+                   json_object *resident, json_object *rel)
 {
     char key[300];
     snprintf(key, sizeof(key), "VM/%s", name);
@@ -299,6 +299,7 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     fputs(def && def->extra && json_object_object_get_ex(def->extra, "signature", &dsig)
               ? json_object_get_string(dsig) : "", sf);
     fputs(rdevs ? json_object_to_json_string_ext(rdevs, JSON_C_TO_STRING_PLAIN) : "", sf);
+    fputs(rel ? json_object_to_json_string_ext(rel, JSON_C_TO_STRING_PLAIN) : "", sf);
     fclose(sf);
     json_object *was;
     if (!signatures)
@@ -330,9 +331,11 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     kv(vm, "domain_type", dom0 ? "pv" : "pvh");
     kv(vm, "HVM_boot_policy", "");
     json_object_object_add(vm, "HVM_boot_params", json_object_new_object());
-    json_object_object_add(vm, "is_a_template", json_object_new_boolean(0));
+    json_object *meta = def ? def->extra : NULL;
+    bool tmpl = vm_meta_flag(meta, "is_a_template"), snap = vm_meta_flag(meta, "is_a_snapshot");
+    json_object_object_add(vm, "is_a_template", json_object_new_boolean(tmpl));
     json_object_object_add(vm, "is_default_template", json_object_new_boolean(0));
-    json_object_object_add(vm, "is_a_snapshot", json_object_new_boolean(0));
+    json_object_object_add(vm, "is_a_snapshot", json_object_new_boolean(snap));
     json_object_object_add(vm, "is_control_domain", json_object_new_boolean(dom0));
     kv(vm, "resident_on", live ? host_ref() : REF_NULL);
     kv(vm, "scheduled_to_be_resident_on", REF_NULL);
@@ -368,14 +371,19 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     json_object_object_add(vm, "blocked_operations", json_object_new_object());
     json_object_object_add(vm, "current_operations", json_object_new_object());
     json_object *ops = json_object_new_array();
-    static const char *const halted_ops[] = { "start", "start_on", NULL };
+    static const char *const halted_ops[] = { "start", "start_on", "clone", "copy",
+                                              "snapshot", NULL };
+    static const char *const template_ops[] = { "clone", "copy", "provision", NULL };
+    static const char *const snapshot_ops[] = { "clone", "copy", NULL };
     static const char *const running_ops[] = { "clean_shutdown", "hard_shutdown", "clean_reboot", "hard_reboot",
                                                "pause", "suspend", NULL };
     static const char *const paused_ops[] = { "unpause", "hard_shutdown", NULL };
     static const char *const suspended_ops[] = { "resume", "resume_on", "hard_shutdown", NULL };
     const char *const *list = dom0 ? (const char *const[]){ NULL }
                               : !strcmp(power, "Suspended") ? suspended_ops
-                              : !live ? (def ? halted_ops : (const char *const[]){ NULL })
+                              : !live ? (!def ? (const char *const[]){ NULL }
+                                         : snap ? snapshot_ops : tmpl ? template_ops
+                                                : halted_ops)
                               : !strcmp(power, "Paused") ? paused_ops : running_ops;
     for (int i = 0; list[i]; i++)
         json_object_array_add(ops, json_object_new_string(list[i]));
@@ -386,8 +394,12 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     json_object_object_add(vm, "consoles", cons);
     static const char *const lists[] = {
         "VBDs", "VIFs", "VGPUs", "VUSBs", "VTPMs", "crash_dumps", "attached_PCIs",
-        "snapshots", "children", "tags", "pending_guidances", NULL,
+        "children", "tags", "pending_guidances", NULL,
     };
+    json_object *snaps;
+    json_object_object_add(vm, "snapshots",
+                           rel && json_object_object_get_ex(rel, "snapshots", &snaps)
+                               ? json_object_get(snaps) : json_object_new_array());
     for (int i = 0; lists[i]; i++)
         json_object_object_add(vm, lists[i], json_object_new_array());
     static const char *const maps[] = {
@@ -406,18 +418,21 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
         vm_devices_put(ref, uuid, vm, cfgdevs, live ? rdevs : NULL, seen);
     json_object_object_add(vm, "NVRAM", json_object_new_object());
     static const char *const nulls[] = {
-        "parent", "appliance", "suspend_VDI", "suspend_SR", "snapshot_of",
+        "parent", "appliance", "suspend_VDI", "suspend_SR",
         "protection_policy", "snapshot_schedule", NULL,
     };
     for (int i = 0; nulls[i]; i++)
         kv(vm, nulls[i], REF_NULL);
+    json_object *of;
+    kv(vm, "snapshot_of", rel && json_object_object_get_ex(rel, "snapshot_of", &of)
+                              ? json_object_get_string(of) : REF_NULL);
     char img[XENON_PATH_MAX + 64];
     if (!strcmp(power, "Suspended") && vm_suspend_image_path(uuid, img, sizeof(img)))
         kv(vm, "suspend_VDI", storage_suspend_vdi_ref(img));
     kv(vm, "PCI_bus", "");
     kv(vm, "ha_restart_priority", "");
     kv(vm, "recommendations", "");
-    kv(vm, "snapshot_time", "19700101T00:00:00Z");
+    kv(vm, "snapshot_time", snap ? vm_meta_string(meta, "snapshot_time") : "19700101T00:00:00Z");
     kv(vm, "transportable_snapshot_id", "");
     kv(vm, "generation_id", "");
     kv(vm, "reference_label", "");
@@ -501,6 +516,37 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     }
 }
 
+/* locked: each definition's snapshot relations, {"snapshot_of": ref,
+ * "snapshots": [refs]}: a snapshot names its VM by uuid (vm_meta.h);
+ * the references are those of the definitions holding those uuids. An
+ * array of ndefs (malloc'd; entries new), or NULL. */
+static json_object **snapshot_relations(const struct vmdef *defs, int ndefs)
+{
+    json_object **rels = calloc((size_t)ndefs + 1, sizeof(*rels));
+    json_object *by_uuid = json_object_new_object();
+    for (int i = 0; rels && i < ndefs; i++) {
+        rels[i] = json_object_new_object();
+        json_object_object_add(rels[i], "snapshots", json_object_new_array());
+        json_object_object_add(by_uuid, defs[i].uuid, json_object_new_int(i));
+    }
+    for (int i = 0; rels && i < ndefs; i++) {
+        const char *of = vm_meta_flag(defs[i].extra, "is_a_snapshot")
+                             ? vm_meta_string(defs[i].extra, "snapshot_of") : "";
+        json_object *k, *list;
+        char key[300];
+        if (!*of || !json_object_object_get_ex(by_uuid, of, &k))
+            continue;
+        int p = json_object_get_int(k);
+        snprintf(key, sizeof(key), "VM/%s", defs[p].name);
+        json_object_object_add(rels[i], "snapshot_of", json_object_new_string(model_ref_for(key)));
+        snprintf(key, sizeof(key), "VM/%s", defs[i].name);
+        json_object_object_get_ex(rels[p], "snapshots", &list);
+        json_object_array_add(list, json_object_new_string(model_ref_for(key)));
+    }
+    json_object_put(by_uuid);
+    return rels;
+}
+
 void vm_scan(void)
 {
     pthread_mutex_lock(&scan_lock);
@@ -544,14 +590,16 @@ void vm_scan(void)
     }
     json_object *seen = json_object_new_object(), *resident = json_object_new_array();
     model_lock();
-    put_vm("Domain-0", NULL, NULL, true, NULL, NULL, seen, resident);
+    put_vm("Domain-0", NULL, NULL, true, NULL, NULL, seen, resident, NULL);
+    json_object **rels = snapshot_relations(defs, ndefs);
     for (int i = 0; i < ndefs; i++) {
         int k = xenon_dominfo_find(doms, ndoms, defs[i].name);
         /* a number is a domid to xenon_dominfo_find: match names only */
         if (k >= 0 && strcmp(doms[k].name, defs[i].name))
             k = -1;
         put_vm(defs[i].name, &defs[i], k >= 0 ? &doms[k] : NULL, false,
-               k >= 0 ? gms[k] : NULL, k >= 0 ? rdevs[k] : NULL, seen, resident);
+               k >= 0 ? gms[k] : NULL, k >= 0 ? rdevs[k] : NULL, seen, resident,
+               rels ? rels[i] : NULL);
         if (k >= 0) {
             doms[k].name[0] = 0;        /* taken */
             gms[k] = NULL;
@@ -559,10 +607,13 @@ void vm_scan(void)
     }
     for (int i = 0; i < ndoms; i++) {
         if (doms[i].name[0] && doms[i].domid != 0) {
-            put_vm(doms[i].name, NULL, &doms[i], false, gms[i], rdevs[i], seen, resident);
+            put_vm(doms[i].name, NULL, &doms[i], false, gms[i], rdevs[i], seen, resident, NULL);
             gms[i] = NULL;
         }
     }
+    for (int i = 0; rels && i < ndefs; i++)
+        json_object_put(rels[i]);
+    free(rels);
     model_drop_unseen("VM", seen);
     model_drop_unseen("VM_guest_metrics", seen);
     model_drop_unseen("VM_metrics", seen);
