@@ -15,6 +15,8 @@
 
 #include "dispatch.h"
 #include "model.h"
+#include "host_info.h"
+#include "vm_migrate.h"
 #include "vm_scan.h"
 #include "vm_suspend.h"
 
@@ -23,7 +25,8 @@ extern char **environ;
 /* How long clean_shutdown waits for the guest (XAPI: 1200 s). */
 #define CLEAN_SHUTDOWN_WAIT_S 600
 
-/* Held by suspend, resume and the discarding of an image (below). */
+/* Held by suspend, resume, the discarding of an image and pool_migrate
+ * (below). */
 static pthread_mutex_t image_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct vm_view {
@@ -354,7 +357,37 @@ static json_object *resume_vm(struct call *c, int paused_arg)
 static json_object *vm_resume(struct call *c) { return resume_vm(c, 2); }
 static json_object *vm_resume_on(struct call *c) { return resume_vm(c, 3); }
 
+/* VM.pool_migrate(vm, host, options) to this host (vm_migrate.h): the
+ * VM keeps its uuid and reference, its domid changes. One at a time
+ * with suspend and resume (which move the same domain). */
+static json_object *vm_pool_migrate(struct call *c)
+{
+    struct vm_view v;
+    const char *host = arg_str(c, 2);
+    if (!host || !view(c, &v))
+        return NULL;
+    if (strcmp(host, host_ref()))
+        return fail(c, "HANDLE_INVALID", "host", host, NULL);
+    if (!json_object_is_type(json_object_array_get_idx(c->params, 3), json_type_object))
+        return fail(c, "FIELD_TYPE_ERROR", "options", NULL);
+    pthread_mutex_lock(&image_lock);
+    json_object *r = NULL;
+    if (view(c, &v) && need_state(c, &v, "Running")) {
+        char d[16];
+        snprintf(d, sizeof(d), "%ld", v.domid);
+        char *argv[] = { "xenon-xapi", "--migrate-domain", d, NULL };
+        vm_scan_migrating(v.name, true);
+        bool ok = run_helper(c, argv, "cannot migrate the VM");
+        vm_scan_migrating(v.name, false);
+        vm_scan();
+        r = ok ? void_result() : NULL;
+    }
+    pthread_mutex_unlock(&image_lock);
+    return r;
+}
+
 const struct xapi_method vm_methods[] = {
+    { "VM.pool_migrate", 4, ROLE_VM_POWER_ADMIN, M_ASYNC, vm_pool_migrate },
     { "VM.start", 4, ROLE_VM_OPERATOR, M_ASYNC, vm_start },
     { "VM.start_on", 5, ROLE_VM_OPERATOR, M_ASYNC, vm_start_on },
     { "VM.clean_shutdown", 2, ROLE_VM_OPERATOR, M_ASYNC, vm_clean_shutdown },

@@ -25,6 +25,7 @@
 #include "storage.h"
 #include "vm_devices.h"
 #include "vm_meta.h"
+#include "vm_migrate.h"
 #include "vm_suspend.h"
 
 struct xenon_paths vm_paths;
@@ -375,8 +376,9 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
                                               "snapshot", NULL };
     static const char *const template_ops[] = { "clone", "copy", "provision", NULL };
     static const char *const snapshot_ops[] = { "clone", "copy", NULL };
-    static const char *const running_ops[] = { "clean_shutdown", "hard_shutdown", "clean_reboot", "hard_reboot",
-                                               "pause", "suspend", NULL };
+    static const char *const running_ops[] = { "clean_shutdown", "hard_shutdown", "clean_reboot",
+                                               "hard_reboot", "pause", "suspend",
+                                               "pool_migrate", NULL };
     static const char *const paused_ops[] = { "unpause", "hard_shutdown", NULL };
     static const char *const suspended_ops[] = { "resume", "resume_on", "hard_shutdown", NULL };
     const char *const *list = dom0 ? (const char *const[]){ NULL }
@@ -516,6 +518,38 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     }
 }
 
+/* The index of the domain called name+suffix, or -1. */
+static int named(const struct xenon_dominfo *doms, int n, const char *name, const char *suffix)
+{
+    size_t l = strlen(name);
+    for (int i = 0; i < n; i++)
+        if (!strncmp(doms[i].name, name, l) && !strcmp(doms[i].name + l, suffix))
+            return i;
+    return -1;
+}
+
+/* A domain that is the other copy of a VM in a migration on this host
+ * (NAME--incoming, NAME--migratedaway, as xl migrate names them) is no
+ * VM of its own: the VM is NAME's. */
+static bool migration_copy(const char *dom, const struct vmdef *defs, int ndefs)
+{
+    static const char *const suffixes[] = { "--incoming", "--migratedaway", NULL };
+    size_t l = strlen(dom);
+    for (int s = 0; suffixes[s]; s++) {
+        size_t sl = strlen(suffixes[s]);
+        if (l <= sl || strcmp(dom + l - sl, suffixes[s]))
+            continue;
+        char base[256];
+        snprintf(base, sizeof(base), "%.*s", (int)(l - sl), dom);
+        if (vm_scan_is_migrating(base))
+            return true;
+        for (int i = 0; i < ndefs; i++)
+            if (!strcmp(defs[i].name, base))
+                return true;
+    }
+    return false;
+}
+
 /* locked: each definition's snapshot relations, {"snapshot_of": ref,
  * "snapshots": [refs]}: a snapshot names its VM by uuid (vm_meta.h);
  * the references are those of the definitions holding those uuids. An
@@ -593,11 +627,20 @@ void vm_scan(void)
     put_vm("Domain-0", NULL, NULL, true, NULL, NULL, seen, resident, NULL);
     json_object **rels = snapshot_relations(defs, ndefs);
     for (int i = 0; i < ndefs; i++) {
-        int k = xenon_dominfo_find(doms, ndoms, defs[i].name);
-        /* a number is a domid to xenon_dominfo_find: match names only */
-        if (k >= 0 && strcmp(doms[k].name, defs[i].name))
-            k = -1;
-        put_vm(defs[i].name, &defs[i], k >= 0 ? &doms[k] : NULL, false,
+        int k = named(doms, ndoms, defs[i].name, "");
+        struct xenon_dominfo moved;
+        bool moving = vm_scan_is_migrating(defs[i].name);
+        if (moving) {
+            /* VM.pool_migrate: Running, on whichever copy holds the name
+             * (or, between the renames, the old one) */
+            if (k < 0)
+                k = named(doms, ndoms, defs[i].name, "--migratedaway");
+            if (k >= 0) {
+                moved = doms[k];
+                moved.paused = false;
+            }
+        }
+        put_vm(defs[i].name, &defs[i], k < 0 ? NULL : moving ? &moved : &doms[k], false,
                k >= 0 ? gms[k] : NULL, k >= 0 ? rdevs[k] : NULL, seen, resident,
                rels ? rels[i] : NULL);
         if (k >= 0) {
@@ -606,7 +649,7 @@ void vm_scan(void)
         }
     }
     for (int i = 0; i < ndoms; i++) {
-        if (doms[i].name[0] && doms[i].domid != 0) {
+        if (doms[i].name[0] && doms[i].domid != 0 && !migration_copy(doms[i].name, defs, ndefs)) {
             put_vm(doms[i].name, NULL, &doms[i], false, gms[i], rdevs[i], seen, resident, NULL);
             gms[i] = NULL;
         }
