@@ -453,7 +453,7 @@ static json_object *clone_locked(struct call *c, const struct source *s, const c
     free(text);
     vm_scan();
     char key[300];
-    snprintf(key, sizeof(key), "VM/%s", name);
+    vm_ref_key(uuid, key, sizeof(key));
     model_lock();
     json_object *res = json_object_new_string(model_ref_for(key));
     bool listed = model_get("VM", json_object_get_string(res)) != NULL;

@@ -48,6 +48,11 @@ const char *vm_scan_dir(void)
     return vm_dir;
 }
 
+void vm_ref_key(const char *uuid, char *out, size_t n)
+{
+    snprintf(out, n, "VM/%s", uuid);
+}
+
 bool vm_uuid_ok(const char *u)
 {
     if (!u || strlen(u) != 36)
@@ -63,20 +68,7 @@ bool vm_uuid_ok(const char *u)
 
 void vm_uuid_for_name(const char *name, char *out)
 {
-    /* RFC 4122 name-based (SHA-1), in a namespace of our own. */
-    static const uint8_t ns[16] = { 0x6b, 0x1e, 0x0c, 0x55, 0x7a, 0x3d, 0x4f, 0x52,
-                                    0x9e, 0x8b, 0x58, 0x65, 0x6e, 0x6f, 0x6e, 0x21 };
-    size_t n = strlen(name);
-    uint8_t *buf = malloc(16 + n), h[20];
-    memcpy(buf, ns, 16);
-    memcpy(buf + 16, name, n);
-    gnutls_hash_fast(GNUTLS_DIG_SHA1, buf, 16 + n, h);
-    free(buf);
-    h[6] = (h[6] & 0x0f) | 0x50;
-    h[8] = (h[8] & 0x3f) | 0x80;
-    sprintf(out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-            h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11],
-            h[12], h[13], h[14], h[15]);
+    model_uuid_for(name, out);
 }
 
 /* One VM definition, as read from its file. */
@@ -241,20 +233,29 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
                    bool dom0, json_object *gm, json_object *rdevs, json_object *seen,
                    json_object *resident, json_object *rel)
 {
+    const char *uuid = dom0 ? "00000000-0000-0000-0000-000000000000"
+                            : def ? def->uuid : dom->uuid;
+    /* References from the uuid (vm_ref_key), the same after a restart */
     char key[300];
-    snprintf(key, sizeof(key), "VM/%s", name);
+    vm_ref_key(uuid, key, sizeof(key));
     const char *ref = model_ref_for(key);
-    snprintf(key, sizeof(key), "VM_metrics/%s", name);
-    char mref[48], cref[48];
-    snprintf(mref, sizeof(mref), "%s", model_ref_for(key));
-    snprintf(key, sizeof(key), "console/%s", name);
-    snprintf(cref, sizeof(cref), "%s", model_ref_for(key));
+    if (json_object_object_get_ex(seen, ref, NULL)) {
+        /* a second VM of that uuid (a definition copied by hand): keyed
+         * by its name, unique among VMs */
+        snprintf(key, sizeof(key), "VM/name:%s", name);
+        ref = model_ref_for(key);
+    }
+    char sub[340], mref[48], cref[48];
+    snprintf(sub, sizeof(sub), "VM_metrics/%s", key + 3);
+    snprintf(mref, sizeof(mref), "%s", model_ref_for(sub));
+    snprintf(sub, sizeof(sub), "console/%s", key + 3);
+    snprintf(cref, sizeof(cref), "%s", model_ref_for(sub));
     json_object_object_add(seen, ref, NULL);
     json_object_object_add(seen, mref, NULL);
     json_object_object_add(seen, cref, NULL);
     char gref[48];
-    snprintf(key, sizeof(key), "VM_guest_metrics/%s", name);
-    snprintf(gref, sizeof(gref), "%s", model_ref_for(key));
+    snprintf(sub, sizeof(sub), "VM_guest_metrics/%s", key + 3);
+    snprintf(gref, sizeof(gref), "%s", model_ref_for(sub));
 
     const char *power = "Halted";
     if (dom0 || (dom && dom->running))
@@ -274,8 +275,6 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
         max_kb = target_kb = (int64_t)(si.totalram * si.mem_unit / 1024);
         vcpus = max_vcpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
     }
-    const char *uuid = dom0 ? "00000000-0000-0000-0000-000000000000"
-                            : def ? def->uuid : dom->uuid;
 
     /* Everything the records below are made of: when it is what it was
      * at the last scan (and the records are still there), they are too,
@@ -459,11 +458,8 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     /* VM_metrics: what the domain uses now (its last values when halted). */
     json_object *m = json_object_new_object();
     char u[40], t[32];
-    json_object *old = model_get("VM_metrics", mref), *f;
-    if (old && json_object_object_get_ex(old, "uuid", &f))
-        snprintf(u, sizeof(u), "%s", json_object_get_string(f));
-    else
-        model_new_uuid(u);
+    snprintf(sub, sizeof(sub), "VM_metrics:%s", key + 3);
+    model_uuid_for(sub, u);
     kv(m, "uuid", u);
     i64(m, "memory_actual", live ? target_kb * 1024 : 0);
     i64(m, "VCPUs_number", live ? vcpus : 0);
@@ -485,11 +481,8 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
 
     /* VM_guest_metrics: what the guest wrote of itself. */
     if (gm && live) {
-        old = model_get("VM_guest_metrics", gref);
-        if (old && json_object_object_get_ex(old, "uuid", &f))
-            snprintf(u, sizeof(u), "%s", json_object_get_string(f));
-        else
-            model_new_uuid(u);
+        snprintf(sub, sizeof(sub), "VM_guest_metrics:%s", key + 3);
+        model_uuid_for(sub, u);
         kv(gm, "uuid", u);
         model_put("VM_guest_metrics", gref, gm);
         json_object_object_add(seen, gref, NULL);
@@ -500,11 +493,8 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     /* console: the PV text console of a live guest. */
     if (live && !dom0) {
         json_object *c = json_object_new_object();
-        old = model_get("console", cref);
-        if (old && json_object_object_get_ex(old, "uuid", &f))
-            snprintf(u, sizeof(u), "%s", json_object_get_string(f));
-        else
-            model_new_uuid(u);
+        snprintf(sub, sizeof(sub), "console:%s", key + 3);
+        model_uuid_for(sub, u);
         kv(c, "uuid", u);
         kv(c, "protocol", "vt100");
         char loc[128];
@@ -571,9 +561,9 @@ static json_object **snapshot_relations(const struct vmdef *defs, int ndefs)
         if (!*of || !json_object_object_get_ex(by_uuid, of, &k))
             continue;
         int p = json_object_get_int(k);
-        snprintf(key, sizeof(key), "VM/%s", defs[p].name);
+        vm_ref_key(defs[p].uuid, key, sizeof(key));
         json_object_object_add(rels[i], "snapshot_of", json_object_new_string(model_ref_for(key)));
-        snprintf(key, sizeof(key), "VM/%s", defs[i].name);
+        vm_ref_key(defs[i].uuid, key, sizeof(key));
         json_object_object_get_ex(rels[p], "snapshots", &list);
         json_object_array_add(list, json_object_new_string(model_ref_for(key)));
     }

@@ -335,6 +335,20 @@ def main():
         st, body = rrd(f"start=0&vm_uuid={uuid}&session_id=" + s)
         check(st == 200 and not [en for en in ET.fromstring(body).find("meta").find("legend")
                                  if ":host:" in en.text], "vm_uuid: no host sources")
+        # --- references survive a restart of the daemon (derived from uuids) ---
+        classes = ["VM", "VM_metrics", "VBD", "VDI", "SR", "PBD", "VIF", "network", "PIF",
+                   "host", "host_metrics", "host_cpu", "pool", "role"]
+        before = {c: {r: e.call(c + ".get_uuid", s, r)[0] for r in e.call(c + ".get_all", s)[0]}
+                  for c in classes}
+        e.restart_daemon()
+        s, _ = e.call("session.login_with_password", "root", "secret")
+        after = {c: {r: e.call(c + ".get_uuid", s, r)[0] for r in e.call(c + ".get_all", s)[0]}
+                 for c in classes}
+        check(before == after and len(before["VM"]) >= 5,
+              "after a restart every VM, device, storage, network and host object has the "
+              "reference and uuid it had")
+        check(e.call("VM.get_by_name_label", s, "vm2")[0] == [vm] and
+              e.call("VM.get_snapshots", s, vm)[0] == [], "a renamed VM too")
         check(e.alive(), "the daemon still serves")
     finally:
         e.close()

@@ -201,7 +201,9 @@ try:
     s, _ = env.call("session.login_with_password", "root", "secret")
     bob, _ = env.call("session.login_with_password", "bob", "bobpw")
     xapienv.wait_for(lambda: env.call("VM.get_by_uuid", s, uuid)[0], 10)
-    vm = env.call("VM.get_by_uuid", s, uuid)[0]     # references are the daemon's
+    check("after a daemon restart the VM has the same reference",
+          env.call("VM.get_by_uuid", s, uuid)[0] == vm, (vm, env.call("VM.get_by_uuid", s, uuid)))
+    vm = env.call("VM.get_by_uuid", s, uuid)[0]
     check("after a daemon restart the VM is still Suspended",
           xapienv.wait_for(lambda: power(s, vm) == "Suspended", 10), power(s, vm))
     th.join(10)
