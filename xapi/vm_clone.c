@@ -488,13 +488,14 @@ static json_object *clone_vm(struct call *c, enum clone_mode mode)
 static json_object *vm_clone(struct call *c) { return clone_vm(c, MODE_CLONE); }
 
 /* VM.copy(vm, new_name, sr): the disks go into the SR directory whatever
- * SR is named (NULL: "the same SR", as XAPI); a named one must exist. */
+ * SR is named (NULL or "", as Xen Orchestra sends it: "the same SR", as
+ * XAPI); a named one must exist. */
 static json_object *vm_copy(struct call *c)
 {
     const char *sr = arg_str(c, 3);
     if (!sr)
         return NULL;
-    if (strcmp(sr, REF_NULL)) {
+    if (*sr && strcmp(sr, REF_NULL)) {
         model_lock();
         bool known = model_get("SR", sr) != NULL;
         model_unlock();

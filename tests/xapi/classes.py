@@ -78,6 +78,9 @@ def clones(e, s, bob, vm, img):
     cp_path = vdi_of(e, s, cp, "xvda")[1] if cp else None
     check(err is None and cp_path == os.path.join(img, "copy1-xvda.raw") and
           same_content(cp_path, a_path), "VM.copy (SR NULL): disks copied into the SR")
+    cp2, err = e.call("VM.copy", s, vm, "copy3", "")
+    check(err is None and os.path.exists(os.path.join(img, "copy3-xvda.raw")),
+          "VM.copy with SR \"\" (as XO sends it): into the SR")
     r, err = e.call("VM.copy", s, vm, "copy2", "OpaqueRef:nosuch")
     check(err == ["HANDLE_INVALID", "SR", "OpaqueRef:nosuch"], "VM.copy to no such SR")
     r, err = e.call("VM.clone", s, vm, "clone1")
