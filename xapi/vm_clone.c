@@ -402,11 +402,12 @@ static json_object *clone_locked(struct call *c, const struct source *s, const c
         return fail(c, "INTERNAL_ERROR", "the definition does not parse", NULL);
     }
     struct made m = { 0 };
-    char *disks = dc.num_disks ? new_disks(&dc, s, name, mode, &m, err, sizeof(err)) : NULL;
+    int ndisks = dc.num_disks;      /* dispose clears it */
+    char *disks = ndisks ? new_disks(&dc, s, name, mode, &m, err, sizeof(err)) : NULL;
     bool no_vifs;
     char *vifs = new_vifs(s->path, text, len, &no_vifs);
     domain_config_dispose(&dc);
-    if ((dc.num_disks && !disks) || (!no_vifs && !vifs)) {
+    if ((ndisks && !disks) || (!no_vifs && !vifs)) {
         free(disks);
         free(vifs);
         free(text);

@@ -81,6 +81,16 @@ def clones(e, s, bob, vm, img):
     cp2, err = e.call("VM.copy", s, vm, "copy3", "")
     check(err is None and os.path.exists(os.path.join(img, "copy3-xvda.raw")),
           "VM.copy with SR \"\" (as XO sends it): into the SR")
+    e.define("broken", "guest-idle-64", f'disk = [ "{img}/missing.raw,raw,xvda,rw" ]\n')
+    from xapienv import wait_for
+    wait_for(lambda: e.call("VM.get_by_name_label", s, "broken")[0], 10)
+    br = e.call("VM.get_by_name_label", s, "broken")[0][0]
+    r, err = e.call("VM.clone", s, br, "brokenclone")
+    check(err and err[0] == "INTERNAL_ERROR" and "missing.raw" in err[1] and
+          not os.path.exists(os.path.join(e.vm_dir, "brokenclone.cfg")) and
+          not e.call("VM.get_by_name_label", s, "brokenclone")[0] and
+          not [f for f in os.listdir(img) if f.startswith("brokenclone")],
+          f"a disk that cannot be copied fails the clone, and nothing is left ({err})")
     r, err = e.call("VM.copy", s, vm, "copy2", "OpaqueRef:nosuch")
     check(err == ["HANDLE_INVALID", "SR", "OpaqueRef:nosuch"], "VM.copy to no such SR")
     r, err = e.call("VM.clone", s, vm, "clone1")
@@ -121,7 +131,6 @@ def clones(e, s, bob, vm, img):
     subprocess.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw, base], check=True)
     os.unlink(raw)
     e.define("tmpl", "guest-idle-64", f'disk = [ "{base},qcow2,xvda,rw" ]\n')
-    from xapienv import wait_for
     wait_for(lambda: e.call("VM.get_by_name_label", s, "tmpl")[0], 10)
     t = e.call("VM.get_by_name_label", s, "tmpl")[0][0]
     check(e.call("VM.set_is_a_template", s, t, True)[1] is None and
