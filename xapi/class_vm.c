@@ -15,6 +15,7 @@
 
 #include "dispatch.h"
 #include "model.h"
+#include "tasks.h"
 #include "host_info.h"
 #include "vm_migrate.h"
 #include "vm_scan.h"
@@ -204,6 +205,10 @@ static json_object *vm_clean_shutdown(struct call *c)
         if (model_now_ns() >= deadline) {
             model_unlock();
             return fail(c, "VM_SHUTDOWN_TIMEOUT", v.ref, "600", NULL);
+        }
+        if (task_cancel_requested_locked(c)) {     /* the guest was asked; we stop waiting */
+            model_unlock();
+            return task_cancelled(c);
         }
         model_wait_change(deadline);
     }

@@ -20,6 +20,7 @@ struct call {
     const char *peer;           /* the client's address, for logs */
     bool json_wire;             /* the answer goes out as JSON (JSON-RPC) */
     json_object *error;         /* set by a failing handler: [CODE, params...] */
+    const char *task;           /* the task running it (Async.*), else NULL */
 };
 
 typedef json_object *(*xapi_handler)(struct call *c);

@@ -16,13 +16,18 @@
  *   are open in its VMM, and a copy of them is not a consistent snapshot
  *   (VM_BAD_POWER_STATE [vm, halted, running]).
  *
+ * A task.cancel of Async.VM.clone/copy/snapshot stops the disk copies
+ * (qemu-img killed), removes what was made and ends the task cancelled.
+ *
  * Read-only disks and CD-ROMs are shared, not copied, as XAPI does with
  * read-only VDIs. VIFs keep their bridges and lose their MACs (xl makes
  * new ones: two VMs must not share one). The new VM's name is its xl
  * name, so it follows the rules of VM.create (vm_good_name). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +42,7 @@
 #include "domain_config.h"
 #include "model.h"
 #include "storage.h"
+#include "tasks.h"
 #include "vm_meta.h"
 #include "vm_scan.h"
 
@@ -107,8 +113,9 @@ static bool need_halted(struct call *c, const struct source *s)
     return false;
 }
 
-/* Run qemu-img with argv and wait; its last line of output in err. */
-static bool qemu_img(char **argv, char *err, size_t errn)
+/* Run qemu-img with argv and wait; its last line of output in err. A
+ * task.cancel meanwhile kills it (*cancelled). */
+static bool qemu_img(const struct call *c, char **argv, char *err, size_t errn, bool *cancelled)
 {
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) < 0) {
@@ -124,14 +131,25 @@ static bool qemu_img(char **argv, char *err, size_t errn)
     int rc = posix_spawnp(&pid, "qemu-img", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(pfd[1]);
-    char out[2048];
+    char out[2048], sink[512];
     size_t n = 0;
-    for (ssize_t r; rc == 0 && n < sizeof(out) - 1 &&
-                    (r = read(pfd[0], out + n, sizeof(out) - 1 - n)) != 0;)
-        if (r > 0)
-            n += (size_t)r;
-        else if (errno != EINTR)
+    while (rc == 0) {
+        struct pollfd pf = { .fd = pfd[0], .events = POLLIN };
+        int pr = poll(&pf, 1, 200);
+        if (pr == 0) {
+            if (!*cancelled && task_cancel_requested(c)) {
+                kill(pid, SIGKILL);
+                *cancelled = true;
+            }
+            continue;
+        }
+        ssize_t r = pr < 0 ? -1 : n < sizeof(out) - 1 ? read(pfd[0], out + n, sizeof(out) - 1 - n)
+                                                       : read(pfd[0], sink, sizeof(sink));
+        if (r == 0 || (r < 0 && errno != EINTR))
             break;
+        if (r > 0 && n < sizeof(out) - 1)
+            n += (size_t)r;
+    }
     out[n] = 0;
     close(pfd[0]);
     int st = 1;
@@ -152,6 +170,7 @@ static bool qemu_img(char **argv, char *err, size_t errn)
 struct made {
     char **paths;
     int n;
+    bool cancelled;         /* stopped by task.cancel */
 };
 
 static void made_undo(struct made *m)
@@ -174,8 +193,8 @@ static void made_keep(struct made *m)
 
 /* Make the new image dst from src: a copy, or (overlay) a qcow2 backed by
  * src. The name is taken first (O_EXCL), so no image is overwritten. */
-static bool new_image(const char *src, const char *dst, const char *fmt, bool overlay,
-                      struct made *m, char *err, size_t errn)
+static bool new_image(const struct call *c, const char *src, const char *dst, const char *fmt,
+                      bool overlay, struct made *m, char *err, size_t errn)
 {
     int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
@@ -197,7 +216,7 @@ static bool new_image(const char *src, const char *dst, const char *fmt, bool ov
                      (char *)src, (char *)dst, NULL };
     char *over[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
                      (char *)src, (char *)dst, NULL };
-    if (!qemu_img(overlay ? over : conv, err, errn))
+    if (!qemu_img(c, overlay ? over : conv, err, errn, &m->cancelled))
         return false;
     /* guest data: the mode from the code, whatever qemu-img made */
     if (chmod(dst, 0600) < 0) {
@@ -233,7 +252,8 @@ static char *quoted_list(char **items, int n)
 }
 
 /* The disk lines of the new VM, its images made. NULL with err set. */
-static char *new_disks(const struct domain_config *dc, const struct source *s,
+static char *new_disks(const struct call *c, const struct domain_config *dc,
+                       const struct source *s,
                        const char *new_name, enum clone_mode mode, struct made *m,
                        char *err, size_t errn)
 {
@@ -247,6 +267,11 @@ static char *new_disks(const struct domain_config *dc, const struct source *s,
                      (d->format == XDISK_FORMAT_RAW || d->format == XDISK_FORMAT_QCOW2);
         const char *fmt = d->format == XDISK_FORMAT_QCOW2 ? "qcow2" : "raw";
         char dst[XENON_PATH_MAX * 2];
+        if (image && task_cancel_requested(c)) {
+            m->cancelled = true;
+            ok = false;
+            break;
+        }
         if (image) {
             char *abs = realpath(target, NULL);
             if (!abs) {
@@ -267,7 +292,7 @@ static char *new_disks(const struct domain_config *dc, const struct source *s,
             }
             bool overlay = mode == MODE_CLONE && d->format == XDISK_FORMAT_QCOW2 &&
                            (s->tmpl || s->snap);
-            ok = new_image(abs, dst, fmt, overlay, m, err, errn);
+            ok = new_image(c, abs, dst, fmt, overlay, m, err, errn);
             free(abs);
             target = dst;
         }
@@ -403,7 +428,7 @@ static json_object *clone_locked(struct call *c, const struct source *s, const c
     }
     struct made m = { 0 };
     int ndisks = dc.num_disks;      /* dispose clears it */
-    char *disks = ndisks ? new_disks(&dc, s, name, mode, &m, err, sizeof(err)) : NULL;
+    char *disks = ndisks ? new_disks(c, &dc, s, name, mode, &m, err, sizeof(err)) : NULL;
     bool no_vifs;
     char *vifs = new_vifs(s->path, text, len, &no_vifs);
     domain_config_dispose(&dc);
@@ -411,7 +436,10 @@ static json_object *clone_locked(struct call *c, const struct source *s, const c
         free(disks);
         free(vifs);
         free(text);
+        bool cancelled = m.cancelled;
         made_undo(&m);
+        if (cancelled)
+            return task_cancelled(c);
         return fail(c, "INTERNAL_ERROR", *err ? err : "cannot copy the devices", NULL);
     }
     char uuid[40], qu[48], when[32], qof[48];

@@ -91,6 +91,27 @@ def clones(e, s, bob, vm, img):
           not e.call("VM.get_by_name_label", s, "brokenclone")[0] and
           not [f for f in os.listdir(img) if f.startswith("brokenclone")],
           f"a disk that cannot be copied fails the clone, and nothing is left ({err})")
+    # task.cancel interrupts a copy: the disk is a FIFO nobody writes, so
+    # qemu-img blocks opening it and the task stays pending until cancelled
+    fifo = os.path.join(e.tmp, "never.raw")
+    os.mkfifo(fifo)
+    e.define("slow", "guest-idle-64", f'disk = [ "{fifo},raw,xvda,rw" ]\n')
+    wait_for(lambda: e.call("VM.get_by_name_label", s, "slow")[0], 10)
+    sl = e.call("VM.get_by_name_label", s, "slow")[0][0]
+    task, err = e.call("Async.VM.copy", s, sl, "slowcopy", "")
+    check(err is None and e.call("task.get_status", s, task)[0] == "pending",
+          "Async.VM.copy of a disk that never ends: pending")
+    check(e.call("task.cancel", bob, task)[1][0] == "RBAC_PERMISSION_DENIED",
+          "task.cancel by another (non-admin) user is refused")
+    check(e.call("task.cancel", s, task)[1] is None, "task.cancel")
+    wait_for(lambda: e.call("task.get_status", s, task)[0] not in ("pending", "cancelling"), 30)
+    check(e.call("task.get_status", s, task)[0] == "cancelled" and
+          e.call("task.get_error_info", s, task)[0] == ["TASK_CANCELLED", task],
+          "the copy stops: the task ends cancelled, error_info TASK_CANCELLED [task]")
+    check(not os.path.exists(os.path.join(e.vm_dir, "slowcopy.cfg")) and
+          not [f for f in os.listdir(img) if f.startswith("slowcopy")] and
+          not e.call("VM.get_by_name_label", s, "slowcopy")[0],
+          "... and leaves neither a definition nor an image")
     r, err = e.call("VM.copy", s, vm, "copy2", "OpaqueRef:nosuch")
     check(err == ["HANDLE_INVALID", "SR", "OpaqueRef:nosuch"], "VM.copy to no such SR")
     r, err = e.call("VM.clone", s, vm, "clone1")

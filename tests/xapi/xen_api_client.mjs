@@ -268,6 +268,22 @@ if (xlDomain) {
   const vm = await waitFor('the xl-created VM', () => vms().find(v => v.name_label === xlDomain &&
     v.power_state === 'Running'), 60).catch(() => undefined)
   check('a VM made by xl create shows up by event, Running', vm !== undefined)
+  if (vm) {
+    // It has no PV drivers (guest-idle): a clean_shutdown waits for it in
+    // vain until task.cancel interrupts the wait.
+    const task = await xapi.call('Async.VM.clean_shutdown', vm.$ref)
+    await waitFor('its task', () => xapi.getObject(task, undefined), 10).catch(() => undefined)
+    await xapi.call('task.cancel', task)
+    const t = await waitFor('the cancelled task', () => {
+      const o = xapi.getObject(task, undefined)
+      return o && o.status !== 'pending' && o.status !== 'cancelling' ? o : undefined
+    }, 30).catch(() => undefined)
+    check('task.cancel interrupts Async.VM.clean_shutdown of a guest that ignores it: ' +
+      'cancelled, TASK_CANCELLED, by event; the VM runs on', t?.status === 'cancelled' &&
+      t.error_info?.[0] === 'TASK_CANCELLED' && xapi.getObject(vm.$ref).power_state === 'Running',
+      JSON.stringify(t && { status: t.status, error_info: t.error_info }))
+    await xapi.call('task.destroy', task)
+  }
   console.log('READY destroyed?')
   await waitFor('its removal', () => removed.includes(xlDomain) ||
     !vms().some(v => v.name_label === xlDomain), 60).catch(() => undefined)
