@@ -80,19 +80,35 @@ static json_object *cpu_info(void)
     return o;
 }
 
+/* The host's identity, as XAPI keeps it in its inventory: here the
+ * machine's (/etc/machine-id, else the host name), so the host, pool
+ * and host_metrics keep their uuids and references across restarts. */
+void host_derived_uuid(const char *what, char *out)
+{
+    char id[128] = "", name[200];
+    FILE *f = fopen("/etc/machine-id", "re");
+    if (f) {
+        if (!fgets(id, sizeof(id), f))
+            id[0] = 0;
+        fclose(f);
+        id[strcspn(id, "\n")] = 0;
+    }
+    if (!id[0]) {
+        struct utsname u;
+        uname(&u);
+        snprintf(id, sizeof(id), "%.100s", u.nodename);
+    }
+    snprintf(name, sizeof(name), "%s:%s", what, id);
+    model_uuid_for(name, out);
+}
+
 static json_object *metrics_record(void)
 {
     struct sysinfo si;
     sysinfo(&si);
     json_object *m = json_object_new_object();
     char uuid[40];
-    model_lock();
-    json_object *old = model_get("host_metrics", the_metrics), *u;
-    if (old && json_object_object_get_ex(old, "uuid", &u))
-        snprintf(uuid, sizeof(uuid), "%s", json_object_get_string(u));
-    else
-        model_new_uuid(uuid);
-    model_unlock();
+    host_derived_uuid("host_metrics", uuid);
     kv(m, "uuid", uuid);
     json_object_object_add(m, "memory_total",
                            json_object_new_int64((int64_t)si.totalram * si.mem_unit));
@@ -109,7 +125,7 @@ static json_object *host_record(void)
     struct utsname u;
     uname(&u);
     char uuid[40], v[64];
-    model_new_uuid(uuid);
+    host_derived_uuid("host", uuid);
     json_object *h = json_object_new_object();
     kv(h, "uuid", uuid);
     kv(h, "name_label", u.nodename);
@@ -191,7 +207,7 @@ static json_object *host_record(void)
 static json_object *pool_record(void)
 {
     char uuid[40];
-    model_new_uuid(uuid);
+    host_derived_uuid("pool", uuid);
     json_object *p = json_object_new_object();
     kv(p, "uuid", uuid);
     kv(p, "name_label", "");
@@ -231,9 +247,16 @@ static json_object *pool_record(void)
 
 void host_info_init(void)
 {
-    model_new_ref(the_host);
-    model_new_ref(the_pool);
-    model_new_ref(the_metrics);
+    char u[40], key[64];
+    const char *cls[] = { "host", "pool", "host_metrics" };
+    char *refs[] = { the_host, the_pool, the_metrics };
+    model_lock();
+    for (int i = 0; i < 3; i++) {
+        host_derived_uuid(cls[i], u);
+        snprintf(key, sizeof(key), "%s/%s", cls[i], u);
+        snprintf(refs[i], 48, "%s", model_ref_for(key));
+    }
+    model_unlock();
     json_object *h = host_record(), *m = metrics_record(), *p = pool_record();
     model_lock();
     model_put("host", the_host, h);

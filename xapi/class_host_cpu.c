@@ -24,9 +24,13 @@ static const char *value_of(char *line, const char *key)
 
 static void put_cpu(json_object *cpu, json_object *refs)
 {
-    char ref[48], uuid[40];
-    model_new_ref(ref);
-    model_new_uuid(uuid);
+    char ref[48], uuid[40], what[64];
+    json_object *num;
+    snprintf(what, sizeof(what), "host_cpu:%d", json_object_object_get_ex(cpu, "number", &num)
+                                                    ? json_object_get_int(num) : -1);
+    host_derived_uuid(what, uuid);
+    snprintf(what, sizeof(what), "host_cpu/%s", uuid);
+    snprintf(ref, sizeof(ref), "%s", model_ref_for(what));
     json_object_object_add(cpu, "uuid", json_object_new_string(uuid));
     json_object_object_add(cpu, "host", json_object_new_string(host_ref()));
     json_object_object_add(cpu, "utilisation", json_object_new_double(0));

@@ -24,7 +24,7 @@ void roles_init(void)
         char key[32], uuid[40];
         snprintf(key, sizeof(key), "role/%s", role_name((enum role)r));
         const char *ref = model_ref_for(key);
-        model_new_uuid(uuid);
+        model_uuid_for(key, uuid);
         json_object *o = json_object_new_object();
         json_object_object_add(o, "uuid", json_object_new_string(uuid));
         json_object_object_add(o, "name_label", json_object_new_string(role_name((enum role)r)));

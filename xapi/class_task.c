@@ -55,8 +55,10 @@ static json_object *destroy(struct call *c)
     return ok ? void_result() : NULL;
 }
 
-/* Our operations cannot be interrupted half-way: a pending task is marked
- * cancelling and still ends as it would have. */
+/* A pending task is marked cancelling (an event); the operation stops
+ * where it can stop cleanly (tasks.h: clean_shutdown's wait, clone's
+ * and copy's disk copies) and the task ends "cancelled"; one that cannot
+ * be stopped ends as it would have. */
 static json_object *cancel(struct call *c)
 {
     const char *ref = arg_str(c, 1);

@@ -15,6 +15,9 @@
 
 #include "dispatch.h"
 #include "model.h"
+#include "tasks.h"
+#include "host_info.h"
+#include "vm_migrate.h"
 #include "vm_scan.h"
 #include "vm_suspend.h"
 
@@ -23,13 +26,14 @@ extern char **environ;
 /* How long clean_shutdown waits for the guest (XAPI: 1200 s). */
 #define CLEAN_SHUTDOWN_WAIT_S 600
 
-/* Held by suspend, resume and the discarding of an image (below). */
+/* Held by suspend, resume, the discarding of an image and pool_migrate
+ * (below). */
 static pthread_mutex_t image_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct vm_view {
     char ref[48], power[16], config[XENON_PATH_MAX + 300], name[256], uuid[37];
     long domid;
-    bool control;
+    bool control, tmpl;
 };
 
 /* The VM named by params[1], or false with c->error. */
@@ -53,6 +57,7 @@ static bool view(struct call *c, struct vm_view *v)
             v->domid = (long)json_object_get_int64(f);
         if (json_object_object_get_ex(r, "is_control_domain", &f))
             v->control = json_object_get_boolean(f);
+        v->tmpl = json_object_object_get_ex(r, "is_a_template", &f) && json_object_get_boolean(f);
         if (json_object_object_get_ex(r, "other_config", &oc) &&
             json_object_object_get_ex(oc, "xenon_config_file", &f))
             snprintf(v->config, sizeof(v->config), "%s", json_object_get_string(f));
@@ -142,7 +147,11 @@ static bool run_helper(struct call *c, char **argv, const char *what)
 static json_object *start_vm(struct call *c, bool paused)
 {
     struct vm_view v;
-    if (!view(c, &v) || !need_state(c, &v, "Halted"))
+    if (!view(c, &v))
+        return NULL;
+    if (v.tmpl)         /* as XAPI: VM.provision (or set_is_a_template) first */
+        return fail(c, "VM_IS_TEMPLATE", v.ref, NULL);
+    if (!need_state(c, &v, "Halted"))
         return NULL;
     if (!v.config[0])
         return fail(c, "OPERATION_NOT_ALLOWED", "the VM has no definition to start from", NULL);
@@ -196,6 +205,10 @@ static json_object *vm_clean_shutdown(struct call *c)
         if (model_now_ns() >= deadline) {
             model_unlock();
             return fail(c, "VM_SHUTDOWN_TIMEOUT", v.ref, "600", NULL);
+        }
+        if (task_cancel_requested_locked(c)) {     /* the guest was asked; we stop waiting */
+            model_unlock();
+            return task_cancelled(c);
         }
         model_wait_change(deadline);
     }
@@ -297,8 +310,7 @@ static json_object *suspend_locked(struct call *c)
     char *msg = NULL;
     size_t ml;
     FILE *err = open_memstream(&msg, &ml);
-    struct xenon_save_stats st;
-    int rc = xenon_domain_save(&vm_paths, (unsigned)v.domid, img, 0, &st, err);
+    int rc = vm_suspend_save((unsigned)v.domid, v.uuid, err);
     fclose(err);
     vm_scan();
     return libxenon_ok(c, rc, msg) ? void_result() : NULL;
@@ -350,7 +362,37 @@ static json_object *resume_vm(struct call *c, int paused_arg)
 static json_object *vm_resume(struct call *c) { return resume_vm(c, 2); }
 static json_object *vm_resume_on(struct call *c) { return resume_vm(c, 3); }
 
+/* VM.pool_migrate(vm, host, options) to this host (vm_migrate.h): the
+ * VM keeps its uuid and reference, its domid changes. One at a time
+ * with suspend and resume (which move the same domain). */
+static json_object *vm_pool_migrate(struct call *c)
+{
+    struct vm_view v;
+    const char *host = arg_str(c, 2);
+    if (!host || !view(c, &v))
+        return NULL;
+    if (strcmp(host, host_ref()))
+        return fail(c, "HANDLE_INVALID", "host", host, NULL);
+    if (!json_object_is_type(json_object_array_get_idx(c->params, 3), json_type_object))
+        return fail(c, "FIELD_TYPE_ERROR", "options", NULL);
+    pthread_mutex_lock(&image_lock);
+    json_object *r = NULL;
+    if (view(c, &v) && need_state(c, &v, "Running")) {
+        char d[16];
+        snprintf(d, sizeof(d), "%ld", v.domid);
+        char *argv[] = { "xenon-xapi", "--migrate-domain", d, NULL };
+        vm_scan_migrating(v.name, true);
+        bool ok = run_helper(c, argv, "cannot migrate the VM");
+        vm_scan_migrating(v.name, false);
+        vm_scan();
+        r = ok ? void_result() : NULL;
+    }
+    pthread_mutex_unlock(&image_lock);
+    return r;
+}
+
 const struct xapi_method vm_methods[] = {
+    { "VM.pool_migrate", 4, ROLE_VM_POWER_ADMIN, M_ASYNC, vm_pool_migrate },
     { "VM.start", 4, ROLE_VM_OPERATOR, M_ASYNC, vm_start },
     { "VM.start_on", 5, ROLE_VM_OPERATOR, M_ASYNC, vm_start_on },
     { "VM.clean_shutdown", 2, ROLE_VM_OPERATOR, M_ASYNC, vm_clean_shutdown },

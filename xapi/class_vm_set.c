@@ -146,16 +146,7 @@ static json_object *set_name_label(struct call *c)
             vm_meta_set(t.path, "name", qn, err, sizeof(err)) < 0) {
             fail(c, "INTERNAL_ERROR", qn ? err : "out of memory", NULL);
         } else {
-            static const char *const kinds[] = { "VM", "VM_metrics", "console",
-                                                 "VM_guest_metrics", NULL };
-            model_lock();
-            for (int i = 0; kinds[i]; i++) {
-                char from[300], to[300];
-                snprintf(from, sizeof(from), "%s/%s", kinds[i], t.name);
-                snprintf(to, sizeof(to), "%s/%s", kinds[i], name);
-                model_ref_move(from, to);
-            }
-            model_unlock();
+            /* the reference follows the uuid, pinned above */
             vm_scan();
             res = void_result();
         }

@@ -11,6 +11,9 @@ void host_info_init(void);
 
 /* locked or not: fixed for the daemon's life. */
 const char *host_ref(void);
+/* A uuid of the host's (what: "host", "pool", "host_cpu:3"...) derived
+ * from the machine's identity, the same after a restart. out >= 37. */
+void host_derived_uuid(const char *what, char *out);
 const char *pool_ref(void);
 const char *host_metrics_ref(void);
 

@@ -31,6 +31,7 @@
 #include "storage.h"
 #include "tls_cert.h"
 #include "vm_scan.h"
+#include "vm_migrate.h"
 #include "vm_start_helper.h"
 #include "vm_suspend.h"
 #include "web_static.h"
@@ -62,7 +63,7 @@ int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_HTTP, O_HTTPS, O_VMDIR, O_PAMSVC, O_PAMDIR, O_ROLES,
            O_IDLE, O_DELAY, O_CREATE, O_UUID, O_PAUSED, O_HTTPS_LISTEN, O_CERT, O_WEBDIR,
-           O_SRDIR, O_RESCAN, O_RESTORE };
+           O_SRDIR, O_RESCAN, O_RESTORE, O_MIGRATE };
     static const struct option opts[] = {
         { "listen", required_argument, NULL, O_LISTEN },
         { "http-port", required_argument, NULL, O_HTTP },
@@ -79,6 +80,7 @@ int main(int argc, char **argv)
         { "login-delay-ms", required_argument, NULL, O_DELAY },
         { "create-domain", required_argument, NULL, O_CREATE },
         { "restore-domain", required_argument, NULL, O_RESTORE },
+        { "migrate-domain", required_argument, NULL, O_MIGRATE },
         { "uuid", required_argument, NULL, O_UUID },
         { "paused", no_argument, NULL, O_PAUSED },
         { "web-dir", required_argument, NULL, O_WEBDIR },
@@ -87,7 +89,7 @@ int main(int argc, char **argv)
     };
     const char *listen = "127.0.0.1", *vm_dir = "/etc/xenon/vms", *pam_service = NULL,
                *pam_dir = NULL, *roles = NULL, *create = NULL, *uuid = NULL,
-               *restore = NULL,
+               *restore = NULL, *migrate = NULL,
                *https_listen = "", *cert = "/etc/xenon/xapi-ssl.pem", *web_dir = XAPI_WEB_DIR,
                *sr_dir = NULL;
     long http_port = 80, https_port = 443, idle = 24 * 3600, delay = 2000;
@@ -110,6 +112,7 @@ int main(int argc, char **argv)
         case O_DELAY: delay = number(optarg, 0, 60000, "login delay"); break;
         case O_CREATE: create = optarg; break;
         case O_RESTORE: restore = optarg; break;
+        case O_MIGRATE: migrate = optarg; break;
         case O_UUID: uuid = optarg; break;
         case O_PAUSED: paused = true; break;
         case 'h': usage(stdout); return 0;
@@ -124,6 +127,8 @@ int main(int argc, char **argv)
         return vm_start_helper(create, uuid, paused);
     if (restore)
         return vm_restore_helper(restore, paused);
+    if (migrate)
+        return vm_migrate_helper(migrate);
 
     log_init("xenon-xapi", NULL, LOG_INFO);
     signal(SIGPIPE, SIG_IGN);

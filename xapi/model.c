@@ -2,6 +2,8 @@
 #include "model.h"
 
 #include <errno.h>
+#include <gnutls/crypto.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,25 +79,42 @@ void model_new_ref(char *out)
     model_new_uuid(out + 10);
 }
 
+void model_uuid_for(const char *name, char *out)
+{
+    /* RFC 4122 name-based (SHA-1), in a namespace of our own. */
+    static const uint8_t ns[16] = { 0x6b, 0x1e, 0x0c, 0x55, 0x7a, 0x3d, 0x4f, 0x52,
+                                    0x9e, 0x8b, 0x58, 0x65, 0x6e, 0x6f, 0x6e, 0x21 };
+    size_t n = strlen(name);
+    uint8_t *buf = malloc(16 + n), h[20];
+    if (!buf)
+        abort();
+    memcpy(buf, ns, 16);
+    memcpy(buf + 16, name, n);
+    gnutls_hash_fast(GNUTLS_DIG_SHA1, buf, 16 + n, h);
+    free(buf);
+    h[6] = (h[6] & 0x0f) | 0x50;
+    h[8] = (h[8] & 0x3f) | 0x80;
+    sprintf(out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+            h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11],
+            h[12], h[13], h[14], h[15]);
+}
+
 const char *model_ref_for(const char *key)
 {
     json_object *r;
     if (!json_object_object_get_ex(refs, key, &r)) {
-        char ref[48];
-        model_new_ref(ref);
+        /* derived from the key, so the same after a restart; the keys
+         * name objects by their stable uuids (or names) */
+        char ref[48], *name;
+        if (asprintf(&name, "ref:%s", key) < 0)
+            abort();
+        strcpy(ref, "OpaqueRef:");
+        model_uuid_for(name, ref + 10);
+        free(name);
         r = json_object_new_string(ref);
         json_object_object_add(refs, key, r);
     }
     return json_object_get_string(r);
-}
-
-void model_ref_move(const char *from, const char *to)
-{
-    json_object *r;
-    if (json_object_object_get_ex(refs, from, &r)) {
-        json_object_object_add(refs, to, json_object_get(r));
-        json_object_object_del(refs, from);
-    }
 }
 
 json_object *model_class(const char *cls)

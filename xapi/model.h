@@ -29,13 +29,15 @@ void model_unlock(void);
 void model_new_ref(char *out);
 void model_new_uuid(char *out);
 
-/* locked: the stable reference of an object named `key` (e.g. "VM/name"),
- * made on first use and kept for the daemon's life. */
+/* locked: the reference of an object named `key` (e.g. "VM/<uuid>"):
+ * OpaqueRef:<UUIDv5 of "ref:<key>">, so an object keeps its reference
+ * across restarts of the daemon for as long as its key holds (sessions
+ * and tasks have random ones: model_new_ref). */
 const char *model_ref_for(const char *key);
 
-/* locked: the reference made for key `from` is key `to`'s from now on
- * (a VM renamed keeps its reference). */
-void model_ref_move(const char *from, const char *to);
+/* A UUIDv5 of name in the daemon's own namespace (the stable uuids of
+ * VMs without uuid=, devices, storage, the host...). out >= 37. */
+void model_uuid_for(const char *name, char *out);
 
 /* locked: the records of a class (ref -> record), NULL if none yet. */
 json_object *model_class(const char *cls);

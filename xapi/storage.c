@@ -65,8 +65,9 @@ static bool has_suffix(const char *s, const char *suf)
 /* qemu-img's view of a qcow2 image: its virtual size, or -1. The image is
  * opened shared (-U: a running VM may hold it) and as qcow2 (-f: no
  * probing of a hostile file's format). */
-static int64_t qemu_img_virtual_size(const char *path)
+static int64_t qemu_img_virtual_size(const char *path, char *backing, size_t bn)
 {
+    backing[0] = 0;
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) < 0)
         return -1;
@@ -98,6 +99,9 @@ static int64_t qemu_img_virtual_size(const char *path)
     json_object *j = json_tokener_parse(out), *v;
     int64_t size = j && json_object_object_get_ex(j, "virtual-size", &v)
                        ? json_object_get_int64(v) : -1;
+    if (j && (json_object_object_get_ex(j, "full-backing-filename", &v) ||
+              json_object_object_get_ex(j, "backing-filename", &v)))
+        snprintf(backing, bn, "%s", json_object_get_string(v));
     json_object_put(j);
     return size;
 }
@@ -128,7 +132,9 @@ void storage_scan(void)
         if (!q && !has_suffix(e->d_name, ".raw") && !has_suffix(e->d_name, ".img") &&
             !has_suffix(e->d_name, ".iso"))
             continue;
-        int64_t vsize = q ? qemu_img_virtual_size(path) : (int64_t)st.st_size;
+        char backing[4096];
+        int64_t vsize = q ? qemu_img_virtual_size(path, backing, sizeof(backing))
+                          : (backing[0] = 0, (int64_t)st.st_size);
         if (vsize < 0) {
             log_limited(LOG_WARN, "%s: qemu-img cannot read it; not listed as a VDI", path);
             continue;
@@ -137,6 +143,8 @@ void storage_scan(void)
         json_object_object_add(img, "sig", json_object_new_string(sig));
         json_object_object_add(img, "format", json_object_new_string(q ? "qcow2" : "raw"));
         json_object_object_add(img, "virtual_size", json_object_new_int64(vsize));
+        if (backing[0])
+            json_object_object_add(img, "backing", json_object_new_string(backing));
         json_object_object_add(img, "physical", json_object_new_int64((int64_t)st.st_blocks * 512));
         json_object_object_add(img, "read_only", json_object_new_boolean(!(st.st_mode & 0222)));
         json_object_object_add(now, path, img);
@@ -190,6 +198,18 @@ static bool in_sr(const char *path)
 {
     size_t n = strlen(sr_dir);
     return n && !strncmp(path, sr_dir, n) && path[n] == '/' && !strchr(path + n + 1, '/');
+}
+
+bool storage_backs_an_image(const char *path)
+{
+    json_object *b;
+    json_object_object_foreach(images, k, img) {
+        (void)k;
+        if (json_object_object_get_ex(img, "backing", &b) &&
+            !strcmp(json_object_get_string(b), path))
+            return true;
+    }
+    return false;
 }
 
 const char *storage_vdi_ref(const char *path)

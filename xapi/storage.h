@@ -30,6 +30,11 @@ const char *storage_vdi_ref(const char *path);
  * type "suspend" in the second SR for as long as the file is there. */
 const char *storage_suspend_vdi_ref(const char *path);
 
+/* locked: whether an image of the SR is a qcow2 overlay on `path` (its
+ * backing file, as qemu-img names it), as of the last scan. */
+#include <stdbool.h>
+bool storage_backs_an_image(const char *path);
+
 /* locked: put the SR, PBD and VDI records (VDI.VBDs from the VBD records
  * in the model), drop those no longer there, and the host's PBDs and the
  * pool's default_SR. */

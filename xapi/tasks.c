@@ -46,6 +46,35 @@ json_object *task_record(const char *label, const char *description)
     return t;
 }
 
+bool task_cancel_requested_locked(const struct call *c)
+{
+    json_object *t = c->task ? model_get("task", c->task) : NULL, *st;
+    return t && json_object_object_get_ex(t, "status", &st) &&
+           !strcmp(json_object_get_string(st), "cancelling");
+}
+
+bool task_cancel_requested(const struct call *c)
+{
+    if (!c->task)
+        return false;
+    model_lock();
+    bool r = task_cancel_requested_locked(c);
+    model_unlock();
+    return r;
+}
+
+json_object *task_cancelled(struct call *c)
+{
+    return fail(c, "TASK_CANCELLED", c->task ? c->task : REF_NULL, NULL);
+}
+
+/* Whether a failure is the cancellation asked for. */
+static bool is_cancelled(json_object *error)
+{
+    json_object *code = json_object_array_get_idx(error, 0);
+    return code && !strcmp(json_object_get_string(code), "TASK_CANCELLED");
+}
+
 struct job {
     struct call call;
     const struct xapi_method *m;
@@ -70,7 +99,8 @@ static void *run(void *arg)
             json_object_object_add(t, "result", json_object_new_string(v ? v : ""));
             free(v);
         } else {
-            json_object_object_add(t, "status", json_object_new_string("failure"));
+            json_object_object_add(t, "status", json_object_new_string(
+                is_cancelled(j->call.error) ? "cancelled" : "failure"));
             json_object_object_add(t, "error_info", j->call.error);
             j->call.error = NULL;
         }
@@ -97,6 +127,7 @@ json_object *task_run_async(struct call *c, const struct xapi_method *m)
     j->call.peer = "task";
     j->m = m;
     model_new_ref(j->ref);
+    j->call.task = j->ref;
     char label[128];
     snprintf(label, sizeof(label), "Async.%s", m->name);
     json_object *t = task_record(label, "");

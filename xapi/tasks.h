@@ -13,6 +13,16 @@
 /* The task's ref as the call's result, or NULL with c->error. */
 json_object *task_run_async(struct call *c, const struct xapi_method *m);
 
+/* Whether task.cancel was called on the task running c (false for a
+ * call without one). The _locked form with the model lock held. A long
+ * operation asks this where it can stop cleanly and then fails with
+ * TASK_CANCELLED [task] (task_cancelled), which ends the task as
+ * "cancelled". */
+#include <stdbool.h>
+bool task_cancel_requested(const struct call *c);
+bool task_cancel_requested_locked(const struct call *c);
+json_object *task_cancelled(struct call *c);
+
 /* A new pending task record, for task.create and task_run_async. */
 json_object *task_record(const char *label, const char *description);
 

@@ -129,7 +129,7 @@ static json_object *vm_create(struct call *c)
     }
     vm_scan();
     char key[128];
-    snprintf(key, sizeof(key), "VM/%s", name);
+    vm_ref_key(uuid, key, sizeof(key));
     model_lock();
     json_object *res = json_object_new_string(model_ref_for(key));
     bool listed = model_get("VM", json_object_get_string(res)) != NULL;

@@ -53,9 +53,14 @@ json_object *vm_meta_read(const char *source, const char *data, size_t len)
     json_object *o = json_object_new_object(), *oc = json_object_new_object(),
                 *xd = json_object_new_object(), *tags = json_object_new_array();
     struct xcfg *cfg = xcfg_parse_data(source, data, len, NULL);
-    const char *desc = "";
+    const char *desc = "", *snap_of = "", *snap_time = "";
+    long tmpl = 0, snap = 0;
     if (cfg) {
         xcfg_get_string(cfg, "xapi_name_description", &desc, 1);
+        xcfg_get_long(cfg, "xapi_is_a_template", &tmpl, 1);
+        xcfg_get_long(cfg, "xapi_is_a_snapshot", &snap, 1);
+        xcfg_get_string(cfg, "xapi_snapshot_of", &snap_of, 1);
+        xcfg_get_string(cfg, "xapi_snapshot_time", &snap_time, 1);
         read_map(cfg, "xapi_other_config", oc);
         read_map(cfg, "xapi_xenstore_data", xd);
         const struct xcfg_value *l;
@@ -66,6 +71,12 @@ json_object *vm_meta_read(const char *source, const char *data, size_t len)
                     json_object_array_add(tags, json_object_new_string(xcfg_list_item(l, i)));
     }
     json_object_object_add(o, "name_description", json_object_new_string(desc ? desc : ""));
+    /* a snapshot is a template too, as XAPI's */
+    json_object_object_add(o, "is_a_template", json_object_new_boolean(tmpl == 1 || snap == 1));
+    json_object_object_add(o, "is_a_snapshot", json_object_new_boolean(snap == 1));
+    json_object_object_add(o, "snapshot_of", json_object_new_string(snap_of ? snap_of : ""));
+    json_object_object_add(o, "snapshot_time", json_object_new_string(
+        snap_time && *snap_time ? snap_time : "19700101T00:00:00Z"));
     if (cfg)
         xcfg_free(cfg);
     json_object_object_add(o, "other_config", oc);
@@ -88,6 +99,18 @@ void vm_meta_merge_map(json_object *extra, const char *field, json_object *into)
         return;
     json_object_object_foreach(m, k, v)
         json_object_object_add(into, k, json_object_get(v));
+}
+
+bool vm_meta_flag(json_object *extra, const char *field)
+{
+    json_object *f;
+    return extra && json_object_object_get_ex(extra, field, &f) && json_object_get_boolean(f);
+}
+
+const char *vm_meta_string(json_object *extra, const char *field)
+{
+    json_object *f;
+    return extra && json_object_object_get_ex(extra, field, &f) ? json_object_get_string(f) : "";
 }
 
 json_object *vm_meta_tags(json_object *extra)

@@ -5,6 +5,10 @@
  *   xapi_other_config = [ "key=value", ... ]
  *   xapi_xenstore_data = [ "key=value", ... ]
  *   xapi_tags = [ "tag", ... ]
+ *   xapi_is_a_template = 1            (VM.set_is_a_template, VM.clone of one)
+ *   xapi_is_a_snapshot = 1            (VM.snapshot: also a template, as XAPI's)
+ *   xapi_snapshot_of = "<VM uuid>"    (the VM it was taken of)
+ *   xapi_snapshot_time = "<XAPI date>"
  *
  * and the edits of a definition: one key's assignment replaced (or
  * removed), the file written to a temporary beside it, synced and renamed
@@ -30,6 +34,11 @@ json_object *vm_meta_read(const char *source, const char *data, size_t len);
 const char *vm_meta_description(json_object *extra);
 void vm_meta_merge_map(json_object *extra, const char *field, json_object *into);
 json_object *vm_meta_tags(json_object *extra);          /* new array */
+/* is_a_template / is_a_snapshot; snapshot_of (a uuid or "") and
+ * snapshot_time (borrowed). */
+#include <stdbool.h>
+bool vm_meta_flag(json_object *extra, const char *field);
+const char *vm_meta_string(json_object *extra, const char *field);
 
 /* A name xl accepts for a VM, and not Domain-0's (vm_define.c). */
 #include <stdbool.h>

@@ -25,6 +25,7 @@
 #include "storage.h"
 #include "vm_devices.h"
 #include "vm_meta.h"
+#include "vm_migrate.h"
 #include "vm_suspend.h"
 
 struct xenon_paths vm_paths;
@@ -47,6 +48,11 @@ const char *vm_scan_dir(void)
     return vm_dir;
 }
 
+void vm_ref_key(const char *uuid, char *out, size_t n)
+{
+    snprintf(out, n, "VM/%s", uuid);
+}
+
 bool vm_uuid_ok(const char *u)
 {
     if (!u || strlen(u) != 36)
@@ -62,20 +68,7 @@ bool vm_uuid_ok(const char *u)
 
 void vm_uuid_for_name(const char *name, char *out)
 {
-    /* RFC 4122 name-based (SHA-1), in a namespace of our own. */
-    static const uint8_t ns[16] = { 0x6b, 0x1e, 0x0c, 0x55, 0x7a, 0x3d, 0x4f, 0x52,
-                                    0x9e, 0x8b, 0x58, 0x65, 0x6e, 0x6f, 0x6e, 0x21 };
-    size_t n = strlen(name);
-    uint8_t *buf = malloc(16 + n), h[20];
-    memcpy(buf, ns, 16);
-    memcpy(buf + 16, name, n);
-    gnutls_hash_fast(GNUTLS_DIG_SHA1, buf, 16 + n, h);
-    free(buf);
-    h[6] = (h[6] & 0x0f) | 0x50;
-    h[8] = (h[8] & 0x3f) | 0x80;
-    sprintf(out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-            h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11],
-            h[12], h[13], h[14], h[15]);
+    model_uuid_for(name, out);
 }
 
 /* One VM definition, as read from its file. */
@@ -238,22 +231,31 @@ static void timestr(double t, char *out, size_t n)
  * (not both); dom0: the control domain. */
 static void put_vm(const char *name, const struct vmdef *def, const struct xenon_dominfo *dom,
                    bool dom0, json_object *gm, json_object *rdevs, json_object *seen,
-                   json_object *resident)
+                   json_object *resident, json_object *rel)
 {
+    const char *uuid = dom0 ? "00000000-0000-0000-0000-000000000000"
+                            : def ? def->uuid : dom->uuid;
+    /* References from the uuid (vm_ref_key), the same after a restart */
     char key[300];
-    snprintf(key, sizeof(key), "VM/%s", name);
+    vm_ref_key(uuid, key, sizeof(key));
     const char *ref = model_ref_for(key);
-    snprintf(key, sizeof(key), "VM_metrics/%s", name);
-    char mref[48], cref[48];
-    snprintf(mref, sizeof(mref), "%s", model_ref_for(key));
-    snprintf(key, sizeof(key), "console/%s", name);
-    snprintf(cref, sizeof(cref), "%s", model_ref_for(key));
+    if (json_object_object_get_ex(seen, ref, NULL)) {
+        /* a second VM of that uuid (a definition copied by hand): keyed
+         * by its name, unique among VMs */
+        snprintf(key, sizeof(key), "VM/name:%s", name);
+        ref = model_ref_for(key);
+    }
+    char sub[340], mref[48], cref[48];
+    snprintf(sub, sizeof(sub), "VM_metrics/%s", key + 3);
+    snprintf(mref, sizeof(mref), "%s", model_ref_for(sub));
+    snprintf(sub, sizeof(sub), "console/%s", key + 3);
+    snprintf(cref, sizeof(cref), "%s", model_ref_for(sub));
     json_object_object_add(seen, ref, NULL);
     json_object_object_add(seen, mref, NULL);
     json_object_object_add(seen, cref, NULL);
     char gref[48];
-    snprintf(key, sizeof(key), "VM_guest_metrics/%s", name);
-    snprintf(gref, sizeof(gref), "%s", model_ref_for(key));
+    snprintf(sub, sizeof(sub), "VM_guest_metrics/%s", key + 3);
+    snprintf(gref, sizeof(gref), "%s", model_ref_for(sub));
 
     const char *power = "Halted";
     if (dom0 || (dom && dom->running))
@@ -273,8 +275,6 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
         max_kb = target_kb = (int64_t)(si.totalram * si.mem_unit / 1024);
         vcpus = max_vcpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
     }
-    const char *uuid = dom0 ? "00000000-0000-0000-0000-000000000000"
-                            : def ? def->uuid : dom->uuid;
 
     /* Everything the records below are made of: when it is what it was
      * at the last scan (and the records are still there), they are too,
@@ -299,6 +299,7 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     fputs(def && def->extra && json_object_object_get_ex(def->extra, "signature", &dsig)
               ? json_object_get_string(dsig) : "", sf);
     fputs(rdevs ? json_object_to_json_string_ext(rdevs, JSON_C_TO_STRING_PLAIN) : "", sf);
+    fputs(rel ? json_object_to_json_string_ext(rel, JSON_C_TO_STRING_PLAIN) : "", sf);
     fclose(sf);
     json_object *was;
     if (!signatures)
@@ -330,9 +331,11 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     kv(vm, "domain_type", dom0 ? "pv" : "pvh");
     kv(vm, "HVM_boot_policy", "");
     json_object_object_add(vm, "HVM_boot_params", json_object_new_object());
-    json_object_object_add(vm, "is_a_template", json_object_new_boolean(0));
+    json_object *meta = def ? def->extra : NULL;
+    bool tmpl = vm_meta_flag(meta, "is_a_template"), snap = vm_meta_flag(meta, "is_a_snapshot");
+    json_object_object_add(vm, "is_a_template", json_object_new_boolean(tmpl));
     json_object_object_add(vm, "is_default_template", json_object_new_boolean(0));
-    json_object_object_add(vm, "is_a_snapshot", json_object_new_boolean(0));
+    json_object_object_add(vm, "is_a_snapshot", json_object_new_boolean(snap));
     json_object_object_add(vm, "is_control_domain", json_object_new_boolean(dom0));
     kv(vm, "resident_on", live ? host_ref() : REF_NULL);
     kv(vm, "scheduled_to_be_resident_on", REF_NULL);
@@ -368,14 +371,20 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     json_object_object_add(vm, "blocked_operations", json_object_new_object());
     json_object_object_add(vm, "current_operations", json_object_new_object());
     json_object *ops = json_object_new_array();
-    static const char *const halted_ops[] = { "start", "start_on", NULL };
-    static const char *const running_ops[] = { "clean_shutdown", "hard_shutdown", "clean_reboot", "hard_reboot",
-                                               "pause", "suspend", NULL };
+    static const char *const halted_ops[] = { "start", "start_on", "clone", "copy",
+                                              "snapshot", NULL };
+    static const char *const template_ops[] = { "clone", "copy", "provision", NULL };
+    static const char *const snapshot_ops[] = { "clone", "copy", NULL };
+    static const char *const running_ops[] = { "clean_shutdown", "hard_shutdown", "clean_reboot",
+                                               "hard_reboot", "pause", "suspend",
+                                               "pool_migrate", NULL };
     static const char *const paused_ops[] = { "unpause", "hard_shutdown", NULL };
     static const char *const suspended_ops[] = { "resume", "resume_on", "hard_shutdown", NULL };
     const char *const *list = dom0 ? (const char *const[]){ NULL }
                               : !strcmp(power, "Suspended") ? suspended_ops
-                              : !live ? (def ? halted_ops : (const char *const[]){ NULL })
+                              : !live ? (!def ? (const char *const[]){ NULL }
+                                         : snap ? snapshot_ops : tmpl ? template_ops
+                                                : halted_ops)
                               : !strcmp(power, "Paused") ? paused_ops : running_ops;
     for (int i = 0; list[i]; i++)
         json_object_array_add(ops, json_object_new_string(list[i]));
@@ -386,8 +395,12 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     json_object_object_add(vm, "consoles", cons);
     static const char *const lists[] = {
         "VBDs", "VIFs", "VGPUs", "VUSBs", "VTPMs", "crash_dumps", "attached_PCIs",
-        "snapshots", "children", "tags", "pending_guidances", NULL,
+        "children", "tags", "pending_guidances", NULL,
     };
+    json_object *snaps;
+    json_object_object_add(vm, "snapshots",
+                           rel && json_object_object_get_ex(rel, "snapshots", &snaps)
+                               ? json_object_get(snaps) : json_object_new_array());
     for (int i = 0; lists[i]; i++)
         json_object_object_add(vm, lists[i], json_object_new_array());
     static const char *const maps[] = {
@@ -406,18 +419,21 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
         vm_devices_put(ref, uuid, vm, cfgdevs, live ? rdevs : NULL, seen);
     json_object_object_add(vm, "NVRAM", json_object_new_object());
     static const char *const nulls[] = {
-        "parent", "appliance", "suspend_VDI", "suspend_SR", "snapshot_of",
+        "parent", "appliance", "suspend_VDI", "suspend_SR",
         "protection_policy", "snapshot_schedule", NULL,
     };
     for (int i = 0; nulls[i]; i++)
         kv(vm, nulls[i], REF_NULL);
+    json_object *of;
+    kv(vm, "snapshot_of", rel && json_object_object_get_ex(rel, "snapshot_of", &of)
+                              ? json_object_get_string(of) : REF_NULL);
     char img[XENON_PATH_MAX + 64];
     if (!strcmp(power, "Suspended") && vm_suspend_image_path(uuid, img, sizeof(img)))
         kv(vm, "suspend_VDI", storage_suspend_vdi_ref(img));
     kv(vm, "PCI_bus", "");
     kv(vm, "ha_restart_priority", "");
     kv(vm, "recommendations", "");
-    kv(vm, "snapshot_time", "19700101T00:00:00Z");
+    kv(vm, "snapshot_time", snap ? vm_meta_string(meta, "snapshot_time") : "19700101T00:00:00Z");
     kv(vm, "transportable_snapshot_id", "");
     kv(vm, "generation_id", "");
     kv(vm, "reference_label", "");
@@ -442,11 +458,8 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     /* VM_metrics: what the domain uses now (its last values when halted). */
     json_object *m = json_object_new_object();
     char u[40], t[32];
-    json_object *old = model_get("VM_metrics", mref), *f;
-    if (old && json_object_object_get_ex(old, "uuid", &f))
-        snprintf(u, sizeof(u), "%s", json_object_get_string(f));
-    else
-        model_new_uuid(u);
+    snprintf(sub, sizeof(sub), "VM_metrics:%s", key + 3);
+    model_uuid_for(sub, u);
     kv(m, "uuid", u);
     i64(m, "memory_actual", live ? target_kb * 1024 : 0);
     i64(m, "VCPUs_number", live ? vcpus : 0);
@@ -468,11 +481,8 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
 
     /* VM_guest_metrics: what the guest wrote of itself. */
     if (gm && live) {
-        old = model_get("VM_guest_metrics", gref);
-        if (old && json_object_object_get_ex(old, "uuid", &f))
-            snprintf(u, sizeof(u), "%s", json_object_get_string(f));
-        else
-            model_new_uuid(u);
+        snprintf(sub, sizeof(sub), "VM_guest_metrics:%s", key + 3);
+        model_uuid_for(sub, u);
         kv(gm, "uuid", u);
         model_put("VM_guest_metrics", gref, gm);
         json_object_object_add(seen, gref, NULL);
@@ -483,11 +493,8 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     /* console: the PV text console of a live guest. */
     if (live && !dom0) {
         json_object *c = json_object_new_object();
-        old = model_get("console", cref);
-        if (old && json_object_object_get_ex(old, "uuid", &f))
-            snprintf(u, sizeof(u), "%s", json_object_get_string(f));
-        else
-            model_new_uuid(u);
+        snprintf(sub, sizeof(sub), "console:%s", key + 3);
+        model_uuid_for(sub, u);
         kv(c, "uuid", u);
         kv(c, "protocol", "vt100");
         char loc[128];
@@ -499,6 +506,69 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     } else {
         json_object_object_del(seen, cref);
     }
+}
+
+/* The index of the domain called name+suffix, or -1. */
+static int named(const struct xenon_dominfo *doms, int n, const char *name, const char *suffix)
+{
+    size_t l = strlen(name);
+    for (int i = 0; i < n; i++)
+        if (!strncmp(doms[i].name, name, l) && !strcmp(doms[i].name + l, suffix))
+            return i;
+    return -1;
+}
+
+/* A domain that is the other copy of a VM in a migration on this host
+ * (NAME--incoming, NAME--migratedaway, as xl migrate names them) is no
+ * VM of its own: the VM is NAME's. */
+static bool migration_copy(const char *dom, const struct vmdef *defs, int ndefs)
+{
+    static const char *const suffixes[] = { "--incoming", "--migratedaway", NULL };
+    size_t l = strlen(dom);
+    for (int s = 0; suffixes[s]; s++) {
+        size_t sl = strlen(suffixes[s]);
+        if (l <= sl || strcmp(dom + l - sl, suffixes[s]))
+            continue;
+        char base[256];
+        snprintf(base, sizeof(base), "%.*s", (int)(l - sl), dom);
+        if (vm_scan_is_migrating(base))
+            return true;
+        for (int i = 0; i < ndefs; i++)
+            if (!strcmp(defs[i].name, base))
+                return true;
+    }
+    return false;
+}
+
+/* locked: each definition's snapshot relations, {"snapshot_of": ref,
+ * "snapshots": [refs]}: a snapshot names its VM by uuid (vm_meta.h);
+ * the references are those of the definitions holding those uuids. An
+ * array of ndefs (malloc'd; entries new), or NULL. */
+static json_object **snapshot_relations(const struct vmdef *defs, int ndefs)
+{
+    json_object **rels = calloc((size_t)ndefs + 1, sizeof(*rels));
+    json_object *by_uuid = json_object_new_object();
+    for (int i = 0; rels && i < ndefs; i++) {
+        rels[i] = json_object_new_object();
+        json_object_object_add(rels[i], "snapshots", json_object_new_array());
+        json_object_object_add(by_uuid, defs[i].uuid, json_object_new_int(i));
+    }
+    for (int i = 0; rels && i < ndefs; i++) {
+        const char *of = vm_meta_flag(defs[i].extra, "is_a_snapshot")
+                             ? vm_meta_string(defs[i].extra, "snapshot_of") : "";
+        json_object *k, *list;
+        char key[300];
+        if (!*of || !json_object_object_get_ex(by_uuid, of, &k))
+            continue;
+        int p = json_object_get_int(k);
+        vm_ref_key(defs[p].uuid, key, sizeof(key));
+        json_object_object_add(rels[i], "snapshot_of", json_object_new_string(model_ref_for(key)));
+        vm_ref_key(defs[i].uuid, key, sizeof(key));
+        json_object_object_get_ex(rels[p], "snapshots", &list);
+        json_object_array_add(list, json_object_new_string(model_ref_for(key)));
+    }
+    json_object_put(by_uuid);
+    return rels;
 }
 
 void vm_scan(void)
@@ -544,25 +614,39 @@ void vm_scan(void)
     }
     json_object *seen = json_object_new_object(), *resident = json_object_new_array();
     model_lock();
-    put_vm("Domain-0", NULL, NULL, true, NULL, NULL, seen, resident);
+    put_vm("Domain-0", NULL, NULL, true, NULL, NULL, seen, resident, NULL);
+    json_object **rels = snapshot_relations(defs, ndefs);
     for (int i = 0; i < ndefs; i++) {
-        int k = xenon_dominfo_find(doms, ndoms, defs[i].name);
-        /* a number is a domid to xenon_dominfo_find: match names only */
-        if (k >= 0 && strcmp(doms[k].name, defs[i].name))
-            k = -1;
-        put_vm(defs[i].name, &defs[i], k >= 0 ? &doms[k] : NULL, false,
-               k >= 0 ? gms[k] : NULL, k >= 0 ? rdevs[k] : NULL, seen, resident);
+        int k = named(doms, ndoms, defs[i].name, "");
+        struct xenon_dominfo moved;
+        bool moving = vm_scan_is_migrating(defs[i].name);
+        if (moving) {
+            /* VM.pool_migrate: Running, on whichever copy holds the name
+             * (or, between the renames, the old one) */
+            if (k < 0)
+                k = named(doms, ndoms, defs[i].name, "--migratedaway");
+            if (k >= 0) {
+                moved = doms[k];
+                moved.paused = false;
+            }
+        }
+        put_vm(defs[i].name, &defs[i], k < 0 ? NULL : moving ? &moved : &doms[k], false,
+               k >= 0 ? gms[k] : NULL, k >= 0 ? rdevs[k] : NULL, seen, resident,
+               rels ? rels[i] : NULL);
         if (k >= 0) {
             doms[k].name[0] = 0;        /* taken */
             gms[k] = NULL;
         }
     }
     for (int i = 0; i < ndoms; i++) {
-        if (doms[i].name[0] && doms[i].domid != 0) {
-            put_vm(doms[i].name, NULL, &doms[i], false, gms[i], rdevs[i], seen, resident);
+        if (doms[i].name[0] && doms[i].domid != 0 && !migration_copy(doms[i].name, defs, ndefs)) {
+            put_vm(doms[i].name, NULL, &doms[i], false, gms[i], rdevs[i], seen, resident, NULL);
             gms[i] = NULL;
         }
     }
+    for (int i = 0; rels && i < ndefs; i++)
+        json_object_put(rels[i]);
+    free(rels);
     model_drop_unseen("VM", seen);
     model_drop_unseen("VM_guest_metrics", seen);
     model_drop_unseen("VM_metrics", seen);

@@ -33,6 +33,10 @@ bool vm_uuid_ok(const char *u);
 /* A definition's derived uuid (UUIDv5 of its name). out >= 37. */
 void vm_uuid_for_name(const char *name, char *out);
 
+/* The key of a VM's reference (model_ref_for): "VM/<uuid>". */
+#include <stddef.h>
+void vm_ref_key(const char *uuid, char *out, size_t n);
+
 extern struct xenon_paths vm_paths;
 
 /* The VM directory (--vm-dir). */

@@ -19,6 +19,15 @@ bool vm_suspend_image_exists(const char *uuid);
 /* Make the suspend directory (mode 0700); 0 or -1 (errno). */
 int vm_suspend_dir_make(void);
 
+/* Save the running domain `domid` as the image of the VM `uuid`
+ * (libxenon's save, as xl save): written to <image>.part in the same
+ * directory with the domain left stopped, synced, renamed to the image's
+ * name and the directory synced; only then is the domain destroyed. So
+ * the image's name never holds a partial file, and a failure before the
+ * rename lets the domain run on. 0 or -1 (err printed). */
+#include <stdio.h>
+int vm_suspend_save(unsigned domid, const char *uuid, FILE *err);
+
 /* The helper's body: restore FILE, left paused when asked. Exit status
  * 0 when the domain runs; errors on stderr. */
 int vm_restore_helper(const char *file, bool paused);

@@ -21,6 +21,163 @@ def check(cond, what):
     print("ok:", what)
 
 
+def vdi_of(e, s, vm, dev):
+    for vbd in e.call("VM.get_VBDs", s, vm)[0]:
+        r = e.call("VBD.get_record", s, vbd)[0]
+        if r["device"] == dev:
+            return r["VDI"], e.call("VDI.get_location", s, r["VDI"])[0]
+    return None, None
+
+
+def qemu_info(path):
+    import json
+    return json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", path],
+                                     check=True, capture_output=True, text=True).stdout)
+
+
+def same_content(a, b):
+    return subprocess.run(["qemu-img", "compare", "-q", a, b]).returncode == 0
+
+
+def clones(e, s, bob, vm, img):
+    """VM.clone / VM.copy / VM.snapshot of a halted VM, templates and
+    VM.provision. vm: a halted VM with a raw rw disk (xvda), a qcow2 ro
+    disk (xvdb) and a VIF with a MAC."""
+    with open(os.path.join(img, "a.raw"), "r+b") as f:
+        f.write(b"the raw disk's first bytes")
+    _, a_path = vdi_of(e, s, vm, "xvda")
+    b_vdi, _ = vdi_of(e, s, vm, "xvdb")
+    name = e.call("VM.get_name_label", s, vm)[0]
+    tok = e.call("event.from", s, ["vm"], "", 0.1)[0]["token"]
+
+    c, err = e.call("VM.clone", s, vm, "clone1")
+    check(err is None and c != vm, f"VM.clone of a halted VM: a new VM ({err})")
+    rc = e.call("VM.get_record", s, c)[0]
+    check(rc["name_label"] == "clone1" and rc["uuid"] != e.call("VM.get_uuid", s, vm)[0] and
+          not rc["is_a_template"] and not rc["is_a_snapshot"] and rc["power_state"] == "Halted" and
+          "start" in rc["allowed_operations"], "the clone: its own name and uuid, a halted VM")
+    check(os.path.exists(os.path.join(e.vm_dir, "clone1.cfg")), "... with a definition of its own")
+    c_vdi, c_path = vdi_of(e, s, c, "xvda")
+    check(c_path == os.path.join(img, "clone1-xvda.raw") and same_content(c_path, a_path) and
+          qemu_info(c_path)["format"] == "raw" and
+          (os.stat(c_path).st_mode & 0o777) == 0o600,
+          "a raw disk is copied (raw, the same bytes, mode 0600) into the SR")
+    check(vdi_of(e, s, c, "xvdb")[0] == b_vdi, "a read-only disk is shared, not copied")
+    vifs = e.call("VM.get_VIFs", s, c)[0]
+    text = open(os.path.join(e.vm_dir, "clone1.cfg")).read()
+    check(len(vifs) == 1 and "xenbr7" in text and "00:16:3e:00:00:01" not in text,
+          "the VIF keeps its bridge and loses its MAC")
+    with open(c_path, "r+b") as f:
+        f.write(b"changed in the clone")
+    check(open(a_path, "rb").read(9) == b"the raw d", "the original's disk is its own")
+    r = e.call("event.from", s, ["vm"], tok, 5.0)[0]
+    check(any(x["operation"] == "add" and x["ref"] == c for x in r["events"]),
+          "the clone arrives as an add event")
+
+    cp, err = e.call("VM.copy", s, vm, "copy1", "OpaqueRef:NULL")
+    cp_path = vdi_of(e, s, cp, "xvda")[1] if cp else None
+    check(err is None and cp_path == os.path.join(img, "copy1-xvda.raw") and
+          same_content(cp_path, a_path), "VM.copy (SR NULL): disks copied into the SR")
+    cp2, err = e.call("VM.copy", s, vm, "copy3", "")
+    check(err is None and os.path.exists(os.path.join(img, "copy3-xvda.raw")),
+          "VM.copy with SR \"\" (as XO sends it): into the SR")
+    e.define("broken", "guest-idle-64", f'disk = [ "{img}/missing.raw,raw,xvda,rw" ]\n')
+    from xapienv import wait_for
+    wait_for(lambda: e.call("VM.get_by_name_label", s, "broken")[0], 10)
+    br = e.call("VM.get_by_name_label", s, "broken")[0][0]
+    r, err = e.call("VM.clone", s, br, "brokenclone")
+    check(err and err[0] == "INTERNAL_ERROR" and "missing.raw" in err[1] and
+          not os.path.exists(os.path.join(e.vm_dir, "brokenclone.cfg")) and
+          not e.call("VM.get_by_name_label", s, "brokenclone")[0] and
+          not [f for f in os.listdir(img) if f.startswith("brokenclone")],
+          f"a disk that cannot be copied fails the clone, and nothing is left ({err})")
+    # task.cancel interrupts a copy: the disk is a FIFO nobody writes, so
+    # qemu-img blocks opening it and the task stays pending until cancelled
+    fifo = os.path.join(e.tmp, "never.raw")
+    os.mkfifo(fifo)
+    e.define("slow", "guest-idle-64", f'disk = [ "{fifo},raw,xvda,rw" ]\n')
+    wait_for(lambda: e.call("VM.get_by_name_label", s, "slow")[0], 10)
+    sl = e.call("VM.get_by_name_label", s, "slow")[0][0]
+    task, err = e.call("Async.VM.copy", s, sl, "slowcopy", "")
+    check(err is None and e.call("task.get_status", s, task)[0] == "pending",
+          "Async.VM.copy of a disk that never ends: pending")
+    check(e.call("task.cancel", bob, task)[1][0] == "RBAC_PERMISSION_DENIED",
+          "task.cancel by another (non-admin) user is refused")
+    check(e.call("task.cancel", s, task)[1] is None, "task.cancel")
+    wait_for(lambda: e.call("task.get_status", s, task)[0] not in ("pending", "cancelling"), 30)
+    check(e.call("task.get_status", s, task)[0] == "cancelled" and
+          e.call("task.get_error_info", s, task)[0] == ["TASK_CANCELLED", task],
+          "the copy stops: the task ends cancelled, error_info TASK_CANCELLED [task]")
+    check(not os.path.exists(os.path.join(e.vm_dir, "slowcopy.cfg")) and
+          not [f for f in os.listdir(img) if f.startswith("slowcopy")] and
+          not e.call("VM.get_by_name_label", s, "slowcopy")[0],
+          "... and leaves neither a definition nor an image")
+    r, err = e.call("VM.copy", s, vm, "copy2", "OpaqueRef:nosuch")
+    check(err == ["HANDLE_INVALID", "SR", "OpaqueRef:nosuch"], "VM.copy to no such SR")
+    r, err = e.call("VM.clone", s, vm, "clone1")
+    check(err and err[0] == "INVALID_VALUE", "a clone's name must be free")
+    r, err = e.call("VM.clone", s, vm, "bad name!")
+    check(err and err[0] == "INVALID_VALUE", "a clone's name must be one xl takes")
+    r, err = e.call("VM.clone", bob, vm, "clone9")
+    check(err and err[0] == "RBAC_PERMISSION_DENIED", "a vm-operator may not clone")
+    r, err = e.call("VM.snapshot", bob, vm, "snap9")
+    check(err and err[0] == "RBAC_PERMISSION_DENIED", "a vm-operator may not snapshot")
+
+    # --- snapshot: is_a_snapshot, snapshot_of, snapshots ---
+    snap, err = e.call("VM.snapshot", s, vm, "snap1")
+    check(err is None, f"VM.snapshot of a halted VM ({err})")
+    rs = e.call("VM.get_record", s, snap)[0]
+    check(rs["is_a_snapshot"] and rs["is_a_template"] and rs["snapshot_of"] == vm and
+          rs["snapshot_time"] != "19700101T00:00:00Z" and "start" not in rs["allowed_operations"],
+          "the snapshot: is_a_snapshot, a template, snapshot_of the VM, snapshot_time")
+    check(e.call("VM.get_snapshots", s, vm)[0] == [snap], "the VM's snapshots lists it")
+    check(same_content(vdi_of(e, s, snap, "xvda")[1], a_path), "its disk holds the VM's")
+    r, err = e.call("VM.start", s, snap, False, False)
+    check(err == ["VM_IS_TEMPLATE", snap], "a snapshot does not start: VM_IS_TEMPLATE")
+    r, err = e.call("VM.set_is_a_template", s, snap, False)
+    check(err and err[0] == "OPERATION_NOT_ALLOWED", "a snapshot stays a template")
+    fs, err = e.call("VM.clone", s, snap, "fromsnap")
+    rf = e.call("VM.get_record", s, fs)[0] if fs else {}
+    check(err is None and not rf["is_a_template"] and not rf["is_a_snapshot"] and
+          rf["snapshot_of"] == "OpaqueRef:NULL", "a snapshot's clone is a VM")
+    check(e.call("VM.destroy", s, snap)[1] is None and
+          e.call("VM.get_snapshots", s, vm)[0] == [], "a destroyed snapshot leaves snapshots")
+
+    # --- templates: a qcow2 disk's clone is an overlay on it ---
+    raw = os.path.join(img, "t.raw")
+    with open(raw, "wb") as f:
+        f.write(b"template data" * 1000)
+        f.truncate(4 << 20)
+    base = os.path.join(img, "t.qcow2")
+    subprocess.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw, base], check=True)
+    os.unlink(raw)
+    e.define("tmpl", "guest-idle-64", f'disk = [ "{base},qcow2,xvda,rw" ]\n')
+    wait_for(lambda: e.call("VM.get_by_name_label", s, "tmpl")[0], 10)
+    t = e.call("VM.get_by_name_label", s, "tmpl")[0][0]
+    check(e.call("VM.set_is_a_template", s, t, True)[1] is None and
+          e.call("VM.get_is_a_template", s, t)[0] and
+          "start" not in e.call("VM.get_allowed_operations", s, t)[0],
+          "VM.set_is_a_template: a template (it may not start)")
+    r, err = e.call("VM.start", s, t, False, False)
+    check(err == ["VM_IS_TEMPLATE", t], "VM.start of a template: VM_IS_TEMPLATE")
+    n, err = e.call("VM.clone", s, t, "fromtmpl")
+    check(err is None and e.call("VM.get_is_a_template", s, n)[0],
+          "a template's clone is a template")
+    n_path = vdi_of(e, s, n, "xvda")[1]
+    info = qemu_info(n_path)
+    check(info["format"] == "qcow2" and
+          info.get("full-backing-filename", info.get("backing-filename")) == base and
+          same_content(n_path, base), "its qcow2 disk is an overlay backed by the template's")
+    check(e.call("VM.provision", s, n)[1] is None and not e.call("VM.get_is_a_template", s, n)[0] and
+          "start" in e.call("VM.get_allowed_operations", s, n)[0],
+          "VM.provision: a VM that may start")
+    r, err = e.call("VM.set_is_a_template", s, t, False)
+    check(err and err[0] == "OPERATION_NOT_ALLOWED",
+          "a template whose disk backs a clone stays a template")
+    check(e.call("VM.get_snapshots", s, vm)[0] == [] and
+          e.call("VM.get_name_label", s, vm)[0] == name, "the source is as it was")
+
+
 def main():
     import tempfile
     pre = tempfile.mkdtemp(prefix="xapi-sr-")
@@ -179,6 +336,8 @@ def main():
         check(err and err[0] == "RBAC_PERMISSION_DENIED", "vm-operator may not plug")
         check(e.call("VDI.get_all_records", alice)[1] is None, "read-only may read VDIs")
 
+        clones(e, s, bob, vm, img)
+
         # --- rrd_updates ---
         def rrd(q):
             try:
@@ -209,6 +368,20 @@ def main():
         st, body = rrd(f"start=0&vm_uuid={uuid}&session_id=" + s)
         check(st == 200 and not [en for en in ET.fromstring(body).find("meta").find("legend")
                                  if ":host:" in en.text], "vm_uuid: no host sources")
+        # --- references survive a restart of the daemon (derived from uuids) ---
+        classes = ["VM", "VM_metrics", "VBD", "VDI", "SR", "PBD", "VIF", "network", "PIF",
+                   "host", "host_metrics", "host_cpu", "pool", "role"]
+        before = {c: {r: e.call(c + ".get_uuid", s, r)[0] for r in e.call(c + ".get_all", s)[0]}
+                  for c in classes}
+        e.restart_daemon()
+        s, _ = e.call("session.login_with_password", "root", "secret")
+        after = {c: {r: e.call(c + ".get_uuid", s, r)[0] for r in e.call(c + ".get_all", s)[0]}
+                 for c in classes}
+        check(before == after and len(before["VM"]) >= 5,
+              "after a restart every VM, device, storage, network and host object has the "
+              "reference and uuid it had")
+        check(e.call("VM.get_by_name_label", s, "vm2")[0] == [vm] and
+              e.call("VM.get_snapshots", s, vm)[0] == [], "a renamed VM too")
         check(e.alive(), "the daemon still serves")
     finally:
         e.close()

@@ -13,10 +13,17 @@ session registered for "vm" and by event.from. Errors: VM_BAD_POWER_STATE
 for suspend of a Halted/Suspended VM and resume of a Running one,
 RBAC_PERMISSION_DENIED for a read-only user, FIELD_TYPE_ERROR for a
 non-bool start_paused. Two suspends (two resumes) at once: one does it,
-the other gets VM_BAD_POWER_STATE, and the image is good. Skips (77) without /dev/kvm."""
+the other gets VM_BAD_POWER_STATE, and the image is good. The image is
+written atomically: inotify on the suspend directory sees <uuid>.xl.part
+written and then renamed to <uuid>.xl, never <uuid>.xl itself created or
+written (a crash mid-save would leave a partial file under the name that
+makes the VM Suspended); a stale .part file (a crash's leftover) does not
+make the VM Suspended. Skips (77) without /dev/kvm."""
+import ctypes
 import os
 import re
 import stat
+import struct
 import sys
 import threading
 
@@ -52,6 +59,31 @@ def console():
         return ""
 
 
+class DirWatch:
+    """inotify on one directory: the (mask, name) of every event."""
+    IN_MODIFY, IN_CLOSE_WRITE, IN_MOVED_TO, IN_CREATE = 0x2, 0x8, 0x80, 0x100
+
+    def __init__(self, path):
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        assert self.fd >= 0
+        mask = self.IN_MODIFY | self.IN_CLOSE_WRITE | self.IN_MOVED_TO | self.IN_CREATE
+        assert self.libc.inotify_add_watch(self.fd, path.encode(), mask) >= 0
+
+    def events(self):
+        out = []
+        while True:
+            try:
+                buf = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return out
+            i = 0
+            while i < len(buf):
+                _, mask, _, n = struct.unpack_from("iIII", buf, i)
+                out.append((mask, buf[i + 16:i + 16 + n].rstrip(b"\0").decode()))
+                i += 16 + n
+
+
 def power(s, vm):
     return env.call("VM.get_power_state", s, vm)[0]
 
@@ -70,6 +102,18 @@ try:
     vm = env.call("VM.get_by_name_label", s, "counter")[0][0]
     uuid = env.call("VM.get_uuid", s, vm)[0]
     img = os.path.join(env.env["XENON_STATE_DIR"], "suspend", uuid + ".xl")
+
+    # A crash's leftover .part file is no image; the directory's mode
+    # comes from the daemon (made 0755 here).
+    os.makedirs(os.path.dirname(img), mode=0o755)
+    os.chmod(os.path.dirname(img), 0o755)
+    with open(img + ".part", "wb") as f:
+        f.write(b"Xen saved domain, xl format\n \0 \r partial")
+    watch = DirWatch(os.path.dirname(img))
+    env.define("marker", "guest-counter-64")     # a scan after the .part is there
+    xapienv.wait_for(lambda: env.call("VM.get_by_name_label", s, "marker")[0], 10)
+    check("a stale <uuid>.xl.part does not make the VM Suspended", power(s, vm) == "Halted",
+          power(s, vm))
 
     r, e = env.call("VM.suspend", s, vm)
     check("suspend of a Halted VM: VM_BAD_POWER_STATE [vm, running, halted]",
@@ -113,6 +157,14 @@ try:
     r, e = env.call("VM.suspend", s, vm)
     check("VM.suspend", e is None, e)
     check("power_state Suspended", power(s, vm) == "Suspended", power(s, vm))
+    evs = watch.events()
+    name = uuid + ".xl"
+    check("the image was written as <uuid>.xl.part, then renamed to <uuid>.xl",
+          (DirWatch.IN_CLOSE_WRITE, name + ".part") in evs and
+          evs[-1] == (DirWatch.IN_MOVED_TO, name), evs)
+    check("<uuid>.xl itself was never created or written",
+          not [m for m, n in evs if n == name and m != DirWatch.IN_MOVED_TO], evs)
+    check("no .part file is left", not os.path.exists(img + ".part"))
     check("its domain is gone", "counter" not in env.xl("list").stdout, env.xl("list").stdout)
     st = os.stat(img) if os.path.exists(img) else None
     check("the image is STATE_DIR/suspend/<uuid>.xl, mode 0600",
@@ -149,7 +201,9 @@ try:
     s, _ = env.call("session.login_with_password", "root", "secret")
     bob, _ = env.call("session.login_with_password", "bob", "bobpw")
     xapienv.wait_for(lambda: env.call("VM.get_by_uuid", s, uuid)[0], 10)
-    vm = env.call("VM.get_by_uuid", s, uuid)[0]     # references are the daemon's
+    check("after a daemon restart the VM has the same reference",
+          env.call("VM.get_by_uuid", s, uuid)[0] == vm, (vm, env.call("VM.get_by_uuid", s, uuid)))
+    vm = env.call("VM.get_by_uuid", s, uuid)[0]
     check("after a daemon restart the VM is still Suspended",
           xapienv.wait_for(lambda: power(s, vm) == "Suspended", 10), power(s, vm))
     th.join(10)

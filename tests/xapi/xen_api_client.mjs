@@ -5,7 +5,8 @@
 // events, lists the VMs with the fields Xen Orchestra reads; with a VM
 // name it runs callAsync('VM.start'), clean_shutdown, hard_shutdown, suspend/resume and
 // sees each power-state change arrive by event (its object cache changes
-// only through event.from); with an xl.cfg it expects a VM created by
+// only through event.from), moves it with VM.pool_migrate, and makes a VM
+// from a template as XO does (VM.clone, VM.provision, VM.start); with an xl.cfg it expects a VM created by
 // `xl create` (done by the caller after "READY xl") to appear.
 import { execFileSync } from 'node:child_process'
 import path from 'node:path'
@@ -95,6 +96,8 @@ const note = items => {
 }
 xapi.objects.on('add', note)
 xapi.objects.on('update', note)
+const added = []
+xapi.objects.on('add', items => { for (const o of Object.values(items)) if (o.$type === 'VM') added.push(o.name_label) })
 const removed = []
 xapi.objects.on('remove', items => { for (const [id, o] of Object.entries(items)) removed.push(o?.name_label ?? id) })
 
@@ -167,7 +170,38 @@ if (vmName) {
       xapi.getObject(ref).domid === -1 && xapi.getObject(ref).resident_on === 'OpaqueRef:NULL')
     await cycle('VM.resume', 'Running')
   }
-  await cycle('VM.hard_shutdown', 'Halted')
+  {
+    // VM.pool_migrate to the pool's one host, as XO calls it: the VM
+    // keeps its ref and uuid, runs on under a new domid, and its power
+    // state never leaves Running; neither copy shows up as a VM.
+    const { uuid, domid } = xapi.getObject(ref)
+    const before = (seen[ref] ?? []).length
+    const addedBefore = added.length
+    await xapi.callAsync('VM.pool_migrate', ref, host.$ref, { force: 'false' })
+    await waitFor('the migrated domain', () => xapi.getObject(ref).domid !== domid).catch(() => undefined)
+    const now = xapi.getObject(ref)
+    check('VM.pool_migrate: same ref and uuid, Running under a new domid, seen by event',
+      now.uuid === uuid && now.power_state === 'Running' && now.domid !== domid &&
+      now.resident_on === host.$ref && (seen[ref] ?? []).length > before, JSON.stringify(now.domid))
+    check('... its power state stayed Running throughout',
+      (seen[ref] ?? []).slice(before).every(p => p === 'Running'), (seen[ref] ?? []).slice(before).join(','))
+    check('... and no copy of it was listed as a VM of its own', added.length === addedBefore,
+      added.slice(addedBefore).join(','))
+    try {
+      await xapi.callAsync('VM.pool_migrate', ref, 'OpaqueRef:nosuch', {})
+      check('pool_migrate to no such host fails', false)
+    } catch (e) {
+      check('pool_migrate to no such host: HANDLE_INVALID', e.code === 'HANDLE_INVALID', e.code)
+    }
+  }
+  // the migrated guest answers PV control: it runs
+  await cycle('VM.clean_shutdown', 'Halted')
+  try {
+    await xapi.callAsync('VM.pool_migrate', ref, host.$ref, {})
+    check('pool_migrate of a halted VM fails', false)
+  } catch (e) {
+    check('pool_migrate of a halted VM: VM_BAD_POWER_STATE', e.code === 'VM_BAD_POWER_STATE', e.code)
+  }
   try {
     await xapi.callAsync('VM.hard_shutdown', ref)
     check('hard_shutdown of a halted VM fails', false)
@@ -184,6 +218,35 @@ if (vmName) {
     memory_static_max: String(16 << 20), VCPUs_at_startup: 1, VCPUs_max: 1 })
   await waitFor('the created VM', () => xapi.getObject(ref, undefined)?.power_state === 'Halted')
   check('VM.create: the new VM arrives by event, Halted', xapi.getObject(ref, undefined) !== undefined)
+  {
+    // As XO makes a VM from a template: VM.clone of the template (a
+    // template too), VM.provision (now a VM), VM.start.
+    await xapi.call('VM.set_is_a_template', ref, true)
+    await waitFor('a template', () => xapi.getObject(ref).is_a_template).catch(() => undefined)
+    check('VM.set_is_a_template: is_a_template arrives by event', xapi.getObject(ref).is_a_template)
+    try {
+      await xapi.callAsync('VM.start', ref, false, false)
+      check('VM.start of a template fails', false)
+    } catch (e) {
+      check('VM.start of a template: VM_IS_TEMPLATE', e.code === 'VM_IS_TEMPLATE', e.code)
+    }
+    const nref = await xapi.callAsync('VM.clone', ref, 'fromtemplate')
+    const n = await waitFor('the clone', () => xapi.getObject(nref, undefined)).catch(() => undefined)
+    check('Async.VM.clone of a template: its ref, a template, by event',
+      n?.is_a_template === true && n.uuid !== xapi.getObject(ref).uuid && n.name_label === 'fromtemplate')
+    await xapi.callAsync('VM.provision', nref)
+    await waitFor('provisioned', () => xapi.getObject(nref).is_a_template === false).catch(() => undefined)
+    check('Async.VM.provision: no longer a template', xapi.getObject(nref).is_a_template === false)
+    await xapi.callAsync('VM.start', nref, false, false)
+    await waitFor('the new VM running', () => xapi.getObject(nref).power_state === 'Running')
+      .catch(() => undefined)
+    check('VM.start of the provisioned clone: Running by event', xapi.getObject(nref).power_state === 'Running')
+    await xapi.callAsync('VM.hard_shutdown', nref)
+    await waitFor('it halted', () => xapi.getObject(nref).power_state === 'Halted')
+    await xapi.callAsync('VM.destroy', nref)
+    await xapi.call('VM.set_is_a_template', ref, false)
+    await waitFor('a VM again', () => !xapi.getObject(ref).is_a_template)
+  }
   await xapi.callAsync('VM.start', ref, false, false)
   await waitFor('it running', () => xapi.getObject(ref).power_state === 'Running')
   try {
@@ -205,6 +268,22 @@ if (xlDomain) {
   const vm = await waitFor('the xl-created VM', () => vms().find(v => v.name_label === xlDomain &&
     v.power_state === 'Running'), 60).catch(() => undefined)
   check('a VM made by xl create shows up by event, Running', vm !== undefined)
+  if (vm) {
+    // It has no PV drivers (guest-idle): a clean_shutdown waits for it in
+    // vain until task.cancel interrupts the wait.
+    const task = await xapi.call('Async.VM.clean_shutdown', vm.$ref)
+    await waitFor('its task', () => xapi.getObject(task, undefined), 10).catch(() => undefined)
+    await xapi.call('task.cancel', task)
+    const t = await waitFor('the cancelled task', () => {
+      const o = xapi.getObject(task, undefined)
+      return o && o.status !== 'pending' && o.status !== 'cancelling' ? o : undefined
+    }, 30).catch(() => undefined)
+    check('task.cancel interrupts Async.VM.clean_shutdown of a guest that ignores it: ' +
+      'cancelled, TASK_CANCELLED, by event; the VM runs on', t?.status === 'cancelled' &&
+      t.error_info?.[0] === 'TASK_CANCELLED' && xapi.getObject(vm.$ref).power_state === 'Running',
+      JSON.stringify(t && { status: t.status, error_info: t.error_info }))
+    await xapi.call('task.destroy', task)
+  }
   console.log('READY destroyed?')
   await waitFor('its removal', () => removed.includes(xlDomain) ||
     !vms().some(v => v.name_label === xlDomain), 60).catch(() => undefined)

@@ -1,0 +1,629 @@
+/* VM.clone, VM.copy and VM.snapshot of a halted VM, templates
+ * (VM.set_is_a_template, VM.provision): each makes a new definition in
+ * the VM directory from the source's (vm_meta.h keeps the XAPI fields in
+ * it), with a new uuid and name, and new disks in the SR directory:
+ *
+ * - copy: every writable disk image copied whole (qemu-img convert, the
+ *   format kept: raw stays raw and sparse, qcow2 stays qcow2);
+ * - clone: the same, except that a qcow2 disk of a template or snapshot
+ *   becomes a qcow2 overlay backed by it (qemu-img create -b): those never
+ *   run, so their images do not change under the overlay; a template
+ *   whose image backs another cannot stop being a template. A raw disk,
+ *   or one of an ordinary VM, is copied;
+ * - snapshot: a copy, marked is_a_snapshot (and so a template, as XAPI's)
+ *   with snapshot_of = the VM and snapshot_time; the VM's `snapshots`
+ *   lists it (vm_scan.c). Only of a Halted VM: the disks of a running one
+ *   are open in its VMM, and a copy of them is not a consistent snapshot
+ *   (VM_BAD_POWER_STATE [vm, halted, running]).
+ *
+ * A task.cancel of Async.VM.clone/copy/snapshot stops the disk copies
+ * (qemu-img killed), removes what was made and ends the task cancelled.
+ *
+ * Read-only disks and CD-ROMs are shared, not copied, as XAPI does with
+ * read-only VDIs. VIFs keep their bridges and lose their MACs (xl makes
+ * new ones: two VMs must not share one). The new VM's name is its xl
+ * name, so it follows the rules of VM.create (vm_good_name). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "dispatch.h"
+#include "domain_config.h"
+#include "model.h"
+#include "storage.h"
+#include "tasks.h"
+#include "vm_meta.h"
+#include "vm_scan.h"
+
+extern char **environ;
+
+/* One at a time: each checks that its new names are free, then takes them. */
+static pthread_mutex_t clone_lock = PTHREAD_MUTEX_INITIALIZER;
+
+enum clone_mode { MODE_CLONE, MODE_COPY, MODE_SNAPSHOT };
+
+struct source {
+    char ref[48], power[16], path[XENON_PATH_MAX + 300], name[256], uuid[40];
+    bool tmpl, snap;
+};
+
+static void lower(const char *s, char *out, size_t n)
+{
+    size_t i = 0;
+    for (; s[i] && i < n - 1; i++)
+        out[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
+    out[i] = 0;
+}
+
+/* The VM of params[1], with a definition, or false with c->error. */
+static bool source_of(struct call *c, struct source *s)
+{
+    const char *ref = arg_str(c, 1);
+    if (!ref)
+        return false;
+    memset(s, 0, sizeof(*s));
+    model_lock();
+    json_object *r = model_get("VM", ref), *f, *oc;
+    bool control = false;
+    if (r) {
+        snprintf(s->ref, sizeof(s->ref), "%s", ref);
+        if (json_object_object_get_ex(r, "power_state", &f))
+            snprintf(s->power, sizeof(s->power), "%s", json_object_get_string(f));
+        if (json_object_object_get_ex(r, "name_label", &f))
+            snprintf(s->name, sizeof(s->name), "%s", json_object_get_string(f));
+        if (json_object_object_get_ex(r, "uuid", &f))
+            snprintf(s->uuid, sizeof(s->uuid), "%s", json_object_get_string(f));
+        if (json_object_object_get_ex(r, "is_control_domain", &f))
+            control = json_object_get_boolean(f);
+        s->tmpl = json_object_object_get_ex(r, "is_a_template", &f) && json_object_get_boolean(f);
+        s->snap = json_object_object_get_ex(r, "is_a_snapshot", &f) && json_object_get_boolean(f);
+        if (json_object_object_get_ex(r, "other_config", &oc) &&
+            json_object_object_get_ex(oc, "xenon_config_file", &f))
+            snprintf(s->path, sizeof(s->path), "%s", json_object_get_string(f));
+    }
+    model_unlock();
+    if (!r)
+        return fail(c, "HANDLE_INVALID", "VM", ref, NULL), false;
+    if (control)
+        return fail(c, "OPERATION_NOT_ALLOWED", "not on the control domain", NULL), false;
+    if (!s->path[0])
+        return fail(c, "OPERATION_NOT_ALLOWED",
+                    "the VM has no definition (made by xl create): nothing to copy", NULL), false;
+    return true;
+}
+
+static bool need_halted(struct call *c, const struct source *s)
+{
+    if (!strcmp(s->power, "Halted"))
+        return true;
+    char a[16];
+    lower(s->power, a, sizeof(a));
+    fail(c, "VM_BAD_POWER_STATE", s->ref, "halted", a, NULL);
+    return false;
+}
+
+/* Run qemu-img with argv and wait; its last line of output in err. A
+ * task.cancel meanwhile kills it (*cancelled). */
+static bool qemu_img(const struct call *c, char **argv, char *err, size_t errn, bool *cancelled)
+{
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) < 0) {
+        snprintf(err, errn, "pipe: %s", strerror(errno));
+        return false;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, "qemu-img", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(pfd[1]);
+    char out[2048], sink[512];
+    size_t n = 0;
+    while (rc == 0) {
+        struct pollfd pf = { .fd = pfd[0], .events = POLLIN };
+        int pr = poll(&pf, 1, 200);
+        if (pr == 0) {
+            if (!*cancelled && task_cancel_requested(c)) {
+                kill(pid, SIGKILL);
+                *cancelled = true;
+            }
+            continue;
+        }
+        ssize_t r = pr < 0 ? -1 : n < sizeof(out) - 1 ? read(pfd[0], out + n, sizeof(out) - 1 - n)
+                                                       : read(pfd[0], sink, sizeof(sink));
+        if (r == 0 || (r < 0 && errno != EINTR))
+            break;
+        if (r > 0 && n < sizeof(out) - 1)
+            n += (size_t)r;
+    }
+    out[n] = 0;
+    close(pfd[0]);
+    int st = 1;
+    if (rc == 0)
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+    if (rc == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        return true;
+    char *nl;
+    while ((nl = strrchr(out, '\n')) && !nl[1])
+        *nl = 0;
+    const char *last = strrchr(out, '\n');
+    snprintf(err, errn, "qemu-img: %s", rc ? strerror(rc) : last ? last + 1 : out);
+    return false;
+}
+
+/* The new disks made so far, removed again when the clone fails. */
+struct made {
+    char **paths;
+    int n;
+    bool cancelled;         /* stopped by task.cancel */
+};
+
+static void made_undo(struct made *m)
+{
+    for (int i = 0; i < m->n; i++) {
+        unlink(m->paths[i]);
+        free(m->paths[i]);
+    }
+    free(m->paths);
+    m->paths = NULL;
+    m->n = 0;
+}
+
+static void made_keep(struct made *m)
+{
+    for (int i = 0; i < m->n; i++)
+        free(m->paths[i]);
+    free(m->paths);
+}
+
+/* Make the new image dst from src: a copy, or (overlay) a qcow2 backed by
+ * src. The name is taken first (O_EXCL), so no image is overwritten. */
+static bool new_image(const struct call *c, const char *src, const char *dst, const char *fmt,
+                      bool overlay, struct made *m, char *err, size_t errn)
+{
+    int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        snprintf(err, errn, "%.300s: %s", dst, strerror(errno));
+        return false;
+    }
+    close(fd);
+    char **np = realloc(m->paths, (size_t)(m->n + 1) * sizeof(*np));
+    if (!np || !(np[m->n] = strdup(dst))) {
+        if (np)
+            m->paths = np;
+        unlink(dst);
+        snprintf(err, errn, "out of memory");
+        return false;
+    }
+    m->paths = np;
+    m->n++;
+    char *conv[] = { "qemu-img", "convert", "-q", "-f", (char *)fmt, "-O", (char *)fmt,
+                     (char *)src, (char *)dst, NULL };
+    char *over[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
+                     (char *)src, (char *)dst, NULL };
+    if (!qemu_img(c, overlay ? over : conv, err, errn, &m->cancelled))
+        return false;
+    /* guest data: the mode from the code, whatever qemu-img made */
+    if (chmod(dst, 0600) < 0) {
+        snprintf(err, errn, "%.300s: %s", dst, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* s as an xl.cfg list of quoted strings (malloc'd), NULL on failure. */
+static char *quoted_list(char **items, int n)
+{
+    char *out = NULL;
+    size_t len;
+    FILE *f = open_memstream(&out, &len);
+    if (!f)
+        return NULL;
+    fputs("[ ", f);
+    bool ok = true;
+    for (int i = 0; i < n; i++) {
+        char *q = vm_meta_quote(items[i]);
+        ok = ok && q;
+        fprintf(f, "%s%s", i ? ", " : "", q ? q : "");
+        free(q);
+    }
+    fputs(" ]", f);
+    fclose(f);
+    if (!ok) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* The disk lines of the new VM, its images made. NULL with err set. */
+static char *new_disks(const struct call *c, const struct domain_config *dc,
+                       const struct source *s,
+                       const char *new_name, enum clone_mode mode, struct made *m,
+                       char *err, size_t errn)
+{
+    char **items = calloc((size_t)dc->num_disks + 1, sizeof(*items));
+    int n = 0;
+    bool ok = items != NULL;
+    for (int i = 0; ok && i < dc->num_disks; i++) {
+        const struct xdisk *d = &dc->disks[i];
+        const char *target = d->pdev_path ? d->pdev_path : "";
+        bool image = d->readwrite && !d->is_cdrom && *target &&
+                     (d->format == XDISK_FORMAT_RAW || d->format == XDISK_FORMAT_QCOW2);
+        const char *fmt = d->format == XDISK_FORMAT_QCOW2 ? "qcow2" : "raw";
+        char dst[XENON_PATH_MAX * 2];
+        if (image && task_cancel_requested(c)) {
+            m->cancelled = true;
+            ok = false;
+            break;
+        }
+        if (image) {
+            char *abs = realpath(target, NULL);
+            if (!abs) {
+                snprintf(err, errn, "disk %.32s: %.300s: %s", d->vdev ? d->vdev : "?", target,
+                         strerror(errno));
+                ok = false;
+                break;
+            }
+            /* the vdev names the file only when it is a plain word */
+            const char *v = d->vdev && *d->vdev && !d->vdev[strspn(d->vdev,
+                                "abcdefghijklmnopqrstuvwxyz0123456789")] ? d->vdev : "disk";
+            int dl = snprintf(dst, sizeof(dst), "%s/%s-%s.%s", storage_dir(), new_name, v, fmt);
+            if (dl < 0 || (size_t)dl >= sizeof(dst)) {
+                free(abs);
+                snprintf(err, errn, "the SR directory's path is too long");
+                ok = false;
+                break;
+            }
+            bool overlay = mode == MODE_CLONE && d->format == XDISK_FORMAT_QCOW2 &&
+                           (s->tmpl || s->snap);
+            ok = new_image(c, abs, dst, fmt, overlay, m, err, errn);
+            free(abs);
+            target = dst;
+        }
+        if (ok && asprintf(&items[n++], "format=%s, vdev=%s, access=%s%s, target=%s",
+                           xdisk_format_name(d->format), d->vdev ? d->vdev : "",
+                           d->readwrite ? "rw" : "ro", d->is_cdrom ? ", devtype=cdrom" : "",
+                           target) < 0) {
+            items[--n] = NULL;
+            ok = false;
+        }
+    }
+    char *r = ok ? quoted_list(items, n) : NULL;
+    if (ok && !r)
+        snprintf(err, errn, "a disk path xl.cfg cannot hold");
+    for (int i = 0; items && i < n; i++)
+        free(items[i]);
+    free(items);
+    return r;
+}
+
+/* The vif lines of the new VM: each spec without its mac= (malloc'd; NULL
+ * with *none when the source has no vif list). */
+static char *new_vifs(const char *path, const char *data, size_t len, bool *none)
+{
+    *none = true;
+    struct xcfg *cfg = xcfg_parse_data(path, data, len, NULL);
+    const struct xcfg_value *l;
+    int n;
+    if (!cfg || xcfg_get_list(cfg, "vif", &l, &n, 1) != 0) {
+        if (cfg)
+            xcfg_free(cfg);
+        return NULL;
+    }
+    *none = false;
+    char **items = calloc((size_t)n + 1, sizeof(*items));
+    int k = 0;
+    for (int i = 0; items && i < n; i++) {
+        const char *spec = xcfg_list_item(l, i);
+        char *copy = spec ? strdup(spec) : NULL, *save = NULL, *out = NULL;
+        size_t ol;
+        FILE *f = copy ? open_memstream(&out, &ol) : NULL;
+        if (!f) {
+            free(copy);
+            continue;
+        }
+        bool first = true;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            while (*t == ' ')
+                t++;
+            if (!strncmp(t, "mac=", 4) || !*t)
+                continue;
+            fprintf(f, "%s%s", first ? "" : ",", t);
+            first = false;
+        }
+        fclose(f);
+        free(copy);
+        items[k++] = out;
+    }
+    char *r = items ? quoted_list(items, k) : NULL;
+    for (int i = 0; i < k; i++)
+        free(items[i]);
+    free(items);
+    xcfg_free(cfg);
+    return r;
+}
+
+/* text with key = value (NULL: removed), replacing text (freed). */
+static char *edit(char *text, size_t *len, const char *key, const char *value)
+{
+    if (!text)
+        return NULL;
+    size_t nl;
+    char *out = vm_meta_edit(text, *len, key, value, &nl);
+    free(text);
+    *len = nl;
+    return out;
+}
+
+/* Write the new definition (O_EXCL: never over another), synced, and
+ * the directory synced. */
+static bool write_def(const char *path, const char *text, size_t len, char *err, size_t errn)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        snprintf(err, errn, errno == EEXIST ? "a definition of that name exists"
+                                            : "cannot write the definition");
+        return false;
+    }
+    bool ok = fchmod(fd, 0644) == 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    int dfd = ok ? open(vm_scan_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    ok = ok && dfd >= 0 && fsync(dfd) == 0;
+    if (dfd >= 0)
+        close(dfd);
+    if (!ok) {
+        unlink(path);
+        snprintf(err, errn, "cannot write the definition");
+    }
+    return ok;
+}
+
+static void now_xapi(char *out, size_t n)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, n, "%Y%m%dT%H:%M:%SZ", &tm);
+}
+
+static json_object *clone_locked(struct call *c, const struct source *s, const char *name,
+                                 enum clone_mode mode)
+{
+    model_lock();
+    bool taken = model_find("VM", "name_label", name) != NULL;
+    model_unlock();
+    if (taken)
+        return fail(c, "INVALID_VALUE", "new_name", name, NULL);
+    char err[512] = "";
+    size_t len;
+    char *text = vm_def_text(s->path, &len);
+    if (!text)
+        return fail(c, "INTERNAL_ERROR", "cannot read the definition", NULL);
+    struct domain_config dc;
+    domain_config_init(&dc);
+    FILE *quiet = fopen("/dev/null", "we");
+    int prc = domain_config_parse(s->path, text, len, NULL, 0, quiet ? quiet : stderr, &dc);
+    if (quiet)
+        fclose(quiet);
+    if (prc != 0) {
+        domain_config_dispose(&dc);
+        free(text);
+        return fail(c, "INTERNAL_ERROR", "the definition does not parse", NULL);
+    }
+    struct made m = { 0 };
+    int ndisks = dc.num_disks;      /* dispose clears it */
+    char *disks = ndisks ? new_disks(c, &dc, s, name, mode, &m, err, sizeof(err)) : NULL;
+    bool no_vifs;
+    char *vifs = new_vifs(s->path, text, len, &no_vifs);
+    domain_config_dispose(&dc);
+    if ((ndisks && !disks) || (!no_vifs && !vifs)) {
+        free(disks);
+        free(vifs);
+        free(text);
+        bool cancelled = m.cancelled;
+        made_undo(&m);
+        if (cancelled)
+            return task_cancelled(c);
+        return fail(c, "INTERNAL_ERROR", *err ? err : "cannot copy the devices", NULL);
+    }
+    char uuid[40], qu[48], when[32], qof[48];
+    model_new_uuid(uuid);
+    snprintf(qu, sizeof(qu), "\"%s\"", uuid);
+    char *qn = vm_meta_quote(name);
+    text = edit(text, &len, "name", qn);
+    text = edit(text, &len, "uuid", qu);
+    if (disks)
+        text = edit(text, &len, "disk", disks);
+    if (vifs)
+        text = edit(text, &len, "vif", vifs);
+    if (mode == MODE_SNAPSHOT) {
+        now_xapi(when, sizeof(when));
+        snprintf(qof, sizeof(qof), "\"%s\"", s->uuid);
+        char qw[40];
+        snprintf(qw, sizeof(qw), "\"%s\"", when);
+        text = edit(text, &len, "xapi_is_a_template", NULL);
+        text = edit(text, &len, "xapi_is_a_snapshot", "1");
+        text = edit(text, &len, "xapi_snapshot_of", qof);
+        text = edit(text, &len, "xapi_snapshot_time", qw);
+    } else {
+        /* a template's clone is a template (VM.provision makes it a VM);
+         * a snapshot's is a VM */
+        text = edit(text, &len, "xapi_is_a_template", s->tmpl && !s->snap ? "1" : NULL);
+        text = edit(text, &len, "xapi_is_a_snapshot", NULL);
+        text = edit(text, &len, "xapi_snapshot_of", NULL);
+        text = edit(text, &len, "xapi_snapshot_time", NULL);
+    }
+    free(qn);
+    free(disks);
+    free(vifs);
+    char path[XENON_PATH_MAX * 2];
+    snprintf(path, sizeof(path), "%s/%s.cfg", vm_scan_dir(), name);
+    if (!text || !write_def(path, text, len, err, sizeof(err))) {
+        free(text);
+        made_undo(&m);
+        return fail(c, "INTERNAL_ERROR", text ? err : "cannot edit the definition", NULL);
+    }
+    free(text);
+    vm_scan();
+    char key[300];
+    vm_ref_key(uuid, key, sizeof(key));
+    model_lock();
+    json_object *res = json_object_new_string(model_ref_for(key));
+    bool listed = model_get("VM", json_object_get_string(res)) != NULL;
+    model_unlock();
+    if (!listed) {
+        unlink(path);
+        made_undo(&m);
+        vm_scan();
+        json_object_put(res);
+        return fail(c, "INTERNAL_ERROR", "the new definition is not a VM", NULL);
+    }
+    made_keep(&m);
+    return res;
+}
+
+static json_object *clone_vm(struct call *c, enum clone_mode mode)
+{
+    struct source s;
+    const char *name = arg_str(c, 2);
+    if (!name || !source_of(c, &s) || !need_halted(c, &s))
+        return NULL;
+    if (mode == MODE_SNAPSHOT && s.tmpl)
+        return fail(c, "VM_IS_TEMPLATE", s.ref, NULL);
+    if (!vm_good_name(name))
+        return fail(c, "INVALID_VALUE", "new_name", name, NULL);
+    pthread_mutex_lock(&clone_lock);
+    json_object *r = clone_locked(c, &s, name, mode);
+    pthread_mutex_unlock(&clone_lock);
+    return r;
+}
+
+static json_object *vm_clone(struct call *c) { return clone_vm(c, MODE_CLONE); }
+
+/* VM.copy(vm, new_name, sr): the disks go into the SR directory whatever
+ * SR is named (NULL or "", as Xen Orchestra sends it: "the same SR", as
+ * XAPI); a named one must exist. */
+static json_object *vm_copy(struct call *c)
+{
+    const char *sr = arg_str(c, 3);
+    if (!sr)
+        return NULL;
+    if (*sr && strcmp(sr, REF_NULL)) {
+        model_lock();
+        bool known = model_get("SR", sr) != NULL;
+        model_unlock();
+        if (!known)
+            return fail(c, "HANDLE_INVALID", "SR", sr, NULL);
+    }
+    return clone_vm(c, MODE_COPY);
+}
+
+/* VM.snapshot(vm, new_name[, ignore_vdis]). */
+static json_object *vm_snapshot(struct call *c)
+{
+    size_t n = json_object_array_length(c->params);
+    if (n != 3 && n != 4) {
+        char got[16];
+        snprintf(got, sizeof(got), "%zu", n);
+        return fail(c, "MESSAGE_PARAMETER_COUNT_MISMATCH", "VM.snapshot", "3", got, NULL);
+    }
+    return clone_vm(c, MODE_SNAPSHOT);
+}
+
+/* As XAPI: set_is_a_template(true) of a Halted VM; false of a template
+ * (not of a snapshot) whose images back no clone's overlay. */
+static json_object *set_is_a_template(struct call *c)
+{
+    struct source s;
+    bool ok;
+    bool want = arg_bool(c, 2, &ok);
+    if (!ok || !source_of(c, &s))
+        return NULL;
+    if (want == s.tmpl)
+        return void_result();
+    if (want && !need_halted(c, &s))
+        return NULL;
+    if (!want && s.snap)
+        return fail(c, "OPERATION_NOT_ALLOWED", "a snapshot stays a template", NULL);
+    if (!want) {
+        size_t len;
+        char *text = vm_def_text(s.path, &len);
+        struct domain_config dc;
+        domain_config_init(&dc);
+        FILE *quiet = fopen("/dev/null", "we");
+        bool parsed = text && domain_config_parse(s.path, text, len, NULL, 0,
+                                                  quiet ? quiet : stderr, &dc) == 0;
+        if (quiet)
+            fclose(quiet);
+        free(text);
+        bool backs = false;
+        model_lock();
+        for (int i = 0; parsed && i < dc.num_disks; i++) {
+            char *abs = dc.disks[i].pdev_path ? realpath(dc.disks[i].pdev_path, NULL) : NULL;
+            backs = backs || (abs && storage_backs_an_image(abs));
+            free(abs);
+        }
+        model_unlock();
+        domain_config_dispose(&dc);
+        if (!parsed)
+            return fail(c, "INTERNAL_ERROR", "the definition does not parse", NULL);
+        if (backs)
+            return fail(c, "OPERATION_NOT_ALLOWED",
+                        "a disk of this template backs a clone's disk", NULL);
+    }
+    char err[160];
+    pthread_mutex_lock(&clone_lock);
+    int rc = vm_meta_set(s.path, "xapi_is_a_template", want ? "1" : NULL, err, sizeof(err));
+    pthread_mutex_unlock(&clone_lock);
+    if (rc < 0)
+        return fail(c, "INTERNAL_ERROR", err, NULL);
+    vm_scan();
+    return void_result();
+}
+
+/* VM.provision: as XAPI, the VM stops being a template. (A template's
+ * other_config:disks provisioning spec is not acted on: its disks are
+ * what its definition names, copied by the clone.) */
+static json_object *vm_provision(struct call *c)
+{
+    struct source s;
+    if (!source_of(c, &s))
+        return NULL;
+    if (s.snap)
+        return fail(c, "OPERATION_NOT_ALLOWED", "a snapshot is not provisioned", NULL);
+    if (!s.tmpl)
+        return void_result();
+    char err[160];
+    pthread_mutex_lock(&clone_lock);
+    int rc = vm_meta_set(s.path, "xapi_is_a_template", NULL, err, sizeof(err));
+    pthread_mutex_unlock(&clone_lock);
+    if (rc < 0)
+        return fail(c, "INTERNAL_ERROR", err, NULL);
+    vm_scan();
+    return void_result();
+}
+
+const struct xapi_method vm_clone_methods[] = {
+    { "VM.clone", 3, ROLE_VM_ADMIN, M_ASYNC, vm_clone },
+    { "VM.copy", 4, ROLE_VM_ADMIN, M_ASYNC, vm_copy },
+    { "VM.snapshot", -1, ROLE_VM_POWER_ADMIN, M_ASYNC, vm_snapshot },
+    { "VM.provision", 2, ROLE_VM_ADMIN, M_ASYNC, vm_provision },
+    { "VM.set_is_a_template", 3, ROLE_VM_ADMIN, 0, set_is_a_template },
+    { NULL, 0, 0, 0, NULL },
+};
