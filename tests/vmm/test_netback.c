@@ -830,7 +830,7 @@ static void tx_busy_poll_takes_an_answer_without_a_kick(void **state)
     assert_int_equal(f->q->tx.sring->req_event, f->q->tx.req_cons + 1);
     f->q->now_ns = poll_clock;
     f->q->busy_poll_ns = 50000;
-    assert_true(netback_tx_busy_poll(f->q));
+    assert_true(netback_tx_busy_poll(f->q, NETBK_POLL_AFTER_RX));
     assert_int_equal(poll_guest_notify, 0);     /* the guest did not kick */
     netback_tx_service(f->q);
     assert_int_equal(tx_rsp(f).status, NETIF_RSP_OKAY);
@@ -850,17 +850,17 @@ static void tx_busy_poll_that_finds_nothing_turns_kicks_on_and_backs_off(void **
     tx_push(f);
     for (unsigned round = 0; round < 3; round++) {
         uint64_t polls = f->q->st.tx_polls;
-        assert_false(netback_tx_busy_poll(f->q));
+        assert_false(netback_tx_busy_poll(f->q, NETBK_POLL_AFTER_RX));
         assert_int_equal(f->q->st.tx_polls, polls + 1);
         /* A guest that sends now kicks. */
         assert_int_equal(f->q->tx.sring->req_event, f->q->tx.req_cons + 1);
         /* The next 1, 2, 4 are skipped without a look. */
         for (unsigned k = 0; k < (1u << round); k++)
-            assert_false(netback_tx_busy_poll(f->q));
+            assert_false(netback_tx_busy_poll(f->q, NETBK_POLL_AFTER_RX));
         assert_int_equal(f->q->st.tx_polls, polls + 1);
     }
     f->q->busy_poll_ns = 0;
-    assert_false(netback_tx_busy_poll(f->q));
+    assert_false(netback_tx_busy_poll(f->q, NETBK_POLL_AFTER_RX));
     assert_int_equal(f->q->st.tx_poll_hits, 0);
 }
 

@@ -405,12 +405,13 @@ static bool tx_requests_queued(struct netback_queue *q)
     return prod != q->tx.req_cons;      /* a lying count is tx_service's to judge */
 }
 
-bool netback_tx_busy_poll(struct netback_queue *q)
+bool netback_tx_busy_poll(struct netback_queue *q, enum netback_poll_after after)
 {
-    if (!q->busy_poll_ns || q->broken)
+    if (!q->busy_poll_ns || q->broken || (unsigned)after >= NETBK_POLL_NR)
         return false;
-    if (q->poll_skip) {
-        q->poll_skip--;
+    struct netback_poll *pl = &q->poll[after];
+    if (pl->skip) {
+        pl->skip--;
         return false;
     }
     q->st.tx_polls++;
@@ -432,13 +433,13 @@ bool netback_tx_busy_poll(struct netback_queue *q)
     xen_mb();
     if (tx_requests_queued(q))
         goto hit;
-    q->poll_backoff = q->poll_backoff ? q->poll_backoff * 2 : 1;
-    if (q->poll_backoff > NETBK_TX_POLL_SKIP_MAX)
-        q->poll_backoff = NETBK_TX_POLL_SKIP_MAX;
-    q->poll_skip = q->poll_backoff;
+    pl->backoff = pl->backoff ? pl->backoff * 2 : 1;
+    if (pl->backoff > NETBK_TX_POLL_SKIP_MAX)
+        pl->backoff = NETBK_TX_POLL_SKIP_MAX;
+    pl->skip = pl->backoff;
     return false;
 hit:
-    q->poll_backoff = 0;
+    pl->backoff = 0;
     q->st.tx_poll_hits++;
     return true;
 }

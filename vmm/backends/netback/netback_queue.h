@@ -39,14 +39,17 @@
  *   Other queues, vifs and domains are unaffected.
  * - Ids are the frontend's: echoed, never used as indices.
  * - netback_tx_busy_poll(), called by the owner right after an rx service
- *   that delivered something, watches the tx ring for up to busy_poll_ns
+ *   that delivered something (NETBK_POLL_AFTER_RX), or after a tx service
+ *   (NETBK_POLL_AFTER_TX: a guest streaming out keeps the ring fed while
+ *   this thread writes), watches the tx ring for up to busy_poll_ns
  *   with the frontend's tx kicks turned off (req_event left behind, as
  *   vhost-net's busyloop turns off its virtqueue's notifications), so that
  *   an answer (an echo, an ack) costs the guest no exit and this thread no
  *   wake-up. A watch that sees nothing turns kicks back on the usual way
  *   (req_event = req_cons + 1, then a last look), and makes the next ones
- *   rarer (skipped 1, 2, 4 ... 64 times in a row), so a one-way flood or a
- *   slow guest costs little spinning; a hit makes them every time again.
+ *   on that occasion rarer (skipped 1, 2, 4 ... 64 times in a row), so a
+ *   one-way flood or a slow guest costs little spinning; a hit makes them
+ *   every time again.
  * - rate= (netback_set_rate) is netback's credit scheduler: credit_bytes
  *   per credit_usec window, bursts up to max(128 KiB, credit_bytes); a
  *   packet over the credit left waits, unconsumed, until the next window
@@ -74,6 +77,9 @@ struct netback_rx_features {
     bool gso_tcpv4, gso_tcpv6;
     bool csum_v6;       /* feature-ipv6-csum-offload */
 };
+
+/* When netback_tx_busy_poll() is called. */
+enum netback_poll_after { NETBK_POLL_AFTER_RX, NETBK_POLL_AFTER_TX, NETBK_POLL_NR };
 
 struct netback_stats {
     uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
@@ -157,9 +163,10 @@ struct netback_queue {
     uint32_t rx_len;
     bool rx_held;
 
-    /* tx busy-poll after rx (0: never); set by the owner */
+    /* tx busy-poll (0: never); set by the owner. Each occasion backs off
+     * on its own: a ping's lone answer must not stop the watch after rx. */
     uint64_t busy_poll_ns;
-    unsigned poll_skip, poll_backoff;
+    struct netback_poll { unsigned skip, backoff; } poll[NETBK_POLL_NR];
 
     struct netback_stats st;
 };
@@ -181,6 +188,6 @@ int netback_parse_rate(const char *s, uint64_t *bytes, uint64_t *usec);
 void netback_rx_service(struct netback_queue *q);
 /* Watch the tx ring for up to busy_poll_ns (see above): true when requests
  * are there (call netback_tx_service()), false otherwise. */
-bool netback_tx_busy_poll(struct netback_queue *q);
+bool netback_tx_busy_poll(struct netback_queue *q, enum netback_poll_after after);
 
 #endif
