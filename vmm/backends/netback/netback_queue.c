@@ -6,6 +6,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -427,6 +428,9 @@ bool netback_tx_busy_poll(struct netback_queue *q, enum netback_poll_after after
                 goto hit;
             cpu_relax();
         }
+        /* The vCPU we wait for may be waiting for this CPU (one core
+         * left to us, both threads SCHED_FIFO): let it run. */
+        sched_yield();
     } while ((q->now_ns ? q->now_ns() : monotonic_ns()) < end);
     /* Kicks on again, then a last look for what came meanwhile. */
     q->tx.sring->req_event = q->tx.req_cons + 1;
