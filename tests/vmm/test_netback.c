@@ -861,6 +861,14 @@ static void tx_busy_poll_that_finds_nothing_turns_kicks_on_and_backs_off(void **
     }
     f->q->busy_poll_ns = 0;
     assert_false(netback_tx_busy_poll(f->q, NETBK_POLL_AFTER_RX));
+    /* Nor while a packet waits for rate= credit (it stays queued). */
+    f->q->busy_poll_ns = 50000;
+    f->q->poll[NETBK_POLL_AFTER_TX] = (struct netback_poll){ 0 };
+    f->q->rate_timer_pending = true;
+    uint64_t polls = f->q->st.tx_polls;
+    assert_false(netback_tx_busy_poll(f->q, NETBK_POLL_AFTER_TX));
+    assert_int_equal(f->q->st.tx_polls, polls);     /* not even a look */
+    f->q->rate_timer_pending = false;
     assert_int_equal(f->q->st.tx_poll_hits, 0);
 }
 

@@ -408,7 +408,9 @@ static bool tx_requests_queued(struct netback_queue *q)
 
 bool netback_tx_busy_poll(struct netback_queue *q, enum netback_poll_after after)
 {
-    if (!q->busy_poll_ns || q->broken || (unsigned)after >= NETBK_POLL_NR)
+    /* A packet waiting for rate= credit stays queued: nothing to watch. */
+    if (!q->busy_poll_ns || q->broken || q->rate_timer_pending ||
+        (unsigned)after >= NETBK_POLL_NR)
         return false;
     struct netback_poll *pl = &q->poll[after];
     if (pl->skip) {
