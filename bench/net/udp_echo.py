@@ -7,6 +7,9 @@ pair between two network namespaces measured in the same run:
   - the packet rate of a 64-byte UDP flood (host to guest, counted by the
     guest) and the throughput of a flood of 1500-byte IP packets (1472
     bytes of UDP payload, the bridge's MTU),
+  - wake-ups of the VMM's I/O thread per round trip in the echo and ping
+    phase (its voluntary context switches: each is a sleep in epoll and a
+    wake-up),
   - CPU per packet: the VMM's (netback, the vCPU) and the sender's on our
     side; the sink's and the sender's on the veth side.
 
@@ -118,6 +121,12 @@ def main_thread_cpu_s(pid):
     """The VMM's main thread alone (its I/O loop: netback), exact."""
     with open(f"/proc/{pid}/task/{pid}/schedstat") as f:
         return int(f.read().split()[0]) / 1e9
+
+
+def io_wakeups(pid):
+    """Times the VMM's main thread (its I/O loop) went to sleep and was woken."""
+    with open(f"/proc/{pid}/task/{pid}/status") as f:
+        return int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)", f.read(), re.M).group(1))
 
 
 def emit(**r):
@@ -303,9 +312,9 @@ def main():
         vmm = env.vmm_pids()[0]
         m = re.search(r"BENCH bare-exit ns=(\d+)", env.console_log("nb"))
         bare_us = int(m.group(1)) / 1e3 if m else None
-        c0 = cpu_s(vmm)
+        c0, w0 = cpu_s(vmm), io_wakeups(vmm)
         g_rate, g_lost, g_rtt = measure(NS, "10.99.0.2")
-        vmm_cpu = cpu_s(vmm) - c0
+        vmm_cpu, wakeups = cpu_s(vmm) - c0, io_wakeups(vmm) - w0
         v_rate, v_lost, v_rtt = measure(P1, "10.98.0.2")
         note = "sequential 64-byte UDP echoes; the guest's echo loop runs in ring 3"
         emit(bench="net", metric="UDP echo round trips/s, 64 B (host to guest and back)",
@@ -322,6 +331,8 @@ def main():
         # CPU of the VMM (netback and the vCPU together) per packet moved.
         emit(bench="net", metric="VMM CPU per packet (echo+ping phase, both directions)",
              value=round(vmm_cpu / ((N + 20 + 50) * 2) * 1e6, 1), unit="us")
+        emit(bench="net", metric="I/O thread wake-ups per round trip (echo+ping phase)",
+             value=round(wakeups / (N + 20 + 50), 2), unit="1")
         for what, payload, metric in (("64 B", 22, "rate"), ("1500 B", 1472, "mbs")):
             g = flood_guest(NS, "10.99.0.2", payload, vmm)
             v = flood_veth(payload)

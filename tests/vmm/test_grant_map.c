@@ -98,6 +98,41 @@ static void map_unmap_pins_and_flags(void **state)
     assert_int_equal(grant_unmap(f->m, UINT32_MAX), GNTST_bad_handle);
 }
 
+/* A batch under one lock: each op judged alone, the bad one holding
+ * nothing, and the unmap of the batch releasing exactly what mapped. */
+static void map_batch_judges_each_op_alone(void **state)
+{
+    struct fixture *f = *state;
+    test_grant(f->d, REF, GTF_permit_access, 0, FRAME);
+    test_grant(f->d, REF + 1, GTF_permit_access, 7, FRAME2);   /* for dom 7 */
+    test_grant(f->d, REF + 2, GTF_permit_access | GTF_readonly, 0, FRAME2);
+    struct grant_map_op ops[4] = {
+        { .ref = REF, .readonly = true },
+        { .ref = REF + 1, .readonly = true },
+        { .ref = REF + 2, .readonly = true },
+        { .ref = REF, .readonly = true },                       /* twice */
+    };
+    assert_int_equal(grant_map_batch(f->m, 0, ops, 4), 1);
+    assert_int_equal(ops[0].status, GNTST_okay);
+    assert_ptr_equal(ops[0].page, ram(f, FRAME));
+    assert_int_equal(ops[1].status, GNTST_general_error);
+    assert_null(ops[1].page);
+    assert_int_equal(ops[2].status, GNTST_okay);
+    assert_ptr_equal(ops[2].page, ram(f, FRAME2));
+    assert_int_equal(ops[3].status, GNTST_okay);
+    assert_true(ops[0].handle != ops[3].handle);
+    assert_pins(f, REF, 2, 0);
+    assert_pins(f, REF + 1, 0, 0);
+    assert_int_equal(flags_of(f, REF + 1) & IN_USE, 0);
+    assert_int_equal(flags_of(f, REF + 2) & IN_USE, GTF_reading);
+    grant_unmap_batch(f->m, ops, 4);
+    assert_pins(f, REF, 0, 0);
+    assert_pins(f, REF + 2, 0, 0);
+    assert_int_equal(flags_of(f, REF), GTF_permit_access);
+    assert_int_equal(flags_of(f, REF + 2), GTF_permit_access | GTF_readonly);
+    assert_int_equal(f->m->nr_mapped, 0);
+}
+
 static void readonly_grant_refused_for_writable_map(void **state)
 {
     struct fixture *f = *state;
@@ -440,6 +475,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(map_unmap_pins_and_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(map_batch_judges_each_op_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(readonly_grant_refused_for_writable_map, setup, teardown),
         cmocka_unit_test_setup_teardown(wrong_domid_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(revoked_or_wrong_type_refused, setup, teardown),

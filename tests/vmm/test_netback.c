@@ -373,6 +373,14 @@ static void tx_gso_tcpv4_reaches_the_tap_as_gso(void **state)
     assert_int_equal(h.hdr_len, 14 + 20 + 20);
     assert_int_equal(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
     assert_int_equal(h.csum_offset, 16);
+    /* Sent from its mapped pages, every one unmapped and released. */
+    assert_int_equal(f->q->st.tx_mapped, 1);
+    for (unsigned i = 0; i < 15; i++) {
+        unsigned ro, rw;
+        grant_pins(&f->d->grants, DATA_REF + i, &ro, &rw);
+        assert_int_equal(ro + rw, 0);
+        assert_int_equal(gnttab_entry(f->d, DATA_REF + i)->flags & (GTF_reading | GTF_writing), 0);
+    }
 }
 
 static void tx_gso_tcpv6_without_csum_blank_gets_the_pseudo_sum(void **state)
@@ -390,6 +398,108 @@ static void tx_gso_tcpv6_without_csum_blank_gets_the_pseudo_sum(void **state)
     /* src ::1 + dst ::2 + proto 6 + TCP length */
     uint32_t s = 1 + 2 + 6 + (uint32_t)(sizeof(pkt) - 54);
     assert_int_equal(got[54 + 16] << 8 | got[54 + 17], s & 0xffff);
+}
+
+static void assert_all_errors_nothing_sent(struct fx *f, unsigned slots);
+
+/* Mapped pieces are the guest's pages: a head split over three slots,
+ * the rest straight from them, byte for byte. */
+static void tx_mapped_packet_with_a_head_over_three_slots(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t pkt[6000], got[6000];
+    make_ipv4(pkt, sizeof(pkt), 17);
+    const uint16_t sizes[] = { 100, 100, 4000, 1800 };
+    size_t off = 0;
+    for (unsigned i = 0; i < 4; i++) {
+        memcpy(page(f, DATA_FRAME + i) + 16, pkt + off, sizes[i]);
+        tx_put(f, DATA_REF + i, 16, (uint16_t)(i < 3 ? NETTXF_more_data : 0) |
+               (i == 0 ? NETTXF_csum_blank : 0), (uint16_t)i,
+               i == 0 ? (uint16_t)sizeof(pkt) : sizes[i]);
+        off += sizes[i];
+    }
+    tx_push(f);
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(tx_rsp(f).status, NETIF_RSP_OKAY);
+    struct virtio_net_hdr h;
+    assert_int_equal(host_recv(f, &h, got, sizeof(got)), sizeof(pkt));
+    assert_memory_equal(got, pkt, sizeof(pkt));
+    assert_int_equal(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    assert_int_equal(h.csum_start, 34);
+    assert_int_equal(f->q->st.tx_mapped, 1);
+}
+
+/* A piece past the head that does not map fails the packet as a failed
+ * copy does: every slot ERROR, nothing sent, no pin left behind. */
+static void tx_mapped_packet_with_a_revoked_piece_gets_errors(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t pkt[12000];
+    make_ipv4(pkt, sizeof(pkt), 17);
+    unsigned slots = tx_put_packet(f, pkt, sizeof(pkt), 4096, 0, 0, 1);
+    assert_int_equal(slots, 3);
+    test_grant(f->d, DATA_REF + 2, 0, 0, DATA_FRAME + 2);       /* revoked */
+    tx_push(f);
+    assert_all_errors_nothing_sent(f, 3);
+    assert_int_equal(f->q->st.tx_errors, 1);
+    assert_int_equal(f->q->st.tx_mapped, 0);
+    for (unsigned i = 0; i < 3; i++) {
+        unsigned ro, rw;
+        grant_pins(&f->d->grants, DATA_REF + i, &ro, &rw);
+        assert_int_equal(ro + rw, 0);
+    }
+    assert_int_equal(gnttab_entry(f->d, DATA_REF + 1)->flags & GTF_reading, 0);
+}
+
+/* Headers that reach past the copied head (IPv6 with a 512-byte
+ * hop-by-hop header) are judged from a private copy of the whole packet,
+ * never from the guest's pages. */
+static void tx_headers_past_the_head_are_copied_whole(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t pkt[9000], got[9000];
+    memset(pkt, 0, sizeof(pkt));
+    pkt[12] = 0x86; pkt[13] = 0xdd;
+    uint8_t *ip = pkt + 14;
+    ip[0] = 0x60;
+    size_t pl = sizeof(pkt) - 54;
+    ip[4] = (uint8_t)(pl >> 8); ip[5] = (uint8_t)pl;
+    ip[6] = 0;                          /* hop-by-hop first */
+    ip[40] = 17;                        /* then UDP */
+    ip[41] = 63;                        /* (63 + 1) * 8 = 512 bytes */
+    for (size_t i = 14 + 40 + 512 + 8; i < sizeof(pkt); i++)
+        pkt[i] = (uint8_t)i;
+    tx_put_packet(f, pkt, sizeof(pkt), 4096, 0, NETTXF_csum_blank, 1);
+    tx_push(f);
+    for (unsigned i = 0; i < 3; i++)
+        assert_int_equal(tx_rsp(f).status, NETIF_RSP_OKAY);
+    struct virtio_net_hdr h;
+    assert_int_equal(host_recv(f, &h, got, sizeof(got)), sizeof(pkt));
+    assert_memory_equal(got, pkt, sizeof(pkt));
+    assert_int_equal(h.csum_start, 14 + 40 + 512);
+    assert_int_equal(h.csum_offset, 6);
+    assert_int_equal(f->q->st.tx_mapped, 0);
+    assert_int_equal(f->q->st.tx_packets, 1);
+}
+
+/* The head-only judge reads nothing past `have` and says -2 only when
+ * the headers are in the packet but past the head. */
+static void offload_head_says_when_the_head_is_too_short(void **state)
+{
+    (void)state;
+    uint8_t pkt[2000];
+    struct virtio_net_hdr h;
+    make_ipv4(pkt, sizeof(pkt), 6);
+    assert_int_equal(netback_tx_offload_head(pkt, 54, sizeof(pkt), NETTXF_csum_blank,
+                                             NULL, &h), 0);
+    assert_int_equal(h.csum_start, 34);
+    assert_int_equal(netback_tx_offload_head(pkt, 53, sizeof(pkt), NETTXF_csum_blank,
+                                             NULL, &h), -2);
+    assert_int_equal(netback_tx_offload_head(pkt, 20, sizeof(pkt), NETTXF_csum_blank,
+                                             NULL, &h), -2);
+    pkt[14 + 2] = 0xff;             /* IP length past the packet: -1 still */
+    assert_int_equal(netback_tx_offload_head(pkt, 54, sizeof(pkt), NETTXF_csum_blank,
+                                             NULL, &h), -1);
 }
 
 static void tx_many_packets_one_kick_one_notify(void **state)
@@ -691,6 +801,77 @@ static void rate_node_parsing(void **state)
 
 /* ---- rx ---- */
 
+/* ---- tx busy-poll after rx ---- */
+
+static struct fx *poll_fx;
+static unsigned poll_clock_calls;
+static int poll_guest_notify = -1;
+/* The fake clock is read inside the watch: on its third reading the
+ * "guest" queues a packet and checks, as netfront does, whether to kick. */
+static uint64_t poll_clock(void)
+{
+    if (++poll_clock_calls == 3) {
+        uint8_t pkt[60];
+        make_ipv4(pkt, sizeof(pkt), 17);
+        tx_put_packet(poll_fx, pkt, sizeof(pkt), 4096, 0, 0, 9);
+        RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&poll_fx->tx, poll_guest_notify);
+    }
+    return fake_now += 1000;
+}
+
+static void tx_busy_poll_takes_an_answer_without_a_kick(void **state)
+{
+    struct fx *f = *state;
+    poll_fx = f;
+    poll_clock_calls = 0;
+    poll_guest_notify = -1;
+    /* The ring as it is after a service: kicks asked for. */
+    tx_push(f);
+    assert_int_equal(f->q->tx.sring->req_event, f->q->tx.req_cons + 1);
+    f->q->now_ns = poll_clock;
+    f->q->busy_poll_ns = 50000;
+    assert_true(netback_tx_busy_poll(f->q, NETBK_POLL_AFTER_RX));
+    assert_int_equal(poll_guest_notify, 0);     /* the guest did not kick */
+    netback_tx_service(f->q);
+    assert_int_equal(tx_rsp(f).status, NETIF_RSP_OKAY);
+    assert_int_equal(f->q->st.tx_packets, 1);
+    /* Kicks are asked for again after the service. */
+    assert_int_equal(f->q->tx.sring->req_event, f->q->tx.req_cons + 1);
+    assert_int_equal(f->q->st.tx_poll_hits, 1);
+}
+
+static uint64_t ticking_clock(void) { return fake_now += 1000; }
+
+static void tx_busy_poll_that_finds_nothing_turns_kicks_on_and_backs_off(void **state)
+{
+    struct fx *f = *state;
+    f->q->now_ns = ticking_clock;
+    f->q->busy_poll_ns = 50000;
+    tx_push(f);
+    for (unsigned round = 0; round < 3; round++) {
+        uint64_t polls = f->q->st.tx_polls;
+        assert_false(netback_tx_busy_poll(f->q, NETBK_POLL_AFTER_RX));
+        assert_int_equal(f->q->st.tx_polls, polls + 1);
+        /* A guest that sends now kicks. */
+        assert_int_equal(f->q->tx.sring->req_event, f->q->tx.req_cons + 1);
+        /* The next 1, 2, 4 are skipped without a look. */
+        for (unsigned k = 0; k < (1u << round); k++)
+            assert_false(netback_tx_busy_poll(f->q, NETBK_POLL_AFTER_RX));
+        assert_int_equal(f->q->st.tx_polls, polls + 1);
+    }
+    f->q->busy_poll_ns = 0;
+    assert_false(netback_tx_busy_poll(f->q, NETBK_POLL_AFTER_RX));
+    /* Nor while a packet waits for rate= credit (it stays queued). */
+    f->q->busy_poll_ns = 50000;
+    f->q->poll[NETBK_POLL_AFTER_TX] = (struct netback_poll){ 0 };
+    f->q->rate_timer_pending = true;
+    uint64_t polls = f->q->st.tx_polls;
+    assert_false(netback_tx_busy_poll(f->q, NETBK_POLL_AFTER_TX));
+    assert_int_equal(f->q->st.tx_polls, polls);     /* not even a look */
+    f->q->rate_timer_pending = false;
+    assert_int_equal(f->q->st.tx_poll_hits, 0);
+}
+
 static void rx_post(struct fx *f, grant_ref_t ref, uint16_t id)
 {
     netif_rx_request_t *r = RING_GET_REQUEST(&f->rx, f->rx.req_prod_pvt++);
@@ -926,6 +1107,12 @@ int main(void)
         T(tx_data_validated),
         T(tx_gso_tcpv4_reaches_the_tap_as_gso),
         T(tx_gso_tcpv6_without_csum_blank_gets_the_pseudo_sum),
+        T(tx_mapped_packet_with_a_head_over_three_slots),
+        T(tx_mapped_packet_with_a_revoked_piece_gets_errors),
+        T(tx_headers_past_the_head_are_copied_whole),
+        cmocka_unit_test(offload_head_says_when_the_head_is_too_short),
+        T(tx_busy_poll_takes_an_answer_without_a_kick),
+        T(tx_busy_poll_that_finds_nothing_turns_kicks_on_and_backs_off),
         T(tx_many_packets_one_kick_one_notify),
         T(tx_too_many_slots_is_dropped),
         T(tx_max_slots_pass),

@@ -201,41 +201,76 @@ static void handle_free(struct grant_mapper *m, grant_handle_t h)
     m->free_head = h;
 }
 
+/* grant_map() with d->lock held. */
+static int16_t map_locked(struct grant_mapper *m, domid_t by, grant_ref_t ref,
+                          bool readonly, grant_handle_t *handle, void **page)
+{
+    grant_handle_t h;
+    if (!handle_alloc(m, &h))
+        return GNTST_no_device_space;
+    int16_t st = pin(m, by, ref, readonly, true, page);
+    if (st == GNTST_okay) {
+        m->track[h] = (struct grant_mapping){
+            .ref = ref, .in_use = true, .readonly = readonly };
+        m->nr_mapped++;
+        *handle = h;
+    } else {
+        handle_free(m, h);
+    }
+    return st;
+}
+
+/* grant_unmap() with d->lock held. */
+static int16_t unmap_locked(struct grant_mapper *m, grant_handle_t handle)
+{
+    if (handle >= m->nr_track || !m->track[handle].in_use)
+        return GNTST_bad_handle;
+    unpin(m, m->track[handle].ref, m->track[handle].readonly);
+    handle_free(m, handle);
+    m->nr_mapped--;
+    return GNTST_okay;
+}
+
 int16_t grant_map(struct grant_mapper *m, domid_t by, grant_ref_t ref,
                   bool readonly, grant_handle_t *handle, void **page)
 {
-    struct domain *d = m->d;
-    int16_t st = GNTST_no_device_space;
-    grant_handle_t h;
-    pthread_mutex_lock(&d->lock);
-    if (handle_alloc(m, &h)) {
-        st = pin(m, by, ref, readonly, true, page);
-        if (st == GNTST_okay) {
-            m->track[h] = (struct grant_mapping){
-                .ref = ref, .in_use = true, .readonly = readonly };
-            m->nr_mapped++;
-            *handle = h;
-        } else {
-            handle_free(m, h);
-        }
-    }
-    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_lock(&m->d->lock);
+    int16_t st = map_locked(m, by, ref, readonly, handle, page);
+    pthread_mutex_unlock(&m->d->lock);
     return st;
 }
 
 int16_t grant_unmap(struct grant_mapper *m, grant_handle_t handle)
 {
-    struct domain *d = m->d;
-    int16_t st = GNTST_bad_handle;
-    pthread_mutex_lock(&d->lock);
-    if (handle < m->nr_track && m->track[handle].in_use) {
-        unpin(m, m->track[handle].ref, m->track[handle].readonly);
-        handle_free(m, handle);
-        m->nr_mapped--;
-        st = GNTST_okay;
-    }
-    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_lock(&m->d->lock);
+    int16_t st = unmap_locked(m, handle);
+    pthread_mutex_unlock(&m->d->lock);
     return st;
+}
+
+unsigned grant_map_batch(struct grant_mapper *m, domid_t by,
+                         struct grant_map_op *ops, unsigned n)
+{
+    unsigned failed = 0;
+    pthread_mutex_lock(&m->d->lock);
+    for (unsigned i = 0; i < n; i++) {
+        ops[i].page = NULL;
+        ops[i].status = map_locked(m, by, ops[i].ref, ops[i].readonly,
+                                   &ops[i].handle, &ops[i].page);
+        failed += ops[i].status != GNTST_okay;
+    }
+    pthread_mutex_unlock(&m->d->lock);
+    return failed;
+}
+
+void grant_unmap_batch(struct grant_mapper *m, const struct grant_map_op *ops,
+                       unsigned n)
+{
+    pthread_mutex_lock(&m->d->lock);
+    for (unsigned i = 0; i < n; i++)
+        if (ops[i].status == GNTST_okay)
+            unmap_locked(m, ops[i].handle);
+    pthread_mutex_unlock(&m->d->lock);
 }
 
 unsigned grant_copy(struct grant_mapper *m, domid_t by,

@@ -102,6 +102,22 @@ int16_t grant_map(struct grant_mapper *m, domid_t by, grant_ref_t ref,
 /* Unmap a handle from grant_map(); the page must no longer be touched. */
 int16_t grant_unmap(struct grant_mapper *m, grant_handle_t handle);
 
+/* Many maps under one take of the domain lock (a backend maps a whole
+ * packet's pages at once). Each op is judged as grant_map() alone and gets
+ * its own status; ops that fail hold nothing. Returns how many failed. */
+struct grant_map_op {
+    grant_ref_t ref;
+    bool readonly;
+    int16_t status;             /* out: GNTST_* */
+    grant_handle_t handle;      /* out, when GNTST_okay */
+    void *page;                 /* out, when GNTST_okay */
+};
+unsigned grant_map_batch(struct grant_mapper *m, domid_t by,
+                         struct grant_map_op *ops, unsigned n);
+/* Unmap every op of a grant_map_batch() whose status is GNTST_okay. */
+void grant_unmap_batch(struct grant_mapper *m, const struct grant_map_op *ops,
+                       unsigned n);
+
 /* One copy between a granted page and the backend's own memory. */
 struct grant_copy_op {
     grant_ref_t ref;

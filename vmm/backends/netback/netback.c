@@ -127,6 +127,31 @@ static int pick_by_ctrl(void *opaque, const uint8_t *frame, uint32_t len)
     return netback_hash_queue(&v->ctrl.hash, v->nr_queues, frame, len);
 }
 
+/* Rounds of tx service and watch before the loop gets the thread back. */
+#define TX_POLL_ROUNDS 16
+
+/* A tx service, then short watches of the tx ring for more while the
+ * guest keeps sending (netback_queue.h: no kick, no wake-up). */
+static void tx_then_poll(struct nb_queue *nq)
+{
+    netback_tx_service(nq->q);
+    for (unsigned i = 0; i < TX_POLL_ROUNDS &&
+                         netback_tx_busy_poll(nq->q, NETBK_POLL_AFTER_TX); i++)
+        netback_tx_service(nq->q);
+}
+
+/* An rx service, then (when it delivered) a short watch of the tx ring
+ * for the guest's answer. */
+static void rx_then_poll(struct nb_queue *nq)
+{
+    struct netback_queue *q = nq->q;
+    uint64_t before = q->st.rx_packets;
+    netback_rx_service(q);
+    if (nq->v->plugged && q->st.rx_packets != before &&
+        netback_tx_busy_poll(q, NETBK_POLL_AFTER_RX))
+        tx_then_poll(nq);
+}
+
 static void on_tap(struct io_watch *w, uint32_t events)
 {
     struct netback_vif *v = w->opaque;
@@ -140,7 +165,7 @@ static void on_tap(struct io_watch *w, uint32_t events)
     if (!v->connected)
         return;
     if (v->nr_queues == 1) {
-        netback_rx_service(v->queues[0].q);
+        rx_then_poll(&v->queues[0]);
         return;
     }
     int fds[NETBK_MAX_QUEUES];
@@ -157,7 +182,7 @@ static void on_pair(struct io_watch *w, uint32_t events)
     (void)events;
     struct nb_queue *nq = w->opaque;
     if (nq->v->connected)
-        netback_rx_service(nq->q);
+        rx_then_poll(nq);
 }
 
 static void want_tap(void *opaque, bool want)
@@ -198,7 +223,7 @@ static void on_tx_kick(void *opaque)
     if (!v->connected)
         return;
     if (v->plugged)
-        netback_tx_service(nq->q);
+        tx_then_poll(nq);
     if (!nq->split)
         netback_rx_service(nq->q);
 }
@@ -512,6 +537,7 @@ static int queue_connect(struct netback_vif *v, struct nb_queue *nq, unsigned nr
     nq->q->want_timer = want_timer;
     nq->q->opaque = nq;
     nq->q->filter = v->filter_on ? &v->filter : NULL;
+    nq->q->busy_poll_ns = NETBK_TX_POLL_NS;
     if (v->rate_usec)
         netback_set_rate(nq->q, v->rate_bytes, v->rate_usec);
     if (nr > 1) {

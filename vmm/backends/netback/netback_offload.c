@@ -17,16 +17,25 @@ struct l4 {
     uint32_t l4_len;            /* bytes from the L4 header to the IP end */
 };
 
-static int find_l4(const uint8_t *pkt, size_t len, struct l4 *r)
+/* Whether bytes [0, end) can be read: 0, -1 past the packet, -2 past the
+ * head the caller holds (have <= len) but within the packet. */
+static int reach(size_t end, size_t have, size_t len)
 {
-    if (len < 14)
-        return -1;
+    return end > len ? -1 : end > have ? -2 : 0;
+}
+
+/* Reads only pkt[0, have); len is the packet's whole length. */
+static int find_l4(const uint8_t *pkt, size_t have, size_t len, struct l4 *r)
+{
+    int rc;
+    if ((rc = reach(14, have, len)))
+        return rc;
     uint16_t type = net_be16(pkt + 12);
     size_t off = 14;
     r->l3_off = off;
     if (type == ETHERTYPE_V4) {
-        if (len < off + 20)
-            return -1;
+        if ((rc = reach(off + 20, have, len)))
+            return rc;
         const uint8_t *ip = pkt + off;
         if ((ip[0] >> 4) != 4)
             return -1;
@@ -41,8 +50,8 @@ static int find_l4(const uint8_t *pkt, size_t len, struct l4 *r)
         r->l4_off = off + ihl;
         r->l4_len = tot - ihl;
     } else if (type == ETHERTYPE_V6) {
-        if (len < off + 40)
-            return -1;
+        if ((rc = reach(off + 40, have, len)))
+            return rc;
         const uint8_t *ip = pkt + off;
         if ((ip[0] >> 4) != 6)
             return -1;
@@ -55,12 +64,16 @@ static int find_l4(const uint8_t *pkt, size_t len, struct l4 *r)
             if (next == 0 || next == 43 || next == 60) {     /* HBH, RH, DO */
                 if (p + 8 > end)
                     return -1;
+                if ((rc = reach(p + 8, have, len)))
+                    return rc;
                 size_t l = ((size_t)pkt[p + 1] + 1) * 8;
                 next = pkt[p];
                 p += l;
             } else if (next == 51) {                         /* AH */
                 if (p + 8 > end)
                     return -1;
+                if ((rc = reach(p + 8, have, len)))
+                    return rc;
                 size_t l = ((size_t)pkt[p + 1] + 2) * 4;
                 next = pkt[p];
                 p += l;
@@ -82,7 +95,8 @@ static int find_l4(const uint8_t *pkt, size_t len, struct l4 *r)
     size_t need = r->proto == PROTO_TCP ? 20 : 8;
     if (r->l4_len < need)
         return -1;
-    return 0;
+    /* The L4 header's fixed part (data offset, checksum) is read below. */
+    return reach(r->l4_off + need, have, len);
 }
 
 static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
@@ -111,6 +125,13 @@ int netback_tx_offload(uint8_t *pkt, size_t len, uint16_t nettxf,
                        const struct netif_extra_info *gso,
                        struct virtio_net_hdr *h)
 {
+    return netback_tx_offload_head(pkt, len, len, nettxf, gso, h);
+}
+
+int netback_tx_offload_head(uint8_t *pkt, size_t have, size_t len, uint16_t nettxf,
+                            const struct netif_extra_info *gso,
+                            struct virtio_net_hdr *h)
+{
     memset(h, 0, sizeof(*h));
     if (!(nettxf & NETTXF_csum_blank) && !gso) {
         if (nettxf & NETTXF_data_validated)
@@ -118,8 +139,9 @@ int netback_tx_offload(uint8_t *pkt, size_t len, uint16_t nettxf,
         return 0;
     }
     struct l4 r;
-    if (find_l4(pkt, len, &r) < 0)
-        return -1;
+    int rc = find_l4(pkt, have, len, &r);
+    if (rc < 0)
+        return rc;
     uint16_t csum_off = r.proto == PROTO_TCP ? 16 : 6;
     h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
     h->csum_start = (uint16_t)r.l4_off;

@@ -34,6 +34,15 @@ int netback_tx_offload(uint8_t *pkt, size_t len, uint16_t nettxf,
                        const struct netif_extra_info *gso,
                        struct virtio_net_hdr *h);
 
+/* The same judged from the packet's first `have` bytes alone (a head the
+ * backend copied; the rest stays in the guest's pages): only pkt[0, have)
+ * is read or written, lengths are checked against the whole len. -2 when
+ * the headers reach past the head (the caller copies the packet whole and
+ * asks netback_tx_offload()), -1 as above. */
+int netback_tx_offload_head(uint8_t *pkt, size_t have, size_t len, uint16_t nettxf,
+                            const struct netif_extra_info *gso,
+                            struct virtio_net_hdr *h);
+
 /* Flags for the first rx response, and whether a GSO extra follows. */
 int netback_rx_offload(const struct virtio_net_hdr *h, uint16_t *netrxf,
                        bool *has_gso, struct netif_extra_info *gso);

@@ -6,6 +6,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -28,7 +29,8 @@ int netback_queue_init(struct netback_queue *q, struct domain *d, domid_t by,
     q->rx_chan = rx_chan;
     q->tx_arena = malloc(NETBK_TX_ARENA);
     q->rx_buf = malloc(NETBK_MAX_PACKET + 1);
-    if (!q->tx_arena || !q->rx_buf) {
+    q->tx_whole = malloc(NETBK_MAX_PACKET);
+    if (!q->tx_arena || !q->rx_buf || !q->tx_whole) {
         netback_queue_fini(q);
         return -ENOMEM;
     }
@@ -124,8 +126,10 @@ void netback_queue_fini(struct netback_queue *q)
     q->tx_mapped = q->rx_mapped = false;
     free(q->tx_arena);
     free(q->rx_buf);
+    free(q->tx_whole);
     q->tx_arena = NULL;
     q->rx_buf = NULL;
+    q->tx_whole = NULL;
 }
 
 static void fatal(struct netback_queue *q, const char *why)
@@ -162,6 +166,94 @@ static void tx_respond(struct netback_queue *q, const struct tx_packet *p,
     }
 }
 
+/* Judge, fix up and write one packet: `data` holds its first `have` bytes
+ * (the backend's own copy), iov[2..nr_iov) the rest. -2, with nothing
+ * done, when its headers reach past `have`; else 0 (sent, or dropped and
+ * counted). */
+static int tx_write(struct netback_queue *q, const struct tx_packet *p,
+                    uint8_t *data, uint32_t have, struct iovec *iov, unsigned nr_iov)
+{
+    struct virtio_net_hdr h;
+    int rc = netback_tx_offload_head(data, have, p->len, p->flags,
+                                     p->has_gso ? &p->gso : NULL, &h);
+    if (rc == -2)
+        return -2;
+    if (q->filter) {
+        /* The filter reads the first 96 bytes at most, so a head is
+         * judged as the whole frame would be. */
+        enum netback_filter_verdict fv = netback_filter_judge(q->filter, data, have);
+        if (fv != NETBK_FILTER_PASS) {
+            q->st.tx_filtered++;
+            log_limited(LOG_WARN, "netback: domain %u: tx frame dropped: %s "
+                        "(%llu dropped so far)", q->d->domid, netback_filter_why(fv),
+                        (unsigned long long)q->st.tx_filtered);
+            return 0;
+        }
+    }
+    if (rc < 0) {
+        q->st.tx_dropped++;
+        return 0;
+    }
+    iov[0] = (struct iovec){ .iov_base = &h, .iov_len = VNET_HDR_LEN };
+    iov[1] = (struct iovec){ .iov_base = data, .iov_len = have };
+    ssize_t n = writev(q->tx_fd, iov, (int)nr_iov);
+    if (n != (ssize_t)(VNET_HDR_LEN + p->len)) {
+        q->st.tx_dropped++;     /* a full queue on the host: as a wire would */
+        return 0;
+    }
+    q->st.tx_packets++;
+    q->st.tx_bytes += p->len;
+    return 0;
+}
+
+/* Copy a packet whole into tx_whole: true when every piece copied. */
+static bool tx_copy_whole(struct netback_queue *q, const struct tx_packet *p)
+{
+    struct grant_copy_op ops[NETBK_MAX_SLOTS];
+    uint32_t off = 0;
+    for (unsigned j = 0; j < p->nr_data; j++) {
+        ops[j] = (struct grant_copy_op){
+            .ref = p->data[j].gref, .offset = p->data[j].offset,
+            .len = p->data[j].size, .to_guest = false, .buf = q->tx_whole + off,
+        };
+        off += p->data[j].size;
+    }
+    return grant_copy(&q->d->grants, q->by, ops, p->nr_data) == 0;
+}
+
+/* A packet whose head was copied: map the rest, write it from the guest's
+ * pages, unmap, answer. ERROR when a piece does not map (as for a copy). */
+static void tx_send_mapped(struct netback_queue *q, struct netback_tx_pending *t)
+{
+    struct grant_map_op ops[NETBK_MAX_SLOTS];
+    struct iovec iov[2 + NETBK_MAX_SLOTS];
+    const struct netback_tx_map *m = &q->tx_maps[t->first_map];
+    for (unsigned j = 0; j < t->nr_map; j++)
+        ops[j] = (struct grant_map_op){ .ref = m[j].op.ref, .readonly = true };
+    bool ok = grant_map_batch(&q->d->grants, q->by, ops, t->nr_map) == 0;
+    int rc = 0;
+    if (ok) {
+        /* In bounds: the parser refused any slot that crosses its page. */
+        for (unsigned j = 0; j < t->nr_map; j++)
+            iov[2 + j] = (struct iovec){
+                .iov_base = (uint8_t *)ops[j].page + m[j].offset, .iov_len = m[j].len };
+        rc = tx_write(q, &t->pkt, q->tx_arena + t->arena_off, NETBK_TX_HEAD, iov,
+                      2 + t->nr_map);
+        if (rc == 0)
+            q->st.tx_mapped++;
+    }
+    grant_unmap_batch(&q->d->grants, ops, t->nr_map);
+    if (rc == -2) {
+        /* Headers past the head: a private copy of it all, judged again. */
+        ok = tx_copy_whole(q, &t->pkt);
+        if (ok)
+            tx_write(q, &t->pkt, q->tx_whole, t->pkt.len, iov, 2);
+    }
+    if (!ok)
+        q->st.tx_errors++;
+    tx_respond(q, &t->pkt, ok ? NETIF_RSP_OKAY : NETIF_RSP_ERROR);
+}
+
 static void tx_flush(struct netback_queue *q)
 {
     if (!q->tx_nr)
@@ -177,60 +269,57 @@ static void tx_flush(struct netback_queue *q)
             tx_respond(q, &t->pkt, NETIF_RSP_ERROR);
             continue;
         }
+        if (t->mapped) {
+            tx_send_mapped(q, t);
+            continue;
+        }
         tx_respond(q, &t->pkt, NETIF_RSP_OKAY);
-        uint8_t *data = q->tx_arena + t->arena_off;
-        if (q->filter) {
-            enum netback_filter_verdict fv = netback_filter_judge(q->filter, data, t->pkt.len);
-            if (fv != NETBK_FILTER_PASS) {
-                q->st.tx_filtered++;
-                log_limited(LOG_WARN, "netback: domain %u: tx frame dropped: %s "
-                            "(%llu dropped so far)", q->d->domid, netback_filter_why(fv),
-                            (unsigned long long)q->st.tx_filtered);
-                continue;
-            }
-        }
-        struct virtio_net_hdr h;
-        if (netback_tx_offload(data, t->pkt.len, t->pkt.flags,
-                               t->pkt.has_gso ? &t->pkt.gso : NULL, &h) < 0) {
-            q->st.tx_dropped++;
-            continue;
-        }
-        struct iovec iov[2] = {
-            { .iov_base = &h, .iov_len = VNET_HDR_LEN },
-            { .iov_base = data, .iov_len = t->pkt.len },
-        };
-        ssize_t n = writev(q->tx_fd, iov, 2);
-        if (n != (ssize_t)(VNET_HDR_LEN + t->pkt.len)) {
-            q->st.tx_dropped++;     /* a full queue on the host: as a wire would */
-            continue;
-        }
-        q->st.tx_packets++;
-        q->st.tx_bytes += t->pkt.len;
+        struct iovec iov[2];
+        tx_write(q, &t->pkt, q->tx_arena + t->arena_off, t->pkt.len, iov, 2);
     }
-    q->tx_nr = q->tx_nr_ops = 0;
+    q->tx_nr = q->tx_nr_ops = q->tx_nr_maps = 0;
     q->tx_arena_used = 0;
 }
 
 static void tx_add(struct netback_queue *q, const struct tx_packet *p)
 {
+    bool map = p->len > NETBK_TX_COPY_MAX;
+    uint32_t copy_len = map ? NETBK_TX_HEAD : p->len;
     if (q->tx_nr == NETBK_TX_BATCH ||
-        q->tx_arena_used + p->len > NETBK_TX_ARENA)
+        q->tx_arena_used + copy_len > NETBK_TX_ARENA)
         tx_flush(q);
     struct netback_tx_pending *t = &q->tx_batch[q->tx_nr++];
     t->pkt = *p;
     t->first_op = q->tx_nr_ops;
-    t->nr_ops = p->nr_data;
+    t->nr_ops = 0;
     t->arena_off = q->tx_arena_used;
-    uint32_t off = q->tx_arena_used;
+    t->mapped = map;
+    t->first_map = q->tx_nr_maps;
+    t->nr_map = 0;
+    /* The first copy_len bytes are copied, the rest (if any) mapped; a
+     * slot may be split between the two. */
+    uint32_t pos = 0;
     for (unsigned j = 0; j < p->nr_data; j++) {
-        q->tx_ops[q->tx_nr_ops++] = (struct grant_copy_op){
-            .ref = p->data[j].gref, .offset = p->data[j].offset,
-            .len = p->data[j].size, .to_guest = false,
-            .buf = q->tx_arena + off,
-        };
-        off += p->data[j].size;
+        uint16_t size = p->data[j].size, offset = p->data[j].offset;
+        uint16_t in_head = pos >= copy_len ? 0 :
+            (uint16_t)(copy_len - pos < size ? copy_len - pos : size);
+        if (in_head) {
+            q->tx_ops[q->tx_nr_ops++] = (struct grant_copy_op){
+                .ref = p->data[j].gref, .offset = offset, .len = in_head,
+                .to_guest = false, .buf = q->tx_arena + t->arena_off + pos,
+            };
+            t->nr_ops++;
+        }
+        if (in_head < size) {
+            q->tx_maps[q->tx_nr_maps++] = (struct netback_tx_map){
+                .op = { .ref = p->data[j].gref, .readonly = true },
+                .offset = (uint16_t)(offset + in_head), .len = (uint16_t)(size - in_head),
+            };
+            t->nr_map++;
+        }
+        pos += size;
     }
-    q->tx_arena_used = off;
+    q->tx_arena_used += copy_len;
 }
 
 /* Copy the slots from req_cons on, each read once from the shared ring. */
@@ -302,6 +391,63 @@ void netback_tx_service(struct netback_queue *q)
     RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->tx, notify);
     if (notify && q->tx_chan)
         evtchn_be_notify(q->tx_chan);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ volatile("pause");
+#endif
+}
+
+static bool tx_requests_queued(struct netback_queue *q)
+{
+    RING_IDX prod = __atomic_load_n(&q->tx.sring->req_prod, __ATOMIC_ACQUIRE);
+    return prod != q->tx.req_cons;      /* a lying count is tx_service's to judge */
+}
+
+bool netback_tx_busy_poll(struct netback_queue *q, enum netback_poll_after after)
+{
+    /* A packet waiting for rate= credit stays queued: nothing to watch. */
+    if (!q->busy_poll_ns || q->broken || q->rate_timer_pending ||
+        (unsigned)after >= NETBK_POLL_NR)
+        return false;
+    struct netback_poll *pl = &q->poll[after];
+    if (pl->skip) {
+        pl->skip--;
+        return false;
+    }
+    q->st.tx_polls++;
+    if (tx_requests_queued(q))
+        goto hit;
+    /* Kicks off: the guest's push check ((new - event) < (new - old))
+     * never fires for an event at what we have consumed. */
+    q->tx.sring->req_event = q->tx.req_cons;
+    uint64_t end = (q->now_ns ? q->now_ns() : monotonic_ns()) + q->busy_poll_ns;
+    do {
+        for (unsigned i = 0; i < 64; i++) {
+            if (tx_requests_queued(q))
+                goto hit;
+            cpu_relax();
+        }
+        /* The vCPU we wait for may be waiting for this CPU (one core
+         * left to us, both threads SCHED_FIFO): let it run. */
+        sched_yield();
+    } while ((q->now_ns ? q->now_ns() : monotonic_ns()) < end);
+    /* Kicks on again, then a last look for what came meanwhile. */
+    q->tx.sring->req_event = q->tx.req_cons + 1;
+    xen_mb();
+    if (tx_requests_queued(q))
+        goto hit;
+    pl->backoff = pl->backoff ? pl->backoff * 2 : 1;
+    if (pl->backoff > NETBK_TX_POLL_SKIP_MAX)
+        pl->backoff = NETBK_TX_POLL_SKIP_MAX;
+    pl->skip = pl->backoff;
+    return false;
+hit:
+    pl->backoff = 0;
+    q->st.tx_poll_hits++;
+    return true;
 }
 
 /* ---- rx: tap to guest ---- */
