@@ -91,9 +91,22 @@ void xenon_domain_let_go(const struct xenon_paths *p, unsigned domid);
  * partly written file is removed and the domain runs on). */
 #define XENON_SAVE_CHECKPOINT 1u
 #define XENON_SAVE_LEAVE_PAUSED 2u
+/* Live (xl migrate): the memory is sent in rounds while the domain runs
+ * (contract.h, XENON_SAVE_F_LIVE); it is stopped for the last round and
+ * the vCPUs' state only. */
+#define XENON_SAVE_LIVE 4u
+#define XENON_SAVE_STATS_ROUNDS 16
 struct xenon_save_stats {
     uint64_t bytes, pages_data, pages_zero, stopped_ns;
     bool suspended;                 /* the guest suspended itself */
+    bool live;
+    uint64_t live_bytes;            /* of bytes, sent while it ran */
+    uint64_t stop_mono_ns;          /* CLOCK_MONOTONIC when its vCPUs
+                                       stopped (0: unknown) */
+    unsigned rounds;                /* PAGE_DATA rounds, the last one
+                                       sent with the domain stopped */
+    uint64_t round_pages[XENON_SAVE_STATS_ROUNDS];
+    uint64_t round_us[XENON_SAVE_STATS_ROUNDS];
 };
 int xenon_domain_save(const struct xenon_paths *p, unsigned domid, const char *file,
                       unsigned flags, struct xenon_save_stats *stats, FILE *err);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "savefile.h"
@@ -22,10 +23,10 @@
 
 #define SAVE_TIMEOUT_MS (10u * 60u * 1000u)   /* a part of a large domain */
 
-static int save_part(int ctl, uint16_t type, uint32_t part, uint64_t length, int fd,
-                     struct xenon_ctl_save_result *r)
+static int save_part_flags(int ctl, uint16_t type, uint32_t part, uint32_t flags,
+                           uint64_t length, int fd, struct xenon_ctl_save_result *r)
 {
-    struct xenon_ctl_save req = { .part = part, .length = length };
+    struct xenon_ctl_save req = { .part = part, .flags = flags, .length = length };
     size_t got = 0;
     memset(r, 0, sizeof(*r));
     int rc = vmmctl_call_fd(ctl, type, &req, sizeof(req), fd, r, sizeof(*r), &got,
@@ -33,6 +34,30 @@ static int save_part(int ctl, uint16_t type, uint32_t part, uint64_t length, int
     if (rc == 0 && got != sizeof(*r))
         rc = -EPROTO;
     return rc;
+}
+
+static int save_part(int ctl, uint16_t type, uint32_t part, uint64_t length, int fd,
+                     struct xenon_ctl_save_result *r)
+{
+    return save_part_flags(ctl, type, part, 0, length, fd, r);
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The rounds of r into stats, after those already there. */
+static void add_rounds(struct xenon_save_stats *st, const struct xenon_ctl_save_result *r)
+{
+    for (uint32_t i = 0; i < r->rounds && i < XENON_SAVE_ROUNDS_REPORTED &&
+                         st->rounds < XENON_SAVE_STATS_ROUNDS; i++) {
+        st->round_pages[st->rounds] = r->round_pages[i];
+        st->round_us[st->rounds] = r->round_us[i];
+        st->rounds++;
+    }
 }
 
 #define SUSPEND_TIMEOUT_MS 30000u
@@ -111,25 +136,44 @@ static int save_to_fd(const struct xenon_paths *p, unsigned domid, int fd,
     /* A guest with PV control is asked to suspend itself; one without is
      * saved without its help, as libxl saves an HVM guest without PV
      * drivers: paused, it comes back transparently. */
-    struct xenon_ctl_save_result img = { 0 }, dev = { 0 };
+    /* Live (xl migrate): the header and the pre-copy rounds while the
+     * domain runs, and only then the suspend or pause. */
+    struct xenon_ctl_save_result img = { 0 }, dev = { 0 }, pre = { 0 };
     struct stream_sink out;
     stream_sink_fd(&out, &fd);
-    const char *step = "suspend";
-    int suspended = ask_suspend(p, ctl, domid, err);
-    int rc = suspended < 0 ? -ETIMEDOUT : 0;
-    if (suspended == 0) {
+    bool live = flags & XENON_SAVE_LIVE;
+    const char *step = "write the header";
+    int rc = 0, suspended = 0;
+    if (live) {
+        rc = savefile_write_start(&out, json);
+        if (rc == 0)
+            rc = savefile_write_libxc_context(&out);
+        if (rc == 0) {
+            step = "send the memory live";
+            rc = save_part_flags(ctl, XENON_CTL_SAVE, XENON_SAVE_PART_IMAGE,
+                                 XENON_SAVE_F_LIVE, 0, fd, &pre);
+        }
+    }
+    if (rc == 0) {
+        step = "suspend";
+        suspended = ask_suspend(p, ctl, domid, err);
+        rc = suspended < 0 ? -ETIMEDOUT : 0;
+    }
+    if (rc == 0 && suspended == 0) {
         step = "pause";
         rc = vmmctl_call(ctl, XENON_CTL_PAUSE, NULL, 0, NULL, 0, NULL, 10000);
     }
-    if (rc == 0) {
+    if (rc == 0 && !live) {
         step = "write the header";
         rc = savefile_write_start(&out, json);
+        if (rc == 0)
+            rc = savefile_write_libxc_context(&out);
     }
-    if (rc == 0)
-        rc = savefile_write_libxc_context(&out);
+    uint64_t image_done = 0;
     if (rc == 0) {
         step = "save the image";
         rc = save_part(ctl, XENON_CTL_SAVE, XENON_SAVE_PART_IMAGE, 0, fd, &img);
+        image_done = mono_ns();
     }
     if (rc == 0) {
         step = "save the VMM's state";
@@ -154,9 +198,18 @@ static int save_to_fd(const struct xenon_paths *p, unsigned domid, int fd,
         return -1;
     }
     if (stats) {
-        uint64_t total = out.bytes + img.bytes + dev.bytes;
-        *stats = (struct xenon_save_stats){ total, img.pages_data, img.pages_zero,
-                                            img.stopped_ns, img.suspended != 0 };
+        uint64_t total = out.bytes + pre.bytes + img.bytes + dev.bytes;
+        *stats = (struct xenon_save_stats){ .bytes = total,
+                                            .pages_data = pre.pages_data + img.pages_data,
+                                            .pages_zero = pre.pages_zero + img.pages_zero,
+                                            .stopped_ns = img.stopped_ns,
+                                            .suspended = img.suspended != 0 };
+        stats->live = live;
+        stats->live_bytes = pre.bytes;
+        stats->stop_mono_ns = img.stopped_ns && image_done > img.stopped_ns
+                                  ? image_done - img.stopped_ns : 0;
+        add_rounds(stats, &pre);
+        add_rounds(stats, &img);
     }
     if (flags & XENON_SAVE_CHECKPOINT) {
         /* A suspended guest is resumed in place (its suspend returns 1);
