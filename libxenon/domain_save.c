@@ -353,9 +353,10 @@ static int restore_libxc(void *opaque, struct stream_source *in, char *err, size
                  strerror(-rc));
         return rc;
     }
-    /* Our reader's offset follows the VMM's reads. */
+    /* Our reader's offset follows the VMM's reads (a file's shared
+     * offset; a channel's bytes are gone once read). */
     in->bytes += r.bytes;
-    return lseek(c->fd, 0, SEEK_CUR) < 0 ? -errno : 0;
+    return lseek(c->fd, 0, SEEK_CUR) < 0 && errno != ESPIPE ? -errno : 0;
 }
 
 static int restore_emulator(void *opaque, struct stream_source *in, uint32_t length,
@@ -461,82 +462,28 @@ int xenon_domain_restore(const struct xenon_paths *p, const char *file,
 
 /* --- the receiving end of a migration ----------------------------------- */
 
-/* A source that keeps a copy of what it reads in a spool file: the check
- * pass over the channel leaves the stream there for the real pass. */
-struct tee_src {
-    int in, spool;
-};
-
-static int tee_read(void *ctx, void *buf, size_t len)
-{
-    struct tee_src *t = ctx;
-    size_t got = 0;
-    while (got < len) {
-        ssize_t r = read(t->in, (char *)buf + got, len - got);
-        if (r == 0)
-            return -ENODATA;
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        got += (size_t)r;
-    }
-    return write_full(t->spool, buf, len) < 0 ? -errno : 0;
-}
-
-/* The spool: an unnamed file in RUN_DIR (O_TMPFILE), so that nothing is
- * left by a receiver killed at any point; read again by its /proc path.
- * A file system without O_TMPFILE gets a named file, unlinked at once. */
-static int open_spool(const struct xenon_paths *p, char *path, size_t n, FILE *err)
-{
-    int fd = open(p->run_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
-        snprintf(path, n, "%s/migrate-receive-%d.stream", p->run_dir, (int)getpid());
-        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd >= 0)
-            unlink(path);
-    }
-    if (fd < 0 || fchmod(fd, 0600) < 0) {
-        fprintf(err, "migration: cannot make a spool file in %s: %s\n", p->run_dir,
-                strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    snprintf(path, n, "/proc/self/fd/%d", fd);
-    return fd;
-}
-
 int xenon_domain_receive(const struct xenon_paths *p, int in_fd, const char *suffix, struct domain_config *dc_override,
                          struct xenon_received *r, FILE *err)
 {
-    struct restore_ctx c = { .p = p, .override = dc_override, .check = true,
-                             .suffix = suffix, .go = -1, .fd = -1, .err = err };
-    char msg[512] = "", spool[XENON_PATH_MAX + 64];
+    /* One pass, as the stream comes: the domain is created held when
+     * libxc's image begins and its VMM reads the image from the channel
+     * itself, so that the pages of a live migration's rounds are in place
+     * while the source still runs, and only the last round and the vCPUs'
+     * state are left once it stops. The VMM's reader is the strict one
+     * (a bad record is refused there, the held domain destroyed: no guest
+     * code has run). */
+    struct restore_ctx c = { .p = p, .override = dc_override, .check = false,
+                             .suffix = suffix, .go = -1, .fd = in_fd, .err = err };
+    char msg[512] = "";
     memset(r, 0, sizeof(*r));
     r->go = -1;
-    int sfd = open_spool(p, spool, sizeof(spool), err);
-    if (sfd < 0)
-        return -1;
-    struct tee_src t = { in_fd, sfd };
-    struct stream_source in = { .read = tee_read, .ctx = &t };
+    struct stream_source in;
+    stream_source_fd(&in, &c.fd);
     int rc = restore_source(&c, &in, -1, msg, sizeof(msg));
-    if (rc < 0) {
-        fprintf(err, "migration receiver: the stream: %s\n", msg);
-        if (c.have_dc && !dc_override)
-            domain_config_dispose(&c.dc);
-        close(sfd);
-        return -1;
-    }
-    c.check = false;
-    msg[0] = '\0';
-    rc = restore_pass(&c, spool, msg, sizeof(msg));
-    close(sfd);
-    if (!dc_override)
+    if (c.have_dc && !dc_override)
         domain_config_dispose(&c.dc);
     if (rc < 0 || c.go < 0) {
-        fprintf(err, "migration receiver: %s\n", msg[0] ? msg : "cannot restore");
+        fprintf(err, "migration receiver: the stream: %s\n", msg[0] ? msg : "cannot restore");
         if (c.go >= 0)
             close(c.go);
         if (c.domid)

@@ -175,6 +175,7 @@ int main_migrate(int argc, char **argv)
         goto resume;
     }
     renamed = true;
+    double t_go = now_s();
     if (migrate_send_go(&out) < 0) {
         fprintf(stderr, "migration sender: cannot send the permission to go\n"
                         "Migration failed, resuming at sender.\n");
@@ -220,6 +221,9 @@ int main_migrate(int argc, char **argv)
                 (unsigned long long)st.pages_data, (unsigned long long)st.pages_zero,
                 t_sent - t0, (t_report - stop) * 1e3,
                 st.suspended ? "suspended by the guest" : "paused");
+        fprintf(stderr, "migration sender: after the stop: stream sent +%.3f ms, target "
+                "ready and renamed +%.3f ms, target's report +%.3f ms\n",
+                (t_sent - stop) * 1e3, (t_go - stop) * 1e3, (t_report - stop) * 1e3);
     }
     /* On one host both copies have the uuid (unless -C gave another): the
      * source's destroy must leave /vm/UUID to the new one. The config
