@@ -13,10 +13,12 @@
 #include "stream.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -176,13 +178,54 @@ static int image_tail(struct domain *d, struct stream_sink *out, uint32_t leaf1,
     return rc;
 }
 
+/* Into a regular file, writeback is started for every few MiB written
+ * (sync_file_range, not waiting): the toolstack's fsync at the end then
+ * waits for the last of it only, not for the whole image. */
+#define WRITEBACK_CHUNK (8u << 20)
+
+struct file_sink {
+    struct stream_sink fd_sink;
+    int fd;
+    bool regular;
+    uint64_t unsynced;
+};
+
+static int file_writev(void *ctx, const struct iovec *iov, int iovcnt)
+{
+    struct file_sink *f = ctx;
+    int rc = f->fd_sink.writev(f->fd_sink.ctx, iov, iovcnt);
+    if (rc < 0 || !f->regular)
+        return rc;
+    for (int i = 0; i < iovcnt; i++)
+        f->unsynced += iov[i].iov_len;
+    if (f->unsynced >= WRITEBACK_CHUNK) {
+        off_t end = lseek(f->fd, 0, SEEK_CUR);
+        if (end >= (off_t)f->unsynced)
+            (void)sync_file_range(f->fd, end - (off_t)f->unsynced, (off_t)f->unsynced,
+                                  SYNC_FILE_RANGE_WRITE);
+        f->unsynced = 0;
+    }
+    return 0;
+}
+
+static void file_sink_init(struct file_sink *f, struct stream_sink *out, int *fd)
+{
+    struct stat st;
+    stream_sink_fd(&f->fd_sink, fd);
+    f->fd = *fd;
+    f->regular = fstat(*fd, &st) == 0 && S_ISREG(st.st_mode);
+    f->unsynced = 0;
+    *out = (struct stream_sink){ file_writev, f, 0 };
+}
+
 int domain_save_image(struct domain *d, int fd, struct xenon_ctl_save_result *r)
 {
     r->suspended = d->suspended;
     /* The console's consumer index, final before memory is read. */
     console_drain(d);
     struct stream_sink out;
-    stream_sink_fd(&out, &fd);
+    struct file_sink fs;
+    file_sink_init(&fs, &out, &fd);
     uint64_t xfeatures = 0;
     uint32_t leaf1 = 0;
     struct page_walk walk = { .d = d };
