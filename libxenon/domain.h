@@ -135,11 +135,12 @@ int xenon_domain_save_fd(const struct xenon_paths *p, unsigned domid, int fd,
 int xenon_domain_save_resume(const struct xenon_paths *p, unsigned domid, bool suspended,
                              FILE *err);
 
-/* xl migrate-receive: read the stream xl save writes from in_fd, checked
- * as it comes and kept in an unnamed file in RUN_DIR, up to libxl's END
- * and not a byte beyond (the handshake goes on there);
- * then create the domain held, its name with `suffix` appended
- * (NAME--incoming; not with dc_override), and restore it. 0 with r filled (the domain exists, not
+/* xl migrate-receive: read the stream xl save writes from in_fd, in one
+ * pass up to libxl's END and not a byte beyond (the handshake goes on
+ * there): the domain is created held, its name with `suffix` appended
+ * (NAME--incoming; not with dc_override), when libxc's image begins, and
+ * its VMM reads and checks the image from in_fd as it comes (a live
+ * migration's rounds land while the source runs). 0 with r filled (the domain exists, not
  * yet running), or -1 (err printed, nothing left). Then exactly one of
  * _go (run it) or _abort (destroy it). */
 struct xenon_received {

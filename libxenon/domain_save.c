@@ -97,12 +97,16 @@ static int ask_suspend(const struct xenon_paths *p, int ctl, unsigned domid, FIL
         return 0;
     }
     rc = xs_printf(xs, "suspend", "/local/domain/%u/control/shutdown", domid);
-    for (unsigned waited = 0; rc == 0 && waited < SUSPEND_TIMEOUT_MS; waited += 10) {
+    /* Asked every millisecond: in a live migration the domain is down
+     * from its suspend on, and a coarser poll would add to that. */
+    for (unsigned waited = 0; rc == 0 && waited < SUSPEND_TIMEOUT_MS;) {
         if (vmmctl_info(ctl, &info, 5000) == 0 && (info.flags & XENON_CTL_INFO_SUSPENDED)) {
             xs_close(xs);
             return 1;
         }
-        usleep(10000);
+        unsigned step = waited < 1000 ? 1 : 10;     /* ms; coarser after 1 s */
+        usleep(step * 1000);
+        waited += step;
     }
     xs_printf(xs, "", "/local/domain/%u/control/shutdown", domid);
     xs_close(xs);
