@@ -75,6 +75,27 @@ static bool has_pv_suspend(struct xs_client *xs, unsigned domid)
     return yes;
 }
 
+/* Whether the guest has PV control (and is not suspended already): 1 yes,
+ * 0 no, -1 cannot tell (err printed). A live save asks before its rounds,
+ * so that a guest without it is paused the moment they end. */
+static int probe_pv_suspend(const struct xenon_paths *p, int ctl, unsigned domid, FILE *err)
+{
+    struct vmmctl_info info;
+    int rc = vmmctl_info(ctl, &info, 5000);
+    if (rc < 0) {
+        fprintf(err, "domain %u: cannot ask its VMM: %s\n", domid, strerror(-rc));
+        return -1;
+    }
+    if (info.flags & XENON_CTL_INFO_SUSPENDED)
+        return 1;
+    struct xs_client *xs = xs_connect(p, err);
+    if (!xs)
+        return -1;
+    bool yes = has_pv_suspend(xs, domid);
+    xs_close(xs);
+    return yes;
+}
+
 /* As libxl_dom_suspend.c asks a guest with PV control: control/shutdown
  * = "suspend", then wait until it has called SCHEDOP_shutdown(suspend).
  * 1 suspended, 0 the guest has no PV control (pause it instead), -1 it
@@ -147,9 +168,12 @@ static int save_to_fd(const struct xenon_paths *p, unsigned domid, int fd,
     stream_sink_fd(&out, &fd);
     bool live = flags & XENON_SAVE_LIVE;
     const char *step = "write the header";
-    int rc = 0, suspended = 0;
+    int rc = 0, suspended = 0, pv = 1;
     if (live) {
-        rc = savefile_write_start(&out, json);
+        pv = probe_pv_suspend(p, ctl, domid, err);
+        rc = pv < 0 ? -EIO : 0;
+        if (rc == 0)
+            rc = savefile_write_start(&out, json);
         if (rc == 0)
             rc = savefile_write_libxc_context(&out);
         if (rc == 0) {
@@ -158,7 +182,7 @@ static int save_to_fd(const struct xenon_paths *p, unsigned domid, int fd,
                                  XENON_SAVE_F_LIVE, 0, fd, &pre);
         }
     }
-    if (rc == 0) {
+    if (rc == 0 && pv) {
         step = "suspend";
         suspended = ask_suspend(p, ctl, domid, err);
         rc = suspended < 0 ? -ETIMEDOUT : 0;
