@@ -32,11 +32,12 @@ int stream_get(struct stream_source *s, void *buf, size_t len)
     return rc;
 }
 
-/* writev until all of iov is out, IOV_MAX entries at a time. */
+/* writev until all of iov is out, IOV_MAX entries at a time: a batch of
+ * libxc's 1024 pages is one or two system calls, not sixteen. */
 static int fd_writev(void *ctx, const struct iovec *iov, int iovcnt)
 {
     int fd = *(int *)ctx;
-    struct iovec local[64];
+    struct iovec local[IOV_MAX];
     while (iovcnt > 0) {
         int n = MIN(iovcnt, (int)ARRAY_SIZE(local));
         memcpy(local, iov, n * sizeof(*iov));

@@ -91,9 +91,22 @@ void xenon_domain_let_go(const struct xenon_paths *p, unsigned domid);
  * partly written file is removed and the domain runs on). */
 #define XENON_SAVE_CHECKPOINT 1u
 #define XENON_SAVE_LEAVE_PAUSED 2u
+/* Live (xl migrate): the memory is sent in rounds while the domain runs
+ * (contract.h, XENON_SAVE_F_LIVE); it is stopped for the last round and
+ * the vCPUs' state only. */
+#define XENON_SAVE_LIVE 4u
+#define XENON_SAVE_STATS_ROUNDS 16
 struct xenon_save_stats {
     uint64_t bytes, pages_data, pages_zero, stopped_ns;
     bool suspended;                 /* the guest suspended itself */
+    bool live;
+    uint64_t live_bytes;            /* of bytes, sent while it ran */
+    uint64_t stop_mono_ns;          /* CLOCK_MONOTONIC when its vCPUs
+                                       stopped (0: unknown) */
+    unsigned rounds;                /* PAGE_DATA rounds, the last one
+                                       sent with the domain stopped */
+    uint64_t round_pages[XENON_SAVE_STATS_ROUNDS];
+    uint64_t round_us[XENON_SAVE_STATS_ROUNDS];
 };
 int xenon_domain_save(const struct xenon_paths *p, unsigned domid, const char *file,
                       unsigned flags, struct xenon_save_stats *stats, FILE *err);
@@ -122,11 +135,12 @@ int xenon_domain_save_fd(const struct xenon_paths *p, unsigned domid, int fd,
 int xenon_domain_save_resume(const struct xenon_paths *p, unsigned domid, bool suspended,
                              FILE *err);
 
-/* xl migrate-receive: read the stream xl save writes from in_fd, checked
- * as it comes and kept in an unnamed file in RUN_DIR, up to libxl's END
- * and not a byte beyond (the handshake goes on there);
- * then create the domain held, its name with `suffix` appended
- * (NAME--incoming; not with dc_override), and restore it. 0 with r filled (the domain exists, not
+/* xl migrate-receive: read the stream xl save writes from in_fd, in one
+ * pass up to libxl's END and not a byte beyond (the handshake goes on
+ * there): the domain is created held, its name with `suffix` appended
+ * (NAME--incoming; not with dc_override), when libxc's image begins, and
+ * its VMM reads and checks the image from in_fd as it comes (a live
+ * migration's rounds land while the source runs). 0 with r filled (the domain exists, not
  * yet running), or -1 (err printed, nothing left). Then exactly one of
  * _go (run it) or _abort (destroy it). */
 struct xenon_received {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "savefile.h"
@@ -22,10 +23,10 @@
 
 #define SAVE_TIMEOUT_MS (10u * 60u * 1000u)   /* a part of a large domain */
 
-static int save_part(int ctl, uint16_t type, uint32_t part, uint64_t length, int fd,
-                     struct xenon_ctl_save_result *r)
+static int save_part_flags(int ctl, uint16_t type, uint32_t part, uint32_t flags,
+                           uint64_t length, int fd, struct xenon_ctl_save_result *r)
 {
-    struct xenon_ctl_save req = { .part = part, .length = length };
+    struct xenon_ctl_save req = { .part = part, .flags = flags, .length = length };
     size_t got = 0;
     memset(r, 0, sizeof(*r));
     int rc = vmmctl_call_fd(ctl, type, &req, sizeof(req), fd, r, sizeof(*r), &got,
@@ -33,6 +34,30 @@ static int save_part(int ctl, uint16_t type, uint32_t part, uint64_t length, int
     if (rc == 0 && got != sizeof(*r))
         rc = -EPROTO;
     return rc;
+}
+
+static int save_part(int ctl, uint16_t type, uint32_t part, uint64_t length, int fd,
+                     struct xenon_ctl_save_result *r)
+{
+    return save_part_flags(ctl, type, part, 0, length, fd, r);
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The rounds of r into stats, after those already there. */
+static void add_rounds(struct xenon_save_stats *st, const struct xenon_ctl_save_result *r)
+{
+    for (uint32_t i = 0; i < r->rounds && i < XENON_SAVE_ROUNDS_REPORTED &&
+                         st->rounds < XENON_SAVE_STATS_ROUNDS; i++) {
+        st->round_pages[st->rounds] = r->round_pages[i];
+        st->round_us[st->rounds] = r->round_us[i];
+        st->rounds++;
+    }
 }
 
 #define SUSPEND_TIMEOUT_MS 30000u
@@ -47,6 +72,27 @@ static bool has_pv_suspend(struct xs_client *xs, unsigned domid)
     char *f = xs_readf(xs, "/local/domain/%u/control/feature-suspend", domid);
     bool yes = f && strcmp(f, "1") == 0;
     free(f);
+    return yes;
+}
+
+/* Whether the guest has PV control (and is not suspended already): 1 yes,
+ * 0 no, -1 cannot tell (err printed). A live save asks before its rounds,
+ * so that a guest without it is paused the moment they end. */
+static int probe_pv_suspend(const struct xenon_paths *p, int ctl, unsigned domid, FILE *err)
+{
+    struct vmmctl_info info;
+    int rc = vmmctl_info(ctl, &info, 5000);
+    if (rc < 0) {
+        fprintf(err, "domain %u: cannot ask its VMM: %s\n", domid, strerror(-rc));
+        return -1;
+    }
+    if (info.flags & XENON_CTL_INFO_SUSPENDED)
+        return 1;
+    struct xs_client *xs = xs_connect(p, err);
+    if (!xs)
+        return -1;
+    bool yes = has_pv_suspend(xs, domid);
+    xs_close(xs);
     return yes;
 }
 
@@ -72,12 +118,16 @@ static int ask_suspend(const struct xenon_paths *p, int ctl, unsigned domid, FIL
         return 0;
     }
     rc = xs_printf(xs, "suspend", "/local/domain/%u/control/shutdown", domid);
-    for (unsigned waited = 0; rc == 0 && waited < SUSPEND_TIMEOUT_MS; waited += 10) {
+    /* Asked every millisecond: in a live migration the domain is down
+     * from its suspend on, and a coarser poll would add to that. */
+    for (unsigned waited = 0; rc == 0 && waited < SUSPEND_TIMEOUT_MS;) {
         if (vmmctl_info(ctl, &info, 5000) == 0 && (info.flags & XENON_CTL_INFO_SUSPENDED)) {
             xs_close(xs);
             return 1;
         }
-        usleep(10000);
+        unsigned step = waited < 1000 ? 1 : 10;     /* ms; coarser after 1 s */
+        usleep(step * 1000);
+        waited += step;
     }
     xs_printf(xs, "", "/local/domain/%u/control/shutdown", domid);
     xs_close(xs);
@@ -111,25 +161,47 @@ static int save_to_fd(const struct xenon_paths *p, unsigned domid, int fd,
     /* A guest with PV control is asked to suspend itself; one without is
      * saved without its help, as libxl saves an HVM guest without PV
      * drivers: paused, it comes back transparently. */
-    struct xenon_ctl_save_result img = { 0 }, dev = { 0 };
+    /* Live (xl migrate): the header and the pre-copy rounds while the
+     * domain runs, and only then the suspend or pause. */
+    struct xenon_ctl_save_result img = { 0 }, dev = { 0 }, pre = { 0 };
     struct stream_sink out;
     stream_sink_fd(&out, &fd);
-    const char *step = "suspend";
-    int suspended = ask_suspend(p, ctl, domid, err);
-    int rc = suspended < 0 ? -ETIMEDOUT : 0;
-    if (suspended == 0) {
+    bool live = flags & XENON_SAVE_LIVE;
+    const char *step = "write the header";
+    int rc = 0, suspended = 0, pv = 1;
+    if (live) {
+        pv = probe_pv_suspend(p, ctl, domid, err);
+        rc = pv < 0 ? -EIO : 0;
+        if (rc == 0)
+            rc = savefile_write_start(&out, json);
+        if (rc == 0)
+            rc = savefile_write_libxc_context(&out);
+        if (rc == 0) {
+            step = "send the memory live";
+            rc = save_part_flags(ctl, XENON_CTL_SAVE, XENON_SAVE_PART_IMAGE,
+                                 XENON_SAVE_F_LIVE, 0, fd, &pre);
+        }
+    }
+    if (rc == 0 && pv) {
+        step = "suspend";
+        suspended = ask_suspend(p, ctl, domid, err);
+        rc = suspended < 0 ? -ETIMEDOUT : 0;
+    }
+    if (rc == 0 && suspended == 0) {
         step = "pause";
         rc = vmmctl_call(ctl, XENON_CTL_PAUSE, NULL, 0, NULL, 0, NULL, 10000);
     }
-    if (rc == 0) {
+    if (rc == 0 && !live) {
         step = "write the header";
         rc = savefile_write_start(&out, json);
+        if (rc == 0)
+            rc = savefile_write_libxc_context(&out);
     }
-    if (rc == 0)
-        rc = savefile_write_libxc_context(&out);
+    uint64_t image_done = 0;
     if (rc == 0) {
         step = "save the image";
         rc = save_part(ctl, XENON_CTL_SAVE, XENON_SAVE_PART_IMAGE, 0, fd, &img);
+        image_done = mono_ns();
     }
     if (rc == 0) {
         step = "save the VMM's state";
@@ -154,9 +226,18 @@ static int save_to_fd(const struct xenon_paths *p, unsigned domid, int fd,
         return -1;
     }
     if (stats) {
-        uint64_t total = out.bytes + img.bytes + dev.bytes;
-        *stats = (struct xenon_save_stats){ total, img.pages_data, img.pages_zero,
-                                            img.stopped_ns, img.suspended != 0 };
+        uint64_t total = out.bytes + pre.bytes + img.bytes + dev.bytes;
+        *stats = (struct xenon_save_stats){ .bytes = total,
+                                            .pages_data = pre.pages_data + img.pages_data,
+                                            .pages_zero = pre.pages_zero + img.pages_zero,
+                                            .stopped_ns = img.stopped_ns,
+                                            .suspended = img.suspended != 0 };
+        stats->live = live;
+        stats->live_bytes = pre.bytes;
+        stats->stop_mono_ns = img.stopped_ns && image_done > img.stopped_ns
+                                  ? image_done - img.stopped_ns : 0;
+        add_rounds(stats, &pre);
+        add_rounds(stats, &img);
     }
     if (flags & XENON_SAVE_CHECKPOINT) {
         /* A suspended guest is resumed in place (its suspend returns 1);
@@ -300,9 +381,10 @@ static int restore_libxc(void *opaque, struct stream_source *in, char *err, size
                  strerror(-rc));
         return rc;
     }
-    /* Our reader's offset follows the VMM's reads. */
+    /* Our reader's offset follows the VMM's reads (a file's shared
+     * offset; a channel's bytes are gone once read). */
     in->bytes += r.bytes;
-    return lseek(c->fd, 0, SEEK_CUR) < 0 ? -errno : 0;
+    return lseek(c->fd, 0, SEEK_CUR) < 0 && errno != ESPIPE ? -errno : 0;
 }
 
 static int restore_emulator(void *opaque, struct stream_source *in, uint32_t length,
@@ -408,82 +490,28 @@ int xenon_domain_restore(const struct xenon_paths *p, const char *file,
 
 /* --- the receiving end of a migration ----------------------------------- */
 
-/* A source that keeps a copy of what it reads in a spool file: the check
- * pass over the channel leaves the stream there for the real pass. */
-struct tee_src {
-    int in, spool;
-};
-
-static int tee_read(void *ctx, void *buf, size_t len)
-{
-    struct tee_src *t = ctx;
-    size_t got = 0;
-    while (got < len) {
-        ssize_t r = read(t->in, (char *)buf + got, len - got);
-        if (r == 0)
-            return -ENODATA;
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        got += (size_t)r;
-    }
-    return write_full(t->spool, buf, len) < 0 ? -errno : 0;
-}
-
-/* The spool: an unnamed file in RUN_DIR (O_TMPFILE), so that nothing is
- * left by a receiver killed at any point; read again by its /proc path.
- * A file system without O_TMPFILE gets a named file, unlinked at once. */
-static int open_spool(const struct xenon_paths *p, char *path, size_t n, FILE *err)
-{
-    int fd = open(p->run_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
-        snprintf(path, n, "%s/migrate-receive-%d.stream", p->run_dir, (int)getpid());
-        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd >= 0)
-            unlink(path);
-    }
-    if (fd < 0 || fchmod(fd, 0600) < 0) {
-        fprintf(err, "migration: cannot make a spool file in %s: %s\n", p->run_dir,
-                strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    snprintf(path, n, "/proc/self/fd/%d", fd);
-    return fd;
-}
-
 int xenon_domain_receive(const struct xenon_paths *p, int in_fd, const char *suffix, struct domain_config *dc_override,
                          struct xenon_received *r, FILE *err)
 {
-    struct restore_ctx c = { .p = p, .override = dc_override, .check = true,
-                             .suffix = suffix, .go = -1, .fd = -1, .err = err };
-    char msg[512] = "", spool[XENON_PATH_MAX + 64];
+    /* One pass, as the stream comes: the domain is created held when
+     * libxc's image begins and its VMM reads the image from the channel
+     * itself, so that the pages of a live migration's rounds are in place
+     * while the source still runs, and only the last round and the vCPUs'
+     * state are left once it stops. The VMM's reader is the strict one
+     * (a bad record is refused there, the held domain destroyed: no guest
+     * code has run). */
+    struct restore_ctx c = { .p = p, .override = dc_override, .check = false,
+                             .suffix = suffix, .go = -1, .fd = in_fd, .err = err };
+    char msg[512] = "";
     memset(r, 0, sizeof(*r));
     r->go = -1;
-    int sfd = open_spool(p, spool, sizeof(spool), err);
-    if (sfd < 0)
-        return -1;
-    struct tee_src t = { in_fd, sfd };
-    struct stream_source in = { .read = tee_read, .ctx = &t };
+    struct stream_source in;
+    stream_source_fd(&in, &c.fd);
     int rc = restore_source(&c, &in, -1, msg, sizeof(msg));
-    if (rc < 0) {
-        fprintf(err, "migration receiver: the stream: %s\n", msg);
-        if (c.have_dc && !dc_override)
-            domain_config_dispose(&c.dc);
-        close(sfd);
-        return -1;
-    }
-    c.check = false;
-    msg[0] = '\0';
-    rc = restore_pass(&c, spool, msg, sizeof(msg));
-    close(sfd);
-    if (!dc_override)
+    if (c.have_dc && !dc_override)
         domain_config_dispose(&c.dc);
     if (rc < 0 || c.go < 0) {
-        fprintf(err, "migration receiver: %s\n", msg[0] ? msg : "cannot restore");
+        fprintf(err, "migration receiver: the stream: %s\n", msg[0] ? msg : "cannot restore");
         if (c.go >= 0)
             close(c.go);
         if (c.domid)

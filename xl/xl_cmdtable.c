@@ -111,7 +111,8 @@ const struct cmd cmds[] = {
       "-C <config>     Send <config> instead of the domain's own config.\n"
       "-s <sshcommand> Use <sshcommand> instead of ssh. The receiver is run\n"
       "                as <sshcommand> <host> xl migrate-receive.\n"
-      "--debug         Print the stream's figures and the downtime." },
+      "--debug         Print each pre-copy round, the stream's figures and the\n"
+      "                downtime (the migration is live, as Xen's xl's)." },
     { "migrate-receive", main_migrate_receive, 0, "Restore a domain from a migration stream",
       "[options]", "-h  Print this help.\n-d  Enable debug messages." },
     MISSING("dump-core", "Write a domain's memory to a core file"),

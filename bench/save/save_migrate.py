@@ -13,19 +13,21 @@ QEMU microvm doing the same with its own migration, in the same run:
   (QEMU: `migrate tcp:127.0.0.1:PORT` to a QEMU started with -incoming,
   as it comes, with the bandwidth cap lifted): total time and downtime as
   query-migrate reports them.
+  Xenon: `xl migrate --debug` to localhost (an "ssh" that runs `xl
+  migrate-receive` here), live: total time of the command and the
+  downtime xl reports (the source's vCPUs stopped to the target's report
+  of its copy running: the handshake's renames and GO included).
 Xenon's rows need `xl save`/`xl restore`/`xl migrate` in this tree's xl;
 where xl has none it says "skipped: xl save not available" (or migrate)
 and only QEMU's figures are printed (as records whose Xenon value says
-so). Until `xl migrate` exists, the VMM's own pre-copy of the running
-guest into a file (xenon-vmm --test-precopy: the memory part of a live
-migration, no destination) is given at each rate: its final round, from
-the pause to the last byte, and its total.
+so).
 About two minutes.
     python3 bench/save/save_migrate.py [--json]
 """
 import argparse
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -226,71 +228,120 @@ def find_text(root, text):
     return False
 
 
-def xenon_save_restore(tmp):
-    """xl save and xl restore of the dirtier guest under a private
-    xenstored and state dirs: (save ms, bytes, restore ms)."""
-    xl = os.path.join(benchlib.BUILD, "xl", "xl")
-    xsd = os.path.join(benchlib.BUILD, "xenstored", "xenon-xenstored")
-    sock = os.path.join(tmp, "xs.sock")
-    logs = os.path.join(tmp, "log")
-    env = dict(os.environ, XENSTORED_PATH=sock, XENON_STATE_DIR=os.path.join(tmp, "state"),
-               XENON_RUN_DIR=os.path.join(tmp, "run"), XENON_LOG_DIR=logs,
-               XENON_VMM=benchlib.vmm())
-    xs = subprocess.Popen([xsd, "-N", "--socket", sock, "--data-dir", os.path.join(tmp, "xsd"),
-                           "--pid-file", "", "--log-file", "/dev/null"])
-    cfg = os.path.join(tmp, "dirtier.cfg")
-    with open(cfg, "w") as f:
-        f.write(f'name = "dirtier"\ntype = "pvh"\nmemory = {MEM_MIB}\n'
-                f'kernel = "{benchlib.guest("dirtier-64")}"\n'
-                f'cmdline = "touch={TOUCH_MIB} rate=0"\n')
-    image = os.path.join(tmp, "xenon.sav")
-    try:
+class Xenon:
+    """A private xenstored and state dirs for xl."""
+
+    def __init__(self, tmp, tag):
+        self.tmp = tmp
+        self.xl = os.path.join(benchlib.BUILD, "xl", "xl")
+        xsd = os.path.join(benchlib.BUILD, "xenstored", "xenon-xenstored")
+        base = os.path.join(tmp, tag)
+        os.mkdir(base)
+        sock = os.path.join(base, "xs.sock")
+        self.logs = os.path.join(base, "log")
+        self.env = dict(os.environ, XENSTORED_PATH=sock,
+                        XENON_STATE_DIR=os.path.join(base, "state"),
+                        XENON_RUN_DIR=os.path.join(base, "run"), XENON_LOG_DIR=self.logs,
+                        XENON_VMM=benchlib.vmm(), XL_BIN=self.xl)
+        self.xs = subprocess.Popen([xsd, "-N", "--socket", sock, "--data-dir",
+                                    os.path.join(base, "xsd"), "--pid-file", "",
+                                    "--log-file", "/dev/null"])
         deadline = time.monotonic() + 30
         while not os.path.exists(sock) and time.monotonic() < deadline:
             time.sleep(0.01)
-        subprocess.run([xl, "create", "-q", cfg], env=env, check=True)
+        self.base = base
+
+    def create_dirtier(self, rate):
+        cfg = os.path.join(self.base, "dirtier.cfg")
+        with open(cfg, "w") as f:
+            f.write(f'name = "dirtier"\ntype = "pvh"\nmemory = {MEM_MIB}\n'
+                    f'kernel = "{benchlib.guest("dirtier-64")}"\n'
+                    f'cmdline = "touch={TOUCH_MIB} rate={rate}"\n')
+        subprocess.run([self.xl, "create", "-q", cfg], env=self.env, check=True)
         deadline = time.monotonic() + 120
-        while not find_text(logs, "DIRTIER ready"):
+        while not find_text(self.logs, "DIRTIER ready"):
             if time.monotonic() > deadline:
                 sys.exit("the dirtier guest did not come up under xl")
             time.sleep(0.05)
+
+    def run(self, *args, **kw):
+        return subprocess.run([self.xl, *args], env=self.env, **kw)
+
+    def close(self):
+        self.run("destroy", "dirtier", capture_output=True)
+        self.xs.terminate()
+        self.xs.wait()
+
+
+def xenon_save_restore(tmp):
+    """xl save and xl restore of the dirtier guest: (save ms, bytes,
+    restore ms)."""
+    x = Xenon(tmp, "xsave")
+    image = os.path.join(tmp, "xenon.sav")
+    try:
+        x.create_dirtier(0)
         t0 = time.monotonic_ns()
-        subprocess.run([xl, "save", "dirtier", image], env=env, check=True)
+        x.run("save", "dirtier", image, check=True)
         save_ms = (time.monotonic_ns() - t0) / 1e6
         size = os.path.getsize(image)
         t0 = time.monotonic_ns()
-        subprocess.run([xl, "restore", image], env=env, check=True)
+        x.run("restore", image, check=True)
         restore_ms = (time.monotonic_ns() - t0) / 1e6
-        subprocess.run([xl, "destroy", "dirtier"], env=env)
         return save_ms, size, restore_ms
     finally:
-        xs.terminate()
-        xs.wait()
+        x.close()
 
 
-def xenon_precopy(tmp, rate):
-    """The VMM's pre-copy of the running dirtier guest into a file
-    (xenon-vmm --test-precopy): its result line's fields."""
-    log = os.path.join(tmp, f"precopy{rate}.log")
-    p = subprocess.Popen([benchlib.vmm(), "--kernel", benchlib.guest("dirtier-64"),
-                          "--memory", str(MEM_MIB), "--cmdline",
-                          f"touch={TOUCH_MIB} rate={rate}", "--serial-log", "/dev/null",
-                          "--log-file", log, "--test-precopy",
-                          f"4000:{os.path.join(tmp, f'precopy{rate}.img')}"],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    fields = None
-    while time.monotonic() < deadline and p.poll() is None and fields is None:
-        time.sleep(0.1)
-        for line in open(log).read().splitlines() if os.path.exists(log) else ():
-            if "precopy-check: PASS" in line or "precopy-check: FAIL" in line:
-                fields = dict(kv.split("=", 1) for kv in line.split("precopy-check: ")[1].split()[1:])
-                fields["verdict"] = line.split("precopy-check: ")[1].split()[0]
-    p.kill()
-    p.wait()
-    if not fields:
-        sys.exit(f"xenon-vmm --test-precopy at {rate} pages/ms gave no result")
-    return fields
+SSH = """#!/bin/sh
+# As `ssh HOST xl migrate-receive ...`, on this machine.
+shift 3
+exec "$XL_BIN" migrate-receive "$@"
+"""
+
+
+def xenon_live(tmp, rate):
+    """xl migrate (live) of the dirtier guest dirtying `rate` pages/ms to
+    localhost: (total ms, downtime ms, rounds), or None if it failed."""
+    x = Xenon(tmp, f"xlive{rate}")
+    ssh = os.path.join(x.base, "fake-ssh")
+    with open(ssh, "w") as f:
+        f.write(SSH)
+    os.chmod(ssh, 0o700)
+    try:
+        x.create_dirtier(rate)
+        time.sleep(1)                   # the dirtying loop under way, as for QEMU
+        t0 = time.monotonic_ns()
+        r = x.run("migrate", "-s", ssh, "--debug", "dirtier", "localhost",
+                  capture_output=True, text=True, timeout=MIGRATE_LIMIT_S * 3)
+        total = (time.monotonic_ns() - t0) / 1e6
+        down = re.search(r"downtime \(.*?\): ([0-9.]+) ms", r.stderr)
+        rounds = len(re.findall(r"migration sender: round \d+", r.stderr))
+        if r.returncode != 0 or not down:
+            print(r.stderr[-2000:], file=sys.stderr)
+            return None
+        # The guest runs on at the target (the source is gone): new
+        # heartbeats in its serial log.
+        n = beats(x.logs)
+        deadline = time.monotonic() + 10
+        while beats(x.logs) < n + 2:
+            if time.monotonic() > deadline:
+                sys.exit(f"Xenon live migration at {rate} pages/ms: the guest did not run on")
+            time.sleep(0.05)
+        return total, float(down.group(1)), rounds
+    finally:
+        x.close()
+
+
+def beats(logs):
+    """Heartbeat lines in the serial logs of the dirtier's copies."""
+    n = 0
+    for name in ("dirtier", "dirtier--incoming"):
+        try:
+            n += open(os.path.join(logs, "console", f"hypervisor-{name}.log"),
+                      errors="replace").read().count("DIRTIER beat=")
+        except OSError:
+            pass
+    return n
 
 
 def main():
@@ -339,15 +390,7 @@ def main():
                           peer_value=f"{restore_ms:.0f} ms", goal=">= 2x faster than QEMU")
         na = "skipped: xl migrate not available"
         for rate in RATES:
-            # What exists of Xenon's live migration today: the VMM's
-            # pre-copy of the running guest into a file, no destination.
-            f = xenon_precopy(tmp, rate)
-            benchlib.emit(bench="save",
-                          metric=f"VMM pre-copy into a file, dirtying {rate} pages/ms: "
-                                 f"final round (pause to last byte; no destination)",
-                          value=round(int(f["stop_to_end_us"]) / 1000, 1), unit="ms",
-                          peer=f"total {int(f['total_us']) / 1000:.0f} ms, "
-                               f"{f['rounds']} rounds, check {f['verdict']}")
+            xr = xenon_live(tmp, rate) if have_migrate else None
             r = qemu_live(qemu, tmp, rate)
             mb_s = rate * 4096 * 1000 / 1e6
             label = f"live migration, localhost, dirtying {rate} pages/ms ({mb_s:.0f} MB/s)"
@@ -358,9 +401,20 @@ def main():
             else:
                 total = down = f"{r['status']} in {MIGRATE_LIMIT_S} s"
                 rounds = r.get("ram", {}).get("dirty-sync-count")
-            benchlib.emit(bench="save", metric=f"{label}: total time", value=na, unit="",
+            if xr:
+                x_total, x_down, x_rounds = xr
+                benchlib.emit(bench="save", metric=f"{label}: total time",
+                              value=round(x_total), unit="ms",
+                              peer="QEMU microvm (migrate tcp:127.0.0.1)", peer_value=total)
+                benchlib.emit(bench="save", metric=f"{label}: downtime",
+                              value=round(x_down, 1), unit=f"ms ({x_rounds} rounds)",
+                              peer=f"QEMU microvm ({rounds} dirty syncs)", peer_value=down,
+                              goal="< 20 ms at a moderate rate; below QEMU's at every rate")
+                continue
+            value = na if not have_migrate else "failed"
+            benchlib.emit(bench="save", metric=f"{label}: total time", value=value, unit="",
                           peer="QEMU microvm (migrate tcp:127.0.0.1)", peer_value=total)
-            benchlib.emit(bench="save", metric=f"{label}: downtime", value=na, unit="",
+            benchlib.emit(bench="save", metric=f"{label}: downtime", value=value, unit="",
                           peer=f"QEMU microvm ({rounds} dirty syncs)", peer_value=down,
                           goal="< 20 ms at a moderate rate; below QEMU's at every rate")
 

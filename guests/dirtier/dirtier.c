@@ -14,8 +14,16 @@
  *      and then every second
  *        DIRTIER beat=N dirtied=D
  *      (the beat counts seconds of the guest's TSC).
+ * With check=1 (the tests) each write goes to word 0 of its page, and at
+ * every beat the guest checks all touched memory: word 0 of page p holds
+ * the last count written there (the pages are walked in order, so it is
+ * known from the count alone) or the pattern if none was, every other
+ * word the pattern; it prints
+ *   DIRTIER check ok beat=N   or   DIRTIER check FAIL beat=N page=P word=W
+ * (a page a migration lost or sent stale fails it).
  * Parameters on the kernel command line: touch=MiB (default 64),
- * rate=pages-per-ms (default 0: only the touch), tsc_khz=K (default: from
+ * rate=pages-per-ms (default 0: only the touch), check=1, beat=ms
+ * (default 1000: the heartbeat's period), tsc_khz=K (default: from
  * CPUID, Xen's leaf 0x40000003, KVM's 0x40000010, or leaf 0x15; else
  * 2 GHz, said so as source=guess). The guest needs DIRTIER_BASE + touch
  * MiB of RAM: 96 MiB for the default, 256 MiB for the benches.
@@ -28,7 +36,7 @@
 #define PAGE 4096ull
 
 static uint8_t user_stack[16384] __attribute__((aligned(16)));
-static uint64_t touch_mib = 64, rate, tsc_khz;
+static uint64_t touch_mib = 64, rate, tsc_khz, check_on, beat_ms = 1000;
 static const char *tsc_source = "cmdline";
 
 /* The value of "key=" on the command line, or -1. */
@@ -103,22 +111,51 @@ static void say(const char *fmt, ...)
     debug_put(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
+#define PATTERN_SEED 0x9e3779b97f4a7c15ull
+
+static uint64_t pattern_next(uint64_t x)
+{
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+}
+
+/* check=1: all touched memory as the writes so far (counts below
+ * `dirtied`) must have left it. */
+static void check_memory(const uint64_t *mem, uint64_t pages, uint64_t dirtied,
+                         uint64_t beat)
+{
+    uint64_t x = PATTERN_SEED;
+    for (uint64_t i = 0; i < pages * (PAGE / 8); i++) {
+        x = pattern_next(x);
+        uint64_t want = x, p = i / (PAGE / 8);
+        if (i % (PAGE / 8) == 0 && dirtied > p)
+            want = p + (dirtied - 1 - p) / pages * pages;
+        if (mem[i] != want) {
+            say("DIRTIER check FAIL beat=%llu page=%llu word=%llu\n",
+                (unsigned long long)beat, (unsigned long long)p,
+                (unsigned long long)(i % (PAGE / 8)));
+            return;
+        }
+    }
+    say("DIRTIER check ok beat=%llu\n", (unsigned long long)beat);
+}
+
 static void user_main(void)
 {
     uint64_t *mem = (uint64_t *)(uintptr_t)DIRTIER_BASE;
     uint64_t pages = touch_mib << 8;
-    uint64_t x = 0x9e3779b97f4a7c15ull;
+    uint64_t x = PATTERN_SEED;
     for (uint64_t i = 0; i < pages * (PAGE / 8); i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        x = pattern_next(x);
         mem[i] = x;
     }
     say("DIRTIER ready touch_mib=%llu rate=%llu tsc_khz=%llu source=%s\n",
         (unsigned long long)touch_mib, (unsigned long long)rate,
         (unsigned long long)tsc_khz, tsc_source);
 
-    const uint64_t second = tsc_khz * 1000;
+    const uint64_t second = tsc_khz * beat_ms;
     const uint64_t per_page = rate ? tsc_khz / rate : 0;   /* ticks */
     const uint64_t slack = tsc_khz * 10;                    /* 10 ms */
     uint64_t now = rdtsc(), next = now, beat_at = now + second;
@@ -129,7 +166,7 @@ static void user_main(void)
             if (now - next > slack && (int64_t)(now - next) > 0)
                 next = now;         /* held up: no catching up */
             while ((int64_t)(now - next) >= 0) {
-                mem[page * (PAGE / 8) + (dirtied % (PAGE / 8))] = dirtied;
+                mem[page * (PAGE / 8) + (check_on ? 0 : dirtied % (PAGE / 8))] = dirtied;
                 page = page + 1 == pages ? 0 : page + 1;
                 dirtied++;
                 next += per_page;
@@ -139,6 +176,8 @@ static void user_main(void)
             beat++;
             say("DIRTIER beat=%llu dirtied=%llu\n", (unsigned long long)beat,
                 (unsigned long long)dirtied);
+            if (check_on)
+                check_memory(mem, pages, dirtied, beat);
             beat_at += second;
             if ((int64_t)(now - beat_at) > 0)
                 beat_at = now + second;
@@ -154,6 +193,10 @@ void guest_main(void)
         touch_mib = (uint64_t)v;
     if ((v = cmdline_value("rate")) >= 0)
         rate = (uint64_t)v;
+    if ((v = cmdline_value("check")) >= 0)
+        check_on = (uint64_t)v;
+    if ((v = cmdline_value("beat")) > 0)
+        beat_ms = (uint64_t)v;
     if ((v = cmdline_value("tsc_khz")) > 0)
         tsc_khz = (uint64_t)v;
     else

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define XENON_CONTRACT_VERSION 1
+#define XENON_CONTRACT_VERSION 2   /* 2: live save, rounds in the save result */
 
 /* --- guest-physical layout ---------------------------------------------
  * Special pages (the PV console and xenstore rings) sit just below
@@ -157,13 +157,25 @@ struct xenon_ctl_hdr {
  * the descriptor's offset. */
 #define XENON_SAVE_PART_IMAGE    1u
 #define XENON_SAVE_PART_DEVICES  2u
-#define XENON_SAVE_F_LIVE        0x1u  /* reserved for live migration:
-                                        * -EOPNOTSUPP today */
+/* XENON_SAVE_F_LIVE (SAVE IMAGE only): live migration's pre-copy. With
+ * the domain running, the VMM starts dirty logging and writes the image's
+ * start (headers, CPUID and MSR policies, STATIC_DATA_END) and PAGE_DATA
+ * rounds (round 0 every page, then the pages dirtied meanwhile) while the
+ * vCPUs run, until few pages are dirty or a round limit is hit, as libxc
+ * does; it replies then, logging still on. The toolstack stops the domain
+ * (suspend or PAUSE) and sends SAVE IMAGE without the flag: the VMM drains
+ * its backends, writes the last dirty pages and the rest of the image
+ * (TSC_INFO, HVM_CONTEXT, HVM_PARAMS, END) and stops logging. UNPAUSE,
+ * RESUME or closing the connection in between abandon the live save. The
+ * two replies together describe one libxc image; PFNs repeat across
+ * rounds, as libxc v3 allows. */
+#define XENON_SAVE_F_LIVE        0x1u
+#define XENON_SAVE_ROUNDS_REPORTED 8u   /* rounds described in a result */
 #define XENON_SAVE_MAX_DEVICES   (16u << 20)  /* EMULATOR_CONTEXT body */
 
 struct xenon_ctl_save {
     uint32_t part;           /* XENON_SAVE_PART_* */
-    uint32_t flags;          /* XENON_SAVE_F_*: 0 today */
+    uint32_t flags;          /* XENON_SAVE_F_* */
     uint64_t length;         /* RESTORE DEVICES: the record's body length;
                               * otherwise 0 */
 };
@@ -175,7 +187,12 @@ struct xenon_ctl_save_result {
     uint64_t stopped_ns;     /* SAVE: since the vCPUs stopped; 0 unknown */
     uint32_t suspended;      /* SAVE: 1 if the guest had suspended itself
                               * (cooperative), 0 if it was paused */
-    uint32_t reserved;
+    uint32_t rounds;         /* SAVE IMAGE: PAGE_DATA rounds this request
+                              * wrote (live: round 0 and the live ones;
+                              * the final request: 1) */
+    uint64_t round_pages[XENON_SAVE_ROUNDS_REPORTED];  /* pages sent in */
+    uint64_t round_us[XENON_SAVE_ROUNDS_REPORTED];     /* and wall time of
+                              * each of the first rounds */
 };
 
 struct xenon_ctl_status {
@@ -287,7 +304,7 @@ _Static_assert(sizeof(struct xenon_ctl_device_attach) == 16 + XENON_DEV_PATH_MAX
 _Static_assert(sizeof(struct xenon_ctl_device_detach) == 8, "device detach layout");
 
 _Static_assert(sizeof(struct xenon_ctl_save) == 16, "save layout");
-_Static_assert(sizeof(struct xenon_ctl_save_result) == 40, "save result layout");
+_Static_assert(sizeof(struct xenon_ctl_save_result) == 40 + 16 * XENON_SAVE_ROUNDS_REPORTED, "save result layout");
 _Static_assert(sizeof(struct xenon_ctl_hdr) == 16, "control header layout");
 _Static_assert(sizeof(struct xenon_ctl_status) == 8, "control status layout");
 _Static_assert(sizeof(struct xenon_ctl_hello) == 8, "hello layout");

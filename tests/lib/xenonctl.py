@@ -9,7 +9,19 @@ import sys
 import time
 
 MAGIC = 0x4c54434e
-VERSION = 1
+
+
+def _contract_version():
+    """XENON_CONTRACT_VERSION, read from the one header that defines it."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "include",
+                        "xenon", "contract.h")
+    for line in open(path):
+        if line.startswith("#define XENON_CONTRACT_VERSION "):
+            return int(line.split()[2])
+    raise RuntimeError(f"no XENON_CONTRACT_VERSION in {path}")
+
+
+VERSION = _contract_version()
 HDR = struct.Struct("=IHHII")
 REPLY = 0x8000
 HELLO, PAUSE, UNPAUSE, SHUTDOWN, INFO, GO = 1, 2, 3, 4, 5, 6

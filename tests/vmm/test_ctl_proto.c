@@ -133,7 +133,7 @@ static void test_request_checks(void **state)
         if (t != XENON_CTL_DEVICE_ATTACH && t != XENON_CTL_DEVICE_DETACH &&
             t != XENON_CTL_SAVE && t != XENON_CTL_RESTORE && t != XENON_CTL_RESUME)
             assert_int_equal(check(t, NULL, 0, &r), -EOPNOTSUPP);
-    /* SAVE / RESTORE: a known part, no flags (LIVE is reserved), a length
+    /* SAVE / RESTORE: a known part, no flags (LIVE on a SAVE IMAGE only), a length
      * only for a restore of the devices part, and within its bound. */
     struct xenon_ctl_save sv = { .part = XENON_SAVE_PART_IMAGE };
     assert_int_equal(check(XENON_CTL_SAVE, &sv, sizeof(sv), &r), 0);
@@ -144,8 +144,12 @@ static void test_request_checks(void **state)
     sv.part = 3;
     assert_int_equal(check(XENON_CTL_SAVE, &sv, sizeof(sv), &r), -EINVAL);
     sv = (struct xenon_ctl_save){ .part = XENON_SAVE_PART_IMAGE, .flags = XENON_SAVE_F_LIVE };
-    assert_int_equal(check(XENON_CTL_SAVE, &sv, sizeof(sv), &r), -EOPNOTSUPP);
-    sv.flags = 2;
+    assert_int_equal(check(XENON_CTL_SAVE, &sv, sizeof(sv), &r), 0);
+    assert_int_equal(r.u.save.flags, XENON_SAVE_F_LIVE);
+    assert_int_equal(check(XENON_CTL_RESTORE, &sv, sizeof(sv), &r), -EINVAL);
+    sv.part = XENON_SAVE_PART_DEVICES;
+    assert_int_equal(check(XENON_CTL_SAVE, &sv, sizeof(sv), &r), -EINVAL);
+    sv = (struct xenon_ctl_save){ .part = XENON_SAVE_PART_IMAGE, .flags = 2 };
     assert_int_equal(check(XENON_CTL_SAVE, &sv, sizeof(sv), &r), -EINVAL);
     sv = (struct xenon_ctl_save){ .part = XENON_SAVE_PART_DEVICES, .length = 64 };
     assert_int_equal(check(XENON_CTL_SAVE, &sv, sizeof(sv), &r), -EINVAL);

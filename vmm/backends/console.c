@@ -251,6 +251,12 @@ int console_init(struct domain *d, const struct console_opts *o)
     return 0;
 }
 
+void console_drain(struct domain *d)
+{
+    if (d->console)
+        drain_output(d->console);
+}
+
 void console_fini(struct domain *d)
 {
     struct console_backend *c = d->console;

@@ -29,5 +29,11 @@ struct console_opts {
  * 0600, the log 0640, whatever the umask). Call before vCPUs run. */
 int console_init(struct domain *d, const struct console_opts *o);
 void console_fini(struct domain *d);
+/* Take what the guest left in its output ring now (I/O thread, or with
+ * the I/O thread not serving the console): a save of the stopped domain
+ * calls it before its last look at guest memory, so that the ring's
+ * consumer index it writes is final, and no line is printed again by the
+ * domain's next copy. */
+void console_drain(struct domain *d);
 
 #endif

@@ -134,9 +134,10 @@ int ctl_check_request(const struct xenon_ctl_hdr *hdr, const uint8_t *payload,
         memcpy(sv, payload, sizeof(*sv));
         if (sv->part != XENON_SAVE_PART_IMAGE && sv->part != XENON_SAVE_PART_DEVICES)
             return -EINVAL;
-        if (sv->flags & XENON_SAVE_F_LIVE)
-            return -EOPNOTSUPP;     /* reserved for live migration */
-        if (sv->flags)
+        /* Live is a way of saving the image, nothing else. */
+        uint32_t allowed = hdr->type == XENON_CTL_SAVE && sv->part == XENON_SAVE_PART_IMAGE
+                               ? XENON_SAVE_F_LIVE : 0;
+        if (sv->flags & ~allowed)
             return -EINVAL;
         /* Only a restore of the devices part names a length. */
         bool wants_len = hdr->type == XENON_CTL_RESTORE &&

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -32,6 +33,8 @@
 struct ctl_conn {
     struct io_watch w;
     bool handover;              /* from --control-fd */
+    bool busy;                  /* its live save's rounds run: not read
+                                 * from (its watch is off the loop) */
     bool dead;                  /* close once the event is handled */
     int fd_pending;             /* SCM_RIGHTS descriptor for the next
                                  * DEVICE_ATTACH, -1: none */
@@ -49,7 +52,20 @@ static struct {
     bool hold;
     unsigned handover_open;
     bool go_received;
-} srv = { .listen = { .fd = -1 } };
+    /* A live save (domain_save.h): its rounds on a thread of their own,
+     * which ends by writing to live_done; then, until the final SAVE,
+     * the save in progress, owned by the connection that asked. */
+    struct {
+        struct io_watch done;       /* eventfd */
+        pthread_t thread;
+        bool running;
+        struct ctl_conn *conn;
+        uint32_t req_id;
+        int fd, rc;
+        struct domain_live *live;   /* rounds sent, logging on */
+        struct xenon_ctl_save_result r;
+    } live;
+} srv = { .listen = { .fd = -1 }, .live = { .done = { .fd = -1 } } };
 
 /* --- replies ------------------------------------------------------------ */
 
@@ -112,6 +128,119 @@ static size_t fill_info(struct domain *d, uint8_t *body, size_t cap)
     return len;
 }
 
+static uint64_t clock_ns(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mono_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
+
+/* The I/O thread's CPU time: what a save costs whatever the host's load. */
+static uint64_t thread_cpu_ns(void)
+{
+    return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+/* --- live save ---------------------------------------------------------- */
+
+static void *live_thread(void *arg)
+{
+    struct domain *d = arg;
+    srv.live.rc = domain_save_live_start(d, srv.live.fd, &srv.live.live, &srv.live.r);
+    uint64_t one = 1;
+    (void)!write(srv.live.done.fd, &one, sizeof(one));
+    return NULL;
+}
+
+static void conn_ready(struct io_watch *w, uint32_t events);
+
+/* The rounds ended (I/O thread): answer the connection and read it
+ * again. */
+static void live_done(struct io_watch *w, uint32_t events)
+{
+    (void)events;
+    uint64_t n;
+    (void)!read(w->fd, &n, sizeof(n));
+    if (!srv.live.running)
+        return;
+    pthread_join(srv.live.thread, NULL);
+    srv.live.running = false;
+    close(srv.live.fd);
+    struct ctl_conn *c = srv.live.conn;
+    struct domain *d = srv.d;
+    const struct xenon_ctl_save_result *r = &srv.live.r;
+    if (srv.live.rc < 0)
+        log_err("dom%u: live save: %s", d->domid, strerror(-srv.live.rc));
+    else
+        log_info("dom%u: live save: %u rounds, %llu bytes, the last %llu pages",
+                 d->domid, r->rounds, (unsigned long long)r->bytes,
+                 (unsigned long long)(r->rounds && r->rounds <= XENON_SAVE_ROUNDS_REPORTED
+                                          ? r->round_pages[r->rounds - 1] : 0));
+    c->busy = false;
+    reply(c, XENON_CTL_SAVE, srv.live.req_id, srv.live.rc, r, sizeof(*r));
+    if (ioloop_add(&c->w, EPOLLIN) < 0)
+        c->dead = true;
+    conn_ready(&c->w, 0);       /* send the reply, or close a dead one */
+}
+
+/* Abandon a live save that is not running: logging off, nothing sent. */
+static void live_cancel(struct domain *d, const char *why)
+{
+    if (!srv.live.live)
+        return;
+    log_info("dom%u: live save abandoned (%s)", d->domid, why);
+    domain_save_live_cancel(d, srv.live.live);
+    srv.live.live = NULL;
+    srv.live.conn = NULL;
+}
+
+/* SAVE IMAGE with XENON_SAVE_F_LIVE: start the rounds; the reply comes
+ * from live_done. */
+static void live_start(struct ctl_conn *c, struct domain *d, uint32_t id, int fd)
+{
+    int rc = 0;
+    pthread_mutex_lock(&d->lock);
+    bool held = d->pause.held;
+    pthread_mutex_unlock(&d->lock);
+    if (fd < 0)
+        rc = -EBADF;
+    else if (held || srv.live.running || srv.live.live)
+        rc = -EBUSY;
+    else if (srv.live.done.fd < 0) {
+        int e = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        srv.live.done = (struct io_watch){ e, live_done, NULL };
+        if (e < 0 || ioloop_add(&srv.live.done, EPOLLIN) < 0) {
+            rc = e < 0 ? -errno : -EIO;
+            if (e >= 0)
+                close(e);
+            srv.live.done.fd = -1;
+        }
+    }
+    if (rc == 0) {
+        srv.live.conn = c;
+        srv.live.req_id = id;
+        srv.live.fd = fd;
+        srv.live.rc = 0;
+        memset(&srv.live.r, 0, sizeof(srv.live.r));
+        rc = -pthread_create(&srv.live.thread, NULL, live_thread, d);
+    }
+    if (rc < 0) {
+        if (fd >= 0)
+            close(fd);
+        srv.live.conn = NULL;
+        reply(c, XENON_CTL_SAVE, id, rc, NULL, 0);
+        return;
+    }
+    srv.live.running = true;
+    c->busy = true;
+    ioloop_del(&c->w);
+}
+
 /* SAVE and RESTORE of one part on the descriptor that came with the
  * request (domain_save.h). They block the I/O thread for as long as the
  * descriptor takes: the guest does not run meanwhile. */
@@ -122,6 +251,10 @@ static void on_save_restore(struct ctl_conn *c, struct domain *d,
     c->fd_pending = -1;
     bool save = req->type == XENON_CTL_SAVE;
     const struct xenon_ctl_save *sv = &req->u.save;
+    if (save && (sv->flags & XENON_SAVE_F_LIVE)) {
+        live_start(c, d, req->id, fd);
+        return;
+    }
     struct xenon_ctl_save_result r = { 0 };
     char err[256] = "";
     int rc = 0;
@@ -131,24 +264,31 @@ static void on_save_restore(struct ctl_conn *c, struct domain *d,
     pthread_mutex_unlock(&d->lock);
     if (fd < 0)
         rc = -EBADF;
-    else if (!ready)
+    else if (!ready || srv.live.running || (!save && srv.live.live))
         rc = -EBUSY;
     else if (save) {
-        uint64_t t0 = d->pause.paused_at_ns;
-        rc = sv->part == XENON_SAVE_PART_IMAGE ? domain_save_image(d, fd, &r)
-                                               : domain_save_devices(d, fd, &r);
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+        uint64_t t0 = d->pause.paused_at_ns, cpu0 = thread_cpu_ns(), wall0 = mono_ns();
+        bool live = sv->part == XENON_SAVE_PART_IMAGE && srv.live.live;
+        if (live) {
+            rc = domain_save_live_finish(d, srv.live.live, fd, &r);
+            srv.live.live = NULL;
+            srv.live.conn = NULL;
+        } else {
+            rc = sv->part == XENON_SAVE_PART_IMAGE ? domain_save_image(d, fd, &r)
+                                                   : domain_save_devices(d, fd, &r);
+        }
+        uint64_t now = mono_ns();
         r.stopped_ns = t0 && now > t0 ? now - t0 : 0;
         if (rc < 0)
             log_err("dom%u: save (%s): %s", d->domid,
                     sv->part == XENON_SAVE_PART_IMAGE ? "image" : "devices", strerror(-rc));
         else
-            log_info("dom%u: saved %s: %llu bytes (%llu pages with data, %llu zero)",
+            log_info("dom%u: saved %s: %llu bytes (%llu pages with data, %llu zero) "
+                     "in %.3f ms, %.3f ms of CPU",
                      d->domid, sv->part == XENON_SAVE_PART_IMAGE ? "image" : "devices",
                      (unsigned long long)r.bytes, (unsigned long long)r.pages_data,
-                     (unsigned long long)r.pages_zero);
+                     (unsigned long long)r.pages_zero, (mono_ns() - wall0) / 1e6,
+                     (thread_cpu_ns() - cpu0) / 1e6);
     } else {
         rc = sv->part == XENON_SAVE_PART_IMAGE
                  ? domain_restore_image(d, fd, &r, err, sizeof(err))
@@ -172,6 +312,14 @@ static void on_request(void *opaque, const struct ctl_request *req)
     struct domain *d = srv.d;
     if (c->dead)
         return;                 /* dropped: act on nothing more from it */
+    if (c->busy) {
+        reply(c, req->type, req->id, -EBUSY, NULL, 0);
+        return;                 /* one request at a time, as everywhere */
+    }
+    /* Running again abandons a live save (its failure path). */
+    if ((req->type == XENON_CTL_UNPAUSE || req->type == XENON_CTL_RESUME) &&
+        !srv.live.running)
+        live_cancel(d, req->type == XENON_CTL_UNPAUSE ? "unpaused" : "resumed");
     switch (req->type) {
     case XENON_CTL_HELLO: {
         struct xenon_ctl_hello_reply r = { .version = XENON_CONTRACT_VERSION,
@@ -293,6 +441,8 @@ static void on_error(void *opaque, uint16_t type, uint32_t id, int err)
 
 static void conn_close(struct ctl_conn *c)
 {
+    if (srv.live.conn == c && !srv.live.running)
+        live_cancel(srv.d, "its connection closed");
     for (unsigned i = 0; i < MAX_CONNS; i++)
         if (srv.conn[i] == c)
             srv.conn[i] = NULL;

@@ -23,6 +23,10 @@ struct platform_vcpu {
     bool entered;           /* has run guest code (launch trace) */
     atomic_bool callback_due;   /* assert the callback vector before the
                                    next entry (platform_raise_callback) */
+    /* What KVM_SET_CPUID2 was given (the guest cannot change it): read
+     * here, as KVM_GET_CPUID2 would wait for a running vCPU to exit (a
+     * live save reads it while the vCPUs run). Kept for the process. */
+    struct kvm_cpuid2 *cpuid;
 };
 
 struct platform_vm {

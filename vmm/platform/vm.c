@@ -231,7 +231,11 @@ int platform_get_cpuid(struct vcpu *v, struct platform_cpuid_leaf *out, unsigned
     if (!c)
         return -ENOMEM;
     c->nent = MAX_ENT;
-    int rc = ioctl(v->pv->fd, KVM_GET_CPUID2, c) < 0 ? -errno : 0;
+    int rc = 0;
+    if (v->pv->cpuid)
+        memcpy(c, v->pv->cpuid, sizeof(*c) + v->pv->cpuid->nent * sizeof(c->entries[0]));
+    else
+        rc = ioctl(v->pv->fd, KVM_GET_CPUID2, c) < 0 ? -errno : 0;
     *n = 0;
     for (unsigned i = 0; rc == 0 && i < c->nent && *n < cap; i++) {
         const struct kvm_cpuid_entry2 *e = &c->entries[i];
@@ -294,6 +298,11 @@ static int set_cpuid(struct domain *d, struct vcpu *v, const struct kvm_cpuid2 *
         c->entries[n++] = xen[i];
     c->nent = n;
     int rc = ioctl(v->pv->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
+    if (rc == 0) {
+        free(v->pv->cpuid);
+        v->pv->cpuid = c;
+        return 0;
+    }
     free(c);
     return rc;
 }

@@ -1,19 +1,24 @@
 /* See domain_save.h. */
 #include "domain_save.h"
+#include "console.h"
 #include "dirty.h"
+#include "grant_map.h"
 #include "domain.h"
 #include "hvm_context.h"
 #include "hvm_convert.h"
 #include "hypercall.h"
 #include "platform.h"
+#include "precopy.h"
 #include "state.h"
 #include "stream.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,12 +29,20 @@
 
 /* The pages to write. A page of the memfd the guest never touched is a
  * hole (SEEK_DATA skips it): it is zero, and reading it through the
- * mapping would make the kernel allocate it. Holes are found once per run
- * of them, not per page. */
+ * mapping would make the kernel allocate it. Holes and runs of data are
+ * found once per run (SEEK_DATA, then SEEK_HOLE), not per page: a lseek
+ * per page was most of a save's time. The runs hold while the domain is
+ * stopped; a live round starts afresh (page_walk_reset). */
 struct page_walk {
     struct domain *d;
     uint64_t hole_start, hole_end;      /* memfd offsets: a known hole */
+    uint64_t data_start, data_end;      /* and a known run of data */
 };
+
+static void page_walk_reset(struct page_walk *w)
+{
+    w->hole_start = w->hole_end = w->data_start = w->data_end = 0;
+}
 
 static const uint8_t zero_page[XC_PAGE_SIZE];
 
@@ -42,6 +55,8 @@ static const void *page_at(void *ctx, uint64_t pfn)
     if (!r || !p)
         return NULL;
     uint64_t off = r->fd_offset + (gpa - r->gpa);
+    if (off >= w->data_start && off + XC_PAGE_SIZE <= w->data_end)
+        return p;
     if (off >= w->hole_start && off + XC_PAGE_SIZE <= w->hole_end)
         return zero_page;
     off_t data = lseek(w->d->mem.fd, (off_t)off, SEEK_DATA);
@@ -51,6 +66,13 @@ static const void *page_at(void *ctx, uint64_t pfn)
         w->hole_start = off;
         w->hole_end = (uint64_t)data & ~(uint64_t)(XC_PAGE_SIZE - 1);
         return zero_page;
+    }
+    if (data >= 0 && (uint64_t)data <= off) {
+        off_t hole = lseek(w->d->mem.fd, (off_t)off, SEEK_HOLE);
+        if (hole >= 0 && (uint64_t)hole >= off + XC_PAGE_SIZE) {
+            w->data_start = off;
+            w->data_end = (uint64_t)hole & ~(uint64_t)(XC_PAGE_SIZE - 1);
+        }
     }
     return p;
 }
@@ -115,43 +137,219 @@ static int build_hvm_context(struct domain *d, uint32_t leaf1_eax, uint64_t xfea
     return rc;
 }
 
-int domain_save_image(struct domain *d, int fd, struct xenon_ctl_save_result *r)
+/* The image's start: headers, CPUID and MSR policies, STATIC_DATA_END.
+ * The policy's leaf 1 EAX and XCR0 mask go to *leaf1, *xfeatures for the
+ * HVM context written at the end. */
+static int image_head(struct domain *d, struct stream_sink *out, uint32_t *leaf1,
+                      uint64_t *xfeatures)
 {
-    r->suspended = d->suspended;
-    struct stream_sink out;
-    stream_sink_fd(&out, &fd);
     xen_cpuid_leaf_t *leaves = calloc(MAX_CPUID, sizeof(*leaves));
     size_t nr_leaves = 0;
-    uint64_t xfeatures = 0;
-    uint32_t leaf1 = 0;
-    struct stream_membuf blob = { 0 };
-    int rc = leaves ? cpuid_policy(d, leaves, &nr_leaves, &xfeatures, &leaf1) : -ENOMEM;
-    if (rc == 0)
-        rc = build_hvm_context(d, leaf1, xfeatures, &blob);
+    int rc = leaves ? cpuid_policy(d, leaves, &nr_leaves, xfeatures, leaf1) : -ENOMEM;
     /* libxc's MSR policy: the two MSRs Xen's policy holds, as a KVM
      * guest here sees them (neither is offered). */
     xen_msr_entry_t msrs[2] = { { 0xce, 0, 0 }, { 0x10a, 0, 0 } };
+    if (!rc) rc = xcs_write_headers(out, XEN_VERSION_MAJOR, XEN_VERSION_MINOR);
+    if (!rc) rc = xcs_write_cpuid_policy(out, leaves, nr_leaves);
+    if (!rc) rc = xcs_write_msr_policy(out, msrs, 2);
+    if (!rc) rc = xcs_write_record(out, XC_REC_STATIC_DATA_END, NULL, 0);
+    free(leaves);
+    return rc;
+}
+
+/* The image's end, the vCPUs stopped: TSC_INFO, HVM_CONTEXT, HVM_PARAMS,
+ * END. */
+static int image_tail(struct domain *d, struct stream_sink *out, uint32_t leaf1,
+                      uint64_t xfeatures)
+{
+    struct stream_membuf blob = { 0 };
+    int rc = build_hvm_context(d, leaf1, xfeatures, &blob);
     struct xc_tsc_info tsc = { .mode = 0, .khz = (uint32_t)d->tsc_khz,
                                .nsec = domain_system_time(d) };
     struct xc_hvm_param params[2] = {
         { HVM_PARAM_STORE_PFN, XENON_XENSTORE_GFN },
         { HVM_PARAM_CONSOLE_PFN, XENON_CONSOLE_GFN },
     };
-    if (!rc) rc = xcs_write_headers(&out, XEN_VERSION_MAJOR, XEN_VERSION_MINOR);
-    if (!rc) rc = xcs_write_cpuid_policy(&out, leaves, nr_leaves);
-    if (!rc) rc = xcs_write_msr_policy(&out, msrs, 2);
-    if (!rc) rc = xcs_write_record(&out, XC_REC_STATIC_DATA_END, NULL, 0);
-    struct page_walk walk = { d, 0, 0 };
-    if (!rc) rc = xcs_write_memory(&out, gmem_nr_pfns(&d->mem), page_at, &walk, 0,
-                                   &r->pages_data, &r->pages_zero);
-    if (!rc) rc = xcs_write_tsc_info(&out, &tsc);
-    if (!rc) rc = xcs_write_record(&out, XC_REC_HVM_CONTEXT, blob.data, blob.len);
-    if (!rc) rc = xcs_write_hvm_params(&out, params, 2);
-    if (!rc) rc = xcs_write_record(&out, XC_REC_END, NULL, 0);
-    r->bytes = out.bytes;
-    free(leaves);
+    if (!rc) rc = xcs_write_tsc_info(out, &tsc);
+    if (!rc) rc = xcs_write_record(out, XC_REC_HVM_CONTEXT, blob.data, blob.len);
+    if (!rc) rc = xcs_write_hvm_params(out, params, 2);
+    if (!rc) rc = xcs_write_record(out, XC_REC_END, NULL, 0);
     free(blob.data);
     return rc;
+}
+
+/* Into a regular file, writeback is started for every few MiB written
+ * (sync_file_range, not waiting): the toolstack's fsync at the end then
+ * waits for the last of it only, not for the whole image. */
+#define WRITEBACK_CHUNK (8u << 20)
+
+struct file_sink {
+    struct stream_sink fd_sink;
+    int fd;
+    bool regular;
+    uint64_t unsynced;
+};
+
+static int file_writev(void *ctx, const struct iovec *iov, int iovcnt)
+{
+    struct file_sink *f = ctx;
+    int rc = f->fd_sink.writev(f->fd_sink.ctx, iov, iovcnt);
+    if (rc < 0 || !f->regular)
+        return rc;
+    for (int i = 0; i < iovcnt; i++)
+        f->unsynced += iov[i].iov_len;
+    if (f->unsynced >= WRITEBACK_CHUNK) {
+        off_t end = lseek(f->fd, 0, SEEK_CUR);
+        if (end >= (off_t)f->unsynced)
+            (void)sync_file_range(f->fd, end - (off_t)f->unsynced, (off_t)f->unsynced,
+                                  SYNC_FILE_RANGE_WRITE);
+        f->unsynced = 0;
+    }
+    return 0;
+}
+
+static void file_sink_init(struct file_sink *f, struct stream_sink *out, int *fd)
+{
+    struct stat st;
+    stream_sink_fd(&f->fd_sink, fd);
+    f->fd = *fd;
+    f->regular = fstat(*fd, &st) == 0 && S_ISREG(st.st_mode);
+    f->unsynced = 0;
+    *out = (struct stream_sink){ file_writev, f, 0 };
+}
+
+int domain_save_image(struct domain *d, int fd, struct xenon_ctl_save_result *r)
+{
+    r->suspended = d->suspended;
+    /* The console's consumer index, final before memory is read. */
+    console_drain(d);
+    struct stream_sink out;
+    struct file_sink fs;
+    file_sink_init(&fs, &out, &fd);
+    uint64_t xfeatures = 0;
+    uint32_t leaf1 = 0;
+    struct page_walk walk = { .d = d };
+    int rc = image_head(d, &out, &leaf1, &xfeatures);
+    if (!rc) rc = xcs_write_memory(&out, gmem_nr_pfns(&d->mem), page_at, &walk, 0,
+                                   &r->pages_data, &r->pages_zero);
+    r->rounds = 1;
+    r->round_pages[0] = r->pages_data + r->pages_zero;
+    if (!rc) rc = image_tail(d, &out, leaf1, xfeatures);
+    r->bytes = out.bytes;
+    return rc;
+}
+
+/* --- live --------------------------------------------------------------- */
+
+/* Xen's libxc policy (xg_sr_save.c, simple_precopy_policy): stop when
+ * fewer than 50 pages are dirty, or after 5 iterations (round 0 and four
+ * more here). */
+#define LIVE_STOP_PAGES 49
+#define LIVE_MAX_ROUNDS 4
+
+struct domain_live {
+    struct domain *d;
+    struct page_walk walk;
+    struct precopy pc;
+    uint32_t leaf1;
+    uint64_t xfeatures;
+};
+
+static const void *live_page(void *ctx, uint64_t pfn)
+{
+    struct domain_live *l = ctx;
+    return page_at(&l->walk, pfn);
+}
+
+/* Each round's set: the vCPUs' writes (KVM's log), the VMM's own
+ * (gmem_mark_dirty), the pages a backend holds mapped writable. A round
+ * also looks at the memfd's holes afresh: the guest may have touched one. */
+static int live_fetch(void *ctx, uint64_t *bitmap, uint64_t nr_pfns)
+{
+    struct domain_live *l = ctx;
+    page_walk_reset(&l->walk);
+    grant_mark_mapped_dirty(&l->d->grants);
+    return platform_dirty_log_fetch(l->d, bitmap, nr_pfns, NULL);
+}
+
+static void report_rounds(const struct precopy_report *rep, unsigned from,
+                          struct xenon_ctl_save_result *r)
+{
+    r->pages_data = r->pages_zero = 0;
+    r->rounds = rep->nr_rounds - from;
+    for (unsigned i = from; i < rep->nr_rounds; i++) {
+        const struct precopy_round *rd = &rep->round[i];
+        r->pages_data += rd->pages - rd->zero;
+        r->pages_zero += rd->zero;
+        if (i - from < XENON_SAVE_ROUNDS_REPORTED) {
+            r->round_pages[i - from] = rd->pages;
+            r->round_us[i - from] = rd->ns / 1000;
+        }
+    }
+}
+
+int domain_save_live_start(struct domain *d, int fd, struct domain_live **out_live,
+                           struct xenon_ctl_save_result *r)
+{
+    *out_live = NULL;
+    struct domain_live *l = calloc(1, sizeof(*l));
+    if (!l)
+        return -ENOMEM;
+    l->d = d;
+    l->walk.d = d;
+    struct stream_sink out;
+    stream_sink_fd(&out, &fd);
+    int rc = image_head(d, &out, &l->leaf1, &l->xfeatures);
+    if (rc == 0)
+        rc = platform_dirty_log_start(d);
+    if (rc < 0) {
+        free(l);
+        return rc;
+    }
+    struct precopy_params p = { gmem_nr_pfns(&d->mem), LIVE_STOP_PAGES, LIVE_MAX_ROUNDS };
+    struct precopy_ops ops = { .page = live_page, .fetch = live_fetch, .ctx = l };
+    rc = precopy_live(&l->pc, &out, &p, &ops);
+    report_rounds(&l->pc.rep, 0, r);
+    r->bytes = out.bytes;
+    if (rc < 0) {
+        domain_save_live_cancel(d, l);
+        return rc;
+    }
+    *out_live = l;
+    return 0;
+}
+
+int domain_save_live_finish(struct domain *d, struct domain_live *l, int fd,
+                            struct xenon_ctl_save_result *r)
+{
+    r->suspended = d->suspended;
+    /* The backends first: what they write into guest memory now (the
+     * console's consumer index) is logged and goes in the last round. */
+    console_drain(d);
+    struct stream_sink out;
+    stream_sink_fd(&out, &fd);
+    unsigned from = l->pc.rep.nr_rounds;
+    int rc = precopy_final(&l->pc, &out);
+    report_rounds(&l->pc.rep, from, r);
+    platform_dirty_log_stop(d);
+    if (rc == 0) {
+        /* Any later look at memory sees it as the last round did. */
+        page_walk_reset(&l->walk);
+        rc = image_tail(d, &out, l->leaf1, l->xfeatures);
+    }
+    r->bytes = out.bytes;
+    precopy_free(&l->pc);
+    free(l);
+    return rc;
+}
+
+void domain_save_live_cancel(struct domain *d, struct domain_live *l)
+{
+    if (!l)
+        return;
+    platform_dirty_log_stop(d);
+    precopy_free(&l->pc);
+    free(l);
 }
 
 int domain_save_devices(struct domain *d, int fd, struct xenon_ctl_save_result *r)
@@ -228,7 +426,7 @@ int domain_restore_image(struct domain *d, int fd, struct xenon_ctl_save_result 
     struct stream_source in;
     stream_source_fd(&in, &fd);
     struct xcs_limits lim = { gmem_nr_pfns(&d->mem), d->nr_vcpus };
-    struct page_in_ctx pc = { d, err, errlen, { d, 0, 0 } };
+    struct page_in_ctx pc = { d, err, errlen, { .d = d } };
     struct xcs_result res;
     err[0] = '\0';
     int rc = xcs_read(&in, &lim, page_in, &pc, &res, err, errlen);

@@ -30,6 +30,21 @@ struct domain;
 int domain_save_image(struct domain *d, int fd, struct xenon_ctl_save_result *r);
 int domain_save_devices(struct domain *d, int fd, struct xenon_ctl_save_result *r);
 
+/* A live save of the image (contract.h, XENON_SAVE_F_LIVE). start runs
+ * the pre-copy while the vCPUs run (on a thread of its own: it blocks on
+ * fd; it takes no lock the vCPUs wait for) and leaves dirty logging on;
+ * *live is then the save in progress. finish (the I/O thread, the domain
+ * stopped) drains the console, sends the last dirty pages and the rest of
+ * the image and frees *live, as cancel does without writing (logging
+ * stopped). r describes the rounds each wrote. 0 or a negative errno; a
+ * failed start leaves nothing to cancel. */
+struct domain_live;
+int domain_save_live_start(struct domain *d, int fd, struct domain_live **live,
+                           struct xenon_ctl_save_result *r);
+int domain_save_live_finish(struct domain *d, struct domain_live *live, int fd,
+                            struct xenon_ctl_save_result *r);
+void domain_save_live_cancel(struct domain *d, struct domain_live *live);
+
 /* 0, or -EINVAL with a message naming the record and the problem in err
  * (also for a stream that ends early), or another negative errno. A part
  * refused may be partly applied: the domain must not run then. */

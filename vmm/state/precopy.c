@@ -56,31 +56,33 @@ static int send_round(struct stream_sink *out, const struct precopy_params *p,
     return rc;
 }
 
-int precopy_run(struct stream_sink *out, const struct precopy_params *p,
-                const struct precopy_ops *ops, struct precopy_report *rep)
+int precopy_live(struct precopy *pc, struct stream_sink *out,
+                 const struct precopy_params *p, const struct precopy_ops *ops)
 {
-    memset(rep, 0, sizeof(*rep));
-    if (!p->nr_pfns || p->max_rounds > PRECOPY_MAX_ROUNDS - 2 ||
-        !ops->page || !ops->fetch || !ops->stop)
+    memset(pc, 0, sizeof(*pc));
+    if (!p->nr_pfns || p->max_rounds > PRECOPY_MAX_ROUNDS - 2 || !ops->page || !ops->fetch)
         return -EINVAL;
+    pc->p = *p;
+    pc->ops = *ops;
     size_t bytes = DIRTY_WORDS(p->nr_pfns) * sizeof(uint64_t);
-    uint64_t *bitmap = malloc(bytes);
-    if (!bitmap)
+    pc->bitmap = malloc(bytes);
+    if (!pc->bitmap)
         return -ENOMEM;
-    uint64_t start = now();
+    pc->start = now();
+    struct precopy_report *rep = &pc->rep;
 
     /* Round 0 sends everything, so what was dirtied before it (logging
      * started before the call) is sent: drop it. */
-    memset(bitmap, 0, bytes);
-    int rc = ops->fetch(ops->ctx, bitmap, p->nr_pfns);
+    memset(pc->bitmap, 0, bytes);
+    int rc = ops->fetch(ops->ctx, pc->bitmap, p->nr_pfns);
     if (rc == 0)
         rc = send_round(out, p, ops, NULL, rep);
     for (unsigned live = 0; rc == 0; live++) {
-        memset(bitmap, 0, bytes);
-        rc = ops->fetch(ops->ctx, bitmap, p->nr_pfns);
+        memset(pc->bitmap, 0, bytes);
+        rc = ops->fetch(ops->ctx, pc->bitmap, p->nr_pfns);
         if (rc < 0)
             break;
-        uint64_t n = dirty_count(bitmap, p->nr_pfns);
+        uint64_t n = dirty_count(pc->bitmap, p->nr_pfns);
         if (n <= p->stop_pages) {
             rep->stopped_by = PRECOPY_CONVERGED;
             break;
@@ -89,21 +91,51 @@ int precopy_run(struct stream_sink *out, const struct precopy_params *p,
             rep->stopped_by = PRECOPY_ROUND_LIMIT;
             break;
         }
-        rc = send_round(out, p, ops, bitmap, rep);
+        rc = send_round(out, p, ops, pc->bitmap, rep);
     }
+    rep->ns = now() - pc->start;
+    return rc;
+}
+
+/* Stop and copy: the set fetched last (not yet sent) and whatever was
+ * dirtied until the vCPUs stopped. */
+int precopy_final(struct precopy *pc, struct stream_sink *out)
+{
+    if (!pc->bitmap)
+        return -EINVAL;
+    int rc = pc->ops.fetch(pc->ops.ctx, pc->bitmap, pc->p.nr_pfns);
+    if (rc == 0)
+        rc = send_round(out, &pc->p, &pc->ops, pc->bitmap, &pc->rep);
+    pc->rep.ns = now() - pc->start;
+    return rc;
+}
+
+void precopy_free(struct precopy *pc)
+{
+    free(pc->bitmap);
+    pc->bitmap = NULL;
+}
+
+int precopy_run(struct stream_sink *out, const struct precopy_params *p,
+                const struct precopy_ops *ops, struct precopy_report *rep)
+{
+    memset(rep, 0, sizeof(*rep));
+    if (!ops->stop)
+        return -EINVAL;
+    struct precopy *pc = malloc(sizeof(*pc));
+    if (!pc)
+        return -ENOMEM;
+    int rc = precopy_live(pc, out, p, ops);
     if (rc == 0) {
-        /* Stop and copy: the set just fetched (not yet sent) and whatever
-         * was dirtied until the vCPUs stopped. */
         uint64_t t_stop = now();
         rc = ops->stop(ops->ctx);
-        rep->stop_ns = now() - t_stop;
+        pc->rep.stop_ns = now() - t_stop;
         if (rc == 0)
-            rc = ops->fetch(ops->ctx, bitmap, p->nr_pfns);
-        if (rc == 0)
-            rc = send_round(out, p, ops, bitmap, rep);
-        rep->stop_to_end_ns = now() - t_stop;
+            rc = precopy_final(pc, out);
+        pc->rep.stop_to_end_ns = now() - t_stop;
     }
-    rep->ns = now() - start;
-    free(bitmap);
+    *rep = pc->rep;
+    precopy_free(pc);
+    free(pc);
     return rc;
 }

@@ -72,6 +72,24 @@ struct precopy_report {
 
 enum { PRECOPY_CONVERGED = 1, PRECOPY_ROUND_LIMIT = 2 };
 
+/* The engine in two halves, for a caller that stops the vCPUs itself
+ * between them (a live save: the toolstack asks the guest to suspend,
+ * the backends are drained): precopy_live sends round 0 and the live
+ * rounds and keeps the set fetched last (not yet sent); precopy_final,
+ * once no guest code runs, fetches once more and sends the final round.
+ * precopy_free after either (also on failure). ops->stop is not used. */
+struct precopy {
+    struct precopy_params p;
+    struct precopy_ops ops;
+    uint64_t *bitmap;
+    uint64_t start;
+    struct precopy_report rep;
+};
+int precopy_live(struct precopy *pc, struct stream_sink *out,
+                 const struct precopy_params *p, const struct precopy_ops *ops);
+int precopy_final(struct precopy *pc, struct stream_sink *out);
+void precopy_free(struct precopy *pc);
+
 /* Run the rounds into out. 0, -EINVAL for bad params, -ENOMEM, or the
  * sink's, fetch's or stop's negative errno. On failure *report holds the
  * rounds so far; whether the vCPUs were stopped is the caller's to know

@@ -191,11 +191,28 @@ uint64_t domain_system_time(const struct domain *d)
     return now_ns() - d->boot_ns;
 }
 
+/* The host TSC and the system time as one instant: the clock read
+ * between two TSC reads, retried while a preemption (a loaded host) put
+ * more than ~50 us between them. A pair taken across a preemption would
+ * put the guest's time ahead by as long as it lasted, and the next update
+ * would take it back. */
+static void sample_time(const struct domain *d, uint64_t *tsc, uint64_t *sys)
+{
+    uint64_t window = d->tsc_khz / 20;          /* 50 us of ticks */
+    for (unsigned tries = 0;; tries++) {
+        uint64_t t0 = __rdtsc();
+        *sys = domain_system_time(d);
+        uint64_t t1 = __rdtsc();
+        *tsc = t0 + (t1 - t0) / 2;
+        if (t1 - t0 <= window || tries == 8)
+            return;
+    }
+}
+
 static void write_time(struct domain *d, struct vcpu_time_info *t)
 {
-    /* Sample the system time and the guest TSC as one instant. */
-    uint64_t tsc = __rdtsc();
-    uint64_t sys = domain_system_time(d);
+    uint64_t tsc, sys;
+    sample_time(d, &tsc, &sys);
     uint32_t ver = t->version;
     __atomic_store_n(&t->version, (ver | 1) + 0, __ATOMIC_RELEASE);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
