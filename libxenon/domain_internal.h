@@ -68,7 +68,7 @@ int state_write(const struct xenon_paths *p, unsigned domid,
                 const struct dstate *s);
 /* 0, or -1 when there is no state file (*s then zeroed). */
 int state_read(const struct xenon_paths *p, unsigned domid, struct dstate *s);
-/* Remove the state file and its .json. */
+/* Remove the state file and its .json, .tmp and .cfg, the state file last. */
 void state_remove(const struct xenon_paths *p, unsigned domid);
 /* Domain ids with a state file (malloc'd array). 0 or -1. */
 int state_ids(const struct xenon_paths *p, unsigned **ids, int *n);

@@ -55,6 +55,62 @@ static unsigned *domain_ids(const struct xenon_paths *p, struct xs_client *xs,
 static const char *const list_nodes[] = { "name", "memory/target", "memory/static-max" };
 #define LIST_NODES 3
 
+/* What a listing learns of one domain before it decides how to show it:
+ * its state file, whether its VMM lives (one read of the VMM's stat:
+ * alive, ours, and its CPU time) and what the VMM says (INFO). */
+struct list_entry {
+    struct dstate s;
+    bool have, alive;
+    double cpu;
+    struct vmm_activity act;
+    int info_rc;
+    uint32_t info_state;
+};
+
+/* Domains are looked at in chunks: the INFO requests of one chunk are all
+ * in flight at once (vmmctl_domain_info_many). */
+#define LIST_CHUNK VMMCTL_INFO_WINDOW
+
+struct chunk_answers {
+    struct list_entry *e;
+    const int *at;              /* request k is about e[at[k]] */
+};
+
+static void on_info(size_t k, int rc, const struct vmmctl_info *vi, void *opaque)
+{
+    struct chunk_answers *a = opaque;
+    struct list_entry *e = &a->e[a->at[k]];
+    e->info_rc = rc;
+    if (rc == 0)
+        e->info_state = vi->state;
+}
+
+static void probe_chunk(const struct xenon_paths *p, const unsigned *ids, int m,
+                        struct list_entry *e)
+{
+    unsigned ask[LIST_CHUNK];
+    int at[LIST_CHUNK];
+    size_t na = 0;
+    for (int j = 0; j < m; j++) {
+        struct list_entry *x = &e[j];
+        x->have = state_read(p, ids[j], &x->s) == 0;
+        x->alive = false;
+        x->cpu = 0;
+        x->info_rc = -ENOENT;
+        if (x->have && x->s.vmm_start &&
+            proc_start(x->s.vmm_pid, &x->cpu) == x->s.vmm_start) {
+            x->alive = true;
+            x->act = vmm_activity(x->s.vmm_pid);
+            if (!x->act.stopped) {
+                ask[na] = ids[j];
+                at[na++] = j;
+            }
+        }
+    }
+    struct chunk_answers a = { e, at };
+    vmmctl_domain_info_many(p->run_dir, ask, na, on_info, &a, LIST_TIMEOUT_MS);
+}
+
 /* One listing. Abandoned domains found on the way are settled
  * (settle_abandoned); the recorded configs of those to start again are put
  * in restarts[] (*nrestarts of them, malloc'd) and *settled is set when any
@@ -85,12 +141,26 @@ static int list_pass(const struct xenon_paths *p, struct xenon_dominfo **out,
         free(ids);
         return -1;
     }
+    struct list_entry *chunk = malloc(LIST_CHUNK * sizeof(*chunk));
+    if (!chunk) {
+        fprintf(err, "out of memory\n");
+        xs_close(xs);
+        xs_free_list(xv, n * LIST_NODES);
+        free(ids);
+        free(v);
+        free(*restarts);
+        *restarts = NULL;
+        return -1;
+    }
     int shown = 0;
     for (int i = 0; i < n; i++) {
+        if (i % LIST_CHUNK == 0)
+            probe_chunk(p, ids + i, n - i < LIST_CHUNK ? n - i : LIST_CHUNK, chunk);
+        const struct list_entry *e = &chunk[i % LIST_CHUNK];
         struct xenon_dominfo *d = &v[shown];
         char *const *x = &xv[i * LIST_NODES];
-        struct dstate s;
-        bool have = state_read(p, ids[i], &s) == 0;
+        const struct dstate s = e->s;
+        bool have = e->have;
         bool let_go = false;        /* its VMM has had the go */
         d->domid = ids[i];
         d->shutdown_reason = -1;
@@ -103,21 +173,16 @@ static int list_pass(const struct xenon_paths *p, struct xenon_dominfo **out,
             d->vcpus = s.vcpus;
             d->start_time = s.created;
             d->shutdown_reason = s.shutdown_reason;
-            /* One read of the VMM's stat: alive, ours, and its CPU time. */
-            double cpu = 0;
-            if (s.vmm_start && proc_start(s.vmm_pid, &cpu) == s.vmm_start) {
+            if (e->alive) {
                 d->vmm_pid = s.vmm_pid;
                 d->running = true;
-                d->cpu_time = cpu;
-                struct vmm_activity act = vmm_activity(s.vmm_pid);
-                d->blocked = act.blocked;
-                d->paused = act.stopped;    /* SIGSTOP from outside */
-                struct vmmctl_info vi;
-                if (!act.stopped &&
-                    vmmctl_domain_info(p->run_dir, ids[i], &vi, LIST_TIMEOUT_MS) == 0) {
-                    d->paused = vi.state == XENON_CTL_STATE_PAUSED ||
-                                vi.state == XENON_CTL_STATE_HELD;
-                    let_go = vi.state != XENON_CTL_STATE_HELD;
+                d->cpu_time = e->cpu;
+                d->blocked = e->act.blocked;
+                d->paused = e->act.stopped;     /* SIGSTOP from outside */
+                if (e->info_rc == 0) {
+                    d->paused = e->info_state == XENON_CTL_STATE_PAUSED ||
+                                e->info_state == XENON_CTL_STATE_HELD;
+                    let_go = e->info_state != XENON_CTL_STATE_HELD;
                 }
             }
             if (proc_alive(s.mon_pid, s.mon_start))
@@ -156,6 +221,7 @@ static int list_pass(const struct xenon_paths *p, struct xenon_dominfo **out,
         else
             memset(d, 0, sizeof(*d));
     }
+    free(chunk);
     xs_close(xs);
     xs_free_list(xv, n * LIST_NODES);
     free(ids);

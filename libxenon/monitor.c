@@ -760,9 +760,16 @@ int monitor_destroy_domain(const struct xenon_paths *p, unsigned domid, int time
 
 void xenon_monitor_wait(const struct xenon_paths *p, const char *name)
 {
-    unsigned domid;
+    struct timespec ts = { 0, 20000000 };
+    unsigned domid, last = 0;
     while (xenon_domain_lookup(p, name, &domid, stderr) == 0) {
-        struct timespec ts = { 0, 20000000 };
+        last = domid;
         nanosleep(&ts, NULL);
     }
+    /* The teardown drops the name first and the state files after it
+     * (state_remove ends with the one that names the domain): gone for
+     * good is when that file is gone too. */
+    struct dstate s;
+    while (last && state_read(p, last, &s) == 0 && strcmp(s.name, name) == 0)
+        nanosleep(&ts, NULL);
 }

@@ -168,14 +168,16 @@ bool state_abandoned(const struct xenon_paths *p, const struct dstate *s,
 
 void state_remove(const struct xenon_paths *p, unsigned domid)
 {
+    /* The state file itself last: while it exists the domain is not gone
+     * (xenon_monitor_wait, xl create -F), so nothing may outlive it. */
     char path[XENON_PATH_MAX + 32];
-    state_path(p, domid, "", path, sizeof(path));
-    unlink(path);
     state_path(p, domid, ".json", path, sizeof(path));
     unlink(path);
     state_path(p, domid, ".tmp", path, sizeof(path));
     unlink(path);
     state_path(p, domid, ".cfg", path, sizeof(path));
+    unlink(path);
+    state_path(p, domid, "", path, sizeof(path));
     unlink(path);
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -315,6 +316,182 @@ int vmmctl_domain_info(const char *run_dir, unsigned domid, struct vmmctl_info *
     int rc = vmmctl_request(run_dir, domid, XENON_CTL_INFO, NULL, 0, body, sizeof(body),
                             &got, timeout_ms);
     return rc < 0 ? rc : vmmctl_decode_info(body, got, out);
+}
+
+/* One INFO in flight (vmmctl_domain_info_many). */
+struct info_call {
+    int fd;
+    size_t i;                   /* index into domids */
+    uint32_t id;
+    uint64_t deadline;
+    size_t have;                /* bytes of msg received */
+    uint8_t msg[MAX_MESSAGE];
+};
+
+static void info_done(struct info_call *c, int rc, const struct vmmctl_info *vi,
+                      vmmctl_info_cb *cb, void *opaque)
+{
+    close(c->fd);
+    c->fd = -1;
+    cb(c->i, rc, vi, opaque);
+}
+
+/* Connect without waiting and send the request: 0, or -errno. */
+static int info_start(struct info_call *c, const char *run_dir, unsigned domid,
+                      uint64_t deadline)
+{
+    char path[4096];
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    int rc = vmmctl_socket_path(run_dir, domid, path, sizeof(path));
+    if (rc < 0)
+        return rc;
+    if (strlen(path) >= sizeof(a.sun_path))
+        return -ENAMETOOLONG;
+    strcpy(a.sun_path, path);
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (c->fd < 0)
+        return -errno;
+    uint8_t req[sizeof(struct xenon_ctl_hdr)];
+    c->id = next_id++;
+    size_t n = vmmctl_encode_request(req, sizeof(req), XENON_CTL_INFO, c->id, NULL, 0);
+    /* A unix connect completes at once or fails (EAGAIN: the VMM's backlog
+     * is full); a 16-byte request always fits the socket's buffer. */
+    if (connect(c->fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        send(c->fd, req, n, MSG_NOSIGNAL) != (ssize_t)n) {
+        rc = errno ? -errno : -EIO;
+        close(c->fd);
+        c->fd = -1;
+        return rc;
+    }
+    c->have = 0;
+    c->deadline = deadline;
+    return 0;
+}
+
+/* Read what arrived: 1 once the reply is complete (decoded into *vi or its
+ * error in *rc), 0 for more to come. Notices before it are skipped. */
+static int info_read(struct info_call *c, struct vmmctl_info *vi, int *rc)
+{
+    for (;;) {
+        struct xenon_ctl_hdr h;
+        size_t want = sizeof(h);
+        bool know = c->have >= sizeof(h);      /* the header is in */
+        if (know) {
+            memcpy(&h, c->msg, sizeof(h));
+            if (h.magic != XENON_CTL_MAGIC || h.version != XENON_CONTRACT_VERSION ||
+                h.len > XENON_CTL_MAX_PAYLOAD) {
+                *rc = -EPROTO;
+                return 1;
+            }
+            want += h.len;
+        }
+        if (know && c->have == want) {
+            if (!(h.type & XENON_CTL_REPLY)) {
+                c->have = 0;        /* a whole notice: not ours */
+                continue;
+            }
+            int32_t status;
+            const uint8_t *b;
+            size_t blen;
+            if (vmmctl_decode_reply(c->msg, c->have, XENON_CTL_INFO, c->id, &status,
+                                    &b, &blen) < 0)
+                *rc = -EPROTO;
+            else
+                *rc = status < 0 ? status : vmmctl_decode_info(b, blen, vi);
+            return 1;
+        }
+        ssize_t k = recv(c->fd, c->msg + c->have, want - c->have, MSG_DONTWAIT);
+        if (k == 0) {
+            *rc = -EPIPE;
+            return 1;
+        }
+        if (k < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                return 0;
+            *rc = -errno;
+            return 1;
+        }
+        c->have += (size_t)k;
+    }
+}
+
+void vmmctl_domain_info_many(const char *run_dir, const unsigned *domids, size_t n,
+                             vmmctl_info_cb *cb, void *opaque, unsigned timeout_ms)
+{
+    struct info_call *calls = calloc(VMMCTL_INFO_WINDOW, sizeof(*calls));
+    struct vmmctl_info *vi = malloc(sizeof(*vi));
+    if (!calls || !vi) {
+        /* Out of memory: one at a time, as before. */
+        for (size_t i = 0; i < n; i++) {
+            struct vmmctl_info one;
+            int rc = vmmctl_domain_info(run_dir, domids[i], &one, timeout_ms);
+            cb(i, rc, rc == 0 ? &one : NULL, opaque);
+        }
+        free(calls);
+        free(vi);
+        return;
+    }
+    struct pollfd pfd[VMMCTL_INFO_WINDOW];
+    size_t next = 0, live = 0;
+    for (unsigned k = 0; k < VMMCTL_INFO_WINDOW; k++)
+        calls[k].fd = -1;
+    while (next < n || live) {
+        /* Fill the window. */
+        for (unsigned k = 0; k < VMMCTL_INFO_WINDOW && next < n; k++) {
+            if (calls[k].fd >= 0)
+                continue;
+            struct info_call *c = &calls[k];
+            c->i = next++;
+            int rc = info_start(c, run_dir, domids[c->i],
+                                now_ns() + (uint64_t)timeout_ms * 1000000ull);
+            if (rc == -EAGAIN) {
+                /* Its backlog is full: wait for it alone. */
+                struct vmmctl_info one;
+                rc = vmmctl_domain_info(run_dir, domids[c->i], &one, timeout_ms);
+                cb(c->i, rc, rc == 0 ? &one : NULL, opaque);
+            } else if (rc < 0) {
+                cb(c->i, rc, NULL, opaque);
+            } else {
+                live++;
+            }
+        }
+        if (!live)
+            continue;
+        uint64_t now = now_ns(), soonest = UINT64_MAX;
+        unsigned np = 0;
+        unsigned at[VMMCTL_INFO_WINDOW];
+        for (unsigned k = 0; k < VMMCTL_INFO_WINDOW; k++) {
+            struct info_call *c = &calls[k];
+            if (c->fd < 0)
+                continue;
+            if (now >= c->deadline) {
+                info_done(c, -ETIMEDOUT, NULL, cb, opaque);
+                live--;
+                continue;
+            }
+            if (c->deadline < soonest)
+                soonest = c->deadline;
+            pfd[np] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
+            at[np++] = k;
+        }
+        if (!np)
+            continue;
+        int r = poll(pfd, np, (int)((soonest - now + 999999) / 1000000));
+        if (r < 0 && errno != EINTR)
+            r = 0;                  /* as a timeout: the deadlines decide */
+        for (unsigned j = 0; r > 0 && j < np; j++) {
+            if (!pfd[j].revents)
+                continue;
+            struct info_call *c = &calls[at[j]];
+            int rc = 0;
+            if (info_read(c, vi, &rc)) {
+                info_done(c, rc, rc == 0 ? vi : NULL, cb, opaque);
+                live--;
+            }
+        }
+    }
+    free(calls);
+    free(vi);
 }
 
 /* --- what the VMM knows better than /proc -------------------------------- */

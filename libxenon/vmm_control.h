@@ -66,6 +66,17 @@ int vmmctl_request(const char *run_dir, unsigned domid, uint16_t type,
 int vmmctl_domain_info(const char *run_dir, unsigned domid, struct vmmctl_info *out,
                        unsigned timeout_ms);
 
+/* INFO of many domains at once (xl list): up to VMMCTL_INFO_WINDOW
+ * requests in flight, each VMM answering while the others are asked, so
+ * the listing costs about one round trip per window rather than one per
+ * domain. For each domids[i], cb(i, rc, info, opaque) once, in the order
+ * the answers come: rc 0 with *info, or -errno (that VMM's own error,
+ * -ETIMEDOUT when it did not answer within timeout_ms of its request). */
+#define VMMCTL_INFO_WINDOW 64
+typedef void vmmctl_info_cb(size_t i, int rc, const struct vmmctl_info *info, void *opaque);
+void vmmctl_domain_info_many(const char *run_dir, const unsigned *domids, size_t n,
+                             vmmctl_info_cb *cb, void *opaque, unsigned timeout_ms);
+
 /* The codec underneath, for unit tests. */
 size_t vmmctl_encode_request(uint8_t *out, size_t cap, uint16_t type, uint32_t id,
                              const void *payload, size_t len);

@@ -3,6 +3,8 @@
 #include <link.h>
 #include <malloc.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -50,10 +52,43 @@ static int find_segments(struct dl_phdr_info *info, size_t size, void *arg)
     return 1;       /* the executable is reported first: only it */
 }
 
+/* The main thread's stack below the caller's frame: start-up went deeper
+ * there (the /proc/meminfo read, the ELF loader: frames of 5-8 KiB) than
+ * the I/O loop goes again. The page in use and the one below it stay;
+ * what lies further down is unused by definition (no signal handler runs
+ * on this thread) and faults back in, zeroed, if a call ever goes that
+ * deep. Only the [stack] mapping is touched. */
+static void release_main_stack(uintptr_t page)
+{
+    if (gettid() != getpid())
+        return;
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return;
+    char line[256];
+    uintptr_t lo = 0, hi = 0;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long a, b;
+        if (strstr(line, "[stack]") && sscanf(line, "%lx-%lx", &a, &b) == 2) {
+            lo = a;
+            hi = b;
+            break;
+        }
+    }
+    fclose(f);
+    uintptr_t keep = (sp & ~(page - 1)) - page;
+    if (lo < keep && sp < hi)
+        madvise((void *)lo, keep - lo, MADV_DONTNEED);
+}
+
 void startup_pages_release(void)
 {
-    malloc_trim(0);
     struct ranges rs = { .page = (uintptr_t)sysconf(_SC_PAGESIZE) };
+    /* First: the stack's release reads /proc/self/maps with stdio, code
+     * that would be mapped again after the text's release. */
+    release_main_stack(rs.page);
+    malloc_trim(0);
     dl_iterate_phdr(find_segments, &rs);
     for (unsigned i = 0; i < rs.n; i++)
         madvise((void *)rs.r[i].lo, rs.r[i].hi - rs.r[i].lo, MADV_DONTNEED);

@@ -8,7 +8,9 @@
  * domain's lifetime. startup_pages_release() unmaps the image's read-only
  * segments (never written, so nothing is lost: a later touch maps the page
  * back from the page cache) except the code a running domain uses, which
- * vmm/text-order.ld places first; and returns the heap's free pages.
+ * vmm/text-order.ld places first; returns the heap's free pages; and, on
+ * the main thread, the pages of its stack below the caller's frame that
+ * start-up's deeper calls left resident.
  *
  * Call it once the launch is over (main.c: 100 ms after the vCPUs start,
  * from the I/O loop), from any thread; called again or early, it only

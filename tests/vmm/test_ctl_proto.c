@@ -6,7 +6,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -338,6 +346,128 @@ static void test_consume_stream(void **state)
     assert_int_equal(s.last_err, -EPROTO);
 }
 
+/* --- INFO of many VMMs at once (xl list) ------------------------------- */
+
+static int listen_at(const char *dir, unsigned domid)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s/control/%u.sock", dir, domid);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    return fd;
+}
+
+static void read_n(int fd, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, (uint8_t *)buf + got, n - got);
+        if (k <= 0)
+            _exit(1);
+        got += (size_t)k;
+    }
+}
+
+/* A VMM's answer to INFO request `req` in state `st`, written in two
+ * parts (the reader must assemble it). */
+static void answer_info(int c, const struct xenon_ctl_hdr *req, uint32_t st)
+{
+    uint8_t msg[256];
+    struct xenon_ctl_status status = { 0, 0 };
+    struct xenon_ctl_info in = { .state = st, .shutdown_reason = -1, .nr_vcpus = 1 };
+    struct xenon_ctl_vcpu v = { 7, XENON_CTL_VCPU_BLOCKED, -1 };
+    struct xenon_ctl_hdr h = { XENON_CTL_MAGIC, XENON_CONTRACT_VERSION,
+                               XENON_CTL_INFO | XENON_CTL_REPLY, req->id,
+                               sizeof(status) + sizeof(in) + sizeof(v) };
+    size_t n = 0;
+    memcpy(msg + n, &h, sizeof(h)), n += sizeof(h);
+    memcpy(msg + n, &status, sizeof(status)), n += sizeof(status);
+    memcpy(msg + n, &in, sizeof(in)), n += sizeof(in);
+    memcpy(msg + n, &v, sizeof(v)), n += sizeof(v);
+    if (write(c, msg, 10) != 10)
+        _exit(1);
+    usleep(20000);
+    if (write(c, msg + 10, n - 10) != (ssize_t)(n - 10))
+        _exit(1);
+}
+
+struct many_result {
+    int calls[4];
+    int rc[4];
+    uint32_t state[4];
+};
+
+static void on_many(size_t i, int rc, const struct vmmctl_info *vi, void *opaque)
+{
+    struct many_result *r = opaque;
+    assert_true(i < 4);
+    r->calls[i]++;
+    r->rc[i] = rc;
+    if (rc == 0)
+        r->state[i] = vi->state;
+}
+
+/* Domains 1 and 2 answer (2 after a notice), 3 hangs up without an
+ * answer, 4 has no socket: each gets exactly one outcome. (The timeout
+ * is not what ends any of them: nothing here depends on timing.) */
+static void test_info_many(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test-ctl-many-XXXXXX", sub[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(sub, sizeof(sub), "%s/control", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    int l1 = listen_at(dir, 1), l2 = listen_at(dir, 2), l3 = listen_at(dir, 3);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        struct xenon_ctl_hdr req;
+        int c = accept(l1, NULL, NULL);
+        read_n(c, &req, sizeof(req));
+        if (req.type != XENON_CTL_INFO)
+            _exit(1);
+        answer_info(c, &req, XENON_CTL_STATE_RUNNING);
+        int c2 = accept(l2, NULL, NULL);
+        struct xenon_ctl_hdr notice = { XENON_CTL_MAGIC, XENON_CONTRACT_VERSION,
+                                        XENON_CTL_NOTICE_BUILT, 0, 0 };
+        if (write(c2, &notice, sizeof(notice)) != sizeof(notice))
+            _exit(1);
+        read_n(c2, &req, sizeof(req));
+        answer_info(c2, &req, XENON_CTL_STATE_PAUSED);
+        int c3 = accept(l3, NULL, NULL);
+        read_n(c3, &req, sizeof(req));
+        close(c3);                  /* ends without an answer */
+        pause();
+        _exit(0);
+    }
+    const unsigned ids[4] = { 1, 2, 3, 4 };
+    struct many_result r;
+    memset(&r, 0, sizeof(r));
+    vmmctl_domain_info_many(dir, ids, 4, on_many, &r, 60000);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(r.calls[i], 1);
+    assert_int_equal(r.rc[0], 0);
+    assert_int_equal(r.state[0], XENON_CTL_STATE_RUNNING);
+    assert_int_equal(r.rc[1], 0);
+    assert_int_equal(r.state[1], XENON_CTL_STATE_PAUSED);
+    assert_int_equal(r.rc[2], -EPIPE);
+    assert_int_equal(r.rc[3], -ENOENT);
+    close(l1);
+    close(l2);
+    close(l3);
+    for (unsigned i = 1; i <= 3; i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/%u.sock", sub, i);
+        unlink(path);
+    }
+    rmdir(sub);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_reply_round_trip),
         cmocka_unit_test(test_info_decode),
         cmocka_unit_test(test_consume_stream),
+        cmocka_unit_test(test_info_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

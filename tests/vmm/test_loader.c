@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <xen/elfnote.h>
@@ -401,6 +403,33 @@ static void test_gmem_bounds(void **state)
     assert_int_equal(gmem_add_region(gm, 0xe0000001, 4096, GMEM_XEN_PAGE, NULL), -EINVAL);
 }
 
+/* gmem_zero zeroes exactly its range; the whole pages in it are given back
+ * (no longer resident), the partial ones at its ends are written. */
+static void test_gmem_zero(void **state)
+{
+    struct gmem *gm = *state;
+    const uint64_t base = 0x200000, span = 5 * 4096;
+    uint8_t *p = gmem_ptr(gm, base, span);
+    memset(p, 0xaa, span);
+    assert_int_equal(gmem_zero(gm, base + 0x800, 3 * 4096), 0);
+    /* Residency first: reading a hole brings a page back. */
+    unsigned char res[5];
+    assert_int_equal(mincore(p, span, res), 0);
+    assert_true(res[0] & 1);            /* partly zeroed: written */
+    assert_false(res[1] & 1);           /* whole pages: holes */
+    assert_false(res[2] & 1);
+    assert_true(res[3] & 1);
+    assert_true(res[4] & 1);            /* outside */
+    for (uint64_t i = 0; i < span; i++)
+        assert_int_equal(p[i], i >= 0x800 && i < 0x800 + 3 * 4096 ? 0 : 0xaa);
+    /* Within one page, and out of bounds. */
+    assert_int_equal(gmem_zero(gm, base + 4096 * 4 + 1, 2), 0);
+    assert_int_equal(p[4096 * 4 + 1], 0);
+    assert_int_equal(p[4096 * 4 + 3], 0xaa);
+    assert_int_equal(gmem_zero(gm, RAM - 1, 2), -EFAULT);
+    assert_int_equal(gmem_zero(gm, base, 0), 0);
+}
+
 static void test_hcall_patch(void **state)
 {
     (void)state;
@@ -443,6 +472,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_note_section_only_as_fallback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pvh_start_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gmem_bounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gmem_zero, setup, teardown),
         cmocka_unit_test(test_hcall_patch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,5 @@
 #include "byteq.h"
+#include "lazy_pages.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -6,13 +7,15 @@
 
 int byteq_init(struct byteq *q, size_t cap)
 {
-    *q = (struct byteq){ .buf = malloc(cap), .cap = cap };
+    /* A queue mostly holds little: only the pages it has used are resident
+     * (it restarts at the front whenever it empties). */
+    *q = (struct byteq){ .buf = lazy_pages_alloc(cap), .cap = cap };
     return q->buf ? 0 : -ENOMEM;
 }
 
 void byteq_fini(struct byteq *q)
 {
-    free(q->buf);
+    lazy_pages_free(q->buf, q->cap);
     *q = (struct byteq){ 0 };
 }
 

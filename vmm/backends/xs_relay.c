@@ -5,6 +5,7 @@
 #include "domain.h"
 #include "ioloop.h"
 #include "layout.h"
+#include "lazy_pages.h"
 #include "xs_relay_track.h"
 
 #include <errno.h>
@@ -732,7 +733,8 @@ static void pump(void *opaque)
 
 int xs_relay_init(struct domain *d, const char *socket_path)
 {
-    struct xs_relay *x = calloc(1, sizeof(*x));
+    /* Its buffers (a few KiB each) are mostly never written. */
+    struct xs_relay *x = lazy_pages_alloc(sizeof(*x));
     if (!x)
         return -ENOMEM;
     x->d = d;
@@ -808,7 +810,7 @@ void xs_relay_fini(struct domain *d)
         unlink_req(x, &x->head);
     xs_track_fini(&x->track);
     free(x->path);
-    free(x);
+    lazy_pages_free(x, sizeof(*x));
     d->xenstore = NULL;
 }
 

@@ -253,7 +253,7 @@ int load_pvh_elf(struct gmem *gm, const uint8_t *img, size_t size,
             continue;
         uint8_t *dst = gmem_ptr(gm, s->paddr, s->memsz);
         memcpy(dst, img + s->offset, s->filesz);
-        memset(dst + s->filesz, 0, s->memsz - s->filesz);
+        gmem_zero(gm, s->paddr + s->filesz, s->memsz - s->filesz);
         if (s->flags & PF_X)
             out->patched_hypercalls += hcall_patch_segment(dst, s->filesz, s->paddr);
     }

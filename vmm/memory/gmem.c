@@ -3,6 +3,7 @@
 #include "layout.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -137,5 +138,26 @@ int gmem_write(const struct gmem *gm, uint64_t gpa, const void *src,
     if (!p)
         return -EFAULT;
     memcpy(p, src, len);
+    return 0;
+}
+
+int gmem_zero(const struct gmem *gm, uint64_t gpa, uint64_t len)
+{
+    if (len == 0)
+        return 0;
+    uint8_t *p = gmem_ptr(gm, gpa, len);
+    if (!p)
+        return -EFAULT;
+    const struct gmem_region *r = gmem_find(gm, gpa);
+    uint64_t lo = (gpa + GMEM_PAGE_SIZE - 1) & ~(uint64_t)(GMEM_PAGE_SIZE - 1);
+    uint64_t hi = (gpa + len) & ~(uint64_t)(GMEM_PAGE_SIZE - 1);
+    if (hi <= lo ||
+        fallocate(gm->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  (off_t)(r->fd_offset + (lo - r->gpa)), (off_t)(hi - lo)) < 0) {
+        memset(p, 0, len);      /* no whole page, or no hole punching */
+        return 0;
+    }
+    memset(p, 0, lo - gpa);
+    memset(p + (hi - gpa), 0, gpa + len - hi);
     return 0;
 }

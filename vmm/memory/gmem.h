@@ -71,6 +71,10 @@ bool gmem_is_ram(const struct gmem *gm, uint64_t gpa, uint64_t len);
 int gmem_read(const struct gmem *gm, uint64_t gpa, void *dst, uint64_t len);
 int gmem_write(const struct gmem *gm, uint64_t gpa, const void *src,
                uint64_t len);
+/* Zero [gpa, gpa+len) of one region (0, or -EFAULT as gmem_ptr). Whole
+ * pages are given back to the memfd (a hole reads as zeros), so a range
+ * that is zero already, such as a fresh domain's bss, costs no memory. */
+int gmem_zero(const struct gmem *gm, uint64_t gpa, uint64_t len);
 
 unsigned gmem_nr_regions(const struct gmem *gm);
 
