@@ -298,8 +298,10 @@ void xs_pipeline_begin(struct xs_client *c)
 int xs_pipeline_end(struct xs_client *c)
 {
     c->pipelining = false;
-    if (c->queued)
-        flush_queue(c);
+    /* A connection that broke before the replies came: the queued
+     * requests may not have been made. */
+    if (c->queued && flush_queue(c) < 0 && c->queued_err == 0)
+        c->queued_err = -EIO;
     int e = c->queued_err;
     c->queued_err = 0;
     return e;
