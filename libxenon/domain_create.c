@@ -204,25 +204,24 @@ static int domain_publish(const struct xenon_paths *p, struct xs_client *xs,
         xrc = xs_pipeline_end(xs);
     }
     /* One transaction: all nodes appear at once, and xenstored syncs its
-     * journal once rather than per node. Pipelined: the ~90 requests cost
-     * one round trip, not one each. */
+     * journal once rather than per node. Pipelined: the ~90 requests, the
+     * commit and XS_INTRODUCE cost one round trip and one journal sync.
+     * A node that failed is committed with the others, then torn down. */
     for (int tries = 0; xrc == 0; tries++) {
         xrc = xs_transaction_begin(xs);
         if (xrc < 0)
             break;
         xs_pipeline_begin(xs);
         xrc = write_nodes(xs, dc, domid, s.uuid, s.created);
-        int prc = xs_pipeline_end(xs);
-        if (xrc == 0)
-            xrc = prc;
-        int erc = xs_transaction_end(xs, xrc == 0);
-        if (xrc == 0)
-            xrc = erc;
+        if (xrc == 0) {
+            xrc = xs_commit_introduce(xs, domid, STORE_GFN, STORE_PORT);
+        } else {
+            xs_pipeline_end(xs);
+            xs_transaction_end(xs, false);
+        }
         if (xrc != -EAGAIN || tries == 10)
             break;
     }
-    if (xrc == 0)
-        xrc = xs_introduce(xs, domid, STORE_GFN, STORE_PORT);
     if (xrc < 0) {
         fprintf(err, "cannot set up domain %u in xenstore: %s\n", domid,
                 strerror(-xrc));
@@ -309,15 +308,8 @@ int xenon_domain_create_held(const struct xenon_paths *p, struct domain_config *
     off_t log_start = logfd >= 0 ? lseek(logfd, 0, SEEK_END) : 0;
     if (logfd < 0)
         fprintf(err, "cannot open %s: %s\n", logf, strerror(errno));
-    /* The nodes first, then the VMM: the monitor never waits on a creator
-     * that holds the state lock. A domain in xenstore has a live creator
-     * (us) until the monitor has named itself; if we are killed before,
-     * it is abandoned and cleaned away (all or nothing). */
-    if (logfd < 0 || domain_publish(p, xs, dc, domid, lock, err) < 0) {
-        if (logfd >= 0)
-            close(logfd);
-        else
-            close(lock);
+    if (logfd < 0) {
+        close(lock);
         teardown(p, xs, domid);
         xs_close(xs);
         return -1;
@@ -330,8 +322,32 @@ int xenon_domain_create_held(const struct xenon_paths *p, struct domain_config *
               socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) == 0;
     if (!ok)
         fprintf(err, "cannot start domain %u: %s\n", domid, strerror(errno));
-    ok = ok && monitor_start_domain(p, domid, flags & XENON_CREATE_PAUSED, ready[1],
-                                    go[0], err) == 0;
+    /* The VMM first, then the nodes, written while it builds the domain
+     * (~2 ms, which the nodes' journal syncs in xenstored would otherwise
+     * add to): held, it runs no guest code before GO, which follows them.
+     * The monitor is asked now and answers later: its START takes the
+     * reaping lock, never the state lock we hold until the nodes are
+     * written, and we wait for nothing of its under that lock (a monitor
+     * restarting a domain takes it). Killed before GO, we close the
+     * control connections: the VMM ends the domain unrun and the monitor,
+     * named in the state file from its START on, tears it down. */
+    bool paused = flags & XENON_CREATE_PAUSED;
+    int mon = ok ? monitor_start_send(p, domid, paused, ready[1], go[0]) : -1;
+    if (domain_publish(p, xs, dc, domid, lock, err) < 0) {
+        /* Torn down: the VMM, if it came, ends unrun at our closes. */
+        if (mon >= 0)
+            close(mon);
+        for (int i = 0; i < 2; i++) {
+            if (ready[i] >= 0)
+                close(ready[i]);
+            if (go[i] >= 0)
+                close(go[i]);
+        }
+        close(logfd);
+        xs_close(xs);
+        return -1;
+    }
+    ok = ok && monitor_start_wait(p, mon, domid, paused, ready[1], go[0], err) == 0;
     if (ready[1] >= 0)
         close(ready[1]);        /* the VMM has its own copies now */
     if (go[0] >= 0)

@@ -202,6 +202,16 @@ int monitor_call(int fd, const struct mon_req *rq, const int *fds, int nfds,
  * none serves). 0, or -1 (err printed). */
 int monitor_start_domain(const struct xenon_paths *p, unsigned domid, bool paused,
                          int ready_fd, int go_fd, FILE *err);
+/* MON_START in two halves, so that the VMM builds the domain while the
+ * caller does other work: send (a monitor is started if none serves) ->
+ * the connection, or -1; then wait for the answer (with fd -1, or when a
+ * monitor that exited as we came left it unanswered, the request is made
+ * again by monitor_start_domain). 0, or -1 (err printed). Only wait with
+ * the state lock released: a monitor restarting a domain takes it. */
+int monitor_start_send(const struct xenon_paths *p, unsigned domid, bool paused,
+                       int ready_fd, int go_fd);
+int monitor_start_wait(const struct xenon_paths *p, int fd, unsigned domid, bool paused,
+                       int ready_fd, int go_fd, FILE *err);
 /* MON_DESTROY: 0 once the monitor has stopped and torn down the domain,
  * 1 when no monitor runs it, -errno when it did not answer in time. */
 int monitor_destroy_domain(const struct xenon_paths *p, unsigned domid, int timeout_ms);

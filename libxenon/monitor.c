@@ -689,8 +689,7 @@ int monitor_open(const struct xenon_paths *p, bool start)
     return -1;
 }
 
-int monitor_call(int fd, const struct mon_req *rq, const int *fds, int nfds,
-                 struct mon_rep *rep, int timeout_ms)
+static int monitor_send(int fd, const struct mon_req *rq, const int *fds, int nfds)
 {
     char cbuf[CMSG_SPACE(2 * sizeof(int))] = { 0 };
     struct iovec iov = { (void *)rq, sizeof(*rq) };
@@ -704,8 +703,11 @@ int monitor_call(int fd, const struct mon_req *rq, const int *fds, int nfds,
         c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
         memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
     }
-    if (sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(*rq))
-        return -errno;
+    return sendmsg(fd, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(*rq) ? 0 : -errno;
+}
+
+static int monitor_answer(int fd, struct mon_rep *rep, int timeout_ms)
+{
     struct pollfd pf = { fd, POLLIN, 0 };
     int r;
     while ((r = poll(&pf, 1, timeout_ms)) < 0 && errno == EINTR)
@@ -718,6 +720,13 @@ int monitor_call(int fd, const struct mon_req *rq, const int *fds, int nfds,
     if (n != (ssize_t)sizeof(*rep))
         return n < 0 ? -errno : -ECONNRESET;    /* the monitor went first */
     return 0;
+}
+
+int monitor_call(int fd, const struct mon_req *rq, const int *fds, int nfds,
+                 struct mon_rep *rep, int timeout_ms)
+{
+    int rc = monitor_send(fd, rq, fds, nfds);
+    return rc < 0 ? rc : monitor_answer(fd, rep, timeout_ms);
 }
 
 int monitor_start_domain(const struct xenon_paths *p, unsigned domid, bool paused,
@@ -744,6 +753,36 @@ int monitor_start_domain(const struct xenon_paths *p, unsigned domid, bool pause
     if (rc < 0)
         fprintf(err, "domain %u: the monitor cannot start it: %s\n", domid, strerror(-rc));
     return rc < 0 ? -1 : 0;
+}
+
+int monitor_start_send(const struct xenon_paths *p, unsigned domid, bool paused,
+                       int ready_fd, int go_fd)
+{
+    struct mon_req rq = { .op = MON_START, .domid = domid,
+                          .flags = paused ? MON_START_PAUSED : 0 };
+    int fds[2] = { ready_fd, go_fd };
+    int fd = monitor_open(p, true);
+    if (fd >= 0 && monitor_send(fd, &rq, fds, 2) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+int monitor_start_wait(const struct xenon_paths *p, int fd, unsigned domid, bool paused,
+                       int ready_fd, int go_fd, FILE *err)
+{
+    struct mon_rep rep;
+    int rc = fd < 0 ? -ECONNRESET : monitor_answer(fd, &rep, MONITOR_CALL_MS);
+    if (fd >= 0)
+        close(fd);
+    if (rc == 0 && rep.rc < 0) {
+        fprintf(err, "domain %u: the monitor cannot start it: %s\n", domid, strerror(-rep.rc));
+        return -1;
+    }
+    /* Unanswered (a monitor that exited as we came: it did nothing) or
+     * never sent: ask again, the way monitor_start_domain does. */
+    return rc == 0 ? 0 : monitor_start_domain(p, domid, paused, ready_fd, go_fd, err);
 }
 
 int monitor_destroy_domain(const struct xenon_paths *p, unsigned domid, int timeout_ms)

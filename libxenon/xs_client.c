@@ -298,8 +298,10 @@ void xs_pipeline_begin(struct xs_client *c)
 int xs_pipeline_end(struct xs_client *c)
 {
     c->pipelining = false;
-    if (c->queued)
-        flush_queue(c);
+    /* A connection that broke before the replies came: the queued
+     * requests may not have been made. */
+    if (c->queued && flush_queue(c) < 0 && c->queued_err == 0)
+        c->queued_err = -EIO;
     int e = c->queued_err;
     c->queued_err = 0;
     return e;
@@ -581,6 +583,29 @@ int xs_transaction_end(struct xs_client *c, int commit)
         rc = commit ? -EAGAIN : 0;
     c->tx = 0;
     c->tx_lost = false;
+    return rc;
+}
+
+int xs_commit_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
+                        unsigned port)
+{
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), "%u%c%lu%c%u", domid, 0, gfn, 0, port);
+    bool lost = c->tx_lost;
+    c->pipelining = true;
+    int rc = lost ? 0 : call(c, XS_TRANSACTION_END, "T", 2, NULL, NULL, true);
+    c->tx = 0;
+    c->tx_lost = false;
+    if (rc == 0 && !lost)
+        rc = call(c, XS_INTRODUCE, buf, (size_t)n + 1, NULL, NULL, true);
+    int qrc = xs_pipeline_end(c);
+    if (rc == 0)
+        rc = qrc;
+    /* The daemon restarted inside the transaction (before, or while the
+     * batch was on its way): what it got of it is gone or was applied
+     * whole; either way the caller does it all again. */
+    if (lost || (rc == -EIO && c->reconnect_ms))
+        rc = -EAGAIN;
     return rc;
 }
 

@@ -59,6 +59,14 @@ int xs_transaction_end(struct xs_client *c, int commit);
  * transaction and abort it on error. */
 void xs_pipeline_begin(struct xs_client *c);
 int xs_pipeline_end(struct xs_client *c);
+/* End the pipeline (see above) with the transaction's commit and
+ * XS_INTRODUCE(domid) in the same batch: xenstored makes one turn's
+ * changes durable with one journal sync, so the pair costs one sync and
+ * one round trip, not two. On a conflict (or a daemon restart) -EAGAIN:
+ * the introduce may have been made (it is idempotent) and the caller
+ * does the transaction and this again. 0 or -errno. */
+int xs_commit_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
+                        unsigned port);
 int xs_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
                  unsigned port);
 int xs_release(struct xs_client *c, unsigned domid);

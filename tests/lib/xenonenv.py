@@ -3,6 +3,7 @@ tests/xapi/xapienv.py): where the built programs are, the environment that
 points xl, libxenon and the VMM at a temp dir instead of /run and /var, a
 private xenon-xenstored on its own socket, and a bounded wait."""
 import os
+import socket
 import subprocess
 import time
 
@@ -37,15 +38,28 @@ def private_env(tmp, xs_sock):
                 XENON_VMM=VMM)
 
 
+def listening(path):
+    """Whether a unix socket at path accepts connections: its file appears
+    at bind(), before listen(), when a connect is still refused."""
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def start_xenstored(tmp, xs_sock):
     """A xenon-xenstored on xs_sock with its data and log under tmp, once
-    its socket is there (killed, and SystemExit, if it does not come up in
-    10 s)."""
+    its socket accepts connections (killed, and SystemExit, if it does not
+    come up in 10 s)."""
     xs = subprocess.Popen([XENSTORED, "-N", "--socket", xs_sock,
                            "--data-dir", os.path.join(tmp, "xsdata"),
                            "--pid-file", "",
                            "--log-file", os.path.join(tmp, "xs.log")])
-    if not wait_for(lambda: os.path.exists(xs_sock), 10):
+    if not wait_for(lambda: listening(xs_sock), 10):
         xs.kill()
         xs.wait()
         raise SystemExit("xenstored did not start")

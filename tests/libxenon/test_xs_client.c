@@ -306,6 +306,59 @@ static void test_daemon_restart(void **state)
     xs_close(c);
 }
 
+/* The commit and XS_INTRODUCE sent with the queued writes (xl create's
+ * publish): all nodes and the introduction land; a conflicting commit
+ * gets -EAGAIN (its nodes are not there), and so does a transaction the
+ * daemon's restart took away; then a retry lands. An introduced domain is
+ * the one RELEASE accepts (ENOENT otherwise). */
+static void test_commit_introduce(void **state)
+{
+    (void)state;
+    struct xs_client *c = xs_open(sock), *other = xs_open(sock);
+    assert_non_null(c);
+    assert_non_null(other);
+    assert_int_equal(xs_release(c, 7), -ENOENT);
+    assert_int_equal(xs_transaction_begin(c), 0);
+    xs_pipeline_begin(c);
+    assert_int_equal(xs_write(c, "/ci/a", "1"), 0);
+    assert_int_equal(xs_write(c, "/ci/b", "2"), 0);
+    assert_int_equal(xs_commit_introduce(c, 7, 0xfeffd, 1), 0);
+    check_value(other, "/ci/a", "1");
+    check_value(other, "/ci/b", "2");
+    assert_int_equal(xs_release(other, 7), 0);
+
+    /* Conflict: another client changes a node the transaction wrote
+     * (its write already with xenstored). */
+    assert_int_equal(xs_transaction_begin(c), 0);
+    xs_pipeline_begin(c);
+    assert_int_equal(xs_write(c, "/ci/a", "tx"), 0);
+    assert_int_equal(xs_write(c, "/ci/new", "tx"), 0);
+    check_value(c, "/ci/a", "tx");      /* sends the queue: xenstored has them */
+    assert_int_equal(xs_write(other, "/ci/a", "outside"), 0);
+    assert_int_equal(xs_commit_introduce(c, 8, 0xfeffd, 1), -EAGAIN);
+    check_value(other, "/ci/a", "outside");
+    char *v = NULL;
+    assert_int_equal(xs_read(other, "/ci/new", &v), -ENOENT);
+    xs_release(other, 8);       /* introduced or not: see xs_client.h */
+
+    /* The daemon restarted under the transaction, writes still queued. */
+    xs_close(other);
+    assert_int_equal(xs_transaction_begin(c), 0);
+    xs_pipeline_begin(c);
+    assert_int_equal(xs_write(c, "/ci/after", "1"), 0);
+    kill(daemon_pid, SIGKILL);
+    waitpid(daemon_pid, NULL, 0);
+    spawn_daemon();
+    assert_int_equal(xs_commit_introduce(c, 9, 0xfeffd, 1), -EAGAIN);
+    assert_int_equal(xs_transaction_begin(c), 0);
+    xs_pipeline_begin(c);
+    assert_int_equal(xs_write(c, "/ci/after", "2"), 0);
+    assert_int_equal(xs_commit_introduce(c, 9, 0xfeffd, 1), 0);
+    check_value(c, "/ci/after", "2");
+    assert_int_equal(xs_release(c, 9), 0);
+    xs_close(c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -321,6 +374,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_large_replies),
         cmocka_unit_test(test_long_directory),
         cmocka_unit_test(test_daemon_restart),
+        cmocka_unit_test(test_commit_introduce),
     };
     return cmocka_run_group_tests(tests, start_daemon, stop_daemon);
 }
