@@ -60,8 +60,9 @@ int memcmp(const void *a, const void *b, size_t n)
 static const char *scan_byte(const char *s, char c, size_t n)
 {
     const char *p = s;
-    __asm__ volatile("repne scasb" : "+D"(p), "+c"(n) : "a"(c), "m"(*(const char (*)[])s)
-                     : "cc");
+    /* "memory": the scan reads an extent the compiler cannot name (an
+     * unsized array operand is refused by clang). */
+    __asm__ volatile("repne scasb" : "+D"(p), "+c"(n) : "a"(c) : "cc", "memory");
     /* Stopped one past a match, or past the end with none. */
     return p > s && p[-1] == c ? p - 1 : NULL;
 }

@@ -33,6 +33,7 @@ static void test_round_trip(void **state)
     xs_track_add_watch(&t, "control/shutdown\0shutdown", 26);
     xs_track_add_watch(&t, "device\0dev", 11);
     xs_track_add_watch(&t, "x\0", 3);                    /* an empty token */
+    xs_track_add_watch(&t, "a\0b\0c", 6);                 /* no xenstored takes it */
     uint8_t *rec;
     size_t len;
     assert_int_equal(xs_track_save_watches(&t, &rec, &len), 0);
@@ -46,6 +47,7 @@ static void test_round_trip(void **state)
         assert_memory_equal(g.t.watches[i].payload, t.watches[i].payload, t.watches[i].len);
     }
     assert_true(xs_track_has_watch(&g.t, "device\0dev", 11));
+    assert_false(xs_track_has_watch(&g.t, "a\0b\0c", 6));   /* not saved */
     assert_false(xs_track_has_watch(&g.t, "device\0de", 10));
     free(rec);
 

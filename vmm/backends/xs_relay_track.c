@@ -96,28 +96,6 @@ bool xs_track_has_watch(const struct xs_track *t, const void *payload, size_t le
     return find_watch(t, payload, len) >= 0;
 }
 
-int xs_track_save_watches(const struct xs_track *t, uint8_t **out, size_t *len)
-{
-    size_t n = sizeof(uint32_t);
-    for (unsigned i = 0; i < t->nwatches; i++)
-        n += sizeof(uint32_t) + t->watches[i].len;
-    uint8_t *b = malloc(n), *at = b;
-    if (!b)
-        return -ENOMEM;
-    uint32_t count = t->nwatches;
-    memcpy(at, &count, sizeof(count));
-    at += sizeof(count);
-    for (unsigned i = 0; i < t->nwatches; i++) {
-        uint32_t l = (uint32_t)t->watches[i].len;
-        memcpy(at, &l, sizeof(l));
-        memcpy(at + sizeof(l), t->watches[i].payload, l);
-        at += sizeof(l) + l;
-    }
-    *out = b;
-    *len = n;
-    return 0;
-}
-
 /* One watch's bytes: "path\0token\0" with a path. */
 static bool watch_ok(const uint8_t *w, size_t len)
 {
@@ -127,6 +105,35 @@ static bool watch_ok(const uint8_t *w, size_t len)
     for (size_t i = 0; i < len; i++)
         nuls += w[i] == 0;
     return nuls == 2;
+}
+
+int xs_track_save_watches(const struct xs_track *t, uint8_t **out, size_t *len)
+{
+    /* Only what a xenstored can have accepted (path and token, nothing
+     * more): a record this VMM writes is always one it reads back. */
+    size_t n = sizeof(uint32_t);
+    uint32_t count = 0;
+    for (unsigned i = 0; i < t->nwatches; i++)
+        if (watch_ok((const uint8_t *)t->watches[i].payload, t->watches[i].len)) {
+            n += sizeof(uint32_t) + t->watches[i].len;
+            count++;
+        }
+    uint8_t *b = malloc(n), *at = b;
+    if (!b)
+        return -ENOMEM;
+    memcpy(at, &count, sizeof(count));
+    at += sizeof(count);
+    for (unsigned i = 0; i < t->nwatches; i++) {
+        if (!watch_ok((const uint8_t *)t->watches[i].payload, t->watches[i].len))
+            continue;
+        uint32_t l = (uint32_t)t->watches[i].len;
+        memcpy(at, &l, sizeof(l));
+        memcpy(at + sizeof(l), t->watches[i].payload, l);
+        at += sizeof(l) + l;
+    }
+    *out = b;
+    *len = n;
+    return 0;
 }
 
 int xs_track_load_watches(const uint8_t *p, size_t len,
