@@ -75,25 +75,44 @@ static bool has_pv_suspend(struct xs_client *xs, unsigned domid)
     return yes;
 }
 
-/* Whether the guest has PV control (and is not suspended already): 1 yes,
- * 0 no, -1 cannot tell (err printed). A live save asks before its rounds,
- * so that a guest without it is paused the moment they end. */
-static int probe_pv_suspend(const struct xenon_paths *p, int ctl, unsigned domid, FILE *err)
+enum pv_state { PV_UNKNOWN = -1, PV_NONE, PV_CONTROL, PV_SUSPENDED };
+
+/* What the guest offers: PV_SUSPENDED (it suspended itself already),
+ * PV_CONTROL, PV_NONE, or PV_UNKNOWN when its VMM or xenstore cannot be
+ * asked (err printed). On PV_CONTROL *xs_out, if not NULL, keeps the
+ * xenstore connection for the caller to close. */
+static enum pv_state pv_state(const struct xenon_paths *p, int ctl, unsigned domid,
+                              struct xs_client **xs_out, FILE *err)
 {
     struct vmmctl_info info;
     int rc = vmmctl_info(ctl, &info, 5000);
     if (rc < 0) {
         fprintf(err, "domain %u: cannot ask its VMM: %s\n", domid, strerror(-rc));
-        return -1;
+        return PV_UNKNOWN;
     }
     if (info.flags & XENON_CTL_INFO_SUSPENDED)
-        return 1;
+        return PV_SUSPENDED;
     struct xs_client *xs = xs_connect(p, err);
     if (!xs)
-        return -1;
-    bool yes = has_pv_suspend(xs, domid);
-    xs_close(xs);
-    return yes;
+        return PV_UNKNOWN;
+    if (!has_pv_suspend(xs, domid)) {
+        xs_close(xs);
+        return PV_NONE;
+    }
+    if (xs_out)
+        *xs_out = xs;
+    else
+        xs_close(xs);
+    return PV_CONTROL;
+}
+
+/* Whether the guest has PV control or suspended already: 1 yes, 0 no, -1
+ * cannot tell (err printed). A live save asks before its rounds, so that
+ * a guest without it is paused the moment they end. */
+static int probe_pv_suspend(const struct xenon_paths *p, int ctl, unsigned domid, FILE *err)
+{
+    enum pv_state st = pv_state(p, ctl, domid, NULL, err);
+    return st == PV_UNKNOWN ? -1 : st != PV_NONE;
 }
 
 /* As libxl_dom_suspend.c asks a guest with PV control: control/shutdown
@@ -102,22 +121,19 @@ static int probe_pv_suspend(const struct xenon_paths *p, int ctl, unsigned domid
  * did not suspend in time (err printed; the request is withdrawn). */
 static int ask_suspend(const struct xenon_paths *p, int ctl, unsigned domid, FILE *err)
 {
-    struct vmmctl_info info;
-    int rc = vmmctl_info(ctl, &info, 5000);
-    if (rc < 0) {
-        fprintf(err, "domain %u: cannot ask its VMM: %s\n", domid, strerror(-rc));
+    struct xs_client *xs = NULL;
+    switch (pv_state(p, ctl, domid, &xs, err)) {
+    case PV_UNKNOWN:
         return -1;
-    }
-    if (info.flags & XENON_CTL_INFO_SUSPENDED)
-        return 1;
-    struct xs_client *xs = xs_connect(p, err);
-    if (!xs)
-        return -1;
-    if (!has_pv_suspend(xs, domid)) {
-        xs_close(xs);
+    case PV_NONE:
         return 0;
+    case PV_SUSPENDED:
+        return 1;
+    case PV_CONTROL:
+        break;
     }
-    rc = xs_printf(xs, "suspend", "/local/domain/%u/control/shutdown", domid);
+    struct vmmctl_info info;
+    int rc = xs_printf(xs, "suspend", "/local/domain/%u/control/shutdown", domid);
     /* Asked every millisecond: in a live migration the domain is down
      * from its suspend on, and a coarser poll would add to that. */
     for (unsigned waited = 0; rc == 0 && waited < SUSPEND_TIMEOUT_MS;) {

@@ -16,6 +16,7 @@
 #include "dispatch.h"
 #include "domain.h"
 #include "model.h"
+#include "vm_defined.h"
 #include "vm_meta.h"
 #include "vm_scan.h"
 
@@ -27,69 +28,8 @@
 /* One edit at a time: each reads, changes and writes a whole file. */
 static pthread_mutex_t edit_lock = PTHREAD_MUTEX_INITIALIZER;
 
-struct target {
-    char ref[48], power[16], path[XENON_PATH_MAX + 300], name[256], uuid[40];
-    long domid;
-};
-
-static void lower(const char *s, char *out, size_t n)
-{
-    size_t i = 0;
-    for (; s[i] && i < n - 1; i++)
-        out[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
-    out[i] = 0;
-}
-
-/* The VM of params[1] with a definition, or false with c->error. */
-static bool target(struct call *c, struct target *t)
-{
-    const char *ref = arg_str(c, 1);
-    if (!ref)
-        return false;
-    memset(t, 0, sizeof(*t));
-    model_lock();
-    json_object *r = model_get("VM", ref), *f, *oc;
-    bool control = false;
-    if (r) {
-        snprintf(t->ref, sizeof(t->ref), "%s", ref);
-        if (json_object_object_get_ex(r, "power_state", &f))
-            snprintf(t->power, sizeof(t->power), "%s", json_object_get_string(f));
-        if (json_object_object_get_ex(r, "name_label", &f))
-            snprintf(t->name, sizeof(t->name), "%s", json_object_get_string(f));
-        if (json_object_object_get_ex(r, "uuid", &f))
-            snprintf(t->uuid, sizeof(t->uuid), "%s", json_object_get_string(f));
-        if (json_object_object_get_ex(r, "domid", &f))
-            t->domid = (long)json_object_get_int64(f);
-        if (json_object_object_get_ex(r, "is_control_domain", &f))
-            control = json_object_get_boolean(f);
-        if (json_object_object_get_ex(r, "other_config", &oc) &&
-            json_object_object_get_ex(oc, "xenon_config_file", &f))
-            snprintf(t->path, sizeof(t->path), "%s", json_object_get_string(f));
-    }
-    model_unlock();
-    if (!r)
-        return fail(c, "HANDLE_INVALID", "VM", ref, NULL), false;
-    if (control)
-        return fail(c, "OPERATION_NOT_ALLOWED", "not on the control domain", NULL), false;
-    if (!t->path[0])
-        return fail(c, "OPERATION_NOT_ALLOWED",
-                    "the VM has no definition (made by xl create): nothing to keep it in",
-                    NULL), false;
-    return true;
-}
-
-static bool halted(struct call *c, const struct target *t)
-{
-    if (!strcmp(t->power, "Halted"))
-        return true;
-    char a[16];
-    lower(t->power, a, sizeof(a));
-    fail(c, "VM_BAD_POWER_STATE", t->ref, "halted", a, NULL);
-    return false;
-}
-
 /* Write key = value into t's definition and rescan. */
-static json_object *commit(struct call *c, const struct target *t, const char *key,
+static json_object *commit(struct call *c, const struct vm_defined *t, const char *key,
                            const char *value)
 {
     char err[160];
@@ -122,9 +62,9 @@ static bool arg_i64(struct call *c, int i, long long *out)
 
 static json_object *set_name_label(struct call *c)
 {
-    struct target t;
+    struct vm_defined t;
     const char *name = arg_str(c, 2);
-    if (!name || !target(c, &t) || !halted(c, &t))
+    if (!name || !vm_defined_of(c, &t, "nothing to keep it in") || !vm_defined_in(c, &t, "Halted"))
         return NULL;
     if (!vm_good_name(name))
         return fail(c, "INVALID_VALUE", "name_label", name, NULL);
@@ -158,9 +98,9 @@ static json_object *set_name_label(struct call *c)
 
 static json_object *set_name_description(struct call *c)
 {
-    struct target t;
+    struct vm_defined t;
     const char *d = arg_str(c, 2);
-    if (!d || !target(c, &t))
+    if (!d || !vm_defined_of(c, &t, "nothing to keep it in"))
         return NULL;
     if (strlen(d) > MAX_TEXT)
         return fail(c, "INVALID_VALUE", "name_description", "too long", NULL);
@@ -177,7 +117,7 @@ static json_object *set_name_description(struct call *c)
 /* --- memory and vCPUs --------------------------------------------------- */
 
 /* The definition's memory (MiB): memory= (target) and maxmem=. */
-static json_object *write_memory(struct call *c, const struct target *t, long long min,
+static json_object *write_memory(struct call *c, const struct vm_defined *t, long long min,
                                  long long max)
 {
     if (min < (1ll << 20) || max > MAX_MEMORY || min > max)
@@ -212,9 +152,9 @@ static long long field_i64(const char *ref, const char *field)
  * the target are memory=. */
 static json_object *set_mem_one(struct call *c, bool is_max)
 {
-    struct target t;
+    struct vm_defined t;
     long long v;
-    if (!target(c, &t) || !arg_i64(c, 2, &v) || !halted(c, &t))
+    if (!vm_defined_of(c, &t, "nothing to keep it in") || !arg_i64(c, 2, &v) || !vm_defined_in(c, &t, "Halted"))
         return NULL;
     long long lo = field_i64(t.ref, "memory_static_min"), hi = field_i64(t.ref, "memory_static_max");
     return write_memory(c, &t, is_max ? lo : v, is_max ? v : hi);
@@ -227,9 +167,9 @@ static json_object *set_memory_dynamic_min(struct call *c) { return set_mem_one(
 
 static json_object *set_memory(struct call *c)
 {
-    struct target t;
+    struct vm_defined t;
     long long v;
-    if (!target(c, &t) || !arg_i64(c, 2, &v) || !halted(c, &t))
+    if (!vm_defined_of(c, &t, "nothing to keep it in") || !arg_i64(c, 2, &v) || !vm_defined_in(c, &t, "Halted"))
         return NULL;
     return write_memory(c, &t, v, v);
 }
@@ -238,17 +178,14 @@ static json_object *set_memory(struct call *c)
  * maximum), within memory_static_max, as XAPI's live dynamic range. */
 static json_object *set_memory_dynamic_range(struct call *c)
 {
-    struct target t;
+    struct vm_defined t;
     long long lo, hi;
-    if (!target(c, &t) || !arg_i64(c, 2, &lo) || !arg_i64(c, 3, &hi))
+    if (!vm_defined_of(c, &t, "nothing to keep it in") || !arg_i64(c, 2, &lo) || !arg_i64(c, 3, &hi))
         return NULL;
     if (!strcmp(t.power, "Halted"))
         return write_memory(c, &t, lo, hi);
-    if (strcmp(t.power, "Running")) {
-        char a[16];
-        lower(t.power, a, sizeof(a));
-        return fail(c, "VM_BAD_POWER_STATE", t.ref, "running", a, NULL);
-    }
+    if (!vm_defined_in(c, &t, "Running"))
+        return NULL;
     if (lo < (1ll << 20) || lo > hi || hi > field_i64(t.ref, "memory_static_max"))
         return fail(c, "MEMORY_CONSTRAINT_VIOLATION",
                     "Memory limits must satisfy: static_min <= dynamic_min <= dynamic_max "
@@ -272,9 +209,9 @@ static json_object *set_memory_dynamic_range(struct call *c)
 
 static json_object *set_vcpus(struct call *c, bool is_max)
 {
-    struct target t;
+    struct vm_defined t;
     long long v;
-    if (!target(c, &t) || !arg_i64(c, 2, &v) || !halted(c, &t))
+    if (!vm_defined_of(c, &t, "nothing to keep it in") || !arg_i64(c, 2, &v) || !vm_defined_in(c, &t, "Halted"))
         return NULL;
     long long cur = field_i64(t.ref, "VCPUs_at_startup"), max = field_i64(t.ref, "VCPUs_max");
     long long n = is_max ? cur : v, m = is_max ? v : max;
@@ -303,7 +240,7 @@ static json_object *set_vcpus_at_startup(struct call *c) { return set_vcpus(c, f
 /* --- maps and tags ------------------------------------------------------ */
 
 /* The map or list `field` as the file holds it now (new). */
-static json_object *current(const struct target *t, const char *field)
+static json_object *current(const struct vm_defined *t, const char *field)
 {
     size_t len = 0;
     char *data = vm_def_text(t->path, &len);
@@ -315,7 +252,7 @@ static json_object *current(const struct target *t, const char *field)
 }
 
 /* Write a map as xapi_<field> = [ "k=v", ... ] (removed when empty). */
-static json_object *write_map(struct call *c, const struct target *t, const char *field,
+static json_object *write_map(struct call *c, const struct vm_defined *t, const char *field,
                               json_object *map)
 {
     char key[64];
@@ -369,9 +306,9 @@ static bool good_key(struct call *c, const char *field, const char *k, const cha
 
 static json_object *map_add(struct call *c, const char *field)
 {
-    struct target t;
+    struct vm_defined t;
     const char *k = arg_str(c, 2), *v = k ? arg_str(c, 3) : NULL;
-    if (!v || !target(c, &t) || !good_key(c, field, k, v))
+    if (!v || !vm_defined_of(c, &t, "nothing to keep it in") || !good_key(c, field, k, v))
         return NULL;
     pthread_mutex_lock(&edit_lock);
     json_object *m = current(&t, field), *r = NULL;
@@ -390,9 +327,9 @@ static json_object *map_add(struct call *c, const char *field)
 
 static json_object *map_remove(struct call *c, const char *field)
 {
-    struct target t;
+    struct vm_defined t;
     const char *k = arg_str(c, 2);
-    if (!k || !target(c, &t))
+    if (!k || !vm_defined_of(c, &t, "nothing to keep it in"))
         return NULL;
     pthread_mutex_lock(&edit_lock);
     json_object *m = current(&t, field), *r;
@@ -409,11 +346,11 @@ static json_object *map_remove(struct call *c, const char *field)
 
 static json_object *map_set(struct call *c, const char *field)
 {
-    struct target t;
+    struct vm_defined t;
     json_object *m = json_object_array_get_idx(c->params, 2);
     if (!json_object_is_type(m, json_type_object))
         return fail(c, "FIELD_TYPE_ERROR", field, NULL);
-    if (!target(c, &t))
+    if (!vm_defined_of(c, &t, "nothing to keep it in"))
         return NULL;
     json_object_object_foreach(m, k, v) {
         if (!json_object_is_type(v, json_type_string))
@@ -434,7 +371,7 @@ static json_object *add_to_xenstore_data(struct call *c) { return map_add(c, "xe
 static json_object *remove_from_xenstore_data(struct call *c) { return map_remove(c, "xenstore_data"); }
 static json_object *set_xenstore_data(struct call *c) { return map_set(c, "xenstore_data"); }
 
-static json_object *write_tags(struct call *c, const struct target *t, json_object *tags)
+static json_object *write_tags(struct call *c, const struct vm_defined *t, json_object *tags)
 {
     if (json_object_array_length(tags) == 0)
         return commit(c, t, "xapi_tags", NULL);
@@ -476,9 +413,9 @@ static int tag_index(json_object *tags, const char *tag)
  * absent one changes nothing and is no error. */
 static json_object *tags_edit(struct call *c, bool add)
 {
-    struct target t;
+    struct vm_defined t;
     const char *tag = arg_str(c, 2);
-    if (!tag || !target(c, &t))
+    if (!tag || !vm_defined_of(c, &t, "nothing to keep it in"))
         return NULL;
     if (!*tag || strlen(tag) > 256)
         return fail(c, "INVALID_VALUE", "tags", tag, NULL);
@@ -506,14 +443,14 @@ static json_object *remove_tags(struct call *c) { return tags_edit(c, false); }
 
 static json_object *set_tags(struct call *c)
 {
-    struct target t;
+    struct vm_defined t;
     json_object *l = json_object_array_get_idx(c->params, 2);
     if (!json_object_is_type(l, json_type_array))
         return fail(c, "FIELD_TYPE_ERROR", "tags", NULL);
     for (size_t i = 0; i < json_object_array_length(l); i++)
         if (!json_object_is_type(json_object_array_get_idx(l, i), json_type_string))
             return fail(c, "FIELD_TYPE_ERROR", "tags", NULL);
-    if (!target(c, &t))
+    if (!vm_defined_of(c, &t, "nothing to keep it in"))
         return NULL;
     pthread_mutex_lock(&edit_lock);
     json_object *r = write_tags(c, &t, l);

@@ -43,6 +43,7 @@
 #include "model.h"
 #include "storage.h"
 #include "tasks.h"
+#include "vm_defined.h"
 #include "vm_meta.h"
 #include "vm_scan.h"
 
@@ -52,66 +53,6 @@ extern char **environ;
 static pthread_mutex_t clone_lock = PTHREAD_MUTEX_INITIALIZER;
 
 enum clone_mode { MODE_CLONE, MODE_COPY, MODE_SNAPSHOT };
-
-struct source {
-    char ref[48], power[16], path[XENON_PATH_MAX + 300], name[256], uuid[40];
-    bool tmpl, snap;
-};
-
-static void lower(const char *s, char *out, size_t n)
-{
-    size_t i = 0;
-    for (; s[i] && i < n - 1; i++)
-        out[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
-    out[i] = 0;
-}
-
-/* The VM of params[1], with a definition, or false with c->error. */
-static bool source_of(struct call *c, struct source *s)
-{
-    const char *ref = arg_str(c, 1);
-    if (!ref)
-        return false;
-    memset(s, 0, sizeof(*s));
-    model_lock();
-    json_object *r = model_get("VM", ref), *f, *oc;
-    bool control = false;
-    if (r) {
-        snprintf(s->ref, sizeof(s->ref), "%s", ref);
-        if (json_object_object_get_ex(r, "power_state", &f))
-            snprintf(s->power, sizeof(s->power), "%s", json_object_get_string(f));
-        if (json_object_object_get_ex(r, "name_label", &f))
-            snprintf(s->name, sizeof(s->name), "%s", json_object_get_string(f));
-        if (json_object_object_get_ex(r, "uuid", &f))
-            snprintf(s->uuid, sizeof(s->uuid), "%s", json_object_get_string(f));
-        if (json_object_object_get_ex(r, "is_control_domain", &f))
-            control = json_object_get_boolean(f);
-        s->tmpl = json_object_object_get_ex(r, "is_a_template", &f) && json_object_get_boolean(f);
-        s->snap = json_object_object_get_ex(r, "is_a_snapshot", &f) && json_object_get_boolean(f);
-        if (json_object_object_get_ex(r, "other_config", &oc) &&
-            json_object_object_get_ex(oc, "xenon_config_file", &f))
-            snprintf(s->path, sizeof(s->path), "%s", json_object_get_string(f));
-    }
-    model_unlock();
-    if (!r)
-        return fail(c, "HANDLE_INVALID", "VM", ref, NULL), false;
-    if (control)
-        return fail(c, "OPERATION_NOT_ALLOWED", "not on the control domain", NULL), false;
-    if (!s->path[0])
-        return fail(c, "OPERATION_NOT_ALLOWED",
-                    "the VM has no definition (made by xl create): nothing to copy", NULL), false;
-    return true;
-}
-
-static bool need_halted(struct call *c, const struct source *s)
-{
-    if (!strcmp(s->power, "Halted"))
-        return true;
-    char a[16];
-    lower(s->power, a, sizeof(a));
-    fail(c, "VM_BAD_POWER_STATE", s->ref, "halted", a, NULL);
-    return false;
-}
 
 /* Run qemu-img with argv and wait; its last line of output in err. A
  * task.cancel meanwhile kills it (*cancelled). */
@@ -253,7 +194,7 @@ static char *quoted_list(char **items, int n)
 
 /* The disk lines of the new VM, its images made. NULL with err set. */
 static char *new_disks(const struct call *c, const struct domain_config *dc,
-                       const struct source *s,
+                       const struct vm_defined *s,
                        const char *new_name, enum clone_mode mode, struct made *m,
                        char *err, size_t errn)
 {
@@ -402,7 +343,7 @@ static void now_xapi(char *out, size_t n)
     strftime(out, n, "%Y%m%dT%H:%M:%SZ", &tm);
 }
 
-static json_object *clone_locked(struct call *c, const struct source *s, const char *name,
+static json_object *clone_locked(struct call *c, const struct vm_defined *s, const char *name,
                                  enum clone_mode mode)
 {
     model_lock();
@@ -500,9 +441,9 @@ static json_object *clone_locked(struct call *c, const struct source *s, const c
 
 static json_object *clone_vm(struct call *c, enum clone_mode mode)
 {
-    struct source s;
+    struct vm_defined s;
     const char *name = arg_str(c, 2);
-    if (!name || !source_of(c, &s) || !need_halted(c, &s))
+    if (!name || !vm_defined_of(c, &s, "nothing to copy") || !vm_defined_in(c, &s, "Halted"))
         return NULL;
     if (mode == MODE_SNAPSHOT && s.tmpl)
         return fail(c, "VM_IS_TEMPLATE", s.ref, NULL);
@@ -550,14 +491,14 @@ static json_object *vm_snapshot(struct call *c)
  * (not of a snapshot) whose images back no clone's overlay. */
 static json_object *set_is_a_template(struct call *c)
 {
-    struct source s;
+    struct vm_defined s;
     bool ok;
     bool want = arg_bool(c, 2, &ok);
-    if (!ok || !source_of(c, &s))
+    if (!ok || !vm_defined_of(c, &s, "nothing to copy"))
         return NULL;
     if (want == s.tmpl)
         return void_result();
-    if (want && !need_halted(c, &s))
+    if (want && !vm_defined_in(c, &s, "Halted"))
         return NULL;
     if (!want && s.snap)
         return fail(c, "OPERATION_NOT_ALLOWED", "a snapshot stays a template", NULL);
@@ -602,8 +543,8 @@ static json_object *set_is_a_template(struct call *c)
  * what its definition names, copied by the clone.) */
 static json_object *vm_provision(struct call *c)
 {
-    struct source s;
-    if (!source_of(c, &s))
+    struct vm_defined s;
+    if (!vm_defined_of(c, &s, "nothing to copy"))
         return NULL;
     if (s.snap)
         return fail(c, "OPERATION_NOT_ALLOWED", "a snapshot is not provisioned", NULL);
