@@ -25,7 +25,7 @@ struct platform_vcpu {
                                    next entry (platform_raise_callback) */
     /* What KVM_SET_CPUID2 was given (the guest cannot change it): read
      * here, as KVM_GET_CPUID2 would wait for a running vCPU to exit (a
-     * live save reads it while the vCPUs run). Kept for the process. */
+     * live save reads it while the vCPUs run). Freed by vm_destroy. */
     struct kvm_cpuid2 *cpuid;
 };
 

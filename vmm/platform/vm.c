@@ -396,6 +396,7 @@ void vm_destroy(struct domain *d)
             munmap(v->pv->run, (size_t)d->pvm->run_size);
         if (v->pv->fd > 0)
             close(v->pv->fd);
+        free(v->pv->cpuid);
     }
     if (d->pvm->vm_fd > 0)
         close(d->pvm->vm_fd);
