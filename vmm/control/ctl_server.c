@@ -258,6 +258,14 @@ static void on_save_restore(struct ctl_conn *c, struct domain *d,
     struct xenon_ctl_save_result r = { 0 };
     char err[256] = "";
     int rc = 0;
+    /* A guest that suspended itself is paused from its SCHEDOP_shutdown
+     * on, and its other vCPUs are kicked out of KVM_RUN then: a save that
+     * follows at once waits for them to stop, as PAUSE does. */
+    pthread_mutex_lock(&d->lock);
+    bool waiting = save && d->pause.paused && !pause_all_stopped(d);
+    pthread_mutex_unlock(&d->lock);
+    if (waiting && pause_domain(d, PAUSE_TIMEOUT_MS) < 0)
+        log_warn("dom%u: save: vCPUs did not stop within %u ms", d->domid, PAUSE_TIMEOUT_MS);
     pthread_mutex_lock(&d->lock);
     bool ready = save ? d->pause.paused && pause_all_stopped(d)
                       : d->pause.held && !srv.go_received;
