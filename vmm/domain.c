@@ -39,6 +39,16 @@ void domain_init(struct domain *d, uint32_t domid, unsigned nr_vcpus)
     grant_mapper_init(&d->grants, d);
 }
 
+void domain_wake_io(struct domain *d)
+{
+    if (d->wake_fd >= 0) {
+        uint64_t one = 1;
+        if (write(d->wake_fd, &one, sizeof(one)) < 0) {
+            /* the loop is already being woken */
+        }
+    }
+}
+
 void domain_shutdown(struct domain *d, int reason)
 {
     int expected = -1;
@@ -49,12 +59,7 @@ void domain_shutdown(struct domain *d, int reason)
         pthread_cond_broadcast(&d->vcpu[i].wake);
         platform_kick(&d->vcpu[i]);
     }
-    if (d->wake_fd >= 0) {
-        uint64_t one = 1;
-        if (write(d->wake_fd, &one, sizeof(one)) < 0) {
-            /* the loop is already being woken */
-        }
-    }
+    domain_wake_io(d);
 }
 
 void domain_suspend(struct domain *d, struct vcpu *v)
@@ -70,14 +75,10 @@ void domain_suspend(struct domain *d, struct vcpu *v)
     d->suspend_vcpu = v->id;
     d->pause.paused = true;
     d->pause.paused_at_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    /* The toolstack is told once the last vCPU has stopped
+     * (pause_note_stopped). */
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         platform_kick(&d->vcpu[i]);
-    if (d->wake_fd >= 0) {
-        uint64_t one = 1;
-        if (write(d->wake_fd, &one, sizeof(one)) < 0) {
-            /* the loop is already being woken */
-        }
-    }
 }
 
 void domain_trace_launch(struct domain *d, const char *event)

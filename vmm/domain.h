@@ -151,6 +151,10 @@ static inline bool domain_is_self(const struct domain *d, uint32_t dom)
     return dom == DOMID_SELF || dom == d->domid;
 }
 
+/* Wake the I/O loop (d->wake_fd), which then looks at the domain's
+ * shutdown and suspend state. Safe from any thread. */
+void domain_wake_io(struct domain *d);
+
 /* Request the domain to stop with a Xen shutdown reason. Safe from any
  * thread; the first reason wins. */
 void domain_shutdown(struct domain *d, int reason);

@@ -92,6 +92,15 @@ static void reply(struct ctl_conn *c, uint16_t type, uint32_t id, int32_t status
 
 /* --- requests ----------------------------------------------------------- */
 
+/* Suspended, as the contract means it: the guest called
+ * SCHEDOP_shutdown(suspend) and no vCPU runs any more (the others are
+ * kicked out of KVM_RUN then; pause_note_stopped wakes the loop when the
+ * last one stops). With d->lock held. */
+static bool domain_suspended_stopped(struct domain *d)
+{
+    return d->suspended && pause_all_stopped(d);
+}
+
 static size_t fill_info(struct domain *d, uint8_t *body, size_t cap)
 {
     struct xenon_ctl_info info = {
@@ -110,7 +119,7 @@ static size_t fill_info(struct domain *d, uint8_t *body, size_t cap)
                                  : XENON_CTL_STATE_RUNNING;
     info.uptime_ns = d->boot_ns ? domain_system_time(d) : 0;
     info.flags = (d->hvm_param[HVM_PARAM_CALLBACK_IRQ] ? XENON_CTL_INFO_PV_CALLBACK : 0) |
-                 (d->suspended ? XENON_CTL_INFO_SUSPENDED : 0);
+                 (domain_suspended_stopped(d) ? XENON_CTL_INFO_SUSPENDED : 0);
     for (unsigned i = 0; i < info.nr_vcpus; i++) {
         const struct vcpu *v = &d->vcpu[i];
         struct xenon_ctl_vcpu cv = {
@@ -258,14 +267,6 @@ static void on_save_restore(struct ctl_conn *c, struct domain *d,
     struct xenon_ctl_save_result r = { 0 };
     char err[256] = "";
     int rc = 0;
-    /* A guest that suspended itself is paused from its SCHEDOP_shutdown
-     * on, and its other vCPUs are kicked out of KVM_RUN then: a save that
-     * follows at once waits for them to stop, as PAUSE does. */
-    pthread_mutex_lock(&d->lock);
-    bool waiting = save && d->pause.paused && !pause_all_stopped(d);
-    pthread_mutex_unlock(&d->lock);
-    if (waiting && pause_domain(d, PAUSE_TIMEOUT_MS) < 0)
-        log_warn("dom%u: save: vCPUs did not stop within %u ms", d->domid, PAUSE_TIMEOUT_MS);
     pthread_mutex_lock(&d->lock);
     bool ready = save ? d->pause.paused && pause_all_stopped(d)
                       : d->pause.held && !srv.go_received;
@@ -671,7 +672,7 @@ void control_notify_built(struct domain *d)
 void control_check_suspended(struct domain *d)
 {
     pthread_mutex_lock(&d->lock);
-    bool tell = d->suspended && !d->suspend_noticed;
+    bool tell = domain_suspended_stopped(d) && !d->suspend_noticed;
     d->suspend_noticed |= tell;
     pthread_mutex_unlock(&d->lock);
     if (!tell)

@@ -19,14 +19,19 @@ void pause_init(struct domain *d, bool held, bool paused)
     d->pause.paused = paused;
 }
 
-void pause_note_stopped(struct vcpu *v)
-{
-    pthread_cond_broadcast(&v->d->pause.stopped);
-}
-
 static bool vcpu_stopped(const struct vcpu *v)
 {
     return !platform_vcpu_started(v) || v->parked || v->blocked || v->exited;
+}
+
+void pause_note_stopped(struct vcpu *v)
+{
+    struct domain *d = v->d;
+    pthread_cond_broadcast(&d->pause.stopped);
+    /* A guest that suspended itself is reported suspended once none of
+     * its vCPUs runs (contract.h): the I/O loop looks again then. */
+    if (d->suspended && !d->suspend_noticed && pause_all_stopped(d))
+        domain_wake_io(d);
 }
 
 bool pause_all_stopped(struct domain *d)
