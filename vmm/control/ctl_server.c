@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 #define MAX_CONNS 8             /* at once, handed-over ones included */
 #define TX_CAP (2 * CTL_MAX_MESSAGE)
@@ -137,22 +138,12 @@ static size_t fill_info(struct domain *d, uint8_t *body, size_t cap)
     return len;
 }
 
-static uint64_t clock_ns(clockid_t c)
-{
-    struct timespec ts;
-    clock_gettime(c, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mono_ns(void)
-{
-    return clock_ns(CLOCK_MONOTONIC);
-}
-
 /* The I/O thread's CPU time: what a save costs whatever the host's load. */
 static uint64_t thread_cpu_ns(void)
 {
-    return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* --- live save ---------------------------------------------------------- */
@@ -276,7 +267,7 @@ static void on_save_restore(struct ctl_conn *c, struct domain *d,
     else if (!ready || srv.live.running || (!save && srv.live.live))
         rc = -EBUSY;
     else if (save) {
-        uint64_t t0 = d->pause.paused_at_ns, cpu0 = thread_cpu_ns(), wall0 = mono_ns();
+        uint64_t t0 = d->pause.paused_at_ns, cpu0 = thread_cpu_ns(), wall0 = now_ns();
         bool live = sv->part == XENON_SAVE_PART_IMAGE && srv.live.live;
         if (live) {
             rc = domain_save_live_finish(d, srv.live.live, fd, &r);
@@ -286,7 +277,7 @@ static void on_save_restore(struct ctl_conn *c, struct domain *d,
             rc = sv->part == XENON_SAVE_PART_IMAGE ? domain_save_image(d, fd, &r)
                                                    : domain_save_devices(d, fd, &r);
         }
-        uint64_t now = mono_ns();
+        uint64_t now = now_ns();
         r.stopped_ns = t0 && now > t0 ? now - t0 : 0;
         if (rc < 0)
             log_err("dom%u: save (%s): %s", d->domid,
@@ -296,7 +287,7 @@ static void on_save_restore(struct ctl_conn *c, struct domain *d,
                      "in %.3f ms, %.3f ms of CPU",
                      d->domid, sv->part == XENON_SAVE_PART_IMAGE ? "image" : "devices",
                      (unsigned long long)r.bytes, (unsigned long long)r.pages_data,
-                     (unsigned long long)r.pages_zero, (mono_ns() - wall0) / 1e6,
+                     (unsigned long long)r.pages_zero, (now_ns() - wall0) / 1e6,
                      (thread_cpu_ns() - cpu0) / 1e6);
     } else {
         rc = sv->part == XENON_SAVE_PART_IMAGE
