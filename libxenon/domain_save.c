@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "savefile.h"
@@ -40,13 +39,6 @@ static int save_part(int ctl, uint16_t type, uint32_t part, uint64_t length, int
                      struct xenon_ctl_save_result *r)
 {
     return save_part_flags(ctl, type, part, 0, length, fd, r);
-}
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* The rounds of r into stats, after those already there. */
@@ -217,7 +209,7 @@ static int save_to_fd(const struct xenon_paths *p, unsigned domid, int fd,
     if (rc == 0) {
         step = "save the image";
         rc = save_part(ctl, XENON_CTL_SAVE, XENON_SAVE_PART_IMAGE, 0, fd, &img);
-        image_done = mono_ns();
+        image_done = now_ns();
     }
     if (rc == 0) {
         step = "save the VMM's state";

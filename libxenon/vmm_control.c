@@ -116,19 +116,30 @@ static int read_exact(int fd, void *buf, size_t len, uint64_t deadline)
     return 0;
 }
 
-/* One whole message into buf (MAX_MESSAGE bytes): its length, or -errno. */
-static int read_message(int fd, uint8_t *buf, uint64_t deadline)
+/* The whole length of the message whose header is at hdr, or -EPROTO
+ * for a header that is not the contract's. */
+static int message_len(const uint8_t *hdr)
 {
     struct xenon_ctl_hdr h;
-    int rc = read_exact(fd, buf, sizeof(h), deadline);
-    if (rc < 0)
-        return rc;
-    memcpy(&h, buf, sizeof(h));
+    memcpy(&h, hdr, sizeof(h));
     if (h.magic != XENON_CTL_MAGIC || h.version != XENON_CONTRACT_VERSION ||
         h.len > XENON_CTL_MAX_PAYLOAD)
         return -EPROTO;
-    rc = read_exact(fd, buf + sizeof(h), h.len, deadline);
-    return rc < 0 ? rc : (int)(sizeof(h) + h.len);
+    return (int)(sizeof(h) + h.len);
+}
+
+/* One whole message into buf (MAX_MESSAGE bytes): its length, or -errno. */
+static int read_message(int fd, uint8_t *buf, uint64_t deadline)
+{
+    int rc = read_exact(fd, buf, sizeof(struct xenon_ctl_hdr), deadline);
+    if (rc < 0)
+        return rc;
+    int len = message_len(buf);
+    if (len < 0)
+        return len;
+    rc = read_exact(fd, buf + sizeof(struct xenon_ctl_hdr),
+                    (size_t)len - sizeof(struct xenon_ctl_hdr), deadline);
+    return rc < 0 ? rc : len;
 }
 
 /* Read messages into msg (MAX_MESSAGE bytes) until one that is `want`:
@@ -377,13 +388,13 @@ static int info_read(struct info_call *c, struct vmmctl_info *vi, int *rc)
         size_t want = sizeof(h);
         bool know = c->have >= sizeof(h);      /* the header is in */
         if (know) {
-            memcpy(&h, c->msg, sizeof(h));
-            if (h.magic != XENON_CTL_MAGIC || h.version != XENON_CONTRACT_VERSION ||
-                h.len > XENON_CTL_MAX_PAYLOAD) {
-                *rc = -EPROTO;
+            int len = message_len(c->msg);
+            if (len < 0) {
+                *rc = len;
                 return 1;
             }
-            want += h.len;
+            memcpy(&h, c->msg, sizeof(h));
+            want = (size_t)len;
         }
         if (know && c->have == want) {
             if (!(h.type & XENON_CTL_REPLY)) {
