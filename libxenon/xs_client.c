@@ -547,12 +547,19 @@ int xs_set_perms(struct xs_client *c, const char *path, const char *perms,
     return call_path_data(c, XS_SET_PERMS, path, perms, len);
 }
 
-int xs_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
-                 unsigned port)
+/* XS_INTRODUCE's "domid\0gfn\0port\0", queued when pipelining. */
+static int introduce(struct xs_client *c, unsigned domid, unsigned long gfn, unsigned port,
+                     bool queue)
 {
     char buf[64];
     int n = snprintf(buf, sizeof(buf), "%u%c%lu%c%u", domid, 0, gfn, 0, port);
-    return call(c, XS_INTRODUCE, buf, (size_t)n + 1, NULL, NULL, false);
+    return call(c, XS_INTRODUCE, buf, (size_t)n + 1, NULL, NULL, queue);
+}
+
+int xs_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
+                 unsigned port)
+{
+    return introduce(c, domid, gfn, port, false);
 }
 
 int xs_transaction_begin(struct xs_client *c)
@@ -589,15 +596,13 @@ int xs_transaction_end(struct xs_client *c, int commit)
 int xs_commit_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
                         unsigned port)
 {
-    char buf[64];
-    int n = snprintf(buf, sizeof(buf), "%u%c%lu%c%u", domid, 0, gfn, 0, port);
     bool lost = c->tx_lost;
     c->pipelining = true;
     int rc = lost ? 0 : call(c, XS_TRANSACTION_END, "T", 2, NULL, NULL, true);
     c->tx = 0;
     c->tx_lost = false;
     if (rc == 0 && !lost)
-        rc = call(c, XS_INTRODUCE, buf, (size_t)n + 1, NULL, NULL, true);
+        rc = introduce(c, domid, gfn, port, true);
     int qrc = xs_pipeline_end(c);
     if (rc == 0)
         rc = qrc;
