@@ -74,17 +74,38 @@ static void spec_kv(struct cfg_text *t, FILE *s, const char *key, const char *v,
     *first = false;
 }
 
+/* One device's spec, built in memory and appended to the list as a quoted
+ * string (its parts were each checked by spec_kv). */
+struct spec {
+    FILE *f;
+    char *text;
+    size_t len;
+};
+
+static FILE *spec_open(struct cfg_text *t, struct spec *sp, const char *what)
+{
+    *sp = (struct spec){ 0 };
+    sp->f = open_memstream(&sp->text, &sp->len);
+    if (!sp->f)
+        t->bad = t->bad ? t->bad : what;
+    return sp->f;
+}
+
+static void spec_close(struct cfg_text *t, struct spec *sp, size_t *count)
+{
+    fclose(sp->f);
+    fprintf(t->f, "%s\"%s\"", (*count)++ ? ", " : "", sp->text);
+    free(sp->text);
+}
+
 /* One disk of libxl's "disks" as a disk= spec; target last (it may hold
  * commas: xl's spec takes the rest of the string). */
 static void disk_spec(struct cfg_text *t, struct json_object *d, size_t *count)
 {
-    char *spec = NULL;
-    size_t n = 0;
-    FILE *s = open_memstream(&spec, &n);
-    if (!s) {
-        t->bad = "disks";
+    struct spec sp;
+    FILE *s = spec_open(t, &sp, "disks");
+    if (!s)
         return;
-    }
     bool first = true;
     long long rw = 1, cdrom = 0;
     member_int(d, "readwrite", &rw);
@@ -105,24 +126,17 @@ static void disk_spec(struct cfg_text *t, struct json_object *d, size_t *count)
         else
             fprintf(s, "%starget=%s", first ? "" : ",", target);
     }
-    fclose(s);
-    if (!plain(spec, false))
-        t->bad = t->bad ? t->bad : "disks";
-    else
-        fprintf(t->f, "%s\"%s\"", (*count)++ ? ", " : "", spec);
-    free(spec);
+    spec_close(t, &sp, count);
 }
 
 /* One nic of libxl's "nics" as a vif= spec. */
 static void nic_spec(struct cfg_text *t, struct json_object *v, size_t *count)
 {
-    char *spec = NULL, num[32];
-    size_t n = 0;
-    FILE *s = open_memstream(&spec, &n);
-    if (!s) {
-        t->bad = "nics";
+    char num[32];
+    struct spec sp;
+    FILE *s = spec_open(t, &sp, "nics");
+    if (!s)
         return;
-    }
     bool first = true;
     long long x;
     if (member_int(v, "devid", &x) && x >= 0) {
@@ -155,12 +169,7 @@ static void nic_spec(struct cfg_text *t, struct json_object *v, size_t *count)
                  (long long)((double)bytes * 1e6 / (double)usecs), usecs);
         spec_kv(t, s, "rate", num, &first);
     }
-    fclose(s);
-    if (!plain(spec, false))
-        t->bad = t->bad ? t->bad : "nics";
-    else
-        fprintf(t->f, "%s\"%s\"", (*count)++ ? ", " : "", spec);
-    free(spec);
+    spec_close(t, &sp, count);
 }
 
 static void device_list(struct cfg_text *t, struct json_object *root, const char *key,
