@@ -98,3 +98,19 @@ char *read_whole_file(const char *path, size_t *len)
     *len = n;
     return buf;
 }
+
+char *path_absolute(const char *path)
+{
+    if (!path || path[0] == '/')
+        return path ? strdup(path) : NULL;
+    char *r = realpath(path, NULL);
+    if (r)
+        return r;
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof(cwd)))
+        return strdup(path);
+    char *out;
+    if (asprintf(&out, "%s/%s", cwd, path) < 0)
+        return NULL;
+    return out;
+}

@@ -28,4 +28,9 @@ int mkdir_p(const char *path);
  * its *len bytes; NULL with errno set. */
 char *read_whole_file(const char *path, size_t *len);
 
+/* A malloc'd absolute form of path (NULL stays NULL): its realpath when
+ * it exists, else joined to the current directory, as xl resolves the
+ * kernel and ramdisk of a config. */
+char *path_absolute(const char *path);
+
 #endif

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "domain_config.h"
+#include "util.h"
 #include "xl_keys.h"
 
 /* Keys Xenon acts on. Every other key Xen's xl knows (xl_keys.c) is parsed
@@ -81,6 +82,15 @@ static void free_strv(char **v, int n)
     for (int i = 0; i < n; i++)
         free(v[i]);
     free(v);
+}
+
+void domain_config_absolute_paths(struct domain_config *dc)
+{
+    char *k = path_absolute(dc->kernel), *r = path_absolute(dc->ramdisk);
+    free(dc->kernel);
+    free(dc->ramdisk);
+    dc->kernel = k;
+    dc->ramdisk = r;
 }
 
 void domain_config_dispose(struct domain_config *dc)

@@ -80,6 +80,9 @@ struct domain_config {
 
 void domain_config_init(struct domain_config *dc);
 void domain_config_dispose(struct domain_config *dc);
+/* kernel and ramdisk made absolute (path_absolute): a config's paths are
+ * relative to where xl ran, the VMM runs elsewhere. */
+void domain_config_absolute_paths(struct domain_config *dc);
 
 /* Build dc from a parsed file, printing xl's warnings and errors to `errs`
  * (and one warning per unsupported key). 0, or -1 when xl would refuse

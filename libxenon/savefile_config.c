@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "domain.h"
+#include "util.h"
 
 struct cfg_text {
     char *buf;
@@ -195,18 +196,6 @@ static void device_list(struct cfg_text *t, struct json_object *root, const char
     fputs(" ]\n", t->f);
 }
 
-/* kernel and ramdisk as absolute paths: xl keeps them as written,
- * relative to where it ran (as xl does), and so does the restore. */
-static void absolute(char **path)
-{
-    char cwd[XENON_PATH_MAX], *abs = NULL;
-    if (*path && (*path)[0] != '/' && getcwd(cwd, sizeof(cwd)) &&
-        asprintf(&abs, "%s/%s", cwd, *path) > 0) {
-        free(*path);
-        *path = abs;
-    }
-}
-
 int savefile_config_from_json(const char *json, struct domain_config *dc, FILE *err)
 {
     struct json_tokener *tok = json_tokener_new();
@@ -284,7 +273,8 @@ int savefile_config_from_json(const char *json, struct domain_config *dc, FILE *
         fprintf(err, "xl header: the saved domain config is not one we can build\n");
         return -1;
     }
-    absolute(&dc->kernel);
-    absolute(&dc->ramdisk);
+    /* xl keeps kernel and ramdisk as written, relative to where it ran
+     * (as xl does), and so does the restore. */
+    domain_config_absolute_paths(dc);
     return 0;
 }

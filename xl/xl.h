@@ -62,8 +62,6 @@ bool is_wanted(const unsigned *want, int n, unsigned domid);
 /* getopt for a subcommand: -h prints help, bad options exit 2. */
 int next_opt(int argc, char **argv, const char *opts, const char *cmd,
              int min_args);
-/* A malloc'd absolute form of path (NULL stays NULL). */
-char *absolute(const char *path);
 /* Read and parse an xl.cfg given on the command line (restore CONFIG,
  * migrate -C), its kernel and ramdisk made absolute as xl create makes
  * them. 0 with dc filled (dispose it), 3 when the file cannot be read

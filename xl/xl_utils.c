@@ -92,22 +92,6 @@ int next_opt(int argc, char **argv, const char *opts, const char *cmd,
     return c;
 }
 
-char *absolute(const char *path)
-{
-    if (!path || path[0] == '/')
-        return path ? strdup(path) : NULL;
-    char *r = realpath(path, NULL);
-    if (r)
-        return r;
-    char cwd[PATH_MAX];
-    if (!getcwd(cwd, sizeof(cwd)))
-        return strdup(path);
-    char *out;
-    if (asprintf(&out, "%s/%s", cwd, path) < 0)
-        return NULL;
-    return out;
-}
-
 int read_domain_config(const char *file, struct domain_config *dc)
 {
     size_t len = 0;
@@ -123,10 +107,6 @@ int read_domain_config(const char *file, struct domain_config *dc)
         domain_config_dispose(dc);
         return 1;
     }
-    char *k = absolute(dc->kernel), *r = absolute(dc->ramdisk);
-    free(dc->kernel);
-    free(dc->ramdisk);
-    dc->kernel = k;
-    dc->ramdisk = r;
+    domain_config_absolute_paths(dc);
     return 0;
 }

@@ -98,11 +98,7 @@ int main_create(int argc, char **argv)
         domain_config_dispose(&dc);
         return 3;
     }
-    char *k = absolute(dc.kernel), *r = absolute(dc.ramdisk);
-    free(dc.kernel);
-    free(dc.ramdisk);
-    dc.kernel = k;
-    dc.ramdisk = r;
+    domain_config_absolute_paths(&dc);
     unsigned domid;
     char name[256];
     snprintf(name, sizeof(name), "%s", dc.name ? dc.name : "");
