@@ -4,13 +4,13 @@
 #include "domain.h"
 #include "evtchn_backend.h"
 #include "log.h"
+#include "util.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #define VNET_HDR_LEN sizeof(struct virtio_net_hdr)
@@ -50,11 +50,10 @@ int netback_queue_init(struct netback_queue *q, struct domain *d, domid_t by,
     return 0;
 }
 
-static uint64_t monotonic_ns(void)
+/* The queue's clock: the test's, or CLOCK_MONOTONIC. */
+static uint64_t queue_now(const struct netback_queue *q)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return q->now_ns ? q->now_ns() : now_ns();
 }
 
 static void add_credit(struct netback_queue *q)
@@ -72,7 +71,7 @@ void netback_set_rate(struct netback_queue *q, uint64_t bytes, uint64_t usec)
     q->credit_bytes = bytes;
     q->credit_usec = bytes ? usec : 0;
     q->remaining_credit = 0;
-    q->window_start_ns = q->now_ns ? q->now_ns() : monotonic_ns();
+    q->window_start_ns = queue_now(q);
     if (q->credit_usec)
         add_credit(q);
 }
@@ -99,7 +98,7 @@ static bool credit_exceeded(struct netback_queue *q, uint32_t size)
 {
     if (q->rate_timer_pending)
         return true;
-    uint64_t now = q->now_ns ? q->now_ns() : monotonic_ns();
+    uint64_t now = queue_now(q);
     uint64_t next = q->window_start_ns + q->credit_usec * 1000;
     if (now >= next) {
         q->window_start_ns = now;
@@ -338,7 +337,7 @@ void netback_tx_service(struct netback_queue *q)
     if (q->broken)
         return;
     if (q->rate_timer_pending &&
-        (q->now_ns ? q->now_ns() : monotonic_ns()) >= q->rate_timer_ns) {
+        queue_now(q) >= q->rate_timer_ns) {
         q->rate_timer_pending = false;      /* the window came: its credit */
         add_credit(q);
     }
@@ -423,7 +422,7 @@ bool netback_tx_busy_poll(struct netback_queue *q, enum netback_poll_after after
     /* Kicks off: the guest's push check ((new - event) < (new - old))
      * never fires for an event at what we have consumed. */
     q->tx.sring->req_event = q->tx.req_cons;
-    uint64_t end = (q->now_ns ? q->now_ns() : monotonic_ns()) + q->busy_poll_ns;
+    uint64_t end = queue_now(q) + q->busy_poll_ns;
     do {
         for (unsigned i = 0; i < 64; i++) {
             if (tx_requests_queued(q))
@@ -433,7 +432,7 @@ bool netback_tx_busy_poll(struct netback_queue *q, enum netback_poll_after after
         /* The vCPU we wait for may be waiting for this CPU (one core
          * left to us, both threads SCHED_FIFO): let it run. */
         sched_yield();
-    } while ((q->now_ns ? q->now_ns() : monotonic_ns()) < end);
+    } while (queue_now(q) < end);
     /* Kicks on again, then a last look for what came meanwhile. */
     q->tx.sring->req_event = q->tx.req_cons + 1;
     xen_mb();
