@@ -29,8 +29,7 @@ int netback_queue_init(struct netback_queue *q, struct domain *d, domid_t by,
     q->rx_chan = rx_chan;
     q->tx_arena = malloc(NETBK_TX_ARENA);
     q->rx_buf = malloc(NETBK_MAX_PACKET + 1);
-    q->tx_whole = malloc(NETBK_MAX_PACKET);
-    if (!q->tx_arena || !q->rx_buf || !q->tx_whole) {
+    if (!q->tx_arena || !q->rx_buf) {
         netback_queue_fini(q);
         return -ENOMEM;
     }
@@ -205,9 +204,13 @@ static int tx_write(struct netback_queue *q, const struct tx_packet *p,
     return 0;
 }
 
-/* Copy a packet whole into tx_whole: true when every piece copied. */
+/* Copy a packet whole into tx_whole (made at its first use: only a
+ * frontend whose headers run past the head needs it): true when every
+ * piece copied. */
 static bool tx_copy_whole(struct netback_queue *q, const struct tx_packet *p)
 {
+    if (!q->tx_whole && !(q->tx_whole = malloc(NETBK_MAX_PACKET)))
+        return false;
     struct grant_copy_op ops[NETBK_MAX_SLOTS];
     uint32_t off = 0;
     for (unsigned j = 0; j < p->nr_data; j++) {

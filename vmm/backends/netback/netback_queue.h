@@ -149,7 +149,8 @@ struct netback_queue {
     struct netback_tx_pending tx_batch[NETBK_TX_BATCH];
     struct netback_tx_map tx_maps[NETBK_TX_BATCH * NETBK_MAX_SLOTS];
     unsigned tx_nr, tx_nr_ops, tx_nr_maps;
-    uint8_t *tx_whole;                  /* a mapped packet copied whole */
+    uint8_t *tx_whole;                  /* a mapped packet copied whole
+                                           (made at first use) */
     uint32_t tx_arena_used;
 
     /* tx credit (rate=): unlimited while credit_usec is 0 */
