@@ -295,6 +295,19 @@ static bool notify(struct blk_nbd *n, short revents)
     return rc == 0 && !nbd_aio_is_dead(n->h) && !nbd_aio_is_closed(n->h);
 }
 
+/* epoll's readiness as poll's, which libnbd's notify takes, and back. */
+static short poll_events(uint32_t events)
+{
+    return (short)(((events & EPOLLIN) ? POLLIN : 0) | ((events & EPOLLOUT) ? POLLOUT : 0) |
+                   ((events & EPOLLHUP) ? POLLHUP : 0) | ((events & EPOLLERR) ? POLLERR : 0));
+}
+
+static uint32_t epoll_events(short revents)
+{
+    return ((revents & POLLIN) ? EPOLLIN : 0u) | ((revents & POLLOUT) ? EPOLLOUT : 0u) |
+           ((revents & POLLHUP) ? EPOLLHUP : 0u) | ((revents & POLLERR) ? EPOLLERR : 0u);
+}
+
 static void handshake_step(struct blk_nbd *n, uint32_t events);
 static void stop_timer(struct blk_nbd *n);
 
@@ -305,10 +318,7 @@ static void on_socket(struct io_watch *w, uint32_t events)
         handshake_step(n, events);
         return;
     }
-    if (!notify(n, (short)(((events & EPOLLIN) ? POLLIN : 0) |
-                           ((events & EPOLLOUT) ? POLLOUT : 0) |
-                           ((events & EPOLLHUP) ? POLLHUP : 0) |
-                           ((events & EPOLLERR) ? POLLERR : 0))))
+    if (!notify(n, poll_events(events)))
         drop(n, "the server is gone");
     else
         deliver(n);
@@ -450,10 +460,7 @@ static void handshake_done(struct blk_nbd *n)
 
 static void handshake_step(struct blk_nbd *n, uint32_t events)
 {
-    if (!notify(n, (short)(((events & EPOLLIN) ? POLLIN : 0) |
-                           ((events & EPOLLOUT) ? POLLOUT : 0) |
-                           ((events & EPOLLHUP) ? POLLHUP : 0) |
-                           ((events & EPOLLERR) ? POLLERR : 0)))) {
+    if (!notify(n, poll_events(events))) {
         handshake_fail(n, nbd_get_error() ? nbd_get_error() : "the server hung up");
         return;
     }
@@ -463,11 +470,12 @@ static void handshake_step(struct blk_nbd *n, uint32_t events)
         update_events(n);
 }
 
-static void arm_timer(struct blk_nbd *n)
+/* The handshake's bound, from now: 0 or -1 with errno. */
+static int arm_timer(struct blk_nbd *n)
 {
     struct itimerspec t = { .it_value = { HANDSHAKE_MS / 1000,
                                           (HANDSHAKE_MS % 1000) * 1000000L } };
-    timerfd_settime(n->timer.fd, 0, &t, NULL);
+    return timerfd_settime(n->timer.fd, 0, &t, NULL);
 }
 
 /* The bound ran out. A server whose answer waits on the socket (the I/O
@@ -494,9 +502,8 @@ static void on_timer(struct io_watch *w, uint32_t events)
         handshake_fail(n, "no handshake in time");
         return;
     }
-    arm_timer(n);
-    handshake_step(n, ((p.revents & POLLIN) ? EPOLLIN : 0) | ((p.revents & POLLOUT) ? EPOLLOUT : 0) |
-                      ((p.revents & POLLHUP) ? EPOLLHUP : 0) | ((p.revents & POLLERR) ? EPOLLERR : 0));
+    (void)arm_timer(n);
+    handshake_step(n, epoll_events(p.revents));
 }
 
 struct blk_engine *blk_nbd_create(int fd, bool readonly, blk_done_fn *done,
@@ -526,11 +533,9 @@ struct blk_engine *blk_nbd_create(int fd, bool readonly, blk_done_fn *done,
         why = nbd_get_error();
         goto fail;
     }
-    struct itimerspec t = { .it_value = { HANDSHAKE_MS / 1000,
-                                          (HANDSHAKE_MS % 1000) * 1000000L } };
     n->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     n->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (n->wake.fd < 0 || n->timer.fd < 0 || timerfd_settime(n->timer.fd, 0, &t, NULL) < 0) {
+    if (n->wake.fd < 0 || n->timer.fd < 0 || arm_timer(n) < 0) {
         why = strerror(errno);
         goto fail;
     }
