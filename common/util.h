@@ -28,6 +28,10 @@ int mkdir_p(const char *path);
  * its *len bytes; NULL with errno set. */
 char *read_whole_file(const char *path, size_t *len);
 
+/* Make a directory's entries durable (after a create or rename in it):
+ * 0, or -1 with errno set. */
+int dir_fsync(const char *dir);
+
 /* A malloc'd absolute form of path (NULL stays NULL): its realpath when
  * it exists, else joined to the current directory, as xl resolves the
  * kernel and ramdisk of a config. */

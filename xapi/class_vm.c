@@ -2,7 +2,6 @@
  * in a helper process: see vm_start_helper.c), clean_shutdown (waits until
  * the domain is gone, as XAPI), hard_shutdown, clean_reboot, pause,
  * unpause, suspend and resume (vm_suspend.h). VM_BAD_POWER_STATE [vm, expected, actual] where XAPI gives it. */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -18,6 +17,7 @@
 #include "tasks.h"
 #include "host_info.h"
 #include "vm_migrate.h"
+#include "vm_record.h"
 #include "vm_scan.h"
 #include "vm_suspend.h"
 
@@ -29,63 +29,6 @@ extern char **environ;
 /* Held by suspend, resume, the discarding of an image and pool_migrate
  * (below). */
 static pthread_mutex_t image_lock = PTHREAD_MUTEX_INITIALIZER;
-
-struct vm_view {
-    char ref[48], power[16], config[XENON_PATH_MAX + 300], name[256], uuid[37];
-    long domid;
-    bool control, tmpl;
-};
-
-/* The VM named by params[1], or false with c->error. */
-static bool view(struct call *c, struct vm_view *v)
-{
-    const char *ref = arg_str(c, 1);
-    if (!ref)
-        return false;
-    memset(v, 0, sizeof(*v));
-    model_lock();
-    json_object *r = model_get("VM", ref), *f, *oc;
-    if (r) {
-        snprintf(v->ref, sizeof(v->ref), "%s", ref);
-        if (json_object_object_get_ex(r, "power_state", &f))
-            snprintf(v->power, sizeof(v->power), "%s", json_object_get_string(f));
-        if (json_object_object_get_ex(r, "uuid", &f))
-            snprintf(v->uuid, sizeof(v->uuid), "%s", json_object_get_string(f));
-        if (json_object_object_get_ex(r, "name_label", &f))
-            snprintf(v->name, sizeof(v->name), "%s", json_object_get_string(f));
-        if (json_object_object_get_ex(r, "domid", &f))
-            v->domid = (long)json_object_get_int64(f);
-        if (json_object_object_get_ex(r, "is_control_domain", &f))
-            v->control = json_object_get_boolean(f);
-        v->tmpl = json_object_object_get_ex(r, "is_a_template", &f) && json_object_get_boolean(f);
-        if (json_object_object_get_ex(r, "other_config", &oc) &&
-            json_object_object_get_ex(oc, "xenon_config_file", &f))
-            snprintf(v->config, sizeof(v->config), "%s", json_object_get_string(f));
-    }
-    model_unlock();
-    if (!r) {
-        fail(c, "HANDLE_INVALID", "VM", ref, NULL);
-        return false;
-    }
-    if (v->control) {
-        fail(c, "OPERATION_NOT_ALLOWED", "not on the control domain", NULL);
-        return false;
-    }
-    return true;
-}
-
-static bool need_state(struct call *c, const struct vm_view *v, const char *want)
-{
-    if (!strcmp(v->power, want))
-        return true;
-    char e[16], a[16];
-    for (int i = 0; want[i] && i < 15; i++)
-        e[i] = (char)tolower((unsigned char)want[i]), e[i + 1] = 0;
-    for (int i = 0; v->power[i] && i < 15; i++)
-        a[i] = (char)tolower((unsigned char)v->power[i]), a[i + 1] = 0;
-    fail(c, "VM_BAD_POWER_STATE", v->ref, e, a, NULL);
-    return false;
-}
 
 /* Run `fn` (a libxenon call taking an error stream); its message becomes
  * INTERNAL_ERROR's parameter. */
@@ -146,14 +89,14 @@ static bool run_helper(struct call *c, char **argv, const char *what)
 
 static json_object *start_vm(struct call *c, bool paused)
 {
-    struct vm_view v;
-    if (!view(c, &v))
+    struct vm_record v;
+    if (!vm_record_of(c, &v))
         return NULL;
     if (v.tmpl)         /* as XAPI: VM.provision (or set_is_a_template) first */
         return fail(c, "VM_IS_TEMPLATE", v.ref, NULL);
-    if (!need_state(c, &v, "Halted"))
+    if (!vm_record_in(c, &v, "Halted"))
         return NULL;
-    if (!v.config[0])
+    if (!v.path[0])
         return fail(c, "OPERATION_NOT_ALLOWED", "the VM has no definition to start from", NULL);
     char uuid[37];
     model_lock();
@@ -161,7 +104,7 @@ static json_object *start_vm(struct call *c, bool paused)
     snprintf(uuid, sizeof(uuid), "%s",
              r && json_object_object_get_ex(r, "uuid", &f) ? json_object_get_string(f) : "");
     model_unlock();
-    char *argv[] = { "xenon-xapi", "--create-domain", v.config, "--uuid", uuid,
+    char *argv[] = { "xenon-xapi", "--create-domain", v.path, "--uuid", uuid,
                      paused ? "--paused" : NULL, NULL };
     return run_helper(c, argv, "cannot start the VM") ? void_result() : NULL;
 }
@@ -182,8 +125,8 @@ static json_object *vm_start_on(struct call *c)
 
 static json_object *vm_clean_shutdown(struct call *c)
 {
-    struct vm_view v;
-    if (!view(c, &v) || !need_state(c, &v, "Running"))
+    struct vm_record v;
+    if (!vm_record_of(c, &v) || !vm_record_in(c, &v, "Running"))
         return NULL;
     char *msg = NULL;
     size_t ml;
@@ -218,13 +161,13 @@ static json_object *vm_clean_shutdown(struct call *c)
 
 static json_object *vm_hard_shutdown(struct call *c)
 {
-    struct vm_view v;
-    if (!view(c, &v))
+    struct vm_record v;
+    if (!vm_record_of(c, &v))
         return NULL;
     if (!strcmp(v.power, "Suspended")) {
         /* As XAPI: the suspend image is discarded, the VM is Halted. */
         pthread_mutex_lock(&image_lock);
-        bool ok = view(c, &v);
+        bool ok = vm_record_of(c, &v);
         if (ok && !strcmp(v.power, "Suspended")) {
             char img[XENON_PATH_MAX + 64];
             int rc = vm_suspend_image_path(v.uuid, img, sizeof(img)) ? unlink(img) : 0;
@@ -240,7 +183,7 @@ static json_object *vm_hard_shutdown(struct call *c)
             return NULL;
         /* resumed meanwhile: shut down as what it is now */
     }
-    if (strcmp(v.power, "Paused") && !need_state(c, &v, "Running"))
+    if (strcmp(v.power, "Paused") && !vm_record_in(c, &v, "Running"))
         return NULL;
     char *msg = NULL;
     size_t ml;
@@ -264,8 +207,8 @@ static json_object *vm_hard_reboot(struct call *c)
 
 static json_object *vm_clean_reboot(struct call *c)
 {
-    struct vm_view v;
-    if (!view(c, &v) || !need_state(c, &v, "Running"))
+    struct vm_record v;
+    if (!vm_record_of(c, &v) || !vm_record_in(c, &v, "Running"))
         return NULL;
     char *msg = NULL;
     size_t ml;
@@ -277,8 +220,8 @@ static json_object *vm_clean_reboot(struct call *c)
 
 static json_object *pause_or_unpause(struct call *c, bool pause)
 {
-    struct vm_view v;
-    if (!view(c, &v) || !need_state(c, &v, pause ? "Running" : "Paused"))
+    struct vm_record v;
+    if (!vm_record_of(c, &v) || !vm_record_in(c, &v, pause ? "Running" : "Paused"))
         return NULL;
     char *msg = NULL;
     size_t ml;
@@ -299,11 +242,11 @@ static json_object *vm_unpause(struct call *c) { return pause_or_unpause(c, fals
  * definition: the image is restored as that VM. */
 static json_object *suspend_locked(struct call *c)
 {
-    struct vm_view v;
-    if (!view(c, &v) || !need_state(c, &v, "Running"))
+    struct vm_record v;
+    if (!vm_record_of(c, &v) || !vm_record_in(c, &v, "Running"))
         return NULL;
     char img[XENON_PATH_MAX + 64];
-    if (!v.config[0] || !vm_suspend_image_path(v.uuid, img, sizeof(img)))
+    if (!v.path[0] || !vm_suspend_image_path(v.uuid, img, sizeof(img)))
         return fail(c, "OPERATION_NOT_ALLOWED", "only a VM with a definition can be suspended", NULL);
     if (vm_suspend_dir_make() < 0)
         return fail(c, "INTERNAL_ERROR", "cannot make the suspend directory", NULL);
@@ -329,8 +272,8 @@ static json_object *vm_suspend(struct call *c)
 
 static json_object *resume_locked(struct call *c, bool paused)
 {
-    struct vm_view v;
-    if (!view(c, &v) || !need_state(c, &v, "Suspended"))
+    struct vm_record v;
+    if (!vm_record_of(c, &v) || !vm_record_in(c, &v, "Suspended"))
         return NULL;
     char img[XENON_PATH_MAX + 64];
     if (!vm_suspend_image_path(v.uuid, img, sizeof(img)))
@@ -367,9 +310,9 @@ static json_object *vm_resume_on(struct call *c) { return resume_vm(c, 3); }
  * with suspend and resume (which move the same domain). */
 static json_object *vm_pool_migrate(struct call *c)
 {
-    struct vm_view v;
+    struct vm_record v;
     const char *host = arg_str(c, 2);
-    if (!host || !view(c, &v))
+    if (!host || !vm_record_of(c, &v))
         return NULL;
     if (strcmp(host, host_ref()))
         return fail(c, "HANDLE_INVALID", "host", host, NULL);
@@ -377,7 +320,7 @@ static json_object *vm_pool_migrate(struct call *c)
         return fail(c, "FIELD_TYPE_ERROR", "options", NULL);
     pthread_mutex_lock(&image_lock);
     json_object *r = NULL;
-    if (view(c, &v) && need_state(c, &v, "Running")) {
+    if (vm_record_of(c, &v) && vm_record_in(c, &v, "Running")) {
         char d[16];
         snprintf(d, sizeof(d), "%ld", v.domid);
         char *argv[] = { "xenon-xapi", "--migrate-domain", d, NULL };

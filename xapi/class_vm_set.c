@@ -16,7 +16,7 @@
 #include "dispatch.h"
 #include "domain.h"
 #include "model.h"
-#include "vm_defined.h"
+#include "vm_record.h"
 #include "vm_meta.h"
 #include "vm_scan.h"
 
@@ -29,7 +29,7 @@
 static pthread_mutex_t edit_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Write key = value into t's definition and rescan. */
-static json_object *commit(struct call *c, const struct vm_defined *t, const char *key,
+static json_object *commit(struct call *c, const struct vm_record *t, const char *key,
                            const char *value)
 {
     char err[160];
@@ -62,9 +62,9 @@ static bool arg_i64(struct call *c, int i, long long *out)
 
 static json_object *set_name_label(struct call *c)
 {
-    struct vm_defined t;
+    struct vm_record t;
     const char *name = arg_str(c, 2);
-    if (!name || !vm_defined_of(c, &t, "nothing to keep it in") || !vm_defined_in(c, &t, "Halted"))
+    if (!name || !vm_defined_of(c, &t, "nothing to keep it in") || !vm_record_in(c, &t, "Halted"))
         return NULL;
     if (!vm_good_name(name))
         return fail(c, "INVALID_VALUE", "name_label", name, NULL);
@@ -98,7 +98,7 @@ static json_object *set_name_label(struct call *c)
 
 static json_object *set_name_description(struct call *c)
 {
-    struct vm_defined t;
+    struct vm_record t;
     const char *d = arg_str(c, 2);
     if (!d || !vm_defined_of(c, &t, "nothing to keep it in"))
         return NULL;
@@ -117,7 +117,7 @@ static json_object *set_name_description(struct call *c)
 /* --- memory and vCPUs --------------------------------------------------- */
 
 /* The definition's memory (MiB): memory= (target) and maxmem=. */
-static json_object *write_memory(struct call *c, const struct vm_defined *t, long long min,
+static json_object *write_memory(struct call *c, const struct vm_record *t, long long min,
                                  long long max)
 {
     if (min < (1ll << 20) || max > MAX_MEMORY || min > max)
@@ -152,9 +152,9 @@ static long long field_i64(const char *ref, const char *field)
  * the target are memory=. */
 static json_object *set_mem_one(struct call *c, bool is_max)
 {
-    struct vm_defined t;
+    struct vm_record t;
     long long v;
-    if (!vm_defined_of(c, &t, "nothing to keep it in") || !arg_i64(c, 2, &v) || !vm_defined_in(c, &t, "Halted"))
+    if (!vm_defined_of(c, &t, "nothing to keep it in") || !arg_i64(c, 2, &v) || !vm_record_in(c, &t, "Halted"))
         return NULL;
     long long lo = field_i64(t.ref, "memory_static_min"), hi = field_i64(t.ref, "memory_static_max");
     return write_memory(c, &t, is_max ? lo : v, is_max ? v : hi);
@@ -167,9 +167,9 @@ static json_object *set_memory_dynamic_min(struct call *c) { return set_mem_one(
 
 static json_object *set_memory(struct call *c)
 {
-    struct vm_defined t;
+    struct vm_record t;
     long long v;
-    if (!vm_defined_of(c, &t, "nothing to keep it in") || !arg_i64(c, 2, &v) || !vm_defined_in(c, &t, "Halted"))
+    if (!vm_defined_of(c, &t, "nothing to keep it in") || !arg_i64(c, 2, &v) || !vm_record_in(c, &t, "Halted"))
         return NULL;
     return write_memory(c, &t, v, v);
 }
@@ -178,13 +178,13 @@ static json_object *set_memory(struct call *c)
  * maximum), within memory_static_max, as XAPI's live dynamic range. */
 static json_object *set_memory_dynamic_range(struct call *c)
 {
-    struct vm_defined t;
+    struct vm_record t;
     long long lo, hi;
     if (!vm_defined_of(c, &t, "nothing to keep it in") || !arg_i64(c, 2, &lo) || !arg_i64(c, 3, &hi))
         return NULL;
     if (!strcmp(t.power, "Halted"))
         return write_memory(c, &t, lo, hi);
-    if (!vm_defined_in(c, &t, "Running"))
+    if (!vm_record_in(c, &t, "Running"))
         return NULL;
     if (lo < (1ll << 20) || lo > hi || hi > field_i64(t.ref, "memory_static_max"))
         return fail(c, "MEMORY_CONSTRAINT_VIOLATION",
@@ -209,9 +209,9 @@ static json_object *set_memory_dynamic_range(struct call *c)
 
 static json_object *set_vcpus(struct call *c, bool is_max)
 {
-    struct vm_defined t;
+    struct vm_record t;
     long long v;
-    if (!vm_defined_of(c, &t, "nothing to keep it in") || !arg_i64(c, 2, &v) || !vm_defined_in(c, &t, "Halted"))
+    if (!vm_defined_of(c, &t, "nothing to keep it in") || !arg_i64(c, 2, &v) || !vm_record_in(c, &t, "Halted"))
         return NULL;
     long long cur = field_i64(t.ref, "VCPUs_at_startup"), max = field_i64(t.ref, "VCPUs_max");
     long long n = is_max ? cur : v, m = is_max ? v : max;
@@ -240,7 +240,7 @@ static json_object *set_vcpus_at_startup(struct call *c) { return set_vcpus(c, f
 /* --- maps and tags ------------------------------------------------------ */
 
 /* The map or list `field` as the file holds it now (new). */
-static json_object *current(const struct vm_defined *t, const char *field)
+static json_object *current(const struct vm_record *t, const char *field)
 {
     size_t len = 0;
     char *data = vm_def_text(t->path, &len);
@@ -252,7 +252,7 @@ static json_object *current(const struct vm_defined *t, const char *field)
 }
 
 /* Write a map as xapi_<field> = [ "k=v", ... ] (removed when empty). */
-static json_object *write_map(struct call *c, const struct vm_defined *t, const char *field,
+static json_object *write_map(struct call *c, const struct vm_record *t, const char *field,
                               json_object *map)
 {
     char key[64];
@@ -306,7 +306,7 @@ static bool good_key(struct call *c, const char *field, const char *k, const cha
 
 static json_object *map_add(struct call *c, const char *field)
 {
-    struct vm_defined t;
+    struct vm_record t;
     const char *k = arg_str(c, 2), *v = k ? arg_str(c, 3) : NULL;
     if (!v || !vm_defined_of(c, &t, "nothing to keep it in") || !good_key(c, field, k, v))
         return NULL;
@@ -327,7 +327,7 @@ static json_object *map_add(struct call *c, const char *field)
 
 static json_object *map_remove(struct call *c, const char *field)
 {
-    struct vm_defined t;
+    struct vm_record t;
     const char *k = arg_str(c, 2);
     if (!k || !vm_defined_of(c, &t, "nothing to keep it in"))
         return NULL;
@@ -346,7 +346,7 @@ static json_object *map_remove(struct call *c, const char *field)
 
 static json_object *map_set(struct call *c, const char *field)
 {
-    struct vm_defined t;
+    struct vm_record t;
     json_object *m = json_object_array_get_idx(c->params, 2);
     if (!json_object_is_type(m, json_type_object))
         return fail(c, "FIELD_TYPE_ERROR", field, NULL);
@@ -371,7 +371,7 @@ static json_object *add_to_xenstore_data(struct call *c) { return map_add(c, "xe
 static json_object *remove_from_xenstore_data(struct call *c) { return map_remove(c, "xenstore_data"); }
 static json_object *set_xenstore_data(struct call *c) { return map_set(c, "xenstore_data"); }
 
-static json_object *write_tags(struct call *c, const struct vm_defined *t, json_object *tags)
+static json_object *write_tags(struct call *c, const struct vm_record *t, json_object *tags)
 {
     if (json_object_array_length(tags) == 0)
         return commit(c, t, "xapi_tags", NULL);
@@ -413,7 +413,7 @@ static int tag_index(json_object *tags, const char *tag)
  * absent one changes nothing and is no error. */
 static json_object *tags_edit(struct call *c, bool add)
 {
-    struct vm_defined t;
+    struct vm_record t;
     const char *tag = arg_str(c, 2);
     if (!tag || !vm_defined_of(c, &t, "nothing to keep it in"))
         return NULL;
@@ -443,7 +443,7 @@ static json_object *remove_tags(struct call *c) { return tags_edit(c, false); }
 
 static json_object *set_tags(struct call *c)
 {
-    struct vm_defined t;
+    struct vm_record t;
     json_object *l = json_object_array_get_idx(c->params, 2);
     if (!json_object_is_type(l, json_type_array))
         return fail(c, "FIELD_TYPE_ERROR", "tags", NULL);

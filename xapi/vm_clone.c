@@ -43,8 +43,8 @@
 #include "model.h"
 #include "storage.h"
 #include "tasks.h"
-#include "vm_defined.h"
 #include "vm_meta.h"
+#include "vm_record.h"
 #include "vm_scan.h"
 
 extern char **environ;
@@ -194,7 +194,7 @@ static char *quoted_list(char **items, int n)
 
 /* The disk lines of the new VM, its images made. NULL with err set. */
 static char *new_disks(const struct call *c, const struct domain_config *dc,
-                       const struct vm_defined *s,
+                       const struct vm_record *s,
                        const char *new_name, enum clone_mode mode, struct made *m,
                        char *err, size_t errn)
 {
@@ -312,29 +312,6 @@ static char *edit(char *text, size_t *len, const char *key, const char *value)
     return out;
 }
 
-/* Write the new definition (O_EXCL: never over another), synced, and
- * the directory synced. */
-static bool write_def(const char *path, const char *text, size_t len, char *err, size_t errn)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) {
-        snprintf(err, errn, errno == EEXIST ? "a definition of that name exists"
-                                            : "cannot write the definition");
-        return false;
-    }
-    bool ok = fchmod(fd, 0644) == 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    int dfd = ok ? open(vm_scan_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-    ok = ok && dfd >= 0 && fsync(dfd) == 0;
-    if (dfd >= 0)
-        close(dfd);
-    if (!ok) {
-        unlink(path);
-        snprintf(err, errn, "cannot write the definition");
-    }
-    return ok;
-}
-
 static void now_xapi(char *out, size_t n)
 {
     time_t t = time(NULL);
@@ -343,7 +320,7 @@ static void now_xapi(char *out, size_t n)
     strftime(out, n, "%Y%m%dT%H:%M:%SZ", &tm);
 }
 
-static json_object *clone_locked(struct call *c, const struct vm_defined *s, const char *name,
+static json_object *clone_locked(struct call *c, const struct vm_record *s, const char *name,
                                  enum clone_mode mode)
 {
     model_lock();
@@ -415,24 +392,17 @@ static json_object *clone_locked(struct call *c, const struct vm_defined *s, con
     free(vifs);
     char path[XENON_PATH_MAX * 2];
     snprintf(path, sizeof(path), "%s/%s.cfg", vm_scan_dir(), name);
-    if (!text || !write_def(path, text, len, err, sizeof(err))) {
+    if (!text || vm_def_create(path, text, len, err, sizeof(err)) < 0) {
         free(text);
         made_undo(&m);
         return fail(c, "INTERNAL_ERROR", text ? err : "cannot edit the definition", NULL);
     }
     free(text);
-    vm_scan();
-    char key[300];
-    vm_ref_key(uuid, key, sizeof(key));
-    model_lock();
-    json_object *res = json_object_new_string(model_ref_for(key));
-    bool listed = model_get("VM", json_object_get_string(res)) != NULL;
-    model_unlock();
-    if (!listed) {
+    json_object *res = vm_scan_new_vm(uuid);
+    if (!res) {
         unlink(path);
         made_undo(&m);
         vm_scan();
-        json_object_put(res);
         return fail(c, "INTERNAL_ERROR", "the new definition is not a VM", NULL);
     }
     made_keep(&m);
@@ -441,9 +411,9 @@ static json_object *clone_locked(struct call *c, const struct vm_defined *s, con
 
 static json_object *clone_vm(struct call *c, enum clone_mode mode)
 {
-    struct vm_defined s;
+    struct vm_record s;
     const char *name = arg_str(c, 2);
-    if (!name || !vm_defined_of(c, &s, "nothing to copy") || !vm_defined_in(c, &s, "Halted"))
+    if (!name || !vm_defined_of(c, &s, "nothing to copy") || !vm_record_in(c, &s, "Halted"))
         return NULL;
     if (mode == MODE_SNAPSHOT && s.tmpl)
         return fail(c, "VM_IS_TEMPLATE", s.ref, NULL);
@@ -491,14 +461,14 @@ static json_object *vm_snapshot(struct call *c)
  * (not of a snapshot) whose images back no clone's overlay. */
 static json_object *set_is_a_template(struct call *c)
 {
-    struct vm_defined s;
+    struct vm_record s;
     bool ok;
     bool want = arg_bool(c, 2, &ok);
     if (!ok || !vm_defined_of(c, &s, "nothing to copy"))
         return NULL;
     if (want == s.tmpl)
         return void_result();
-    if (want && !vm_defined_in(c, &s, "Halted"))
+    if (want && !vm_record_in(c, &s, "Halted"))
         return NULL;
     if (!want && s.snap)
         return fail(c, "OPERATION_NOT_ALLOWED", "a snapshot stays a template", NULL);
@@ -543,7 +513,7 @@ static json_object *set_is_a_template(struct call *c)
  * what its definition names, copied by the clone.) */
 static json_object *vm_provision(struct call *c)
 {
-    struct vm_defined s;
+    struct vm_record s;
     if (!vm_defined_of(c, &s, "nothing to copy"))
         return NULL;
     if (s.snap)

@@ -15,6 +15,7 @@
 #include "dispatch.h"
 #include "model.h"
 #include "vm_meta.h"
+#include "vm_record.h"
 #include "vm_scan.h"
 
 #define MAX_VCPUS 128
@@ -117,27 +118,13 @@ static json_object *vm_create(struct call *c)
                      mem >> 20, mem >> 20, vcpus, maxv);
     if (n < 0 || (size_t)n >= sizeof(text))
         return fail(c, "INVALID_VALUE", "args", "too long", NULL);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0)
-        return fail(c, "INTERNAL_ERROR", errno == EEXIST ? "a definition of that name exists"
-                                                         : "cannot write the definition", NULL);
-    bool ok = fchmod(fd, 0644) == 0 && write(fd, text, (size_t)n) == n && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok) {
-        unlink(path);
-        return fail(c, "INTERNAL_ERROR", "cannot write the definition", NULL);
-    }
-    vm_scan();
-    char key[128];
-    vm_ref_key(uuid, key, sizeof(key));
-    model_lock();
-    json_object *res = json_object_new_string(model_ref_for(key));
-    bool listed = model_get("VM", json_object_get_string(res)) != NULL;
-    model_unlock();
-    if (!listed) {          /* the file did not make a VM (xl's checks): take it back */
+    char err[160];
+    if (vm_def_create(path, text, (size_t)n, err, sizeof(err)) < 0)
+        return fail(c, "INTERNAL_ERROR", err, NULL);
+    json_object *res = vm_scan_new_vm(uuid);
+    if (!res) {             /* the file did not make a VM (xl's checks): take it back */
         unlink(path);
         vm_scan();
-        json_object_put(res);
         return fail(c, "INVALID_VALUE", "args", "not a valid VM definition", NULL);
     }
     return res;
@@ -145,36 +132,10 @@ static json_object *vm_create(struct call *c)
 
 static json_object *vm_destroy(struct call *c)
 {
-    const char *ref = arg_str(c, 1);
-    if (!ref)
+    struct vm_record v;
+    if (!vm_record_of(c, &v) || !vm_record_in(c, &v, "Halted"))
         return NULL;
-    model_lock();
-    json_object *r = model_get("VM", ref), *f, *oc;
-    char power[16] = "", cfg[XENON_PATH_MAX * 2] = "";
-    bool control = false;
-    if (r) {
-        if (json_object_object_get_ex(r, "power_state", &f))
-            snprintf(power, sizeof(power), "%s", json_object_get_string(f));
-        if (json_object_object_get_ex(r, "is_control_domain", &f))
-            control = json_object_get_boolean(f);
-        if (json_object_object_get_ex(r, "other_config", &oc) &&
-            json_object_object_get_ex(oc, "xenon_config_file", &f))
-            snprintf(cfg, sizeof(cfg), "%s", json_object_get_string(f));
-    }
-    model_unlock();
-    if (!r)
-        return fail(c, "HANDLE_INVALID", "VM", ref, NULL);
-    if (control)
-        return fail(c, "OPERATION_NOT_ALLOWED", "not on the control domain", NULL);
-    if (strcmp(power, "Halted")) {
-        char a[16];
-        size_t i = 0;
-        for (; power[i] && i < sizeof(a) - 1; i++)
-            a[i] = (char)(power[i] >= 'A' && power[i] <= 'Z' ? power[i] - 'A' + 'a' : power[i]);
-        a[i] = 0;
-        return fail(c, "VM_BAD_POWER_STATE", ref, "halted", a, NULL);
-    }
-    if (!cfg[0] || unlink(cfg) < 0)
+    if (!v.path[0] || unlink(v.path) < 0)
         return fail(c, "INTERNAL_ERROR", "cannot remove the definition", NULL);
     vm_scan();
     return void_result();

@@ -1,5 +1,6 @@
 /* XAPI fields kept in a VM's xl.cfg, and atomic edits of it (vm_meta.h). */
 #include "vm_meta.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -289,11 +290,32 @@ int vm_meta_set(const char *path, const char *key, const char *value, char *err,
     if (dl) {
         char dir[4200];
         snprintf(dir, sizeof(dir), "%.*s", dl, path);
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
+        (void)dir_fsync(dir);
+    }
+    return 0;
+}
+
+int vm_def_create(const char *path, const char *text, size_t len, char *err, size_t errn)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        snprintf(err, errn, errno == EEXIST ? "a definition of that name exists"
+                                            : "cannot write the definition");
+        return -1;
+    }
+    bool ok = fchmod(fd, 0644) == 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    char dir[4200];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    ok = ok && dir_fsync(dir) == 0;
+    if (!ok) {
+        unlink(path);
+        snprintf(err, errn, "cannot write the definition");
+        return -1;
     }
     return 0;
 }

@@ -66,4 +66,9 @@ char *vm_meta_edit(const char *data, size_t len, const char *key, const char *va
  * 0, or -1 with a message in err[errn]. */
 int vm_meta_set(const char *path, const char *key, const char *value, char *err, size_t errn);
 
+/* A new definition at path (O_EXCL: never over another; mode 0644 from
+ * the code), synced with its directory. 0, or -1 with err set and nothing
+ * left. */
+int vm_def_create(const char *path, const char *text, size_t len, char *err, size_t errn);
+
 #endif

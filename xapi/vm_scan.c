@@ -53,6 +53,21 @@ void vm_ref_key(const char *uuid, char *out, size_t n)
     snprintf(out, n, "VM/%s", uuid);
 }
 
+json_object *vm_scan_new_vm(const char *uuid)
+{
+    vm_scan();
+    char key[300];
+    vm_ref_key(uuid, key, sizeof(key));
+    model_lock();
+    json_object *res = json_object_new_string(model_ref_for(key));
+    bool listed = model_get("VM", json_object_get_string(res)) != NULL;
+    model_unlock();
+    if (listed)
+        return res;
+    json_object_put(res);
+    return NULL;
+}
+
 bool vm_uuid_ok(const char *u)
 {
     if (!u || strlen(u) != 36)

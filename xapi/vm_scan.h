@@ -9,6 +9,7 @@
 #ifndef XAPI_VM_SCAN_H
 #define XAPI_VM_SCAN_H
 
+#include <json-c/json.h>
 #include <stdbool.h>
 
 #include "domain.h"
@@ -41,5 +42,10 @@ extern struct xenon_paths vm_paths;
 
 /* The VM directory (--vm-dir). */
 const char *vm_scan_dir(void);
+
+/* After a new definition with this uuid was written: scan, and the
+ * reference of the VM it made (a new JSON string), or NULL when it made
+ * none (xl's checks refused it: the caller takes the file back). */
+json_object *vm_scan_new_vm(const char *uuid);
 
 #endif

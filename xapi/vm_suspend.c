@@ -1,5 +1,6 @@
 /* Suspend images and the restore helper (vm_suspend.h). */
 #include "vm_suspend.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,15 +78,10 @@ int vm_suspend_save(unsigned domid, const char *uuid, FILE *err)
         fprintf(err, "cannot name the image %s: %s\n", img, strerror(errno));
         rc = -2;
     }
-    if (rc == 0) {
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || fsync(dfd) < 0) {
-            fprintf(err, "cannot sync %s: %s\n", dir, strerror(errno));
-            unlink(img);
-            rc = -2;
-        }
-        if (dfd >= 0)
-            close(dfd);
+    if (rc == 0 && dir_fsync(dir) < 0) {
+        fprintf(err, "cannot sync %s: %s\n", dir, strerror(errno));
+        unlink(img);
+        rc = -2;
     }
     if (rc < 0) {
         unlink(part);

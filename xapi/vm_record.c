@@ -1,5 +1,5 @@
-/* See vm_defined.h. */
-#include "vm_defined.h"
+/* See vm_record.h. */
+#include "vm_record.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@ static void lower(const char *s, char *out, size_t n)
     out[i] = 0;
 }
 
-bool vm_defined_of(struct call *c, struct vm_defined *t, const char *why)
+bool vm_record_of(struct call *c, struct vm_record *t)
 {
     const char *ref = arg_str(c, 1);
     if (!ref)
@@ -47,8 +47,14 @@ bool vm_defined_of(struct call *c, struct vm_defined *t, const char *why)
         return fail(c, "HANDLE_INVALID", "VM", ref, NULL), false;
     if (control)
         return fail(c, "OPERATION_NOT_ALLOWED", "not on the control domain", NULL), false;
-    if (!t->path[0])
-    {
+    return true;
+}
+
+bool vm_defined_of(struct call *c, struct vm_record *v, const char *why)
+{
+    if (!vm_record_of(c, v))
+        return false;
+    if (!v->path[0]) {
         char msg[160];
         snprintf(msg, sizeof(msg), "the VM has no definition (made by xl create): %s", why);
         return fail(c, "OPERATION_NOT_ALLOWED", msg, NULL), false;
@@ -56,7 +62,7 @@ bool vm_defined_of(struct call *c, struct vm_defined *t, const char *why)
     return true;
 }
 
-bool vm_defined_in(struct call *c, const struct vm_defined *v, const char *state)
+bool vm_record_in(struct call *c, const struct vm_record *v, const char *state)
 {
     if (!strcmp(v->power, state))
         return true;
