@@ -70,14 +70,9 @@ static bool dev_view(struct call *c, const char *cls, struct dev_view *v)
 /* The VM's definition, parsed (false with c->error). */
 static bool definition(struct call *c, const struct dev_view *v, struct domain_config *dc)
 {
-    domain_config_init(dc);
     size_t len;
     char *data = v->cfg[0] ? vm_def_text(v->cfg, &len) : NULL;
-    FILE *quiet = fopen("/dev/null", "we");
-    bool ok = data &&
-              domain_config_parse(v->cfg, data, len, NULL, 0, quiet ? quiet : stderr, dc) == 0;
-    if (quiet)
-        fclose(quiet);
+    bool ok = data && vm_def_parse(v->cfg, data, len, dc) == 0;
     free(data);
     if (!ok)
         fail(c, "OPERATION_NOT_ALLOWED", "the device is not in the VM's definition", NULL);

@@ -334,13 +334,7 @@ static json_object *clone_locked(struct call *c, const struct vm_record *s, cons
     if (!text)
         return fail(c, "INTERNAL_ERROR", "cannot read the definition", NULL);
     struct domain_config dc;
-    domain_config_init(&dc);
-    FILE *quiet = fopen("/dev/null", "we");
-    int prc = domain_config_parse(s->path, text, len, NULL, 0, quiet ? quiet : stderr, &dc);
-    if (quiet)
-        fclose(quiet);
-    if (prc != 0) {
-        domain_config_dispose(&dc);
+    if (vm_def_parse(s->path, text, len, &dc) < 0) {
         free(text);
         return fail(c, "INTERNAL_ERROR", "the definition does not parse", NULL);
     }
@@ -476,12 +470,7 @@ static json_object *set_is_a_template(struct call *c)
         size_t len;
         char *text = vm_def_text(s.path, &len);
         struct domain_config dc;
-        domain_config_init(&dc);
-        FILE *quiet = fopen("/dev/null", "we");
-        bool parsed = text && domain_config_parse(s.path, text, len, NULL, 0,
-                                                  quiet ? quiet : stderr, &dc) == 0;
-        if (quiet)
-            fclose(quiet);
+        bool parsed = text && vm_def_parse(s.path, text, len, &dc) == 0;
         free(text);
         bool backs = false;
         model_lock();
@@ -491,7 +480,8 @@ static json_object *set_is_a_template(struct call *c)
             free(abs);
         }
         model_unlock();
-        domain_config_dispose(&dc);
+        if (parsed)
+            domain_config_dispose(&dc);
         if (!parsed)
             return fail(c, "INTERNAL_ERROR", "the definition does not parse", NULL);
         if (backs)

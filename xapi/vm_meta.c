@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "domain_config.h"
 
 char *vm_def_text(const char *path, size_t *len)
 {
@@ -315,6 +316,20 @@ int vm_def_create(const char *path, const char *text, size_t len, char *err, siz
     if (!ok) {
         unlink(path);
         snprintf(err, errn, "cannot write the definition");
+        return -1;
+    }
+    return 0;
+}
+
+int vm_def_parse(const char *path, const char *text, size_t len, struct domain_config *dc)
+{
+    domain_config_init(dc);
+    FILE *quiet = fopen("/dev/null", "we");
+    int rc = domain_config_parse(path, text, len, NULL, 0, quiet ? quiet : stderr, dc);
+    if (quiet)
+        fclose(quiet);
+    if (rc != 0) {
+        domain_config_dispose(dc);
         return -1;
     }
     return 0;

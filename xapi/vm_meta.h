@@ -25,6 +25,10 @@
  * the start helper. */
 #define VM_DEF_MAX 65536
 char *vm_def_text(const char *path, size_t *len);
+/* A definition's text parsed as xl create parses it, its messages
+ * dropped: 0 with dc filled (dispose it), or -1 (dc disposed). */
+struct domain_config;
+int vm_def_parse(const char *path, const char *text, size_t len, struct domain_config *dc);
 
 /* {"name_description", "other_config": {}, "xenstore_data": {}, "tags": []}
  * from a definition's text (new; empty fields when absent or malformed). */
