@@ -261,6 +261,12 @@ int xenon_domain_shutdown_reason(const struct xenon_paths *p, unsigned domid);
 /* True while the domain exists (its state file or xenstore home). */
 bool xenon_domain_exists(const struct xenon_paths *p, unsigned domid);
 
+/* One domain's name and uuid (uuid may be NULL; 37 bytes otherwise),
+ * from its state file: no listing of every domain. 0, or -1 when it has
+ * none. */
+int xenon_domain_identity(const struct xenon_paths *p, unsigned domid, char *name,
+                          size_t name_len, char *uuid);
+
 /* --- virtual block devices at run time (vbd.c) ---------------------------- */
 
 struct xdisk;

@@ -276,6 +276,18 @@ bool xenon_domain_exists(const struct xenon_paths *p, unsigned domid)
     return domain_exists(p, NULL, domid);
 }
 
+int xenon_domain_identity(const struct xenon_paths *p, unsigned domid, char *name,
+                          size_t name_len, char *uuid)
+{
+    struct dstate s;
+    if (state_read(p, domid, &s) < 0 || !s.name[0])
+        return -1;
+    snprintf(name, name_len, "%s", s.name);
+    if (uuid)
+        snprintf(uuid, 37, "%s", s.uuid);
+    return 0;
+}
+
 int xenon_dominfo_find(const struct xenon_dominfo *v, int n, const char *spec)
 {
     char *end;

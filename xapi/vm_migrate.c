@@ -44,16 +44,8 @@ int vm_migrate_helper(const char *domid_s)
     unsigned domid = (unsigned)d;
     struct xenon_paths p;
     xenon_paths_init(&p);
-    struct xenon_dominfo *doms = NULL;
-    int n = 0;
-    if (xenon_domain_list(&p, &doms, &n, stderr) < 0)
-        return 1;
-    char name[256] = "", away[300];
-    for (int i = 0; i < n; i++)
-        if (doms[i].domid == domid)
-            snprintf(name, sizeof(name), "%s", doms[i].name);
-    free(doms);
-    if (!name[0]) {
+    char name[256], away[300];
+    if (xenon_domain_identity(&p, domid, name, sizeof(name), NULL) < 0) {
         fprintf(stderr, "domain %u: no such domain\n", domid);
         return 1;
     }

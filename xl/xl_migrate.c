@@ -77,19 +77,12 @@ static pid_t spawn_receiver(const char *rune, int *to, int *from)
 }
 
 /* The domain's name (malloc'd), and its uuid into uuid[37] if asked. */
+/* The domain's name (malloc'd) and, when uuid is not NULL, its uuid. */
 static char *domain_name_uuid(unsigned domid, char *uuid)
 {
-    int n = 0;
-    struct xenon_dominfo *v = list_domains(&n);
-    char *name = NULL;
-    for (int i = 0; i < n && !name; i++)
-        if (v[i].domid == domid) {
-            name = strdup(v[i].name);
-            if (uuid)
-                snprintf(uuid, 37, "%s", v[i].uuid);
-        }
-    free(v);
-    return name;
+    char name[256];
+    return xenon_domain_identity(&paths, domid, name, sizeof(name), uuid) == 0 ? strdup(name)
+                                                                               : NULL;
 }
 
 static char *domain_name(unsigned domid)
