@@ -3,6 +3,7 @@
  * boot_time...), from the running system. */
 #include "host_info.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,22 +84,30 @@ static json_object *cpu_info(void)
 /* The host's identity, as XAPI keeps it in its inventory: here the
  * machine's (/etc/machine-id, else the host name), so the host, pool
  * and host_metrics keep their uuids and references across restarts. */
-void host_derived_uuid(const char *what, char *out)
+static char machine_id[128];
+static pthread_once_t machine_id_once = PTHREAD_ONCE_INIT;
+
+static void read_machine_id(void)
 {
-    char id[128] = "", name[200];
     FILE *f = fopen("/etc/machine-id", "re");
     if (f) {
-        if (!fgets(id, sizeof(id), f))
-            id[0] = 0;
+        if (!fgets(machine_id, sizeof(machine_id), f))
+            machine_id[0] = 0;
         fclose(f);
-        id[strcspn(id, "\n")] = 0;
+        machine_id[strcspn(machine_id, "\n")] = 0;
     }
-    if (!id[0]) {
+    if (!machine_id[0]) {
         struct utsname u;
         uname(&u);
-        snprintf(id, sizeof(id), "%.100s", u.nodename);
+        snprintf(machine_id, sizeof(machine_id), "%.100s", u.nodename);
     }
-    snprintf(name, sizeof(name), "%s:%s", what, id);
+}
+
+void host_derived_uuid(const char *what, char *out)
+{
+    pthread_once(&machine_id_once, read_machine_id);    /* read once */
+    char name[200];
+    snprintf(name, sizeof(name), "%s:%s", what, machine_id);
     model_uuid_for(name, out);
 }
 

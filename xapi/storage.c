@@ -132,9 +132,9 @@ void storage_scan(void)
         if (!q && !has_suffix(e->d_name, ".raw") && !has_suffix(e->d_name, ".img") &&
             !has_suffix(e->d_name, ".iso"))
             continue;
-        char backing[4096];
+        char backing[4096] = "";
         int64_t vsize = q ? qemu_img_virtual_size(path, backing, sizeof(backing))
-                          : (backing[0] = 0, (int64_t)st.st_size);
+                          : (int64_t)st.st_size;
         if (vsize < 0) {
             log_limited(LOG_WARN, "%s: qemu-img cannot read it; not listed as a VDI", path);
             continue;

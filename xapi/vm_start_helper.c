@@ -29,14 +29,6 @@ static int parse_uuid(const char *s, uint8_t out[16])
     return *s ? -1 : 0;
 }
 
-static char *absolute(const char *p)
-{
-    if (!p)
-        return NULL;
-    char *r = realpath(p, NULL);
-    return r ? r : strdup(p);
-}
-
 int vm_start_helper(const char *cfg, const char *uuid, bool paused)
 {
     size_t len;
@@ -64,11 +56,7 @@ int vm_start_helper(const char *cfg, const char *uuid, bool paused)
     }
     json_object *meta = vm_meta_read(cfg, data, len), *xd;
     free(data);
-    char *k = absolute(dc.kernel), *r = absolute(dc.ramdisk);
-    free(dc.kernel);
-    free(dc.ramdisk);
-    dc.kernel = k;
-    dc.ramdisk = r;
+    domain_config_absolute_paths(&dc);
     struct xenon_paths p;
     xenon_paths_init(&p);
     char *json = domain_config_to_json(&dc);
