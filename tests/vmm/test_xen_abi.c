@@ -6,7 +6,9 @@
  * hypercall page stub would. Every test runs for both guest widths.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -686,6 +688,71 @@ static void test_shutdown_reasons(void **state)
     assert_int_equal(hc(f, __HYPERVISOR_sched_op, 99, ARG, 0), -XEN_ENOSYS);
 }
 
+/* A vCPU blocked in SCHEDOP_poll stays blocked while its domain is
+ * paused, even when its timeout passes and its port fires: the toolstack
+ * reads a paused domain's vCPUs as stopped, and they must stay so until
+ * it runs again (a save once found one running through the end of its
+ * hypercall and was refused). */
+struct poll_thread {
+    struct vcpu *v;
+    atomic_bool done;
+    long rc;
+};
+
+static void *poll_in_thread(void *arg)
+{
+    struct poll_thread *t = arg;
+    t->rc = mem_hypercall(t->v, __HYPERVISOR_sched_op, SCHEDOP_poll, ARG, 0, 0, 0);
+    atomic_store(&t->done, true);
+    return NULL;
+}
+
+static void test_poll_stays_blocked_while_paused(void **state)
+{
+    struct fixture *f = *state;
+    struct domain *d = mem_domain_create(9, 2, 4u << 20);
+    assert_non_null(d);
+    if (f->long_mode)
+        mem_vcpu_long_mode(&d->vcpu[1]);
+    /* One port, and a timeout (system time 1 ns) already past. */
+    uint32_t port = 1;
+    assert_int_equal(gmem_write(&d->mem, ARG + 0x100, &port, sizeof(port)), 0);
+    if (f->long_mode) {
+        struct sched_poll p = { .nr_ports = 1, .timeout = 1 };
+        set_xen_guest_handle(p.ports, (evtchn_port_t *)(uintptr_t)(ARG + 0x100));
+        assert_int_equal(gmem_write(&d->mem, ARG, &p, sizeof(p)), 0);
+    } else {
+        struct compat_sched_poll p = { .ports = ARG + 0x100, .nr_ports = 1, .timeout = 1 };
+        assert_int_equal(gmem_write(&d->mem, ARG, &p, sizeof(p)), 0);
+    }
+    pthread_mutex_lock(&d->lock);
+    d->pause.paused = true;
+    pthread_mutex_unlock(&d->lock);
+
+    struct poll_thread t = { .v = &d->vcpu[1] };
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, poll_in_thread, &t), 0);
+    /* The event condition fires now and then, as events and timers do. */
+    for (int i = 0; i < 20; i++) {
+        usleep(5000);
+        pthread_mutex_lock(&d->lock);
+        pthread_cond_broadcast(&d->event_cond);
+        pthread_mutex_unlock(&d->lock);
+    }
+    assert_false(atomic_load(&t.done));
+    pthread_mutex_lock(&d->lock);
+    assert_true(d->vcpu[1].blocked);
+    /* Running again: the poll returns, its timeout long past. */
+    d->pause.paused = false;
+    pthread_cond_broadcast(&d->event_cond);
+    pthread_mutex_unlock(&d->lock);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_true(atomic_load(&t.done));
+    assert_int_equal(t.rc, 0);
+    assert_false(d->vcpu[1].blocked);
+    mem_domain_destroy(d);
+}
+
 /* --- the exit table ----------------------------------------------------- */
 
 static void test_exit_table(void **state)
@@ -792,6 +859,7 @@ int main(void)
         BOTH(test_add_to_physmap),
         BOTH(test_one_xen_page_per_frame),
         BOTH(test_shutdown_reasons),
+        BOTH(test_poll_stays_blocked_while_paused),
         BOTH(test_exit_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -75,8 +75,11 @@ int pause_domain(struct domain *d, unsigned timeout_ms)
     return rc;
 }
 
+/* The parked vCPUs, and the blocked ones (which stay blocked while the
+ * domain is paused or held: xen/hc_sched.c). */
 static void wake_all(struct domain *d)
 {
+    pthread_cond_broadcast(&d->event_cond);
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         pthread_cond_broadcast(&d->vcpu[i].wake);
 }

@@ -15,12 +15,18 @@
 #define POLL_MAX_PORTS 128
 
 /* Wait on the domain's event condition until cond() holds, the domain
- * stops, or the absolute system time deadline (0 = none) passes. */
+ * stops, or the absolute system time deadline (0 = none) passes. While
+ * the domain is paused or held the vCPU stays blocked whatever happens
+ * (unpausing wakes the condition): a paused domain's vCPUs stay stopped
+ * until it runs again, so what the toolstack reads from them holds. */
 static void wait_event(struct domain *d, uint64_t deadline,
                        bool (*cond)(struct domain *, void *), void *arg)
 {
-    while (!cond(d, arg) && !atomic_load(&d->stopping)) {
-        if (deadline) {
+    while (!atomic_load(&d->stopping)) {
+        bool held = pause_holds(&d->pause);
+        if (!held && cond(d, arg))
+            return;
+        if (deadline && !held) {
             uint64_t now = domain_system_time(d);
             if (now >= deadline)
                 return;
