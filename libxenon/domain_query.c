@@ -111,6 +111,15 @@ static void probe_chunk(const struct xenon_paths *p, const unsigned *ids, int m,
     vmmctl_domain_info_many(p->run_dir, ask, na, on_info, &a, LIST_TIMEOUT_MS);
 }
 
+/* Whether /local/domain/DOMID/name is (still) there. */
+static bool name_still_there(struct xs_client *xs, unsigned domid)
+{
+    char *name = xs_readf(xs, "/local/domain/%u/name", domid);
+    bool there = name != NULL;
+    free(name);
+    return there;
+}
+
 /* One listing. Abandoned domains found on the way are settled
  * (settle_abandoned); the recorded configs of those to start again are put
  * in restarts[] (*nrestarts of them, malloc'd) and *settled is set when any
@@ -216,7 +225,11 @@ static int list_pass(const struct xenon_paths *p, struct xenon_dominfo **out,
          * the truth then. */
         bool doomed = have && s.creator_start && !let_go &&
                       !proc_alive(s.creator_pid, s.creator_start);
-        if (!abandoned && !doomed && (d->running || (x[0] && !acting)))
+        /* Its name was read before its state file was looked for, and a
+         * teardown removes the nodes first and the state file last: a
+         * name without a state file may be one gone since. Asked again. */
+        bool stale = !have && !d->running && x[0] && !name_still_there(xs, ids[i]);
+        if (!abandoned && !doomed && !stale && (d->running || (x[0] && !acting)))
             shown++;
         else
             memset(d, 0, sizeof(*d));
