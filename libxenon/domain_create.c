@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "util.h"
 #include "vmm_control.h"
 #include "xs_client.h"
 
@@ -46,6 +47,37 @@ static int holds_name(const struct xenon_paths *p, struct xs_client *xs,
                       unsigned domid)
 {
     return !reap_if_abandoned(p, xs, domid);
+}
+
+/* How long a create waits for a domain that gave up its name's place in
+ * listings to finish its teardown (docs/xl.md). */
+#define TEARDOWN_WAIT_MS 5000
+
+/* Whether `domid` is being torn down by its monitor: its VMM has ended,
+ * its monitor lives, and it is not kept (a shutdown reason would keep it
+ * listed, as a preserved domain). xl list no longer shows such a domain,
+ * and it is about to let go of its name. */
+static bool tearing_down(const struct xenon_paths *p, unsigned domid)
+{
+    struct dstate s;
+    return state_read(p, domid, &s) == 0 && s.vmm_start && s.shutdown_reason < 0 &&
+           !proc_alive(s.vmm_pid, s.vmm_start) && proc_alive(s.mon_pid, s.mon_start);
+}
+
+/* The name's holder once any teardown of it has finished (at most
+ * TEARDOWN_WAIT_MS): a client that saw the domain go (a XenAPI client
+ * that saw its VM Halted, a script after xl shutdown) starts it again at
+ * once and must not find the name taken by what it saw go. */
+static unsigned after_teardown(const struct xenon_paths *p, const char *name, unsigned domid)
+{
+    uint64_t deadline = now_ns() + TEARDOWN_WAIT_MS * 1000000ull;
+    while (domid && tearing_down(p, domid) && now_ns() < deadline) {
+        usleep(2000);
+        struct dstate s;
+        if (state_read(p, domid, &s) < 0 || strcmp(s.name, name) != 0)
+            domid = 0;
+    }
+    return domid;
 }
 
 /* A domain with only a state file (not yet, or no longer, in xenstore)
@@ -106,6 +138,7 @@ static int domain_reserve(const struct xenon_paths *p, struct xs_client *xs,
          * is in a state file before its nodes are written). */
         taken = t ? (unsigned)t : state_name_taken(p, a, na, b, nb, dc->name, avoid);
     }
+    taken = after_teardown(p, dc->name, taken);
     if (taken && holds_name(p, xs, taken)) {
         fprintf(err, "libxl: error: Domain with name \"%s\" already exists.\n",
                 dc->name);

@@ -1555,6 +1555,39 @@ def t_monitor_adopts(e):
     e.check_empty("after the adopted domains")
 
 
+def t_name_after_teardown(e):
+    """A domain that ended is not listed while its monitor tears it down,
+    and its name is free for a create from then on: the create waits for
+    the teardown (a XenAPI client starts a VM again as soon as it sees it
+    Halted). The monitor is held stopped to hold the teardown open."""
+    need_kvm()
+    cfg = idle_cfg(e, "again")
+    rc, _, err = e.xl("create", "-q", cfg)
+    check("create again", rc == 0, err)
+    st = e.state(1)
+    mon, vmm = int(st["monitor_pid"]), int(st["vmm_pid"])
+    os.kill(mon, signal.SIGSTOP)
+    try:
+        os.kill(vmm, signal.SIGKILL)
+        wait_for(lambda: vmm not in e.vmm_pids(), 10)
+        check("not listed while its teardown waits", "again" not in e.rows(), e.rows())
+        p = subprocess.Popen([XL, "create", "-q", cfg], env=e.env, cwd=BUILD,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        check("the create waits for the teardown, not refused", p.poll() is None,
+              p.poll() is not None and p.stderr.read().decode(errors="replace"))
+    finally:
+        os.kill(mon, signal.SIGCONT)
+    out, err = p.communicate(timeout=60)
+    check("... and succeeds once it is done", p.returncode == 0, err.decode(errors="replace"))
+    r = e.rows().get("again")
+    check("the new domain runs under the name, domid 2", r is not None and r.group(2) == "2",
+          e.rows())
+    rc, _, err = e.xl("destroy", "again")
+    check("destroy", rc == 0, err)
+    e.check_empty("after the name was taken again")
+
+
 SCENARIOS = {
     "cli": (t_cli, True), "dryrun": (t_dryrun, True), "badcfg": (t_badcfg, False),
     "failed-create": (t_failed_create, True), "lifecycle": (t_lifecycle, True),
@@ -1570,6 +1603,7 @@ SCENARIOS = {
     "shutdown-fallback": (t_shutdown_fallback, True),
     "xs-restart": (t_xs_restart, True), "xs-lost-monitor": (t_xs_lost_monitor, True),
     "monitor-adopts": (t_monitor_adopts, True),
+    "name-after-teardown": (t_name_after_teardown, True),
 }
 
 
