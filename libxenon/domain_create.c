@@ -53,31 +53,32 @@ static int holds_name(const struct xenon_paths *p, struct xs_client *xs,
  * listings to finish its teardown (docs/xl.md). */
 #define TEARDOWN_WAIT_MS 5000
 
-/* Whether `domid` is being torn down by its monitor: its VMM has ended,
- * its monitor lives, and it is not kept (a shutdown reason would keep it
- * listed, as a preserved domain). xl list no longer shows such a domain,
- * and it is about to let go of its name. */
-static bool tearing_down(const struct xenon_paths *p, unsigned domid)
+/* Whether the domain `domid` of state s is being torn down by its
+ * monitor: its VMM has ended, its monitor lives, and it is not kept (a
+ * shutdown reason would keep it listed, as a preserved domain). xl list
+ * no longer shows such a domain, and it is about to let go of its name. */
+static bool tearing_down(const struct xenon_paths *p, const struct dstate *s,
+                         unsigned domid)
 {
-    struct dstate s;
-    return state_read(p, domid, &s) == 0 && s.vmm_start && s.shutdown_reason < 0 &&
-           !proc_alive(s.vmm_pid, s.vmm_start) && proc_alive(s.mon_pid, s.mon_start);
+    return s->vmm_start && s->shutdown_reason < 0 && !state_vmm_ours(p, s, domid) &&
+           state_monitor_ours(s);
 }
 
 /* The name's holder once any teardown of it has finished (at most
  * TEARDOWN_WAIT_MS): a client that saw the domain go (a XenAPI client
  * that saw its VM Halted, a script after xl shutdown) starts it again at
- * once and must not find the name taken by what it saw go. */
+ * once and must not find the name taken by what it saw go. One read of
+ * the state file a look. */
 static unsigned after_teardown(const struct xenon_paths *p, const char *name, unsigned domid)
 {
     uint64_t deadline = now_ns() + TEARDOWN_WAIT_MS * 1000000ull;
-    while (domid && tearing_down(p, domid) && now_ns() < deadline) {
-        usleep(2000);
-        struct dstate s;
+    for (struct dstate s; domid; usleep(2000)) {
         if (state_read(p, domid, &s) < 0 || strcmp(s.name, name) != 0)
-            domid = 0;
+            return 0;           /* gone, or the name with it */
+        if (!tearing_down(p, &s, domid) || now_ns() >= deadline)
+            return domid;
     }
-    return domid;
+    return 0;
 }
 
 /* A domain with only a state file (not yet, or no longer, in xenstore)
