@@ -111,13 +111,22 @@ static void probe_chunk(const struct xenon_paths *p, const unsigned *ids, int m,
     vmmctl_domain_info_many(p->run_dir, ask, na, on_info, &a, LIST_TIMEOUT_MS);
 }
 
-/* Whether /local/domain/DOMID/name is (still) there. */
-static bool name_still_there(struct xs_client *xs, unsigned domid)
+/* A domain has a state file or a name in xenstore (xs: an open
+ * connection, or NULL to open one only if the state file is missing). */
+static bool domain_exists(const struct xenon_paths *p, struct xs_client *xs, unsigned domid)
 {
-    char *name = xs_readf(xs, "/local/domain/%u/name", domid);
-    bool there = name != NULL;
-    free(name);
-    return there;
+    char path[XENON_PATH_MAX + 32];
+    state_path(p, domid, "", path, sizeof(path));
+    if (access(path, F_OK) == 0)
+        return true;
+    struct xs_client *own = xs ? NULL : xs_open(p->xs_path);
+    if (!xs && !own)
+        return false;
+    char *nm = xs_readf(xs ? xs : own, "/local/domain/%u/name", domid);
+    if (own)
+        xs_close(own);
+    free(nm);
+    return nm != NULL;
 }
 
 /* One listing. Abandoned domains found on the way are settled
@@ -228,7 +237,7 @@ static int list_pass(const struct xenon_paths *p, struct xenon_dominfo **out,
         /* Its name was read before its state file was looked for, and a
          * teardown removes the nodes first and the state file last: a
          * name without a state file may be one gone since. Asked again. */
-        bool stale = !have && !d->running && x[0] && !name_still_there(xs, ids[i]);
+        bool stale = !have && !d->running && x[0] && !domain_exists(p, xs, ids[i]);
         if (!abandoned && !doomed && !stale && (d->running || (x[0] && !acting)))
             shown++;
         else
@@ -264,24 +273,6 @@ int xenon_domain_list(const struct xenon_paths *p, struct xenon_dominfo **out,
         *out = NULL;
         *n_out = 0;
     }
-}
-
-/* A domain has a state file or a name in xenstore (xs: an open
- * connection, or NULL to open one only if the state file is missing). */
-static bool domain_exists(const struct xenon_paths *p, struct xs_client *xs, unsigned domid)
-{
-    char path[XENON_PATH_MAX + 32];
-    state_path(p, domid, "", path, sizeof(path));
-    if (access(path, F_OK) == 0)
-        return true;
-    struct xs_client *own = xs ? NULL : xs_open(p->xs_path);
-    if (!xs && !own)
-        return false;
-    char *nm = xs_readf(xs ? xs : own, "/local/domain/%u/name", domid);
-    if (own)
-        xs_close(own);
-    free(nm);
-    return nm != NULL;
 }
 
 bool xenon_domain_exists(const struct xenon_paths *p, unsigned domid)
