@@ -19,6 +19,13 @@
  * frontend when the toolstack closes the backend (xl block-detach: "BLK
  * detached"), then waits for a disk to appear again (xl block-attach),
  * connects to it and reads it ("BLK reattached").
+ *
+ * With "drain" (two disks: raw, then one served over NBD) it writes
+ * data/drain = "wait", prints "BLK ready" and waits for the test's "go";
+ * then it leaves one read in flight on the second disk ("BLK inflight"),
+ * reads the first disk over and over ("BLK raw N" for each), closes the
+ * second frontend when its backend goes Closing ("BLK nbd closed"), and
+ * ends once that backend is Closed or gone ("BLK nbd gone").
  */
 #include "guest.h"
 #include "blkfront.h"
@@ -185,6 +192,57 @@ static void hotplug(struct blkfront *f, int n)
     finish("blk");
 }
 
+/* Drain: see the top. The in-flight read's answer is never waited for:
+ * the frontend closes under it, as a guest shutting down may. */
+static void drain(struct blkfront *f, int n)
+{
+    CHECK("two disks", n >= 2);
+    if (n < 2)
+        finish("blk");
+    char v[16] = "";
+    CHECK_EQ("write data/drain", xs_write("data/drain", "wait"), 0);
+    printk("BLK ready\n");
+    for (int i = 0; i < 30000 && strcmp(v, "go") != 0; i++) {
+        if (xs_read("data/drain", v, sizeof(v)) < 0)
+            v[0] = 0;
+        guest_sleep_ms(10);
+    }
+    CHECK("the test said go", strcmp(v, "go") == 0);
+    /* xvda raw, xvdb over NBD, whatever order the directory listed them. */
+    struct blkfront *raw = f[0].devid < f[1].devid ? &f[0] : &f[1];
+    struct blkfront *nbd = raw == &f[0] ? &f[1] : &f[0];
+    blkif_request_t r;
+    memset(&r, 0, sizeof(r));
+    r.operation = BLKIF_OP_READ;
+    r.nr_segments = 1;
+    r.id = 0xd7a1;
+    r.seg[0].gref = gnt_grant(big, 0);
+    r.seg[0].last_sect = 7;
+    blkfront_push(nbd, &r);
+    printk("BLK inflight\n");
+    int closed = 0, bad = 0;
+    unsigned k;
+    for (k = 1; k < 100000; k++) {
+        bad |= blkfront_rw(raw, 0, 64, back, 0, 0) != BLKIF_RSP_OKAY;
+        printk("BLK raw %u\n", k);
+        int s = blkfront_backend_state(nbd);
+        if (!closed && s == 5) {            /* XenbusStateClosing */
+            char path[64];
+            snprintf(path, sizeof(path), "%s/state", nbd->fe);
+            CHECK_EQ("close the NBD disk's frontend", xs_write(path, "6"), 0);
+            printk("BLK nbd closed\n");
+            closed = 1;
+        } else if (closed && s != 5) {
+            break;
+        }
+    }
+    printk("BLK nbd gone\n");
+    CHECK_EQ("every read of the raw disk answered OKAY", bad, 0);
+    CHECK("the NBD disk closed", k < 100000);
+    CHECK_EQ("close the raw disk", blkfront_close(raw), 0);
+    finish("blk");
+}
+
 static void readbench(struct blkfront *f, unsigned id)
 {
     uint64_t t0 = xen_system_time(), bytes = 0;
@@ -235,6 +293,8 @@ void guest_main(void)
                f[i].persistent ? ", persistent grants" : "");
         snprintf(name, sizeof(name), "vbd %u: sector size 512", ids[i]);
         CHECK_EQ(name, f[i].sector_size, 512);
+        if (has_arg("drain"))
+            continue;
         if (has_arg("readbench"))
             readbench(&f[i], ids[i]);
         else if (f[i].info & VDISK_READONLY)
@@ -244,6 +304,8 @@ void guest_main(void)
     }
     if (has_arg("hotplug"))
         hotplug(f, n);
+    if (has_arg("drain"))
+        drain(f, n);
     if (has_arg("readbench")) {
         for (int i = 0; i < n; i++)
             blkfront_close(&f[i]);

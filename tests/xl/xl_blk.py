@@ -16,7 +16,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from xl_test import BUILD, Env, check, failures, need_kvm, wait_for  # noqa: E402
+from xl_test import BUILD, XL, Env, check, failures, need_kvm, wait_for  # noqa: E402
 
 SECTORS = 2048                  # 1 MiB images
 XVDA, XVDB, XVDC = 51712, 51728, 51744
@@ -346,6 +346,89 @@ def t_nbd_killed(e):
     check("the raw disk holds what the guest wrote", sector(rw, 128, 11) == b"XENON-GUEST")
     no_devices_left(e, "after destroy")
     nbd_left(e, "after destroy", [rw, q])
+
+
+def raw_reads(e, name):
+    """How many reads of its raw disk the drain guest has seen answered."""
+    n = 0
+    for line in e.console_log(name).splitlines():
+        if line.startswith("BLK raw "):
+            try:
+                n = max(n, int(line.split()[2]))
+            except (IndexError, ValueError):
+                pass
+    return n
+
+
+def t_nbd_drain(e):
+    """A disk served over NBD is detached while one of its requests is in
+    flight at a server that does not answer (SIGSTOPped). The backend waits
+    for that request without holding the VMM's I/O loop: the raw disk
+    beside it goes on answering the guest's reads while the backend stays
+    Closing and the server stopped, and before any drop of the connection.
+    The server resumed, the request completes, the backend reports Closed
+    and the detach ends; nothing left after destroy."""
+    need_kvm()
+    rw = make_image(e, "rw.img")
+    q = make_formatted(e, "d.qcow2", "qcow2")
+    cfg = guest_cfg(e, "nd", "guest-blk-64",
+                    [f"{rw},raw,xvda,rw", f"format=qcow2,vdev=xvdb,access=rw,target={q}"],
+                    'cmdline = "drain"\n')
+    rc, out, err = e.xl("create", cfg)
+    check("create: exit 0", rc == 0, err)
+    check("the guest connected both", wait_for(lambda: "BLK ready" in e.console_log("nd"), 120),
+          e.console_log("nd")[-2000:])
+    domid = int(e.rows()["nd"].group(2))
+    srv = nbd_servers(e)
+    check("one qemu-nbd", len(srv) == 1, str(srv))
+    if len(srv) != 1:
+        return
+    vlog_path = os.path.join(e.env["XENON_LOG_DIR"], "xl-nd.log")
+    vmm = e.vmm_pids()
+    os.kill(srv[0][0], signal.SIGSTOP)
+    resumed = False
+    det = None
+    try:
+        t, body = e.xs_call(11, f"/local/domain/{domid}/data/drain".encode() + b"\0go")
+        check("go written", t == 11, body)
+        check("a read in flight at the stopped server",
+              wait_for(lambda: "BLK inflight" in e.console_log("nd"), 60))
+        det = subprocess.Popen([XL, "block-detach", "nd", "xvdb"], env=e.env, cwd=BUILD,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        check("the guest closed the NBD disk's frontend",
+              wait_for(lambda: "BLK nbd closed" in e.console_log("nd"), 60),
+              e.console_log("nd")[-2000:])
+        n0 = raw_reads(e, "nd")
+        progressed = wait_for(lambda: raw_reads(e, "nd") >= n0 + 20, 60)
+        vlog = open(vlog_path, errors="replace").read()
+        be_state = e.xs_read(f"/local/domain/0/backend/vbd/{domid}/{XVDB}/state")
+        check("the raw disk answered while the NBD disk drained",
+              progressed and "NBD connection dropped" not in vlog and be_state == "5",
+              f"reads {n0} -> {raw_reads(e, 'nd')}, backend state {be_state}, "
+              f"log: {vlog[-1500:]}")
+        check("the VMM says what it waits for",
+              f"vbd {XVDB}: disconnect waits for 1 request(s) in flight" in vlog, vlog[-1500:])
+        os.kill(srv[0][0], signal.SIGCONT)
+        resumed = True
+        out, err = det.communicate(timeout=60)
+        check("block-detach: exit 0", det.returncode == 0, err)
+    finally:
+        if not resumed:
+            os.kill(srv[0][0], signal.SIGCONT)
+        if det and det.returncode is None:
+            det.kill()
+            det.wait()
+    vlog = open(vlog_path, errors="replace").read()
+    check("the request completed: no connection dropped",
+          "NBD connection dropped" not in vlog, vlog[-1500:])
+    check("the guest saw the backend close and passed",
+          result(e, "nd", "blk") and "RESULT blk: PASS" in e.console_log("nd"),
+          e.console_log("nd")[-2000:])
+    check("the VMM lives", e.vmm_pids() == vmm or "nd" not in e.rows(), str(e.vmm_pids()))
+    wait_for(lambda: "nd" not in e.rows(), 30)
+    rc, out, err = e.xl("destroy", "nd")
+    no_devices_left(e, "after the drain guest")
+    nbd_left(e, "after the drain guest", [rw, q])
 
 
 def t_qcow2_32(e):

@@ -175,13 +175,42 @@ static void set_state(struct xenbus_dev *dev, int s)
     xenbus_dev_printf(dev, "state", "%d", s);
 }
 
-static void do_disconnect(struct xenbus_dev *dev)
+/* Stop serving the rings: true when done, false when the driver waits
+ * for its requests in flight (xenbus_dev_disconnected() follows). */
+static bool do_disconnect(struct xenbus_dev *dev)
 {
+    if (dev->disconnecting)
+        return false;
     if (dev->connected) {
         dev->drv->disconnect(dev);
         dev->connected = false;
     }
     free_keys(dev);
+    return !dev->disconnecting;
+}
+
+/* Disconnect, then Closed; Closing meanwhile when that has to wait. */
+static void close_dev(struct xenbus_dev *dev)
+{
+    set_state(dev, do_disconnect(dev) ? XenbusStateClosed : XenbusStateClosing);
+}
+
+void xenbus_dev_disconnect_later(struct xenbus_dev *dev)
+{
+    dev->disconnecting = true;
+}
+
+void xenbus_dev_disconnected(struct xenbus_dev *dev)
+{
+    if (!dev->disconnecting)
+        return;
+    dev->disconnecting = false;
+    log_debug("dom%u: %s %u: disconnected", dev->d->domid, dev->drv->name, dev->devid);
+    set_state(dev, XenbusStateClosed);
+    /* A frontend that came back while we waited, as frontend_changed(). */
+    if (!dev->toolstack_closing && !dev->probe_failed &&
+        dev->fe_state == XenbusStateInitialising)
+        set_state(dev, XenbusStateInitWait);
 }
 
 /* --- connecting: read the frontend directory, then connect() ------------ */
@@ -334,8 +363,7 @@ static void closed_if_idle(struct xenbus_dev *dev)
         set_state(dev, XenbusStateClosing);
         return;
     }
-    do_disconnect(dev);
-    set_state(dev, XenbusStateClosed);
+    close_dev(dev);
 }
 
 static void frontend_changed(struct xenbus_dev *dev, int fe)
@@ -351,10 +379,9 @@ static void frontend_changed(struct xenbus_dev *dev, int fe)
     }
     switch (fe) {
     case XenbusStateInitialising:
-        if (dev->be_state == XenbusStateClosed && !dev->probe_failed) {
-            do_disconnect(dev);
+        if (dev->be_state == XenbusStateClosed && !dev->probe_failed &&
+            do_disconnect(dev))
             set_state(dev, XenbusStateInitWait);
-        }
         break;
     case XenbusStateInitialised:
     case XenbusStateConnected:
@@ -367,8 +394,7 @@ static void frontend_changed(struct xenbus_dev *dev, int fe)
         break;
     case XenbusStateClosed:
     case XenbusStateUnknown:
-        do_disconnect(dev);
-        set_state(dev, XenbusStateClosed);
+        close_dev(dev);
         break;
     default:
         break;      /* InitWait, Reconfiguring: nothing for a frontend */

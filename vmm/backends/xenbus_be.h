@@ -18,6 +18,9 @@
  *           (connect() failing: the reason in <backend>/error, Closing)
  *   frontend Closing: backend Closing
  *   frontend Closed, or its state node gone: driver disconnect(); Closed
+ *           (a disconnect() that must wait for requests in flight calls
+ *           xenbus_dev_disconnect_later(): Closing until the driver's
+ *           xenbus_dev_disconnected(), then Closed; the I/O loop goes on)
  *   frontend Initialising while the backend is Closed (a frontend that
  *           reconnects): InitWait again
  *   toolstack writes backend state Closing (xl block-detach, libxl's
@@ -54,9 +57,13 @@ struct xenbus_driver {
     /* The frontend has published its rings: map and serve them. 0 or
      * -errno (the device then goes Closing with the reason logged). */
     int (*connect)(struct xenbus_dev *dev);
-    /* Stop serving the rings, unmap them (safe when not connected). */
+    /* Stop serving the rings, unmap them (safe when not connected). With
+     * requests still in flight it may instead call
+     * xenbus_dev_disconnect_later() and finish later, never blocking. */
     void (*disconnect)(struct xenbus_dev *dev);
-    /* Release everything probe() set up. */
+    /* Release everything probe() set up; a disconnect still waiting for
+     * its requests is ended here, at once (xenbus_dev_disconnected() is
+     * then never called). */
     void (*remove)(struct xenbus_dev *dev);
 };
 
@@ -70,6 +77,7 @@ struct xenbus_dev {
     /* Framework state (xenbus_be.c). */
     int be_state, fe_state;         /* XenbusState*; fe: -1 unknown yet */
     bool connected;
+    bool disconnecting;             /* disconnect_later(), not disconnected() yet */
     bool probing;                   /* probe() returned 1, no probed() yet */
     bool probe_failed;              /* probed() with an error: stays Closed */
     bool toolstack_closing;
@@ -102,6 +110,14 @@ int xenbus_be_detach(struct domain *d, uint32_t kind, uint32_t devid);
  * -errno, the reason in <backend>/error and the backend Closed (the
  * toolstack, waiting for InitWait, gives up and removes it). */
 void xenbus_dev_probed(struct xenbus_dev *dev, int rc);
+
+/* From inside disconnect(): the rings are still in use by requests in
+ * flight; the backend stays Closing until xenbus_dev_disconnected(). */
+void xenbus_dev_disconnect_later(struct xenbus_dev *dev);
+/* The disconnect that waited is over (from the I/O loop, outside the
+ * driver's callbacks from this framework): Closed, or InitWait again for
+ * a frontend that came back meanwhile. */
+void xenbus_dev_disconnected(struct xenbus_dev *dev);
 
 /* Write <backend>/<key> (fire and forget; failures are logged). */
 int xenbus_dev_printf(struct xenbus_dev *dev, const char *key, const char *fmt, ...)

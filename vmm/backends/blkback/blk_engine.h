@@ -57,9 +57,15 @@ struct blk_engine_ops {
     int (*start)(struct blk_engine *e, const struct blk_io *io);
     /* Send what start() queued. */
     void (*submit)(struct blk_engine *e);
-    /* Wait, bounded, until nothing is in flight: after it no completion
-     * touches a buffer (a ring is being unmapped). done() runs meanwhile. */
+    /* A ring is being disconnected: what is in flight completes through
+     * done() from the I/O loop as usual, within a bound (the NBD engine
+     * drops a connection whose server does not answer in time, failing
+     * what it had). Returns at once; done() may run inside it. */
     void (*drain)(struct blk_engine *e);
+    /* End what is in flight now: after it no completion touches a buffer.
+     * done() runs inside it for each request (NBD: the connection is
+     * dropped, failing them; io_uring: waits for the kernel). */
+    void (*cancel)(struct blk_engine *e);
     void (*destroy)(struct blk_engine *e);
 };
 

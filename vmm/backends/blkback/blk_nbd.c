@@ -62,7 +62,7 @@ struct blk_nbd {
     bool readonly;              /* the disk's: a read-only export is refused if not */
     bool connecting;            /* the handshake runs: ready() not called yet */
     bool fua, zero;
-    bool broken;                /* seen by run_until: drop() follows */
+    bool draining;              /* drain(): the timer bounds the wait */
     struct nreq *live;
     struct nreq *done_head;
     unsigned inflight;
@@ -215,6 +215,8 @@ static void unlink_req(struct blk_nbd *n, struct nreq *r)
     n->inflight--;
 }
 
+static void stop_timer(struct blk_nbd *n);
+
 /* Answer the requests whose commands all completed. */
 static void deliver(struct blk_nbd *n)
 {
@@ -240,6 +242,10 @@ static void deliver(struct blk_nbd *n)
             any = true;
         }
     }
+    if (n->draining && n->inflight == 0) {
+        n->draining = false;
+        stop_timer(n);
+    }
     if (any && n->e.batch_done)
         n->e.batch_done(n->e.opaque);
     update_events(n);
@@ -263,6 +269,8 @@ static void drop(struct blk_nbd *n, const char *why)
     deliver(n);
     nbd_close(n->h);
     n->h = NULL;
+    n->draining = false;
+    stop_timer(n);
     bool any = n->live != NULL;
     while (n->live) {
         struct nreq *r = n->live;
@@ -309,7 +317,6 @@ static uint32_t epoll_events(short revents)
 }
 
 static void handshake_step(struct blk_nbd *n, uint32_t events);
-static void stop_timer(struct blk_nbd *n);
 
 static void on_socket(struct io_watch *w, uint32_t events)
 {
@@ -342,56 +349,43 @@ static void on_wake(struct io_watch *w, uint32_t events)
     deliver(n);
 }
 
-static long ms_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
-/* Run libnbd until cond(n) or timeout_ms: true if cond held; false too
- * when the connection broke (then n->broken). */
-static bool run_until(struct blk_nbd *n, bool (*cond)(struct blk_nbd *), long timeout_ms)
-{
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (!cond(n)) {
-        long left = timeout_ms - ms_since(&t0);
-        if (left <= 0)
-            return false;
-        unsigned dir = nbd_aio_get_direction(n->h);
-        struct pollfd p = { .fd = nbd_aio_get_fd(n->h),
-                            .events = (short)(((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0) |
-                                              ((dir & LIBNBD_AIO_DIRECTION_WRITE) ? POLLOUT : 0)) };
-        int k = p.fd < 0 ? -1 : poll(&p, 1, (int)left);
-        if ((k < 0 && errno != EINTR) || (k > 0 && !notify(n, p.revents))) {
-            n->broken = true;
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool is_idle(struct blk_nbd *n)
-{
-    deliver(n);
-    return n->inflight == 0;
-}
-
-/* Bounded: a server that does not answer in time loses its connection,
- * and what was in flight fails. */
+/* Bounded, on the I/O loop: a server that does not answer within
+ * DRAIN_MS loses its connection (on_timer), and what was in flight fails.
+ * libnbd writes into granted pages only inside our calls on this thread,
+ * so the wait holds nothing but the ring. */
 static void nbd_drain(struct blk_engine *e)
 {
     struct blk_nbd *n = (struct blk_nbd *)e;
-    if (!n->h || run_until(n, is_idle, DRAIN_MS))
+    deliver(n);
+    if (!n->h || n->connecting || n->inflight == 0 || n->draining)
         return;
-    drop(n, n->broken ? "the server is gone" : "the server does not answer");
+    struct itimerspec t = { .it_value = { DRAIN_MS / 1000, (DRAIN_MS % 1000) * 1000000L } };
+    n->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (n->timer.fd < 0 || timerfd_settime(n->timer.fd, 0, &t, NULL) < 0 ||
+        ioloop_add(&n->timer, EPOLLIN) < 0) {
+        if (n->timer.fd >= 0)
+            close(n->timer.fd);
+        n->timer.fd = -1;
+        drop(n, "no timer to bound the drain");
+        return;
+    }
+    n->draining = true;
+}
+
+static void nbd_cancel(struct blk_engine *e)
+{
+    struct blk_nbd *n = (struct blk_nbd *)e;
+    if (n->h && !n->connecting) {
+        deliver(n);
+        if (n->inflight)
+            drop(n, "the device goes with requests in flight");
+    }
 }
 
 static void nbd_destroy(struct blk_engine *e)
 {
     struct blk_nbd *n = (struct blk_nbd *)e;
-    nbd_drain(e);
+    nbd_cancel(e);
     if (n->watch.fd >= 0)
         ioloop_del(&n->watch);
     if (n->h)
@@ -403,7 +397,8 @@ static void nbd_destroy(struct blk_engine *e)
 }
 
 static const struct blk_engine_ops nbd_ops = {
-    .start = nbd_start, .submit = nbd_submit, .drain = nbd_drain, .destroy = nbd_destroy,
+    .start = nbd_start, .submit = nbd_submit, .drain = nbd_drain, .cancel = nbd_cancel,
+    .destroy = nbd_destroy,
 };
 
 /* --- the handshake, on the I/O loop -------------------------------------- */
@@ -488,6 +483,14 @@ static void on_timer(struct io_watch *w, uint32_t events)
     struct blk_nbd *n = w->opaque;
     uint64_t v;
     (void)!read(w->fd, &v, sizeof(v));
+    if (n->draining) {
+        /* Answers waiting on the socket count as in time. */
+        if (n->watch.fd >= 0 && notify(n, POLLIN | POLLOUT))
+            deliver(n);
+        if (n->draining)
+            drop(n, "the server does not answer");
+        return;
+    }
     if (!n->connecting)
         return;
     if (nbd_aio_is_ready(n->h) > 0) {

@@ -131,9 +131,17 @@ static void on_uring(struct io_watch *w, uint32_t events)
     }
 }
 
-/* The kernel may still be writing into granted pages: wait for it (only
- * when a ring disconnects, for at most the disk's latency). */
+/* A local file's or device's requests complete by themselves: their
+ * completions come through on_uring as usual. */
 static void uring_drain(struct blk_engine *e)
+{
+    (void)e;
+}
+
+/* The kernel may still be writing into granted pages: wait for it (only
+ * when a device goes with requests in flight, for at most the disk's
+ * latency). */
+static void uring_cancel(struct blk_engine *e)
 {
     struct blk_uring *u = (struct blk_uring *)e;
     while (u->inflight) {
@@ -148,7 +156,7 @@ static void uring_drain(struct blk_engine *e)
 static void uring_destroy(struct blk_engine *e)
 {
     struct blk_uring *u = (struct blk_uring *)e;
-    uring_drain(e);
+    uring_cancel(e);
     ioloop_del(&u->watch);
     close(u->watch.fd);
     io_uring_queue_exit(&u->uring);
@@ -157,7 +165,7 @@ static void uring_destroy(struct blk_engine *e)
 }
 
 static const struct blk_engine_ops uring_ops = {
-    .start = uring_start, .submit = uring_submit, .drain = uring_drain,
+    .start = uring_start, .submit = uring_submit, .drain = uring_drain, .cancel = uring_cancel,
     .destroy = uring_destroy,
 };
 

@@ -90,6 +90,7 @@ struct blkback {
     /* While connected: the layout and size every queue's ring shares,
      * and the queues. */
     bool connected;
+    bool closing;                       /* disconnected, waiting for in-flight I/O */
     enum blkif_abi abi;
     size_t slot_size;
     unsigned nr_ents;
@@ -433,11 +434,21 @@ static void on_done(void *opaque, uint32_t tag, int16_t status)
 
 /* After a pass of completions: push the responses, and take what waited
  * (a barrier's drain, a full engine). */
+static void finish_disconnect(struct blkback *b);
+static unsigned inflight(struct blkback *b);
+
 static void on_batch(void *opaque)
 {
     struct blkback *b = opaque;
-    if (!b->connected)
+    if (!b->connected) {
+        /* A disconnect waited for these: the rings can go now. */
+        if (b->closing && inflight(b) == 0) {
+            b->closing = false;
+            finish_disconnect(b);
+            xenbus_dev_disconnected(b->dev);
+        }
         return;
+    }
     for (unsigned i = 0; i < b->nr_queues; i++) {
         struct blk_ring *q = &b->q[i];
         if (q->draining && !q->inflight)
@@ -540,14 +551,6 @@ static unsigned inflight(struct blkback *b)
     return n;
 }
 
-/* Wait for the I/O in flight (the kernel may still be writing into
- * granted pages): only on disconnect, for at most the disk's latency. */
-static void drain(struct blkback *b)
-{
-    if (b->io && inflight(b))
-        b->io->ops->drain(b->io);
-}
-
 static void unmap_ring(struct blk_ring *q)
 {
     struct blkback *b = q->b;
@@ -559,13 +562,9 @@ static void unmap_ring(struct blk_ring *q)
     q->pend = NULL;
 }
 
-static void blk_disconnect(struct xenbus_dev *dev)
+/* The rings unmapped and unbound: nothing is in flight any more. */
+static void finish_disconnect(struct blkback *b)
 {
-    struct blkback *b = dev->priv;
-    if (!b->q)
-        return;
-    b->connected = false;   /* completions while draining only answer */
-    drain(b);
     for (unsigned i = 0; i < b->nr_queues; i++) {
         struct blk_ring *q = &b->q[i];
         if (q->chan_bound && q->ring_page0)
@@ -581,6 +580,29 @@ static void blk_disconnect(struct xenbus_dev *dev)
     b->q = NULL;
     b->nr_queues = 0;
     b->connected = false;
+}
+
+/* The requests in flight may still be written into granted pages (by the
+ * kernel, or by libnbd inside the engine's calls), so the rings and grants
+ * stay mapped until they completed; that wait is the engine's, on the I/O
+ * loop (bounded there), and the backend reports Closed after it. */
+static void blk_disconnect(struct xenbus_dev *dev)
+{
+    struct blkback *b = dev->priv;
+    if (!b->q || b->closing)
+        return;
+    b->connected = false;   /* completions while draining only answer */
+    unsigned n = inflight(b);
+    if (b->io && n) {
+        log_info("%s: disconnect waits for %u request(s) in flight", b->name, n);
+        b->io->ops->drain(b->io);
+        if (inflight(b)) {
+            b->closing = true;
+            xenbus_dev_disconnect_later(dev);
+            return;
+        }
+    }
+    finish_disconnect(b);
 }
 
 /* One queue's keys: under `prefix` ("" or "queue-N/"), its ring-ref (one
@@ -673,7 +695,7 @@ static int blk_connect(struct xenbus_dev *dev)
             snprintf(prefix, sizeof(prefix), "queue-%u/", i);
         rc = connect_queue(dev, &b->q[i], prefix, (unsigned)order, persistent);
         if (rc < 0) {
-            blk_disconnect(dev);
+            finish_disconnect(b);
             return rc;
         }
     }
@@ -692,7 +714,14 @@ static void remove_dev(struct xenbus_dev *dev)
     struct blkback *b = dev->priv;
     if (!b)
         return;
-    blk_disconnect(dev);
+    if (b->q) {
+        /* Gone now, whatever is in flight (a detach forced, the VMM's end). */
+        b->connected = false;
+        b->closing = false;
+        if (b->io && inflight(b))
+            b->io->ops->cancel(b->io);
+        finish_disconnect(b);
+    }
     if (b->io)
         b->io->ops->destroy(b->io);
     free(b);
