@@ -83,9 +83,17 @@ static int uring_start(struct blk_engine *e, const struct blk_io *io)
     return 1;
 }
 
+static void reap(struct blk_uring *u);
+
+/* What the kernel finished inside the submit (a read the page cache
+ * holds) is answered in this pass, not after the eventfd's wake-up: the
+ * QD1 read's round trip loses a wake-up of the I/O thread. */
 static void uring_submit(struct blk_engine *e)
 {
-    io_uring_submit(&((struct blk_uring *)e)->uring);
+    struct blk_uring *u = (struct blk_uring *)e;
+    io_uring_submit(&u->uring);
+    if (io_uring_cq_ready(&u->uring))
+        reap(u);
 }
 
 static void reap(struct blk_uring *u)

@@ -91,6 +91,9 @@ struct blkback {
      * and the queues. */
     bool connected;
     bool closing;                       /* disconnected, waiting for in-flight I/O */
+    unsigned in_service;                /* service() is taking and submitting */
+    bool in_batch;                      /* on_batch() runs its rounds */
+    bool batch_again;                   /* completions came inside service() */
     enum blkif_abi abi;
     size_t slot_size;
     unsigned nr_ents;
@@ -399,16 +402,24 @@ static void take_requests(struct blk_ring *q)
     }
 }
 
+static void on_batch(void *opaque);
+
 static void service(struct blk_ring *q)
 {
     struct blkback *b = q->b;
     if (!b->connected || q->dead)
         return;
     q->deferred = false;
+    /* The engine may complete requests inside submit() (a read the page
+     * cache holds): their batch is run below, not from inside it. */
+    b->in_service++;
     take_requests(q);
     if (b->io)
         b->io->ops->submit(b->io);
+    b->in_service--;
     push_responses(q);
+    if (b->batch_again && !b->in_service && !b->in_batch)
+        on_batch(b);
 }
 
 static void on_kick(void *opaque)
@@ -449,13 +460,33 @@ static void on_batch(void *opaque)
         }
         return;
     }
-    for (unsigned i = 0; i < b->nr_queues; i++) {
-        struct blk_ring *q = &b->q[i];
-        if (q->draining && !q->inflight)
-            q->draining = false;
-        push_responses(q);
-        if (!q->draining || q->deferred)
-            service(q);
+    if (b->in_service || b->in_batch) {
+        b->batch_again = true;      /* the round running takes it */
+        return;
+    }
+    /* Rounds, not recursion: a service that completes at once brings
+     * another batch. A frontend that keeps that going gets its next
+     * rounds through its own wake-up, behind whatever else is ready. */
+    b->in_batch = true;
+    unsigned rounds = 0;
+    do {
+        b->batch_again = false;
+        for (unsigned i = 0; i < b->nr_queues && b->connected; i++) {
+            struct blk_ring *q = &b->q[i];
+            if (q->draining && !q->inflight)
+                q->draining = false;
+            push_responses(q);
+            if (!q->draining || q->deferred)
+                service(q);
+        }
+    } while (b->batch_again && b->connected && ++rounds < 8);
+    b->in_batch = false;
+    if (b->batch_again && b->connected) {
+        b->batch_again = false;
+        for (unsigned i = 0; i < b->nr_queues; i++) {
+            uint64_t one = 1;
+            (void)!write(b->q[i].chan.chan.fd, &one, sizeof(one));
+        }
     }
 }
 
