@@ -311,8 +311,17 @@ static bool start(struct blk_ring *q, struct blk_req *r)
         return true;
     }
     uint8_t op = r->op == BLKIF_OP_INDIRECT ? r->indirect_op : r->op;
-    *p = (struct pending){ .used = true, .op = op, .rsp_op = blkif_rsp_op(r),
-                           .id = r->id, .status = BLKIF_RSP_OKAY };
+    /* Field by field, not a compound literal: that cleared all 256
+     * segments' iovecs, handles and flags (5 KiB) for every request,
+     * most of which carry one segment. map_segments() sets a segment's
+     * entries before nr_maps counts it, and nothing reads beyond. */
+    p->used = true;
+    p->op = op;
+    p->rsp_op = blkif_rsp_op(r);
+    p->id = r->id;
+    p->status = BLKIF_RSP_OKAY;
+    p->bytes = 0;
+    p->nr_maps = 0;
     q->inflight++;
     const struct blk_seg *segs = r->seg;
     if (r->op == BLKIF_OP_INDIRECT) {
