@@ -360,14 +360,17 @@ def raw_reads(e, name):
     return n
 
 
-def t_nbd_drain(e):
+def t_nbd_drain(e, resume=True):
     """A disk served over NBD is detached while one of its requests is in
     flight at a server that does not answer (SIGSTOPped). The backend waits
     for that request without holding the VMM's I/O loop: the raw disk
     beside it goes on answering the guest's reads while the backend stays
     Closing and the server stopped, and before any drop of the connection.
     The server resumed, the request completes, the backend reports Closed
-    and the detach ends; nothing left after destroy."""
+    and the detach ends; nothing left after destroy. Not resumed
+    (nbd-drain-stuck): the wait ends at its bound or at the toolstack's
+    forced detach, whichever comes first, the connection dropped, and the
+    detach still ends with the VMM alive."""
     need_kvm()
     rw = make_image(e, "rw.img")
     q = make_formatted(e, "d.qcow2", "qcow2")
@@ -408,10 +411,17 @@ def t_nbd_drain(e):
               f"log: {vlog[-1500:]}")
         check("the VMM says what it waits for",
               f"vbd {XVDB}: disconnect waits for 1 request(s) in flight" in vlog, vlog[-1500:])
-        os.kill(srv[0][0], signal.SIGCONT)
-        resumed = True
+        if resume:
+            os.kill(srv[0][0], signal.SIGCONT)
+            resumed = True
         out, err = det.communicate(timeout=60)
         check("block-detach: exit 0", det.returncode == 0, err)
+        if not resume:
+            vlog = open(vlog_path, errors="replace").read()
+            check("the drain ended without the server: the connection dropped",
+                  "NBD connection dropped: the server does not answer" in vlog or
+                  "NBD connection dropped: the device goes with requests in flight" in vlog,
+                  vlog[-1500:])
     finally:
         if not resumed:
             os.kill(srv[0][0], signal.SIGCONT)
@@ -419,8 +429,9 @@ def t_nbd_drain(e):
             det.kill()
             det.wait()
     vlog = open(vlog_path, errors="replace").read()
-    check("the request completed: no connection dropped",
-          "NBD connection dropped" not in vlog, vlog[-1500:])
+    if resume:
+        check("the request completed: no connection dropped",
+              "NBD connection dropped" not in vlog, vlog[-1500:])
     check("the guest saw the backend close and passed",
           result(e, "nd", "blk") and "RESULT blk: PASS" in e.console_log("nd"),
           e.console_log("nd")[-2000:])
@@ -429,6 +440,10 @@ def t_nbd_drain(e):
     rc, out, err = e.xl("destroy", "nd")
     no_devices_left(e, "after the drain guest")
     nbd_left(e, "after the drain guest", [rw, q])
+
+
+def t_nbd_drain_stuck(e):
+    t_nbd_drain(e, resume=False)
 
 
 def t_qcow2_32(e):
