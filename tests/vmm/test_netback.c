@@ -523,6 +523,48 @@ static void tx_many_packets_one_kick_one_notify(void **state)
     assert_int_equal(f->q->st.tx_kicks, 1);
 }
 
+static unsigned want_tx_calls;
+static void on_want_tx(void *o) { (void)o; want_tx_calls++; }
+
+/* A service that stops at its budget with requests left asks to be run
+ * again (the frontend's kicks are off for those: nothing else would), and
+ * the next one takes the rest without asking again. */
+static void tx_budget_spent_asks_for_another_service(void **state)
+{
+    struct fx *f = *state;
+    uint8_t pkt[64], got[64];
+    make_ipv4(pkt, sizeof(pkt), 17);
+    want_tx_calls = 0;
+    f->q->want_tx = on_want_tx;
+    f->q->tx_budget = 2;
+    for (unsigned i = 0; i < 3; i++) {
+        memcpy(page(f, DATA_FRAME + i), pkt, sizeof(pkt));
+        tx_put(f, DATA_REF + i, 0, 0, (uint16_t)i, sizeof(pkt));
+    }
+    tx_push(f);
+    assert_int_equal(f->q->st.tx_packets, 2);
+    assert_int_equal(want_tx_calls, 1);
+    assert_int_equal(tx_rsp(f).id, 0);
+    assert_int_equal(tx_rsp(f).id, 1);
+    assert_no_tx_rsp(f);
+    netback_tx_service(f->q);
+    assert_int_equal(f->q->st.tx_packets, 3);
+    assert_int_equal(want_tx_calls, 1);
+    assert_int_equal(tx_rsp(f).id, 2);
+    struct virtio_net_hdr h;
+    for (unsigned i = 0; i < 3; i++)
+        assert_int_equal(host_recv(f, &h, got, sizeof(got)), sizeof(pkt));
+    /* A budget spent on exactly what was queued asks for nothing, and
+     * leaves the frontend's kicks on. */
+    f->q->tx.sring->req_event = f->q->tx.req_cons;      /* off, as a watch leaves them */
+    tx_put(f, DATA_REF, 0, 0, 3, sizeof(pkt));
+    tx_put(f, DATA_REF + 1, 0, 0, 4, sizeof(pkt));
+    tx_push(f);
+    assert_int_equal(f->q->st.tx_packets, 5);
+    assert_int_equal(want_tx_calls, 1);
+    assert_int_equal(f->q->tx.sring->req_event, f->q->tx.req_cons + 1);
+}
+
 static void assert_all_errors_nothing_sent(struct fx *f, unsigned slots)
 {
     for (unsigned i = 0; i < slots; i++) {
@@ -1114,6 +1156,7 @@ int main(void)
         T(tx_busy_poll_takes_an_answer_without_a_kick),
         T(tx_busy_poll_that_finds_nothing_turns_kicks_on_and_backs_off),
         T(tx_many_packets_one_kick_one_notify),
+        T(tx_budget_spent_asks_for_another_service),
         T(tx_too_many_slots_is_dropped),
         T(tx_max_slots_pass),
         T(tx_malicious_slot_count_disables),
