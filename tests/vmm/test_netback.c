@@ -565,6 +565,44 @@ static void tx_budget_spent_asks_for_another_service(void **state)
     assert_int_equal(f->q->tx.sring->req_event, f->q->tx.req_cons + 1);
 }
 
+/* What the frontend could see when the queue judged it fatal. */
+static RING_IDX rsp_prod_at_fatal;
+static void on_fatal_note_rsp_prod(void *o)
+{
+    struct fx *f = o;
+    f->fatals++;
+    rsp_prod_at_fatal = f->tx.sring->rsp_prod;
+}
+
+/* A mapped packet is written and its slots answered before the next
+ * packet is even parsed (the frontend refills them meanwhile); the small
+ * one queued before it goes out with it. Seen from a fatal third packet,
+ * whose judgement stops the service. */
+static void tx_mapped_packet_is_answered_before_the_next_is_read(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t small[64], big[6000], got[6000];
+    make_ipv4(small, sizeof(small), 17);
+    make_ipv4(big, sizeof(big), 17);
+    f->q->on_fatal = on_fatal_note_rsp_prod;
+    rsp_prod_at_fatal = 0;
+    unsigned slots = tx_put_packet(f, small, sizeof(small), 4096, 0, 0, 0);
+    slots += tx_put_packet(f, big, sizeof(big), 4096, 1, 0, 1);
+    assert_int_equal(slots, 3);
+    tx_put(f, DATA_REF + 3, 4000, 0, 9, 200);       /* crosses its page: fatal */
+    tx_push(f);
+    assert_true(f->q->broken);
+    assert_int_equal(f->fatals, 1);
+    assert_int_equal(rsp_prod_at_fatal, 3);
+    for (unsigned i = 0; i < 3; i++)
+        assert_int_equal(tx_rsp(f).status, NETIF_RSP_OKAY);
+    struct virtio_net_hdr h;
+    assert_int_equal(host_recv(f, &h, got, sizeof(got)), sizeof(small));
+    assert_int_equal(host_recv(f, &h, got, sizeof(got)), sizeof(big));
+    assert_memory_equal(got, big, sizeof(big));
+    assert_int_equal(f->q->st.tx_mapped, 1);
+}
+
 static void assert_all_errors_nothing_sent(struct fx *f, unsigned slots)
 {
     for (unsigned i = 0; i < slots; i++) {
@@ -1157,6 +1195,7 @@ int main(void)
         T(tx_busy_poll_that_finds_nothing_turns_kicks_on_and_backs_off),
         T(tx_many_packets_one_kick_one_notify),
         T(tx_budget_spent_asks_for_another_service),
+        T(tx_mapped_packet_is_answered_before_the_next_is_read),
         T(tx_too_many_slots_is_dropped),
         T(tx_max_slots_pass),
         T(tx_malicious_slot_count_disables),

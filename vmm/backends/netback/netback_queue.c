@@ -398,6 +398,13 @@ void netback_tx_service(struct netback_queue *q)
         switch (p.verdict) {
         case TX_SEND:
             tx_add(q, &p);
+            if (q->tx_batch[q->tx_nr - 1].mapped) {
+                /* A big packet goes out now, and its slots are answered
+                 * at once: the frontend refills them while the rest of
+                 * the ring is written, instead of after the batch. */
+                tx_flush(q);
+                tx_push(q, &notify);
+            }
             break;
         case TX_CONTROL:
             tx_respond(q, &p, NETIF_RSP_OKAY);

@@ -23,11 +23,13 @@
  *   packet (up to tx_budget of them; 0: four rings' worth), judges it as
  *   Linux's netback does (netback_tx_parse.h), copies the good ones,
  *   writes each to the tap with its virtio-net header and answers every
- *   slot; one notify per service. A service that stops at its budget
- *   turns the frontend's kicks back on, and with requests still queued
- *   calls want_tx(opaque): call netback_tx_service() again from the loop
- *   (no kick comes for those). A packet whose grant copy fails is
- *   answered NETIF_RSP_ERROR.
+ *   slot; one notify per service. Small packets go out in batches; a
+ *   mapped one as soon as it is parsed, its answers pushed at once, so
+ *   that the frontend refills those slots while the service goes on. A
+ *   service that stops at its budget turns the frontend's kicks back on,
+ *   and with requests still queued calls want_tx(opaque): call
+ *   netback_tx_service() again from the loop (no kick comes for those).
+ *   A packet whose grant copy fails is answered NETIF_RSP_ERROR.
  * - netback_rx_service() runs after an rx kick or when the tap is
  *   readable: while the frontend has posted rx requests it reads packets
  *   from the tap and copies each into as many posted pages as it needs
