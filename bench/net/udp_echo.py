@@ -17,13 +17,13 @@ pair between two network namespaces measured in the same run:
 
 The guest is guests/net/net.c built with NET_RING3 (guest-bench-net-64):
 its whole netfront and echo loop runs in ring 3 (native speed on these
-build machines; the VMM runs with --bench-user-hypercalls), spinning 1 ms
+build machines; the VMM runs with --bench-user-hypercalls), spinning 100 us
 on its rx ring before it blocks. The floods come from bench/net/udp-blast
 (sendmmsg as fast as it goes, for N seconds); the guest counts what
 reaches it (UDP port 9), the veth side's sink is udp-blast with recvmmsg;
 what a receiver cannot take is dropped, so the figure is what the path
 delivers. 64 KiB GSO, TCP-free: the guest streams 64 KiB TCP/IPv4 GSO
-packets (1448-byte segments) one way to a closed port of the host, netback
+packets (1448-byte segments, from 8 frames granted in place) one way to a closed port of the host, netback
 writes them into its tap with a virtio-net GSO header, and the figure is
 the bytes reaching the host's stack (the bridge device's rx_bytes); the
 veth side writes the same frames with the same header into xbv1 through a

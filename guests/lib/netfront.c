@@ -17,10 +17,14 @@ struct nf_pages {
     uint8_t tx_ring[4096], rx_ring[4096];
     uint8_t rx[NF_RX_BUFS][4096];
     uint8_t tx[NF_TX_BUFS][4096];
+    uint8_t gso[NF_GSO_FRAMES][NF_GSO_FRAME_PAGES * 4096];
 };
 /* Grant refs per netfront: its rings and buffers, and room for a few more
  * (the hostile guest grants its own pages after connecting). */
-#define NF_REFS_PER_VIF (2 + NF_RX_BUFS + NF_TX_BUFS + 16)
+#define NF_REFS_PER_VIF (2 + NF_RX_BUFS + NF_TX_BUFS + NF_GSO_FRAMES * NF_GSO_FRAME_PAGES + 16)
+/* Tx ids: 0..NF_TX_BUFS-1 the copy buffers, then a frame's pages. */
+#define GSO_ID0 NF_TX_BUFS
+#define GSO_IDS (NF_GSO_FRAMES * NF_GSO_FRAME_PAGES)
 
 static grant_entry_v1_t gnttab1[512] __attribute__((aligned(4096)));
 static struct nf_pages nf_pages[NF_MAX_VIFS] __attribute__((aligned(4096)));
@@ -36,7 +40,12 @@ static xen_netif_ctrl_front_ring_t ctrl;
 static uint32_t ctrl_port;
 static int ctrl_up;
 
-_Static_assert(8 + NF_MAX_VIFS * NF_REFS_PER_VIF <= 512, "grant frame 1 holds every netfront");
+_Static_assert(8 + NF_MAX_VIFS * NF_REFS_PER_VIF <= CTRL_REF_IDX,
+               "grant frame 1 holds every netfront, below the control ring's refs");
+/* Every tx slot in flight fits the ring: one a copy buffer, and each
+ * frame's pages and GSO extra. */
+_Static_assert(NF_TX_BUFS + NF_GSO_FRAMES * (NF_GSO_FRAME_PAGES + 1) <=
+               __CONST_RING_SIZE(netif_tx, 4096), "the tx ring holds every slot in flight");
 
 #define PAGES(f) (&nf_pages[(f)->slot])
 
@@ -180,6 +189,11 @@ static int queue_setup(struct netfront *f)
         f->tx_free[i] = (uint16_t)i;
     }
     f->nr_tx_free = NF_TX_BUFS;
+    for (unsigned i = 0; i < NF_GSO_FRAMES; i++) {
+        for (unsigned j = 0; j < NF_GSO_FRAME_PAGES; j++)
+            f->gso_gref[i][j] = grant(pg->gso[i] + j * 4096, 1);
+        f->gso_out[i] = 0;
+    }
     post_rx(f);
     return 0;
 }
@@ -304,8 +318,13 @@ static void reap_tx(struct netfront *f)
             continue;
         if (r->status != NETIF_RSP_OKAY)
             f->tx_errors++;
-        if (r->id < NF_TX_BUFS && f->nr_tx_free < NF_TX_BUFS)
+        if (r->id < NF_TX_BUFS && f->nr_tx_free < NF_TX_BUFS) {
             f->tx_free[f->nr_tx_free++] = r->id;
+        } else if (r->id >= GSO_ID0 && r->id < GSO_ID0 + GSO_IDS) {
+            unsigned fr = (r->id - GSO_ID0) / NF_GSO_FRAME_PAGES;
+            if (f->gso_out[fr])
+                f->gso_out[fr]--;
+        }
     }
 }
 
@@ -333,43 +352,65 @@ int netfront_send(struct netfront *f, const void *pkt, unsigned len, int csum_bl
     return 0;
 }
 
-int netfront_send_gso(struct netfront *f, const void *pkt, unsigned len, unsigned gso_size)
+/* Slot j of a GSO packet of len bytes (the first carries the whole size,
+ * the flags and, in the next slot, the GSO extra). */
+static void put_gso_slot(struct netfront *f, unsigned j, unsigned len, unsigned gso_size,
+                         grant_ref_t gref, uint16_t id)
 {
-    unsigned slots = (len + 4095) / 4096;
-    if (len == 0 || len > 65535 || slots + 1 > RING_SIZE(&f->tx))
-        return -1;
-    reap_tx(f);
-    if (f->nr_tx_free < slots)
-        return -1;
-    for (unsigned i = 0, off = 0; i < slots; i++, off += 4096) {
-        uint16_t id = f->tx_free[--f->nr_tx_free];
-        unsigned chunk = len - off < 4096 ? len - off : 4096;
-        memcpy(PAGES(f)->tx[id], (const uint8_t *)pkt + off, chunk);
-        netif_tx_request_t *r = RING_GET_REQUEST(&f->tx, f->tx.req_prod_pvt);
+    unsigned slots = (len + 4095) / 4096, off = j * 4096;
+    netif_tx_request_t *r = RING_GET_REQUEST(&f->tx, f->tx.req_prod_pvt);
+    f->tx.req_prod_pvt++;
+    r->gref = gref;
+    r->offset = 0;
+    r->id = id;
+    r->size = (uint16_t)(j == 0 ? len : (len - off < 4096 ? len - off : 4096));
+    r->flags = (uint16_t)((j + 1 < slots ? NETTXF_more_data : 0) |
+                          (j == 0 ? NETTXF_csum_blank | NETTXF_data_validated |
+                                    NETTXF_extra_info : 0));
+    if (j == 0) {
+        struct netif_extra_info *ex =
+            (struct netif_extra_info *)RING_GET_REQUEST(&f->tx, f->tx.req_prod_pvt);
         f->tx.req_prod_pvt++;
-        r->gref = f->tx_gref[id];
-        r->offset = 0;
-        r->id = id;
-        /* The first slot's size is the whole packet's. */
-        r->size = (uint16_t)(i == 0 ? len : chunk);
-        r->flags = (uint16_t)((i + 1 < slots ? NETTXF_more_data : 0) |
-                              (i == 0 ? NETTXF_csum_blank | NETTXF_data_validated |
-                                        NETTXF_extra_info : 0));
-        if (i == 0) {
-            struct netif_extra_info *ex =
-                (struct netif_extra_info *)RING_GET_REQUEST(&f->tx, f->tx.req_prod_pvt);
-            f->tx.req_prod_pvt++;
-            memset(ex, 0, sizeof(*ex));
-            ex->type = XEN_NETIF_EXTRA_TYPE_GSO;
-            ex->u.gso.size = (uint16_t)gso_size;
-            ex->u.gso.type = XEN_NETIF_GSO_TYPE_TCPV4;
-        }
+        memset(ex, 0, sizeof(*ex));
+        ex->type = XEN_NETIF_EXTRA_TYPE_GSO;
+        ex->u.gso.size = (uint16_t)gso_size;
+        ex->u.gso.type = XEN_NETIF_GSO_TYPE_TCPV4;
     }
+}
+
+static void push_tx(struct netfront *f)
+{
     int notify;
     RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f->tx, notify);
     if (notify)
         kick(f);
     f->tx_packets++;
+}
+
+uint8_t *netfront_gso_frame(struct netfront *f, unsigned i)
+{
+    return i < NF_GSO_FRAMES ? PAGES(f)->gso[i] : NULL;
+}
+
+int netfront_gso_frame_free(struct netfront *f)
+{
+    reap_tx(f);
+    for (unsigned i = 0; i < NF_GSO_FRAMES; i++)
+        if (!f->gso_out[i])
+            return (int)i;
+    return -1;
+}
+
+int netfront_send_gso_frame(struct netfront *f, unsigned i, unsigned len, unsigned gso_size)
+{
+    unsigned slots = (len + 4095) / 4096;
+    if (i >= NF_GSO_FRAMES || len == 0 || len > 65535 || f->gso_out[i])
+        return -1;
+    for (unsigned j = 0; j < slots; j++)
+        put_gso_slot(f, j, len, gso_size, f->gso_gref[i][j],
+                     (uint16_t)(GSO_ID0 + i * NF_GSO_FRAME_PAGES + j));
+    f->gso_out[i] = (uint8_t)slots;
+    push_tx(f);
     return 0;
 }
 

@@ -3,7 +3,8 @@
  * Linux's xen-netfront connects): rx-copy, one queue, one event channel,
  * rx buffers posted up front and reposted as they come back, packets sent
  * from one page each (up to 4096 bytes), responses polled (test guests
- * take no interrupts; the wait is SCHEDOP_poll on the port). Up to
+ * take no interrupts; the wait is SCHEDOP_poll on the port), and GSO
+ * packets from frames granted in place (below). Up to
  * NF_MAX_VIFS netfronts at once, each with pages of its own chosen by its
  * devid (devid % NF_MAX_VIFS: two connected at once need devids that
  * differ there). Its grants live in grant frame 1 (refs 512..1023), so a
@@ -29,11 +30,15 @@
 #define NF_RX_BUFS 256
 #define NF_TX_BUFS 64
 #define NF_MAX_VIFS 1
+#define NF_GSO_FRAMES 8
 #else
 #define NF_RX_BUFS 64
 #define NF_TX_BUFS 32
 #define NF_MAX_VIFS 2
+#define NF_GSO_FRAMES 1
 #endif
+/* A GSO frame: 64 KiB, granted page by page (read-only) at connect. */
+#define NF_GSO_FRAME_PAGES 16
 
 struct netfront {
     char fe[48];                    /* device/vif/<devid> */
@@ -50,6 +55,8 @@ struct netfront {
     grant_ref_t rx_gref[NF_RX_BUFS], tx_gref[NF_TX_BUFS];
     uint16_t tx_free[NF_TX_BUFS];
     unsigned nr_tx_free;
+    grant_ref_t gso_gref[NF_GSO_FRAMES][NF_GSO_FRAME_PAGES];
+    uint8_t gso_out[NF_GSO_FRAMES];     /* its slots the backend still has */
     uint64_t rx_packets, tx_packets, rx_errors, tx_errors;
 };
 
@@ -76,11 +83,22 @@ int netfront_connect_queues(struct netfront *qs, unsigned nq, unsigned devid);
  * buffer is free (after reaping) or it is too long. */
 int netfront_send(struct netfront *f, const void *pkt, unsigned len, int csum_blank);
 
-/* Queue one TCP/IPv4 packet of up to 64 KiB (its TCP checksum holding the
- * pseudo-header sum) as a GSO packet of gso_size-byte segments, over as
- * many tx slots as it needs with the GSO extra after the first, and kick.
- * 0, or -1 when too few tx buffers are free (after reaping). */
-int netfront_send_gso(struct netfront *f, const void *pkt, unsigned len, unsigned gso_size);
+/* In-place GSO frames (NF_GSO_FRAMES of them, 64 KiB each, their pages
+ * granted once at connect): the caller writes a packet into a frame and
+ * sends it from there, with no copy, as Linux's netfront grants an skb's
+ * own pages. A frame is the backend's from netfront_send_gso_frame until
+ * every slot of it is answered; meanwhile it must not be written.
+ * netfront_gso_frame: frame i's memory (i < NF_GSO_FRAMES).
+ * netfront_gso_frame_free: a frame the caller may write (after reaping),
+ * or -1 when the backend has all of them.
+ * netfront_send_gso_frame: send frame i's first len bytes (up to 64 KiB,
+ * a TCP/IPv4 packet whose TCP checksum holds the pseudo-header sum) as a
+ * GSO packet of gso_size-byte segments, one tx slot a page with the GSO
+ * extra after the first, and kick; 0, or -1 when i is out of range,
+ * still the backend's, or len does not fit. */
+uint8_t *netfront_gso_frame(struct netfront *f, unsigned i);
+int netfront_gso_frame_free(struct netfront *f);
+int netfront_send_gso_frame(struct netfront *f, unsigned i, unsigned len, unsigned gso_size);
 
 /* The next received packet (slots joined) into buf: its length, 0 when
  * none came within ms, -1 for an error response. *rx_flags gets the first

@@ -523,6 +523,86 @@ static void tx_many_packets_one_kick_one_notify(void **state)
     assert_int_equal(f->q->st.tx_kicks, 1);
 }
 
+static unsigned want_tx_calls;
+static void on_want_tx(void *o) { (void)o; want_tx_calls++; }
+
+/* A service that stops at its budget with requests left asks to be run
+ * again (the frontend's kicks are off for those: nothing else would), and
+ * the next one takes the rest without asking again. */
+static void tx_budget_spent_asks_for_another_service(void **state)
+{
+    struct fx *f = *state;
+    uint8_t pkt[64], got[64];
+    make_ipv4(pkt, sizeof(pkt), 17);
+    want_tx_calls = 0;
+    f->q->want_tx = on_want_tx;
+    f->q->tx_budget = 2;
+    for (unsigned i = 0; i < 3; i++) {
+        memcpy(page(f, DATA_FRAME + i), pkt, sizeof(pkt));
+        tx_put(f, DATA_REF + i, 0, 0, (uint16_t)i, sizeof(pkt));
+    }
+    tx_push(f);
+    assert_int_equal(f->q->st.tx_packets, 2);
+    assert_int_equal(want_tx_calls, 1);
+    assert_int_equal(tx_rsp(f).id, 0);
+    assert_int_equal(tx_rsp(f).id, 1);
+    assert_no_tx_rsp(f);
+    netback_tx_service(f->q);
+    assert_int_equal(f->q->st.tx_packets, 3);
+    assert_int_equal(want_tx_calls, 1);
+    assert_int_equal(tx_rsp(f).id, 2);
+    struct virtio_net_hdr h;
+    for (unsigned i = 0; i < 3; i++)
+        assert_int_equal(host_recv(f, &h, got, sizeof(got)), sizeof(pkt));
+    /* A budget spent on exactly what was queued asks for nothing, and
+     * leaves the frontend's kicks on. */
+    f->q->tx.sring->req_event = f->q->tx.req_cons;      /* off, as a watch leaves them */
+    tx_put(f, DATA_REF, 0, 0, 3, sizeof(pkt));
+    tx_put(f, DATA_REF + 1, 0, 0, 4, sizeof(pkt));
+    tx_push(f);
+    assert_int_equal(f->q->st.tx_packets, 5);
+    assert_int_equal(want_tx_calls, 1);
+    assert_int_equal(f->q->tx.sring->req_event, f->q->tx.req_cons + 1);
+}
+
+/* What the frontend could see when the queue judged it fatal. */
+static RING_IDX rsp_prod_at_fatal;
+static void on_fatal_note_rsp_prod(void *o)
+{
+    struct fx *f = o;
+    f->fatals++;
+    rsp_prod_at_fatal = f->tx.sring->rsp_prod;
+}
+
+/* A mapped packet is written and its slots answered before the next
+ * packet is even parsed (the frontend refills them meanwhile); the small
+ * one queued before it goes out with it. Seen from a fatal third packet,
+ * whose judgement stops the service. */
+static void tx_mapped_packet_is_answered_before_the_next_is_read(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t small[64], big[6000], got[6000];
+    make_ipv4(small, sizeof(small), 17);
+    make_ipv4(big, sizeof(big), 17);
+    f->q->on_fatal = on_fatal_note_rsp_prod;
+    rsp_prod_at_fatal = 0;
+    unsigned slots = tx_put_packet(f, small, sizeof(small), 4096, 0, 0, 0);
+    slots += tx_put_packet(f, big, sizeof(big), 4096, 1, 0, 1);
+    assert_int_equal(slots, 3);
+    tx_put(f, DATA_REF + 3, 4000, 0, 9, 200);       /* crosses its page: fatal */
+    tx_push(f);
+    assert_true(f->q->broken);
+    assert_int_equal(f->fatals, 1);
+    assert_int_equal(rsp_prod_at_fatal, 3);
+    for (unsigned i = 0; i < 3; i++)
+        assert_int_equal(tx_rsp(f).status, NETIF_RSP_OKAY);
+    struct virtio_net_hdr h;
+    assert_int_equal(host_recv(f, &h, got, sizeof(got)), sizeof(small));
+    assert_int_equal(host_recv(f, &h, got, sizeof(got)), sizeof(big));
+    assert_memory_equal(got, big, sizeof(big));
+    assert_int_equal(f->q->st.tx_mapped, 1);
+}
+
 static void assert_all_errors_nothing_sent(struct fx *f, unsigned slots)
 {
     for (unsigned i = 0; i < slots; i++) {
@@ -1114,6 +1194,8 @@ int main(void)
         T(tx_busy_poll_takes_an_answer_without_a_kick),
         T(tx_busy_poll_that_finds_nothing_turns_kicks_on_and_backs_off),
         T(tx_many_packets_one_kick_one_notify),
+        T(tx_budget_spent_asks_for_another_service),
+        T(tx_mapped_packet_is_answered_before_the_next_is_read),
         T(tx_too_many_slots_is_dropped),
         T(tx_max_slots_pass),
         T(tx_malicious_slot_count_disables),

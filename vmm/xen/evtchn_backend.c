@@ -7,8 +7,10 @@
 #include <unistd.h>
 #include <xen/errno.h>
 
-static void wake(struct evtchn_be *p)
+void evtchn_be_wake(struct evtchn_be *p)
 {
+    if (!p->d || p->fd < 0)
+        return;
     if (__atomic_exchange_n(&p->wake_pending, true, __ATOMIC_ACQ_REL))
         return;
     uint64_t one = 1;
@@ -23,7 +25,7 @@ static void on_guest_send(void *opaque)
     struct evtchn_be *p = opaque;
     if (p->has_work && !p->has_work(p->opaque))
         return;
-    wake(p);
+    evtchn_be_wake(p);
 }
 
 static int prepare(struct evtchn_be *p, struct domain *d, domid_t by,
@@ -56,7 +58,7 @@ int evtchn_be_bind(struct evtchn_be *p, struct domain *d, domid_t by,
         undo(p);
         return rc;
     }
-    wake(p);    /* sends to the unbound port may have been lost */
+    evtchn_be_wake(p);    /* sends to the unbound port may have been lost */
     return 0;
 }
 

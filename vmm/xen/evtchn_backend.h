@@ -74,6 +74,11 @@ uint32_t evtchn_be_guest_port(struct evtchn_be *p);
 int evtchn_be_notify(struct evtchn_be *p);
 int evtchn_be_notify_locked(struct evtchn_be *p);
 
+/* Make the eventfd readable as a guest send does (coalesced the same
+ * way): a backend that stopped with work left comes back to it from its
+ * loop, after the other watches had their turn. Any thread. */
+void evtchn_be_wake(struct evtchn_be *p);
+
 /* On the backend's thread: take the pending wake-up, if any. Returns
  * whether the guest sent since the last call. */
 bool evtchn_be_consume(struct evtchn_be *p);

@@ -197,6 +197,14 @@ static void want_tap(void *opaque, bool want)
     }
 }
 
+/* A tx service stopped at its budget with requests left (kicks off for
+ * them): the tx channel's wake-up brings the loop back to it. */
+static void want_tx(void *opaque)
+{
+    struct nb_queue *nq = opaque;
+    evtchn_be_wake(&nq->tx_chan.chan);
+}
+
 static void on_fatal(void *opaque)
 {
     struct nb_queue *nq = opaque;
@@ -535,6 +543,7 @@ static int queue_connect(struct netback_vif *v, struct nb_queue *nq, unsigned nr
     nq->q->on_fatal = on_fatal;
     nq->q->want_tap = want_tap;
     nq->q->want_timer = want_timer;
+    nq->q->want_tx = want_tx;
     nq->q->opaque = nq;
     nq->q->filter = v->filter_on ? &v->filter : NULL;
     nq->q->busy_poll_ns = NETBK_TX_POLL_NS;

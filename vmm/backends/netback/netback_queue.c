@@ -324,6 +324,15 @@ static void tx_add(struct netback_queue *q, const struct tx_packet *p)
     q->tx_arena_used += copy_len;
 }
 
+/* Show the frontend the answers so far; whether it asked to be told
+ * (accumulated: one notify at the end of the service). */
+static void tx_push(struct netback_queue *q, bool *notify)
+{
+    int n;
+    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->tx, n);
+    *notify |= n != 0;
+}
+
 /* Copy the slots from req_cons on, each read once from the shared ring. */
 static unsigned tx_snapshot(struct netback_queue *q, unsigned avail,
                             netif_tx_request_t *slot)
@@ -346,8 +355,19 @@ void netback_tx_service(struct netback_queue *q)
     }
     netif_tx_request_t slot[NETBK_TX_WINDOW];
     struct tx_packet p;
-    unsigned budget = 4 * NETIF_TX_RING_SIZE;   /* then let others run */
-    while (budget--) {
+    bool notify = false;
+    /* Then let others run. */
+    unsigned budget = q->tx_budget ? q->tx_budget : 4 * NETIF_TX_RING_SIZE;
+    for (;;) {
+        if (!budget--) {
+            /* Kicks on for what comes next (as when the ring runs dry),
+             * and another service for what is already there. */
+            int more;
+            RING_FINAL_CHECK_FOR_REQUESTS(&q->tx, more);
+            if (more && q->want_tx)
+                q->want_tx(q->opaque);
+            break;
+        }
         RING_IDX prod = __atomic_load_n(&q->tx.sring->req_prod, __ATOMIC_ACQUIRE);
         RING_IDX avail = prod - q->tx.req_cons;
         if (avail > NETIF_TX_RING_SIZE) {
@@ -378,6 +398,13 @@ void netback_tx_service(struct netback_queue *q)
         switch (p.verdict) {
         case TX_SEND:
             tx_add(q, &p);
+            if (q->tx_batch[q->tx_nr - 1].mapped) {
+                /* A big packet goes out now, and its slots are answered
+                 * at once: the frontend refills them while the rest of
+                 * the ring is written, instead of after the batch. */
+                tx_flush(q);
+                tx_push(q, &notify);
+            }
             break;
         case TX_CONTROL:
             tx_respond(q, &p, NETIF_RSP_OKAY);
@@ -389,8 +416,7 @@ void netback_tx_service(struct netback_queue *q)
         }
     }
     tx_flush(q);
-    int notify;
-    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->tx, notify);
+    tx_push(q, &notify);
     if (notify && q->tx_chan)
         evtchn_be_notify(q->tx_chan);
 }

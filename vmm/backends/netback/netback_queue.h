@@ -20,9 +20,15 @@
  *   lies past its copied head. Headers that reach past the head make the
  *   packet be copied whole instead.
  * - netback_tx_service() runs after a tx kick: it takes every queued
- *   packet (up to a batch), judges it as Linux's netback does
- *   (netback_tx_parse.h), copies the good ones, writes each to the tap with
- *   its virtio-net header and answers every slot; one notify per service.
+ *   packet (up to tx_budget of them; 0: four rings' worth), judges it as
+ *   Linux's netback does (netback_tx_parse.h), copies the good ones,
+ *   writes each to the tap with its virtio-net header and answers every
+ *   slot; one notify per service. Small packets go out in batches; a
+ *   mapped one as soon as it is parsed, its answers pushed at once, so
+ *   that the frontend refills those slots while the service goes on. A
+ *   service that stops at its budget turns the frontend's kicks back on,
+ *   and with requests still queued calls want_tx(opaque): call
+ *   netback_tx_service() again from the loop (no kick comes for those).
  *   A packet whose grant copy fails is answered NETIF_RSP_ERROR.
  * - netback_rx_service() runs after an rx kick or when the tap is
  *   readable: while the frontend has posted rx requests it reads packets
@@ -139,6 +145,8 @@ struct netback_queue {
     void (*on_fatal)(void *opaque);
     void (*want_tap)(void *opaque, bool want);
     void (*want_timer)(void *opaque, uint64_t at_ns);
+    void (*want_tx)(void *opaque);
+    unsigned tx_budget;                 /* packets a tx service (0: default) */
     uint64_t (*now_ns)(void);           /* CLOCK_MONOTONIC; tests replace it */
     void *opaque;
     bool watching_tap;
