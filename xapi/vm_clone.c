@@ -338,6 +338,10 @@ static json_object *clone_locked(struct call *c, const struct vm_record *s, cons
         free(text);
         return fail(c, "INTERNAL_ERROR", "the definition does not parse", NULL);
     }
+    /* the SR directory: made at start when STATE_DIR was there; a fresh
+     * host's STATE_DIR comes with its first domain */
+    if (dc.num_disks && mkdir(storage_dir(), 0755) == 0)
+        chmod(storage_dir(), 0755);
     struct made m = { 0 };
     int ndisks = dc.num_disks;      /* dispose clears it */
     char *disks = ndisks ? new_disks(c, &dc, s, name, mode, &m, err, sizeof(err)) : NULL;
