@@ -25,15 +25,11 @@
  * name, so it follows the rules of VM.create (vm_good_name). */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,71 +37,17 @@
 #include "dispatch.h"
 #include "domain_config.h"
 #include "model.h"
+#include "qemu_img.h"
 #include "storage.h"
 #include "tasks.h"
 #include "vm_meta.h"
 #include "vm_record.h"
 #include "vm_scan.h"
 
-extern char **environ;
-
 /* One at a time: each checks that its new names are free, then takes them. */
 static pthread_mutex_t clone_lock = PTHREAD_MUTEX_INITIALIZER;
 
 enum clone_mode { MODE_CLONE, MODE_COPY, MODE_SNAPSHOT };
-
-/* Run qemu-img with argv and wait; its last line of output in err. A
- * task.cancel meanwhile kills it (*cancelled). */
-static bool qemu_img(const struct call *c, char **argv, char *err, size_t errn, bool *cancelled)
-{
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) < 0) {
-        snprintf(err, errn, "pipe: %s", strerror(errno));
-        return false;
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, "qemu-img", &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(pfd[1]);
-    char out[2048], sink[512];
-    size_t n = 0;
-    while (rc == 0) {
-        struct pollfd pf = { .fd = pfd[0], .events = POLLIN };
-        int pr = poll(&pf, 1, 200);
-        if (pr == 0) {
-            if (!*cancelled && task_cancel_requested(c)) {
-                kill(pid, SIGKILL);
-                *cancelled = true;
-            }
-            continue;
-        }
-        ssize_t r = pr < 0 ? -1 : n < sizeof(out) - 1 ? read(pfd[0], out + n, sizeof(out) - 1 - n)
-                                                       : read(pfd[0], sink, sizeof(sink));
-        if (r == 0 || (r < 0 && errno != EINTR))
-            break;
-        if (r > 0 && n < sizeof(out) - 1)
-            n += (size_t)r;
-    }
-    out[n] = 0;
-    close(pfd[0]);
-    int st = 1;
-    if (rc == 0)
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-            ;
-    if (rc == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
-        return true;
-    char *nl;
-    while ((nl = strrchr(out, '\n')) && !nl[1])
-        *nl = 0;
-    const char *last = strrchr(out, '\n');
-    snprintf(err, errn, "qemu-img: %s", rc ? strerror(rc) : last ? last + 1 : out);
-    return false;
-}
 
 /* The new disks made so far, removed again when the clone fails. */
 struct made {
@@ -157,7 +99,7 @@ static bool new_image(const struct call *c, const char *src, const char *dst, co
                      (char *)src, (char *)dst, NULL };
     char *over[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
                      (char *)src, (char *)dst, NULL };
-    if (!qemu_img(c, overlay ? over : conv, err, errn, &m->cancelled))
+    if (!qemu_img_run(c, overlay ? over : conv, err, errn, &m->cancelled))
         return false;
     /* guest data: the mode from the code, whatever qemu-img made */
     if (chmod(dst, 0600) < 0) {
