@@ -1,4 +1,4 @@
-/* VM.clone, VM.copy and VM.snapshot of a halted VM, templates
+/* VM.clone, VM.copy and VM.snapshot, templates
  * (VM.set_is_a_template, VM.provision): each makes a new definition in
  * the VM directory from the source's (vm_meta.h keeps the XAPI fields in
  * it), with a new uuid and name, and new disks in the SR directory:
@@ -12,9 +12,9 @@
  *   or one of an ordinary VM, is copied;
  * - snapshot: a copy, marked is_a_snapshot (and so a template, as XAPI's)
  *   with snapshot_of = the VM and snapshot_time; the VM's `snapshots`
- *   lists it (vm_scan.c). Only of a Halted VM: the disks of a running one
- *   are open in its VMM, and a copy of them is not a consistent snapshot
- *   (VM_BAD_POWER_STATE [vm, halted, running]).
+ *   lists it (vm_scan.c). Of a Halted VM, or of a Running or Paused one
+ *   held still while its raw disks are copied (vm_hold.h; a writable
+ *   qcow2 disk is refused while it runs).
  *
  * A task.cancel of Async.VM.clone/copy/snapshot stops the disk copies
  * (qemu-img killed), removes what was made and ends the task cancelled.
@@ -36,10 +36,12 @@
 #include "cfg.h"
 #include "dispatch.h"
 #include "domain_config.h"
+#include "log.h"
 #include "model.h"
 #include "qemu_img.h"
 #include "storage.h"
 #include "tasks.h"
+#include "vm_hold.h"
 #include "vm_meta.h"
 #include "vm_record.h"
 #include "vm_scan.h"
@@ -284,12 +286,46 @@ static json_object *clone_locked(struct call *c, const struct vm_record *s, cons
      * host's STATE_DIR comes with its first domain */
     if (dc.num_disks && mkdir(storage_dir(), 0755) == 0)
         chmod(storage_dir(), 0755);
+    bool live = strcmp(s->power, "Halted") != 0;
+    for (int i = 0; live && i < dc.num_disks; i++) {
+        const struct xdisk *d = &dc.disks[i];
+        if (d->readwrite && !d->is_cdrom && d->pdev_path && *d->pdev_path &&
+            d->format != XDISK_FORMAT_RAW) {
+            /* vm_hold.h: its qemu-nbd's cache is not on the file */
+            domain_config_dispose(&dc);
+            free(text);
+            return fail(c, "OPERATION_NOT_ALLOWED",
+                        "a running VM's writable disks must be raw to be snapshotted "
+                        "(a qcow2 one is cached by its qemu-nbd): shut it down first", NULL);
+        }
+    }
+    struct vm_hold hold = { 0 };
+    if (live) {
+        char *msg = NULL;
+        size_t ml;
+        FILE *e = open_memstream(&msg, &ml);
+        int hr = e ? vm_hold_begin(&hold, (unsigned)s->domid, s->power, e) : -1;
+        if (e)
+            fclose(e);
+        if (hr < 0) {
+            snprintf(err, sizeof(err), "%s", msg && *msg ? msg : "cannot hold the VM");
+            err[strcspn(err, "\n")] = 0;
+            free(msg);
+            domain_config_dispose(&dc);
+            free(text);
+            return fail(c, "INTERNAL_ERROR", err, NULL);
+        }
+        free(msg);
+    }
     struct made m = { 0 };
     int ndisks = dc.num_disks;      /* dispose clears it */
     char *disks = ndisks ? new_disks(c, &dc, s, name, mode, &m, err, sizeof(err)) : NULL;
     bool no_vifs;
     char *vifs = new_vifs(s->path, text, len, &no_vifs);
     domain_config_dispose(&dc);
+    /* the copies are made: the VM runs on whatever follows */
+    if (live && vm_hold_end(&hold, stderr) < 0)
+        log_msg(LOG_ERR, "VM %s: could not be let run again after its snapshot", s->name);
     if ((ndisks && !disks) || (!no_vifs && !vifs)) {
         free(disks);
         free(vifs);
@@ -353,7 +389,14 @@ static json_object *clone_vm(struct call *c, enum clone_mode mode)
 {
     struct vm_record s;
     const char *name = arg_str(c, 2);
-    if (!name || !vm_defined_of(c, &s, "nothing to copy") || !vm_record_in(c, &s, "Halted"))
+    if (!name || !vm_defined_of(c, &s, "nothing to copy"))
+        return NULL;
+    /* as XAPI: a snapshot of a Halted, Running or Paused VM (vm_hold.h) */
+    bool ok = mode == MODE_SNAPSHOT && (!strcmp(s.power, "Running") ||
+                                        !strcmp(s.power, "Paused"))
+                  ? true
+                  : vm_record_in(c, &s, "Halted");
+    if (!ok)
         return NULL;
     if (mode == MODE_SNAPSHOT && s.tmpl)
         return fail(c, "VM_IS_TEMPLATE", s.ref, NULL);

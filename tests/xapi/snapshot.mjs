@@ -1,0 +1,118 @@
+// Xen Orchestra's client (npm xen-api) takes snapshots of a running VM:
+//   node snapshot.mjs MODULE_DIR URL DISK CONSOLE_LOG SUSPEND_DIR
+// DISK is the raw disk of the VM "ctr" (a counting guest), whose first
+// 4 KiB this script sets as the guest's writes would; CONSOLE_LOG its console ("count N" every 2 ms).
+import fs from 'node:fs'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+
+const [moduleDir, url, disk, consoleLog, suspendDir] = process.argv.slice(2)
+const { createClient } = await import(pathToFileURL(path.join(moduleDir, 'xen-api', 'index.mjs')))
+
+let failures = 0
+const check = (what, ok, detail = '') => {
+  console.log((ok ? 'ok   ' : 'FAIL ') + what + (ok || !detail ? '' : ': ' + detail))
+  if (!ok) failures++
+}
+const waitFor = (what, cond, secs = 60) => new Promise((resolve, reject) => {
+  const end = Date.now() + secs * 1000
+  const tick = () => {
+    const v = cond()
+    if (v) return resolve(v)
+    if (Date.now() > end) return reject(new Error('timed out waiting for ' + what))
+    setTimeout(tick, 20)
+  }
+  tick()
+})
+const soon = (what, cond, secs) => waitFor(what, cond, secs).catch(() => undefined)
+const fails = async (p) => {
+  try { await p; return { code: 'none' } } catch (e) { return e }
+}
+
+const xapi = createClient({ url, auth: { user: 'root', password: 'secret' }, allowUnauthorized: true })
+await xapi.connect()
+await xapi.objectsFetched
+const vms = () => Object.values(xapi.objects.all).filter(o => o.$type === 'VM')
+const get = (ref) => xapi.getObject(ref, undefined)
+
+// The guest's console: its counts from byte `from` on (from 0 when the
+// file was started anew).
+const logText = () => { try { return fs.readFileSync(consoleLog, 'latin1') } catch { return '' } }
+const counts = (from = 0) => {
+  const t = logText()
+  return [...t.slice(t.length >= from ? from : 0).matchAll(/^count (\d+)\r?$/gm)].map(m => Number(m[1]))
+}
+const lastCount = () => { const c = counts(); return c.length ? c[c.length - 1] : -1 }
+const block = (c) => Buffer.alloc(4096, c)
+const setDisk = (c) => { const fd = fs.openSync(disk, 'r+'); fs.writeSync(fd, block(c), 0, 4096, 0); fs.closeSync(fd) }
+const diskIs = (file, c) => {
+  try {
+    const fd = fs.openSync(file, 'r'); const b = Buffer.alloc(4096)
+    fs.readSync(fd, b, 0, 4096, 0); fs.closeSync(fd); return b.equals(block(c))
+  } catch { return false }
+}
+// the file of a VM's first disk, from the client's own records
+const diskOf = (vm) => get(get(get(vm)?.VBDs?.[0])?.VDI)?.location
+
+const vm = (await soon('ctr', () => vms().find(v => v.name_label === 'ctr'), 20))?.$ref
+const qc = (await soon('qc', () => vms().find(v => v.name_label === 'qc'), 20))?.$ref
+check('the VMs are listed', vm !== undefined && qc !== undefined)
+if (!vm || !qc) process.exit(1)
+const state = () => get(vm).power_state
+
+await xapi.callAsync('VM.start', vm, false, false)
+await soon('Running', () => state() === 'Running')
+check('the guest counts', await soon('counts', () => counts().length > 50, 60) !== undefined)
+const domid = get(vm).domid
+
+// VM.snapshot of the running VM: paused for the copy, then runs on.
+const snap = await xapi.callAsync('VM.snapshot', vm, 'snap1')
+const after1 = lastCount()
+const s = await soon('the snapshot', () => get(snap)?.snapshot_of === vm && get(vm).snapshots?.includes(snap) ? get(snap) : undefined, 10)
+check('Async.VM.snapshot of a Running VM: its ref; snapshot_of, snapshots, by event',
+  s !== undefined, JSON.stringify(get(snap)?.snapshot_of))
+check('... is_a_snapshot, is_a_template, Halted, a snapshot_time, its own uuid',
+  s?.is_a_snapshot === true && s.is_a_template === true && s.power_state === 'Halted' &&
+  /^\d{8}T\d\d:\d\d:\d\dZ$/.test(s.snapshot_time) && s.snapshot_time !== '19700101T00:00:00Z' &&
+  s.uuid !== get(vm).uuid, JSON.stringify(s && [s.is_a_snapshot, s.is_a_template, s.power_state, s.snapshot_time]))
+check('... the VM runs on under its domid, counting on',
+  await soon('counting on', () => lastCount() > after1 + 100, 30) !== undefined &&
+  state() === 'Running' && get(vm).domid === domid, `${after1} -> ${lastCount()}`)
+const snapDisk = diskOf(snap)
+check("... the snapshot's disk is a copy of the VM's (A), in a file of its own",
+  snapDisk && snapDisk !== disk && diskIs(snapDisk, 'A'), snapDisk)
+{
+  // A Paused VM's snapshot leaves it paused: no count while it is taken
+  // and for a second after.
+  await xapi.callAsync('VM.pause', vm)
+  await soon('Paused', () => state() === 'Paused')
+  const at = lastCount()
+  const p = await xapi.callAsync('VM.snapshot', vm, 'psnap')
+  await new Promise(resolve => setTimeout(resolve, 1000))
+  check('Async.VM.snapshot of a Paused VM: a snapshot of it; the VM stays Paused, not counting',
+    get(p)?.snapshot_of === vm && state() === 'Paused' && lastCount() === at, `${at} -> ${lastCount()}`)
+  await xapi.callAsync('VM.destroy', p)
+  await xapi.callAsync('VM.unpause', vm)
+  await soon('Running', () => state() === 'Running')
+}
+
+// A running VM with a writable qcow2 disk: its qemu-nbd caches the image.
+await xapi.callAsync('VM.start', qc, false, false)
+await soon('qc Running', () => get(qc).power_state === 'Running')
+{
+  const e = await fails(xapi.callAsync('VM.snapshot', qc, 'qsnap'))
+  check('VM.snapshot of a running VM with a writable qcow2 disk: OPERATION_NOT_ALLOWED',
+    e.code === 'OPERATION_NOT_ALLOWED' && !vms().some(v => v.name_label === 'qsnap'), e.code)
+}
+await xapi.callAsync('VM.hard_shutdown', qc)
+
+// A snapshot goes with VM.destroy.
+await xapi.callAsync('VM.hard_shutdown', vm)
+await xapi.callAsync('VM.destroy', snap)
+check('VM.destroy of the snapshot: gone by event, and from snapshots',
+  await soon('gone', () => !get(snap) && !get(vm).snapshots?.length, 10) !== undefined,
+  JSON.stringify(get(vm).snapshots))
+
+await xapi.disconnect()
+console.log(failures ? `${failures} failed` : 'all passed')
+process.exit(failures ? 1 : 0)
