@@ -164,6 +164,8 @@ static json_object *vm_hard_shutdown(struct call *c)
     struct vm_record v;
     if (!vm_record_of(c, &v))
         return NULL;
+    if (!strcmp(v.power, "Suspended") && v.tmpl)    /* a checkpoint's memory */
+        return fail(c, "VM_IS_TEMPLATE", v.ref, NULL);
     if (!strcmp(v.power, "Suspended")) {
         /* As XAPI: the suspend image is discarded, the VM is Halted. */
         pthread_mutex_lock(&image_lock);
@@ -273,7 +275,11 @@ static json_object *vm_suspend(struct call *c)
 static json_object *resume_locked(struct call *c, bool paused)
 {
     struct vm_record v;
-    if (!vm_record_of(c, &v) || !vm_record_in(c, &v, "Suspended"))
+    if (!vm_record_of(c, &v))
+        return NULL;
+    if (v.tmpl)         /* a checkpoint's image is no VM's to resume */
+        return fail(c, "VM_IS_TEMPLATE", v.ref, NULL);
+    if (!vm_record_in(c, &v, "Suspended"))
         return NULL;
     char img[XENON_PATH_MAX + 64];
     if (!vm_suspend_image_path(v.uuid, img, sizeof(img)))

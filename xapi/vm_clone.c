@@ -1,4 +1,4 @@
-/* VM.clone, VM.copy and VM.snapshot, templates
+/* VM.clone, VM.copy, VM.snapshot and VM.checkpoint, templates
  * (VM.set_is_a_template, VM.provision): each makes a new definition in
  * the VM directory from the source's (vm_meta.h keeps the XAPI fields in
  * it), with a new uuid and name, and new disks in the SR directory:
@@ -14,7 +14,10 @@
  *   with snapshot_of = the VM and snapshot_time; the VM's `snapshots`
  *   lists it (vm_scan.c). Of a Halted VM, or of a Running or Paused one
  *   held still while its raw disks are copied (vm_hold.h; a writable
- *   qcow2 disk is refused while it runs).
+ *   qcow2 disk is refused while it runs);
+ * - checkpoint: a snapshot of a Running VM with its memory, saved as xl
+ *   save -c does at the moment the disks are copied (vm_hold.h); it is
+ *   Suspended while that image is there.
  *
  * A task.cancel of Async.VM.clone/copy/snapshot stops the disk copies
  * (qemu-img killed), removes what was made and ends the task cancelled.
@@ -49,7 +52,7 @@
 /* One at a time: each checks that its new names are free, then takes them. */
 static pthread_mutex_t clone_lock = PTHREAD_MUTEX_INITIALIZER;
 
-enum clone_mode { MODE_CLONE, MODE_COPY, MODE_SNAPSHOT };
+enum clone_mode { MODE_CLONE, MODE_COPY, MODE_SNAPSHOT, MODE_CHECKPOINT };
 
 /* The new disks made so far, removed again when the clone fails. */
 struct made {
@@ -299,12 +302,15 @@ static json_object *clone_locked(struct call *c, const struct vm_record *s, cons
                         "(a qcow2 one is cached by its qemu-nbd): shut it down first", NULL);
         }
     }
+    char uuid[40], qu[48], when[32], qof[48];
+    model_new_uuid(uuid);
     struct vm_hold hold = { 0 };
     if (live) {
         char *msg = NULL;
         size_t ml;
         FILE *e = open_memstream(&msg, &ml);
-        int hr = e ? vm_hold_begin(&hold, (unsigned)s->domid, s->power, e) : -1;
+        int hr = e ? vm_hold_begin(&hold, (unsigned)s->domid, s->power,
+                                   mode == MODE_CHECKPOINT, uuid, e) : -1;
         if (e)
             fclose(e);
         if (hr < 0) {
@@ -313,6 +319,10 @@ static json_object *clone_locked(struct call *c, const struct vm_record *s, cons
             free(msg);
             domain_config_dispose(&dc);
             free(text);
+            if (mode == MODE_CHECKPOINT) {      /* XAPI's code; the why in the log */
+                log_msg(LOG_WARN, "VM.checkpoint of %s: %s", s->name, err);
+                return fail(c, "VM_CHECKPOINT_SUSPEND_FAILED", s->ref, NULL);
+            }
             return fail(c, "INTERNAL_ERROR", err, NULL);
         }
         free(msg);
@@ -332,12 +342,11 @@ static json_object *clone_locked(struct call *c, const struct vm_record *s, cons
         free(text);
         bool cancelled = m.cancelled;
         made_undo(&m);
+        vm_hold_drop_image(&hold);
         if (cancelled)
             return task_cancelled(c);
         return fail(c, "INTERNAL_ERROR", *err ? err : "cannot copy the devices", NULL);
     }
-    char uuid[40], qu[48], when[32], qof[48];
-    model_new_uuid(uuid);
     snprintf(qu, sizeof(qu), "\"%s\"", uuid);
     char *qn = vm_meta_quote(name);
     text = edit(text, &len, "name", qn);
@@ -346,7 +355,7 @@ static json_object *clone_locked(struct call *c, const struct vm_record *s, cons
         text = edit(text, &len, "disk", disks);
     if (vifs)
         text = edit(text, &len, "vif", vifs);
-    if (mode == MODE_SNAPSHOT) {
+    if (mode == MODE_SNAPSHOT || mode == MODE_CHECKPOINT) {
         now_xapi(when, sizeof(when));
         snprintf(qof, sizeof(qof), "\"%s\"", s->uuid);
         char qw[40];
@@ -368,9 +377,21 @@ static json_object *clone_locked(struct call *c, const struct vm_record *s, cons
     free(vifs);
     char path[XENON_PATH_MAX * 2];
     snprintf(path, sizeof(path), "%s/%s.cfg", vm_scan_dir(), name);
-    if (!text || vm_def_create(path, text, len, err, sizeof(err)) < 0) {
+    /* a checkpoint's image first: an image without its definition is
+     * nobody's, a definition without its image would show Halted */
+    char *kmsg = NULL;
+    size_t kl;
+    FILE *ke = text ? open_memstream(&kmsg, &kl) : NULL;
+    int kept = ke ? vm_hold_keep_image(&hold, ke) : -1;
+    if (ke)
+        fclose(ke);
+    if (text && kept < 0)
+        snprintf(err, sizeof(err), "%s", kmsg && *kmsg ? kmsg : "cannot keep the memory image");
+    free(kmsg);
+    if (!text || kept < 0 || vm_def_create(path, text, len, err, sizeof(err)) < 0) {
         free(text);
         made_undo(&m);
+        vm_hold_drop_image(&hold);
         return fail(c, "INTERNAL_ERROR", text ? err : "cannot edit the definition", NULL);
     }
     free(text);
@@ -378,6 +399,7 @@ static json_object *clone_locked(struct call *c, const struct vm_record *s, cons
     if (!res) {
         unlink(path);
         made_undo(&m);
+        vm_hold_drop_image(&hold);
         vm_scan();
         return fail(c, "INTERNAL_ERROR", "the new definition is not a VM", NULL);
     }
@@ -391,14 +413,16 @@ static json_object *clone_vm(struct call *c, enum clone_mode mode)
     const char *name = arg_str(c, 2);
     if (!name || !vm_defined_of(c, &s, "nothing to copy"))
         return NULL;
-    /* as XAPI: a snapshot of a Halted, Running or Paused VM (vm_hold.h) */
-    bool ok = mode == MODE_SNAPSHOT && (!strcmp(s.power, "Running") ||
-                                        !strcmp(s.power, "Paused"))
+    /* as XAPI: a snapshot of a Halted, Running or Paused VM (vm_hold.h),
+     * a checkpoint of a Running one only */
+    bool ok = mode == MODE_CHECKPOINT ? vm_record_in(c, &s, "Running")
+              : mode == MODE_SNAPSHOT && (!strcmp(s.power, "Running") ||
+                                          !strcmp(s.power, "Paused"))
                   ? true
                   : vm_record_in(c, &s, "Halted");
     if (!ok)
         return NULL;
-    if (mode == MODE_SNAPSHOT && s.tmpl)
+    if ((mode == MODE_SNAPSHOT || mode == MODE_CHECKPOINT) && s.tmpl)
         return fail(c, "VM_IS_TEMPLATE", s.ref, NULL);
     if (!vm_good_name(name))
         return fail(c, "INVALID_VALUE", "new_name", name, NULL);
@@ -439,6 +463,10 @@ static json_object *vm_snapshot(struct call *c)
     }
     return clone_vm(c, MODE_SNAPSHOT);
 }
+
+/* VM.checkpoint(vm, new_name): a snapshot with the memory (vm_hold.h),
+ * Suspended while its image is there. */
+static json_object *vm_checkpoint(struct call *c) { return clone_vm(c, MODE_CHECKPOINT); }
 
 /* As XAPI: set_is_a_template(true) of a Halted VM; false of a template
  * (not of a snapshot) whose images back no clone's overlay. */
@@ -513,6 +541,7 @@ const struct xapi_method vm_clone_methods[] = {
     { "VM.clone", 3, ROLE_VM_ADMIN, M_ASYNC, vm_clone },
     { "VM.copy", 4, ROLE_VM_ADMIN, M_ASYNC, vm_copy },
     { "VM.snapshot", -1, ROLE_VM_POWER_ADMIN, M_ASYNC, vm_snapshot },
+    { "VM.checkpoint", 3, ROLE_VM_POWER_ADMIN, M_ASYNC, vm_checkpoint },
     { "VM.provision", 2, ROLE_VM_ADMIN, M_ASYNC, vm_provision },
     { "VM.set_is_a_template", 3, ROLE_VM_ADMIN, 0, set_is_a_template },
     { NULL, 0, 0, 0, NULL },

@@ -1,7 +1,9 @@
-// Xen Orchestra's client (npm xen-api) takes snapshots of a running VM:
+// Xen Orchestra's client (npm xen-api) takes snapshots and checkpoints
+// of a running VM:
 //   node snapshot.mjs MODULE_DIR URL DISK CONSOLE_LOG SUSPEND_DIR
 // DISK is the raw disk of the VM "ctr" (a counting guest), whose first
-// 4 KiB this script sets as the guest's writes would; CONSOLE_LOG its console ("count N" every 2 ms).
+// 4 KiB this script sets (A, B) between the steps as the guest's
+// writes would; CONSOLE_LOG its console ("count N" every 2 ms).
 import fs from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -60,6 +62,11 @@ check('the VMs are listed', vm !== undefined && qc !== undefined)
 if (!vm || !qc) process.exit(1)
 const state = () => get(vm).power_state
 
+{
+  const e = await fails(xapi.callAsync('VM.checkpoint', vm, 'ck-halted'))
+  check('VM.checkpoint of a Halted VM: VM_BAD_POWER_STATE [vm, running, halted]',
+    e.code === 'VM_BAD_POWER_STATE' && e.params?.join() === [vm, 'running', 'halted'].join(), e.code)
+}
 await xapi.callAsync('VM.start', vm, false, false)
 await soon('Running', () => state() === 'Running')
 check('the guest counts', await soon('counts', () => counts().length > 50, 60) !== undefined)
@@ -95,6 +102,26 @@ check("... the snapshot's disk is a copy of the VM's (A), in a file of its own",
   await xapi.callAsync('VM.unpause', vm)
   await soon('Running', () => state() === 'Running')
 }
+setDisk('B')
+
+// VM.checkpoint: the memory too; Suspended while its image is there.
+const before2 = lastCount()
+const ck = await xapi.callAsync('VM.checkpoint', vm, 'ck1')
+const after2 = lastCount()
+const c = await soon('the checkpoint', () => get(ck)?.snapshot_of === vm && get(vm).snapshots?.includes(ck) ? get(ck) : undefined, 10)
+check('Async.VM.checkpoint: a snapshot of the VM, Suspended, with a suspend_VDI, by event',
+  c?.is_a_snapshot === true && c.power_state === 'Suspended' && c.suspend_VDI !== 'OpaqueRef:NULL' &&
+  get(c.suspend_VDI)?.type === 'suspend', JSON.stringify(c && [c.is_a_snapshot, c.power_state, c.suspend_VDI]))
+check('... its memory image is SUSPEND_DIR/<its uuid>.xl, mode 0600',
+  c && (fs.statSync(path.join(suspendDir, c.uuid + '.xl'), { throwIfNoEntry: false })?.mode & 0o777) === 0o600)
+check('... the VM runs on under its domid, counting on',
+  await soon('counting on', () => lastCount() > after2 + 100, 30) !== undefined &&
+  state() === 'Running' && get(vm).domid === domid, `${after2} -> ${lastCount()}`)
+check("... the checkpoint's disk is the VM's at that moment (B)", diskIs(diskOf(ck), 'B'), diskOf(ck))
+for (const [op, args] of [['VM.resume', [false, false]], ['VM.start', [false, false]]]) {
+  const e = await fails(xapi.callAsync(op, ck, ...args))
+  check(`${op} of a checkpoint: VM_IS_TEMPLATE`, e.code === 'VM_IS_TEMPLATE', e.code)
+}
 
 // A running VM with a writable qcow2 disk: its qemu-nbd caches the image.
 await xapi.callAsync('VM.start', qc, false, false)
@@ -106,12 +133,14 @@ await soon('qc Running', () => get(qc).power_state === 'Running')
 }
 await xapi.callAsync('VM.hard_shutdown', qc)
 
-// A snapshot goes with VM.destroy.
+// Snapshots go with VM.destroy, a checkpoint with its image.
 await xapi.callAsync('VM.hard_shutdown', vm)
+const ckImage = path.join(suspendDir, get(ck).uuid + '.xl')
+await xapi.callAsync('VM.destroy', ck)
 await xapi.callAsync('VM.destroy', snap)
-check('VM.destroy of the snapshot: gone by event, and from snapshots',
-  await soon('gone', () => !get(snap) && !get(vm).snapshots?.length, 10) !== undefined,
-  JSON.stringify(get(vm).snapshots))
+check('VM.destroy of the checkpoint and the snapshot: gone by event, the memory image too',
+  await soon('gone', () => !get(ck) && !get(snap) && !get(vm).snapshots?.length, 10) !== undefined &&
+  !fs.existsSync(ckImage), JSON.stringify(get(vm).snapshots))
 
 await xapi.disconnect()
 console.log(failures ? `${failures} failed` : 'all passed')
