@@ -27,8 +27,8 @@ extern char **environ;
 #define CLEAN_SHUTDOWN_WAIT_S 600
 
 /* Held by suspend, resume, the discarding of an image and pool_migrate
- * (below). */
-static pthread_mutex_t image_lock = PTHREAD_MUTEX_INITIALIZER;
+ * (below), and VM.revert (vm_suspend.h). */
+pthread_mutex_t vm_image_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Run `fn` (a libxenon call taking an error stream); its message becomes
  * INTERNAL_ERROR's parameter. */
@@ -168,19 +168,19 @@ static json_object *vm_hard_shutdown(struct call *c)
         return fail(c, "VM_IS_TEMPLATE", v.ref, NULL);
     if (!strcmp(v.power, "Suspended")) {
         /* As XAPI: the suspend image is discarded, the VM is Halted. */
-        pthread_mutex_lock(&image_lock);
+        pthread_mutex_lock(&vm_image_lock);
         bool ok = vm_record_of(c, &v);
         if (ok && !strcmp(v.power, "Suspended")) {
             char img[XENON_PATH_MAX + 64];
             int rc = vm_suspend_image_path(v.uuid, img, sizeof(img)) ? unlink(img) : 0;
             int e = errno;
             vm_scan();
-            pthread_mutex_unlock(&image_lock);
+            pthread_mutex_unlock(&vm_image_lock);
             if (rc < 0 && e != ENOENT)
                 return fail(c, "INTERNAL_ERROR", "cannot remove the suspend image", NULL);
             return void_result();
         }
-        pthread_mutex_unlock(&image_lock);
+        pthread_mutex_unlock(&vm_image_lock);
         if (!ok)
             return NULL;
         /* resumed meanwhile: shut down as what it is now */
@@ -266,9 +266,9 @@ static json_object *suspend_locked(struct call *c)
  * otherwise write one file, two resumes restore it twice. */
 static json_object *vm_suspend(struct call *c)
 {
-    pthread_mutex_lock(&image_lock);
+    pthread_mutex_lock(&vm_image_lock);
     json_object *r = suspend_locked(c);
-    pthread_mutex_unlock(&image_lock);
+    pthread_mutex_unlock(&vm_image_lock);
     return r;
 }
 
@@ -277,7 +277,7 @@ static json_object *resume_locked(struct call *c, bool paused)
     struct vm_record v;
     if (!vm_record_of(c, &v))
         return NULL;
-    if (v.tmpl)         /* a checkpoint's image is no VM's to resume */
+    if (v.tmpl)         /* a checkpoint: VM.revert makes its VM Suspended */
         return fail(c, "VM_IS_TEMPLATE", v.ref, NULL);
     if (!vm_record_in(c, &v, "Suspended"))
         return NULL;
@@ -301,9 +301,9 @@ static json_object *resume_vm(struct call *c, int paused_arg)
     (void)arg_bool(c, paused_arg + 1, &force_ok);     /* force: nothing to force here */
     if (!force_ok)
         return NULL;
-    pthread_mutex_lock(&image_lock);
+    pthread_mutex_lock(&vm_image_lock);
     json_object *r = resume_locked(c, paused);
-    pthread_mutex_unlock(&image_lock);
+    pthread_mutex_unlock(&vm_image_lock);
     return r;
 }
 
@@ -324,7 +324,7 @@ static json_object *vm_pool_migrate(struct call *c)
         return fail(c, "HANDLE_INVALID", "host", host, NULL);
     if (!json_object_is_type(json_object_array_get_idx(c->params, 3), json_type_object))
         return fail(c, "FIELD_TYPE_ERROR", "options", NULL);
-    pthread_mutex_lock(&image_lock);
+    pthread_mutex_lock(&vm_image_lock);
     json_object *r = NULL;
     if (vm_record_of(c, &v) && vm_record_in(c, &v, "Running")) {
         char d[16];
@@ -336,7 +336,7 @@ static json_object *vm_pool_migrate(struct call *c)
         vm_scan();
         r = ok ? void_result() : NULL;
     }
-    pthread_mutex_unlock(&image_lock);
+    pthread_mutex_unlock(&vm_image_lock);
     return r;
 }
 

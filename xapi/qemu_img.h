@@ -1,4 +1,4 @@
-/* qemu-img run for a call (VM.clone/copy/snapshot): argv run
+/* qemu-img run for a call (VM.clone/copy/snapshot, VM.revert): argv run
  * with stdin from /dev/null and its output read; true when it exits 0,
  * else false with its last line of output (or the spawn error) in err.
  * A task.cancel of the call's task meanwhile kills it (SIGKILL) and sets

@@ -17,7 +17,8 @@
  *   qcow2 disk is refused while it runs);
  * - checkpoint: a snapshot of a Running VM with its memory, saved as xl
  *   save -c does at the moment the disks are copied (vm_hold.h); it is
- *   Suspended while that image is there.
+ *   Suspended while that image is there, and VM.revert (vm_revert.c)
+ *   makes its VM Suspended at that moment.
  *
  * A task.cancel of Async.VM.clone/copy/snapshot stops the disk copies
  * (qemu-img killed), removes what was made and ends the task cancelled.
@@ -465,7 +466,8 @@ static json_object *vm_snapshot(struct call *c)
 }
 
 /* VM.checkpoint(vm, new_name): a snapshot with the memory (vm_hold.h),
- * Suspended while its image is there. */
+ * Suspended while its image is there: VM.revert makes the VM Suspended
+ * at that moment. */
 static json_object *vm_checkpoint(struct call *c) { return clone_vm(c, MODE_CHECKPOINT); }
 
 /* As XAPI: set_is_a_template(true) of a Halted VM; false of a template

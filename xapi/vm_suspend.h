@@ -28,6 +28,11 @@ int vm_suspend_dir_make(void);
 #include <stdio.h>
 int vm_suspend_save(unsigned domid, const char *uuid, FILE *err);
 
+/* Held (class_vm.c) by suspend, resume, the discarding of an image,
+ * pool_migrate and VM.revert: each checks the power state under it. */
+#include <pthread.h>
+extern pthread_mutex_t vm_image_lock;
+
 /* The helper's body: restore FILE, left paused when asked. Exit status
  * 0 when the domain runs; errors on stderr. */
 int vm_restore_helper(const char *file, bool paused);

@@ -1,8 +1,8 @@
 // Xen Orchestra's client (npm xen-api) takes snapshots and checkpoints
-// of a running VM:
+// of a running VM and reverts to them:
 //   node snapshot.mjs MODULE_DIR URL DISK CONSOLE_LOG SUSPEND_DIR
 // DISK is the raw disk of the VM "ctr" (a counting guest), whose first
-// 4 KiB this script sets (A, B) between the steps as the guest's
+// 4 KiB this script sets (A, B, C) between the steps as the guest's
 // writes would; CONSOLE_LOG its console ("count N" every 2 ms).
 import fs from 'node:fs'
 import path from 'node:path'
@@ -114,6 +114,8 @@ check('Async.VM.checkpoint: a snapshot of the VM, Suspended, with a suspend_VDI,
   get(c.suspend_VDI)?.type === 'suspend', JSON.stringify(c && [c.is_a_snapshot, c.power_state, c.suspend_VDI]))
 check('... its memory image is SUSPEND_DIR/<its uuid>.xl, mode 0600',
   c && (fs.statSync(path.join(suspendDir, c.uuid + '.xl'), { throwIfNoEntry: false })?.mode & 0o777) === 0o600)
+check('... a checkpoint may only be reverted to', c?.allowed_operations?.join() === 'revert',
+  c?.allowed_operations?.join())
 check('... the VM runs on under its domid, counting on',
   await soon('counting on', () => lastCount() > after2 + 100, 30) !== undefined &&
   state() === 'Running' && get(vm).domid === domid, `${after2} -> ${lastCount()}`)
@@ -122,6 +124,37 @@ for (const [op, args] of [['VM.resume', [false, false]], ['VM.start', [false, fa
   const e = await fails(xapi.callAsync(op, ck, ...args))
   check(`${op} of a checkpoint: VM_IS_TEMPLATE`, e.code === 'VM_IS_TEMPLATE', e.code)
 }
+setDisk('C')
+
+{
+  const e = await fails(xapi.callAsync('VM.revert', vm))
+  check('VM.revert of a VM that is no snapshot: OPERATION_NOT_ALLOWED', e.code === 'OPERATION_NOT_ALLOWED', e.code)
+}
+// Revert to the snapshot: the running VM is stopped, its disk is A again.
+await xapi.callAsync('VM.revert', snap)
+check('Async.VM.revert to the snapshot: the running VM Halted, by event',
+  await soon('Halted', () => state() === 'Halted', 10) !== undefined, state())
+check("... its disk is the snapshot's (A), the same file", diskIs(disk, 'A'))
+check('... the snapshots stay', get(vm).snapshots?.includes(snap) && get(vm).snapshots?.includes(ck) &&
+  get(snap)?.is_a_snapshot && get(ck)?.power_state === 'Suspended')
+
+// Revert to the checkpoint: Suspended at its moment; resumed, the guest
+// counts on from where the checkpoint was taken.
+await xapi.callAsync('VM.revert', ck)
+check('Async.VM.revert to the checkpoint: the VM Suspended, with a suspend_VDI, by event',
+  await soon('Suspended', () => state() === 'Suspended' && get(vm).suspend_VDI !== 'OpaqueRef:NULL', 10) !== undefined,
+  state())
+check("... its disk is the checkpoint's (B)", diskIs(disk, 'B'))
+check('... the checkpoint keeps its image', get(ck)?.power_state === 'Suspended' &&
+  fs.existsSync(path.join(suspendDir, get(ck).uuid + '.xl')))
+const mark = logText().length
+const highest = Math.max(...counts())
+await xapi.callAsync('VM.resume', vm, false, false)
+await soon('Running', () => state() === 'Running')
+const resumed = await soon('counts after the resume', () => counts(mark).length > 20 ? counts(mark) : undefined, 30)
+check('VM.resume: Running, counting on from the checkpoint (not from 0, not from where it was stopped)',
+  resumed !== undefined && resumed[0] >= before2 && resumed[0] <= after2 + 1 && resumed[0] < highest,
+  `checkpoint between ${before2} and ${after2}, stopped at ${highest}, resumed at ${resumed?.[0]}`)
 
 // A running VM with a writable qcow2 disk: its qemu-nbd caches the image.
 await xapi.callAsync('VM.start', qc, false, false)

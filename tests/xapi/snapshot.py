@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""VM.snapshot of a running and of a paused VM, VM.checkpoint, driven by Xen
+"""VM.snapshot of a running VM, VM.checkpoint, VM.revert, driven by Xen
 Orchestra's own client (npm xen-api, from the oracle cache): snapshot.mjs
 does the checking. The world: a counting guest (guests/counter: "count N"
 every 2 ms, no PV control) with a raw disk whose bytes the test changes
