@@ -87,9 +87,11 @@ static bool run_helper(struct call *c, char **argv, const char *what)
     return true;
 }
 
-static json_object *start_vm(struct call *c, bool paused)
+static json_object *start_locked(struct call *c, bool paused)
 {
     struct vm_record v;
+    if (task_cancel_requested(c))       /* while it waited for the lock */
+        return task_cancelled(c);
     if (!vm_record_of(c, &v))
         return NULL;
     if (v.tmpl)         /* as XAPI: VM.provision (or set_is_a_template) first */
@@ -106,7 +108,31 @@ static json_object *start_vm(struct call *c, bool paused)
     model_unlock();
     char *argv[] = { "xenon-xapi", "--create-domain", v.path, "--uuid", uuid,
                      paused ? "--paused" : NULL, NULL };
-    return run_helper(c, argv, "cannot start the VM") ? void_result() : NULL;
+    if (!run_helper(c, argv, "cannot start the VM"))
+        return NULL;
+    if (task_cancel_requested(c)) {
+        /* cancelled while it was being built: as XAPI, it ends Halted */
+        struct vm_record n;
+        if (vm_record_of(c, &n) && n.domid > 0 &&
+            xenon_domain_destroy(&vm_paths, (unsigned)n.domid, stderr) >= 0) {
+            vm_scan();
+            return task_cancelled(c);
+        }
+        json_object_put(c->error);      /* it could not be undone: it runs */
+        c->error = NULL;
+    }
+    return void_result();
+}
+
+/* Under the image lock: a start must not read disks a VM.revert is
+ * writing, nor race a resume of the same VM; and a queued start can be
+ * cancelled before it begins. */
+static json_object *start_vm(struct call *c, bool paused)
+{
+    pthread_mutex_lock(&vm_image_lock);
+    json_object *r = start_locked(c, paused);
+    pthread_mutex_unlock(&vm_image_lock);
+    return r;
 }
 
 static json_object *vm_start(struct call *c)
@@ -238,6 +264,8 @@ static json_object *pause_or_unpause(struct call *c, bool pause)
 static json_object *vm_pause(struct call *c) { return pause_or_unpause(c, true); }
 static json_object *vm_unpause(struct call *c) { return pause_or_unpause(c, false); }
 
+static bool cancel_asked(const void *c) { return task_cancel_requested(c); }
+
 /* As XAPI's VM.suspend: the domain is saved (xenon_domain_save: the guest
  * asked through PV control, else paused) into its suspend image and goes;
  * the VM is Suspended while the image is there. Only a VM with a
@@ -245,6 +273,8 @@ static json_object *vm_unpause(struct call *c) { return pause_or_unpause(c, fals
 static json_object *suspend_locked(struct call *c)
 {
     struct vm_record v;
+    if (task_cancel_requested(c))       /* while it waited for the lock */
+        return task_cancelled(c);
     if (!vm_record_of(c, &v) || !vm_record_in(c, &v, "Running"))
         return NULL;
     char img[XENON_PATH_MAX + 64];
@@ -255,10 +285,12 @@ static json_object *suspend_locked(struct call *c)
     char *msg = NULL;
     size_t ml;
     FILE *err = open_memstream(&msg, &ml);
-    int rc = vm_suspend_save((unsigned)v.domid, v.uuid, err);
+    int rc = vm_suspend_save((unsigned)v.domid, v.uuid, cancel_asked, c, err);
     fclose(err);
     vm_scan();
-    return libxenon_ok(c, rc, msg) ? void_result() : NULL;
+    if (!libxenon_ok(c, rc, msg))
+        return NULL;
+    return rc == 1 ? task_cancelled(c) : void_result();
 }
 
 /* Suspend, resume and the discarding of an image are one at a time, each
@@ -275,6 +307,8 @@ static json_object *vm_suspend(struct call *c)
 static json_object *resume_locked(struct call *c, bool paused)
 {
     struct vm_record v;
+    if (task_cancel_requested(c))       /* while it waited for the lock */
+        return task_cancelled(c);
     if (!vm_record_of(c, &v))
         return NULL;
     if (v.tmpl)         /* a checkpoint: VM.revert makes its VM Suspended */
@@ -326,7 +360,9 @@ static json_object *vm_pool_migrate(struct call *c)
         return fail(c, "FIELD_TYPE_ERROR", "options", NULL);
     pthread_mutex_lock(&vm_image_lock);
     json_object *r = NULL;
-    if (vm_record_of(c, &v) && vm_record_in(c, &v, "Running")) {
+    if (task_cancel_requested(c))       /* while it waited for the lock */
+        r = task_cancelled(c);
+    else if (vm_record_of(c, &v) && vm_record_in(c, &v, "Running")) {
         char d[16];
         snprintf(d, sizeof(d), "%ld", v.domid);
         char *argv[] = { "xenon-xapi", "--migrate-domain", d, NULL };

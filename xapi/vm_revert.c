@@ -9,7 +9,9 @@
  * reference, name and definition (memory, vCPUs: not reverted). Every
  * disk is matched before anything is touched; a failure after that is
  * VM_REVERT_FAILED [snapshot, vm], as XAPI's, with what was done kept.
- * vm-power-admin (XAPI's VM.revert). */
+ * A task.cancel kills the disk copy under way (that disk stays as it
+ * was) and ends the task TASK_CANCELLED. vm-power-admin (XAPI's
+ * VM.revert). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 #include "log.h"
 #include "model.h"
 #include "qemu_img.h"
+#include "tasks.h"
 #include "util.h"
 #include "vm_meta.h"
 #include "vm_record.h"
@@ -140,6 +143,8 @@ static int copy_file(const char *src, const char *dst)
 static json_object *revert_locked(struct call *c, const struct vm_record *s, const char *vm_ref)
 {
     struct vm_record v;
+    if (task_cancel_requested(c))       /* while it waited for the lock */
+        return task_cancelled(c);
     if (!vm_record_by_ref(c, vm_ref, &v))
         return NULL;
     if (!v.path[0])
@@ -183,6 +188,8 @@ static json_object *revert_locked(struct call *c, const struct vm_record *s, con
     }
     free(p);
     vm_scan();
+    if (cancelled)      /* the disk being copied is left as it was */
+        return task_cancelled(c);
     if (!ok) {
         log_msg(LOG_WARN, "VM.revert of %s to %s: %s", v.name, s->name, err);
         return fail(c, "VM_REVERT_FAILED", s->ref, v.ref, NULL);

@@ -44,7 +44,8 @@ int vm_suspend_dir_make(void)
     return chmod(p, 0700);      /* the mode from the code, not the umask */
 }
 
-int vm_suspend_save(unsigned domid, const char *uuid, FILE *err)
+int vm_suspend_save(unsigned domid, const char *uuid, bool (*stop)(const void *),
+                    const void *arg, FILE *err)
 {
     char img[XENON_PATH_MAX + 64], part[XENON_PATH_MAX + 80], dir[XENON_PATH_MAX + 16];
     if (!vm_suspend_image_path(uuid, img, sizeof(img))) {
@@ -73,6 +74,10 @@ int vm_suspend_save(unsigned domid, const char *uuid, FILE *err)
     if (close(fd) < 0 && rc == 0) {
         fprintf(err, "cannot write %s: %s\n", part, strerror(errno));
         rc = -2;
+    }
+    if (rc == 0 && stop && stop(arg)) {
+        unlink(part);
+        return xenon_domain_save_resume(&vm_paths, domid, st.suspended, err) < 0 ? -1 : 1;
     }
     if (rc == 0 && rename(part, img) < 0) {
         fprintf(err, "cannot name the image %s: %s\n", img, strerror(errno));

@@ -1,6 +1,6 @@
 // Xen Orchestra's client (npm xen-api) takes snapshots and checkpoints
 // of a running VM and reverts to them:
-//   node snapshot.mjs MODULE_DIR URL DISK CONSOLE_LOG SUSPEND_DIR
+//   node snapshot.mjs MODULE_DIR URL DISK CONSOLE_LOG SUSPEND_DIR FIFO
 // DISK is the raw disk of the VM "ctr" (a counting guest), whose first
 // 4 KiB this script sets (A, B, C) between the steps as the guest's
 // writes would; CONSOLE_LOG its console ("count N" every 2 ms).
@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 
-const [moduleDir, url, disk, consoleLog, suspendDir] = process.argv.slice(2)
+const [moduleDir, url, disk, consoleLog, suspendDir, fifo] = process.argv.slice(2)
 const { createClient } = await import(pathToFileURL(path.join(moduleDir, 'xen-api', 'index.mjs')))
 
 let failures = 0
@@ -155,6 +155,56 @@ const resumed = await soon('counts after the resume', () => counts(mark).length 
 check('VM.resume: Running, counting on from the checkpoint (not from 0, not from where it was stopped)',
   resumed !== undefined && resumed[0] >= before2 && resumed[0] <= after2 + 1 && resumed[0] < highest,
   `checkpoint between ${before2} and ${after2}, stopped at ${highest}, resumed at ${resumed?.[0]}`)
+
+{
+  // task.cancel of Async VM.start, suspend and pool_migrate queued behind
+  // a VM.revert that holds the image lock (its snapshot's disk is a FIFO
+  // nobody writes, so its qemu-img blocks opening it): each ends
+  // cancelled with TASK_CANCELLED [task], and nothing was done.
+  const blk = vms().find(v => v.name_label === 'blk')?.$ref
+  const bsnap = vms().find(v => v.name_label === 'blksnap')?.$ref
+  check('a hand-written snapshot of blk', get(bsnap)?.snapshot_of === blk && blk !== undefined)
+  const rtask = await xapi.call('Async.VM.revert', bsnap)
+  const blocked = () => fs.readdirSync('/proc').some(p => {
+    try { return /^\d+$/.test(p) && fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').split('\0').includes(fifo) } catch { return false }
+  })
+  check("the revert's qemu-img waits on the FIFO", await soon('qemu-img on the FIFO', blocked, 20) !== undefined)
+  const domid3 = get(vm).domid
+  const host = xapi.pool.master
+  const tasks = {
+    start: await xapi.call('Async.VM.start', qc, false, false),
+    suspend: await xapi.call('Async.VM.suspend', vm),
+    pool_migrate: await xapi.call('Async.VM.pool_migrate', vm, host, {}),
+  }
+  for (const t of Object.values(tasks)) await xapi.call('task.cancel', t)
+  const status = async (t) => [await xapi.call('task.get_status', t), await xapi.call('task.get_error_info', t)]
+  const pendingAll = await Promise.all(Object.values(tasks).map(status))
+  check('... the queued tasks are cancelling while the lock is held',
+    pendingAll.every(([st]) => st === 'cancelling'), JSON.stringify(pendingAll))
+  await xapi.call('task.cancel', rtask)
+  const ended = (t) => soon('the task to end', () => {
+    const o = get(t)
+    return o && o.status !== 'pending' && o.status !== 'cancelling' ? o : undefined
+  }, 30)
+  const r = await ended(rtask)
+  check('task.cancel of the blocked Async.VM.revert: cancelled, TASK_CANCELLED, by event',
+    r?.status === 'cancelled' && r.error_info?.[0] === 'TASK_CANCELLED' && r.error_info?.[1] === rtask,
+    JSON.stringify(r && [r.status, r.error_info]))
+  for (const [op, t] of Object.entries(tasks)) {
+    const o = await ended(t)
+    check(`task.cancel of a queued Async.VM.${op}: cancelled, TASK_CANCELLED [task], by event`,
+      o?.status === 'cancelled' && o.error_info?.join() === ['TASK_CANCELLED', t].join(),
+      JSON.stringify(o && [o.status, o.error_info]))
+    await xapi.call('task.destroy', t)
+  }
+  await xapi.call('task.destroy', rtask)
+  check('... and none of them was done: qc Halted, ctr Running under its domid, no suspend image',
+    get(qc).power_state === 'Halted' && state() === 'Running' && get(vm).domid === domid3 &&
+    !fs.existsSync(path.join(suspendDir, get(vm).uuid + '.xl')),
+    JSON.stringify([get(qc).power_state, state(), domid3, get(vm).domid]))
+  check("... blk's disk is untouched", diskIs(diskOf(blk), 'K'))
+  await xapi.callAsync('VM.destroy', bsnap)
+}
 
 // A running VM with a writable qcow2 disk: its qemu-nbd caches the image.
 await xapi.callAsync('VM.start', qc, false, false)
