@@ -213,6 +213,13 @@ await soon('qc Running', () => get(qc).power_state === 'Running')
   const e = await fails(xapi.callAsync('VM.snapshot', qc, 'qsnap'))
   check('VM.snapshot of a running VM with a writable qcow2 disk: OPERATION_NOT_ALLOWED',
     e.code === 'OPERATION_NOT_ALLOWED' && !vms().some(v => v.name_label === 'qsnap'), e.code)
+  // nor can its image move to another domain yet: refused before the
+  // guest is stopped, the VM runs on where it was
+  const qdomid = get(qc).domid
+  const m = await fails(xapi.callAsync('VM.pool_migrate', qc, xapi.pool.master, {}))
+  check('VM.pool_migrate of a VM with a writable qcow2 disk: VM_MIGRATE_FAILED [vm, host, host, why]; it runs on',
+    m.code === 'VM_MIGRATE_FAILED' && m.params?.[0] === qc && m.params?.length === 4 &&
+    get(qc).power_state === 'Running' && get(qc).domid === qdomid, JSON.stringify([m.code, m.params]))
 }
 await xapi.callAsync('VM.hard_shutdown', qc)
 
