@@ -67,6 +67,11 @@ int vm_suspend_save(unsigned domid, const char *uuid, bool (*stop)(const void *)
     struct xenon_save_stats st = { 0 };
     int rc = xenon_domain_save_fd(&vm_paths, domid, fd, NULL,
                                   XENON_SAVE_CHECKPOINT | XENON_SAVE_LEAVE_PAUSED, &st, err);
+    if (rc == 0 && stop && stop(arg)) {     /* cancelled: no need to sync what goes */
+        close(fd);
+        unlink(part);
+        return xenon_domain_save_resume(&vm_paths, domid, st.suspended, err) < 0 ? -1 : 1;
+    }
     if (rc == 0 && fsync(fd) < 0) {
         fprintf(err, "cannot write %s: %s\n", part, strerror(errno));
         rc = -2;
@@ -74,10 +79,6 @@ int vm_suspend_save(unsigned domid, const char *uuid, bool (*stop)(const void *)
     if (close(fd) < 0 && rc == 0) {
         fprintf(err, "cannot write %s: %s\n", part, strerror(errno));
         rc = -2;
-    }
-    if (rc == 0 && stop && stop(arg)) {
-        unlink(part);
-        return xenon_domain_save_resume(&vm_paths, domid, st.suspended, err) < 0 ? -1 : 1;
     }
     if (rc == 0 && rename(part, img) < 0) {
         fprintf(err, "cannot name the image %s: %s\n", img, strerror(errno));

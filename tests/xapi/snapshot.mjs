@@ -4,6 +4,7 @@
 // DISK is the raw disk of the VM "ctr" (a counting guest), whose first
 // 4 KiB this script sets (A, B, C) between the steps as the guest's
 // writes would; CONSOLE_LOG its console ("count N" every 2 ms).
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -204,6 +205,31 @@ check('VM.resume: Running, counting on from the checkpoint (not from 0, not from
     JSON.stringify([get(qc).power_state, state(), domid3, get(vm).domid]))
   check("... blk's disk is untouched", diskIs(diskOf(blk), 'K'))
   await xapi.callAsync('VM.destroy', bsnap)
+
+  // task.cancel of an Async.VM.suspend under way: its image's .part is
+  // a FIFO here, opened (so the save has begun) but not read until the
+  // task is cancelling; then the written image is discarded and the
+  // guest runs on.
+  const part = path.join(suspendDir, get(vm).uuid + '.xl.part')
+  execFileSync('mkfifo', [part])
+  const st = await xapi.call('Async.VM.suspend', vm)
+  const rfd = fs.openSync(part, 'r')      // until the daemon opens it to write
+  await xapi.call('task.cancel', st)
+  check('... an Async.VM.suspend under way is cancelling', (await xapi.call('task.get_status', st)) === 'cancelling')
+  const buf = Buffer.alloc(1 << 16)
+  let got = 0
+  for (let n; (n = fs.readSync(rfd, buf, 0, buf.length, null)) > 0;) got += n
+  fs.closeSync(rfd)
+  const o = await ended(st)
+  const at = lastCount()
+  check('task.cancel of an Async.VM.suspend under way: cancelled, TASK_CANCELLED [task], by event',
+    o?.status === 'cancelled' && o.error_info?.join() === ['TASK_CANCELLED', st].join() && got > 1 << 16,
+    JSON.stringify(o && [o.status, o.error_info, got]))
+  check('... the guest runs on under its domid, no image, no .part',
+    await soon('counting on', () => lastCount() > at + 100, 30) !== undefined && state() === 'Running' &&
+    get(vm).domid === domid3 && !fs.existsSync(part) && !fs.existsSync(part.slice(0, -5)),
+    `${at} -> ${lastCount()}`)
+  await xapi.call('task.destroy', st)
 }
 
 // A running VM with a writable qcow2 disk: its qemu-nbd caches the image.
