@@ -230,6 +230,23 @@ check('VM.resume: Running, counting on from the checkpoint (not from 0, not from
     get(vm).domid === domid3 && !fs.existsSync(part) && !fs.existsSync(part.slice(0, -5)),
     `${at} -> ${lastCount()}`)
   await xapi.call('task.destroy', st)
+
+  // task.cancel of an Async.VM.start under way: the domain's xl log is a
+  // FIFO here, which its creation opens (so the start has begun); the
+  // new domain is destroyed and the VM stays Halted, as XAPI's.
+  const xlog = path.join(path.dirname(path.dirname(consoleLog)), 'xl-qc.log')
+  execFileSync('mkfifo', [xlog])
+  const t = await xapi.call('Async.VM.start', qc, false, false)
+  const lfd = fs.openSync(xlog, 'r')      // until the domain's creation opens it
+  await xapi.call('task.cancel', t)
+  const ot = await ended(t)
+  fs.closeSync(lfd)
+  fs.unlinkSync(xlog)
+  check('task.cancel of an Async.VM.start under way: cancelled, TASK_CANCELLED [task]; the VM Halted, no domain',
+    ot?.status === 'cancelled' && ot.error_info?.join() === ['TASK_CANCELLED', t].join() &&
+    await soon('Halted', () => get(qc).power_state === 'Halted' && get(qc).domid === -1, 10) !== undefined,
+    JSON.stringify([ot?.status, ot?.error_info, get(qc).power_state, get(qc).domid]))
+  await xapi.call('task.destroy', t)
 }
 
 // A running VM with a writable qcow2 disk: its qemu-nbd caches the image.
