@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,13 +48,31 @@ static int save_image(struct vm_hold *h, const char *snap_uuid, FILE *err)
     return 0;
 }
 
+/* Whether the domain is paused now, as its VMM says (the record's power
+ * state may be a rescan old); the record's word when it cannot be read. */
+static bool paused_now(unsigned domid, const char *power)
+{
+    struct xenon_dominfo *v = NULL;
+    int n = 0;
+    bool paused = !strcmp(power, "Paused");
+    FILE *null = fopen("/dev/null", "we");
+    if (null && xenon_domain_list(&vm_paths, &v, &n, null) == 0)
+        for (int i = 0; i < n; i++)
+            if (v[i].domid == domid)
+                paused = v[i].paused;
+    if (null)
+        fclose(null);
+    free(v);
+    return paused;
+}
+
 int vm_hold_begin(struct vm_hold *h, unsigned domid, const char *power, bool checkpoint,
                   const char *snap_uuid, FILE *err)
 {
     memset(h, 0, sizeof(*h));
     h->domid = domid;
     h->checkpoint = checkpoint;
-    h->was_paused = !strcmp(power, "Paused");
+    h->was_paused = !checkpoint && paused_now(domid, power);
     if (checkpoint ? save_image(h, snap_uuid, err) < 0
                    : !h->was_paused && xenon_domain_pause(&vm_paths, domid, err) < 0)
         return -1;
