@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """VM.snapshot of a running VM, VM.checkpoint, VM.revert, task.cancel of
-queued Async VM.start/suspend/pool_migrate, driven by Xen Orchestra's own
-client (npm xen-api, from the oracle cache): snapshot.mjs
+Async VM.start/suspend/pool_migrate (queued, and start/suspend under way),
+driven by Xen Orchestra's own client (npm xen-api, from the oracle cache): snapshot.mjs
 does the checking. The world: a counting guest (guests/counter: "count N"
 every 2 ms, no PV control) with a raw disk whose bytes the test changes
 from the host between the steps (standing for the guest's writes), and a
