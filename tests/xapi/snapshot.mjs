@@ -6,6 +6,7 @@
 // writes would; CONSOLE_LOG its console ("count N" every 2 ms).
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
+import { Worker } from 'node:worker_threads'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 
@@ -46,6 +47,28 @@ const counts = (from = 0) => {
   return [...t.slice(t.length >= from ? from : 0).matchAll(/^count (\d+)\r?$/gm)].map(m => Number(m[1]))
 }
 const lastCount = () => { const c = counts(); return c.length ? c[c.length - 1] : -1 }
+// A FIFO's reader on a thread of its own, so that its blocking open
+// and reads never stall the client's event loop: opened() resolves once
+// a writer has opened the FIFO; drain() reads it to its end and resolves
+// with the byte count; close() lets it go unread.
+const fifoReader = (file) => {
+  const w = new Worker(`
+    const { parentPort, workerData } = require('node:worker_threads')
+    const fs = require('node:fs')
+    const fd = fs.openSync(workerData, 'r')
+    parentPort.postMessage('opened')
+    parentPort.once('message', (m) => {
+      let got = 0
+      const buf = Buffer.alloc(1 << 16)
+      if (m === 'drain') for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) got += n
+      fs.closeSync(fd)
+      parentPort.postMessage(got)
+    })`, { eval: true, workerData: file })
+  const next = () => new Promise(resolve => w.once('message', resolve))
+  const opened = next()
+  const finish = (m) => { const r = next(); w.postMessage(m); return r }
+  return { opened, drain: () => finish('drain'), close: () => finish('close') }
+}
 const block = (c) => Buffer.alloc(4096, c)
 const setDisk = (c) => { const fd = fs.openSync(disk, 'r+'); fs.writeSync(fd, block(c), 0, 4096, 0); fs.closeSync(fd) }
 const diskIs = (file, c) => {
@@ -213,13 +236,11 @@ check('VM.resume: Running, counting on from the checkpoint (not from 0, not from
   const part = path.join(suspendDir, get(vm).uuid + '.xl.part')
   execFileSync('mkfifo', [part])
   const st = await xapi.call('Async.VM.suspend', vm)
-  const rfd = fs.openSync(part, 'r')      // until the daemon opens it to write
+  const rd = fifoReader(part)
+  await rd.opened                         // the daemon opened it to write
   await xapi.call('task.cancel', st)
   check('... an Async.VM.suspend under way is cancelling', (await xapi.call('task.get_status', st)) === 'cancelling')
-  const buf = Buffer.alloc(1 << 16)
-  let got = 0
-  for (let n; (n = fs.readSync(rfd, buf, 0, buf.length, null)) > 0;) got += n
-  fs.closeSync(rfd)
+  const got = await rd.drain()
   const o = await ended(st)
   const at = lastCount()
   check('task.cancel of an Async.VM.suspend under way: cancelled, TASK_CANCELLED [task], by event',
@@ -237,10 +258,11 @@ check('VM.resume: Running, counting on from the checkpoint (not from 0, not from
   const xlog = path.join(path.dirname(path.dirname(consoleLog)), 'xl-qc.log')
   execFileSync('mkfifo', [xlog])
   const t = await xapi.call('Async.VM.start', qc, false, false)
-  const lfd = fs.openSync(xlog, 'r')      // until the domain's creation opens it
+  const lr = fifoReader(xlog)
+  await lr.opened                         // the domain's creation opened it
   await xapi.call('task.cancel', t)
   const ot = await ended(t)
-  fs.closeSync(lfd)
+  await lr.close()
   fs.unlinkSync(xlog)
   check('task.cancel of an Async.VM.start under way: cancelled, TASK_CANCELLED [task]; the VM Halted, no domain',
     ot?.status === 'cancelled' && ot.error_info?.join() === ['TASK_CANCELLED', t].join() &&
