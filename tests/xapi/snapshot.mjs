@@ -256,6 +256,10 @@ check('VM.resume: Running, counting on from the checkpoint (not from 0, not from
   // FIFO here, which its creation opens (so the start has begun); the
   // new domain is destroyed and the VM stays Halted, as XAPI's.
   const xlog = path.join(path.dirname(path.dirname(consoleLog)), 'xl-qc.log')
+  // qc has never run: a log here would mean one of the starts above ran
+  check('qc has had no domain (no xl log)', !fs.existsSync(xlog),
+    fs.existsSync(xlog) && fs.readFileSync(xlog, 'latin1').slice(-2000))
+  fs.rmSync(xlog, { force: true })
   execFileSync('mkfifo', [xlog])
   const t = await xapi.call('Async.VM.start', qc, false, false)
   const lr = fifoReader(xlog)
