@@ -56,9 +56,10 @@ static json_object *destroy(struct call *c)
 }
 
 /* A pending task is marked cancelling (an event); the operation stops
- * where it can stop cleanly (tasks.h: clean_shutdown's wait, clone's
- * and copy's disk copies) and the task ends "cancelled"; one that cannot
- * be stopped ends as it would have. */
+ * where it can stop cleanly (tasks.h: clean_shutdown's wait, clone's,
+ * copy's and revert's disk copies, a start or suspend queued on the
+ * image lock or just done, a queued pool_migrate) and the task ends
+ * "cancelled"; one that cannot be stopped ends as it would have. */
 static json_object *cancel(struct call *c)
 {
     const char *ref = arg_str(c, 1);

@@ -16,6 +16,7 @@
 #include "model.h"
 #include "tasks.h"
 #include "host_info.h"
+#include "vm_meta.h"
 #include "vm_migrate.h"
 #include "vm_record.h"
 #include "vm_scan.h"
@@ -27,8 +28,8 @@ extern char **environ;
 #define CLEAN_SHUTDOWN_WAIT_S 600
 
 /* Held by suspend, resume, the discarding of an image and pool_migrate
- * (below). */
-static pthread_mutex_t image_lock = PTHREAD_MUTEX_INITIALIZER;
+ * (below), and VM.revert (vm_suspend.h). */
+pthread_mutex_t vm_image_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Run `fn` (a libxenon call taking an error stream); its message becomes
  * INTERNAL_ERROR's parameter. */
@@ -87,9 +88,11 @@ static bool run_helper(struct call *c, char **argv, const char *what)
     return true;
 }
 
-static json_object *start_vm(struct call *c, bool paused)
+static json_object *start_locked(struct call *c, bool paused)
 {
     struct vm_record v;
+    if (task_cancel_requested(c))       /* while it waited for the lock */
+        return task_cancelled(c);
     if (!vm_record_of(c, &v))
         return NULL;
     if (v.tmpl)         /* as XAPI: VM.provision (or set_is_a_template) first */
@@ -106,7 +109,31 @@ static json_object *start_vm(struct call *c, bool paused)
     model_unlock();
     char *argv[] = { "xenon-xapi", "--create-domain", v.path, "--uuid", uuid,
                      paused ? "--paused" : NULL, NULL };
-    return run_helper(c, argv, "cannot start the VM") ? void_result() : NULL;
+    if (!run_helper(c, argv, "cannot start the VM"))
+        return NULL;
+    if (task_cancel_requested(c)) {
+        /* cancelled while it was being built: as XAPI, it ends Halted */
+        struct vm_record n;
+        if (vm_record_of(c, &n) && n.domid > 0 &&
+            xenon_domain_destroy(&vm_paths, (unsigned)n.domid, stderr) >= 0) {
+            vm_scan();
+            return task_cancelled(c);
+        }
+        json_object_put(c->error);      /* it could not be undone: it runs */
+        c->error = NULL;
+    }
+    return void_result();
+}
+
+/* Under the image lock: a start must not read disks a VM.revert is
+ * writing, nor race a resume of the same VM; and a queued start can be
+ * cancelled before it begins. */
+static json_object *start_vm(struct call *c, bool paused)
+{
+    pthread_mutex_lock(&vm_image_lock);
+    json_object *r = start_locked(c, paused);
+    pthread_mutex_unlock(&vm_image_lock);
+    return r;
 }
 
 static json_object *vm_start(struct call *c)
@@ -164,21 +191,23 @@ static json_object *vm_hard_shutdown(struct call *c)
     struct vm_record v;
     if (!vm_record_of(c, &v))
         return NULL;
+    if (!strcmp(v.power, "Suspended") && v.tmpl)    /* a checkpoint's memory */
+        return fail(c, "VM_IS_TEMPLATE", v.ref, NULL);
     if (!strcmp(v.power, "Suspended")) {
         /* As XAPI: the suspend image is discarded, the VM is Halted. */
-        pthread_mutex_lock(&image_lock);
+        pthread_mutex_lock(&vm_image_lock);
         bool ok = vm_record_of(c, &v);
         if (ok && !strcmp(v.power, "Suspended")) {
             char img[XENON_PATH_MAX + 64];
             int rc = vm_suspend_image_path(v.uuid, img, sizeof(img)) ? unlink(img) : 0;
             int e = errno;
             vm_scan();
-            pthread_mutex_unlock(&image_lock);
+            pthread_mutex_unlock(&vm_image_lock);
             if (rc < 0 && e != ENOENT)
                 return fail(c, "INTERNAL_ERROR", "cannot remove the suspend image", NULL);
             return void_result();
         }
-        pthread_mutex_unlock(&image_lock);
+        pthread_mutex_unlock(&vm_image_lock);
         if (!ok)
             return NULL;
         /* resumed meanwhile: shut down as what it is now */
@@ -236,6 +265,8 @@ static json_object *pause_or_unpause(struct call *c, bool pause)
 static json_object *vm_pause(struct call *c) { return pause_or_unpause(c, true); }
 static json_object *vm_unpause(struct call *c) { return pause_or_unpause(c, false); }
 
+static bool cancel_asked(const void *c) { return task_cancel_requested(c); }
+
 /* As XAPI's VM.suspend: the domain is saved (xenon_domain_save: the guest
  * asked through PV control, else paused) into its suspend image and goes;
  * the VM is Suspended while the image is there. Only a VM with a
@@ -243,6 +274,8 @@ static json_object *vm_unpause(struct call *c) { return pause_or_unpause(c, fals
 static json_object *suspend_locked(struct call *c)
 {
     struct vm_record v;
+    if (task_cancel_requested(c))       /* while it waited for the lock */
+        return task_cancelled(c);
     if (!vm_record_of(c, &v) || !vm_record_in(c, &v, "Running"))
         return NULL;
     char img[XENON_PATH_MAX + 64];
@@ -253,10 +286,12 @@ static json_object *suspend_locked(struct call *c)
     char *msg = NULL;
     size_t ml;
     FILE *err = open_memstream(&msg, &ml);
-    int rc = vm_suspend_save((unsigned)v.domid, v.uuid, err);
+    int rc = vm_suspend_save((unsigned)v.domid, v.uuid, cancel_asked, c, err);
     fclose(err);
     vm_scan();
-    return libxenon_ok(c, rc, msg) ? void_result() : NULL;
+    if (!libxenon_ok(c, rc, msg))
+        return NULL;
+    return rc == 1 ? task_cancelled(c) : void_result();
 }
 
 /* Suspend, resume and the discarding of an image are one at a time, each
@@ -264,16 +299,22 @@ static json_object *suspend_locked(struct call *c)
  * otherwise write one file, two resumes restore it twice. */
 static json_object *vm_suspend(struct call *c)
 {
-    pthread_mutex_lock(&image_lock);
+    pthread_mutex_lock(&vm_image_lock);
     json_object *r = suspend_locked(c);
-    pthread_mutex_unlock(&image_lock);
+    pthread_mutex_unlock(&vm_image_lock);
     return r;
 }
 
 static json_object *resume_locked(struct call *c, bool paused)
 {
     struct vm_record v;
-    if (!vm_record_of(c, &v) || !vm_record_in(c, &v, "Suspended"))
+    if (task_cancel_requested(c))       /* while it waited for the lock */
+        return task_cancelled(c);
+    if (!vm_record_of(c, &v))
+        return NULL;
+    if (v.tmpl)         /* a checkpoint: VM.revert makes its VM Suspended */
+        return fail(c, "VM_IS_TEMPLATE", v.ref, NULL);
+    if (!vm_record_in(c, &v, "Suspended"))
         return NULL;
     char img[XENON_PATH_MAX + 64];
     if (!vm_suspend_image_path(v.uuid, img, sizeof(img)))
@@ -295,15 +336,37 @@ static json_object *resume_vm(struct call *c, int paused_arg)
     (void)arg_bool(c, paused_arg + 1, &force_ok);     /* force: nothing to force here */
     if (!force_ok)
         return NULL;
-    pthread_mutex_lock(&image_lock);
+    pthread_mutex_lock(&vm_image_lock);
     json_object *r = resume_locked(c, paused);
-    pthread_mutex_unlock(&image_lock);
+    pthread_mutex_unlock(&vm_image_lock);
     return r;
 }
 
 /* VM.resume(vm, start_paused, force); VM.resume_on(vm, host, ...). */
 static json_object *vm_resume(struct call *c) { return resume_vm(c, 2); }
 static json_object *vm_resume_on(struct call *c) { return resume_vm(c, 3); }
+
+/* Whether the VM's definition names a writable disk that a qemu-nbd
+ * serves (not raw). Such an image cannot move yet: the incoming
+ * domain's qemu-nbd would open it while the old one still holds it
+ * (QEMU's write lock) with qcow2 metadata in its write-back cache, and
+ * QEMU 7.2's qemu-nbd has no inactive mode to hand it over. */
+static bool has_served_disk(const char *path)
+{
+    size_t len;
+    char *text = path[0] ? vm_def_text(path, &len) : NULL;
+    struct domain_config dc;
+    bool parsed = text && vm_def_parse(path, text, len, &dc) == 0, served = false;
+    free(text);
+    for (int i = 0; parsed && i < dc.num_disks; i++) {
+        const struct xdisk *d = &dc.disks[i];
+        served = served || (d->readwrite && !d->is_cdrom && d->pdev_path && *d->pdev_path &&
+                            d->format != XDISK_FORMAT_RAW && d->format != XDISK_FORMAT_EMPTY);
+    }
+    if (parsed)
+        domain_config_dispose(&dc);
+    return served;
+}
 
 /* VM.pool_migrate(vm, host, options) to this host (vm_migrate.h): the
  * VM keeps its uuid and reference, its domid changes. One at a time
@@ -318,9 +381,18 @@ static json_object *vm_pool_migrate(struct call *c)
         return fail(c, "HANDLE_INVALID", "host", host, NULL);
     if (!json_object_is_type(json_object_array_get_idx(c->params, 3), json_type_object))
         return fail(c, "FIELD_TYPE_ERROR", "options", NULL);
-    pthread_mutex_lock(&image_lock);
+    pthread_mutex_lock(&vm_image_lock);
     json_object *r = NULL;
-    if (vm_record_of(c, &v) && vm_record_in(c, &v, "Running")) {
+    if (task_cancel_requested(c))       /* while it waited for the lock */
+        r = task_cancelled(c);
+    else if (!vm_record_of(c, &v) || !vm_record_in(c, &v, "Running"))
+        r = NULL;
+    else if (has_served_disk(v.path))
+        /* refused before the guest is stopped: XAPI's code, the reason */
+        r = fail(c, "VM_MIGRATE_FAILED", v.ref, host, host,
+                 "a writable qcow2 (qemu-nbd) disk cannot move between domains of one host yet",
+                 NULL);
+    else {
         char d[16];
         snprintf(d, sizeof(d), "%ld", v.domid);
         char *argv[] = { "xenon-xapi", "--migrate-domain", d, NULL };
@@ -330,7 +402,7 @@ static json_object *vm_pool_migrate(struct call *c)
         vm_scan();
         r = ok ? void_result() : NULL;
     }
-    pthread_mutex_unlock(&image_lock);
+    pthread_mutex_unlock(&vm_image_lock);
     return r;
 }
 

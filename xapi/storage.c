@@ -30,6 +30,12 @@ static json_object *scanned;
 static json_object *images;             /* locked: the same, as last put */
 static json_object *external_paths;     /* locked: VDI ref -> path, outside the SR */
 static json_object *suspend_refs;       /* locked: those of them that are suspend images */
+/* Outside the SR, the qcow2 disks (as their VBDs say, never the file's
+ * first bytes: a raw disk's guest may write a qcow2 header):
+ * external_qcow2 (locked) path -> NULL, their qemu-img sizes from the
+ * last scan in ext_scanned (scan_lock: path -> {"sig", "virtual_size"})
+ * and, as last put, ext_sizes (locked). */
+static json_object *external_qcow2, *ext_scanned, *ext_sizes;
 static int64_t fs_size, fs_used;        /* locked: the SR's file system */
 
 void storage_config(const char *dir)
@@ -153,11 +159,50 @@ void storage_scan(void)
         closedir(d);
     json_object_put(scanned);
     scanned = now;
+    /* the qcow2 disks outside the SR that the last scan's VBDs named */
+    model_lock();
+    json_object *ext = json_object_new_array();
+    if (external_qcow2) {
+        json_object_object_foreach(external_qcow2, ep, unused) {
+            (void)unused;
+            json_object_array_add(ext, json_object_new_string(ep));
+        }
+    }
+    model_unlock();
+    json_object *ext_now = json_object_new_object();
+    for (size_t i = 0; i < json_object_array_length(ext); i++) {
+        const char *path = json_object_get_string(json_object_array_get_idx(ext, i));
+        struct stat st;
+        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        char sig[96];
+        snprintf(sig, sizeof(sig), "%llu/%lld/%lld.%09ld", (unsigned long long)st.st_ino,
+                 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+        json_object *old, *f;
+        if (ext_scanned && json_object_object_get_ex(ext_scanned, path, &old) &&
+            json_object_object_get_ex(old, "sig", &f) && !strcmp(json_object_get_string(f), sig)) {
+            json_object_object_add(ext_now, path, json_object_get(old));
+            continue;
+        }
+        char backing[4096];
+        int64_t vsize = qemu_img_virtual_size(path, backing, sizeof(backing));
+        if (vsize < 0)
+            log_limited(LOG_WARN, "%s: qemu-img cannot read it as qcow2", path);
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "sig", json_object_new_string(sig));
+        json_object_object_add(e, "virtual_size", json_object_new_int64(vsize));
+        json_object_object_add(ext_now, path, e);
+    }
+    json_object_put(ext);
+    json_object_put(ext_scanned);
+    ext_scanned = ext_now;
     struct statvfs vfs;
     bool have_fs = sr_dir[0] && statvfs(sr_dir, &vfs) == 0;
     model_lock();
     json_object_put(images);
     images = json_object_get(now);
+    json_object_put(ext_sizes);
+    ext_sizes = json_object_get(ext_now);
     if (have_fs) {
         fs_size = (int64_t)vfs.f_blocks * (int64_t)vfs.f_frsize;
         fs_used = fs_size - (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
@@ -210,6 +255,20 @@ bool storage_backs_an_image(const char *path)
             return true;
     }
     return false;
+}
+
+const char *storage_vdi_ref_as(const char *path, bool qcow2)
+{
+    const char *ref = storage_vdi_ref(path);
+    if (!external_paths || !json_object_object_get_ex(external_paths, ref, NULL))
+        return ref;         /* in the SR: its own scan knows the format */
+    if (!external_qcow2)
+        external_qcow2 = json_object_new_object();
+    if (qcow2)
+        json_object_object_add(external_qcow2, path, NULL);
+    else
+        json_object_object_del(external_qcow2, path);
+    return ref;
 }
 
 const char *storage_vdi_ref(const char *path)
@@ -431,11 +490,19 @@ void storage_put(void)
                 json_object_array_add(gone, json_object_new_string(ref));
                 continue;
             }
-            json_object *img = NULL;
+            json_object *img = NULL, *e, *f;
             if (stat(path, &st) == 0) {
+                int64_t vsize = S_ISREG(st.st_mode) ? (int64_t)st.st_size : 0;
+                if (external_qcow2 && json_object_object_get_ex(external_qcow2, path, NULL)) {
+                    /* a qcow2's size is what it holds, not the file's */
+                    if (ext_sizes && json_object_object_get_ex(ext_sizes, path, &e) &&
+                        json_object_object_get_ex(e, "virtual_size", &f))
+                        vsize = json_object_get_int64(f) >= 0 ? json_object_get_int64(f) : 0;
+                    else
+                        vm_scan_request();  /* first seen: qemu-img asked next scan */
+                }
                 img = json_object_new_object();
-                json_object_object_add(img, "virtual_size", json_object_new_int64(
-                    S_ISREG(st.st_mode) ? (int64_t)st.st_size : 0));
+                json_object_object_add(img, "virtual_size", json_object_new_int64(vsize));
                 json_object_object_add(img, "physical",
                                        json_object_new_int64((int64_t)st.st_blocks * 512));
             }
@@ -450,9 +517,13 @@ void storage_put(void)
             json_object_object_add(seen_vdi, ref, NULL);
         }
     }
-    for (size_t i = 0; i < json_object_array_length(gone); i++)
-        json_object_object_del(external_paths,
-                               json_object_get_string(json_object_array_get_idx(gone, i)));
+    for (size_t i = 0; i < json_object_array_length(gone); i++) {
+        const char *ref = json_object_get_string(json_object_array_get_idx(gone, i));
+        json_object *p;
+        if (external_qcow2 && json_object_object_get_ex(external_paths, ref, &p))
+            json_object_object_del(external_qcow2, json_object_get_string(p));
+        json_object_object_del(external_paths, ref);
+    }
     json_object_put(gone);
     model_put("SR", srref, sr_record(sr_uuid, "Disks outside the image directory",
                                      "disk images and devices that VM definitions name",

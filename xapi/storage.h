@@ -6,7 +6,8 @@
  * for qcow2 (run once per change of the file: cached by inode, size and
  * modification time). Disks that VMs use from elsewhere are VDIs of a
  * second SR, "Disks outside the image directory", for as long as a VBD
- * names them. One PBD plugs each SR into the host.
+ * names them (a VBD's qcow2 one sized by qemu-img too, by its declared
+ * format, cached alike). One PBD plugs each SR into the host.
  *
  * Stable UUIDs: UUIDv5 (vm_uuid_for_name's namespace) of "sr:<dir>",
  * "sr:external", "pbd:<sr uuid>" and "vdi:<absolute path>", so a VDI keeps
@@ -26,6 +27,11 @@ void storage_scan(void);
 /* locked: the VDI reference of a disk image path (made absolute against
  * nothing: paths in definitions are taken as written). */
 const char *storage_vdi_ref(const char *path);
+/* locked: the same for a VBD's disk of a declared format: a qcow2 one
+ * outside the SR gets the virtual_size qemu-img reads (from the next
+ * scan on; a scan is asked for), not its file's size. */
+#include <stdbool.h>
+const char *storage_vdi_ref_as(const char *path, bool qcow2);
 /* locked: the same for a VM's suspend image (vm_suspend.h): a VDI of
  * type "suspend" in the second SR for as long as the file is there. */
 const char *storage_suspend_vdi_ref(const char *path);

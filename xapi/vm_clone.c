@@ -1,4 +1,4 @@
-/* VM.clone, VM.copy and VM.snapshot of a halted VM, templates
+/* VM.clone, VM.copy, VM.snapshot and VM.checkpoint, templates
  * (VM.set_is_a_template, VM.provision): each makes a new definition in
  * the VM directory from the source's (vm_meta.h keeps the XAPI fields in
  * it), with a new uuid and name, and new disks in the SR directory:
@@ -12,9 +12,13 @@
  *   or one of an ordinary VM, is copied;
  * - snapshot: a copy, marked is_a_snapshot (and so a template, as XAPI's)
  *   with snapshot_of = the VM and snapshot_time; the VM's `snapshots`
- *   lists it (vm_scan.c). Only of a Halted VM: the disks of a running one
- *   are open in its VMM, and a copy of them is not a consistent snapshot
- *   (VM_BAD_POWER_STATE [vm, halted, running]).
+ *   lists it (vm_scan.c). Of a Halted VM, or of a Running or Paused one
+ *   held still while its raw disks are copied (vm_hold.h; a writable
+ *   qcow2 disk is refused while it runs);
+ * - checkpoint: a snapshot of a Running VM with its memory, saved as xl
+ *   save -c does at the moment the disks are copied (vm_hold.h); it is
+ *   Suspended while that image is there, and VM.revert (vm_revert.c)
+ *   makes its VM Suspended at that moment.
  *
  * A task.cancel of Async.VM.clone/copy/snapshot stops the disk copies
  * (qemu-img killed), removes what was made and ends the task cancelled.
@@ -25,87 +29,31 @@
  * name, so it follows the rules of VM.create (vm_good_name). */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cfg.h"
 #include "dispatch.h"
 #include "domain_config.h"
+#include "log.h"
 #include "model.h"
+#include "qemu_img.h"
 #include "storage.h"
 #include "tasks.h"
+#include "vm_hold.h"
 #include "vm_meta.h"
 #include "vm_record.h"
 #include "vm_scan.h"
 
-extern char **environ;
-
 /* One at a time: each checks that its new names are free, then takes them. */
 static pthread_mutex_t clone_lock = PTHREAD_MUTEX_INITIALIZER;
 
-enum clone_mode { MODE_CLONE, MODE_COPY, MODE_SNAPSHOT };
-
-/* Run qemu-img with argv and wait; its last line of output in err. A
- * task.cancel meanwhile kills it (*cancelled). */
-static bool qemu_img(const struct call *c, char **argv, char *err, size_t errn, bool *cancelled)
-{
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) < 0) {
-        snprintf(err, errn, "pipe: %s", strerror(errno));
-        return false;
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, "qemu-img", &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(pfd[1]);
-    char out[2048], sink[512];
-    size_t n = 0;
-    while (rc == 0) {
-        struct pollfd pf = { .fd = pfd[0], .events = POLLIN };
-        int pr = poll(&pf, 1, 200);
-        if (pr == 0) {
-            if (!*cancelled && task_cancel_requested(c)) {
-                kill(pid, SIGKILL);
-                *cancelled = true;
-            }
-            continue;
-        }
-        ssize_t r = pr < 0 ? -1 : n < sizeof(out) - 1 ? read(pfd[0], out + n, sizeof(out) - 1 - n)
-                                                       : read(pfd[0], sink, sizeof(sink));
-        if (r == 0 || (r < 0 && errno != EINTR))
-            break;
-        if (r > 0 && n < sizeof(out) - 1)
-            n += (size_t)r;
-    }
-    out[n] = 0;
-    close(pfd[0]);
-    int st = 1;
-    if (rc == 0)
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-            ;
-    if (rc == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
-        return true;
-    char *nl;
-    while ((nl = strrchr(out, '\n')) && !nl[1])
-        *nl = 0;
-    const char *last = strrchr(out, '\n');
-    snprintf(err, errn, "qemu-img: %s", rc ? strerror(rc) : last ? last + 1 : out);
-    return false;
-}
+enum clone_mode { MODE_CLONE, MODE_COPY, MODE_SNAPSHOT, MODE_CHECKPOINT };
 
 /* The new disks made so far, removed again when the clone fails. */
 struct made {
@@ -157,7 +105,7 @@ static bool new_image(const struct call *c, const char *src, const char *dst, co
                      (char *)src, (char *)dst, NULL };
     char *over[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
                      (char *)src, (char *)dst, NULL };
-    if (!qemu_img(c, overlay ? over : conv, err, errn, &m->cancelled))
+    if (!qemu_img_run(c, overlay ? over : conv, err, errn, &m->cancelled))
         return false;
     /* guest data: the mode from the code, whatever qemu-img made */
     if (chmod(dst, 0600) < 0) {
@@ -338,24 +286,68 @@ static json_object *clone_locked(struct call *c, const struct vm_record *s, cons
         free(text);
         return fail(c, "INTERNAL_ERROR", "the definition does not parse", NULL);
     }
+    /* the SR directory: made at start when STATE_DIR was there; a fresh
+     * host's STATE_DIR comes with its first domain */
+    if (dc.num_disks && mkdir(storage_dir(), 0755) == 0)
+        chmod(storage_dir(), 0755);
+    bool live = strcmp(s->power, "Halted") != 0;
+    for (int i = 0; live && i < dc.num_disks; i++) {
+        const struct xdisk *d = &dc.disks[i];
+        if (d->readwrite && !d->is_cdrom && d->pdev_path && *d->pdev_path &&
+            d->format != XDISK_FORMAT_RAW) {
+            /* vm_hold.h: its qemu-nbd's cache is not on the file */
+            domain_config_dispose(&dc);
+            free(text);
+            return fail(c, "OPERATION_NOT_ALLOWED",
+                        "a running VM's writable disks must be raw to be snapshotted "
+                        "(a qcow2 one is cached by its qemu-nbd): shut it down first", NULL);
+        }
+    }
+    char uuid[40], qu[48], when[32], qof[48];
+    model_new_uuid(uuid);
+    struct vm_hold hold = { 0 };
+    if (live) {
+        char *msg = NULL;
+        size_t ml;
+        FILE *e = open_memstream(&msg, &ml);
+        int hr = e ? vm_hold_begin(&hold, (unsigned)s->domid, s->power,
+                                   mode == MODE_CHECKPOINT, uuid, e) : -1;
+        if (e)
+            fclose(e);
+        if (hr < 0) {
+            snprintf(err, sizeof(err), "%s", msg && *msg ? msg : "cannot hold the VM");
+            err[strcspn(err, "\n")] = 0;
+            free(msg);
+            domain_config_dispose(&dc);
+            free(text);
+            if (mode == MODE_CHECKPOINT) {      /* XAPI's code; the why in the log */
+                log_msg(LOG_WARN, "VM.checkpoint of %s: %s", s->name, err);
+                return fail(c, "VM_CHECKPOINT_SUSPEND_FAILED", s->ref, NULL);
+            }
+            return fail(c, "INTERNAL_ERROR", err, NULL);
+        }
+        free(msg);
+    }
     struct made m = { 0 };
     int ndisks = dc.num_disks;      /* dispose clears it */
     char *disks = ndisks ? new_disks(c, &dc, s, name, mode, &m, err, sizeof(err)) : NULL;
     bool no_vifs;
     char *vifs = new_vifs(s->path, text, len, &no_vifs);
     domain_config_dispose(&dc);
+    /* the copies are made: the VM runs on whatever follows */
+    if (live && vm_hold_end(&hold, stderr) < 0)
+        log_msg(LOG_ERR, "VM %s: could not be let run again after its snapshot", s->name);
     if ((ndisks && !disks) || (!no_vifs && !vifs)) {
         free(disks);
         free(vifs);
         free(text);
         bool cancelled = m.cancelled;
         made_undo(&m);
+        vm_hold_drop_image(&hold);
         if (cancelled)
             return task_cancelled(c);
         return fail(c, "INTERNAL_ERROR", *err ? err : "cannot copy the devices", NULL);
     }
-    char uuid[40], qu[48], when[32], qof[48];
-    model_new_uuid(uuid);
     snprintf(qu, sizeof(qu), "\"%s\"", uuid);
     char *qn = vm_meta_quote(name);
     text = edit(text, &len, "name", qn);
@@ -364,7 +356,7 @@ static json_object *clone_locked(struct call *c, const struct vm_record *s, cons
         text = edit(text, &len, "disk", disks);
     if (vifs)
         text = edit(text, &len, "vif", vifs);
-    if (mode == MODE_SNAPSHOT) {
+    if (mode == MODE_SNAPSHOT || mode == MODE_CHECKPOINT) {
         now_xapi(when, sizeof(when));
         snprintf(qof, sizeof(qof), "\"%s\"", s->uuid);
         char qw[40];
@@ -386,9 +378,21 @@ static json_object *clone_locked(struct call *c, const struct vm_record *s, cons
     free(vifs);
     char path[XENON_PATH_MAX * 2];
     snprintf(path, sizeof(path), "%s/%s.cfg", vm_scan_dir(), name);
-    if (!text || vm_def_create(path, text, len, err, sizeof(err)) < 0) {
+    /* a checkpoint's image first: an image without its definition is
+     * nobody's, a definition without its image would show Halted */
+    char *kmsg = NULL;
+    size_t kl;
+    FILE *ke = text ? open_memstream(&kmsg, &kl) : NULL;
+    int kept = ke ? vm_hold_keep_image(&hold, ke) : -1;
+    if (ke)
+        fclose(ke);
+    if (text && kept < 0)
+        snprintf(err, sizeof(err), "%s", kmsg && *kmsg ? kmsg : "cannot keep the memory image");
+    free(kmsg);
+    if (!text || kept < 0 || vm_def_create(path, text, len, err, sizeof(err)) < 0) {
         free(text);
         made_undo(&m);
+        vm_hold_drop_image(&hold);
         return fail(c, "INTERNAL_ERROR", text ? err : "cannot edit the definition", NULL);
     }
     free(text);
@@ -396,6 +400,7 @@ static json_object *clone_locked(struct call *c, const struct vm_record *s, cons
     if (!res) {
         unlink(path);
         made_undo(&m);
+        vm_hold_drop_image(&hold);
         vm_scan();
         return fail(c, "INTERNAL_ERROR", "the new definition is not a VM", NULL);
     }
@@ -407,9 +412,18 @@ static json_object *clone_vm(struct call *c, enum clone_mode mode)
 {
     struct vm_record s;
     const char *name = arg_str(c, 2);
-    if (!name || !vm_defined_of(c, &s, "nothing to copy") || !vm_record_in(c, &s, "Halted"))
+    if (!name || !vm_defined_of(c, &s, "nothing to copy"))
         return NULL;
-    if (mode == MODE_SNAPSHOT && s.tmpl)
+    /* as XAPI: a snapshot of a Halted, Running or Paused VM (vm_hold.h),
+     * a checkpoint of a Running one only */
+    bool ok = mode == MODE_CHECKPOINT ? vm_record_in(c, &s, "Running")
+              : mode == MODE_SNAPSHOT && (!strcmp(s.power, "Running") ||
+                                          !strcmp(s.power, "Paused"))
+                  ? true
+                  : vm_record_in(c, &s, "Halted");
+    if (!ok)
+        return NULL;
+    if ((mode == MODE_SNAPSHOT || mode == MODE_CHECKPOINT) && s.tmpl)
         return fail(c, "VM_IS_TEMPLATE", s.ref, NULL);
     if (!vm_good_name(name))
         return fail(c, "INVALID_VALUE", "new_name", name, NULL);
@@ -450,6 +464,11 @@ static json_object *vm_snapshot(struct call *c)
     }
     return clone_vm(c, MODE_SNAPSHOT);
 }
+
+/* VM.checkpoint(vm, new_name): a snapshot with the memory (vm_hold.h),
+ * Suspended while its image is there: VM.revert makes the VM Suspended
+ * at that moment. */
+static json_object *vm_checkpoint(struct call *c) { return clone_vm(c, MODE_CHECKPOINT); }
 
 /* As XAPI: set_is_a_template(true) of a Halted VM; false of a template
  * (not of a snapshot) whose images back no clone's overlay. */
@@ -524,6 +543,7 @@ const struct xapi_method vm_clone_methods[] = {
     { "VM.clone", 3, ROLE_VM_ADMIN, M_ASYNC, vm_clone },
     { "VM.copy", 4, ROLE_VM_ADMIN, M_ASYNC, vm_copy },
     { "VM.snapshot", -1, ROLE_VM_POWER_ADMIN, M_ASYNC, vm_snapshot },
+    { "VM.checkpoint", 3, ROLE_VM_POWER_ADMIN, M_ASYNC, vm_checkpoint },
     { "VM.provision", 2, ROLE_VM_ADMIN, M_ASYNC, vm_provision },
     { "VM.set_is_a_template", 3, ROLE_VM_ADMIN, 0, set_is_a_template },
     { NULL, 0, 0, 0, NULL },

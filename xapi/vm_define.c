@@ -17,6 +17,7 @@
 #include "vm_meta.h"
 #include "vm_record.h"
 #include "vm_scan.h"
+#include "vm_suspend.h"
 
 #define MAX_VCPUS 128
 #define MAX_MEMORY_MIB (1u << 20)       /* 1 TiB */
@@ -133,10 +134,17 @@ static json_object *vm_create(struct call *c)
 static json_object *vm_destroy(struct call *c)
 {
     struct vm_record v;
-    if (!vm_record_of(c, &v) || !vm_record_in(c, &v, "Halted"))
+    if (!vm_record_of(c, &v))
+        return NULL;
+    /* a checkpoint (a Suspended snapshot) goes with its memory image */
+    bool checkpoint = v.snap && !strcmp(v.power, "Suspended");
+    if (!checkpoint && !vm_record_in(c, &v, "Halted"))
         return NULL;
     if (!v.path[0] || unlink(v.path) < 0)
         return fail(c, "INTERNAL_ERROR", "cannot remove the definition", NULL);
+    char img[XENON_PATH_MAX + 64];
+    if (checkpoint && vm_suspend_image_path(v.uuid, img, sizeof(img)))
+        unlink(img);
     vm_scan();
     return void_result();
 }

@@ -181,7 +181,7 @@ static void put_vbd(const char *vm_ref, const char *vm_uuid, json_object *d, boo
     json_object *r = json_object_new_object();
     kv(r, "uuid", uuid);
     kv(r, "VM", vm_ref);
-    kv(r, "VDI", empty ? REF_NULL : storage_vdi_ref(target));
+    kv(r, "VDI", empty ? REF_NULL : storage_vdi_ref_as(target, !strcmp(sfield(d, "format"), "qcow2")));
     kv(r, "device", vdev);
     snprintf(ud, sizeof(ud), "%d", userdevice(vdev, index));
     kv(r, "userdevice", ud);

@@ -18,8 +18,11 @@ static void lower(const char *s, char *out, size_t n)
 bool vm_record_of(struct call *c, struct vm_record *t)
 {
     const char *ref = arg_str(c, 1);
-    if (!ref)
-        return false;
+    return ref && vm_record_by_ref(c, ref, t);
+}
+
+bool vm_record_by_ref(struct call *c, const char *ref, struct vm_record *t)
+{
     memset(t, 0, sizeof(*t));
     model_lock();
     json_object *r = model_get("VM", ref), *f, *oc;

@@ -19,6 +19,8 @@ struct vm_record {
 /* The VM of params[1], or false with c's error set: HANDLE_INVALID, or
  * OPERATION_NOT_ALLOWED for the control domain. */
 bool vm_record_of(struct call *c, struct vm_record *v);
+/* The same for the VM `ref`. */
+bool vm_record_by_ref(struct call *c, const char *ref, struct vm_record *v);
 
 /* The same for a VM that must have a definition: also OPERATION_NOT_ALLOWED
  * "the VM has no definition (made by xl create): " followed by `why`. */

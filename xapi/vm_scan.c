@@ -389,14 +389,17 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     static const char *const halted_ops[] = { "start", "start_on", "clone", "copy",
                                               "snapshot", NULL };
     static const char *const template_ops[] = { "clone", "copy", "provision", NULL };
-    static const char *const snapshot_ops[] = { "clone", "copy", NULL };
+    static const char *const snapshot_ops[] = { "clone", "copy", "revert", NULL };
     static const char *const running_ops[] = { "clean_shutdown", "hard_shutdown", "clean_reboot",
                                                "hard_reboot", "pause", "suspend",
-                                               "pool_migrate", NULL };
-    static const char *const paused_ops[] = { "unpause", "hard_shutdown", NULL };
+                                               "pool_migrate", "snapshot", "checkpoint",
+                                               NULL };
+    static const char *const paused_ops[] = { "unpause", "hard_shutdown", "snapshot", NULL };
     static const char *const suspended_ops[] = { "resume", "resume_on", "hard_shutdown", NULL };
     const char *const *list = dom0 ? (const char *const[]){ NULL }
-                              : !strcmp(power, "Suspended") ? suspended_ops
+                              : !strcmp(power, "Suspended")
+                                  ? (snap ? (const char *const[]){ "revert", NULL }  /* checkpoint */
+                                          : suspended_ops)
                               : !live ? (!def ? (const char *const[]){ NULL }
                                          : snap ? snapshot_ops : tmpl ? template_ops
                                                 : halted_ops)

@@ -44,7 +44,8 @@ int vm_suspend_dir_make(void)
     return chmod(p, 0700);      /* the mode from the code, not the umask */
 }
 
-int vm_suspend_save(unsigned domid, const char *uuid, FILE *err)
+int vm_suspend_save(unsigned domid, const char *uuid, bool (*stop)(const void *),
+                    const void *arg, FILE *err)
 {
     char img[XENON_PATH_MAX + 64], part[XENON_PATH_MAX + 80], dir[XENON_PATH_MAX + 16];
     if (!vm_suspend_image_path(uuid, img, sizeof(img))) {
@@ -66,6 +67,11 @@ int vm_suspend_save(unsigned domid, const char *uuid, FILE *err)
     struct xenon_save_stats st = { 0 };
     int rc = xenon_domain_save_fd(&vm_paths, domid, fd, NULL,
                                   XENON_SAVE_CHECKPOINT | XENON_SAVE_LEAVE_PAUSED, &st, err);
+    if (rc == 0 && stop && stop(arg)) {     /* cancelled: no need to sync what goes */
+        close(fd);
+        unlink(part);
+        return xenon_domain_save_resume(&vm_paths, domid, st.suspended, err) < 0 ? -1 : 1;
+    }
     if (rc == 0 && fsync(fd) < 0) {
         fprintf(err, "cannot write %s: %s\n", part, strerror(errno));
         rc = -2;

@@ -24,9 +24,17 @@ int vm_suspend_dir_make(void);
  * directory with the domain left stopped, synced, renamed to the image's
  * name and the directory synced; only then is the domain destroyed. So
  * the image's name never holds a partial file, and a failure before the
- * rename lets the domain run on. 0 or -1 (err printed). */
+ * rename lets the domain run on. 0 or -1 (err printed). `stop` (may be
+ * NULL) is asked once the image is written: true (task.cancel) discards
+ * it and lets the domain run on, returning 1. */
 #include <stdio.h>
-int vm_suspend_save(unsigned domid, const char *uuid, FILE *err);
+int vm_suspend_save(unsigned domid, const char *uuid, bool (*stop)(const void *),
+                    const void *arg, FILE *err);
+
+/* Held (class_vm.c) by suspend, resume, the discarding of an image,
+ * pool_migrate and VM.revert: each checks the power state under it. */
+#include <pthread.h>
+extern pthread_mutex_t vm_image_lock;
 
 /* The helper's body: restore FILE, left paused when asked. Exit status
  * 0 when the domain runs; errors on stderr. */

@@ -12,7 +12,7 @@ import uuid as uuid_mod
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from xapienv import Env  # noqa: E402
+from xapienv import Env, wait_for  # noqa: E402
 
 
 def check(cond, what):
@@ -274,6 +274,28 @@ def main():
               "SR.scan: the VDI's new size")
         r, err = e.call("SR.scan", alice, vdi_a["SR"])
         check(err and err[0] == "RBAC_PERMISSION_DENIED", "read-only may not scan an SR")
+
+        # --- disks outside the SR: a qcow2's virtual_size from qemu-img,
+        # a qcow2 file declared raw its file's size (the declared format
+        # counts, never the file's first bytes) ---
+        outq = os.path.join(e.tmp, "out.qcow2")
+        outr = os.path.join(e.tmp, "outraw.img")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", outq, "32M"], check=True)
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", outr, "48M"], check=True)
+        e.define("ext", "guest-idle-64",
+                 f'disk = [ "{outq},qcow2,xvda,rw", "{outr},raw,xvdb,rw" ]\n')
+        check(wait_for(lambda: e.call("VM.get_by_name_label", s, "ext")[0], 10), "VM ext listed")
+        ext = e.call("VM.get_by_name_label", s, "ext")[0][0]
+        evbd = {e.call("VBD.get_device", s, v)[0]: v for v in e.call("VM.get_VBDs", s, ext)[0]}
+
+        def vsize(dev):
+            return e.call("VDI.get_virtual_size", s, e.call("VBD.get_VDI", s, evbd[dev])[0])[0]
+        wait_for(lambda: vsize("xvda") == 32 << 20, 10)
+        check(vsize("xvda") == 32 << 20 and vsize("xvdb") == os.path.getsize(outr) and
+              os.path.getsize(outq) < 32 << 20,
+              "outside the SR: a qcow2's virtual_size is qemu-img's, a qcow2 file declared "
+              f"raw its file size ({vsize('xvda')}, {vsize('xvdb')})")
+        os.unlink(os.path.join(e.vm_dir, "ext.cfg"))
 
         # --- plug on a halted VM: XAPI's error ---
         r, err = e.call("VBD.plug", s, vbds[0])
