@@ -35,7 +35,7 @@ static int dst_page(void *ctx, uint64_t pfn, uint32_t type, const void *data)
     (void)ctx;
     assert_true(pfn < NR_PFNS);
     dst_type[pfn] = type | 1;       /* seen */
-    if (data)
+    if (data && data != dst_mem[pfn])   /* xcs_read_pages read it in place */
         memcpy(dst_mem[pfn], data, XC_PAGE_SIZE);
     dst_calls++;
     return 0;
@@ -126,6 +126,18 @@ static struct stream_membuf build(const char *recipe)
 
 static char err[256];
 
+/* Which reader read_buf uses: xcs_read (0), xcs_read_pages into dst_mem
+ * (1), or xcs_read_pages passing every page over (2). The tests of
+ * refusals run with each. */
+static int reader_mode;
+
+static void *dst_dest(void *ctx, uint64_t pfn)
+{
+    (void)ctx;
+    assert_true(pfn < NR_PFNS);
+    return dst_mem[pfn];
+}
+
 static int read_buf(const uint8_t *p, size_t len, struct xcs_result *r,
                     unsigned nr_vcpus)
 {
@@ -136,7 +148,10 @@ static int read_buf(const uint8_t *p, size_t len, struct xcs_result *r,
     memset(dst_mem, 0, sizeof(dst_mem));
     memset(dst_type, 0, sizeof(dst_type));
     dst_calls = 0;
-    int rc = xcs_read(&src, &lim, dst_page, NULL, r, err, sizeof(err));
+    struct xcs_pages pages = { reader_mode == 1 ? dst_dest : NULL,
+                               reader_mode == 1 ? dst_page : NULL, NULL };
+    int rc = reader_mode ? xcs_read_pages(&src, &lim, &pages, r, err, sizeof(err))
+                         : xcs_read(&src, &lim, dst_page, NULL, r, err, sizeof(err));
     if (rc == 0)
         assert_int_equal(ms.off, len);     /* read exactly to END */
     return rc;
@@ -560,11 +575,107 @@ static void test_fd_exact(void **state)
     free(m.data);
 }
 
+/* A test run with xcs_read_pages, in place (1) or passing over (2). */
+#define WITH_MODE(name, mode, test)                                      \
+    static void name(void **state)                                       \
+    {                                                                    \
+        reader_mode = mode;                                              \
+        test(state);                                                     \
+        reader_mode = 0;                                                 \
+    }
+WITH_MODE(test_direct_truncated, 1, test_truncated)
+WITH_MODE(test_direct_order, 1, test_order)
+WITH_MODE(test_direct_lengths, 1, test_lengths)
+WITH_MODE(test_direct_page_data, 1, test_page_data)
+WITH_MODE(test_skip_truncated, 2, test_truncated)
+WITH_MODE(test_skip_page_data, 2, test_page_data)
+WITH_MODE(test_skip_lengths, 2, test_lengths)
+
+/* In place: the same pages and callbacks as through the bounce buffer. */
+static void test_direct_round_trip(void **state)
+{
+    (void)state;
+    struct stream_membuf m = build(FULL);
+    struct xcs_result r;
+    reader_mode = 1;
+    assert_int_equal(read_buf(m.data, m.len, &r, NR_VCPUS), 0);
+    reader_mode = 0;
+    assert_int_equal(r.pages_data, NR_PFNS - 3);
+    assert_int_equal(r.pages_alloc, 1);
+    assert_int_equal(dst_calls, NR_PFNS - 2);
+    for (unsigned p = 0; p < NR_PFNS; p++) {
+        if (p == 3 || p == 4) {
+            assert_int_equal(dst_type[p], 0);
+            continue;
+        }
+        assert_memory_equal(dst_mem[p], src_mem[p], XC_PAGE_SIZE);
+        assert_int_equal(dst_type[p], (p == 5 ? XEN_DOMCTL_PFINFO_XALLOC
+                                              : XEN_DOMCTL_PFINFO_NOTAB) | 1);
+    }
+    xcs_result_free(&r);
+    /* Passed over: nothing written, the same counts, read to END. */
+    reader_mode = 2;
+    assert_int_equal(read_buf(m.data, m.len, &r, NR_VCPUS), 0);
+    reader_mode = 0;
+    assert_int_equal(r.pages_data, NR_PFNS - 3);
+    assert_int_equal(dst_calls, 0);
+    for (unsigned p = 0; p < NR_PFNS; p++)
+        for (unsigned i = 0; i < XC_PAGE_SIZE; i++)
+            assert_int_equal(dst_mem[p][i], 0);
+    xcs_result_free(&r);
+    free(m.data);
+}
+
+/* The descriptor source seeks over page data in a regular file, stops
+ * exactly at END, and refuses a file cut inside a page as truncated. */
+static void test_fd_skip(void **state)
+{
+    (void)state;
+    struct stream_membuf m = build(FULL);
+    char path[] = "/tmp/xenon-test-stream-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(write(fd, m.data, m.len), (ssize_t)m.len);
+    assert_int_equal(write(fd, "TAIL", 4), 4);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    struct stream_source src;
+    struct xcs_limits lim = { NR_PFNS, NR_VCPUS };
+    struct xcs_pages none = { NULL, NULL, NULL };
+    struct xcs_result r;
+    stream_source_fd(&src, &fd);
+    assert_int_equal(xcs_read_pages(&src, &lim, &none, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.pages_data, NR_PFNS - 3);
+    char tail[5] = { 0 };
+    assert_int_equal(read(fd, tail, 4), 4);
+    assert_string_equal(tail, "TAIL");
+    xcs_result_free(&r);
+    /* Cut in the middle of the memory: the seek would pass the end. */
+    size_t cut = m.len / 2;
+    assert_int_equal(ftruncate(fd, (off_t)cut), 0);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    stream_source_fd(&src, &fd);
+    assert_int_equal(xcs_read_pages(&src, &lim, &none, &r, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "PAGE_DATA"));
+    assert_non_null(strstr(err, "truncated"));
+    close(fd);
+    free(m.data);
+}
+
 int main(void)
 {
     setup_memory();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_direct_round_trip),
+        cmocka_unit_test(test_direct_truncated),
+        cmocka_unit_test(test_direct_order),
+        cmocka_unit_test(test_direct_lengths),
+        cmocka_unit_test(test_direct_page_data),
+        cmocka_unit_test(test_skip_truncated),
+        cmocka_unit_test(test_skip_page_data),
+        cmocka_unit_test(test_skip_lengths),
+        cmocka_unit_test(test_fd_skip),
         cmocka_unit_test(test_zero_as_data),
         cmocka_unit_test(test_batches),
         cmocka_unit_test(test_optional_skipped),

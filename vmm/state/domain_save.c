@@ -404,11 +404,20 @@ static int page_in(void *opaque, uint64_t pfn, uint32_t type, const void *data)
     if (type == XEN_DOMCTL_PFINFO_XTAB)
         return 0;       /* the page "no longer exists": ours stays, zero */
     if (data) {
-        memcpy(p, data, XC_PAGE_SIZE);
+        if (data != p)
+            memcpy(p, data, XC_PAGE_SIZE);
         c->holes.hole_start = c->holes.hole_end = 0;   /* no longer all holes */
     } else if (page_at(&c->holes, pfn) != zero_page)
         memset(p, 0, XC_PAGE_SIZE);     /* a hole is zero already */
     return 0;
+}
+
+/* A page's data is read from the stream straight into guest memory (the
+ * memfd's mapping): no bounce buffer, no second copy. */
+static void *page_dest(void *opaque, uint64_t pfn)
+{
+    struct page_in_ctx *c = opaque;
+    return gmem_ptr(&c->d->mem, pfn << XC_PAGE_SHIFT, XC_PAGE_SIZE);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -429,7 +438,8 @@ int domain_restore_image(struct domain *d, int fd, struct xenon_ctl_save_result 
     struct page_in_ctx pc = { d, err, errlen, { .d = d } };
     struct xcs_result res;
     err[0] = '\0';
-    int rc = xcs_read(&in, &lim, page_in, &pc, &res, err, errlen);
+    struct xcs_pages pages = { page_dest, page_in, &pc };
+    int rc = xcs_read_pages(&in, &lim, &pages, &res, err, errlen);
     r->bytes = in.bytes;
     if (rc < 0) {
         if (!err[0])

@@ -112,6 +112,28 @@ int xcs_read(struct stream_source *in, const struct xcs_limits *lim,
              char *err, size_t errlen);
 void xcs_result_free(struct xcs_result *r);
 
+/* Where the contents of a PAGE_DATA page go, read straight from the
+ * stream with no bounce buffer: PAGE_SIZE writable bytes for pfn, or NULL
+ * to pass over them unread (a seek, on a regular file). */
+typedef void *(*xcs_page_dest_fn)(void *ctx, uint64_t pfn);
+
+struct xcs_pages {
+    xcs_page_dest_fn dest;          /* NULL: every page passed over */
+    xcs_page_in_fn page;            /* NULL: none; data is dest's (or NULL) */
+    void *ctx;
+};
+
+/* xcs_read, with PAGE_DATA contents read into pages->dest in place, and
+ * pages->page called for each PFN in stream order (a page with data once
+ * its data is in; none before the PFNs ahead of it are done). The same
+ * refusals, and a record's header and PFNs are checked before any of its
+ * data is read; but a record cut short, or one refused later, leaves the
+ * pages read so far written: the caller throws them away (a restore
+ * destroys the held domain). */
+int xcs_read_pages(struct stream_source *in, const struct xcs_limits *lim,
+                   const struct xcs_pages *pages, struct xcs_result *out,
+                   char *err, size_t errlen);
+
 /* The record type's name as the spec spells it ("PAGE_DATA"), or NULL. */
 const char *xcs_record_name(uint32_t type);
 
