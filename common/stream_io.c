@@ -2,8 +2,10 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,6 +64,16 @@ int stream_skip(struct stream_source *s, uint64_t len)
         len -= n;
     }
     return 0;
+}
+
+int stream_copy_to_fd(struct stream_source *s, int out, uint64_t off, uint64_t len)
+{
+    if (!s->copy_to_fd)
+        return -EOPNOTSUPP;
+    int rc = s->copy_to_fd(s->ctx, out, off, len);
+    if (rc == 0)
+        s->bytes += len;
+    return rc;
 }
 
 /* writev until all of iov is out, IOV_MAX entries at a time: a batch of
@@ -197,6 +209,26 @@ static int fd_skip(void *ctx, uint64_t len)
     return 0;
 }
 
+/* sendfile writes at out's file position: set it first. */
+static int fd_copy_to_fd(void *ctx, int out, uint64_t off, uint64_t len)
+{
+    int fd = *(int *)ctx;
+    if (off > INT64_MAX || lseek(out, (off_t)off, SEEK_SET) < 0)
+        return off > INT64_MAX ? -EINVAL : -errno;
+    while (len) {
+        ssize_t n = sendfile(out, fd, NULL, (size_t)MIN(len, (uint64_t)1 << 30));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -ENODATA;
+        len -= (uint64_t)n;
+    }
+    return 0;
+}
+
 void stream_sink_fd(struct stream_sink *s, int *fd)
 {
     *s = (struct stream_sink){ fd_writev, fd, 0 };
@@ -204,7 +236,10 @@ void stream_sink_fd(struct stream_sink *s, int *fd)
 
 void stream_source_fd(struct stream_source *s, int *fd)
 {
-    *s = (struct stream_source){ fd_read, fd, 0, fd_readv, fd_skip };
+    struct stat st;
+    bool regular = fstat(*fd, &st) == 0 && S_ISREG(st.st_mode);
+    *s = (struct stream_source){ fd_read, fd, 0, fd_readv, fd_skip,
+                                 regular ? fd_copy_to_fd : NULL };
 }
 
 static int mem_writev(void *ctx, const struct iovec *iov, int iovcnt)
@@ -261,5 +296,5 @@ static int mem_skip(void *ctx, uint64_t len)
 
 void stream_source_mem(struct stream_source *s, struct stream_memsrc *m)
 {
-    *s = (struct stream_source){ mem_read, m, 0, NULL, mem_skip };
+    *s = (struct stream_source){ mem_read, m, 0, NULL, mem_skip, NULL };
 }

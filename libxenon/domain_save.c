@@ -362,7 +362,7 @@ static int restore_libxc(void *opaque, struct stream_source *in, char *err, size
         struct xcs_limits lim = { end / XC_PAGE_SIZE, (unsigned)c->dc.max_vcpus };
         /* Page contents are the guest's, not ours to judge: passed over
          * (a seek), only the records' framing and the PFNs are read. */
-        struct xcs_pages none = { NULL, NULL, NULL };
+        struct xcs_pages none = { NULL, NULL, NULL, NULL };
         struct xcs_result res;
         int rc = xcs_read_pages(in, &lim, &none, &res, err, errlen);
         if (rc == 0)

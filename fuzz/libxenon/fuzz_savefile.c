@@ -23,7 +23,7 @@ static int libxc_in(void *ctx, struct stream_source *in, char *err,
 {
     struct xcs_limits lim = { 0x100000, 4 };
     /* As xl restore's first pass reads it: page contents passed over. */
-    struct xcs_pages none = { NULL, NULL, NULL };
+    struct xcs_pages none = { NULL, NULL, NULL, NULL };
     struct xcs_result r;
     int rc = xcs_read_pages(in, &lim, &none, &r, err, errlen);
     if (rc == 0)

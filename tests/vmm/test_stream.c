@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include <xen/domctl.h>
@@ -149,7 +151,7 @@ static int read_buf(const uint8_t *p, size_t len, struct xcs_result *r,
     memset(dst_type, 0, sizeof(dst_type));
     dst_calls = 0;
     struct xcs_pages pages = { reader_mode == 1 ? dst_dest : NULL,
-                               reader_mode == 1 ? dst_page : NULL, NULL };
+                               reader_mode == 1 ? dst_page : NULL, NULL, NULL };
     int rc = reader_mode ? xcs_read_pages(&src, &lim, &pages, r, err, sizeof(err))
                          : xcs_read(&src, &lim, dst_page, NULL, r, err, sizeof(err));
     if (rc == 0)
@@ -641,7 +643,7 @@ static void test_fd_skip(void **state)
     assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
     struct stream_source src;
     struct xcs_limits lim = { NR_PFNS, NR_VCPUS };
-    struct xcs_pages none = { NULL, NULL, NULL };
+    struct xcs_pages none = { NULL, NULL, NULL, NULL };
     struct xcs_result r;
     stream_source_fd(&src, &fd);
     assert_int_equal(xcs_read_pages(&src, &lim, &none, &r, err, sizeof(err)), 0);
@@ -662,6 +664,108 @@ static void test_fd_skip(void **state)
     free(m.data);
 }
 
+/* Guest memory as a memfd and its mapping, for the copy into a descriptor. */
+static uint8_t *map_mem;
+static int map_fd = -1;
+static unsigned map_calls;
+
+static void *map_dest(void *ctx, uint64_t pfn)
+{
+    (void)ctx;
+    assert_true(pfn < NR_PFNS);
+    return map_mem + pfn * XC_PAGE_SIZE;
+}
+
+static int map_dest_fd(void *ctx, uint64_t pfn, uint64_t *off)
+{
+    (void)ctx;
+    *off = pfn * XC_PAGE_SIZE;
+    return map_fd;
+}
+
+static int map_page(void *ctx, uint64_t pfn, uint32_t type, const void *data)
+{
+    (void)ctx;
+    if (type == XEN_DOMCTL_PFINFO_NOTAB)
+        assert_ptr_equal(data, map_mem + pfn * XC_PAGE_SIZE);
+    map_calls++;
+    return 0;
+}
+
+/* From a regular file the pages are copied into the memfd by the source
+ * (sendfile) and seen through the mapping; from a pipe they are read into
+ * the mapping; a file cut inside a run is refused as truncated. */
+static void test_fd_copy(void **state)
+{
+    (void)state;
+    struct stream_membuf m = build(FULL);
+    char path[] = "/tmp/xenon-test-stream-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(write(fd, m.data, m.len), (ssize_t)m.len);
+    assert_int_equal(write(fd, "TAIL", 4), 4);
+    map_fd = memfd_create("test-stream", MFD_CLOEXEC);
+    assert_true(map_fd >= 0);
+    assert_int_equal(ftruncate(map_fd, NR_PFNS * XC_PAGE_SIZE), 0);
+    map_mem = mmap(NULL, NR_PFNS * XC_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+                   map_fd, 0);
+    assert_true(map_mem != MAP_FAILED);
+    struct xcs_limits lim = { NR_PFNS, NR_VCPUS };
+    struct xcs_pages pages = { map_dest, map_page, NULL, map_dest_fd };
+    struct stream_source src;
+    struct xcs_result r;
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        memset(map_mem, 0, NR_PFNS * XC_PAGE_SIZE);
+        map_calls = 0;
+        int in = fd;
+        assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+        if (pass == 1) {            /* a pipe, fed by a writer as a migration's */
+            pid_t child = fork();
+            assert_true(child >= 0);
+            if (child == 0) {
+                close(pfd[0]);
+                _exit(write(pfd[1], m.data, m.len) == (ssize_t)m.len ? 0 : 1);
+            }
+            close(pfd[1]);
+            in = pfd[0];
+        }
+        stream_source_fd(&src, &in);
+        assert_true(pass == 0 ? src.copy_to_fd != NULL : src.copy_to_fd == NULL);
+        assert_int_equal(xcs_read_pages(&src, &lim, &pages, &r, err, sizeof(err)), 0);
+        assert_int_equal(src.bytes, m.len);
+        assert_int_equal(map_calls, NR_PFNS - 2);
+        for (unsigned p = 0; p < NR_PFNS; p++)
+            if (p != 3 && p != 4)
+                assert_memory_equal(map_mem + p * XC_PAGE_SIZE, src_mem[p], XC_PAGE_SIZE);
+        xcs_result_free(&r);
+        if (pass == 0) {
+            char tail[5] = { 0 };
+            assert_int_equal(read(fd, tail, 4), 4);
+            assert_string_equal(tail, "TAIL");
+        } else {
+            int status;
+            assert_true(wait(&status) > 0);
+            assert_int_equal(status, 0);
+            close(pfd[0]);
+        }
+    }
+    /* Cut a page into the memory. */
+    size_t cut = m.len / 2;
+    assert_int_equal(ftruncate(fd, (off_t)cut), 0);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    stream_source_fd(&src, &fd);
+    assert_int_equal(xcs_read_pages(&src, &lim, &pages, &r, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "PAGE_DATA"));
+    assert_non_null(strstr(err, "truncated"));
+    munmap(map_mem, NR_PFNS * XC_PAGE_SIZE);
+    close(map_fd);
+    close(fd);
+    free(m.data);
+}
+
 int main(void)
 {
     setup_memory();
@@ -676,6 +780,7 @@ int main(void)
         cmocka_unit_test(test_skip_page_data),
         cmocka_unit_test(test_skip_lengths),
         cmocka_unit_test(test_fd_skip),
+        cmocka_unit_test(test_fd_copy),
         cmocka_unit_test(test_zero_as_data),
         cmocka_unit_test(test_batches),
         cmocka_unit_test(test_optional_skipped),

@@ -420,6 +420,20 @@ static void *page_dest(void *opaque, uint64_t pfn)
     return gmem_ptr(&c->d->mem, pfn << XC_PAGE_SHIFT, XC_PAGE_SIZE);
 }
 
+/* ...or, from a regular file, copied into the memfd by the kernel
+ * (sendfile): a memfd page written whole is allocated without being
+ * zeroed first and without a fault on the mapping. */
+static int page_dest_fd(void *opaque, uint64_t pfn, uint64_t *off)
+{
+    struct page_in_ctx *c = opaque;
+    uint64_t gpa = pfn << XC_PAGE_SHIFT;
+    const struct gmem_region *r = gmem_find(&c->d->mem, gpa);
+    if (!r || gpa + XC_PAGE_SIZE > r->gpa + r->size)
+        return -1;
+    *off = r->fd_offset + (gpa - r->gpa);
+    return c->d->mem.fd;
+}
+
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
@@ -438,7 +452,7 @@ int domain_restore_image(struct domain *d, int fd, struct xenon_ctl_save_result 
     struct page_in_ctx pc = { d, err, errlen, { .d = d } };
     struct xcs_result res;
     err[0] = '\0';
-    struct xcs_pages pages = { page_dest, page_in, &pc };
+    struct xcs_pages pages = { page_dest, page_in, &pc, page_dest_fd };
     int rc = xcs_read_pages(&in, &lim, &pages, &res, err, errlen);
     r->bytes = in.bytes;
     if (rc < 0) {

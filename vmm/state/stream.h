@@ -121,6 +121,11 @@ struct xcs_pages {
     xcs_page_dest_fn dest;          /* NULL: every page passed over */
     xcs_page_in_fn page;            /* NULL: none; data is dest's (or NULL) */
     void *ctx;
+    /* Optional: a descriptor holding the page dest names, at *off (guest
+     * memory's memfd), or -1. Where the source can copy into a descriptor
+     * itself (stream_copy_to_fd: a regular file), runs of such pages are
+     * copied there, not read through dest's mapping. */
+    int (*dest_fd)(void *ctx, uint64_t pfn, uint64_t *off);
 };
 
 /* xcs_read, with PAGE_DATA contents read into pages->dest in place, and

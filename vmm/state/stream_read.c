@@ -295,8 +295,17 @@ struct direct {
     struct iovec *iov;
     int niov;
     uint64_t skip;                  /* bytes to pass over, pending */
+    int run_fd;                     /* a run copied into a descriptor, pending */
+    uint64_t run_off, run_len;
     uint32_t done;                  /* PFNs whose callbacks were made */
 };
+
+enum pending { P_NONE, P_SKIP, P_IOV, P_RUN };
+
+static enum pending pending(const struct direct *x)
+{
+    return x->skip ? P_SKIP : x->niov ? P_IOV : x->run_len ? P_RUN : P_NONE;
+}
 
 static int direct_flush(struct direct *x, uint32_t upto)
 {
@@ -305,8 +314,11 @@ static int direct_flush(struct direct *x, uint32_t upto)
         rc = named(x->r, stream_getv(x->r->in, x->iov, x->niov));
     else if (x->skip)
         rc = named(x->r, stream_skip(x->r->in, x->skip));
+    else if (x->run_len)
+        rc = named(x->r, stream_copy_to_fd(x->r->in, x->run_fd, x->run_off, x->run_len));
     x->niov = 0;
     x->skip = 0;
+    x->run_len = 0;
     for (; rc == 0 && x->done < upto; x->done++) {
         uint64_t w = x->words[x->done];
         uint32_t type = (uint32_t)(w >> 32) & XEN_DOMCTL_PFINFO_LTAB_MASK;
@@ -351,13 +363,24 @@ static int page_data_direct(struct reader *r, uint32_t len, const struct xcs_pag
         }
         r->out->pages_data++;
         uint8_t *d = pg->dest ? pg->dest(pg->ctx, pfn) : NULL;
+        uint64_t off = 0;
+        int fd = d && pg->dest_fd && r->in->copy_to_fd ? pg->dest_fd(pg->ctx, pfn, &off) : -1;
+        enum pending kind = !d ? P_SKIP : fd >= 0 ? P_RUN : P_IOV;
+        enum pending now = pending(&x);
         x.dst[i] = d;
-        if ((d && x.skip) || (!d && x.niov))
+        if (now != P_NONE && (now != kind || (kind == P_RUN &&
+                              (fd != x.run_fd || off != x.run_off + x.run_len))))
             rc = direct_flush(&x, i);
         if (rc)
             break;
         if (!d) {
             x.skip += XC_PAGE_SIZE;
+        } else if (fd >= 0) {
+            if (!x.run_len) {
+                x.run_fd = fd;
+                x.run_off = off;
+            }
+            x.run_len += XC_PAGE_SIZE;
         } else if (x.niov && (uint8_t *)x.iov[x.niov - 1].iov_base +
                                  x.iov[x.niov - 1].iov_len == d) {
             x.iov[x.niov - 1].iov_len += XC_PAGE_SIZE;
