@@ -33,8 +33,11 @@ struct hvm_ctx;
 
 /* ---- writer ----------------------------------------------------------- */
 
-/* The host page at pfn, or NULL if the domain has no page there. */
+/* The host page at pfn, or NULL if the domain has no page there. A page
+ * the callback knows to be zero (a hole of the memfd) it may give as
+ * xcs_zero_page: the writer then takes it as zero without reading it. */
 typedef const void *(*xcs_page_fn)(void *ctx, uint64_t pfn);
+extern const uint8_t xcs_zero_page[4096];
 
 #define XCS_ZERO_AS_DATA (1u << 0)  /* send zero pages with their data */
 
