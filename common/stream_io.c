@@ -2,8 +2,11 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -27,6 +30,47 @@ int stream_put(struct stream_sink *s, const void *p, size_t len)
 int stream_get(struct stream_source *s, void *buf, size_t len)
 {
     int rc = s->read(s->ctx, buf, len);
+    if (rc == 0)
+        s->bytes += len;
+    return rc;
+}
+
+int stream_getv(struct stream_source *s, const struct iovec *iov, int iovcnt)
+{
+    int rc = 0;
+    if (s->readv)
+        rc = s->readv(s->ctx, iov, iovcnt);
+    for (int i = 0; !s->readv && rc == 0 && i < iovcnt; i++)
+        rc = s->read(s->ctx, iov[i].iov_base, iov[i].iov_len);
+    for (int i = 0; rc == 0 && i < iovcnt; i++)
+        s->bytes += iov[i].iov_len;
+    return rc;
+}
+
+int stream_skip(struct stream_source *s, uint64_t len)
+{
+    if (s->skip) {
+        int rc = s->skip(s->ctx, len);
+        if (rc == 0)
+            s->bytes += len;
+        return rc;
+    }
+    uint8_t buf[4096];
+    while (len) {
+        size_t n = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+        int rc = stream_get(s, buf, n);
+        if (rc)
+            return rc;
+        len -= n;
+    }
+    return 0;
+}
+
+int stream_copy_to_fd(struct stream_source *s, int out, uint64_t off, uint64_t len)
+{
+    if (!s->copy_to_fd)
+        return -EOPNOTSUPP;
+    int rc = s->copy_to_fd(s->ctx, out, off, len);
     if (rc == 0)
         s->bytes += len;
     return rc;
@@ -81,16 +125,8 @@ int stream_get_padding(struct stream_source *s, uint32_t len)
 
 int stream_skip_record(struct stream_source *s, uint32_t len)
 {
-    uint8_t buf[4096];
-    uint32_t left = len;
-    while (left) {
-        uint32_t n = MIN(left, (uint32_t)sizeof(buf));
-        int rc = stream_get(s, buf, n);
-        if (rc)
-            return rc;
-        left -= n;
-    }
-    return stream_get_padding(s, len);
+    int rc = stream_skip(s, len);
+    return rc ? rc : stream_get_padding(s, len);
 }
 
 static int fd_read(void *ctx, void *buf, size_t len)
@@ -112,6 +148,87 @@ static int fd_read(void *ctx, void *buf, size_t len)
     return 0;
 }
 
+/* readv until all of iov is in, IOV_MAX entries at a time. */
+static int fd_readv(void *ctx, const struct iovec *iov, int iovcnt)
+{
+    int fd = *(int *)ctx;
+    struct iovec local[IOV_MAX];
+    while (iovcnt > 0) {
+        int n = MIN(iovcnt, (int)ARRAY_SIZE(local));
+        memcpy(local, iov, n * sizeof(*iov));
+        struct iovec *v = local;
+        int left = n;
+        while (left > 0) {
+            ssize_t r = readv(fd, v, left);
+            if (r < 0) {
+                if (errno == EINTR)
+                    continue;
+                return -errno;
+            }
+            if (r == 0)
+                return -ENODATA;
+            while (left > 0 && (size_t)r >= v->iov_len) {
+                r -= v->iov_len;
+                v++;
+                left--;
+            }
+            if (left > 0) {
+                v->iov_base = (uint8_t *)v->iov_base + r;
+                v->iov_len -= r;
+            }
+        }
+        iov += n;
+        iovcnt -= n;
+    }
+    return 0;
+}
+
+/* A regular file seeks over the bytes, refusing a seek past its end as a
+ * read would; anything else (a pipe, a socket) reads them. */
+static int fd_skip(void *ctx, uint64_t len)
+{
+    int fd = *(int *)ctx;
+    struct stat st;
+    off_t at;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        (at = lseek(fd, 0, SEEK_CUR)) >= 0) {
+        if (len > (uint64_t)st.st_size || (uint64_t)at > (uint64_t)st.st_size - len) {
+            (void)lseek(fd, 0, SEEK_END);
+            return -ENODATA;
+        }
+        return lseek(fd, (off_t)len, SEEK_CUR) < 0 ? -errno : 0;
+    }
+    uint8_t buf[16384];
+    while (len) {
+        size_t n = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+        int rc = fd_read(ctx, buf, n);
+        if (rc)
+            return rc;
+        len -= n;
+    }
+    return 0;
+}
+
+/* sendfile writes at out's file position: set it first. */
+static int fd_copy_to_fd(void *ctx, int out, uint64_t off, uint64_t len)
+{
+    int fd = *(int *)ctx;
+    if (off > INT64_MAX || lseek(out, (off_t)off, SEEK_SET) < 0)
+        return off > INT64_MAX ? -EINVAL : -errno;
+    while (len) {
+        ssize_t n = sendfile(out, fd, NULL, (size_t)MIN(len, (uint64_t)1 << 30));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -ENODATA;
+        len -= (uint64_t)n;
+    }
+    return 0;
+}
+
 void stream_sink_fd(struct stream_sink *s, int *fd)
 {
     *s = (struct stream_sink){ fd_writev, fd, 0 };
@@ -119,7 +236,10 @@ void stream_sink_fd(struct stream_sink *s, int *fd)
 
 void stream_source_fd(struct stream_source *s, int *fd)
 {
-    *s = (struct stream_source){ fd_read, fd, 0 };
+    struct stat st;
+    bool regular = fstat(*fd, &st) == 0 && S_ISREG(st.st_mode);
+    *s = (struct stream_source){ fd_read, fd, 0, fd_readv, fd_skip,
+                                 regular ? fd_copy_to_fd : NULL };
 }
 
 static int mem_writev(void *ctx, const struct iovec *iov, int iovcnt)
@@ -165,7 +285,16 @@ static int mem_read(void *ctx, void *buf, size_t len)
     return 0;
 }
 
+static int mem_skip(void *ctx, uint64_t len)
+{
+    struct stream_memsrc *m = ctx;
+    if (len > m->len - m->off)
+        return -ENODATA;
+    m->off += len;
+    return 0;
+}
+
 void stream_source_mem(struct stream_source *s, struct stream_memsrc *m)
 {
-    *s = (struct stream_source){ mem_read, m, 0 };
+    *s = (struct stream_source){ mem_read, m, 0, NULL, mem_skip, NULL };
 }

@@ -21,8 +21,10 @@ Xenon's rows need `xl save`/`xl restore`/`xl migrate` in this tree's xl;
 where xl has none it says "skipped: xl save not available" (or migrate)
 and only QEMU's figures are printed (as records whose Xenon value says
 so).
-About two minutes.
-    python3 bench/save/save_migrate.py [--json]
+About two minutes. `--only save` runs just the save and restore rows,
+`--only migrate` just the live migration rows; `--repeat N` runs the save
+and restore N times on each side (alternating) and reports the medians.
+    python3 bench/save/save_migrate.py [--json] [--only save|migrate] [--repeat N]
 """
 import argparse
 import json
@@ -273,10 +275,10 @@ class Xenon:
         self.xs.wait()
 
 
-def xenon_save_restore(tmp):
+def xenon_save_restore(tmp, run=0):
     """xl save and xl restore of the dirtier guest: (save ms, bytes,
     restore ms)."""
-    x = Xenon(tmp, "xsave")
+    x = Xenon(tmp, f"xsave{run}")
     image = os.path.join(tmp, "xenon.sav")
     try:
         x.create_dirtier(0)
@@ -344,52 +346,79 @@ def beats(logs):
     return n
 
 
+def medians(runs):
+    """The per-field medians of equal-length tuples."""
+    return tuple(benchlib.median(col) for col in zip(*runs))
+
+
+def save_rows(qemu, tmp, have_save, repeat):
+    """The save, file size and restore rows, medians of `repeat` runs."""
+    na = "skipped: xl save not available"
+    q_runs, x_runs = [], []
+    for i in range(repeat):         # alternating: a change of load falls on both
+        q_runs.append(qemu_save_restore(qemu, tmp))
+        if have_save:
+            x_runs.append(xenon_save_restore(tmp, i))
+    save_ms, size, restore_ms = medians(q_runs)
+    what = f"{MEM_MIB} MiB guest, {TOUCH_MIB} MiB touched"
+    if repeat > 1:
+        what += f", median of {repeat}"
+    if have_save:
+        x_save, x_size, x_restore = medians(x_runs)
+        benchlib.emit(bench="save", metric=f"xl save to a file ({what})",
+                      value=round(x_save), unit="ms",
+                      peer="QEMU microvm (stop, migrate exec:cat)",
+                      peer_value=round(save_ms), ratio=round(save_ms / x_save, 2),
+                      ratio_means="QEMU / Xenon", goal=">= 2")
+        benchlib.emit(bench="save", metric=f"save file size ({what})",
+                      value=round(x_size / 2**20, 1), unit="MiB", peer="QEMU microvm",
+                      peer_value=round(size / 2**20, 1), ratio=round(size / x_size, 2),
+                      ratio_means="QEMU / Xenon")
+        benchlib.emit(bench="save", metric=f"xl restore to running ({what})",
+                      value=round(x_restore), unit="ms",
+                      peer="QEMU microvm (-incoming exec:cat, cont)",
+                      peer_value=round(restore_ms), ratio=round(restore_ms / x_restore, 2),
+                      ratio_means="QEMU / Xenon", goal=">= 2")
+    else:
+        benchlib.emit(bench="save", metric=f"save to a file ({what})", value=na, unit="",
+                      peer="QEMU microvm (stop, migrate exec:cat)",
+                      peer_value=f"{save_ms:.0f} ms", goal=">= 2x faster than QEMU")
+        benchlib.emit(bench="save", metric=f"save file size ({what})", value=na, unit="",
+                      peer="QEMU microvm", peer_value=f"{size / 2**20:.1f} MiB")
+        benchlib.emit(bench="save", metric=f"restore to running ({what})", value=na,
+                      unit="", peer="QEMU microvm (-incoming exec:cat, cont)",
+                      peer_value=f"{restore_ms:.0f} ms", goal=">= 2x faster than QEMU")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     benchlib.add_run_mode_args(ap)
-    ap.parse_args()
+    ap.add_argument("--only", choices=("save", "migrate"),
+                    help="run only the save/restore rows or only the live migration rows")
+    ap.add_argument("--repeat", type=int, default=1, metavar="N",
+                    help="save and restore N times on each side; report the medians")
+    args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
+    do_save = args.only in (None, "save")
+    do_migrate = args.only in (None, "migrate")
     benchlib.need_kvm()
     qemu = benchlib.qemu()
     if not qemu:
         print("skipped: QEMU not in the oracle cache", file=sys.stderr)
         sys.exit(77)
-    have_save = xl_has("save") and xl_has("restore")
-    if not have_save:
+    have_save = do_save and xl_has("save") and xl_has("restore")
+    if do_save and not have_save:
         print("skipped: xl save not available", file=sys.stderr)
-    have_migrate = xl_has("migrate")
-    if not have_migrate:
+    have_migrate = do_migrate and xl_has("migrate")
+    if do_migrate and not have_migrate:
         print("skipped: xl migrate not available", file=sys.stderr)
     na = "skipped: xl save not available"
     with tempfile.TemporaryDirectory() as tmp:
-        save_ms, size, restore_ms = qemu_save_restore(qemu, tmp)
-        what = f"{MEM_MIB} MiB guest, {TOUCH_MIB} MiB touched"
-        if have_save:
-            x_save, x_size, x_restore = xenon_save_restore(tmp)
-            benchlib.emit(bench="save", metric=f"xl save to a file ({what})",
-                          value=round(x_save), unit="ms",
-                          peer="QEMU microvm (stop, migrate exec:cat)",
-                          peer_value=round(save_ms), ratio=round(save_ms / x_save, 2),
-                          ratio_means="QEMU / Xenon", goal=">= 2")
-            benchlib.emit(bench="save", metric=f"save file size ({what})",
-                          value=round(x_size / 2**20, 1), unit="MiB", peer="QEMU microvm",
-                          peer_value=round(size / 2**20, 1), ratio=round(size / x_size, 2),
-                          ratio_means="QEMU / Xenon")
-            benchlib.emit(bench="save", metric=f"xl restore to running ({what})",
-                          value=round(x_restore), unit="ms",
-                          peer="QEMU microvm (-incoming exec:cat, cont)",
-                          peer_value=round(restore_ms), ratio=round(restore_ms / x_restore, 2),
-                          ratio_means="QEMU / Xenon", goal=">= 2")
-        else:
-            benchlib.emit(bench="save", metric=f"save to a file ({what})", value=na, unit="",
-                          peer="QEMU microvm (stop, migrate exec:cat)",
-                          peer_value=f"{save_ms:.0f} ms", goal=">= 2x faster than QEMU")
-            benchlib.emit(bench="save", metric=f"save file size ({what})", value=na, unit="",
-                          peer="QEMU microvm", peer_value=f"{size / 2**20:.1f} MiB")
-            benchlib.emit(bench="save", metric=f"restore to running ({what})", value=na,
-                          unit="", peer="QEMU microvm (-incoming exec:cat, cont)",
-                          peer_value=f"{restore_ms:.0f} ms", goal=">= 2x faster than QEMU")
+        if do_save:
+            save_rows(qemu, tmp, have_save, args.repeat)
         na = "skipped: xl migrate not available"
-        for rate in RATES:
+        for rate in RATES if do_migrate else ():
             xr = xenon_live(tmp, rate) if have_migrate else None
             r = qemu_live(qemu, tmp, rate)
             mb_s = rate * 4096 * 1000 / 1e6

@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: a whole Xen save file as xl writes it (xl header,
  * libxl's stream) read by libxenon's savefile_read(), with libxc's image
- * inside it read by the VMM's xcs_read(), and Xenon's EMULATOR_CONTEXT
+ * inside it read by the VMM's xcs_read_pages(), and Xenon's EMULATOR_CONTEXT
  * checked, as xl restore's first pass reads them; an accepted config is
  * then turned into a domain config as xl restore does. What is accepted
  * must have a NUL-terminated config of the length reported and have
@@ -22,8 +22,10 @@ static int libxc_in(void *ctx, struct stream_source *in, char *err,
                     size_t errlen)
 {
     struct xcs_limits lim = { 0x100000, 4 };
+    /* As xl restore's first pass reads it: page contents passed over. */
+    struct xcs_pages none = { NULL, NULL, NULL, NULL };
     struct xcs_result r;
-    int rc = xcs_read(in, &lim, NULL, NULL, &r, err, errlen);
+    int rc = xcs_read_pages(in, &lim, &none, &r, err, errlen);
     if (rc == 0)
         xcs_result_free(&r);
     return rc;

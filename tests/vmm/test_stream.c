@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include <xen/domctl.h>
@@ -35,7 +37,7 @@ static int dst_page(void *ctx, uint64_t pfn, uint32_t type, const void *data)
     (void)ctx;
     assert_true(pfn < NR_PFNS);
     dst_type[pfn] = type | 1;       /* seen */
-    if (data)
+    if (data && data != dst_mem[pfn])   /* xcs_read_pages read it in place */
         memcpy(dst_mem[pfn], data, XC_PAGE_SIZE);
     dst_calls++;
     return 0;
@@ -126,6 +128,18 @@ static struct stream_membuf build(const char *recipe)
 
 static char err[256];
 
+/* Which reader read_buf uses: xcs_read (0), xcs_read_pages into dst_mem
+ * (1), or xcs_read_pages passing every page over (2). The tests of
+ * refusals run with each. */
+static int reader_mode;
+
+static void *dst_dest(void *ctx, uint64_t pfn)
+{
+    (void)ctx;
+    assert_true(pfn < NR_PFNS);
+    return dst_mem[pfn];
+}
+
 static int read_buf(const uint8_t *p, size_t len, struct xcs_result *r,
                     unsigned nr_vcpus)
 {
@@ -136,7 +150,10 @@ static int read_buf(const uint8_t *p, size_t len, struct xcs_result *r,
     memset(dst_mem, 0, sizeof(dst_mem));
     memset(dst_type, 0, sizeof(dst_type));
     dst_calls = 0;
-    int rc = xcs_read(&src, &lim, dst_page, NULL, r, err, sizeof(err));
+    struct xcs_pages pages = { reader_mode == 1 ? dst_dest : NULL,
+                               reader_mode == 1 ? dst_page : NULL, NULL, NULL };
+    int rc = reader_mode ? xcs_read_pages(&src, &lim, &pages, r, err, sizeof(err))
+                         : xcs_read(&src, &lim, dst_page, NULL, r, err, sizeof(err));
     if (rc == 0)
         assert_int_equal(ms.off, len);     /* read exactly to END */
     return rc;
@@ -560,11 +577,210 @@ static void test_fd_exact(void **state)
     free(m.data);
 }
 
+/* A test run with xcs_read_pages, in place (1) or passing over (2). */
+#define WITH_MODE(name, mode, test)                                      \
+    static void name(void **state)                                       \
+    {                                                                    \
+        reader_mode = mode;                                              \
+        test(state);                                                     \
+        reader_mode = 0;                                                 \
+    }
+WITH_MODE(test_direct_truncated, 1, test_truncated)
+WITH_MODE(test_direct_order, 1, test_order)
+WITH_MODE(test_direct_lengths, 1, test_lengths)
+WITH_MODE(test_direct_page_data, 1, test_page_data)
+WITH_MODE(test_skip_truncated, 2, test_truncated)
+WITH_MODE(test_skip_page_data, 2, test_page_data)
+WITH_MODE(test_skip_lengths, 2, test_lengths)
+
+/* In place: the same pages and callbacks as through the bounce buffer. */
+static void test_direct_round_trip(void **state)
+{
+    (void)state;
+    struct stream_membuf m = build(FULL);
+    struct xcs_result r;
+    reader_mode = 1;
+    assert_int_equal(read_buf(m.data, m.len, &r, NR_VCPUS), 0);
+    reader_mode = 0;
+    assert_int_equal(r.pages_data, NR_PFNS - 3);
+    assert_int_equal(r.pages_alloc, 1);
+    assert_int_equal(dst_calls, NR_PFNS - 2);
+    for (unsigned p = 0; p < NR_PFNS; p++) {
+        if (p == 3 || p == 4) {
+            assert_int_equal(dst_type[p], 0);
+            continue;
+        }
+        assert_memory_equal(dst_mem[p], src_mem[p], XC_PAGE_SIZE);
+        assert_int_equal(dst_type[p], (p == 5 ? XEN_DOMCTL_PFINFO_XALLOC
+                                              : XEN_DOMCTL_PFINFO_NOTAB) | 1);
+    }
+    xcs_result_free(&r);
+    /* Passed over: nothing written, the same counts, read to END. */
+    reader_mode = 2;
+    assert_int_equal(read_buf(m.data, m.len, &r, NR_VCPUS), 0);
+    reader_mode = 0;
+    assert_int_equal(r.pages_data, NR_PFNS - 3);
+    assert_int_equal(dst_calls, 0);
+    for (unsigned p = 0; p < NR_PFNS; p++)
+        for (unsigned i = 0; i < XC_PAGE_SIZE; i++)
+            assert_int_equal(dst_mem[p][i], 0);
+    xcs_result_free(&r);
+    free(m.data);
+}
+
+/* The descriptor source seeks over page data in a regular file, stops
+ * exactly at END, and refuses a file cut inside a page as truncated. */
+static void test_fd_skip(void **state)
+{
+    (void)state;
+    struct stream_membuf m = build(FULL);
+    char path[] = "/tmp/xenon-test-stream-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(write(fd, m.data, m.len), (ssize_t)m.len);
+    assert_int_equal(write(fd, "TAIL", 4), 4);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    struct stream_source src;
+    struct xcs_limits lim = { NR_PFNS, NR_VCPUS };
+    struct xcs_pages none = { NULL, NULL, NULL, NULL };
+    struct xcs_result r;
+    stream_source_fd(&src, &fd);
+    assert_int_equal(xcs_read_pages(&src, &lim, &none, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.pages_data, NR_PFNS - 3);
+    char tail[5] = { 0 };
+    assert_int_equal(read(fd, tail, 4), 4);
+    assert_string_equal(tail, "TAIL");
+    xcs_result_free(&r);
+    /* Cut in the middle of the memory: the seek would pass the end. */
+    size_t cut = m.len / 2;
+    assert_int_equal(ftruncate(fd, (off_t)cut), 0);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    stream_source_fd(&src, &fd);
+    assert_int_equal(xcs_read_pages(&src, &lim, &none, &r, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "PAGE_DATA"));
+    assert_non_null(strstr(err, "truncated"));
+    close(fd);
+    free(m.data);
+}
+
+/* Guest memory as a memfd and its mapping, for the copy into a descriptor. */
+static uint8_t *map_mem;
+static int map_fd = -1;
+static unsigned map_calls;
+
+static void *map_dest(void *ctx, uint64_t pfn)
+{
+    (void)ctx;
+    assert_true(pfn < NR_PFNS);
+    return map_mem + pfn * XC_PAGE_SIZE;
+}
+
+static int map_dest_fd(void *ctx, uint64_t pfn, uint64_t *off)
+{
+    (void)ctx;
+    *off = pfn * XC_PAGE_SIZE;
+    return map_fd;
+}
+
+static int map_page(void *ctx, uint64_t pfn, uint32_t type, const void *data)
+{
+    (void)ctx;
+    if (type == XEN_DOMCTL_PFINFO_NOTAB)
+        assert_ptr_equal(data, map_mem + pfn * XC_PAGE_SIZE);
+    map_calls++;
+    return 0;
+}
+
+/* From a regular file the pages are copied into the memfd by the source
+ * (sendfile) and seen through the mapping; from a pipe they are read into
+ * the mapping; a file cut inside a run is refused as truncated. */
+static void test_fd_copy(void **state)
+{
+    (void)state;
+    struct stream_membuf m = build(FULL);
+    char path[] = "/tmp/xenon-test-stream-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(write(fd, m.data, m.len), (ssize_t)m.len);
+    assert_int_equal(write(fd, "TAIL", 4), 4);
+    map_fd = memfd_create("test-stream", MFD_CLOEXEC);
+    assert_true(map_fd >= 0);
+    assert_int_equal(ftruncate(map_fd, NR_PFNS * XC_PAGE_SIZE), 0);
+    map_mem = mmap(NULL, NR_PFNS * XC_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+                   map_fd, 0);
+    assert_true(map_mem != MAP_FAILED);
+    struct xcs_limits lim = { NR_PFNS, NR_VCPUS };
+    struct xcs_pages pages = { map_dest, map_page, NULL, map_dest_fd };
+    struct stream_source src;
+    struct xcs_result r;
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        memset(map_mem, 0, NR_PFNS * XC_PAGE_SIZE);
+        map_calls = 0;
+        int in = fd;
+        assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+        if (pass == 1) {            /* a pipe, fed by a writer as a migration's */
+            pid_t child = fork();
+            assert_true(child >= 0);
+            if (child == 0) {
+                close(pfd[0]);
+                _exit(write(pfd[1], m.data, m.len) == (ssize_t)m.len ? 0 : 1);
+            }
+            close(pfd[1]);
+            in = pfd[0];
+        }
+        stream_source_fd(&src, &in);
+        assert_true(pass == 0 ? src.copy_to_fd != NULL : src.copy_to_fd == NULL);
+        assert_int_equal(xcs_read_pages(&src, &lim, &pages, &r, err, sizeof(err)), 0);
+        assert_int_equal(src.bytes, m.len);
+        assert_int_equal(map_calls, NR_PFNS - 2);
+        for (unsigned p = 0; p < NR_PFNS; p++)
+            if (p != 3 && p != 4)
+                assert_memory_equal(map_mem + p * XC_PAGE_SIZE, src_mem[p], XC_PAGE_SIZE);
+        xcs_result_free(&r);
+        if (pass == 0) {
+            char tail[5] = { 0 };
+            assert_int_equal(read(fd, tail, 4), 4);
+            assert_string_equal(tail, "TAIL");
+        } else {
+            int status;
+            assert_true(wait(&status) > 0);
+            assert_int_equal(status, 0);
+            close(pfd[0]);
+        }
+    }
+    /* Cut a page into the memory. */
+    size_t cut = m.len / 2;
+    assert_int_equal(ftruncate(fd, (off_t)cut), 0);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    stream_source_fd(&src, &fd);
+    assert_int_equal(xcs_read_pages(&src, &lim, &pages, &r, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "PAGE_DATA"));
+    assert_non_null(strstr(err, "truncated"));
+    munmap(map_mem, NR_PFNS * XC_PAGE_SIZE);
+    close(map_fd);
+    close(fd);
+    free(m.data);
+}
+
 int main(void)
 {
     setup_memory();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_direct_round_trip),
+        cmocka_unit_test(test_direct_truncated),
+        cmocka_unit_test(test_direct_order),
+        cmocka_unit_test(test_direct_lengths),
+        cmocka_unit_test(test_direct_page_data),
+        cmocka_unit_test(test_skip_truncated),
+        cmocka_unit_test(test_skip_page_data),
+        cmocka_unit_test(test_skip_lengths),
+        cmocka_unit_test(test_fd_skip),
+        cmocka_unit_test(test_fd_copy),
         cmocka_unit_test(test_zero_as_data),
         cmocka_unit_test(test_batches),
         cmocka_unit_test(test_optional_skipped),

@@ -290,6 +290,7 @@ static void on_save_restore(struct ctl_conn *c, struct domain *d,
                      (unsigned long long)r.pages_zero, (now_ns() - wall0) / 1e6,
                      (thread_cpu_ns() - cpu0) / 1e6);
     } else {
+        uint64_t cpu0 = thread_cpu_ns(), wall0 = now_ns();
         rc = sv->part == XENON_SAVE_PART_IMAGE
                  ? domain_restore_image(d, fd, &r, err, sizeof(err))
                  : domain_restore_devices(d, fd, sv->length, &r, err, sizeof(err));
@@ -297,9 +298,10 @@ static void on_save_restore(struct ctl_conn *c, struct domain *d,
             log_err("dom%u: restore refused: %s", d->domid,
                     err[0] ? err : strerror(-rc));
         else
-            log_info("dom%u: restored %s: %llu bytes", d->domid,
+            log_info("dom%u: restored %s: %llu bytes in %.3f ms, %.3f ms of CPU", d->domid,
                      sv->part == XENON_SAVE_PART_IMAGE ? "image" : "devices",
-                     (unsigned long long)r.bytes);
+                     (unsigned long long)r.bytes, (now_ns() - wall0) / 1e6,
+                     (thread_cpu_ns() - cpu0) / 1e6);
     }
     if (fd >= 0)
         close(fd);

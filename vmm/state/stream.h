@@ -33,8 +33,11 @@ struct hvm_ctx;
 
 /* ---- writer ----------------------------------------------------------- */
 
-/* The host page at pfn, or NULL if the domain has no page there. */
+/* The host page at pfn, or NULL if the domain has no page there. A page
+ * the callback knows to be zero (a hole of the memfd) it may give as
+ * xcs_zero_page: the writer then takes it as zero without reading it. */
 typedef const void *(*xcs_page_fn)(void *ctx, uint64_t pfn);
+extern const uint8_t xcs_zero_page[4096];
 
 #define XCS_ZERO_AS_DATA (1u << 0)  /* send zero pages with their data */
 
@@ -111,6 +114,33 @@ int xcs_read(struct stream_source *in, const struct xcs_limits *lim,
              xcs_page_in_fn page, void *ctx, struct xcs_result *out,
              char *err, size_t errlen);
 void xcs_result_free(struct xcs_result *r);
+
+/* Where the contents of a PAGE_DATA page go, read straight from the
+ * stream with no bounce buffer: PAGE_SIZE writable bytes for pfn, or NULL
+ * to pass over them unread (a seek, on a regular file). */
+typedef void *(*xcs_page_dest_fn)(void *ctx, uint64_t pfn);
+
+struct xcs_pages {
+    xcs_page_dest_fn dest;          /* NULL: every page passed over */
+    xcs_page_in_fn page;            /* NULL: none; data is dest's (or NULL) */
+    void *ctx;
+    /* Optional: a descriptor holding the page dest names, at *off (guest
+     * memory's memfd), or -1. Where the source can copy into a descriptor
+     * itself (stream_copy_to_fd: a regular file), runs of such pages are
+     * copied there, not read through dest's mapping. */
+    int (*dest_fd)(void *ctx, uint64_t pfn, uint64_t *off);
+};
+
+/* xcs_read, with PAGE_DATA contents read into pages->dest in place, and
+ * pages->page called for each PFN in stream order (a page with data once
+ * its data is in; none before the PFNs ahead of it are done). The same
+ * refusals, and a record's header and PFNs are checked before any of its
+ * data is read; but a record cut short, or one refused later, leaves the
+ * pages read so far written: the caller throws them away (a restore
+ * destroys the held domain). */
+int xcs_read_pages(struct stream_source *in, const struct xcs_limits *lim,
+                   const struct xcs_pages *pages, struct xcs_result *out,
+                   char *err, size_t errlen);
 
 /* The record type's name as the spec spells it ("PAGE_DATA"), or NULL. */
 const char *xcs_record_name(uint32_t type);

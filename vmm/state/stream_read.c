@@ -186,13 +186,10 @@ static int skip_optional(struct reader *r, uint32_t len)
     return rc;
 }
 
-static int page_data(struct reader *r, const uint8_t *b, uint32_t len,
-                     xcs_page_in_fn page, void *ctx)
+/* A PAGE_DATA header against the record's length: 0 or refused. */
+static int check_page_hdr(struct reader *r, const struct xc_page_data_hdr *hp, uint32_t len)
 {
-    struct xc_page_data_hdr h;
-    if (len < sizeof(h))
-        return fail(r, "length %u, shorter than its header", len);
-    memcpy(&h, b, sizeof(h));
+    struct xc_page_data_hdr h = *hp;
     if (h.count == 0)
         return fail(r, "count is 0");
     if (h.count > XCS_READ_MAX_BATCH)
@@ -203,10 +200,19 @@ static int page_data(struct reader *r, const uint8_t *b, uint32_t len,
     size_t pfn_end = sizeof(h) + (size_t)h.count * 8;
     if (len < pfn_end)
         return fail(r, "length %u, too short for its %u PFNs", len, h.count);
+    return 0;
+}
+
+/* The PFN words of a PAGE_DATA record (count of them at words) against the
+ * domain and the record's length: 0 or refused. */
+static int check_page_words(struct reader *r, const uint8_t *words, uint32_t count,
+                            uint32_t len)
+{
+    size_t pfn_end = sizeof(struct xc_page_data_hdr) + (size_t)count * 8;
     size_t nr_data = 0;
-    for (uint32_t i = 0; i < h.count; i++) {
+    for (uint32_t i = 0; i < count; i++) {
         uint64_t w;
-        memcpy(&w, b + sizeof(h) + i * 8, 8);
+        memcpy(&w, words + i * 8, 8);
         uint64_t pfn = w & XC_PAGE_PFN_MASK;
         uint32_t type = (uint32_t)(w >> 32) & XEN_DOMCTL_PFINFO_LTAB_MASK;
         if (w & XC_PAGE_RES_MASK)
@@ -237,7 +243,23 @@ static int page_data(struct reader *r, const uint8_t *b, uint32_t len,
     }
     if (len != pfn_end + nr_data * XC_PAGE_SIZE)
         return fail(r, "length %u, expected %zu for %u PFNs, %zu with data",
-                    len, pfn_end + nr_data * XC_PAGE_SIZE, h.count, nr_data);
+                    len, pfn_end + nr_data * XC_PAGE_SIZE, count, nr_data);
+    return 0;
+}
+
+static int page_data(struct reader *r, const uint8_t *b, uint32_t len,
+                     xcs_page_in_fn page, void *ctx)
+{
+    struct xc_page_data_hdr h;
+    if (len < sizeof(h))
+        return fail(r, "length %u, shorter than its header", len);
+    memcpy(&h, b, sizeof(h));
+    int rc = check_page_hdr(r, &h, len);
+    if (rc == 0)
+        rc = check_page_words(r, b + sizeof(h), h.count, len);
+    if (rc)
+        return rc;
+    size_t pfn_end = sizeof(h) + (size_t)h.count * 8;
     /* The record is sound: hand its pages over. */
     const uint8_t *data = b + pfn_end;
     for (uint32_t i = 0; i < h.count; i++) {
@@ -254,13 +276,124 @@ static int page_data(struct reader *r, const uint8_t *b, uint32_t len,
         } else {
             r->out->pages_invalid++;
         }
-        if (page) {
-            int rc = page(ctx, w & XC_PAGE_PFN_MASK, type, p);
-            if (rc)
-                return rc;
-        }
+        if (page && (rc = page(ctx, w & XC_PAGE_PFN_MASK, type, p)))
+            return rc;
     }
     return 0;
+}
+
+/* Pages read straight into their destinations (xcs_read_pages). The data
+ * of adjacent destinations is read with one piece of a scattered read;
+ * what is pending is read (or passed over) before any callback that must
+ * see it, and before a non-data PFN's callback, so that the callbacks and
+ * the bytes in memory follow the stream's order exactly. */
+struct direct {
+    struct reader *r;
+    const struct xcs_pages *pg;
+    const uint64_t *words;
+    void **dst;
+    struct iovec *iov;
+    int niov;
+    uint64_t skip;                  /* bytes to pass over, pending */
+    int run_fd;                     /* a run copied into a descriptor, pending */
+    uint64_t run_off, run_len;
+    uint32_t done;                  /* PFNs whose callbacks were made */
+};
+
+enum pending { P_NONE, P_SKIP, P_IOV, P_RUN };
+
+static enum pending pending(const struct direct *x)
+{
+    return x->skip ? P_SKIP : x->niov ? P_IOV : x->run_len ? P_RUN : P_NONE;
+}
+
+static int direct_flush(struct direct *x, uint32_t upto)
+{
+    int rc = 0;
+    if (x->niov)
+        rc = named(x->r, stream_getv(x->r->in, x->iov, x->niov));
+    else if (x->skip)
+        rc = named(x->r, stream_skip(x->r->in, x->skip));
+    else if (x->run_len)
+        rc = named(x->r, stream_copy_to_fd(x->r->in, x->run_fd, x->run_off, x->run_len));
+    x->niov = 0;
+    x->skip = 0;
+    x->run_len = 0;
+    for (; rc == 0 && x->done < upto; x->done++) {
+        uint64_t w = x->words[x->done];
+        uint32_t type = (uint32_t)(w >> 32) & XEN_DOMCTL_PFINFO_LTAB_MASK;
+        if (x->pg->page)
+            rc = x->pg->page(x->pg->ctx, w & XC_PAGE_PFN_MASK, type, x->dst[x->done]);
+    }
+    return rc;
+}
+
+static int page_data_direct(struct reader *r, uint32_t len, const struct xcs_pages *pg)
+{
+    struct xc_page_data_hdr h;
+    if (len < sizeof(h))
+        return fail(r, "length %u, shorter than its header", len);
+    int rc = get(r, &h, sizeof(h));
+    if (rc == 0)
+        rc = check_page_hdr(r, &h, len);
+    if (rc)
+        return rc;
+    struct direct x = { .r = r, .pg = pg };
+    uint64_t *words = malloc((size_t)h.count * sizeof(*words));
+    x.dst = malloc((size_t)h.count * sizeof(*x.dst));
+    x.iov = malloc((size_t)h.count * sizeof(*x.iov));
+    x.words = words;
+    if (!words || !x.dst || !x.iov)
+        rc = -ENOMEM;
+    if (rc == 0)
+        rc = get(r, words, (size_t)h.count * 8);
+    if (rc == 0)
+        rc = check_page_words(r, (const uint8_t *)words, h.count, len);
+    for (uint32_t i = 0; rc == 0 && i < h.count; i++) {
+        uint64_t pfn = words[i] & XC_PAGE_PFN_MASK;
+        uint32_t type = (uint32_t)(words[i] >> 32) & XEN_DOMCTL_PFINFO_LTAB_MASK;
+        x.dst[i] = NULL;
+        if (type != XEN_DOMCTL_PFINFO_NOTAB) {
+            if (type == XEN_DOMCTL_PFINFO_XALLOC)
+                r->out->pages_alloc++;
+            else
+                r->out->pages_invalid++;
+            rc = direct_flush(&x, i + 1);
+            continue;
+        }
+        r->out->pages_data++;
+        uint8_t *d = pg->dest ? pg->dest(pg->ctx, pfn) : NULL;
+        uint64_t off = 0;
+        int fd = d && pg->dest_fd && r->in->copy_to_fd ? pg->dest_fd(pg->ctx, pfn, &off) : -1;
+        enum pending kind = !d ? P_SKIP : fd >= 0 ? P_RUN : P_IOV;
+        enum pending now = pending(&x);
+        x.dst[i] = d;
+        if (now != P_NONE && (now != kind || (kind == P_RUN &&
+                              (fd != x.run_fd || off != x.run_off + x.run_len))))
+            rc = direct_flush(&x, i);
+        if (rc)
+            break;
+        if (!d) {
+            x.skip += XC_PAGE_SIZE;
+        } else if (fd >= 0) {
+            if (!x.run_len) {
+                x.run_fd = fd;
+                x.run_off = off;
+            }
+            x.run_len += XC_PAGE_SIZE;
+        } else if (x.niov && (uint8_t *)x.iov[x.niov - 1].iov_base +
+                                 x.iov[x.niov - 1].iov_len == d) {
+            x.iov[x.niov - 1].iov_len += XC_PAGE_SIZE;
+        } else {
+            x.iov[x.niov++] = (struct iovec){ d, XC_PAGE_SIZE };
+        }
+    }
+    if (rc == 0)
+        rc = direct_flush(&x, h.count);
+    free(words);
+    free(x.dst);
+    free(x.iov);
+    return rc;
 }
 
 static int hvm_params(struct reader *r, const uint8_t *b, uint32_t len)
@@ -356,9 +489,9 @@ static int hvm_context(struct reader *r, uint8_t *b, uint32_t len)
     return 0;
 }
 
-int xcs_read(struct stream_source *in, const struct xcs_limits *lim,
-             xcs_page_in_fn page, void *ctx, struct xcs_result *out,
-             char *err, size_t errlen)
+static int read_image(struct stream_source *in, const struct xcs_limits *lim,
+                      xcs_page_in_fn page, void *ctx, const struct xcs_pages *direct,
+                      struct xcs_result *out, char *err, size_t errlen)
 {
     struct reader r = { in, lim, out, err, errlen, "image header", "", 0,
                         in->bytes };
@@ -459,6 +592,12 @@ int xcs_read(struct stream_source *in, const struct xcs_limits *lim,
         if (rc)
             goto out;
 
+        if (rh.type == XC_REC_PAGE_DATA && direct) {
+            if ((rc = page_data_direct(&r, rh.length, direct)) ||
+                (rc = check_padding(&r, rh.length)))
+                goto out;
+            continue;
+        }
         body = malloc(rh.length ? rh.length : 1);
         if (!body) {
             rc = -ENOMEM;
@@ -510,6 +649,20 @@ out:
     if (rc)
         xcs_result_free(out);
     return rc;
+}
+
+int xcs_read(struct stream_source *in, const struct xcs_limits *lim,
+             xcs_page_in_fn page, void *ctx, struct xcs_result *out,
+             char *err, size_t errlen)
+{
+    return read_image(in, lim, page, ctx, NULL, out, err, errlen);
+}
+
+int xcs_read_pages(struct stream_source *in, const struct xcs_limits *lim,
+                   const struct xcs_pages *pages, struct xcs_result *out,
+                   char *err, size_t errlen)
+{
+    return read_image(in, lim, NULL, NULL, pages, out, err, errlen);
 }
 
 void xcs_result_free(struct xcs_result *r)

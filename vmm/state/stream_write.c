@@ -11,6 +11,8 @@
 #include "util.h"
 
 static const uint8_t zero_pad[XEN_STREAM_REC_ALIGN];
+const uint8_t xcs_zero_page[4096];
+_Static_assert(sizeof(xcs_zero_page) == XC_PAGE_SIZE, "a page");
 
 int xcs_write_headers(struct stream_sink *out, uint32_t xen_major,
                       uint32_t xen_minor)
@@ -126,7 +128,7 @@ int xcs_write_memory(struct stream_sink *out, uint64_t nr_pfns,
         const void *p = page(ctx, pfn);
         if (!p)
             continue;
-        if (!(flags & XCS_ZERO_AS_DATA) && page_is_zero(p)) {
+        if (!(flags & XCS_ZERO_AS_DATA) && (p == xcs_zero_page || page_is_zero(p))) {
             pfns[count++] = pfn | XC_PAGE_TYPE(XEN_DOMCTL_PFINFO_XALLOC);
             n_zero++;
         } else {
