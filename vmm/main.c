@@ -516,6 +516,8 @@ int main(int argc, char **argv)
     mallopt(M_ARENA_MAX, 1);
     if (parse_options(argc, argv, &o) < 0)
         return VMM_EXIT_ERROR;
+    /* Off the critical path: it runs while the kernel loads. */
+    vm_prefetch_host_cpuid();
     FILE *logf = NULL;
     if (o.log_file) {
         /* Created 0640; an existing path (/dev/null) keeps its mode. */
