@@ -333,9 +333,14 @@ int xenon_domain_create_held(const struct xenon_paths *p, struct domain_config *
     /* Logs are 0640 whatever the umask (the monitor's umask keeps what the
      * VMM creates private). The console and hypervisor logs the VMM makes
      * 0640 itself (vmm/backends/logfile.h), as it opens them. */
-    int logfd = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+    /* Only a log made here gets the mode: an existing one (a device, a
+     * file the admin gave its own mode) keeps its own. */
+    int logfd = open(logf, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+                     0640);
     if (logfd >= 0)
         (void)!fchmod(logfd, 0640);
+    else if (errno == EEXIST)
+        logfd = open(logf, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
     off_t log_start = logfd >= 0 ? lseek(logfd, 0, SEEK_END) : 0;
     if (logfd < 0)
         fprintf(err, "cannot open %s: %s\n", logf, strerror(errno));
