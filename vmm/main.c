@@ -550,8 +550,6 @@ int main(int argc, char **argv)
     snprintf(d->name, sizeof(d->name), "%s", o.name ? o.name : "");
     if (!o.name)
         snprintf(d->name, sizeof(d->name), "dom%u", o.domid);
-    /* Answered while the domain is built, read by xs_relay_init. */
-    xs_relay_attach_early(d->domid, o.xenstore_socket);
 
     if (ioloop_init() < 0)
         return VMM_EXIT_ERROR;

@@ -415,24 +415,19 @@ static void proto_dropped(struct xs_relay *x)
     pthread_mutex_unlock(&x->d->lock);
 }
 
-/* XS_CONTROL "ring-attach" domid [max_tx + 1] into buf: its length, or -1. */
-static int build_attach(uint8_t *buf, size_t size, unsigned domid, unsigned max_tx)
+static int attach_request(struct xs_relay *x, uint8_t *buf, size_t size)
 {
     char payload[48];
-    int len = max_tx
-        ? snprintf(payload, sizeof(payload), "ring-attach%c%u%c%u", 0, domid, 0, max_tx + 1)
-        : snprintf(payload, sizeof(payload), "ring-attach%c%u", 0, domid);
+    int len = x->track.max_tx
+        ? snprintf(payload, sizeof(payload), "ring-attach%c%u%c%u", 0,
+                   x->d->domid, 0, x->track.max_tx + 1)
+        : snprintf(payload, sizeof(payload), "ring-attach%c%u", 0, x->d->domid);
     struct xsd_sockmsg hdr = { .type = XS_CONTROL, .len = (uint32_t)len + 1 };
-    if (len < 0 || HDR_LEN + hdr.len > size)
+    if (HDR_LEN + hdr.len > size)
         return -1;
     memcpy(buf, &hdr, HDR_LEN);
     memcpy(buf + HDR_LEN, payload, hdr.len);
     return (int)(HDR_LEN + hdr.len);
-}
-
-static int attach_request(struct xs_relay *x, uint8_t *buf, size_t size)
-{
-    return build_attach(buf, size, x->d->domid, x->track.max_tx);
 }
 
 static int open_socket(const char *path, int flags)
@@ -736,36 +731,6 @@ static void pump(void *opaque)
     service(opaque);
 }
 
-/* The first ring-attach, sent by xs_relay_attach_early() before the
- * domain is built and its reply read by xs_relay_init(). */
-static struct {
-    int fd;                 /* -1: none sent */
-    unsigned domid;
-    char *path;
-} early = { .fd = -1 };
-
-void xs_relay_attach_early(unsigned domid, const char *socket_path)
-{
-    if (!socket_path || early.fd >= 0)
-        return;
-    uint8_t req[HDR_LEN + 48];
-    int len = build_attach(req, sizeof(req), domid, 0);
-    if (len < 0)
-        return;
-    int fd = open_socket(socket_path, 0);
-    if (fd < 0)
-        return;         /* xs_relay_init tries again, and says why */
-    early.path = strdup(socket_path);
-    if (!early.path || write_full(fd, req, (size_t)len) < 0) {
-        free(early.path);
-        early.path = NULL;
-        close(fd);
-        return;
-    }
-    early.fd = fd;
-    early.domid = domid;
-}
-
 int xs_relay_init(struct domain *d, const char *socket_path)
 {
     /* Its buffers (a few KiB each) are mostly never written. */
@@ -799,28 +764,17 @@ int xs_relay_init(struct domain *d, const char *socket_path)
     x->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (!x->path || x->timer.fd < 0 || ioloop_add(&x->timer, EPOLLIN) < 0)
         return -ENOMEM;
-    int fd, ready = 0;
-    if (early.fd >= 0 && early.domid == d->domid && x->track.max_tx == 0 &&
-        strcmp(early.path, socket_path) == 0) {
-        fd = early.fd;          /* its request is sent: the reply is awaited */
-    } else {
-        if (early.fd >= 0)
-            close(early.fd);
-        fd = open_socket(socket_path, 0);
-        if (fd < 0) {
-            log_err("xenstored at %s: %s", socket_path, strerror(-fd));
-            return fd;
-        }
-        uint8_t req[HDR_LEN + 48];
-        int len = attach_request(x, req, sizeof(req));
-        ready = len < 0 || write_full(fd, req, (size_t)len) < 0 ? -1 : 0;
+    int fd = open_socket(socket_path, 0);
+    if (fd < 0) {
+        log_err("xenstored at %s: %s", socket_path, strerror(-fd));
+        return fd;
     }
-    early.fd = -1;
-    free(early.path);
-    early.path = NULL;
+    uint8_t req[HDR_LEN + 48];
+    int len = attach_request(x, req, sizeof(req));
     struct xsd_sockmsg rep;
     char body[XENSTORE_PAYLOAD_MAX];
     struct pollfd p = { .fd = fd, .events = POLLIN };
+    int ready = len < 0 || write_full(fd, req, (size_t)len) < 0 ? -1 : 0;
     while (ready == 0 && (ready = poll(&p, 1, 5000)) < 0 && errno == EINTR)
         ready = 0;
     if (ready != 1 ||

@@ -25,13 +25,6 @@ struct domain;
 /* Set up the ring page and its event channel. socket_path may be NULL:
  * the ring then exists but nothing answers (a domain without xenstore). */
 int xs_relay_init(struct domain *d, const char *socket_path);
-
-/* Before the domain is built: connect to xenstored and send the first
- * ring-attach of domid, so that xenstored answers it while the domain is
- * built (a daemon busy with the toolstack's nodes answers late) and
- * xs_relay_init only reads the reply. Best effort: on any failure
- * xs_relay_init attaches as without it. Once, from the main thread. */
-void xs_relay_attach_early(unsigned domid, const char *socket_path);
 void xs_relay_fini(struct domain *d);
 
 /* Saved state (xs_relay_state.c): the guest's watches, for a domain
