@@ -268,8 +268,13 @@ static int save_to_fd(const struct xenon_paths *p, unsigned domid, int fd,
 int xenon_domain_save(const struct xenon_paths *p, unsigned domid, const char *file,
                       unsigned flags, struct xenon_save_stats *stats, FILE *err)
 {
+    /* 0600 whatever the umask (it holds all of the guest's memory), but
+     * only for a regular file: a device or a FIFO (a checkpoint sent to
+     * /dev/null or a pipe) is not ours to chmod. */
     int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || fchmod(fd, 0600) < 0) {
+    struct stat fst;
+    if (fd < 0 || fstat(fd, &fst) < 0 ||
+        (S_ISREG(fst.st_mode) && fchmod(fd, 0600) < 0)) {
         fprintf(err, "cannot open %s: %s\n", file, strerror(errno));
         if (fd >= 0)
             close(fd);

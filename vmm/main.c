@@ -36,6 +36,7 @@
 #include "hypercall.h"
 #include "layout.h"
 #include "loader.h"
+#include "logfile.h"
 #include "pause.h"
 #include "serial.h"
 #include "shinfo.h"
@@ -515,13 +516,20 @@ int main(int argc, char **argv)
     mallopt(M_ARENA_MAX, 1);
     if (parse_options(argc, argv, &o) < 0)
         return VMM_EXIT_ERROR;
+    /* Off the critical path: it runs while the kernel loads. */
+    vm_prefetch_host_cpuid();
     FILE *logf = NULL;
-    if (o.log_file && !(logf = fopen(o.log_file, "ae"))) {
-        fprintf(stderr, "xenon-vmm: %s: %s\n", o.log_file, strerror(errno));
-        return VMM_EXIT_ERROR;
+    if (o.log_file) {
+        /* Created 0640; an existing path (/dev/null) keeps its mode. */
+        int fd = logfile_open_append(o.log_file);
+        if (fd < 0 || !(logf = fdopen(fd, "ae"))) {
+            fprintf(stderr, "xenon-vmm: %s: %s\n", o.log_file,
+                    strerror(fd < 0 ? -fd : errno));
+            if (fd >= 0)
+                close(fd);
+            return VMM_EXIT_ERROR;
+        }
     }
-    if (logf)
-        fchmod(fileno(logf), LOGFILE_MODE);     /* whatever the umask */
     log_init("xenon-vmm", logf, o.verbose ? LOG_DEBUG : LOG_INFO);
 
     /* Signals are read from a signalfd; vCPU threads inherit the mask. */

@@ -25,6 +25,7 @@ then `xl restore` bring it back in a new domain where it returns 0, and
 the guest, having bound, mapped and armed everything again, passes its
 rounds. Skips (77) without /dev/kvm."""
 import os
+import stat
 import re
 import subprocess
 import sys
@@ -103,6 +104,16 @@ def run(e):
     n = len(counts(e.console_log("counter")))
     check("xl save -c: the domain still runs and counts",
           t.wait_for(lambda: len(counts(e.console_log("counter"))) > n + 50, 30))
+
+    # A checkpoint sent to a device (xl save -c DOM /dev/null) leaves the
+    # node's mode alone: a char device of the test's own stands in.
+    node = os.path.join(e.tmp, "null")
+    os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    os.chmod(node, 0o666)
+    rc, _, err = e.xl("save", "-c", "counter", node)
+    mode = stat.S_IMODE(os.stat(node).st_mode)
+    check("xl save -c to a char device: exit 0, its mode kept",
+          rc == 0 and mode == 0o666, f"rc {rc} mode {mode:o} {err}")
 
     disk_full(e, "counter", progress(lambda: len(counts(e.console_log("counter")))))
 

@@ -11,20 +11,49 @@
 
 #include "util.h"
 
+int logfile_open_append(const char *path)
+{
+    /* Only a file this call creates gets LOGFILE_MODE: an existing path
+     * may be /dev/null, a FIFO, or a file the admin gave its own mode, and
+     * none of those is ours to chmod. A path that vanishes between the two
+     * opens is tried again; one that keeps appearing and vanishing is not
+     * worth more than a few tries. */
+    for (int tries = 0; tries < 8; tries++) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC |
+                      O_NOFOLLOW, LOGFILE_MODE);
+        if (fd >= 0) {
+            if (fchmod(fd, LOGFILE_MODE) < 0) {     /* whatever the umask */
+                int e = errno;
+                close(fd);
+                return -e;
+            }
+            return fd;
+        }
+        if (errno != EEXIST)
+            return -errno;
+        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0)
+            return fd;
+        if (errno != ENOENT)
+            return -errno;
+    }
+    return -EAGAIN;
+}
+
 static int open_current(struct logfile *lf)
 {
-    lf->fd = open(lf->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-                  LOGFILE_MODE);
+    lf->fd = logfile_open_append(lf->path);
     if (lf->fd < 0)
-        return -errno;
+        return lf->fd;
     struct stat st;
-    if (fchmod(lf->fd, LOGFILE_MODE) < 0 || fstat(lf->fd, &st) < 0) {
+    if (fstat(lf->fd, &st) < 0) {
         int e = errno;
         close(lf->fd);
         lf->fd = -1;
         return -e;
     }
     lf->size = (uint64_t)st.st_size;
+    lf->is_regular = S_ISREG(st.st_mode);
     return 0;
 }
 
@@ -72,6 +101,12 @@ static void rotate(struct logfile *lf)
 void logfile_write(struct logfile *lf, const void *buf, size_t n)
 {
     const char *p = buf;
+    if (lf->fd >= 0 && !lf->is_regular) {
+        /* /dev/null, a FIFO, a tty: nothing on disk to cap, and rotating
+         * would rename or unlink a node that is not ours. */
+        (void)write_full(lf->fd, p, n);
+        return;
+    }
     while (n && lf->fd >= 0) {
         if (lf->size >= lf->lim.max_size)
             rotate(lf);

@@ -6,6 +6,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -328,17 +331,84 @@ int vm_create_vcpus(struct domain *d)
 }
 
 
+/*
+ * KVM_GET_SUPPORTED_CPUID costs ~0.4 ms on a nested host (every CPUID the
+ * kernel executes exits to the outer hypervisor) and needs no VM, so it
+ * runs on a short-lived thread from the start of main() while the kernel
+ * is read and loaded and the VM and vCPUs are made; vm_set_cpuid_all takes
+ * its result. The thread has its own /dev/kvm fd and touches nothing else.
+ */
+static struct {
+    pthread_t thread;
+    bool started;
+    int err;                    /* 0, or the positive errno of the ioctl */
+    struct kvm_cpuid2 *host;
+} prefetch;
+
+static struct kvm_cpuid2 *read_supported_cpuid(int kvm_fd, int *err)
+{
+    struct kvm_cpuid2 *host = calloc(1, sizeof(*host) + MAX_ENT * sizeof(host->entries[0]));
+    if (!host) {
+        *err = ENOMEM;
+        return NULL;
+    }
+    host->nent = MAX_ENT;
+    if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, host) < 0) {
+        *err = errno;
+        free(host);
+        return NULL;
+    }
+    *err = 0;
+    return host;
+}
+
+static void *prefetch_thread(void *arg)
+{
+    (void)arg;
+    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        prefetch.err = errno;
+        return NULL;
+    }
+    prefetch.host = read_supported_cpuid(fd, &prefetch.err);
+    close(fd);
+    return NULL;
+}
+
+void vm_prefetch_host_cpuid(void)
+{
+    if (prefetch.started)
+        return;
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0)
+        return;
+    /* One ioctl deep: a small stack is a cheaper mmap than the default 8 MiB. */
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    /* Signals stay with the threads that read the signalfd. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    prefetch.started = pthread_create(&prefetch.thread, &attr, prefetch_thread, NULL) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+}
+
 int vm_set_cpuid_all(struct domain *d)
 {
-    /* One KVM_GET_SUPPORTED_CPUID for the domain, not one per vCPU. */
-    struct kvm_cpuid2 *host = calloc(1, sizeof(*host) + MAX_ENT * sizeof(host->entries[0]));
+    /* One KVM_GET_SUPPORTED_CPUID for the domain, not one per vCPU:
+     * the prefetched one, else (no thread, or its ioctl failed) ours. */
+    struct kvm_cpuid2 *host = NULL;
+    int e = 0;
+    if (prefetch.started) {
+        pthread_join(prefetch.thread, NULL);
+        prefetch.started = false;
+        host = prefetch.host;
+        prefetch.host = NULL;
+    }
     if (!host)
-        return -ENOMEM;
-    host->nent = MAX_ENT;
-    if (ioctl(d->pvm->kvm_fd, KVM_GET_SUPPORTED_CPUID, host) < 0) {
-        int e = errno;
+        host = read_supported_cpuid(d->pvm->kvm_fd, &e);
+    if (!host) {
         log_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(e));
-        free(host);
         return -e;
     }
     int rc = 0;

@@ -17,6 +17,12 @@ int vm_create(struct domain *d);
 /* Create the vCPUs, their run structures and CPUID tables. */
 int vm_create_vcpus(struct domain *d);
 
+/* Start reading KVM's supported CPUID on a thread of its own (its own
+ * /dev/kvm fd), off the start-up path; vm_set_cpuid_all waits for it.
+ * Best effort: without the thread, vm_set_cpuid_all reads it itself. Call
+ * once, before vm_set_cpuid_all, from the main thread. */
+void vm_prefetch_host_cpuid(void);
+
 /* Install the CPUID tables (after time_init: leaf 3 carries the TSC). */
 int vm_set_cpuid_all(struct domain *d);
 
