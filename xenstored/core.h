@@ -89,6 +89,10 @@ struct conn {
     uint32_t ev_mask;
     bool out_blocked;       /* socket full: waiting for EPOLLOUT */
     uint64_t last_progress_ns;
+    /* On conn.c's list of connections with queued output (out_head set),
+     * the only ones the once-a-second stall scan looks at. */
+    bool out_listed;
+    struct conn *out_next, *out_prev;
 };
 
 enum quota_id {
@@ -116,6 +120,11 @@ struct xs_state {
     uint64_t event_timeout_ns; /* a guest's undelivered watch event is
                                   dropped after this (0: never) */
     bool verbose;
+    /* Counts for CONTROL stats. */
+    unsigned long nconns;           /* live connections */
+    unsigned long out_pending;      /* of them, with queued output */
+    uint64_t stall_scans;           /* stall scans run */
+    unsigned long stall_scan_visited; /* connections the last one looked at */
 };
 
 extern struct xs_state *xs;
