@@ -92,6 +92,10 @@ struct mdom {
     bool destroying;    /* a destroy asked for it: its end is the destroy */
     int *waiters;       /* clients of those destroys, answered at the end */
     int nwait;
+    unsigned domid;
+    /* On the list of our children a destroy waits for (kill_list). */
+    struct mdom *knext, *kprev;
+    bool klisted;
 };
 
 static struct mdom *doms[MAX_DOMID + 1];
@@ -111,6 +115,35 @@ static bool children_unmapped;
  * after a SIGCHLD (CLOCK_MONOTONIC ms; 0: none due). */
 #define MONITOR_SWEEP_MS 1000
 static uint64_t sweep_due_ms;
+/* Our children a destroy has been sent to: a client waits for each, so
+ * their ends must not wait for the sweep. Each SIGCHLD, they are asked
+ * by pid (as many as destroys in flight, not domains). */
+static struct mdom *kill_list;
+
+static void kill_list_add(struct mdom *d)
+{
+    if (d->klisted || d->pidfd >= 0)
+        return;
+    d->klisted = true;
+    d->kprev = NULL;
+    d->knext = kill_list;
+    if (kill_list)
+        kill_list->kprev = d;
+    kill_list = d;
+}
+
+static void kill_list_del(struct mdom *d)
+{
+    if (!d->klisted)
+        return;
+    d->klisted = false;
+    if (d->kprev)
+        d->kprev->knext = d->knext;
+    else
+        kill_list = d->knext;
+    if (d->knext)
+        d->knext->kprev = d->kprev;
+}
 static struct xs_client *mon_xs;
 static int epfd = -1;
 static pid_t me;
@@ -160,6 +193,7 @@ static struct mdom *dom_add(unsigned domid, pid_t pid, int pidfd)
         return NULL;
     d->pid = pid;
     d->pidfd = pidfd;
+    d->domid = domid;
     if (pidfd < 0 && pid_map_put(&children, pid, domid) < 0)
         children_unmapped = true;
     doms[domid] = d;
@@ -187,6 +221,7 @@ static void dom_done(unsigned domid, int rc)
         close(d->pidfd);        /* leaves the epoll set with it */
     else
         pid_map_del(&children, d->pid, NULL);
+    kill_list_del(d);
     free(d->waiters);
     free(d);
     doms[domid] = NULL;
@@ -425,6 +460,7 @@ static bool destroy_domain(unsigned domid, int client)
     d->waiters[d->nwait++] = client;
     if (!d->destroying) {
         d->destroying = true;
+        kill_list_add(d);
         if (d->pidfd >= 0) {
             syscall(SYS_pidfd_send_signal, d->pidfd, SIGKILL, NULL, 0);
         } else {
@@ -542,6 +578,19 @@ static void reap_child(const struct xenon_paths *p, pid_t pid)
         child_ended(p, pid, st);
     if (!sweep_due_ms)
         sweep_due_ms = now_ms() + MONITOR_SWEEP_MS;
+}
+
+/* The children a destroy waits for that have ended, their SIGCHLD merged
+ * into another's or not: O(destroys in flight). */
+static void reap_killed(const struct xenon_paths *p)
+{
+    for (struct mdom *d = kill_list, *next; d; d = next) {
+        next = d->knext;        /* child_ended frees d, and only d */
+        int st;
+        pid_t pid = d->pid;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            child_ended(p, pid, st);
+    }
 }
 
 /* Every ended child, those whose SIGCHLD merged into another's included. */
@@ -671,12 +720,17 @@ static void __attribute__((noreturn)) monitor_main(const struct xenon_paths *p)
                 }
             } else if (tag == TAG_SIGNAL) {
                 struct signalfd_siginfo si;
+                bool child = false;
                 while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
                     if (si.ssi_signo == SIGCHLD && si.ssi_pid > 0)
                         reap_child(p, (pid_t)si.ssi_pid);
-                    else if (si.ssi_signo != SIGCHLD)
+                    if (si.ssi_signo == SIGCHLD)
+                        child = true;
+                    else
                         stop = true;    /* the VMMs run on; the next adopts them */
                 }
+                if (child)
+                    reap_killed(p);
             } else if (tag == TAG_CLIENT) {
                 client_request(p, (int)v);
             } else if (tag == TAG_PIDFD && v <= MAX_DOMID && doms[v]) {
