@@ -1003,10 +1003,11 @@ static int op_control(struct conn *c, const struct xsd_sockmsg *h,
         char buf[512];
         snprintf(buf, sizeof(buf),
                  "connections: %lu\noutput-pending: %lu\nstall-scans: %llu\n"
-                 "stall-scan-visited: %lu\nwatches: %lu\ndomains: %u\n",
+                 "stall-scan-visited: %lu\nwatches: %lu\nrm-watch-visited: %lu\n"
+                 "domains: %u\n",
                  xs->nconns, xs->out_pending,
                  (unsigned long long)xs->stall_scans, xs->stall_scan_visited,
-                 xs->nwatches, xs->ndoms);
+                 xs->nwatches, xs->rm_watch_visited, xs->ndoms);
         reply_str(c, h, buf);
         return 0;
     }
