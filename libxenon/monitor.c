@@ -92,7 +92,6 @@ struct mdom {
     bool destroying;    /* a destroy asked for it: its end is the destroy */
     int *waiters;       /* clients of those destroys, answered at the end */
     int nwait;
-    unsigned domid;
     /* On the list of our children a destroy waits for (kill_list). */
     struct mdom *knext, *kprev;
     bool klisted;
@@ -193,7 +192,6 @@ static struct mdom *dom_add(unsigned domid, pid_t pid, int pidfd)
         return NULL;
     d->pid = pid;
     d->pidfd = pidfd;
-    d->domid = domid;
     if (pidfd < 0 && pid_map_put(&children, pid, domid) < 0)
         children_unmapped = true;
     doms[domid] = d;
