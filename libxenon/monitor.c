@@ -14,7 +14,8 @@
  *
  * What it holds does not grow with the domains but for a small record each
  * and, for adopted VMMs only, a pidfd: its children's ends come through one
- * signalfd. */
+ * signalfd. No step of a domain's end walks the others: a child is reaped
+ * by the pid SIGCHLD names and found in a pid hash (pid_map.h). */
 #include "domain_internal.h"
 
 #include <errno.h>
@@ -38,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pid_map.h"
 #include "proc.h"
 #include "vmm_control.h"
 #include "xenon/contract.h"
@@ -90,6 +92,9 @@ struct mdom {
     bool destroying;    /* a destroy asked for it: its end is the destroy */
     int *waiters;       /* clients of those destroys, answered at the end */
     int nwait;
+    /* On the list of our children a destroy waits for (kill_list). */
+    struct mdom *knext, *kprev;
+    bool klisted;
 };
 
 static struct mdom *doms[MAX_DOMID + 1];
@@ -98,6 +103,46 @@ static struct mdom *doms[MAX_DOMID + 1];
  * destroy by name would. */
 static uint16_t successor[MAX_DOMID + 1];
 static int ndoms, nclients;
+/* Our own children (not adopted VMMs): pid -> domid. */
+static struct pid_map children;
+/* A child could not be entered in it (out of memory): ends are then
+ * matched by a walk of doms[] again. */
+static bool children_unmapped;
+/* SIGCHLD is not queued: two children that end before we read the first
+ * signal leave one. A waitpid(-1) sweep, which costs the kernel a walk of
+ * all our children, catches the other: at most once a second, and only
+ * after a SIGCHLD (CLOCK_MONOTONIC ms; 0: none due). */
+#define MONITOR_SWEEP_MS 1000
+static uint64_t sweep_due_ms;
+/* Our children a destroy has been sent to: a client waits for each, so
+ * their ends must not wait for the sweep. Each SIGCHLD, they are asked
+ * by pid (as many as destroys in flight, not domains). */
+static struct mdom *kill_list;
+
+static void kill_list_add(struct mdom *d)
+{
+    if (d->klisted || d->pidfd >= 0)
+        return;
+    d->klisted = true;
+    d->kprev = NULL;
+    d->knext = kill_list;
+    if (kill_list)
+        kill_list->kprev = d;
+    kill_list = d;
+}
+
+static void kill_list_del(struct mdom *d)
+{
+    if (!d->klisted)
+        return;
+    d->klisted = false;
+    if (d->kprev)
+        d->kprev->knext = d->knext;
+    else
+        kill_list = d->knext;
+    if (d->knext)
+        d->knext->kprev = d->kprev;
+}
 static struct xs_client *mon_xs;
 static int epfd = -1;
 static pid_t me;
@@ -147,6 +192,8 @@ static struct mdom *dom_add(unsigned domid, pid_t pid, int pidfd)
         return NULL;
     d->pid = pid;
     d->pidfd = pidfd;
+    if (pidfd < 0 && pid_map_put(&children, pid, domid) < 0)
+        children_unmapped = true;
     doms[domid] = d;
     ndoms++;
     if (pidfd >= 0) {
@@ -170,6 +217,9 @@ static void dom_done(unsigned domid, int rc)
     }
     if (d->pidfd >= 0)
         close(d->pidfd);        /* leaves the epoll set with it */
+    else
+        pid_map_del(&children, d->pid, NULL);
+    kill_list_del(d);
     free(d->waiters);
     free(d);
     doms[domid] = NULL;
@@ -420,6 +470,7 @@ static bool destroy_domain(unsigned domid, int client)
     d->waiters[d->nwait++] = client;
     if (!d->destroying) {
         d->destroying = true;
+        kill_list_add(d);
         if (d->pidfd >= 0) {
             syscall(SYS_pidfd_send_signal, d->pidfd, SIGKILL, NULL, 0);
         } else {
@@ -499,18 +550,80 @@ static void adopt_running(const struct xenon_paths *p)
     free(ids);
 }
 
-/* Our children's ends: VMMs, and restarts run in children. */
-static void reap_children(const struct xenon_paths *p)
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The child pid ended with status st: a VMM of ours (its domain's end is
+ * handled) or a restart run in a child (nothing more to do). */
+static void child_ended(const struct xenon_paths *p, pid_t pid, int st)
+{
+    unsigned id;
+    if (pid_map_get(&children, pid, &id) && id <= MAX_DOMID && doms[id] &&
+        doms[id]->pidfd < 0 && doms[id]->pid == pid) {
+        domain_ended(p, id, st, true);
+        return;
+    }
+    if (!children_unmapped)
+        return;
+    for (id = 1; id <= MAX_DOMID; id++)
+        if (doms[id] && doms[id]->pidfd < 0 && doms[id]->pid == pid) {
+            domain_ended(p, id, st, true);
+            return;
+        }
+}
+
+/* The child SIGCHLD named, if it has ended (a SIGCHLD also comes for a
+ * child stopped or continued): waitpid of one pid is O(1) in the kernel. */
+static void reap_child(const struct xenon_paths *p, pid_t pid)
+{
+    int st;
+    pid_t r;
+    while ((r = waitpid(pid, &st, WNOHANG)) < 0 && errno == EINTR)
+        ;
+    if (r == pid)
+        child_ended(p, pid, st);
+    if (!sweep_due_ms)
+        sweep_due_ms = now_ms() + MONITOR_SWEEP_MS;
+}
+
+/* The children a destroy waits for that have ended, their SIGCHLD merged
+ * into another's or not: O(destroys in flight). */
+static void reap_killed(const struct xenon_paths *p)
+{
+    for (struct mdom *d = kill_list, *next; d; d = next) {
+        next = d->knext;        /* child_ended frees d, and only d */
+        int st;
+        pid_t pid = d->pid;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            child_ended(p, pid, st);
+    }
+}
+
+/* Every ended child, those whose SIGCHLD merged into another's included. */
+static void reap_sweep(const struct xenon_paths *p)
 {
     int st;
     pid_t pid;
-    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-        for (unsigned id = 1; id <= MAX_DOMID; id++)
-            if (doms[id] && doms[id]->pidfd < 0 && doms[id]->pid == pid) {
-                domain_ended(p, id, st, true);
-                break;
-            }
+    sweep_due_ms = 0;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+        child_ended(p, pid, st);
+}
+
+/* epoll_wait's timeout: the idle wait, shortened to the sweep's time. */
+static int loop_timeout(void)
+{
+    int t = ndoms || nclients ? -1 : MONITOR_IDLE_MS;
+    if (sweep_due_ms) {
+        uint64_t now = now_ms();
+        int s = sweep_due_ms > now ? (int)(sweep_due_ms - now) : 0;
+        if (t < 0 || s < t)
+            t = s;
     }
+    return t;
 }
 
 /* RUN_DIR/monitor.lock */
@@ -599,8 +712,10 @@ static void __attribute__((noreturn)) monitor_main(const struct xenon_paths *p)
     bool stop = false;
     while (!stop) {
         struct epoll_event evs[64];
-        int n = epoll_wait(epfd, evs, 64, ndoms || nclients ? -1 : MONITOR_IDLE_MS);
-        if (n == 0 && !ndoms && !nclients)
+        int n = epoll_wait(epfd, evs, 64, loop_timeout());
+        if (sweep_due_ms && now_ms() >= sweep_due_ms)
+            reap_sweep(p);
+        if (n == 0 && !ndoms && !nclients && !sweep_due_ms)
             break;
         for (int i = 0; i < n; i++) {
             unsigned tag = (unsigned)(evs[i].data.u64 >> 32);
@@ -617,13 +732,15 @@ static void __attribute__((noreturn)) monitor_main(const struct xenon_paths *p)
                 struct signalfd_siginfo si;
                 bool child = false;
                 while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                    if (si.ssi_signo == SIGCHLD && si.ssi_pid > 0)
+                        reap_child(p, (pid_t)si.ssi_pid);
                     if (si.ssi_signo == SIGCHLD)
                         child = true;
                     else
                         stop = true;    /* the VMMs run on; the next adopts them */
                 }
                 if (child)
-                    reap_children(p);
+                    reap_killed(p);
             } else if (tag == TAG_CLIENT) {
                 client_request(p, (int)v);
             } else if (tag == TAG_PIDFD && v <= MAX_DOMID && doms[v]) {

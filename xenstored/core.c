@@ -995,8 +995,24 @@ static int op_control(struct conn *c, const struct xsd_sockmsg *h,
         reply_str(c, h, "OK");
         return 0;
     }
+    if (strcmp(cmd, "stats") == 0) {
+        /* What the event loop holds and does: the stall scan visits only
+         * connections with queued output (conn.c). */
+        if (argc != 1)
+            return EINVAL;
+        char buf[512];
+        snprintf(buf, sizeof(buf),
+                 "connections: %lu\noutput-pending: %lu\nstall-scans: %llu\n"
+                 "stall-scan-visited: %lu\nwatches: %lu\nrm-watch-visited: %lu\n"
+                 "domains: %u\n",
+                 xs->nconns, xs->out_pending,
+                 (unsigned long long)xs->stall_scans, xs->stall_scan_visited,
+                 xs->nwatches, xs->rm_watch_visited, xs->ndoms);
+        reply_str(c, h, buf);
+        return 0;
+    }
     if (strcmp(cmd, "help") == 0) {
-        reply_str(c, h, "check\ncompact\nlog\nprint\nquota\nring-attach\nhelp\n");
+        reply_str(c, h, "check\ncompact\nlog\nprint\nquota\nring-attach\nstats\nhelp\n");
         return 0;
     }
     if (strcmp(cmd, "ring-attach") == 0) {

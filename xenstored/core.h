@@ -31,6 +31,10 @@ struct watch {
     char *path;             /* absolute, or @special */
     char *token;
     size_t rel_prefix;      /* bytes to strip from event paths (relative) */
+    /* Its entries in the index by ancestor (watch.c): one per strict
+     * ancestor of an absolute path but "/". */
+    struct wanc *anc;
+    unsigned nanc;
 };
 
 struct domain {
@@ -89,6 +93,10 @@ struct conn {
     uint32_t ev_mask;
     bool out_blocked;       /* socket full: waiting for EPOLLOUT */
     uint64_t last_progress_ns;
+    /* On conn.c's list of connections with queued output (out_head set),
+     * the only ones the once-a-second stall scan looks at. */
+    bool out_listed;
+    struct conn *out_next, *out_prev;
 };
 
 enum quota_id {
@@ -105,6 +113,9 @@ struct xs_state {
     unsigned ndoms;         /* non-NULL entries in doms[] */
     struct watch *whash[WATCH_BUCKETS];
     unsigned long nwatches;
+    /* Absolute watches by each strict ancestor of their path: a removal
+     * finds the watches below it without a walk of them all (watch.c). */
+    struct wpfx *wphash[WATCH_BUCKETS];
     struct conn *conns;
     int quota[Q_COUNT];
     /* permissions of the special watch nodes */
@@ -116,6 +127,12 @@ struct xs_state {
     uint64_t event_timeout_ns; /* a guest's undelivered watch event is
                                   dropped after this (0: never) */
     bool verbose;
+    /* Counts for CONTROL stats. */
+    unsigned long nconns;           /* live connections */
+    unsigned long out_pending;      /* of them, with queued output */
+    uint64_t stall_scans;           /* stall scans run */
+    unsigned long stall_scan_visited; /* connections the last one looked at */
+    unsigned long rm_watch_visited; /* watches the last removal looked at */
 };
 
 extern struct xs_state *xs;

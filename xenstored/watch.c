@@ -20,6 +20,36 @@ static size_t whash(const char *s)
     return h & (WATCH_BUCKETS - 1);
 }
 
+/* The index of absolute watches by ancestor: one group per ancestor
+ * path, holding an entry for each watch strictly below it. */
+struct wpfx {
+    struct wpfx *hnext;
+    char *path;
+    struct wanc *head;
+};
+
+struct wanc {
+    struct wanc *next, *prev;
+    struct wpfx *g;
+    struct watch *w;
+};
+
+static size_t whash_n(const char *s, size_t n)
+{
+    size_t h = WHASH_SEED;
+    for (size_t i = 0; i < n; i++)
+        h = whash_step(h, s[i]);
+    return h & (WATCH_BUCKETS - 1);
+}
+
+static struct wpfx *pfx_find(const char *path, size_t n, size_t bucket)
+{
+    for (struct wpfx *g = xs->wphash[bucket]; g; g = g->hnext)
+        if (strncmp(g->path, path, n) == 0 && g->path[n] == '\0')
+            return g;
+    return NULL;
+}
+
 static char *dupstr(const char *s)
 {
     char *d = strdup(s);
@@ -114,6 +144,28 @@ static void fire_at(const struct event *e, const char *wpath, size_t bucket)
             watch_send(w, e->path);
 }
 
+/* Removal of path: the watches strictly below it. Found through the
+ * index by ancestor, so the cost follows the watches below path, not all
+ * of them. Delivering may drop a connection (conn_kill), which frees
+ * nothing before the turn ends: the index stays as it is meanwhile. */
+static void fire_below(const struct event *e, const char *path, size_t len)
+{
+    unsigned long visited = 0;
+    if (len == 1) {
+        /* "/" (no request removes it; kept exact all the same) */
+        for (struct conn *c = xs->conns; c; c = c->next)
+            for (struct watch *w = c->watches; w; w = w->cnext, visited++)
+                if (!c->dead && w->path[0] == '/' && w->path[1] && may_see(c, e))
+                    watch_send(w, w->path);
+    } else {
+        struct wpfx *g = pfx_find(path, len, whash_n(path, len));
+        for (struct wanc *a = g ? g->head : NULL; a; a = a->next, visited++)
+            if (!a->w->conn->dead && may_see(a->w->conn, e))
+                watch_send(a->w, a->w->path);
+    }
+    xs->rm_watch_visited = visited;
+}
+
 static void fire_one(const struct event *e)
 {
     if (!xs->nwatches)
@@ -136,18 +188,7 @@ static void fire_one(const struct event *e)
     free(buf);
     if (!e->recurse)
         return;
-    /* Removal: watches strictly below the removed node (O(watches)).
-     * Delivering may drop c (conn_kill relinks it), never another one. */
-    for (struct conn *c = xs->conns, *next; c; c = next) {
-        next = c->next;
-        for (struct watch *w = c->watches; w; w = w->cnext) {
-            if (c->dead || w->path[0] != '/')
-                continue;
-            if (strlen(w->path) > len && path_is_child(w->path, path) &&
-                may_see(c, e))
-                watch_send(w, w->path);
-        }
-    }
+    fire_below(e, path, len);
 }
 
 void evlist_fire(struct evlist *l)
@@ -177,6 +218,74 @@ void watch_fire_special(const char *name)
         }
         watch_send(w, name);
     }
+}
+
+/* Enter w under each strict ancestor of its path ("/a" and "/a/b" for
+ * "/a/b/c"; not "/", which a removal never is: see fire_below). */
+static void index_add(struct watch *w)
+{
+    const char *p = w->path;
+    if (p[0] != '/')
+        return;
+    unsigned n = 0;
+    for (size_t i = 1; p[i]; i++)
+        if (p[i] == '/')
+            n++;
+    if (!n)
+        return;
+    w->anc = calloc(n, sizeof(*w->anc));
+    if (!w->anc)
+        abort();
+    unsigned k = 0;
+    for (size_t i = 1; p[i] && k < n; i++) {
+        if (p[i] != '/')
+            continue;
+        size_t b = whash_n(p, i);
+        struct wpfx *g = pfx_find(p, i, b);
+        if (!g) {
+            g = calloc(1, sizeof(*g));
+            if (!g)
+                abort();
+            g->path = strndup(p, i);
+            if (!g->path)
+                abort();
+            g->hnext = xs->wphash[b];
+            xs->wphash[b] = g;
+        }
+        struct wanc *a = &w->anc[k++];
+        a->w = w;
+        a->g = g;
+        a->next = g->head;
+        if (g->head)
+            g->head->prev = a;
+        g->head = a;
+    }
+    w->nanc = k;
+}
+
+static void index_del(struct watch *w)
+{
+    for (unsigned k = 0; k < w->nanc; k++) {
+        struct wanc *a = &w->anc[k];
+        struct wpfx *g = a->g;
+        if (a->prev)
+            a->prev->next = a->next;
+        else
+            g->head = a->next;
+        if (a->next)
+            a->next->prev = a->prev;
+        if (!g->head) {
+            struct wpfx **pp = &xs->wphash[whash(g->path)];
+            while (*pp != g)
+                pp = &(*pp)->hnext;
+            *pp = g->hnext;
+            free(g->path);
+            free(g);
+        }
+    }
+    free(w->anc);
+    w->anc = NULL;
+    w->nanc = 0;
 }
 
 /* What a watch makes the daemon hold for its connection. */
@@ -210,6 +319,7 @@ int watch_add(struct conn *c, const char *path, const char *token,
     w->hnext = xs->whash[h];
     xs->whash[h] = w;
     xs->nwatches++;
+    index_add(w);
     return 0;
 }
 
@@ -229,6 +339,7 @@ static void watch_free(struct watch *w)
 {
     core_charge(w->conn, -watch_cost(w->path, w->token), true);
     unhash(w);
+    index_del(w);
     free(w->path);
     free(w->token);
     free(w);

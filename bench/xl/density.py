@@ -43,7 +43,8 @@ anything was left behind.
 --steps 1,1000,2000,4000,8000 instead grows through each count, --parallel
 (default 8) `xl create` at a time, and at each times `xl create` of the
 next domain to its first console byte, `xl list`, `xl destroy NAME` (the
-median of 3 probe domains), a xenstore read, and reports host and kernel
+median of 3 probe domains, or $XL_DENSITY_PROBES: more steady a figure on a
+shared host), a xenstore read, and reports host and kernel
 memory (Slab, PageTables, KernelStack) per domain, tasks per domain, and
 xenstored's and the monitor's memory and descriptors; then destroys all
 and counts what is left. It prints a Markdown table (README's). It raises
@@ -432,7 +433,7 @@ def run(n, memory, parallel, dparallel, guest):
 
 # --- stepped run (--steps): every operation timed at 1, 1,000, ... domains --
 
-PROBES = 3      # probe domains per step: each timed create, then destroy
+PROBES = int(os.environ.get("XL_DENSITY_PROBES", "3"))  # probe domains per step: each timed create, then destroy
 
 
 def xs_read_us(sock, path, n=2000):
