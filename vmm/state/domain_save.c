@@ -331,7 +331,6 @@ int domain_save_live_finish(struct domain *d, struct domain_live *l, int fd,
     unsigned from = l->pc.rep.nr_rounds;
     int rc = precopy_final(&l->pc, &out);
     report_rounds(&l->pc.rep, from, r);
-    platform_dirty_log_stop(d);
     if (rc == 0) {
         /* Any later look at memory sees it as the last round did. */
         page_walk_reset(&l->walk);
