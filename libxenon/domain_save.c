@@ -199,6 +199,9 @@ static int save_to_fd(const struct xenon_paths *p, unsigned domid, int fd,
         step = "pause";
         rc = vmmctl_call(ctl, XENON_CTL_PAUSE, NULL, 0, NULL, 0, NULL, 10000);
     }
+    /* The vCPUs had stopped by now (PAUSE answers once they have; a
+     * suspend is seen once they have). */
+    uint64_t stopped_by = now_ns();
     if (rc == 0 && !live) {
         step = "write the header";
         rc = savefile_write_start(&out, json);
@@ -242,8 +245,16 @@ static int save_to_fd(const struct xenon_paths *p, unsigned domid, int fd,
                                             .suspended = img.suspended != 0 };
         stats->live = live;
         stats->live_bytes = pre.bytes;
-        stats->stop_mono_ns = img.stopped_ns && image_done > img.stopped_ns
-                                  ? image_done - img.stopped_ns : 0;
+        /* When the vCPUs stopped: the VMM says how long before it had
+         * written the image, which dates the stop from the reply's
+         * arrival, too late by the reply's transit and by whatever held
+         * the VMM between its measure and its reply (on a loaded host
+         * tens of ms seen). Both dates are later than the stop: the
+         * earlier is the closer, and the downtime is not understated by
+         * more than the PAUSE reply's transit. */
+        uint64_t by_vmm = img.stopped_ns && image_done > img.stopped_ns
+                              ? image_done - img.stopped_ns : 0;
+        stats->stop_mono_ns = by_vmm && by_vmm < stopped_by ? by_vmm : stopped_by;
         add_rounds(stats, &pre);
         add_rounds(stats, &img);
     }
