@@ -357,6 +357,7 @@ static void on_request(void *opaque, const struct ctl_request *req)
             log_warn("dom%u: control: vCPUs did not stop within %u ms", d->domid,
                      PAUSE_TIMEOUT_MS);
         reply(c, req->type, req->id, rc, NULL, 0);
+        conn_flush(c);          /* now, not after a SAVE pipelined behind it */
         return;
     }
     case XENON_CTL_UNPAUSE: {
