@@ -60,7 +60,8 @@ int precopy_live(struct precopy *pc, struct stream_sink *out,
                  const struct precopy_params *p, const struct precopy_ops *ops)
 {
     memset(pc, 0, sizeof(*pc));
-    if (!p->nr_pfns || p->max_rounds > PRECOPY_MAX_ROUNDS - 2 || !ops->page || !ops->fetch)
+    if (!p->nr_pfns || p->max_rounds > PRECOPY_MAX_ROUNDS - 2 ||
+        p->extra_rounds > PRECOPY_MAX_ROUNDS - 2 - p->max_rounds || !ops->page || !ops->fetch)
         return -EINVAL;
     pc->p = *p;
     pc->ops = *ops;
@@ -77,6 +78,7 @@ int precopy_live(struct precopy *pc, struct stream_sink *out,
     int rc = ops->fetch(ops->ctx, pc->bitmap, p->nr_pfns);
     if (rc == 0)
         rc = send_round(out, p, ops, NULL, rep);
+    uint64_t last = UINT64_MAX;         /* the set sent last (round 0: all) */
     for (unsigned live = 0; rc == 0; live++) {
         memset(pc->bitmap, 0, bytes);
         rc = ops->fetch(ops->ctx, pc->bitmap, p->nr_pfns);
@@ -87,11 +89,16 @@ int precopy_live(struct precopy *pc, struct stream_sink *out,
             rep->stopped_by = PRECOPY_CONVERGED;
             break;
         }
-        if (live == p->max_rounds) {
+        /* Past max_rounds a round is worth sending only while the set
+         * shrinks: a set that holds steady is the guest's dirty rate
+         * times a round, and sending it again shortens nothing. */
+        if (live >= p->max_rounds &&
+            (live == p->max_rounds + p->extra_rounds || n >= last)) {
             rep->stopped_by = PRECOPY_ROUND_LIMIT;
             break;
         }
         rc = send_round(out, p, ops, pc->bitmap, rep);
+        last = n;
     }
     rep->ns = now() - pc->start;
     return rc;
