@@ -14,21 +14,6 @@ static uint64_t now(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* The page function of a dirty round: the caller's, for the PFNs set in
- * the round's bitmap only. */
-struct round_pages {
-    const struct precopy_ops *ops;
-    const uint64_t *bitmap;
-};
-
-static const void *dirty_page(void *ctx, uint64_t pfn)
-{
-    const struct round_pages *r = ctx;
-    if (!dirty_test(r->bitmap, pfn))
-        return NULL;
-    return r->ops->page(r->ops->ctx, pfn);
-}
-
 static int send_round(struct stream_sink *out, const struct precopy_params *p,
                       const struct precopy_ops *ops, const uint64_t *bitmap,
                       struct precopy_report *rep)
@@ -40,9 +25,10 @@ static int send_round(struct stream_sink *out, const struct precopy_params *p,
         rc = xcs_write_memory(out, p->nr_pfns, ops->page, ops->ctx, 0,
                               &data, &zero);
     } else {
-        struct round_pages rp = { ops, bitmap };
-        rc = xcs_write_memory(out, p->nr_pfns, dirty_page, &rp,
-                              XCS_ZERO_AS_DATA, &data, &zero);
+        /* Only the set bits are visited: a late round's few pages out
+         * of the whole domain (65,536 PFNs for 256 MiB). */
+        rc = xcs_write_memory_set(out, bitmap, p->nr_pfns, ops->page, ops->ctx,
+                                  XCS_ZERO_AS_DATA, &data, &zero);
         r->dirty = dirty_count(bitmap, p->nr_pfns);
     }
     r->pages = data + zero;
