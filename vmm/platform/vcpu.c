@@ -382,11 +382,16 @@ static void complete_exit(struct vcpu *v)
     for (unsigned i = 0; i < 64; i++) {
         run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
         __atomic_store_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+        v->pv->in_exit = false;
         int rc = ioctl(v->pv->fd, KVM_RUN, 0);
         __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
         run->kvm_dirty_regs = 0;
+        /* Done (EINTR): KVM applied the registers a handler left and
+         * holds the state; it is read from KVM, not run->s.regs, from
+         * here on. Another exit: handled as the loop handles one. */
+        v->pv->in_exit = rc == 0;
         if (rc < 0)
-            return;     /* EINTR: done, the synced registers stored */
+            return;
         if (!handle_exit(v))
             return;
     }
