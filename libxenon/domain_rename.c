@@ -3,6 +3,7 @@
  * as libxl_domain_rename does it. */
 #include "domain_internal.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,28 @@ static void rename_json(const struct xenon_paths *p, unsigned domid, const char 
         }
     }
     free(json);
+}
+
+/* The name in xenstore (the domain's and its /vm/UUID's) in one
+ * transaction whose writes and commit go in one batch: xenstored makes a
+ * batch durable with one journal sync, and a migration's renames are part
+ * of its downtime (two writes apart cost two syncs and two round trips).
+ * A conflict is retried; any other failure leaves the nodes as they were
+ * and is not the rename's failure (the state file is what xl reads). */
+static void rename_nodes(struct xs_client *xs, unsigned domid, const char *name)
+{
+    for (int attempt = 0; attempt < 8; attempt++) {
+        if (xs_transaction_begin(xs) < 0)
+            return;
+        char *vm = xs_readf(xs, "/local/domain/%u/vm", domid);
+        xs_pipeline_begin(xs);
+        xs_printf(xs, name, "/local/domain/%u/name", domid);
+        if (vm && strncmp(vm, "/vm/", 4) == 0 && vm[4])
+            xs_printf(xs, name, "%s/name", vm);
+        free(vm);
+        if (xs_pipeline_commit(xs) != -EAGAIN)
+            return;
+    }
 }
 
 int xenon_domain_rename(const struct xenon_paths *p, unsigned domid, const char *expect,
@@ -69,11 +92,7 @@ int xenon_domain_rename(const struct xenon_paths *p, unsigned domid, const char 
     struct xs_client *xs = xs_connect(p, err);
     if (!xs)
         goto out;
-    xs_printf(xs, name, "/local/domain/%u/name", domid);
-    char *vm = xs_readf(xs, "/local/domain/%u/vm", domid);
-    if (vm && strncmp(vm, "/vm/", 4) == 0 && vm[4])
-        xs_printf(xs, name, "%s/name", vm);
-    free(vm);
+    rename_nodes(xs, domid, name);
     xs_close(xs);
     state_name_drop(p, s.name, domid);
     snprintf(s.name, sizeof(s.name), "%s", name);

@@ -207,18 +207,21 @@ int vmmctl_call(int fd, uint16_t type, const void *payload, size_t len,
     return vmmctl_call_fd(fd, type, payload, len, -1, body, cap, got, timeout_ms);
 }
 
-int vmmctl_call_fd(int fd, uint16_t type, const void *payload, size_t len,
-                   int pass_fd, void *body, size_t cap, size_t *got,
-                   unsigned timeout_ms)
+int vmmctl_send(int fd, uint16_t type, const void *payload, size_t len, int pass_fd,
+                uint32_t *id)
 {
     uint8_t msg[MAX_MESSAGE];
-    uint32_t id = next_id++;
-    size_t n = vmmctl_encode_request(msg, sizeof(msg), type, id, payload, len);
+    *id = next_id++;
+    size_t n = vmmctl_encode_request(msg, sizeof(msg), type, *id, payload, len);
     if (!n)
         return -EMSGSIZE;
-    int rc = send_all(fd, msg, n, pass_fd);
-    if (rc < 0)
-        return rc;
+    return send_all(fd, msg, n, pass_fd);
+}
+
+int vmmctl_reply(int fd, uint16_t type, uint32_t id, void *body, size_t cap, size_t *got,
+                 unsigned timeout_ms)
+{
+    uint8_t msg[MAX_MESSAGE];
     int m = read_until(fd, msg, XENON_CTL_REPLY, timeout_ms);  /* notices skipped */
     if (m < 0)
         return m;
@@ -236,6 +239,15 @@ int vmmctl_call_fd(int fd, uint16_t type, const void *payload, size_t len,
             *got = blen;
     }
     return status;
+}
+
+int vmmctl_call_fd(int fd, uint16_t type, const void *payload, size_t len,
+                   int pass_fd, void *body, size_t cap, size_t *got,
+                   unsigned timeout_ms)
+{
+    uint32_t id;
+    int rc = vmmctl_send(fd, type, payload, len, pass_fd, &id);
+    return rc < 0 ? rc : vmmctl_reply(fd, type, id, body, cap, got, timeout_ms);
 }
 
 /* A connected socket, or -errno. */

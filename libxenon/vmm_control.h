@@ -38,6 +38,16 @@ int vmmctl_call_fd(int fd, uint16_t type, const void *payload, size_t len,
                    int pass_fd, void *body, size_t cap, size_t *got,
                    unsigned timeout_ms);
 
+/* A request sent without waiting for its reply, and the reply read
+ * later: requests pipelined on one connection are answered in order, so
+ * their replies are read in the order sent (vmmctl_reply checks each
+ * against its request). send: 0 with the request's id in *id, or -errno;
+ * pass_fd as vmmctl_call_fd (-1: none). reply: as vmmctl_call. */
+int vmmctl_send(int fd, uint16_t type, const void *payload, size_t len, int pass_fd,
+                uint32_t *id);
+int vmmctl_reply(int fd, uint16_t type, uint32_t id, void *body, size_t cap, size_t *got,
+                 unsigned timeout_ms);
+
 /* Send GO without waiting for the reply (create: the handed-over
  * connection is closed right after). 0 or -errno. */
 int vmmctl_send_go(int fd);

@@ -614,6 +614,21 @@ int xs_commit_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
     return rc;
 }
 
+int xs_pipeline_commit(struct xs_client *c)
+{
+    bool lost = c->tx_lost;
+    c->pipelining = true;
+    int rc = lost ? 0 : call(c, XS_TRANSACTION_END, "T", 2, NULL, NULL, true);
+    c->tx = 0;
+    c->tx_lost = false;
+    int qrc = xs_pipeline_end(c);
+    if (rc == 0)
+        rc = qrc;
+    if (lost || (rc == -EIO && c->reconnect_ms))
+        rc = -EAGAIN;
+    return rc;
+}
+
 int xs_release(struct xs_client *c, unsigned domid)
 {
     char buf[16];

@@ -67,6 +67,10 @@ int xs_pipeline_end(struct xs_client *c);
  * does the transaction and this again. 0 or -errno. */
 int xs_commit_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
                         unsigned port);
+/* The same without the introduce: the queued changes and the commit in one
+ * batch (one round trip, one journal sync). 0, -EAGAIN on a conflict or a
+ * daemon restart (the caller does the transaction again), or -errno. */
+int xs_pipeline_commit(struct xs_client *c);
 int xs_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
                  unsigned port);
 int xs_release(struct xs_client *c, unsigned domid);

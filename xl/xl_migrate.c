@@ -161,17 +161,20 @@ int main_migrate(int argc, char **argv)
         goto done;        /* the save itself has resumed the domain */
     }
     double t_sent = now_s();
-    if (migrate_recv_ready(&in, err, sizeof(err)) < 0) {
-        fprintf(stderr, "migration sender: %s\nMigration failed, resuming at sender.\n",
-                err);
-        goto resume;
-    }
-    /* The point of no return: the source no longer holds the name. */
+    /* The source gives up the name while the receiver reads the end of
+     * the stream, not after its ready (as Xen's xl): the rename is then
+     * off the downtime's path. Any failure before the go renames it back,
+     * as after a rename made later. */
     if (xenon_domain_rename(&paths, domid, name, away, stderr) < 0) {
         fprintf(stderr, "Migration failed, resuming at sender.\n");
         goto resume;
     }
     renamed = true;
+    if (migrate_recv_ready(&in, err, sizeof(err)) < 0) {
+        fprintf(stderr, "migration sender: %s\nMigration failed, resuming at sender.\n",
+                err);
+        goto resume;
+    }
     double t_go = now_s();
     if (migrate_send_go(&out) < 0) {
         fprintf(stderr, "migration sender: cannot send the permission to go\n"

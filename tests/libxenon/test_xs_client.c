@@ -359,6 +359,39 @@ static void test_commit_introduce(void **state)
     xs_close(c);
 }
 
+/* xs_pipeline_commit (a migration's rename): the queued writes and the
+ * commit land together; a conflicting commit gets -EAGAIN and leaves none
+ * of the transaction's writes. */
+static void test_pipeline_commit(void **state)
+{
+    (void)state;
+    struct xs_client *c = xs_open(sock), *other = xs_open(sock);
+    assert_non_null(c);
+    assert_non_null(other);
+    assert_int_equal(xs_transaction_begin(c), 0);
+    xs_pipeline_begin(c);
+    assert_int_equal(xs_write(c, "/pc/name", "a"), 0);
+    assert_int_equal(xs_write(c, "/pc/vm-name", "a"), 0);
+    assert_int_equal(xs_pipeline_commit(c), 0);
+    check_value(other, "/pc/name", "a");
+    check_value(other, "/pc/vm-name", "a");
+
+    assert_int_equal(xs_transaction_begin(c), 0);
+    xs_pipeline_begin(c);
+    assert_int_equal(xs_write(c, "/pc/name", "b"), 0);
+    assert_int_equal(xs_write(c, "/pc/vm-name", "b"), 0);
+    check_value(c, "/pc/name", "b");    /* sends the queue */
+    assert_int_equal(xs_write(other, "/pc/name", "outside"), 0);
+    assert_int_equal(xs_pipeline_commit(c), -EAGAIN);
+    check_value(other, "/pc/name", "outside");
+    check_value(other, "/pc/vm-name", "a");
+    /* The connection serves plain requests again afterwards. */
+    assert_int_equal(xs_write(c, "/pc/after", "1"), 0);
+    check_value(other, "/pc/after", "1");
+    xs_close(other);
+    xs_close(c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -375,6 +408,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_long_directory),
         cmocka_unit_test(test_daemon_restart),
         cmocka_unit_test(test_commit_introduce),
+        cmocka_unit_test(test_pipeline_commit),
     };
     return cmocka_run_group_tests(tests, start_daemon, stop_daemon);
 }

@@ -228,7 +228,7 @@ static void converges(void **state)
 {
     (void)state;
     struct guest *g = guest_new(2, 5);
-    struct precopy_params p = { g->nr_pfns, 8, 30 };
+    struct precopy_params p = { g->nr_pfns, 8, 30, 0 };
     struct precopy_report rep;
     assert_int_equal(migrate(g, &p, &rep), 0);
     print_report("converges", &rep);
@@ -260,7 +260,7 @@ static void round_limit(void **state)
 {
     (void)state;
     struct guest *g = guest_new(64, 3);
-    struct precopy_params p = { g->nr_pfns, 0, 4 };
+    struct precopy_params p = { g->nr_pfns, 0, 4, 0 };
     struct precopy_report rep;
     assert_int_equal(migrate(g, &p, &rep), 0);
     print_report("limit", &rep);
@@ -271,12 +271,41 @@ static void round_limit(void **state)
     guest_free(g);
 }
 
+/* Extra rounds: past max_rounds the live phase goes on while the dirty
+ * set shrinks, and stops at the first that does not. The guest dirties
+ * `rate` pages per batch sent, so its sets go 8 batches' worth after
+ * round 0, then one batch's worth, then the same again. */
+static void extra_rounds(void **state)
+{
+    (void)state;
+    struct guest *g = guest_new(64, 0);
+    struct precopy_params p = { g->nr_pfns, 0, 1, 10 };
+    struct precopy_report rep;
+    assert_int_equal(migrate(g, &p, &rep), 0);
+    print_report("extra", &rep);
+    assert_int_equal(rep.stopped_by, PRECOPY_ROUND_LIMIT);
+    /* round 0, the one live round, one extra (smaller), the final */
+    assert_int_equal(rep.nr_rounds, 4);
+    assert_true(rep.round[2].dirty < rep.round[1].dirty);
+    assert_true(rep.round[3].dirty >= rep.round[2].dirty);
+    check_destination(g);
+    guest_free(g);
+
+    /* The cap: no more than extra_rounds, shrinking or not. */
+    g = guest_new(64, 0);
+    p = (struct precopy_params){ g->nr_pfns, 0, 1, 0 };
+    assert_int_equal(migrate(g, &p, &rep), 0);
+    assert_int_equal(rep.nr_rounds, 3);
+    check_destination(g);
+    guest_free(g);
+}
+
 /* An idle guest: round 0, nothing dirty, a final round of nothing. */
 static void idle_guest(void **state)
 {
     (void)state;
     struct guest *g = guest_new(0, 0);
-    struct precopy_params p = { g->nr_pfns, 0, 10 };
+    struct precopy_params p = { g->nr_pfns, 0, 10, 0 };
     struct precopy_report rep;
     assert_int_equal(migrate(g, &p, &rep), 0);
     assert_int_equal(rep.stopped_by, PRECOPY_CONVERGED);
@@ -297,7 +326,7 @@ static void stop_fails(void **state)
     (void)state;
     struct guest *g = guest_new(8, 0);
     g->stop_rc = -EIO;
-    struct precopy_params p = { g->nr_pfns, 1u << 20, 3 };
+    struct precopy_params p = { g->nr_pfns, 1u << 20, 3, 0 };
     struct precopy_report rep;
     assert_int_equal(migrate(g, &p, &rep), -EIO);
     assert_int_equal(g->stops, 1);
@@ -311,9 +340,11 @@ static void bad_params(void **state)
     struct stream_sink s = { guest_sink_writev, g, 0 };
     struct precopy_ops ops = { page, fetch, stop, g };
     struct precopy_report rep;
-    struct precopy_params p = { 0, 0, 1 };
+    struct precopy_params p = { 0, 0, 1, 0 };
     assert_int_equal(precopy_run(&s, &p, &ops, &rep), -EINVAL);
-    p = (struct precopy_params){ g->nr_pfns, 0, PRECOPY_MAX_ROUNDS - 1 };
+    p = (struct precopy_params){ g->nr_pfns, 0, PRECOPY_MAX_ROUNDS - 1, 0 };
+    assert_int_equal(precopy_run(&s, &p, &ops, &rep), -EINVAL);
+    p = (struct precopy_params){ g->nr_pfns, 0, 4, PRECOPY_MAX_ROUNDS - 5 };
     assert_int_equal(precopy_run(&s, &p, &ops, &rep), -EINVAL);
     /* Logging not started: the platform refuses the fetch. */
     p.max_rounds = 2;
@@ -328,6 +359,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(converges),
         cmocka_unit_test(round_limit),
+        cmocka_unit_test(extra_rounds),
         cmocka_unit_test(idle_guest),
         cmocka_unit_test(stop_fails),
         cmocka_unit_test(bad_params),

@@ -60,6 +60,12 @@ kill)
     wait $r
     rm -f "$fifo"
     exit 1 ;;
+noready)
+    # The receiver reads the whole stream, but its answers stop after the
+    # banner (54 bytes): its "ready" fails, and the sender sees the channel
+    # end where it would be, after the source gave up its name.
+    "$XL_BIN" migrate-receive "$@" | head -c 54
+    exit 1 ;;
 *)
     # A copy of the stream through tee, which must not hold the channel
     # back to the sender: the receiver alone answers there, and its exit
@@ -130,6 +136,19 @@ def run(e):
           os.listdir(run_dir))
     n = len(counts(log()))
     check("killed receiver: the source counts on",
+          t.wait_for(lambda: len(counts(log())) > n + 50, 30))
+
+    # A receiver that fails once it has the whole stream, before its ready:
+    # the source, renamed while the receiver read, takes its name back and
+    # runs on; the receiver's copy is gone.
+    rc, _, err = migrate(e, ssh, "counter", "noready")
+    check("no ready: xl migrate fails", rc != 0, err)
+    check("no ready: the sender says it resumes", "resuming at sender" in err, err)
+    rows = guests(e)
+    check("no ready: only the source, under its name and domid",
+          rows == ["counter"] and domid_of(e, "counter") == src, (rows, err))
+    n = len(counts(log()))
+    check("no ready: the source counts on",
           t.wait_for(lambda: len(counts(log())) > n + 50, 30))
 
     # A receiver that refuses the domain: its name--incoming is taken there.

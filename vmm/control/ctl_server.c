@@ -65,6 +65,8 @@ static struct {
         int fd, rc;
         struct domain_live *live;   /* rounds sent, logging on */
         struct xenon_ctl_save_result r;
+        bool log_on;                /* finished; logging still on until
+                                     * SAVE DEVICES has been answered */
     } live;
 } srv = { .listen = { .fd = -1 }, .live = { .done = { .fd = -1 } } };
 
@@ -188,9 +190,21 @@ static void live_done(struct io_watch *w, uint32_t events)
     conn_ready(&c->w, 0);       /* send the reply, or close a dead one */
 }
 
+/* Dirty logging left on by a finished live save, off (its memory slots
+ * rewritten: milliseconds under nested KVM) once nothing of the stream
+ * waits for it. */
+static void live_log_off(struct domain *d)
+{
+    if (!srv.live.log_on)
+        return;
+    srv.live.log_on = false;
+    platform_dirty_log_stop(d);
+}
+
 /* Abandon a live save that is not running: logging off, nothing sent. */
 static void live_cancel(struct domain *d, const char *why)
 {
+    live_log_off(d);
     if (!srv.live.live)
         return;
     log_info("dom%u: live save abandoned (%s)", d->domid, why);
@@ -222,6 +236,7 @@ static void live_start(struct ctl_conn *c, struct domain *d, uint32_t id, int fd
         }
     }
     if (rc == 0) {
+        live_log_off(d);        /* a new live save starts its log afresh */
         srv.live.conn = c;
         srv.live.req_id = id;
         srv.live.fd = fd;
@@ -273,6 +288,7 @@ static void on_save_restore(struct ctl_conn *c, struct domain *d,
             rc = domain_save_live_finish(d, srv.live.live, fd, &r);
             srv.live.live = NULL;
             srv.live.conn = NULL;
+            srv.live.log_on = true;
         } else {
             rc = sv->part == XENON_SAVE_PART_IMAGE ? domain_save_image(d, fd, &r)
                                                    : domain_save_devices(d, fd, &r);
@@ -306,6 +322,12 @@ static void on_save_restore(struct ctl_conn *c, struct domain *d,
     if (fd >= 0)
         close(fd);
     reply(c, req->type, req->id, rc, &r, sizeof(r));
+    /* The stream's last part is out (or the save failed): the reply goes
+     * first, so the toolstack's handshake runs while the slots change. */
+    if (save && (sv->part == XENON_SAVE_PART_DEVICES || rc < 0)) {
+        conn_flush(c);
+        live_log_off(d);
+    }
 }
 
 static void on_request(void *opaque, const struct ctl_request *req)
@@ -337,6 +359,7 @@ static void on_request(void *opaque, const struct ctl_request *req)
             log_warn("dom%u: control: vCPUs did not stop within %u ms", d->domid,
                      PAUSE_TIMEOUT_MS);
         reply(c, req->type, req->id, rc, NULL, 0);
+        conn_flush(c);          /* now, not after a SAVE pipelined behind it */
         return;
     }
     case XENON_CTL_UNPAUSE: {

@@ -368,11 +368,48 @@ static bool handle_exit(struct vcpu *v)
 }
 
 /* Wait while the vCPU is down, or the domain held or paused; apply a pending VCPUOP_up context. */
+/* KVM finishes the instruction of an I/O exit (an OUT's %rip, an IN's
+ * value into the register) only when KVM_RUN is entered again (api.rst,
+ * the note on KVM_EXIT_IO and KVM_EXIT_MMIO). A vCPU that parks right
+ * after one would leave that half-done state to a save: the next copy
+ * would run the port write again, or read a stale register. Entered with
+ * immediate_exit, KVM completes it and returns without running guest
+ * code; a completion that needs userspace again (string I/O) is handled
+ * as any exit. Without d->lock. */
+static void complete_exit(struct vcpu *v)
+{
+    struct kvm_run *run = v->pv->run;
+    for (unsigned i = 0; i < 64; i++) {
+        run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+        __atomic_store_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+        v->pv->in_exit = false;
+        int rc = ioctl(v->pv->fd, KVM_RUN, 0);
+        __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+        run->kvm_dirty_regs = 0;
+        /* Done (EINTR): KVM applied the registers a handler left and
+         * holds the state; it is read from KVM, not run->s.regs, from
+         * here on. Another exit: handled as the loop handles one. */
+        v->pv->in_exit = rc == 0;
+        if (rc < 0)
+            return;
+        if (!handle_exit(v))
+            return;
+    }
+}
+
 static void park_if_needed(struct vcpu *v)
 {
     struct domain *d = v->d;
+    bool completed = false;
     pthread_mutex_lock(&d->lock);
     while ((v->down || pause_holds(&d->pause)) && !atomic_load(&d->stopping)) {
+        if (v->pv->in_exit && !completed) {
+            pthread_mutex_unlock(&d->lock);
+            complete_exit(v);
+            completed = true;
+            pthread_mutex_lock(&d->lock);
+            continue;
+        }
         v->parked = true;
         pause_note_stopped(v);
         pthread_cond_wait(&v->wake, &d->lock);

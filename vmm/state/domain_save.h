@@ -35,9 +35,11 @@ int domain_save_devices(struct domain *d, int fd, struct xenon_ctl_save_result *
  * fd; it takes no lock the vCPUs wait for) and leaves dirty logging on;
  * *live is then the save in progress. finish (the I/O thread, the domain
  * stopped) drains the console, sends the last dirty pages and the rest of
- * the image and frees *live, as cancel does without writing (logging
- * stopped). r describes the rounds each wrote. 0 or a negative errno; a
- * failed start leaves nothing to cancel. */
+ * the image and frees *live, leaving dirty logging on: switching it off
+ * rewrites every KVM memory slot, which the caller does once the stream
+ * is done (platform_dirty_log_stop), outside the downtime. cancel frees
+ * *live without writing, logging stopped. r describes the rounds each
+ * wrote. 0 or a negative errno; a failed start leaves nothing to cancel. */
 struct domain_live;
 int domain_save_live_start(struct domain *d, int fd, struct domain_live **live,
                            struct xenon_ctl_save_result *r);

@@ -8,7 +8,9 @@
  *              zero pages as data (XCS_ZERO_AS_DATA: the destination
  *              holds an older copy that may not be zero)
  *   ...        until the dirty set is at most stop_pages or max_rounds
- *              rounds have been sent; then
+ *              rounds have been sent (and then up to extra_rounds more
+ *              while the set still shrinks: each is a smaller final
+ *              round, the one sent with the guest stopped); then
  *   stop       ops->stop() ("stop the vCPUs now"), one last fetch, and
  *              the final round: what was dirty then, with zero as data.
  *
@@ -47,7 +49,11 @@ struct precopy_ops {
 struct precopy_params {
     uint64_t nr_pfns;               /* PFNs [0, nr_pfns) */
     uint64_t stop_pages;            /* stop when at most this many dirty */
-    unsigned max_rounds;            /* live rounds after round 0, at most
+    unsigned max_rounds;            /* live rounds after round 0 */
+    unsigned extra_rounds;          /* more live rounds after those, each
+                                       only while the dirty set is still
+                                       smaller than the one sent last;
+                                       max_rounds + extra_rounds at most
                                        PRECOPY_MAX_ROUNDS - 2 */
 };
 

@@ -77,7 +77,7 @@ static int write_image(struct check *c, int fd, struct precopy_report *rep)
         rc = platform_dirty_log_start(c->d);
     if (rc < 0)
         return rc;
-    struct precopy_params p = { c->nr_pfns, 256, 20 };
+    struct precopy_params p = { c->nr_pfns, 256, 20, 0 };
     struct precopy_ops ops = { page, fetch, stop, c };
     rc = precopy_run(&s, &p, &ops, rep);
     platform_dirty_log_stop(c->d);

@@ -56,6 +56,11 @@ int xcs_write_msr_policy(struct stream_sink *out,
 int xcs_write_memory(struct stream_sink *out, uint64_t nr_pfns,
                      xcs_page_fn page, void *ctx, unsigned flags,
                      uint64_t *data, uint64_t *zero);
+/* The same for the PFNs set in bitmap (nr_pfns bits) only, visiting the
+ * set bits alone: a pre-copy round's few dirty pages out of many. */
+int xcs_write_memory_set(struct stream_sink *out, const uint64_t *bitmap,
+                         uint64_t nr_pfns, xcs_page_fn page, void *ctx,
+                         unsigned flags, uint64_t *data, uint64_t *zero);
 int xcs_write_tsc_info(struct stream_sink *out, const struct xc_tsc_info *t);
 int xcs_write_hvm_params(struct stream_sink *out,
                          const struct xc_hvm_param *p, size_t n);

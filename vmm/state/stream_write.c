@@ -173,3 +173,57 @@ int xcs_write_hvm_params(struct stream_sink *out,
                              { (void *)p, n * sizeof(*p) } };
     return put_record(out, XC_REC_HVM_PARAMS, body, 2);
 }
+
+int xcs_write_memory_set(struct stream_sink *out, const uint64_t *bitmap,
+                         uint64_t nr_pfns, xcs_page_fn page, void *ctx,
+                         unsigned flags, uint64_t *data, uint64_t *zero)
+{
+    uint64_t *pfns = malloc(XC_PAGE_BATCH * sizeof(*pfns));
+    struct iovec *iov = malloc((XC_PAGE_BATCH + 3) * sizeof(*iov));
+    int rc = 0;
+    unsigned count = 0, nr_data = 0;
+    uint64_t n_data = 0, n_zero = 0;
+
+    if (!pfns || !iov) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (uint64_t w = 0; w < (nr_pfns + 63) / 64 && rc == 0; w++) {
+        uint64_t word = bitmap[w];
+        if (w * 64 + 64 > nr_pfns && nr_pfns % 64)
+            word &= (1ull << (nr_pfns % 64)) - 1;
+        while (word && rc == 0) {
+            uint64_t pfn = w * 64 + (unsigned)__builtin_ctzll(word);
+            word &= word - 1;
+            if (pfn > XC_PAGE_PFN_MASK) {
+                rc = -EINVAL;
+                break;
+            }
+            const void *p = page(ctx, pfn);
+            if (!p)
+                continue;
+            if (!(flags & XCS_ZERO_AS_DATA) && page_is_zero(p)) {
+                pfns[count++] = pfn | XC_PAGE_TYPE(XEN_DOMCTL_PFINFO_XALLOC);
+                n_zero++;
+            } else {
+                pfns[count++] = pfn | XC_PAGE_TYPE(XEN_DOMCTL_PFINFO_NOTAB);
+                iov[3 + nr_data++] = (struct iovec){ (void *)p, XC_PAGE_SIZE };
+                n_data++;
+            }
+            if (count == XC_PAGE_BATCH) {
+                rc = put_batch(out, pfns, count, iov + 3, nr_data);
+                count = nr_data = 0;
+            }
+        }
+    }
+    if (rc == 0 && count)
+        rc = put_batch(out, pfns, count, iov + 3, nr_data);
+out:
+    free(pfns);
+    free(iov);
+    if (data)
+        *data = n_data;
+    if (zero)
+        *zero = n_zero;
+    return rc;
+}
