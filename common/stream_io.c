@@ -76,11 +76,12 @@ int stream_copy_to_fd(struct stream_source *s, int out, uint64_t off, uint64_t l
     return rc;
 }
 
-/* writev until all of iov is out, IOV_MAX entries at a time: a batch of
- * libxc's 1024 pages is one or two system calls, not sixteen. */
-static int fd_writev(void *ctx, const struct iovec *iov, int iovcnt)
+/* Moves all of iov through readv or writev, IOV_MAX entries at a time: a
+ * batch of libxc's 1024 pages is one or two system calls, not sixteen.
+ * Short transfers resume where they stopped; a read's end of file before
+ * the last byte is -ENODATA. */
+static int fd_allv(int fd, const struct iovec *iov, int iovcnt, bool reading)
 {
-    int fd = *(int *)ctx;
     struct iovec local[IOV_MAX];
     while (iovcnt > 0) {
         int n = MIN(iovcnt, (int)ARRAY_SIZE(local));
@@ -88,26 +89,33 @@ static int fd_writev(void *ctx, const struct iovec *iov, int iovcnt)
         struct iovec *v = local;
         int left = n;
         while (left > 0) {
-            ssize_t w = writev(fd, v, MIN(left, IOV_MAX));
-            if (w < 0) {
+            ssize_t r = reading ? readv(fd, v, left) : writev(fd, v, left);
+            if (r < 0) {
                 if (errno == EINTR)
                     continue;
                 return -errno;
             }
-            while (left > 0 && (size_t)w >= v->iov_len) {
-                w -= v->iov_len;
+            if (r == 0 && reading)
+                return -ENODATA;
+            while (left > 0 && (size_t)r >= v->iov_len) {
+                r -= v->iov_len;
                 v++;
                 left--;
             }
             if (left > 0) {
-                v->iov_base = (uint8_t *)v->iov_base + w;
-                v->iov_len -= w;
+                v->iov_base = (uint8_t *)v->iov_base + r;
+                v->iov_len -= r;
             }
         }
         iov += n;
         iovcnt -= n;
     }
     return 0;
+}
+
+static int fd_writev(void *ctx, const struct iovec *iov, int iovcnt)
+{
+    return fd_allv(*(int *)ctx, iov, iovcnt, false);
 }
 
 int stream_get_padding(struct stream_source *s, uint32_t len)
@@ -148,39 +156,9 @@ static int fd_read(void *ctx, void *buf, size_t len)
     return 0;
 }
 
-/* readv until all of iov is in, IOV_MAX entries at a time. */
 static int fd_readv(void *ctx, const struct iovec *iov, int iovcnt)
 {
-    int fd = *(int *)ctx;
-    struct iovec local[IOV_MAX];
-    while (iovcnt > 0) {
-        int n = MIN(iovcnt, (int)ARRAY_SIZE(local));
-        memcpy(local, iov, n * sizeof(*iov));
-        struct iovec *v = local;
-        int left = n;
-        while (left > 0) {
-            ssize_t r = readv(fd, v, left);
-            if (r < 0) {
-                if (errno == EINTR)
-                    continue;
-                return -errno;
-            }
-            if (r == 0)
-                return -ENODATA;
-            while (left > 0 && (size_t)r >= v->iov_len) {
-                r -= v->iov_len;
-                v++;
-                left--;
-            }
-            if (left > 0) {
-                v->iov_base = (uint8_t *)v->iov_base + r;
-                v->iov_len -= r;
-            }
-        }
-        iov += n;
-        iovcnt -= n;
-    }
-    return 0;
+    return fd_allv(*(int *)ctx, iov, iovcnt, true);
 }
 
 /* A regular file seeks over the bytes, refusing a seek past its end as a

@@ -104,53 +104,77 @@ static int put_batch(struct stream_sink *out, const uint64_t *pfns,
     return stream_putv(out, pages - 3, nr_data + 3);
 }
 
+/* PAGE_DATA records filled a page at a time, written a batch at a time:
+ * shared by the whole-memory walk and the dirty-bitmap walk. */
+struct page_batch {
+    struct stream_sink *out;
+    unsigned flags;
+    uint64_t *pfns;
+    struct iovec *iov;      /* three free slots, then the data pages */
+    unsigned count, nr_data;
+    uint64_t n_data, n_zero;
+};
+
+static int batch_open(struct page_batch *b, struct stream_sink *out,
+                      unsigned flags)
+{
+    _Static_assert((size_t)XC_PAGE_BATCH * 4096 + 1024 * 8 + 16 <=
+                  XC_REC_LENGTH_MAX, "batch fits a record");
+    *b = (struct page_batch){ .out = out, .flags = flags };
+    b->pfns = malloc(XC_PAGE_BATCH * sizeof(*b->pfns));
+    b->iov = malloc((XC_PAGE_BATCH + 3) * sizeof(*b->iov));
+    return b->pfns && b->iov ? 0 : -ENOMEM;
+}
+
+/* Adds page pfn, or nothing when page() gives NULL (not RAM). */
+static int batch_add(struct page_batch *b, uint64_t pfn, xcs_page_fn page,
+                     void *ctx)
+{
+    if (pfn > XC_PAGE_PFN_MASK)
+        return -EINVAL;
+    const void *p = page(ctx, pfn);
+    if (!p)
+        return 0;
+    if (!(b->flags & XCS_ZERO_AS_DATA) &&
+        (p == xcs_zero_page || page_is_zero(p))) {
+        b->pfns[b->count++] = pfn | XC_PAGE_TYPE(XEN_DOMCTL_PFINFO_XALLOC);
+        b->n_zero++;
+    } else {
+        b->pfns[b->count++] = pfn | XC_PAGE_TYPE(XEN_DOMCTL_PFINFO_NOTAB);
+        b->iov[3 + b->nr_data++] = (struct iovec){ (void *)p, XC_PAGE_SIZE };
+        b->n_data++;
+    }
+    if (b->count < XC_PAGE_BATCH)
+        return 0;
+    int rc = put_batch(b->out, b->pfns, b->count, b->iov + 3, b->nr_data);
+    b->count = b->nr_data = 0;
+    return rc;
+}
+
+/* Writes what is left when the walk went well (rc 0), frees, counts. */
+static int batch_close(struct page_batch *b, int rc, uint64_t *data,
+                       uint64_t *zero)
+{
+    if (rc == 0 && b->count)
+        rc = put_batch(b->out, b->pfns, b->count, b->iov + 3, b->nr_data);
+    free(b->pfns);
+    free(b->iov);
+    if (data)
+        *data = b->n_data;
+    if (zero)
+        *zero = b->n_zero;
+    return rc;
+}
+
 int xcs_write_memory(struct stream_sink *out, uint64_t nr_pfns,
                      xcs_page_fn page, void *ctx, unsigned flags,
                      uint64_t *data, uint64_t *zero)
 {
-    _Static_assert((size_t)XC_PAGE_BATCH * 4096 + 1024 * 8 + 16 <=
-                  XC_REC_LENGTH_MAX, "batch fits a record");
-    uint64_t *pfns = malloc(XC_PAGE_BATCH * sizeof(*pfns));
-    struct iovec *iov = malloc((XC_PAGE_BATCH + 3) * sizeof(*iov));
-    int rc = 0;
-    unsigned count = 0, nr_data = 0;
-    uint64_t n_data = 0, n_zero = 0;
-
-    if (!pfns || !iov) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    for (uint64_t pfn = 0; pfn < nr_pfns && rc == 0; pfn++) {
-        if (pfn > XC_PAGE_PFN_MASK) {
-            rc = -EINVAL;
-            break;
-        }
-        const void *p = page(ctx, pfn);
-        if (!p)
-            continue;
-        if (!(flags & XCS_ZERO_AS_DATA) && (p == xcs_zero_page || page_is_zero(p))) {
-            pfns[count++] = pfn | XC_PAGE_TYPE(XEN_DOMCTL_PFINFO_XALLOC);
-            n_zero++;
-        } else {
-            pfns[count++] = pfn | XC_PAGE_TYPE(XEN_DOMCTL_PFINFO_NOTAB);
-            iov[3 + nr_data++] = (struct iovec){ (void *)p, XC_PAGE_SIZE };
-            n_data++;
-        }
-        if (count == XC_PAGE_BATCH) {
-            rc = put_batch(out, pfns, count, iov + 3, nr_data);
-            count = nr_data = 0;
-        }
-    }
-    if (rc == 0 && count)
-        rc = put_batch(out, pfns, count, iov + 3, nr_data);
-out:
-    free(pfns);
-    free(iov);
-    if (data)
-        *data = n_data;
-    if (zero)
-        *zero = n_zero;
-    return rc;
+    struct page_batch b;
+    int rc = batch_open(&b, out, flags);
+    for (uint64_t pfn = 0; pfn < nr_pfns && rc == 0; pfn++)
+        rc = batch_add(&b, pfn, page, ctx);
+    return batch_close(&b, rc, data, zero);
 }
 
 int xcs_write_tsc_info(struct stream_sink *out, const struct xc_tsc_info *t)
@@ -178,16 +202,8 @@ int xcs_write_memory_set(struct stream_sink *out, const uint64_t *bitmap,
                          uint64_t nr_pfns, xcs_page_fn page, void *ctx,
                          unsigned flags, uint64_t *data, uint64_t *zero)
 {
-    uint64_t *pfns = malloc(XC_PAGE_BATCH * sizeof(*pfns));
-    struct iovec *iov = malloc((XC_PAGE_BATCH + 3) * sizeof(*iov));
-    int rc = 0;
-    unsigned count = 0, nr_data = 0;
-    uint64_t n_data = 0, n_zero = 0;
-
-    if (!pfns || !iov) {
-        rc = -ENOMEM;
-        goto out;
-    }
+    struct page_batch b;
+    int rc = batch_open(&b, out, flags);
     for (uint64_t w = 0; w < (nr_pfns + 63) / 64 && rc == 0; w++) {
         uint64_t word = bitmap[w];
         if (w * 64 + 64 > nr_pfns && nr_pfns % 64)
@@ -195,35 +211,8 @@ int xcs_write_memory_set(struct stream_sink *out, const uint64_t *bitmap,
         while (word && rc == 0) {
             uint64_t pfn = w * 64 + (unsigned)__builtin_ctzll(word);
             word &= word - 1;
-            if (pfn > XC_PAGE_PFN_MASK) {
-                rc = -EINVAL;
-                break;
-            }
-            const void *p = page(ctx, pfn);
-            if (!p)
-                continue;
-            if (!(flags & XCS_ZERO_AS_DATA) && page_is_zero(p)) {
-                pfns[count++] = pfn | XC_PAGE_TYPE(XEN_DOMCTL_PFINFO_XALLOC);
-                n_zero++;
-            } else {
-                pfns[count++] = pfn | XC_PAGE_TYPE(XEN_DOMCTL_PFINFO_NOTAB);
-                iov[3 + nr_data++] = (struct iovec){ (void *)p, XC_PAGE_SIZE };
-                n_data++;
-            }
-            if (count == XC_PAGE_BATCH) {
-                rc = put_batch(out, pfns, count, iov + 3, nr_data);
-                count = nr_data = 0;
-            }
+            rc = batch_add(&b, pfn, page, ctx);
         }
     }
-    if (rc == 0 && count)
-        rc = put_batch(out, pfns, count, iov + 3, nr_data);
-out:
-    free(pfns);
-    free(iov);
-    if (data)
-        *data = n_data;
-    if (zero)
-        *zero = n_zero;
-    return rc;
+    return batch_close(&b, rc, data, zero);
 }
