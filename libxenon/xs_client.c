@@ -593,15 +593,17 @@ int xs_transaction_end(struct xs_client *c, int commit)
     return rc;
 }
 
-int xs_commit_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
-                        unsigned port)
+/* Ends the open transaction and, when it committed and intro is set,
+ * introduces the domain, all in one pipelined batch. */
+static int pipelined_commit(struct xs_client *c, bool intro, unsigned domid,
+                            unsigned long gfn, unsigned port)
 {
     bool lost = c->tx_lost;
     c->pipelining = true;
     int rc = lost ? 0 : call(c, XS_TRANSACTION_END, "T", 2, NULL, NULL, true);
     c->tx = 0;
     c->tx_lost = false;
-    if (rc == 0 && !lost)
+    if (intro && rc == 0 && !lost)
         rc = introduce(c, domid, gfn, port, true);
     int qrc = xs_pipeline_end(c);
     if (rc == 0)
@@ -614,19 +616,15 @@ int xs_commit_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
     return rc;
 }
 
+int xs_commit_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
+                        unsigned port)
+{
+    return pipelined_commit(c, true, domid, gfn, port);
+}
+
 int xs_pipeline_commit(struct xs_client *c)
 {
-    bool lost = c->tx_lost;
-    c->pipelining = true;
-    int rc = lost ? 0 : call(c, XS_TRANSACTION_END, "T", 2, NULL, NULL, true);
-    c->tx = 0;
-    c->tx_lost = false;
-    int qrc = xs_pipeline_end(c);
-    if (rc == 0)
-        rc = qrc;
-    if (lost || (rc == -EIO && c->reconnect_ms))
-        rc = -EAGAIN;
-    return rc;
+    return pipelined_commit(c, false, 0, 0, 0);
 }
 
 int xs_release(struct xs_client *c, unsigned domid)

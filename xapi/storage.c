@@ -112,6 +112,26 @@ static int64_t qemu_img_virtual_size(const char *path, char *backing, size_t bn)
     return size;
 }
 
+/* What tells a scan that a file is as it was: inode, size, mtime. */
+static void file_sig(const struct stat *st, char *sig, size_t len)
+{
+    snprintf(sig, len, "%llu/%lld/%lld.%09ld", (unsigned long long)st->st_ino,
+             (long long)st->st_size, (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+}
+
+/* Carries path's entry from the last scan into now when its sig still
+ * matches, so an unchanged image is not probed again. */
+static bool keep_if_unchanged(json_object *last, json_object *now, const char *path,
+                              const char *sig)
+{
+    json_object *old, *f;
+    if (!last || !json_object_object_get_ex(last, path, &old) ||
+        !json_object_object_get_ex(old, "sig", &f) || strcmp(json_object_get_string(f), sig))
+        return false;
+    json_object_object_add(now, path, json_object_get(old));
+    return true;
+}
+
 void storage_scan(void)
 {
     pthread_mutex_lock(&scan_lock);
@@ -126,14 +146,9 @@ void storage_scan(void)
         if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
             continue;
         char sig[96];
-        snprintf(sig, sizeof(sig), "%llu/%lld/%lld.%09ld", (unsigned long long)st.st_ino,
-                 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-        json_object *old, *f;
-        if (scanned && json_object_object_get_ex(scanned, path, &old) &&
-            json_object_object_get_ex(old, "sig", &f) && !strcmp(json_object_get_string(f), sig)) {
-            json_object_object_add(now, path, json_object_get(old));
+        file_sig(&st, sig, sizeof(sig));
+        if (keep_if_unchanged(scanned, now, path, sig))
             continue;
-        }
         bool q = is_qcow2(path);
         if (!q && !has_suffix(e->d_name, ".raw") && !has_suffix(e->d_name, ".img") &&
             !has_suffix(e->d_name, ".iso"))
@@ -176,14 +191,9 @@ void storage_scan(void)
         if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
             continue;
         char sig[96];
-        snprintf(sig, sizeof(sig), "%llu/%lld/%lld.%09ld", (unsigned long long)st.st_ino,
-                 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-        json_object *old, *f;
-        if (ext_scanned && json_object_object_get_ex(ext_scanned, path, &old) &&
-            json_object_object_get_ex(old, "sig", &f) && !strcmp(json_object_get_string(f), sig)) {
-            json_object_object_add(ext_now, path, json_object_get(old));
+        file_sig(&st, sig, sizeof(sig));
+        if (keep_if_unchanged(ext_scanned, ext_now, path, sig))
             continue;
-        }
         char backing[4096];
         int64_t vsize = qemu_img_virtual_size(path, backing, sizeof(backing));
         if (vsize < 0)
