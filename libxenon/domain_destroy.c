@@ -36,17 +36,18 @@ void teardown(const struct xenon_paths *p, struct xs_client *xs,
         /* The vifs' scripts take them out of their bridges, as libxl
          * runs them offline before it removes the nodes they read. */
         vif_offline_all(xs, domid);
+        /* The backends' directories first, as libxl removes a domain's
+         * devices before the domain's own nodes. */
+        xdev_rm_domain(xs, domid);
         /* Not in a transaction: one that removes a child of /local/domain
          * copies that parent's child list (one name per domain), and
          * conflicts with every create and destroy under way. Each removal
-         * takes its subtree at once. */
-        rm_nodes(xs, domid, vm);
-        xdev_rm_domain(xs, domid);
-        /* Released after its nodes are gone, as libxl removes them before
-         * the domain dies: xenstored then owns nothing of the domain's to
-         * look for, a search through the whole store (20 ms with a thousand
-         * domains). ENOENT when it was never introduced. */
-        xs_release(xs, domid);
+         * takes its subtree at once. Released after its nodes are gone
+         * (the same batch, in order), as libxl removes them before the
+         * domain dies: xenstored then owns nothing of the domain's to
+         * look for, a search through the whole store (20 ms with a
+         * thousand domains). ENOENT when it was never introduced. */
+        rm_nodes_release(xs, domid, vm);
         if (vm != vm_s)
             free(vm);
     }

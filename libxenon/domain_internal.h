@@ -139,8 +139,9 @@ int xs_domids(struct xs_client *xs, unsigned **ids, int *n);
 /* Write the domain's nodes as libxl does (inside the caller's transaction). */
 int write_nodes(struct xs_client *xs, const struct domain_config *dc,
                 unsigned domid, const char *uuid, double created);
-/* Remove /local/domain/N, /libxl/N and `vm` (may be NULL). */
-void rm_nodes(struct xs_client *xs, unsigned domid, const char *vm);
+/* Remove /local/domain/N, /libxl/N and `vm` (may be NULL), then
+ * XS_RELEASE N: one batch, one journal sync. */
+void rm_nodes_release(struct xs_client *xs, unsigned domid, const char *vm);
 /* Node j of domain i at v[i*k + j] for nodes[0..k), in one pipelined batch;
  * free with xs_free_list(v, n*k). NULL when the batch failed. */
 char **read_domain_nodes(struct xs_client *xs, const unsigned *ids, int n,

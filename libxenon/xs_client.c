@@ -633,3 +633,24 @@ int xs_release(struct xs_client *c, unsigned domid)
     int n = snprintf(buf, sizeof(buf), "%u", domid);
     return call(c, XS_RELEASE, buf, (size_t)n + 1, NULL, NULL, false);
 }
+
+int xs_rm_release(struct xs_client *c, const char *const *paths, int n, unsigned domid)
+{
+    char buf[16];
+    int len = snprintf(buf, sizeof(buf), "%u", domid);
+    xs_pipeline_begin(c);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = call_path(c, XS_RM, paths[i], NULL, NULL, true);
+    if (rc == 0)
+        rc = call(c, XS_RELEASE, buf, (size_t)len + 1, NULL, NULL, true);
+    int qrc = xs_pipeline_end(c);
+    if (rc == 0 && qrc != -EIO)
+        return 0;
+    /* Not queued, or the connection broke under the batch (xenstored
+     * restarting): each again on its own, where a call reconnects (every
+     * one gives the same outcome twice). */
+    for (int i = 0; i < n; i++)
+        xs_rm(c, paths[i]);
+    return xs_release(c, domid);
+}

@@ -74,5 +74,11 @@ int xs_pipeline_commit(struct xs_client *c);
 int xs_introduce(struct xs_client *c, unsigned domid, unsigned long gfn,
                  unsigned port);
 int xs_release(struct xs_client *c, unsigned domid);
+/* Remove each of paths[0..n) (a missing one is no error) and then release
+ * domid, as one pipelined batch: one round trip and one journal sync for
+ * all of them, not one each (a destroy's teardown). Not inside a pipeline
+ * or transaction. 0; or xs_release's result when the batch could not be
+ * made whole and was done again one request at a time. */
+int xs_rm_release(struct xs_client *c, const char *const *paths, int n, unsigned domid);
 
 #endif

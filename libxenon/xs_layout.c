@@ -127,17 +127,17 @@ static int xs_node(struct xs_client *xs, struct node_log *log, unsigned domid,
     return xs_set_perms(xs, path, perms, (size_t)n + 1);
 }
 
-/* Remove the domain's /local/domain, /libxl and /vm nodes; `vm` is the
- * /vm path it names, NULL when unknown. */
-void rm_nodes(struct xs_client *xs, unsigned domid, const char *vm)
+/* Remove the domain's /local/domain, /libxl and /vm nodes, then release
+ * it in xenstored; `vm` is the /vm path it names, NULL when unknown. One
+ * batch: xenstored makes a turn's changes durable with one journal sync,
+ * where each removal on its own waited for a sync of its own. */
+void rm_nodes_release(struct xs_client *xs, unsigned domid, const char *vm)
 {
-    char path[128];
-    snprintf(path, sizeof(path), "/local/domain/%u", domid);
-    xs_rm(xs, path);
-    snprintf(path, sizeof(path), "/libxl/%u", domid);
-    xs_rm(xs, path);
-    if (vm)
-        xs_rm(xs, vm);
+    char dom[64], lib[64];
+    snprintf(dom, sizeof(dom), "/local/domain/%u", domid);
+    snprintf(lib, sizeof(lib), "/libxl/%u", domid);
+    const char *paths[3] = { dom, lib, vm };
+    xs_rm_release(xs, paths, vm ? 3 : 2, domid);
 }
 
 /* Write the domain's xenstore nodes as libxl does. */

@@ -3,9 +3,12 @@
 (guests/dirtier: its ring-3 loop dirties pages at a fixed rate), beside
 QEMU microvm doing the same with its own migration, in the same run:
 
-- save: the guest stopped, then its state written to a file
-  (QEMU: QMP `stop`, `migrate "exec:cat > FILE"`; Xenon: `xl save`):
-  time from the request to the file complete, and the file's size;
+- save: the guest stopped, its state written to a file, the file durable
+  and the source gone, as `xl save` without -c does (QEMU: QMP `stop`,
+  `migrate "exec:cat > FILE && sync FILE"`, then `quit` and the process
+  reaped; Xenon: `xl save`, which fsyncs the file and destroys the
+  domain before it exits): time from the request to all of that done, and
+  the file's size;
 - restore: from the command to the guest running again
   (QEMU: a new process with -incoming "exec:cat FILE", then `cont`;
   Xenon: `xl restore`);
@@ -148,15 +151,35 @@ def wait_migration(q, limit_s):
 def qemu_save_restore(qemu, tmp):
     p, q = start_qemu(qemu, tmp, "save", 0)
     image = os.path.join(tmp, "qemu.sav")
+    # The same work as `xl save` without -c: the file durable on disk
+    # (its writer done and the file fsync'd: coreutils' `sync FILE`) and
+    # the source gone (QMP quit, the process reaped). The shell says so
+    # through a FIFO held open here for writing too, so the read waits.
+    done = os.path.join(tmp, "qemu.sav.done")
+    if os.path.exists(done):
+        os.unlink(done)
+    os.mkfifo(done)
+    dfd = os.open(done, os.O_RDWR)
     q.cmd("migrate-set-parameters", **{"max-bandwidth": BANDWIDTH})
     t0 = time.monotonic_ns()
     q.cmd("stop")
-    q.cmd("migrate", uri=f"exec:cat > {image}")
+    q.cmd("migrate", uri=f"exec:cat > {image} && sync {image} && echo ok > {done}")
     r = wait_migration(q, 120)
-    save_ms = (time.monotonic_ns() - t0) / 1e6
-    stop(p, q)
     if r["status"] != "completed":
+        stop(p, q)
         sys.exit(f"QEMU save: {r}")
+    ok = os.read(dfd, 3) == b"ok\n"
+    try:
+        q.cmd("quit")
+    except (OSError, ValueError, RuntimeError):
+        pass                            # the connection closes as it quits
+    p.wait()
+    save_ms = (time.monotonic_ns() - t0) / 1e6
+    os.close(dfd)
+    os.unlink(done)
+    q.close()
+    if not ok:
+        sys.exit("QEMU save: the file was not written and synced")
     size = os.path.getsize(image)
 
     t0 = time.monotonic_ns()
@@ -367,7 +390,7 @@ def save_rows(qemu, tmp, have_save, repeat):
         x_save, x_size, x_restore = medians(x_runs)
         benchlib.emit(bench="save", metric=f"xl save to a file ({what})",
                       value=round(x_save), unit="ms",
-                      peer="QEMU microvm (stop, migrate exec:cat)",
+                      peer="QEMU microvm (stop, migrate exec:cat, sync FILE, quit)",
                       peer_value=round(save_ms), ratio=round(save_ms / x_save, 2),
                       ratio_means="QEMU / Xenon", goal=">= 2")
         benchlib.emit(bench="save", metric=f"save file size ({what})",
@@ -381,7 +404,7 @@ def save_rows(qemu, tmp, have_save, repeat):
                       ratio_means="QEMU / Xenon", goal=">= 2")
     else:
         benchlib.emit(bench="save", metric=f"save to a file ({what})", value=na, unit="",
-                      peer="QEMU microvm (stop, migrate exec:cat)",
+                      peer="QEMU microvm (stop, migrate exec:cat, sync FILE, quit)",
                       peer_value=f"{save_ms:.0f} ms", goal=">= 2x faster than QEMU")
         benchlib.emit(bench="save", metric=f"save file size ({what})", value=na, unit="",
                       peer="QEMU microvm", peer_value=f"{size / 2**20:.1f} MiB")

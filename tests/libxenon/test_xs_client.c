@@ -359,6 +359,31 @@ static void test_commit_introduce(void **state)
     xs_close(c);
 }
 
+/* xs_rm_release (a destroy's teardown): every path removed, a missing one
+ * no error, the domain released after them (a second release finds none),
+ * and the connection out of its pipeline afterwards (a write is answered
+ * at once, not queued). */
+static void test_rm_release(void **state)
+{
+    (void)state;
+    struct xs_client *c = xs_open(sock);
+    assert_non_null(c);
+    assert_int_equal(xs_transaction_begin(c), 0);
+    xs_pipeline_begin(c);
+    assert_int_equal(xs_write(c, "/rr/dom/x", "1"), 0);
+    assert_int_equal(xs_write(c, "/rr/lib/y", "2"), 0);
+    assert_int_equal(xs_commit_introduce(c, 11, 0xfeffd, 1), 0);
+    const char *paths[] = { "/rr/dom", "/rr/missing", "/rr/lib" };
+    assert_int_equal(xs_rm_release(c, paths, 3, 11), 0);
+    char *v = NULL;
+    assert_int_equal(xs_read(c, "/rr/dom/x", &v), -ENOENT);
+    assert_int_equal(xs_read(c, "/rr/lib", &v), -ENOENT);
+    assert_int_equal(xs_release(c, 11), -ENOENT);
+    assert_int_equal(xs_write(c, "/rr/after", "3"), 0);
+    check_value(c, "/rr/after", "3");
+    xs_close(c);
+}
+
 /* xs_pipeline_commit (a migration's rename): the queued writes and the
  * commit land together; a conflicting commit gets -EAGAIN and leaves none
  * of the transaction's writes. */
@@ -409,6 +434,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_daemon_restart),
         cmocka_unit_test(test_commit_introduce),
         cmocka_unit_test(test_pipeline_commit),
+        cmocka_unit_test(test_rm_release),
     };
     return cmocka_run_group_tests(tests, start_daemon, stop_daemon);
 }
