@@ -65,6 +65,10 @@ struct xenon_dominfo {
 #define XENON_CREATE_FOREGROUND 1u
 /* Build the domain but leave it paused (xl create -p); xl unpause runs it. */
 #define XENON_CREATE_PAUSED 2u
+/* The domain is a migration's incoming copy (xenon_domain_receive): on
+ * the host its source runs on, its disks served by a qemu-nbd are served
+ * by the source's, taken over, rather than opened a second time. */
+#define XENON_CREATE_INCOMING 4u
 int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
                         const char *config_json, unsigned flags,
                         unsigned *domid, pid_t *monitor, FILE *err);
