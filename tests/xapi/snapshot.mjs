@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 
-const [moduleDir, url, disk, consoleLog, suspendDir, fifo] = process.argv.slice(2)
+const [moduleDir, url, disk, consoleLog, suspendDir, fifo, qcImage] = process.argv.slice(2)
 const { createClient } = await import(pathToFileURL(path.join(moduleDir, 'xen-api', 'index.mjs')))
 
 let failures = 0
@@ -70,6 +70,14 @@ const fifoReader = (file) => {
   return { opened, drain: () => finish('drain'), close: () => finish('close') }
 }
 const block = (c) => Buffer.alloc(4096, c)
+// Live qemu-nbd processes whose command line names the image.
+const servers = (image) => fs.readdirSync('/proc').filter(p => /^\d+$/.test(p)).filter(p => {
+  try {
+    const argv = fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').split('\0')
+    const st = fs.readFileSync(`/proc/${p}/stat`, 'latin1')
+    return argv[0].endsWith('qemu-nbd') && argv.includes(image) && st.slice(st.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch { return false }
+}).map(Number)
 const setDisk = (c) => { const fd = fs.openSync(disk, 'r+'); fs.writeSync(fd, block(c), 0, 4096, 0); fs.closeSync(fd) }
 const diskIs = (file, c) => {
   try {
@@ -282,15 +290,37 @@ await soon('qc Running', () => get(qc).power_state === 'Running')
   const e = await fails(xapi.callAsync('VM.snapshot', qc, 'qsnap'))
   check('VM.snapshot of a running VM with a writable qcow2 disk: OPERATION_NOT_ALLOWED',
     e.code === 'OPERATION_NOT_ALLOWED' && !vms().some(v => v.name_label === 'qsnap'), e.code)
-  // nor can its image move to another domain yet: refused before the
-  // guest is stopped, the VM runs on where it was
+}
+// It moves to a new domain on this host: the incoming one takes over the
+// old one's qemu-nbd (QEMU's image lock admits one server), so while it
+// runs one server serves the image, and after its shutdown the image
+// holds what it held and is consistent (qemu-img check).
+{
   const qdomid = get(qc).domid
-  const m = await fails(xapi.callAsync('VM.pool_migrate', qc, xapi.pool.master, {}))
-  check('VM.pool_migrate of a VM with a writable qcow2 disk: VM_MIGRATE_FAILED [vm, host, host, why]; it runs on',
-    m.code === 'VM_MIGRATE_FAILED' && m.params?.[0] === qc && m.params?.length === 4 &&
-    get(qc).power_state === 'Running' && get(qc).domid === qdomid, JSON.stringify([m.code, m.params]))
+  const before = servers(qcImage)
+  await xapi.callAsync('VM.pool_migrate', qc, xapi.pool.master, {})
+  check('VM.pool_migrate of a VM with a writable qcow2 disk: Running, same reference, a new domid',
+    await soon('moved', () => get(qc).power_state === 'Running' && get(qc).domid >= 0 &&
+      get(qc).domid !== qdomid, 20) !== undefined, JSON.stringify([get(qc).power_state, qdomid, get(qc).domid]))
+  const after = servers(qcImage)
+  check('... one qemu-nbd serves its image before and after, the same one',
+    before.length === 1 && after.length === 1 && after[0] === before[0], JSON.stringify([before, after]))
 }
 await xapi.callAsync('VM.hard_shutdown', qc)
+await soon('qc Halted', () => get(qc).power_state === 'Halted')
+check('after its shutdown no qemu-nbd serves the qcow2 image',
+  await soon('no server', () => servers(qcImage).length === 0, 10) !== undefined, JSON.stringify(servers(qcImage)))
+{
+  let ok = false, detail = ''
+  const out = qcImage + '.block0'
+  try {
+    execFileSync('qemu-img', ['check', '-q', '-f', 'qcow2', qcImage])
+    execFileSync('qemu-img', ['dd', '-f', 'qcow2', '-O', 'raw', 'bs=4096', 'count=1', 'if=' + qcImage, 'of=' + out])
+    const raw = fs.readFileSync(out)
+    ok = raw.equals(block(0x51)); detail = raw.subarray(0, 8).toString('hex')
+  } catch (e) { detail = String(e) }
+  check('the qcow2 image after the move: consistent, its first block as written before', ok, detail)
+}
 
 // Snapshots go with VM.destroy, a checkpoint with its image.
 await xapi.callAsync('VM.hard_shutdown', vm)
