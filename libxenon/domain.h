@@ -288,6 +288,12 @@ int xenon_cdrom_insert(const struct xenon_paths *p, unsigned domid, const struct
                        FILE *err);
 int xenon_block_detach(const struct xenon_paths *p, unsigned domid, const char *vdev,
                        FILE *err);
+/* Write back what the servers of the domain's writable qcow2 (qemu-nbd)
+ * disks cache, onto their image files (NBD_CMD_FLUSH as a second client):
+ * with the domain paused, its images then read as of this moment, as a
+ * raw disk's does (only requests still in flight at the pause may land
+ * later). 0, or -1 (err printed). */
+int xenon_domain_flush_disks(const struct xenon_paths *p, unsigned domid, FILE *err);
 /* What xl block-list shows of each vbd (libxl_diskinfo). */
 struct xenon_vbdinfo {
     unsigned devid, frontend_id;

@@ -230,6 +230,11 @@ int xenon_block_detach(const struct xenon_paths *p, unsigned domid, const char *
     return rc;
 }
 
+int xenon_domain_flush_disks(const struct xenon_paths *p, unsigned domid, FILE *err)
+{
+    return vbd_nbd_flush_all(p->run_dir, domid, err) < 0 ? -1 : 0;
+}
+
 static void fill_vbdinfo(struct xs_client *xs, unsigned domid, unsigned devid,
                          const char *fe, const char *be, void *slot)
 {

@@ -375,3 +375,39 @@ int vbd_nbd_adopt(const char *run_dir, unsigned domid, unsigned devid, const str
     }
     return fd;
 }
+
+int vbd_nbd_flush_all(const char *run_dir, unsigned domid, FILE *err)
+{
+    char dir[600];
+    if (dir_path(run_dir, domid, dir, sizeof(dir)) < 0)
+        return -1;
+    DIR *dd = opendir(dir);
+    if (!dd)
+        return errno == ENOENT ? 0 : -1;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(dd))) {
+        unsigned devid;
+        char ext[8];
+        if (sscanf(e->d_name, "%u.%7s", &devid, ext) != 2 || strcmp(ext, "pid"))
+            continue;
+        char pidf[600], sock[600], ident[600];
+        unsigned long long st;
+        if (file_path(run_dir, domid, devid, "pid", pidf, sizeof(pidf)) < 0 ||
+            file_path(run_dir, domid, devid, "sock", sock, sizeof(sock)) < 0)
+            continue;
+        memcpy(ident, sock, sizeof(sock));
+        pid_t pid = claimed_server(pidf, ident, sizeof(ident), &st);
+        if (!pid || proc_cmdline_has(pid, "--read-only", NULL))
+            continue;
+        const char *why;
+        int r = vbd_nbd_flush_socket(sock, 30000, &why);
+        if (r < 0) {
+            fprintf(err, "libxl: error: domain %u: vbd %u: cannot flush its NBD server: %s: %s\n",
+                    domid, devid, why, strerror(-r));
+            rc = -1;
+        }
+    }
+    closedir(dd);
+    return rc;
+}

@@ -40,6 +40,15 @@ int vbd_nbd_start(const char *run_dir, unsigned domid, unsigned devid, const str
 int vbd_nbd_adopt(const char *run_dir, unsigned domid, unsigned devid, const struct xdisk *d,
                   bool (*same_vm)(unsigned other, void *arg), void *arg, FILE *err);
 
+/* Flush the server on `sock` as its second client (NBD_CMD_FLUSH: QEMU
+ * writes its cached qcow2 metadata back and syncs the file), within
+ * timeout_ms. 0, or -errno with *why naming the step (nbd_flush.c). */
+int vbd_nbd_flush_socket(const char *sock, unsigned timeout_ms, const char **why);
+/* The same for every writable disk of the domain that a qemu-nbd serves
+ * (a read-only one's has nothing to write back). 0, or -1 with xl's kind
+ * of message on err. */
+int vbd_nbd_flush_all(const char *run_dir, unsigned domid, FILE *err);
+
 /* Stop one disk's server (if it is still the one its pid file names) and
  * remove its files; all of a domain's, and the directory. Safe to repeat. */
 void vbd_nbd_stop(const char *run_dir, unsigned domid, unsigned devid);
