@@ -73,8 +73,10 @@ static pid_t read_claim(const char *path, char *ident, size_t n)
         v > 1 << 22)
         v = 0;
     fclose(f);
+    if (!v)
+        return 0;
     char *sp = strchr(line, ' ');
-    if (v && sp) {
+    if (sp) {
         sp[strcspn(sp, "\n")] = 0;
         if (strlen(sp + 1) >= n || sp[1] != '/')
             return 0;
