@@ -65,6 +65,10 @@ struct xenon_dominfo {
 #define XENON_CREATE_FOREGROUND 1u
 /* Build the domain but leave it paused (xl create -p); xl unpause runs it. */
 #define XENON_CREATE_PAUSED 2u
+/* The domain is a migration's incoming copy (xenon_domain_receive): on
+ * the host its source runs on, its disks served by a qemu-nbd are served
+ * by the source's, taken over, rather than opened a second time. */
+#define XENON_CREATE_INCOMING 4u
 int xenon_domain_create(const struct xenon_paths *p, struct domain_config *dc,
                         const char *config_json, unsigned flags,
                         unsigned *domid, pid_t *monitor, FILE *err);
@@ -284,6 +288,12 @@ int xenon_cdrom_insert(const struct xenon_paths *p, unsigned domid, const struct
                        FILE *err);
 int xenon_block_detach(const struct xenon_paths *p, unsigned domid, const char *vdev,
                        FILE *err);
+/* Write back what the servers of the domain's writable qcow2 (qemu-nbd)
+ * disks cache, onto their image files (NBD_CMD_FLUSH as a second client):
+ * with the domain paused, its images then read as of this moment, as a
+ * raw disk's does (only requests still in flight at the pause may land
+ * later). 0, or -1 (err printed). */
+int xenon_domain_flush_disks(const struct xenon_paths *p, unsigned domid, FILE *err);
 /* What xl block-list shows of each vbd (libxl_diskinfo). */
 struct xenon_vbdinfo {
     unsigned devid, frontend_id;

@@ -392,7 +392,7 @@ int xenon_domain_create_held(const struct xenon_paths *p, struct domain_config *
     /* No go (the socket closes unwritten) when a device could not be
      * added: the VMM then exits and the monitor tears down. */
     ok = ok && vmmctl_wait_built(ready[0], START_TIMEOUT_MS) == 0;
-    ok = ok && vbd_add_all(p, xs, go[1], domid, dc, err) == 0;
+    ok = ok && vbd_add_all(p, xs, go[1], domid, dc, flags & XENON_CREATE_INCOMING, err) == 0;
     ok = ok && vif_add_all(xs, go[1], domid, dc, err) == 0;
     /* Held (restore): the caller sends its requests, then GO. */
     ok = ok && (go_out || vmmctl_send_go(go[1]) == 0);

@@ -264,9 +264,11 @@ struct xdisk;
  * printed). */
 int vbd_add(const struct xenon_paths *p, struct xs_client *xs, int ctl_fd, unsigned domid,
             const struct xdisk *d, FILE *err);
-/* Every disk of the config, in order. */
+/* Every disk of the config, in order. `incoming`: the domain is a
+ * migration's incoming copy, which on the source's host takes over the
+ * source's NBD servers (vbd_nbd.h) instead of opening the images again. */
 int vbd_add_all(const struct xenon_paths *p, struct xs_client *xs, int ctl_fd, unsigned domid,
-                const struct domain_config *dc, FILE *err);
+                const struct domain_config *dc, bool incoming, FILE *err);
 
 /* --- vif.c ---------------------------------------------------------------- */
 

@@ -593,7 +593,8 @@ int xenon_domain_receive(const struct xenon_paths *p, int in_fd, const char *suf
      * (a bad record is refused there, the held domain destroyed: no guest
      * code has run). */
     struct restore_ctx c = { .p = p, .override = dc_override, .check = false,
-                             .suffix = suffix, .go = -1, .fd = in_fd, .err = err };
+                             .suffix = suffix, .flags = XENON_CREATE_INCOMING,
+                             .go = -1, .fd = in_fd, .err = err };
     char msg[512] = "";
     memset(r, 0, sizeof(*r));
     r->go = -1;

@@ -330,7 +330,7 @@ static void restart_domain(const struct xenon_paths *p, struct xs_client *xs,
     if (go_fd >= 0)
         close(go_fd);
     if (ok && held >= 0) {
-        if (vbd_add_all(p, xs, held, nd, dc, stderr) == 0)
+        if (vbd_add_all(p, xs, held, nd, dc, false, stderr) == 0)
             (void)!vmmctl_send_go(held);
         else
             mlog("domain %u: its disks could not be attached", nd);

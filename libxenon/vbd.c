@@ -44,8 +44,26 @@ static int open_target(const struct xdisk *d, bool ro, FILE *err)
     return fd;
 }
 
-int vbd_add(const struct xenon_paths *p, struct xs_client *xs, int ctl_fd, unsigned domid,
-            const struct xdisk *d, FILE *err)
+struct vm_ident {
+    const struct xenon_paths *p;
+    const char *uuid;
+};
+
+/* Whether domain `other` is a copy of the VM arg names. */
+static bool same_vm(unsigned other, void *arg)
+{
+    const struct vm_ident *v = arg;
+    char name[256], uuid[37];
+    return xenon_domain_identity(v->p, other, name, sizeof(name), uuid) == 0 &&
+           strcmp(uuid, v->uuid) == 0;
+}
+
+/* vbd_add; `incoming_uuid` (or NULL): the domain is the incoming copy of
+ * that VM in a migration, and takes over a server the source's copy on
+ * this host already runs for a disk (vbd_nbd.h). */
+static int vbd_add_ex(const struct xenon_paths *p, struct xs_client *xs, int ctl_fd,
+                      unsigned domid, const struct xdisk *d, const char *incoming_uuid,
+                      FILE *err)
 {
     int devid = xdisk_vdev_number(d->vdev);
     if (devid < 0) {
@@ -73,7 +91,16 @@ int vbd_add(const struct xenon_paths *p, struct xs_client *xs, int ctl_fd, unsig
         if ((fd = open_target(d, ro, err)) < 0)
             return -1;
         close(fd);
-        if ((fd = vbd_nbd_start(p->run_dir, domid, (unsigned)devid, d, ro, err)) < 0)
+        /* A writable image's second server could not take QEMU's write
+         * lock, and two servers' caches of one qcow2 must never meet:
+         * on this host the incoming copy is served by the source's. */
+        struct vm_ident v = { p, incoming_uuid };
+        fd = !ro && incoming_uuid
+                 ? vbd_nbd_adopt(p->run_dir, domid, (unsigned)devid, d, same_vm, &v, err)
+                 : -ENOENT;
+        if (fd == -ENOENT)
+            fd = vbd_nbd_start(p->run_dir, domid, (unsigned)devid, d, ro, err);
+        if (fd < 0)
             return -1;
     } else if (!empty && (fd = open_target(d, ro, err)) < 0) {
         return -1;
@@ -123,11 +150,19 @@ int vbd_add(const struct xenon_paths *p, struct xs_client *xs, int ctl_fd, unsig
     return 0;
 }
 
-int vbd_add_all(const struct xenon_paths *p, struct xs_client *xs, int ctl_fd, unsigned domid,
-                const struct domain_config *dc, FILE *err)
+int vbd_add(const struct xenon_paths *p, struct xs_client *xs, int ctl_fd, unsigned domid,
+            const struct xdisk *d, FILE *err)
 {
+    return vbd_add_ex(p, xs, ctl_fd, domid, d, NULL, err);
+}
+
+int vbd_add_all(const struct xenon_paths *p, struct xs_client *xs, int ctl_fd, unsigned domid,
+                const struct domain_config *dc, bool incoming, FILE *err)
+{
+    char uuid[37];
+    uuid_string(dc->uuid, uuid);
     for (int i = 0; i < dc->num_disks; i++)
-        if (vbd_add(p, xs, ctl_fd, domid, &dc->disks[i], err) < 0)
+        if (vbd_add_ex(p, xs, ctl_fd, domid, &dc->disks[i], incoming ? uuid : NULL, err) < 0)
             return -1;
     return 0;
 }
@@ -193,6 +228,11 @@ int xenon_block_detach(const struct xenon_paths *p, unsigned domid, const char *
     vbd_nbd_stop(p->run_dir, domid, (unsigned)devid);
     xs_close(xs);
     return rc;
+}
+
+int xenon_domain_flush_disks(const struct xenon_paths *p, unsigned domid, FILE *err)
+{
+    return vbd_nbd_flush_all(p->run_dir, domid, err) < 0 ? -1 : 0;
 }
 
 static void fill_vbdinfo(struct xs_client *xs, unsigned domid, unsigned devid,

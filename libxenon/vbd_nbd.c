@@ -59,29 +59,81 @@ static int own_dir(const char *path, mode_t mode)
     return chmod(path, mode) < 0 ? -errno : 0;
 }
 
-static pid_t read_pid(const char *path)
+/* A pid file: qemu-nbd's own ("PID"), or an adopter's ("PID SOCKET": the
+ * socket the server was started with, which names it on its command
+ * line). The pid, 0 for none; ident gets SOCKET when the file has one. */
+static pid_t read_claim(const char *path, char *ident, size_t n)
 {
     FILE *f = fopen(path, "re");
     long v = 0;
     if (!f)
         return 0;
-    if (fscanf(f, "%ld", &v) != 1 || v <= 1 || v > 1 << 22)
+    char line[700];
+    if (!fgets(line, sizeof(line), f) || sscanf(line, "%ld", &v) != 1 || v <= 1 ||
+        v > 1 << 22)
         v = 0;
     fclose(f);
+    if (!v)
+        return 0;
+    char *sp = strchr(line, ' ');
+    if (sp) {
+        sp[strcspn(sp, "\n")] = 0;
+        if (strlen(sp + 1) >= n || sp[1] != '/')
+            return 0;
+        memcpy(ident, sp + 1, strlen(sp + 1) + 1);
+    }
     return (pid_t)v;
+}
+
+/* The live qemu-nbd of ours that a claim names (its socket on its command
+ * line: a pid file is no proof), or 0; *start gets its start time. */
+static pid_t claimed_server(const char *pidf, char *ident, size_t n, unsigned long long *start)
+{
+    pid_t pid = read_claim(pidf, ident, n);
+    *start = pid ? proc_start(pid, NULL) : 0;
+    if (!*start || !proc_is_ours(pid, *start) || !proc_cmdline_has(pid, "--socket", ident))
+        return 0;
+    return pid;
+}
+
+/* Whether a domain other than `domid` claims the server `pid` for devid. */
+static bool claimed_elsewhere(const char *run_dir, unsigned domid, unsigned devid, pid_t pid)
+{
+    char top[600];
+    snprintf(top, sizeof(top), "%s/nbd", run_dir);
+    DIR *d = opendir(top);
+    if (!d)
+        return false;
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        char *end;
+        unsigned long other = strtoul(e->d_name, &end, 10);
+        if (*end || end == e->d_name || other == domid || other > 0x7fff)
+            continue;
+        char pidf[600], ident[600];
+        if (file_path(run_dir, (unsigned)other, devid, "pid", pidf, sizeof(pidf)) < 0 ||
+            file_path(run_dir, (unsigned)other, devid, "sock", ident, sizeof(ident)) < 0)
+            continue;
+        unsigned long long st;
+        found = claimed_server(pidf, ident, sizeof(ident), &st) == pid;
+    }
+    closedir(d);
+    return found;
 }
 
 void vbd_nbd_stop(const char *run_dir, unsigned domid, unsigned devid)
 {
-    char pidf[600], sock[600];
+    char pidf[600], sock[600], ident[600];
     if (file_path(run_dir, domid, devid, "pid", pidf, sizeof(pidf)) < 0 ||
         file_path(run_dir, domid, devid, "sock", sock, sizeof(sock)) < 0)
         return;
-    pid_t pid = read_pid(pidf);
-    unsigned long long start = pid ? proc_start(pid, NULL) : 0;
-    /* Only the process that is, now, this disk's server: a pid file is no
-     * proof, the command line naming its socket is. */
-    if (start && proc_is_ours(pid, start) && proc_cmdline_has(pid, "--socket", sock)) {
+    memcpy(ident, sock, sizeof(sock));
+    unsigned long long start;
+    pid_t pid = claimed_server(pidf, ident, sizeof(ident), &start);
+    /* A server another domain has taken over (the two copies of a VM
+     * migrating on this host) is theirs as well: only our claim goes. */
+    if (pid && !claimed_elsewhere(run_dir, domid, devid, pid)) {
         kill(pid, SIGTERM);
         kill(pid, SIGCONT);     /* a stopped server takes it at once */
         if (!proc_wait_gone(pid, start, STOP_MS)) {
@@ -170,7 +222,11 @@ int vbd_nbd_start(const char *run_dir, unsigned domid, unsigned devid, const str
     argv[n++] = "--socket";
     argv[n++] = sock;
     argv[n++] = fmt_arg;
-    argv[n++] = "--shared=1";
+    /* Writable: two clients at most, the VMM and, on a migration to this
+     * host, the incoming copy's VMM (vbd_nbd_adopt) while the source's is
+     * still connected, stopped. A read-only image needs no hand-over (its
+     * readers share QEMU's lock): one client. */
+    argv[n++] = ro ? "--shared=1" : "--shared=2";
     argv[n++] = "--cache=writeback";
     if (ro)
         argv[n++] = "--read-only";
@@ -232,8 +288,12 @@ int vbd_nbd_start(const char *run_dir, unsigned domid, unsigned devid, const str
     }
     chmod(sock, 0600);
     int fd = connect_unix(sock);
-    /* The VMM is its one client: nobody else is to reach the export. */
-    unlink(sock);
+    /* A writable disk's socket stays, 0600 in our 0700 directory: the VMM
+     * of this VM's incoming copy connects there on a migration to this
+     * host. A read-only one's server has the VMM as its one client:
+     * nobody else is to reach that export. */
+    if (ro)
+        unlink(sock);
     if (fd < 0) {
         fprintf(err, "libxl: error: Disk vdev=%s: cannot connect to its NBD server: %s\n",
                 d->vdev, strerror(-fd));
@@ -241,4 +301,115 @@ int vbd_nbd_start(const char *run_dir, unsigned domid, unsigned devid, const str
         return -1;
     }
     return fd;
+}
+
+int vbd_nbd_adopt(const char *run_dir, unsigned domid, unsigned devid, const struct xdisk *d,
+                  bool (*same_vm)(unsigned other, void *arg), void *arg, FILE *err)
+{
+    char top[600], dir[600];
+    if (!vbd_nbd_format(d->format) || !d->pdev_path ||
+        snprintf(top, sizeof(top), "%s/nbd", run_dir) >= (int)sizeof(top) ||
+        dir_path(run_dir, domid, dir, sizeof(dir)) < 0)
+        return -ENOENT;
+    DIR *dd = opendir(top);
+    if (!dd)
+        return -ENOENT;
+    char ident[600] = "", from[600] = "";
+    pid_t pid = 0;
+    struct dirent *e;
+    while (!pid && (e = readdir(dd))) {
+        char *end;
+        unsigned long other = strtoul(e->d_name, &end, 10);
+        if (*end || end == e->d_name || other == domid || other > 0x7fff)
+            continue;
+        char pidf[600];
+        unsigned long long st;
+        if (file_path(run_dir, (unsigned)other, devid, "pid", pidf, sizeof(pidf)) < 0 ||
+            file_path(run_dir, (unsigned)other, devid, "sock", from, sizeof(from)) < 0)
+            continue;
+        memcpy(ident, from, sizeof(from));
+        pid = claimed_server(pidf, ident, sizeof(ident), &st);
+        /* The same image, served writable, to the same VM's other copy. */
+        if (pid && (!proc_cmdline_has(pid, "--", d->pdev_path) ||
+                    proc_cmdline_has(pid, "--read-only", NULL) || !same_vm((unsigned)other, arg)))
+            pid = 0;
+    }
+    closedir(dd);
+    if (!pid)
+        return -ENOENT;
+    char pidf[600], sock[600];
+    int rc = own_dir(top, 0700);
+    if (rc == 0)
+        rc = own_dir(dir, 0700);
+    if (rc == 0 && (file_path(run_dir, domid, devid, "pid", pidf, sizeof(pidf)) < 0 ||
+                    file_path(run_dir, domid, devid, "sock", sock, sizeof(sock)) < 0))
+        rc = -ENAMETOOLONG;
+    /* Our own name for its socket (a hard link: the source's goes with
+     * it), and our claim, written before we connect: from then on neither
+     * copy's teardown stops the server while the other names it. */
+    if (rc == 0) {
+        unlink(sock);
+        if (link(from, sock) < 0)
+            rc = -errno;
+    }
+    FILE *f = NULL;
+    if (rc == 0) {
+        int pfd = open(pidf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        f = pfd < 0 ? NULL : fdopen(pfd, "w");
+        if (!f) {
+            rc = -errno;
+            if (pfd >= 0)
+                close(pfd);
+        }
+    }
+    if (f) {
+        fprintf(f, "%ld %s\n", (long)pid, ident);
+        if (fclose(f) != 0)
+            rc = -EIO;
+    }
+    int fd = rc < 0 ? rc : connect_unix(sock);
+    if (fd < 0) {
+        fprintf(err, "libxl: error: Disk vdev=%s: cannot take over the NBD server of %s: %s\n",
+                d->vdev, d->pdev_path, strerror(-fd));
+        unlink(pidf);
+        unlink(sock);
+        return fd == -ENOENT ? -EIO : fd;
+    }
+    return fd;
+}
+
+int vbd_nbd_flush_all(const char *run_dir, unsigned domid, FILE *err)
+{
+    char dir[600];
+    if (dir_path(run_dir, domid, dir, sizeof(dir)) < 0)
+        return -1;
+    DIR *dd = opendir(dir);
+    if (!dd)
+        return errno == ENOENT ? 0 : -1;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(dd))) {
+        unsigned devid;
+        char ext[8];
+        if (sscanf(e->d_name, "%u.%7s", &devid, ext) != 2 || strcmp(ext, "pid"))
+            continue;
+        char pidf[600], sock[600], ident[600];
+        unsigned long long st;
+        if (file_path(run_dir, domid, devid, "pid", pidf, sizeof(pidf)) < 0 ||
+            file_path(run_dir, domid, devid, "sock", sock, sizeof(sock)) < 0)
+            continue;
+        memcpy(ident, sock, sizeof(sock));
+        pid_t pid = claimed_server(pidf, ident, sizeof(ident), &st);
+        if (!pid || proc_cmdline_has(pid, "--read-only", NULL))
+            continue;
+        const char *why;
+        int r = vbd_nbd_flush_socket(sock, 30000, &why);
+        if (r < 0) {
+            fprintf(err, "libxl: error: domain %u: vbd %u: cannot flush its NBD server: %s: %s\n",
+                    domid, devid, why, strerror(-r));
+            rc = -1;
+        }
+    }
+    closedir(dd);
+    return rc;
 }

@@ -346,28 +346,6 @@ static json_object *resume_vm(struct call *c, int paused_arg)
 static json_object *vm_resume(struct call *c) { return resume_vm(c, 2); }
 static json_object *vm_resume_on(struct call *c) { return resume_vm(c, 3); }
 
-/* Whether the VM's definition names a writable disk that a qemu-nbd
- * serves (not raw). Such an image cannot move yet: the incoming
- * domain's qemu-nbd would open it while the old one still holds it
- * (QEMU's write lock) with qcow2 metadata in its write-back cache, and
- * QEMU 7.2's qemu-nbd has no inactive mode to hand it over. */
-static bool has_served_disk(const char *path)
-{
-    size_t len;
-    char *text = path[0] ? vm_def_text(path, &len) : NULL;
-    struct domain_config dc;
-    bool parsed = text && vm_def_parse(path, text, len, &dc) == 0, served = false;
-    free(text);
-    for (int i = 0; parsed && i < dc.num_disks; i++) {
-        const struct xdisk *d = &dc.disks[i];
-        served = served || (d->readwrite && !d->is_cdrom && d->pdev_path && *d->pdev_path &&
-                            d->format != XDISK_FORMAT_RAW && d->format != XDISK_FORMAT_EMPTY);
-    }
-    if (parsed)
-        domain_config_dispose(&dc);
-    return served;
-}
-
 /* VM.pool_migrate(vm, host, options) to this host (vm_migrate.h): the
  * VM keeps its uuid and reference, its domid changes. One at a time
  * with suspend and resume (which move the same domain). */
@@ -387,12 +365,9 @@ static json_object *vm_pool_migrate(struct call *c)
         r = task_cancelled(c);
     else if (!vm_record_of(c, &v) || !vm_record_in(c, &v, "Running"))
         r = NULL;
-    else if (has_served_disk(v.path))
-        /* refused before the guest is stopped: XAPI's code, the reason */
-        r = fail(c, "VM_MIGRATE_FAILED", v.ref, host, host,
-                 "a writable qcow2 (qemu-nbd) disk cannot move between domains of one host yet",
-                 NULL);
     else {
+        /* A qcow2 (qemu-nbd) disk goes too: the incoming domain takes
+         * over the source's server (libxenon's vbd_nbd.h). */
         char d[16];
         snprintf(d, sizeof(d), "%ld", v.domid);
         char *argv[] = { "xenon-xapi", "--migrate-domain", d, NULL };

@@ -83,7 +83,7 @@ static void made_keep(struct made *m)
 /* Make the new image dst from src: a copy, or (overlay) a qcow2 backed by
  * src. The name is taken first (O_EXCL), so no image is overwritten. */
 static bool new_image(const struct call *c, const char *src, const char *dst, const char *fmt,
-                      bool overlay, struct made *m, char *err, size_t errn)
+                      bool overlay, bool live, struct made *m, char *err, size_t errn)
 {
     int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
@@ -101,8 +101,14 @@ static bool new_image(const struct call *c, const char *src, const char *dst, co
     }
     m->paths = np;
     m->n++;
+    /* A running VM's qcow2 image is held by its qemu-nbd (QEMU's lock,
+     * its cache flushed by the hold, vm_hold.h): read shared. */
     char *conv[] = { "qemu-img", "convert", "-q", "-f", (char *)fmt, "-O", (char *)fmt,
-                     (char *)src, (char *)dst, NULL };
+                     (char *)src, (char *)dst, NULL, NULL };
+    if (live && !strcmp(fmt, "qcow2")) {
+        memmove(&conv[3], &conv[2], 8 * sizeof(conv[0]));
+        conv[2] = "-U";
+    }
     char *over[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
                      (char *)src, (char *)dst, NULL };
     if (!qemu_img_run(c, overlay ? over : conv, err, errn, &m->cancelled))
@@ -181,7 +187,8 @@ static char *new_disks(const struct call *c, const struct domain_config *dc,
             }
             bool overlay = mode == MODE_CLONE && d->format == XDISK_FORMAT_QCOW2 &&
                            (s->tmpl || s->snap);
-            ok = new_image(c, abs, dst, fmt, overlay, m, err, errn);
+            ok = new_image(c, abs, dst, fmt, overlay, strcmp(s->power, "Halted") != 0, m, err,
+                           errn);
             free(abs);
             target = dst;
         }
@@ -291,18 +298,6 @@ static json_object *clone_locked(struct call *c, const struct vm_record *s, cons
     if (dc.num_disks && mkdir(storage_dir(), 0755) == 0)
         chmod(storage_dir(), 0755);
     bool live = strcmp(s->power, "Halted") != 0;
-    for (int i = 0; live && i < dc.num_disks; i++) {
-        const struct xdisk *d = &dc.disks[i];
-        if (d->readwrite && !d->is_cdrom && d->pdev_path && *d->pdev_path &&
-            d->format != XDISK_FORMAT_RAW) {
-            /* vm_hold.h: its qemu-nbd's cache is not on the file */
-            domain_config_dispose(&dc);
-            free(text);
-            return fail(c, "OPERATION_NOT_ALLOWED",
-                        "a running VM's writable disks must be raw to be snapshotted "
-                        "(a qcow2 one is cached by its qemu-nbd): shut it down first", NULL);
-        }
-    }
     char uuid[40], qu[48], when[32], qof[48];
     model_new_uuid(uuid);
     struct vm_hold hold = { 0 };

@@ -77,6 +77,13 @@ int vm_hold_begin(struct vm_hold *h, unsigned domid, const char *power, bool che
                    : !h->was_paused && xenon_domain_pause(&vm_paths, domid, err) < 0)
         return -1;
     h->active = true;
+    /* A qcow2 disk's qemu-nbd writes back what it caches (its metadata)
+     * onto the file, which is then copied as it is now. */
+    if (xenon_domain_flush_disks(&vm_paths, domid, err) < 0) {
+        vm_hold_end(h, err);
+        vm_hold_drop_image(h);
+        return -1;
+    }
     return 0;
 }
 

@@ -10,9 +10,11 @@
  *   until the copies are done, so memory and disks are of one moment;
  *   then it runs on as after xl save -c.
  *
- * Only raw disks can be copied so (the caller checks): a qcow2 one is
- * served by its qemu-nbd, whose write-back metadata cache is not on the
- * file until the guest flushes. */
+ * Once it is held, the qemu-nbd of each writable qcow2 disk is flushed
+ * (xenon_domain_flush_disks: its write-back metadata cache goes onto the
+ * file), so each image reads as of the hold (shared: qemu-img -U, as the
+ * server keeps QEMU's lock). As for a raw disk, only requests the guest
+ * had in flight at the pause may land during the copy. */
 #ifndef XAPI_VM_HOLD_H
 #define XAPI_VM_HOLD_H
 

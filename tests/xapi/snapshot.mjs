@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 
-const [moduleDir, url, disk, consoleLog, suspendDir, fifo] = process.argv.slice(2)
+const [moduleDir, url, disk, consoleLog, suspendDir, fifo, qcImage] = process.argv.slice(2)
 const { createClient } = await import(pathToFileURL(path.join(moduleDir, 'xen-api', 'index.mjs')))
 
 let failures = 0
@@ -70,6 +70,14 @@ const fifoReader = (file) => {
   return { opened, drain: () => finish('drain'), close: () => finish('close') }
 }
 const block = (c) => Buffer.alloc(4096, c)
+// Live qemu-nbd processes whose command line names the image.
+const servers = (image) => fs.readdirSync('/proc').filter(p => /^\d+$/.test(p)).filter(p => {
+  try {
+    const argv = fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').split('\0')
+    const st = fs.readFileSync(`/proc/${p}/stat`, 'latin1')
+    return argv[0].endsWith('qemu-nbd') && argv.includes(image) && st.slice(st.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch { return false }
+}).map(Number)
 const setDisk = (c) => { const fd = fs.openSync(disk, 'r+'); fs.writeSync(fd, block(c), 0, 4096, 0); fs.closeSync(fd) }
 const diskIs = (file, c) => {
   try {
@@ -278,25 +286,63 @@ check('VM.resume: Running, counting on from the checkpoint (not from 0, not from
 // A running VM with a writable qcow2 disk: its qemu-nbd caches the image.
 await xapi.callAsync('VM.start', qc, false, false)
 await soon('qc Running', () => get(qc).power_state === 'Running')
+// Its snapshot: the server flushed (NBD_CMD_FLUSH) while the VM is
+// paused, the image read beside it (qemu-img -U): a consistent qcow2
+// with what the disk held.
+let qsnap
 {
-  const e = await fails(xapi.callAsync('VM.snapshot', qc, 'qsnap'))
-  check('VM.snapshot of a running VM with a writable qcow2 disk: OPERATION_NOT_ALLOWED',
-    e.code === 'OPERATION_NOT_ALLOWED' && !vms().some(v => v.name_label === 'qsnap'), e.code)
-  // nor can its image move to another domain yet: refused before the
-  // guest is stopped, the VM runs on where it was
   const qdomid = get(qc).domid
-  const m = await fails(xapi.callAsync('VM.pool_migrate', qc, xapi.pool.master, {}))
-  check('VM.pool_migrate of a VM with a writable qcow2 disk: VM_MIGRATE_FAILED [vm, host, host, why]; it runs on',
-    m.code === 'VM_MIGRATE_FAILED' && m.params?.[0] === qc && m.params?.length === 4 &&
-    get(qc).power_state === 'Running' && get(qc).domid === qdomid, JSON.stringify([m.code, m.params]))
+  qsnap = await xapi.callAsync('VM.snapshot', qc, 'qsnap')
+  const file = await soon('its disk', () => diskOf(qsnap), 10)
+  let ok = false, detail = ''
+  const out = qcImage + '.snap0'
+  try {
+    execFileSync('qemu-img', ['check', '-q', '-f', 'qcow2', file])
+    execFileSync('qemu-img', ['dd', '-f', 'qcow2', '-O', 'raw', 'bs=4096', 'count=1', 'if=' + file, 'of=' + out])
+    ok = fs.readFileSync(out).equals(block(0x51))
+  } catch (e) { detail = String(e) }
+  check('VM.snapshot of a running VM with a writable qcow2 disk: its own qcow2 image, consistent, as the disk was',
+    ok && file !== qcImage && get(qsnap)?.snapshot_of === qc, detail + ' ' + file)
+  check('... the VM runs on under its domid', get(qc).power_state === 'Running' && get(qc).domid === qdomid,
+    JSON.stringify([get(qc).power_state, qdomid, get(qc).domid]))
+}
+// It moves to a new domain on this host: the incoming one takes over the
+// old one's qemu-nbd (QEMU's image lock admits one server), so while it
+// runs one server serves the image, and after its shutdown the image
+// holds what it held and is consistent (qemu-img check).
+{
+  const qdomid = get(qc).domid
+  const before = servers(qcImage)
+  await xapi.callAsync('VM.pool_migrate', qc, xapi.pool.master, {})
+  check('VM.pool_migrate of a VM with a writable qcow2 disk: Running, same reference, a new domid',
+    await soon('moved', () => get(qc).power_state === 'Running' && get(qc).domid >= 0 &&
+      get(qc).domid !== qdomid, 20) !== undefined, JSON.stringify([get(qc).power_state, qdomid, get(qc).domid]))
+  const after = servers(qcImage)
+  check('... one qemu-nbd serves its image before and after, the same one',
+    before.length === 1 && after.length === 1 && after[0] === before[0], JSON.stringify([before, after]))
 }
 await xapi.callAsync('VM.hard_shutdown', qc)
+await soon('qc Halted', () => get(qc).power_state === 'Halted')
+check('after its shutdown no qemu-nbd serves the qcow2 image',
+  await soon('no server', () => servers(qcImage).length === 0, 10) !== undefined, JSON.stringify(servers(qcImage)))
+{
+  let ok = false, detail = ''
+  const out = qcImage + '.block0'
+  try {
+    execFileSync('qemu-img', ['check', '-q', '-f', 'qcow2', qcImage])
+    execFileSync('qemu-img', ['dd', '-f', 'qcow2', '-O', 'raw', 'bs=4096', 'count=1', 'if=' + qcImage, 'of=' + out])
+    const raw = fs.readFileSync(out)
+    ok = raw.equals(block(0x51)); detail = raw.subarray(0, 8).toString('hex')
+  } catch (e) { detail = String(e) }
+  check('the qcow2 image after the move: consistent, its first block as written before', ok, detail)
+}
 
 // Snapshots go with VM.destroy, a checkpoint with its image.
 await xapi.callAsync('VM.hard_shutdown', vm)
 const ckImage = path.join(suspendDir, get(ck).uuid + '.xl')
 await xapi.callAsync('VM.destroy', ck)
 await xapi.callAsync('VM.destroy', snap)
+await xapi.callAsync('VM.destroy', qsnap)
 check('VM.destroy of the checkpoint and the snapshot: gone by event, the memory image too',
   await soon('gone', () => !get(ck) && !get(snap) && !get(vm).snapshots?.length, 10) !== undefined &&
   !fs.existsSync(ckImage), JSON.stringify(get(vm).snapshots))

@@ -5,7 +5,8 @@ driven by Xen Orchestra's own client (npm xen-api, from the oracle cache): snaps
 does the checking. The world: a counting guest (guests/counter: "count N"
 every 2 ms, no PV control) with a raw disk whose bytes the test changes
 from the host between the steps (standing for the guest's writes), and a
-second VM with a writable qcow2 disk. Skips (77) without /dev/kvm, node
+second VM with a writable qcow2 disk, moved by VM.pool_migrate and its
+image checked after. Skips (77) without /dev/kvm, node
 or the npm client."""
 import os
 import shutil
@@ -37,8 +38,14 @@ try:
         f.write(b"A" * 4096)
         f.truncate(1 << 20)
     env.define("ctr", "guest-counter-64", f'disk = [ "{disk},raw,xvda,rw" ]\n')
+    # its first block 'Q' (0x51), written before it runs: checked after
+    # its move to a new domain
     q = os.path.join(env.tmp, "qc.qcow2")
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", q, "1M"], check=True)
+    qraw = os.path.join(env.tmp, "qc.raw")
+    with open(qraw, "wb") as f:
+        f.write(b"Q" * 4096)
+        f.truncate(1 << 20)
+    subprocess.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", qraw, q], check=True)
     env.define("qc", "guest-idle-64", f'disk = [ "{q},qcow2,xvda,rw" ]\n')
     # A halted VM "blk" and a snapshot of it whose disk is a FIFO nobody
     # writes: a revert to it holds the image lock while its qemu-img
@@ -59,7 +66,7 @@ try:
     console = os.path.join(env.env["XENON_LOG_DIR"], "console", "guest-ctr.log")
     suspend_dir = os.path.join(env.env["XENON_STATE_DIR"], "suspend")
     p = subprocess.run(["node", os.path.join(HERE, "snapshot.mjs"), modules, env.url, disk,
-                        console, suspend_dir, fifo], env=env.env, capture_output=True, text=True,
+                        console, suspend_dir, fifo, q], env=env.env, capture_output=True, text=True,
                        timeout=240)
     print(p.stdout + p.stderr, flush=True)
     rc = p.returncode

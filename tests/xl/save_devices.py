@@ -16,8 +16,14 @@ written before, with a new domid each time; Debian's verify-stream-v2
 accepts the file; the image holds every block's pattern, read by the host;
 the guest's own count of suspends and resumes; its final PASS; and after it
 powers off nothing is left (VMM, vif and vbd nodes, taps, bridge ports).
+With the argument `qcow2` the disk is a qcow2 image served by qemu-nbd:
+the migration to localhost then hands the source's server over to the
+incoming copy (QEMU's write lock admits one server), and the image,
+read by qemu-img after the guest ended, holds every block and passes
+`qemu-img check`.
 Root and /dev/kvm needed, else skipped (77)."""
 import os
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -68,16 +74,52 @@ def serving(env, step, written, new):
     written.append(new)
 
 
+QCOW2 = "qcow2" in sys.argv[1:]
+
+
+def image_bytes(env, image):
+    """The disk's contents as the guest sees them."""
+    if not QCOW2:
+        with open(image, "rb") as f:
+            return f.read()
+    raw = os.path.join(env.tmp, "xvda.raw")
+    subprocess.run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", image, raw],
+                   check=True, timeout=60)
+    with open(raw, "rb") as f:
+        return f.read()
+
+
+def servers_of(image):
+    """Pids of live processes whose command line names the image."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if image.encode() in argv and state != "Z":
+            found.append(int(pid))
+    return found
+
+
 def scenario(env):
     ssh = wrapper(env)
-    image = os.path.join(env.tmp, "xvda.img")
-    with open(image, "wb") as f:
-        f.truncate(8 << 20)
+    image = os.path.join(env.tmp, "xvda.qcow2" if QCOW2 else "xvda.img")
+    if QCOW2:
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", image, "8M"], check=True,
+                       timeout=60)
+    else:
+        with open(image, "wb") as f:
+            f.truncate(8 << 20)
+    fmt = "qcow2" if QCOW2 else "raw"
     cfg = env.cfg("dev.cfg", 'name = "dev"\ntype = "pvh"\n'
                   'kernel = "guests/guest-net-64"\nmemory = 32\nvcpus = 1\n'
                   f'cmdline = "ip={GUEST_IP} pvsuspend disk"\n'
                   f'vif = [ "mac={MAC},bridge=xnbr0" ]\n'
-                  f'disk = [ "format=raw,vdev=xvda,access=rw,target={image}" ]\n')
+                  f'disk = [ "format={fmt},vdev=xvda,access=rw,target={image}" ]\n')
     rc, out, err = env.xl("create", cfg, timeout=120)
     if not check("xl create a guest with a disk and a vif", rc == 0, err + out):
         return
@@ -113,6 +155,25 @@ def scenario(env):
     serving(env, "restored", written, 3)
 
     before = domid_of(env, "dev")
+    if QCOW2:
+        # A receiver killed once it has taken the source's qemu-nbd over
+        # (its domain is made, held, when the image begins; past the pipe's
+        # 64 KiB, the bytes it was given are read by its VMM): its copy's
+        # teardown must leave the server to the source, which resumes and
+        # goes on reading and writing its disk.
+        server = servers_of(image)
+        rc, out, err = migrate(env, ssh, "dev", "kill", at=256 << 10)
+        check("killed receiver: xl migrate fails, the source resumes under its domid",
+              rc != 0 and "resuming at sender" in err and domid_of(env, "dev") == before,
+              err + str(env.rows()))
+        check("killed receiver: its copy is gone",
+              wait_for(lambda: sorted(n for n in env.rows() if n != "Domain-0") == ["dev"], 30),
+              str(env.rows()))
+        check("killed receiver: the source's qemu-nbd serves on, the only one",
+              len(server) == 1 and servers_of(image) == server, str([server, servers_of(image)]))
+        check("killed receiver: the guest saw its suspend cancelled",
+              wait_for(lambda: log().count("suspend returned 1") >= 2, 30), log()[-1500:])
+        serving(env, "killed receiver", written, 5)
     rc, out, err = migrate(env, ssh, "dev")
     check("xl migrate: exit 0, one domain, a new domid",
           rc == 0 and domid_of(env, "dev") not in (None, before) and
@@ -121,20 +182,28 @@ def scenario(env):
                  wait_for(lambda: "resumed in a new domain (2)" in log() and
                           log().count(" ready") >= 3, 60), log()[-1500:]):
         return
-    serving(env, "migrated", written, 4)
+    serving(env, "migrated", written, 6 if QCOW2 else 4)
 
     vmm = env.vmm_pids()
     ns(sys.executable, "-c", "import socket,sys; socket.socket(socket.AF_INET, "
        "socket.SOCK_DGRAM).sendto(b'bye', (sys.argv[1], 7))", GUEST_IP)
     check("the guest passed", wait_for(lambda: "RESULT net: PASS" in log(), 60), log()[-1500:])
-    check("the guest counted 3 suspends, 2 of them resumed in a new domain",
-          "suspended 3 times, resumed in a new domain 2 times" in log(), log()[-1500:])
-    with open(image, "rb") as f:
-        data = f.read()
+    suspends = 4 if QCOW2 else 3
+    check(f"the guest counted {suspends} suspends, 2 of them resumed in a new domain",
+          f"suspended {suspends} times, resumed in a new domain 2 times" in log(),
+          log()[-1500:])
+    check("the domain ended", wait_for(lambda: "dev" not in env.rows(), 30), str(env.rows()))
+    if QCOW2:
+        r = subprocess.run(["qemu-img", "check", "-f", "qcow2", image], capture_output=True,
+                           text=True, timeout=60)
+        check("qemu-img check: the qcow2 image is consistent", r.returncode == 0,
+              r.stdout + r.stderr)
+        check("no qemu-nbd left serving the image",
+              wait_for(lambda: not servers_of(image), 10), str(servers_of(image)))
+    data = image_bytes(env, image)
     for b in written:
         want = bytes(block_byte(b, i) for i in range(4096))
         check(f"the image holds block {b}'s pattern", data[b * 4096:(b + 1) * 4096] == want)
-    check("the domain ended", wait_for(lambda: "dev" not in env.rows(), 30), str(env.rows()))
     wait_for(lambda: not env.state_files(), 10)
     env.check_empty("after it ended")
     check("no vif or vbd nodes left", not (env.xs_dir("/local/domain/0/backend/vif") or []) and
