@@ -231,32 +231,32 @@ static int domain_publish(const struct xenon_paths *p, struct xs_client *xs,
 {
     struct dstate s;
     int xrc = state_read(p, domid, &s) < 0 ? -ENOENT : 0;
-    /* The three homes first, outside the transaction: a transaction that
-     * adds a child to /local/domain, /vm or /libxl takes a copy of that
-     * parent's child list (one name per domain) and conflicts with every
-     * other create under way; inside it, they are only filled in (their
-     * permissions too). Until then they are dom0's alone, as their parents. */
-    if (xrc == 0) {
-        char home[64];
-        xs_pipeline_begin(xs);
-        snprintf(home, sizeof(home), "/local/domain/%u", domid);
-        xs_mkdir(xs, home);
-        snprintf(home, sizeof(home), "/vm/%s", s.uuid);
-        if (s.uuid[0])
-            xs_mkdir(xs, home);
-        snprintf(home, sizeof(home), "/libxl/%u", domid);
-        xs_mkdir(xs, home);
-        xrc = xs_pipeline_end(xs);
-    }
-    /* One transaction: all nodes appear at once, and xenstored syncs its
-     * journal once rather than per node. Pipelined: the ~90 requests, the
-     * commit and XS_INTRODUCE cost one round trip and one journal sync.
-     * A node that failed is committed with the others, then torn down. */
+    /* One transaction: all nodes appear at once. Pipelined after its
+     * start: the three homes, the ~90 requests, the commit and
+     * XS_INTRODUCE go in one batch, which xenstored handles in one turn
+     * and makes durable with one journal sync (0.5-2 ms, up to 13 seen,
+     * on a shared ext4 data directory; the homes in a batch of their own
+     * cost a second one). The homes are made outside the
+     * transaction: one that adds a child to /local/domain, /vm or /libxl
+     * takes a copy of that parent's child list (one name per domain) and
+     * conflicts with every other change of it; made first in the batch,
+     * they exist when the transaction first touches them, which takes
+     * them as its base. Until filled in (their permissions too) they are
+     * dom0's alone, as their parents. A node that failed is committed
+     * with the others, then torn down. */
     for (int tries = 0; xrc == 0; tries++) {
         xrc = xs_transaction_begin(xs);
         if (xrc < 0)
             break;
         xs_pipeline_begin(xs);
+        char home[64];
+        snprintf(home, sizeof(home), "/local/domain/%u", domid);
+        xs_mkdir_outside(xs, home);
+        snprintf(home, sizeof(home), "/vm/%s", s.uuid);
+        if (s.uuid[0])
+            xs_mkdir_outside(xs, home);
+        snprintf(home, sizeof(home), "/libxl/%u", domid);
+        xs_mkdir_outside(xs, home);
         xrc = write_nodes(xs, dc, domid, s.uuid, s.created);
         if (xrc == 0) {
             xrc = xs_commit_introduce(xs, domid, STORE_GFN, STORE_PORT);

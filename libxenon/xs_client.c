@@ -425,6 +425,15 @@ int xs_mkdir(struct xs_client *c, const char *path)
     return call_path(c, XS_MKDIR, path, NULL, NULL, true);
 }
 
+int xs_mkdir_outside(struct xs_client *c, const char *path)
+{
+    uint32_t tx = c->tx;
+    c->tx = 0;
+    int rc = xs_mkdir(c, path);
+    c->tx = tx;
+    return rc;
+}
+
 int xs_rm(struct xs_client *c, const char *path)
 {
     int rc = call_path(c, XS_RM, path, NULL, NULL, false);

@@ -39,6 +39,12 @@ int xs_read(struct xs_client *c, const char *path, char **value);
 int xs_read_many(struct xs_client *c, const char *const *paths, int n, char **values);
 int xs_write(struct xs_client *c, const char *path, const char *value);
 int xs_mkdir(struct xs_client *c, const char *path);
+/* A mkdir made outside the transaction under way (as if between begin and
+ * end no transaction ran): pipelined with the transaction's requests, it
+ * is made before them, in order, and shares their turn's journal sync. A
+ * node the transaction first touches after it is not a conflict (a
+ * transaction's base is taken at first access). */
+int xs_mkdir_outside(struct xs_client *c, const char *path);
 int xs_rm(struct xs_client *c, const char *path);
 /* Children as a malloc'd array of malloc'd strings (free with xs_free_list). */
 int xs_directory(struct xs_client *c, const char *path, char ***names, int *n);
