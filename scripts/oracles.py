@@ -72,6 +72,10 @@ GROUPS = {
 
 # npm group: module specs installed with npm into CACHE/npm.
 NPM_MODULES = ["xen-api@4.7.6", "puppeteer-core@24.43.1"]
+# Not @xen-orchestra/xapi (issue 15): the registry we reach has only its
+# 8.10.5, whose dependencies @vates/task and @vates/parse-duration it
+# lacks (404) and whose peer xen-api ^4.9.0 it lacks (4.7.6 at most);
+# its index.mjs imports parse-duration, so it neither installs nor loads.
 # The web console's own modules, from its committed lockfile, into
 # CACHE/npm-web (xapi/web/build.py copies xterm.js from there).
 WEB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "xapi", "web")
