@@ -528,9 +528,10 @@ def cg_breakdown(path, n):
         pass
     slabs.sort(reverse=True)
     note(f"cgroup, KiB a domain: usage {kib('memory.usage_in_bytes'):.1f}, kmem "
-         f"{kib('memory.kmem.usage_in_bytes'):.1f}, slab {sum(s for s, _ in slabs):.1f}; "
+         f"{kib('memory.kmem.usage_in_bytes'):.1f}; "
          + ", ".join(f"{k} {v:.1f}" for k, v in user.items()))
-    note("slab caches: " + ", ".join(f"{nm} {v:.1f}" for v, nm in slabs[:14]))
+    if slabs:       # empty on kernels whose cgroup v1 no longer fills it (6.18)
+        note("slab caches: " + ", ".join(f"{nm} {v:.1f}" for v, nm in slabs[:14]))
 
 
 def monitor_pid(inst):
