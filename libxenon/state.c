@@ -364,7 +364,10 @@ char *read_source(const struct xenon_paths *p, unsigned domid, size_t *len)
  * domain by name, and checking a name is free, reads one file whatever the
  * number of domains. KEY is the name itself when it is made of characters
  * safe in a file name, else "#" and a hash of it (such names may collide:
- * they are looked up the long way, state_name_exact). */
+ * they are looked up the long way, state_name_exact). The entry is a
+ * symlink whose target is the domid: the number lives in the inode, where
+ * a file's would cost a page of page cache per domain. A regular file
+ * holding the number (what earlier versions wrote) is read as well. */
 static bool name_plain(const char *name)
 {
     size_t n = strlen(name);
@@ -393,17 +396,34 @@ bool state_name_exact(const char *name)
     return name_plain(name);
 }
 
+/* The domid an entry names, 0 for none or anything but a number. */
+static unsigned name_entry_read(const char *path)
+{
+    char buf[16];
+    ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+    if (n < 0 && errno == EINVAL) {         /* a regular file */
+        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        if (fd >= 0)
+            close(fd);
+    }
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    unsigned long v = 0;
+    int i = 0;
+    for (; isdigit((unsigned char)buf[i]) && v <= MAX_DOMID; i++)
+        v = v * 10 + (unsigned long)(buf[i] - '0');
+    if (i == 0 || v > MAX_DOMID || (buf[i] && buf[i] != '\n'))
+        return 0;
+    return (unsigned)v;
+}
+
 unsigned state_name_get(const struct xenon_paths *p, const char *name)
 {
     char path[XENON_PATH_MAX + 256];
     name_path(p, name, path, sizeof(path));
-    FILE *f = fopen(path, "re");
-    unsigned long v = 0;
-    if (f) {
-        if (fscanf(f, "%lu", &v) != 1 || v > MAX_DOMID)
-            v = 0;
-        fclose(f);
-    }
+    unsigned long v = name_entry_read(path);
     /* An entry is a hint until the state file it names agrees. */
     struct dstate s;
     if (v && (state_read(p, (unsigned)v, &s) < 0 || strcmp(s.name, name) != 0))
@@ -413,16 +433,15 @@ unsigned state_name_get(const struct xenon_paths *p, const char *name)
 
 void state_name_set(const struct xenon_paths *p, const char *name, unsigned domid)
 {
-    char path[XENON_PATH_MAX + 256], tmp[XENON_PATH_MAX + 300], line[16];
+    char path[XENON_PATH_MAX + 256], tmp[XENON_PATH_MAX + 300], target[16];
     name_path(p, name, path, sizeof(path));
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
+    snprintf(target, sizeof(target), "%u", domid);
+    /* A .tmp already there is one a killed writer left: replaced. */
+    if (symlink(target, tmp) < 0 && (errno != EEXIST || unlink(tmp) < 0 ||
+                                     symlink(target, tmp) < 0))
         return;
-    int n = snprintf(line, sizeof(line), "%u\n", domid);
-    bool ok = write_full(fd, line, (size_t)n) == 0;
-    close(fd);
-    if (!ok || rename(tmp, path) < 0)
+    if (rename(tmp, path) < 0)
         unlink(tmp);
 }
 
@@ -430,13 +449,7 @@ void state_name_drop(const struct xenon_paths *p, const char *name, unsigned dom
 {
     char path[XENON_PATH_MAX + 256];
     name_path(p, name, path, sizeof(path));
-    FILE *f = fopen(path, "re");
-    unsigned long v = 0;
-    if (!f)
-        return;
-    bool mine = fscanf(f, "%lu", &v) == 1 && v == domid;
-    fclose(f);
-    if (mine)
+    if (name_entry_read(path) == domid)
         unlink(path);
 }
 

@@ -80,7 +80,6 @@ struct domain {
     struct exits exits;             /* port and MSR exit handlers */
     struct gmem mem;
     unsigned nr_vcpus;
-    struct vcpu vcpu[MAX_VCPUS];
 
     pthread_mutex_t lock;           /* Xen state below, vCPU bring-up */
     pthread_cond_t event_cond;      /* events for blocked / polling vCPUs;
@@ -95,11 +94,9 @@ struct domain {
 
     uint64_t hvm_param[HVM_NR_PARAMS];
     uint8_t callback_vector;        /* from HVM_PARAM_CALLBACK_IRQ type 2 */
-
-    struct xen_e820entry e820[E820_MAX];
     unsigned nr_e820;
 
-    struct evtchn_table evtchn;
+
     struct gnttab gnttab;
     struct grant_mapper grants;     /* the backends' maps of our grants */
 
@@ -135,6 +132,15 @@ struct domain {
 
     /* Logged once per unimplemented hypercall / subop. */
     uint8_t enosys_logged[64];
+
+    /* The large tables last. The VMM's domain is static, zero pages until
+     * written, and a domain uses the first entries of each (e820's, the
+     * lowest ports, vcpu[0]): so the fields above share a page with
+     * e820's first entries, and each table costs one resident page rather
+     * than the fields being spread over the pages between them. */
+    struct xen_e820entry e820[E820_MAX];
+    struct evtchn_table evtchn;
+    struct vcpu vcpu[MAX_VCPUS];
 };
 
 /* Initialise the state above for nr_vcpus vCPUs (no KVM yet). d must be

@@ -506,6 +506,34 @@ def timed(cmd, env):
     return (time.perf_counter() - t) * 1000, r.stdout
 
 
+def cg_breakdown(path, n):
+    """With $XL_DENSITY_CGSTAT: where the cgroup's charge goes, KiB a
+    domain (memory.stat's user pages, kmem, and the slab caches charged)."""
+    def kib(name):
+        with open(os.path.join(path, name)) as f:
+            return int(f.read()) / 1024 / n
+    with open(os.path.join(path, "memory.stat")) as f:
+        st = dict(l.split() for l in f)
+    user = {k: int(st[k]) / 1024 / n for k in ("rss", "shmem", "cache", "mapped_file")
+            if k in st}
+    slabs = []
+    try:
+        with open(os.path.join(path, "memory.kmem.slabinfo")) as f:
+            for line in f:
+                w = line.split()
+                if len(w) > 5 and w[1].isdigit():
+                    # name active_objs num_objs objsize objperslab pagesperslab
+                    slabs.append((int(w[2]) * int(w[3]) / 1024 / n, w[0]))
+    except OSError:
+        pass
+    slabs.sort(reverse=True)
+    note(f"cgroup, KiB a domain: usage {kib('memory.usage_in_bytes'):.1f}, kmem "
+         f"{kib('memory.kmem.usage_in_bytes'):.1f}; "
+         + ", ".join(f"{k} {v:.1f}" for k, v in user.items()))
+    if slabs:       # empty on kernels whose cgroup v1 no longer fills it (6.18)
+        note("slab caches: " + ", ".join(f"{nm} {v:.1f}" for v, nm in slabs[:14]))
+
+
 def monitor_pid(inst):
     for p in vmm_density.our_processes(inst.tmp):
         try:
@@ -588,6 +616,10 @@ def run_steps(steps, memory, parallel, guest):
                     row[k] = (m[k] - m0[k]) / n
                 cu = cg.usage_kib()
                 row["cg_kib_per"] = None if cu is None else cu / n
+                if os.environ.get("XL_DENSITY_CGSTAT") and cg.path:
+                    cg_breakdown(cg.path, n)
+                if os.environ.get("XL_DENSITY_HOLD"):       # inspect by hand
+                    time.sleep(float(os.environ["XL_DENSITY_HOLD"]))
                 row["xs_rss_kib"] = proc_kib(xs_pid, "VmRSS")
                 row["xs_fds"] = benchlib.proc_fds(xs_pid)
                 mp = monitor_pid(inst)

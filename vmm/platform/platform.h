@@ -82,6 +82,13 @@ int platform_get_msr(struct vcpu *v, uint32_t index, uint64_t *value);
  *   struct hvm_hw_mtrr       the MTRR MSRs in msrs
  * MP state and pending NMI/SMI have no Xen record; Xen rebuilds them.
  */
+/* A vCPU thread's stack. Its deepest path is a hypercall that logs
+ * (vfprintf to an unbuffered stream, ~40 KiB); libc's default, 8 MiB from
+ * RLIMIT_STACK, took a 2 MiB stretch of address space of its own, so a
+ * page-table page per domain, and a fresh stack where the start-up
+ * thread's cached one (the same size) is reused. */
+#define VCPU_STACK_BYTES (512u * 1024)
+
 #define PLATFORM_MAX_MSRS 64
 #define PLATFORM_MAX_XCRS 16
 #define PLATFORM_XSAVE_MAX 16384        /* XSAVE2 with AMX fits */

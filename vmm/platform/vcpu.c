@@ -474,15 +474,22 @@ int vcpus_start(struct domain *d)
     sigemptyset(&sa.sa_mask);
     sigaction(KICK_SIGNAL, &sa, NULL);
     d->vcpu[0].up = true;
+    pthread_attr_t attr;
+    int rc = pthread_attr_init(&attr);
+    if (rc != 0)
+        return -rc;
+    pthread_attr_setstacksize(&attr, VCPU_STACK_BYTES);
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *v = &d->vcpu[i];
-        int rc = pthread_create(&v->pv->thread, NULL, vcpu_thread, v);
+        rc = pthread_create(&v->pv->thread, &attr, vcpu_thread, v);
         if (rc != 0) {
             log_err("cannot start vCPU %u thread: %s", i, strerror(rc));
+            pthread_attr_destroy(&attr);
             return -rc;
         }
         v->pv->thread_started = true;
     }
+    pthread_attr_destroy(&attr);
     return 0;
 }
 

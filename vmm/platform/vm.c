@@ -302,6 +302,15 @@ static int set_cpuid(struct domain *d, struct vcpu *v, const struct kvm_cpuid2 *
     c->nent = n;
     int rc = ioctl(v->pv->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
     if (rc == 0) {
+        /* Kept for the domain's life (platform_get_cpuid): its n entries,
+         * not the 10 KiB of MAX_ENT, which start-up's trim gives back. */
+        size_t bytes = sizeof(*c) + n * sizeof(c->entries[0]);
+        struct kvm_cpuid2 *keep = malloc(bytes);
+        if (keep) {
+            memcpy(keep, c, bytes);
+            free(c);
+            c = keep;
+        }
         free(v->pv->cpuid);
         v->pv->cpuid = c;
         return 0;
@@ -382,8 +391,9 @@ void vm_prefetch_host_cpuid(void)
     pthread_attr_t attr;
     if (pthread_attr_init(&attr) != 0)
         return;
-    /* One ioctl deep: a small stack is a cheaper mmap than the default 8 MiB. */
-    pthread_attr_setstacksize(&attr, 256 * 1024);
+    /* One ioctl deep, but the vCPU's size (VCPU_STACK_BYTES): once joined,
+     * its stack waits in libc's cache and becomes vCPU 0's. */
+    pthread_attr_setstacksize(&attr, VCPU_STACK_BYTES);
     /* Signals stay with the threads that read the signalfd. */
     sigset_t all, old;
     sigfillset(&all);

@@ -42,10 +42,10 @@ struct evtchn {
 };
 
 struct evtchn_table {
-    struct evtchn port[EVTCHN_2L_MAX_64];
     /* Events raised before the guest mapped shared info, applied then. */
     uint8_t early_pending[EVTCHN_2L_MAX_64 / 8];
     uint32_t next_dom0_port;
+    struct evtchn port[EVTCHN_2L_MAX_64];   /* last: the first ports used */
 };
 
 void evtchn_init(struct domain *d);
