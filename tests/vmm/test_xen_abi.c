@@ -732,6 +732,17 @@ static void test_poll_stays_blocked_while_paused(void **state)
     struct poll_thread t = { .v = &d->vcpu[1] };
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, poll_in_thread, &t), 0);
+    /* Let the poll reach its wait first, however loaded the host (10 s at
+     * most): what is tested is that it stays there, not how soon it got
+     * there. */
+    for (int i = 0; i < 10000; i++) {
+        pthread_mutex_lock(&d->lock);
+        bool blocked = d->vcpu[1].blocked;
+        pthread_mutex_unlock(&d->lock);
+        if (blocked || atomic_load(&t.done))
+            break;
+        usleep(1000);
+    }
     /* The event condition fires now and then, as events and timers do. */
     for (int i = 0; i < 20; i++) {
         usleep(5000);
