@@ -17,6 +17,8 @@ struct io_watch {
 int ioloop_init(void);
 int ioloop_add(struct io_watch *w, uint32_t events);
 int ioloop_mod(struct io_watch *w, uint32_t events);
+/* Removes w; from a callback on the loop's thread, also any event of w
+ * still waiting in the batch being dispatched, so w may be freed at once. */
 void ioloop_del(struct io_watch *w);
 /* Dispatch events until *stop becomes true. */
 void ioloop_run(atomic_bool *stop);
