@@ -7,6 +7,7 @@
 
 #include <xen/errno.h>
 #include <xen/event_channel.h>
+#include <xen/hvm/params.h>
 
 #define WORD_BITS (sizeof(unsigned long) * 8)
 
@@ -104,7 +105,15 @@ void guest_main(void)
     clear_pending(p1);
     clear_pending(p2);
 
-    /* A masked port gets its pending bit but no upcall until unmasked. */
+    /* A masked port gets its pending bit but no upcall until unmasked.
+     * The console's and xenstore's ports are masked meanwhile: their
+     * backends may signal at any moment (the console answers the lines
+     * printed above), and an upcall here must be p2's alone to count. */
+    uint64_t con_port = 0, xs_port = 0;
+    CHECK_EQ("console port param", hvm_get_param(HVM_PARAM_CONSOLE_EVTCHN, &con_port), 0);
+    CHECK_EQ("xenstore port param", hvm_get_param(HVM_PARAM_STORE_EVTCHN, &xs_port), 0);
+    set_mask((evtchn_port_t)con_port, 1);
+    set_mask((evtchn_port_t)xs_port, 1);
     reset_upcall();
     set_mask(p2, 1);
     send(p1);
@@ -115,6 +124,10 @@ void guest_main(void)
     CHECK("unmask raises the upcall", shared_info->vcpu_info[0].evtchn_upcall_pending &&
           !(shared_info->evtchn_mask[p2 / WORD_BITS] & (1ul << (p2 % WORD_BITS))));
     clear_pending(p2);
+    um.port = (evtchn_port_t)con_port;
+    CHECK_EQ("unmask the console port", evtchn_op(EVTCHNOP_unmask, &um), 0);
+    um.port = (evtchn_port_t)xs_port;
+    CHECK_EQ("unmask the xenstore port", evtchn_op(EVTCHNOP_unmask, &um), 0);
     um.port = 100000;
     CHECK_EQ("unmask invalid port", evtchn_op(EVTCHNOP_unmask, &um), -XEN_EINVAL);
 
