@@ -51,9 +51,11 @@ int stream_skip(struct stream_source *s, uint64_t len)
 {
     if (s->skip) {
         int rc = s->skip(s->ctx, len);
-        if (rc == 0)
-            s->bytes += len;
-        return rc;
+        if (rc != -ESPIPE) {    /* -ESPIPE: this source cannot seek; read */
+            if (rc == 0)
+                s->bytes += len;
+            return rc;
+        }
     }
     uint8_t buf[4096];
     while (len) {
@@ -162,7 +164,8 @@ static int fd_readv(void *ctx, const struct iovec *iov, int iovcnt)
 }
 
 /* A regular file seeks over the bytes, refusing a seek past its end as a
- * read would; anything else (a pipe, a socket) reads them. */
+ * read would; anything else (a pipe, a socket) gives -ESPIPE, and
+ * stream_skip reads them. */
 static int fd_skip(void *ctx, uint64_t len)
 {
     int fd = *(int *)ctx;
@@ -176,15 +179,7 @@ static int fd_skip(void *ctx, uint64_t len)
         }
         return lseek(fd, (off_t)len, SEEK_CUR) < 0 ? -errno : 0;
     }
-    uint8_t buf[16384];
-    while (len) {
-        size_t n = len < sizeof(buf) ? (size_t)len : sizeof(buf);
-        int rc = fd_read(ctx, buf, n);
-        if (rc)
-            return rc;
-        len -= n;
-    }
-    return 0;
+    return -ESPIPE;     /* stream_skip reads the bytes instead */
 }
 
 /* sendfile writes at out's file position: set it first. */

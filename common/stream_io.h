@@ -29,7 +29,8 @@ struct stream_source {
      * read, same returns. */
     int (*readv)(void *ctx, const struct iovec *iov, int iovcnt);
     /* Optional (NULL: read and discarded): pass over len bytes, same
-     * returns (-ENODATA where fewer are left). */
+     * returns (-ENODATA where fewer are left); -ESPIPE where this source
+     * cannot seek, and stream_skip reads and discards them instead. */
     int (*skip)(void *ctx, uint64_t len);
     /* Optional (NULL: the source cannot): copy len bytes of the stream
      * into descriptor out at offset off without passing them through
