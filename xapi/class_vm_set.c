@@ -25,8 +25,6 @@
 #define MAX_MAP_ENTRIES 256
 #define MAX_TEXT 4096
 
-/* One edit at a time: each reads, changes and writes a whole file. */
-static pthread_mutex_t edit_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Write key = value into t's definition and rescan. */
 static json_object *commit(struct call *c, const struct vm_record *t, const char *key,
@@ -70,7 +68,7 @@ static json_object *set_name_label(struct call *c)
         return fail(c, "INVALID_VALUE", "name_label", name, NULL);
     if (!strcmp(name, t.name))
         return void_result();
-    pthread_mutex_lock(&edit_lock);
+    vm_def_lock();
     model_lock();
     bool taken = model_find("VM", "name_label", name) != NULL;
     model_unlock();
@@ -92,7 +90,7 @@ static json_object *set_name_label(struct call *c)
         }
         free(qn);
     }
-    pthread_mutex_unlock(&edit_lock);
+    vm_def_unlock();
     return res;
 }
 
@@ -107,9 +105,9 @@ static json_object *set_name_description(struct call *c)
     char *q = vm_meta_quote(d);
     if (!q)
         return fail(c, "INVALID_VALUE", "name_description", "control character", NULL);
-    pthread_mutex_lock(&edit_lock);
+    vm_def_lock();
     json_object *r = commit(c, &t, "xapi_name_description", *d ? q : NULL);
-    pthread_mutex_unlock(&edit_lock);
+    vm_def_unlock();
     free(q);
     return r;
 }
@@ -127,14 +125,14 @@ static json_object *write_memory(struct call *c, const struct vm_record *t, long
     char a[32], b[32], err[160];
     snprintf(a, sizeof(a), "%lld", (min + (1 << 20) - 1) >> 20);
     snprintf(b, sizeof(b), "%lld", (max + (1 << 20) - 1) >> 20);
-    pthread_mutex_lock(&edit_lock);
+    vm_def_lock();
     json_object *r = NULL;
     if (vm_meta_set(t->path, "memory", a, err, sizeof(err)) < 0 ||
         vm_meta_set(t->path, "maxmem", b, err, sizeof(err)) < 0)
         fail(c, "INTERNAL_ERROR", err, NULL);
     else
         r = void_result();
-    pthread_mutex_unlock(&edit_lock);
+    vm_def_unlock();
     vm_scan();
     return r;
 }
@@ -222,14 +220,14 @@ static json_object *set_vcpus(struct call *c, bool is_max)
     char a[24], b[24], err[160];
     snprintf(a, sizeof(a), "%lld", n);
     snprintf(b, sizeof(b), "%lld", m);
-    pthread_mutex_lock(&edit_lock);
+    vm_def_lock();
     json_object *r = NULL;
     if (vm_meta_set(t.path, "vcpus", a, err, sizeof(err)) < 0 ||
         vm_meta_set(t.path, "maxvcpus", b, err, sizeof(err)) < 0)
         fail(c, "INTERNAL_ERROR", err, NULL);
     else
         r = void_result();
-    pthread_mutex_unlock(&edit_lock);
+    vm_def_unlock();
     vm_scan();
     return r;
 }
@@ -310,7 +308,7 @@ static json_object *map_add(struct call *c, const char *field)
     const char *k = arg_str(c, 2), *v = k ? arg_str(c, 3) : NULL;
     if (!v || !vm_defined_of(c, &t, "nothing to keep it in") || !good_key(c, field, k, v))
         return NULL;
-    pthread_mutex_lock(&edit_lock);
+    vm_def_lock();
     json_object *m = current(&t, field), *r = NULL;
     if (m && json_object_object_get_ex(m, k, NULL)) {
         fail(c, "MAP_DUPLICATE_KEY", "VM", field, t.ref, k, NULL);
@@ -321,7 +319,7 @@ static json_object *map_add(struct call *c, const char *field)
         fail(c, "INTERNAL_ERROR", "cannot read the definition", NULL);
     }
     json_object_put(m);
-    pthread_mutex_unlock(&edit_lock);
+    vm_def_unlock();
     return r;
 }
 
@@ -331,7 +329,7 @@ static json_object *map_remove(struct call *c, const char *field)
     const char *k = arg_str(c, 2);
     if (!k || !vm_defined_of(c, &t, "nothing to keep it in"))
         return NULL;
-    pthread_mutex_lock(&edit_lock);
+    vm_def_lock();
     json_object *m = current(&t, field), *r;
     if (m && json_object_object_get_ex(m, k, NULL)) {
         json_object_object_del(m, k);
@@ -340,7 +338,7 @@ static json_object *map_remove(struct call *c, const char *field)
         r = m ? void_result() : fail(c, "INTERNAL_ERROR", "cannot read the definition", NULL);
     }
     json_object_put(m);
-    pthread_mutex_unlock(&edit_lock);
+    vm_def_unlock();
     return r;
 }
 
@@ -358,9 +356,9 @@ static json_object *map_set(struct call *c, const char *field)
         if (!good_key(c, field, k, json_object_get_string(v)))
             return NULL;
     }
-    pthread_mutex_lock(&edit_lock);
+    vm_def_lock();
     json_object *r = write_map(c, &t, field, m);
-    pthread_mutex_unlock(&edit_lock);
+    vm_def_unlock();
     return r;
 }
 
@@ -419,7 +417,7 @@ static json_object *tags_edit(struct call *c, bool add)
         return NULL;
     if (!*tag || strlen(tag) > 256)
         return fail(c, "INVALID_VALUE", "tags", tag, NULL);
-    pthread_mutex_lock(&edit_lock);
+    vm_def_lock();
     json_object *tags = current(&t, "tags"), *r;
     int i = tags ? tag_index(tags, tag) : -1;
     if (!tags)
@@ -434,7 +432,7 @@ static json_object *tags_edit(struct call *c, bool add)
         r = write_tags(c, &t, tags);
     }
     json_object_put(tags);
-    pthread_mutex_unlock(&edit_lock);
+    vm_def_unlock();
     return r;
 }
 
@@ -452,9 +450,9 @@ static json_object *set_tags(struct call *c)
             return fail(c, "FIELD_TYPE_ERROR", "tags", NULL);
     if (!vm_defined_of(c, &t, "nothing to keep it in"))
         return NULL;
-    pthread_mutex_lock(&edit_lock);
+    vm_def_lock();
     json_object *r = write_tags(c, &t, l);
-    pthread_mutex_unlock(&edit_lock);
+    vm_def_unlock();
     return r;
 }
 

@@ -28,6 +28,7 @@
 #include "rbac.h"
 #include "rrd.h"
 #include "session.h"
+#include "obj_meta.h"
 #include "storage.h"
 #include "tls_cert.h"
 #include "vm_scan.h"
@@ -152,6 +153,9 @@ int main(int argc, char **argv)
     char images[sizeof(paths.state_dir) + 8];
     snprintf(images, sizeof(images), "%s/images", paths.state_dir);
     storage_config(sr_dir ? sr_dir : images);
+    char meta[sizeof(paths.state_dir) + 16];
+    snprintf(meta, sizeof(meta), "%s/xapi-meta", paths.state_dir);
+    obj_meta_config(meta);
     vm_scan();
     static const char *const watched[] = { "/local/domain", "@introduceDomain",
                                            "@releaseDomain", NULL };

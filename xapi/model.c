@@ -170,8 +170,17 @@ static void add_event(const char *cls, const char *ref, const char *op, json_obj
     pthread_cond_broadcast(&changed);
 }
 
+static void (*overlay)(const char *cls, json_object *rec);
+
+void model_set_overlay(void (*fn)(const char *cls, json_object *rec))
+{
+    overlay = fn;
+}
+
 void model_put(const char *cls, const char *ref, json_object *rec)
 {
+    if (overlay)
+        overlay(cls, rec);
     json_object *c = model_class(cls);
     if (!c) {
         c = json_object_new_object();

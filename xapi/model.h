@@ -48,6 +48,10 @@ const char *model_find(const char *cls, const char *field, const char *value);
 /* locked: store rec (consumed) as ref's record; an add or mod event when it
  * differs from what was there. */
 void model_put(const char *cls, const char *ref, json_object *rec);
+/* locked: a function model_put runs on every record before storing it
+ * (obj_meta.h lays client-set names and maps on rebuilt records); NULL:
+ * none. */
+void model_set_overlay(void (*fn)(const char *cls, json_object *rec));
 /* locked: remove a record (a del event). */
 void model_del(const char *cls, const char *ref);
 /* locked: remove every record of the class whose ref is not a key of

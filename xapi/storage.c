@@ -255,6 +255,21 @@ static bool in_sr(const char *path)
     return n && !strncmp(path, sr_dir, n) && path[n] == '/' && !strchr(path + n + 1, '/');
 }
 
+const char *storage_sr_ref(void)
+{
+    char u[40];
+    uuid_of("sr", sr_dir, u);
+    return ref_of("SR", u);
+}
+
+int64_t storage_free_bytes(void)
+{
+    struct statvfs vfs;
+    if (!sr_dir[0] || statvfs(sr_dir, &vfs) < 0)
+        return -1;
+    return (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
+}
+
 bool storage_backs_an_image(const char *path)
 {
     json_object *b;

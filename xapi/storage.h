@@ -41,6 +41,13 @@ const char *storage_suspend_vdi_ref(const char *path);
 #include <stdbool.h>
 bool storage_backs_an_image(const char *path);
 
+/* locked: the reference of the image directory's SR (the one VDI.create
+ * makes images in), and its file system's free bytes as of now (-1 when
+ * statvfs fails). */
+const char *storage_sr_ref(void);
+#include <stdint.h>
+int64_t storage_free_bytes(void);
+
 /* locked: put the SR, PBD and VDI records (VDI.VBDs from the VBD records
  * in the model), drop those no longer there, and the host's PBDs and the
  * pool's default_SR. */

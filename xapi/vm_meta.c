@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,18 @@
 
 #include "cfg.h"
 #include "domain_config.h"
+
+static pthread_mutex_t def_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void vm_def_lock(void)
+{
+    pthread_mutex_lock(&def_lock);
+}
+
+void vm_def_unlock(void)
+{
+    pthread_mutex_unlock(&def_lock);
+}
 
 char *vm_def_text(const char *path, size_t *len)
 {

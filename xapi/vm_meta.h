@@ -65,6 +65,12 @@ char *vm_meta_quote(const char *s);
 char *vm_meta_edit(const char *data, size_t len, const char *key, const char *value,
                    size_t *out_len);
 
+/* One edit of a definition at a time (each reads, changes and writes a
+ * whole file): the VM setters, VBD/VIF.create and destroy, and VDI.destroy
+ * (which must not race a VBD.create naming the VDI). Not recursive. */
+void vm_def_lock(void);
+void vm_def_unlock(void);
+
 /* Replace key's assignments in the definition at path with
  * "key = value" (value in xl.cfg syntax), or remove them (value NULL).
  * 0, or -1 with a message in err[errn]. */
