@@ -136,8 +136,10 @@ static bool has_name_label(const char *cls)
 static json_object *generic(struct call *c, const char *cls, const char *op)
 {
     json_object *all = model_class(cls), *res = NULL;
-    const char *a1 = json_object_array_length(c->params) > 1
-                         ? json_object_get_string(param(c, 1)) : "";
+    /* a reference or uuid is a string: anything else (null, a number)
+     * names nothing */
+    json_object *p1 = param(c, 1);
+    const char *a1 = json_object_is_type(p1, json_type_string) ? json_object_get_string(p1) : "";
     if (!strcmp(op, "get_all")) {
         res = json_object_new_array();
         if (all) {

@@ -66,6 +66,14 @@ try:
     r, e = env.call("VM.get_all", "OpaqueRef:NULL")
     check("null session ref: SESSION_INVALID", e and e[0] == "SESSION_INVALID", e)
 
+    # a generic getter's reference that is no string (a browser's
+    # undefined is null) names nothing: HANDLE_INVALID, not a crash
+    for bad in (None, 7, {"a": 1}):
+        r, e = env.call("VM.get_VBDs", alice, bad)
+        check(f"VM.get_VBDs({bad!r}): HANDLE_INVALID", e and e[0] == "HANDLE_INVALID", e)
+    r, e = env.call("VM.get_by_uuid", alice, None)
+    check("VM.get_by_uuid(null): UUID_INVALID", e and e[0] == "UUID_INVALID" and env.alive(), e)
+
     pool = list(env.call("pool.get_all", alice)[0])[0]
     vms, e = env.call("VM.get_all_records", alice)
     check("read-only may read", e is None and len(vms) >= 1, e)
