@@ -195,6 +195,13 @@ static json_object *vdi_create(struct call *c)
     const char *fmt = format_of(rec, sr);
     if (!fmt)
         return fail(c, "INVALID_VALUE", "sm_config", "image-format must be raw or qcow2", NULL);
+    /* the SR directory may not be there yet (STATE_DIR/images before the
+     * first image) */
+    if (mkdir_p(storage_dir()) < 0) {
+        char e[300];
+        snprintf(e, sizeof(e), "%.200s: %s", storage_dir(), strerror(errno));
+        return fail(c, "INTERNAL_ERROR", e, NULL);
+    }
     int64_t room = storage_free_bytes();
     if (room >= 0 && size > room) {
         char a[24], b[24];

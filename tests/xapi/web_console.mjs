@@ -1,16 +1,20 @@
 // The web console in headless Chromium (Debian's, from the oracle cache),
 // driven by puppeteer-core: node web_console.mjs MODULE_DIR CHROMIUM
-// LIB_PATH URL VM SCREENSHOT|-
+// LIB_PATH URL VM SCREENSHOT|- KERNEL FORM_VM BRIDGE
 //
 // Logs in with the keyboard, starts VM with the keyboard (focus its Start
 // button, Enter) and waits for the table to show it Running (the page
 // learns it by event.from only), opens its console (xterm.js over the
 // console WebSocket), types a line and waits for the guest's answer in the
 // terminal, saves a screenshot, then forces the VM off and sees it Halted.
+// Then creates FORM_VM (KERNEL) through the create form with one new 1 GiB
+// disk and one network (the one of BRIDGE), and checks through the API
+// that the VM has that VBD (xvda, RW, its VDI 1 GiB) and that VIF (the
+// network, a MAC in Xen's OUI).
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 
-const [moduleDir, chromium, libPath, url, vm, shot] = process.argv.slice(2)
+const [moduleDir, chromium, libPath, url, vm, shot, kernel, formVm, bridge] = process.argv.slice(2)
 const puppeteer = (await import(pathToFileURL(path.join(moduleDir, 'puppeteer-core', 'lib', 'esm',
   'puppeteer', 'puppeteer-core.js')))).default
 
@@ -121,6 +125,45 @@ try {
   check('the graphs read XAPI\'s rrd_updates (oldest first, vCPUs averaged)',
     JSON.stringify(rrd) === JSON.stringify({ cpu: [0.2, 0.375], mem: [8388608, 16777216] }),
     JSON.stringify(rrd))
+
+  // --- the create form: a VM with one new disk and one network ---
+  await page.click('#create summary')
+  await page.type('#create-form input[name=name]', formVm)
+  await page.type('#create-form input[name=kernel]', kernel)
+  await page.click('#add-disk')
+  await page.waitForSelector('#disk-rows select')
+  await page.select('#disk-rows select', 'new')
+  await page.$eval('#disk-rows input[name=disk-size]', (e) => { e.value = '1' })
+  await page.click('#add-network')
+  await page.waitForSelector('#net-rows select')
+  const netChoice = await page.$$eval('#net-rows select option', (os, b) =>
+    (os.find((o) => o.textContent.includes(b)) || {}).value, bridge)
+  check('the form offers the network of ' + bridge, !!netChoice)
+  if (netChoice) await page.select('#net-rows select', netChoice)
+  await page.click('#create-form button[type=submit]')
+  await page.waitForSelector(`tr[data-vm="${formVm}"]`, { timeout: 20000 })
+  await page.waitForFunction(() => document.querySelectorAll('#disk-rows > *').length === 0 ||
+    document.getElementById('create-error').textContent !== '', { timeout: 20000 })
+  check('the form creates the VM', (await page.$eval('#create-error', (e) => e.textContent)) === '',
+    await page.$eval('#create-error', (e) => e.textContent))
+  const made = await page.evaluate(async (name) => {
+    const { call } = await import('./api.js')
+    const s = sessionStorage.getItem('xenon-session')
+    const [ref] = await call('VM.get_by_name_label', s, name)
+    const vbds = await Promise.all((await call('VM.get_VBDs', s, ref)).map((v) => call('VBD.get_record', s, v)))
+    const vifs = await Promise.all((await call('VM.get_VIFs', s, ref)).map((v) => call('VIF.get_record', s, v)))
+    const vdi = vbds[0] ? await call('VDI.get_record', s, vbds[0].VDI) : null
+    const net = vifs[0] ? await call('network.get_record', s, vifs[0].network) : null
+    return { vbds, vifs, vdi, net }
+  }, formVm)
+  check('its VBD (via the API): xvda, RW, a Disk of a new 1 GiB VDI',
+    made.vbds.length === 1 && made.vbds[0].device === 'xvda' && made.vbds[0].mode === 'RW' &&
+    made.vbds[0].type === 'Disk' && made.vdi && Number(made.vdi.virtual_size) === 1 << 30 &&
+    made.vdi.name_label === formVm + '-disk0', JSON.stringify([made.vbds, made.vdi]))
+  check('its VIF (via the API): the chosen network, a MAC in Xen\'s OUI',
+    made.vifs.length === 1 && made.vifs[0].device === '0' && made.vifs[0].network === netChoice &&
+    made.net && made.net.bridge === bridge && /^00:16:3e:/.test(made.vifs[0].MAC),
+    JSON.stringify(made.vifs))
   check('no script errors on the page', errors.length === 0, errors.join(' | '))
 } catch (e) {
   console.log('FAIL ' + (e.stack || e))

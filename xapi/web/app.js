@@ -1,7 +1,8 @@
 // The web console: log in, follow the host and its VMs by event.from, run
 // the lifecycle calls, open a VM's console (xterm.js over the console
-// WebSocket), create a VM. Everything goes through the public XenAPI.
+// WebSocket), create a VM with its disks and networks (create.js). Everything goes through the public XenAPI.
 import { call, follow, XapiError } from './api.js';
+import { createForm } from './create.js';
 import { startGraphs } from './graph.js';
 import { FallbackTerminal } from './term-fallback.js';
 
@@ -159,21 +160,9 @@ $('login').addEventListener('submit', async (e) => {
   }
 });
 
-$('create-form').addEventListener('submit', async (e) => {
-  e.preventDefault();
-  const f = new FormData(e.target);
-  showError($('create-error'), null);
-  try {
-    await call('VM.create', session, {
-      name_label: f.get('name'), PV_kernel: f.get('kernel'), PV_args: f.get('args') || '',
-      memory_static_max: String(Number(f.get('memory')) * (1 << 20)),
-      VCPUs_at_startup: String(f.get('vcpus')), VCPUs_max: String(f.get('vcpus')),
-    });
-    e.target.reset();
-  } catch (err) {
-    showError($('create-error'), err);
-  }
-});
+const refreshCreate = createForm($('create-form'), () => session,
+                                (e) => showError($('create-error'), e));
+$('create').addEventListener('toggle', () => { if ($('create').open) refreshCreate(); });
 
 $('logout').addEventListener('click', () => logout());
 $('console-close').addEventListener('click', closeConsole);

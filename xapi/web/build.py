@@ -15,7 +15,7 @@ import shutil
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PAGES = ["index.html", "app.js", "api.js", "graph.js", "style.css", "term-fallback.js", "icon.svg"]
+PAGES = ["index.html", "app.js", "api.js", "create.js", "graph.js", "style.css", "term-fallback.js", "icon.svg"]
 
 
 def modules_dir(arg):
