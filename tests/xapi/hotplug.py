@@ -1,4 +1,4 @@
-"""VBD and VIF unplug/plug of a running VM through libxenon's hot-plug
+"""VBD and VIF unplug/plug of a running VM, VBD/VIF.create and destroy on it through libxenon's hot-plug
 (as xl block-detach / block-attach and network-detach / network-attach),
 seen both in the API and by xl block-list / network-list and the host's
 bridge, and the VM's own rows in /rrd_updates. The whole test (daemons
@@ -59,6 +59,43 @@ def xs_read(e, path):
 
 def ports():
     return os.listdir(f"/sys/class/net/{BRIDGE}/brif")
+
+
+def created(e, s, vm, domid, net):
+    """VBD.create / VIF.create on the running VM: the entry joins its
+    definition, the device is detached until plugged (libxenon's
+    hot-plug), and may not be destroyed while attached."""
+    pool = e.call("pool.get_all", s)[0][0]
+    sr = e.call("pool.get_default_SR", s, pool)[0]
+    vdi, err = e.call("VDI.create", s, {"SR": sr, "virtual_size": 4 << 20, "name_label": "hot"})
+    check(err is None, f"VDI.create for the running VM ({err})")
+    vbd, err = e.call("VBD.create", s, {"VM": vm, "VDI": vdi, "userdevice": "1", "mode": "RW",
+                                        "type": "Disk"})
+    check(err is None and not e.call("VBD.get_currently_attached", s, vbd)[0] and
+          "vdev=xvdb" in open(os.path.join(e.vm_dir, "hp.cfg")).read(),
+          f"VBD.create on a running VM: in its definition, detached ({err})")
+    check(e.call("VBD.plug", s, vbd)[1] is None and e.call("VBD.get_currently_attached", s, vbd)[0]
+          and len(e.xl("block-list", domid).stdout.splitlines()) == 3,
+          "VBD.plug attaches it (xl block-list: two)")
+    r, err = e.call("VBD.destroy", s, vbd)
+    check(err and err[0] == "OPERATION_NOT_ALLOWED", "an attached VBD may not be destroyed")
+    r, err = e.call("VDI.destroy", s, vdi)
+    check(err == ["VDI_IN_USE", vdi, "destroy"], "nor its VDI")
+    check(e.call("VBD.unplug", s, vbd)[1] is None and e.call("VBD.destroy", s, vbd)[1] is None and
+          "vdev=xvdb" not in open(os.path.join(e.vm_dir, "hp.cfg")).read() and
+          len(e.xl("block-list", domid).stdout.splitlines()) == 2 and
+          e.call("VDI.destroy", s, vdi)[1] is None, "unplugged it goes, and then its VDI")
+    vif, err = e.call("VIF.create", s, {"VM": vm, "network": net, "device": "1", "MAC": ""})
+    check(err is None and not e.call("VIF.get_currently_attached", s, vif)[0],
+          f"VIF.create on a running VM: detached ({err})")
+    tap = f"vif{domid}.1"
+    check(e.call("VIF.plug", s, vif)[1] is None and e.call("VIF.get_currently_attached", s, vif)[0]
+          and tap in ports(), "VIF.plug attaches it: its tap a port of the bridge")
+    r, err = e.call("VIF.destroy", s, vif)
+    check(err and err[0] == "OPERATION_NOT_ALLOWED", "an attached VIF may not be destroyed")
+    check(e.call("VIF.unplug", s, vif)[1] is None and e.call("VIF.destroy", s, vif)[1] is None and
+          tap not in ports() and len(e.call("VM.get_VIFs", s, vm)[0]) == 1,
+          "unplugged it goes")
 
 
 def main():
@@ -136,6 +173,7 @@ def main():
         print("memory:", mem, "VM.memory_target:", e.call("VM.get_memory_target", s, vm)[0])
         check(float(mem) == 32 << 20,
               "rrd_updates: the newest row's memory is the VM's 32 MiB")
+        created(e, s, vm, domid, net)
         check(e.call("VM.hard_shutdown", s, vm)[1] is None, "VM.hard_shutdown")
     finally:
         e.close()
