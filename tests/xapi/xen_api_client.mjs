@@ -21,6 +21,18 @@ const check = (what, ok, detail = '') => {
   if (!ok) failures++
 }
 
+// A condition on the client's cache, polled until it holds.
+const waitFor = (what, cond, secs = 60) => new Promise((resolve, reject) => {
+  const end = Date.now() + secs * 1000
+  const tick = () => {
+    const v = cond()
+    if (v) return resolve(v)
+    if (Date.now() > end) return reject(new Error('timed out waiting for ' + what))
+    setTimeout(tick, 20)
+  }
+  tick()
+})
+
 // XAPI_TRANSPORT=xml-rpc forces the XML-RPC transport (default: auto)
 const xapi = createClient({
   url,
@@ -78,6 +90,36 @@ if (stor) {
   const net = vif && xapi.getObject(vif.network, undefined)
   check('VIF -> network resolve', vif?.VM === stor.$ref && net?.VIFs.includes(vif.$ref) &&
     net.bridge === 'xenbr9')
+  // A disk and a vif added as XO adds them: Async.VDI.create in the
+  // pool's default SR (the image directory; stor's disk is outside it),
+  // VBD.create and VIF.create with the fields XO sends; each new object
+  // reaches the client's cache by event, and goes again on destroy.
+  const dsr = pool.default_SR
+  const vdiRef = await xapi.callAsync('VDI.create', { name_label: 'from-xo', name_description: '',
+    other_config: {}, read_only: false, sharable: false, SR: dsr, type: 'user',
+    virtual_size: 2 << 20 })
+  const nv = await waitFor('the new VDI', () => xapi.getObject(vdiRef, undefined)).catch(() => undefined)
+  check('Async.VDI.create: the VDI arrives by event, in the SR', Number(nv?.virtual_size) === 2 << 20 &&
+    nv.SR === dsr && nv.name_label === 'from-xo')
+  const vbdRef = await xapi.call('VBD.create', { bootable: false, empty: false, mode: 'RW',
+    other_config: {}, qos_algorithm_params: {}, qos_algorithm_type: '', type: 'Disk',
+    unpluggable: true, userdevice: '1', VDI: vdiRef, VM: stor.$ref })
+  const nvif = await xapi.call('VIF.create', { device: '1', MAC: '', MTU: 1500, network: net.$ref,
+    other_config: {}, qos_algorithm_params: {}, qos_algorithm_type: '', VM: stor.$ref })
+  await waitFor('the new devices', () => xapi.getObject(stor.$ref).VBDs.length === 2 &&
+    xapi.getObject(stor.$ref).VIFs.length === 2).catch(() => undefined)
+  const v2 = xapi.getObject(vbdRef, undefined), f2 = xapi.getObject(nvif, undefined)
+  check('VBD.create and VIF.create: the devices arrive by event, on the VM',
+    v2?.VDI === vdiRef && v2.device === 'xvdb' && f2?.network === net.$ref &&
+    /^00:16:3e:/.test(f2.MAC) && xapi.getObject(stor.$ref).VBDs.includes(vbdRef))
+  await xapi.call('VBD.destroy', vbdRef)
+  await xapi.call('VIF.destroy', nvif)
+  await xapi.call('VDI.destroy', vdiRef)
+  await waitFor('their removal', () => xapi.getObject(vdiRef, undefined) === undefined &&
+    xapi.getObject(stor.$ref).VBDs.length === 1 && xapi.getObject(stor.$ref).VIFs.length === 1)
+    .catch(() => undefined)
+  check('VBD/VIF/VDI.destroy: gone by event', xapi.getObject(vdiRef, undefined) === undefined &&
+    xapi.getObject(vbdRef, undefined) === undefined && xapi.getObject(stor.$ref).VBDs.length === 1)
   const pifs = host.PIFs.map(r => xapi.getObject(r, undefined))
   check('host.PIFs resolve, each on its network', pifs.every(p => p !== undefined &&
     xapi.getObject(p.network, undefined)?.PIFs.includes(p.$ref)))
@@ -100,17 +142,6 @@ const added = []
 xapi.objects.on('add', items => { for (const o of Object.values(items)) if (o.$type === 'VM') added.push(o.name_label) })
 const removed = []
 xapi.objects.on('remove', items => { for (const [id, o] of Object.entries(items)) removed.push(o?.name_label ?? id) })
-
-const waitFor = (what, cond, secs = 60) => new Promise((resolve, reject) => {
-  const end = Date.now() + secs * 1000
-  const tick = () => {
-    const v = cond()
-    if (v) return resolve(v)
-    if (Date.now() > end) return reject(new Error('timed out waiting for ' + what))
-    setTimeout(tick, 20)
-  }
-  tick()
-})
 
 if (vmName) {
   // The definition was written just before this client connected; the
