@@ -221,8 +221,21 @@ static json_object *vdi_create(struct call *c)
         snprintf(err, sizeof(err), "%.200s: %s", storage_dir(), strerror(errno));
         return fail(c, "INTERNAL_ERROR", err, NULL);
     }
-    bool ok;
-    if (!strcmp(fmt, "raw")) {
+    /* the names first, so the VDI's first record has them */
+    char uuid[40], key[64];
+    char *id = NULL;
+    bool ok = asprintf(&id, "vdi:%s", path) >= 0;
+    if (ok) {
+        vm_uuid_for_name(id, uuid);
+        free(id);
+        model_lock();
+        ok = obj_meta_put("VDI", uuid, o, err, sizeof(err)) == 0;
+        model_unlock();
+    } else {
+        snprintf(err, sizeof(err), "out of memory");
+    }
+    json_object_put(o);
+    if (ok && !strcmp(fmt, "raw")) {
         ok = ftruncate(fd, (off_t)size) == 0 && fsync(fd) == 0;
         if (!ok)
             snprintf(err, sizeof(err), "%.200s: %s", path, strerror(errno));
@@ -233,7 +246,7 @@ static json_object *vdi_create(struct call *c)
         snprintf(sz, sizeof(sz), "%lld", size);
         char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", path, sz, NULL };
         bool cancelled = false;
-        ok = qemu_img_run(c, argv, err, sizeof(err), &cancelled);
+        ok = ok && qemu_img_run(c, argv, err, sizeof(err), &cancelled);
         if (!ok && cancelled)
             snprintf(err, sizeof(err), "cancelled");
     }
@@ -242,20 +255,12 @@ static json_object *vdi_create(struct call *c)
         snprintf(err, sizeof(err), "%.200s: %s", path, strerror(errno));
         ok = false;
     }
-    char uuid[40], key[64];
-    char *id = NULL;
-    if (ok && asprintf(&id, "vdi:%s", path) < 0)
-        id = NULL, ok = false;
-    if (ok) {
-        vm_uuid_for_name(id, uuid);
-        model_lock();
-        ok = obj_meta_put("VDI", uuid, o, err, sizeof(err)) == 0;
-        model_unlock();
-    }
-    free(id);
-    json_object_put(o);
     if (!ok) {
+        char e2[200];
         unlink(path);
+        model_lock();
+        obj_meta_put("VDI", uuid, NULL, e2, sizeof(e2));
+        model_unlock();
         return fail(c, "INTERNAL_ERROR", err, NULL);
     }
     sync_dir_of(path);

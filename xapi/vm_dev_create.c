@@ -217,8 +217,13 @@ static json_object *add_device(struct call *c, const struct vm_record *v, const 
     model_lock();
     int rc = obj_meta_put(cls, uuid, o, err, sizeof(err));
     model_unlock();
-    if (rc == 0)
-        rc = write_list(v->path, key, items, err, sizeof(err));
+    if (rc == 0 && write_list(v->path, key, items, err, sizeof(err)) < 0) {
+        char e2[200];
+        model_lock();
+        obj_meta_put(cls, uuid, NULL, e2, sizeof(e2));     /* no device to keep it for */
+        model_unlock();
+        rc = -1;
+    }
     json_object_put(items);
     json_object_put(o);
     if (rc < 0)
