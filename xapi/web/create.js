@@ -117,6 +117,10 @@ export function createForm(form, getSession, showError) {
     }));
     const nets = [...netList.children].map((r) => r.querySelector('select').value);
     if (nets.some((n) => !n)) return showError(new Error('pick a network for each row'));
+    const picked = disks.filter((d) => d.source !== 'new').map((d) => d.source);
+    if (new Set(picked).size !== picked.length) {
+      return showError(new Error('each existing disk can be picked once'));
+    }
     let vm = null;
     const made = [];
     try {
