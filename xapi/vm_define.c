@@ -14,6 +14,7 @@
 
 #include "dispatch.h"
 #include "model.h"
+#include "obj_meta.h"
 #include "vm_meta.h"
 #include "vm_record.h"
 #include "vm_scan.h"
@@ -131,6 +132,26 @@ static json_object *vm_create(struct call *c)
     return res;
 }
 
+/* The other_config a client set on the VM's VBDs and VIFs (obj_meta.h)
+ * goes with the definition that held them. */
+static void forget_devices(const char *vm)
+{
+    static const char *const lists[][2] = { { "VBDs", "VBD" }, { "VIFs", "VIF" } };
+    model_lock();
+    json_object *r = model_get("VM", vm), *l, *d, *u;
+    for (int k = 0; r && k < 2; k++) {
+        if (!json_object_object_get_ex(r, lists[k][0], &l))
+            continue;
+        for (size_t i = 0; i < json_object_array_length(l); i++) {
+            char err[200];
+            d = model_get(lists[k][1], json_object_get_string(json_object_array_get_idx(l, i)));
+            if (d && json_object_object_get_ex(d, "uuid", &u))
+                obj_meta_put(lists[k][1], json_object_get_string(u), NULL, err, sizeof(err));
+        }
+    }
+    model_unlock();
+}
+
 static json_object *vm_destroy(struct call *c)
 {
     struct vm_record v;
@@ -142,6 +163,7 @@ static json_object *vm_destroy(struct call *c)
         return NULL;
     if (!v.path[0] || unlink(v.path) < 0)
         return fail(c, "INTERNAL_ERROR", "cannot remove the definition", NULL);
+    forget_devices(v.ref);
     char img[XENON_PATH_MAX + 64];
     if (checkpoint && vm_suspend_image_path(v.uuid, img, sizeof(img)))
         unlink(img);

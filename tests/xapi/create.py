@@ -373,6 +373,12 @@ def main():
         check(e.call("VBD.destroy", s, qvbd)[1] is None and
               not any(vbd_uuid in f for f in os.listdir(meta)),
               "VBD.destroy drops its other_config too")
+        # VM.destroy takes its devices' other_config with the definition
+        vif_uuid = now["vif"]["uuid"]
+        check(any(vif_uuid in f for f in os.listdir(meta)), "the VIF's other_config is kept")
+        check(e.call("VM.destroy", s, vm)[1] is None and
+              not any(vif_uuid in f for f in os.listdir(meta)),
+              "VM.destroy drops its VIFs' other_config too")
         check(e.alive(), "the daemon still serves")
     finally:
         e.close()
