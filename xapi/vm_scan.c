@@ -771,6 +771,12 @@ static int watch_dirs(void)
     for (size_t i = 0; i < 2; i++)
         if (dirs[i][0] && inotify_add_watch(fd, dirs[i], mask) < 0)
             log_msg(LOG_WARN, "inotify: cannot watch %s: %s", dirs[i], strerror(errno));
+    /* The domains' state files: libxenon touches one after a pause or an
+     * unpause (in no xenstore node) and renames a new one into place when
+     * what it says changes. */
+    if (inotify_add_watch(fd, vm_paths.state_dir, IN_ATTRIB | IN_MOVED_TO) < 0)
+        log_msg(LOG_WARN, "inotify: cannot watch %s: %s; pause is seen by the periodic "
+                "scan only", vm_paths.state_dir, strerror(errno));
     pthread_t t;
     if (pthread_create(&t, NULL, inotify_thread, (void *)(intptr_t)fd)) {
         close(fd);
