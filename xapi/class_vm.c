@@ -14,6 +14,7 @@
 
 #include "dispatch.h"
 #include "model.h"
+#include "messages.h"
 #include "tasks.h"
 #include "host_info.h"
 #include "vm_meta.h"
@@ -227,6 +228,12 @@ static json_object *vm_hard_shutdown(struct call *c)
  * definition (a VM without one only goes away). */
 static json_object *vm_hard_reboot(struct call *c)
 {
+    struct vm_record v;
+    if (!vm_record_of(c, &v))
+        return NULL;
+    model_lock();
+    message_vm_rebooting(v.uuid);
+    model_unlock();
     json_object *r = vm_hard_shutdown(c);
     if (!r)
         return NULL;
@@ -239,6 +246,9 @@ static json_object *vm_clean_reboot(struct call *c)
     struct vm_record v;
     if (!vm_record_of(c, &v) || !vm_record_in(c, &v, "Running"))
         return NULL;
+    model_lock();
+    message_vm_rebooting(v.uuid);
+    model_unlock();
     char *msg = NULL;
     size_t ml;
     FILE *err = open_memstream(&msg, &ml);
