@@ -144,8 +144,18 @@ static json_object *vm_start(struct call *c)
     return ok ? start_vm(c, paused) : NULL;
 }
 
+/* VM.start_on(vm, host, start_paused, force): this host is the pool's
+ * only one, so any other reference is a host that does not exist. */
 static json_object *vm_start_on(struct call *c)
 {
+    const char *host = arg_str(c, 2);
+    if (!host)
+        return NULL;
+    model_lock();
+    bool known = model_get("host", host) != NULL;
+    model_unlock();
+    if (!known)
+        return fail(c, "HANDLE_INVALID", "host", host, NULL);
     bool ok;
     bool paused = arg_bool(c, 3, &ok);
     return ok ? start_vm(c, paused) : NULL;

@@ -2,7 +2,7 @@
 """The message class as XAPI's: message.create (pool-operator and above;
 priority 1-5, XAPI's cls names), the generic getters, message.get and
 get_since by timestamp, message.destroy, event.from on class "message";
-and, with /dev/kvm, the VM_STARTED / VM_REBOOTED / VM_SHUTDOWN messages the
+and, with /dev/kvm, VM.start_on (this host, or HANDLE_INVALID) and the VM_STARTED / VM_REBOOTED / VM_SHUTDOWN messages the
 daemon writes when a VM's power state changes, whoever changed it."""
 import os
 import sys
@@ -92,10 +92,14 @@ try:
         uuid = env.call("VM.get_uuid", s, vm)[0]
         check("a halted VM, defined: no message", vm_messages(env, s, uuid) == [],
               vm_messages(env, s, uuid))
-        _, e = env.call("VM.start", s, vm, False, False)
-        check("VM.start", e is None, e)
+        _, e = env.call("VM.start_on", s, vm, "OpaqueRef:" + "0" * 36, False, False)
+        check("VM.start_on another host: HANDLE_INVALID", e and e[:2] == ["HANDLE_INVALID", "host"], e)
+        _, e = env.call("VM.start_on", s, vm, host, False, False)
+        check("VM.start_on this host", e is None, e)
+        check("it runs on this host", env.call("VM.get_resident_on", s, vm)[0] == host and
+              env.call("VM.get_power_state", s, vm)[0] == "Running")
         xapienv.wait_for(lambda: [n for _, n in vm_messages(env, s, uuid)] == ["VM_STARTED"], 10)
-        check("VM_STARTED after VM.start", [n for _, n in vm_messages(env, s, uuid)] ==
+        check("VM_STARTED after VM.start_on", [n for _, n in vm_messages(env, s, uuid)] ==
               ["VM_STARTED"], vm_messages(env, s, uuid))
         names = lambda: sorted(n for _, n in vm_messages(env, s, uuid))  # noqa: E731
         _, e = env.call("VM.hard_reboot", s, vm)
