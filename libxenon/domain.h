@@ -32,6 +32,12 @@ struct xenon_paths {
 };
 void xenon_paths_init(struct xenon_paths *p);
 
+/* Make the state, run and log directories that are missing, with their
+ * own modes whatever the umask (as `xl create` does before a domain), so
+ * that a daemon can watch them before the first domain exists. 0, or -1
+ * with the reason on err. */
+int xenon_paths_make(const struct xenon_paths *p, FILE *err);
+
 /* Where a domain's hypervisor log is: LOG_DIR/console/hypervisor-NAME.log,
  * what Xen would print on its own console for it (the debug port,
  * console_io writes, the UART). `xl dmesg` shows it. */

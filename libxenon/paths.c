@@ -121,3 +121,8 @@ void xenon_hypervisor_log_path(const struct xenon_paths *p, const char *name,
 {
     snprintf(out, n, "%s/console/hypervisor-%s.log", p->log_dir, name);
 }
+
+int xenon_paths_make(const struct xenon_paths *p, FILE *err)
+{
+    return ensure_dirs(p, err);
+}

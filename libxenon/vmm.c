@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -217,6 +218,13 @@ static int control_vmm(const struct xenon_paths *p, unsigned domid, uint16_t typ
         fprintf(err, "%s failed: domain %u: %s\n", what, domid, strerror(-rc));
         return -1;
     }
+    /* Pause is in no xenstore node (as under Xen): the state file's
+     * change time says that something of this domain changed, so that a
+     * watcher (xenon-xapi's inotify on the state directory) looks at once
+     * rather than at its next periodic scan. */
+    char path[XENON_PATH_MAX + 32];
+    state_path(p, domid, "", path, sizeof(path));
+    utimensat(AT_FDCWD, path, NULL, AT_SYMLINK_NOFOLLOW);
     return 0;
 }
 

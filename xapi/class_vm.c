@@ -14,6 +14,7 @@
 
 #include "dispatch.h"
 #include "model.h"
+#include "messages.h"
 #include "tasks.h"
 #include "host_info.h"
 #include "vm_meta.h"
@@ -143,8 +144,18 @@ static json_object *vm_start(struct call *c)
     return ok ? start_vm(c, paused) : NULL;
 }
 
+/* VM.start_on(vm, host, start_paused, force): this host is the pool's
+ * only one, so any other reference is a host that does not exist. */
 static json_object *vm_start_on(struct call *c)
 {
+    const char *host = arg_str(c, 2);
+    if (!host)
+        return NULL;
+    model_lock();
+    bool known = model_get("host", host) != NULL;
+    model_unlock();
+    if (!known)
+        return fail(c, "HANDLE_INVALID", "host", host, NULL);
     bool ok;
     bool paused = arg_bool(c, 3, &ok);
     return ok ? start_vm(c, paused) : NULL;
@@ -227,6 +238,12 @@ static json_object *vm_hard_shutdown(struct call *c)
  * definition (a VM without one only goes away). */
 static json_object *vm_hard_reboot(struct call *c)
 {
+    struct vm_record v;
+    if (!vm_record_of(c, &v))
+        return NULL;
+    model_lock();
+    message_vm_rebooting(v.uuid);
+    model_unlock();
     json_object *r = vm_hard_shutdown(c);
     if (!r)
         return NULL;
@@ -239,6 +256,9 @@ static json_object *vm_clean_reboot(struct call *c)
     struct vm_record v;
     if (!vm_record_of(c, &v) || !vm_record_in(c, &v, "Running"))
         return NULL;
+    model_lock();
+    message_vm_rebooting(v.uuid);
+    model_unlock();
     char *msg = NULL;
     size_t ml;
     FILE *err = open_memstream(&msg, &ml);

@@ -16,7 +16,7 @@
 static const struct xapi_method *const tables[] = {
     session_methods, pool_methods, host_methods, vm_methods, vm_define_methods, task_methods,
     event_methods, system_methods, vm_set_methods, device_methods, event_legacy_methods, vm_clone_methods, vm_revert_methods,
-    obj_set_methods, vdi_methods, device_create_methods, NULL,
+    obj_set_methods, vdi_methods, device_create_methods, message_methods, NULL,
 };
 
 json_object *fail(struct call *c, const char *code, ...)

@@ -40,7 +40,8 @@ struct xapi_method {
 extern const struct xapi_method session_methods[], pool_methods[], host_methods[],
     vm_methods[], vm_define_methods[], task_methods[], event_methods[], system_methods[],
     vm_set_methods[], device_methods[], event_legacy_methods[], vm_clone_methods[],
-    vm_revert_methods[], obj_set_methods[], vdi_methods[], device_create_methods[];
+    vm_revert_methods[], obj_set_methods[], vdi_methods[], device_create_methods[],
+    message_methods[];
 
 /* Run one call. Returns the result (new), or NULL with *error set (new). */
 json_object *dispatch_call(const char *method, json_object *params, const char *peer,

@@ -149,6 +149,10 @@ int main(int argc, char **argv)
     host_info_init();
     struct xenon_paths paths;
     xenon_paths_init(&paths);
+    /* The state directory is watched (vm_scan.h) from the start. */
+    if (xenon_paths_make(&paths, stderr) < 0)
+        log_msg(LOG_WARN, "the domains' directories could not be made; pause and unpause "
+                "are seen by the periodic scan only until a domain makes them");
     vm_scan_config(vm_dir, &paths);
     char images[sizeof(paths.state_dir) + 8];
     snprintf(images, sizeof(images), "%s/images", paths.state_dir);

@@ -11,13 +11,28 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "qemu_img_progress.h"
 #include "tasks.h"
 
 extern char **environ;
 
 /* Run qemu-img with argv and wait; its last line of output in err. A
  * task.cancel meanwhile kills it (*cancelled). */
-bool qemu_img_run(const struct call *c, char **argv, char *err, size_t errn, bool *cancelled)
+/* Append n (< cap) bytes to the last-output buffer out (len *used, size
+ * cap), keeping only its end: the error line comes after any progress. */
+static void keep_tail(char *out, size_t cap, size_t *used, const char *b, size_t n)
+{
+    if (*used + n > cap - 1) {
+        size_t drop = *used + n - (cap - 1);
+        memmove(out, out + drop, *used - drop);
+        *used -= drop;
+    }
+    memcpy(out + *used, b, n);
+    *used += n;
+}
+
+bool qemu_img_run(const struct call *c, char **argv, double lo, double hi, char *err,
+                  size_t errn, bool *cancelled)
 {
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) < 0) {
@@ -33,8 +48,9 @@ bool qemu_img_run(const struct call *c, char **argv, char *err, size_t errn, boo
     int rc = posix_spawnp(&pid, "qemu-img", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(pfd[1]);
-    char out[2048], sink[512];
+    char out[2048], chunk[512];     /* a chunk is smaller than out */
     size_t n = 0;
+    struct qimg_progress prog = { .ntail = 0 };
     while (rc == 0) {
         struct pollfd pf = { .fd = pfd[0], .events = POLLIN };
         int pr = poll(&pf, 1, 200);
@@ -45,12 +61,15 @@ bool qemu_img_run(const struct call *c, char **argv, char *err, size_t errn, boo
             }
             continue;
         }
-        ssize_t r = pr < 0 ? -1 : n < sizeof(out) - 1 ? read(pfd[0], out + n, sizeof(out) - 1 - n)
-                                                       : read(pfd[0], sink, sizeof(sink));
+        ssize_t r = pr < 0 ? -1 : read(pfd[0], chunk, sizeof(chunk));
         if (r == 0 || (r < 0 && errno != EINTR))
             break;
-        if (r > 0 && n < sizeof(out) - 1)
-            n += (size_t)r;
+        if (r > 0) {
+            double pct;
+            if (qimg_progress_feed(&prog, chunk, (size_t)r, &pct))
+                task_progress(c, lo + (hi - lo) * pct / 100);
+            keep_tail(out, sizeof(out), &n, chunk, (size_t)r);
+        }
     }
     out[n] = 0;
     close(pfd[0]);
@@ -60,6 +79,9 @@ bool qemu_img_run(const struct call *c, char **argv, char *err, size_t errn, boo
             ;
     if (rc == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
         return true;
+    /* the last line: progress figures end theirs with \r */
+    for (char *p = out; (p = strchr(p, '\r'));)
+        *p = '\n';
     char *nl;
     while ((nl = strrchr(out, '\n')) && !nl[1])
         *nl = 0;

@@ -11,6 +11,9 @@
 
 #include "dispatch.h"
 
-bool qemu_img_run(const struct call *c, char **argv, char *err, size_t errn, bool *cancelled);
+/* With `-p` in argv, qemu-img's progress figures (0-100 %) move the call's
+ * task from `lo` to `hi` (task_progress). */
+bool qemu_img_run(const struct call *c, char **argv, double lo, double hi, char *err,
+                  size_t errn, bool *cancelled);
 
 #endif

@@ -1,6 +1,7 @@
 /* The stats sampler and GET /rrd_updates (rrd.h). */
 #include "rrd.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdbool.h>
 #include <microhttpd.h>
@@ -99,10 +100,49 @@ static double read_num(const char *path)
     return v;
 }
 
+/* XAPI's host sources pif_<device>_rx / _tx (bytes/s) for each PIF (an
+ * interface with a device/ link, as host_net.h counts them) and
+ * pif_aggr_rx / _tx, their sums. */
+static void sample_pifs(struct sample *s, json_object *now, double dt, const char *uuid)
+{
+    DIR *d = opendir("/sys/class/net");
+    if (!d)
+        return;
+    double aggr[2] = { 0, 0 };
+    bool any[2] = { false, false };
+    static const char *const dir[2][2] = { { "rx_bytes", "rx" }, { "tx_bytes", "tx" } };
+    for (struct dirent *e; (e = readdir(d));) {
+        char p[320], key[96], name[64];
+        /* Linux's names are at most 15 bytes, with no '/', ':' or space */
+        if (e->d_name[0] == '.' || strlen(e->d_name) > 15)
+            continue;
+        snprintf(p, sizeof(p), "/sys/class/net/%s/device", e->d_name);
+        if (access(p, F_OK) != 0)
+            continue;
+        for (int k = 0; k < 2; k++) {
+            snprintf(p, sizeof(p), "/sys/class/net/%s/statistics/%s", e->d_name, dir[k][0]);
+            double c = read_num(p);
+            snprintf(key, sizeof(key), "host/pif/%s/%s", e->d_name, dir[k][1]);
+            snprintf(name, sizeof(name), "pif_%s_%s", e->d_name, dir[k][1]);
+            double r = isnan(c) ? NAN : rate(now, key, c, dt);
+            add(s, "host", uuid, name, r);
+            if (!isnan(r)) {
+                aggr[k] += r;
+                any[k] = true;
+            }
+        }
+    }
+    closedir(d);
+    add(s, "host", uuid, "pif_aggr_rx", any[0] ? aggr[0] : NAN);
+    add(s, "host", uuid, "pif_aggr_tx", any[1] ? aggr[1] : NAN);
+}
+
 static void sample_host(struct sample *s, json_object *now, double dt, const char *uuid)
 {
     FILE *f = fopen("/proc/stat", "re");
     char line[512];
+    double cpu_sum = 0;
+    unsigned ncpu = 0;
     while (f && fgets(line, sizeof(line), f)) {
         unsigned cpu;
         unsigned long long u, ni, sy, id, io, irq, sirq, st;
@@ -117,16 +157,23 @@ static void sample_host(struct sample *s, json_object *now, double dt, const cha
         double db = rate(now, kb, busy, 1), dtot = rate(now, kt, total, 1);
         char n[16];
         snprintf(n, sizeof(n), "cpu%u", cpu);
-        add(s, "host", uuid, n, dtot > 0 ? db / dtot : NAN);
+        double v = dtot > 0 ? db / dtot : NAN;
+        add(s, "host", uuid, n, v);
+        if (!isnan(v)) {
+            cpu_sum += v;
+            ncpu++;
+        }
     }
     if (f)
         fclose(f);
+    add(s, "host", uuid, "cpu_avg", ncpu ? cpu_sum / ncpu : NAN);
     struct sysinfo si;
     if (sysinfo(&si) == 0) {
         add(s, "host", uuid, "memory_total_kib", (double)si.totalram * si.mem_unit / 1024);
         add(s, "host", uuid, "memory_free_kib", (double)si.freeram * si.mem_unit / 1024);
     }
-    (void)dt;
+    add(s, "host", uuid, "loadavg", read_num("/proc/loadavg"));
+    sample_pifs(s, now, dt, uuid);
 }
 
 /* The VM records of running domains: domid -> {uuid, vifs [devid], vbds [dev]}. */

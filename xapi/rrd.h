@@ -4,8 +4,9 @@
  * <t> and one <v> per legend entry).
  *
  * A sampler thread reads every RRD_STEP_S seconds: the host's CPUs
- * (/proc/stat: cpuN, the busy fraction), memory_total_kib and
- * memory_free_kib; each running VM's vCPUs (cpuN: CPU seconds per second,
+ * (/proc/stat: cpuN, the busy fraction, and cpu_avg), memory_total_kib,
+ * memory_free_kib, loadavg, pif_<device>_rx/_tx for each physical
+ * interface (bytes/s, /sys/class/net) and pif_aggr_rx/_tx; each running VM's vCPUs (cpuN: CPU seconds per second,
  * from its VMM's vCPU threads), memory (bytes), vif_<devid>_rx/_tx
  * (bytes/s, the guest's view: the host tap's tx is the guest's rx) and,
  * when it has exactly one attached disk, vbd_<dev>_read/_write (bytes/s

@@ -63,6 +63,26 @@ bool task_cancel_requested(const struct call *c)
     return r;
 }
 
+void task_progress(const struct call *c, double fraction)
+{
+    if (!c->task || !(fraction >= 0))
+        return;
+    /* 1 is for the end (success or failure), set as the task ends */
+    if (fraction > 0.99)
+        fraction = 0.99;
+    model_lock();
+    json_object *t = model_get("task", c->task), *st, *pr;
+    if (t && json_object_object_get_ex(t, "status", &st) &&
+        !strcmp(json_object_get_string(st), "pending") &&
+        json_object_object_get_ex(t, "progress", &pr) &&
+        fraction >= json_object_get_double(pr) + 0.01) {
+        json_object *n = model_copy(t);
+        json_object_object_add(n, "progress", json_object_new_double(fraction));
+        model_put("task", c->task, n);
+    }
+    model_unlock();
+}
+
 json_object *task_cancelled(struct call *c)
 {
     return fail(c, "TASK_CANCELLED", c->task ? c->task : REF_NULL, NULL);

@@ -23,6 +23,11 @@ bool task_cancel_requested(const struct call *c);
 bool task_cancel_requested_locked(const struct call *c);
 json_object *task_cancelled(struct call *c);
 
+/* The task running c has done `fraction` (0-1) of its work: its progress
+ * field, which only grows, and only by steps of 1 % or more (each is an
+ * event). Nothing for a call without a task. */
+void task_progress(const struct call *c, double fraction);
+
 /* A new pending task record, for task.create and task_run_async. */
 json_object *task_record(const char *label, const char *description);
 

@@ -83,7 +83,8 @@ static void made_keep(struct made *m)
 /* Make the new image dst from src: a copy, or (overlay) a qcow2 backed by
  * src. The name is taken first (O_EXCL), so no image is overwritten. */
 static bool new_image(const struct call *c, const char *src, const char *dst, const char *fmt,
-                      bool overlay, bool live, struct made *m, char *err, size_t errn)
+                      bool overlay, bool live, double lo, double hi, struct made *m, char *err,
+                      size_t errn)
 {
     int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
@@ -103,7 +104,7 @@ static bool new_image(const struct call *c, const char *src, const char *dst, co
     m->n++;
     /* A running VM's qcow2 image is held by its qemu-nbd (QEMU's lock,
      * its cache flushed by the hold, vm_hold.h): read shared. */
-    char *conv[] = { "qemu-img", "convert", "-q", "-f", (char *)fmt, "-O", (char *)fmt,
+    char *conv[] = { "qemu-img", "convert", "-p", "-f", (char *)fmt, "-O", (char *)fmt,
                      (char *)src, (char *)dst, NULL, NULL };
     if (live && !strcmp(fmt, "qcow2")) {
         memmove(&conv[3], &conv[2], 8 * sizeof(conv[0]));
@@ -111,7 +112,7 @@ static bool new_image(const struct call *c, const char *src, const char *dst, co
     }
     char *over[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
                      (char *)src, (char *)dst, NULL };
-    if (!qemu_img_run(c, overlay ? over : conv, err, errn, &m->cancelled))
+    if (!qemu_img_run(c, overlay ? over : conv, lo, hi, err, errn, &m->cancelled))
         return false;
     /* guest data: the mode from the code, whatever qemu-img made */
     if (chmod(dst, 0600) < 0) {
@@ -187,8 +188,10 @@ static char *new_disks(const struct call *c, const struct domain_config *dc,
             }
             bool overlay = mode == MODE_CLONE && d->format == XDISK_FORMAT_QCOW2 &&
                            (s->tmpl || s->snap);
-            ok = new_image(c, abs, dst, fmt, overlay, strcmp(s->power, "Halted") != 0, m, err,
-                           errn);
+            /* the task's progress: each disk an equal share */
+            double lo = (double)i / dc->num_disks, hi = (double)(i + 1) / dc->num_disks;
+            ok = new_image(c, abs, dst, fmt, overlay, strcmp(s->power, "Halted") != 0, lo, hi,
+                           m, err, errn);
             free(abs);
             target = dst;
         }

@@ -175,9 +175,10 @@ static json_object *revert_locked(struct call *c, const struct vm_record *s, con
         char tmp[XENON_PATH_MAX + 16];
         snprintf(tmp, sizeof(tmp), "%s.revert", p[i].to);
         unlink(tmp);
-        char *argv[] = { "qemu-img", "convert", "-q", "-f", (char *)p[i].fmt, "-O",
+        char *argv[] = { "qemu-img", "convert", "-p", "-f", (char *)p[i].fmt, "-O",
                          (char *)p[i].fmt, p[i].from, tmp, NULL };
-        ok = qemu_img_run(c, argv, err, sizeof(err), &cancelled) && chmod(tmp, 0600) == 0 &&
+        ok = qemu_img_run(c, argv, (double)i / n, (double)(i + 1) / n, err, sizeof(err),
+                          &cancelled) && chmod(tmp, 0600) == 0 &&
              rename(tmp, p[i].to) == 0;
         if (!ok)
             unlink(tmp);

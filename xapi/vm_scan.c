@@ -22,6 +22,7 @@
 #include "host_net.h"
 #include "log.h"
 #include "model.h"
+#include "messages.h"
 #include "storage.h"
 #include "vm_devices.h"
 #include "vm_meta.h"
@@ -36,6 +37,7 @@ static pthread_cond_t req_cv = PTHREAD_COND_INITIALIZER;
 static bool requested;
 #define GM_SIG_MAX 4096
 static json_object *signatures;     /* VM ref -> what its records were made of */
+static bool first_scan_done;         /* locked (the model's lock) */
 
 void vm_scan_config(const char *dir, const struct xenon_paths *p)
 {
@@ -469,6 +471,9 @@ static void put_vm(const char *name, const struct vmdef *def, const struct xenon
     json_object_object_add(vm, "is_snapshot_from_vmpp", json_object_new_boolean(0));
     json_object_object_add(vm, "is_vmss_snapshot", json_object_new_boolean(0));
     json_object_object_add(vm, "ha_always_run", json_object_new_boolean(0));
+    json_object *old = model_get("VM", ref);
+    if (old || first_scan_done)
+        message_vm_change(old, vm);
     model_put("VM", ref, vm);
     if (live)
         json_object_array_add(resident, json_object_new_string(ref));
@@ -674,6 +679,9 @@ void vm_scan(void)
     storage_put();
     host_net_put();
     host_info_refresh(resident);
+    /* From now on a VM that appears running was started (messages.h);
+     * before, it was running when the daemon came up. */
+    first_scan_done = true;
     model_unlock();
     json_object_put(seen);
     json_object_put(resident);
@@ -771,6 +779,12 @@ static int watch_dirs(void)
     for (size_t i = 0; i < 2; i++)
         if (dirs[i][0] && inotify_add_watch(fd, dirs[i], mask) < 0)
             log_msg(LOG_WARN, "inotify: cannot watch %s: %s", dirs[i], strerror(errno));
+    /* The domains' state files: libxenon touches one after a pause or an
+     * unpause (in no xenstore node) and renames a new one into place when
+     * what it says changes. */
+    if (inotify_add_watch(fd, vm_paths.state_dir, IN_ATTRIB | IN_MOVED_TO) < 0)
+        log_msg(LOG_WARN, "inotify: cannot watch %s: %s; pause is seen by the periodic "
+                "scan only", vm_paths.state_dir, strerror(errno));
     pthread_t t;
     if (pthread_create(&t, NULL, inotify_thread, (void *)(intptr_t)fd)) {
         close(fd);

@@ -23,8 +23,10 @@ void vm_scan(void);
 void vm_scan_request(void);
 
 /* The scan thread: on request (the xenstore watch; inotify on the VM and
- * image directories), and every `vm_scan_interval` seconds for what
- * neither shows (pause and VMM state are not in xenstore; 0: never). */
+ * image directories, and on the state directory, whose files libxenon
+ * touches after a pause or an unpause, which no xenstore node shows), and
+ * every `vm_scan_interval` seconds for what none of them shows (a VMM
+ * stopped by other means; 0: never). */
 int vm_scan_start(void);
 void vm_scan_interval(unsigned seconds);
 

@@ -380,6 +380,14 @@ def main():
         check(f"AVERAGE:host:{huuid}:memory_total_kib" in legend and
               f"AVERAGE:host:{huuid}:memory_free_kib" in legend and
               f"AVERAGE:host:{huuid}:cpu0" in legend, "host legend: cpu0, memory_*_kib")
+        check(f"AVERAGE:host:{huuid}:cpu_avg" in legend and
+              f"AVERAGE:host:{huuid}:loadavg" in legend and
+              f"AVERAGE:host:{huuid}:pif_aggr_rx" in legend and
+              f"AVERAGE:host:{huuid}:pif_aggr_tx" in legend, "host legend: cpu_avg, loadavg, pif_aggr_*")
+        pif_devs = [e.call("PIF.get_device", s, r)[0] for r in e.call("PIF.get_all", s)[0]]
+        missing = [d for d in pif_devs for k in ("rx", "tx")
+                   if f"AVERAGE:host:{huuid}:pif_{d}_{k}" not in legend]
+        check(not missing, f"host legend: pif_<device>_rx/_tx of every PIF record {missing}")
         rows = x.find("data").findall("row")
         check(int(meta.find("rows").text) == len(rows) >= 1 and
               int(meta.find("columns").text) == len(legend) and
