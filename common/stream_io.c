@@ -204,7 +204,7 @@ static int fd_copy_to_fd(void *ctx, int out, uint64_t off, uint64_t len)
 
 void stream_sink_fd(struct stream_sink *s, int *fd)
 {
-    *s = (struct stream_sink){ .writev = fd_writev, .ctx = fd };
+    *s = (struct stream_sink){ fd_writev, fd, 0 };
 }
 
 void stream_source_fd(struct stream_source *s, int *fd)
@@ -244,7 +244,7 @@ static int mem_writev(void *ctx, const struct iovec *iov, int iovcnt)
 
 void stream_sink_mem(struct stream_sink *s, struct stream_membuf *m)
 {
-    *s = (struct stream_sink){ .writev = mem_writev, .ctx = m };
+    *s = (struct stream_sink){ mem_writev, m, 0 };
 }
 
 static int mem_read(void *ctx, void *buf, size_t len)

@@ -17,19 +17,7 @@ struct stream_sink {
     int (*writev)(void *ctx, const struct iovec *iov, int iovcnt);
     void *ctx;
     uint64_t bytes;                 /* written so far (kept by stream_put*) */
-    /* Optional (NULL: never): writes that bypass the host's page cache
-     * (O_DIRECT), switched on or off. On, 0 means that from now on each
-     * writev must start at a STREAM_DIRECT_ALIGN-aligned position (origin
-     * + bytes) and hand only whole STREAM_DIRECT_ALIGN-aligned buffers, and
-     * the sink writes them straight from the caller's memory; a negative
-     * errno means it cannot (a pipe, a socket, a file system without
-     * O_DIRECT) and writes stay as they were. Off always succeeds. The
-     * sink may fall back to ordinary writes on its own at any time. */
-    int (*set_direct)(void *ctx, int on);
-    uint64_t origin;                /* where byte 0 of the sink lies in its file */
 };
-
-#define STREAM_DIRECT_ALIGN 4096u
 
 struct stream_source {
     /* Read exactly len bytes; 0, -ENODATA at end of stream before len

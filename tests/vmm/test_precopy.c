@@ -133,7 +133,7 @@ static void guest_free(struct guest *g)
 static int migrate(struct guest *g, const struct precopy_params *p,
                    struct precopy_report *rep)
 {
-    struct stream_sink s = { .writev = guest_sink_writev, .ctx = g };
+    struct stream_sink s = { guest_sink_writev, g, 0 };
     assert_int_equal(xcs_write_headers(&g->inner, 4, 17), 0);
     assert_int_equal(xcs_write_record(&g->inner, XC_REC_STATIC_DATA_END, NULL, 0), 0);
     assert_int_equal(platform_dirty_log_start(g->d), 0);
@@ -337,7 +337,7 @@ static void bad_params(void **state)
 {
     (void)state;
     struct guest *g = guest_new(0, 0);
-    struct stream_sink s = { .writev = guest_sink_writev, .ctx = g };
+    struct stream_sink s = { guest_sink_writev, g, 0 };
     struct precopy_ops ops = { page, fetch, stop, g };
     struct precopy_report rep;
     struct precopy_params p = { 0, 0, 1, 0 };

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -267,185 +266,6 @@ static void test_batches(void **state)
     memcpy(&count, m.data + 2 * (16 + 1024 * 8) + 8, 4);
     assert_int_equal(count, 452);
     free(m.data);
-}
-
-/* A sink that offers direct writes (as the VMM's file sink offers
- * O_DIRECT) into a memory buffer, and checks what the writer promises
- * while they are on: each write at an aligned position, of whole aligned
- * buffers. refuse: it cannot (a pipe). */
-struct direct_sink {
-    struct stream_sink inner;
-    struct stream_membuf m;
-    bool refuse, on;
-    unsigned turned_on, turned_off, direct_writes;
-    uint64_t direct_bytes;
-    struct stream_sink *outer;
-};
-
-static int direct_writev(void *ctx, const struct iovec *iov, int n)
-{
-    struct direct_sink *d = ctx;
-    if (d->on) {
-        assert_int_equal((d->outer->origin + d->outer->bytes) % STREAM_DIRECT_ALIGN, 0);
-        for (int i = 0; i < n; i++) {
-            assert_int_equal((uintptr_t)iov[i].iov_base % STREAM_DIRECT_ALIGN, 0);
-            assert_int_equal(iov[i].iov_len % STREAM_DIRECT_ALIGN, 0);
-            d->direct_bytes += iov[i].iov_len;
-        }
-        d->direct_writes++;
-    }
-    return d->inner.writev(d->inner.ctx, iov, n);
-}
-
-static int direct_set(void *ctx, int on)
-{
-    struct direct_sink *d = ctx;
-    if (on && d->refuse)
-        return -EOPNOTSUPP;
-    if (on && !d->on)
-        d->turned_on++;
-    if (!on && d->on)
-        d->turned_off++;
-    d->on = on;
-    return 0;
-}
-
-enum { DPAGES = 64, DPFNS = 3000 };
-static uint8_t dpages[DPAGES][XC_PAGE_SIZE] __attribute__((aligned(4096)));
-
-/* PFN % 11 == 0: not RAM; % 7 == 0: zero (as a memfd hole); the rest
- * data, runs of them adjacent in memory. */
-static const void *direct_page(void *ctx, uint64_t pfn)
-{
-    (void)ctx;
-    return pfn % 11 == 0 ? NULL : pfn % 7 == 0 ? xcs_zero_page : dpages[pfn % DPAGES];
-}
-
-/* Walks the PAGE_DATA records at p (stream offset origin + off): each as
- * libxc and verify-stream-v2 take it, the data of each page what
- * direct_page gave; the counts go to counts[], the data offsets that are
- * not page aligned are counted. The number of records. */
-static unsigned walk_page_data(const uint8_t *p, size_t len, uint64_t origin,
-                               unsigned *counts, unsigned max, unsigned *unaligned)
-{
-    size_t off = 0;
-    unsigned n = 0, expect_pfn = 0;
-    *unaligned = 0;
-    while (off < len) {
-        struct xen_stream_rhdr rh;
-        struct xc_page_data_hdr ph;
-        memcpy(&rh, p + off, sizeof(rh));
-        memcpy(&ph, p + off + 8, sizeof(ph));
-        assert_int_equal(rh.type, XC_REC_PAGE_DATA);
-        assert_true(ph.count >= 1 && ph.count <= XC_PAGE_BATCH);
-        assert_int_equal(ph._res1, 0);
-        size_t data = off + 16 + (size_t)ph.count * 8;
-        unsigned nr_data = 0;
-        for (unsigned i = 0; i < ph.count; i++) {
-            uint64_t w;
-            memcpy(&w, p + off + 16 + i * 8, 8);
-            uint64_t pfn = w & XC_PAGE_PFN_MASK;
-            while (expect_pfn % 11 == 0)
-                expect_pfn++;
-            assert_int_equal(pfn, expect_pfn);
-            expect_pfn++;
-            if (pfn % 7 == 0) {
-                assert_int_equal(w, pfn | XC_PAGE_TYPE(XEN_DOMCTL_PFINFO_XALLOC));
-            } else {
-                assert_int_equal(w, pfn | XC_PAGE_TYPE(XEN_DOMCTL_PFINFO_NOTAB));
-                assert_memory_equal(p + data + (size_t)nr_data * XC_PAGE_SIZE,
-                                    dpages[pfn % DPAGES], XC_PAGE_SIZE);
-                nr_data++;
-            }
-        }
-        assert_int_equal(rh.length, 8 + ph.count * 8 + nr_data * XC_PAGE_SIZE);
-        if (nr_data && (origin + data) % XC_PAGE_SIZE)
-            (*unaligned)++;
-        if (n < max)
-            counts[n] = ph.count;
-        n++;
-        off = data + (size_t)nr_data * XC_PAGE_SIZE;
-    }
-    assert_int_equal(off, len);
-    while (expect_pfn < DPFNS && expect_pfn % 11 == 0)
-        expect_pfn++;
-    assert_int_equal(expect_pfn, DPFNS);
-    return n;
-}
-
-/* One memory walk through a direct sink whose stream starts at origin
- * with lead bytes before the memory. */
-static struct direct_sink *direct_write(uint64_t origin, size_t lead, bool refuse,
-                                        struct stream_sink *s)
-{
-    struct direct_sink *d = calloc(1, sizeof(*d));
-    assert_non_null(d);
-    stream_sink_mem(&d->inner, &d->m);
-    d->refuse = refuse;
-    d->outer = s;
-    *s = (struct stream_sink){ .writev = direct_writev, .ctx = d,
-                               .set_direct = direct_set, .origin = origin };
-    static const uint8_t zeros[64];
-    assert_true(lead <= sizeof(zeros));
-    if (lead)
-        assert_int_equal(stream_put(s, zeros, lead), 0);
-    uint64_t data, zero;
-    assert_int_equal(xcs_write_memory(s, DPFNS, direct_page, NULL, 0, &data, &zero), 0);
-    assert_int_equal(data + zero, DPFNS - (DPFNS + 10) / 11);
-    assert_false(d->on);            /* off again once the pages are written */
-    return d;
-}
-
-static void test_direct_batches(void **state)
-{
-    (void)state;
-    for (unsigned i = 0; i < DPAGES; i++)
-        memset(dpages[i], 0x40 + i, XC_PAGE_SIZE);
-    /* origin, lead bytes: the first batch's count brings the data to a
-     * page boundary (an unaligned start; 16 bytes short of a page needs
-     * 512; one already aligned takes 510 at once). */
-    static const struct { uint64_t origin; size_t lead; unsigned first; } cases[] = {
-        { 1000, 40, (4096 - 1056) / 8 },
-        { 4096 * 3 - 16 - 8, 8, 512 },
-        { 8192, 0, 510 },
-    };
-    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-        struct stream_sink s;
-        struct direct_sink *d = direct_write(cases[c].origin, cases[c].lead, false, &s);
-        unsigned counts[64], unaligned;
-        unsigned n = walk_page_data(d->m.data + cases[c].lead, d->m.len - cases[c].lead,
-                                    cases[c].origin + cases[c].lead, counts, 64, &unaligned);
-        assert_int_equal(counts[0], cases[c].first);
-        for (unsigned i = 1; i + 1 < n; i++)
-            assert_int_equal(counts[i], 510);
-        assert_true(unaligned <= 1);        /* the last, partial batch */
-        /* on (after the writer's probe) for one run, off after it */
-        assert_true(d->turned_on >= 1 && d->turned_on <= 2);
-        assert_int_equal(d->turned_off, d->turned_on);
-        assert_true(d->direct_writes >= 1);
-        /* all but the first header and the last batch went direct */
-        assert_true(d->direct_bytes >= d->m.len - cases[c].lead - 4096 - 16 -
-                                           510 * (8 + XC_PAGE_SIZE));
-        free(d->m.data);
-        free(d);
-    }
-    /* Refused (a pipe): libxc's batches, byte for byte what a plain sink
-     * gets. */
-    struct stream_sink s, plain;
-    struct stream_membuf pm = { 0 };
-    struct direct_sink *d = direct_write(1000, 40, true, &s);
-    stream_sink_mem(&plain, &pm);
-    uint64_t data, zero;
-    assert_int_equal(xcs_write_memory(&plain, DPFNS, direct_page, NULL, 0, &data, &zero), 0);
-    assert_int_equal(d->m.len - 40, pm.len);
-    assert_memory_equal(d->m.data + 40, pm.data, pm.len);
-    assert_int_equal(d->direct_writes, 0);
-    unsigned counts[8], unaligned;
-    assert_int_equal(walk_page_data(pm.data, pm.len, 0, counts, 8, &unaligned), 3);
-    assert_int_equal(counts[0], XC_PAGE_BATCH);
-    free(pm.data);
-    free(d->m.data);
-    free(d);
 }
 
 /* Only the set PFNs: the same records, byte for byte, as the whole walk
@@ -1010,7 +830,6 @@ int main(void)
         cmocka_unit_test(test_fd_copy),
         cmocka_unit_test(test_zero_as_data),
         cmocka_unit_test(test_batches),
-        cmocka_unit_test(test_direct_batches),
         cmocka_unit_test(test_memory_set),
         cmocka_unit_test(test_optional_skipped),
         cmocka_unit_test(test_truncated),

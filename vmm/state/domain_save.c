@@ -185,70 +185,30 @@ static int image_tail(struct domain *d, struct stream_sink *out, uint32_t leaf1,
     return rc;
 }
 
-/* Into a regular file, the page data goes with O_DIRECT where the file
- * system takes it (the writer asks, set_direct, for page-aligned runs of
- * whole pages: stream_write.c): straight from guest memory to the disk,
- * no copy into fresh page-cache pages, nothing left for the toolstack's
- * fsync to write back. The rest of the stream, and all of it where
- * O_DIRECT is refused (a pipe, a socket, a file system without it), goes
- * through the cache, for which writeback is started every few MiB
- * (sync_file_range, not waiting): the fsync then waits for the last of it
- * only. The descriptor's file description is the toolstack's too: the
- * flag is cleared before the image's reply (batch_close). */
+/* Into a regular file, writeback is started for every few MiB written
+ * (sync_file_range, not waiting): the toolstack's fsync at the end then
+ * waits for the last of it only, not for the whole image. */
 #define WRITEBACK_CHUNK (8u << 20)
 
 struct file_sink {
     struct stream_sink fd_sink;
     int fd;
     bool regular;
-    bool direct;            /* O_DIRECT set on the descriptor */
-    bool no_direct;         /* refused once: not asked again */
-    uint64_t pos;           /* the file position (regular files) */
     uint64_t unsynced;
 };
-
-static int file_set_direct(void *ctx, int on)
-{
-    struct file_sink *f = ctx;
-    if (on && (!f->regular || f->no_direct))
-        return -EOPNOTSUPP;
-    if ((bool)on == f->direct)
-        return 0;
-    int fl = fcntl(f->fd, F_GETFL);
-    if (fl < 0 || fcntl(f->fd, F_SETFL, on ? fl | O_DIRECT : fl & ~O_DIRECT) < 0) {
-        int e = errno;
-        f->no_direct = true;
-        return on ? -e : 0;     /* off: the next write fails and says so */
-    }
-    f->direct = on;
-    return 0;
-}
 
 static int file_writev(void *ctx, const struct iovec *iov, int iovcnt)
 {
     struct file_sink *f = ctx;
     int rc = f->fd_sink.writev(f->fd_sink.ctx, iov, iovcnt);
-    if (rc == -EINVAL && f->direct) {
-        /* A file system that takes the flag but not these writes: this
-         * write again from where it began, through the cache. */
-        (void)file_set_direct(f, 0);
-        f->no_direct = true;
-        rc = f->direct ? -EINVAL
-           : lseek(f->fd, (off_t)f->pos, SEEK_SET) < 0 ? -errno
-           : f->fd_sink.writev(f->fd_sink.ctx, iov, iovcnt);
-    }
     if (rc < 0 || !f->regular)
         return rc;
-    uint64_t len = 0;
     for (int i = 0; i < iovcnt; i++)
-        len += iov[i].iov_len;
-    f->pos += len;
-    if (f->direct)
-        return 0;               /* on the disk already */
-    f->unsynced += len;
+        f->unsynced += iov[i].iov_len;
     if (f->unsynced >= WRITEBACK_CHUNK) {
-        if (f->pos >= f->unsynced)
-            (void)sync_file_range(f->fd, (off_t)(f->pos - f->unsynced), (off_t)f->unsynced,
+        off_t end = lseek(f->fd, 0, SEEK_CUR);
+        if (end >= (off_t)f->unsynced)
+            (void)sync_file_range(f->fd, end - (off_t)f->unsynced, (off_t)f->unsynced,
                                   SYNC_FILE_RANGE_WRITE);
         f->unsynced = 0;
     }
@@ -259,13 +219,10 @@ static void file_sink_init(struct file_sink *f, struct stream_sink *out, int *fd
 {
     struct stat st;
     stream_sink_fd(&f->fd_sink, fd);
-    *f = (struct file_sink){ .fd_sink = f->fd_sink, .fd = *fd };
-    off_t at = -1;
-    f->regular = fstat(*fd, &st) == 0 && S_ISREG(st.st_mode) &&
-                 (at = lseek(*fd, 0, SEEK_CUR)) >= 0;
-    f->pos = f->regular ? (uint64_t)at : 0;
-    *out = (struct stream_sink){ .writev = file_writev, .ctx = f,
-                             .set_direct = file_set_direct, .origin = f->pos };
+    f->fd = *fd;
+    f->regular = fstat(*fd, &st) == 0 && S_ISREG(st.st_mode);
+    f->unsynced = 0;
+    *out = (struct stream_sink){ file_writev, f, 0 };
 }
 
 int domain_save_image(struct domain *d, int fd, struct xenon_ctl_save_result *r)

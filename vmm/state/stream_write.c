@@ -11,8 +11,7 @@
 #include "util.h"
 
 static const uint8_t zero_pad[XEN_STREAM_REC_ALIGN];
-/* Page aligned: as data (XCS_ZERO_AS_DATA) it may go to a direct write. */
-const uint8_t xcs_zero_page[4096] __attribute__((aligned(4096)));
+const uint8_t xcs_zero_page[4096];
 _Static_assert(sizeof(xcs_zero_page) == XC_PAGE_SIZE, "a page");
 
 int xcs_write_headers(struct stream_sink *out, uint32_t xen_major,
@@ -89,102 +88,32 @@ static bool page_is_zero(const void *page)
     return true;
 }
 
-/* PAGE_DATA records filled a page at a time, written a batch at a time:
- * shared by the whole-memory walk and the dirty-bitmap walk.
- *
- * A batch's header (record header, PAGE_DATA header, the PFN words) is
- * built in one page-aligned buffer. Where the sink can write straight
- * from memory (set_direct: O_DIRECT on a file), batches are sized so that
- * every batch's page data lies at a page-aligned stream offset: the first
- * batch's PFN count makes its header end on a page boundary, and each
- * later one holds DIRECT_BATCH PFNs, whose header is exactly one page
- * (16 + 8 * 510 = 4096). The pages then go from guest memory to the disk
- * with no copy into the page cache and no writeback left for the fsync.
- * Every record stays an ordinary one (1 to 512 PFNs, within libxc's
- * MAX_BATCH_SIZE); only the last, partial batch is written through the
- * cache, with the records after it. */
-#define BATCH_HDR (sizeof(struct xen_stream_rhdr) + sizeof(struct xc_page_data_hdr))
-#define DIRECT_BATCH ((XC_PAGE_SIZE - BATCH_HDR) / sizeof(uint64_t))
-_Static_assert(BATCH_HDR + DIRECT_BATCH * sizeof(uint64_t) == XC_PAGE_SIZE,
-               "a direct batch's header is one page");
-_Static_assert(STREAM_DIRECT_ALIGN == XC_PAGE_SIZE, "direct writes are page aligned");
-_Static_assert(XC_PAGE_SIZE / sizeof(uint64_t) <= XC_PAGE_BATCH,
-               "a first direct batch stays within libxc's batch");
-#define HDR_BUF ALIGN_UP(BATCH_HDR + XC_PAGE_BATCH * sizeof(uint64_t), XC_PAGE_SIZE)
+/* One PAGE_DATA record: header, pfn words, the pages with data. Written
+ * with one gathered write (the fd sink splits it at IOV_MAX). */
+static int put_batch(struct stream_sink *out, const uint64_t *pfns,
+                     unsigned count, struct iovec *pages, unsigned nr_data)
+{
+    struct xc_page_data_hdr ph = { count, 0 };
+    size_t len = sizeof(ph) + count * sizeof(*pfns) +
+                 (size_t)nr_data * XC_PAGE_SIZE;
+    struct xen_stream_rhdr rh = { XC_REC_PAGE_DATA, (uint32_t)len };
+    /* the three slots before pages[] were left free by the caller */
+    pages[-3] = (struct iovec){ &rh, sizeof(rh) };
+    pages[-2] = (struct iovec){ &ph, sizeof(ph) };
+    pages[-1] = (struct iovec){ (void *)pfns, count * sizeof(*pfns) };
+    return stream_putv(out, pages - 3, nr_data + 3);
+}
 
+/* PAGE_DATA records filled a page at a time, written a batch at a time:
+ * shared by the whole-memory walk and the dirty-bitmap walk. */
 struct page_batch {
     struct stream_sink *out;
     unsigned flags;
-    uint8_t *hdr;           /* page aligned: rhdr, PAGE_DATA header, PFNs */
-    uint64_t *pfns;         /* hdr + BATCH_HDR */
-    struct iovec *iov;      /* the header, then runs of data pages */
-    unsigned count, nr_data, nr_iov, limit;
-    bool aligned;           /* batches sized for page-aligned data */
-    bool direct;            /* the sink's direct writes are on */
+    uint64_t *pfns;
+    struct iovec *iov;      /* three free slots, then the data pages */
+    unsigned count, nr_data;
     uint64_t n_data, n_zero;
 };
-
-static uint64_t sink_pos(const struct page_batch *b)
-{
-    return b->out->origin + b->out->bytes;
-}
-
-/* PFNs in the batch about to start: XC_PAGE_BATCH, or, aligned, as many
- * as bring its header's end to a page boundary (510 from one; a stream
- * 16 bytes short of one takes 512, as a record needs one PFN at least). */
-static unsigned batch_limit(const struct page_batch *b)
-{
-    if (!b->aligned)
-        return XC_PAGE_BATCH;
-    uint64_t end = (sink_pos(b) + BATCH_HDR) % XC_PAGE_SIZE;
-    unsigned n = (unsigned)((XC_PAGE_SIZE - end) % XC_PAGE_SIZE / sizeof(uint64_t));
-    return n ? n : XC_PAGE_SIZE / sizeof(uint64_t);
-}
-
-static void set_direct(struct page_batch *b, bool on)
-{
-    if (b->direct == on)
-        return;
-    if (on && b->out->set_direct(b->out->ctx, 1) < 0) {
-        b->aligned = false;     /* the sink cannot: batch as libxc does */
-        return;
-    }
-    if (!on)
-        (void)b->out->set_direct(b->out->ctx, 0);
-    b->direct = on;
-}
-
-/* The batch as one PAGE_DATA record: header, PFN words, the pages with
- * data, in gathered writes (the fd sink splits them at IOV_MAX). */
-static int put_batch(struct page_batch *b)
-{
-    size_t hlen = BATCH_HDR + b->count * sizeof(uint64_t);
-    struct xen_stream_rhdr rh = {
-        XC_REC_PAGE_DATA,
-        (uint32_t)(hlen - sizeof(rh) + (size_t)b->nr_data * XC_PAGE_SIZE) };
-    struct xc_page_data_hdr ph = { b->count, 0 };
-    memcpy(b->hdr, &rh, sizeof(rh));
-    memcpy(b->hdr + sizeof(rh), &ph, sizeof(ph));
-    b->iov[0] = (struct iovec){ b->hdr, hlen };
-    struct iovec *v = b->iov;
-    int n = (int)b->nr_iov + 1, rc = 0;
-    uint64_t pos = sink_pos(b);
-    bool data_aligned = b->aligned && (pos + hlen) % XC_PAGE_SIZE == 0;
-    if (data_aligned && pos % XC_PAGE_SIZE) {
-        /* The first batch: its header ends the page the stream was in,
-         * through the cache; its data starts the direct run. */
-        rc = stream_putv(b->out, v, 1);
-        v++;
-        n--;
-    }
-    if (rc == 0 && n > 0) {
-        set_direct(b, data_aligned);
-        rc = stream_putv(b->out, v, n);
-    }
-    b->count = b->nr_data = b->nr_iov = 0;
-    b->limit = batch_limit(b);
-    return rc;
-}
 
 static int batch_open(struct page_batch *b, struct stream_sink *out,
                       unsigned flags)
@@ -192,23 +121,12 @@ static int batch_open(struct page_batch *b, struct stream_sink *out,
     _Static_assert((size_t)XC_PAGE_BATCH * 4096 + 1024 * 8 + 16 <=
                   XC_REC_LENGTH_MAX, "batch fits a record");
     *b = (struct page_batch){ .out = out, .flags = flags };
-    b->hdr = aligned_alloc(XC_PAGE_SIZE, HDR_BUF);
-    b->iov = malloc((XC_PAGE_BATCH + 1) * sizeof(*b->iov));
-    if (!b->hdr || !b->iov)
-        return -ENOMEM;
-    b->pfns = (uint64_t *)(void *)(b->hdr + BATCH_HDR);
-    /* Asked once up front, so that a sink that cannot (a pipe) gets
-     * libxc's batches from the first. */
-    b->aligned = out->set_direct && (out->origin + out->bytes) % sizeof(uint64_t) == 0 &&
-                 out->set_direct(out->ctx, 1) == 0;
-    if (b->aligned)
-        (void)out->set_direct(out->ctx, 0);
-    b->limit = batch_limit(b);
-    return 0;
+    b->pfns = malloc(XC_PAGE_BATCH * sizeof(*b->pfns));
+    b->iov = malloc((XC_PAGE_BATCH + 3) * sizeof(*b->iov));
+    return b->pfns && b->iov ? 0 : -ENOMEM;
 }
 
-/* Adds page pfn, or nothing when page() gives NULL (not RAM). Data pages
- * adjacent in memory share one iovec. */
+/* Adds page pfn, or nothing when page() gives NULL (not RAM). */
 static int batch_add(struct page_batch *b, uint64_t pfn, xcs_page_fn page,
                      void *ctx)
 {
@@ -223,26 +141,23 @@ static int batch_add(struct page_batch *b, uint64_t pfn, xcs_page_fn page,
         b->n_zero++;
     } else {
         b->pfns[b->count++] = pfn | XC_PAGE_TYPE(XEN_DOMCTL_PFINFO_NOTAB);
-        struct iovec *last = &b->iov[b->nr_iov];
-        if (b->nr_iov && (const uint8_t *)last->iov_base + last->iov_len == p)
-            last->iov_len += XC_PAGE_SIZE;
-        else
-            b->iov[++b->nr_iov] = (struct iovec){ (void *)p, XC_PAGE_SIZE };
-        b->nr_data++;
+        b->iov[3 + b->nr_data++] = (struct iovec){ (void *)p, XC_PAGE_SIZE };
         b->n_data++;
     }
-    return b->count < b->limit ? 0 : put_batch(b);
+    if (b->count < XC_PAGE_BATCH)
+        return 0;
+    int rc = put_batch(b->out, b->pfns, b->count, b->iov + 3, b->nr_data);
+    b->count = b->nr_data = 0;
+    return rc;
 }
 
-/* Writes what is left when the walk went well (rc 0), ends direct
- * writes, frees, counts. */
+/* Writes what is left when the walk went well (rc 0), frees, counts. */
 static int batch_close(struct page_batch *b, int rc, uint64_t *data,
                        uint64_t *zero)
 {
     if (rc == 0 && b->count)
-        rc = put_batch(b);
-    set_direct(b, false);
-    free(b->hdr);
+        rc = put_batch(b->out, b->pfns, b->count, b->iov + 3, b->nr_data);
+    free(b->pfns);
     free(b->iov);
     if (data)
         *data = b->n_data;
