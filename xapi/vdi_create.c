@@ -246,7 +246,7 @@ static json_object *vdi_create(struct call *c)
         snprintf(sz, sizeof(sz), "%lld", size);
         char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", path, sz, NULL };
         bool cancelled = false;
-        ok = ok && qemu_img_run(c, argv, err, sizeof(err), &cancelled);
+        ok = ok && qemu_img_run(c, argv, 0, 0, err, sizeof(err), &cancelled);
         if (!ok && cancelled)
             snprintf(err, sizeof(err), "cancelled");
     }
