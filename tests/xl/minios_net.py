@@ -2,7 +2,8 @@
 """Xen's Mini-OS netfront (the external oracle) against our netback.
 
 The oracle is built as minios_blk.py builds it (a copy patched with
-docs/minios-pvh-gnttab.patch, -fno-pie), with CONFIG_NETFRONT on and
+docs/minios-pvh-gnttab.patch and docs/minios-pvh-virtual-to-mfn.patch,
+-fno-pie), with CONFIG_NETFRONT on and
 CONFIG_BLKFRONT off, into BUILD/minios-net. In a network namespace of the
 test's own with a bridge xnbr0, `xl create` gives it a vif with a given
 MAC on that bridge. Judged: both ends of device/vif/0 reach Connected (4)

@@ -12,10 +12,12 @@
 #include "xenbus_be.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 #include <xen/io/ring.h>
 
@@ -29,6 +31,12 @@
 /* Persistent grants kept mapped per ring, at most (Xen's blkback keeps up
  * to 1056 by default), in an open-addressed table twice that size. */
 #define MAX_PGRANTS 1024u
+/* The ring's watch after an answer that left nothing in flight: how long,
+ * how many rounds of serving before the loop gets the thread back, and
+ * how many occasions a watch that found nothing skips at most. */
+#define RING_POLL_NS 50000u
+#define RING_POLL_ROUNDS 16u
+#define RING_POLL_SKIP_MAX 64u
 #define PGRANT_SLOTS (2 * MAX_PGRANTS)
 
 struct pgrant {
@@ -74,6 +82,7 @@ struct blk_ring {
     bool persistent;                    /* negotiated: both said feature-persistent */
     unsigned nr_pgrants;
     struct pgrant *pgrants;             /* PGRANT_SLOTS, while persistent */
+    unsigned poll_skip, poll_backoff;   /* the watch's backing off */
 };
 
 struct blkback {
@@ -94,6 +103,7 @@ struct blkback {
     unsigned in_service;                /* service() is taking and submitting */
     bool in_batch;                      /* on_batch() runs its rounds */
     bool batch_again;                   /* completions came inside service() */
+    bool watching;                      /* a ring's watch runs (no nested one) */
     enum blkif_abi abi;
     size_t slot_size;
     unsigned nr_ents;
@@ -413,11 +423,9 @@ static void take_requests(struct blk_ring *q)
 
 static void on_batch(void *opaque);
 
-static void service(struct blk_ring *q)
+static void serve(struct blk_ring *q)
 {
     struct blkback *b = q->b;
-    if (!b->connected || q->dead)
-        return;
     q->deferred = false;
     /* The engine may complete requests inside submit() (a read the page
      * cache holds): their batch is run below, not from inside it. */
@@ -429,6 +437,83 @@ static void service(struct blk_ring *q)
     push_responses(q);
     if (b->batch_again && !b->in_service && !b->in_batch)
         on_batch(b);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static bool requests_queued(struct blk_ring *q)
+{
+    return __atomic_load_n(&sring(q)->req_prod, __ATOMIC_ACQUIRE) != q->req_cons;
+}
+
+/* Everything answered, nothing in flight: the frontend's next request is
+ * what comes next, often within microseconds (a QD1 loop). Watch the ring
+ * for it a while with the frontend's kicks off (req_event left at
+ * req_cons, as netback's tx watch), answering completions the engine has
+ * meanwhile, so that request costs the guest no exit and this thread no
+ * wake-up. True when there is something to serve. A watch that finds
+ * nothing turns kicks back on, then looks once more, and backs off. */
+static bool ring_watch(struct blk_ring *q)
+{
+    struct blkback *b = q->b;
+    if (q->inflight || q->dead || !b->connected)
+        return false;
+    if (q->poll_skip) {
+        q->poll_skip--;
+        return false;
+    }
+    struct blkif_sring *s = sring(q);
+    __atomic_store_n(&s->req_event, q->req_cons, __ATOMIC_RELEASE);
+    uint64_t end = now_ns() + RING_POLL_NS;
+    do {
+        for (unsigned i = 0; i < 64; i++) {
+            if (requests_queued(q))
+                goto hit;
+            __builtin_ia32_pause();
+        }
+        /* The vCPU we wait for may need this CPU (both SCHED_FIFO, one
+         * core left to us): let it run. */
+        sched_yield();
+    } while (now_ns() < end);
+    __atomic_store_n(&s->req_event, q->req_cons + 1, __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (requests_queued(q))
+        goto hit;
+    q->poll_backoff = q->poll_backoff ? q->poll_backoff * 2 : 1;
+    if (q->poll_backoff > RING_POLL_SKIP_MAX)
+        q->poll_backoff = RING_POLL_SKIP_MAX;
+    q->poll_skip = q->poll_backoff;
+    return false;
+hit:
+    q->poll_backoff = 0;
+    return true;
+}
+
+/* Serve the ring again while its watch finds requests (bounded rounds:
+ * then the loop gets the thread back, kicks on again). */
+static void watch_and_serve(struct blk_ring *q)
+{
+    struct blkback *b = q->b;
+    if (b->watching || b->in_service || b->in_batch)
+        return;     /* the running watch or batch comes back here */
+    b->watching = true;
+    for (unsigned r = 0; r < RING_POLL_ROUNDS && ring_watch(q); r++)
+        serve(q);
+    b->watching = false;
+}
+
+static void service(struct blk_ring *q)
+{
+    struct blkback *b = q->b;
+    if (!b->connected || q->dead)
+        return;
+    serve(q);
+    watch_and_serve(q);
 }
 
 static void on_kick(void *opaque)
@@ -490,6 +575,8 @@ static void on_batch(void *opaque)
         }
     } while (b->batch_again && b->connected && ++rounds < 8);
     b->in_batch = false;
+    for (unsigned i = 0; i < b->nr_queues && b->connected && !b->batch_again; i++)
+        watch_and_serve(&b->q[i]);
     if (b->batch_again && b->connected) {
         b->batch_again = false;
         for (unsigned i = 0; i < b->nr_queues; i++) {
