@@ -523,6 +523,7 @@ int main(int argc, char **argv)
     int standby = standby_index(argc, argv);
     if (standby) {
         vm_prefetch_host_cpuid();
+        vm_prepare();
         if (standby_wait(standby, &argc, &argv) < 0)
             return 0;
     }
@@ -558,6 +559,9 @@ int main(int argc, char **argv)
     d->user_hypercalls = o.user_hypercalls;
     memcpy(d->uuid, o.uuid, sizeof(d->uuid));
     d->launch_trace = o.launch_trace;
+    if (standby && d->launch_trace)
+        fprintf(stderr, "launch: standby-received %llu\n",
+                (unsigned long long)standby_received_ns);
     domain_trace_launch(d, "main");     /* after exec and the dynamic loader */
     snprintf(d->name, sizeof(d->name), "%s", o.name ? o.name : "");
     if (!o.name)

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util.h"
 #include "xenon/contract.h"
 
 /* Options a message may carry: far more than vmm_spawn ever passes. */
@@ -97,6 +98,8 @@ static void show_command_line(char **nv, int n, char *area, size_t room)
     memset(area + fit, 0, room - fit);
 }
 
+uint64_t standby_received_ns;
+
 int standby_wait(int at, int *argc, char ***argv)
 {
     int sock = parse_fd(at + 1 < *argc ? (*argv)[at + 1] : NULL);
@@ -108,6 +111,7 @@ int standby_wait(int at, int *argc, char ***argv)
     int fds[XENON_STANDBY_MAX_FDS];
     unsigned nfds = 0;
     ssize_t n = buf ? receive(sock, buf, XENON_STANDBY_MAX_MSG + 1, fds, &nfds) : -1;
+    standby_received_ns = now_ns();
     close(sock);
     struct xenon_standby_hdr h;
     bool ok = n >= (ssize_t)sizeof(h) && n <= (ssize_t)XENON_STANDBY_MAX_MSG;

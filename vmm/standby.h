@@ -3,6 +3,8 @@
 #ifndef XENON_VMM_STANDBY_H
 #define XENON_VMM_STANDBY_H
 
+#include <stdint.h>
+
 /* Where "--standby" is in argv (index >= 1), or 0: not a standby. */
 int standby_index(int argc, char **argv);
 
@@ -13,5 +15,7 @@ int standby_index(int argc, char **argv);
  * stderr). *argc and *argv are replaced (malloc'd, kept for the process's
  * life). 0, or -1: end of file or a bad message (nothing to run). */
 int standby_wait(int at, int *argc, char ***argv);
+/* CLOCK_MONOTONIC ns when the hand-over arrived (--launch-trace). */
+extern uint64_t standby_received_ns;
 
 #endif
