@@ -47,8 +47,15 @@ static int handover(const struct xenon_standby_hdr *h, const char *args, size_t 
 }
 
 /* A command line as exec leaves it: strings end to end in one block. */
+/* The last exec_argv's, freed by the next (LeakSanitizer). */
+static char **last_argv;
+
 static char **exec_argv(int argc, const char *const *src)
 {
+    if (last_argv) {
+        free(last_argv[0]);
+        free(last_argv);
+    }
     size_t len = 0;
     for (int i = 0; i < argc; i++)
         len += strlen(src[i]) + 1;
@@ -60,6 +67,7 @@ static char **exec_argv(int argc, const char *const *src)
         argv[i] = t;
         t = stpcpy(t, src[i]) + 1;
     }
+    last_argv = argv;
     return argv;
 }
 
