@@ -49,6 +49,9 @@ struct dstate {
     char name[256], uuid[37], console[XENON_PATH_MAX];
     pid_t vmm_pid, mon_pid;
     unsigned long long vmm_start, mon_start;
+    /* The boot the VMM's pid and start time belong to (state_set_vmm);
+     * empty in files written before it was recorded. */
+    char vmm_boot[37];
     /* The process that reserved the domain (xl create, or the monitor for a
      * restart): while it lives, a domain with no VMM or monitor yet is
      * being created, not abandoned. */
@@ -85,9 +88,14 @@ bool uuid_valid(const char *u);
 /* The monitor names itself so (prctl), so that no other process of ours
  * that happens to have its pid and start time is taken for it. */
 #define MONITOR_COMM "xenon-monitor"
-/* Whether the pids of the state file are, now, that domain's VMM (started
- * by us for this domain and this xenstored) or monitor: libxenon signals a
- * pid from a state file only then. */
+/* Name `pid` as the domain's VMM in s: its pid, start time and boot. */
+void state_set_vmm(struct dstate *s, pid_t pid);
+/* Whether the pids of the state file are, now, that domain's VMM or
+ * monitor: libxenon signals a pid from a state file only then. The VMM is
+ * the process of our uid with the recorded pid and start time in the
+ * recorded boot (its command line may be a standby's, vmm_standby.h);
+ * a file with no boot recorded falls back to the command line of old,
+ * which named the domid and this xenstored. */
 bool state_vmm_ours(const struct xenon_paths *p, const struct dstate *s,
                     unsigned domid);
 bool state_monitor_ours(const struct dstate *s);
@@ -166,10 +174,14 @@ int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
               int go_fd, pid_t *pid_out);
 /* Start xenon-vmm and return at once: it reports BUILT on ready_fd and,
  * with go_fd >= 0, holds the domain until GO there (both stay open here);
- * its stdout and stderr are logfd (-1: ours). 0 and *pid_out, or -1. */
+ * its stdout and stderr are logfd (-1: ours). With sb holding a standby
+ * VMM (vmm_standby.h), that one is given the domain (sb is emptied
+ * whatever happens); a new process is started when there is none or the
+ * hand-over fails. 0 and *pid_out, or -1. */
+struct vmm_standby;
 int vmm_spawn(const struct xenon_paths *p, const struct domain_config *dc,
               unsigned domid, const char *console, bool paused, int ready_fd,
-              int go_fd, int logfd, pid_t *pid_out);
+              int go_fd, int logfd, struct vmm_standby *sb, pid_t *pid_out);
 
 /* --- monitor.c ------------------------------------------------------------ */
 

@@ -48,8 +48,9 @@ static void __attribute__((format(printf, 2, 3))) rlog(FILE *f, const char *fmt,
 static void preserve_crashed(const struct xenon_paths *p, unsigned domid,
                              struct dstate *s)
 {
-    s->vmm_pid = s->mon_pid = s->creator_pid = 0;
-    s->vmm_start = s->mon_start = s->creator_start = 0;
+    state_set_vmm(s, 0);
+    s->mon_pid = s->creator_pid = 0;
+    s->mon_start = s->creator_start = 0;
     s->shutdown_reason = SHUTDOWN_crash;
     state_write(p, domid, s);
     if (s->console[0])

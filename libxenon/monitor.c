@@ -42,6 +42,7 @@
 #include "pid_map.h"
 #include "proc.h"
 #include "vmm_control.h"
+#include "vmm_standby.h"
 #include "xenon/contract.h"
 #include <xen/sched.h>
 #include "xs_client.h"
@@ -145,6 +146,79 @@ static void kill_list_del(struct mdom *d)
 }
 static struct xs_client *mon_xs;
 static int epfd = -1;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The standby VMM (vmm_standby.h): one, started ahead, given to the next
+ * START; replaced once used or ended (XENON_VMM_STANDBY=0: none). A used
+ * one is replaced STANDBY_QUIET_MS after the last request: its exec, on a
+ * CPU beside the launch it would slow (by 0.6-0.9 ms on these 2-CPU
+ * hosts, measured), waits until that launch is over, and until a burst of
+ * requests is. One that ends soon after its start (a broken binary) is
+ * replaced later each time, up to STANDBY_BACKOFF_MAX_MS, so that it
+ * cannot keep us busy. */
+#define STANDBY_QUIET_MS 50
+#define STANDBY_SHORT_LIFE_MS 1000
+#define STANDBY_BACKOFF_MAX_MS 30000
+static struct vmm_standby standby = { 0, -1 };
+static bool standby_enabled;
+static uint64_t standby_due_ms;     /* CLOCK_MONOTONIC ms; 0: none due */
+static uint64_t standby_born_ms;
+static unsigned standby_backoff_ms;
+
+static void standby_due_in(unsigned ms)
+{
+    if (!standby_enabled || standby.pid)
+        return;
+    uint64_t t = now_ms() + ms;
+    if (!standby_due_ms || t < standby_due_ms)
+        standby_due_ms = t ? t : 1;
+}
+
+/* A request came: the standby, if due, waits for a quiet moment. */
+static void standby_quiet(void)
+{
+    if (standby_due_ms && !standby_backoff_ms)
+        standby_due_ms = now_ms() + STANDBY_QUIET_MS;
+}
+
+/* Started from the loop alone, between requests: a posix_spawn holds us
+ * until its exec is done, and no client should wait for that. */
+static void standby_fill(const struct xenon_paths *p)
+{
+    standby_due_ms = 0;
+    if (!standby_enabled || standby.pid)
+        return;
+    standby_born_ms = now_ms();
+    if (vmm_standby_start(p, &standby) < 0) {
+        standby_backoff_ms = standby_backoff_ms ? standby_backoff_ms * 2 : 10;
+        if (standby_backoff_ms > STANDBY_BACKOFF_MAX_MS)
+            standby_backoff_ms = STANDBY_BACKOFF_MAX_MS;
+        standby_due_in(standby_backoff_ms);
+    }
+}
+
+/* Whether the child pid that ended was the standby (then replaced). */
+static bool standby_ended(pid_t pid)
+{
+    if (!standby.pid || pid != standby.pid)
+        return false;
+    vmm_standby_drop(&standby);
+    if (now_ms() - standby_born_ms < STANDBY_SHORT_LIFE_MS) {
+        standby_backoff_ms = standby_backoff_ms ? standby_backoff_ms * 2 : 10;
+        if (standby_backoff_ms > STANDBY_BACKOFF_MAX_MS)
+            standby_backoff_ms = STANDBY_BACKOFF_MAX_MS;
+    } else {
+        standby_backoff_ms = 0;
+    }
+    standby_due_in(standby_backoff_ms);
+    return true;
+}
 static pid_t me;
 static unsigned long long me_start;
 
@@ -268,11 +342,12 @@ static int start_domain(const struct xenon_paths *p, unsigned domid, bool paused
     if (recorded_config(p, domid, &dc) < 0) {
         mlog("domain %u: its recorded config cannot be read", domid);
     } else {
-        rc = vmm_spawn(p, &dc, domid, s.console, paused, ready_fd, go_fd, -1, &vmm)
-             == 0 ? 0 : -EIO;
+        /* The standby if there is one (our stdout, the domain's log now,
+         * becomes its own), else a new VMM. */
+        rc = vmm_spawn(p, &dc, domid, s.console, paused, ready_fd, go_fd, -1,
+                       standby_enabled ? &standby : NULL, &vmm) == 0 ? 0 : -EIO;
         if (rc == 0) {
-            s.vmm_pid = vmm;
-            s.vmm_start = proc_start(vmm, NULL);
+            state_set_vmm(&s, vmm);
         }
     }
     /* Named whatever happened: the teardown that follows a failure finds
@@ -344,8 +419,7 @@ static void restart_domain(const struct xenon_paths *p, struct xs_client *xs,
         teardown(p, xs, nd);
         return;
     }
-    s.vmm_pid = vmm;
-    s.vmm_start = proc_start(vmm, NULL);
+    state_set_vmm(&s, vmm);
     s.creator_pid = 0;          /* let go: see creation_done */
     s.creator_start = 0;
     state_write(p, nd, &s);
@@ -431,8 +505,7 @@ static void domain_ended(const struct xenon_paths *p, unsigned domid, int st, bo
         act = act == DC_ACTION_COREDUMP_DESTROY ? DC_ACTION_DESTROY : DC_ACTION_RESTART;
     }
     if (act == DC_ACTION_PRESERVE) {
-        s.vmm_pid = 0;
-        s.vmm_start = 0;
+        state_set_vmm(&s, 0);
         s.mon_pid = 0;
         s.mon_start = 0;
         s.shutdown_reason = reason;
@@ -502,6 +575,7 @@ static void client_request(const struct xenon_paths *p, int fd)
         }
     struct mon_rep rep = { .rc = -EPROTO };
     bool answer = true;
+    standby_quiet();
     if (n <= 0) {
         epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
         close(fd);
@@ -513,6 +587,8 @@ static void client_request(const struct xenon_paths *p, int fd)
         pid_t pid = 0;
         rep.rc = start_domain(p, rq.domid, rq.flags & MON_START_PAUSED, fds[0], fds[1], &pid);
         rep.pid = pid;
+        standby_due_in(STANDBY_QUIET_MS);   /* used (or none): the next one */
+
     } else if (rq.op == MON_DESTROY) {
         if (destroy_domain(rq.domid, fd)) {
             epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
@@ -550,18 +626,13 @@ static void adopt_running(const struct xenon_paths *p)
     free(ids);
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* The child pid ended with status st: a VMM of ours (its domain's end is
  * handled) or a restart run in a child (nothing more to do). */
 static void child_ended(const struct xenon_paths *p, pid_t pid, int st)
 {
     unsigned id;
+    if (standby_ended(pid))
+        return;
     if (pid_map_get(&children, pid, &id) && id <= MAX_DOMID && doms[id] &&
         doms[id]->pidfd < 0 && doms[id]->pid == pid) {
         domain_ended(p, id, st, true);
@@ -613,15 +684,22 @@ static void reap_sweep(const struct xenon_paths *p)
         child_ended(p, pid, st);
 }
 
-/* epoll_wait's timeout: the idle wait, shortened to the sweep's time. */
-static int loop_timeout(void)
+/* epoll_wait's timeout: the idle wait (*idle: that is what it is),
+ * shortened to the sweep's or the standby's time. */
+static int loop_timeout(bool *idle)
 {
     int t = ndoms || nclients ? -1 : MONITOR_IDLE_MS;
-    if (sweep_due_ms) {
-        uint64_t now = now_ms();
-        int s = sweep_due_ms > now ? (int)(sweep_due_ms - now) : 0;
-        if (t < 0 || s < t)
+    *idle = t >= 0;
+    uint64_t now = now_ms();
+    for (int i = 0; i < 2; i++) {
+        uint64_t due = i ? standby_due_ms : sweep_due_ms;
+        if (!due)
+            continue;
+        int s = due > now ? (int)(due - now) : 0;
+        if (t < 0 || s < t) {
             t = s;
+            *idle = false;
+        }
     }
     return t;
 }
@@ -708,14 +786,19 @@ static void __attribute__((noreturn)) monitor_main(const struct xenon_paths *p)
     ev.data.u64 = TAG(TAG_SIGNAL, 0);
     epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
     adopt_running(p);
+    const char *sb_env = getenv("XENON_VMM_STANDBY");
+    standby_enabled = !sb_env || (strcmp(sb_env, "0") && strcmp(sb_env, "no") &&
+                                  strcmp(sb_env, "off"));
+    standby_due_in(0);
 
     bool stop = false;
     while (!stop) {
         struct epoll_event evs[64];
-        int n = epoll_wait(epfd, evs, 64, loop_timeout());
+        bool idle;
+        int n = epoll_wait(epfd, evs, 64, loop_timeout(&idle));
         if (sweep_due_ms && now_ms() >= sweep_due_ms)
             reap_sweep(p);
-        if (n == 0 && !ndoms && !nclients && !sweep_due_ms)
+        if (n == 0 && idle && !ndoms && !nclients && !sweep_due_ms)
             break;
         for (int i = 0; i < n; i++) {
             unsigned tag = (unsigned)(evs[i].data.u64 >> 32);
@@ -747,7 +830,10 @@ static void __attribute__((noreturn)) monitor_main(const struct xenon_paths *p)
                 domain_ended(p, v, 0, false);
             }
         }
+        if (standby_due_ms && now_ms() >= standby_due_ms)
+            standby_fill(p);
     }
+    vmm_standby_drop(&standby);     /* it ends on its own */
     /* Gone from the path before the lock is let go: a creator that finds
      * no socket starts the next monitor, which waits for the lock. */
     unlink(sock);

@@ -309,3 +309,19 @@ bool proc_cmdline_has(pid_t pid, const char *arg, const char *next)
     }
     return false;
 }
+
+const char *proc_boot_id(void)
+{
+    static char id[37];
+    static bool read_once;
+    if (!read_once) {
+        char buf[64];
+        ssize_t n = read_proc_file("/proc/sys/kernel/random/boot_id", buf, sizeof(buf));
+        buf[n > 0 ? strcspn(buf, "\n") : 0] = 0;
+        /* A uuid, or nothing: it goes into a state file line. */
+        if (n > 0 && strlen(buf) == 36 && strspn(buf, "0123456789abcdef-") == 36)
+            memcpy(id, buf, 37);
+        read_once = true;
+    }
+    return id;
+}

@@ -37,6 +37,10 @@ struct vmm_activity vmm_activity(pid_t pid);
 bool proc_is_ours(pid_t pid, unsigned long long start);
 /* ... named `comm` (the monitor names itself, see monitor.c); */
 bool proc_comm_is(pid_t pid, const char *comm);
+/* ... of this boot (a pid and start time recorded in another boot name
+ * nothing): its id (/proc/sys/kernel/random/boot_id, read once), "" when
+ * it cannot be read; */
+const char *proc_boot_id(void);
 /* ... started with `arg` among its arguments, followed by `next` (may be
  * NULL: anywhere). */
 bool proc_cmdline_has(pid_t pid, const char *arg, const char *next);

@@ -28,7 +28,8 @@ int state_write(const struct xenon_paths *p, unsigned domid,
 {
     /* One key=value a line: a newline in a value (a config file's name
      * can hold "\n") would end it early and add lines of its own. */
-    if (strchr(s->name, '\n') || strchr(s->uuid, '\n') || strchr(s->console, '\n')) {
+    if (strchr(s->name, '\n') || strchr(s->uuid, '\n') || strchr(s->console, '\n') ||
+        strchr(s->vmm_boot, '\n')) {
         errno = EINVAL;
         return -1;
     }
@@ -46,11 +47,11 @@ int state_write(const struct xenon_paths *p, unsigned domid,
             close(fd);
         return -1;
     }
-    fprintf(f, "name=%s\nuuid=%s\nconsole=%s\nvmm_pid=%d\nvmm_start=%llu\n"
+    fprintf(f, "name=%s\nuuid=%s\nconsole=%s\nvmm_pid=%d\nvmm_start=%llu\nvmm_boot=%s\n"
                "monitor_pid=%d\nmonitor_start=%llu\ncreator_pid=%d\n"
                "creator_start=%llu\ncreated=%.6f\nvcpus=%u\n"
                "target_kb=%llu\nmax_kb=%llu\nshutdown_reason=%d\n",
-            s->name, s->uuid, s->console, (int)s->vmm_pid, s->vmm_start,
+            s->name, s->uuid, s->console, (int)s->vmm_pid, s->vmm_start, s->vmm_boot,
             (int)s->mon_pid, s->mon_start, (int)s->creator_pid, s->creator_start,
             s->created, s->vcpus,
             (unsigned long long)s->target_kb, (unsigned long long)s->max_kb,
@@ -95,6 +96,8 @@ int state_read(const struct xenon_paths *p, unsigned domid,
             s->vmm_pid = atoi(v);
         else if (!strcmp(line, "vmm_start"))
             s->vmm_start = strtoull(v, NULL, 10);
+        else if (!strcmp(line, "vmm_boot"))
+            snprintf(s->vmm_boot, sizeof(s->vmm_boot), "%s", v);
         else if (!strcmp(line, "monitor_pid"))
             s->mon_pid = atoi(v);
         else if (!strcmp(line, "monitor_start"))
@@ -141,13 +144,26 @@ bool uuid_valid(const char *u)
     return u[36] == 0;
 }
 
+void state_set_vmm(struct dstate *s, pid_t pid)
+{
+    s->vmm_pid = pid;
+    s->vmm_start = pid > 0 ? proc_start(pid, NULL) : 0;
+    snprintf(s->vmm_boot, sizeof(s->vmm_boot), "%s", pid > 0 ? proc_boot_id() : "");
+}
+
 bool state_vmm_ours(const struct xenon_paths *p, const struct dstate *s,
                     unsigned domid)
 {
+    if (!s->vmm_start || !proc_is_ours(s->vmm_pid, s->vmm_start))
+        return false;
+    /* A pid and a start time name one process in one boot: the one the
+     * monitor started for this domain and recorded. Another boot may give
+     * both to a process of ours (the state directory outlives a reboot). */
+    if (s->vmm_boot[0])
+        return proc_boot_id()[0] && !strcmp(s->vmm_boot, proc_boot_id());
     char id[16];
     snprintf(id, sizeof(id), "%u", domid);
-    return s->vmm_start && proc_is_ours(s->vmm_pid, s->vmm_start) &&
-           proc_cmdline_has(s->vmm_pid, p->vmm, NULL) &&
+    return proc_cmdline_has(s->vmm_pid, p->vmm, NULL) &&
            proc_cmdline_has(s->vmm_pid, "--domid", id) &&
            proc_cmdline_has(s->vmm_pid, "--xenstore-socket", p->xs_path);
 }

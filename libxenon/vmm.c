@@ -17,36 +17,39 @@
 
 #include "proc.h"
 #include "vmm_control.h"
+#include "vmm_standby.h"
 #include "xs_client.h"
 
 #define START_TIMEOUT_MS 30000
 
-/* Start xenon-vmm for the domain: its log is logfd (-1: our stderr), it
- * reports BUILT on the control connection ready_fd once the domain is built
- * and its console served, and with go_fd >= 0 (another control connection)
- * holds its vCPUs until GO arrives there. Both are passed on (--control-fd)
- * and stay open here. 0 and *pid, or -1 (nothing started). */
-int vmm_spawn(const struct xenon_paths *p, const struct domain_config *dc,
-              unsigned domid, const char *console, bool paused, int ready_fd,
-              int go_fd, int logfd, pid_t *pid_out)
+/* The command line of the domain's VMM but for its control connections:
+ * a->argv[0 .. a->n), NULL after it, the text it points to in *a. */
+struct vmm_args {
+    const char *argv[48];
+    int n;
+    char domid_s[16], mem_s[32], vcpus_s[16], gnt_s[16], uuid[37];
+    char clog[XENON_PATH_MAX + 300], hlog[XENON_PATH_MAX + 300];
+    char logsize_s[24], logfiles_s[16], ctl_path[XENON_PATH_MAX + 32];
+};
+
+static int vmm_args_make(struct vmm_args *a, const struct xenon_paths *p,
+                         const struct domain_config *dc, unsigned domid,
+                         const char *console, bool paused, bool hold)
 {
-    char domid_s[16], mem_s[32], vcpus_s[16], gnt_s[16], clog[XENON_PATH_MAX + 300];
-    char uuid[37];
-    uuid_string(dc->uuid, uuid);
-    snprintf(domid_s, sizeof(domid_s), "%u", domid);
+    uuid_string(dc->uuid, a->uuid);
+    snprintf(a->domid_s, sizeof(a->domid_s), "%u", domid);
     /* RAM is `memory`: without ballooning, maxmem cannot be reached. */
-    snprintf(mem_s, sizeof(mem_s), "%lld", (long long)(dc->target_memkb / 1024));
-    snprintf(vcpus_s, sizeof(vcpus_s), "%d", dc->avail_vcpus);
-    snprintf(gnt_s, sizeof(gnt_s), "%d", dc->max_grant_frames);
-    snprintf(clog, sizeof(clog), "%s/console/guest-%s.log", p->log_dir, dc->name);
+    snprintf(a->mem_s, sizeof(a->mem_s), "%lld", (long long)(dc->target_memkb / 1024));
+    snprintf(a->vcpus_s, sizeof(a->vcpus_s), "%d", dc->avail_vcpus);
+    snprintf(a->gnt_s, sizeof(a->gnt_s), "%d", dc->max_grant_frames);
+    snprintf(a->clog, sizeof(a->clog), "%s/console/guest-%s.log", p->log_dir, dc->name);
     /* What Xen would print on its own console for this domain: the debug
      * port, console_io writes and the UART (Linux's earlyprintk=xen). */
-    char hlog[XENON_PATH_MAX + 300];
-    xenon_hypervisor_log_path(p, dc->name, hlog, sizeof(hlog));
-    /* Room for every option below at once: 40 entries with the NULL (a
-     * ramdisk, a cmdline, grant frames, log caps, -p, both control
-     * connections and --hold), and some to spare. */
-    const char *argv[48];
+    xenon_hypervisor_log_path(p, dc->name, a->hlog, sizeof(a->hlog));
+    /* Room for every option below at once: 36 entries with the NULL (a
+     * ramdisk, a cmdline, grant frames, log caps, -p, --hold), the two
+     * control connections' four that vmm_spawn adds, and some to spare. */
+    const char **argv = a->argv;
     int n = 0;
     argv[n++] = p->vmm;
     argv[n++] = "--kernel";
@@ -60,48 +63,79 @@ int vmm_spawn(const struct xenon_paths *p, const struct domain_config *dc,
         argv[n++] = dc->cmdline;
     }
     argv[n++] = "--memory";
-    argv[n++] = mem_s;
+    argv[n++] = a->mem_s;
     argv[n++] = "--vcpus";
-    argv[n++] = vcpus_s;
+    argv[n++] = a->vcpus_s;
     argv[n++] = "--domid";
-    argv[n++] = domid_s;
+    argv[n++] = a->domid_s;
     argv[n++] = "--name";
     argv[n++] = dc->name;
     argv[n++] = "--uuid";
-    argv[n++] = uuid;
+    argv[n++] = a->uuid;
     if (dc->max_grant_frames > 0) {
         argv[n++] = "--max-grant-frames";
-        argv[n++] = gnt_s;
+        argv[n++] = a->gnt_s;
     }
     argv[n++] = "--xenstore-socket";
     argv[n++] = p->xs_path;
     argv[n++] = "--console-socket";
     argv[n++] = console;
     argv[n++] = "--console-log";
-    argv[n++] = clog;
+    argv[n++] = a->clog;
     argv[n++] = "--serial-log";
-    argv[n++] = hlog;
+    argv[n++] = a->hlog;
     /* Log caps: the admin's (XENON_LOG_MAX_SIZE bytes per file,
      * XENON_LOG_FILES files per log) or the contract's defaults. */
-    char logsize_s[24], logfiles_s[16];
     const char *env_size = getenv("XENON_LOG_MAX_SIZE"), *env_files = getenv("XENON_LOG_FILES");
-    snprintf(logsize_s, sizeof(logsize_s), "%s", env_size && *env_size ? env_size : "");
-    snprintf(logfiles_s, sizeof(logfiles_s), "%s", env_files && *env_files ? env_files : "");
-    if (!logsize_s[0])
-        snprintf(logsize_s, sizeof(logsize_s), "%d", XENON_LOG_MAX_SIZE_DEFAULT);
-    if (!logfiles_s[0])
-        snprintf(logfiles_s, sizeof(logfiles_s), "%d", XENON_LOG_FILES_DEFAULT);
+    snprintf(a->logsize_s, sizeof(a->logsize_s), "%s", env_size && *env_size ? env_size : "");
+    snprintf(a->logfiles_s, sizeof(a->logfiles_s), "%s", env_files && *env_files ? env_files : "");
+    if (!a->logsize_s[0])
+        snprintf(a->logsize_s, sizeof(a->logsize_s), "%d", XENON_LOG_MAX_SIZE_DEFAULT);
+    if (!a->logfiles_s[0])
+        snprintf(a->logfiles_s, sizeof(a->logfiles_s), "%d", XENON_LOG_FILES_DEFAULT);
     argv[n++] = "--log-max-size";
-    argv[n++] = logsize_s;
+    argv[n++] = a->logsize_s;
     argv[n++] = "--log-files";
-    argv[n++] = logfiles_s;
+    argv[n++] = a->logfiles_s;
     if (paused)
         argv[n++] = "--paused";
-    char ctl_path[XENON_PATH_MAX + 32];
-    if (vmmctl_socket_path(p->run_dir, domid, ctl_path, sizeof(ctl_path)) < 0)
+    if (vmmctl_socket_path(p->run_dir, domid, a->ctl_path, sizeof(a->ctl_path)) < 0)
         return -1;
     argv[n++] = "--control-socket";
-    argv[n++] = ctl_path;
+    argv[n++] = a->ctl_path;
+    if (hold)
+        argv[n++] = "--hold";
+    argv[n] = NULL;
+    a->n = n;
+    return 0;
+}
+
+/* Start xenon-vmm for the domain: its log is logfd (-1: our stderr), it
+ * reports BUILT on the control connection ready_fd once the domain is built
+ * and its console served, and with go_fd >= 0 (another control connection)
+ * holds its vCPUs until GO arrives there. Both are passed on (--control-fd)
+ * and stay open here. With a standby (vmm_standby.h) it is that process,
+ * handed the command line, else a new one. 0 and *pid, or -1 (nothing
+ * started). */
+int vmm_spawn(const struct xenon_paths *p, const struct domain_config *dc,
+              unsigned domid, const char *console, bool paused, int ready_fd,
+              int go_fd, int logfd, struct vmm_standby *sb, pid_t *pid_out)
+{
+    struct vmm_args a;
+    if (vmm_args_make(&a, p, dc, domid, console, paused, go_fd >= 0) < 0)
+        return -1;
+    const char **argv = a.argv;
+    int n = a.n;
+    unlink(console);
+    unlink(a.ctl_path);
+    /* A standby's stdout and stderr become logfd, or our stderr (a VMM we
+     * start inherits both of ours: in the monitor, the same log). */
+    if (sb && sb->pid > 0 &&
+        vmm_standby_hand(sb, argv + 1, n - 1, logfd >= 0 ? logfd : 2, ready_fd, go_fd,
+                         pid_out) == 0)
+        return 0;
+    if (sb)
+        vmm_standby_drop(sb);
     char ready_s[16], go_s[16];
     /* The descriptors exec passes on: copies without close-on-exec, made
      * for the VMM and closed here once it is started (the process that
@@ -120,12 +154,9 @@ int vmm_spawn(const struct xenon_paths *p, const struct domain_config *dc,
         snprintf(go_s, sizeof(go_s), "%d", pass_go);
         argv[n++] = "--control-fd";
         argv[n++] = go_s;
-        argv[n++] = "--hold";
     }
     argv[n] = NULL;
 
-    unlink(console);
-    unlink(ctl_path);
     /* posix_spawn, not fork: the child borrows our memory until it execs
      * (vfork-like) instead of copying the page tables and taking a
      * copy-on-write fault for each page it touches before exec, each
@@ -169,7 +200,7 @@ int vmm_start(const struct xenon_paths *p, const struct domain_config *dc,
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ready) < 0)
         return -1;
     pid_t pid;
-    if (vmm_spawn(p, dc, domid, console, paused, ready[1], go_fd, -1, &pid) < 0) {
+    if (vmm_spawn(p, dc, domid, console, paused, ready[1], go_fd, -1, NULL, &pid) < 0) {
         close(ready[0]);
         close(ready[1]);
         return -1;

@@ -40,6 +40,7 @@
 #include "pause.h"
 #include "serial.h"
 #include "shinfo.h"
+#include "standby.h"
 #include "startup_pages.h"
 #include "timer.h"
 #include "uart.h"
@@ -108,6 +109,9 @@ static void usage(FILE *f)
 "  --hold                 once built, run no guest code until GO arrives on\n"
 "                         the control channel; every --control-fd closed\n"
 "                         before it destroys the domain unrun (status 2)\n"
+"  --standby FD           wait on FD (from the host monitor) for the domain's\n"
+"                         options and control connections, then run with\n"
+"                         these options followed by those (contract.h)\n"
 "  -v, --verbose\n"
 "With no console or serial option, both go to stdout.\n",
             MAX_VCPUS, GNTTAB_DEFAULT_MAX_FRAMES, XENON_LOG_MAX_SIZE_DEFAULT,
@@ -514,6 +518,15 @@ int main(int argc, char **argv)
      * own, pages kept for the domain's lifetime. Nothing here allocates
      * often enough to contend for it. */
     mallopt(M_ARENA_MAX, 1);
+    /* A standby (the monitor's, started before its domain): what needs no
+     * domain is done while it waits for the domain's options. */
+    int standby = standby_index(argc, argv);
+    if (standby) {
+        vm_prefetch_host_cpuid();
+        vm_prepare();
+        if (standby_wait(standby, &argc, &argv) < 0)
+            return 0;
+    }
     if (parse_options(argc, argv, &o) < 0)
         return VMM_EXIT_ERROR;
     /* Off the critical path: it runs while the kernel loads. */
@@ -546,6 +559,9 @@ int main(int argc, char **argv)
     d->user_hypercalls = o.user_hypercalls;
     memcpy(d->uuid, o.uuid, sizeof(d->uuid));
     d->launch_trace = o.launch_trace;
+    if (standby && d->launch_trace)
+        fprintf(stderr, "launch: standby-received %llu\n",
+                (unsigned long long)standby_received_ns);
     domain_trace_launch(d, "main");     /* after exec and the dynamic loader */
     snprintf(d->name, sizeof(d->name), "%s", o.name ? o.name : "");
     if (!o.name)

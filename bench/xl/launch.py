@@ -13,11 +13,17 @@
   socket/log options and the same detection by polling the files.
   ratio = xl / direct: the toolstack's cost factor (goal for the first
   PV console byte: at most 1.3).
+- The same idle-64 xl create with the monitor's standby VMM turned off
+  (XENON_VMM_STANDBY=0, a second monitor on state dirs of its own),
+  interleaved with the others: what the standby is worth.
 - Every figure also as a multiple of the launch floor (bench/floor/),
   measured interleaved in the same run.
 Each run starts one domain (hello powers itself off; idle is destroyed);
-runs are interleaved and the median is reported. Uses a private xenstored
-and private state dirs.
+runs are interleaved and the median is reported. Each timed run starts
+SETTLE s after the one before, so that what a run leaves behind (a
+domain's teardown, the monitor starting its next standby 50 ms after its
+last request) falls in no other run's time, ours or a peer's. Uses a
+private xenstored and private state dirs.
 """
 import os
 import shutil
@@ -30,7 +36,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import benchlib  # noqa: E402
 
-RUNS = 15
+RUNS = int(os.environ.get("RUNS", "15"))
+SETTLE = 0.1
 
 
 def wait_file(pred, secs=30):
@@ -54,6 +61,7 @@ def hello_vs_qemu(xl, env, tmp):
     for bits in (32, 64):
         mine, peer, floors = [], [], []
         for i in range(RUNS):
+            time.sleep(SETTLE)
             floors.append(benchlib.floor_ms())
             name = f"hello{bits}-{i}"
             cfg = os.path.join(tmp, f"{name}.cfg")
@@ -61,11 +69,13 @@ def hello_vs_qemu(xl, env, tmp):
                 f.write(f'name = "{name}"\ntype = "pvh"\nmemory = 16\n'
                         f'kernel = "{benchlib.guest(f"hello-{bits}")}"\n')
             clog = os.path.join(tmp, "log", "console", f"guest-{name}.log")
+            time.sleep(SETTLE)
             t0 = time.monotonic_ns()
             subprocess.run([xl, "create", "-q", cfg], env=env, check=True)
             t1 = wait_file(lambda: nonempty(clog))
             mine.append((t1 - t0) / 1e6)
             if qemu:
+                time.sleep(SETTLE)
                 image = benchlib.guest(f"serial-hello-{bits}")
                 peer.append(benchlib.first_stdout_byte_ms(
                     benchlib.qemu_microvm_cmd(qemu, image)))
@@ -96,22 +106,32 @@ def main():
     with open(cfg, "w") as f:
         f.write(f'name = "bench"\ntype = "pvh"\nkernel = "{image}"\nmemory = 16\n')
     clog = os.path.join(tmp, "log", "console", "guest-bench.log")
+    off = os.path.join(tmp, "nostandby")
+    env_off = dict(env, XENON_STATE_DIR=os.path.join(off, "state"),
+                   XENON_RUN_DIR=os.path.join(off, "run"), XENON_LOG_DIR=os.path.join(off, "log"),
+                   XENON_VMM_STANDBY="0")
+    clog_off = os.path.join(off, "log", "console", "guest-bench.log")
     try:
         wait_file(lambda: os.path.exists(sock))
         hello_vs_qemu(xl, env, tmp)
-        xl_run, xl_byte, d_run, d_byte, floors = [], [], [], [], []
+        xl_run, xl_byte, d_run, d_byte, floors, off_byte = [], [], [], [], [], []
         for i in range(RUNS):
+            time.sleep(SETTLE)
             floors.append(benchlib.floor_ms())
-            if os.path.exists(clog):
-                os.unlink(clog)
-            t0 = time.monotonic_ns()
-            subprocess.run([xl, "create", "-q", cfg], env=env, check=True)
-            t1 = time.monotonic_ns()
-            t2 = wait_file(lambda: nonempty(clog))
-            subprocess.run([xl, "destroy", "bench"], env=env, check=True)
-            xl_run.append((t1 - t0) / 1e6)
-            xl_byte.append((t2 - t0) / 1e6)
+            for e, log, out in ((env, clog, xl_byte), (env_off, clog_off, off_byte)):
+                if os.path.exists(log):
+                    os.unlink(log)
+                time.sleep(SETTLE)
+                t0 = time.monotonic_ns()
+                subprocess.run([xl, "create", "-q", cfg], env=e, check=True)
+                t1 = time.monotonic_ns()
+                t2 = wait_file(lambda: nonempty(log))
+                subprocess.run([xl, "destroy", "bench"], env=e, check=True)
+                if e is env:
+                    xl_run.append((t1 - t0) / 1e6)
+                out.append((t2 - t0) / 1e6)
 
+            time.sleep(SETTLE)
             csock = os.path.join(tmp, f"direct{i}.sock")
             dlog = os.path.join(tmp, f"direct{i}.log")
             t0 = time.monotonic_ns()
@@ -124,6 +144,10 @@ def main():
             p.wait()
             d_run.append((t1 - t0) / 1e6)
             d_byte.append((t2 - t0) / 1e6)
+        if os.environ.get("LAUNCH_VERBOSE"):
+            print("standby", [round(x, 1) for x in xl_byte], "\nnone   ",
+                  [round(x, 1) for x in off_byte], "\ndirect ", [round(x, 1) for x in d_byte],
+                  file=sys.stderr)
         fl = benchlib.median(floors)
         for what, mine, peer, goal in (("domain running", xl_run, d_run, None),
                                        ("first PV console byte", xl_byte, d_byte, "<= 1.3")):
@@ -134,6 +158,14 @@ def main():
                           peer_value=round(q, 2), ratio=round(m / q, 2),
                           ratio_means="xl / direct VMM (toolstack cost factor)", goal=goal,
                           **benchlib.floor_fields(m, fl))
+        m, q = benchlib.median(off_byte), benchlib.median(d_byte)
+        benchlib.emit(bench="xl", metric="xl create to first PV console byte (idle-64), "
+                      "no standby VMM (XENON_VMM_STANDBY=0)",
+                      value=round(m, 2), unit="ms",
+                      peer="xenon-vmm started directly, to first PV console byte",
+                      peer_value=round(q, 2), ratio=round(m / q, 2),
+                      ratio_means="xl / direct VMM (toolstack cost factor)", goal=None,
+                      **benchlib.floor_fields(m, fl))
     finally:
         xs.send_signal(signal.SIGTERM)
         xs.wait()

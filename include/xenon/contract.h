@@ -50,6 +50,33 @@
 #define XENON_LOG_MAX_SIZE_DEFAULT (1024 * 1024)
 #define XENON_LOG_FILES_DEFAULT    4
 
+/* --- a standby VMM (xenon-vmm --standby FD) -----------------------------
+ * The host monitor keeps one VMM exec'd ahead of any domain, so that the
+ * exec is off a launch's path. It waits on FD, a SOCK_SEQPACKET socket,
+ * for one message: struct xenon_standby_hdr, then `nargs` NUL-terminated
+ * strings (the options a VMM started for the domain would get, argv[0]
+ * not among them), the whole at most XENON_STANDBY_MAX_MSG bytes; with
+ * SCM_RIGHTS `nfds` descriptors: with XENON_STANDBY_LOG the first becomes
+ * its stdout and stderr, each other one is a --control-fd. It then runs
+ * as if started with its own options (those around --standby FD, which a
+ * XENON_VMM wrapper may have added) followed by those. An argument of
+ * spaces alone right after FD is room: the VMM writes the domain's command
+ * line over its own (/proc/PID/cmdline, what ps shows), as much of it as
+ * fits; XENON_STANDBY_ROOM is what the monitor leaves. End of file on FD
+ * before the message, or a message that is not one of these, ends it with
+ * status 0 and nothing done. */
+#define XENON_STANDBY_MAGIC      0x59425453u   /* "STBY" in memory */
+#define XENON_STANDBY_MAX_MSG    65536u
+#define XENON_STANDBY_MAX_FDS    3u
+#define XENON_STANDBY_ROOM       4096u
+#define XENON_STANDBY_LOG        1u
+struct xenon_standby_hdr {
+    uint32_t magic;
+    uint32_t nargs;
+    uint32_t nfds;
+    uint32_t flags;
+};
+
 /* === control channel ====================================================
  * One unix stream socket per domain (RUN_DIR/control/DOMID.sock, mode
  * 0600), served by the VMM's I/O thread; connections handed over at start

@@ -169,6 +169,38 @@ int platform_dirty_log_fetch(struct domain *d, uint64_t *bitmap,
     return 0;
 }
 
+/* A VM made ahead by vm_prepare (a standby's), for the next vm_create. */
+static struct {
+    int kvm_fd, vm_fd;
+} prepared = { -1, -1 };
+
+void vm_prepare(void)
+{
+    if (prepared.vm_fd >= 0)
+        return;
+    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    int vm = kvm >= 0 && ioctl(kvm, KVM_GET_API_VERSION, 0) == KVM_API_VERSION
+                 ? ioctl(kvm, KVM_CREATE_VM, 0) : -1;
+    if (vm < 0) {
+        if (kvm >= 0)
+            close(kvm);
+        return;         /* vm_create tries again, and says why it fails */
+    }
+    prepared.kvm_fd = kvm;
+    prepared.vm_fd = vm;
+    /* Whatever path ends the process before vm_create takes it. */
+    atexit(vm_prepare_drop);
+}
+
+void vm_prepare_drop(void)
+{
+    if (prepared.vm_fd >= 0) {
+        close(prepared.vm_fd);
+        close(prepared.kvm_fd);
+    }
+    prepared.kvm_fd = prepared.vm_fd = -1;
+}
+
 int vm_create(struct domain *d)
 {
     d->pvm = calloc(1, sizeof(*d->pvm));
@@ -179,6 +211,12 @@ int vm_create(struct domain *d)
         d->pvm->vcpu[i].fd = -1;
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         d->vcpu[i].pv = &d->pvm->vcpu[i];
+    if (prepared.vm_fd >= 0) {
+        d->pvm->kvm_fd = prepared.kvm_fd;
+        d->pvm->vm_fd = prepared.vm_fd;
+        prepared.kvm_fd = prepared.vm_fd = -1;
+        goto made;
+    }
     d->pvm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (d->pvm->kvm_fd < 0) {
         int e = errno;
@@ -195,6 +233,7 @@ int vm_create(struct domain *d)
         log_err("KVM_CREATE_VM: %s", strerror(e));
         return -e;
     }
+made:
     d->pvm->run_size = ioctl(d->pvm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
     if (d->pvm->run_size <= 0)
         return -errno;

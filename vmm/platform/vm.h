@@ -14,6 +14,14 @@
  * every gmem region. Returns 0 or -errno. */
 int vm_create(struct domain *d);
 
+/* A standby's head start (standby.h): open KVM and make an empty VM
+ * (KVM_CREATE_VM, nothing of any domain in it) that the next vm_create
+ * takes instead of making one. Best effort. vm_prepare_drop closes it
+ * unused (before exit: KVM's per-VM worker is a task of ours, which
+ * LeakSanitizer's exit check waits for). */
+void vm_prepare(void);
+void vm_prepare_drop(void);
+
 /* Create the vCPUs, their run structures and CPUID tables. */
 int vm_create_vcpus(struct domain *d);
 
