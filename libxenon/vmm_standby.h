@@ -4,8 +4,8 @@
  * monitor's child, started as a domain's VMM is (same binary, environment,
  * uid, cgroup, limits and scheduling), and named in no state file until
  * it has a domain: it is never listed, adopted or counted as one. */
-#ifndef XENON_VMM_STANDBY_H
-#define XENON_VMM_STANDBY_H
+#ifndef LIBXENON_VMM_STANDBY_H
+#define LIBXENON_VMM_STANDBY_H
 
 #include <sys/types.h>
 
